@@ -1,0 +1,277 @@
+/**
+ * The matching engine's contract: commands in, events out. Pure data, integers only.
+ *
+ * Units: every price is an integer number of ticks, every quantity an integer number of lots, and a
+ * quote budget is in tick×lot units (price × qty). All are positive safe integers. Conversion from
+ * and to decimal strings happens at the edges (src/actors/money.ts), never here.
+ *
+ * Semantics (the reference model in test/reference implements the same rules independently):
+ *
+ * Priority. Price first (best bid = highest, best ask = lowest), then arrival on the level (FIFO).
+ * A taker always trades at the maker's price.
+ *
+ * Placement. Rejections (event `rejected`, nothing else happens) are checked in this order:
+ *   1. `bad_request`: qty not a positive safe integer or above config maxQty; `price` missing on limit/stop_limit or present on
+ *      market/stop_market; `stopPrice` missing on stop types or present on others; a non-positive or
+ *      unsafe price/stopPrice/quoteBudget; `postOnly` on a type other than limit/stop_limit or with a
+ *      tif other than GTC; `quoteBudget` on anything but a market buy, or with FOK.
+ *   2. `duplicate_client_order_id`: the user already has an open order (resting or pending stop) in
+ *      this book with the same clientOrderId.
+ *   3. `overloaded`: the book already holds `maxOrders` open orders (resting + pending stops).
+ *   4. `would_match`: a post-only limit whose price crosses the best opposite price (any owner).
+ *   5. `fok_unfilled`: a FOK order that could not fill completely (see FOK below).
+ * Otherwise `accepted`, then execution:
+ *   - stop types: if a last trade price exists and the stop condition already holds (buy: last >=
+ *     stopPrice; sell: last <= stopPrice) the order is `triggered` at once and executes as below;
+ *     otherwise `pending` and it waits.
+ *   - limit: matches while the opposite best price is at or better than its price; then the remainder
+ *     rests (GTC: event `rested`) or is canceled (IOC/FOK: `canceled` reason `unfilled`).
+ *   - market: matches at any price until filled, the book side is empty, or its quote budget cannot
+ *     buy one more lot at the next maker's price; the remainder is canceled (`unfilled`). A market
+ *     order never rests, whatever its tif.
+ *   - A fully filled taker gets no closing event: its last `fill` shows takerRemaining 0.
+ *   - At each maker at the head of the opposite side, in this order: stop if its price is worse than
+ *     the taker's limit; stop if the quote budget cannot buy one lot at its price; apply self-trade
+ *     prevention if it is the taker's user; else fill min(taker remaining, maker remaining, lots the
+ *     budget affords = floor(budget / price)) and spend price × fill qty of the budget.
+ *
+ * Self-trade prevention, when the taker meets a maker of the same user (the taker's mode decides):
+ *   cancel_taker: `canceled` (reason `self_trade`) for the taker's remainder; matching stops.
+ *   cancel_maker: `canceled` (`self_trade`) for that maker; matching continues.
+ *   cancel_both:  `canceled` for the maker, then for the taker's remainder; matching stops.
+ *
+ * FOK. Walk the opposite side in priority order over makers at acceptable prices: a maker of another
+ * user adds its remaining; a maker of the same user is skipped under cancel_maker and ends the walk
+ * under cancel_taker/cancel_both. Fillable when the sum reaches qty. A fillable FOK then executes as
+ * an ordinary order (cancel_maker cancellations happen as it goes).
+ *
+ * Stops. Each `fill` sets the last trade price. Right after a fill at price p, pending buy stops with
+ * stopPrice <= p trigger (stopPrice ascending, then arrival), or pending sell stops with stopPrice >= p
+ * (stopPrice descending, then arrival); each gets a `triggered` event right after that fill and joins
+ * the back of a trigger queue. When the current order has finished (rested, canceled or filled), the
+ * queue is executed front to back: a stop_limit as a limit order with its price/tif/postOnly/stp, a
+ * stop_market as a market order. A triggered order that breaks post-only is `canceled` with reason
+ * `would_match`; a triggered FOK that cannot fill is `canceled` with reason `fok_unfilled`; fills of
+ * triggered orders can trigger more stops (they join the back of the queue).
+ *
+ * Cancel (by orderId, or by clientOrderId among the user's open orders when orderId is absent; neither
+ * given: `bad_request`) of a resting order or pending stop: `canceled` reason `user`. Unknown, or
+ * another user's: `rejected` `not_found`. Cancel-all
+ * cancels every open order (resting and pending stops) of the user in this book, ascending orderId.
+ *
+ * Amend (a resting order of the user, by orderId or clientOrderId). Checked in this order: `bad_request`
+ * when neither qty nor price is given, or a given one is not a positive safe integer, or qty is above
+ * maxQty; `not_found` as for cancel; `bad_request` when the order is a pending stop or qty (the new
+ * total quantity) does not exceed the filled quantity. Same price (or none) and qty not higher: priority kept, remaining
+ * reduced in place (`amended` with priorityKept true). A new price or a higher qty loses priority:
+ * if post-only and the new price crosses, `rejected` `would_match` and nothing changes; otherwise
+ * `amended` (priorityKept false), the order leaves its level and re-enters as an aggressive GTC
+ * limit order with the same id, stp and post-only flag (fills first, then `rested`).
+ *
+ * Level changes. At the end of every command, one `level` event per price level whose total differs
+ * from its total before the command (0 when it disappeared), sorted buys first (price descending)
+ * then sells (price ascending). Pending stops are not on levels.
+ */
+
+export type Side = 'buy' | 'sell';
+export type OrderType = 'limit' | 'market' | 'stop_limit' | 'stop_market';
+export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
+export type SelfTradePrevention = 'cancel_taker' | 'cancel_maker' | 'cancel_both';
+
+export type RejectCode =
+  | 'bad_request'
+  | 'duplicate_client_order_id'
+  | 'overloaded'
+  | 'would_match'
+  | 'fok_unfilled'
+  | 'not_found';
+
+export type CancelReason = 'user' | 'unfilled' | 'self_trade' | 'would_match' | 'fok_unfilled';
+
+export interface PlaceCommand {
+  readonly kind: 'place';
+  /** Assigned by the caller, unique in the book forever (also for rejected orders). */
+  readonly orderId: number;
+  readonly userId: string;
+  readonly clientOrderId?: string | undefined;
+  readonly side: Side;
+  readonly type: OrderType;
+  readonly qty: number;
+  readonly price?: number | undefined;
+  readonly stopPrice?: number | undefined;
+  readonly tif: TimeInForce;
+  readonly postOnly: boolean;
+  readonly stp: SelfTradePrevention;
+  /** Market buys only: spend at most this many tick×lot units. */
+  readonly quoteBudget?: number | undefined;
+}
+
+/** Names an order by id, or by the user's clientOrderId when orderId is absent. */
+export interface OrderRef {
+  readonly userId: string;
+  readonly orderId?: number | undefined;
+  readonly clientOrderId?: string | undefined;
+}
+
+export interface CancelCommand extends OrderRef {
+  readonly kind: 'cancel';
+}
+
+export interface AmendCommand extends OrderRef {
+  readonly kind: 'amend';
+  readonly qty?: number | undefined;
+  readonly price?: number | undefined;
+}
+
+export interface CancelAllCommand {
+  readonly kind: 'cancel_all';
+  readonly userId: string;
+}
+
+export type BookCommand = PlaceCommand | CancelCommand | AmendCommand | CancelAllCommand;
+
+export interface AcceptedEvent {
+  readonly type: 'accepted';
+  readonly orderId: number;
+  readonly userId: string;
+  readonly clientOrderId?: string | undefined;
+  readonly side: Side;
+  readonly orderType: OrderType;
+  readonly tif: TimeInForce;
+  readonly qty: number;
+  readonly price?: number | undefined;
+  readonly stopPrice?: number | undefined;
+  readonly quoteBudget?: number | undefined;
+}
+
+export interface RejectedEvent {
+  readonly type: 'rejected';
+  readonly command: BookCommand['kind'];
+  /** The placed order's id, or the target named by a cancel/amend (absent when named by client id). */
+  readonly orderId?: number | undefined;
+  readonly code: RejectCode;
+  readonly message: string;
+}
+
+export interface FillEvent {
+  readonly type: 'fill';
+  readonly takerOrderId: number;
+  readonly takerUserId: string;
+  readonly makerOrderId: number;
+  readonly makerUserId: string;
+  readonly takerSide: Side;
+  readonly price: number;
+  readonly qty: number;
+  readonly takerRemaining: number;
+  readonly makerRemaining: number;
+}
+
+export interface RestedEvent {
+  readonly type: 'rested';
+  readonly orderId: number;
+  readonly side: Side;
+  readonly price: number;
+  readonly remaining: number;
+}
+
+export interface PendingEvent {
+  readonly type: 'pending';
+  readonly orderId: number;
+  readonly side: Side;
+  readonly stopPrice: number;
+}
+
+export interface TriggeredEvent {
+  readonly type: 'triggered';
+  readonly orderId: number;
+  readonly stopPrice: number;
+  readonly lastPrice: number;
+}
+
+export interface CanceledEvent {
+  readonly type: 'canceled';
+  readonly orderId: number;
+  readonly userId: string;
+  readonly remaining: number;
+  readonly reason: CancelReason;
+}
+
+export interface AmendedEvent {
+  readonly type: 'amended';
+  readonly orderId: number;
+  readonly price: number;
+  /** New total quantity (filled + remaining). */
+  readonly qty: number;
+  readonly remaining: number;
+  readonly priorityKept: boolean;
+}
+
+export interface LevelEvent {
+  readonly type: 'level';
+  readonly side: Side;
+  readonly price: number;
+  /** The level's new total remaining quantity; 0 when the level is gone. */
+  readonly qty: number;
+}
+
+export type BookEvent =
+  | AcceptedEvent
+  | RejectedEvent
+  | FillEvent
+  | RestedEvent
+  | PendingEvent
+  | TriggeredEvent
+  | CanceledEvent
+  | AmendedEvent
+  | LevelEvent;
+
+/** An open order as the book holds it: resting on a level, or a pending stop. */
+export interface OpenOrder {
+  readonly orderId: number;
+  readonly userId: string;
+  readonly clientOrderId?: string | undefined;
+  readonly side: Side;
+  readonly type: OrderType;
+  readonly tif: TimeInForce;
+  readonly postOnly: boolean;
+  readonly stp: SelfTradePrevention;
+  /** Limit price; absent for a pending stop_market. */
+  readonly price?: number | undefined;
+  readonly stopPrice?: number | undefined;
+  /** Total quantity (original, or as amended). */
+  readonly qty: number;
+  readonly remaining: number;
+}
+
+export interface BookConfig {
+  /** Most open orders (resting + pending stops) the book holds; beyond it placements get `overloaded`. */
+  readonly maxOrders: number;
+  /** Largest quantity of one order, in lots; maxOrders × maxQty must be a safe integer so level totals stay exact. */
+  readonly maxQty: number;
+}
+
+/** Plain serializable state: restoring it gives a book that behaves identically. */
+export interface BookSnapshot {
+  readonly version: 1;
+  readonly config: BookConfig;
+  readonly lastPrice: number | null;
+  /** Resting orders, bids best level first then asks best level first, FIFO within a level. */
+  readonly resting: readonly OpenOrder[];
+  /** Pending stops, buys then sells, each in trigger priority order. */
+  readonly stops: readonly OpenOrder[];
+}
+
+export interface BookView {
+  bestBid(): number | undefined;
+  bestAsk(): number | undefined;
+  /** Best `n` levels of a side, best first, as [price, total]; n = 0 gives all levels. */
+  depth(side: Side, n: number): [number, number][];
+  /** Resting orders in priority order (bids best first, then asks best first), then pending stops. */
+  openOrders(): { resting: OpenOrder[]; stops: OpenOrder[] };
+  readonly lastPrice: number | null;
+}
+
+/** What both the engine and the test reference model implement. */
+export interface MatchingEngine extends BookView {
+  execute(command: BookCommand): BookEvent[];
+}
