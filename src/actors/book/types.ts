@@ -79,12 +79,7 @@ export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
 export type SelfTradePrevention = 'cancel_taker' | 'cancel_maker' | 'cancel_both';
 
 export type RejectCode =
-  | 'bad_request'
-  | 'duplicate_client_order_id'
-  | 'overloaded'
-  | 'would_match'
-  | 'fok_unfilled'
-  | 'not_found';
+  'bad_request' | 'duplicate_client_order_id' | 'overloaded' | 'would_match' | 'fok_unfilled' | 'not_found';
 
 export type CancelReason = 'user' | 'unfilled' | 'self_trade' | 'would_match' | 'fok_unfilled';
 

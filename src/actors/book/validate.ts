@@ -1,0 +1,51 @@
+import type { AmendCommand, BookConfig, OrderRef, PlaceCommand } from './types.ts';
+
+const isPositiveInt = (n: number | undefined): n is number => Number.isSafeInteger(n) && n! > 0;
+
+/** Why a placement is malformed (`bad_request`), or undefined when it is well formed. */
+export function placeProblem(cmd: PlaceCommand, config: BookConfig): string | undefined {
+  if (!isPositiveInt(cmd.qty)) return 'qty must be a positive whole number of lots';
+  if (cmd.qty > config.maxQty) return `qty exceeds the maximum of ${config.maxQty} lots`;
+  const hasLimit = cmd.type === 'limit' || cmd.type === 'stop_limit';
+  const isStopType = cmd.type === 'stop_limit' || cmd.type === 'stop_market';
+  if (hasLimit && !isPositiveInt(cmd.price)) return `${cmd.type} orders need a positive price`;
+  if (!hasLimit && cmd.price !== undefined) return `${cmd.type} orders take no price`;
+  if (isStopType && !isPositiveInt(cmd.stopPrice)) return `${cmd.type} orders need a positive stopPrice`;
+  if (!isStopType && cmd.stopPrice !== undefined) return `${cmd.type} orders take no stopPrice`;
+  if (cmd.postOnly && !hasLimit) return 'postOnly applies to limit orders only';
+  if (cmd.postOnly && cmd.tif !== 'GTC') return 'postOnly orders must be GTC';
+  if (cmd.quoteBudget !== undefined) {
+    if (cmd.type !== 'market' || cmd.side !== 'buy') return 'a quote budget applies to market buys only';
+    if (cmd.tif === 'FOK') return 'a quote budget cannot be combined with FOK';
+    if (!isPositiveInt(cmd.quoteBudget)) return 'quoteBudget must be a positive whole number';
+  }
+  return undefined;
+}
+
+export function refProblem(ref: OrderRef): string | undefined {
+  if (ref.orderId !== undefined) {
+    return Number.isSafeInteger(ref.orderId) ? undefined : 'orderId must be a whole number';
+  }
+  return ref.clientOrderId === undefined ? 'name the order by orderId or clientOrderId' : undefined;
+}
+
+export function amendProblem(cmd: AmendCommand, config: BookConfig): string | undefined {
+  if (cmd.qty === undefined && cmd.price === undefined) return 'amend needs a new qty or price';
+  if (cmd.qty !== undefined && !isPositiveInt(cmd.qty)) return 'qty must be a positive whole number of lots';
+  if (cmd.qty !== undefined && cmd.qty > config.maxQty)
+    return `qty exceeds the maximum of ${config.maxQty} lots`;
+  if (cmd.price !== undefined && !isPositiveInt(cmd.price))
+    return 'price must be a positive whole number of ticks';
+  return refProblem(cmd);
+}
+
+export function checkConfig(config: BookConfig): void {
+  if (!isPositiveInt(config.maxOrders))
+    throw new Error('BookConfig.maxOrders must be a positive safe integer');
+  if (!isPositiveInt(config.maxQty)) throw new Error('BookConfig.maxQty must be a positive safe integer');
+  if (!Number.isSafeInteger(config.maxOrders * config.maxQty)) {
+    throw new Error(
+      `BookConfig: maxOrders × maxQty (${config.maxOrders} × ${config.maxQty}) must be a safe integer so level totals stay exact`,
+    );
+  }
+}
