@@ -1,8 +1,10 @@
-import sortedBTree from 'sorted-btree';
+import { createRequire } from 'node:module';
+import type sortedBTree from 'sorted-btree';
 
-// sorted-btree is CommonJS with `exports.default`: under Node's ESM loader the class is `.default`.
-const BTree = sortedBTree.default;
-type BTree<K, V> = InstanceType<typeof BTree<K, V>>;
+// sorted-btree is CommonJS with `exports.default`; loaders disagree on what a default import of it
+// gives (Node: module.exports, esbuild/vite: the class), while require() is the same everywhere.
+const BTree = (createRequire(import.meta.url)('sorted-btree') as typeof sortedBTree).default;
+type BTree<K, V> = sortedBTree.default<K, V>;
 import type { Order } from './order.ts';
 import type { LevelChanges } from './levelChanges.ts';
 

@@ -72,8 +72,9 @@ export function createMarketMoney(spec: MarketMoneySpec): MarketMoney {
     if ('ok' in shape) return shape;
     if (shape.isZero) return fail('zero', `${field} must be positive, got ${show(input)}`);
     const { steps, exact } = price.toSteps(input, shape);
-    if (steps < 0)
+    if (steps < 0 || (steps === Number.MAX_SAFE_INTEGER && !exact)) {
       return fail('out_of_range', `${field} ${show(input)} is above the largest price ${maxPrice}`);
+    }
     if (!exact)
       return fail('off_tick', `${field} ${show(input)} is not a multiple of the tick size ${tickSize}`);
     return ok(steps);
