@@ -11,7 +11,6 @@ const DOT = 46;
 const ZERO = 48;
 const NINE = 57;
 
-export const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 export const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** 10^k for k = 0..15, every one exact in a double. */
@@ -75,7 +74,7 @@ export class StepScale {
   readonly stepUnits: bigint;
   /** stepUnits as a number, or 0 when it is not a safe integer (then only the bigint path runs). */
   private readonly stepNum: number;
-  /** More integer digits than this always means more than MAX_SAFE steps. */
+  /** More integer digits than this always means more than Number.MAX_SAFE_INTEGER steps. */
   private readonly maxIntLen: number;
   /** Largest |steps| whose units (steps × stepUnits) stay a safe integer. */
   private readonly fastFormatLimit: number;
