@@ -1,69 +1,80 @@
-import type { Order } from './order.ts';
+import { NONE, type OrderStore } from './orderStore.ts';
 import type { OrderRef } from './types.ts';
 
 interface UserOrders {
-  head: Order | undefined;
+  head: number;
   /** Only for users who name orders by clientOrderId. */
-  byClientId: Map<string, Order> | undefined;
+  byClientId: Map<string, number> | undefined;
 }
 
 /**
- * Index of a book's open orders (resting and pending stops): by id for O(1) cancel, and per user
- * (an intrusive list through the orders) for cancel-all and clientOrderId lookups. A user with no
- * open order has no entry, so the index never outgrows the book.
+ * Index of a book's open orders (resting and pending stops): id → slot for O(1) cancel, and per user
+ * a list through the store's userPrev/userNext columns for cancel-all and clientOrderId lookups. A
+ * user with no open order has no entry, so the index never outgrows the book.
  */
 export class OpenOrders {
-  private readonly byId = new Map<number, Order>();
+  private readonly byId = new Map<number, number>();
   private readonly users = new Map<string, UserOrders>();
+
+  constructor(private readonly store: OrderStore) {}
 
   get size(): number {
     return this.byId.size;
   }
 
-  get(orderId: number): Order | undefined {
+  slotOf(orderId: number): number | undefined {
     return this.byId.get(orderId);
   }
 
-  byClientId(userId: string, clientOrderId: string): Order | undefined {
+  byClientId(userId: string, clientOrderId: string): number | undefined {
     return this.users.get(userId)?.byClientId?.get(clientOrderId);
   }
 
-  /** The user's open order named by id (or by clientOrderId when no id is given). */
-  find(ref: OrderRef): Order | undefined {
+  /** The slot of the user's open order named by id (or by clientOrderId when no id is given). */
+  find(ref: OrderRef): number | undefined {
     if (ref.orderId === undefined) return this.byClientId(ref.userId, ref.clientOrderId!);
-    const order = this.byId.get(ref.orderId);
-    return order?.userId === ref.userId ? order : undefined;
+    const slot = this.byId.get(ref.orderId);
+    return slot !== undefined && this.store.userId[slot] === ref.userId ? slot : undefined;
   }
 
-  ofUser(userId: string): Order[] {
-    const out: Order[] = [];
-    for (let o = this.users.get(userId)?.head; o !== undefined; o = o.userNext) out.push(o);
+  ofUser(userId: string): number[] {
+    const out: number[] = [];
+    const next = this.store.userNext;
+    for (let slot = this.users.get(userId)?.head ?? NONE; slot !== NONE; slot = next[slot]!) out.push(slot);
     return out;
   }
 
-  add(order: Order): void {
-    if (this.byId.has(order.orderId)) throw new Error(`order id ${order.orderId} is already open`);
-    this.byId.set(order.orderId, order);
-    let user = this.users.get(order.userId);
+  add(slot: number): void {
+    const s = this.store;
+    const orderId = s.orderId[slot]!;
+    if (this.byId.has(orderId)) throw new Error(`order id ${orderId} is already open`);
+    this.byId.set(orderId, slot);
+    const userId = s.userId[slot]!;
+    let user = this.users.get(userId);
     if (user === undefined) {
-      user = { head: undefined, byClientId: undefined };
-      this.users.set(order.userId, user);
+      user = { head: NONE, byClientId: undefined };
+      this.users.set(userId, user);
     }
-    order.userPrev = undefined;
-    order.userNext = user.head;
-    if (user.head !== undefined) user.head.userPrev = order;
-    user.head = order;
-    if (order.clientOrderId !== undefined) (user.byClientId ??= new Map()).set(order.clientOrderId, order);
+    s.userPrev[slot] = NONE;
+    s.userNext[slot] = user.head;
+    if (user.head !== NONE) s.userPrev[user.head] = slot;
+    user.head = slot;
+    const clientOrderId = s.clientOrderId[slot];
+    if (clientOrderId !== undefined) (user.byClientId ??= new Map()).set(clientOrderId, slot);
   }
 
-  remove(order: Order): void {
-    this.byId.delete(order.orderId);
-    const user = this.users.get(order.userId)!;
-    if (order.userPrev === undefined) user.head = order.userNext;
-    else order.userPrev.userNext = order.userNext;
-    if (order.userNext !== undefined) order.userNext.userPrev = order.userPrev;
-    order.userPrev = order.userNext = undefined;
-    if (order.clientOrderId !== undefined) user.byClientId?.delete(order.clientOrderId);
-    if (user.head === undefined) this.users.delete(order.userId);
+  remove(slot: number): void {
+    const s = this.store;
+    this.byId.delete(s.orderId[slot]!);
+    const userId = s.userId[slot]!;
+    const user = this.users.get(userId)!;
+    const prev = s.userPrev[slot]!;
+    const next = s.userNext[slot]!;
+    if (prev === NONE) user.head = next;
+    else s.userNext[prev] = next;
+    if (next !== NONE) s.userPrev[next] = prev;
+    const clientOrderId = s.clientOrderId[slot];
+    if (clientOrderId !== undefined) user.byClientId?.delete(clientOrderId);
+    if (user.head === NONE) this.users.delete(userId);
   }
 }

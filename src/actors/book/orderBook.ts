@@ -1,7 +1,8 @@
+import { isMarketLike, isPostOnly, isSell, isStop, packFlags, sideOf, stpOf, tifOf } from './flags.ts';
 import { LevelChanges } from './levelChanges.ts';
-import { Order, isMarketLike, isPostOnly, isSell, isStop, packFlags, sideOf, stpOf, tifOf } from './order.ts';
-import { PriceLadder } from './priceLadder.ts';
 import { OpenOrders } from './openOrders.ts';
+import { NONE, OrderStore } from './orderStore.ts';
+import { LevelTable, PriceLadder } from './priceLadder.ts';
 import { amendProblem, checkConfig, placeProblem, refProblem } from './validate.ts';
 import type {
   AmendCommand,
@@ -21,21 +22,32 @@ import type {
 /**
  * A market's order book and matching engine: pure, synchronous, integer-only. Every command returns
  * the events it caused (see types.ts for the rules). Owned by exactly one market actor.
+ *
+ * Orders live in an OrderStore and are handled by slot number; `s` below is always that store.
  */
 export class OrderBook implements MatchingEngine {
   lastPrice: number | null = null;
+  private readonly store: OrderStore;
   private readonly changes = new LevelChanges();
-  private readonly bids = new PriceLadder(-1, false, this.changes);
-  private readonly asks = new PriceLadder(1, true, this.changes);
-  private readonly buyStops = new PriceLadder(1, false);
-  private readonly sellStops = new PriceLadder(-1, true);
-  private readonly open = new OpenOrders();
-  /** Stops triggered during the current command, executed in order once the current order is done. */
-  private triggered: Order[] = [];
+  private readonly bids: PriceLadder;
+  private readonly asks: PriceLadder;
+  private readonly buyStops: PriceLadder;
+  private readonly sellStops: PriceLadder;
+  private readonly open: OpenOrders;
+  private readonly levels = new LevelTable();
+  /** Slots of stops triggered in this command, executed in order once the current order is done. */
+  private triggered: number[] = [];
   private events: BookEvent[] = [];
 
   constructor(readonly config: BookConfig) {
     checkConfig(config);
+    const store = (this.store = new OrderStore(config.maxOrders));
+    const levels = this.levels;
+    this.bids = new PriceLadder(-1, false, store, levels, this.changes);
+    this.asks = new PriceLadder(1, true, store, levels, this.changes);
+    this.buyStops = new PriceLadder(1, false, store, levels);
+    this.sellStops = new PriceLadder(-1, true, store, levels);
+    this.open = new OpenOrders(store);
   }
 
   execute(command: BookCommand): BookEvent[] {
@@ -55,7 +67,10 @@ export class OrderBook implements MatchingEngine {
     this.begin();
     const problem = placeProblem(cmd, this.config);
     if (problem !== undefined) return this.reject('place', cmd.orderId, 'bad_request', problem);
-    if (cmd.clientOrderId !== undefined && this.open.byClientId(cmd.userId, cmd.clientOrderId)) {
+    if (
+      cmd.clientOrderId !== undefined &&
+      this.open.byClientId(cmd.userId, cmd.clientOrderId) !== undefined
+    ) {
       const message = `clientOrderId ${cmd.clientOrderId} is already used by an open order`;
       return this.reject('place', cmd.orderId, 'duplicate_client_order_id', message);
     }
@@ -63,21 +78,12 @@ export class OrderBook implements MatchingEngine {
       return this.reject('place', cmd.orderId, 'overloaded', 'the book holds its maximum number of orders');
     }
     const flags = packFlags(cmd.side, cmd.type, cmd.tif, cmd.postOnly, cmd.stp);
-    const order = new Order(
-      cmd.orderId,
-      cmd.userId,
-      cmd.clientOrderId,
-      flags,
-      cmd.price ?? 0,
-      cmd.stopPrice ?? 0,
-      cmd.qty,
-      cmd.qty,
-    );
+    const price = cmd.price ?? 0;
     if (!isStop(flags)) {
-      if (cmd.postOnly && this.crosses(order, order.price)) {
+      if (cmd.postOnly && this.crosses(flags, price)) {
         return this.reject('place', cmd.orderId, 'would_match', 'a post-only order would take liquidity');
       }
-      if (cmd.tif === 'FOK' && !this.canFillCompletely(order)) {
+      if (cmd.tif === 'FOK' && !this.canFillCompletely(flags, price, cmd.userId, cmd.qty)) {
         return this.reject('place', cmd.orderId, 'fok_unfilled', 'the order cannot be filled completely');
       }
     }
@@ -94,26 +100,28 @@ export class OrderBook implements MatchingEngine {
       stopPrice: cmd.stopPrice,
       quoteBudget: cmd.quoteBudget,
     });
-    if (!isStop(flags)) this.run(order, false, cmd.quoteBudget);
-    else if (this.lastPrice !== null && this.stopsOf(flags).reaches(order.stopPrice, this.lastPrice)) {
-      this.events.push({
-        type: 'triggered',
-        orderId: order.orderId,
-        stopPrice: order.stopPrice,
-        lastPrice: this.lastPrice,
-      });
-      this.activate(order, false);
-      this.drainTriggered();
+    const stopPrice = cmd.stopPrice ?? 0;
+    const slot = this.store.allocate(
+      cmd.orderId,
+      cmd.userId,
+      cmd.clientOrderId,
+      flags,
+      price,
+      stopPrice,
+      cmd.qty,
+      cmd.qty,
+    );
+    if (!isStop(flags)) {
+      this.settle(slot, false, cmd.quoteBudget);
+    } else if (this.lastPrice !== null && this.stopsOf(flags).reaches(stopPrice, this.lastPrice)) {
+      this.events.push({ type: 'triggered', orderId: cmd.orderId, stopPrice, lastPrice: this.lastPrice });
+      this.activate(slot, false);
     } else {
-      this.open.add(order);
-      this.stopsOf(flags).append(order, order.stopPrice);
-      this.events.push({
-        type: 'pending',
-        orderId: order.orderId,
-        side: cmd.side,
-        stopPrice: order.stopPrice,
-      });
+      this.open.add(slot);
+      this.stopsOf(flags).append(slot, stopPrice);
+      this.events.push({ type: 'pending', orderId: cmd.orderId, side: cmd.side, stopPrice });
     }
+    this.drainTriggered();
     return this.end();
   }
 
@@ -121,17 +129,17 @@ export class OrderBook implements MatchingEngine {
     this.begin();
     const problem = refProblem(cmd);
     if (problem !== undefined) return this.reject('cancel', cmd.orderId, 'bad_request', problem);
-    const order = this.open.find(cmd);
-    if (order === undefined) return this.reject('cancel', cmd.orderId, 'not_found', 'no such open order');
-    this.cancelOpen(order, 'user');
+    const slot = this.open.find(cmd);
+    if (slot === undefined) return this.reject('cancel', cmd.orderId, 'not_found', 'no such open order');
+    this.cancelOpen(slot, 'user');
     return this.end();
   }
 
   cancelAll(userId: string): BookEvent[] {
     this.begin();
-    for (const order of this.open.ofUser(userId).sort((a, b) => a.orderId - b.orderId)) {
-      this.cancelOpen(order, 'user');
-    }
+    const s = this.store;
+    const slots = this.open.ofUser(userId).sort((a, b) => s.orderId[a]! - s.orderId[b]!);
+    for (const slot of slots) this.cancelOpen(slot, 'user');
     return this.end();
   }
 
@@ -139,33 +147,36 @@ export class OrderBook implements MatchingEngine {
     this.begin();
     const problem = amendProblem(cmd, this.config);
     if (problem !== undefined) return this.reject('amend', cmd.orderId, 'bad_request', problem);
-    const order = this.open.find(cmd);
-    if (order === undefined) return this.reject('amend', cmd.orderId, 'not_found', 'no such open order');
-    if (isStop(order.flags) && order.level!.ladder === this.stopsOf(order.flags)) {
+    const slot = this.open.find(cmd);
+    if (slot === undefined) return this.reject('amend', cmd.orderId, 'not_found', 'no such open order');
+    const s = this.store;
+    const flags = s.flags[slot]!;
+    const book = this.ladderOf(slot);
+    if (book !== this.bids && book !== this.asks) {
       return this.reject('amend', cmd.orderId, 'bad_request', 'a pending stop order cannot be amended');
     }
-    const filled = order.qty - order.remaining;
-    const qty = cmd.qty ?? order.qty;
-    const price = cmd.price ?? order.price;
+    const filled = s.qty[slot]! - s.remaining[slot]!;
+    const qty = cmd.qty ?? s.qty[slot]!;
+    const price = cmd.price ?? s.price[slot]!;
     if (qty <= filled) {
       return this.reject('amend', cmd.orderId, 'bad_request', `qty must exceed the filled ${filled} lots`);
     }
-    const book = order.level!.ladder;
-    if (price === order.price && qty <= order.qty) {
-      if (qty < order.qty) book.reduce(order, order.qty - qty);
-      order.qty = qty;
-      this.pushAmended(order, true);
+    if (price === s.price[slot] && qty <= s.qty[slot]!) {
+      if (qty < s.qty[slot]!) book.reduce(slot, s.qty[slot]! - qty);
+      s.qty[slot] = qty;
+      this.pushAmended(slot, true);
       return this.end();
     }
-    if (isPostOnly(order.flags) && this.crosses(order, price)) {
+    if (isPostOnly(flags) && this.crosses(flags, price)) {
       return this.reject('amend', cmd.orderId, 'would_match', 'a post-only order would take liquidity');
     }
-    book.unlink(order);
-    order.price = price;
-    order.qty = qty;
-    order.remaining = qty - filled;
-    this.pushAmended(order, false);
-    this.run(order, true, undefined);
+    book.unlink(slot);
+    s.price[slot] = price;
+    s.qty[slot] = qty;
+    s.remaining[slot] = qty - filled;
+    this.pushAmended(slot, false);
+    this.settle(slot, true, undefined);
+    this.drainTriggered();
     return this.end();
   }
 
@@ -190,7 +201,8 @@ export class OrderBook implements MatchingEngine {
 
   /** The open order with this id, or undefined. */
   order(orderId: number): OpenOrder | undefined {
-    return this.open.get(orderId)?.toOpenOrder();
+    const slot = this.open.slotOf(orderId);
+    return slot === undefined ? undefined : this.store.toOpenOrder(slot);
   }
 
   /** Number of open orders (resting + pending stops). */
@@ -206,16 +218,31 @@ export class OrderBook implements MatchingEngine {
     const book = new OrderBook(snapshot.config);
     book.lastPrice = snapshot.lastPrice;
     for (const o of snapshot.resting) {
-      const order = orderFrom(o);
-      book.open.add(order);
-      (isSell(order.flags) ? book.asks : book.bids).append(order, order.price);
+      const slot = book.allocateFrom(o);
+      (o.side === 'sell' ? book.asks : book.bids).append(slot, o.price ?? 0);
     }
     for (const o of snapshot.stops) {
-      const order = orderFrom(o);
-      book.open.add(order);
-      book.stopsOf(order.flags).append(order, order.stopPrice);
+      const slot = book.allocateFrom(o);
+      book.stopsOf(book.store.flags[slot]!).append(slot, o.stopPrice ?? 0);
     }
     return book;
+  }
+
+  private allocateFrom(o: OpenOrder): number {
+    const flags = packFlags(o.side, o.type, o.tif, o.postOnly, o.stp);
+    const s = this.store;
+    const slot = s.allocate(
+      o.orderId,
+      o.userId,
+      o.clientOrderId,
+      flags,
+      o.price ?? 0,
+      o.stopPrice ?? 0,
+      o.qty,
+      o.remaining,
+    );
+    this.open.add(slot);
+    return slot;
   }
 
   private begin(): void {
@@ -238,95 +265,105 @@ export class OrderBook implements MatchingEngine {
     return this.end();
   }
 
-  /**
-   * Executes an order that may take liquidity, rests or cancels what is left, then runs the stops
-   * its fills triggered. `isOpen` says whether the order is already among the open orders.
-   */
-  private run(order: Order, isOpen: boolean, quoteBudget: number | undefined): void {
-    this.settle(order, isOpen, quoteBudget);
-    this.drainTriggered();
-  }
-
   private drainTriggered(): void {
+    if (this.triggered.length === 0) return;
     // The queue grows while it runs: fills of triggered orders trigger further stops.
     for (let i = 0; i < this.triggered.length; i++) this.activate(this.triggered[i]!, true);
     this.triggered = [];
   }
 
   /** Executes a triggered stop as the limit or market order it becomes. */
-  private activate(order: Order, isOpen: boolean): void {
-    if (isPostOnly(order.flags) && this.crosses(order, order.price)) {
-      this.finishCanceled(order, isOpen, 'would_match');
-    } else if (tifOf(order.flags) === 'FOK' && !this.canFillCompletely(order)) {
-      this.finishCanceled(order, isOpen, 'fok_unfilled');
+  private activate(slot: number, isOpen: boolean): void {
+    const s = this.store;
+    const flags = s.flags[slot]!;
+    if (isPostOnly(flags) && this.crosses(flags, s.price[slot]!)) {
+      this.finish(slot, isOpen, 'would_match');
+    } else if (
+      tifOf(flags) === 'FOK' &&
+      !this.canFillCompletely(flags, s.price[slot]!, s.userId[slot]!, s.remaining[slot]!)
+    ) {
+      this.finish(slot, isOpen, 'fok_unfilled');
     } else {
-      this.settle(order, isOpen, undefined);
+      this.settle(slot, isOpen, undefined);
     }
   }
 
-  private settle(order: Order, isOpen: boolean, quoteBudget: number | undefined): void {
-    if (this.match(order, quoteBudget)) {
-      if (isOpen) this.open.remove(order);
-    } else if (order.remaining === 0) {
-      if (isOpen) this.open.remove(order);
-    } else if (isMarketLike(order.flags) || tifOf(order.flags) !== 'GTC') {
-      this.finishCanceled(order, isOpen, 'unfilled');
+  /**
+   * Lets an order take liquidity, then rests what is left (GTC limits) or cancels it. `isOpen` says
+   * whether the order is already among the open orders (a triggered stop, an amended order).
+   */
+  private settle(slot: number, isOpen: boolean, quoteBudget: number | undefined): void {
+    const s = this.store;
+    const flags = s.flags[slot]!;
+    if (this.match(slot, quoteBudget)) {
+      this.finish(slot, isOpen, undefined);
+    } else if (s.remaining[slot] === 0) {
+      this.finish(slot, isOpen, undefined);
+    } else if (isMarketLike(flags) || tifOf(flags) !== 'GTC') {
+      this.finish(slot, isOpen, 'unfilled');
     } else {
-      if (!isOpen) this.open.add(order);
-      (isSell(order.flags) ? this.asks : this.bids).append(order, order.price);
+      if (!isOpen) this.open.add(slot);
+      const price = s.price[slot]!;
+      (isSell(flags) ? this.asks : this.bids).append(slot, price);
       this.events.push({
         type: 'rested',
-        orderId: order.orderId,
-        side: sideOf(order.flags),
-        price: order.price,
-        remaining: order.remaining,
+        orderId: s.orderId[slot]!,
+        side: sideOf(flags),
+        price,
+        remaining: s.remaining[slot]!,
       });
     }
   }
 
   /** Matches the taker against the opposite side; true when self-trade prevention canceled it. */
-  private match(taker: Order, quoteBudget: number | undefined): boolean {
-    const book = isSell(taker.flags) ? this.bids : this.asks;
-    const anyPrice = isMarketLike(taker.flags);
+  private match(taker: number, quoteBudget: number | undefined): boolean {
+    const s = this.store;
+    const flags = s.flags[taker]!;
+    const book = isSell(flags) ? this.bids : this.asks;
+    const anyPrice = isMarketLike(flags);
+    const limit = s.price[taker]!;
+    const takerUser = s.userId[taker]!;
     let budget = quoteBudget;
-    while (taker.remaining > 0) {
+    while (s.remaining[taker]! > 0) {
       const level = book.front;
       if (level === undefined) break;
       const price = level.price;
-      if (!anyPrice && !book.reaches(price, taker.price)) break;
-      let qty = taker.remaining;
+      if (!anyPrice && !book.reaches(price, limit)) break;
+      let qty = s.remaining[taker]!;
       if (budget !== undefined) {
         const affordable = lotsAffordable(budget, price);
         if (affordable === 0) break;
         if (affordable < qty) qty = affordable;
       }
-      const maker = level.head!;
-      if (maker.userId === taker.userId) {
-        const stp = stpOf(taker.flags);
+      const maker = level.head;
+      if (s.userId[maker] === takerUser) {
+        const stp = stpOf(flags);
         if (stp !== 'cancel_taker') this.cancelOpen(maker, 'self_trade');
         if (stp === 'cancel_maker') continue;
         this.pushCanceled(taker, 'self_trade');
         return true;
       }
-      if (maker.remaining < qty) qty = maker.remaining;
+      const makerRemaining = s.remaining[maker]!;
+      if (makerRemaining < qty) qty = makerRemaining;
       book.reduce(maker, qty);
-      taker.remaining -= qty;
+      s.remaining[taker]! -= qty;
       if (budget !== undefined) budget -= qty * price;
       this.events.push({
         type: 'fill',
-        takerOrderId: taker.orderId,
-        takerUserId: taker.userId,
-        makerOrderId: maker.orderId,
-        makerUserId: maker.userId,
-        takerSide: sideOf(taker.flags),
+        takerOrderId: s.orderId[taker]!,
+        takerUserId: takerUser,
+        makerOrderId: s.orderId[maker]!,
+        makerUserId: s.userId[maker]!,
+        takerSide: sideOf(flags),
         price,
         qty,
-        takerRemaining: taker.remaining,
-        makerRemaining: maker.remaining,
+        takerRemaining: s.remaining[taker]!,
+        makerRemaining: makerRemaining - qty,
       });
-      if (maker.remaining === 0) {
+      if (makerRemaining === qty) {
         book.unlink(maker);
         this.open.remove(maker);
+        s.release(maker);
       }
       this.lastPrice = price;
       this.triggerStops(this.buyStops, price);
@@ -338,37 +375,39 @@ export class OrderBook implements MatchingEngine {
   private triggerStops(stops: PriceLadder, lastPrice: number): void {
     let level = stops.front;
     while (level !== undefined && stops.reaches(level.price, lastPrice)) {
-      const order = level.head!;
-      stops.unlink(order);
-      this.triggered.push(order);
-      this.events.push({ type: 'triggered', orderId: order.orderId, stopPrice: order.stopPrice, lastPrice });
+      const slot = level.head;
+      stops.unlink(slot);
+      this.triggered.push(slot);
+      const orderId = this.store.orderId[slot]!;
+      this.events.push({ type: 'triggered', orderId, stopPrice: this.store.stopPrice[slot]!, lastPrice });
       level = stops.front;
     }
   }
 
   /** FOK feasibility: walks makers in priority order as matching would, without changing anything. */
-  private canFillCompletely(taker: Order): boolean {
-    const book = isSell(taker.flags) ? this.bids : this.asks;
-    const anyPrice = isMarketLike(taker.flags);
-    const skipOwn = stpOf(taker.flags) === 'cancel_maker';
-    let needed = taker.remaining;
+  private canFillCompletely(flags: number, limit: number, userId: string, qty: number): boolean {
+    const s = this.store;
+    const book = isSell(flags) ? this.bids : this.asks;
+    const anyPrice = isMarketLike(flags);
+    const skipOwn = stpOf(flags) === 'cancel_maker';
+    let needed = qty;
     for (const level of book.levels()) {
-      if (!anyPrice && !book.reaches(level.price, taker.price)) return false;
-      for (let maker = level.head; maker !== undefined; maker = maker.next) {
-        if (maker.userId === taker.userId) {
+      if (!anyPrice && !book.reaches(level.price, limit)) return false;
+      for (let maker = level.head; maker !== NONE; maker = s.next[maker]!) {
+        if (s.userId[maker] === userId) {
           if (skipOwn) continue;
           return false;
         }
-        needed -= maker.remaining;
+        needed -= s.remaining[maker]!;
         if (needed <= 0) return true;
       }
     }
     return false;
   }
 
-  /** Whether a limit at `price` on the order's side would take liquidity. */
-  private crosses(order: Order, price: number): boolean {
-    const book = isSell(order.flags) ? this.bids : this.asks;
+  /** Whether a limit at `price` on the side in `flags` would take liquidity. */
+  private crosses(flags: number, price: number): boolean {
+    const book = isSell(flags) ? this.bids : this.asks;
     return book.front !== undefined && book.reaches(book.front.price, price);
   }
 
@@ -376,60 +415,53 @@ export class OrderBook implements MatchingEngine {
     return isSell(flags) ? this.sellStops : this.buyStops;
   }
 
-  private cancelOpen(order: Order, reason: CancelReason): void {
-    order.level!.ladder.unlink(order);
-    this.open.remove(order);
-    this.pushCanceled(order, reason);
+  /** The ladder an open order rests or waits on. */
+  private ladderOf(slot: number): PriceLadder {
+    return this.levels.get(this.store.level[slot]!).ladder;
   }
 
-  private finishCanceled(order: Order, isOpen: boolean, reason: CancelReason): void {
-    if (isOpen) this.open.remove(order);
-    this.pushCanceled(order, reason);
+  /** Cancels an open order resting on a level or waiting as a stop. */
+  private cancelOpen(slot: number, reason: CancelReason): void {
+    this.ladderOf(slot).unlink(slot);
+    this.finish(slot, true, reason);
   }
 
-  private pushCanceled(order: Order, reason: CancelReason): void {
+  /** The order is done: canceled with `reason` (undefined when filled or already reported), slot freed. */
+  private finish(slot: number, isOpen: boolean, reason: CancelReason | undefined): void {
+    if (reason !== undefined) this.pushCanceled(slot, reason);
+    if (isOpen) this.open.remove(slot);
+    this.store.release(slot);
+  }
+
+  private pushCanceled(slot: number, reason: CancelReason): void {
+    const s = this.store;
     this.events.push({
       type: 'canceled',
-      orderId: order.orderId,
-      userId: order.userId,
-      remaining: order.remaining,
+      orderId: s.orderId[slot]!,
+      userId: s.userId[slot]!,
+      remaining: s.remaining[slot]!,
       reason,
     });
   }
 
-  private pushAmended(order: Order, priorityKept: boolean): void {
+  private pushAmended(slot: number, priorityKept: boolean): void {
+    const s = this.store;
     this.events.push({
       type: 'amended',
-      orderId: order.orderId,
-      price: order.price,
-      qty: order.qty,
-      remaining: order.remaining,
+      orderId: s.orderId[slot]!,
+      price: s.price[slot]!,
+      qty: s.qty[slot]!,
+      remaining: s.remaining[slot]!,
       priorityKept,
     });
   }
 
   private *ordersOn(ladder: PriceLadder): Generator<OpenOrder> {
-    for (const level of ladder.levels()) {
-      for (let order = level.head; order !== undefined; order = order.next) yield order.toOpenOrder();
-    }
+    for (const slot of ladder.slots()) yield this.store.toOpenOrder(slot);
   }
 }
 
 /** floor(budget / price), exact for any safe integers (a float quotient can round up across an integer). */
 function lotsAffordable(budget: number, price: number): number {
   return Number(BigInt(budget) / BigInt(price));
-}
-
-function orderFrom(o: OpenOrder): Order {
-  const flags = packFlags(o.side, o.type, o.tif, o.postOnly, o.stp);
-  return new Order(
-    o.orderId,
-    o.userId,
-    o.clientOrderId,
-    flags,
-    o.price ?? 0,
-    o.stopPrice ?? 0,
-    o.qty,
-    o.remaining,
-  );
 }

@@ -1,26 +1,50 @@
 import { createRequire } from 'node:module';
 import type sortedBTree from 'sorted-btree';
+import type { LevelChanges } from './levelChanges.ts';
+import { NONE, type OrderStore } from './orderStore.ts';
 
 // sorted-btree is CommonJS with `exports.default`; loaders disagree on what a default import of it
 // gives (Node: module.exports, esbuild/vite: the class), while require() is the same everywhere.
 const BTree = (createRequire(import.meta.url)('sorted-btree') as typeof sortedBTree).default;
 type BTree<K, V> = sortedBTree.default<K, V>;
-import type { Order } from './order.ts';
-import type { LevelChanges } from './levelChanges.ts';
 
-/** One price with its orders in arrival order (an intrusive doubly linked FIFO). */
+/** One price with its orders in arrival order: a doubly linked FIFO through the store's slots. */
 export class Level {
-  head: Order | undefined = undefined;
-  tail: Order | undefined = undefined;
+  head = NONE;
+  tail = NONE;
   /** Sum of the remaining quantity of its orders, kept incrementally. */
   total = 0;
   /** Command number in which this level was last noted as changed (see LevelChanges). */
   notedIn = -1;
 
   constructor(
+    /** Its index in the book's level table: what an order's `level` column holds. */
+    readonly index: number,
     readonly price: number,
     readonly ladder: PriceLadder,
   ) {}
+}
+
+/** All live levels of a book by index, so an order finds its level from one Int32 column. */
+export class LevelTable {
+  private readonly levels: (Level | undefined)[] = [];
+  private readonly free: number[] = [];
+
+  create(price: number, ladder: PriceLadder): Level {
+    const index = this.free.pop() ?? this.levels.length;
+    const level = new Level(index, price, ladder);
+    this.levels[index] = level;
+    return level;
+  }
+
+  get(index: number): Level {
+    return this.levels[index]!;
+  }
+
+  release(level: Level): void {
+    this.levels[level.index] = undefined;
+    this.free.push(level.index);
+  }
 }
 
 /**
@@ -38,14 +62,12 @@ export class PriceLadder {
     /** 1: ascending prices come first; -1: descending. */
     readonly direction: 1 | -1,
     readonly isSell: boolean,
+    private readonly store: OrderStore,
+    private readonly table: LevelTable,
     /** Book sides report level changes; stop ladders have none. */
     private readonly changes?: LevelChanges,
   ) {
     this.sorted = new BTree<number, Level>(undefined, direction === 1 ? ascending : descending);
-  }
-
-  get levelCount(): number {
-    return this.byPrice.size;
   }
 
   level(price: number): Level | undefined {
@@ -57,43 +79,47 @@ export class PriceLadder {
     return this.direction === 1 ? price <= bound : price >= bound;
   }
 
-  append(order: Order, price: number): Level {
+  /** Appends the order at the back of the level at `price`, creating the level when needed. */
+  append(slot: number, price: number): void {
+    const s = this.store;
     let level = this.byPrice.get(price);
     if (level === undefined) {
-      level = new Level(price, this);
+      level = this.table.create(price, this);
       this.byPrice.set(price, level);
       this.sorted.set(price, level);
       if (this.front === undefined || this.reaches(price, this.front.price)) this.front = level;
     }
     this.changes?.note(level);
-    order.level = level;
-    order.prev = level.tail;
-    order.next = undefined;
-    if (level.tail === undefined) level.head = order;
-    else level.tail.next = order;
-    level.tail = order;
-    level.total += order.remaining;
-    return level;
+    s.level[slot] = level.index;
+    s.prev[slot] = level.tail;
+    s.next[slot] = NONE;
+    if (level.tail === NONE) level.head = slot;
+    else s.next[level.tail] = slot;
+    level.tail = slot;
+    level.total += s.remaining[slot]!;
   }
 
   /** Unlinks the order (its remaining leaves the level total) and drops the level when empty. */
-  unlink(order: Order): void {
-    const level = order.level!;
+  unlink(slot: number): void {
+    const s = this.store;
+    const level = this.table.get(s.level[slot]!);
     this.changes?.note(level);
-    if (order.prev === undefined) level.head = order.next;
-    else order.prev.next = order.next;
-    if (order.next === undefined) level.tail = order.prev;
-    else order.next.prev = order.prev;
-    level.total -= order.remaining;
-    order.level = order.prev = order.next = undefined;
-    if (level.head === undefined) this.dropLevel(level);
+    const prev = s.prev[slot]!;
+    const next = s.next[slot]!;
+    if (prev === NONE) level.head = next;
+    else s.next[prev] = next;
+    if (next === NONE) level.tail = prev;
+    else s.prev[next] = prev;
+    level.total -= s.remaining[slot]!;
+    s.level[slot] = s.prev[slot] = s.next[slot] = NONE;
+    if (level.head === NONE) this.dropLevel(level);
   }
 
   /** Takes `qty` off a resting order in place, keeping its priority; the caller unlinks it at zero. */
-  reduce(order: Order, qty: number): void {
-    const level = order.level!;
+  reduce(slot: number, qty: number): void {
+    const level = this.table.get(this.store.level[slot]!);
     this.changes?.note(level);
-    order.remaining -= qty;
+    this.store.remaining[slot]! -= qty;
     level.total -= qty;
   }
 
@@ -101,6 +127,7 @@ export class PriceLadder {
     this.byPrice.delete(level.price);
     this.sorted.delete(level.price);
     if (this.front === level) this.front = this.sorted.nextHigherPair(level.price)?.[1];
+    this.table.release(level);
   }
 
   /** Levels in priority order from the front; stops after `limit` levels when limit > 0. */
@@ -118,6 +145,13 @@ export class PriceLadder {
     const out: [number, number][] = [];
     for (const level of this.levels(n)) out.push([level.price, level.total]);
     return out;
+  }
+
+  /** Slots of all orders in priority order. */
+  *slots(): Generator<number> {
+    for (const level of this.levels()) {
+      for (let slot = level.head; slot !== NONE; slot = this.store.next[slot]!) yield slot;
+    }
   }
 }
 

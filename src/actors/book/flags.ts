@@ -1,0 +1,41 @@
+import type { OrderType, SelfTradePrevention, Side, TimeInForce } from './types.ts';
+
+/*
+ * Side, type, tif, post-only and stp of an order, packed into one small integer: one Int32Array
+ * column of the order store instead of five.
+ */
+const SIDE_SELL = 1;
+const TYPE_SHIFT = 1;
+const TIF_SHIFT = 3;
+const POST_ONLY = 1 << 5;
+const STP_SHIFT = 6;
+
+const TYPES: readonly OrderType[] = ['limit', 'market', 'stop_limit', 'stop_market'];
+const TIFS: readonly TimeInForce[] = ['GTC', 'IOC', 'FOK'];
+const STPS: readonly SelfTradePrevention[] = ['cancel_taker', 'cancel_maker', 'cancel_both'];
+
+export function packFlags(
+  side: Side,
+  type: OrderType,
+  tif: TimeInForce,
+  postOnly: boolean,
+  stp: SelfTradePrevention,
+): number {
+  return (
+    (side === 'sell' ? SIDE_SELL : 0) |
+    (TYPES.indexOf(type) << TYPE_SHIFT) |
+    (TIFS.indexOf(tif) << TIF_SHIFT) |
+    (postOnly ? POST_ONLY : 0) |
+    (STPS.indexOf(stp) << STP_SHIFT)
+  );
+}
+
+export const isSell = (flags: number): boolean => (flags & SIDE_SELL) !== 0;
+export const sideOf = (flags: number): Side => (isSell(flags) ? 'sell' : 'buy');
+export const typeOf = (flags: number): OrderType => TYPES[(flags >> TYPE_SHIFT) & 3]!;
+export const tifOf = (flags: number): TimeInForce => TIFS[(flags >> TIF_SHIFT) & 3]!;
+export const isPostOnly = (flags: number): boolean => (flags & POST_ONLY) !== 0;
+export const stpOf = (flags: number): SelfTradePrevention => STPS[(flags >> STP_SHIFT) & 3]!;
+/** Market and stop_market orders execute at any price and never rest. */
+export const isMarketLike = (flags: number): boolean => ((flags >> TYPE_SHIFT) & 1) === 1;
+export const isStop = (flags: number): boolean => ((flags >> TYPE_SHIFT) & 2) === 2;
