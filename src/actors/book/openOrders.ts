@@ -47,8 +47,9 @@ export class OpenOrders {
   add(slot: number): void {
     const s = this.store;
     const orderId = s.orderId[slot]!;
-    if (this.byId.has(orderId)) throw new Error(`order id ${orderId} is already open`);
-    this.byId.set(orderId, slot);
+    const size = this.byId.size;
+    // One hash operation instead of has() + set(); a repeated id is the caller's broken invariant.
+    if (this.byId.set(orderId, slot).size === size) throw new Error(`order id ${orderId} is already open`);
     const userId = s.userId[slot]!;
     let user = this.users.get(userId);
     if (user === undefined) {

@@ -251,7 +251,7 @@ export class OrderBook implements MatchingEngine {
   }
 
   private end(): BookEvent[] {
-    this.changes.flush(this.events, this.bids, this.asks);
+    this.changes.flush(this.events);
     return this.events;
   }
 
