@@ -1,0 +1,312 @@
+import fc from 'fast-check';
+import type {
+  BookCommand,
+  BookConfig,
+  OrderType,
+  PlaceCommand,
+  SelfTradePrevention,
+  Side,
+  TimeInForce,
+} from '../../src/actors/book/types.ts';
+
+/**
+ * Random command sequences for the differential tests. The space is kept small on purpose (prices
+ * 4..16, four users, three client ids, qty mostly 1..10) so crossing, self-trade, duplicate client
+ * ids, stop cascades and multi-order levels happen in most sequences, not once in a million.
+ *
+ * fast-check generates and shrinks "intents"; `toCommands` turns them into commands, resolving
+ * cancel/amend targets against the orders placed earlier in the same sequence.
+ */
+
+export const USERS = ['ann', 'bob', 'cat', 'dan'] as const;
+const CLIENT_IDS = ['c1', 'c2', 'c3'] as const;
+
+/** Ways to make a placement break one `bad_request` rule; 'none' keeps it well-formed. */
+const MALFORMATIONS = [
+  'qtyZero',
+  'qtyFraction',
+  'qtyAboveMax',
+  'priceMissing',
+  'priceExtra',
+  'priceZero',
+  'priceUnsafe',
+  'stopMissing',
+  'stopExtra',
+  'budgetZero',
+  'budgetOnOther',
+  'postOnlyOnOther',
+] as const;
+type Malformation = (typeof MALFORMATIONS)[number] | 'none';
+
+interface PlaceIntent {
+  readonly kind: 'place';
+  readonly userId: string;
+  readonly clientOrderId: string | undefined;
+  readonly side: Side;
+  readonly type: OrderType;
+  /** Ticks from the middle towards the own side (negative: through it): buys at 4..15, sells at 5..16. */
+  readonly priceOffset: number;
+  readonly stopPrice: number;
+  readonly qty: number;
+  readonly tif: TimeInForce;
+  readonly postOnly: boolean;
+  readonly stp: SelfTradePrevention;
+  readonly quoteBudget: number | undefined;
+  readonly malformed: Malformation;
+}
+
+/** Names an earlier placement (`back` from the newest), or an id never used, or nothing. */
+type TargetIntent =
+  | { readonly by: 'orderId' | 'clientOrderId' | 'both'; readonly back: number; readonly asOwner: boolean }
+  | { readonly by: 'unknownId' | 'unknownClientId' | 'nothing' };
+
+interface CancelIntent {
+  readonly kind: 'cancel';
+  readonly userId: string;
+  readonly target: TargetIntent;
+}
+
+interface AmendIntent {
+  readonly kind: 'amend';
+  readonly userId: string;
+  readonly target: TargetIntent;
+  readonly qty: number | undefined;
+  readonly price: number | undefined;
+}
+
+interface CancelAllIntent {
+  readonly kind: 'cancel_all';
+  readonly userId: string;
+}
+
+export type Intent = PlaceIntent | CancelIntent | AmendIntent | CancelAllIntent;
+
+const userArb = fc.constantFrom(...USERS);
+
+/** The quantity-like values; small by default, near the safe-integer limit for the magnitude test. */
+interface Magnitudes {
+  readonly qty: fc.Arbitrary<number>;
+  readonly quoteBudget: fc.Arbitrary<number>;
+  readonly amendQty: fc.Arbitrary<number>;
+}
+
+const SMALL: Magnitudes = {
+  qty: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 10 }), weight: 8 }, fc.integer({ min: 1, max: 40 })),
+  quoteBudget: fc.integer({ min: 1, max: 150 }),
+  amendQty: fc.oneof(
+    { arbitrary: fc.integer({ min: 1, max: 15 }), weight: 10 },
+    fc.constantFrom(0, -2, 2.5, 10_000),
+  ),
+};
+
+/** maxOrders × maxQty just under 2^53: level totals and budget arithmetic must stay exact. */
+const LARGE_MAX_ORDERS = 4;
+const LARGE_MAX_QTY = Math.floor(Number.MAX_SAFE_INTEGER / LARGE_MAX_ORDERS);
+const LARGE: Magnitudes = {
+  qty: fc.oneof(
+    fc.integer({ min: 1, max: LARGE_MAX_QTY }),
+    fc.integer({ min: LARGE_MAX_QTY - 20, max: LARGE_MAX_QTY }),
+  ),
+  quoteBudget: fc.oneof(
+    fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    fc.integer({ min: Number.MAX_SAFE_INTEGER - 100, max: Number.MAX_SAFE_INTEGER }),
+  ),
+  amendQty: fc.integer({ min: 1, max: LARGE_MAX_QTY }),
+};
+
+const placeArbWith = (magnitudes: Magnitudes): fc.Arbitrary<PlaceIntent> =>
+  fc.record({
+    kind: fc.constant('place' as const),
+    userId: userArb,
+    clientOrderId: fc.option(fc.constantFrom(...CLIENT_IDS), { nil: undefined, freq: 2 }),
+    side: fc.constantFrom<Side>('buy', 'sell'),
+    type: fc.oneof(
+      { arbitrary: fc.constant<OrderType>('limit'), weight: 6 },
+      { arbitrary: fc.constant<OrderType>('market'), weight: 2 },
+      { arbitrary: fc.constant<OrderType>('stop_limit'), weight: 2 },
+      { arbitrary: fc.constant<OrderType>('stop_market'), weight: 2 },
+    ),
+    priceOffset: fc.integer({ min: -3, max: 8 }),
+    stopPrice: fc.integer({ min: 5, max: 15 }),
+    qty: magnitudes.qty,
+    tif: fc.oneof(
+      { arbitrary: fc.constant<TimeInForce>('GTC'), weight: 5 },
+      { arbitrary: fc.constant<TimeInForce>('IOC'), weight: 2 },
+      { arbitrary: fc.constant<TimeInForce>('FOK'), weight: 2 },
+    ),
+    postOnly: fc.oneof({ arbitrary: fc.constant(false), weight: 4 }, fc.constant(true)),
+    stp: fc.constantFrom<SelfTradePrevention>('cancel_taker', 'cancel_maker', 'cancel_both'),
+    quoteBudget: fc.option(magnitudes.quoteBudget, { nil: undefined }),
+    malformed: fc.oneof(
+      { arbitrary: fc.constant<Malformation>('none'), weight: 30 },
+      { arbitrary: fc.constantFrom(...MALFORMATIONS), weight: 1 },
+    ),
+  });
+
+const targetArb: fc.Arbitrary<TargetIntent> = fc.oneof(
+  {
+    arbitrary: fc.record({
+      by: fc.oneof(
+        { arbitrary: fc.constant('orderId' as const), weight: 6 },
+        { arbitrary: fc.constant('clientOrderId' as const), weight: 3 },
+        { arbitrary: fc.constant('both' as const), weight: 1 },
+      ),
+      back: fc.integer({ min: 0, max: 5 }),
+      asOwner: fc.oneof({ arbitrary: fc.constant(true), weight: 4 }, fc.constant(false)),
+    }),
+    weight: 12,
+  },
+  fc.record({ by: fc.constantFrom('unknownId' as const, 'unknownClientId' as const, 'nothing' as const) }),
+);
+
+const amendPriceArb = fc.option(
+  fc.oneof({ arbitrary: fc.integer({ min: 4, max: 16 }), weight: 10 }, fc.constantFrom(0, -1, 3.5)),
+  { nil: undefined, freq: 3 },
+);
+
+const intentArbWith = (magnitudes: Magnitudes): fc.Arbitrary<Intent> =>
+  fc.oneof(
+    { arbitrary: placeArbWith(magnitudes), weight: 14 },
+    {
+      arbitrary: fc.record({ kind: fc.constant('cancel' as const), userId: userArb, target: targetArb }),
+      weight: 3,
+    },
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('amend' as const),
+        userId: userArb,
+        target: targetArb,
+        qty: fc.option(magnitudes.amendQty, { nil: undefined, freq: 3 }),
+        price: amendPriceArb,
+      }),
+      weight: 3,
+    },
+    { arbitrary: fc.record({ kind: fc.constant('cancel_all' as const), userId: userArb }), weight: 1 },
+  );
+
+/** Small maxOrders values make `overloaded` common; maxQty 30 makes qty 31..40 a bad_request. */
+export const configArb: fc.Arbitrary<BookConfig> = fc.record({
+  maxOrders: fc.oneof({ arbitrary: fc.constant(1000), weight: 3 }, fc.integer({ min: 1, max: 6 })),
+  maxQty: fc.constant(30),
+});
+
+/** size 'max': lengths spread over the whole range, not fast-check's default of mostly short arrays. */
+export const intentsArb = fc.array(intentArbWith(SMALL), { minLength: 1, maxLength: 50, size: 'max' });
+
+export const largeConfigArb: fc.Arbitrary<BookConfig> = fc.constant({
+  maxOrders: LARGE_MAX_ORDERS,
+  maxQty: LARGE_MAX_QTY,
+});
+export const largeIntentsArb = fc.array(intentArbWith(LARGE), { minLength: 1, maxLength: 30, size: 'max' });
+
+interface Placed {
+  readonly orderId: number;
+  readonly userId: string;
+  readonly clientOrderId?: string | undefined;
+}
+
+const UNKNOWN_ORDER_ID = 1_000_000;
+
+/** Turns intents into commands; every placement gets the next orderId (1, 2, ...). */
+export function toCommands(intents: readonly Intent[], config: BookConfig): BookCommand[] {
+  const placed: Placed[] = [];
+  return intents.map((intent): BookCommand => {
+    switch (intent.kind) {
+      case 'place': {
+        const command = toPlace(intent, placed.length + 1, config);
+        placed.push(command);
+        return command;
+      }
+      case 'cancel':
+        return { kind: 'cancel', ...resolveTarget(intent.userId, intent.target, placed) };
+      case 'amend':
+        return {
+          kind: 'amend',
+          ...resolveTarget(intent.userId, intent.target, placed),
+          qty: intent.qty,
+          price: intent.price,
+        };
+      case 'cancel_all':
+        return { kind: 'cancel_all', userId: intent.userId };
+    }
+  });
+}
+
+function resolveTarget(
+  userId: string,
+  target: TargetIntent,
+  placed: readonly Placed[],
+): { userId: string; orderId?: number; clientOrderId?: string } {
+  switch (target.by) {
+    case 'nothing':
+      return { userId };
+    case 'unknownId':
+      return { userId, orderId: UNKNOWN_ORDER_ID };
+    case 'unknownClientId':
+      return { userId, clientOrderId: 'never-used' };
+    default: {
+      const named = placed[placed.length - 1 - (target.back % Math.max(1, placed.length))];
+      if (named === undefined) return { userId, orderId: UNKNOWN_ORDER_ID };
+      const owner = target.asOwner ? named.userId : userId;
+      const clientOrderId = named.clientOrderId ?? CLIENT_IDS[target.back % CLIENT_IDS.length];
+      if (target.by === 'orderId') return { userId: owner, orderId: named.orderId };
+      if (target.by === 'clientOrderId') return { userId: owner, clientOrderId };
+      return { userId: owner, orderId: named.orderId, clientOrderId };
+    }
+  }
+}
+
+function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig): PlaceCommand {
+  const { type, side, malformed } = intent;
+  const hasPrice = type === 'limit' || type === 'stop_limit';
+  const hasStop = type === 'stop_limit' || type === 'stop_market';
+  const isMarketBuy = type === 'market' && side === 'buy';
+  const price = side === 'buy' ? 12 - intent.priceOffset : 8 + intent.priceOffset;
+  const command: PlaceCommand = {
+    kind: 'place',
+    orderId,
+    userId: intent.userId,
+    clientOrderId: intent.clientOrderId,
+    side,
+    type,
+    qty: intent.qty,
+    price: hasPrice ? price : undefined,
+    stopPrice: hasStop ? intent.stopPrice : undefined,
+    tif: intent.tif,
+    postOnly: intent.postOnly && hasPrice && intent.tif === 'GTC',
+    stp: intent.stp,
+    quoteBudget: isMarketBuy ? intent.quoteBudget : undefined,
+  };
+  return malform(command, malformed, price, config);
+}
+
+function malform(command: PlaceCommand, how: Malformation, price: number, config: BookConfig): PlaceCommand {
+  switch (how) {
+    case 'none':
+      return command;
+    case 'qtyZero':
+      return { ...command, qty: 0 };
+    case 'qtyFraction':
+      return { ...command, qty: 1.5 };
+    case 'qtyAboveMax':
+      return { ...command, qty: config.maxQty + 1 };
+    case 'priceMissing':
+      return { ...command, price: undefined };
+    case 'priceExtra':
+      return { ...command, price };
+    case 'priceZero':
+      return { ...command, price: command.price === undefined ? undefined : 0 };
+    case 'priceUnsafe':
+      return { ...command, price: command.price === undefined ? undefined : 2 ** 53 };
+    case 'stopMissing':
+      return { ...command, stopPrice: undefined };
+    case 'stopExtra':
+      return { ...command, stopPrice: 10 };
+    case 'budgetZero':
+      return { ...command, quoteBudget: command.quoteBudget === undefined ? undefined : 0 };
+    case 'budgetOnOther':
+      return { ...command, quoteBudget: 50 };
+    case 'postOnlyOnOther':
+      return { ...command, postOnly: true };
+  }
+}

@@ -1,0 +1,34 @@
+import type { BookConfig, OrderType, PlaceCommand } from '../../src/actors/book/types.ts';
+
+/**
+ * The stateless `bad_request` rules of the spec (types.ts, "Placement" rule 1), written as one
+ * readable list so it can be checked line by line against the spec text.
+ */
+
+export function isPositiveSafeInteger(value: number | undefined): value is number {
+  return value !== undefined && Number.isSafeInteger(value) && value > 0;
+}
+
+export function hasLimitPrice(type: OrderType): boolean {
+  return type === 'limit' || type === 'stop_limit';
+}
+
+export function isStopType(type: OrderType): boolean {
+  return type === 'stop_limit' || type === 'stop_market';
+}
+
+export function isBadPlacement(command: PlaceCommand, config: BookConfig): boolean {
+  const { type, side, qty, price, stopPrice, quoteBudget, tif, postOnly } = command;
+  const isMarketBuy = type === 'market' && side === 'buy';
+  const problems = [
+    !isPositiveSafeInteger(qty) || qty > config.maxQty,
+    hasLimitPrice(type) !== (price !== undefined),
+    isStopType(type) !== (stopPrice !== undefined),
+    price !== undefined && !isPositiveSafeInteger(price),
+    stopPrice !== undefined && !isPositiveSafeInteger(stopPrice),
+    quoteBudget !== undefined && !isPositiveSafeInteger(quoteBudget),
+    postOnly && (!hasLimitPrice(type) || tif !== 'GTC'),
+    quoteBudget !== undefined && (!isMarketBuy || tif === 'FOK'),
+  ];
+  return problems.includes(true);
+}

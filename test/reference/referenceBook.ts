@@ -1,0 +1,456 @@
+import type {
+  AmendCommand,
+  BookCommand,
+  BookConfig,
+  BookEvent,
+  BookSnapshot,
+  CancelAllCommand,
+  CancelCommand,
+  CancelReason,
+  LevelEvent,
+  MatchingEngine,
+  OpenOrder,
+  OrderRef,
+  PlaceCommand,
+  RejectCode,
+  Side,
+} from '../../src/actors/book/types.ts';
+import { isBadPlacement, isPositiveSafeInteger, isStopType } from './placementRules.ts';
+
+/**
+ * A deliberately slow, obviously correct model of the spec in src/actors/book/types.ts.
+ *
+ * Everything is a linear scan over two arrays kept in arrival order, so priority is literally
+ * "best price, then earliest in the array" (a stable sort does the rest). Level events come from
+ * diffing all level totals before and after the command rather than from tracking changes.
+ * Nothing here is shared with the engine: disagreements must come from reading the spec differently.
+ */
+
+/** An open order as the reference holds it. */
+type Order = { -readonly [K in keyof OpenOrder]: OpenOrder[K] };
+
+/** Whether the taker is still open after matching, or finished (filled or canceled by STP). */
+type MatchOutcome = 'open' | 'finished';
+
+const opposite = (side: Side): Side => (side === 'buy' ? 'sell' : 'buy');
+
+/** Sort key that puts the best price first: highest bid, lowest ask. */
+const bestFirst = (side: Side) => (a: number, b: number) => (side === 'buy' ? b - a : a - b);
+
+export class ReferenceBook implements MatchingEngine {
+  lastPrice: number | null = null;
+  /** Resting orders in arrival order; a level's FIFO queue is this array filtered by side and price. */
+  private resting: Order[] = [];
+  /** Pending stops in arrival order. */
+  private stops: Order[] = [];
+  /** Stops triggered during the current command, executed after the current order finishes. */
+  private triggerQueue: Order[] = [];
+
+  constructor(private readonly config: BookConfig) {
+    if (!isPositiveSafeInteger(config.maxOrders) || !isPositiveSafeInteger(config.maxQty)) {
+      throw new Error(`bad BookConfig: ${JSON.stringify(config)}`);
+    }
+    if (!Number.isSafeInteger(config.maxOrders * config.maxQty)) {
+      throw new Error('bad BookConfig: maxOrders × maxQty must be a safe integer');
+    }
+  }
+
+  static restore(snapshot: BookSnapshot): ReferenceBook {
+    const book = new ReferenceBook({ ...snapshot.config });
+    book.lastPrice = snapshot.lastPrice;
+    // Snapshot order is level by level, FIFO within a level: relative arrival on each level survives.
+    book.resting = snapshot.resting.map((order) => ({ ...order }));
+    // Stops come in trigger priority per side; ties in stopPrice keep their arrival order.
+    book.stops = snapshot.stops.map((order) => ({ ...order }));
+    return book;
+  }
+
+  snapshot(): BookSnapshot {
+    const { resting, stops } = this.openOrders();
+    return { version: 1, config: { ...this.config }, lastPrice: this.lastPrice, resting, stops };
+  }
+
+  // ---- views ----
+
+  bestBid(): number | undefined {
+    return this.depth('buy', 0)[0]?.[0];
+  }
+
+  bestAsk(): number | undefined {
+    return this.depth('sell', 0)[0]?.[0];
+  }
+
+  depth(side: Side, n: number): [number, number][] {
+    const totals = new Map<number, number>();
+    for (const order of this.resting) {
+      if (order.side === side) totals.set(order.price!, (totals.get(order.price!) ?? 0) + order.remaining);
+    }
+    const levels = [...totals].sort(([a], [b]) => bestFirst(side)(a, b));
+    return n === 0 ? levels : levels.slice(0, n);
+  }
+
+  openOrders(): { resting: OpenOrder[]; stops: OpenOrder[] } {
+    const resting = [...this.restingInPriority('buy'), ...this.restingInPriority('sell')];
+    const stops = [...this.stopsInTriggerOrder('buy'), ...this.stopsInTriggerOrder('sell')];
+    return { resting: resting.map((o) => ({ ...o })), stops: stops.map((o) => ({ ...o })) };
+  }
+
+  // ---- commands ----
+
+  execute(command: BookCommand): BookEvent[] {
+    const levelsBefore = this.levelTotals();
+    const events: BookEvent[] = [];
+    switch (command.kind) {
+      case 'place':
+        this.place(command, events);
+        break;
+      case 'cancel':
+        this.cancel(command, events);
+        break;
+      case 'amend':
+        this.amend(command, events);
+        break;
+      case 'cancel_all':
+        this.cancelAll(command, events);
+        break;
+    }
+    return [...events, ...levelChanges(levelsBefore, this.levelTotals())];
+  }
+
+  private place(command: PlaceCommand, events: BookEvent[]): void {
+    const problem = this.placementProblem(command);
+    if (problem !== undefined) {
+      events.push(rejected('place', command.orderId, problem));
+      return;
+    }
+    events.push({
+      type: 'accepted',
+      orderId: command.orderId,
+      userId: command.userId,
+      clientOrderId: command.clientOrderId,
+      side: command.side,
+      orderType: command.type,
+      tif: command.tif,
+      qty: command.qty,
+      price: command.price,
+      stopPrice: command.stopPrice,
+      quoteBudget: command.quoteBudget,
+    });
+    const order: Order = {
+      orderId: command.orderId,
+      userId: command.userId,
+      clientOrderId: command.clientOrderId,
+      side: command.side,
+      type: command.type,
+      tif: command.tif,
+      postOnly: command.postOnly,
+      stp: command.stp,
+      price: command.price,
+      stopPrice: command.stopPrice,
+      qty: command.qty,
+      remaining: command.qty,
+    };
+    if (!isStopType(order.type)) {
+      this.executeOrder(order, command.quoteBudget, events);
+    } else if (this.lastPrice !== null && stopConditionHolds(order, this.lastPrice)) {
+      events.push({
+        type: 'triggered',
+        orderId: order.orderId,
+        stopPrice: order.stopPrice!,
+        lastPrice: this.lastPrice,
+      });
+      this.executeOrder(order, undefined, events);
+    } else {
+      this.stops.push(order);
+      events.push({ type: 'pending', orderId: order.orderId, side: order.side, stopPrice: order.stopPrice! });
+    }
+    this.runTriggerQueue(events);
+  }
+
+  /** Placement rejections, in the order the spec lists them. */
+  private placementProblem(command: PlaceCommand): RejectCode | undefined {
+    if (isBadPlacement(command, this.config)) return 'bad_request';
+    const open = [...this.resting, ...this.stops];
+    const sameClientId = (o: Order) =>
+      o.userId === command.userId && o.clientOrderId === command.clientOrderId;
+    if (command.clientOrderId !== undefined && open.some(sameClientId)) return 'duplicate_client_order_id';
+    if (open.length >= this.config.maxOrders) return 'overloaded';
+    if (command.type === 'limit' && command.postOnly && this.crossesOpposite(command.side, command.price!)) {
+      return 'would_match';
+    }
+    if (command.type !== 'stop_limit' && command.type !== 'stop_market' && command.tif === 'FOK') {
+      if (!this.canFillCompletely({ ...command, remaining: command.qty })) return 'fok_unfilled';
+    }
+    return undefined;
+  }
+
+  private cancel(command: CancelCommand, events: BookEvent[]): void {
+    const target = this.findOpenOrder(command);
+    if (typeof target === 'string') {
+      events.push(rejected('cancel', command.orderId, target));
+      return;
+    }
+    this.removeOpenOrder(target);
+    events.push(canceled(target, 'user'));
+  }
+
+  private cancelAll(command: CancelAllCommand, events: BookEvent[]): void {
+    const mine = [...this.resting, ...this.stops].filter((o) => o.userId === command.userId);
+    for (const order of mine.sort((a, b) => a.orderId - b.orderId)) {
+      this.removeOpenOrder(order);
+      events.push(canceled(order, 'user'));
+    }
+  }
+
+  private amend(command: AmendCommand, events: BookEvent[]): void {
+    const reject = (code: RejectCode): void => {
+      events.push(rejected('amend', command.orderId, code));
+    };
+    const { qty, price } = command;
+    const badQty = qty !== undefined && (!isPositiveSafeInteger(qty) || qty > this.config.maxQty);
+    const badPrice = price !== undefined && !isPositiveSafeInteger(price);
+    if ((qty === undefined && price === undefined) || badQty || badPrice) {
+      reject('bad_request');
+      return;
+    }
+    const order = this.findOpenOrder(command);
+    if (typeof order === 'string') {
+      reject(order);
+      return;
+    }
+    const filled = order.qty - order.remaining;
+    const newQty = qty ?? order.qty;
+    const newPrice = price ?? order.price!;
+    if (this.stops.includes(order) || newQty <= filled) {
+      reject('bad_request');
+      return;
+    }
+
+    if (newPrice === order.price && newQty <= order.qty) {
+      order.qty = newQty;
+      order.remaining = newQty - filled;
+      events.push(amended(order, true));
+      return;
+    }
+    if (order.postOnly && this.crossesOpposite(order.side, newPrice)) {
+      reject('would_match');
+      return;
+    }
+    this.removeOpenOrder(order);
+    order.price = newPrice;
+    order.qty = newQty;
+    order.remaining = newQty - filled;
+    events.push(amended(order, false));
+    // Re-enters as an aggressive GTC limit: resting orders are always GTC, so tif needs no change.
+    this.executeOrder(order, undefined, events);
+    this.runTriggerQueue(events);
+  }
+
+  // ---- execution ----
+
+  /**
+   * Executes a taker: a fresh limit/market order, a triggered stop, or an amended order re-entering.
+   * Post-only and FOK were already checked as rejections for fresh orders (with the same book, so the
+   * checks here pass for them); for triggered stops they become cancellations.
+   */
+  private executeOrder(order: Order, quoteBudget: number | undefined, events: BookEvent[]): void {
+    if (order.postOnly && this.crossesOpposite(order.side, order.price!)) {
+      events.push(canceled(order, 'would_match'));
+      return;
+    }
+    if (order.tif === 'FOK' && !this.canFillCompletely(order)) {
+      events.push(canceled(order, 'fok_unfilled'));
+      return;
+    }
+    if (this.match(order, quoteBudget, events) === 'finished') return;
+    // A market order (or a triggered stop_market) has no price and never rests, whatever its tif.
+    if (order.price !== undefined && order.tif === 'GTC') {
+      this.resting.push(order);
+      events.push({
+        type: 'rested',
+        orderId: order.orderId,
+        side: order.side,
+        price: order.price,
+        remaining: order.remaining,
+      });
+    } else {
+      events.push(canceled(order, 'unfilled'));
+    }
+  }
+
+  private match(taker: Order, quoteBudget: number | undefined, events: BookEvent[]): MatchOutcome {
+    let budget = quoteBudget === undefined ? undefined : BigInt(quoteBudget);
+    while (taker.remaining > 0) {
+      const maker = this.restingInPriority(opposite(taker.side))[0];
+      if (maker === undefined) return 'open';
+      const price = maker.price!;
+      if (isWorseThanLimit(taker, price)) return 'open';
+      const affordableLots = budget === undefined ? Infinity : Number(budget / BigInt(price));
+      if (affordableLots < 1) return 'open';
+
+      if (maker.userId === taker.userId) {
+        if (taker.stp === 'cancel_maker' || taker.stp === 'cancel_both') {
+          this.removeOpenOrder(maker);
+          events.push(canceled(maker, 'self_trade'));
+        }
+        if (taker.stp === 'cancel_taker' || taker.stp === 'cancel_both') {
+          events.push(canceled(taker, 'self_trade'));
+          return 'finished';
+        }
+        continue;
+      }
+
+      const qty = Math.min(taker.remaining, maker.remaining, affordableLots);
+      if (budget !== undefined) budget -= BigInt(price) * BigInt(qty);
+      taker.remaining -= qty;
+      maker.remaining -= qty;
+      if (maker.remaining === 0) this.removeOpenOrder(maker);
+      events.push({
+        type: 'fill',
+        takerOrderId: taker.orderId,
+        takerUserId: taker.userId,
+        makerOrderId: maker.orderId,
+        makerUserId: maker.userId,
+        takerSide: taker.side,
+        price,
+        qty,
+        takerRemaining: taker.remaining,
+        makerRemaining: maker.remaining,
+      });
+      this.lastPrice = price;
+      this.triggerStopsAt(price, events);
+    }
+    return 'finished';
+  }
+
+  /** FOK walk: same-user makers are skipped under cancel_maker and end the walk otherwise. */
+  private canFillCompletely(taker: Pick<Order, 'side' | 'price' | 'userId' | 'stp' | 'remaining'>): boolean {
+    let available = 0;
+    for (const maker of this.restingInPriority(opposite(taker.side))) {
+      if (isWorseThanLimit(taker, maker.price!)) break;
+      if (maker.userId === taker.userId) {
+        if (taker.stp === 'cancel_maker') continue;
+        break;
+      }
+      available += maker.remaining;
+    }
+    return available >= taker.remaining;
+  }
+
+  /**
+   * Buys trigger before sells. Both can only trigger on the same fill when stops were placed before
+   * any trade (no last price); the spec does not say which side goes first there. A fixed side order
+   * survives a snapshot, which keeps arrival order within a side only, so arrival across sides cannot
+   * be the rule.
+   */
+  private triggerStopsAt(price: number, events: BookEvent[]): void {
+    const buys = this.stops.filter((s) => s.side === 'buy' && s.stopPrice! <= price);
+    const sells = this.stops.filter((s) => s.side === 'sell' && s.stopPrice! >= price);
+    buys.sort((a, b) => a.stopPrice! - b.stopPrice!);
+    sells.sort((a, b) => b.stopPrice! - a.stopPrice!);
+    for (const stop of [...buys, ...sells]) {
+      this.removeOpenOrder(stop);
+      events.push({ type: 'triggered', orderId: stop.orderId, stopPrice: stop.stopPrice!, lastPrice: price });
+      this.triggerQueue.push(stop);
+    }
+  }
+
+  private runTriggerQueue(events: BookEvent[]): void {
+    for (let next = this.triggerQueue.shift(); next !== undefined; next = this.triggerQueue.shift()) {
+      // The stop's own price/tif/postOnly/stp decide; a stop_market has no price, so it runs as market.
+      this.executeOrder(next, undefined, events);
+    }
+  }
+
+  // ---- helpers over the two arrays ----
+
+  private restingInPriority(side: Side): Order[] {
+    // Array.prototype.sort is stable, so orders on one level stay in arrival order.
+    return this.resting.filter((o) => o.side === side).sort((a, b) => bestFirst(side)(a.price!, b.price!));
+  }
+
+  private stopsInTriggerOrder(side: Side): Order[] {
+    const ascending = side === 'buy';
+    return this.stops
+      .filter((o) => o.side === side)
+      .sort((a, b) => (ascending ? a.stopPrice! - b.stopPrice! : b.stopPrice! - a.stopPrice!));
+  }
+
+  private crossesOpposite(side: Side, price: number): boolean {
+    const best = side === 'buy' ? this.bestAsk() : this.bestBid();
+    if (best === undefined) return false;
+    return side === 'buy' ? price >= best : price <= best;
+  }
+
+  /** By orderId when given (clientOrderId then ignored), else by the user's clientOrderId. */
+  private findOpenOrder(ref: OrderRef): Order | 'bad_request' | 'not_found' {
+    if (ref.orderId === undefined && ref.clientOrderId === undefined) return 'bad_request';
+    const mine = [...this.resting, ...this.stops].filter((o) => o.userId === ref.userId);
+    const found =
+      ref.orderId !== undefined
+        ? mine.find((o) => o.orderId === ref.orderId)
+        : mine.find((o) => o.clientOrderId === ref.clientOrderId);
+    return found ?? 'not_found';
+  }
+
+  private removeOpenOrder(order: Order): void {
+    this.resting = this.resting.filter((o) => o !== order);
+    this.stops = this.stops.filter((o) => o !== order);
+  }
+
+  private levelTotals(): LevelEvent[] {
+    const levels = (side: Side) =>
+      this.depth(side, 0).map(([price, qty]): LevelEvent => ({ type: 'level', side, price, qty }));
+    return [...levels('buy'), ...levels('sell')];
+  }
+}
+
+function stopConditionHolds(stop: Order, lastPrice: number): boolean {
+  return stop.side === 'buy' ? lastPrice >= stop.stopPrice! : lastPrice <= stop.stopPrice!;
+}
+
+/** A market taker (no price) accepts any maker price. */
+function isWorseThanLimit(taker: Pick<Order, 'side' | 'price'>, makerPrice: number): boolean {
+  if (taker.price === undefined) return false;
+  return taker.side === 'buy' ? makerPrice > taker.price : makerPrice < taker.price;
+}
+
+/** One event per level whose total changed, buys (price descending) then sells (price ascending). */
+function levelChanges(before: LevelEvent[], after: LevelEvent[]): LevelEvent[] {
+  const key = (level: LevelEvent) => `${level.side}:${level.price}`;
+  const totalIn = (levels: LevelEvent[], k: string) => levels.find((l) => key(l) === k)?.qty ?? 0;
+  const candidates = [...before, ...after].filter(
+    (l, i, all) => all.findIndex((m) => key(m) === key(l)) === i,
+  );
+  const changed = candidates
+    .filter((l) => totalIn(before, key(l)) !== totalIn(after, key(l)))
+    .map((l): LevelEvent => ({ type: 'level', side: l.side, price: l.price, qty: totalIn(after, key(l)) }));
+  const buys = changed.filter((l) => l.side === 'buy').sort((a, b) => b.price - a.price);
+  const sells = changed.filter((l) => l.side === 'sell').sort((a, b) => a.price - b.price);
+  return [...buys, ...sells];
+}
+
+function rejected(command: BookCommand['kind'], orderId: number | undefined, code: RejectCode): BookEvent {
+  return { type: 'rejected', command, orderId, code, message: `${command} rejected: ${code}` };
+}
+
+function canceled(order: Order, reason: CancelReason): BookEvent {
+  return {
+    type: 'canceled',
+    orderId: order.orderId,
+    userId: order.userId,
+    remaining: order.remaining,
+    reason,
+  };
+}
+
+function amended(order: Order, priorityKept: boolean): BookEvent {
+  return {
+    type: 'amended',
+    orderId: order.orderId,
+    price: order.price!,
+    qty: order.qty,
+    remaining: order.remaining,
+    priorityKept,
+  };
+}
