@@ -14,6 +14,7 @@ import type {
   CancelReason,
   MatchingEngine,
   OpenOrder,
+  OrderRef,
   PlaceCommand,
   RejectCode,
   Side,
@@ -205,13 +206,19 @@ export class OrderBook implements MatchingEngine {
     return slot === undefined ? undefined : this.store.toOpenOrder(slot);
   }
 
+  /** The user's open order named by id, or by clientOrderId when no id is given. */
+  findOrder(ref: OrderRef): OpenOrder | undefined {
+    const slot = this.open.find(ref);
+    return slot === undefined ? undefined : this.store.toOpenOrder(slot);
+  }
+
   /** Number of open orders (resting + pending stops). */
   get size(): number {
     return this.open.size;
   }
 
   snapshot(): BookSnapshot {
-    return { version: 1, config: this.config, lastPrice: this.lastPrice, ...this.openOrders() };
+    return { version: 1, config: { ...this.config }, lastPrice: this.lastPrice, ...this.openOrders() };
   }
 
   static restore(snapshot: BookSnapshot): OrderBook {

@@ -23,6 +23,9 @@ export interface MarketMoney {
   readonly maxLots: number;
   /** Quote minor units in one tick×lot unit (tickSize × lotSize at notionalDecimals). */
   readonly quoteMinorPerTickLot: bigint;
+  /** The tick in units of 10^-priceDecimals, and the lot in units of 10^-qtyDecimals. */
+  readonly tickUnits: bigint;
+  readonly lotUnits: bigint;
 
   /** A price string as a positive safe integer of ticks. `field` names it in messages. */
   parsePrice(input: unknown, field?: string): MoneyResult<number>;
@@ -135,6 +138,8 @@ export function createMarketMoney(spec: MarketMoneySpec): MarketMoney {
     minLots,
     maxLots,
     quoteMinorPerTickLot,
+    tickUnits,
+    lotUnits,
     parsePrice,
     parseQty,
     parseQuoteBudget,

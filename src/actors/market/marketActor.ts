@@ -1,0 +1,379 @@
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import {
+  lifecycleState,
+  marketLifecycleMachine,
+  restoreLifecycleSnapshot,
+  type LifecycleContext,
+  type LifecycleEvent,
+  type LifecycleNotice,
+  type LifecycleState,
+} from '../../../machines/marketLifecycle.ts';
+import { acceptsOrder, type OrderAction } from '../../../machines/marketLifecyclePolicy.ts';
+import { OrderBook } from '../book/orderBook.ts';
+import type { BookCommand, BookEvent, BookSnapshot, PlaceCommand } from '../book/types.ts';
+import { amendProblem, placeProblem } from '../book/validate.ts';
+import type { Ledger, Posting } from '../ledger/index.ts';
+import { Mailbox } from '../mailbox.ts';
+import { createMarketMoney } from '../money.ts';
+import { MarketFunds } from './funds.ts';
+import { Settlement, type OrderTerms } from './settlement.ts';
+import type {
+  BatchEntry,
+  BatchOutput,
+  CommandResult,
+  MarketCommand,
+  MarketDefinition,
+  MarketErrorCode,
+} from './types.ts';
+
+export interface Envelope {
+  readonly command: MarketCommand;
+  /** Milliseconds since the epoch, stamped at the edge: the core never reads a clock. */
+  readonly ts: number;
+  readonly reply: (result: CommandResult) => void;
+}
+
+/** Everything needed to rebuild a market exactly: a snapshot plus the book and lifecycle inputs since. */
+export interface MarketState {
+  readonly seq: number;
+  readonly nextOrderId: number;
+  readonly lifecycle: { readonly state: LifecycleState; readonly context: LifecycleContext };
+  readonly book: BookSnapshot;
+}
+
+/** Inputs that changed the book or the lifecycle, replayed on top of a MarketState after a fault. */
+type ReplayItem =
+  | {
+      readonly kind: 'book';
+      readonly seq: number;
+      readonly command: BookCommand;
+      readonly nextOrderId: number;
+    }
+  | { readonly kind: 'lifecycle'; readonly seq: number; readonly event: LifecycleEvent };
+
+export interface MarketActorOptions {
+  readonly definition: MarketDefinition;
+  readonly baseDecimals: number;
+  readonly quoteDecimals: number;
+  readonly ledger: Ledger;
+  readonly mailboxSize: number;
+  readonly batchSize: number;
+  readonly initial?: MarketState | undefined;
+  readonly inspect?: ((event: InspectionEvent) => void) | undefined;
+  /** Test hook for fault injection: runs before each command; a throw is a fault of this actor. */
+  readonly beforeCommand?: ((command: MarketCommand) => void) | undefined;
+}
+
+const fail = (code: MarketErrorCode, message: string): CommandResult => ({ ok: false, code, message });
+
+/**
+ * One market: its lifecycle actor gates what is accepted, its book matches, the shared ledger
+ * holds the funds. A batch is processed synchronously, one command at a time in mailbox order;
+ * its output goes to the sink and the replies wait for the commit (see Supervisor).
+ */
+export class MarketActor {
+  readonly mailbox: Mailbox<Envelope>;
+  readonly definition: MarketDefinition;
+  private book!: OrderBook;
+  private lifecycle!: Actor<typeof marketLifecycleMachine>;
+  private settlement: Settlement;
+  private readonly funds: MarketFunds;
+  private seq = 0;
+  private nextOrderId = 0;
+  private transition: LifecycleNotice | undefined;
+  /** Last state from which a rebuild starts, and what changed the market since. */
+  private checkpoint: MarketState;
+  private replay: ReplayItem[] = [];
+  processed = 0;
+
+  constructor(private readonly options: MarketActorOptions) {
+    const { definition } = options;
+    this.definition = definition;
+    this.mailbox = new Mailbox(options.mailboxSize);
+    const money = createMarketMoney({
+      ...definition.money,
+      baseDecimals: options.baseDecimals,
+      quoteDecimals: options.quoteDecimals,
+    });
+    const funds = (this.funds = new MarketFunds(
+      money,
+      options.baseDecimals,
+      options.quoteDecimals,
+      definition.makerFeeBps,
+      definition.takerFeeBps,
+    ));
+    this.settlement = new Settlement(
+      options.ledger,
+      funds,
+      definition.baseAsset,
+      definition.quoteAsset,
+      new Map<number, OrderTerms>(),
+    );
+    this.checkpoint = options.initial ?? {
+      seq: 0,
+      nextOrderId: 0,
+      lifecycle: { state: 'draft', context: { marketId: definition.id, seq: 0 } },
+      book: new OrderBook({ maxOrders: definition.maxOrders, maxQty: money.maxLots }).snapshot(),
+    };
+    this.restore(this.checkpoint);
+  }
+
+  get state(): LifecycleState {
+    return lifecycleState(this.lifecycle.getSnapshot());
+  }
+
+  /** Read access for queries and tests (open orders, depth); the actor alone mutates it. */
+  get orderBook(): OrderBook {
+    return this.book;
+  }
+
+  get openOrderTerms(): ReadonlyMap<number, OrderTerms> {
+    return this.settlement.terms;
+  }
+
+  /** Processes up to batchSize queued commands; throws when the market is faulty. */
+  processBatch(): { output: BatchOutput; envelopes: Envelope[]; replayMark: number } | undefined {
+    const envelopes = this.mailbox.take(this.options.batchSize);
+    if (envelopes.length === 0) return undefined;
+    const entries: BatchEntry[] = [];
+    const replayMark = this.replay.length;
+    const seqMark = this.seq;
+    let postings: Posting[] = [];
+    try {
+      for (const envelope of envelopes) {
+        postings = [];
+        this.options.beforeCommand?.(envelope.command);
+        const result = this.execute(envelope.command, postings);
+        entries.push({ seq: this.seq, ts: envelope.ts, command: envelope.command, result, postings });
+      }
+    } catch (error) {
+      const done = entries.flatMap((e) => e.postings);
+      const undo = entries.at(-1)?.postings === postings ? done : done.concat(postings);
+      throw new MarketFault(this, error, envelopes, undo, { replayMark, seqMark });
+    }
+    this.processed += envelopes.length;
+    const output = {
+      marketId: this.definition.id,
+      symbol: this.definition.symbol,
+      entries,
+      state: this.state,
+    };
+    return { output, envelopes, replayMark };
+  }
+
+  /** Sets a new rebuild point: called after commits so replay stays short. */
+  checkpointNow(): void {
+    this.checkpoint = this.currentState();
+    this.replay = [];
+  }
+
+  currentState(): MarketState {
+    const snapshot = this.lifecycle.getSnapshot();
+    return {
+      seq: this.seq,
+      nextOrderId: this.nextOrderId,
+      lifecycle: { state: lifecycleState(snapshot), context: snapshot.context },
+      book: this.book.snapshot(),
+    };
+  }
+
+  /** Rebuilds the book and lifecycle from the checkpoint plus the inputs before `replayMark`. */
+  rebuild(replayMark: number): void {
+    this.replay.length = replayMark;
+    this.lifecycle.stop();
+    this.restore(this.checkpoint);
+    for (const item of this.replay) {
+      this.seq = item.seq;
+      if (item.kind === 'book') {
+        this.book.execute(item.command);
+        this.nextOrderId = item.nextOrderId;
+      } else {
+        this.lifecycle.send(item.event);
+      }
+    }
+    this.settlement.rebuild(this.book.openOrders().resting.concat(this.book.openOrders().stops));
+    this.transition = undefined;
+  }
+
+  private restore(state: MarketState): void {
+    this.seq = state.seq;
+    this.nextOrderId = state.nextOrderId;
+    this.book = OrderBook.restore(state.book);
+    const machine = marketLifecycleMachine.provide({
+      actions: { notifyTransition: (_: unknown, notice: LifecycleNotice) => void (this.transition = notice) },
+    });
+    this.lifecycle = createActor(machine, {
+      input: { marketId: this.definition.id },
+      snapshot: restoreLifecycleSnapshot(state.lifecycle.state, state.lifecycle.context, machine),
+      inspect: this.options.inspect,
+    });
+    this.lifecycle.start();
+    this.settlement.rebuild(this.book.openOrders().resting.concat(this.book.openOrders().stops));
+  }
+
+  private execute(command: MarketCommand, postings: Posting[]): CommandResult {
+    this.seq++;
+    if (command.kind === 'lifecycle') return this.applyLifecycle(command.event, postings);
+    const action: OrderAction = command.kind;
+    const state = this.state;
+    if (!acceptsOrder(state, action)) {
+      return fail(
+        'market_not_active',
+        `market ${this.definition.symbol} is ${state}: ${action} is not accepted`,
+      );
+    }
+    switch (command.kind) {
+      case 'place':
+        return this.place(command, postings);
+      case 'cancel':
+        return this.bookResult(this.runBook({ ...command, kind: 'cancel' }, postings), command.orderId);
+      case 'amend':
+        return this.amend(command, postings);
+      case 'cancel_all':
+        return this.bookResult(
+          this.runBook({ kind: 'cancel_all', userId: command.userId }, postings),
+          undefined,
+        );
+    }
+  }
+
+  private place(command: Extract<MarketCommand, { kind: 'place' }>, postings: Posting[]): CommandResult {
+    const { settlement, funds } = this;
+    if (command.type === 'stop_market' && command.side === 'buy') {
+      return fail('bad_request', 'stop_market buys are not supported: place a stop_limit buy');
+    }
+    const marketBuy = command.type === 'market' && command.side === 'buy';
+    if (marketBuy && command.tif === 'FOK' && command.quoteBudget === undefined) {
+      return fail('bad_request', 'a FOK market buy is not supported: use IOC or give a limit price');
+    }
+    const order: PlaceCommand = { ...command, orderId: this.nextOrderId + 1 };
+    const problem = placeProblem(order, this.book.config);
+    if (problem !== undefined) return fail('bad_request', problem);
+    if (command.clientOrderId !== undefined && this.book.findOrder(command) !== undefined) {
+      return fail('duplicate_client_order_id', `clientOrderId ${command.clientOrderId} is already in use`);
+    }
+    const asset = settlement.assetOf(command.side);
+    let budget = command.quoteBudget;
+    let need: bigint;
+    if (marketBuy) {
+      budget ??= funds.budgetFor(this.options.ledger.balance(command.userId, asset).available);
+      need = funds.budgetNeed(budget);
+    } else {
+      need = settlement.need({ side: command.side, price: command.price ?? 0, remaining: command.qty });
+    }
+    if (need === 0n || !settlement.lock(command.userId, asset, need, postings)) {
+      return fail('insufficient_funds', `not enough ${asset} available for this order`);
+    }
+    this.nextOrderId++;
+    const bookCommand: PlaceCommand = { ...order, quoteBudget: marketBuy ? budget : undefined };
+    settlement.terms.set(order.orderId, {
+      userId: command.userId,
+      side: command.side,
+      price: command.price ?? 0,
+      locked: marketBuy ? need : 0n,
+    });
+    const events = this.book.place(bookCommand);
+    this.replay.push({ kind: 'book', seq: this.seq, command: bookCommand, nextOrderId: this.nextOrderId });
+    const rejected = events[0]?.type === 'rejected' ? events[0] : undefined;
+    if (rejected !== undefined) {
+      settlement.terms.delete(order.orderId);
+      settlement.unlock(command.userId, asset, need, postings);
+      return fail(rejected.code, rejected.message);
+    }
+    settlement.apply(events, postings);
+    return { ok: true, seq: this.seq, orderId: order.orderId, events };
+  }
+
+  private amend(command: Extract<MarketCommand, { kind: 'amend' }>, postings: Posting[]): CommandResult {
+    const { settlement } = this;
+    const problem = amendProblem({ ...command, kind: 'amend' }, this.book.config);
+    if (problem !== undefined) return fail('bad_request', problem);
+    const open = this.book.findOrder(command);
+    let delta = 0n;
+    if (open?.price !== undefined && open.remaining > 0) {
+      const filled = open.qty - open.remaining;
+      const price = command.price ?? open.price;
+      const remaining = Math.max(0, (command.qty ?? open.qty) - filled);
+      delta =
+        settlement.need({ side: open.side, price, remaining }) -
+        settlement.need({ ...open, price: open.price });
+      if (delta > 0n && !settlement.lock(open.userId, settlement.assetOf(open.side), delta, postings)) {
+        return fail(
+          'insufficient_funds',
+          `not enough ${settlement.assetOf(open.side)} available for this amend`,
+        );
+      }
+    }
+    const events = this.book.amend({ ...command, kind: 'amend' });
+    this.replay.push({
+      kind: 'book',
+      seq: this.seq,
+      command: { ...command, kind: 'amend' },
+      nextOrderId: this.nextOrderId,
+    });
+    const first = events[0];
+    if (first?.type === 'rejected') {
+      if (open !== undefined && delta > 0n)
+        settlement.unlock(open.userId, settlement.assetOf(open.side), delta, postings);
+      return fail(first.code, first.message);
+    }
+    if (open !== undefined && first?.type === 'amended') {
+      if (delta < 0n) settlement.unlock(open.userId, settlement.assetOf(open.side), -delta, postings);
+      settlement.terms.get(open.orderId)!.price = first.price;
+    }
+    settlement.apply(events, postings);
+    return { ok: true, seq: this.seq, orderId: open?.orderId, events };
+  }
+
+  private runBook(command: BookCommand, postings: Posting[]): BookEvent[] {
+    const events = this.book.execute(command);
+    this.replay.push({ kind: 'book', seq: this.seq, command, nextOrderId: this.nextOrderId });
+    this.settlement.apply(events, postings);
+    return events;
+  }
+
+  private bookResult(events: BookEvent[], orderId: number | undefined): CommandResult {
+    const first = events[0];
+    if (first?.type === 'rejected') return fail(first.code, first.message);
+    return { ok: true, seq: this.seq, orderId, events };
+  }
+
+  private applyLifecycle(event: LifecycleEvent, postings: Posting[]): CommandResult {
+    const snapshot = this.lifecycle.getSnapshot();
+    if (!snapshot.can(event)) {
+      const state = lifecycleState(snapshot);
+      return fail(
+        'invalid_transition',
+        `market ${this.definition.symbol} is ${state}: ${event.type} is not accepted`,
+      );
+    }
+    this.transition = undefined;
+    this.lifecycle.send(event);
+    this.replay.push({ kind: 'lifecycle', seq: this.seq, event });
+    const transition = this.transition as LifecycleNotice | undefined;
+    // An archived market holds nothing: every open order is canceled and its funds released.
+    const events: BookEvent[] = [];
+    if (this.state === 'archived') {
+      const users = new Set([...this.settlement.terms.values()].map((t) => t.userId));
+      for (const userId of [...users].sort())
+        events.push(...this.runBook({ kind: 'cancel_all', userId }, postings));
+    }
+    return { ok: true, seq: this.seq, events, transition };
+  }
+}
+
+/** A fault while processing a batch: the Supervisor undoes the batch and rebuilds the market. */
+export class MarketFault extends Error {
+  constructor(
+    readonly actor: MarketActor,
+    override readonly cause: unknown,
+    readonly envelopes: Envelope[],
+    /** Every ledger change the batch made before the fault, in order: they must be undone. */
+    readonly postings: Posting[],
+    readonly marks: { replayMark: number; seqMark: number },
+  ) {
+    super(
+      `market ${actor.definition.symbol} faulted: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+  }
+}

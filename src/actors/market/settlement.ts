@@ -1,0 +1,113 @@
+import type { BookEvent, OpenOrder, Side } from '../book/types.ts';
+import type { Ledger, LedgerResult, Posting } from '../ledger/index.ts';
+import type { MarketFunds } from './funds.ts';
+
+/** What the market remembers of an order while it holds funds for it. */
+export interface OrderTerms {
+  readonly userId: string;
+  readonly side: Side;
+  /** Limit price in ticks; 0 for a market order (which reserves `locked` instead). */
+  price: number;
+  /** Market buys only: quote still locked for it. */
+  locked: bigint;
+}
+
+/**
+ * Moves funds for the book's events: each fill settles both sides (fees in the asset received),
+ * a buy limit filled at a better price releases the difference at once, and an order that is done
+ * (filled or canceled) releases what it still holds. Every ledger change is appended to `postings`.
+ */
+export class Settlement {
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly funds: MarketFunds,
+    private readonly baseAsset: string,
+    private readonly quoteAsset: string,
+    readonly terms: Map<number, OrderTerms>,
+  ) {}
+
+  /** What an open order needs locked, in the asset it locks. */
+  need(order: { side: Side; price: number; remaining: number }): bigint {
+    return order.side === 'buy'
+      ? this.funds.buyNeed(order.price, order.remaining)
+      : this.funds.base(order.remaining);
+  }
+
+  assetOf(side: Side): string {
+    return side === 'buy' ? this.quoteAsset : this.baseAsset;
+  }
+
+  /** Rebuilds the terms of every open order from the book (after a restore). */
+  rebuild(open: readonly OpenOrder[]): void {
+    this.terms.clear();
+    for (const o of open)
+      this.terms.set(o.orderId, { userId: o.userId, side: o.side, price: o.price ?? 0, locked: 0n });
+  }
+
+  apply(events: readonly BookEvent[], postings: Posting[]): void {
+    for (const event of events) {
+      if (event.type === 'fill') this.fill(event, postings);
+      else if (event.type === 'canceled') this.release(event.orderId, event.remaining, postings);
+    }
+  }
+
+  lock(userId: string, asset: string, amount: bigint, postings: Posting[]): boolean {
+    if (amount === 0n) return true;
+    const result = this.ledger.lock(userId, asset, amount);
+    if (!result.ok && result.code === 'insufficient_funds') return false;
+    record(result, postings);
+    return true;
+  }
+
+  unlock(userId: string, asset: string, amount: bigint, postings: Posting[]): void {
+    if (amount > 0n) record(this.ledger.unlock(userId, asset, amount), postings);
+  }
+
+  private fill(event: Extract<BookEvent, { type: 'fill' }>, postings: Posting[]): void {
+    const { funds } = this;
+    const takerBuys = event.takerSide === 'buy';
+    const buyerOrder = takerBuys ? event.takerOrderId : event.makerOrderId;
+    const sellerOrder = takerBuys ? event.makerOrderId : event.takerOrderId;
+    const baseAmount = funds.base(event.qty);
+    const quoteAmount = funds.notional(event.price, event.qty);
+    const settled = this.ledger.settleTrade({
+      buyer: takerBuys ? event.takerUserId : event.makerUserId,
+      seller: takerBuys ? event.makerUserId : event.takerUserId,
+      baseAsset: this.baseAsset,
+      quoteAsset: this.quoteAsset,
+      baseAmount,
+      quoteAmount,
+      buyerFee: funds.fee(baseAmount, takerBuys ? funds.takerFeeBps : funds.makerFeeBps),
+      sellerFee: funds.fee(quoteAmount, takerBuys ? funds.makerFeeBps : funds.takerFeeBps),
+      buyerQuoteFromLocked: true,
+      sellerBaseFromLocked: true,
+    });
+    record(settled, postings);
+    const buyerLeft = takerBuys ? event.takerRemaining : event.makerRemaining;
+    const sellerLeft = takerBuys ? event.makerRemaining : event.takerRemaining;
+    const buyer = this.terms.get(buyerOrder)!;
+    if (buyer.price === 0) {
+      buyer.locked -= quoteAmount;
+    } else {
+      const freed = funds.buyNeed(buyer.price, buyerLeft + event.qty) - funds.buyNeed(buyer.price, buyerLeft);
+      this.unlock(buyer.userId, this.quoteAsset, freed - quoteAmount, postings);
+    }
+    if (buyerLeft === 0) this.release(buyerOrder, 0, postings);
+    if (sellerLeft === 0) this.release(sellerOrder, 0, postings);
+  }
+
+  /** The order is done with `remaining` unfilled: give back all it still holds. */
+  private release(orderId: number, remaining: number, postings: Posting[]): void {
+    const terms = this.terms.get(orderId)!;
+    this.terms.delete(orderId);
+    const held =
+      terms.price === 0 && terms.side === 'buy' ? terms.locked : this.need({ ...terms, remaining });
+    this.unlock(terms.userId, this.assetOf(terms.side), held, postings);
+  }
+}
+
+/** Appends a ledger result's postings; a refused settlement or unlock is a broken invariant. */
+function record(result: LedgerResult, postings: Posting[]): void {
+  if (!result.ok) throw new Error(`ledger refused a market's own posting: ${result.message}`);
+  for (const p of result.postings) postings.push(p);
+}

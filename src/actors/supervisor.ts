@@ -1,0 +1,245 @@
+import type { InspectionEvent } from 'xstate';
+import type { LifecycleState } from '../../machines/marketLifecycle.ts';
+import type { Ledger, Posting } from './ledger/index.ts';
+import { MarketActor, MarketFault, type Envelope, type MarketState } from './market/marketActor.ts';
+import type { BatchSink, CommandResult, MarketCommand, MarketDefinition } from './market/types.ts';
+
+/** What the actor-state visualizer and metrics see: XState's own inspection plus mailbox figures. */
+export type ActorInspection =
+  | { readonly type: 'xstate'; readonly marketId: string; readonly event: InspectionEvent }
+  | {
+      readonly type: 'market.batch';
+      readonly marketId: string;
+      readonly symbol: string;
+      readonly state: LifecycleState;
+      readonly batchSize: number;
+      readonly mailboxDepth: number;
+      readonly processed: number;
+    }
+  | {
+      readonly type: 'market.fault';
+      readonly marketId: string;
+      readonly symbol: string;
+      readonly message: string;
+    }
+  | { readonly type: 'market.recovered'; readonly marketId: string; readonly symbol: string };
+
+export interface SupervisorOptions {
+  readonly ledger: Ledger;
+  readonly sink: BatchSink;
+  readonly mailboxSize?: number;
+  readonly batchSize?: number;
+  /** Batches between in-memory rebuild points (snapshots of the book and lifecycle). */
+  readonly checkpointEvery?: number;
+  readonly inspect?: (event: ActorInspection) => void;
+}
+
+export interface MarketInfo {
+  readonly id: string;
+  readonly symbol: string;
+  readonly state: LifecycleState;
+  readonly status: 'running' | 'halted';
+  readonly mailboxDepth: number;
+  readonly processed: number;
+}
+
+interface Supervised {
+  readonly actor: MarketActor;
+  halted: boolean;
+  scheduled: boolean;
+  committing: boolean;
+  batches: number;
+}
+
+export interface AddMarketOptions {
+  readonly baseDecimals: number;
+  readonly quoteDecimals: number;
+  readonly initial?: MarketState | undefined;
+  readonly beforeCommand?: ((command: MarketCommand) => void) | undefined;
+}
+
+const unavailable = (symbol: string): CommandResult => ({
+  ok: false,
+  code: 'unavailable',
+  message: `market ${symbol} is recovering; nothing was accepted`,
+});
+
+/**
+ * Owns the market actors: routes commands by symbol, drains each mailbox one batch per turn of the
+ * event loop, hands batches to the sink and releases replies after the commit. A market whose actor
+ * throws halts, has its batch undone (ledger postings reversed, book and lifecycle rebuilt from the
+ * last checkpoint) and resumes; the other markets never notice.
+ */
+export class Supervisor {
+  private readonly markets = new Map<string, Supervised>();
+  private readonly mailboxSize: number;
+  private readonly batchSize: number;
+  private readonly checkpointEvery: number;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.mailboxSize = options.mailboxSize ?? 10_000;
+    this.batchSize = options.batchSize ?? 512;
+    this.checkpointEvery = options.checkpointEvery ?? 1_000;
+  }
+
+  addMarket(definition: MarketDefinition, options: AddMarketOptions): MarketActor {
+    if (this.markets.has(definition.symbol)) throw new Error(`market ${definition.symbol} already exists`);
+    const inspect = this.options.inspect;
+    const actor = new MarketActor({
+      definition,
+      ledger: this.options.ledger,
+      baseDecimals: options.baseDecimals,
+      quoteDecimals: options.quoteDecimals,
+      mailboxSize: this.mailboxSize,
+      batchSize: this.batchSize,
+      initial: options.initial,
+      beforeCommand: options.beforeCommand,
+      inspect:
+        inspect &&
+        ((event) => {
+          inspect({ type: 'xstate', marketId: definition.id, event });
+        }),
+    });
+    this.markets.set(definition.symbol, {
+      actor,
+      halted: false,
+      scheduled: false,
+      committing: false,
+      batches: 0,
+    });
+    return actor;
+  }
+
+  actor(symbol: string): MarketActor | undefined {
+    return this.markets.get(symbol)?.actor;
+  }
+
+  list(): MarketInfo[] {
+    return [...this.markets.values()].map(({ actor, halted }) => ({
+      id: actor.definition.id,
+      symbol: actor.definition.symbol,
+      state: actor.state,
+      status: halted ? 'halted' : 'running',
+      mailboxDepth: actor.mailbox.size,
+      processed: actor.processed,
+    }));
+  }
+
+  /** Queues a command; `reply` is called once, after its batch is committed (or at once on refusal). */
+  send(symbol: string, command: MarketCommand, ts: number, reply: (result: CommandResult) => void): void {
+    const market = this.markets.get(symbol);
+    if (market === undefined) {
+      reply({ ok: false, code: 'unknown_market', message: `no market ${symbol}` });
+    } else if (market.halted) {
+      reply(unavailable(symbol));
+    } else if (!market.actor.mailbox.offer({ command, ts, reply })) {
+      reply({ ok: false, code: 'overloaded', message: `market ${symbol} is busy; try again` });
+    } else {
+      this.schedule(market);
+    }
+  }
+
+  submit(symbol: string, command: MarketCommand, ts: number): Promise<CommandResult> {
+    return new Promise((resolve) => {
+      this.send(symbol, command, ts, resolve);
+    });
+  }
+
+  /** Resolves once every mailbox is empty and no batch is being committed (tests, shutdown). */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    for (const m of this.markets.values()) {
+      if (m.actor.mailbox.size > 0 || m.committing || m.scheduled || m.halted) return false;
+    }
+    return true;
+  }
+
+  private schedule(market: Supervised): void {
+    if (market.scheduled || market.committing || market.halted) return;
+    market.scheduled = true;
+    setImmediate(() => void this.drain(market));
+  }
+
+  private async drain(market: Supervised): Promise<void> {
+    market.scheduled = false;
+    const { actor } = market;
+    let batch: ReturnType<MarketActor['processBatch']>;
+    try {
+      batch = actor.processBatch();
+    } catch (error) {
+      if (!(error instanceof MarketFault)) throw error;
+      this.halt(market, error.message, error.envelopes, error.postings, error.marks.replayMark);
+      return;
+    }
+    if (batch === undefined) {
+      this.settled();
+      return;
+    }
+    market.committing = true;
+    try {
+      await this.options.sink.commit(batch.output);
+    } catch (error) {
+      market.committing = false;
+      const postings = batch.output.entries.flatMap((e) => e.postings);
+      this.halt(market, `commit failed: ${String(error)}`, batch.envelopes, postings, batch.replayMark);
+      return;
+    }
+    market.committing = false;
+    const { entries } = batch.output;
+    for (let i = 0; i < entries.length; i++) batch.envelopes[i]!.reply(entries[i]!.result);
+    if (++market.batches % this.checkpointEvery === 0) actor.checkpointNow();
+    this.options.inspect?.({
+      type: 'market.batch',
+      marketId: actor.definition.id,
+      symbol: actor.definition.symbol,
+      state: batch.output.state,
+      batchSize: entries.length,
+      mailboxDepth: actor.mailbox.size,
+      processed: actor.processed,
+    });
+    if (actor.mailbox.size > 0) this.schedule(market);
+    else this.settled();
+  }
+
+  /**
+   * Undoes an uncommitted batch: reverses its ledger postings, rebuilds the market, answers its
+   * commands `unavailable` (none was acknowledged) and resumes on the next turn.
+   */
+  private halt(
+    market: Supervised,
+    message: string,
+    envelopes: Envelope[],
+    postings: Posting[],
+    replayMark: number,
+  ) {
+    const { actor } = market;
+    const { id, symbol } = actor.definition;
+    market.halted = true;
+    this.options.inspect?.({ type: 'market.fault', marketId: id, symbol, message });
+    const reversed = postings.map((p) => ({ ...p, amount: -p.amount })).reverse();
+    if (reversed.length > 0) {
+      const undone = this.options.ledger.apply(reversed);
+      if (!undone.ok) throw new Error(`cannot undo the ledger postings of ${symbol}: ${undone.message}`);
+    }
+    for (const envelope of envelopes) envelope.reply(unavailable(symbol));
+    setImmediate(() => {
+      actor.rebuild(replayMark);
+      market.halted = false;
+      this.options.inspect?.({ type: 'market.recovered', marketId: id, symbol });
+      if (actor.mailbox.size > 0) this.schedule(market);
+      else this.settled();
+    });
+  }
+
+  private settled(): void {
+    if (this.idleWaiters.length === 0 || !this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
