@@ -14,12 +14,15 @@
  *   1. `bad_request`: qty not a positive safe integer or above config maxQty; `price` missing on limit/stop_limit or present on
  *      market/stop_market; `stopPrice` missing on stop types or present on others; a non-positive or
  *      unsafe price/stopPrice/quoteBudget; `postOnly` on a type other than limit/stop_limit or with a
- *      tif other than GTC; `quoteBudget` on anything but a market buy, or with FOK.
+ *      tif other than GTC; `quoteBudget` on anything but a `market` buy (not stop_market), or with FOK.
  *   2. `duplicate_client_order_id`: the user already has an open order (resting or pending stop) in
  *      this book with the same clientOrderId.
  *   3. `overloaded`: the book already holds `maxOrders` open orders (resting + pending stops).
- *   4. `would_match`: a post-only limit whose price crosses the best opposite price (any owner).
- *   5. `fok_unfilled`: a FOK order that could not fill completely (see FOK below).
+ *   4. `would_match`: a post-only limit whose price would match: buy >= best ask, sell <= best bid (any
+ *      owner).
+ *   5. `fok_unfilled`: a FOK limit or market order that could not fill completely (see FOK below).
+ *   Rules 3–5 apply whether or not the order would rest. A stop that triggers at once is accepted
+ *   and then follows the triggered-order rules below.
  * Otherwise `accepted`, then execution:
  *   - stop types: if a last trade price exists and the stop condition already holds (buy: last >=
  *     stopPrice; sell: last <= stopPrice) the order is `triggered` at once and executes as below;
@@ -48,14 +51,16 @@
  * Stops. Each `fill` sets the last trade price. Right after a fill at price p, pending buy stops with
  * stopPrice <= p trigger (stopPrice ascending, then arrival), or pending sell stops with stopPrice >= p
  * (stopPrice descending, then arrival); each gets a `triggered` event right after that fill and joins
- * the back of a trigger queue. When the current order has finished (rested, canceled or filled), the
+ * the back of a trigger queue. (A fill can trigger only one side: pending buy stops are above the last
+ * price and pending sell stops below it.) When the current order has finished (rested, canceled or filled), the
  * queue is executed front to back: a stop_limit as a limit order with its price/tif/postOnly/stp, a
  * stop_market as a market order. A triggered order that breaks post-only is `canceled` with reason
  * `would_match`; a triggered FOK that cannot fill is `canceled` with reason `fok_unfilled`; fills of
  * triggered orders can trigger more stops (they join the back of the queue).
  *
  * Cancel (by orderId, or by clientOrderId among the user's open orders when orderId is absent; neither
- * given: `bad_request`) of a resting order or pending stop: `canceled` reason `user`. Unknown, or
+ * given: `bad_request`; an orderId that is not a safe integer: `bad_request`; when orderId is given
+ * clientOrderId is ignored) of a resting order or pending stop: `canceled` reason `user`. Unknown, or
  * another user's: `rejected` `not_found`. Cancel-all
  * cancels every open order (resting and pending stops) of the user in this book, ascending orderId.
  *
@@ -67,6 +72,8 @@
  * if post-only and the new price crosses, `rejected` `would_match` and nothing changes; otherwise
  * `amended` (priorityKept false), the order leaves its level and re-enters as an aggressive GTC
  * limit order with the same id, stp and post-only flag (fills first, then `rested`).
+ *
+ * A triggered stop_limit that rests keeps type `stop_limit` and its stopPrice in OpenOrder.
  *
  * Level changes. At the end of every command, one `level` event per price level whose total differs
  * from its total before the command (0 when it disappeared), sorted buys first (price descending)
@@ -259,9 +266,9 @@ export interface BookSnapshot {
 export interface BookView {
   bestBid(): number | undefined;
   bestAsk(): number | undefined;
-  /** Best `n` levels of a side, best first, as [price, total]; n = 0 gives all levels. */
+  /** Best `n` levels of a side, best first, as [price, total]; n (a non-negative integer) = 0 gives all. */
   depth(side: Side, n: number): [number, number][];
-  /** Resting orders in priority order (bids best first, then asks best first), then pending stops. */
+  /** Resting orders in priority order (bids best first, then asks best first); pending stops in snapshot order. */
   openOrders(): { resting: OpenOrder[]; stops: OpenOrder[] };
   readonly lastPrice: number | null;
 }
