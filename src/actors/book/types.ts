@@ -51,8 +51,8 @@
  * Stops. Each `fill` sets the last trade price. Right after a fill at price p, pending buy stops with
  * stopPrice <= p trigger (stopPrice ascending, then arrival), or pending sell stops with stopPrice >= p
  * (stopPrice descending, then arrival); each gets a `triggered` event right after that fill and joins
- * the back of a trigger queue. (A fill can trigger only one side: pending buy stops are above the last
- * price and pending sell stops below it.) When the current order has finished (rested, canceled or filled), the
+ * the back of a trigger queue; buy stops before sell stops (both sides can trigger only on the first
+ * trade, as afterwards pending buy stops are above the last price and pending sell stops below it). When the current order has finished (rested, canceled or filled), the
  * queue is executed front to back: a stop_limit as a limit order with its price/tif/postOnly/stp, a
  * stop_market as a market order. A triggered order that breaks post-only is `canceled` with reason
  * `would_match`; a triggered FOK that cannot fill is `canceled` with reason `fok_unfilled`; fills of
