@@ -226,7 +226,7 @@ export class MarketActor {
       case 'place':
         return this.place(command, postings);
       case 'cancel':
-        return this.bookResult(this.runBook({ ...command, kind: 'cancel' }, postings), command.orderId);
+        return this.bookResult(this.runBook(command, postings), command.orderId);
       case 'amend':
         return this.amend(command, postings);
       case 'cancel_all':
@@ -286,7 +286,7 @@ export class MarketActor {
 
   private amend(command: Extract<MarketCommand, { kind: 'amend' }>, postings: Posting[]): CommandResult {
     const { settlement } = this;
-    const problem = amendProblem({ ...command, kind: 'amend' }, this.book.config);
+    const problem = amendProblem(command, this.book.config);
     if (problem !== undefined) return fail('bad_request', problem);
     const open = this.book.findOrder(command);
     let delta = 0n;
@@ -304,11 +304,11 @@ export class MarketActor {
         );
       }
     }
-    const events = this.book.amend({ ...command, kind: 'amend' });
+    const events = this.book.amend(command);
     this.replay.push({
       kind: 'book',
       seq: this.seq,
-      command: { ...command, kind: 'amend' },
+      command,
       nextOrderId: this.nextOrderId,
     });
     const first = events[0];

@@ -1,5 +1,11 @@
 import type { LifecycleEvent, LifecycleNotice, LifecycleState } from '../../../machines/marketLifecycle.ts';
-import type { BookEvent, OrderType, SelfTradePrevention, Side, TimeInForce } from '../book/types.ts';
+import type {
+  AmendCommand,
+  BookEvent,
+  CancelAllCommand,
+  CancelCommand,
+  PlaceCommand,
+} from '../book/types.ts';
 import type { Posting } from '../ledger/index.ts';
 import type { MarketMoneySpec } from '../money.ts';
 
@@ -16,38 +22,15 @@ export interface MarketDefinition {
   readonly maxOrders: number;
 }
 
-/** Commands reach an actor already parsed: integers in ticks and lots, ids and users checked. */
+/**
+ * Commands reach an actor already parsed: integers in ticks and lots, users authenticated. Order
+ * commands are the engine's, except that the actor assigns the order id of a placement.
+ */
 export type MarketCommand =
-  | {
-      readonly kind: 'place';
-      readonly userId: string;
-      readonly clientOrderId?: string | undefined;
-      readonly side: Side;
-      readonly type: OrderType;
-      /** Lots; for a market buy spending a quote amount, qty may be the market's maxQty. */
-      readonly qty: number;
-      readonly price?: number | undefined;
-      readonly stopPrice?: number | undefined;
-      readonly tif: TimeInForce;
-      readonly postOnly: boolean;
-      readonly stp: SelfTradePrevention;
-      readonly quoteBudget?: number | undefined;
-    }
-  | {
-      readonly kind: 'cancel';
-      readonly userId: string;
-      readonly orderId?: number | undefined;
-      readonly clientOrderId?: string | undefined;
-    }
-  | {
-      readonly kind: 'amend';
-      readonly userId: string;
-      readonly orderId?: number | undefined;
-      readonly clientOrderId?: string | undefined;
-      readonly qty?: number | undefined;
-      readonly price?: number | undefined;
-    }
-  | { readonly kind: 'cancel_all'; readonly userId: string }
+  | Omit<PlaceCommand, 'orderId'>
+  | CancelCommand
+  | AmendCommand
+  | CancelAllCommand
   | { readonly kind: 'lifecycle'; readonly event: LifecycleEvent };
 
 export type MarketErrorCode =
