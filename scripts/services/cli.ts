@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+export interface Cli {
+  /** Run for the test suite: fresh databases of its own. */
+  test: boolean;
+  /** Shell command to run once the services are up, with the trailing arguments already appended. */
+  command: string;
+}
+
+const USAGE =
+  'usage: tsx scripts/services.ts [--test] --exec "<command>" [--] [extra args appended to the command]';
+
+/**
+ * `--exec "<cmd>"` takes one shell command; every argument after it (an optional `--` is skipped) is
+ * appended to that command, shell-quoted, so that `npm test -- --reporter=json` reaches `vitest run`.
+ */
+export function parseCli(argv: readonly string[]): Cli {
+  let test = false;
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i]!;
+    i += 1;
+    if (arg === '--test') {
+      test = true;
+      continue;
+    }
+    let command: string | undefined;
+    if (arg === '--exec') {
+      command = argv[i];
+      i += 1;
+    } else if (arg.startsWith('--exec=')) {
+      command = arg.slice('--exec='.length);
+    } else {
+      throw new Error(`unknown argument ${JSON.stringify(arg)}; ${USAGE}`);
+    }
+    if (command === undefined || command.trim() === '') throw new Error(`--exec needs a command; ${USAGE}`);
+    let rest = argv.slice(i);
+    if (rest[0] === '--') rest = rest.slice(1);
+    return { test, command: [command, ...rest.map(shellQuote)].join(' ') };
+  }
+  throw new Error(`missing --exec; ${USAGE}`);
+}
+
+/** Quotes one argument for /bin/sh unless it is made only of characters that need no quoting. */
+export function shellQuote(arg: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Empty strings count as unset, so `DATABASE_URL= npm start` means "use the defaults". */
+const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.string().url().optional());
+
+const EnvSchema = z.object({
+  DATABASE_URL: optionalUrl,
+  REDIS_URL: optionalUrl,
+  /** Testing aid: "1" skips servers on the default ports 5432/6379 so the fallbacks run. */
+  SERVICES_IGNORE_SYSTEM: z
+    .enum(['', '0', '1', 'true', 'false'])
+    .optional()
+    .transform((v) => v === '1' || v === 'true'),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export function parseEnv(env: NodeJS.ProcessEnv): Env {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid environment: ${issues.join('; ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,180 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { errorMessage, log } from './log.ts';
+import { sleep } from './net.ts';
+
+export const SYSTEM_REDIS_PORT = 6379;
+export const OWN_REDIS_PORT = 63790;
+
+export type PingResult = { ok: true } | { ok: false; reason: string };
+
+/** Sends a RESP PING over a plain TCP socket and waits for +PONG. */
+export function ping(host: string, port: number, timeoutMs = 500): Promise<PingResult> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    let reply = '';
+    const done = (result: PingResult): void => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(timeoutMs, () => {
+      done({ ok: false, reason: 'timed out' });
+    });
+    socket.once('connect', () => {
+      socket.write('*1\r\n$4\r\nPING\r\n');
+    });
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString('latin1');
+      const end = reply.indexOf('\r\n');
+      if (end === -1) return;
+      const line = reply.slice(0, end);
+      done(line === '+PONG' ? { ok: true } : { ok: false, reason: `answered ${JSON.stringify(line)}` });
+    });
+    socket.once('error', (err) => {
+      done({ ok: false, reason: errorMessage(err) });
+    });
+    socket.once('close', () => {
+      done({ ok: false, reason: 'connection closed' });
+    });
+  });
+}
+
+export interface RunningRedis {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+function onPath(binary: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Starts `redis-server` on 127.0.0.1:port with no persistence (`--save "" --appendonly no`), working
+ * directory and log under dir, in its own session so a terminal Ctrl-C reaches only the app.
+ * Resolves once it answers PING.
+ */
+export async function startRedisServer(options: {
+  port: number;
+  dir: string;
+  binary?: string;
+  timeoutMs?: number;
+}): Promise<RunningRedis> {
+  const { port, dir, binary = 'redis-server', timeoutMs = 15_000 } = options;
+  fs.mkdirSync(dir, { recursive: true });
+  const logFile = path.join(dir, 'redis.log');
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  args.push('--dir', dir, '--logfile', logFile);
+  const child = spawn(binary, args, { detached: true, stdio: 'ignore' });
+  let exitInfo: string | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitInfo = signal ?? `code ${code ?? '?'}`;
+      resolve();
+    });
+    child.once('error', (err) => {
+      exitInfo = errorMessage(err);
+      resolve();
+    });
+  });
+
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exitInfo !== undefined) throw new Error(`redis-server exited (${exitInfo}); log: ${logFile}`);
+    if ((await ping('127.0.0.1', port, 300)).ok) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not answer PING within ${timeoutMs / 1000}s; log: ${logFile}`);
+    }
+    await sleep(50);
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: (): Promise<void> => {
+      stopping ??= (async () => {
+        if (exitInfo !== undefined) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}
+
+function aptInstallRedis(): boolean {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = (): boolean =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }).status === 0;
+  if (install()) return true;
+  // A fresh container has empty package lists: refresh them once and try again.
+  log('redis: apt-get install failed; running apt-get update and retrying');
+  spawnSync('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  return install();
+}
+
+export interface RedisOptions {
+  redisUrl: string | undefined;
+  ignoreSystem: boolean;
+  dataRoot: string;
+}
+
+const noop = (): Promise<void> => Promise.resolve();
+
+/**
+ * REDIS_URL, else a server answering PING on 127.0.0.1:6379, else `redis-server` from PATH on 63790
+ * (installed with apt-get first on Debian when we are root), else an error saying what to install.
+ */
+export async function ensureRedis(options: RedisOptions): Promise<RunningRedis> {
+  if (options.redisUrl !== undefined) {
+    log('redis: using REDIS_URL');
+    return { url: options.redisUrl, stop: noop };
+  }
+  if (!options.ignoreSystem) {
+    const system = await ping('127.0.0.1', SYSTEM_REDIS_PORT);
+    if (system.ok) {
+      log(`redis: using the server on 127.0.0.1:${SYSTEM_REDIS_PORT}`);
+      return { url: `redis://127.0.0.1:${SYSTEM_REDIS_PORT}`, stop: noop };
+    }
+    if (system.reason.startsWith('answered')) {
+      log(`redis: server on 127.0.0.1:${SYSTEM_REDIS_PORT} ${system.reason} to PING; starting our own`);
+    }
+  }
+  const own = await ping('127.0.0.1', OWN_REDIS_PORT);
+  if (own.ok) {
+    log(`redis: reusing redis-server already running on 127.0.0.1:${OWN_REDIS_PORT}`);
+    return { url: `redis://127.0.0.1:${OWN_REDIS_PORT}`, stop: noop };
+  }
+
+  if (!onPath('redis-server')) {
+    const debianRoot = fs.existsSync('/etc/debian_version') && process.getuid?.() === 0;
+    if (!debianRoot) {
+      throw new Error(
+        'redis: no Redis found; install redis-server (e.g. `sudo apt-get install redis-server` or ' +
+          '`brew install redis`) or set REDIS_URL',
+      );
+    }
+    log('redis: redis-server not found; installing it with apt-get (Debian, root)');
+    if (!aptInstallRedis() || !onPath('redis-server')) {
+      throw new Error('redis: `apt-get install -y redis-server` failed; install Redis or set REDIS_URL');
+    }
+  }
+
+  const dir = path.join(options.dataRoot, 'redis');
+  log(`redis: starting redis-server on 127.0.0.1:${OWN_REDIS_PORT} (dir ${dir})`);
+  const server = await startRedisServer({ port: OWN_REDIS_PORT, dir });
+  return {
+    url: server.url,
+    stop: async () => {
+      log('redis: stopping redis-server');
+      await server.stop();
+    },
+  };
+}
