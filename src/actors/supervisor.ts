@@ -173,7 +173,7 @@ export class Supervisor {
       batch = actor.processBatch();
     } catch (error) {
       if (!(error instanceof MarketFault)) throw error;
-      this.halt(market, error.message, error.envelopes, error.postings, error.marks.replayMark);
+      this.halt(market, error.message, error.envelopes, error.postings, error.marks);
       return;
     }
     if (batch === undefined) {
@@ -186,7 +186,7 @@ export class Supervisor {
     } catch (error) {
       market.committing = false;
       const postings = batch.output.entries.flatMap((e) => e.postings);
-      this.halt(market, `commit failed: ${String(error)}`, batch.envelopes, postings, batch.replayMark);
+      this.halt(market, `commit failed: ${String(error)}`, batch.envelopes, postings, batch);
       return;
     }
     market.committing = false;
@@ -215,7 +215,7 @@ export class Supervisor {
     message: string,
     envelopes: Envelope[],
     postings: Posting[],
-    replayMark: number,
+    marks: { readonly replayMark: number; readonly seqMark: number },
   ) {
     const { actor } = market;
     const { id, symbol } = actor.definition;
@@ -228,7 +228,7 @@ export class Supervisor {
     }
     for (const envelope of envelopes) envelope.reply(unavailable(symbol));
     setImmediate(() => {
-      actor.rebuild(replayMark);
+      actor.rebuild(marks.replayMark, marks.seqMark);
       market.halted = false;
       this.options.inspect?.({ type: 'market.recovered', marketId: id, symbol });
       if (actor.mailbox.size > 0) this.schedule(market);

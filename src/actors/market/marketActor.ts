@@ -11,7 +11,7 @@ import {
 import { acceptsOrder, type OrderAction } from '../../../machines/marketLifecyclePolicy.ts';
 import { OrderBook } from '../book/orderBook.ts';
 import type { BookCommand, BookEvent, BookSnapshot, PlaceCommand } from '../book/types.ts';
-import { amendProblem, placeProblem } from '../book/validate.ts';
+import { amendProblem, placeProblem, refProblem } from '../book/validate.ts';
 import type { Ledger, Posting } from '../ledger/index.ts';
 import { Mailbox } from '../mailbox.ts';
 import { createMarketMoney } from '../money.ts';
@@ -132,7 +132,8 @@ export class MarketActor {
   }
 
   /** Processes up to batchSize queued commands; throws when the market is faulty. */
-  processBatch(): { output: BatchOutput; envelopes: Envelope[]; replayMark: number } | undefined {
+  processBatch():
+    { output: BatchOutput; envelopes: Envelope[]; replayMark: number; seqMark: number } | undefined {
     const envelopes = this.mailbox.take(this.options.batchSize);
     if (envelopes.length === 0) return undefined;
     const entries: BatchEntry[] = [];
@@ -158,7 +159,7 @@ export class MarketActor {
       entries,
       state: this.state,
     };
-    return { output, envelopes, replayMark };
+    return { output, envelopes, replayMark, seqMark };
   }
 
   /** Sets a new rebuild point: called after commits so replay stays short. */
@@ -177,8 +178,11 @@ export class MarketActor {
     };
   }
 
-  /** Rebuilds the book and lifecycle from the checkpoint plus the inputs before `replayMark`. */
-  rebuild(replayMark: number): void {
+  /**
+   * Rebuilds the book and lifecycle from the checkpoint plus the inputs before `replayMark`, and
+   * the sequence to `seqMark`: commands refused after the last input still used their numbers.
+   */
+  rebuild(replayMark: number, seqMark: number): void {
     this.replay.length = replayMark;
     this.lifecycle.stop();
     this.restore(this.checkpoint);
@@ -191,6 +195,7 @@ export class MarketActor {
         this.lifecycle.send(item.event);
       }
     }
+    this.seq = seqMark;
     this.settlement.rebuild(this.book.openOrders().resting.concat(this.book.openOrders().stops));
     this.transition = undefined;
   }
@@ -214,6 +219,9 @@ export class MarketActor {
   private execute(command: MarketCommand, postings: Posting[]): CommandResult {
     this.seq++;
     if (command.kind === 'lifecycle') return this.applyLifecycle(command.event, postings);
+    // PROTOCOL: bad_request is answered before market_not_active when both apply.
+    const problem = this.commandProblem(command);
+    if (problem !== undefined) return fail('bad_request', problem);
     const action: OrderAction = command.kind;
     const state = this.state;
     if (!acceptsOrder(state, action)) {
@@ -237,18 +245,32 @@ export class MarketActor {
     }
   }
 
+  /** Why an order command is malformed, whatever the market's state; undefined when well formed. */
+  private commandProblem(command: Exclude<MarketCommand, { kind: 'lifecycle' }>): string | undefined {
+    switch (command.kind) {
+      case 'place': {
+        if (command.type === 'stop_market' && command.side === 'buy') {
+          return 'stop_market buys are not supported: place a stop_limit buy';
+        }
+        const marketBuy = command.type === 'market' && command.side === 'buy';
+        if (marketBuy && command.tif === 'FOK' && command.quoteBudget === undefined) {
+          return 'a FOK market buy is not supported: use IOC or give a limit price';
+        }
+        return placeProblem({ ...command, orderId: this.nextOrderId + 1 }, this.book.config);
+      }
+      case 'amend':
+        return amendProblem(command, this.book.config);
+      case 'cancel':
+        return refProblem(command);
+      case 'cancel_all':
+        return undefined;
+    }
+  }
+
   private place(command: Extract<MarketCommand, { kind: 'place' }>, postings: Posting[]): CommandResult {
     const { settlement, funds } = this;
-    if (command.type === 'stop_market' && command.side === 'buy') {
-      return fail('bad_request', 'stop_market buys are not supported: place a stop_limit buy');
-    }
     const marketBuy = command.type === 'market' && command.side === 'buy';
-    if (marketBuy && command.tif === 'FOK' && command.quoteBudget === undefined) {
-      return fail('bad_request', 'a FOK market buy is not supported: use IOC or give a limit price');
-    }
     const order: PlaceCommand = { ...command, orderId: this.nextOrderId + 1 };
-    const problem = placeProblem(order, this.book.config);
-    if (problem !== undefined) return fail('bad_request', problem);
     if (command.clientOrderId !== undefined && this.book.findOrder(command) !== undefined) {
       return fail('duplicate_client_order_id', `clientOrderId ${command.clientOrderId} is already in use`);
     }
@@ -286,8 +308,6 @@ export class MarketActor {
 
   private amend(command: Extract<MarketCommand, { kind: 'amend' }>, postings: Posting[]): CommandResult {
     const { settlement } = this;
-    const problem = amendProblem(command, this.book.config);
-    if (problem !== undefined) return fail('bad_request', problem);
     const open = this.book.findOrder(command);
     let delta = 0n;
     if (open?.price !== undefined && open.remaining > 0) {

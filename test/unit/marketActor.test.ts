@@ -1,0 +1,463 @@
+import { describe, expect, it } from 'vitest';
+import { LIFECYCLE_EVENT_TYPES, LIFECYCLE_STATES } from '../../machines/marketLifecycle.ts';
+import type { LifecycleEventType, LifecycleState } from '../../machines/marketLifecycle.ts';
+import { FEE_ACCOUNT } from '../../src/actors/ledger/index.ts';
+import type { Ledger } from '../../src/actors/ledger/index.ts';
+import type { CommandResult, MarketCommand } from '../../src/actors/market/types.ts';
+import {
+  balancesOf,
+  BTC_USDC,
+  createHarness,
+  expectOk,
+  lifecycle,
+  limit,
+  listMarket,
+  marketOrder,
+  type Harness,
+} from '../support/markets.ts';
+
+/**
+ * The market actor through the supervisor: lifecycle gating, the funds each order locks and
+ * releases, fees, and which error wins when several apply (PROTOCOL.md).
+ *
+ * BTC-USDC: 1 tick × 1 lot is exactly 1 USDC minor unit and 1 lot is 10^4 BTC minor units, so
+ * the amounts below are written out by hand; taker 20 bps, maker 10 bps.
+ */
+
+const SYMBOL = BTC_USDC.symbol;
+const SAT_PER_LOT = 10_000n;
+
+const LEGAL: Readonly<Record<LifecycleState, readonly LifecycleEventType[]>> = {
+  draft: ['lifecycle.submit'],
+  pending_approval: ['lifecycle.approve', 'lifecycle.reject'],
+  approved: ['lifecycle.activate'],
+  rejected: [],
+  activating: ['lifecycle.deployed', 'lifecycle.deploy_failed'],
+  active: ['lifecycle.pause', 'lifecycle.archive'],
+  paused: ['lifecycle.resume', 'lifecycle.archive'],
+  archived: [],
+};
+
+function bal(ledger: Ledger, user: string, asset: string): { available: bigint; locked: bigint } {
+  return ledger.balance(user, asset);
+}
+
+/** price × qty plus the taker fee on it rounded up, in USDC minor units. */
+function buyNeed(price: number, qty: number): bigint {
+  const notional = BigInt(price) * BigInt(qty);
+  return notional + (notional * 20n + 9_999n) / 10_000n;
+}
+
+async function active(): Promise<Harness & { send: (c: MarketCommand) => Promise<CommandResult> }> {
+  const h = createHarness();
+  await listMarket(h, BTC_USDC);
+  return { ...h, send: (c) => h.supervisor.submit(SYMBOL, c, 1) };
+}
+
+function expectError(result: CommandResult, code: string): void {
+  expect(result.ok ? 'ok' : result.code).toBe(code);
+}
+
+describe('lifecycle gating', () => {
+  describe.each(LIFECYCLE_STATES)('in %s', (state) => {
+    it(
+      state === 'active' ? 'accepts a place' : 'answers market_not_active to a place and changes nothing',
+      async () => {
+        const h = createHarness();
+        const actor = await listMarket(h, BTC_USDC, state);
+        h.ledger.deposit('alice', 'USDC', 1_000_000_000n);
+        const result = await h.supervisor.submit(SYMBOL, limit('alice', 'buy', 100_00, 10), 1);
+        if (state === 'active') {
+          expectOk(result);
+          expect(actor.orderBook.size).toBe(1);
+          return;
+        }
+        expectError(result, 'market_not_active');
+        expect(!result.ok && result.message).toContain(state);
+        expect(actor.orderBook.size).toBe(0);
+        expect(bal(h.ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000_000n, locked: 0n });
+      },
+    );
+
+    if (state !== 'active' && state !== 'paused') {
+      it('answers market_not_active to amend, cancel and cancel_all', async () => {
+        const h = createHarness();
+        await listMarket(h, BTC_USDC, state);
+        const commands: MarketCommand[] = [
+          { kind: 'amend', userId: 'alice', orderId: 1, qty: 5 },
+          { kind: 'cancel', userId: 'alice', orderId: 1 },
+          { kind: 'cancel_all', userId: 'alice' },
+        ];
+        for (const c of commands) expectError(await h.supervisor.submit(SYMBOL, c, 1), 'market_not_active');
+      });
+    }
+
+    it('answers invalid_transition to every illegal lifecycle event, naming state and event, and changes nothing', async () => {
+      const h = createHarness();
+      const actor = await listMarket(h, BTC_USDC, state);
+      const before = actor.currentState();
+      const illegal = LIFECYCLE_EVENT_TYPES.filter((type) => !LEGAL[state].includes(type));
+      expect(illegal.length).toBeGreaterThan(0);
+      for (const type of illegal) {
+        const result = await h.supervisor.submit(SYMBOL, lifecycle(type), 1);
+        expectError(result, 'invalid_transition');
+        expect(!result.ok && result.message).toContain(state);
+        expect(!result.ok && result.message).toContain(type);
+        expect(actor.state).toBe(state);
+      }
+      const after = actor.currentState();
+      expect(after.lifecycle).toEqual(before.lifecycle);
+      expect(after.book).toEqual(before.book);
+    });
+  });
+
+  it('paused accepts cancel and cancel_all but refuses place and amend; resume trades again', async () => {
+    const h = await active();
+    const { ledger, send } = h;
+    ledger.deposit('alice', 'USDC', 100_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    expectOk(await send(limit('alice', 'buy', 99_00, 100, { clientOrderId: 'a1' })));
+    expectOk(await send(limit('alice', 'buy', 98_00, 100, { clientOrderId: 'a2' })));
+    expectOk(await send(limit('bob', 'sell', 101_00, 100, { clientOrderId: 'b1' })));
+    expectOk(await send(limit('bob', 'sell', 102_00, 100, { clientOrderId: 'b2' })));
+    expectOk(await send(lifecycle('lifecycle.pause')));
+    const actor = h.supervisor.actor(SYMBOL)!;
+    const book = actor.orderBook.snapshot();
+    const funds = balancesOf(ledger, ['alice', 'bob']);
+
+    expectError(await send(limit('alice', 'buy', 97_00, 1)), 'market_not_active');
+    expectError(await send(limit('bob', 'sell', 99_00, 1)), 'market_not_active');
+    expectError(
+      await send({ kind: 'amend', userId: 'alice', clientOrderId: 'a1', qty: 50 }),
+      'market_not_active',
+    );
+    expect(actor.orderBook.snapshot()).toEqual(book);
+    expect(balancesOf(ledger, ['alice', 'bob'])).toEqual(funds);
+
+    const canceled = expectOk(await send({ kind: 'cancel', userId: 'alice', clientOrderId: 'a1' }));
+    expect(canceled.events.some((e) => e.type === 'canceled' && e.reason === 'user')).toBe(true);
+    expect(bal(ledger, 'alice', 'USDC').locked).toBe(buyNeed(98_00, 100));
+    const all = expectOk(await send({ kind: 'cancel_all', userId: 'bob' }));
+    expect(all.events.filter((e) => e.type === 'canceled')).toHaveLength(2);
+    expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
+    expect(actor.orderBook.size).toBe(1);
+
+    expectOk(await send(lifecycle('lifecycle.resume')));
+    const fill = expectOk(await send(limit('bob', 'sell', 98_00, 100)));
+    expect(fill.events.some((e) => e.type === 'fill')).toBe(true);
+    expect(ledger.checkInvariants()).toEqual([]);
+  });
+
+  describe.each(['active', 'paused'] as const)('archiving from %s', (from) => {
+    it('cancels every open order (resting and pending stops) and releases their funds', async () => {
+      const h = await active();
+      const { ledger, send } = h;
+      ledger.deposit('alice', 'USDC', 100_000_000n);
+      ledger.deposit('bob', 'BTC', 100_000_000n);
+      ledger.deposit('carol', 'USDC', 50_000_000n);
+      expectOk(await send(limit('alice', 'buy', 99_00, 300)));
+      expectOk(await send(limit('bob', 'sell', 101_00, 200)));
+      expectOk(await send(limit('bob', 'sell', 105_00, 200)));
+      const stop = expectOk(
+        await send(limit('carol', 'buy', 110_00, 50, { type: 'stop_limit', stopPrice: 108_00 })),
+      );
+      expect(stop.events.some((e) => e.type === 'pending')).toBe(true);
+      if (from === 'paused') expectOk(await send(lifecycle('lifecycle.pause')));
+      expect(bal(ledger, 'carol', 'USDC').locked).toBe(buyNeed(110_00, 50));
+
+      const archived = expectOk(await send(lifecycle('lifecycle.archive')));
+      expect(archived.transition).toMatchObject({ from, to: 'archived' });
+      const canceled = archived.events.filter((e) => e.type === 'canceled');
+      expect(canceled.map((e) => e.orderId).sort()).toEqual([1, 2, 3, 4]);
+      const actor = h.supervisor.actor(SYMBOL)!;
+      expect(actor.orderBook.size).toBe(0);
+      expect(actor.openOrderTerms.size).toBe(0);
+      expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 100_000_000n, locked: 0n });
+      expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
+      expect(bal(ledger, 'carol', 'USDC')).toEqual({ available: 50_000_000n, locked: 0n });
+      expect(ledger.checkInvariants()).toEqual([]);
+      expectError(await send({ kind: 'cancel_all', userId: 'bob' }), 'market_not_active');
+    });
+  });
+});
+
+describe('funds', () => {
+  it('refuses a buy whose lock (price × qty + ceil taker fee) is one unit short, and changes nothing', async () => {
+    const { ledger, send, supervisor } = await active();
+    // 100.01 × 0.0003 = 30003 minor; the taker fee 60.006 rounds up to 61.
+    expect(buyNeed(100_01, 3)).toBe(30_064n);
+    ledger.deposit('alice', 'USDC', 30_063n);
+    expectError(await send(limit('alice', 'buy', 100_01, 3)), 'insufficient_funds');
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 30_063n, locked: 0n });
+    expect(supervisor.actor(SYMBOL)!.orderBook.size).toBe(0);
+    ledger.deposit('alice', 'USDC', 1n);
+    expectOk(await send(limit('alice', 'buy', 100_01, 3)));
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 0n, locked: 30_064n });
+  });
+
+  it('locks qty in base for a sell and refuses one lot more than available', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('bob', 'BTC', 50_000_000n);
+    expectError(await send(limit('bob', 'sell', 100_00, 5001)), 'insufficient_funds');
+    expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 50_000_000n, locked: 0n });
+    expectOk(await send(limit('bob', 'sell', 100_00, 5000)));
+    expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 0n, locked: 50_000_000n });
+  });
+
+  it('releases a price improvement at once and charges fees in the asset received to @fees', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    expectOk(await send(limit('bob', 'sell', 100_07, 1234)));
+    const taker = expectOk(await send(limit('alice', 'buy', 101_00, 2000)));
+    expect(taker.events.filter((e) => e.type === 'fill')).toHaveLength(1);
+    const notional = 100_07n * 1234n; // 12 348 638 USDC minor
+    const base = 1234n * SAT_PER_LOT;
+    const takerFee = (base * 20n) / 10_000n;
+    const makerFee = (notional * 10n) / 10_000n; // 12 348.638 rounds down
+    expect(makerFee).toBe(12_348n);
+    // Alice keeps exactly the lock of her resting 766 lots at her own limit.
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({
+      available: 1_000_000_000n - notional - buyNeed(101_00, 766),
+      locked: buyNeed(101_00, 766),
+    });
+    expect(bal(ledger, 'alice', 'BTC')).toEqual({ available: base - takerFee, locked: 0n });
+    expect(bal(ledger, 'bob', 'USDC')).toEqual({ available: notional - makerFee, locked: 0n });
+    expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 100_000_000n - base, locked: 0n });
+    expect(bal(ledger, FEE_ACCOUNT, 'BTC')).toEqual({ available: takerFee, locked: 0n });
+    expect(bal(ledger, FEE_ACCOUNT, 'USDC')).toEqual({ available: makerFee, locked: 0n });
+    expect(ledger.checkInvariants()).toEqual([]);
+  });
+
+  it('charges a taker sell its fee in quote (rounded down) and the resting buyer the maker fee in base', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    expectOk(await send(limit('alice', 'buy', 99_99, 777)));
+    expectOk(await send(limit('bob', 'sell', 95_00, 777)));
+    const notional = 99_99n * 777n; // 7 769 223
+    const base = 777n * SAT_PER_LOT;
+    expect(bal(ledger, 'bob', 'USDC').available).toBe(notional - (notional * 20n) / 10_000n);
+    expect(bal(ledger, 'alice', 'BTC').available).toBe(base - (base * 10n) / 10_000n);
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000_000n - notional, locked: 0n });
+    expect(bal(ledger, FEE_ACCOUNT, 'USDC').available).toBe((notional * 20n) / 10_000n);
+    expect(bal(ledger, FEE_ACCOUNT, 'BTC').available).toBe((base * 10n) / 10_000n);
+  });
+
+  it('releases everything on cancel', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 5_000_000n);
+    ledger.deposit('alice', 'BTC', 5_000_000n);
+    const buy = expectOk(await send(limit('alice', 'buy', 100_00, 333)));
+    const sell = expectOk(await send(limit('alice', 'sell', 120_00, 222)));
+    expect(bal(ledger, 'alice', 'USDC').locked).toBe(buyNeed(100_00, 333));
+    expect(bal(ledger, 'alice', 'BTC').locked).toBe(222n * SAT_PER_LOT);
+    expectOk(await send({ kind: 'cancel', userId: 'alice', orderId: buy.orderId }));
+    expectOk(await send({ kind: 'cancel', userId: 'alice', orderId: sell.orderId }));
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 5_000_000n, locked: 0n });
+    expect(bal(ledger, 'alice', 'BTC')).toEqual({ available: 5_000_000n, locked: 0n });
+  });
+
+  describe('market buy', () => {
+    async function withAsks() {
+      const h = await active();
+      h.ledger.deposit('bob', 'BTC', 100_000_000n);
+      expectOk(await h.send(limit('bob', 'sell', 100_00, 1000)));
+      expectOk(await h.send(limit('bob', 'sell', 102_00, 1000)));
+      return h;
+    }
+
+    it('with a quoteBudget locks the budget plus fee reserve, spends at most the budget, releases the rest', async () => {
+      const { ledger, send } = await withAsks();
+      // budget 15 000 000 locks 15 000 000 + 30 000 of fee reserve.
+      ledger.deposit('alice', 'USDC', 15_029_999n);
+      expectError(
+        await send(marketOrder('alice', 'buy', 5000, { quoteBudget: 15_000_000 })),
+        'insufficient_funds',
+      );
+      expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 15_029_999n, locked: 0n });
+      ledger.deposit('alice', 'USDC', 1n);
+      const result = expectOk(await send(marketOrder('alice', 'buy', 5000, { quoteBudget: 15_000_000 })));
+      // 1000 lots at 100.00, then floor(5 000 000 / 10 200) = 490 lots at 102.00.
+      const fills = result.events.filter((e) => e.type === 'fill');
+      expect(fills.map((f) => [f.price, f.qty])).toEqual([
+        [100_00, 1000],
+        [102_00, 490],
+      ]);
+      const spent = 100_00n * 1000n + 102_00n * 490n;
+      expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 15_030_000n - spent, locked: 0n });
+      const base = 1490n * SAT_PER_LOT;
+      expect(bal(ledger, 'alice', 'BTC')).toEqual({ available: base - (base * 20n) / 10_000n, locked: 0n });
+      expect(ledger.checkInvariants()).toEqual([]);
+    });
+
+    it('without a quoteBudget fills qty and gives back what it did not spend', async () => {
+      const { ledger, send } = await withAsks();
+      ledger.deposit('alice', 'USDC', 20_000_000n);
+      const result = expectOk(await send(marketOrder('alice', 'buy', 1500)));
+      expect(result.events.filter((e) => e.type === 'fill').map((f) => f.qty)).toEqual([1000, 500]);
+      expect(bal(ledger, 'alice', 'USDC')).toEqual({
+        available: 20_000_000n - 100_00n * 1000n - 102_00n * 500n,
+        locked: 0n,
+      });
+    });
+
+    it('without a quoteBudget spends at most what the available balance affords, fee reserve included', async () => {
+      const { ledger, send } = await withAsks();
+      ledger.deposit('alice', 'USDC', 12_000_000n);
+      let budget = 12_000_000n;
+      while (buyNeedOfBudget(budget) > 12_000_000n) budget--;
+      const result = expectOk(await send(marketOrder('alice', 'buy', 2000)));
+      const afford = (budget - 10_000_000n) / 102_00n;
+      expect(result.events.filter((e) => e.type === 'fill').map((f) => f.qty)).toEqual([
+        1000,
+        Number(afford),
+      ]);
+      expect(bal(ledger, 'alice', 'USDC')).toEqual({
+        available: 12_000_000n - 10_000_000n - afford * 102_00n,
+        locked: 0n,
+      });
+      expectError(await send(marketOrder('carol', 'buy', 10)), 'insufficient_funds');
+    });
+  });
+
+  describe('amend', () => {
+    it('up needs more funds (refused: order and lock unchanged); down releases the difference', async () => {
+      const { ledger, send, supervisor } = await active();
+      ledger.deposit('alice', 'USDC', buyNeed(100_00, 1000) + 5_000n);
+      const placed = expectOk(await send(limit('alice', 'buy', 100_00, 1000, { clientOrderId: 'a' })));
+      const book = supervisor.actor(SYMBOL)!.orderBook;
+      const before = book.snapshot();
+      expectError(
+        await send({ kind: 'amend', userId: 'alice', clientOrderId: 'a', qty: 2000 }),
+        'insufficient_funds',
+      );
+      expectError(
+        await send({ kind: 'amend', userId: 'alice', orderId: placed.orderId, price: 101_00 }),
+        'insufficient_funds',
+      );
+      expect(book.snapshot()).toEqual(before);
+      expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 5_000n, locked: buyNeed(100_00, 1000) });
+
+      expectOk(await send({ kind: 'amend', userId: 'alice', clientOrderId: 'a', qty: 600 }));
+      expect(bal(ledger, 'alice', 'USDC').locked).toBe(buyNeed(100_00, 600));
+      expectOk(await send({ kind: 'amend', userId: 'alice', clientOrderId: 'a', price: 90_00 }));
+      expect(bal(ledger, 'alice', 'USDC').locked).toBe(buyNeed(90_00, 600));
+      expectOk(await send({ kind: 'amend', userId: 'alice', clientOrderId: 'a', price: 100_00, qty: 1000 }));
+      expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 5_000n, locked: buyNeed(100_00, 1000) });
+      expect(book.findOrder({ userId: 'alice', clientOrderId: 'a' })).toMatchObject({
+        qty: 1000,
+        price: 100_00,
+      });
+    });
+
+    it('of a sell locks or releases base by quantity only', async () => {
+      const { ledger, send } = await active();
+      ledger.deposit('bob', 'BTC', 10_000_000n);
+      expectOk(await send(limit('bob', 'sell', 100_00, 500, { clientOrderId: 'b' })));
+      expectOk(await send({ kind: 'amend', userId: 'bob', clientOrderId: 'b', price: 200_00 }));
+      expect(bal(ledger, 'bob', 'BTC').locked).toBe(500n * SAT_PER_LOT);
+      expectError(
+        await send({ kind: 'amend', userId: 'bob', clientOrderId: 'b', qty: 1001 }),
+        'insufficient_funds',
+      );
+      expectOk(await send({ kind: 'amend', userId: 'bob', clientOrderId: 'b', qty: 1000 }));
+      expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 0n, locked: 10_000_000n });
+      expectOk(await send({ kind: 'amend', userId: 'bob', clientOrderId: 'b', qty: 1 }));
+      expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 9_990_000n, locked: 10_000n });
+    });
+
+    it('that crosses settles the fills at the new price and keeps the remainder locked at it', async () => {
+      const { ledger, send } = await active();
+      ledger.deposit('alice', 'USDC', 100_000_000n);
+      ledger.deposit('bob', 'BTC', 100_000_000n);
+      expectOk(await send(limit('bob', 'sell', 101_00, 300)));
+      expectOk(await send(limit('alice', 'buy', 99_00, 500, { clientOrderId: 'a' })));
+      const amended = expectOk(
+        await send({ kind: 'amend', userId: 'alice', clientOrderId: 'a', price: 102_00 }),
+      );
+      expect(amended.events.some((e) => e.type === 'fill')).toBe(true);
+      expect(bal(ledger, 'alice', 'USDC')).toEqual({
+        available: 100_000_000n - 101_00n * 300n - buyNeed(102_00, 200),
+        locked: buyNeed(102_00, 200),
+      });
+      expect(ledger.checkInvariants()).toEqual([]);
+    });
+  });
+});
+
+function buyNeedOfBudget(budget: bigint): bigint {
+  return budget + (budget * 20n + 9_999n) / 10_000n;
+}
+
+describe('error precedence (PROTOCOL: bad_request, market_not_active, duplicate, insufficient_funds, would_match / fok_unfilled)', () => {
+  it.each(['draft', 'paused', 'archived'] as const)(
+    'bad_request comes before market_not_active (%s)',
+    async (state) => {
+      const h = createHarness();
+      await listMarket(h, BTC_USDC, state);
+      const send = (c: MarketCommand) => h.supervisor.submit(SYMBOL, c, 1);
+      expectError(
+        await send(limit('alice', 'buy', 100_00, 1, { postOnly: true, tif: 'IOC' })),
+        'bad_request',
+      );
+      expectError(await send(limit('alice', 'buy', 100_00, 1_000_001)), 'bad_request');
+      expectError(await send(marketOrder('alice', 'buy', 1, { tif: 'FOK' })), 'bad_request');
+      expectError(
+        await send(marketOrder('alice', 'buy', 1, { type: 'stop_market', stopPrice: 5 })),
+        'bad_request',
+      );
+      expectError(await send({ kind: 'amend', userId: 'alice', orderId: 1 }), 'bad_request');
+      expectError(await send({ kind: 'cancel', userId: 'alice' }), 'bad_request');
+    },
+  );
+
+  it('market_not_active comes before duplicate_client_order_id and insufficient_funds', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 10_000_000n);
+    expectOk(await send(limit('alice', 'buy', 100_00, 10, { clientOrderId: 'dup' })));
+    expectOk(await send(lifecycle('lifecycle.pause')));
+    expectError(
+      await send(limit('alice', 'buy', 100_00, 999_999, { clientOrderId: 'dup' })),
+      'market_not_active',
+    );
+  });
+
+  it('bad_request comes before duplicate_client_order_id', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 10_000_000n);
+    expectOk(await send(limit('alice', 'buy', 100_00, 10, { clientOrderId: 'dup' })));
+    expectError(
+      await send(limit('alice', 'buy', 100_00, 1_000_001, { clientOrderId: 'dup' })),
+      'bad_request',
+    );
+  });
+
+  it('duplicate_client_order_id comes before insufficient_funds', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 10_000_000n);
+    expectOk(await send(limit('alice', 'buy', 100_00, 10, { clientOrderId: 'dup' })));
+    expectError(
+      await send(limit('alice', 'buy', 100_00, 999_999, { clientOrderId: 'dup' })),
+      'duplicate_client_order_id',
+    );
+  });
+
+  it('insufficient_funds comes before would_match and fok_unfilled; alone, those change nothing', async () => {
+    const { ledger, send, supervisor } = await active();
+    ledger.deposit('bob', 'BTC', 10_000_000n);
+    ledger.deposit('alice', 'USDC', 1_000n);
+    expectOk(await send(limit('bob', 'sell', 100_00, 100)));
+    const postOnly = limit('alice', 'buy', 100_00, 50, { postOnly: true });
+    const fok = limit('alice', 'buy', 100_00, 500, { tif: 'FOK' });
+    expectError(await send(postOnly), 'insufficient_funds');
+    expectError(await send(fok), 'insufficient_funds');
+    ledger.deposit('alice', 'USDC', 100_000_000n);
+    const book = supervisor.actor(SYMBOL)!.orderBook.snapshot();
+    expectError(await send(postOnly), 'would_match');
+    expectError(await send(fok), 'fok_unfilled');
+    expect(supervisor.actor(SYMBOL)!.orderBook.snapshot()).toEqual(book);
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 100_001_000n, locked: 0n });
+    expect(ledger.checkInvariants()).toEqual([]);
+  });
+});
