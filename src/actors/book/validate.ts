@@ -3,7 +3,7 @@ import type { AmendCommand, BookConfig, OrderRef, PlaceCommand } from './types.t
 const isPositiveInt = (n: number | undefined): n is number => Number.isSafeInteger(n) && n! > 0;
 
 /** Why a placement is malformed (`bad_request`), or undefined when it is well formed. */
-export function placeProblem(cmd: PlaceCommand, config: BookConfig): string | undefined {
+export function placeProblem(cmd: Omit<PlaceCommand, 'orderId'>, config: BookConfig): string | undefined {
   if (!isPositiveInt(cmd.qty)) return 'qty must be a positive whole number of lots';
   if (cmd.qty > config.maxQty) return `qty exceeds the maximum of ${config.maxQty} lots`;
   const hasLimit = cmd.type === 'limit' || cmd.type === 'stop_limit';
