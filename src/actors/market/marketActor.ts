@@ -280,7 +280,7 @@ export class MarketActor {
       budget ??= funds.budgetFor(this.options.ledger.balance(command.userId, asset).available);
       need = funds.budgetNeed(budget);
     } else {
-      need = settlement.need({ side: command.side, price: command.price ?? 0, remaining: command.qty });
+      need = settlement.need(command.side, command.price ?? 0, command.qty);
     }
     if (need === 0n || !settlement.lock(command.userId, asset, need, postings)) {
       return fail('insufficient_funds', `not enough ${asset} available for this order`);
@@ -314,8 +314,7 @@ export class MarketActor {
       const price = command.price ?? open.price;
       const remaining = Math.max(0, (command.qty ?? open.qty) - filled);
       delta =
-        settlement.need({ side: open.side, price, remaining }) -
-        settlement.need({ ...open, price: open.price });
+        settlement.need(open.side, price, remaining) - settlement.need(open.side, open.price, open.remaining);
       if (delta > 0n && !settlement.lock(open.userId, settlement.assetOf(open.side), delta, postings)) {
         return fail(
           'insufficient_funds',

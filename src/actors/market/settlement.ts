@@ -27,10 +27,8 @@ export class Settlement {
   ) {}
 
   /** What an open order needs locked, in the asset it locks. */
-  need(order: { side: Side; price: number; remaining: number }): bigint {
-    return order.side === 'buy'
-      ? this.funds.buyNeed(order.price, order.remaining)
-      : this.funds.base(order.remaining);
+  need(side: Side, price: number, remaining: number): bigint {
+    return side === 'buy' ? this.funds.buyNeed(price, remaining) : this.funds.base(remaining);
   }
 
   assetOf(side: Side): string {
@@ -101,7 +99,9 @@ export class Settlement {
     const terms = this.terms.get(orderId)!;
     this.terms.delete(orderId);
     const held =
-      terms.price === 0 && terms.side === 'buy' ? terms.locked : this.need({ ...terms, remaining });
+      terms.price === 0 && terms.side === 'buy'
+        ? terms.locked
+        : this.need(terms.side, terms.price, remaining);
     this.unlock(terms.userId, this.assetOf(terms.side), held, postings);
   }
 }
