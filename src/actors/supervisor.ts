@@ -32,6 +32,13 @@ export interface SupervisorOptions {
   /** Batches between in-memory rebuild points (snapshots of the book and lifecycle). */
   readonly checkpointEvery?: number;
   readonly inspect?: (event: ActorInspection) => void;
+  /**
+   * A fault the supervisor cannot contain: a batch whose ledger postings can no longer be undone
+   * (a commit failed after other markets had already used funds that batch moved). Default: fail
+   * stop, by rethrowing outside any promise so the process exits; nothing unacknowledged is lost and
+   * durable recovery rebuilds the exchange.
+   */
+  readonly onFatal?: (error: Error) => void;
 }
 
 export interface MarketInfo {
@@ -224,7 +231,17 @@ export class Supervisor {
     const reversed = postings.map((p) => ({ ...p, amount: -p.amount })).reverse();
     if (reversed.length > 0) {
       const undone = this.options.ledger.apply(reversed);
-      if (!undone.ok) throw new Error(`cannot undo the ledger postings of ${symbol}: ${undone.message}`);
+      if (!undone.ok) {
+        const fatal = new Error(`cannot undo the ledger postings of ${symbol}: ${undone.message}`);
+        const onFatal =
+          this.options.onFatal ??
+          ((error: Error) =>
+            setImmediate(() => {
+              throw error;
+            }));
+        onFatal(fatal);
+        return;
+      }
     }
     for (const envelope of envelopes) envelope.reply(unavailable(symbol));
     setImmediate(() => {
