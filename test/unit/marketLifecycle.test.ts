@@ -1,3 +1,4 @@
+import { PATH_TO } from '../support/markets.ts';
 import { createActor, initialTransition, transition } from 'xstate';
 import { describe, expect, it, vi } from 'vitest';
 import {
@@ -38,30 +39,6 @@ function lifecycleEvent(type: LifecycleEventType, ts: number, reason?: string): 
       return { ...base, type };
   }
 }
-
-/** The shortest event path from `draft` to each state. */
-const PATH_TO: Readonly<Record<LifecycleState, readonly LifecycleEventType[]>> = {
-  draft: [],
-  pending_approval: ['lifecycle.submit'],
-  approved: ['lifecycle.submit', 'lifecycle.approve'],
-  rejected: ['lifecycle.submit', 'lifecycle.reject'],
-  activating: ['lifecycle.submit', 'lifecycle.approve', 'lifecycle.activate'],
-  active: ['lifecycle.submit', 'lifecycle.approve', 'lifecycle.activate', 'lifecycle.deployed'],
-  paused: [
-    'lifecycle.submit',
-    'lifecycle.approve',
-    'lifecycle.activate',
-    'lifecycle.deployed',
-    'lifecycle.pause',
-  ],
-  archived: [
-    'lifecycle.submit',
-    'lifecycle.approve',
-    'lifecycle.activate',
-    'lifecycle.deployed',
-    'lifecycle.archive',
-  ],
-};
 
 /** Every legal (state, event) pair and its target; every pair not listed must be rejected. */
 const LEGAL: Readonly<Record<LifecycleState, Partial<Record<LifecycleEventType, LifecycleState>>>> = {
