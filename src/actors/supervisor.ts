@@ -175,6 +175,12 @@ export class Supervisor {
   private async drain(market: Supervised): Promise<void> {
     market.scheduled = false;
     const { actor } = market;
+    if (this.options.sink.canAccept?.() === false) {
+      // Backpressure: wait for the sink to drain instead of growing its queue.
+      market.scheduled = true;
+      setTimeout(() => void this.drain(market), 1);
+      return;
+    }
     let batch: ReturnType<MarketActor['processBatch']>;
     try {
       batch = actor.processBatch();

@@ -169,6 +169,12 @@ export class MemorySink implements BatchSink {
   readonly batches: BatchOutput[] = [];
   private readonly pending: (() => void)[] = [];
   gated = false;
+  /** While true the sink refuses new batches (backpressure). */
+  full = false;
+
+  canAccept(): boolean {
+    return !this.full;
+  }
 
   commit(batch: BatchOutput): void | Promise<void> {
     this.batches.push(batch);

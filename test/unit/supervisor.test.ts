@@ -96,6 +96,27 @@ describe('routing', () => {
   });
 });
 
+describe('sink backpressure', () => {
+  it('holds batches while the sink is full, so the mailbox fills and answers overloaded, then drains', async () => {
+    const h = createHarness({ mailboxSize: 4, batchSize: 2 });
+    await listMarket(h, BTC_USDC);
+    h.ledger.deposit('alice', 'USDC', 1_000_000_000n);
+    const committedBefore = h.sink.batches.length;
+    h.sink.full = true;
+    const replies: CommandResult[] = [];
+    for (let i = 0; i < 6; i++)
+      h.supervisor.send(BTC, limit('alice', 'buy', 90_00 + i, 1), 1, (r) => replies.push(r));
+    await nextTurn();
+    await nextTurn();
+    expect(h.sink.batches.length).toBe(committedBefore);
+    expect(replies.map(codeOf)).toEqual(['overloaded', 'overloaded']);
+    h.sink.full = false;
+    await h.supervisor.idle();
+    expect(replies.map(codeOf)).toEqual(['overloaded', 'overloaded', 'ok', 'ok', 'ok', 'ok']);
+    expect(h.supervisor.actor(BTC)!.orderBook.size).toBe(4);
+  });
+});
+
 describe('mailbox overflow', () => {
   it('answers overloaded at once for what does not fit and answers every queued command after its commit', async () => {
     const h = createHarness({ mailboxSize: 8, batchSize: 3 });

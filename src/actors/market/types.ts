@@ -78,4 +78,6 @@ export interface BatchOutput {
 /** Where batches go (persistence, publication). Acks are released once `commit` has resolved. */
 export interface BatchSink {
   commit(batch: BatchOutput): void | Promise<void>;
+  /** False while the sink is full: markets hold their mailboxes (which then answer `overloaded`). */
+  canAccept?(): boolean;
 }
