@@ -1,0 +1,395 @@
+import { Packr } from 'msgpackr';
+import { LIFECYCLE_STATES } from '../../machines/marketLifecycle.ts';
+import type { BookEvent } from '../actors/book/types.ts';
+import type { Posting } from '../actors/ledger/index.ts';
+import type { BatchEntry, BatchOutput, CommandResult, MarketCommand } from '../actors/market/types.ts';
+
+/**
+ * The journal's record format: one BatchOutput as plain MessagePack (no msgpackr records or
+ * extensions, so any MessagePack reader can decode it), laid out compactly.
+ *
+ *   record  = [VERSION, marketId, symbol, state, entries]
+ *   entry   = [seq − previous seq, ts − previous ts, command, result, postings]
+ *   command = [kind, ...fields]         (order commands; lifecycle: [kind, event as a map])
+ *   result  = [1, seq − entry seq, orderId, events, transition] | [0, code, message]
+ *   event   = [type, ...fields]
+ *   posting = [account, asset, bucket, amount, kind]
+ *
+ * Tags and enum values (side, tif, cancel reason...) are small integers (their index in the lists
+ * below; a value missing from a list is written as its string). An absent optional field is nil,
+ * and trailing nils are left out. Deltas are 0 or small for consecutive commands; a delta that
+ * would not add back exactly (non-integers) is written as [absolute]. Amounts are bigints, written
+ * explicitly: a safe integer as an integer, anything larger as its decimal string — never as
+ * MessagePack int64, so 18-decimal amounts of any size round-trip exactly. Lifecycle commands and
+ * transitions are rare and kept as maps (undefined fields dropped).
+ *
+ * The lists are part of the format: append only; a change of layout bumps VERSION.
+ */
+export const JOURNAL_RECORD_VERSION = 1;
+
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' });
+
+type FieldSpec<T> = (keyof T & string) | readonly [keyof T & string, readonly string[]];
+type FieldName<S> = S extends readonly [infer N, unknown] ? N : S;
+/** Fields of T a shape forgot: they make a third argument required (a compile error), so none is dropped. */
+type Missing<T, K extends string, F extends readonly unknown[]> = Exclude<keyof T, FieldName<F[number]> | K>;
+type Variant<U, K extends keyof U & string, Tag> = Extract<U, { readonly [P in K]: Tag }>;
+
+interface Shape {
+  readonly tag: string;
+  readonly fields: readonly (string | readonly [string, readonly string[]])[];
+}
+
+/** Declares the positional layout of one variant of the union U (tag key K); every field must be listed. */
+type ShapeOf<U, K extends keyof U & string> = <
+  Tag extends U[K] & string,
+  const F extends readonly FieldSpec<Variant<U, K, Tag>>[],
+>(
+  tag: Tag,
+  fields: F,
+  ...complete: [Missing<Variant<U, K, Tag>, K, F>] extends [never]
+    ? []
+    : [missing: Missing<Variant<U, K, Tag>, K, F>]
+) => Shape;
+
+function shapeOf<U, K extends keyof U & string>(): ShapeOf<U, K> {
+  return (...[tag, fields]: [string, Shape['fields'], ...unknown[]]) => ({ tag, fields });
+}
+
+const SIDES = ['buy', 'sell'] as const;
+const ORDER_TYPES = ['limit', 'market', 'stop_limit', 'stop_market'] as const;
+const TIFS = ['GTC', 'IOC', 'FOK'] as const;
+const STPS = ['cancel_taker', 'cancel_maker', 'cancel_both'] as const;
+const COMMAND_KINDS = ['place', 'cancel', 'amend', 'cancel_all'] as const;
+const REJECT_CODES = [
+  'bad_request',
+  'duplicate_client_order_id',
+  'overloaded',
+  'would_match',
+  'fok_unfilled',
+  'not_found',
+] as const;
+const CANCEL_REASONS = ['user', 'unfilled', 'self_trade', 'would_match', 'fok_unfilled'] as const;
+const ERROR_CODES = [
+  'bad_request',
+  'market_not_active',
+  'insufficient_funds',
+  'duplicate_client_order_id',
+  'would_match',
+  'fok_unfilled',
+  'not_found',
+  'overloaded',
+  'invalid_transition',
+  'unavailable',
+  'unknown_market',
+] as const;
+const BUCKETS = ['available', 'locked'] as const;
+const POSTING_KINDS = ['deposit', 'withdrawal', 'lock', 'unlock', 'trade', 'fee'] as const;
+
+type OrderCommand = Exclude<MarketCommand, { kind: 'lifecycle' }>;
+const command = shapeOf<OrderCommand, 'kind'>();
+/** Order commands by tag index; tag 4 (LIFECYCLE_TAG) is a lifecycle command. */
+const COMMAND_SHAPES: readonly Shape[] = [
+  command('place', [
+    'userId',
+    'clientOrderId',
+    ['side', SIDES],
+    ['type', ORDER_TYPES],
+    'qty',
+    'price',
+    'stopPrice',
+    ['tif', TIFS],
+    'postOnly',
+    ['stp', STPS],
+    'quoteBudget',
+  ]),
+  command('cancel', ['userId', 'orderId', 'clientOrderId']),
+  command('amend', ['userId', 'orderId', 'clientOrderId', 'qty', 'price']),
+  command('cancel_all', ['userId']),
+];
+const LIFECYCLE_TAG = COMMAND_SHAPES.length;
+
+const event = shapeOf<BookEvent, 'type'>();
+const EVENT_SHAPES: readonly Shape[] = [
+  event('accepted', [
+    'orderId',
+    'userId',
+    'clientOrderId',
+    ['side', SIDES],
+    ['orderType', ORDER_TYPES],
+    ['tif', TIFS],
+    'qty',
+    'price',
+    'stopPrice',
+    'quoteBudget',
+  ]),
+  event('rejected', [['command', COMMAND_KINDS], 'orderId', ['code', REJECT_CODES], 'message']),
+  event('fill', [
+    'takerOrderId',
+    'takerUserId',
+    'makerOrderId',
+    'makerUserId',
+    ['takerSide', SIDES],
+    'price',
+    'qty',
+    'takerRemaining',
+    'makerRemaining',
+  ]),
+  event('rested', ['orderId', ['side', SIDES], 'price', 'remaining']),
+  event('pending', ['orderId', ['side', SIDES], 'stopPrice']),
+  event('triggered', ['orderId', 'stopPrice', 'lastPrice']),
+  event('canceled', ['orderId', 'userId', 'remaining', ['reason', CANCEL_REASONS]]),
+  event('amended', ['orderId', 'price', 'qty', 'remaining', 'priorityKept']),
+  event('level', [['side', SIDES], 'price', 'qty']),
+];
+
+/** What msgpackr gives back for our records: plain values, arrays and string-keyed maps. */
+type Packed = unknown;
+type Fields = Record<string, unknown>;
+
+function indexTags(shapes: readonly Shape[]): Map<string, number> {
+  return new Map(shapes.map((s, i) => [s.tag, i]));
+}
+const COMMAND_TAGS = indexTags(COMMAND_SHAPES);
+const EVENT_TAGS = indexTags(EVENT_SHAPES);
+
+export class JournalDecodeError extends Error {
+  constructor(message: string) {
+    super(`journal record: ${message}`);
+    this.name = 'JournalDecodeError';
+  }
+}
+
+function trimNils(out: Packed[]): Packed[] {
+  let end = out.length;
+  while (end > 0 && out[end - 1] === null) end--;
+  out.length = end;
+  return out;
+}
+
+function packShape(tag: number, shape: Shape, value: Fields): Packed[] {
+  const out: Packed[] = [tag];
+  for (const spec of shape.fields) {
+    if (typeof spec === 'string') {
+      const v = value[spec];
+      out.push(v === undefined ? null : v);
+    } else {
+      const v = value[spec[0]];
+      if (v === undefined) out.push(null);
+      else {
+        const i = typeof v === 'string' ? spec[1].indexOf(v) : -1;
+        out.push(i >= 0 ? i : v);
+      }
+    }
+  }
+  return trimNils(out);
+}
+
+function unpackShape(tagKey: string, shapes: readonly Shape[], packed: Packed, what: string): Fields {
+  if (!Array.isArray(packed)) throw new JournalDecodeError(`${what} is not an array`);
+  const tag: unknown = packed[0];
+  const shape = typeof tag === 'number' ? shapes[tag] : undefined;
+  if (shape === undefined) throw new JournalDecodeError(`unknown ${what} tag ${String(tag)}`);
+  const out: Fields = { [tagKey]: shape.tag };
+  const { fields } = shape;
+  for (let i = 0; i < fields.length; i++) {
+    const v: unknown = packed[i + 1];
+    if (v === undefined || v === null) continue;
+    const spec = fields[i]!;
+    if (typeof spec === 'string') out[spec] = v;
+    else if (typeof v === 'number') {
+      const name = spec[1][v];
+      if (name === undefined) throw new JournalDecodeError(`${what} ${shape.tag}.${spec[0]}: no value ${v}`);
+      out[spec[0]] = name;
+    } else out[spec[0]] = v;
+  }
+  return out;
+}
+
+function packEnum(values: readonly string[], value: string): number | string {
+  const i = values.indexOf(value);
+  return i >= 0 ? i : value;
+}
+
+function unpackEnum(values: readonly string[], packed: unknown, what: string): string {
+  if (typeof packed === 'string') return packed;
+  const value = typeof packed === 'number' ? values[packed] : undefined;
+  if (value === undefined) throw new JournalDecodeError(`bad ${what} ${String(packed)}`);
+  return value;
+}
+
+/** A deep copy without undefined fields (maps only hold what is present). */
+function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUndefined);
+  if (value !== null && typeof value === 'object') {
+    const out: Fields = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
+    return out;
+  }
+  return value;
+}
+
+function packDelta(value: number, previous: number): Packed {
+  const delta = value - previous;
+  return Number.isSafeInteger(delta) && previous + delta === value ? delta : [value];
+}
+
+function unpackDelta(packed: Packed, previous: number, what: string): number {
+  if (typeof packed === 'number') return previous + packed;
+  if (Array.isArray(packed) && typeof packed[0] === 'number') return packed[0];
+  throw new JournalDecodeError(`bad ${what}`);
+}
+
+function packCommand(cmd: MarketCommand): Packed[] {
+  if (cmd.kind === 'lifecycle') return [LIFECYCLE_TAG, withoutUndefined(cmd.event)];
+  const tag = COMMAND_TAGS.get(cmd.kind);
+  if (tag === undefined) throw new Error(`journal: unknown command kind ${cmd.kind}`);
+  return packShape(tag, COMMAND_SHAPES[tag]!, cmd as unknown as Fields);
+}
+
+function unpackCommand(packed: Packed): MarketCommand {
+  if (Array.isArray(packed) && packed[0] === LIFECYCLE_TAG) {
+    const lifecycleEvent: unknown = packed[1];
+    if (lifecycleEvent === null || typeof lifecycleEvent !== 'object') {
+      throw new JournalDecodeError('lifecycle command without its event');
+    }
+    return { kind: 'lifecycle', event: lifecycleEvent } as MarketCommand;
+  }
+  return unpackShape('kind', COMMAND_SHAPES, packed, 'command') as unknown as MarketCommand;
+}
+
+function packEvent(e: BookEvent): Packed[] {
+  const tag = EVENT_TAGS.get(e.type);
+  if (tag === undefined) throw new Error(`journal: unknown event type ${e.type}`);
+  return packShape(tag, EVENT_SHAPES[tag]!, e as unknown as Fields);
+}
+
+function packResult(result: CommandResult, entrySeq: number): Packed[] {
+  if (!result.ok) return [0, packEnum(ERROR_CODES, result.code), result.message];
+  return trimNils([
+    1,
+    packDelta(result.seq, entrySeq),
+    result.orderId ?? null,
+    result.events.map(packEvent),
+    result.transition === undefined ? null : withoutUndefined(result.transition),
+  ]);
+}
+
+function unpackResult(packed: Packed, entrySeq: number): CommandResult {
+  if (!Array.isArray(packed)) throw new JournalDecodeError('result is not an array');
+  if (packed[0] === 0) {
+    const message: unknown = packed[2];
+    if (typeof message !== 'string') throw new JournalDecodeError('error result without a message');
+    return {
+      ok: false,
+      code: unpackEnum(ERROR_CODES, packed[1], 'error code') as (typeof ERROR_CODES)[number],
+      message,
+    };
+  }
+  if (packed[0] !== 1) throw new JournalDecodeError(`bad result tag ${String(packed[0])}`);
+  const [, seq, orderId, events, transition] = packed as Packed[];
+  if (events !== undefined && events !== null && !Array.isArray(events)) {
+    throw new JournalDecodeError('result events are not an array');
+  }
+  const out: { -readonly [K in keyof Extract<CommandResult, { ok: true }>]: unknown } = {
+    ok: true,
+    seq: unpackDelta(seq, entrySeq, 'result seq'),
+    events: (events ?? []).map((e: Packed) => unpackShape('type', EVENT_SHAPES, e, 'event')),
+  };
+  if (orderId !== undefined && orderId !== null) out.orderId = orderId;
+  if (transition !== undefined && transition !== null) out.transition = transition;
+  return out as CommandResult;
+}
+
+function packPosting(p: Posting): Packed[] {
+  const { amount } = p;
+  const small = amount >= BigInt(Number.MIN_SAFE_INTEGER) && amount <= BigInt(Number.MAX_SAFE_INTEGER);
+  return [
+    p.account,
+    p.asset,
+    packEnum(BUCKETS, p.bucket),
+    small ? Number(amount) : amount.toString(),
+    packEnum(POSTING_KINDS, p.kind),
+  ];
+}
+
+function unpackPosting(packed: Packed): Posting {
+  if (!Array.isArray(packed)) throw new JournalDecodeError('posting is not an array');
+  const [account, asset, bucket, amount, kind] = packed as Packed[];
+  if (typeof account !== 'string' || typeof asset !== 'string') {
+    throw new JournalDecodeError('posting without account or asset');
+  }
+  if (typeof amount !== 'string' && typeof amount !== 'number') {
+    throw new JournalDecodeError('posting amount is neither an integer nor a decimal string');
+  }
+  return {
+    account,
+    asset,
+    bucket: unpackEnum(BUCKETS, bucket, 'posting bucket') as Posting['bucket'],
+    amount: BigInt(amount),
+    kind: unpackEnum(POSTING_KINDS, kind, 'posting kind') as Posting['kind'],
+  };
+}
+
+/** The MessagePack-ready form of a batch (exposed for tests and size measurements). */
+export function packBatch(batch: BatchOutput): Packed[] {
+  let seq = 0;
+  let ts = 0;
+  const entries = batch.entries.map((entry): Packed[] => {
+    const packed = [
+      packDelta(entry.seq, seq),
+      packDelta(entry.ts, ts),
+      packCommand(entry.command),
+      packResult(entry.result, entry.seq),
+      entry.postings.map(packPosting),
+    ];
+    seq = entry.seq;
+    ts = entry.ts;
+    return packed;
+  });
+  return [
+    JOURNAL_RECORD_VERSION,
+    batch.marketId,
+    batch.symbol,
+    packEnum(LIFECYCLE_STATES, batch.state),
+    entries,
+  ];
+}
+
+/** One batch as a journal record. Throws on a value it cannot represent (a non-finite amount...). */
+export function encodeBatch(batch: BatchOutput): Buffer {
+  return packr.pack(packBatch(batch));
+}
+
+/** The batch a journal record holds: deep-equal to what was encoded (undefined fields absent). */
+export function decodeBatch(bytes: Uint8Array): BatchOutput {
+  const packed: unknown = packr.unpack(bytes);
+  if (!Array.isArray(packed)) throw new JournalDecodeError('not an array');
+  const [version, marketId, symbol, state, entries] = packed as Packed[];
+  if (version !== JOURNAL_RECORD_VERSION) throw new JournalDecodeError(`unknown version ${String(version)}`);
+  if (typeof marketId !== 'string' || typeof symbol !== 'string' || !Array.isArray(entries)) {
+    throw new JournalDecodeError('bad header');
+  }
+  let seq = 0;
+  let ts = 0;
+  const out = entries.map((e: Packed): BatchEntry => {
+    if (!Array.isArray(e)) throw new JournalDecodeError('entry is not an array');
+    const [seqDelta, tsDelta, cmd, result, postings] = e as Packed[];
+    if (!Array.isArray(postings)) throw new JournalDecodeError('entry postings are not an array');
+    seq = unpackDelta(seqDelta, seq, 'entry seq');
+    ts = unpackDelta(tsDelta, ts, 'entry ts');
+    return {
+      seq,
+      ts,
+      command: unpackCommand(cmd),
+      result: unpackResult(result, seq),
+      postings: postings.map(unpackPosting),
+    };
+  });
+  return {
+    marketId,
+    symbol,
+    entries: out,
+    state: unpackEnum(LIFECYCLE_STATES, state, 'state') as BatchOutput['state'],
+  };
+}
