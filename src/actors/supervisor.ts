@@ -175,10 +175,13 @@ export class Supervisor {
   private async drain(market: Supervised): Promise<void> {
     market.scheduled = false;
     const { actor } = market;
-    if (this.options.sink.canAccept?.() === false) {
+    const { sink } = this.options;
+    if (sink.canAccept?.() === false) {
       // Backpressure: wait for the sink to drain instead of growing its queue.
       market.scheduled = true;
-      setTimeout(() => void this.drain(market), 1);
+      const resume = () => void this.drain(market);
+      if (sink.whenAccepting === undefined) setTimeout(resume, 1);
+      else void sink.whenAccepting().then(resume);
       return;
     }
     let batch: ReturnType<MarketActor['processBatch']>;

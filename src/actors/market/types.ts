@@ -80,4 +80,6 @@ export interface BatchSink {
   commit(batch: BatchOutput): void | Promise<void>;
   /** False while the sink is full: markets hold their mailboxes (which then answer `overloaded`). */
   canAccept?(): boolean;
+  /** Resolves when canAccept() turns true again; without it the supervisor polls. */
+  whenAccepting?(): Promise<void>;
 }
