@@ -1,34 +1,86 @@
 import { pino } from 'pino';
-import { OrderBook } from './actors/book/orderBook.ts';
+import type { LifecycleEvent } from '../machines/marketLifecycle.ts';
+import type { BookEvent } from './actors/book/types.ts';
+import { Ledger } from './actors/ledger/index.ts';
+import type { MarketCommand, MarketDefinition } from './actors/market/types.ts';
 import { createMarketMoney } from './actors/money.ts';
-import type { BookEvent, PlaceCommand } from './actors/book/types.ts';
+import { Supervisor } from './actors/supervisor.ts';
 import { loadConfig } from './config.ts';
+import { migrate } from './persistence/migrate.ts';
 
 /*
- * The exchange's entry point. Until the market actors, persistence and the gateway land (issues 4–6)
- * it runs the matching engine on a demo market: decimal strings in at the edge, integer ticks and
- * lots in the book, decimal strings out in the log.
+ * The exchange's entry point. Until the gateway and durable recovery land (issues 5–6) it applies
+ * the migrations, then runs a demo market through the real supervisor, market actor, lifecycle
+ * machine, book and ledger: decimal strings in at the edge, integers inside, decimal strings out.
+ * Batches go to an in-memory sink: the journal writer exists (src/persistence) but is not wired in
+ * until recovery can replay what it writes.
  */
 const config = loadConfig();
 const log = pino({ level: config.LOG_LEVEL, base: { svc: 'exchange' } });
 
-const market = 'LUXAPT-USDC';
-const money = createMarketMoney({
-  priceDecimals: 2,
-  qtyDecimals: 3,
-  tickSize: '0.05',
-  lotSize: '0.001',
-  minQty: '0.001',
-  maxQty: '1000.000',
-  baseDecimals: 18,
-  quoteDecimals: 6,
-});
-const book = new OrderBook({ maxOrders: 100_000, maxQty: money.maxLots });
+if (config.DATABASE_URL !== undefined) {
+  const applied = await migrate(config.DATABASE_URL);
+  log.info({ applied }, applied.length === 0 ? 'database schema up to date' : 'migrations applied');
+}
+
+const ASSETS = { LUXAPT: 18, USDC: 6 } as const;
+const market: MarketDefinition = {
+  id: 'mkt-luxapt-usdc',
+  symbol: 'LUXAPT-USDC',
+  baseAsset: 'LUXAPT',
+  quoteAsset: 'USDC',
+  money: {
+    priceDecimals: 2,
+    qtyDecimals: 3,
+    tickSize: '0.05',
+    lotSize: '0.001',
+    minQty: '0.001',
+    maxQty: '1000',
+  },
+  makerFeeBps: 10,
+  takerFeeBps: 20,
+  maxOrders: 100_000,
+};
+const money = createMarketMoney({ ...market.money, baseDecimals: ASSETS.LUXAPT, quoteDecimals: ASSETS.USDC });
+
+const ledger = new Ledger();
+for (const [asset, decimals] of Object.entries(ASSETS)) ledger.defineAsset(asset, decimals);
+const supervisor = new Supervisor({ ledger, sink: { commit: () => undefined } });
+supervisor.addMarket(market, { baseDecimals: ASSETS.LUXAPT, quoteDecimals: ASSETS.USDC });
+
+let clock = Date.now();
+const send = async (command: MarketCommand) => supervisor.submit(market.symbol, command, clock++);
+
+const admin = { id: 'admin', type: 'admin' } as const;
+const listing: LifecycleEvent[] = [
+  { type: 'lifecycle.submit', actor: admin, ts: clock },
+  { type: 'lifecycle.approve', actor: { id: 'compliance', type: 'compliance' }, ts: clock },
+  { type: 'lifecycle.activate', actor: admin, ts: clock },
+  {
+    type: 'lifecycle.deployed',
+    actor: { id: 'deployer', type: 'system' },
+    ts: clock,
+    contractAddress: '0x0',
+    txHash: '0x0',
+  },
+];
+for (const event of listing) {
+  const result = await send({ kind: 'lifecycle', event });
+  if (!result.ok) throw new Error(`listing refused: ${result.message}`);
+  log.info({ market: market.symbol, from: result.transition?.from, to: result.transition?.to }, 'lifecycle');
+}
+
+ledger.deposit('maker-1', 'LUXAPT', 10n * 10n ** 18n);
+ledger.deposit('maker-2', 'USDC', 10_000_000_000n);
+for (const taker of ['taker-1', 'taker-2', 'taker-3']) {
+  ledger.deposit(taker, 'USDC', 5_000_000_000n);
+  ledger.deposit(taker, 'LUXAPT', 2n * 10n ** 18n);
+}
 
 interface DemoOrder {
   user: string;
   side: 'buy' | 'sell';
-  type: PlaceCommand['type'];
+  type: 'limit' | 'market' | 'stop_limit';
   qty: string;
   price?: string;
   stopPrice?: string;
@@ -38,52 +90,56 @@ const demo: DemoOrder[] = [
   { user: 'maker-1', side: 'sell', type: 'limit', qty: '2.500', price: '1000.50' },
   { user: 'maker-1', side: 'sell', type: 'limit', qty: '1.000', price: '1001.00' },
   { user: 'maker-2', side: 'buy', type: 'limit', qty: '3.000', price: '999.95' },
-  { user: 'stopper', side: 'buy', type: 'stop_market', qty: '0.500', stopPrice: '1000.50' },
+  { user: 'taker-3', side: 'buy', type: 'stop_limit', qty: '0.500', stopPrice: '1000.50', price: '1001.00' },
   { user: 'taker-1', side: 'buy', type: 'limit', qty: '2.750', price: '1001.00' },
   { user: 'taker-2', side: 'sell', type: 'market', qty: '1.000' },
   { user: 'taker-3', side: 'buy', type: 'limit', qty: '1.000', price: '1000.03' },
 ];
 
-let orderId = 0;
 for (const order of demo) {
   const qty = money.parseQty(order.qty);
   const price = order.price === undefined ? undefined : money.parsePrice(order.price);
   const stopPrice =
     order.stopPrice === undefined ? undefined : money.parsePrice(order.stopPrice, 'stopPrice');
   const failures = [qty, price, stopPrice].flatMap((r) => (r === undefined || r.ok ? [] : [r]));
-  if (failures[0] !== undefined) {
-    const { code, reason, message } = failures[0];
-    log.warn({ market, order, code, reason }, message);
+  if (failures[0] !== undefined || !qty.ok) {
+    const failure = failures[0];
+    log.warn(
+      { market: market.symbol, order, code: failure?.code, reason: failure?.reason },
+      failure?.message,
+    );
     continue;
   }
-  const events = book.place({
+  const result = await send({
     kind: 'place',
-    orderId: ++orderId,
     userId: order.user,
     side: order.side,
     type: order.type,
-    qty: qty.ok ? qty.value : 0,
+    qty: qty.value,
     price: price?.ok ? price.value : undefined,
     stopPrice: stopPrice?.ok ? stopPrice.value : undefined,
     tif: 'GTC',
     postOnly: false,
     stp: 'cancel_taker',
   });
-  for (const event of events) log.info({ market, ...present(event) }, event.type);
+  if (!result.ok) {
+    log.warn({ market: market.symbol, order, code: result.code }, result.message);
+    continue;
+  }
+  for (const event of result.events) log.info({ market: market.symbol, ...present(event) }, event.type);
 }
 
+const book = supervisor.actor(market.symbol)!.orderBook;
 const levels = (side: 'buy' | 'sell') =>
-  book.depth(side, 10).map(([price, qty]) => [money.formatPrice(price), money.formatQty(qty)]);
-log.info(
-  {
-    market,
-    bids: levels('buy'),
-    asks: levels('sell'),
-    last: book.lastPrice === null ? null : money.formatPrice(book.lastPrice),
-  },
-  'book',
-);
-log.info('engine demo done; the gateway, persistence and chain arrive with the next issues');
+  book.depth(side, 10).map(([p, q]) => [money.formatPrice(p), money.formatQty(q)]);
+log.info({ market: market.symbol, bids: levels('buy'), asks: levels('sell') }, 'book');
+for (const account of ['maker-1', 'maker-2', 'taker-1', 'taker-2', 'taker-3', '@fees']) {
+  const balances = ledger
+    .balancesOf(account)
+    .map((b) => ({ ...b, available: `${b.available}`, locked: `${b.locked}` }));
+  log.info({ account, balances }, 'balances (minor units)');
+}
+log.info({ invariants: ledger.checkInvariants(), markets: supervisor.list() }, 'demo done');
 
 /** An event with its integer prices and quantities written as the market's decimal strings. */
 function present(event: BookEvent): Record<string, unknown> {
