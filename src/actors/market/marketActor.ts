@@ -196,7 +196,7 @@ export class MarketActor {
       }
     }
     this.seq = seqMark;
-    this.settlement.rebuild(this.book.openOrders().resting.concat(this.book.openOrders().stops));
+    this.rebuildTerms();
     this.transition = undefined;
   }
 
@@ -213,7 +213,13 @@ export class MarketActor {
       inspect: this.options.inspect,
     });
     this.lifecycle.start();
-    this.settlement.rebuild(this.book.openOrders().resting.concat(this.book.openOrders().stops));
+    this.rebuildTerms();
+  }
+
+  /** What the market holds funds for is a function of its open orders (see MarketFunds). */
+  private rebuildTerms(): void {
+    const { resting, stops } = this.book.openOrders();
+    this.settlement.rebuild([...resting, ...stops]);
   }
 
   private execute(command: MarketCommand, postings: Posting[]): CommandResult {
