@@ -1,3 +1,4 @@
+import { IdIndex } from './idIndex.ts';
 import { NONE, type OrderStore } from './orderStore.ts';
 import type { OrderRef } from './types.ts';
 
@@ -13,10 +14,12 @@ interface UserOrders {
  * user with no open order has no entry, so the index never outgrows the book.
  */
 export class OpenOrders {
-  private readonly byId = new Map<number, number>();
+  private readonly byId: IdIndex;
   private readonly users = new Map<string, UserOrders>();
 
-  constructor(private readonly store: OrderStore) {}
+  constructor(private readonly store: OrderStore) {
+    this.byId = new IdIndex((slot) => store.orderId[slot]!);
+  }
 
   get size(): number {
     return this.byId.size;
@@ -47,9 +50,7 @@ export class OpenOrders {
   add(slot: number): void {
     const s = this.store;
     const orderId = s.orderId[slot]!;
-    const size = this.byId.size;
-    // One hash operation instead of has() + set(); a repeated id is the caller's broken invariant.
-    if (this.byId.set(orderId, slot).size === size) throw new Error(`order id ${orderId} is already open`);
+    if (!this.byId.add(orderId, slot)) throw new Error(`order id ${orderId} is already open`);
     const userId = s.userId[slot]!;
     let user = this.users.get(userId);
     if (user === undefined) {
