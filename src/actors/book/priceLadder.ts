@@ -14,8 +14,9 @@ export class Level {
   tail = NONE;
   /** Sum of the remaining quantity of its orders, kept incrementally. */
   total = 0;
-  /** Command number in which this level was last noted as changed (see LevelChanges). */
+  /** Command number in which this level was last noted as changed, and its total then (LevelChanges). */
   notedIn = -1;
+  totalBefore = 0;
 
   constructor(
     /** Its index in the book's level table: what an order's `level` column holds. */
