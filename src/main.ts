@@ -6,14 +6,18 @@ import type { MarketCommand, MarketDefinition } from './actors/market/types.ts';
 import { createMarketMoney } from './actors/money.ts';
 import { Supervisor } from './actors/supervisor.ts';
 import { loadConfig } from './config.ts';
+import { JournalWriter } from './persistence/journalWriter.ts';
 import { migrate } from './persistence/migrate.ts';
+import { createDatabasePool } from './persistence/pool.ts';
+import { recover } from './persistence/recovery.ts';
 
 /*
- * The exchange's entry point. Until the gateway and durable recovery land (issues 5–6) it applies
- * the migrations, then runs a demo market through the real supervisor, market actor, lifecycle
- * machine, book and ledger: decimal strings in at the edge, integers inside, decimal strings out.
- * Batches go to an in-memory sink: the journal writer exists (src/persistence) but is not wired in
- * until recovery can replay what it writes.
+ * The exchange's entry point. Until the gateway lands it runs a demo market through the real
+ * supervisor, market actor, lifecycle machine, book and ledger: decimal strings in at the edge,
+ * integers inside, decimal strings out. With DATABASE_URL (always under `npm start`) it applies
+ * the migrations, recovers the exchange from the journal and journals everything it does through
+ * the JournalWriter (acks after commit), so each run continues the previous one: the market is
+ * listed and the demo users credited on the first start only. Without it batches go nowhere.
  */
 const config = loadConfig();
 const log = pino({ level: config.LOG_LEVEL, base: { svc: 'exchange' } });
@@ -22,6 +26,8 @@ if (config.DATABASE_URL !== undefined) {
   const applied = await migrate(config.DATABASE_URL);
   log.info({ applied }, applied.length === 0 ? 'database schema up to date' : 'migrations applied');
 }
+const pool = config.DATABASE_URL === undefined ? undefined : await createDatabasePool(config.DATABASE_URL);
+const writer = pool === undefined ? undefined : await JournalWriter.open(pool);
 
 const ASSETS = { LUXAPT: 18, USDC: 6 } as const;
 const market: MarketDefinition = {
@@ -45,11 +51,19 @@ const money = createMarketMoney({ ...market.money, baseDecimals: ASSETS.LUXAPT, 
 
 const ledger = new Ledger();
 for (const [asset, decimals] of Object.entries(ASSETS)) ledger.defineAsset(asset, decimals);
-const supervisor = new Supervisor({ ledger, sink: { commit: () => undefined } });
-supervisor.addMarket(market, { baseDecimals: ASSETS.LUXAPT, quoteDecimals: ASSETS.USDC });
+const supervisor = new Supervisor({ ledger, sink: writer ?? { commit: () => undefined } });
+const actor = supervisor.addMarket(market, { baseDecimals: ASSETS.LUXAPT, quoteDecimals: ASSETS.USDC });
+if (pool !== undefined) {
+  const recovered = await recover(pool, { ledger, supervisor });
+  log.info({ ...recovered, market: market.symbol, state: actor.state }, 'recovered from the journal');
+}
 
 let clock = Date.now();
 const send = async (command: MarketCommand) => supervisor.submit(market.symbol, command, clock++);
+const credit = async (user: string, asset: string, amount: bigint) => {
+  const result = await supervisor.credit(user, asset, amount, clock++);
+  if (!result.ok) throw new Error(`credit refused: ${result.message}`);
+};
 
 const admin = { id: 'admin', type: 'admin' } as const;
 const listing: LifecycleEvent[] = [
@@ -64,17 +78,22 @@ const listing: LifecycleEvent[] = [
     txHash: '0x0',
   },
 ];
-for (const event of listing) {
-  const result = await send({ kind: 'lifecycle', event });
-  if (!result.ok) throw new Error(`listing refused: ${result.message}`);
-  log.info({ market: market.symbol, from: result.transition?.from, to: result.transition?.to }, 'lifecycle');
-}
-
-ledger.deposit('maker-1', 'LUXAPT', 10n * 10n ** 18n);
-ledger.deposit('maker-2', 'USDC', 10_000_000_000n);
-for (const taker of ['taker-1', 'taker-2', 'taker-3']) {
-  ledger.deposit(taker, 'USDC', 5_000_000_000n);
-  ledger.deposit(taker, 'LUXAPT', 2n * 10n ** 18n);
+// First start: the market does not exist yet (a recovered one is past draft).
+if (actor.state === 'draft') {
+  for (const event of listing) {
+    const result = await send({ kind: 'lifecycle', event });
+    if (!result.ok) throw new Error(`listing refused: ${result.message}`);
+    log.info(
+      { market: market.symbol, from: result.transition?.from, to: result.transition?.to },
+      'lifecycle',
+    );
+  }
+  await credit('maker-1', 'LUXAPT', 10n * 10n ** 18n);
+  await credit('maker-2', 'USDC', 10_000_000_000n);
+  for (const taker of ['taker-1', 'taker-2', 'taker-3']) {
+    await credit(taker, 'USDC', 5_000_000_000n);
+    await credit(taker, 'LUXAPT', 2n * 10n ** 18n);
+  }
 }
 
 interface DemoOrder {
@@ -140,6 +159,12 @@ for (const account of ['maker-1', 'maker-2', 'taker-1', 'taker-2', 'taker-3', '@
   log.info({ account, balances }, 'balances (minor units)');
 }
 log.info({ invariants: ledger.checkInvariants(), markets: supervisor.list() }, 'demo done');
+await supervisor.idle();
+if (writer !== undefined) {
+  await writer.close();
+  log.info({ journal: writer.stats() }, 'journal closed');
+}
+await pool?.end();
 
 /** An event with its integer prices and quantities written as the market's decimal strings. */
 function present(event: BookEvent): Record<string, unknown> {

@@ -2,7 +2,15 @@ import type { InspectionEvent } from 'xstate';
 import type { LifecycleState } from '../../machines/marketLifecycle.ts';
 import type { Ledger, Posting } from './ledger/index.ts';
 import { MarketActor, MarketFault, type Envelope, type MarketState } from './market/marketActor.ts';
-import type { BatchSink, CommandResult, MarketCommand, MarketDefinition } from './market/types.ts';
+import {
+  LEDGER_JOURNAL_ID,
+  type BatchSink,
+  type CommandResult,
+  type DepositCommand,
+  type JournalBatch,
+  type MarketCommand,
+  type MarketDefinition,
+} from './market/types.ts';
 
 /** What the actor-state visualizer and metrics see: XState's own inspection plus mailbox figures. */
 export type ActorInspection =
@@ -83,6 +91,9 @@ export class Supervisor {
   private readonly batchSize: number;
   private readonly checkpointEvery: number;
   private idleWaiters: (() => void)[] = [];
+  /** Sequence of the `@ledger` journal records (credits); recovery resumes it. */
+  private ledgerSeq = 0;
+  private creditsCommitting = 0;
 
   constructor(private readonly options: SupervisorOptions) {
     this.mailboxSize = options.mailboxSize ?? 10_000;
@@ -153,6 +164,56 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Credits `amount` (minor units) of `asset` to the user's available balance, journaled as a
+   * `@ledger` record through the sink: answers once that record is committed. A refused deposit
+   * (unknown asset, non-positive amount) changes nothing; a failed commit reverses the postings and
+   * answers `unavailable`.
+   */
+  async credit(userId: string, asset: string, amount: bigint, ts: number): Promise<CommandResult> {
+    const { ledger, sink } = this.options;
+    const applied = ledger.deposit(userId, asset, amount);
+    if (!applied.ok) return { ok: false, code: applied.code, message: applied.message };
+    const seq = ++this.ledgerSeq;
+    const command: DepositCommand = { kind: 'deposit', userId, asset, amount };
+    const result: CommandResult = { ok: true, seq, events: [] };
+    const record: JournalBatch = {
+      marketId: LEDGER_JOURNAL_ID,
+      symbol: LEDGER_JOURNAL_ID,
+      state: 'active',
+      entries: [{ seq, ts, command, result, postings: applied.postings }],
+    };
+    this.creditsCommitting++;
+    try {
+      await sink.commit(record);
+    } catch (error) {
+      // Its number is not reused (credits may be outstanding behind it): `@ledger` records can
+      // have gaps in their seq, which recovery allows.
+      const reversed = applied.postings.map((p) => ({ ...p, amount: -p.amount })).reverse();
+      const undone = ledger.apply(reversed);
+      if (!undone.ok) {
+        this.fatal(new Error(`cannot undo the credit of ${asset} to ${userId}: ${undone.message}`));
+      }
+      return {
+        ok: false,
+        code: 'unavailable',
+        message: `the credit was not journaled (${String(error)}); nothing was credited`,
+      };
+    } finally {
+      this.creditsCommitting--;
+      this.settled();
+    }
+    return result;
+  }
+
+  /** Recovery: the last `@ledger` sequence number in the journal, continued by the next credit. */
+  resumeLedgerSeq(seq: number): void {
+    if (!Number.isSafeInteger(seq) || seq < this.ledgerSeq) {
+      throw new RangeError(`ledger sequence ${seq} would go back from ${this.ledgerSeq}`);
+    }
+    this.ledgerSeq = seq;
+  }
+
   /** Resolves once every mailbox is empty and no batch is being committed (tests, shutdown). */
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
@@ -160,6 +221,7 @@ export class Supervisor {
   }
 
   private isIdle(): boolean {
+    if (this.creditsCommitting > 0) return false;
     for (const m of this.markets.values()) {
       if (m.actor.mailbox.size > 0 || m.committing || m.scheduled || m.halted) return false;
     }
@@ -241,14 +303,7 @@ export class Supervisor {
     if (reversed.length > 0) {
       const undone = this.options.ledger.apply(reversed);
       if (!undone.ok) {
-        const fatal = new Error(`cannot undo the ledger postings of ${symbol}: ${undone.message}`);
-        const onFatal =
-          this.options.onFatal ??
-          ((error: Error) =>
-            setImmediate(() => {
-              throw error;
-            }));
-        onFatal(fatal);
+        this.fatal(new Error(`cannot undo the ledger postings of ${symbol}: ${undone.message}`));
         return;
       }
     }
@@ -260,6 +315,16 @@ export class Supervisor {
       if (actor.mailbox.size > 0) this.schedule(market);
       else this.settled();
     });
+  }
+
+  private fatal(error: Error): void {
+    const onFatal =
+      this.options.onFatal ??
+      ((e: Error) =>
+        setImmediate(() => {
+          throw e;
+        }));
+    onFatal(error);
   }
 
   private settled(): void {

@@ -2,7 +2,14 @@ import { Packr } from 'msgpackr';
 import { LIFECYCLE_STATES } from '../../machines/marketLifecycle.ts';
 import type { BookEvent } from '../actors/book/types.ts';
 import type { Posting } from '../actors/ledger/index.ts';
-import type { BatchEntry, BatchOutput, CommandResult, MarketCommand } from '../actors/market/types.ts';
+import type {
+  BatchEntry,
+  CommandResult,
+  DepositCommand,
+  JournalBatch,
+  JournalCommand,
+  MarketCommand,
+} from '../actors/market/types.ts';
 
 /**
  * The journal's record format: one BatchOutput as plain MessagePack (no msgpackr records or
@@ -10,7 +17,8 @@ import type { BatchEntry, BatchOutput, CommandResult, MarketCommand } from '../a
  *
  *   record  = [VERSION, marketId, symbol, state, entries]
  *   entry   = [seq − previous seq, ts − previous ts, command, result, postings]
- *   command = [kind, ...fields]         (order commands; lifecycle: [kind, event as a map])
+ *   command = [kind, ...fields]         (order commands; lifecycle: [kind, event as a map];
+ *                                        deposit: [5, userId, asset, amount])
  *   result  = [1, seq − entry seq, orderId, events, transition] | [0, code, message]
  *   event   = [type, ...fields]
  *   posting = [account, asset, bucket, amount, kind]
@@ -23,7 +31,9 @@ import type { BatchEntry, BatchOutput, CommandResult, MarketCommand } from '../a
  * MessagePack int64, so 18-decimal amounts of any size round-trip exactly. Lifecycle commands and
  * transitions are rare and kept as maps (undefined fields dropped).
  *
- * The lists are part of the format: append only; a change of layout bumps VERSION.
+ * The lists are part of the format: append only; a change of layout bumps VERSION. The `deposit`
+ * command (tag 5, in records of the `@ledger` pseudo-market) was appended within version 1: records
+ * written before it decode as they always did.
  */
 export const JOURNAL_RECORD_VERSION = 1;
 
@@ -108,6 +118,11 @@ const COMMAND_SHAPES: readonly Shape[] = [
   command('cancel_all', ['userId']),
 ];
 const LIFECYCLE_TAG = COMMAND_SHAPES.length;
+
+const ledgerCommand = shapeOf<DepositCommand, 'kind'>();
+/** Ledger commands by tag index − LEDGER_TAG_BASE (after the lifecycle tag; append only). */
+const LEDGER_COMMAND_SHAPES: readonly Shape[] = [ledgerCommand('deposit', ['userId', 'asset', 'amount'])];
+const LEDGER_TAG_BASE = LIFECYCLE_TAG + 1;
 
 const event = shapeOf<BookEvent, 'type'>();
 const EVENT_SHAPES: readonly Shape[] = [
@@ -240,14 +255,28 @@ function unpackDelta(packed: Packed, previous: number, what: string): number {
   throw new JournalDecodeError(`bad ${what}`);
 }
 
-function packCommand(cmd: MarketCommand): Packed[] {
+function packCommand(cmd: JournalCommand): Packed[] {
   if (cmd.kind === 'lifecycle') return [LIFECYCLE_TAG, withoutUndefined(cmd.event)];
+  if (cmd.kind === 'deposit') {
+    const fields = { userId: cmd.userId, asset: cmd.asset, amount: packAmount(cmd.amount) };
+    return packShape(LEDGER_TAG_BASE, LEDGER_COMMAND_SHAPES[0]!, fields);
+  }
   const tag = COMMAND_TAGS.get(cmd.kind);
   if (tag === undefined) throw new Error(`journal: unknown command kind ${cmd.kind}`);
   return packShape(tag, COMMAND_SHAPES[tag]!, cmd as unknown as Fields);
 }
 
-function unpackCommand(packed: Packed): MarketCommand {
+function unpackCommand(packed: Packed): JournalCommand {
+  const ledgerTag = Array.isArray(packed) && typeof packed[0] === 'number' ? packed[0] - LEDGER_TAG_BASE : -1;
+  if (ledgerTag >= 0 && ledgerTag < LEDGER_COMMAND_SHAPES.length) {
+    const shifted = [ledgerTag, ...(packed as Packed[]).slice(1)];
+    const fields = unpackShape('kind', LEDGER_COMMAND_SHAPES, shifted, 'command');
+    const { userId, asset, amount } = fields;
+    if (typeof userId !== 'string' || typeof asset !== 'string') {
+      throw new JournalDecodeError('deposit without user or asset');
+    }
+    return { kind: 'deposit', userId, asset, amount: unpackAmount(amount, 'deposit amount') };
+  }
   if (Array.isArray(packed) && packed[0] === LIFECYCLE_TAG) {
     const lifecycleEvent: unknown = packed[1];
     if (lifecycleEvent === null || typeof lifecycleEvent !== 'object') {
@@ -301,14 +330,25 @@ function unpackResult(packed: Packed, entrySeq: number): CommandResult {
   return out as CommandResult;
 }
 
-function packPosting(p: Posting): Packed[] {
-  const { amount } = p;
+/** A bigint as a safe integer, or as its decimal string beyond that. */
+function packAmount(amount: bigint): number | string {
   const small = amount >= BigInt(Number.MIN_SAFE_INTEGER) && amount <= BigInt(Number.MAX_SAFE_INTEGER);
+  return small ? Number(amount) : amount.toString();
+}
+
+function unpackAmount(packed: unknown, what: string): bigint {
+  if (typeof packed !== 'string' && typeof packed !== 'number') {
+    throw new JournalDecodeError(`${what} is neither an integer nor a decimal string`);
+  }
+  return BigInt(packed);
+}
+
+function packPosting(p: Posting): Packed[] {
   return [
     p.account,
     p.asset,
     packEnum(BUCKETS, p.bucket),
-    small ? Number(amount) : amount.toString(),
+    packAmount(p.amount),
     packEnum(POSTING_KINDS, p.kind),
   ];
 }
@@ -319,20 +359,17 @@ function unpackPosting(packed: Packed): Posting {
   if (typeof account !== 'string' || typeof asset !== 'string') {
     throw new JournalDecodeError('posting without account or asset');
   }
-  if (typeof amount !== 'string' && typeof amount !== 'number') {
-    throw new JournalDecodeError('posting amount is neither an integer nor a decimal string');
-  }
   return {
     account,
     asset,
     bucket: unpackEnum(BUCKETS, bucket, 'posting bucket') as Posting['bucket'],
-    amount: BigInt(amount),
+    amount: unpackAmount(amount, 'posting amount'),
     kind: unpackEnum(POSTING_KINDS, kind, 'posting kind') as Posting['kind'],
   };
 }
 
 /** The MessagePack-ready form of a batch (exposed for tests and size measurements). */
-export function packBatch(batch: BatchOutput): Packed[] {
+export function packBatch(batch: JournalBatch): Packed[] {
   let seq = 0;
   let ts = 0;
   const entries = batch.entries.map((entry): Packed[] => {
@@ -357,12 +394,12 @@ export function packBatch(batch: BatchOutput): Packed[] {
 }
 
 /** One batch as a journal record. Throws on a value it cannot represent (a non-finite amount...). */
-export function encodeBatch(batch: BatchOutput): Buffer {
+export function encodeBatch(batch: JournalBatch): Buffer {
   return packr.pack(packBatch(batch));
 }
 
 /** The batch a journal record holds: deep-equal to what was encoded (undefined fields absent). */
-export function decodeBatch(bytes: Uint8Array): BatchOutput {
+export function decodeBatch(bytes: Uint8Array): JournalBatch {
   const packed: unknown = packr.unpack(bytes);
   if (!Array.isArray(packed)) throw new JournalDecodeError('not an array');
   const [version, marketId, symbol, state, entries] = packed as Packed[];
@@ -372,7 +409,7 @@ export function decodeBatch(bytes: Uint8Array): BatchOutput {
   }
   let seq = 0;
   let ts = 0;
-  const out = entries.map((e: Packed): BatchEntry => {
+  const out = entries.map((e: Packed): BatchEntry<JournalCommand> => {
     if (!Array.isArray(e)) throw new JournalDecodeError('entry is not an array');
     const [seqDelta, tsDelta, cmd, result, postings] = e as Packed[];
     if (!Array.isArray(postings)) throw new JournalDecodeError('entry postings are not an array');
@@ -390,6 +427,6 @@ export function decodeBatch(bytes: Uint8Array): BatchOutput {
     marketId,
     symbol,
     entries: out,
-    state: unpackEnum(LIFECYCLE_STATES, state, 'state') as BatchOutput['state'],
+    state: unpackEnum(LIFECYCLE_STATES, state, 'state') as JournalBatch['state'],
   };
 }

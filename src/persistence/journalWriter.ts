@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import type { BatchOutput, BatchSink } from '../actors/market/types.ts';
+import type { BatchSink, JournalBatch } from '../actors/market/types.ts';
 import { encodeBatch } from './journalCodec.ts';
 
 export interface JournalWriterOptions {
@@ -168,7 +168,7 @@ export class JournalWriter implements BatchSink {
    * Journals a batch: resolves once the transaction holding it has committed; rejects (with
    * nothing of it in the journal) when its flush fails or the writer is closed.
    */
-  commit(batch: BatchOutput): Promise<void> {
+  commit(batch: JournalBatch): Promise<void> {
     if (this.fatal !== undefined) return Promise.reject(this.fatal);
     if (this.closing) return Promise.reject(new JournalWriteError('the journal writer is closed'));
     const first = batch.entries[0];

@@ -200,6 +200,63 @@ export class MarketActor {
     this.transition = undefined;
   }
 
+  /**
+   * Recovery: re-runs one journaled entry against the book and lifecycle, never the ledger (the
+   * caller applies the entry's journaled postings, the exact ledger effect). Entries must come in
+   * seq order, starting after this market's current seq. What reached the book or the lifecycle is
+   * re-executed as it was (a placement with the order id from its result); what was refused
+   * before them only uses its seq. Call finishRecovery() after the last entry: it sets the rebuild
+   * point (replayed entries are not kept for rebuild(), so none may run in between).
+   */
+  replayEntry(entry: BatchEntry): void {
+    const { symbol } = this.definition;
+    if (entry.seq !== this.seq + 1) {
+      throw new Error(`market ${symbol}: journal entry seq ${entry.seq} does not follow seq ${this.seq}`);
+    }
+    this.seq = entry.seq;
+    this.processed++;
+    const { command, result } = entry;
+    if (command.kind === 'lifecycle') {
+      if (!result.ok) return;
+      this.lifecycle.send(command.event);
+      if (this.state === 'archived') {
+        // As applyLifecycle: an archived market cancels every open order, users in sorted order.
+        this.rebuildTerms();
+        const users = new Set([...this.settlement.terms.values()].map((t) => t.userId));
+        for (const userId of [...users].sort()) this.book.execute({ kind: 'cancel_all', userId });
+      }
+    } else if (command.kind === 'place') {
+      if (result.ok) {
+        const { orderId } = result;
+        if (orderId !== this.nextOrderId + 1) {
+          throw new Error(
+            `market ${symbol}: journaled order id ${String(orderId)} at seq ${entry.seq}, expected ${this.nextOrderId + 1}`,
+          );
+        }
+        this.nextOrderId = orderId;
+        // A market buy's budget (given, or computed from the balance) is in its `accepted` event.
+        const marketBuy = command.type === 'market' && command.side === 'buy';
+        const accepted = result.events.find((e) => e.type === 'accepted' && e.orderId === orderId);
+        const budget = marketBuy && accepted?.type === 'accepted' ? accepted.quoteBudget : undefined;
+        this.book.execute(toBookPlace(command, orderId, budget));
+      } else if (entry.postings.length > 0) {
+        // Funds were locked, so it reached the book, which refused it: it used an order id and
+        // changed nothing else (a refusal before the book locks nothing).
+        this.nextOrderId++;
+      }
+    } else if (result.ok) {
+      // A refused cancel or amend changed nothing in the book.
+      this.book.execute(command);
+    }
+  }
+
+  /** Ends a recovery: open-order terms from the book, and a rebuild point at the recovered state. */
+  finishRecovery(): void {
+    this.rebuildTerms();
+    this.transition = undefined;
+    this.checkpointNow();
+  }
+
   private restore(state: MarketState): void {
     this.seq = state.seq;
     this.nextOrderId = state.nextOrderId;

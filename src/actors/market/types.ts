@@ -58,26 +58,46 @@ export type CommandResult =
     }
   | { readonly ok: false; readonly code: MarketErrorCode; readonly message: string };
 
+/**
+ * A credit to a user's available balance from outside the exchange. Not a market command: the
+ * supervisor applies it to the ledger and journals it as a record of the pseudo-market `@ledger`.
+ */
+export interface DepositCommand {
+  readonly kind: 'deposit';
+  readonly userId: string;
+  readonly asset: string;
+  readonly amount: bigint;
+}
+
+/** Every command the journal holds: a market's, or a ledger command of the `@ledger` pseudo-market. */
+export type JournalCommand = MarketCommand | DepositCommand;
+
+/** The market id (and symbol) of the journal records of ledger commands (deposits). */
+export const LEDGER_JOURNAL_ID = '@ledger';
+
 /** One processed command and everything it caused, in order. */
-export interface BatchEntry {
+export interface BatchEntry<C extends JournalCommand = MarketCommand> {
   readonly seq: number;
   readonly ts: number;
-  readonly command: MarketCommand;
+  readonly command: C;
   readonly result: CommandResult;
   readonly postings: readonly Posting[];
 }
 
 /** The ordered output of one drained mailbox batch: what persistence journals and publication sends. */
-export interface BatchOutput {
+export interface BatchOutput<C extends JournalCommand = MarketCommand> {
   readonly marketId: string;
   readonly symbol: string;
-  readonly entries: readonly BatchEntry[];
+  readonly entries: readonly BatchEntry<C>[];
   readonly state: LifecycleState;
 }
 
+/** What the journal holds: a market's batch, or a `@ledger` record of deposits. */
+export type JournalBatch = BatchOutput<JournalCommand>;
+
 /** Where batches go (persistence, publication). Acks are released once `commit` has resolved. */
 export interface BatchSink {
-  commit(batch: BatchOutput): void | Promise<void>;
+  commit(batch: JournalBatch): void | Promise<void>;
   /** False while the sink is full: markets hold their mailboxes (which then answer `overloaded`). */
   canAccept?(): boolean;
   /** Resolves when canAccept() turns true again; without it the supervisor polls. */
