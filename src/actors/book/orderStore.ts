@@ -9,8 +9,8 @@ const INITIAL_CAPACITY = 1024;
 /**
  * The open orders of a book, stored column-wise in typed arrays and addressed by slot number; freed
  * slots are reused. A million resting orders are a few dozen arrays instead of a million objects:
- * the garbage collector has almost nothing to trace or move, and an order costs about 94 bytes, its id index included
- * (bench/RESULTS.md). Ids, prices and quantities are safe integers, exact in a Float64Array.
+ * the garbage collector has almost nothing to trace or move, and an order costs about 94 bytes,
+ * its id index included (bench/RESULTS.md). Ids, prices and quantities are safe integers, exact in a Float64Array.
  */
 export class OrderStore {
   orderId = new Float64Array(INITIAL_CAPACITY);
