@@ -1,6 +1,6 @@
 import type { InspectionEvent } from 'xstate';
 import type { LifecycleState } from '../../machines/marketLifecycle.ts';
-import type { Ledger, Posting } from './ledger/index.ts';
+import type { Ledger, LedgerSnapshot, Posting } from './ledger/index.ts';
 import { MarketActor, MarketFault, type Envelope, type MarketState } from './market/marketActor.ts';
 import {
   LEDGER_JOURNAL_ID,
@@ -66,6 +66,15 @@ interface Supervised {
   batches: number;
 }
 
+/** The whole exchange's in-memory state at one instant where it equals the committed journal. */
+export interface ExchangeState {
+  /** Every market, in the order it was added. */
+  readonly markets: readonly { readonly id: string; readonly symbol: string; readonly state: MarketState }[];
+  readonly ledger: LedgerSnapshot;
+  /** The last `@ledger` sequence number used: recovery continues it (resumeLedgerSeq). */
+  readonly ledgerSeq: number;
+}
+
 export interface AddMarketOptions {
   readonly baseDecimals: number;
   readonly quoteDecimals: number;
@@ -91,6 +100,7 @@ export class Supervisor {
   private readonly batchSize: number;
   private readonly checkpointEvery: number;
   private idleWaiters: (() => void)[] = [];
+  private quiescenceWaiters: ((state: ExchangeState) => void)[] = [];
   /** Sequence of the `@ledger` journal records (credits); recovery resumes it. */
   private ledgerSeq = 0;
   private creditsCommitting = 0;
@@ -202,6 +212,7 @@ export class Supervisor {
     } finally {
       this.creditsCommitting--;
       this.settled();
+      this.quiesced();
     }
     return result;
   }
@@ -218,6 +229,51 @@ export class Supervisor {
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Calls `take`, synchronously, with the state of every market and of the ledger at the next
+   * instant where nothing processed is uncommitted: no batch or credit is being committed and no
+   * market is halted (mailboxes may hold commands: they have not touched any state yet). At such
+   * an instant memory is exactly the committed journal, so `take` may pair the state with the
+   * sink's last committed position (durable snapshots, src/persistence/snapshots.ts). Resolves with
+   * what `take` returns; rejects with what it throws. Under load such an instant comes right after a
+   * flush has committed every outstanding batch, before the next drain (drains run on setImmediate).
+   */
+  atQuiescence<T>(take: (state: ExchangeState) => T): Promise<T> {
+    const result = new Promise<T>((resolve, reject) => {
+      this.quiescenceWaiters.push((state) => {
+        try {
+          resolve(take(state));
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      });
+    });
+    this.quiesced();
+    return result;
+  }
+
+  private isQuiescent(): boolean {
+    if (this.creditsCommitting > 0) return false;
+    for (const m of this.markets.values()) if (m.committing || m.halted) return false;
+    return true;
+  }
+
+  private quiesced(): void {
+    if (this.quiescenceWaiters.length === 0 || !this.isQuiescent()) return;
+    const waiters = this.quiescenceWaiters;
+    this.quiescenceWaiters = [];
+    const state: ExchangeState = {
+      markets: [...this.markets.values()].map(({ actor }) => ({
+        id: actor.definition.id,
+        symbol: actor.definition.symbol,
+        state: actor.currentState(),
+      })),
+      ledger: this.options.ledger.snapshot(),
+      ledgerSeq: this.ledgerSeq,
+    };
+    for (const waiter of waiters) waiter(state);
   }
 
   private isIdle(): boolean {
@@ -282,6 +338,7 @@ export class Supervisor {
     });
     if (actor.mailbox.size > 0) this.schedule(market);
     else this.settled();
+    this.quiesced();
   }
 
   /**
@@ -314,6 +371,7 @@ export class Supervisor {
       this.options.inspect?.({ type: 'market.recovered', marketId: id, symbol });
       if (actor.mailbox.size > 0) this.schedule(market);
       else this.settled();
+      this.quiesced();
     });
   }
 

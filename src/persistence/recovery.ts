@@ -10,6 +10,7 @@ import {
 } from '../actors/market/types.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { decodeBatch } from './journalCodec.ts';
+import { decodeLedgerSnapshot, decodeMarketState } from './snapshots.ts';
 
 export interface RecoveryTarget {
   /** The ledger the supervisor was built with: fresh (assets defined, nothing posted). */
@@ -24,8 +25,13 @@ export interface RecoveryOptions {
 }
 
 export interface RecoveryStats {
+  /** Journal records replayed (those after the snapshot, when one was loaded). */
   readonly records: number;
   readonly entries: number;
+  /** The global_seq of the snapshot set recovery started from (0: none, the whole journal replayed). */
+  readonly snapshotGlobalSeq: number;
+  /** Markets restored from that snapshot set. */
+  readonly snapshotMarkets: number;
   /** The last global_seq replayed (0 for an empty journal): the JournalWriter continues after it. */
   readonly lastGlobalSeq: number;
 }
@@ -38,10 +44,15 @@ export class RecoveryError extends Error {
 }
 
 const JournalPage = z.object({ global_seq: z.string(), record: z.instanceof(Buffer) });
+const LedgerSnapshotRow = z.object({ global_seq: z.string(), state: z.instanceof(Buffer) });
+const MarketSnapshotRow = z.object({ market_id: z.string(), seq: z.string(), state: z.instanceof(Buffer) });
+const JournalMarket = z.object({ market_id: z.string() });
 
 /**
- * Rebuilds the exchange from the journal (DESIGN.md principles 2 and 4): every record in
- * global_seq order, streamed in pages. A `@ledger` record's postings are applied to the ledger; a
+ * Rebuilds the exchange from the latest snapshot set and the journal after it (DESIGN.md principles
+ * 2 and 4; snapshots.ts): the ledger and every market of the set start from their snapshot at its
+ * global_seq G, a market registered since starts from its initial state, then every record after
+ * G (all of them without a snapshot) is replayed in global_seq order, streamed in pages. A `@ledger` record's postings are applied to the ledger; a
  * market record's entries each apply their journaled postings (the exact ledger effect) and replay
  * their book and lifecycle input into the market's actor. Afterwards each market takes a rebuild
  * point and the supervisor's credits continue the `@ledger` sequence; a JournalWriter opened
@@ -59,10 +70,11 @@ export async function recover(
   const actors = new Map<string, MarketActor>();
   for (const { id, symbol } of supervisor.list()) actors.set(id, supervisor.actor(symbol)!);
 
-  let last = 0;
+  const snapshot = await loadSnapshot(pool, ledger, actors);
+  let last = snapshot.globalSeq;
   let records = 0;
   let entries = 0;
-  let ledgerSeq = 0;
+  let ledgerSeq = snapshot.ledgerSeq;
   for (;;) {
     const page = await pool.any(sql.type(JournalPage)`
       SELECT global_seq::text AS global_seq, record FROM journal
@@ -111,5 +123,66 @@ export async function recover(
   }
   for (const actor of actors.values()) actor.finishRecovery();
   supervisor.resumeLedgerSeq(ledgerSeq);
-  return { records, entries, lastGlobalSeq: last };
+  return {
+    records,
+    entries,
+    snapshotGlobalSeq: snapshot.globalSeq,
+    snapshotMarkets: snapshot.markets,
+    lastGlobalSeq: last,
+  };
+}
+
+/**
+ * Loads the latest snapshot set into the fresh ledger and the markets, if there is one: the
+ * ledger_snapshots row with the highest global_seq G and each market's latest market_snapshots row
+ * with global_seq <= G (takeSnapshot writes them together; a market unchanged since its previous
+ * snapshot keeps that row). A registered market without a row must have no journal record up to G;
+ * a row for a market that is not registered is an error, as its journal records would be.
+ */
+async function loadSnapshot(
+  pool: DatabasePool,
+  ledger: Ledger,
+  actors: ReadonlyMap<string, MarketActor>,
+): Promise<{ globalSeq: number; ledgerSeq: number; markets: number }> {
+  const latest = await pool.maybeOne(sql.type(LedgerSnapshotRow)`
+    SELECT global_seq::text AS global_seq, state FROM ledger_snapshots
+    ORDER BY ledger_snapshots.global_seq DESC LIMIT 1`);
+  if (latest === null) return { globalSeq: 0, ledgerSeq: 0, markets: 0 };
+  const globalSeq = Number(latest.global_seq);
+  const where = `snapshot at global_seq ${globalSeq}`;
+  const rows = await pool.any(sql.type(MarketSnapshotRow)`
+    SELECT DISTINCT ON (market_id) market_id, seq::text AS seq, state FROM market_snapshots
+    WHERE global_seq <= ${globalSeq}
+    ORDER BY market_id, market_snapshots.global_seq DESC`);
+  const restored = new Set<string>();
+  for (const row of rows) {
+    const actor = actors.get(row.market_id);
+    if (actor === undefined) {
+      throw new RecoveryError(
+        `${where}: market ${row.market_id} is not registered; add every market before recovering`,
+      );
+    }
+    const state = decodeMarketState(row.state);
+    if (state.seq !== Number(row.seq)) {
+      throw new RecoveryError(`${where}: market ${row.market_id} holds seq ${state.seq}, its row ${row.seq}`);
+    }
+    actor.restoreState(state);
+    restored.add(row.market_id);
+  }
+  const others = [...actors.keys()].filter((id) => !restored.has(id));
+  if (others.length > 0) {
+    const missed = await pool.maybeOne(sql.type(JournalMarket)`
+      SELECT market_id FROM journal
+      WHERE market_id = ANY(${sql.array(others, 'text')}) AND global_seq <= ${globalSeq} LIMIT 1`);
+    if (missed !== null) {
+      throw new RecoveryError(`${where}: market ${missed.market_id} has journal records but no snapshot`);
+    }
+  }
+  const { ledgerSeq, ledger: balances } = decodeLedgerSnapshot(latest.state);
+  try {
+    ledger.load(balances);
+  } catch (error) {
+    throw new RecoveryError(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return { globalSeq, ledgerSeq, markets: rows.length };
 }

@@ -36,12 +36,34 @@ import type {
  * check only the rows they debit; `apply` checks any posting set as a whole.
  */
 export class Ledger {
-  readonly #store = new BalanceStore();
+  #store = new BalanceStore();
 
   static restore(snapshot: LedgerSnapshot): Ledger {
     const ledger = new Ledger();
     loadSnapshot(ledger.#store, snapshot);
     return ledger;
+  }
+
+  /**
+   * Recovery: takes a snapshot's balances into this ledger in place (the market actors already hold
+   * this object, so `restore`'s new ledger would not do). Only a ledger that has posted nothing can
+   * load one. Assets it defines must have the snapshot's decimals; those the snapshot lacks (added
+   * to the configuration since) are kept, after the snapshot's.
+   */
+  load(snapshot: LedgerSnapshot): void {
+    if (this.#store.accounts.size > 0) {
+      throw new LedgerInvariantError('a snapshot can only be loaded into a ledger that has posted nothing');
+    }
+    const loaded = new BalanceStore();
+    loadSnapshot(loaded, snapshot);
+    for (const [symbol, decimals] of this.#store.assets) {
+      const known = loaded.assets.get(symbol);
+      if (known === undefined) loaded.assets.set(symbol, decimals);
+      else if (known !== decimals) {
+        throw new LedgerConfigError(`asset ${symbol} has ${decimals} decimals, the snapshot ${known}`);
+      }
+    }
+    this.#store = loaded;
   }
 
   /** Idempotent for the same decimals; redefining an asset with other decimals is bad config. */

@@ -250,6 +250,25 @@ export class MarketActor {
     }
   }
 
+  /**
+   * Recovery from a durable snapshot: the market continues from `state` (its own earlier
+   * currentState()) instead of its starting state. Only before anything was processed or replayed;
+   * journal entries after the snapshot follow with replayEntry, then finishRecovery().
+   */
+  restoreState(state: MarketState): void {
+    const { id, symbol } = this.definition;
+    if (this.replay.length > 0 || this.seq !== this.checkpoint.seq) {
+      throw new Error(`market ${symbol}: a snapshot can only be restored before anything is processed`);
+    }
+    if (state.lifecycle.context.marketId !== id) {
+      throw new Error(`market ${symbol}: the snapshot is of market ${state.lifecycle.context.marketId}`);
+    }
+    this.lifecycle.stop();
+    this.checkpoint = state;
+    this.restore(state);
+    this.transition = undefined;
+  }
+
   /** Ends a recovery: open-order terms from the book, and a rebuild point at the recovered state. */
   finishRecovery(): void {
     this.rebuildTerms();
