@@ -1,0 +1,29 @@
+import { createDatabasePool } from '../src/persistence/pool.ts';
+import { migrate } from '../src/persistence/migrate.ts';
+import { Projector, resetProjections } from '../src/persistence/projector.ts';
+
+/**
+ * `npm run rebuild-projections`: empties the relational projections, resets their cursor and
+ * rebuilds them from the whole journal. Last line: a one-line summary.
+ */
+const url = process.env.DATABASE_URL;
+if (url === undefined || url === '') {
+  console.error(
+    'rebuild-projections: DATABASE_URL is not set (run it through `npm run rebuild-projections`)',
+  );
+  process.exit(2);
+}
+await migrate(url, () => undefined);
+const pool = await createDatabasePool(url, 2);
+try {
+  const started = performance.now();
+  await resetProjections(pool);
+  const records = await new Projector(pool, { pageSize: 2_000 }).runOnce();
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `rebuild-projections: ${records} journal records projected in ${seconds.toFixed(2)} s ` +
+      `(${Math.round(records / Math.max(seconds, 1e-9))} records/s)`,
+  );
+} finally {
+  await pool.end();
+}
