@@ -10,6 +10,7 @@ import { JournalWriter } from './persistence/journalWriter.ts';
 import { migrate } from './persistence/migrate.ts';
 import { createDatabasePool } from './persistence/pool.ts';
 import { recover } from './persistence/recovery.ts';
+import { Projector } from './persistence/projector.ts';
 import { scheduleSnapshots, takeSnapshot } from './persistence/snapshots.ts';
 
 /*
@@ -75,6 +76,17 @@ const snapshots =
           },
         },
       );
+
+// Relational projections (history reads) follow the journal continuously, off the matching path.
+const projector =
+  pool === undefined
+    ? undefined
+    : new Projector(pool, {
+        onError: (error) => {
+          log.warn({ err: error }, 'projection round failed');
+        },
+      });
+projector?.start(50);
 
 let clock = Date.now();
 const send = async (command: MarketCommand) => supervisor.submit(market.symbol, command, clock++);
@@ -183,6 +195,11 @@ if (pool !== undefined && writer !== undefined) {
   log.info(await takeSnapshot(pool, { supervisor, writer }), 'snapshot taken at shutdown');
   await writer.close();
   log.info({ journal: writer.stats() }, 'journal closed');
+}
+if (projector !== undefined) {
+  await projector.stop();
+  const caughtUp = await projector.runOnce();
+  log.info({ caughtUp, lag: await projector.lag() }, 'projections caught up');
 }
 await pool?.end();
 
