@@ -3,13 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Ledger } from '../../src/actors/ledger/index.ts';
 import type { CommandResult, MarketCommand, MarketDefinition } from '../../src/actors/market/types.ts';
-import { Supervisor } from '../../src/actors/supervisor.ts';
 import { decodeBatch } from '../../src/persistence/journalCodec.ts';
-import { JournalWriter } from '../../src/persistence/journalWriter.ts';
 import { recover } from '../../src/persistence/recovery.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { openDurableExchange, type DurableExchange } from '../support/durable.ts';
 import {
-  ASSET_DECIMALS,
   BTC_USDC,
   ETH_USDC,
   expectOk,
@@ -42,25 +40,10 @@ afterAll(async () => {
   await pool.end();
 });
 
-interface Exchange {
-  readonly ledger: Ledger;
-  readonly supervisor: Supervisor;
-  readonly writer: JournalWriter;
-}
+type Exchange = DurableExchange;
 
-async function exchange(markets: readonly MarketDefinition[] = MARKETS): Promise<Exchange> {
-  const ledger = new Ledger();
-  for (const [asset, decimals] of Object.entries(ASSET_DECIMALS)) ledger.defineAsset(asset, decimals);
-  const writer = await JournalWriter.open(pool, { flushIntervalMs: 2 });
-  const supervisor = new Supervisor({ ledger, sink: writer, batchSize: 4 });
-  for (const definition of markets) {
-    supervisor.addMarket(definition, {
-      baseDecimals: ASSET_DECIMALS[definition.baseAsset]!,
-      quoteDecimals: ASSET_DECIMALS[definition.quoteAsset]!,
-    });
-  }
-  return { ledger, supervisor, writer };
-}
+const exchange = (markets: readonly MarketDefinition[] = MARKETS): Promise<Exchange> =>
+  openDurableExchange(pool, markets);
 
 /** Everything recovery must reproduce. */
 function stateOf({ ledger, supervisor }: Exchange) {

@@ -1,16 +1,13 @@
 import { createPool, sql, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Ledger } from '../../src/actors/ledger/index.ts';
 import type { CommandResult, MarketCommand, MarketDefinition } from '../../src/actors/market/types.ts';
-import { Supervisor } from '../../src/actors/supervisor.ts';
 import { decodeBatch } from '../../src/persistence/journalCodec.ts';
-import { JournalWriter } from '../../src/persistence/journalWriter.ts';
 import { recover } from '../../src/persistence/recovery.ts';
 import { scheduleSnapshots, takeSnapshot, type SnapshotResult } from '../../src/persistence/snapshots.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { openDurableExchange, registerMarket, type DurableExchange } from '../support/durable.ts';
 import {
-  ASSET_DECIMALS,
   BTC_USDC,
   ETH_USDC,
   expectOk,
@@ -43,27 +40,10 @@ afterAll(async () => {
   await pool.end();
 });
 
-interface Exchange {
-  readonly ledger: Ledger;
-  readonly supervisor: Supervisor;
-  readonly writer: JournalWriter;
-}
+type Exchange = DurableExchange;
 
-function addMarket(supervisor: Supervisor, definition: MarketDefinition): void {
-  supervisor.addMarket(definition, {
-    baseDecimals: ASSET_DECIMALS[definition.baseAsset]!,
-    quoteDecimals: ASSET_DECIMALS[definition.quoteAsset]!,
-  });
-}
-
-async function exchange(markets: readonly MarketDefinition[] = MARKETS): Promise<Exchange> {
-  const ledger = new Ledger();
-  for (const [asset, decimals] of Object.entries(ASSET_DECIMALS)) ledger.defineAsset(asset, decimals);
-  const writer = await JournalWriter.open(pool, { flushIntervalMs: 2 });
-  const supervisor = new Supervisor({ ledger, sink: writer, batchSize: 4 });
-  for (const definition of markets) addMarket(supervisor, definition);
-  return { ledger, supervisor, writer };
-}
+const exchange = (markets: readonly MarketDefinition[] = MARKETS): Promise<Exchange> =>
+  openDurableExchange(pool, markets);
 
 /** Everything recovery must reproduce. */
 function stateOf({ ledger, supervisor }: Exchange) {
@@ -142,7 +122,7 @@ describe('snapshots', () => {
     expect(await snapshotRows()).toEqual({ markets: 3, ledgers: 2 });
 
     // GOLD is listed; then a load phase across the markets, snapshots taken while it runs.
-    addMarket(supervisor, GOLD_USDC);
+    registerMarket(supervisor, GOLD_USDC);
     for (const type of PATH_TO.active) await run(GOLD, type);
     await run(BTC, 'lifecycle.resume');
     const next = random(5);
