@@ -9,12 +9,12 @@
 import { cpus, loadavg } from 'node:os';
 import { Ledger } from '../src/actors/ledger/index.ts';
 import type { LifecycleEvent } from '../machines/marketLifecycle.ts';
-import type { CommandResult, MarketCommand, MarketDefinition } from '../src/actors/market/types.ts';
+import type { CommandResult, MarketCommand } from '../src/actors/market/types.ts';
 import { Supervisor, type ActorInspection } from '../src/actors/supervisor.ts';
 import type { OrderBook } from '../src/actors/book/orderBook.ts';
-import { actorCommands, type ActorCommands } from './lib/actorStream.ts';
+import { actorCommands, BENCH_QUOTE, benchMarket, type ActorCommands } from './lib/actorStream.ts';
 import { fullGc, measure, median, progress, round, type Rate } from './lib/stats.ts';
-import { BOOK_CONFIG, mixedStream, prefilledBook, users, type BookShape, type Stream } from './lib/stream.ts';
+import { mixedStream, prefilledBook, users, type BookShape, type Stream } from './lib/stream.ts';
 
 const SEED = 20240611;
 const ROUNDS = 7;
@@ -35,7 +35,7 @@ const MULTI = { markets: 4, prefill: 5_000, ops: 25_000 };
 /** Generous: no order ever runs out (1e9 USDC and 1e7 of each base per user), yet every lock is real. */
 const QUOTE_DEPOSIT = 10n ** 15n;
 const BASE_DEPOSIT = 10n ** 15n;
-const QUOTE = 'USDC';
+const QUOTE = BENCH_QUOTE;
 const QUOTE_DECIMALS = 6;
 const BASE_DECIMALS = 8;
 const TS = 1_700_000_000_000;
@@ -57,27 +57,6 @@ function plans(markets: number, prefill: number, ops: number, seed: number): Mar
     const stream = mixedStream({ seed: seed + m, shape: DEEP, users: USERS, prefill, ops });
     return { symbol: `${baseAsset}-${QUOTE}`, baseAsset, stream, commands: actorCommands(stream) };
   });
-}
-
-/** Money rules under which one tick × one lot is one USDC minor unit and the book config is BOOK_CONFIG. */
-function definition(plan: MarketPlan, m: number): MarketDefinition {
-  return {
-    id: `bench-${m}`,
-    symbol: plan.symbol,
-    baseAsset: plan.baseAsset,
-    quoteAsset: QUOTE,
-    makerFeeBps: 10,
-    takerFeeBps: 20,
-    maxOrders: BOOK_CONFIG.maxOrders,
-    money: {
-      priceDecimals: 2,
-      qtyDecimals: 4,
-      tickSize: '0.01',
-      lotSize: '0.0001',
-      minQty: '0.0001',
-      maxQty: String(BOOK_CONFIG.maxQty / 10_000),
-    },
-  };
 }
 
 interface Tally {
@@ -173,7 +152,10 @@ async function runActors(markets: readonly MarketPlan[]): Promise<ActorRun> {
   });
   for (const [m, plan] of markets.entries()) {
     ledger.defineAsset(plan.baseAsset, BASE_DECIMALS);
-    sup.addMarket(definition(plan, m), { baseDecimals: BASE_DECIMALS, quoteDecimals: QUOTE_DECIMALS });
+    sup.addMarket(benchMarket(m, plan.baseAsset), {
+      baseDecimals: BASE_DECIMALS,
+      quoteDecimals: QUOTE_DECIMALS,
+    });
     const events: LifecycleEvent[] = [
       { type: 'lifecycle.submit', actor: ADMIN, ts: TS },
       { type: 'lifecycle.approve', actor: ADMIN, ts: TS },

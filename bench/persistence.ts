@@ -32,9 +32,9 @@ import { JournalWriter } from '../src/persistence/journalWriter.ts';
 import { migrate } from '../src/persistence/migrate.ts';
 import { recover } from '../src/persistence/recovery.ts';
 import { takeSnapshot } from '../src/persistence/snapshots.ts';
-import { actorCommands } from './lib/actorStream.ts';
+import { actorCommands, BENCH_QUOTE, benchMarket } from './lib/actorStream.ts';
 import { fullGc, progress, round } from './lib/stats.ts';
-import { BOOK_CONFIG, mixedStream, users, type BookShape } from './lib/stream.ts';
+import { mixedStream, users, type BookShape } from './lib/stream.ts';
 
 const SEED = 20240611;
 const BENCH_DB = 'exchange_bench';
@@ -42,7 +42,7 @@ const MAILBOX_SIZE = 10_000;
 const BATCH_SIZE = 512;
 const WINDOW = MAILBOX_SIZE;
 const DEEP: BookShape = { deepPercent: 50, deepTicks: 10, wideTicks: 290 };
-const QUOTE = 'USDC';
+const QUOTE = BENCH_QUOTE;
 const QUOTE_DECIMALS = 6;
 const BASE_DECIMALS = 8;
 const DEPOSIT = 10n ** 15n;
@@ -117,26 +117,6 @@ interface Lane {
   ops: readonly MarketCommand[];
 }
 
-function definition(m: number, baseAsset: string): MarketDefinition {
-  return {
-    id: `bench-${m}`,
-    symbol: `${baseAsset}-${QUOTE}`,
-    baseAsset,
-    quoteAsset: QUOTE,
-    makerFeeBps: 10,
-    takerFeeBps: 20,
-    maxOrders: BOOK_CONFIG.maxOrders,
-    money: {
-      priceDecimals: 2,
-      qtyDecimals: 4,
-      tickSize: '0.01',
-      lotSize: '0.0001',
-      minQty: '0.0001',
-      maxQty: String(BOOK_CONFIG.maxQty / 10_000),
-    },
-  };
-}
-
 function lanes(markets: number, userCount: number, prefill: number, ops: number, seed: number): Lane[] {
   return Array.from({ length: markets }, (_, m) => {
     const baseAsset = `RWA${m}`;
@@ -145,7 +125,7 @@ function lanes(markets: number, userCount: number, prefill: number, ops: number,
     return {
       symbol: `${baseAsset}-${QUOTE}`,
       baseAsset,
-      definition: definition(m, baseAsset),
+      definition: benchMarket(m, baseAsset),
       prefill: commands.prefill,
       ops: commands.ops,
     };

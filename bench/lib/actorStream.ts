@@ -1,6 +1,6 @@
 import type { BookCommand } from '../../src/actors/book/types.ts';
-import type { MarketCommand } from '../../src/actors/market/types.ts';
-import type { Stream } from './stream.ts';
+import type { MarketCommand, MarketDefinition } from '../../src/actors/market/types.ts';
+import { BOOK_CONFIG, type Stream } from './stream.ts';
 
 /**
  * A recorded engine stream as the commands a market actor receives: places without an orderId (the
@@ -64,3 +64,29 @@ export function actorCommands(stream: Stream): ActorCommands {
     opsIds: Int32Array.from(stream.ops, idOf),
   };
 }
+
+/**
+ * A benchmark market quoted in USDC, under money rules where one tick × one lot is one USDC minor
+ * unit and the book config is BOOK_CONFIG.
+ */
+export function benchMarket(m: number, baseAsset: string): MarketDefinition {
+  return {
+    id: `bench-${m}`,
+    symbol: `${baseAsset}-${BENCH_QUOTE}`,
+    baseAsset,
+    quoteAsset: BENCH_QUOTE,
+    makerFeeBps: 10,
+    takerFeeBps: 20,
+    maxOrders: BOOK_CONFIG.maxOrders,
+    money: {
+      priceDecimals: 2,
+      qtyDecimals: 4,
+      tickSize: '0.01',
+      lotSize: '0.0001',
+      minQty: '0.0001',
+      maxQty: String(BOOK_CONFIG.maxQty / 10_000),
+    },
+  };
+}
+
+export const BENCH_QUOTE = 'USDC';
