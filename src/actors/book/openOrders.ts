@@ -25,10 +25,6 @@ export class OpenOrders {
     return this.byId.size;
   }
 
-  slotOf(orderId: number): number | undefined {
-    return this.byId.get(orderId);
-  }
-
   byClientId(userId: string, clientOrderId: string): number | undefined {
     return this.users.get(userId)?.byClientId?.get(clientOrderId);
   }

@@ -200,12 +200,6 @@ export class OrderBook implements MatchingEngine {
     };
   }
 
-  /** The open order with this id, or undefined. */
-  order(orderId: number): OpenOrder | undefined {
-    const slot = this.open.slotOf(orderId);
-    return slot === undefined ? undefined : this.store.toOpenOrder(slot);
-  }
-
   /** The user's open order named by id, or by clientOrderId when no id is given. */
   findOrder(ref: OrderRef): OpenOrder | undefined {
     const slot = this.open.find(ref);
