@@ -1,0 +1,547 @@
+import { decodeMessage, encodeMessage } from './codec.ts';
+import { LocalBook } from './localBook.ts';
+import {
+  CHANNEL_OF_PUSH,
+  isPrivateChannel,
+  type AcceptedReply,
+  type AmendedReply,
+  type AmendOrder,
+  type AuthedReply,
+  type BookDepth,
+  type BookMessage,
+  type CanceledAllReply,
+  type CanceledReply,
+  type CancelOrder,
+  type CandleInterval,
+  type Channel,
+  type ChannelPushes,
+  type ClientRequest,
+  type ErrorCode,
+  type PlaceOrder,
+  type PongReply,
+  type PushMessage,
+  type PushOp,
+  type ReplyOf,
+  type RequestOp,
+  type Role,
+  type ServerReply,
+} from './protocol.ts';
+
+/**
+ * The part of the WebSocket API the client uses. Browsers' `WebSocket` and the `ws` package's fit
+ * it. Handler parameters are `never` so that both event type families are assignable; the client
+ * reads only `data` of a message event and `code`/`reason` of a close event.
+ */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+const OPEN = 1;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+/** The server answered a request (or sent unsolicited) `{op:"error"}`. */
+export class ExchangeError extends Error {
+  readonly code: ErrorCode;
+  /** The request's `rid`; undefined for an error that answers no request. */
+  readonly rid: number | undefined;
+
+  constructor(code: ErrorCode, message: string, rid?: number) {
+    super(message);
+    this.name = 'ExchangeError';
+    this.code = code;
+    this.rid = rid;
+  }
+}
+
+/**
+ * A failure on the client's side of the wire: `timeout` (no reply in time), `closed` (not
+ * connected, or the connection closed before the reply), `bad_frame` (the server sent something
+ * that is not one MessagePack map), `unexpected_reply` (a reply of the wrong op for its `rid`),
+ * `handler` (a subscription callback threw; the error is its `cause`).
+ */
+export type ClientErrorKind = 'timeout' | 'closed' | 'bad_frame' | 'unexpected_reply' | 'handler';
+
+export class ClientError extends Error {
+  readonly kind: ClientErrorKind;
+  readonly rid: number | undefined;
+
+  constructor(kind: ClientErrorKind, message: string, options: { rid?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'ClientError';
+    this.kind = kind;
+    this.rid = options.rid;
+  }
+}
+
+export interface ExchangeClientOptions {
+  /** `ws://HOST:PORT/ws`. */
+  readonly url: string;
+  /** When set, `connect()` authenticates with it (an `auth` request) before it resolves. */
+  readonly token?: string;
+  /** With `token`: the server cancels this connection's open orders when it closes. */
+  readonly cancelOnDisconnect?: boolean;
+  /** Default `globalThis.WebSocket`; in Node before 22 pass the `ws` package's `WebSocket`. */
+  readonly WebSocket?: WebSocketConstructor;
+  /** How long a request waits for its reply; default 10000. */
+  readonly requestTimeoutMs?: number;
+  readonly onClose?: (event: { readonly code: number; readonly reason: string }) => void;
+  /**
+   * Errors that answer no pending request: an `error` without `rid` (or for a request that timed
+   * out), an undecodable frame, a failed book resubscription, a throwing subscription callback
+   * (which is rethrown when this is not set).
+   */
+  readonly onError?: (error: ExchangeError | ClientError) => void;
+}
+
+export interface SubscribeParams {
+  /** Required for public channels, omitted for private ones. */
+  readonly market?: string;
+  /** `book` only: 10, 50 or 0 (all levels); the server's default is 50. */
+  readonly depth?: BookDepth;
+  /** `candles` only. */
+  readonly interval?: CandleInterval;
+}
+
+/** Ends a subscription: sends `unsub` and resolves on `unsubbed`. A no-op once it was replaced. */
+export type Unsubscribe = () => Promise<void>;
+
+export interface BookSubscription {
+  readonly book: LocalBook;
+  /** How many times this subscription resubscribed after a gap or a checksum mismatch. */
+  readonly resyncs: number;
+  readonly unsubscribe: Unsubscribe;
+}
+
+export interface BookSubscribeOptions {
+  /** Called when the book resubscribes; `book` is stale until the fresh snapshot arrives. */
+  readonly onResync?: (reason: 'gap' | 'mismatch', book: LocalBook) => void;
+}
+
+export interface Session {
+  readonly userId: string;
+  readonly roles: readonly Role[];
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** The fields of a request besides `op` and `rid`. */
+export type RequestFields<Op extends RequestOp> = DistributiveOmit<
+  Extract<ClientRequest, { op: Op }>,
+  'op' | 'rid'
+>;
+
+const REPLY_OP = {
+  auth: 'authed',
+  ping: 'pong',
+  sub: 'subbed',
+  unsub: 'unsubbed',
+  place: 'accepted',
+  amend: 'amended',
+  cancel: 'canceled',
+  cancel_all: 'canceled_all',
+} as const satisfies { readonly [Op in RequestOp]: ReplyOf[Op]['op'] };
+
+const REPLY_OPS: ReadonlySet<string> = new Set(Object.values(REPLY_OP));
+
+interface PendingRequest {
+  readonly op: RequestOp;
+  readonly timer: ReturnType<typeof setTimeout>;
+  readonly resolve: (reply: ServerReply) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** One registered subscription; the map holds at most one per channel and market, as the server does. */
+interface Subscription {
+  readonly key: string;
+  readonly ch: Channel;
+  readonly params: SubscribeParams;
+  readonly deliver: (message: PushMessage) => void;
+}
+
+/**
+ * A client of wire protocol v1 (PROTOCOL.md) over one WebSocket: requests answered by `rid` with
+ * timeouts, pushes routed to subscriptions, book subscriptions kept as verified `LocalBook`s that
+ * resubscribe by themselves on a gap or a checksum mismatch. It does not reconnect.
+ */
+export class ExchangeClient {
+  readonly #url: string;
+  readonly #token: string | undefined;
+  readonly #cancelOnDisconnect: boolean | undefined;
+  readonly #WebSocket: WebSocketConstructor;
+  readonly #requestTimeoutMs: number;
+  readonly #onClose: ExchangeClientOptions['onClose'];
+  readonly #onError: ExchangeClientOptions['onError'];
+
+  #socket: WebSocketLike | undefined;
+  #closed = false;
+  #nextRid = 1;
+  readonly #pending = new Map<number, PendingRequest>();
+  readonly #subscriptions = new Map<string, Subscription>();
+  #resyncs = 0;
+  #session: Session | undefined;
+
+  constructor(options: ExchangeClientOptions) {
+    const WebSocketClass =
+      options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (WebSocketClass === undefined) {
+      throw new Error('ExchangeClient: no global WebSocket here; pass the ws package as options.WebSocket');
+    }
+    const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    if (!(Number.isFinite(timeout) && timeout > 0)) {
+      throw new Error(`ExchangeClient: requestTimeoutMs must be a positive number, got ${timeout}`);
+    }
+    this.#url = options.url;
+    this.#token = options.token;
+    this.#cancelOnDisconnect = options.cancelOnDisconnect;
+    this.#WebSocket = WebSocketClass;
+    this.#requestTimeoutMs = timeout;
+    this.#onClose = options.onClose;
+    this.#onError = options.onError;
+  }
+
+  /** Whether the socket is open. */
+  get connected(): boolean {
+    return !this.#closed && this.#socket?.readyState === OPEN;
+  }
+
+  /** The user this connection authenticated as, once `auth` succeeded. */
+  get session(): Session | undefined {
+    return this.#session;
+  }
+
+  /** Book resubscriptions (gap or mismatch) over all book subscriptions of this client. */
+  get resyncs(): number {
+    return this.#resyncs;
+  }
+
+  /** Opens the socket (once; there is no reconnect), then authenticates when a token was given. */
+  connect(): Promise<void> {
+    if (this.#socket !== undefined || this.#closed) {
+      return Promise.reject(new ClientError('closed', 'connect() can be called once per ExchangeClient'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const socket = new this.#WebSocket(this.#url);
+      this.#socket = socket;
+      socket.binaryType = 'arraybuffer';
+      let opened = false;
+      socket.onopen = () => {
+        opened = true;
+        if (this.#token === undefined) {
+          resolve();
+          return;
+        }
+        this.auth(this.#token, { cancelOnDisconnect: this.#cancelOnDisconnect }).then(
+          () => {
+            resolve();
+          },
+          (error: unknown) => {
+            reject(error instanceof Error ? error : new Error(String(error)));
+            this.close();
+          },
+        );
+      };
+      socket.onerror = (event: { message?: unknown }) => {
+        if (opened) return; // the close event that follows reports it
+        const detail = typeof event.message === 'string' ? `: ${event.message}` : '';
+        reject(new ClientError('closed', `could not connect to ${this.#url}${detail}`));
+      };
+      socket.onclose = (event: { code: number; reason: string }) => {
+        if (!opened)
+          reject(new ClientError('closed', `could not connect to ${this.#url} (close ${event.code})`));
+        this.#shutdown('the connection closed');
+        this.#onClose?.({ code: event.code, reason: event.reason });
+      };
+      socket.onmessage = (event: { data: unknown }) => {
+        this.#receive(event.data);
+      };
+    });
+  }
+
+  /** Closes the connection; pending requests reject at once with a `closed` ClientError. */
+  close(code = 1000, reason = ''): void {
+    this.#shutdown('the client closed the connection');
+    const socket = this.#socket;
+    if (socket !== undefined && socket.readyState <= OPEN) socket.close(code, reason);
+  }
+
+  /**
+   * Sends one request and resolves with its success reply. Rejects with an `ExchangeError` when the
+   * server answers `error`, with a `ClientError` on timeout or close.
+   */
+  request<Op extends RequestOp>(op: Op, fields: RequestFields<Op>): Promise<ReplyOf[Op]> {
+    const socket = this.#socket;
+    if (this.#closed || socket?.readyState !== OPEN) {
+      return Promise.reject(new ClientError('closed', `cannot send ${op}: not connected`));
+    }
+    const rid = this.#nextRid++;
+    return new Promise<ReplyOf[Op]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(rid);
+        reject(
+          new ClientError('timeout', `${op} (rid ${rid}) got no reply in ${this.#requestTimeoutMs} ms`, {
+            rid,
+          }),
+        );
+      }, this.#requestTimeoutMs);
+      this.#pending.set(rid, { op, timer, resolve: resolve as (reply: ServerReply) => void, reject });
+      try {
+        socket.send(encodeMessage({ op, rid, ...fields }));
+      } catch (error) {
+        clearTimeout(timer);
+        this.#pending.delete(rid);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  }
+
+  async auth(token: string, options: { cancelOnDisconnect?: boolean } = {}): Promise<AuthedReply> {
+    const reply = await this.request('auth', { token, cancelOnDisconnect: options.cancelOnDisconnect });
+    this.#session = { userId: reply.userId, roles: reply.roles };
+    return reply;
+  }
+
+  ping(): Promise<PongReply> {
+    return this.request('ping', {});
+  }
+
+  /** Resolves once the order and its immediate fills are durably committed. */
+  place(order: PlaceOrder): Promise<AcceptedReply> {
+    return this.request('place', order);
+  }
+
+  amend(amendment: AmendOrder): Promise<AmendedReply> {
+    return this.request('amend', amendment);
+  }
+
+  cancel(order: CancelOrder): Promise<CanceledReply> {
+    return this.request('cancel', order);
+  }
+
+  /** Cancels the user's open orders in `market`, or in every market. */
+  cancelAll(market?: string): Promise<CanceledAllReply> {
+    return this.request('cancel_all', { market });
+  }
+
+  /**
+   * Subscribes to a channel; `onMessage` gets its pushes, the snapshot included. Resolves on
+   * `subbed`. A second subscription to the same channel and market replaces the first, here as on
+   * the server; for candles, pushes of another interval than the one asked are dropped.
+   */
+  async subscribe<C extends Channel>(
+    ch: C,
+    params: SubscribeParams,
+    onMessage: (message: ChannelPushes[C]) => void,
+  ): Promise<Unsubscribe> {
+    const subscription = this.#register(ch, params, onMessage as (message: PushMessage) => void);
+    await this.#sendSub(subscription, true);
+    return () => this.#unsubscribe(subscription);
+  }
+
+  /** Ends the current subscription to `ch` (and `market` for public channels). */
+  async unsubscribe(ch: Channel, market?: string): Promise<void> {
+    this.#subscriptions.delete(subscriptionKey(ch, market));
+    if (isPrivateChannel(ch)) {
+      await this.request('unsub', { ch });
+    } else if (market === undefined) {
+      throw new TypeError(`channel ${ch} needs a market`);
+    } else {
+      await this.request('unsub', { ch, market });
+    }
+  }
+
+  /**
+   * Subscribes to a market's book and keeps it in a `LocalBook`; `onUpdate` gets it after each
+   * verified message. On a `seq` gap or a checksum mismatch it sends `sub` again and ignores
+   * deltas until the fresh snapshot.
+   */
+  async subscribeBook(
+    market: string,
+    depth: BookDepth,
+    onUpdate: (book: LocalBook) => void,
+    options: BookSubscribeOptions = {},
+  ): Promise<BookSubscription> {
+    const book = new LocalBook(market, depth);
+    let awaitingSnapshot = true;
+    let resyncFailed = false;
+    let resyncs = 0;
+    const resync = (reason: 'gap' | 'mismatch'): void => {
+      awaitingSnapshot = true;
+      resyncFailed = false;
+      resyncs++;
+      this.#resyncs++;
+      options.onResync?.(reason, book);
+      this.#sendSub(subscription, false).catch((error: unknown) => {
+        resyncFailed = true; // the next delta tries again
+        this.#report(toReportable(error));
+      });
+    };
+    const subscription = this.#register('book', { market, depth }, (message) => {
+      const bookMessage = message as BookMessage;
+      if (awaitingSnapshot && bookMessage.kind !== 'snapshot') {
+        // Deltas of the stream being replaced, before the fresh snapshot.
+        if (resyncFailed) resync('gap');
+        return;
+      }
+      const result = book.apply(bookMessage);
+      if (result === 'ok') {
+        awaitingSnapshot = false;
+        onUpdate(book);
+      } else {
+        resync(result);
+      }
+    });
+    await this.#sendSub(subscription, true);
+    return {
+      book,
+      get resyncs() {
+        return resyncs;
+      },
+      unsubscribe: () => this.#unsubscribe(subscription),
+    };
+  }
+
+  #register(ch: Channel, params: SubscribeParams, deliver: (message: PushMessage) => void): Subscription {
+    if (isPrivateChannel(ch)) {
+      if (params.market !== undefined) throw new TypeError(`channel ${ch} is private: it takes no market`);
+    } else if (params.market === undefined) {
+      throw new TypeError(`channel ${ch} needs a market`);
+    }
+    const key = subscriptionKey(ch, params.market);
+    const subscription: Subscription = { key, ch, params, deliver };
+    this.#subscriptions.set(key, subscription);
+    return subscription;
+  }
+
+  /** Sends `sub` for a registered subscription; when it fails, the registration is dropped if `initial`. */
+  async #sendSub(subscription: Subscription, initial: boolean): Promise<void> {
+    if (this.#subscriptions.get(subscription.key) !== subscription) return;
+    const { ch, params } = subscription;
+    const fields = isPrivateChannel(ch)
+      ? { ch }
+      : { ch, market: params.market ?? '', depth: params.depth, interval: params.interval };
+    try {
+      await this.request('sub', fields);
+    } catch (error) {
+      if (initial && this.#subscriptions.get(subscription.key) === subscription) {
+        this.#subscriptions.delete(subscription.key);
+      }
+      throw error;
+    }
+  }
+
+  async #unsubscribe(subscription: Subscription): Promise<void> {
+    if (this.#subscriptions.get(subscription.key) !== subscription) return;
+    await this.unsubscribe(subscription.ch, subscription.params.market);
+  }
+
+  #receive(data: unknown): void {
+    const frame = frameBytes(data);
+    if (frame === undefined) {
+      this.#report(new ClientError('bad_frame', 'the server sent a frame that is not binary'));
+      return;
+    }
+    const decoded = decodeMessage(frame);
+    if (!decoded.ok) {
+      this.#report(new ClientError('bad_frame', `the server sent an undecodable frame: ${decoded.reason}`));
+      return;
+    }
+    const message = decoded.message;
+    const { op, rid } = message;
+    if (typeof op !== 'string') {
+      this.#report(new ClientError('bad_frame', 'the server sent a message without op'));
+      return;
+    }
+    if (op === 'error') {
+      const error = new ExchangeError(
+        String(message.code) as ErrorCode,
+        String(message.message),
+        typeof rid === 'number' ? rid : undefined,
+      );
+      if (error.rid === undefined || !this.#settle(error.rid, error)) this.#report(error);
+      return;
+    }
+    if (REPLY_OPS.has(op)) {
+      if (typeof rid === 'number') this.#settle(rid, message as unknown as ServerReply);
+      return;
+    }
+    if (Object.hasOwn(CHANNEL_OF_PUSH, op)) this.#route(op as PushOp, message as unknown as PushMessage);
+    // Any other op is one this client does not know yet (the server may add ops): ignored.
+  }
+
+  /** Answers the pending request `rid`; false when none is pending (it timed out, or never was). */
+  #settle(rid: number, outcome: ServerReply | ExchangeError): boolean {
+    const pending = this.#pending.get(rid);
+    if (pending === undefined) return false;
+    this.#pending.delete(rid);
+    clearTimeout(pending.timer);
+    if (outcome instanceof ExchangeError) {
+      pending.reject(outcome);
+    } else if (outcome.op !== REPLY_OP[pending.op]) {
+      pending.reject(
+        new ClientError('unexpected_reply', `${pending.op} (rid ${rid}) was answered by ${outcome.op}`, {
+          rid,
+        }),
+      );
+    } else {
+      pending.resolve(outcome);
+    }
+    return true;
+  }
+
+  #route(op: PushOp, message: PushMessage): void {
+    const ch = CHANNEL_OF_PUSH[op];
+    const market = 'market' in message ? message.market : undefined;
+    const subscription = this.#subscriptions.get(subscriptionKey(ch, market));
+    if (subscription === undefined) return;
+    const { interval } = subscription.params;
+    if (message.op === 'candle' && interval !== undefined && message.interval !== interval) return;
+    try {
+      subscription.deliver(message);
+    } catch (cause) {
+      if (this.#onError === undefined) throw cause;
+      this.#onError(new ClientError('handler', `a ${ch} subscription callback threw`, { cause }));
+    }
+  }
+
+  #report(error: ExchangeError | ClientError): void {
+    this.#onError?.(error);
+  }
+
+  /** Rejects every pending request and forgets every subscription; idempotent. */
+  #shutdown(why: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    this.#subscriptions.clear();
+    for (const [rid, request] of pending) {
+      clearTimeout(request.timer);
+      request.reject(new ClientError('closed', `${request.op} (rid ${rid}) got no reply: ${why}`, { rid }));
+    }
+  }
+}
+
+/** Private channels have one subscription per connection; public ones one per market. */
+function subscriptionKey(ch: Channel, market: string | undefined): string {
+  return isPrivateChannel(ch) ? ch : `${ch}\u0000${market ?? ''}`;
+}
+
+function frameBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return undefined;
+}
+
+function toReportable(error: unknown): ExchangeError | ClientError {
+  if (error instanceof ExchangeError || error instanceof ClientError) return error;
+  return new ClientError('closed', error instanceof Error ? error.message : String(error), { cause: error });
+}
