@@ -1,0 +1,620 @@
+import type { LifecycleContext, LifecycleNotice, LifecycleState } from '../../machines/marketLifecycle.ts';
+import type { BookEvent, BookView, FillEvent, LevelEvent, OpenOrder, Side } from '../actors/book/types.ts';
+import type { LedgerSnapshot, Posting } from '../actors/ledger/index.ts';
+import { MarketFunds } from '../actors/market/funds.ts';
+import type { BatchEntry, JournalBatch, JournalCommand, MarketDefinition } from '../actors/market/types.ts';
+import type { MarketMoney } from '../actors/money.ts';
+import { formatUnits } from '../actors/money/decimal.ts';
+import type {
+  AcceptedStatus,
+  BalanceMessage,
+  BookMessage,
+  FillMessage,
+  LifecycleMessage,
+  OrderMessage,
+  OrderStatus,
+  OrderType,
+  TradeMessage,
+} from '../client/protocol.ts';
+import { BookFeed } from './bookFeed.ts';
+
+/** One wire message (without `rid`) and the topic its subscribers listen on. */
+export interface Publication {
+  /** `book/SYMBOL/DEPTH`, `trades/SYMBOL`, `lifecycle/SYMBOL`, `orders/USER`, `fills/USER`, `balances/USER`. */
+  readonly topic: string;
+  readonly message:
+    BookMessage | TradeMessage | LifecycleMessage | OrderMessage | FillMessage | BalanceMessage;
+}
+
+/** A listed market: what money and fees it trades with (src/actors/catalog.ts `ListedMarket`). */
+export interface PublishedListing {
+  readonly definition: MarketDefinition;
+  readonly money: MarketMoney;
+  readonly baseDecimals: number;
+  readonly quoteDecimals: number;
+}
+
+/** The market's committed state when it joins (a MarketActor after recovery, or a new one). */
+export interface MarketSource {
+  /** Levels and open orders. */
+  readonly orderBook: BookView;
+  /** The lifecycle state and context (seq = transitions taken, lastTransition's ts). */
+  currentState(): {
+    readonly lifecycle: { readonly state: LifecycleState; readonly context: LifecycleContext };
+  };
+}
+
+/** Counters a restart cannot recover from the market's state; all default to 0. */
+export interface PublishedCounters {
+  /** The book seq last published (PROTOCOL: the REST book carries it too). */
+  readonly bookSeq?: number | undefined;
+  /** The trade seq last published. */
+  readonly tradeSeq?: number | undefined;
+  /** `ts` of the order pushes of recovered open orders until they change. */
+  readonly ts?: number | undefined;
+}
+
+/** What the publisher reads of the ledger once, at start: its balances and asset decimals. */
+export interface LedgerSource {
+  snapshot(): LedgerSnapshot;
+}
+
+export interface PublisherOptions {
+  /**
+   * An order left the open set (filled or canceled), also one that never rested (IOC, market), so
+   * order entry can release its clientOrderId and open-order slot.
+   */
+  readonly onOrderClosed?:
+    | ((userId: string, marketId: string, orderId: number, clientOrderId: string | undefined) => void)
+    | undefined;
+}
+
+/** The `accepted` reply's figures for a placement, in lots. */
+export interface PlacementSummary {
+  readonly status: AcceptedStatus;
+  readonly filledQty: number;
+  /** Unfilled quantity: still open, or canceled (IOC remainder, STP); 0 when filled. */
+  readonly remainingQty: number;
+}
+
+/** An open order as the publisher follows it from its `accepted` (or the recovered book) to its end. */
+interface TrackedOrder {
+  readonly marketId: string;
+  readonly orderId: number;
+  /** The wire id, `${marketId}:${orderId}`. */
+  readonly id: string;
+  readonly userId: string;
+  readonly clientOrderId: string | undefined;
+  readonly side: Side;
+  readonly type: OrderType;
+  price: number | undefined;
+  readonly stopPrice: number | undefined;
+  qty: number;
+  remaining: number;
+  pending: boolean;
+  canceled: boolean;
+  /** Σ price × qty of its fills (tick×lot units); undefined when it filled before it was tracked. */
+  filledNotional: bigint | undefined;
+  ts: number;
+}
+
+interface MarketFeed {
+  readonly definition: MarketDefinition;
+  readonly money: MarketMoney;
+  readonly funds: MarketFunds;
+  readonly book: BookFeed;
+  readonly orders: Map<number, TrackedOrder>;
+  readonly baseDecimals: number;
+  readonly quoteDecimals: number;
+  tradeSeq: number;
+  lifecycle: { state: LifecycleState; seq: number; ts: number };
+}
+
+interface Balance {
+  available: bigint;
+  locked: bigint;
+}
+
+type OkEntry = BatchEntry<JournalCommand> & { readonly result: { readonly ok: true } };
+
+/**
+ * Turns committed batches into the wire's pushes (PROTOCOL.md): `book` deltas per depth window,
+ * `trade`s, `lifecycle` transitions, and each user's `order`, `fill` and `balance` pushes. Fed by
+ * the supervisor's `publish` with every committed batch, in commit order per market, so all it
+ * says is durable. It also answers the reads that must reflect what was acknowledged: book and
+ * lifecycle snapshots, a user's open orders and balances, all as of the last published batch.
+ *
+ * Order of one batch's publications: per entry, its lifecycle transition, then per fill the trade
+ * and the maker's and taker's fills, then one `order` push per order the entry touched (first
+ * touch first); after the last entry the book deltas (10, 50, all) and the balance pushes.
+ */
+export class MarketDataPublisher {
+  readonly #byId = new Map<string, MarketFeed>();
+  readonly #bySymbol = new Map<string, MarketFeed>();
+  /** Open orders per user, by wire id. */
+  readonly #userOrders = new Map<string, Map<string, TrackedOrder>>();
+  /** Committed balances per user (accounts starting with `@` are left out). */
+  readonly #balances = new Map<string, Map<string, Balance>>();
+  readonly #decimals = new Map<string, number>();
+  readonly #options: PublisherOptions;
+  #assetDecimals: (asset: string) => number | undefined = () => undefined;
+
+  constructor(options: PublisherOptions = {}) {
+    this.#options = options;
+  }
+
+  /**
+   * Takes the balances to publish from: call it when the ledger equals the committed journal (after
+   * recovery, before trading). From then on balance pushes and reads follow the postings of
+   * published batches only, never those of a batch still being committed (the live ledger has
+   * them). `assetDecimals` formats assets defined later that no added market names.
+   */
+  addLedger(ledger: LedgerSource, assetDecimals?: (asset: string) => number | undefined): void {
+    const snapshot = ledger.snapshot();
+    if (assetDecimals !== undefined) this.#assetDecimals = assetDecimals;
+    for (const { symbol, decimals } of snapshot.assets) this.#decimals.set(symbol, decimals);
+    this.#balances.clear();
+    for (const { account, balances } of snapshot.accounts) {
+      if (account.startsWith('@')) continue;
+      const rows = new Map<string, Balance>();
+      for (const { asset, available, locked } of balances) {
+        rows.set(asset, { available: BigInt(available), locked: BigInt(locked) });
+      }
+      this.#balances.set(account, rows);
+    }
+  }
+
+  /**
+   * Publishes a market from its committed state: call it before the market's first batch is
+   * published (at start after recovery, or when it is listed). `counters` continue the book and
+   * trade sequences across a restart.
+   */
+  addMarket(listed: PublishedListing, source: MarketSource, counters: PublishedCounters = {}): void {
+    const { definition, money, baseDecimals, quoteDecimals } = listed;
+    if (this.#byId.has(definition.id) || this.#bySymbol.has(definition.symbol)) {
+      throw new Error(`market ${definition.symbol} is already published`);
+    }
+    const book = source.orderBook;
+    const { state, context } = source.currentState().lifecycle;
+    const feed: MarketFeed = {
+      definition,
+      money,
+      funds: new MarketFunds(
+        money,
+        baseDecimals,
+        quoteDecimals,
+        definition.makerFeeBps,
+        definition.takerFeeBps,
+      ),
+      book: new BookFeed(
+        money,
+        { bids: book.depth('buy', 0), asks: book.depth('sell', 0) },
+        { seq: counters.bookSeq },
+      ),
+      orders: new Map(),
+      baseDecimals,
+      quoteDecimals,
+      tradeSeq: counters.tradeSeq ?? 0,
+      lifecycle: { state, seq: context.seq, ts: context.lastTransition?.ts ?? 0 },
+    };
+    this.#decimals.set(definition.baseAsset, baseDecimals);
+    this.#decimals.set(definition.quoteAsset, quoteDecimals);
+    const ts = counters.ts ?? 0;
+    const { resting, stops } = book.openOrders();
+    for (const open of resting) this.#track(feed, recovered(definition.id, open, false, ts));
+    for (const open of stops) this.#track(feed, recovered(definition.id, open, true, ts));
+    this.#byId.set(definition.id, feed);
+    this.#bySymbol.set(definition.symbol, feed);
+  }
+
+  /** The pushes one committed batch causes, in order; it also advances the published state. */
+  publish(batch: JournalBatch): Publication[] {
+    const out: Publication[] = [];
+    const market = this.#byId.get(batch.marketId);
+    const levels: LevelEvent[] = [];
+    const touched = new Map<string, { userId: string; asset: string; available: bigint; locked: bigint }>();
+    for (const entry of batch.entries) {
+      this.#post(entry.postings, touched);
+      if (market !== undefined && entry.result.ok) this.#entry(market, entry as OkEntry, out, levels);
+    }
+    if (market !== undefined) {
+      market.lifecycle.state = batch.state;
+      this.#bookDeltas(market, levels, out);
+    }
+    for (const { userId, asset, available, locked } of touched.values()) {
+      if (available === 0n && locked === 0n) continue; // net nothing: the last push still holds
+      const message = this.#balanceMessage(userId, asset);
+      if (message !== undefined) out.push({ topic: `balances/${userId}`, message });
+    }
+    return out;
+  }
+
+  /** The `book` snapshot of a subscription of `depth` (0: all), or undefined for an unknown market. */
+  bookSnapshot(symbol: string, depth: number): BookMessage | undefined {
+    const market = this.#bySymbol.get(symbol);
+    if (market === undefined) return undefined;
+    const { seq, bids, asks, checksum } = market.book.snapshot(depth);
+    return { op: 'book', market: symbol, kind: 'snapshot', seq, bids, asks, checksum };
+  }
+
+  /** The `lifecycle` snapshot: the current state, with the seq and time of the last transition. */
+  lifecycleSnapshot(symbol: string): LifecycleMessage | undefined {
+    const market = this.#bySymbol.get(symbol);
+    if (market === undefined) return undefined;
+    const { state, seq, ts } = market.lifecycle;
+    return { op: 'lifecycle', market: symbol, seq, from: null, to: state, event: 'snapshot', ts };
+  }
+
+  /** The user's open orders as `order` pushes; `market` (symbol or id) narrows to one market. */
+  openOrders(userId: string, market?: string): OrderMessage[] {
+    const orders = this.#userOrders.get(userId);
+    if (orders === undefined) return [];
+    const only = market === undefined ? undefined : (this.#bySymbol.get(market) ?? this.#byId.get(market));
+    if (market !== undefined && only === undefined) return [];
+    const out: OrderMessage[] = [];
+    for (const order of orders.values()) {
+      if (only !== undefined && only.definition.id !== order.marketId) continue;
+      out.push(orderMessage(only ?? this.#byId.get(order.marketId)!, order));
+    }
+    return out;
+  }
+
+  /** The user's committed balances as `balance` pushes, one per asset they have a row for. */
+  balances(userId: string): BalanceMessage[] {
+    const rows = this.#balances.get(userId);
+    if (rows === undefined) return [];
+    const out: BalanceMessage[] = [];
+    for (const asset of rows.keys()) {
+      const message = this.#balanceMessage(userId, asset);
+      if (message !== undefined) out.push(message);
+    }
+    return out;
+  }
+
+  #entry(market: MarketFeed, entry: OkEntry, out: Publication[], levels: LevelEvent[]): void {
+    const { result, ts } = entry;
+    if (result.transition !== undefined) {
+      out.push({
+        topic: `lifecycle/${market.definition.symbol}`,
+        message: lifecycleMessage(market, result.transition),
+      });
+    }
+    const touched = new Map<number, TrackedOrder>();
+    const touch = (orderId: number): TrackedOrder | undefined => {
+      const order = market.orders.get(orderId);
+      if (order !== undefined) {
+        order.ts = ts;
+        touched.set(orderId, order);
+      }
+      return order;
+    };
+    let fills = 0;
+    for (const event of result.events) {
+      switch (event.type) {
+        case 'accepted': {
+          const order: TrackedOrder = {
+            marketId: market.definition.id,
+            orderId: event.orderId,
+            id: `${market.definition.id}:${event.orderId}`,
+            userId: event.userId,
+            clientOrderId: event.clientOrderId,
+            side: event.side,
+            type: event.orderType,
+            price: event.price,
+            stopPrice: event.stopPrice,
+            qty: event.qty,
+            remaining: event.qty,
+            pending: false,
+            canceled: false,
+            filledNotional: 0n,
+            ts,
+          };
+          this.#track(market, order);
+          touch(event.orderId);
+          break;
+        }
+        case 'fill':
+          this.#fill(market, entry, event, fills++, out);
+          for (const [orderId, remaining] of [
+            [event.takerOrderId, event.takerRemaining],
+            [event.makerOrderId, event.makerRemaining],
+          ] as const) {
+            const order = touch(orderId);
+            if (order === undefined) continue;
+            order.remaining = remaining;
+            if (order.filledNotional !== undefined)
+              order.filledNotional += BigInt(event.price) * BigInt(event.qty);
+          }
+          break;
+        case 'rested': {
+          const order = touch(event.orderId);
+          if (order === undefined) break;
+          order.remaining = event.remaining;
+          order.price = event.price;
+          order.pending = false;
+          break;
+        }
+        case 'pending':
+        case 'triggered': {
+          const order = touch(event.orderId);
+          if (order !== undefined) order.pending = event.type === 'pending';
+          break;
+        }
+        case 'canceled': {
+          const order = touch(event.orderId);
+          if (order === undefined) break;
+          order.remaining = event.remaining;
+          order.canceled = true;
+          order.pending = false;
+          break;
+        }
+        case 'amended': {
+          const order = touch(event.orderId);
+          if (order === undefined) break;
+          order.price = event.price;
+          order.qty = event.qty;
+          order.remaining = event.remaining;
+          break;
+        }
+        case 'level':
+          levels.push(event);
+          break;
+        case 'rejected':
+          break;
+      }
+    }
+    for (const order of touched.values()) {
+      out.push({ topic: `orders/${order.userId}`, message: orderMessage(market, order) });
+      if (order.canceled || order.remaining === 0) this.#close(market, order);
+    }
+  }
+
+  /** The trade and both parties' fills; `n` numbers the fills of the entry as the projector does. */
+  #fill(market: MarketFeed, entry: OkEntry, event: FillEvent, n: number, out: Publication[]): void {
+    const { definition, money, funds } = market;
+    const symbol = definition.symbol;
+    const tradeId = `${definition.id}:${entry.seq}:${n}`;
+    const price = money.formatPrice(event.price);
+    const qty = money.formatQty(event.qty);
+    const ts = entry.ts;
+    market.tradeSeq++;
+    out.push({
+      topic: `trades/${symbol}`,
+      message: {
+        op: 'trade',
+        market: symbol,
+        seq: market.tradeSeq,
+        tradeId,
+        price,
+        qty,
+        side: event.takerSide,
+        ts,
+      },
+    });
+    const makerSide: Side = event.takerSide === 'buy' ? 'sell' : 'buy';
+    for (const [userId, orderId, side, liquidity] of [
+      [event.makerUserId, event.makerOrderId, makerSide, 'maker'],
+      [event.takerUserId, event.takerOrderId, event.takerSide, 'taker'],
+    ] as const) {
+      // As settlement charges it: in the asset received, bps of the role, rounded down.
+      const bps = liquidity === 'maker' ? funds.makerFeeBps : funds.takerFeeBps;
+      const buys = side === 'buy';
+      const received = buys ? funds.base(event.qty) : funds.notional(event.price, event.qty);
+      const feeAsset = buys ? definition.baseAsset : definition.quoteAsset;
+      const fee = formatUnits(funds.fee(received, bps), buys ? market.baseDecimals : market.quoteDecimals);
+      out.push({
+        topic: `fills/${userId}`,
+        message: {
+          op: 'fill',
+          orderId: `${definition.id}:${orderId}`,
+          tradeId,
+          market: symbol,
+          side,
+          price,
+          qty,
+          fee,
+          feeAsset,
+          liquidity,
+          ts,
+        },
+      });
+    }
+  }
+
+  #bookDeltas(market: MarketFeed, levels: readonly LevelEvent[], out: Publication[]): void {
+    if (levels.length === 0) return;
+    const update = market.book.applyBatch(levels);
+    if (update === undefined) return;
+    const symbol = market.definition.symbol;
+    for (const { depth, bids, asks } of update.deltas) {
+      out.push({
+        topic: `book/${symbol}/${depth}`,
+        message: {
+          op: 'book',
+          market: symbol,
+          kind: 'delta',
+          seq: update.seq,
+          bids,
+          asks,
+          checksum: update.checksum,
+        },
+      });
+    }
+  }
+
+  /** Applies committed postings to the balances and notes the net change per (user, asset). */
+  #post(
+    postings: readonly Posting[],
+    touched: Map<string, { userId: string; asset: string; available: bigint; locked: bigint }>,
+  ): void {
+    for (const { account, asset, bucket, amount } of postings) {
+      if (account.startsWith('@')) continue;
+      let rows = this.#balances.get(account);
+      if (rows === undefined) this.#balances.set(account, (rows = new Map<string, Balance>()));
+      let row = rows.get(asset);
+      if (row === undefined) rows.set(asset, (row = { available: 0n, locked: 0n }));
+      row[bucket] += amount;
+      const key = `${account}\u0000${asset}`;
+      let net = touched.get(key);
+      if (net === undefined) touched.set(key, (net = { userId: account, asset, available: 0n, locked: 0n }));
+      net[bucket] += amount;
+    }
+  }
+
+  #balanceMessage(userId: string, asset: string): BalanceMessage | undefined {
+    const row = this.#balances.get(userId)?.get(asset);
+    const decimals = this.#decimals.get(asset) ?? this.#assetDecimals(asset);
+    if (row === undefined || decimals === undefined) return undefined;
+    return {
+      op: 'balance',
+      asset,
+      available: formatUnits(row.available, decimals),
+      locked: formatUnits(row.locked, decimals),
+    };
+  }
+
+  #track(market: MarketFeed, order: TrackedOrder): void {
+    market.orders.set(order.orderId, order);
+    let orders = this.#userOrders.get(order.userId);
+    if (orders === undefined) this.#userOrders.set(order.userId, (orders = new Map<string, TrackedOrder>()));
+    orders.set(order.id, order);
+  }
+
+  #close(market: MarketFeed, order: TrackedOrder): void {
+    market.orders.delete(order.orderId);
+    const orders = this.#userOrders.get(order.userId);
+    orders?.delete(order.id);
+    if (orders?.size === 0) this.#userOrders.delete(order.userId);
+    this.#options.onOrderClosed?.(order.userId, market.definition.id, order.orderId, order.clientOrderId);
+  }
+}
+
+/**
+ * The `accepted` reply's status and quantities of the order `orderId` placed by a command with
+ * these events; undefined when they do not accept it. A pending stop is `open` here (its `order`
+ * push says `pending_trigger`).
+ */
+export function placementSummary(
+  events: readonly BookEvent[],
+  orderId: number,
+): PlacementSummary | undefined {
+  let qty: number | undefined;
+  let remaining = 0;
+  let canceled = false;
+  for (const event of events) {
+    switch (event.type) {
+      case 'accepted':
+        if (event.orderId === orderId) qty = remaining = event.qty;
+        break;
+      case 'fill':
+        if (event.takerOrderId === orderId) remaining = event.takerRemaining;
+        else if (event.makerOrderId === orderId) remaining = event.makerRemaining;
+        break;
+      case 'rested':
+      case 'canceled':
+        if (event.orderId !== orderId) break;
+        remaining = event.remaining;
+        canceled ||= event.type === 'canceled';
+        break;
+      case 'amended':
+        if (event.orderId === orderId) {
+          qty = event.qty;
+          remaining = event.remaining;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  if (qty === undefined) return undefined;
+  const filledQty = qty - remaining;
+  const status: AcceptedStatus = canceled
+    ? 'canceled'
+    : remaining === 0
+      ? 'filled'
+      : filledQty > 0
+        ? 'partially_filled'
+        : 'open';
+  return { status, filledQty, remainingQty: remaining };
+}
+
+function recovered(marketId: string, open: OpenOrder, pending: boolean, ts: number): TrackedOrder {
+  return {
+    marketId,
+    orderId: open.orderId,
+    id: `${marketId}:${open.orderId}`,
+    userId: open.userId,
+    clientOrderId: open.clientOrderId,
+    side: open.side,
+    type: open.type,
+    price: open.price,
+    stopPrice: open.stopPrice,
+    qty: open.qty,
+    remaining: open.remaining,
+    pending,
+    canceled: false,
+    // Fills before recovery are not in the book: their average price is unknown.
+    filledNotional: open.remaining === open.qty ? 0n : undefined,
+    ts,
+  };
+}
+
+function statusOf(order: TrackedOrder): OrderStatus {
+  if (order.canceled) return 'canceled';
+  if (order.pending) return 'pending_trigger';
+  if (order.remaining === 0) return 'filled';
+  return order.remaining < order.qty ? 'partially_filled' : 'open';
+}
+
+function orderMessage(market: MarketFeed, order: TrackedOrder): OrderMessage {
+  const { money } = market;
+  const filled = order.qty - order.remaining;
+  return {
+    op: 'order',
+    orderId: order.id,
+    ...(order.clientOrderId === undefined ? {} : { clientOrderId: order.clientOrderId }),
+    market: market.definition.symbol,
+    side: order.side,
+    type: order.type,
+    status: statusOf(order),
+    ...(order.price === undefined ? {} : { price: money.formatPrice(order.price) }),
+    ...(order.stopPrice === undefined ? {} : { stopPrice: money.formatPrice(order.stopPrice) }),
+    qty: money.formatQty(order.qty),
+    filledQty: money.formatQty(filled),
+    remainingQty: money.formatQty(order.remaining),
+    ...(filled === 0 || order.filledNotional === undefined
+      ? {}
+      : { avgPrice: averagePrice(money, order.filledNotional, filled) }),
+    ts: order.ts,
+  };
+}
+
+/** Σ price × qty / Σ qty as a price with priceDecimals, rounded half-up (PROTOCOL.md). */
+function averagePrice(money: MarketMoney, notional: bigint, filled: number): string {
+  const units = notional * money.tickUnits; // in 10^-priceDecimals × lots
+  const lots = BigInt(filled);
+  return formatUnits((2n * units + lots) / (2n * lots), money.priceDecimals);
+}
+
+/**
+ * A transition's push. Its `ts` is the transition's own (the lifecycle event's, as the audit trail
+ * and a recovered lifecycle snapshot have it), not the command's entry ts: the two agree when the
+ * caller stamps both from one clock, and this way the snapshot after a restart says the same.
+ */
+function lifecycleMessage(market: MarketFeed, notice: LifecycleNotice): LifecycleMessage {
+  const { ts } = notice;
+  market.lifecycle = { state: notice.to, seq: notice.seq, ts };
+  const reason =
+    notice.reason ?? (notice.event === 'lifecycle.deploy_failed' ? notice.deployError : undefined);
+  return {
+    op: 'lifecycle',
+    market: market.definition.symbol,
+    seq: notice.seq,
+    from: notice.from,
+    to: notice.to,
+    event: notice.event,
+    ts,
+    actor: notice.actor.id,
+    ...(reason === undefined ? {} : { reason }),
+  };
+}
