@@ -1,5 +1,10 @@
 import { z } from 'zod/v4';
 
+const DEV_JWT_SECRET = 'development-only-jwt-secret-change-me';
+const DEV_WEBHOOK_SECRET = 'development-only-webhook-secret-change-me';
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -7,6 +12,29 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   DATABASE_URL: z.url().optional(),
   REDIS_URL: z.url().optional(),
+  /** HS256 key of the JWTs clients present (PROTOCOL.md, Tokens). */
+  JWT_SECRET: z.string().min(16).default(DEV_JWT_SECRET),
+  WEBHOOK_SECRET: z.string().min(16).default(DEV_WEBHOOK_SECRET),
+  CHAIN_RPC_URL: z.url().default('http://127.0.0.1:8545'),
+  CHAIN_ID: z.coerce.number().int().positive().default(31_337),
+  CHAIN_PRIVATE_KEY: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{64}$/)
+    .optional(),
+  /** Largest WebSocket frame a client may send, bytes. */
+  WS_MAX_FRAME_BYTES: positiveInt(16 * 1024),
+  /** Bytes buffered for a connection that does not read before it is dropped. */
+  WS_MAX_BACKPRESSURE_BYTES: positiveInt(4 * 1024 * 1024),
+  /** Seconds without any frame before a connection is closed (uWS sends pings in between). */
+  WS_IDLE_TIMEOUT_S: positiveInt(120),
+  WS_MAX_SUBSCRIPTIONS: positiveInt(100),
+  /** Token bucket of order entry (places, amends, cancels) per user: refill per second and burst. */
+  RATE_ORDERS_PER_S: positiveInt(2_000),
+  RATE_ORDERS_BURST: positiveInt(4_000),
+  MAX_OPEN_ORDERS_PER_USER: positiveInt(10_000),
+  /** Past this many unprojected journal records new places answer `overloaded`. */
+  PROJECTION_MAX_LAG_RECORDS: positiveInt(50_000),
+  HTTP_MAX_BODY_BYTES: positiveInt(64 * 1024),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -18,5 +46,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid environment: ${problems}`);
   }
-  return Object.freeze(parsed.data);
+  const config = parsed.data;
+  if (config.NODE_ENV === 'production') {
+    for (const [key, dev] of [
+      ['JWT_SECRET', DEV_JWT_SECRET],
+      ['WEBHOOK_SECRET', DEV_WEBHOOK_SECRET],
+    ] as const) {
+      if (config[key] === dev) throw new Error(`invalid environment: ${key} must be set in production`);
+    }
+  }
+  return Object.freeze(config);
 }

@@ -32,3 +32,4 @@ export type { MarketMoney } from './money/marketMoney.ts';
 export { MarketSpecError } from './money/spec.ts';
 export type { MarketMoneySpec } from './money/spec.ts';
 export type { MoneyFailure, MoneyOk, MoneyReason, MoneyResult } from './money/result.ts';
+export { formatAssetAmount, parseAssetAmount } from './money/assetAmount.ts';

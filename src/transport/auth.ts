@@ -1,0 +1,53 @@
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod/v4';
+import { failure, success, type Outcome } from './errors.ts';
+
+/** Roles of PROTOCOL.md (Tokens). They do not include one another: an admin is not a trader. */
+export const ROLES = ['trader', 'issuer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Principal {
+  readonly userId: string;
+  readonly roles: readonly Role[];
+}
+
+const Claims = z.object({
+  sub: z.string().min(1).max(128),
+  roles: z.array(z.enum(ROLES)).max(ROLES.length),
+});
+
+/** Verifies HS256 JWTs (claims `sub`, `roles`, `exp` honoured) and mints them for development. */
+export class Authenticator {
+  private readonly key: Uint8Array;
+
+  constructor(secret: string) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  async verify(token: string): Promise<Outcome<Principal>> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
+      const claims = Claims.safeParse(payload);
+      if (!claims.success) return failure('unauthorized', 'token claims must be sub (string) and roles');
+      return success({ userId: claims.data.sub, roles: [...new Set(claims.data.roles)] });
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) return failure('unauthorized', 'token expired');
+      if (error instanceof errors.JOSEError) return failure('unauthorized', `invalid token (${error.code})`);
+      throw error;
+    }
+  }
+
+  /** A signed token; `expiresIn` like '1h' or seconds. */
+  async mint(userId: string, roles: readonly Role[], expiresIn: string | number = '12h'): Promise<string> {
+    return new SignJWT({ roles: [...roles] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(userId)
+      .setIssuedAt()
+      .setExpirationTime(expiresIn)
+      .sign(this.key);
+  }
+}
+
+export function hasRole(principal: Principal | undefined, role: Role): boolean {
+  return principal?.roles.includes(role) ?? false;
+}

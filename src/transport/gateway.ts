@@ -1,0 +1,398 @@
+import type { Logger } from 'pino';
+import uWS from 'uWebSockets.js';
+import type { z } from 'zod/v4';
+import type { Catalog } from '../actors/catalog.ts';
+import { decodeMessage, encodeMessage } from '../client/codec.ts';
+import { hasRole, type Authenticator, type Principal } from './auth.ts';
+import type { ErrorCode, Failure, Outcome } from './errors.ts';
+import type { OrderEntry } from './orderEntry.ts';
+import {
+  AmendRequest,
+  AuthRequest,
+  CancelAllRequest,
+  CancelRequest,
+  describeIssues,
+  PlaceRequest,
+  PRIVATE_CHANNELS,
+  rid as Rid,
+  SubRequest,
+  UnsubRequest,
+  type Channel,
+} from './schemas.ts';
+
+/*
+ * The WebSocket half of the gateway (PROTOCOL.md, WebSocket): one uWS app, binary MessagePack
+ * frames, request/reply by rid, public channels as uWS topics per market and channel (a
+ * publication is encoded once, whoever listens), private channels as topics per user. A slow
+ * reader is dropped at its buffer limit (closeOnBackpressureLimit) and everyone else streams on.
+ */
+
+/** One message for the subscribers of a topic, built by the market-data publisher after commit. */
+export interface Publication {
+  readonly topic: string;
+  readonly message: object;
+}
+
+/** What subscriptions read for their snapshots (src/marketdata/publisher.ts). */
+export interface MarketDataReads {
+  bookSnapshot(symbol: string, depth: number): object | undefined;
+  lifecycleSnapshot(symbol: string): object | undefined;
+  tickerSnapshot?(symbol: string): object | undefined;
+  candleSnapshot?(symbol: string, interval: string): object | undefined;
+  openOrders(userId: string): readonly object[];
+  balances(userId: string): readonly object[];
+}
+
+export interface GatewayLimits {
+  readonly maxFrameBytes: number;
+  readonly maxBackpressureBytes: number;
+  readonly idleTimeoutSeconds: number;
+  readonly maxSubscriptions: number;
+}
+
+export interface WebSocketOptions {
+  readonly auth: Authenticator;
+  readonly orders: OrderEntry;
+  readonly catalog: Catalog;
+  readonly marketData: MarketDataReads;
+  readonly limits: GatewayLimits;
+  readonly log: Logger;
+  /** Called when a connection that asked for it closes: cancel these orders (wire ids by market). */
+  readonly cancelOnDisconnect: (principal: Principal, orders: ReadonlyMap<string, string>) => void;
+  readonly onConnectionCountChange?: (count: number) => void;
+}
+
+interface Connection {
+  principal: Principal | undefined;
+  cancelOnDisconnect: boolean;
+  /** `ch` or `ch|market` → the uWS topic it is subscribed to. */
+  readonly subs: Map<string, string>;
+  /** Orders placed on this connection still possibly open: wire id → market symbol. */
+  readonly placed: Map<string, string>;
+  closed: boolean;
+}
+
+type Socket = uWS.WebSocket<Connection>;
+
+const DEPTH_DEFAULT = 50;
+
+export const topics = {
+  book: (symbol: string, depth: number) => `book/${symbol}/${depth}`,
+  trades: (symbol: string) => `trades/${symbol}`,
+  lifecycle: (symbol: string) => `lifecycle/${symbol}`,
+  ticker: (symbol: string) => `ticker/${symbol}`,
+  candles: (symbol: string, interval: string) => `candles/${symbol}/${interval}`,
+  private: (ch: Channel, userId: string) => `${ch}/${userId}`,
+};
+
+/** Registers `/ws` on the app. Returns the publish function the supervisor's publish hook feeds. */
+export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptions) {
+  const { auth, limits } = options;
+  let connections = 0;
+
+  const send = (ws: Socket, message: object): void => {
+    if (ws.getUserData().closed) return;
+    ws.send(encodeMessage(message), true);
+  };
+  const sendError = (ws: Socket, rid: number | undefined, code: ErrorCode, message: string): void => {
+    send(ws, rid === undefined ? { op: 'error', code, message } : { op: 'error', rid, code, message });
+  };
+  const reply = <T extends object>(ws: Socket, rid: number | undefined, op: string, outcome: Outcome<T>) => {
+    if (!outcome.ok) sendError(ws, rid, outcome.code, outcome.message);
+    else send(ws, rid === undefined ? { op, ...outcome.value } : { op, rid, ...outcome.value });
+  };
+
+  app.ws<Connection>('/ws', {
+    compression: uWS.DISABLED,
+    // Frames up to 4× the limit are answered with an error; beyond that uWS closes the connection.
+    maxPayloadLength: limits.maxFrameBytes * 4,
+    maxBackpressure: limits.maxBackpressureBytes,
+    closeOnBackpressureLimit: 1, // typed as a number; uWS reads it as a flag
+    idleTimeout: limits.idleTimeoutSeconds,
+    sendPingsAutomatically: true,
+
+    upgrade: (res, req, context) => {
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      const token = req.getQuery('token');
+      const fresh = (principal: Principal | undefined): Connection => ({
+        principal,
+        cancelOnDisconnect: false,
+        subs: new Map(),
+        placed: new Map(),
+        closed: false,
+      });
+      if (token === undefined || token === '') {
+        res.upgrade(fresh(undefined), key, protocol, extensions, context);
+        return;
+      }
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      void auth.verify(token).then((verified) => {
+        if (aborted) return;
+        res.cork(() => {
+          if (!verified.ok) {
+            res
+              .writeStatus('401 Unauthorized')
+              .writeHeader('content-type', 'application/json')
+              .end(JSON.stringify({ error: { code: verified.code, message: verified.message } }));
+          } else {
+            res.upgrade(fresh(verified.value), key, protocol, extensions, context);
+          }
+        });
+      });
+    },
+
+    open: () => {
+      connections++;
+      options.onConnectionCountChange?.(connections);
+    },
+
+    message: (ws, data, isBinary) => {
+      if (!isBinary)
+        return sendError(ws, undefined, 'bad_frame', 'text frames are not accepted: send MessagePack');
+      if (data.byteLength > limits.maxFrameBytes) {
+        return sendError(ws, undefined, 'bad_frame', `frame larger than ${limits.maxFrameBytes} bytes`);
+      }
+      const decoded = decodeMessage(new Uint8Array(data));
+      if (!decoded.ok) return sendError(ws, undefined, 'bad_frame', decoded.reason);
+      handle(ws, decoded.message);
+    },
+
+    close: (ws) => {
+      const conn = ws.getUserData();
+      conn.closed = true;
+      connections--;
+      options.onConnectionCountChange?.(connections);
+      if (conn.cancelOnDisconnect && conn.principal !== undefined && conn.placed.size > 0) {
+        options.cancelOnDisconnect(conn.principal, conn.placed);
+      }
+    },
+  });
+
+  function handle(ws: Socket, message: Record<string, unknown>): void {
+    let rid: number | undefined;
+    if ('rid' in message) {
+      const parsed = Rid.safeParse(message.rid);
+      if (!parsed.success)
+        return sendError(ws, undefined, 'bad_request', 'rid must be a non-negative integer');
+      rid = parsed.data;
+    }
+    const op = message.op;
+    const conn = ws.getUserData();
+    const parse = <S extends z.ZodType>(schema: S): z.infer<S> | undefined => {
+      const parsed = schema.safeParse(message);
+      if (parsed.success) return parsed.data;
+      sendError(ws, rid, 'bad_request', describeIssues(parsed.error));
+      return undefined;
+    };
+    const trader = (): Principal | undefined => {
+      const denied = requireRole(conn.principal, 'trader');
+      if (denied === undefined) return conn.principal;
+      sendError(ws, rid, denied.code, denied.message);
+      return undefined;
+    };
+    switch (op) {
+      case 'ping':
+        return send(ws, withRid({ op: 'pong', ts: Date.now() }, rid));
+      case 'auth': {
+        const request = parse(AuthRequest);
+        if (request === undefined) return;
+        void auth.verify(request.token).then((verified) => {
+          if (conn.closed) return;
+          if (!verified.ok) return sendError(ws, rid, verified.code, verified.message);
+          const principal = verified.value;
+          if (conn.principal !== undefined && conn.principal.userId !== principal.userId) {
+            // Another user on the same connection: the previous user's private streams stop.
+            for (const [key, topic] of conn.subs) {
+              if (PRIVATE_CHANNELS.has(key as Channel)) {
+                ws.unsubscribe(topic);
+                conn.subs.delete(key);
+              }
+            }
+            conn.placed.clear();
+          }
+          conn.principal = principal;
+          conn.cancelOnDisconnect = request.cancelOnDisconnect ?? false;
+          send(ws, withRid({ op: 'authed', userId: principal.userId, roles: principal.roles }, rid));
+        });
+        return;
+      }
+      case 'sub': {
+        const request = parse(SubRequest);
+        if (request !== undefined) subscribe(ws, rid, request);
+        return;
+      }
+      case 'unsub': {
+        const request = parse(UnsubRequest);
+        if (request === undefined) return;
+        const isPrivate = PRIVATE_CHANNELS.has(request.ch);
+        const key = isPrivate ? request.ch : `${request.ch}|${request.market ?? ''}`;
+        const topic = conn.subs.get(key);
+        if (topic !== undefined) {
+          ws.unsubscribe(topic);
+          conn.subs.delete(key);
+        }
+        return send(
+          ws,
+          withRid({ op: 'unsubbed', ch: request.ch, ...(isPrivate ? {} : { market: request.market }) }, rid),
+        );
+      }
+      case 'place': {
+        const request = parse(PlaceRequest);
+        const principal = request && trader();
+        if (request === undefined || principal === undefined) return;
+        options.orders.place(principal, request, (outcome) => {
+          if (
+            outcome.ok &&
+            (outcome.value.status === 'open' || outcome.value.status === 'partially_filled')
+          ) {
+            if (conn.principal?.userId === principal.userId)
+              conn.placed.set(outcome.value.orderId, request.market);
+          }
+          reply(ws, rid, 'accepted', outcome);
+        });
+        return;
+      }
+      case 'amend': {
+        const request = parse(AmendRequest);
+        const principal = request && trader();
+        if (request === undefined || principal === undefined) return;
+        options.orders.amend(principal, request, (outcome) => {
+          reply(ws, rid, 'amended', outcome);
+        });
+        return;
+      }
+      case 'cancel': {
+        const request = parse(CancelRequest);
+        const principal = request && trader();
+        if (request === undefined || principal === undefined) return;
+        options.orders.cancel(principal, request, (outcome) => {
+          if (outcome.ok) conn.placed.delete(outcome.value.orderId);
+          reply(ws, rid, 'canceled', outcome);
+        });
+        return;
+      }
+      case 'cancel_all': {
+        const request = parse(CancelAllRequest);
+        const principal = request && trader();
+        if (request === undefined || principal === undefined) return;
+        void options.orders.cancelAll(principal, request.market).then((outcome) => {
+          reply(ws, rid, 'canceled_all', outcome);
+        });
+        return;
+      }
+      default:
+        return sendError(
+          ws,
+          rid,
+          'bad_request',
+          typeof op === 'string' ? `unknown op ${JSON.stringify(op.slice(0, 32))}` : 'op must be a string',
+        );
+    }
+  }
+
+  function subscribe(ws: Socket, rid: number | undefined, request: z.infer<typeof SubRequest>): void {
+    const conn = ws.getUserData();
+    const { ch } = request;
+    const isPrivate = PRIVATE_CHANNELS.has(ch);
+    let topic: string;
+    let snapshot: readonly object[];
+    if (isPrivate) {
+      const principal = conn.principal;
+      if (principal === undefined) return sendError(ws, rid, 'unauthorized', `channel ${ch} needs auth`);
+      topic = topics.private(ch, principal.userId);
+      const { marketData } = options;
+      snapshot =
+        ch === 'orders'
+          ? marketData.openOrders(principal.userId)
+          : ch === 'balances'
+            ? marketData.balances(principal.userId)
+            : [];
+    } else {
+      if (request.market === undefined)
+        return sendError(ws, rid, 'bad_request', `market is required for ${ch}`);
+      const market = options.catalog.market(request.market);
+      // Pushes and topics name markets by symbol, whatever the client wrote.
+      if (market === undefined) return sendError(ws, rid, 'unknown_market', `no market ${request.market}`);
+      const symbol = market.definition.symbol;
+      const found = publicTopic(ch, symbol, request);
+      if (!found.ok) return sendError(ws, rid, found.code, found.message);
+      topic = found.value.topic;
+      snapshot = found.value.snapshot === undefined ? [] : [found.value.snapshot];
+    }
+    const key = isPrivate ? ch : `${ch}|${request.market ?? ''}`;
+    const previous = conn.subs.get(key);
+    if (previous === undefined && conn.subs.size >= limits.maxSubscriptions) {
+      return sendError(ws, rid, 'too_many_subscriptions', `at most ${limits.maxSubscriptions} subscriptions`);
+    }
+    if (previous !== undefined) ws.unsubscribe(previous);
+    conn.subs.set(key, topic);
+    // subbed, the snapshot and the subscription in one synchronous step: no publication can fall
+    // between the snapshot and the stream it continues.
+    ws.cork(() => {
+      send(ws, withRid({ op: 'subbed', ch, ...(isPrivate ? {} : { market: request.market }) }, rid));
+      for (const message of snapshot) send(ws, message);
+    });
+    ws.subscribe(topic);
+  }
+
+  function publicTopic(
+    ch: Channel,
+    symbol: string,
+    request: z.infer<typeof SubRequest>,
+  ): Outcome<{ topic: string; snapshot: object | undefined }> {
+    const { marketData } = options;
+    switch (ch) {
+      case 'book': {
+        const depth = request.depth ?? DEPTH_DEFAULT;
+        return ok({ topic: topics.book(symbol, depth), snapshot: marketData.bookSnapshot(symbol, depth) });
+      }
+      case 'trades':
+        return ok({ topic: topics.trades(symbol), snapshot: undefined });
+      case 'lifecycle':
+        return ok({ topic: topics.lifecycle(symbol), snapshot: marketData.lifecycleSnapshot(symbol) });
+      case 'ticker':
+        return ok({ topic: topics.ticker(symbol), snapshot: marketData.tickerSnapshot?.(symbol) });
+      case 'candles': {
+        const interval = request.interval ?? '1m';
+        return ok({
+          topic: topics.candles(symbol, interval),
+          snapshot: marketData.candleSnapshot?.(symbol, interval),
+        });
+      }
+      default:
+        return { ok: false, code: 'bad_request', message: `${ch} is a private channel` };
+    }
+  }
+
+  return {
+    /** Sends each publication to its topic's subscribers, encoded once. */
+    publish(publications: readonly Publication[]): void {
+      for (const { topic, message } of publications) {
+        if (app.numSubscribers(topic) > 0) app.publish(topic, encodeMessage(message), true);
+      }
+    },
+    connections: () => connections,
+  };
+}
+
+function ok<T>(value: T): Outcome<T> {
+  return { ok: true, value };
+}
+
+function withRid(message: Record<string, unknown>, rid: number | undefined): Record<string, unknown> {
+  return rid === undefined ? message : { ...message, rid };
+}
+
+export function requireRole(
+  principal: Principal | undefined,
+  role: 'trader' | 'admin' | 'issuer',
+): Failure | undefined {
+  if (principal === undefined) return { ok: false, code: 'unauthorized', message: 'authenticate first' };
+  if (!hasRole(principal, role)) return { ok: false, code: 'forbidden', message: `needs the ${role} role` };
+  return undefined;
+}

@@ -1,0 +1,327 @@
+import { acceptsOrder, type OrderAction } from '../../machines/marketLifecyclePolicy.ts';
+import type { Catalog, ListedMarket } from '../actors/catalog.ts';
+import type { CommandResult, MarketCommand } from '../actors/market/types.ts';
+import type { MoneyResult } from '../actors/money.ts';
+import type { Supervisor } from '../actors/supervisor.ts';
+import { placementSummary } from '../marketdata/publisher.ts';
+import type { Principal } from './auth.ts';
+import { failure, success, type Failure, type Outcome } from './errors.ts';
+import type { RateLimiter } from './rateLimit.ts';
+import type { AmendRequest, CancelRequest, PlaceRequest } from './schemas.ts';
+import type { UserOrders } from './userOrders.ts';
+
+/*
+ * Order entry, shared by the WebSocket and HTTP surfaces: wire requests (decimal strings, ids as
+ * strings) in, the market's integer commands to the supervisor, wire replies out. Checks run in the
+ * order PROTOCOL.md gives for several errors: bad_request, unknown_market, market_not_active,
+ * compliance, duplicate_client_order_id, then what the market itself decides (insufficient_funds,
+ * would_match, fok_unfilled). Before all of them, the user's rate limit; nothing refused here
+ * reaches a market.
+ */
+
+export type OrderStatus = 'open' | 'partially_filled' | 'filled' | 'canceled';
+
+export interface Accepted {
+  readonly orderId: string;
+  readonly clientOrderId?: string;
+  readonly status: OrderStatus;
+  readonly filledQty: string;
+  readonly remainingQty: string;
+}
+
+export interface Canceled {
+  readonly orderId: string;
+  readonly clientOrderId?: string;
+  readonly remainingQty: string;
+}
+
+export interface Amended {
+  readonly orderId: string;
+  readonly price: string;
+  readonly qty: string;
+  readonly remainingQty: string;
+}
+
+export interface OrderEntryOptions {
+  readonly catalog: Catalog;
+  readonly supervisor: Supervisor;
+  readonly limiter: RateLimiter;
+  readonly userOrders: UserOrders;
+  /** A reason to refuse new places now (e.g. projections lagging): answered `overloaded`. */
+  readonly admission?: () => Failure | undefined;
+  readonly clock?: () => number;
+}
+
+/** The wire id of an order: unique across the exchange. */
+export function wireOrderId(marketId: string, orderId: number): string {
+  return `${marketId}:${orderId}`;
+}
+
+/** The market's order number of a wire id, when the id names an order of that market. */
+export function marketOrderNumber(marketId: string, wireId: string): number | undefined {
+  if (!wireId.startsWith(`${marketId}:`)) return undefined;
+  const rest = wireId.slice(marketId.length + 1);
+  if (!/^[1-9][0-9]{0,15}$/.test(rest)) return undefined;
+  const n = Number(rest);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+export class OrderEntry {
+  private readonly clock: () => number;
+
+  constructor(private readonly options: OrderEntryOptions) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /**
+   * Each operation answers through `respond`, called synchronously in the supervisor's reply loop
+   * once the batch is committed: a connection's reply goes out before the pushes the same batch
+   * causes (PROTOCOL.md), which the supervisor publishes right after the replies.
+   */
+  place(principal: Principal, request: PlaceRequest, respond: (outcome: Outcome<Accepted>) => void): void {
+    const limited = this.limit(principal);
+    if (limited !== undefined) return respond(limited);
+    const market = this.options.catalog.market(request.market);
+    if (market === undefined) return respond(unknownMarket(request.market));
+    const command = placeCommand(principal.userId, market, request);
+    if (!command.ok) return respond(command);
+    const refused = this.notActive(market, 'place') ?? this.options.admission?.();
+    if (refused !== undefined) return respond(refused);
+    const { userOrders } = this.options;
+    const { clientOrderId } = request;
+    const reserved = userOrders.reserve(principal.userId, clientOrderId);
+    if (reserved === 'duplicate') {
+      return respond(
+        failure(
+          'duplicate_client_order_id',
+          `you already have an open order with clientOrderId ${clientOrderId}`,
+        ),
+      );
+    }
+    if (reserved === 'limit') {
+      return respond(
+        failure('too_many_open_orders', 'you have as many open orders as allowed; cancel some first'),
+      );
+    }
+    this.submit(market, command.value, (result) => {
+      if (!result.ok || result.orderId === undefined) {
+        userOrders.settle(principal.userId, clientOrderId, undefined);
+        respond(
+          result.ok
+            ? failure('unavailable', 'the market gave no order id')
+            : failure(result.code, result.message),
+        );
+        return;
+      }
+      const orderId = wireOrderId(market.definition.id, result.orderId);
+      const summary = placementSummary(result.events, result.orderId);
+      if (summary === undefined) {
+        userOrders.settle(principal.userId, clientOrderId, undefined);
+        respond(failure('unavailable', 'the market did not accept the order it numbered'));
+        return;
+      }
+      const open = summary.status === 'open' || summary.status === 'partially_filled';
+      userOrders.settle(principal.userId, clientOrderId, open ? orderId : undefined);
+      const { money } = market;
+      respond(
+        success({
+          orderId,
+          ...(clientOrderId === undefined ? {} : { clientOrderId }),
+          status: summary.status,
+          filledQty: money.formatQty(summary.filledQty),
+          remainingQty: money.formatQty(summary.remainingQty),
+        }),
+      );
+    });
+  }
+
+  cancel(principal: Principal, request: CancelRequest, respond: (outcome: Outcome<Canceled>) => void): void {
+    const limited = this.limit(principal);
+    if (limited !== undefined) return respond(limited);
+    const market = this.options.catalog.market(request.market);
+    if (market === undefined) return respond(unknownMarket(request.market));
+    const ref = orderRef(principal.userId, market, request);
+    if (!ref.ok) return respond(ref);
+    const refused = this.notActive(market, 'cancel');
+    if (refused !== undefined) return respond(refused);
+    this.submit(market, { kind: 'cancel', ...ref.value }, (result) => {
+      if (!result.ok) return respond(failure(result.code, result.message));
+      const canceled = result.events.find((e) => e.type === 'canceled');
+      if (canceled === undefined) return respond(failure('not_found', 'no such open order'));
+      respond(
+        success({
+          orderId: wireOrderId(market.definition.id, canceled.orderId),
+          ...(request.clientOrderId === undefined ? {} : { clientOrderId: request.clientOrderId }),
+          remainingQty: market.money.formatQty(canceled.remaining),
+        }),
+      );
+    });
+  }
+
+  amend(principal: Principal, request: AmendRequest, respond: (outcome: Outcome<Amended>) => void): void {
+    const limited = this.limit(principal);
+    if (limited !== undefined) return respond(limited);
+    const market = this.options.catalog.market(request.market);
+    if (market === undefined) return respond(unknownMarket(request.market));
+    const ref = orderRef(principal.userId, market, request);
+    if (!ref.ok) return respond(ref);
+    const qty = request.qty === undefined ? undefined : market.money.parseQty(request.qty);
+    const price = request.price === undefined ? undefined : market.money.parsePrice(request.price);
+    for (const parsed of [qty, price]) {
+      if (parsed?.ok === false) return respond(failure('bad_request', parsed.message));
+    }
+    const refused = this.notActive(market, 'amend');
+    if (refused !== undefined) return respond(refused);
+    const command: MarketCommand = {
+      kind: 'amend',
+      ...ref.value,
+      qty: qty?.ok ? qty.value : undefined,
+      price: price?.ok ? price.value : undefined,
+    };
+    this.submit(market, command, (result) => {
+      if (!result.ok) return respond(failure(result.code, result.message));
+      const amended = result.events.find((e) => e.type === 'amended');
+      if (amended === undefined) return respond(failure('not_found', 'no such open order'));
+      let remaining = amended.remaining;
+      for (const e of result.events) {
+        if (e.type === 'fill' && e.takerOrderId === amended.orderId) remaining = e.takerRemaining;
+      }
+      const { money } = market;
+      respond(
+        success({
+          orderId: wireOrderId(market.definition.id, amended.orderId),
+          price: money.formatPrice(amended.price),
+          qty: money.formatQty(amended.qty),
+          remainingQty: money.formatQty(remaining),
+        }),
+      );
+    });
+  }
+
+  /** Cancels the user's open orders in one market, or in every market that takes cancels. */
+  async cancelAll(principal: Principal, symbol: string | undefined): Promise<Outcome<{ count: number }>> {
+    const limited = this.limit(principal);
+    if (limited !== undefined) return limited;
+    const { catalog, supervisor } = this.options;
+    let markets: ListedMarket[];
+    if (symbol === undefined) {
+      markets = catalog.listMarkets().filter((m) => {
+        const state = supervisor.actor(m.definition.symbol)?.state;
+        return state !== undefined && acceptsOrder(state, 'cancel_all');
+      });
+    } else {
+      const market = catalog.market(symbol);
+      if (market === undefined) return unknownMarket(symbol);
+      const refused = this.notActive(market, 'cancel_all');
+      if (refused !== undefined) return refused;
+      markets = [market];
+    }
+    const { userId } = principal;
+    const results = await Promise.all(
+      markets.map((m) =>
+        supervisor.submit(m.definition.symbol, { kind: 'cancel_all', userId }, this.clock()),
+      ),
+    );
+    let count = 0;
+    for (const result of results) {
+      if (!result.ok) {
+        if (symbol !== undefined) return failure(result.code, result.message);
+        continue;
+      }
+      for (const e of result.events) if (e.type === 'canceled') count++;
+    }
+    return success({ count });
+  }
+
+  private submit(market: ListedMarket, command: MarketCommand, then: (result: CommandResult) => void): void {
+    this.options.supervisor.send(market.definition.symbol, command, this.clock(), then);
+  }
+
+  private limit(principal: Principal): Failure | undefined {
+    if (this.options.limiter.take(principal.userId)) return undefined;
+    return failure('rate_limited', 'too many order requests; slow down');
+  }
+
+  private notActive(market: ListedMarket, action: OrderAction): Failure | undefined {
+    const state = this.options.supervisor.actor(market.definition.symbol)?.state;
+    if (state !== undefined && acceptsOrder(state, action)) return undefined;
+    return failure(
+      'market_not_active',
+      `market ${market.definition.symbol} is ${state ?? 'not running'}: no ${action}`,
+    );
+  }
+}
+
+function unknownMarket(name: string): Failure {
+  return failure('unknown_market', `no market ${name}`);
+}
+
+function badMoney<T>(result: MoneyResult<T>): Failure | undefined {
+  return result.ok ? undefined : failure('bad_request', result.message);
+}
+
+function placeCommand(
+  userId: string,
+  market: ListedMarket,
+  r: PlaceRequest,
+): Outcome<Omit<Extract<MarketCommand, { kind: 'place' }>, never>> {
+  const { money } = market;
+  const limitType = r.type === 'limit' || r.type === 'stop_limit';
+  const stopType = r.type === 'stop_limit' || r.type === 'stop_market';
+  if (limitType !== (r.price !== undefined)) {
+    return failure(
+      'bad_request',
+      limitType ? `price is required for ${r.type}` : `price is not allowed for ${r.type}`,
+    );
+  }
+  if (stopType !== (r.stopPrice !== undefined)) {
+    return failure(
+      'bad_request',
+      stopType ? `stopPrice is required for ${r.type}` : `stopPrice is not allowed for ${r.type}`,
+    );
+  }
+  if (r.quoteQty !== undefined && !(r.type === 'market' && r.side === 'buy')) {
+    return failure('bad_request', 'quoteQty is only for market buys');
+  }
+  if (r.qty === undefined && r.quoteQty === undefined) return failure('bad_request', 'qty is required');
+  const qty = r.qty === undefined ? undefined : money.parseQty(r.qty);
+  const price = r.price === undefined ? undefined : money.parsePrice(r.price);
+  const stopPrice = r.stopPrice === undefined ? undefined : money.parsePrice(r.stopPrice, 'stopPrice');
+  const budget = r.quoteQty === undefined ? undefined : money.parseQuoteBudget(r.quoteQty);
+  for (const parsed of [qty, price, stopPrice, budget]) {
+    const bad = parsed === undefined ? undefined : badMoney(parsed);
+    if (bad !== undefined) return bad;
+  }
+  const tif = r.tif ?? 'GTC';
+  if (r.postOnly === true && (!limitType || tif !== 'GTC')) {
+    return failure('bad_request', 'postOnly is only for GTC limit and stop_limit orders');
+  }
+  return success({
+    kind: 'place',
+    userId,
+    side: r.side,
+    type: r.type,
+    // A budget-only market buy: the book caps it by maxQty; the budget decides.
+    qty: qty?.ok ? qty.value : money.maxLots,
+    price: price?.ok ? price.value : undefined,
+    stopPrice: stopPrice?.ok ? stopPrice.value : undefined,
+    tif,
+    postOnly: r.postOnly ?? false,
+    stp: r.stp ?? 'cancel_taker',
+    clientOrderId: r.clientOrderId,
+    quoteBudget: budget?.ok ? budget.value : undefined,
+  });
+}
+
+function orderRef(
+  userId: string,
+  market: ListedMarket,
+  r: { orderId?: string | undefined; clientOrderId?: string | undefined },
+): Outcome<{ userId: string; orderId?: number; clientOrderId?: string }> {
+  if (r.orderId !== undefined) {
+    const n = marketOrderNumber(market.definition.id, r.orderId);
+    if (n === undefined) return failure('not_found', `no order ${r.orderId} in ${market.definition.symbol}`);
+    return success({ userId, orderId: n });
+  }
+  return success({ userId, ...(r.clientOrderId === undefined ? {} : { clientOrderId: r.clientOrderId }) });
+}

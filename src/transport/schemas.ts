@@ -1,0 +1,107 @@
+import { z } from 'zod/v4';
+
+/*
+ * Every client input of PROTOCOL.md, parsed at the boundary. Shapes only: decimal strings are
+ * checked against the market's money rules by order entry (service.ts), which knows the market.
+ * Unknown extra fields are ignored; missing or mistyped ones answer `bad_request`.
+ */
+
+const decimal = z.string().min(1).max(64);
+const marketName = z.string().min(1).max(64);
+export const clientOrderId = z.string().regex(/^[A-Za-z0-9_-]{1,36}$/, '1-36 characters of A-Z a-z 0-9 _ -');
+const orderId = z.string().min(1).max(128);
+
+export const rid = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+export const PlaceRequest = z.object({
+  market: marketName,
+  side: z.enum(['buy', 'sell']),
+  type: z.enum(['limit', 'market', 'stop_limit', 'stop_market']),
+  qty: decimal.optional(),
+  price: decimal.optional(),
+  stopPrice: decimal.optional(),
+  tif: z.enum(['GTC', 'IOC', 'FOK']).optional(),
+  postOnly: z.boolean().optional(),
+  stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both']).optional(),
+  clientOrderId: clientOrderId.optional(),
+  quoteQty: decimal.optional(),
+});
+export type PlaceRequest = z.infer<typeof PlaceRequest>;
+
+const orderRef = { market: marketName, orderId: orderId.optional(), clientOrderId: clientOrderId.optional() };
+const named = (r: { orderId?: string | undefined; clientOrderId?: string | undefined }) =>
+  r.orderId !== undefined || r.clientOrderId !== undefined;
+const namedMessage = { message: 'give orderId or clientOrderId' };
+
+export const CancelRequest = z.object(orderRef).refine(named, namedMessage);
+export type CancelRequest = z.infer<typeof CancelRequest>;
+
+export const AmendRequest = z
+  .object({ ...orderRef, qty: decimal.optional(), price: decimal.optional() })
+  .refine(named, namedMessage)
+  .refine((r) => r.qty !== undefined || r.price !== undefined, { message: 'give qty or price' });
+export type AmendRequest = z.infer<typeof AmendRequest>;
+
+export const CancelAllRequest = z.object({ market: marketName.optional() });
+
+export const AuthRequest = z.object({
+  token: z.string().min(1).max(4096),
+  cancelOnDisconnect: z.boolean().optional(),
+});
+
+export const CHANNELS = [
+  'book',
+  'trades',
+  'lifecycle',
+  'candles',
+  'ticker',
+  'orders',
+  'fills',
+  'balances',
+] as const;
+export type Channel = (typeof CHANNELS)[number];
+export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set(['orders', 'fills', 'balances']);
+
+export const SubRequest = z.object({
+  ch: z.enum(CHANNELS),
+  market: marketName.optional(),
+  depth: z.union([z.literal(10), z.literal(50), z.literal(0)]).optional(),
+  interval: z.enum(['1m', '5m', '1h']).optional(),
+});
+export const UnsubRequest = z.object({ ch: z.enum(CHANNELS), market: marketName.optional() });
+
+/** HTTP bodies (PROTOCOL.md, HTTP). */
+export const CreditBody = z.object({
+  userId: z.string().min(1).max(128),
+  asset: z.string().min(1).max(16),
+  amount: decimal,
+});
+
+export const AssetBody = z.object({
+  symbol: z.string().min(1).max(16),
+  decimals: z.number().int().min(0).max(36),
+  kind: z.enum(['crypto', 'stable', 'rwa', 'fiat']),
+});
+
+export const MarketBody = z.object({
+  symbol: z.string().min(3).max(33),
+  baseAsset: z.string().min(1).max(16),
+  quoteAsset: z.string().min(1).max(16),
+  priceDecimals: z.number().int().min(0).max(18),
+  qtyDecimals: z.number().int().min(0).max(18),
+  tickSize: decimal,
+  lotSize: decimal,
+  minQty: decimal,
+  maxQty: decimal.optional(),
+  makerFeeBps: z.number().int().min(0).max(1000).optional(),
+  takerFeeBps: z.number().int().min(0).max(1000).optional(),
+});
+export type MarketBody = z.infer<typeof MarketBody>;
+
+/** The first problem of a failed parse, as one readable line. */
+export function describeIssues(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return 'invalid request';
+  const path = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  return `${path}${issue.message}`;
+}

@@ -1,0 +1,121 @@
+import WebSocket from 'ws';
+import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import type { RunningExchange } from '../support/exchange.ts';
+
+/** BTC-USDC as the wire tests list it: 1 tick × 1 lot = 1 USDC minor unit; fees 10/20 bps. */
+export const BTC_USDC = {
+  symbol: 'BTC-USDC',
+  baseAsset: 'BTC',
+  quoteAsset: 'USDC',
+  priceDecimals: 2,
+  qtyDecimals: 4,
+  tickSize: '0.01',
+  lotSize: '0.0001',
+  minQty: '0.0001',
+  maxQty: '100',
+  makerFeeBps: 10,
+  takerFeeBps: 20,
+};
+
+export const ETH_USDC = {
+  symbol: 'ETH-USDC',
+  baseAsset: 'ETH',
+  quoteAsset: 'USDC',
+  priceDecimals: 2,
+  qtyDecimals: 3,
+  tickSize: '0.01',
+  lotSize: '0.001',
+  minQty: '0.001',
+  maxQty: '1000',
+};
+
+/** The assets and markets every wire test starts from. */
+export async function listMarkets(running: RunningExchange): Promise<void> {
+  await running.asset('USDC', 6, 'stable');
+  await running.asset('BTC', 8);
+  await running.asset('ETH', 18);
+  await running.market(BTC_USDC);
+  await running.market(ETH_USDC);
+}
+
+/** A raw socket speaking msgpack, for what the SDK would never send. */
+export class RawSocket {
+  readonly received: Record<string, unknown>[] = [];
+  private waiters: (() => void)[] = [];
+  closed = false;
+  closeCode: number | undefined;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const decoded = isBinary ? decodeMessage(new Uint8Array(data)) : { ok: false as const, reason: 'text' };
+      this.received.push(decoded.ok ? decoded.message : { op: '<undecodable>', reason: decoded.reason });
+      this.wake();
+    });
+    ws.on('close', (code: number) => {
+      this.closed = true;
+      this.closeCode = code;
+      this.wake();
+    });
+  }
+
+  static open(url: string): Promise<RawSocket> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const socket = new RawSocket(ws);
+      ws.once('open', () => resolve(socket));
+      ws.once('error', reject);
+    });
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  send(message: object): void {
+    this.ws.send(encodeMessage(message));
+  }
+
+  sendRaw(bytes: Uint8Array | string, binary = true): void {
+    this.ws.send(bytes, { binary });
+  }
+
+  /** Waits for the next message matching `match` after index `from`; returns it. */
+  async next(
+    match: (m: Record<string, unknown>) => boolean,
+    timeoutMs = 5_000,
+  ): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = 0;
+    for (;;) {
+      for (; seen < this.received.length; seen++) {
+        const message = this.received[seen]!;
+        if (match(message)) {
+          this.received.splice(seen, 1);
+          return message;
+        }
+      }
+      if (this.closed) throw new Error(`socket closed (${this.closeCode}) while waiting`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out; received ${JSON.stringify(this.received).slice(0, 500)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends a request with `rid` and waits for the message echoing it. */
+  async request(message: Record<string, unknown>, rid: number): Promise<Record<string, unknown>> {
+    this.send({ ...message, rid });
+    return this.next((m) => m.rid === rid);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
