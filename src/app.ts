@@ -10,11 +10,13 @@ import { insertAsset, insertMarket, loadCatalog } from './persistence/catalogSto
 import { JournalWriter } from './persistence/journalWriter.ts';
 import { migrate } from './persistence/migrate.ts';
 import { createDatabasePool } from './persistence/pool.ts';
+import { tradeCounts } from './persistence/history.ts';
 import { Projector } from './persistence/projector.ts';
 import { recover } from './persistence/recovery.ts';
 import { scheduleSnapshots, takeSnapshot } from './persistence/snapshots.ts';
 import { Admin } from './transport/admin.ts';
 import { Authenticator, type Principal } from './transport/auth.ts';
+import { failure } from './transport/errors.ts';
 import { registerWebSocket, type Publication } from './transport/gateway.ts';
 import { registerHttp } from './transport/http.ts';
 import { OrderEntry, wireOrderId } from './transport/orderEntry.ts';
@@ -58,6 +60,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
   const supervisor = new Supervisor({
     ledger,
     sink: writer,
+    mailboxSize: config.MAILBOX_SIZE,
     publish: (batch: JournalBatch) => {
       publish(publisher.publish(batch));
     },
@@ -78,10 +81,19 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
   const recovered = await recover(pool, { ledger, supervisor });
   log.info({ ...recovered, markets: stored.markets.length }, 'recovered from the journal');
 
+  // The projections catch up before the gateway opens: trade seqs continue from them.
+  const projector = new Projector(pool, {
+    onError: (error) => {
+      log.warn({ err: error }, 'projection round failed');
+    },
+  });
+  while ((await projector.runOnce()) > 0);
+  const trades = await tradeCounts(pool);
+
   const userOrders = new UserOrders(config.MAX_OPEN_ORDERS_PER_USER);
   const follow = (listed: ListedMarket) => {
     const actor = supervisor.actor(listed.definition.symbol)!;
-    publisher.addMarket(listed, actor);
+    publisher.addMarket(listed, actor, { tradeSeq: trades.get(listed.definition.id) ?? 0, ts: Date.now() });
     const { resting, stops } = actor.orderBook.openOrders();
     for (const order of [...resting, ...stops]) {
       userOrders.add(order.userId, wireOrderId(listed.definition.id, order.orderId), order.clientOrderId);
@@ -102,18 +114,21 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
       },
     },
   );
-  const projector = new Projector(pool, {
-    onError: (error) => {
-      log.warn({ err: error }, 'projection round failed');
-    },
-  });
   projector.start(50);
 
   const auth = new Authenticator(config.JWT_SECRET);
+  const maxLag = config.PROJECTION_MAX_LAG_RECORDS;
   const orders = new OrderEntry({
     catalog,
     supervisor,
     userOrders,
+    // History reads come from the projections: past the bound, new places wait for them.
+    admission: () => {
+      const lag = projector.lagRecords(writer.stats().lastGlobalSeq);
+      return lag <= maxLag
+        ? undefined
+        : failure('overloaded', `projections trail the journal by ${lag} records; try again shortly`);
+    },
     limiter: new RateLimiter(config.RATE_ORDERS_PER_S, config.RATE_ORDERS_BURST),
   });
   const admin = new Admin({
@@ -164,6 +179,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     marketData: publisher,
     pool,
     maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
+    connections: ws.connections,
     log,
   });
 

@@ -35,6 +35,8 @@ const schema = z.object({
   /** Past this many unprojected journal records new places answer `overloaded`. */
   PROJECTION_MAX_LAG_RECORDS: positiveInt(50_000),
   HTTP_MAX_BODY_BYTES: positiveInt(64 * 1024),
+  /** Commands one market's mailbox holds; beyond it commands answer `overloaded`. */
+  MAILBOX_SIZE: positiveInt(10_000),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

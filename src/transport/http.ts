@@ -1,0 +1,286 @@
+import type { Logger } from 'pino';
+import { sql, type DatabasePool } from 'slonik';
+import type uWS from 'uWebSockets.js';
+import type { z } from 'zod/v4';
+import type { Catalog, ListedMarket } from '../actors/catalog.ts';
+import type { Ledger } from '../actors/ledger/index.ts';
+import type { Supervisor } from '../actors/supervisor.ts';
+import { recentTrades, userOrders } from '../persistence/history.ts';
+import type { OrderStatus } from '../persistence/projector.ts';
+import type { BalanceMessage, BookMessage, OrderMessage } from '../client/protocol.ts';
+import type { Admin } from './admin.ts';
+import type { Authenticator, Principal } from './auth.ts';
+import { failure, type Outcome } from './errors.ts';
+import { observeConnections, metricsContentType, renderMetrics } from './http/metrics.ts';
+import { createRouter, errorReply, json, outcomeReply, type HttpReply } from './http/router.ts';
+import { marketView, orderView, tradeView, withoutOp } from './http/views.ts';
+import type { Accepted, Canceled, OrderEntry } from './orderEntry.ts';
+import { AssetBody, CreditBody, describeIssues, MarketBody, PlaceRequest } from './schemas.ts';
+
+/*
+ * The JSON half of the gateway (PROTOCOL.md, HTTP), on the same uWS app as /ws: health and
+ * metrics, admin operations, market reads, and order entry with the same rules and codes as the
+ * WebSocket (both go through OrderEntry). In-memory state answers what is live (books, open
+ * orders, balances); the relational projections answer history (trades, closed orders).
+ */
+
+/** The in-memory reads of the market-data publisher (src/marketdata/publisher.ts), as of the last committed batch. */
+export interface HttpMarketData {
+  bookSnapshot(symbol: string, depth: number): BookMessage | undefined;
+  /** `market` (id or symbol) narrows to one market. */
+  openOrders(userId: string, market?: string): readonly OrderMessage[];
+  balances(userId: string): readonly BalanceMessage[];
+}
+
+export interface HttpOptions {
+  readonly auth: Authenticator;
+  readonly orders: OrderEntry;
+  readonly admin: Admin;
+  readonly catalog: Catalog;
+  readonly supervisor: Supervisor;
+  readonly ledger: Ledger;
+  readonly marketData: HttpMarketData;
+  readonly pool: Pick<DatabasePool, 'oneFirst' | 'any'>;
+  /** Largest request body; a larger one is answered 413. */
+  readonly maxBodyBytes: number;
+  readonly log: Logger;
+  /** Open WebSocket connections (the gateway's `connections`), for the metrics gauge. */
+  readonly connections?: () => number;
+}
+
+const BASE = '/api/v1';
+const HEALTH_TIMEOUT_MS = 1_000;
+const BOOK_DEPTH_DEFAULT = 50;
+const LIST_LIMIT_DEFAULT = 100;
+const LIST_LIMIT_MAX = 1_000;
+const OPEN_STATUSES: ReadonlySet<string> = new Set(['open', 'partially_filled', 'pending_trigger']);
+const CLOSED_STATUSES: readonly OrderStatus[] = ['filled', 'canceled'];
+const ORDER_STATUSES: ReadonlySet<string> = new Set([...OPEN_STATUSES, ...CLOSED_STATUSES, 'rejected']);
+
+export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void {
+  const { catalog, supervisor, marketData, orders, admin, pool, log } = options;
+  const route = createRouter(app, { auth: options.auth, maxBodyBytes: options.maxBodyBytes, log });
+  if (options.connections !== undefined) observeConnections(options.connections);
+
+  const status = (market: ListedMarket) => supervisor.actor(market.definition.symbol)?.state ?? 'draft';
+  const findMarket = (idOrSymbol: string): Outcome<ListedMarket> => {
+    const market = catalog.market(idOrSymbol);
+    return market === undefined
+      ? failure('unknown_market', `no market ${idOrSymbol}`)
+      : { ok: true, value: market };
+  };
+
+  // --- Operations ---------------------------------------------------------------------------
+
+  route('get', '/health', {}, async () => {
+    const postgres = await postgresHealth(pool);
+    const up = postgres === 'ok';
+    return json(up ? 200 : 503, {
+      status: up ? 'ok' : 'unavailable',
+      postgres,
+      redis: 'not_configured',
+      chain: 'not_configured',
+    });
+  });
+
+  route('get', '/metrics', {}, async () => ({
+    status: 200,
+    text: await renderMetrics(),
+    contentType: metricsContentType,
+  }));
+
+  route('get', '/webhooks/health', {}, () => json(200, { status: 'ok' }));
+
+  // --- Admin --------------------------------------------------------------------------------
+
+  route('post', `${BASE}/assets`, { role: 'admin', body: true }, async ({ body }) => {
+    const parsed = parse(AssetBody, body);
+    if (!parsed.ok) return errorReply(parsed.code, parsed.message);
+    return outcomeReply(await admin.createAsset(parsed.value), 201);
+  });
+
+  route('post', `${BASE}/markets`, { role: 'admin', body: true }, async ({ body, principal }) => {
+    const parsed = parse(MarketBody, body);
+    if (!parsed.ok) return errorReply(parsed.code, parsed.message);
+    const listed = await admin.listMarket(parsed.value, { id: principal!.userId, type: 'admin' });
+    if (!listed.ok) return errorReply(listed.code, listed.message);
+    return json(201, marketView(listed.value, status(listed.value)));
+  });
+
+  route('post', `${BASE}/admin/credit`, { role: 'admin', body: true }, async ({ body }) => {
+    const parsed = parse(CreditBody, body);
+    if (!parsed.ok) return errorReply(parsed.code, parsed.message);
+    const { userId, asset, amount } = parsed.value;
+    return outcomeReply(await admin.credit(userId, asset, amount));
+  });
+
+  // --- Market reads -------------------------------------------------------------------------
+
+  route('get', `${BASE}/markets`, {}, () =>
+    json(
+      200,
+      catalog.listMarkets().map((m) => marketView(m, status(m))),
+    ),
+  );
+
+  route('get', `${BASE}/markets/:id`, {}, ({ params }) => {
+    const market = findMarket(params[0]!);
+    if (!market.ok) return errorReply(market.code, market.message);
+    return json(200, marketView(market.value, status(market.value)));
+  });
+
+  route('get', `${BASE}/markets/:id/book`, {}, ({ params, query }) => {
+    const market = findMarket(params[0]!);
+    if (!market.ok) return errorReply(market.code, market.message);
+    const depth = intParam(query, 'depth', BOOK_DEPTH_DEFAULT, 0, Number.MAX_SAFE_INTEGER);
+    if (!depth.ok) return errorReply(depth.code, depth.message);
+    return bookReply(market.value.definition.symbol, depth.value);
+  });
+
+  route('get', `${BASE}/markets/:id/trades`, {}, async ({ params, query }) => {
+    const market = findMarket(params[0]!);
+    if (!market.ok) return errorReply(market.code, market.message);
+    const limit = intParam(query, 'limit', LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX);
+    if (!limit.ok) return errorReply(limit.code, limit.message);
+    const trades = await recentTrades(pool, market.value.definition.id, limit.value);
+    return json(
+      200,
+      trades.map((t) => tradeView(market.value, t)),
+    );
+  });
+
+  // Candles are a later issue: a known market has none yet.
+  route('get', `${BASE}/markets/:id/candles`, {}, ({ params }) => {
+    const market = findMarket(params[0]!);
+    return market.ok ? json(200, []) : errorReply(market.code, market.message);
+  });
+
+  function bookReply(symbol: string, depth: number): HttpReply {
+    const snapshot = marketData.bookSnapshot(symbol, depth);
+    if (snapshot === undefined) return errorReply('unknown_market', `no book for ${symbol}`);
+    const { market, seq, bids, asks, checksum } = snapshot;
+    return json(200, { market, seq, bids, asks, checksum });
+  }
+
+  // --- Order entry --------------------------------------------------------------------------
+
+  route('post', `${BASE}/orders`, { role: 'trader', body: true }, async ({ body, principal }) => {
+    const parsed = parse(PlaceRequest, body);
+    if (!parsed.ok) return errorReply(parsed.code, parsed.message);
+    const placed = await new Promise<Outcome<Accepted>>((resolve) => {
+      orders.place(principal!, parsed.value, resolve);
+    });
+    return outcomeReply(placed, 201);
+  });
+
+  route('del', `${BASE}/orders/:orderId`, { role: 'trader' }, async ({ params, principal }) => {
+    const orderId = params[0]!;
+    const market = catalog.market(orderId.slice(0, Math.max(0, orderId.lastIndexOf(':'))));
+    if (market === undefined) return errorReply('not_found', `no order ${orderId}`);
+    const canceled = await new Promise<Outcome<Canceled>>((resolve) => {
+      orders.cancel(principal!, { market: market.definition.symbol, orderId }, resolve);
+    });
+    return outcomeReply(canceled);
+  });
+
+  // Not in PROTOCOL.md's table (the server may add routes): cancel_all over HTTP.
+  route('del', `${BASE}/orders`, { role: 'trader' }, async ({ query, principal }) => {
+    const symbol = query.get('market') ?? undefined;
+    return outcomeReply(await orders.cancelAll(principal!, symbol));
+  });
+
+  route('get', `${BASE}/orders`, { role: 'trader' }, async ({ query, principal }) => {
+    const listed = await listOrders(principal!, query);
+    return listed.ok ? json(200, listed.value) : errorReply(listed.code, listed.message);
+  });
+
+  route('get', `${BASE}/balances`, { role: 'trader' }, ({ principal }) =>
+    json(200, marketData.balances(principal!.userId).map(withoutOp)),
+  );
+
+  /**
+   * Open orders (open, partially_filled, pending_trigger) from memory, closed ones (filled,
+   * canceled) from the orders projection, newest first after the open ones; `limit` bounds the
+   * closed part.
+   */
+  async function listOrders(principal: Principal, query: URLSearchParams): Promise<Outcome<object[]>> {
+    const marketName = query.get('market');
+    let market: ListedMarket | undefined;
+    if (marketName !== null) {
+      const found = findMarket(marketName);
+      if (!found.ok) return found;
+      market = found.value;
+    }
+    const wanted = query.get('status');
+    if (wanted !== null && !ORDER_STATUSES.has(wanted)) {
+      return failure('bad_request', `status must be one of ${[...ORDER_STATUSES].join(', ')}`);
+    }
+    const limit = intParam(query, 'limit', LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX);
+    if (!limit.ok) return limit;
+
+    const result: object[] = [];
+    if (wanted === null || OPEN_STATUSES.has(wanted)) {
+      for (const order of marketData.openOrders(principal.userId, market?.definition.id)) {
+        if (wanted === null || order.status === wanted) result.push(withoutOp(order));
+      }
+    }
+    const closed = wanted === null ? CLOSED_STATUSES : CLOSED_STATUSES.filter((s) => s === wanted);
+    if (closed.length > 0) {
+      const records = await userOrders(pool, {
+        userId: principal.userId,
+        marketId: market?.definition.id,
+        statuses: closed,
+        limit: limit.value,
+      });
+      for (const record of records) {
+        const of = catalog.market(record.marketId);
+        if (of !== undefined) result.push(orderView(of, record));
+      }
+    }
+    return { ok: true, value: result };
+  }
+
+  // Last: every path and method nothing above matched.
+  route('any', '/*', {}, ({ method, path }) => errorReply('not_found', `no route ${method} ${path}`));
+}
+
+function parse<S extends z.ZodType>(schema: S, body: unknown): Outcome<z.infer<S>> {
+  const parsed = schema.safeParse(body);
+  return parsed.success
+    ? { ok: true, value: parsed.data }
+    : failure('bad_request', describeIssues(parsed.error));
+}
+
+function intParam(
+  query: URLSearchParams,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): Outcome<number> {
+  const text = query.get(name);
+  if (text === null || text === '') return { ok: true, value: fallback };
+  const value = /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    return failure('bad_request', `${name} must be an integer from ${min} to ${max}`);
+  }
+  return { ok: true, value };
+}
+
+async function postgresHealth(pool: Pick<DatabasePool, 'oneFirst'>): Promise<'ok' | 'down'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'down'>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('down');
+    }, HEALTH_TIMEOUT_MS);
+  });
+  const check = pool.oneFirst(sql.unsafe`SELECT 1`).then(
+    () => 'ok' as const,
+    () => 'down' as const,
+  );
+  try {
+    return await Promise.race([check, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

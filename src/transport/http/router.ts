@@ -1,0 +1,236 @@
+import { STATUS_CODES } from 'node:http';
+import type { Logger } from 'pino';
+import type uWS from 'uWebSockets.js';
+import { requireRole } from '../gateway.ts';
+import type { Authenticator, Principal, Role } from '../auth.ts';
+import { HTTP_STATUS, type ErrorCode, type Outcome } from '../errors.ts';
+import { httpDuration, httpRequests } from './metrics.ts';
+
+/*
+ * uWS glue for the JSON routes: everything a handler needs is read from the request synchronously
+ * (uWS invalidates it when the handler returns), the body is gathered under a size limit, the
+ * bearer token verified, and the reply written once, corked, and never after the client went away.
+ * Handlers are plain async functions from a parsed request to a reply; they never see uWS.
+ */
+
+export interface HttpRequest {
+  readonly method: string;
+  readonly path: string;
+  /** Path parameters in pattern order, URL-decoded. */
+  readonly params: readonly string[];
+  readonly query: URLSearchParams;
+  /** Set when the route needs a role (and the token carries it). */
+  readonly principal: Principal | undefined;
+  /** The parsed JSON body of a route that reads one. */
+  readonly body: unknown;
+}
+
+export type HttpReply = (
+  | { readonly status: number; readonly json: unknown }
+  | { readonly status: number; readonly text: string; readonly contentType: string }
+) & {
+  /** Close the connection after this reply. */
+  readonly close?: boolean;
+};
+
+export type Handler = (request: HttpRequest) => Promise<HttpReply> | HttpReply;
+
+export interface RouteOptions {
+  /** The role the caller's bearer token must carry. */
+  readonly role?: Role;
+  /** Read a JSON body before calling the handler. */
+  readonly body?: boolean;
+}
+
+export interface RouterOptions {
+  readonly auth: Authenticator;
+  readonly maxBodyBytes: number;
+  readonly log: Logger;
+}
+
+export type Method = 'get' | 'post' | 'del' | 'any';
+const BEARER = /^Bearer[ ]+([^ ]+)[ ]*$/i;
+
+export function json(status: number, body: unknown): HttpReply {
+  return { status, json: body };
+}
+
+export function errorReply(code: ErrorCode, message: string): HttpReply {
+  return json(HTTP_STATUS[code], { error: { code, message } });
+}
+
+/** 200 (or `status`) with the value, or the failure's code and status. */
+export function outcomeReply<T>(outcome: Outcome<T>, status = 200): HttpReply {
+  return outcome.ok ? json(status, outcome.value) : errorReply(outcome.code, outcome.message);
+}
+
+/** One HTTP exchange: written at most once, and not at all once the client is gone. */
+class Reply {
+  private aborted = false;
+  private done = false;
+  private readonly started = performance.now();
+  private readonly abortListeners: (() => void)[] = [];
+
+  constructor(
+    private readonly res: uWS.HttpResponse,
+    private readonly route: string,
+    private readonly method: string,
+  ) {
+    // uWS keeps one abort handler per response: the listeners hang off this one.
+    res.onAborted(() => {
+      this.aborted = true;
+      for (const listener of this.abortListeners) listener();
+    });
+  }
+
+  onAborted(listener: () => void): void {
+    this.abortListeners.push(listener);
+  }
+
+  get finished(): boolean {
+    return this.aborted || this.done;
+  }
+
+  send(reply: HttpReply): void {
+    if (this.finished) return;
+    this.done = true;
+    const [contentType, body] =
+      'json' in reply ? ['application/json', JSON.stringify(reply.json)] : [reply.contentType, reply.text];
+    this.res.cork(() => {
+      this.res
+        .writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`)
+        .writeHeader('content-type', contentType)
+        .end(body, reply.close ?? false);
+    });
+    httpRequests.inc({ route: this.route, method: this.method, status: reply.status });
+    httpDuration.observe({ route: this.route }, (performance.now() - this.started) / 1000);
+  }
+}
+
+export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
+  const { auth, maxBodyBytes, log } = options;
+
+  return function route(method: Method, pattern: string, routeOptions: RouteOptions, handler: Handler): void {
+    const paramCount = pattern.split('/').filter((part) => part.startsWith(':')).length;
+    app[method](pattern, (res, req) => {
+      const methodName = req.getCaseSensitiveMethod();
+      const path = req.getUrl();
+      const rawParams: string[] = [];
+      for (let i = 0; i < paramCount; i++) rawParams.push(req.getParameter(i));
+      const query = new URLSearchParams(req.getQuery());
+      const authorization = req.getHeader('authorization');
+      const declaredLength = req.getHeader('content-length');
+      const chunked = req.getHeader('transfer-encoding').toLowerCase().includes('chunked');
+      const reply = new Reply(res, pattern, methodName);
+
+      const body =
+        routeOptions.body === true ? readBody(res, reply, declaredLength, chunked, maxBodyBytes) : undefined;
+      const principal =
+        routeOptions.role === undefined ? undefined : authenticate(authorization, routeOptions.role);
+
+      const answer = async (): Promise<HttpReply | undefined> => {
+        const params = decodeParams(rawParams);
+        if (params === undefined) return errorReply('bad_request', 'malformed path');
+        const caller = await principal;
+        if (caller !== undefined && !caller.ok) return errorReply(caller.code, caller.message);
+        const read = await body;
+        if (read?.ok === false) {
+          // An oversized body: answer now and drop the connection rather than receive the rest.
+          if (read.tooLarge)
+            return { ...json(413, { error: { code: 'bad_request', message: read.message } }), close: true };
+          return errorReply('bad_request', read.message);
+        }
+        if (reply.finished) return undefined;
+        const request = {
+          method: methodName,
+          path,
+          params,
+          query,
+          principal: caller?.value,
+          body: read?.value,
+        };
+        return handler(request);
+      };
+      answer().then(
+        (answered) => {
+          if (answered !== undefined) reply.send(answered);
+        },
+        (error: unknown) => {
+          log.error({ err: error, route: pattern }, 'http handler failed');
+          reply.send(errorReply('unavailable', 'the request could not be served; try again'));
+        },
+      );
+    });
+  };
+
+  async function authenticate(authorization: string, role: Role): Promise<Outcome<Principal>> {
+    if (authorization === '') {
+      return { ok: false, code: 'unauthorized', message: 'missing Authorization: Bearer token' };
+    }
+    const bearer = BEARER.exec(authorization);
+    if (bearer?.[1] === undefined) {
+      return { ok: false, code: 'unauthorized', message: 'Authorization must be "Bearer <token>"' };
+    }
+    const verified = await auth.verify(bearer[1]);
+    if (!verified.ok) return verified;
+    return requireRole(verified.value, role) ?? verified;
+  }
+}
+
+type BodyRead = { ok: true; value: unknown } | { ok: false; tooLarge: boolean; message: string };
+
+/** Gathers the body (registered synchronously, as uWS requires) and parses it as JSON. */
+function readBody(
+  res: uWS.HttpResponse,
+  reply: Reply,
+  declaredLength: string,
+  chunked: boolean,
+  limit: number,
+): Promise<BodyRead> {
+  const tooLarge: BodyRead = { ok: false, tooLarge: true, message: `body larger than ${limit} bytes` };
+  if (declaredLength !== '' && Number(declaredLength) > limit) return Promise.resolve(tooLarge);
+  // Neither a length nor chunked encoding: the request has no body, and uWS will not call onData.
+  if (declaredLength === '0' || (declaredLength === '' && !chunked)) {
+    return Promise.resolve(parseJson(Buffer.alloc(0)));
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    reply.onAborted(() => {
+      settled = true;
+      resolve({ ok: false, tooLarge: false, message: 'aborted' });
+    });
+    res.onData((chunk, isLast) => {
+      if (settled) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        settled = true;
+        resolve(tooLarge);
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (!isLast) return;
+      settled = true;
+      resolve(parseJson(Buffer.concat(chunks, size)));
+    });
+  });
+}
+
+function parseJson(bytes: Buffer): BodyRead {
+  if (bytes.length === 0) return { ok: false, tooLarge: false, message: 'a JSON body is required' };
+  try {
+    return { ok: true, value: JSON.parse(bytes.toString('utf8')) as unknown };
+  } catch {
+    return { ok: false, tooLarge: false, message: 'the body is not valid JSON' };
+  }
+}
+
+function decodeParams(raw: readonly string[]): string[] | undefined {
+  try {
+    return raw.map((p) => decodeURIComponent(p));
+  } catch {
+    return undefined;
+  }
+}

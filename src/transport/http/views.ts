@@ -1,0 +1,95 @@
+import type { LifecycleState } from '../../../machines/marketLifecycle.ts';
+import type { ListedMarket } from '../../actors/catalog.ts';
+import { formatAssetAmount } from '../../actors/money.ts';
+import type { OrderRecord, TradeRecord } from '../../persistence/history.ts';
+
+/*
+ * The JSON shapes of PROTOCOL.md's HTTP reads, built from the catalog and the projections: the
+ * market object, and the WebSocket `trade` and `order` pushes without `op`.
+ */
+
+export interface MarketView {
+  readonly id: string;
+  readonly symbol: string;
+  readonly status: LifecycleState;
+  readonly baseAsset: string;
+  readonly quoteAsset: string;
+  readonly priceDecimals: number;
+  readonly qtyDecimals: number;
+  readonly tickSize: string;
+  readonly lotSize: string;
+  readonly minQty: string;
+  readonly maxQty: string;
+  readonly makerFeeBps: number;
+  readonly takerFeeBps: number;
+}
+
+export function marketView(market: ListedMarket, status: LifecycleState): MarketView {
+  const { definition, money } = market;
+  return {
+    id: definition.id,
+    symbol: definition.symbol,
+    status,
+    baseAsset: definition.baseAsset,
+    quoteAsset: definition.quoteAsset,
+    priceDecimals: money.priceDecimals,
+    qtyDecimals: money.qtyDecimals,
+    tickSize: money.tickSize,
+    lotSize: money.lotSize,
+    minQty: money.minQty,
+    maxQty: money.maxQty,
+    makerFeeBps: definition.makerFeeBps,
+    takerFeeBps: definition.takerFeeBps,
+  };
+}
+
+export function tradeView(market: ListedMarket, trade: TradeRecord) {
+  return {
+    market: market.definition.symbol,
+    seq: trade.seq,
+    tradeId: trade.id,
+    price: market.money.formatPrice(trade.price),
+    qty: market.money.formatQty(trade.qty),
+    side: trade.takerSide,
+    ts: trade.ts,
+  };
+}
+
+export function orderView(market: ListedMarket, order: OrderRecord) {
+  const { money } = market;
+  return {
+    orderId: order.id,
+    ...(order.clientOrderId === undefined ? {} : { clientOrderId: order.clientOrderId }),
+    market: market.definition.symbol,
+    side: order.side,
+    type: order.type,
+    status: order.status,
+    ...(order.price === undefined ? {} : { price: money.formatPrice(order.price) }),
+    ...(order.stopPrice === undefined ? {} : { stopPrice: money.formatPrice(order.stopPrice) }),
+    qty: money.formatQty(order.qty),
+    filledQty: money.formatQty(order.filledQty),
+    remainingQty: money.formatQty(order.remaining),
+    ...(order.filledLots === 0
+      ? {}
+      : { avgPrice: averagePrice(market, order.filledNotional, order.filledLots) }),
+    ts: order.updatedAt,
+  };
+}
+
+/**
+ * Σ(price × qty) / Σ qty, from tick × lot units to the market's price decimals, rounded half up
+ * (PROTOCOL.md): units = notional × tickUnits / lots, all in bigint so nothing is lost on the way.
+ */
+export function averagePrice(market: ListedMarket, notionalTickLots: bigint, lots: number): string {
+  const { money } = market;
+  const divisor = BigInt(lots);
+  const units = (2n * notionalTickLots * money.tickUnits + divisor) / (2n * divisor);
+  return formatAssetAmount(units, money.priceDecimals);
+}
+
+/** A push object as the WebSocket sends it, without its `op` (HTTP reads answer these). */
+export function withoutOp(message: object): Record<string, unknown> {
+  const rest: Record<string, unknown> = { ...message };
+  delete rest.op;
+  return rest;
+}
