@@ -87,15 +87,10 @@ export class RawSocket {
     timeoutMs = 5_000,
   ): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
-    let seen = 0;
     for (;;) {
-      for (; seen < this.received.length; seen++) {
-        const message = this.received[seen]!;
-        if (match(message)) {
-          this.received.splice(seen, 1);
-          return message;
-        }
-      }
+      // From the start each time: other waiters may have taken messages out meanwhile.
+      const at = this.received.findIndex(match);
+      if (at !== -1) return this.received.splice(at, 1)[0]!;
       if (this.closed) throw new Error(`socket closed (${this.closeCode}) while waiting`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out; received ${JSON.stringify(this.received).slice(0, 500)}`);
@@ -110,9 +105,13 @@ export class RawSocket {
   }
 
   /** Sends a request with `rid` and waits for the message echoing it. */
-  async request(message: Record<string, unknown>, rid: number): Promise<Record<string, unknown>> {
+  async request(
+    message: Record<string, unknown>,
+    rid: number,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>> {
     this.send({ ...message, rid });
-    return this.next((m) => m.rid === rid);
+    return this.next((m) => m.rid === rid, timeoutMs);
   }
 
   close(): void {
