@@ -79,10 +79,12 @@ export class Catalog {
    * and symbol, fees in 0..1000 bps, and the money rules of PROTOCOL.md (tick decimals within
    * priceDecimals, qtyDecimals within the base asset's, price and qty decimals within the quote's).
    */
-  checkMarket(definition: MarketDefinition): CatalogResult<ListedMarket> {
+  checkMarket(definition: MarketDefinition, pending?: Asset): CatalogResult<ListedMarket> {
     const { id, symbol, baseAsset, quoteAsset } = definition;
-    const base = this.assets.get(baseAsset);
-    const quote = this.assets.get(quoteAsset);
+    // `pending`: an asset being created with the market (an RWA registration adds both at once).
+    const lookup = (s: string) => (pending?.symbol === s ? pending : this.assets.get(s));
+    const base = lookup(baseAsset);
+    const quote = lookup(quoteAsset);
     if (base === undefined) return fail('not_found', `unknown asset ${baseAsset}`);
     if (quote === undefined) return fail('not_found', `unknown asset ${quoteAsset}`);
     if (baseAsset === quoteAsset) return fail('bad_request', 'base and quote assets must differ');

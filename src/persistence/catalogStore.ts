@@ -1,4 +1,4 @@
-import { sql, type DatabasePool } from 'slonik';
+import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { ASSET_KINDS, type Asset } from '../actors/catalog.ts';
 import type { MarketDefinition } from '../actors/market/types.ts';
@@ -58,12 +58,12 @@ export async function loadCatalog(pool: DatabasePool): Promise<StoredCatalog> {
   };
 }
 
-export async function insertAsset(pool: DatabasePool, asset: Asset): Promise<void> {
+export async function insertAsset(pool: CommonQueryMethods, asset: Asset): Promise<void> {
   await pool.query(sql.unsafe`
     INSERT INTO assets (symbol, decimals, kind) VALUES (${asset.symbol}, ${asset.decimals}, ${asset.kind})`);
 }
 
-export async function insertMarket(pool: DatabasePool, market: MarketDefinition): Promise<void> {
+export async function insertMarket(pool: CommonQueryMethods, market: MarketDefinition): Promise<void> {
   const { money } = market;
   await pool.query(sql.unsafe`
     INSERT INTO markets (id, symbol, base_asset, quote_asset, price_decimals, qty_decimals, tick_size,

@@ -13,7 +13,9 @@ import type { Authenticator, Principal } from './auth.ts';
 import { failure, type Outcome } from './errors.ts';
 import { observeConnections, metricsContentType, renderMetrics } from './http/metrics.ts';
 import { createRouter, errorReply, json, outcomeReply, type HttpReply } from './http/router.ts';
+import { registerIssuanceRoutes } from './http/issuance.ts';
 import { marketView, orderView, tradeView, withoutOp } from './http/views.ts';
+import type { Authorize, Issuance } from './issuance.ts';
 import type { Accepted, Canceled, OrderEntry } from './orderEntry.ts';
 import { AssetBody, CreditBody, describeIssues, MarketBody, PlaceRequest } from './schemas.ts';
 
@@ -46,7 +48,15 @@ export interface HttpOptions {
   readonly log: Logger;
   /** Open WebSocket connections (the gateway's `connections`), for the metrics gauge. */
   readonly connections?: () => number;
+  /** RWA issuance routes (registration, approval, lifecycle actions, details and events). */
+  readonly issuance?: { readonly issuance: Issuance; readonly authorize: Authorize };
+  /** More routes (webhooks), registered before the catch-all. */
+  readonly extraRoutes?: readonly ((route: Route) => void)[];
+  /** Health of Redis and the chain, when the exchange has them. */
+  readonly health?: () => Promise<{ redis: string; chain: string }>;
 }
+
+export type Route = ReturnType<typeof createRouter>;
 
 const BASE = '/api/v1';
 const HEALTH_TIMEOUT_MS = 1_000;
@@ -73,14 +83,12 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
   // --- Operations ---------------------------------------------------------------------------
 
   route('get', '/health', {}, async () => {
-    const postgres = await postgresHealth(pool);
+    const [postgres, others] = await Promise.all([
+      postgresHealth(pool),
+      options.health?.() ?? Promise.resolve({ redis: 'not_configured', chain: 'not_configured' }),
+    ]);
     const up = postgres === 'ok';
-    return json(up ? 200 : 503, {
-      status: up ? 'ok' : 'unavailable',
-      postgres,
-      redis: 'not_configured',
-      chain: 'not_configured',
-    });
+    return json(up ? 200 : 503, { status: up ? 'ok' : 'unavailable', postgres, ...others });
   });
 
   route('get', '/metrics', {}, async () => ({
@@ -116,17 +124,18 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
 
   // --- Market reads -------------------------------------------------------------------------
 
+  const record = (m: ListedMarket) => options.issuance?.issuance.record(m.definition.id);
   route('get', `${BASE}/markets`, {}, () =>
     json(
       200,
-      catalog.listMarkets().map((m) => marketView(m, status(m))),
+      catalog.listMarkets().map((m) => marketView(m, status(m), record(m))),
     ),
   );
 
   route('get', `${BASE}/markets/:id`, {}, ({ params }) => {
     const market = findMarket(params[0]!);
     if (!market.ok) return errorReply(market.code, market.message);
-    return json(200, marketView(market.value, status(market.value)));
+    return json(200, marketView(market.value, status(market.value), record(market.value)));
   });
 
   route('get', `${BASE}/markets/:id/book`, {}, ({ params, query }) => {
@@ -239,6 +248,10 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
     }
     return { ok: true, value: result };
   }
+
+  if (options.issuance !== undefined)
+    registerIssuanceRoutes(route, { ...options.issuance, catalog, supervisor });
+  for (const register of options.extraRoutes ?? []) register(route);
 
   // Last: every path and method nothing above matched.
   route('any', '/*', {}, ({ method, path }) => errorReply('not_found', `no route ${method} ${path}`));

@@ -98,6 +98,62 @@ export const MarketBody = z.object({
 });
 export type MarketBody = z.infer<typeof MarketBody>;
 
+export const ASSET_TYPES = [
+  'real_estate',
+  'corporate_stock',
+  'government_bond',
+  'commodity',
+  'private_equity',
+  'art_collectible',
+  'carbon_credit',
+  'other',
+] as const;
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+/** POST /markets/register (issuer): an RWA market and its asset (PROTOCOL.md, HTTP). */
+export const RegisterBody = z.object({
+  name: text(200),
+  assetType: z.enum(ASSET_TYPES),
+  tokenSymbol: z.string().regex(/^[A-Z][A-Z0-9]{0,15}$/, '1-16 of A-Z and 0-9, starting with a letter'),
+  tokenName: text(100),
+  totalSupply: decimal,
+  quoteAsset: z.string().min(1).max(16),
+  priceDecimals: z.number().int().min(0).max(18),
+  qtyDecimals: z.number().int().min(0).max(18),
+  tickSize: decimal,
+  lotSize: decimal,
+  minQty: decimal,
+  maxQty: decimal.optional(),
+  makerFeeBps: z.number().int().min(0).max(1000).optional(),
+  takerFeeBps: z.number().int().min(0).max(1000).optional(),
+  assetDetails: z
+    .object({
+      valuation: decimal.optional(),
+      currency: z.string().min(1).max(16).optional(),
+      location: text(500).optional(),
+      complianceDocuments: z
+        .array(z.object({ name: text(200), url: z.url().max(2000), hash: z.string().max(200).optional() }))
+        .max(50)
+        .optional(),
+      regulatoryInfo: z
+        .record(z.string().max(100), z.union([z.string().max(2000), z.number(), z.boolean()]))
+        .optional(),
+      attributes: z
+        .record(z.string().max(100), z.union([z.string().max(2000), z.number(), z.boolean()]))
+        .optional(),
+    })
+    .optional(),
+});
+export type RegisterBody = z.infer<typeof RegisterBody>;
+
+export const DecisionBody = z.object({
+  decision: z.enum(['approved', 'rejected']),
+  reason: text(1000).optional(),
+});
+
+export const ReasonBody = z.object({ reason: text(1000).optional() });
+
 /** The first problem of a failed parse, as one readable line. */
 export function describeIssues(error: z.ZodError): string {
   const issue = error.issues[0];

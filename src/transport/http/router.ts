@@ -23,6 +23,10 @@ export interface HttpRequest {
   readonly principal: Principal | undefined;
   /** The parsed JSON body of a route that reads one. */
   readonly body: unknown;
+  /** The body's bytes, for a route that asked for them raw (signature checks). */
+  readonly rawBody: Buffer | undefined;
+  /** The headers the route asked for (lower-case names; '' when absent). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export type HttpReply = (
@@ -38,8 +42,10 @@ export type Handler = (request: HttpRequest) => Promise<HttpReply> | HttpReply;
 export interface RouteOptions {
   /** The role the caller's bearer token must carry. */
   readonly role?: Role;
-  /** Read a JSON body before calling the handler. */
-  readonly body?: boolean;
+  /** Read a JSON body before calling the handler; 'raw' hands over the bytes unparsed. */
+  readonly body?: boolean | 'raw';
+  /** Headers to read for the handler. */
+  readonly headers?: readonly string[];
 }
 
 export interface RouterOptions {
@@ -121,10 +127,14 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
       const authorization = req.getHeader('authorization');
       const declaredLength = req.getHeader('content-length');
       const chunked = req.getHeader('transfer-encoding').toLowerCase().includes('chunked');
+      const headers: Record<string, string> = {};
+      for (const name of routeOptions.headers ?? []) headers[name] = req.getHeader(name);
       const reply = new Reply(res, pattern, methodName);
 
       const body =
-        routeOptions.body === true ? readBody(res, reply, declaredLength, chunked, maxBodyBytes) : undefined;
+        routeOptions.body === undefined || routeOptions.body === false
+          ? undefined
+          : readBody(res, reply, declaredLength, chunked, maxBodyBytes, routeOptions.body === 'raw');
       const principal =
         routeOptions.role === undefined ? undefined : authenticate(authorization, routeOptions.role);
 
@@ -148,6 +158,8 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
           query,
           principal: caller?.value,
           body: read?.value,
+          rawBody: read?.raw,
+          headers,
         };
         return handler(request);
       };
@@ -177,7 +189,8 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
   }
 }
 
-type BodyRead = { ok: true; value: unknown } | { ok: false; tooLarge: boolean; message: string };
+type BodyRead =
+  { ok: true; value: unknown; raw?: Buffer } | { ok: false; tooLarge: boolean; message: string };
 
 /** Gathers the body (registered synchronously, as uWS requires) and parses it as JSON. */
 function readBody(
@@ -186,12 +199,15 @@ function readBody(
   declaredLength: string,
   chunked: boolean,
   limit: number,
+  raw: boolean,
 ): Promise<BodyRead> {
+  const finish = (bytes: Buffer): BodyRead =>
+    raw ? { ok: true, value: undefined, raw: bytes } : parseJson(bytes);
   const tooLarge: BodyRead = { ok: false, tooLarge: true, message: `body larger than ${limit} bytes` };
   if (declaredLength !== '' && Number(declaredLength) > limit) return Promise.resolve(tooLarge);
   // Neither a length nor chunked encoding: the request has no body, and uWS will not call onData.
   if (declaredLength === '0' || (declaredLength === '' && !chunked)) {
-    return Promise.resolve(parseJson(Buffer.alloc(0)));
+    return Promise.resolve(finish(Buffer.alloc(0)));
   }
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -213,7 +229,7 @@ function readBody(
       chunks.push(Buffer.from(new Uint8Array(chunk)));
       if (!isLast) return;
       settled = true;
-      resolve(parseJson(Buffer.concat(chunks, size)));
+      resolve(finish(Buffer.concat(chunks, size)));
     });
   });
 }

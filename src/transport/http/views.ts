@@ -2,6 +2,7 @@ import type { LifecycleState } from '../../../machines/marketLifecycle.ts';
 import type { ListedMarket } from '../../actors/catalog.ts';
 import { formatAssetAmount } from '../../actors/money.ts';
 import type { OrderRecord, TradeRecord } from '../../persistence/history.ts';
+import type { MarketAssetRecord } from '../../persistence/issuanceStore.ts';
 
 /*
  * The JSON shapes of PROTOCOL.md's HTTP reads, built from the catalog and the projections: the
@@ -22,11 +23,46 @@ export interface MarketView {
   readonly maxQty: string;
   readonly makerFeeBps: number;
   readonly takerFeeBps: number;
+  readonly name?: string;
+  readonly assetType?: string;
+  readonly tokenSymbol?: string;
+  readonly tokenName?: string;
+  readonly totalSupply?: string;
+  readonly issuerId?: string;
+  readonly contractAddress?: string;
+  readonly deploymentTxHash?: string;
+  readonly deployError?: string;
+  readonly rejectedReason?: string;
+  readonly approvedAt?: number;
+  readonly activatedAt?: number;
 }
 
-export function marketView(market: ListedMarket, status: LifecycleState): MarketView {
+/** The market object; an RWA market adds its registration (issuance record) fields. */
+export function marketView(
+  market: ListedMarket,
+  status: LifecycleState,
+  record?: MarketAssetRecord,
+): MarketView {
   const { definition, money } = market;
+  const issued =
+    record === undefined
+      ? {}
+      : {
+          name: record.name,
+          assetType: record.assetType,
+          tokenSymbol: record.tokenSymbol,
+          tokenName: record.tokenName,
+          totalSupply: record.totalSupply,
+          issuerId: record.issuerId,
+          ...(record.contractAddress === undefined ? {} : { contractAddress: record.contractAddress }),
+          ...(record.deploymentTxHash === undefined ? {} : { deploymentTxHash: record.deploymentTxHash }),
+          ...(record.deployError === undefined ? {} : { deployError: record.deployError }),
+          ...(record.rejectedReason === undefined ? {} : { rejectedReason: record.rejectedReason }),
+          ...(record.approvedAt === undefined ? {} : { approvedAt: record.approvedAt }),
+          ...(record.activatedAt === undefined ? {} : { activatedAt: record.activatedAt }),
+        };
   return {
+    ...issued,
     id: definition.id,
     symbol: definition.symbol,
     status,

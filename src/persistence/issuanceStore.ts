@@ -1,0 +1,169 @@
+import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import type { Asset } from '../actors/catalog.ts';
+import type { MarketDefinition } from '../actors/market/types.ts';
+import { insertAsset, insertMarket } from './catalogStore.ts';
+
+/** The registered asset behind an RWA market (migration 1763800000040_issuance.sql). */
+export interface MarketAssetRecord {
+  readonly marketId: string;
+  readonly name: string;
+  readonly assetType: string;
+  readonly tokenSymbol: string;
+  readonly tokenName: string;
+  readonly totalSupply: string;
+  readonly issuerId: string;
+  readonly details: Record<string, unknown>;
+  contractAddress?: string | undefined;
+  deploymentTxHash?: string | undefined;
+  deployError?: string | undefined;
+  rejectedReason?: string | undefined;
+  approvedAt?: number | undefined;
+  activatedAt?: number | undefined;
+}
+
+export interface ApprovalEvent {
+  readonly eventType: string;
+  readonly actorId: string;
+  readonly actorType: 'admin' | 'issuer' | 'system' | 'compliance';
+  readonly decision?: 'approved' | 'rejected' | undefined;
+  readonly reason?: string | undefined;
+  readonly metadata?: Record<string, unknown> | undefined;
+  readonly ts: number;
+}
+
+const AssetRow = z.object({
+  market_id: z.string(),
+  name: z.string(),
+  asset_type: z.string(),
+  token_symbol: z.string(),
+  token_name: z.string(),
+  total_supply: z.string(),
+  issuer_id: z.string(),
+  details: z.record(z.string(), z.unknown()),
+  contract_address: z.string().nullable(),
+  deployment_tx_hash: z.string().nullable(),
+  deploy_error: z.string().nullable(),
+  rejected_reason: z.string().nullable(),
+  approved_at: z.number().nullable(),
+  activated_at: z.number().nullable(),
+});
+
+const EventRow = z.object({
+  event_type: z.string(),
+  actor_id: z.string(),
+  actor_type: z.enum(['admin', 'issuer', 'system', 'compliance']),
+  decision: z.enum(['approved', 'rejected']).nullable(),
+  reason: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+  ts: z.number(),
+});
+
+const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+
+export async function loadMarketAssets(pool: CommonQueryMethods): Promise<MarketAssetRecord[]> {
+  const rows = await pool.any(sql.type(AssetRow)`
+    SELECT market_id, name, asset_type, token_symbol, token_name, total_supply, issuer_id, details,
+           contract_address, deployment_tx_hash, deploy_error, rejected_reason,
+           (extract(epoch FROM approved_at) * 1000)::float8 AS approved_at,
+           (extract(epoch FROM activated_at) * 1000)::float8 AS activated_at
+    FROM market_assets ORDER BY created_at`);
+  return rows.map((r) => ({
+    marketId: r.market_id,
+    name: r.name,
+    assetType: r.asset_type,
+    tokenSymbol: r.token_symbol,
+    tokenName: r.token_name,
+    totalSupply: r.total_supply,
+    issuerId: r.issuer_id,
+    details: r.details,
+    contractAddress: opt(r.contract_address),
+    deploymentTxHash: opt(r.deployment_tx_hash),
+    deployError: opt(r.deploy_error),
+    rejectedReason: opt(r.rejected_reason),
+    approvedAt: opt(r.approved_at) === undefined ? undefined : Math.round(r.approved_at!),
+    activatedAt: opt(r.activated_at) === undefined ? undefined : Math.round(r.activated_at!),
+  }));
+}
+
+/** Registration: the base asset, the market and its asset record, in one transaction. */
+export async function insertRegistration(
+  pool: DatabasePool,
+  asset: Asset,
+  market: MarketDefinition,
+  record: MarketAssetRecord,
+): Promise<void> {
+  await pool.transaction(async (tx) => {
+    await insertAsset(tx, asset);
+    await insertMarket(tx, market);
+    await tx.query(sql.unsafe`
+      INSERT INTO market_assets (market_id, name, asset_type, token_symbol, token_name, total_supply,
+                                 issuer_id, details)
+      VALUES (${record.marketId}, ${record.name}, ${record.assetType}, ${record.tokenSymbol},
+              ${record.tokenName}, ${record.totalSupply}, ${record.issuerId},
+              ${sql.jsonb(record.details as never)})`);
+  });
+}
+
+/** Stores what changed on the asset record (only the fields given). */
+export interface AssetRecordChange {
+  contractAddress?: string;
+  deploymentTxHash?: string;
+  deployError?: string | null;
+  rejectedReason?: string;
+  approvedAt?: number;
+  activatedAt?: number;
+}
+
+export async function updateMarketAsset(
+  pool: CommonQueryMethods,
+  marketId: string,
+  change: AssetRecordChange,
+): Promise<void> {
+  const sets = [];
+  if (change.contractAddress !== undefined)
+    sets.push(sql.fragment`contract_address = ${change.contractAddress}`);
+  if (change.deploymentTxHash !== undefined) {
+    sets.push(sql.fragment`deployment_tx_hash = ${change.deploymentTxHash}`);
+  }
+  if (change.deployError !== undefined) sets.push(sql.fragment`deploy_error = ${change.deployError}`);
+  if (change.rejectedReason !== undefined)
+    sets.push(sql.fragment`rejected_reason = ${change.rejectedReason}`);
+  if (change.approvedAt !== undefined) {
+    sets.push(sql.fragment`approved_at = to_timestamp(${change.approvedAt / 1000})`);
+  }
+  if (change.activatedAt !== undefined) {
+    sets.push(sql.fragment`activated_at = to_timestamp(${change.activatedAt / 1000})`);
+  }
+  if (sets.length === 0) return;
+  await pool.query(
+    sql.unsafe`UPDATE market_assets SET ${sql.join(sets, sql.fragment`, `)} WHERE market_id = ${marketId}`,
+  );
+}
+
+export async function insertApprovalEvent(pool: CommonQueryMethods, marketId: string, event: ApprovalEvent) {
+  await pool.query(sql.unsafe`
+    INSERT INTO market_approval_events (market_id, event_type, actor_id, actor_type, decision, reason, metadata, ts)
+    VALUES (${marketId}, ${event.eventType}, ${event.actorId}, ${event.actorType}, ${event.decision ?? null},
+            ${event.reason ?? null}, ${event.metadata === undefined ? null : sql.jsonb(event.metadata as never)},
+            to_timestamp(${event.ts / 1000}))`);
+}
+
+export async function listApprovalEvents(
+  pool: CommonQueryMethods,
+  marketId: string,
+): Promise<ApprovalEvent[]> {
+  const rows = await pool.any(sql.type(EventRow)`
+    SELECT event_type, actor_id, actor_type, decision, reason, metadata,
+           (extract(epoch FROM ts) * 1000)::float8 AS ts
+    FROM market_approval_events WHERE market_id = ${marketId} ORDER BY id`);
+  return rows.map((r) => ({
+    eventType: r.event_type,
+    actorId: r.actor_id,
+    actorType: r.actor_type,
+    decision: opt(r.decision),
+    reason: opt(r.reason),
+    metadata: opt(r.metadata),
+    ts: Math.round(r.ts),
+  }));
+}

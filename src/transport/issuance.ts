@@ -1,0 +1,401 @@
+import { randomUUID } from 'node:crypto';
+import type { LifecycleActor, LifecycleEvent, LifecycleState } from '../../machines/marketLifecycle.ts';
+import type { Asset, Catalog, ListedMarket } from '../actors/catalog.ts';
+import type { Ledger } from '../actors/ledger/index.ts';
+import type { MarketDefinition } from '../actors/market/types.ts';
+import { parseAssetAmount } from '../actors/money.ts';
+import type { Supervisor } from '../actors/supervisor.ts';
+import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../persistence/issuanceStore.ts';
+import type { Principal } from './auth.ts';
+import { failure, success, type Outcome } from './errors.ts';
+import type { RegisterBody } from './schemas.ts';
+
+/*
+ * RWA issuance (issue 7): registration → approval (admin route, webhook or polling) → token
+ * deployment by a job → active. Every transition goes through the market's lifecycle machine in its
+ * actor (journaled, published on the `lifecycle` channel after commit); after the journal has
+ * committed it, the transition is written to the approval audit (market_approval_events) and the
+ * asset record. An illegal transition answers `invalid_transition` with the current state and
+ * changes nothing.
+ */
+
+/** Token decimals of every RWA token (and of its ledger asset). */
+export const RWA_TOKEN_DECIMALS = 18;
+
+export type IssuanceAction =
+  'market.register' | 'market.approve' | 'market.reject' | 'market.pause' | 'market.archive';
+
+export interface AuthorizeRequest {
+  readonly principal: Principal;
+  readonly action: IssuanceAction;
+  readonly entityId: string;
+  readonly context?: Record<string, unknown>;
+}
+
+/** The entity-permissions decision: allowed, `forbidden` with reasons, or `unavailable`. */
+export type Authorize = (request: AuthorizeRequest) => Promise<Outcome<void>>;
+
+/** Persistence of issuance (src/persistence/issuanceStore.ts), handed in by the composition root. */
+export interface IssuanceStore {
+  insertRegistration(asset: Asset, market: MarketDefinition, record: MarketAssetRecord): Promise<void>;
+  updateMarketAsset(marketId: string, change: AssetRecordChange): Promise<void>;
+  insertApprovalEvent(marketId: string, event: ApprovalEvent): Promise<void>;
+  listApprovalEvents(marketId: string): Promise<ApprovalEvent[]>;
+}
+
+/** The deploy-token queue (src/jobs): a duplicate enqueue of one market and round is a no-op. */
+export interface DeployQueue {
+  enqueueDeploy(marketId: string, round: number): Promise<void>;
+}
+
+/** Deploys a market's token; idempotent given the tx hash recorded by `onSubmitted`. */
+export interface TokenDeployer {
+  deploy(
+    token: { readonly name: string; readonly symbol: string; readonly totalSupply: bigint },
+    options: {
+      readonly knownTxHash?: string | undefined;
+      readonly onSubmitted: (txHash: string) => Promise<void>;
+    },
+  ): Promise<{ readonly contractAddress: string; readonly txHash: string }>;
+}
+
+export interface IssuanceOptions {
+  readonly catalog: Catalog;
+  readonly supervisor: Supervisor;
+  readonly ledger: Ledger;
+  readonly store: IssuanceStore;
+  readonly authorize: Authorize;
+  readonly queue: DeployQueue;
+  readonly deployer: TokenDeployer;
+  /** A market was added to the catalog and the supervisor (the publisher follows it). */
+  readonly onMarketAdded: (market: ListedMarket) => void;
+  readonly records?: readonly MarketAssetRecord[];
+  readonly clock?: () => number;
+  readonly maxOrdersPerMarket?: number;
+}
+
+export interface Decision {
+  readonly marketId: string;
+  readonly decision: 'approved' | 'rejected';
+  readonly reason?: string | undefined;
+  readonly actor: LifecycleActor;
+  readonly metadata?: Record<string, unknown> | undefined;
+}
+
+const EVENT_OF: Partial<Record<LifecycleEvent['type'], string>> = {
+  'lifecycle.submit': 'market.approval_requested',
+  'lifecycle.approve': 'market.approved',
+  'lifecycle.reject': 'market.rejected',
+  'lifecycle.activate': 'market.activation_started',
+  'lifecycle.deployed': 'market.activated',
+  'lifecycle.deploy_failed': 'market.activation_failed',
+  'lifecycle.pause': 'market.paused',
+  'lifecycle.resume': 'market.resumed',
+  'lifecycle.archive': 'market.archived',
+};
+
+export class Issuance {
+  private readonly records = new Map<string, MarketAssetRecord>();
+  private readonly registering = new Set<string>();
+  private readonly clock: () => number;
+
+  constructor(private readonly options: IssuanceOptions) {
+    for (const record of options.records ?? []) this.records.set(record.marketId, record);
+    this.clock = options.clock ?? Date.now;
+  }
+
+  record(marketId: string): MarketAssetRecord | undefined {
+    return this.records.get(marketId);
+  }
+
+  events(marketId: string): Promise<ApprovalEvent[]> {
+    return this.options.store.listApprovalEvents(marketId);
+  }
+
+  /** Creates the RWA asset and its market (draft), then asks for approval (pending_approval). */
+  async register(principal: Principal, body: RegisterBody): Promise<Outcome<ListedMarket>> {
+    const { catalog, store } = this.options;
+    const allowed = await this.options.authorize({
+      principal,
+      action: 'market.register',
+      entityId: body.tokenSymbol,
+      context: { assetType: body.assetType, quoteAsset: body.quoteAsset },
+    });
+    if (!allowed.ok) return allowed;
+    const supply = parseAssetAmount(body.totalSupply, RWA_TOKEN_DECIMALS, 'totalSupply');
+    if (!supply.ok) return failure('bad_request', supply.message);
+    const asset: Asset = { symbol: body.tokenSymbol, decimals: RWA_TOKEN_DECIMALS, kind: 'rwa' };
+    const assetChecked = catalog.checkAsset(asset);
+    if (!assetChecked.ok) return failure(assetChecked.code, assetChecked.message);
+    const definition: MarketDefinition = {
+      id: randomUUID(),
+      symbol: `${body.tokenSymbol}-${body.quoteAsset}`,
+      baseAsset: body.tokenSymbol,
+      quoteAsset: body.quoteAsset,
+      money: {
+        priceDecimals: body.priceDecimals,
+        qtyDecimals: body.qtyDecimals,
+        tickSize: body.tickSize,
+        lotSize: body.lotSize,
+        minQty: body.minQty,
+        maxQty: body.maxQty ?? body.totalSupply,
+      },
+      makerFeeBps: body.makerFeeBps ?? 0,
+      takerFeeBps: body.takerFeeBps ?? 0,
+      maxOrders: this.options.maxOrdersPerMarket ?? 1_000_000,
+    };
+    // The market is checked against the catalog as it will be once the asset exists.
+    const marketChecked = catalog.checkMarket(definition, asset);
+    if (!marketChecked.ok) return failure(marketChecked.code, marketChecked.message);
+    if (this.registering.has(asset.symbol)) return failure('conflict', `${asset.symbol} is being registered`);
+    this.registering.add(asset.symbol);
+    const record: MarketAssetRecord = {
+      marketId: definition.id,
+      name: body.name,
+      assetType: body.assetType,
+      tokenSymbol: body.tokenSymbol,
+      tokenName: body.tokenName,
+      totalSupply: body.totalSupply,
+      issuerId: principal.userId,
+      details: body.assetDetails ?? {},
+    };
+    try {
+      await store.insertRegistration(asset, definition, record);
+    } catch (error) {
+      return failure('unavailable', `the registration was not stored: ${errorText(error)}`);
+    } finally {
+      this.registering.delete(asset.symbol);
+    }
+    catalog.addAsset(asset);
+    this.options.ledger.defineAsset(asset.symbol, asset.decimals);
+    const listed = catalog.addMarket(definition);
+    this.records.set(definition.id, record);
+    this.options.supervisor.addMarket(definition, {
+      baseDecimals: listed.baseDecimals,
+      quoteDecimals: listed.quoteDecimals,
+    });
+    this.options.onMarketAdded(listed);
+    const actor = { id: principal.userId, type: 'issuer' } as const;
+    await this.audit(definition.id, {
+      eventType: 'market.registered',
+      actorId: actor.id,
+      actorType: actor.type,
+      ts: this.clock(),
+    });
+    const submitted = await this.transition(listed, { type: 'lifecycle.submit', actor, ts: this.clock() });
+    return submitted.ok ? success(listed) : submitted;
+  }
+
+  /** An approval decision, from an admin route, the webhook or the polling fallback. */
+  async decide(decision: Decision): Promise<Outcome<LifecycleState>> {
+    const market = this.options.catalog.market(decision.marketId);
+    if (market === undefined || !this.records.has(market.definition.id)) {
+      return failure('unknown_market', `no registered market ${decision.marketId}`);
+    }
+    const ts = this.clock();
+    if (decision.decision === 'rejected') {
+      const rejected = await this.transition(
+        market,
+        { type: 'lifecycle.reject', actor: decision.actor, ts, reason: decision.reason ?? 'rejected' },
+        { decision: 'rejected', metadata: decision.metadata },
+      );
+      if (!rejected.ok) return rejected;
+      await this.remember(market.definition.id, { rejectedReason: decision.reason ?? 'rejected' });
+      return success(this.stateOf(market));
+    }
+    const approved = await this.transition(
+      market,
+      {
+        type: 'lifecycle.approve',
+        actor: decision.actor,
+        ts,
+        ...(decision.reason === undefined ? {} : { reason: decision.reason }),
+      },
+      { decision: 'approved', metadata: decision.metadata },
+    );
+    if (!approved.ok) return approved;
+    await this.remember(market.definition.id, { approvedAt: ts });
+    return this.startDeployment(market, { id: 'deployer', type: 'system' });
+  }
+
+  /** Admin: (re)start the token deployment of an approved market. */
+  async activate(marketId: string, actor: LifecycleActor): Promise<Outcome<LifecycleState>> {
+    const market = this.options.catalog.market(marketId);
+    if (market === undefined) return failure('unknown_market', `no market ${marketId}`);
+    if (!this.records.has(market.definition.id)) {
+      return failure('invalid_transition', `market ${market.definition.symbol} has no token to deploy`);
+    }
+    return this.startDeployment(market, actor);
+  }
+
+  async pause(marketId: string, actor: LifecycleActor, reason?: string) {
+    return this.simple(marketId, {
+      type: 'lifecycle.pause',
+      actor,
+      ts: this.clock(),
+      ...(reason === undefined ? {} : { reason }),
+    });
+  }
+
+  async resume(marketId: string, actor: LifecycleActor, reason?: string) {
+    return this.simple(marketId, {
+      type: 'lifecycle.resume',
+      actor,
+      ts: this.clock(),
+      ...(reason === undefined ? {} : { reason }),
+    });
+  }
+
+  async archive(marketId: string, actor: LifecycleActor, reason?: string) {
+    return this.simple(marketId, {
+      type: 'lifecycle.archive',
+      actor,
+      ts: this.clock(),
+      ...(reason === undefined ? {} : { reason }),
+    });
+  }
+
+  /**
+   * The deploy-token job's work for one attempt. Deploys (or finds the deployment of a recorded
+   * tx hash), then `deployed` → active. A failure on the last attempt sends `deploy_failed` (back to
+   * approved, the error stored); earlier failures rethrow so the queue retries with backoff.
+   */
+  async runDeployment(marketId: string, attempt: { readonly final: boolean }): Promise<void> {
+    const market = this.options.catalog.market(marketId);
+    const record = this.records.get(marketId);
+    if (market === undefined || record === undefined) throw new Error(`no registered market ${marketId}`);
+    if (this.stateOf(market) !== 'activating') return; // a stale job: nothing to do
+    const system: LifecycleActor = { id: 'deployer', type: 'system' };
+    let deployed: { contractAddress: string; txHash: string };
+    try {
+      const supply = parseAssetAmount(record.totalSupply, RWA_TOKEN_DECIMALS, 'totalSupply');
+      if (!supply.ok) throw new Error(supply.message);
+      deployed = await this.options.deployer.deploy(
+        { name: record.tokenName, symbol: record.tokenSymbol, totalSupply: supply.value },
+        {
+          knownTxHash: record.deploymentTxHash,
+          // Recorded before waiting for confirmation: a retry after a crash finds it first.
+          onSubmitted: (txHash) => this.remember(marketId, { deploymentTxHash: txHash }),
+        },
+      );
+    } catch (error) {
+      if (attempt.final) {
+        const message = errorText(error).slice(0, 500);
+        await this.remember(marketId, { deployError: message });
+        await this.transition(market, {
+          type: 'lifecycle.deploy_failed',
+          actor: system,
+          ts: this.clock(),
+          error: message,
+        });
+      }
+      throw error;
+    }
+    const ts = this.clock();
+    await this.remember(marketId, {
+      contractAddress: deployed.contractAddress,
+      deploymentTxHash: deployed.txHash,
+    });
+    const done = await this.transition(
+      market,
+      {
+        type: 'lifecycle.deployed',
+        actor: system,
+        ts,
+        contractAddress: deployed.contractAddress,
+        txHash: deployed.txHash,
+      },
+      { metadata: { contractAddress: deployed.contractAddress, txHash: deployed.txHash } },
+    );
+    if (!done.ok) throw new Error(done.message);
+    await this.remember(marketId, { activatedAt: ts, deployError: null });
+  }
+
+  private async startDeployment(
+    market: ListedMarket,
+    actor: LifecycleActor,
+  ): Promise<Outcome<LifecycleState>> {
+    const started = await this.transition(market, { type: 'lifecycle.activate', actor, ts: this.clock() });
+    if (!started.ok) return started;
+    const round = this.options.supervisor.actor(market.definition.symbol)!.currentState().lifecycle
+      .context.seq;
+    try {
+      await this.options.queue.enqueueDeploy(market.definition.id, round);
+    } catch (error) {
+      // The market stays `activating` with no job: an admin `activate` cannot help (it needs
+      // `approved`), so send it back there with the reason.
+      const message = `could not enqueue the deployment: ${errorText(error)}`;
+      await this.transition(market, {
+        type: 'lifecycle.deploy_failed',
+        actor: { id: 'deployer', type: 'system' },
+        ts: this.clock(),
+        error: message,
+      });
+      return failure('unavailable', message);
+    }
+    return success(this.stateOf(market));
+  }
+
+  private async simple(marketId: string, event: LifecycleEvent): Promise<Outcome<LifecycleState>> {
+    const market = this.options.catalog.market(marketId);
+    if (market === undefined) return failure('unknown_market', `no market ${marketId}`);
+    const result = await this.transition(market, event);
+    return result.ok ? success(this.stateOf(market)) : result;
+  }
+
+  /** Sends the event through the market's actor; on commit, writes its audit row. */
+  private async transition(
+    market: ListedMarket,
+    event: LifecycleEvent,
+    audit: { decision?: 'approved' | 'rejected'; metadata?: Record<string, unknown> | undefined } = {},
+  ): Promise<Outcome<void>> {
+    const result = await this.options.supervisor.submit(
+      market.definition.symbol,
+      { kind: 'lifecycle', event },
+      event.ts,
+    );
+    if (!result.ok) {
+      const state = this.stateOf(market);
+      return failure(
+        result.code === 'invalid_transition' ? 'invalid_transition' : result.code,
+        result.code === 'invalid_transition'
+          ? `market ${market.definition.symbol} is ${state}: ${result.message}`
+          : result.message,
+      );
+    }
+    await this.audit(market.definition.id, {
+      eventType: EVENT_OF[event.type] ?? event.type,
+      actorId: event.actor.id,
+      actorType: event.actor.type,
+      decision: audit.decision,
+      reason: 'reason' in event ? event.reason : 'error' in event ? event.error : undefined,
+      metadata: audit.metadata,
+      ts: event.ts,
+    });
+    return success(undefined);
+  }
+
+  private async audit(marketId: string, event: ApprovalEvent): Promise<void> {
+    await this.options.store.insertApprovalEvent(marketId, event);
+  }
+
+  private async remember(marketId: string, change: AssetRecordChange): Promise<void> {
+    await this.options.store.updateMarketAsset(marketId, change);
+    const record = this.records.get(marketId);
+    if (record === undefined) return;
+    if (change.contractAddress !== undefined) record.contractAddress = change.contractAddress;
+    if (change.deploymentTxHash !== undefined) record.deploymentTxHash = change.deploymentTxHash;
+    if (change.deployError !== undefined) record.deployError = change.deployError ?? undefined;
+    if (change.rejectedReason !== undefined) record.rejectedReason = change.rejectedReason;
+    if (change.approvedAt !== undefined) record.approvedAt = change.approvedAt;
+    if (change.activatedAt !== undefined) record.activatedAt = change.activatedAt;
+  }
+
+  private stateOf(market: ListedMarket): LifecycleState {
+    return this.options.supervisor.actor(market.definition.symbol)!.state;
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
