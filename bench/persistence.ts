@@ -10,8 +10,10 @@
  *   2. recovery time of one market from a snapshot plus as many journaled commands after it as fit
  *      the time budget (target: 1,000,000 in <= 10 s), and of 100 markets from snapshots plus a
  *      few records after them.
- * Projection throughput is not measured here (null). Progress on stderr; the last stdout line is
- * one JSON object. See bench/RESULTS.md.
+ *   3. projection: commands/s projected catching up the one-market journal (~1M commands) from an
+ *      empty projection, and the lag (records) a running projector settles at under the durable
+ *      load (one more durable run, flushIntervalMs 1, projector started).
+ * Progress on stderr; the last stdout line is one JSON object. See bench/RESULTS.md.
  */
 import { cpus, loadavg } from 'node:os';
 import { build } from 'hdr-histogram-js';
@@ -30,6 +32,7 @@ import { Supervisor } from '../src/actors/supervisor.ts';
 import { decodeBatch } from '../src/persistence/journalCodec.ts';
 import { JournalWriter } from '../src/persistence/journalWriter.ts';
 import { migrate } from '../src/persistence/migrate.ts';
+import { Projector, resetProjections } from '../src/persistence/projector.ts';
 import { recover } from '../src/persistence/recovery.ts';
 import { takeSnapshot } from '../src/persistence/snapshots.ts';
 import { actorCommands, BENCH_QUOTE, benchMarket } from './lib/actorStream.ts';
@@ -50,6 +53,9 @@ const TS = 1_700_000_000_000;
 const ADMIN = { id: 'bench-admin', type: 'admin' } as const;
 const TARGET_DURABLE = 100_000;
 const TARGET_RECOVERY_S = 10;
+const TARGET_PROJECTION = 30_000;
+/** Phase 3: projection catch-up of the one-market journal, and the lag under the durable load. */
+const PROJECTION = { budgetMs: 90_000, flushIntervalMs: 1 };
 
 /** Phase 1: many markets, so each flush carries many batches. */
 const DURABLE = { markets: 20, users: 200, prefill: 2_000, ops: 10_000, flushIntervals: [1, 2, 5] };
@@ -266,15 +272,51 @@ interface DurableRun {
   readonly journalMbPerS: number;
   /** Share of the timed wall time spent encoding records inside commit() (synchronous). */
   readonly encodeShare: number;
+  /** With a projector running: its lag in records (vs the writer's last commit), every 50 ms. */
+  readonly lagSamples: readonly number[];
+}
+
+// ---------------------------------------------------------------- phase 3: projection catch-up
+
+const CommandsUpTo = z.object({ commands: z.string() });
+
+/**
+ * Projects the journal left by the one-market recovery run (~1,000,000 commands) from an empty
+ * projection, for at most budgetMs: commands (journal entries) projected per second.
+ */
+async function projectionCatchUp(
+  pool: DatabasePool,
+  budgetMs: number,
+): Promise<{ ordersPerS: number; commands: number; seconds: number }> {
+  await resetProjections(pool);
+  const projector = new Projector(pool);
+  const t0 = performance.now();
+  projector.start(0);
+  while (performance.now() - t0 < budgetMs) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (projector.lagRecords() === 0 && performance.now() - t0 > 500) break;
+  }
+  await projector.stop();
+  const seconds = (performance.now() - t0) / 1000;
+  const row = await pool.one(sql.type(CommandsUpTo)`
+    SELECT coalesce(sum(seq_to - seq_from + 1), 0)::text AS commands FROM journal
+    WHERE global_seq <= (SELECT global_seq FROM projection_cursors WHERE projection = 'relational')`);
+  const commands = Number(row.commands);
+  return { ordersPerS: commands / seconds, commands, seconds };
 }
 
 async function durableRun(
   pool: DatabasePool,
   markets: readonly Lane[],
   flushIntervalMs: number,
+  withProjector = false,
 ): Promise<DurableRun> {
   await resetJournal(pool);
+  await resetProjections(pool);
   const writer = await JournalWriter.open(pool, { flushIntervalMs });
+  const projector = withProjector ? new Projector(pool) : undefined;
+  const lagSamples: number[] = [];
+  let sampler: NodeJS.Timeout | undefined;
   const histogram = build({ useWebAssembly: false, numberOfSignificantValueDigits: 3 });
   let timing = false;
   let encodeMs = 0;
@@ -297,6 +339,11 @@ async function durableRun(
   await sup.idle();
   const before = writer.stats();
   const bytesBefore = await journalBytes(pool);
+  if (projector !== undefined) {
+    await projector.runOnce();
+    projector.start(5);
+    sampler = setInterval(() => lagSamples.push(projector.lagRecords(writer.stats().lastGlobalSeq)), 50);
+  }
   fullGc();
   timing = true;
   const start = performance.now();
@@ -306,6 +353,8 @@ async function durableRun(
   );
   const ms = performance.now() - start;
   timing = false;
+  if (sampler !== undefined) clearInterval(sampler);
+  await projector?.stop();
   if (run.failures > 0) throw new Error(`ops: ${run.failures} refused; first: ${run.firstProblem}`);
   await sup.idle();
   const after = writer.stats();
@@ -326,6 +375,7 @@ async function durableRun(
     commandsPerRecord: run.replied / histogram.totalCount,
     journalMbPerS: bytes / 1e6 / (ms / 1000),
     encodeShare: encodeMs / ms,
+    lagSamples,
   };
 }
 
@@ -486,6 +536,18 @@ try {
         `encoding ${round(run.encodeShare * 100, 1)}% of wall time`,
     );
   }
+  const withProjection = await durableRun(pool, durableMarkets, PROJECTION.flushIntervalMs, true);
+  const lags = withProjection.lagSamples;
+  const settledLag =
+    lags.length === 0
+      ? 0
+      : lags.slice(Math.floor(lags.length / 2)).sort((a, b) => a - b)[
+          Math.floor((lags.length - Math.floor(lags.length / 2)) / 2)
+        ]!;
+  progress(
+    `durable with the projector running: ${round(withProjection.ordersPerS)} orders/s; projection lag ` +
+      `(records) median of the second half ${settledLag}, max ${Math.max(0, ...lags)}, last ${lags.at(-1) ?? 0}`,
+  );
   const memoryRate = await memoryRun(durableMarkets);
   progress(`same streams, in-memory sink (no I/O, no encoding): ${round(memoryRate)} orders/s`);
   const best = runs.reduce((a, b) => (b.ordersPerS > a.ordersPerS ? b : a));
@@ -503,6 +565,14 @@ try {
     'recovery 1 market',
   );
   const perS = one.commands / one.seconds;
+
+  progress(
+    `projection: catching up the one-market journal from an empty projection (budget ${PROJECTION.budgetMs} ms)`,
+  );
+  const catchUp = await projectionCatchUp(pool, PROJECTION.budgetMs);
+  progress(
+    `projection: ${catchUp.commands} commands in ${round(catchUp.seconds, 1)} s = ${round(catchUp.ordersPerS)} orders/s`,
+  );
   const extrapolated1m = 1_000_000 / perS;
 
   progress(`recovery, ${RECOVERY_MANY.markets} markets: generating streams`);
@@ -521,7 +591,13 @@ try {
     durable_orders_per_s: round(best.ordersPerS),
     commit_p50_ms: round(best.commitP50Ms, 2),
     commit_p99_ms: round(best.commitP99Ms, 2),
-    projection_orders_per_s: null,
+    projection_orders_per_s: round(catchUp.ordersPerS),
+    projection_lag_records: settledLag,
+    projection_lag_records_max: Math.max(0, ...lags),
+    projection_catch_up_commands: catchUp.commands,
+    durable_with_projector_orders_per_s: round(withProjection.ordersPerS),
+    target_projection_orders_per_s: TARGET_PROJECTION,
+    target_projection_met: catchUp.ordersPerS >= TARGET_PROJECTION,
     recovery_1m_s: measured1m ? round(one.seconds, 2) : null,
     recovery_1m_s_extrapolated: round(extrapolated1m, 2),
     recovery_commands: one.commands,

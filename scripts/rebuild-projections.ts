@@ -3,8 +3,9 @@ import { migrate } from '../src/persistence/migrate.ts';
 import { Projector, resetProjections } from '../src/persistence/projector.ts';
 
 /**
- * `npm run rebuild-projections`: empties the relational projections, resets their cursor and
- * rebuilds them from the whole journal. Last line: a one-line summary.
+ * `npm run rebuild-projections`: empties the relational projections (orders, trades,
+ * ledger_postings, balances, market_lifecycle_events, audit_log), resets their cursor and rebuilds
+ * them from the whole journal. Last line: a one-line summary.
  */
 const url = process.env.DATABASE_URL;
 if (url === undefined || url === '') {
@@ -18,7 +19,7 @@ const pool = await createDatabasePool(url, 2);
 try {
   const started = performance.now();
   await resetProjections(pool);
-  const records = await new Projector(pool, { pageSize: 2_000 }).runOnce();
+  const records = await new Projector(pool, { pageSize: 2_000, pageBytes: 2_000_000 }).runOnce();
   const seconds = (performance.now() - started) / 1000;
   console.log(
     `rebuild-projections: ${records} journal records projected in ${seconds.toFixed(2)} s ` +

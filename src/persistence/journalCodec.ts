@@ -15,7 +15,7 @@ import type {
  * The journal's record format: one BatchOutput as plain MessagePack (no msgpackr records or
  * extensions, so any MessagePack reader can decode it), laid out compactly.
  *
- *   record  = [VERSION, marketId, symbol, state, entries]
+ *   record  = [VERSION, marketId, symbol, state, strings, entries]        (version 2)
  *   entry   = [seq − previous seq, ts − previous ts, command, result, postings]
  *   command = [kind, ...fields]         (order commands; lifecycle: [kind, event as a map];
  *                                        deposit: [5, userId, asset, amount])
@@ -31,23 +31,43 @@ import type {
  * MessagePack int64, so 18-decimal amounts of any size round-trip exactly. Lifecycle commands and
  * transitions are rare and kept as maps (undefined fields dropped).
  *
+ * Version 2 interns identifiers: user ids, client order ids, accounts and assets are written once
+ * per record in `strings` and referred to by their index there (marked `STRING` in the shapes).
+ * A user's id otherwise recurs in its command, its events and every posting: measured on the
+ * persistence benchmark's stream, records shrink from 224 to ~125 bytes per command, and recovery
+ * parses and decodes that much less. Version 1 records (the same layout without `strings`, every
+ * identifier inline) still decode.
+ *
  * The lists are part of the format: append only; a change of layout bumps VERSION. The `deposit`
  * command (tag 5, in records of the `@ledger` pseudo-market) was appended within version 1: records
  * written before it decode as they always did.
  */
-export const JOURNAL_RECORD_VERSION = 1;
+export const JOURNAL_RECORD_VERSION = 2;
+/** The first version, without the string table: still decoded. */
+const JOURNAL_RECORD_V1 = 1;
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' });
 
-type FieldSpec<T> = (keyof T & string) | readonly [keyof T & string, readonly string[]];
+/** Marks a field written as an index into the record's string table (version 2). */
+const STRING = 'string';
+
+type FieldSpec<T> = (keyof T & string) | readonly [keyof T & string, readonly string[] | typeof STRING];
 type FieldName<S> = S extends readonly [infer N, unknown] ? N : S;
 /** Fields of T a shape forgot: they make a third argument required (a compile error), so none is dropped. */
 type Missing<T, K extends string, F extends readonly unknown[]> = Exclude<keyof T, FieldName<F[number]> | K>;
 type Variant<U, K extends keyof U & string, Tag> = Extract<U, { readonly [P in K]: Tag }>;
 
+const PLAIN = 0;
+const ENUM = 1;
+const INTERNED = 2;
+
+/** One variant's positional layout, with its fields' kinds precomputed for the decoder's loop. */
 interface Shape {
   readonly tag: string;
-  readonly fields: readonly (string | readonly [string, readonly string[]])[];
+  readonly names: readonly string[];
+  readonly kinds: readonly number[];
+  /** The value list of each ENUM field (undefined for the others). */
+  readonly enums: readonly (readonly string[] | undefined)[];
 }
 
 /** Declares the positional layout of one variant of the union U (tag key K); every field must be listed. */
@@ -63,7 +83,18 @@ type ShapeOf<U, K extends keyof U & string> = <
 ) => Shape;
 
 function shapeOf<U, K extends keyof U & string>(): ShapeOf<U, K> {
-  return (...[tag, fields]: [string, Shape['fields'], ...unknown[]]) => ({ tag, fields });
+  return (
+    ...[tag, fields]: [
+      string,
+      readonly (string | readonly [string, readonly string[] | typeof STRING])[],
+      ...unknown[],
+    ]
+  ) => ({
+    tag,
+    names: fields.map((f) => (typeof f === 'string' ? f : f[0])),
+    kinds: fields.map((f) => (typeof f === 'string' ? PLAIN : f[1] === STRING ? INTERNED : ENUM)),
+    enums: fields.map((f) => (typeof f === 'string' || f[1] === STRING ? undefined : f[1])),
+  });
 }
 
 const SIDES = ['buy', 'sell'] as const;
@@ -101,8 +132,8 @@ const command = shapeOf<OrderCommand, 'kind'>();
 /** Order commands by tag index; tag 4 (LIFECYCLE_TAG) is a lifecycle command. */
 const COMMAND_SHAPES: readonly Shape[] = [
   command('place', [
-    'userId',
-    'clientOrderId',
+    ['userId', STRING],
+    ['clientOrderId', STRING],
     ['side', SIDES],
     ['type', ORDER_TYPES],
     'qty',
@@ -113,23 +144,25 @@ const COMMAND_SHAPES: readonly Shape[] = [
     ['stp', STPS],
     'quoteBudget',
   ]),
-  command('cancel', ['userId', 'orderId', 'clientOrderId']),
-  command('amend', ['userId', 'orderId', 'clientOrderId', 'qty', 'price']),
-  command('cancel_all', ['userId']),
+  command('cancel', [['userId', STRING], 'orderId', ['clientOrderId', STRING]]),
+  command('amend', [['userId', STRING], 'orderId', ['clientOrderId', STRING], 'qty', 'price']),
+  command('cancel_all', [['userId', STRING]]),
 ];
 const LIFECYCLE_TAG = COMMAND_SHAPES.length;
 
 const ledgerCommand = shapeOf<DepositCommand, 'kind'>();
 /** Ledger commands by tag index − LEDGER_TAG_BASE (after the lifecycle tag; append only). */
-const LEDGER_COMMAND_SHAPES: readonly Shape[] = [ledgerCommand('deposit', ['userId', 'asset', 'amount'])];
+const LEDGER_COMMAND_SHAPES: readonly Shape[] = [
+  ledgerCommand('deposit', [['userId', STRING], ['asset', STRING], 'amount']),
+];
 const LEDGER_TAG_BASE = LIFECYCLE_TAG + 1;
 
 const event = shapeOf<BookEvent, 'type'>();
 const EVENT_SHAPES: readonly Shape[] = [
   event('accepted', [
     'orderId',
-    'userId',
-    'clientOrderId',
+    ['userId', STRING],
+    ['clientOrderId', STRING],
     ['side', SIDES],
     ['orderType', ORDER_TYPES],
     ['tif', TIFS],
@@ -141,9 +174,9 @@ const EVENT_SHAPES: readonly Shape[] = [
   event('rejected', [['command', COMMAND_KINDS], 'orderId', ['code', REJECT_CODES], 'message']),
   event('fill', [
     'takerOrderId',
-    'takerUserId',
+    ['takerUserId', STRING],
     'makerOrderId',
-    'makerUserId',
+    ['makerUserId', STRING],
     ['takerSide', SIDES],
     'price',
     'qty',
@@ -153,7 +186,7 @@ const EVENT_SHAPES: readonly Shape[] = [
   event('rested', ['orderId', ['side', SIDES], 'price', 'remaining']),
   event('pending', ['orderId', ['side', SIDES], 'stopPrice']),
   event('triggered', ['orderId', 'stopPrice', 'lastPrice']),
-  event('canceled', ['orderId', 'userId', 'remaining', ['reason', CANCEL_REASONS]]),
+  event('canceled', ['orderId', ['userId', STRING], 'remaining', ['reason', CANCEL_REASONS]]),
   event('amended', ['orderId', 'price', 'qty', 'remaining', 'priorityKept']),
   event('level', [['side', SIDES], 'price', 'qty']),
 ];
@@ -175,6 +208,37 @@ export class JournalDecodeError extends Error {
   }
 }
 
+/** A record's identifiers while it is encoded: each distinct string once, in first-use order. */
+class StringTable {
+  readonly list: string[] = [];
+  readonly #index = new Map<string, number>();
+
+  ref(value: unknown, what: string): number {
+    if (typeof value !== 'string') throw new Error(`journal: ${what} is not a string`);
+    let i = this.#index.get(value);
+    if (i === undefined) {
+      i = this.list.length;
+      this.list.push(value);
+      this.#index.set(value, i);
+    }
+    return i;
+  }
+}
+
+/**
+ * A string field as decoded: an index into the record's table (version 2) or, in a version 1 record
+ * (no table), the string itself.
+ */
+function unpackString(packed: unknown, strings: readonly string[] | undefined, what: string): string {
+  if (strings !== undefined) {
+    const value = typeof packed === 'number' ? strings[packed] : undefined;
+    if (value === undefined) throw new JournalDecodeError(`${what}: no string ${String(packed)}`);
+    return value;
+  }
+  if (typeof packed !== 'string') throw new JournalDecodeError(`${what} is not a string`);
+  return packed;
+}
+
 function trimNils(out: Packed[]): Packed[] {
   let end = out.length;
   while (end > 0 && out[end - 1] === null) end--;
@@ -182,41 +246,48 @@ function trimNils(out: Packed[]): Packed[] {
   return out;
 }
 
-function packShape(tag: number, shape: Shape, value: Fields): Packed[] {
+function packShape(tag: number, shape: Shape, value: Fields, strings: StringTable): Packed[] {
   const out: Packed[] = [tag];
-  for (const spec of shape.fields) {
-    if (typeof spec === 'string') {
-      const v = value[spec];
-      out.push(v === undefined ? null : v);
-    } else {
-      const v = value[spec[0]];
-      if (v === undefined) out.push(null);
-      else {
-        const i = typeof v === 'string' ? spec[1].indexOf(v) : -1;
-        out.push(i >= 0 ? i : v);
-      }
-    }
+  const { names, kinds, enums } = shape;
+  for (let i = 0; i < names.length; i++) {
+    const v = value[names[i]!];
+    if (v === undefined) out.push(null);
+    else if (kinds[i] === INTERNED) out.push(strings.ref(v, `${shape.tag}.${names[i]!}`));
+    else if (kinds[i] === ENUM) {
+      const e = typeof v === 'string' ? enums[i]!.indexOf(v) : -1;
+      out.push(e >= 0 ? e : v);
+    } else out.push(v);
   }
   return trimNils(out);
 }
 
-function unpackShape(tagKey: string, shapes: readonly Shape[], packed: Packed, what: string): Fields {
+function unpackShape(
+  shapes: readonly Shape[],
+  packed: Packed,
+  strings: readonly string[] | undefined,
+  what: string,
+): Fields {
   if (!Array.isArray(packed)) throw new JournalDecodeError(`${what} is not an array`);
   const tag: unknown = packed[0];
   const shape = typeof tag === 'number' ? shapes[tag] : undefined;
   if (shape === undefined) throw new JournalDecodeError(`unknown ${what} tag ${String(tag)}`);
-  const out: Fields = { [tagKey]: shape.tag };
-  const { fields } = shape;
-  for (let i = 0; i < fields.length; i++) {
+  // A literal per tag key, not a computed key: V8 keeps these objects in fast mode.
+  const out: Fields = what === 'event' ? { type: shape.tag } : { kind: shape.tag };
+  const { names, kinds, enums } = shape;
+  const n = Math.min(names.length, packed.length - 1);
+  for (let i = 0; i < n; i++) {
     const v: unknown = packed[i + 1];
     if (v === undefined || v === null) continue;
-    const spec = fields[i]!;
-    if (typeof spec === 'string') out[spec] = v;
+    const kind = kinds[i];
+    if (kind === PLAIN) out[names[i]!] = v;
+    else if (kind === INTERNED)
+      out[names[i]!] = unpackString(v, strings, `${what} ${shape.tag}.${names[i]!}`);
     else if (typeof v === 'number') {
-      const name = spec[1][v];
-      if (name === undefined) throw new JournalDecodeError(`${what} ${shape.tag}.${spec[0]}: no value ${v}`);
-      out[spec[0]] = name;
-    } else out[spec[0]] = v;
+      const name = enums[i]![v];
+      if (name === undefined)
+        throw new JournalDecodeError(`${what} ${shape.tag}.${names[i]!}: no value ${v}`);
+      out[names[i]!] = name;
+    } else out[names[i]!] = v;
   }
   return out;
 }
@@ -255,23 +326,22 @@ function unpackDelta(packed: Packed, previous: number, what: string): number {
   throw new JournalDecodeError(`bad ${what}`);
 }
 
-function packCommand(cmd: JournalCommand): Packed[] {
+function packCommand(cmd: JournalCommand, strings: StringTable): Packed[] {
   if (cmd.kind === 'lifecycle') return [LIFECYCLE_TAG, withoutUndefined(cmd.event)];
   if (cmd.kind === 'deposit') {
     const fields = { userId: cmd.userId, asset: cmd.asset, amount: packAmount(cmd.amount) };
-    return packShape(LEDGER_TAG_BASE, LEDGER_COMMAND_SHAPES[0]!, fields);
+    return packShape(LEDGER_TAG_BASE, LEDGER_COMMAND_SHAPES[0]!, fields, strings);
   }
   const tag = COMMAND_TAGS.get(cmd.kind);
   if (tag === undefined) throw new Error(`journal: unknown command kind ${cmd.kind}`);
-  return packShape(tag, COMMAND_SHAPES[tag]!, cmd as unknown as Fields);
+  return packShape(tag, COMMAND_SHAPES[tag]!, cmd as unknown as Fields, strings);
 }
 
-function unpackCommand(packed: Packed): JournalCommand {
+function unpackCommand(packed: Packed, strings: readonly string[] | undefined): JournalCommand {
   const ledgerTag = Array.isArray(packed) && typeof packed[0] === 'number' ? packed[0] - LEDGER_TAG_BASE : -1;
   if (ledgerTag >= 0 && ledgerTag < LEDGER_COMMAND_SHAPES.length) {
     const shifted = [ledgerTag, ...(packed as Packed[]).slice(1)];
-    const fields = unpackShape('kind', LEDGER_COMMAND_SHAPES, shifted, 'command');
-    const { userId, asset, amount } = fields;
+    const { userId, asset, amount } = unpackShape(LEDGER_COMMAND_SHAPES, shifted, strings, 'command');
     if (typeof userId !== 'string' || typeof asset !== 'string') {
       throw new JournalDecodeError('deposit without user or asset');
     }
@@ -284,27 +354,31 @@ function unpackCommand(packed: Packed): JournalCommand {
     }
     return { kind: 'lifecycle', event: lifecycleEvent } as MarketCommand;
   }
-  return unpackShape('kind', COMMAND_SHAPES, packed, 'command') as unknown as MarketCommand;
+  return unpackShape(COMMAND_SHAPES, packed, strings, 'command') as unknown as MarketCommand;
 }
 
-function packEvent(e: BookEvent): Packed[] {
+function packEvent(e: BookEvent, strings: StringTable): Packed[] {
   const tag = EVENT_TAGS.get(e.type);
   if (tag === undefined) throw new Error(`journal: unknown event type ${e.type}`);
-  return packShape(tag, EVENT_SHAPES[tag]!, e as unknown as Fields);
+  return packShape(tag, EVENT_SHAPES[tag]!, e as unknown as Fields, strings);
 }
 
-function packResult(result: CommandResult, entrySeq: number): Packed[] {
+function packResult(result: CommandResult, entrySeq: number, strings: StringTable): Packed[] {
   if (!result.ok) return [0, packEnum(ERROR_CODES, result.code), result.message];
   return trimNils([
     1,
     packDelta(result.seq, entrySeq),
     result.orderId ?? null,
-    result.events.map(packEvent),
+    result.events.map((e) => packEvent(e, strings)),
     result.transition === undefined ? null : withoutUndefined(result.transition),
   ]);
 }
 
-function unpackResult(packed: Packed, entrySeq: number): CommandResult {
+function unpackResult(
+  packed: Packed,
+  entrySeq: number,
+  strings: readonly string[] | undefined,
+): CommandResult {
   if (!Array.isArray(packed)) throw new JournalDecodeError('result is not an array');
   if (packed[0] === 0) {
     const message: unknown = packed[2];
@@ -316,14 +390,18 @@ function unpackResult(packed: Packed, entrySeq: number): CommandResult {
     };
   }
   if (packed[0] !== 1) throw new JournalDecodeError(`bad result tag ${String(packed[0])}`);
-  const [, seq, orderId, events, transition] = packed as Packed[];
-  if (events !== undefined && events !== null && !Array.isArray(events)) {
+  const [, seq, orderId, packedEvents, transition] = packed as Packed[];
+  if (packedEvents !== undefined && packedEvents !== null && !Array.isArray(packedEvents)) {
     throw new JournalDecodeError('result events are not an array');
+  }
+  const events: Fields[] = [];
+  if (packedEvents != null) {
+    for (const e of packedEvents as Packed[]) events.push(unpackShape(EVENT_SHAPES, e, strings, 'event'));
   }
   const out: { -readonly [K in keyof Extract<CommandResult, { ok: true }>]: unknown } = {
     ok: true,
     seq: unpackDelta(seq, entrySeq, 'result seq'),
-    events: (events ?? []).map((e: Packed) => unpackShape('type', EVENT_SHAPES, e, 'event')),
+    events,
   };
   if (orderId !== undefined && orderId !== null) out.orderId = orderId;
   if (transition !== undefined && transition !== null) out.transition = transition;
@@ -343,42 +421,39 @@ function unpackAmount(packed: unknown, what: string): bigint {
   return BigInt(packed);
 }
 
-function packPosting(p: Posting): Packed[] {
+function packPosting(p: Posting, strings: StringTable): Packed[] {
   return [
-    p.account,
-    p.asset,
+    strings.ref(p.account, 'posting account'),
+    strings.ref(p.asset, 'posting asset'),
     packEnum(BUCKETS, p.bucket),
     packAmount(p.amount),
     packEnum(POSTING_KINDS, p.kind),
   ];
 }
 
-function unpackPosting(packed: Packed): Posting {
+function unpackPosting(packed: Packed, strings: readonly string[] | undefined): Posting {
   if (!Array.isArray(packed)) throw new JournalDecodeError('posting is not an array');
-  const [account, asset, bucket, amount, kind] = packed as Packed[];
-  if (typeof account !== 'string' || typeof asset !== 'string') {
-    throw new JournalDecodeError('posting without account or asset');
-  }
   return {
-    account,
-    asset,
-    bucket: unpackEnum(BUCKETS, bucket, 'posting bucket') as Posting['bucket'],
-    amount: unpackAmount(amount, 'posting amount'),
-    kind: unpackEnum(POSTING_KINDS, kind, 'posting kind') as Posting['kind'],
+    account: unpackString(packed[0], strings, 'posting account'),
+    asset: unpackString(packed[1], strings, 'posting asset'),
+    bucket: unpackEnum(BUCKETS, packed[2], 'posting bucket') as Posting['bucket'],
+    amount: unpackAmount(packed[3], 'posting amount'),
+    kind: unpackEnum(POSTING_KINDS, packed[4], 'posting kind') as Posting['kind'],
   };
 }
 
 /** The MessagePack-ready form of a batch (exposed for tests and size measurements). */
 export function packBatch(batch: JournalBatch): Packed[] {
+  const strings = new StringTable();
   let seq = 0;
   let ts = 0;
   const entries = batch.entries.map((entry): Packed[] => {
     const packed = [
       packDelta(entry.seq, seq),
       packDelta(entry.ts, ts),
-      packCommand(entry.command),
-      packResult(entry.result, entry.seq),
-      entry.postings.map(packPosting),
+      packCommand(entry.command, strings),
+      packResult(entry.result, entry.seq, strings),
+      entry.postings.map((p) => packPosting(p, strings)),
     ];
     seq = entry.seq;
     ts = entry.ts;
@@ -389,6 +464,7 @@ export function packBatch(batch: JournalBatch): Packed[] {
     batch.marketId,
     batch.symbol,
     packEnum(LIFECYCLE_STATES, batch.state),
+    strings.list,
     entries,
   ];
 }
@@ -398,31 +474,49 @@ export function encodeBatch(batch: JournalBatch): Buffer {
   return packr.pack(packBatch(batch));
 }
 
-/** The batch a journal record holds: deep-equal to what was encoded (undefined fields absent). */
+/** The batch a journal record (version 1 or 2) holds: deep-equal to what was encoded (undefined fields absent). */
 export function decodeBatch(bytes: Uint8Array): JournalBatch {
   const packed: unknown = packr.unpack(bytes);
   if (!Array.isArray(packed)) throw new JournalDecodeError('not an array');
-  const [version, marketId, symbol, state, entries] = packed as Packed[];
-  if (version !== JOURNAL_RECORD_VERSION) throw new JournalDecodeError(`unknown version ${String(version)}`);
+  const version: unknown = packed[0];
+  let marketId: unknown, symbol: unknown, state: unknown, table: unknown, entries: unknown;
+  if (version === JOURNAL_RECORD_VERSION) [, marketId, symbol, state, table, entries] = packed as Packed[];
+  else if (version === JOURNAL_RECORD_V1) [, marketId, symbol, state, entries] = packed as Packed[];
+  else {
+    throw new JournalDecodeError(
+      `unknown version ${String(version)} (this build reads versions ${JOURNAL_RECORD_V1} and ${JOURNAL_RECORD_VERSION})`,
+    );
+  }
   if (typeof marketId !== 'string' || typeof symbol !== 'string' || !Array.isArray(entries)) {
     throw new JournalDecodeError('bad header');
   }
+  let strings: readonly string[] | undefined;
+  if (version === JOURNAL_RECORD_VERSION) {
+    if (!Array.isArray(table) || !table.every((s) => typeof s === 'string')) {
+      throw new JournalDecodeError('bad string table');
+    }
+    strings = table;
+  }
   let seq = 0;
   let ts = 0;
-  const out = entries.map((e: Packed): BatchEntry<JournalCommand> => {
+  const out: BatchEntry<JournalCommand>[] = new Array<BatchEntry<JournalCommand>>(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e: unknown = entries[i];
     if (!Array.isArray(e)) throw new JournalDecodeError('entry is not an array');
-    const [seqDelta, tsDelta, cmd, result, postings] = e as Packed[];
-    if (!Array.isArray(postings)) throw new JournalDecodeError('entry postings are not an array');
+    const [seqDelta, tsDelta, cmd, result, packedPostings] = e as Packed[];
+    if (!Array.isArray(packedPostings)) throw new JournalDecodeError('entry postings are not an array');
     seq = unpackDelta(seqDelta, seq, 'entry seq');
     ts = unpackDelta(tsDelta, ts, 'entry ts');
-    return {
+    const postings: Posting[] = new Array<Posting>(packedPostings.length);
+    for (let p = 0; p < packedPostings.length; p++) postings[p] = unpackPosting(packedPostings[p], strings);
+    out[i] = {
       seq,
       ts,
-      command: unpackCommand(cmd),
-      result: unpackResult(result, seq),
-      postings: postings.map(unpackPosting),
+      command: unpackCommand(cmd, strings),
+      result: unpackResult(result, seq, strings),
+      postings,
     };
-  });
+  }
   return {
     marketId,
     symbol,

@@ -1,8 +1,15 @@
-import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
+import type { LifecycleEvent } from '../../machines/marketLifecycle.ts';
 import type { BookEvent, OrderType, Side, TimeInForce } from '../actors/book/types.ts';
-import type { Posting } from '../actors/ledger/index.ts';
+import { LEDGER_JOURNAL_ID, type BatchEntry, type JournalCommand } from '../actors/market/types.ts';
 import { decodeBatch } from './journalCodec.ts';
+import {
+  clearProjectionLagSource,
+  projectionMetrics,
+  setProjectionLagSource,
+  type ProjectionLagSource,
+} from './metrics.ts';
 
 /** The projection_cursors row of the relational projections. */
 export const RELATIONAL_PROJECTION = 'relational';
@@ -10,8 +17,14 @@ export const RELATIONAL_PROJECTION = 'relational';
 export type OrderStatus = 'open' | 'partially_filled' | 'filled' | 'canceled' | 'pending_trigger';
 
 export interface ProjectorOptions {
-  /** Journal records read and applied per transaction. */
+  /** Most journal records read and applied per transaction (default 1,000). */
   readonly pageSize?: number;
+  /**
+   * Bytes of records a page aims at (default 1 MB, ~8,000 commands of 512-command batches): after
+   * each page the row limit follows the records' mean size, so a page of large batches stays a
+   * statement Postgres applies in tens of ms, not one of hundreds of thousands of rows.
+   */
+  readonly pageBytes?: number;
   /** Called when a continuous run (start) fails a round; it retries on the next tick. */
   readonly onError?: (error: unknown) => void;
 }
@@ -30,8 +43,14 @@ export class ProjectionError extends Error {
   }
 }
 
-const CursorRow = z.object({ global_seq: z.string() });
-const JournalPage = z.object({ global_seq: z.string(), record: z.instanceof(Buffer) });
+const PageRow = z.object({
+  cursor: z.string(),
+  tail: z.string(),
+  global_seq: z.string().nullable(),
+  record: z.instanceof(Buffer).nullable(),
+  age_ms: z.number().nullable(),
+});
+const Moved = z.object({ moved: z.number() });
 const LagRow = z.object({ tail: z.string(), oldest_ms: z.number().nullable() });
 const OrderRow = z.object({
   id: z.string(),
@@ -78,11 +97,53 @@ interface TradeRow {
   globalSeq: number;
 }
 
-interface PostingRow extends Posting {
+/** A page's postings as columns; `entry` is the 1-based position of the posting's entry in PostingEntries. */
+class PostingColumns {
+  readonly entry: number[] = [];
+  readonly index: number[] = [];
+  readonly account: string[] = [];
+  readonly asset: string[] = [];
+  readonly bucket: string[] = [];
+  readonly amount: string[] = [];
+  readonly kind: string[] = [];
+}
+
+/** The entries (with postings) of a page as columns. */
+class PostingEntries {
+  readonly globalSeq: number[] = [];
+  readonly index: number[] = [];
+  readonly marketId: string[] = [];
+  readonly ts: string[] = [];
+}
+
+interface LifecycleRow {
+  marketId: string;
+  marketSeq: number;
+  lifecycleSeq: number | null;
+  outcome: 'transition' | 'rejected';
+  from: string | null;
+  to: string | null;
+  eventType: string;
+  actorId: string;
+  actorType: string;
+  reason: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  contractAddress: string | null;
+  txHash: string | null;
+  deployError: string | null;
+  ts: string;
+  globalSeq: number;
+}
+
+interface AuditRow {
   globalSeq: number;
   entryIndex: number;
-  postingIndex: number;
-  marketId: string;
+  ledgerSeq: number;
+  kind: 'deposit';
+  account: string;
+  asset: string;
+  amount: bigint;
   ts: string;
 }
 
@@ -105,33 +166,81 @@ function isoTime(ts: number): string {
   return date.toISOString();
 }
 
+/** One page as read: the records of a gapless run after `from`, and what the read saw of the journal. */
+interface ReadPage {
+  readonly from: number;
+  readonly tail: number;
+  readonly rows: readonly { readonly globalSeq: number; readonly record: Buffer }[];
+  /** Date.now() at the commit of the page's first record (approximate: the database's clock, aged). */
+  readonly firstCommittedAt: number | undefined;
+  /** Rows returned (a gap may have cut `rows` shorter). */
+  readonly returned: number;
+  readonly bytes: number;
+}
+
+/** A page whose write is in flight: what the next page needs from it. */
+interface InFlight {
+  readonly write: Promise<boolean>;
+  readonly last: number;
+  readonly records: number;
+  readonly entries: number;
+  /** Every order the page touched, in its final state: the next page starts from these. */
+  readonly orders: ReadonlyMap<string, OrderState>;
+}
+
 /**
  * Builds the relational projections (orders, trades, ledger_postings, balances; see the
- * 1763800000001_projections migration) from the committed journal, in global_seq order (DESIGN.md
- * principle 5). Each page of records is applied in one transaction that also moves the
- * 'relational' cursor, with bulk statements (unnest), so the tables always reflect a prefix of the
- * journal and a crash never applies a record twice. Only a gapless run of global_seq after the
- * cursor is applied: a record not yet visible stops the page there.
+ * 1763800000001_projections migration; market_lifecycle_events and audit_log, 1763800000020) from
+ * the committed journal, in global_seq order (DESIGN.md principle 5). Each page of records is
+ * applied by one statement (data-modifying CTEs over unnest arrays) that also moves the
+ * 'relational' cursor, so the tables always reflect a prefix of the journal and a crash never
+ * applies a record twice. The cursor only moves from where the page was read: if another projector
+ * moved it meanwhile, the statement changes nothing and the run stops. Only a gapless run of
+ * global_seq after the cursor is applied: a record not yet visible stops the page there.
+ *
+ * Pipelined: while one page's statement runs in Postgres, the next page is read, decoded and built
+ * here (measured on bench:persistence: see bench/RESULTS.md). The next page starts from the orders
+ * the page in flight touched (kept in memory) and loads only older orders, which that page cannot
+ * change; its own statement is sent only after the previous one committed.
  *
  * Order status comes from the book events: accepted (+ rested) → open; fills → partially_filled /
  * filled (filled_qty = qty − remaining); canceled → canceled; pending → pending_trigger; triggered →
- * back to the fill-derived status; amended → the new price, qty and remaining.
+ * back to the fill-derived status; amended → the new price, qty and remaining. Lifecycle commands
+ * give market_lifecycle_events rows (the transition the machine recorded, or the refusal); accepted
+ * deposits give audit_log rows.
+ *
+ * Lag: the projector knows, without a query, the last global_seq it applied and the newest it has
+ * seen committed (from its reads, or from noteCommitted, which the journal writer's owner may call
+ * after every flush). lagRecords() and lagMs() read that in O(1) for the order-entry path; the
+ * exchange_projection_lag_* gauges read the running projector (start) at scrape time.
  */
-export class Projector {
+export class Projector implements ProjectionLagSource {
   readonly #pool: DatabasePool;
   readonly #pageSize: number;
+  readonly #pageBytes: number;
   readonly #onError: (error: unknown) => void;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<number> | undefined;
   #stopped = true;
+  /** Set by stop(): a run in progress ends after its current page instead of catching up fully. */
+  #halting = false;
+  /** The cursor as of this projector's last read or commit (-1: not read yet). */
+  #projected = -1;
+  /** The newest committed global_seq seen (a read's max, or noteCommitted). */
+  #committed = 0;
+  /** Date.now() at the commit of the oldest record after #projected; undefined when none is known. */
+  #oldestAt: number | undefined;
 
   constructor(pool: DatabasePool, options: ProjectorOptions = {}) {
     const pageSize = options.pageSize ?? 1_000;
     if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
       throw new RangeError('pageSize must be a positive integer');
     }
+    const pageBytes = options.pageBytes ?? 1_000_000;
+    if (!(pageBytes > 0)) throw new RangeError('pageBytes must be positive');
     this.#pool = pool;
     this.#pageSize = pageSize;
+    this.#pageBytes = pageBytes;
     this.#onError =
       options.onError ??
       ((error) => {
@@ -139,21 +248,39 @@ export class Projector {
       });
   }
 
+  /**
+   * Journal records committed but not yet projected, from memory (no query; cheap enough for every
+   * placement). Pass the writer's last committed global_seq (JournalWriter.stats().lastGlobalSeq)
+   * for an exact figure; without it, the newest this projector has seen (its last read or
+   * noteCommitted). 0 before the projector's first read.
+   */
+  lagRecords(lastCommittedGlobalSeq?: number): number {
+    if (this.#projected < 0) return 0;
+    const committed = Math.max(this.#committed, lastCommittedGlobalSeq ?? 0);
+    return Math.max(0, committed - this.#projected);
+  }
+
+  /** Age in ms of the oldest committed record not yet projected, from memory; 0 when none is known. */
+  lagMs(now = Date.now()): number {
+    if (this.#oldestAt === undefined) return 0;
+    return Math.max(0, now - this.#oldestAt);
+  }
+
+  /** Tells the projector that records up to globalSeq are committed (e.g. after each writer flush). */
+  noteCommitted(globalSeq: number): void {
+    if (globalSeq <= this.#committed) return;
+    this.#committed = globalSeq;
+    if (this.#oldestAt === undefined && this.#projected >= 0 && globalSeq > this.#projected) {
+      this.#oldestAt = Date.now();
+    }
+  }
+
   /** Applies every committed record after the cursor; resolves with how many were applied. */
   runOnce(): Promise<number> {
     // One run at a time (a continuous tick and a caller share it; a second caller waits for it,
     // then runs again so it sees everything committed before it was called).
     const previous = this.#running ?? Promise.resolve(0);
-    const run = previous
-      .catch(() => 0)
-      .then(async () => {
-        let total = 0;
-        for (;;) {
-          const applied = await this.#applyPage();
-          total += applied;
-          if (applied < this.#pageSize) return total;
-        }
-      });
+    const run = previous.catch(() => 0).then(() => this.#run());
     this.#running = run;
     void run
       .finally(() => {
@@ -163,10 +290,11 @@ export class Projector {
     return run;
   }
 
-  /** Catches up every intervalMs until stop(). */
+  /** Catches up every intervalMs until stop(); meanwhile the lag gauges read this projector. */
   start(intervalMs = 50): void {
     if (!this.#stopped) return;
     this.#stopped = false;
+    setProjectionLagSource(this);
     const tick = () => {
       if (this.#stopped) return;
       this.runOnce()
@@ -183,12 +311,18 @@ export class Projector {
   /** Stops the continuous run; resolves once a round in flight has finished. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#halting = true;
+    clearProjectionLagSource(this);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.#running?.catch(() => undefined);
+    try {
+      await this.#running?.catch(() => undefined);
+    } finally {
+      this.#halting = false;
+    }
   }
 
-  /** How far the projections are behind the journal (ms: since the commit of the record after the cursor). */
+  /** How far the projections are behind the journal, asked of the database (ms: since the commit of the record after the cursor). */
   async lag(): Promise<ProjectionLag> {
     const row = await this.#pool.one(sql.type(LagRow)`
       WITH c AS (
@@ -206,35 +340,442 @@ export class Projector {
     return { records, ms: records === 0 ? 0 : Math.max(0, row.oldest_ms ?? 0) };
   }
 
-  async #applyPage(): Promise<number> {
-    return this.#pool.transaction(async (tx) => {
-      await tx.query(sql.unsafe`
-        INSERT INTO projection_cursors (projection, global_seq) VALUES (${RELATIONAL_PROJECTION}, 0)
-        ON CONFLICT (projection) DO NOTHING`);
-      const cursor = await tx.one(sql.type(CursorRow)`
-        SELECT global_seq::text AS global_seq FROM projection_cursors
-        WHERE projection = ${RELATIONAL_PROJECTION} FOR UPDATE`);
-      let last = safeInteger(cursor.global_seq, 'cursor');
-      const page = await tx.any(sql.type(JournalPage)`
-        SELECT global_seq::text AS global_seq, record FROM journal
-        WHERE global_seq > ${last} ORDER BY journal.global_seq LIMIT ${this.#pageSize}`);
-      const page0 = last;
-      const state = new PageState();
-      for (const row of page) {
-        const globalSeq = safeInteger(row.global_seq, 'global_seq');
-        if (globalSeq !== last + 1) break; // not yet visible: the next round takes it
-        state.apply(globalSeq, decodeBatch(row.record));
-        last = globalSeq;
+  async #run(): Promise<number> {
+    let total = 0;
+    let limit = Math.min(this.#pageSize, 16);
+    let previous: InFlight | undefined;
+    try {
+      for (;;) {
+        if (this.#halting && previous !== undefined) {
+          const done: InFlight = previous;
+          previous = undefined;
+          if (await this.#settle(done, undefined)) total += done.records;
+          return total;
+        }
+        const asked = limit;
+        const page = await this.#read(previous?.last, asked);
+        if (page.returned === asked && page.bytes > 0) {
+          limit = Math.max(1, Math.min(this.#pageSize, Math.round((this.#pageBytes * asked) / page.bytes)));
+        }
+        this.#committed = Math.max(this.#committed, page.tail);
+        if (previous === undefined) this.#seen(page.from, page);
+        const state = new PageState();
+        let last = page.from;
+        for (const row of page.rows) {
+          state.apply(row.globalSeq, decodeBatch(row.record));
+          last = row.globalSeq;
+        }
+        if (last > page.from) await state.load(this.#pool, previous?.orders);
+        if (previous !== undefined) {
+          if (!(await this.#settle(previous, page))) return total;
+          total += previous.records;
+          previous = undefined;
+        }
+        if (last === page.from) return total;
+        state.resolve();
+        const write = this.#write(state, page.from, last);
+        // Settled (and its error reported) by the next iteration or the finally below.
+        write.catch(() => undefined);
+        previous = {
+          write,
+          last,
+          records: last - page.from,
+          entries: state.entries,
+          orders: state.orders,
+        };
+        if (page.returned < asked || page.rows.length < page.returned) {
+          // The journal had nothing more when read (or the rest is not visible yet): settle and stop.
+          const done: InFlight = previous;
+          previous = undefined;
+          if (await this.#settle(done, undefined)) total += done.records;
+          return total;
+        }
       }
-      if (last === page0) return 0;
-      await state.load(tx);
-      state.resolve();
-      await state.write(tx);
-      await tx.query(sql.unsafe`
-        UPDATE projection_cursors SET global_seq = ${last}, updated_at = now()
-        WHERE projection = ${RELATIONAL_PROJECTION}`);
-      return last - page0;
-    });
+    } finally {
+      if (previous !== undefined) await previous.write.catch(() => undefined);
+    }
+  }
+
+  /** Awaits a page's statement; updates the in-memory lag and the counters. False: the cursor had moved. */
+  async #settle(page: InFlight, next: ReadPage | undefined): Promise<boolean> {
+    const moved = await page.write;
+    if (!moved) {
+      this.#projected = -1; // re-read on the next run
+      return false;
+    }
+    this.#projected = page.last;
+    this.#oldestAt =
+      next !== undefined && next.rows.length > 0
+        ? next.firstCommittedAt
+        : this.#committed > page.last
+          ? this.#oldestAt
+          : undefined;
+    projectionMetrics.records.inc(page.records);
+    projectionMetrics.entries.inc(page.entries);
+    projectionMetrics.pages.inc();
+    return true;
+  }
+
+  /** What a read says of the journal when no page is in flight: the cursor and the oldest after it. */
+  #seen(cursor: number, page: ReadPage): void {
+    this.#projected = cursor;
+    this.#oldestAt = page.returned > 0 ? page.firstCommittedAt : undefined;
+  }
+
+  /** Reads the records after `from` (after the stored cursor when undefined), up to the first gap. */
+  async #read(from: number | undefined, limit: number): Promise<ReadPage> {
+    const result = await this.#pool.any(sql.type(PageRow)`
+      WITH c AS (
+        SELECT coalesce(${from ?? null}::int8, (
+          SELECT global_seq FROM projection_cursors WHERE projection = ${RELATIONAL_PROJECTION}), 0) AS g
+      )
+      SELECT c.g::text AS cursor, (SELECT coalesce(max(global_seq), 0) FROM journal)::text AS tail,
+        j.global_seq::text AS global_seq, j.record,
+        (extract(epoch FROM clock_timestamp() - j.committed_at) * 1000)::float8 AS age_ms
+      FROM c LEFT JOIN LATERAL (
+        SELECT global_seq, record, committed_at FROM journal
+        WHERE global_seq > c.g ORDER BY journal.global_seq LIMIT ${limit}
+      ) j ON true`);
+    const now = Date.now();
+    const head = result[0];
+    const cursor = head === undefined ? 0 : safeInteger(head.cursor, 'cursor');
+    const tail = head === undefined ? 0 : safeInteger(head.tail, 'tail');
+    const rows: { globalSeq: number; record: Buffer }[] = [];
+    let returned = 0;
+    let bytes = 0;
+    let expected = cursor + 1;
+    let gap = false;
+    for (const row of result) {
+      if (row.global_seq === null || row.record === null) continue;
+      returned++;
+      bytes += row.record.length;
+      const globalSeq = safeInteger(row.global_seq, 'global_seq');
+      if (gap || globalSeq !== expected) {
+        gap = true; // not yet visible: the next round takes it
+        continue;
+      }
+      rows.push({ globalSeq, record: row.record });
+      expected++;
+    }
+    const firstAge = result[0]?.age_ms;
+    return {
+      from: cursor,
+      tail,
+      rows,
+      firstCommittedAt: returned > 0 && firstAge != null ? now - firstAge : undefined,
+      returned,
+      bytes,
+    };
+  }
+
+  /** The page's one statement: every table and the cursor, only if the cursor is still at `from`. */
+  async #write(state: PageState, from: number, last: number): Promise<boolean> {
+    const created: OrderState[] = [];
+    const changed: OrderState[] = [];
+    for (const order of state.orders.values()) (order.isNew ? created : changed).push(order);
+    const o = <T>(list: readonly OrderState[], f: (order: OrderState) => T) => list.map(f);
+    const t = <T>(f: (trade: TradeRow) => T) => state.trades.map(f);
+    const ps = state.postings;
+    const es = state.postingEntries;
+    const l = <T>(f: (row: LifecycleRow) => T) => state.lifecycle.map(f);
+    const a = <T>(f: (row: AuditRow) => T) => state.audit.map(f);
+    const deltas = [...state.deltas.values()];
+    const row = await this.#pool.one(sql.type(Moved)`
+      WITH cur AS (
+        INSERT INTO projection_cursors (projection, global_seq) VALUES (${RELATIONAL_PROJECTION}, ${last})
+        ON CONFLICT (projection) DO UPDATE SET global_seq = excluded.global_seq, updated_at = now()
+        WHERE projection_cursors.global_seq = ${from}
+        RETURNING 1
+      ),
+      new_orders AS (
+        INSERT INTO orders (id, market_id, order_id, user_id, client_order_id, side, type, tif, price,
+          stop_price, qty, filled_qty, remaining, status, created_global_seq, updated_global_seq,
+          created_at, updated_at)
+        SELECT u.* FROM unnest(
+          ${sql.array(
+            o(created, (x) => x.id),
+            'text',
+          )}, ${sql.array(
+            o(created, (x) => x.marketId),
+            'text',
+          )},
+          ${sql.array(
+            o(created, (x) => x.orderId),
+            'int8',
+          )}, ${sql.array(
+            o(created, (x) => x.userId),
+            'text',
+          )},
+          ${sql.array(
+            o(created, (x) => x.clientOrderId),
+            'text',
+          )}, ${sql.array(
+            o(created, (x) => x.side),
+            'text',
+          )},
+          ${sql.array(
+            o(created, (x) => x.type),
+            'text',
+          )}, ${sql.array(
+            o(created, (x) => x.tif),
+            'text',
+          )},
+          ${sql.array(
+            o(created, (x) => x.price),
+            'int8',
+          )}, ${sql.array(
+            o(created, (x) => x.stopPrice),
+            'int8',
+          )},
+          ${sql.array(
+            o(created, (x) => x.qty),
+            'int8',
+          )},
+          ${sql.array(
+            o(created, (x) => x.qty - x.remaining),
+            'int8',
+          )},
+          ${sql.array(
+            o(created, (x) => x.remaining),
+            'int8',
+          )}, ${sql.array(o(created, statusOf), 'text')},
+          ${sql.array(
+            o(created, (x) => x.createdGlobalSeq),
+            'int8',
+          )},
+          ${sql.array(
+            o(created, (x) => x.updatedGlobalSeq),
+            'int8',
+          )},
+          ${sql.array(
+            o(created, (x) => x.createdAt),
+            'timestamptz',
+          )},
+          ${sql.array(
+            o(created, (x) => x.updatedAt),
+            'timestamptz',
+          )}
+        ) AS u WHERE EXISTS (SELECT FROM cur)
+      ),
+      changed_orders AS (
+        UPDATE orders SET price = u.price, qty = u.qty, filled_qty = u.qty - u.remaining,
+          remaining = u.remaining, status = u.status, updated_global_seq = u.g, updated_at = u.at
+        FROM unnest(
+          ${sql.array(
+            o(changed, (x) => x.id),
+            'text',
+          )}, ${sql.array(
+            o(changed, (x) => x.price),
+            'int8',
+          )},
+          ${sql.array(
+            o(changed, (x) => x.qty),
+            'int8',
+          )}, ${sql.array(
+            o(changed, (x) => x.remaining),
+            'int8',
+          )},
+          ${sql.array(o(changed, statusOf), 'text')},
+          ${sql.array(
+            o(changed, (x) => x.updatedGlobalSeq),
+            'int8',
+          )},
+          ${sql.array(
+            o(changed, (x) => x.updatedAt),
+            'timestamptz',
+          )}
+        ) AS u(id, price, qty, remaining, status, g, at)
+        WHERE orders.id = u.id AND EXISTS (SELECT FROM cur)
+      ),
+      new_trades AS (
+        INSERT INTO trades (id, market_id, maker_order_id, taker_order_id, maker_user_id, taker_user_id,
+          taker_side, price, qty, ts, global_seq)
+        SELECT u.* FROM unnest(
+          ${sql.array(
+            t((x) => x.id),
+            'text',
+          )}, ${sql.array(
+            t((x) => x.marketId),
+            'text',
+          )},
+          ${sql.array(
+            t((x) => x.makerOrderId),
+            'text',
+          )}, ${sql.array(
+            t((x) => x.takerOrderId),
+            'text',
+          )},
+          ${sql.array(
+            t((x) => x.makerUserId),
+            'text',
+          )}, ${sql.array(
+            t((x) => x.takerUserId),
+            'text',
+          )},
+          ${sql.array(
+            t((x) => x.takerSide),
+            'text',
+          )}, ${sql.array(
+            t((x) => x.price),
+            'int8',
+          )},
+          ${sql.array(
+            t((x) => x.qty),
+            'int8',
+          )}, ${sql.array(
+            t((x) => x.ts),
+            'timestamptz',
+          )},
+          ${sql.array(
+            t((x) => x.globalSeq),
+            'int8',
+          )}
+        ) AS u WHERE EXISTS (SELECT FROM cur)
+      ),
+      -- Postings as columns, joined to their entry's columns (global_seq, index, market, ts): an
+      -- order makes ~6 postings, so per-posting copies of entry fields were most of the page's bytes.
+      new_postings AS (
+        INSERT INTO ledger_postings (global_seq, entry_index, posting_index, market_id, account, asset,
+          bucket, amount, kind, ts)
+        SELECT e.g, e.i, p.pi, e.m, p.account, p.asset, p.bucket, p.amount, p.kind, e.ts
+        FROM unnest(
+          ${sql.array(ps.entry, 'int4')}, ${sql.array(ps.index, 'int4')}, ${sql.array(ps.account, 'text')},
+          ${sql.array(ps.asset, 'text')}, ${sql.array(ps.bucket, 'text')}, ${sql.array(ps.amount, 'numeric')},
+          ${sql.array(ps.kind, 'text')}
+        ) AS p(e, pi, account, asset, bucket, amount, kind)
+        JOIN unnest(
+          ${sql.array(es.globalSeq, 'int8')}, ${sql.array(es.index, 'int4')}, ${sql.array(es.marketId, 'text')},
+          ${sql.array(es.ts, 'timestamptz')}
+        ) WITH ORDINALITY AS e(g, i, m, ts, n) ON e.n = p.e
+        WHERE EXISTS (SELECT FROM cur)
+      ),
+      -- The final balance is computed here and proposed as the row, so a CHECK sees the page's
+      -- result, never a (possibly negative) delta.
+      new_balances AS (
+        INSERT INTO balances (account, asset, available, locked)
+        SELECT u.account, u.asset, coalesce(b.available, 0) + u.available, coalesce(b.locked, 0) + u.locked
+        FROM unnest(
+          ${sql.array(
+            deltas.map((d) => d.account),
+            'text',
+          )}, ${sql.array(
+            deltas.map((d) => d.asset),
+            'text',
+          )},
+          ${sql.array(
+            deltas.map((d) => d.available.toString()),
+            'numeric',
+          )}, ${sql.array(
+            deltas.map((d) => d.locked.toString()),
+            'numeric',
+          )}
+        ) AS u(account, asset, available, locked)
+        LEFT JOIN balances b ON b.account = u.account AND b.asset = u.asset
+        WHERE EXISTS (SELECT FROM cur)
+        ON CONFLICT (account, asset) DO UPDATE SET available = excluded.available, locked = excluded.locked
+      ),
+      new_lifecycle AS (
+        INSERT INTO market_lifecycle_events (market_id, market_seq, lifecycle_seq, outcome, from_state,
+          to_state, event_type, actor_id, actor_type, reason, error_code, error_message, contract_address,
+          tx_hash, deploy_error, ts, global_seq)
+        SELECT u.* FROM unnest(
+          ${sql.array(
+            l((x) => x.marketId),
+            'text',
+          )}, ${sql.array(
+            l((x) => x.marketSeq),
+            'int8',
+          )},
+          ${sql.array(
+            l((x) => x.lifecycleSeq),
+            'int8',
+          )}, ${sql.array(
+            l((x) => x.outcome),
+            'text',
+          )},
+          ${sql.array(
+            l((x) => x.from),
+            'text',
+          )}, ${sql.array(
+            l((x) => x.to),
+            'text',
+          )},
+          ${sql.array(
+            l((x) => x.eventType),
+            'text',
+          )}, ${sql.array(
+            l((x) => x.actorId),
+            'text',
+          )},
+          ${sql.array(
+            l((x) => x.actorType),
+            'text',
+          )}, ${sql.array(
+            l((x) => x.reason),
+            'text',
+          )},
+          ${sql.array(
+            l((x) => x.errorCode),
+            'text',
+          )}, ${sql.array(
+            l((x) => x.errorMessage),
+            'text',
+          )},
+          ${sql.array(
+            l((x) => x.contractAddress),
+            'text',
+          )}, ${sql.array(
+            l((x) => x.txHash),
+            'text',
+          )},
+          ${sql.array(
+            l((x) => x.deployError),
+            'text',
+          )}, ${sql.array(
+            l((x) => x.ts),
+            'timestamptz',
+          )},
+          ${sql.array(
+            l((x) => x.globalSeq),
+            'int8',
+          )}
+        ) AS u WHERE EXISTS (SELECT FROM cur)
+      ),
+      new_audit AS (
+        INSERT INTO audit_log (global_seq, entry_index, ledger_seq, kind, account, asset, amount, ts)
+        SELECT u.* FROM unnest(
+          ${sql.array(
+            a((x) => x.globalSeq),
+            'int8',
+          )}, ${sql.array(
+            a((x) => x.entryIndex),
+            'int4',
+          )},
+          ${sql.array(
+            a((x) => x.ledgerSeq),
+            'int8',
+          )}, ${sql.array(
+            a((x) => x.kind),
+            'text',
+          )},
+          ${sql.array(
+            a((x) => x.account),
+            'text',
+          )}, ${sql.array(
+            a((x) => x.asset),
+            'text',
+          )},
+          ${sql.array(
+            a((x) => x.amount.toString()),
+            'numeric',
+          )}, ${sql.array(
+            a((x) => x.ts),
+            'timestamptz',
+          )}
+        ) AS u WHERE EXISTS (SELECT FROM cur)
+      )
+      SELECT count(*)::int AS moved FROM cur`);
+    return row.moved === 1;
   }
 }
 
@@ -242,22 +783,43 @@ type Mutation = (order: OrderState) => void;
 
 /**
  * The effects of one page, gathered in memory: orders created in it, changes to orders created
- * before (applied once their rows are loaded), trades, postings and balance deltas.
+ * before (applied once their rows are loaded), trades, postings, balance deltas, lifecycle and
+ * audit rows.
  */
 class PageState {
   readonly orders = new Map<string, OrderState>();
   /** Changes, in journal order, to orders not created in this page (applied after load). */
   readonly pendingChanges = new Map<string, Mutation[]>();
   readonly trades: TradeRow[] = [];
-  readonly postings: PostingRow[] = [];
+  readonly postings = new PostingColumns();
+  readonly postingEntries = new PostingEntries();
   readonly deltas = new Map<string, { account: string; asset: string; available: bigint; locked: bigint }>();
+  readonly lifecycle: LifecycleRow[] = [];
+  readonly audit: AuditRow[] = [];
+  entries = 0;
 
   apply(globalSeq: number, batch: ReturnType<typeof decodeBatch>): void {
     const { marketId } = batch;
+    this.entries += batch.entries.length;
     batch.entries.forEach((entry, entryIndex) => {
       const ts = isoTime(entry.ts);
+      const ps = this.postings;
+      const es = this.postingEntries;
+      if (entry.postings.length > 0) {
+        es.globalSeq.push(globalSeq);
+        es.index.push(entryIndex);
+        es.marketId.push(marketId);
+        es.ts.push(ts);
+      }
+      const entryRef = es.globalSeq.length;
       entry.postings.forEach((posting, postingIndex) => {
-        this.postings.push({ ...posting, globalSeq, entryIndex, postingIndex, marketId, ts });
+        ps.entry.push(entryRef);
+        ps.index.push(postingIndex);
+        ps.account.push(posting.account);
+        ps.asset.push(posting.asset);
+        ps.bucket.push(posting.bucket);
+        ps.amount.push(posting.amount.toString());
+        ps.kind.push(posting.kind);
         const key = `${posting.account}\u0000${posting.asset}`;
         let delta = this.deltas.get(key);
         if (delta === undefined) {
@@ -267,11 +829,60 @@ class PageState {
         if (posting.bucket === 'available') delta.available += posting.amount;
         else delta.locked += posting.amount;
       });
+      const { command } = entry;
+      if (command.kind === 'lifecycle') this.#lifecycle(marketId, globalSeq, entry, command.event);
+      else if (command.kind === 'deposit') {
+        if (marketId !== LEDGER_JOURNAL_ID)
+          throw new ProjectionError(`a deposit in market record ${globalSeq}`);
+        if (entry.result.ok) {
+          this.audit.push({
+            globalSeq,
+            entryIndex,
+            ledgerSeq: entry.seq,
+            kind: 'deposit',
+            account: command.userId,
+            asset: command.asset,
+            amount: command.amount,
+            ts,
+          });
+        }
+      }
       if (!entry.result.ok) return;
       let fills = 0;
       for (const event of entry.result.events) {
         this.#event(marketId, globalSeq, entry.seq, ts, event, () => fills++);
       }
+    });
+  }
+
+  #lifecycle(
+    marketId: string,
+    globalSeq: number,
+    entry: BatchEntry<JournalCommand>,
+    event: LifecycleEvent,
+  ): void {
+    const { result } = entry;
+    if (result.ok && result.transition === undefined) return;
+    const notice = result.ok ? result.transition : undefined;
+    const actor = notice?.actor ?? event.actor;
+    this.lifecycle.push({
+      marketId,
+      marketSeq: entry.seq,
+      lifecycleSeq: notice?.seq ?? null,
+      outcome: notice === undefined ? 'rejected' : 'transition',
+      from: notice?.from ?? null,
+      to: notice?.to ?? null,
+      eventType: notice?.event ?? event.type,
+      actorId: actor.id,
+      actorType: actor.type,
+      reason: (notice === undefined ? event.reason : notice.reason) ?? null,
+      errorCode: result.ok ? null : result.code,
+      errorMessage: result.ok ? null : result.message,
+      contractAddress: notice?.contractAddress ?? null,
+      txHash: notice?.deploymentTxHash ?? null,
+      deployError: notice?.deployError ?? null,
+      ts: isoTime(notice?.ts ?? event.ts),
+      globalSeq,
     });
   }
 
@@ -388,11 +999,19 @@ class PageState {
     }
   }
 
-  /** Loads the orders this page changes but did not create. */
-  async load(tx: CommonQueryMethods): Promise<void> {
-    const ids = [...this.pendingChanges.keys()];
+  /**
+   * Loads the orders this page changes but did not create: from `recent` (the page before, whose
+   * statement may still be in flight) or else from the table.
+   */
+  async load(pool: DatabasePool, recent: ReadonlyMap<string, OrderState> | undefined): Promise<void> {
+    const ids: string[] = [];
+    for (const key of this.pendingChanges.keys()) {
+      const order = recent?.get(key);
+      if (order === undefined) ids.push(key);
+      else this.orders.set(key, { ...order, isNew: false });
+    }
     if (ids.length === 0) return;
-    const rows = await tx.any(sql.type(OrderRow)`
+    const rows = await pool.any(sql.type(OrderRow)`
       SELECT id, qty::text AS qty, remaining::text AS remaining, price::text AS price, status
       FROM orders WHERE id = ANY(${sql.array(ids, 'text')})`);
     for (const row of rows) {
@@ -430,256 +1049,6 @@ class PageState {
       for (const mutate of mutations) mutate(order);
     }
   }
-
-  async write(tx: CommonQueryMethods): Promise<void> {
-    const all = [...this.orders.values()];
-    const created = all.filter((o) => o.isNew);
-    const changed = all.filter((o) => !o.isNew);
-    if (created.length > 0) {
-      const col = <T>(f: (o: OrderState) => T) => created.map(f);
-      await tx.query(sql.unsafe`
-        INSERT INTO orders (id, market_id, order_id, user_id, client_order_id, side, type, tif, price,
-          stop_price, qty, filled_qty, remaining, status, created_global_seq, updated_global_seq,
-          created_at, updated_at)
-        SELECT * FROM unnest(
-          ${sql.array(
-            col((o) => o.id),
-            'text',
-          )},
-          ${sql.array(
-            col((o) => o.marketId),
-            'text',
-          )},
-          ${sql.array(
-            col((o) => o.orderId),
-            'int8',
-          )},
-          ${sql.array(
-            col((o) => o.userId),
-            'text',
-          )},
-          ${sql.array(
-            col((o) => o.clientOrderId),
-            'text',
-          )},
-          ${sql.array(
-            col((o) => o.side),
-            'text',
-          )},
-          ${sql.array(
-            col((o) => o.type),
-            'text',
-          )},
-          ${sql.array(
-            col((o) => o.tif),
-            'text',
-          )},
-          ${sql.array(
-            col((o) => o.price),
-            'int8',
-          )},
-          ${sql.array(
-            col((o) => o.stopPrice),
-            'int8',
-          )},
-          ${sql.array(
-            col((o) => o.qty),
-            'int8',
-          )},
-          ${sql.array(
-            col((o) => o.qty - o.remaining),
-            'int8',
-          )},
-          ${sql.array(
-            col((o) => o.remaining),
-            'int8',
-          )},
-          ${sql.array(col(statusOf), 'text')},
-          ${sql.array(
-            col((o) => o.createdGlobalSeq),
-            'int8',
-          )},
-          ${sql.array(
-            col((o) => o.updatedGlobalSeq),
-            'int8',
-          )},
-          ${sql.array(
-            col((o) => o.createdAt),
-            'timestamptz',
-          )},
-          ${sql.array(
-            col((o) => o.updatedAt),
-            'timestamptz',
-          )}
-        )`);
-    }
-    if (changed.length > 0) {
-      const col = <T>(f: (o: OrderState) => T) => changed.map(f);
-      await tx.query(sql.unsafe`
-        UPDATE orders SET price = u.price, qty = u.qty, filled_qty = u.qty - u.remaining,
-          remaining = u.remaining, status = u.status, updated_global_seq = u.g, updated_at = u.at
-        FROM unnest(
-          ${sql.array(
-            col((o) => o.id),
-            'text',
-          )},
-          ${sql.array(
-            col((o) => o.price),
-            'int8',
-          )},
-          ${sql.array(
-            col((o) => o.qty),
-            'int8',
-          )},
-          ${sql.array(
-            col((o) => o.remaining),
-            'int8',
-          )},
-          ${sql.array(col(statusOf), 'text')},
-          ${sql.array(
-            col((o) => o.updatedGlobalSeq),
-            'int8',
-          )},
-          ${sql.array(
-            col((o) => o.updatedAt),
-            'timestamptz',
-          )}
-        ) AS u(id, price, qty, remaining, status, g, at)
-        WHERE orders.id = u.id`);
-    }
-    if (this.trades.length > 0) {
-      const col = <T>(f: (t: TradeRow) => T) => this.trades.map(f);
-      await tx.query(sql.unsafe`
-        INSERT INTO trades (id, market_id, maker_order_id, taker_order_id, maker_user_id, taker_user_id,
-          taker_side, price, qty, ts, global_seq)
-        SELECT * FROM unnest(
-          ${sql.array(
-            col((t) => t.id),
-            'text',
-          )},
-          ${sql.array(
-            col((t) => t.marketId),
-            'text',
-          )},
-          ${sql.array(
-            col((t) => t.makerOrderId),
-            'text',
-          )},
-          ${sql.array(
-            col((t) => t.takerOrderId),
-            'text',
-          )},
-          ${sql.array(
-            col((t) => t.makerUserId),
-            'text',
-          )},
-          ${sql.array(
-            col((t) => t.takerUserId),
-            'text',
-          )},
-          ${sql.array(
-            col((t) => t.takerSide),
-            'text',
-          )},
-          ${sql.array(
-            col((t) => t.price),
-            'int8',
-          )},
-          ${sql.array(
-            col((t) => t.qty),
-            'int8',
-          )},
-          ${sql.array(
-            col((t) => t.ts),
-            'timestamptz',
-          )},
-          ${sql.array(
-            col((t) => t.globalSeq),
-            'int8',
-          )}
-        )`);
-    }
-    if (this.postings.length > 0) {
-      const col = <T>(f: (p: PostingRow) => T) => this.postings.map(f);
-      await tx.query(sql.unsafe`
-        INSERT INTO ledger_postings (global_seq, entry_index, posting_index, market_id, account, asset,
-          bucket, amount, kind, ts)
-        SELECT * FROM unnest(
-          ${sql.array(
-            col((p) => p.globalSeq),
-            'int8',
-          )},
-          ${sql.array(
-            col((p) => p.entryIndex),
-            'int4',
-          )},
-          ${sql.array(
-            col((p) => p.postingIndex),
-            'int4',
-          )},
-          ${sql.array(
-            col((p) => p.marketId),
-            'text',
-          )},
-          ${sql.array(
-            col((p) => p.account),
-            'text',
-          )},
-          ${sql.array(
-            col((p) => p.asset),
-            'text',
-          )},
-          ${sql.array(
-            col((p) => p.bucket),
-            'text',
-          )},
-          ${sql.array(
-            col((p) => p.amount.toString()),
-            'numeric',
-          )},
-          ${sql.array(
-            col((p) => p.kind),
-            'text',
-          )},
-          ${sql.array(
-            col((p) => p.ts),
-            'timestamptz',
-          )}
-        )`);
-    }
-    const deltas = [...this.deltas.values()];
-    if (deltas.length > 0) {
-      const accounts = sql.array(
-        deltas.map((d) => d.account),
-        'text',
-      );
-      const assets = sql.array(
-        deltas.map((d) => d.asset),
-        'text',
-      );
-      // New rows first at zero, then the page's net change: a CHECK sees only the page's result
-      // (an INSERT ... ON CONFLICT would check the proposed row, a delta that may be negative).
-      await tx.query(sql.unsafe`
-        INSERT INTO balances (account, asset, available, locked)
-        SELECT a, s, 0, 0 FROM unnest(${accounts}, ${assets}) AS u(a, s)
-        ON CONFLICT (account, asset) DO NOTHING`);
-      await tx.query(sql.unsafe`
-        UPDATE balances SET available = balances.available + u.available, locked = balances.locked + u.locked
-        FROM unnest(
-          ${accounts},
-          ${assets},
-          ${sql.array(
-            deltas.map((d) => d.available.toString()),
-            'numeric',
-          )},
-          ${sql.array(
-            deltas.map((d) => d.locked.toString()),
-            'numeric',
-          )}
-        ) AS u(account, asset, available, locked)
-        WHERE balances.account = u.account AND balances.asset = u.asset`);
-    }
-  }
 }
 
 /**
@@ -688,7 +1057,9 @@ class PageState {
  */
 export async function resetProjections(pool: DatabasePool): Promise<void> {
   await pool.transaction(async (tx) => {
-    await tx.query(sql.unsafe`TRUNCATE trades, orders, ledger_postings, balances`);
+    await tx.query(
+      sql.unsafe`TRUNCATE trades, orders, ledger_postings, balances, market_lifecycle_events, audit_log`,
+    );
     await tx.query(sql.unsafe`
       INSERT INTO projection_cursors (projection, global_seq) VALUES (${RELATIONAL_PROJECTION}, 0)
       ON CONFLICT (projection) DO UPDATE SET global_seq = 0, updated_at = now()`);

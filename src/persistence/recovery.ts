@@ -1,13 +1,8 @@
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import type { Ledger } from '../actors/ledger/index.ts';
+import type { Ledger, Posting } from '../actors/ledger/index.ts';
 import type { MarketActor } from '../actors/market/marketActor.ts';
-import {
-  LEDGER_JOURNAL_ID,
-  type BatchEntry,
-  type JournalCommand,
-  type MarketCommand,
-} from '../actors/market/types.ts';
+import { LEDGER_JOURNAL_ID, type BatchEntry, type JournalCommand } from '../actors/market/types.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { decodeBatch } from './journalCodec.ts';
 import { decodeLedgerSnapshot, decodeMarketState } from './snapshots.ts';
@@ -20,8 +15,13 @@ export interface RecoveryTarget {
 }
 
 export interface RecoveryOptions {
-  /** Journal rows read per query. */
+  /** Most journal rows read per query (default 1,000). */
   readonly pageSize?: number;
+  /**
+   * Bytes of records a page aims at (default 4 MB): after the first page, the row limit follows
+   * the records' mean size so pages stay small enough to overlap reading with replaying.
+   */
+  readonly pageBytes?: number;
 }
 
 export interface RecoveryStats {
@@ -44,6 +44,7 @@ export class RecoveryError extends Error {
 }
 
 const JournalPage = z.object({ global_seq: z.string(), record: z.instanceof(Buffer) });
+type JournalRow = z.infer<typeof JournalPage>;
 const LedgerSnapshotRow = z.object({ global_seq: z.string(), state: z.instanceof(Buffer) });
 const MarketSnapshotRow = z.object({ market_id: z.string(), seq: z.string(), state: z.instanceof(Buffer) });
 const JournalMarket = z.object({ market_id: z.string() });
@@ -75,33 +76,40 @@ export async function recover(
   let records = 0;
   let entries = 0;
   let ledgerSeq = snapshot.ledgerSeq;
-  for (;;) {
-    const page = await pool.any(sql.type(JournalPage)`
+  const pageBytes = options.pageBytes ?? 4_000_000;
+  const fetchAfter = (from: number, limit: number) =>
+    pool.any(sql.type(JournalPage)`
       SELECT global_seq::text AS global_seq, record FROM journal
-      WHERE global_seq > ${last} ORDER BY journal.global_seq LIMIT ${pageSize}`);
+      WHERE global_seq > ${from} ORDER BY journal.global_seq LIMIT ${limit}`);
+  // A market batch of 512 commands is ~65 KB: the first page is kept short so replay starts soon.
+  let limit = Math.min(pageSize, 16);
+  let next: Promise<readonly JournalRow[]> | undefined = fetchAfter(last, limit);
+  while (next !== undefined) {
+    const page: readonly JournalRow[] = await next;
+    // The next page is read (and parsed by the driver) while this one is decoded and applied.
+    const tail = page.at(-1);
+    if (page.length === limit && tail !== undefined) {
+      const mean = page.reduce((n, row) => n + row.record.length, 0) / page.length;
+      limit = Math.max(1, Math.min(pageSize, Math.round(pageBytes / Math.max(mean, 1))));
+      next = fetchAfter(Number(tail.global_seq), limit);
+    } else next = undefined;
+    // Handled before an error can escape below, so a failing replay leaves no unhandled rejection.
+    next?.catch(() => undefined);
     for (const row of page) {
       const globalSeq = Number(row.global_seq);
       if (globalSeq !== last + 1) throw new RecoveryError(`global_seq ${row.global_seq} follows ${last}`);
       last = globalSeq;
       const batch = decodeBatch(row.record);
       const where = `global_seq ${globalSeq} (${batch.symbol})`;
-      const apply = (entry: BatchEntry<JournalCommand>) => {
-        const applied = ledger.apply(entry.postings);
-        if (!applied.ok) {
-          throw new RecoveryError(
-            `${where} seq ${entry.seq}: the ledger refuses its postings: ${applied.message}`,
-          );
-        }
-      };
       if (batch.marketId === LEDGER_JOURNAL_ID) {
         for (const entry of batch.entries) {
           if (entry.command.kind !== 'deposit') {
             throw new RecoveryError(`${where}: a ${entry.command.kind} command in a ledger record`);
           }
           if (entry.seq <= ledgerSeq) throw new RecoveryError(`${where}: ledger seq ${entry.seq} goes back`);
-          apply(entry);
           ledgerSeq = entry.seq;
         }
+        applyPostings(ledger, batch.entries, where);
       } else {
         const actor = actors.get(batch.marketId);
         if (actor === undefined) {
@@ -109,17 +117,15 @@ export async function recover(
             `${where}: market ${batch.marketId} is not registered; add every market before recovering`,
           );
         }
+        applyPostings(ledger, batch.entries, where);
         for (const entry of batch.entries) {
-          const { command } = entry;
-          if (command.kind === 'deposit') throw new RecoveryError(`${where}: a deposit in a market record`);
-          apply(entry);
-          actor.replayEntry({ ...entry, command: command satisfies MarketCommand });
+          if (!isMarketEntry(entry)) throw new RecoveryError(`${where}: a deposit in a market record`);
+          actor.replayEntry(entry);
         }
       }
       records++;
       entries += batch.entries.length;
     }
-    if (page.length < pageSize) break;
   }
   for (const actor of actors.values()) actor.finishRecovery();
   supervisor.resumeLedgerSeq(ledgerSeq);
@@ -130,6 +136,42 @@ export async function recover(
     snapshotMarkets: snapshot.markets,
     lastGlobalSeq: last,
   };
+}
+
+function isMarketEntry(entry: BatchEntry<JournalCommand>): entry is BatchEntry {
+  return entry.command.kind !== 'deposit';
+}
+
+/**
+ * Applies a record's postings to the ledger as one set: its final balances are exactly those of
+ * applying them entry by entry, at a fraction of the checking cost (measured: ledger.apply per
+ * entry was ~1.8 s of a 10 s recovery of 1,000,000 commands). The set is checked as a whole (sums
+ * per asset, no balance below zero at the end of the record): a balance negative only between two
+ * entries of a record would go unnoticed, which the actor ruled out when it processed them. When
+ * the set is refused (nothing applied), the entries are applied one by one to name the first that
+ * fails.
+ */
+function applyPostings(
+  ledger: Ledger,
+  batchEntries: readonly BatchEntry<JournalCommand>[],
+  where: string,
+): void {
+  let count = 0;
+  for (const entry of batchEntries) count += entry.postings.length;
+  if (count === 0) return;
+  const all: Posting[] = new Array<Posting>(count);
+  let i = 0;
+  for (const entry of batchEntries) for (const posting of entry.postings) all[i++] = posting;
+  if (ledger.apply(all).ok) return;
+  for (const entry of batchEntries) {
+    const applied = ledger.apply(entry.postings);
+    if (!applied.ok) {
+      throw new RecoveryError(
+        `${where} seq ${entry.seq}: the ledger refuses its postings: ${applied.message}`,
+      );
+    }
+  }
+  throw new RecoveryError(`${where}: the ledger refuses the record's postings as a whole`);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createPool, sql, type DatabasePool, type QuerySqlToken } from 'slonik';
+import { register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Ledger } from '../../src/actors/ledger/index.ts';
@@ -59,6 +60,15 @@ async function tables() {
       FROM ledger_postings ORDER BY global_seq, entry_index, posting_index`),
     balances: await read(sql.type(Row)`
       SELECT account, asset, available::text, locked::text FROM balances ORDER BY account, asset`),
+    lifecycle: await read(sql.type(Row)`
+      SELECT market_id, market_seq::text, lifecycle_seq::text, outcome, from_state, to_state, event_type,
+        actor_id, actor_type, reason, error_code, error_message, contract_address, tx_hash, deploy_error,
+        ts::text, global_seq::text
+      FROM market_lifecycle_events ORDER BY market_id, market_seq`),
+    audit: await read(sql.type(Row)`
+      SELECT global_seq::text, entry_index::text, ledger_seq::text, kind, account, asset, amount::text,
+        ts::text
+      FROM audit_log ORDER BY global_seq, entry_index`),
   };
 }
 
@@ -87,6 +97,10 @@ describe('Projector', () => {
     for (const { symbol } of MARKETS) {
       for (const type of PATH_TO.active) expectOk(await submit(symbol, lifecycle(type)));
     }
+    expect(await submit(BTC, lifecycle('lifecycle.approve'))).toMatchObject({
+      ok: false,
+      code: 'invalid_transition',
+    });
     const credits: Promise<CommandResult>[] = [];
     for (const user of ['alice', 'bob', 'carol']) {
       credits.push(supervisor.credit(user, 'BTC', 10n * 10n ** 8n, clock++));
@@ -180,6 +194,38 @@ describe('Projector', () => {
     }
     expect(incremental.trades.length).toBeGreaterThan(3);
 
+    // Lifecycle: every market's path to active, in order, then a refused transition recorded too.
+    for (const { id } of MARKETS) {
+      const rows = incremental.lifecycle.filter((r) => r.market_id === id);
+      expect(rows.slice(0, 4).map((r) => [r.outcome, r.from_state, r.to_state])).toEqual([
+        ['transition', 'draft', 'pending_approval'],
+        ['transition', 'pending_approval', 'approved'],
+        ['transition', 'approved', 'activating'],
+        ['transition', 'activating', 'active'],
+      ]);
+      expect(rows.slice(0, 4).map((r) => r.lifecycle_seq)).toEqual(['1', '2', '3', '4']);
+      expect(rows.every((r) => r.actor_id !== null && r.actor_type !== null)).toBe(true);
+    }
+    expect(incremental.lifecycle.find((r) => r.to_state === 'active')?.contract_address).toBe('0x1');
+    expect(incremental.lifecycle.filter((r) => r.outcome === 'rejected')).toMatchObject([
+      {
+        market_id: BTC_USDC.id,
+        event_type: 'lifecycle.approve',
+        error_code: 'invalid_transition',
+        from_state: null,
+        to_state: null,
+      },
+    ]);
+    // Audit: one row per accepted credit, with the exact amount (beyond int8 for ETH).
+    expect(incremental.audit.map((r) => [r.account, r.asset, r.amount])).toEqual([
+      ...['alice', 'bob', 'carol'].flatMap((user) => [
+        [user, 'BTC', String(10n * 10n ** 8n)],
+        [user, 'USDC', String(100_000n * 10n ** 6n)],
+        [user, 'ETH', String(50n * 10n ** 18n)],
+      ]),
+      ['dave', 'USDC', '123'],
+    ]);
+
     const ledgerBalances = ledger
       .snapshot()
       .accounts.flatMap(({ account, balances }) =>
@@ -223,5 +269,32 @@ describe('Projector', () => {
     }
     await projector.stop();
     expect(await projector.lag()).toEqual({ records: 0, ms: 0 });
+  });
+
+  it('keeps its lag in memory for the order-entry path and exposes it as Prometheus metrics', async () => {
+    await resetProjections(pool);
+    const projector = new Projector(pool, { pageSize: 5 });
+    expect(projector.lagRecords()).toBe(0); // nothing read yet
+    const behind = (await projector.lag()).records;
+    const before = (await register.getSingleMetricAsString('exchange_projected_records_total')).match(
+      /_total (\d+)/,
+    );
+    projector.start(5);
+    for (let i = 0; i < 200 && (await projector.lag()).records > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(projector.lagRecords()).toBe(0);
+    expect(projector.lagMs()).toBe(0);
+    // The writer's last committed global_seq, passed in: lag without a query.
+    expect(projector.lagRecords(behind + 3)).toBe(3);
+    const metrics = await register.metrics();
+    expect(metrics).toMatch(/^exchange_projection_lag_records 0$/m);
+    expect(metrics).toMatch(/^exchange_projection_lag_ms 0$/m);
+    const after = /^exchange_projected_records_total (\d+)$/m.exec(metrics);
+    expect(Number(after?.[1]) - Number(before?.[1] ?? 0)).toBe(behind);
+    projector.noteCommitted(behind + 2);
+    expect(projector.lagRecords()).toBe(2);
+    expect(await register.getSingleMetricAsString('exchange_projection_lag_records')).toMatch(/ 2$/);
+    await projector.stop();
   });
 });

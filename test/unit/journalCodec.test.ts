@@ -407,9 +407,101 @@ describe('journal codec', () => {
     expect(decodeBatch(bytes)).toStrictEqual(b);
   });
 
+  it('writes each identifier once per record (version 2 string table)', () => {
+    const cancelAll = (seq: number): BatchEntry => ({
+      seq,
+      ts: 1_763_800_000_000,
+      command: { kind: 'cancel_all', userId: 'user-with-a-long-identifier' },
+      result: { ok: true, seq, events: [] },
+      postings: [
+        {
+          account: 'user-with-a-long-identifier',
+          asset: 'USDC',
+          bucket: 'available',
+          amount: 1n,
+          kind: 'unlock',
+        },
+        {
+          account: 'user-with-a-long-identifier',
+          asset: 'USDC',
+          bucket: 'locked',
+          amount: -1n,
+          kind: 'unlock',
+        },
+      ],
+    });
+    const b: BatchOutput = {
+      marketId: 'm',
+      symbol: 'X-Y',
+      state: 'active',
+      entries: [cancelAll(1), cancelAll(2)],
+    };
+    const bytes = encodeBatch(b);
+    expect(bytes.toString('latin1').split('user-with-a-long-identifier')).toHaveLength(2);
+    expect(decodeBatch(bytes)).toStrictEqual(b);
+  });
+
+  it('still decodes version 1 records (identifiers inline, no string table)', () => {
+    const v1 = pack([
+      1,
+      'm',
+      'X-Y',
+      2,
+      [
+        [
+          5,
+          1_763_800_000_000,
+          [0, 'alice', null, 0, 0, 3, 100, null, 0, false, 0],
+          [1, 0, 9, [[3, 9, 0, 100, 3]]],
+          [['alice', 'USDC', 0, -300, 2]],
+        ],
+        [1, 0, [5, 'bob', 'USDC', '100000000000000000000'], [1, 0], []],
+      ],
+    ]);
+    expect(decodeBatch(v1)).toStrictEqual({
+      marketId: 'm',
+      symbol: 'X-Y',
+      state: LIFECYCLE_STATES[2],
+      entries: [
+        {
+          seq: 5,
+          ts: 1_763_800_000_000,
+          command: {
+            kind: 'place',
+            userId: 'alice',
+            side: 'buy',
+            type: 'limit',
+            qty: 3,
+            price: 100,
+            tif: 'GTC',
+            postOnly: false,
+            stp: 'cancel_taker',
+          },
+          result: {
+            ok: true,
+            seq: 5,
+            orderId: 9,
+            events: [{ type: 'rested', orderId: 9, side: 'buy', price: 100, remaining: 3 }],
+          },
+          postings: [{ account: 'alice', asset: 'USDC', bucket: 'available', amount: -300n, kind: 'lock' }],
+        },
+        {
+          seq: 6,
+          ts: 1_763_800_000_000,
+          command: { kind: 'deposit', userId: 'bob', asset: 'USDC', amount: 10n ** 20n },
+          result: { ok: true, seq: 6, events: [] },
+          postings: [],
+        },
+      ],
+    });
+  });
+
   it('refuses bytes that are not a journal record', () => {
     expect(() => decodeBatch(pack({ a: 1 }))).toThrow(JournalDecodeError);
-    expect(() => decodeBatch(pack([2, 'm', 's', 0, []]))).toThrow(/unknown version/);
+    expect(() => decodeBatch(pack([3, 'm', 's', 0, [], []]))).toThrow(/unknown version 3/);
+    expect(() => decodeBatch(pack([2, 'm', 's', 0, ['u'], [[0, 0, [3, 1], [1], []]]]))).toThrow(
+      /no string 1/,
+    );
     expect(() => decodeBatch(pack([1, 'm', 's', 0, [[0, 0, [99], [1], []]]]))).toThrow(/unknown command tag/);
   });
 });
