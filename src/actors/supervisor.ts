@@ -1,7 +1,13 @@
 import type { InspectionEvent } from 'xstate';
 import type { LifecycleState } from '../../machines/marketLifecycle.ts';
 import type { Ledger, LedgerSnapshot, Posting } from './ledger/index.ts';
-import { MarketActor, MarketFault, type Envelope, type MarketState } from './market/marketActor.ts';
+import {
+  MarketActor,
+  MarketFault,
+  type Envelope,
+  type MarketState,
+  type RebuildPoint,
+} from './market/marketActor.ts';
 import {
   LEDGER_JOURNAL_ID,
   type BatchSink,
@@ -32,14 +38,60 @@ export type ActorInspection =
     }
   | { readonly type: 'market.recovered'; readonly marketId: string; readonly symbol: string };
 
+/** What a durable rebuild needs to know of a market (SupervisorOptions.rebuildMarket). */
+export interface MarketRebuildRequest {
+  readonly definition: MarketDefinition;
+  readonly baseDecimals: number;
+  readonly quoteDecimals: number;
+  /** The market sequence its committed journal records end at: the rebuilt state must have it. */
+  readonly seq: number;
+}
+
 export interface SupervisorOptions {
   readonly ledger: Ledger;
+  /**
+   * Where batches are committed. Contract: a failed commit fails every commit called after it that
+   * is not yet settled (the JournalWriter rejects the failed flush and everything queued behind it,
+   * newest first), since a market's later batches were computed on top of the failed one.
+   */
   readonly sink: BatchSink;
   readonly mailboxSize?: number;
   readonly batchSize?: number;
+  /**
+   * Batches a market may have processed and handed to the sink but not yet seen committed (default
+   * 4): the market processes its next batch while earlier ones commit, so matching, encoding and the
+   * flush overlap. Replies are still released strictly in batch order, each after its commit.
+   */
+  readonly maxBatchesInFlight?: number;
   /** Batches between in-memory rebuild points (snapshots of the book and lifecycle). */
   readonly checkpointEvery?: number;
   readonly inspect?: (event: ActorInspection) => void;
+  /**
+   * Called with every committed batch (a market's, or a `@ledger` credit record), after its replies
+   * have been released and in commit order per market: market data and private pushes are
+   * published from here, so nothing is published before it is durable.
+   */
+  readonly publish?: (batch: JournalBatch) => void;
+  /**
+   * Compliance gate of every market's places (RWA markets): a refusal message answers
+   * `compliance` and the order never reaches the book. Consulted live only (replay trusts the
+   * journal), so it may read state that changes.
+   */
+  readonly admit?: (market: MarketDefinition, userId: string) => string | undefined;
+  /**
+   * The durable rebuild of a market after a fault or a failed commit (issue 5 §4): its state from
+   * its latest durable snapshot plus its committed journal records (src/persistence/marketRebuild.ts).
+   * Called once every batch of the market has settled. When absent, or when it rejects (Postgres is
+   * unreachable, as it may well be after a failed commit), the market is rebuilt from its in-memory
+   * rebuild point instead, which is exact too.
+   */
+  readonly rebuildMarket?: (market: MarketRebuildRequest) => Promise<MarketState>;
+  /**
+   * How long a market waits for `rebuildMarket` before rebuilding from memory instead (default
+   * 5,000 ms): a journal that hangs (an exhausted pool, a dead connection) must not keep the market
+   * halted for ever.
+   */
+  readonly rebuildTimeoutMs?: number;
   /**
    * A fault the supervisor cannot contain: a batch whose ledger postings can no longer be undone
    * (a commit failed after other markets had already used funds that batch moved). Default: fail
@@ -58,12 +110,32 @@ export interface MarketInfo {
   readonly processed: number;
 }
 
+/** A batch processed and handed to the sink, not yet released. */
+interface InFlight {
+  readonly output: JournalBatch;
+  readonly envelopes: Envelope[];
+  /** Where the market stood before this batch: the rebuild target when it is undone. */
+  readonly replayMark: number;
+  readonly seqMark: number;
+  /** Taken after this batch when a new rebuild point was due; adopted once it is committed. */
+  readonly point: RebuildPoint | undefined;
+  status: 'committing' | 'committed' | 'undone';
+}
+
 interface Supervised {
   readonly actor: MarketActor;
+  readonly baseDecimals: number;
+  readonly quoteDecimals: number;
+  /** Faulted or a commit failed: refusing commands until its batches settle and it is rebuilt. */
   halted: boolean;
   scheduled: boolean;
-  committing: boolean;
-  batches: number;
+  /** In processing order; the head is released as soon as it is committed. */
+  readonly inFlight: InFlight[];
+  /** Where to rebuild to (the oldest undone batch's marks), while halted. */
+  rebuildTo: { replayMark: number; seqMark: number } | undefined;
+  rebuilding: boolean;
+  /** Batches processed since the last rebuild point was taken. */
+  sinceCheckpoint: number;
 }
 
 /** The whole exchange's in-memory state at one instant where it equals the committed journal. */
@@ -88,17 +160,28 @@ const unavailable = (symbol: string): CommandResult => ({
   message: `market ${symbol} is recovering; nothing was accepted`,
 });
 
+const reversed = (postings: readonly Posting[]): Posting[] =>
+  postings.map((p) => ({ ...p, amount: -p.amount })).reverse();
+
 /**
  * Owns the market actors: routes commands by symbol, drains each mailbox one batch per turn of the
- * event loop, hands batches to the sink and releases replies after the commit. A market whose actor
- * throws halts, has its batch undone (ledger postings reversed, book and lifecycle rebuilt from the
- * last checkpoint) and resumes; the other markets never notice.
+ * event loop, hands batches to the sink and releases replies after the commit, in batch order.
+ *
+ * Pipelined: a market processes its next batch while up to `maxBatchesInFlight` earlier ones are
+ * being committed, so the group-commit writer takes several batches of each market per flush and
+ * matching overlaps the database. A market whose actor throws, or one of whose commits fails, halts:
+ * every batch of it that will not be committed is undone, newest first (ledger postings reversed,
+ * commands answered `unavailable`), batches already on their way may still commit and are answered
+ * normally, and once all have settled the market is rebuilt (from the durable path when
+ * `rebuildMarket` is given, else from its in-memory rebuild point) and resumes. The other markets
+ * never notice.
  */
 export class Supervisor {
   private readonly markets = new Map<string, Supervised>();
   private readonly mailboxSize: number;
   private readonly batchSize: number;
   private readonly checkpointEvery: number;
+  private readonly maxBatchesInFlight: number;
   private idleWaiters: (() => void)[] = [];
   private quiescenceWaiters: ((state: ExchangeState) => void)[] = [];
   /** Sequence of the `@ledger` journal records (credits); recovery resumes it. */
@@ -109,6 +192,10 @@ export class Supervisor {
     this.mailboxSize = options.mailboxSize ?? 10_000;
     this.batchSize = options.batchSize ?? 512;
     this.checkpointEvery = options.checkpointEvery ?? 1_000;
+    this.maxBatchesInFlight = options.maxBatchesInFlight ?? 4;
+    if (!Number.isSafeInteger(this.maxBatchesInFlight) || this.maxBatchesInFlight < 1) {
+      throw new RangeError('maxBatchesInFlight must be a positive integer');
+    }
   }
 
   addMarket(definition: MarketDefinition, options: AddMarketOptions): MarketActor {
@@ -123,6 +210,7 @@ export class Supervisor {
       batchSize: this.batchSize,
       initial: options.initial,
       beforeCommand: options.beforeCommand,
+      admit: this.options.admit && ((userId: string) => this.options.admit?.(definition, userId)),
       inspect:
         inspect &&
         ((event) => {
@@ -131,10 +219,14 @@ export class Supervisor {
     });
     this.markets.set(definition.symbol, {
       actor,
+      baseDecimals: options.baseDecimals,
+      quoteDecimals: options.quoteDecimals,
       halted: false,
       scheduled: false,
-      committing: false,
-      batches: 0,
+      inFlight: [],
+      rebuildTo: undefined,
+      rebuilding: false,
+      sinceCheckpoint: 0,
     });
     return actor;
   }
@@ -199,8 +291,7 @@ export class Supervisor {
     } catch (error) {
       // Its number is not reused (credits may be outstanding behind it): `@ledger` records can
       // have gaps in their seq, which recovery allows.
-      const reversed = applied.postings.map((p) => ({ ...p, amount: -p.amount })).reverse();
-      const undone = ledger.apply(reversed);
+      const undone = ledger.apply(reversed(applied.postings));
       if (!undone.ok) {
         this.fatal(new Error(`cannot undo the credit of ${asset} to ${userId}: ${undone.message}`));
       }
@@ -214,6 +305,7 @@ export class Supervisor {
       this.settled();
       this.quiesced();
     }
+    this.options.publish?.(record);
     return result;
   }
 
@@ -237,8 +329,9 @@ export class Supervisor {
    * market is halted (mailboxes may hold commands: they have not touched any state yet). At such
    * an instant memory is exactly the committed journal, so `take` may pair the state with the
    * sink's last committed position (durable snapshots, src/persistence/snapshots.ts). Resolves with
-   * what `take` returns; rejects with what it throws. Under load such an instant comes right after a
-   * flush has committed every outstanding batch, before the next drain (drains run on setImmediate).
+   * what `take` returns; rejects with what it throws. With batches pipelined such an instant may
+   * never come under sustained load, so while anyone waits for it no market starts a new batch:
+   * the batches in flight commit, `take` runs, and the markets resume.
    */
   atQuiescence<T>(take: (state: ExchangeState) => T): Promise<T> {
     const result = new Promise<T>((resolve, reject) => {
@@ -256,7 +349,7 @@ export class Supervisor {
 
   private isQuiescent(): boolean {
     if (this.creditsCommitting > 0) return false;
-    for (const m of this.markets.values()) if (m.committing || m.halted) return false;
+    for (const m of this.markets.values()) if (m.inFlight.length > 0 || m.halted) return false;
     return true;
   }
 
@@ -274,30 +367,40 @@ export class Supervisor {
       ledgerSeq: this.ledgerSeq,
     };
     for (const waiter of waiters) waiter(state);
+    // Markets held back for this instant (see atQuiescence) go on.
+    for (const market of this.markets.values()) if (market.actor.mailbox.size > 0) this.schedule(market);
   }
 
   private isIdle(): boolean {
     if (this.creditsCommitting > 0) return false;
     for (const m of this.markets.values()) {
-      if (m.actor.mailbox.size > 0 || m.committing || m.scheduled || m.halted) return false;
+      if (m.actor.mailbox.size > 0 || m.inFlight.length > 0 || m.scheduled || m.halted) return false;
     }
     return true;
   }
 
   private schedule(market: Supervised): void {
-    if (market.scheduled || market.committing || market.halted) return;
+    if (market.scheduled || market.halted || market.inFlight.length >= this.maxBatchesInFlight) return;
     market.scheduled = true;
-    setImmediate(() => void this.drain(market));
+    setImmediate(() => {
+      this.drain(market);
+    });
   }
 
-  private async drain(market: Supervised): Promise<void> {
+  /** Processes one batch of the market and hands it to the sink; the next waits for the next turn. */
+  private drain(market: Supervised): void {
     market.scheduled = false;
+    if (market.halted || market.inFlight.length >= this.maxBatchesInFlight) return;
+    // Held for atQuiescence: rescheduled by quiesced().
+    if (this.quiescenceWaiters.length > 0) return;
     const { actor } = market;
     const { sink } = this.options;
     if (sink.canAccept?.() === false) {
       // Backpressure: wait for the sink to drain instead of growing its queue.
       market.scheduled = true;
-      const resume = () => void this.drain(market);
+      const resume = () => {
+        this.drain(market);
+      };
       if (sink.whenAccepting === undefined) setTimeout(resume, 1);
       else void sink.whenAccepting().then(resume);
       return;
@@ -307,72 +410,193 @@ export class Supervisor {
       batch = actor.processBatch();
     } catch (error) {
       if (!(error instanceof MarketFault)) throw error;
-      this.halt(market, error.message, error.envelopes, error.postings, error.marks);
+      this.fault(market, error);
       return;
     }
     if (batch === undefined) {
       this.settled();
       return;
     }
-    market.committing = true;
+    let point: RebuildPoint | undefined;
+    if (++market.sinceCheckpoint >= this.checkpointEvery) {
+      point = actor.rebuildPoint();
+      market.sinceCheckpoint = 0;
+    }
+    const flight: InFlight = { ...batch, point, status: 'committing' };
+    market.inFlight.push(flight);
+    let committed: void | Promise<void>;
     try {
-      await this.options.sink.commit(batch.output);
+      committed = sink.commit(batch.output);
     } catch (error) {
-      market.committing = false;
-      const postings = batch.output.entries.flatMap((e) => e.postings);
-      this.halt(market, `commit failed: ${String(error)}`, batch.envelopes, postings, batch);
+      committed = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    Promise.resolve(committed).then(
+      () => {
+        this.committed(market, flight);
+      },
+      (error: unknown) => {
+        this.commitFailed(market, flight, error);
+      },
+    );
+    if (actor.mailbox.size > 0) this.schedule(market);
+  }
+
+  /** Marks a batch committed and releases, in batch order, every committed batch at the head. */
+  private committed(market: Supervised, flight: InFlight): void {
+    const { actor } = market;
+    if (flight.status === 'undone') {
+      this.fatal(
+        new Error(
+          `market ${actor.definition.symbol}: the sink committed a batch after an earlier one of the ` +
+            `market failed; it was undone in memory`,
+        ),
+      );
       return;
     }
-    market.committing = false;
-    const { entries } = batch.output;
-    for (let i = 0; i < entries.length; i++) batch.envelopes[i]!.reply(entries[i]!.result);
-    if (++market.batches % this.checkpointEvery === 0) actor.checkpointNow();
-    this.options.inspect?.({
-      type: 'market.batch',
-      marketId: actor.definition.id,
-      symbol: actor.definition.symbol,
-      state: batch.output.state,
-      batchSize: entries.length,
-      mailboxDepth: actor.mailbox.size,
-      processed: actor.processed,
-    });
-    if (actor.mailbox.size > 0) this.schedule(market);
-    else this.settled();
+    flight.status = 'committed';
+    const { inFlight } = market;
+    while (inFlight[0]?.status === 'committed') {
+      const head = inFlight.shift()!;
+      const { entries } = head.output;
+      for (let i = 0; i < entries.length; i++) head.envelopes[i]!.reply(entries[i]!.result);
+      this.options.publish?.(head.output);
+      if (head.point !== undefined) actor.checkpointAt(head.point);
+      this.options.inspect?.({
+        type: 'market.batch',
+        marketId: actor.definition.id,
+        symbol: actor.definition.symbol,
+        state: head.output.state,
+        batchSize: entries.length,
+        mailboxDepth: actor.mailbox.size,
+        processed: actor.processed,
+      });
+    }
+    if (market.halted) this.recoverWhenSettled(market);
+    else if (actor.mailbox.size > 0) this.schedule(market);
+    this.settled();
     this.quiesced();
   }
 
   /**
-   * Undoes an uncommitted batch: reverses its ledger postings, rebuilds the market, answers its
-   * commands `unavailable` (none was acknowledged) and resumes on the next turn.
+   * A commit failed: this batch and every later one of the market are undone, newest first. The
+   * JournalWriter rejects a failed flush newest first across markets, so undoing in the rejection
+   * handlers reverses postings in exactly the reverse of processing order. Earlier batches still
+   * committing settle on their own.
    */
-  private halt(
-    market: Supervised,
-    message: string,
-    envelopes: Envelope[],
-    postings: Posting[],
-    marks: { readonly replayMark: number; readonly seqMark: number },
-  ) {
-    const { actor } = market;
-    const { id, symbol } = actor.definition;
+  private commitFailed(market: Supervised, flight: InFlight, error: unknown): void {
+    if (flight.status === 'undone') return;
+    if (flight.status === 'committed') throw new Error('a commit settled twice');
+    const { inFlight } = market;
+    const from = inFlight.indexOf(flight);
+    this.halt(market, `commit failed: ${String(error)}`);
+    for (let i = inFlight.length - 1; i >= from; i--) {
+      const undone = inFlight[i]!;
+      undone.status = 'undone';
+      if (
+        !this.undo(
+          market,
+          undone.output.entries.flatMap((e) => e.postings),
+          undone.envelopes,
+        )
+      )
+        return;
+    }
+    inFlight.length = from;
+    market.rebuildTo = { replayMark: flight.replayMark, seqMark: flight.seqMark };
+    this.recoverWhenSettled(market);
+  }
+
+  /** The actor threw: its batch is undone at once (it is the newest anywhere: nothing ran since). */
+  private fault(market: Supervised, fault: MarketFault): void {
+    this.halt(market, fault.message);
+    if (!this.undo(market, fault.postings, fault.envelopes)) return;
+    market.rebuildTo = fault.marks;
+    this.recoverWhenSettled(market);
+  }
+
+  private halt(market: Supervised, message: string): void {
+    if (market.halted) return;
     market.halted = true;
+    const { id, symbol } = market.actor.definition;
     this.options.inspect?.({ type: 'market.fault', marketId: id, symbol, message });
-    const reversed = postings.map((p) => ({ ...p, amount: -p.amount })).reverse();
-    if (reversed.length > 0) {
-      const undone = this.options.ledger.apply(reversed);
+  }
+
+  /** Reverses a batch's postings and answers its commands `unavailable`; false when fatal. */
+  private undo(market: Supervised, postings: readonly Posting[], envelopes: readonly Envelope[]): boolean {
+    const { symbol } = market.actor.definition;
+    if (postings.length > 0) {
+      const undone = this.options.ledger.apply(reversed(postings));
       if (!undone.ok) {
         this.fatal(new Error(`cannot undo the ledger postings of ${symbol}: ${undone.message}`));
-        return;
+        return false;
       }
     }
     for (const envelope of envelopes) envelope.reply(unavailable(symbol));
-    setImmediate(() => {
-      actor.rebuild(marks.replayMark, marks.seqMark);
-      market.halted = false;
-      this.options.inspect?.({ type: 'market.recovered', marketId: id, symbol });
-      if (actor.mailbox.size > 0) this.schedule(market);
-      else this.settled();
-      this.quiesced();
-    });
+    return true;
+  }
+
+  /**
+   * Once none of a halted market's batches is still committing, rebuilds it to the state after its
+   * last committed batch and resumes it, on a later turn.
+   */
+  private recoverWhenSettled(market: Supervised): void {
+    if (market.rebuilding || market.inFlight.length > 0) return;
+    const target = market.rebuildTo;
+    if (target === undefined) return;
+    market.rebuilding = true;
+    setImmediate(() => void this.rebuild(market, target));
+  }
+
+  private async rebuild(
+    market: Supervised,
+    target: { readonly replayMark: number; readonly seqMark: number },
+  ): Promise<void> {
+    const { actor } = market;
+    const { id, symbol } = actor.definition;
+    const { rebuildMarket, rebuildTimeoutMs = 5_000 } = this.options;
+    let durable: MarketState | undefined;
+    if (rebuildMarket !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        durable = await Promise.race([
+          rebuildMarket({
+            definition: actor.definition,
+            baseDecimals: market.baseDecimals,
+            quoteDecimals: market.quoteDecimals,
+            seq: target.seqMark,
+          }),
+          new Promise<undefined>((resolve) => {
+            timer = setTimeout(() => {
+              resolve(undefined);
+            }, rebuildTimeoutMs);
+          }),
+        ]);
+      } catch {
+        // Unreachable journal: the in-memory rebuild point gives the same state.
+        durable = undefined;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    if (durable !== undefined && durable.seq !== target.seqMark) {
+      market.rebuilding = false;
+      this.fatal(
+        new Error(
+          `market ${symbol}: its committed journal ends at seq ${durable.seq}, memory says ${target.seqMark}`,
+        ),
+      );
+      return;
+    }
+    if (durable === undefined) actor.rebuild(target.replayMark, target.seqMark);
+    else actor.rebuildFrom(durable);
+    market.sinceCheckpoint = 0;
+    market.rebuildTo = undefined;
+    market.rebuilding = false;
+    market.halted = false;
+    this.options.inspect?.({ type: 'market.recovered', marketId: id, symbol });
+    if (actor.mailbox.size > 0) this.schedule(market);
+    this.settled();
+    this.quiesced();
   }
 
   private fatal(error: Error): void {

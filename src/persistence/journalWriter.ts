@@ -88,10 +88,16 @@ const failStop = (error: Error): void => {
  * INSERT overlaps the other's WAL flush. It is not used here for the reason above; the safe way to
  * get most of it is to run the next flush's INSERT while the previous COMMIT is in flight and send
  * its COMMIT only after the previous one succeeded (rolling it back if that failed).
- * Through this writer (same machine, one outstanding batch per market as the supervisor does):
+ * Through this writer (same machine, one outstanding batch per market as the supervisor did then):
  * 1 market 400 records/s (one ~2.5 ms fsync per flush), 10 markets 4k/s, 100 markets 23.5k/s,
  * 1000 markets 40k records/s at 1000 records per flush (~40 ms commit latency); 100 markets with
  * 10 commands per batch 8.6k records = 86k commands/s.
+ * Since the supervisor pipelines (several batches per market outstanding), a second flush in
+ * flight was measured again on the persistence benchmark's durable phase (20 markets, batches of
+ * 512, 4 batches in flight per market; an unordered two-flush variant, i.e. the upper bound of any
+ * overlap): no gain (30k and 22k orders/s against 37k and 39k with one flush at a time, same
+ * conditions, load average ~5), because the event loop — matching plus encoding records in
+ * commit() — is the limit there, not Postgres. So one flush at a time stays.
  *
  * A failed flush (any error: Postgres unreachable, a constraint...) rejects every batch of that flush
  * and every batch queued behind it, newest first (the supervisor undoes ledger postings in its
@@ -101,8 +107,9 @@ const failStop = (error: Error): void => {
  * reply is lost); if not, the writer turns fatal (see `onFatal`).
  *
  * Backpressure: canAccept() turns false at `maxPending` records or `maxPendingBytes` bytes not yet
- * committed; commit() still takes what it is given (each market has at most one batch
- * outstanding, so the queue is bounded by the number of markets) — callers should stop draining
+ * committed; commit() still takes what it is given (each market has at most the supervisor's
+ * maxBatchesInFlight batches outstanding, so the queue is bounded by that times the number of
+ * markets) — callers should stop draining
  * mailboxes while it is false (whenAccepting() resolves when it turns true again), which lets
  * mailboxes fill and answer `overloaded`.
  */

@@ -51,6 +51,15 @@ type ReplayItem =
     }
   | { readonly kind: 'lifecycle'; readonly seq: number; readonly event: LifecycleEvent };
 
+/**
+ * The market's state at the end of a batch and where the replay stood then: it becomes the rebuild
+ * point (checkpointAt) once that batch is committed.
+ */
+export interface RebuildPoint {
+  readonly state: MarketState;
+  readonly replayMark: number;
+}
+
 export interface MarketActorOptions {
   readonly definition: MarketDefinition;
   readonly baseDecimals: number;
@@ -62,6 +71,11 @@ export interface MarketActorOptions {
   readonly inspect?: ((event: InspectionEvent) => void) | undefined;
   /** Test hook for fault injection: runs before each command; a throw is a fault of this actor. */
   readonly beforeCommand?: ((command: MarketCommand) => void) | undefined;
+  /**
+   * Compliance gate of places (RWA markets): a refusal message, or undefined to admit. Consulted
+   * live only: replay trusts the journaled result (a refused place changed nothing).
+   */
+  readonly admit?: ((userId: string) => string | undefined) | undefined;
 }
 
 const fail = (code: MarketErrorCode, message: string): CommandResult => ({ ok: false, code, message });
@@ -84,6 +98,11 @@ export class MarketActor {
   /** Last state from which a rebuild starts, and what changed the market since. */
   private checkpoint: MarketState;
   private replay: ReplayItem[] = [];
+  /**
+   * Replay marks are absolute (counted since the actor was created), so the marks of batches still
+   * being committed stay valid when checkpointAt drops the replay before a newer rebuild point.
+   */
+  private replayBase = 0;
   processed = 0;
 
   constructor(private readonly options: MarketActorOptions) {
@@ -137,7 +156,7 @@ export class MarketActor {
     const envelopes = this.mailbox.take(this.options.batchSize);
     if (envelopes.length === 0) return undefined;
     const entries: BatchEntry[] = [];
-    const replayMark = this.replay.length;
+    const replayMark = this.replayBase + this.replay.length;
     const seqMark = this.seq;
     let postings: Posting[] = [];
     try {
@@ -162,10 +181,28 @@ export class MarketActor {
     return { output, envelopes, replayMark, seqMark };
   }
 
-  /** Sets a new rebuild point: called after commits so replay stays short. */
+  /** Sets a new rebuild point at the current state: only when nothing processed is uncommitted. */
   checkpointNow(): void {
-    this.checkpoint = this.currentState();
-    this.replay = [];
+    this.checkpointAt(this.rebuildPoint());
+  }
+
+  /** The current state and replay position, to become the rebuild point once committed. */
+  rebuildPoint(): RebuildPoint {
+    return { state: this.currentState(), replayMark: this.replayBase + this.replay.length };
+  }
+
+  /**
+   * Makes `point` (taken after a batch that is now committed) the rebuild point, so replay stays
+   * short; batches processed after it keep their marks.
+   */
+  checkpointAt(point: RebuildPoint): void {
+    const drop = point.replayMark - this.replayBase;
+    if (drop < 0 || drop > this.replay.length) {
+      throw new Error(`market ${this.definition.symbol}: rebuild point ${point.replayMark} is out of range`);
+    }
+    this.checkpoint = point.state;
+    this.replay.splice(0, drop);
+    this.replayBase = point.replayMark;
   }
 
   currentState(): MarketState {
@@ -183,7 +220,11 @@ export class MarketActor {
    * the sequence to `seqMark`: commands refused after the last input still used their numbers.
    */
   rebuild(replayMark: number, seqMark: number): void {
-    this.replay.length = replayMark;
+    const keep = replayMark - this.replayBase;
+    if (keep < 0 || keep > this.replay.length) {
+      throw new Error(`market ${this.definition.symbol}: replay mark ${replayMark} is out of range`);
+    }
+    this.replay.length = keep;
     this.lifecycle.stop();
     this.restore(this.checkpoint);
     for (const item of this.replay) {
@@ -197,6 +238,25 @@ export class MarketActor {
     }
     this.seq = seqMark;
     this.rebuildTerms();
+    this.transition = undefined;
+  }
+
+  /**
+   * Rebuilds the market from a state of its own obtained elsewhere (the durable path: its latest
+   * snapshot plus its committed journal records), which becomes the rebuild point. Only while
+   * nothing processed is uncommitted: the replay is discarded.
+   */
+  rebuildFrom(state: MarketState): void {
+    if (state.lifecycle.context.marketId !== this.definition.id) {
+      throw new Error(
+        `market ${this.definition.symbol}: the state is of market ${state.lifecycle.context.marketId}`,
+      );
+    }
+    this.lifecycle.stop();
+    this.replayBase += this.replay.length;
+    this.replay = [];
+    this.checkpoint = state;
+    this.restore(state);
     this.transition = undefined;
   }
 
@@ -311,6 +371,10 @@ export class MarketActor {
         'market_not_active',
         `market ${this.definition.symbol} is ${state}: ${action} is not accepted`,
       );
+    }
+    if (command.kind === 'place') {
+      const refusal = this.options.admit?.(command.userId);
+      if (refusal !== undefined) return fail('compliance', refusal);
     }
     switch (command.kind) {
       case 'place':

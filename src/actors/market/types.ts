@@ -36,6 +36,7 @@ export type MarketCommand =
 export type MarketErrorCode =
   | 'bad_request'
   | 'market_not_active'
+  | 'compliance'
   | 'insufficient_funds'
   | 'duplicate_client_order_id'
   | 'would_match'
