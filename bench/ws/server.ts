@@ -1,0 +1,158 @@
+/**
+ * The exchange under test, in a process of its own (so its CPU time can be read alone from
+ * /proc/<pid>/stat): a fresh database `exchange_bench_ws_<random>` created through the admin URL
+ * (TEST_DATABASE_ADMIN_URL, else DATABASE_URL's server with database `postgres`), the whole exchange
+ * (src/app.ts: migrations, recovery, supervisor, journal writer with group commit, gateway) on a
+ * free port of 127.0.0.1, the benchmark's market and generously credited users. Reports
+ * `ServerReady` over IPC; answers `memory` (after a full GC) and `stop` (closes, drops the database).
+ *
+ * Started by bench/ws.ts with `node --expose-gc --import tsx bench/ws/server.ts <traders>`.
+ */
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { createPool, sql } from 'slonik';
+import { startExchange, type Exchange } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import {
+  BASE,
+  lots,
+  MARKET,
+  PRICE_DECIMALS,
+  QTY_DECIMALS,
+  QUOTE,
+  ticks,
+  type ServerMemory,
+  type ServerReady,
+  type ServerRequest,
+} from './common.ts';
+
+const traders = Number(process.argv[2] ?? '16');
+const send = (message: ServerReady | ServerMemory): void => {
+  process.send?.(message);
+};
+
+function adminUrl(): string {
+  const admin = process.env.TEST_DATABASE_ADMIN_URL;
+  if (admin !== undefined && admin !== '') return admin;
+  const raw = process.env.DATABASE_URL;
+  if (raw === undefined || raw === '') {
+    throw new Error('DATABASE_URL is not set: run through `npm run bench:ws` (scripts/services.ts sets it)');
+  }
+  const url = new URL(raw);
+  url.pathname = '/postgres';
+  return url.toString();
+}
+
+async function admin(run: (pool: Awaited<ReturnType<typeof createPool>>) => Promise<unknown>): Promise<void> {
+  const pool = await createPool(adminUrl(), { maximumPoolSize: 1 });
+  try {
+    await run(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+function expectOk(what: string, outcome: { ok: boolean; message?: string; code?: string }): void {
+  if (!outcome.ok) throw new Error(`${what}: ${outcome.code ?? ''} ${outcome.message ?? ''}`);
+}
+
+const name = `exchange_bench_ws_${randomBytes(4).toString('hex')}`;
+await admin((pool) => pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`));
+const dbUrl = new URL(adminUrl());
+dbUrl.pathname = `/${name}`;
+
+let exchange: Exchange | undefined;
+let stopping: Promise<void> | undefined;
+const dropDatabase = (): Promise<void> =>
+  admin((pool) => pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`));
+
+async function stop(): Promise<void> {
+  stopping ??= (async () => {
+    if (exchange !== undefined) {
+      // A clean close snapshots and lets projections catch up; do not let it hold the run for long.
+      await Promise.race([
+        exchange.close().catch((error: unknown) => {
+          process.stderr.write(`[server] close failed: ${String(error)}\n`);
+        }),
+        new Promise((resolve) => setTimeout(resolve, 15_000)),
+      ]);
+    }
+    await dropDatabase();
+  })();
+  return stopping;
+}
+
+try {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: dbUrl.toString(),
+    RATE_ORDERS_PER_S: '1000000',
+    RATE_ORDERS_BURST: '1000000',
+    MAX_OPEN_ORDERS_PER_USER: '1000000',
+    // 1,000 subscribers and a burst of pushes each: leave the per-connection buffer at its default.
+    WS_MAX_SUBSCRIPTIONS: '100',
+  });
+  // Logs to stderr, so the parent's stdout keeps only its own lines.
+  exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }, pino.destination(2)));
+  const ex = exchange;
+  expectOk('asset USDC', await ex.admin.createAsset({ symbol: QUOTE, decimals: 6, kind: 'stable' }));
+  expectOk('asset base', await ex.admin.createAsset({ symbol: BASE, decimals: 8, kind: 'crypto' }));
+  expectOk(
+    'market',
+    await ex.admin.listMarket(
+      {
+        symbol: MARKET,
+        baseAsset: BASE,
+        quoteAsset: QUOTE,
+        priceDecimals: PRICE_DECIMALS,
+        qtyDecimals: QTY_DECIMALS,
+        tickSize: ticks(1),
+        lotSize: lots(1),
+        minQty: lots(1),
+      },
+      { id: 'bench-admin', type: 'admin' },
+    ),
+  );
+  const users = [...Array.from({ length: traders }, (_, i) => `trader-${i}`), 'maker', 'taker'];
+  for (const user of users) {
+    expectOk(`credit ${user} ${QUOTE}`, await ex.admin.credit(user, QUOTE, '1000000000000'));
+    expectOk(`credit ${user} ${BASE}`, await ex.admin.credit(user, BASE, '10000000000'));
+  }
+  const tokens = await Promise.all(users.map((user) => ex.auth.mint(user, ['trader'], '2h')));
+  process.on('message', (message: ServerRequest) => {
+    if (message.type === 'memory') {
+      globalThis.gc?.();
+      globalThis.gc?.();
+      const m = process.memoryUsage();
+      send({
+        type: 'memory',
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+      });
+    } else {
+      void stop().finally(() => process.exit(0));
+    }
+  });
+  process.on('disconnect', () => {
+    void stop().finally(() => process.exit(0));
+  });
+  send({
+    type: 'ready',
+    port: ex.port,
+    database: name,
+    traderTokens: tokens.slice(0, traders),
+    makerToken: tokens[traders]!,
+    takerToken: tokens[traders + 1]!,
+  });
+} catch (error) {
+  process.stderr.write(
+    `[server] ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  await stop();
+  process.exit(1);
+}

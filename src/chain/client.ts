@@ -1,0 +1,371 @@
+/**
+ * The platform's chain client: deploys RwaToken contracts and runs the platform's (issuer and
+ * agent) calls on them, from one key. Used by BullMQ workers, never on the matching path.
+ */
+import {
+  concat,
+  FetchRequest,
+  getAddress,
+  Interface,
+  JsonRpcProvider,
+  keccak256,
+  Network,
+  NonceManager,
+  Wallet,
+  type JsonFragment,
+  type Provider,
+  type TransactionReceipt,
+  type TransactionRequest,
+} from 'ethers';
+import { loadRwaTokenArtifact } from './artifact.ts';
+import { ChainError, toChainError } from './errors.ts';
+import { isSapphireChain, signerForChain } from './sapphire.ts';
+
+export { ChainError, type ChainErrorCode, type DecodedRevert } from './errors.ts';
+export { isSapphireChain, SAPPHIRE_CHAIN_IDS } from './sapphire.ts';
+
+/** The subset of a pino logger the client uses. */
+export interface ChainLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface ChainClientOptions {
+  rpcUrl: string;
+  chainId: number;
+  /** 0x + 64 hex digits; the platform key (deployer, issuer, agent). Never logged. */
+  privateKey: string;
+  log?: ChainLog;
+  /** Timeout of each JSON-RPC request, ms (default 10 s). */
+  rpcTimeoutMs?: number;
+  /** Longest wait for a transaction's confirmation, ms (default 120 s). */
+  confirmTimeoutMs?: number;
+  /** How often new blocks are polled while waiting for a receipt, ms (default 1 s). */
+  pollingIntervalMs?: number;
+}
+
+export interface DeployRwaTokenParams {
+  name: string;
+  symbol: string;
+  /** Initial supply in base units, minted to the treasury. */
+  totalSupply: bigint;
+  /** Decimals of the base unit (default 18). */
+  decimals?: number;
+  /** Holder of the initial supply (default: the platform's address). */
+  treasury?: string;
+}
+
+export interface DeployOptions {
+  /** Hash recorded by an earlier attempt through `onSubmitted`: checked before deploying again. */
+  knownTxHash?: string;
+  /**
+   * Called with the hash of the signed deployment before it is broadcast; once it resolves the
+   * transaction is sent. Record the hash durably here: a crash at any later point then leaves a
+   * hash that the retry finds on chain.
+   */
+  onSubmitted?: (txHash: string) => Promise<void>;
+}
+
+export interface Deployment {
+  contractAddress: string;
+  txHash: string;
+  blockNumber: number;
+}
+
+export interface TxResult {
+  txHash: string;
+  blockNumber: number;
+}
+
+export interface TokenInfo {
+  name: string;
+  symbol: string;
+  decimals: number;
+  totalSupply: bigint;
+}
+
+export interface HolderStatus {
+  allowlisted: boolean;
+  frozen: boolean;
+  balance: bigint;
+}
+
+export interface ChainClient {
+  /** The platform's address (the key's). */
+  readonly address: string;
+  readonly chainId: number;
+  /** Whether calldata is encrypted (a Sapphire chain). */
+  readonly confidential: boolean;
+  deployRwaToken(params: DeployRwaTokenParams, options?: DeployOptions): Promise<Deployment>;
+  mint(contractAddress: string, to: string, amount: bigint): Promise<TxResult>;
+  setAllowlisted(contractAddress: string, holder: string, allowed: boolean): Promise<TxResult>;
+  freeze(contractAddress: string, holder: string, frozen: boolean): Promise<TxResult>;
+  setPaused(contractAddress: string, paused: boolean): Promise<TxResult>;
+  forcedTransfer(contractAddress: string, from: string, to: string, amount: bigint): Promise<TxResult>;
+  tokenInfo(contractAddress: string): Promise<TokenInfo>;
+  holderStatus(contractAddress: string, holder: string): Promise<HolderStatus>;
+  /** Health: the node answers with the configured chain id. Never throws. */
+  isReachable(): Promise<boolean>;
+  /** Stops the provider's timers; the client is unusable afterwards. */
+  close(): void;
+}
+
+const silentLog: ChainLog = { info: () => undefined, warn: () => undefined };
+
+interface TokenContract {
+  iface: Interface;
+  bytecode: string;
+}
+
+let tokenContract: Promise<TokenContract> | undefined;
+function loadTokenContract(): Promise<TokenContract> {
+  tokenContract ??= loadRwaTokenArtifact().then((artifact) => ({
+    iface: new Interface(artifact.abi as JsonFragment[]),
+    bytecode: artifact.bytecode,
+  }));
+  tokenContract.catch(() => {
+    tokenContract = undefined;
+  });
+  return tokenContract;
+}
+
+/** Runs tasks one after the other: each transaction takes its nonce only after the previous one is sent. */
+function serial(): <T>(task: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(task: () => Promise<T>): Promise<T> => {
+    const run = tail.then(task, task);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
+interface Decoded {
+  string: string;
+  bigint: bigint;
+  boolean: boolean;
+}
+
+/** ABI results arrive untyped; a value of another type means the address holds another contract. */
+function typed<K extends keyof Decoded>(type: K, value: unknown): Decoded[K] {
+  if (typeof value !== type)
+    throw new ChainError('invalid', `unexpected ${typeof value} where a ${type} was due`);
+  return value as Decoded[K];
+}
+
+function checkedAddress(what: string, value: string): string {
+  try {
+    return getAddress(value);
+  } catch {
+    throw new ChainError('invalid', `${what} is not an address: ${JSON.stringify(value)}`);
+  }
+}
+
+export function createChainClient(options: ChainClientOptions): ChainClient {
+  const { chainId } = options;
+  const log = options.log ?? silentLog;
+  const confirmTimeoutMs = options.confirmTimeoutMs ?? 120_000;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(options.privateKey)) {
+    throw new ChainError('invalid', 'chain private key must be 0x followed by 64 hex digits');
+  }
+  let rpcHost: string;
+  try {
+    rpcHost = new URL(options.rpcUrl).host;
+  } catch {
+    throw new ChainError('invalid', 'chain RPC URL is not a URL');
+  }
+
+  const request = new FetchRequest(options.rpcUrl);
+  request.timeout = options.rpcTimeoutMs ?? 10_000;
+  // A static network: ethers would otherwise probe the chain id before every first call and, while
+  // the node is down, retry that probe forever in the background.
+  const network = Network.from(chainId);
+  const provider = new JsonRpcProvider(request, network, {
+    staticNetwork: network,
+    cacheTimeout: -1,
+    pollingInterval: options.pollingIntervalMs ?? 1_000,
+  });
+  const wallet = signerForChain(new Wallet(options.privateKey, provider), chainId);
+  const nonces = new NonceManager(wallet);
+  // On Sapphire the wrapped signer's provider encrypts calls too.
+  const reader: Provider = wallet.provider ?? provider;
+  const address = wallet.address;
+  const exclusive = serial();
+
+  async function waitForReceipt(operation: string, txHash: string): Promise<TransactionReceipt> {
+    const receipt = await provider.waitForTransaction(txHash, 1, confirmTimeoutMs);
+    if (receipt === null) throw new ChainError('timeout', `${operation}: ${txHash} not confirmed`);
+    return receipt;
+  }
+
+  /**
+   * Signs, hands the hash to `beforeBroadcast`, broadcasts, then waits for the receipt. Anything
+   * failing before the broadcast returns the nonce, so the next transaction does not leave a gap.
+   */
+  async function submit(
+    operation: string,
+    tx: TransactionRequest,
+    iface: Interface,
+    beforeBroadcast?: (txHash: string) => Promise<void>,
+  ): Promise<TransactionReceipt> {
+    try {
+      const txHash = await exclusive(async () => {
+        try {
+          const nonce = await nonces.getNonce('pending');
+          nonces.increment();
+          const populated = await wallet.populateTransaction({ ...tx, from: address, nonce, chainId });
+          const signed = await wallet.signTransaction(populated);
+          const hash = keccak256(signed);
+          if (beforeBroadcast !== undefined) await beforeBroadcast(hash);
+          await provider.broadcastTransaction(signed);
+          return hash;
+        } catch (err) {
+          nonces.reset();
+          throw err;
+        }
+      });
+      log.info({ operation, txHash, to: tx.to ?? null }, 'chain transaction sent');
+      const receipt = await waitForReceipt(operation, txHash);
+      if (receipt.status !== 1) {
+        throw new ChainError('reverted', `${operation} reverted on chain in ${txHash}`);
+      }
+      return receipt;
+    } catch (err) {
+      throw toChainError(operation, err, iface);
+    }
+  }
+
+  async function call(contractAddress: string, fn: string, args: unknown[]): Promise<TxResult> {
+    const operation = `${fn} on ${contractAddress}`;
+    const { iface } = await loadTokenContract();
+    const to = checkedAddress('contract address', contractAddress);
+    const receipt = await submit(operation, { to, data: iface.encodeFunctionData(fn, args) }, iface);
+    return { txHash: receipt.hash, blockNumber: receipt.blockNumber };
+  }
+
+  async function read(contractAddress: string, fn: string, args: unknown[] = []): Promise<unknown> {
+    const { iface } = await loadTokenContract();
+    const to = checkedAddress('contract address', contractAddress);
+    try {
+      const data = await reader.call({ to, data: iface.encodeFunctionData(fn, args) });
+      if (data === '0x') throw new ChainError('invalid', `no RwaToken at ${to}`);
+      const [value] = iface.decodeFunctionResult(fn, data) as Iterable<unknown>;
+      return value;
+    } catch (err) {
+      throw toChainError(`${fn} on ${to}`, err, iface);
+    }
+  }
+
+  /** The deployment a recorded hash stands for, or undefined when it never made it on chain. */
+  async function recordedDeployment(txHash: string): Promise<Deployment | undefined> {
+    const operation = `deployment ${txHash}`;
+    const tx = await provider.getTransaction(txHash).catch((err: unknown) => {
+      throw toChainError(operation, err);
+    });
+    if (tx === null) {
+      log.warn({ txHash }, 'recorded deployment unknown to the chain; deploying anew');
+      return undefined;
+    }
+    if (tx.to !== null || tx.from !== address) {
+      throw new ChainError('invalid', `${operation} is not a contract creation sent by the platform`);
+    }
+    const receipt = await waitForReceipt(operation, txHash).catch((err: unknown) => {
+      throw toChainError(operation, err);
+    });
+    if (receipt.status !== 1 || receipt.contractAddress === null) {
+      log.warn({ txHash }, 'recorded deployment failed on chain; deploying anew');
+      return undefined;
+    }
+    return { contractAddress: receipt.contractAddress, txHash, blockNumber: receipt.blockNumber };
+  }
+
+  async function deployRwaToken(
+    params: DeployRwaTokenParams,
+    deploy: DeployOptions = {},
+  ): Promise<Deployment> {
+    if (deploy.knownTxHash !== undefined) {
+      if (!/^0x[0-9a-fA-F]{64}$/.test(deploy.knownTxHash)) {
+        throw new ChainError('invalid', `known deployment hash is not a tx hash: ${deploy.knownTxHash}`);
+      }
+      const existing = await recordedDeployment(deploy.knownTxHash);
+      if (existing !== undefined) return existing;
+    }
+    const decimals = params.decimals ?? 18;
+    if (!Number.isInteger(decimals) || decimals < 0 || decimals > 255) {
+      throw new ChainError('invalid', `decimals must be an integer in 0..255, got ${decimals}`);
+    }
+    if (params.totalSupply < 0n) throw new ChainError('invalid', 'totalSupply must not be negative');
+    const treasury = checkedAddress('treasury', params.treasury ?? address);
+    const { iface, bytecode } = await loadTokenContract();
+    const args = [params.name, params.symbol, decimals, params.totalSupply, address, treasury];
+    const data = concat([bytecode, iface.encodeDeploy(args)]);
+    const receipt = await submit(`deployRwaToken ${params.symbol}`, { data }, iface, deploy.onSubmitted);
+    if (receipt.contractAddress === null) {
+      throw new ChainError('failed', `deployRwaToken ${params.symbol}: receipt without a contract address`);
+    }
+    log.info({ contractAddress: receipt.contractAddress, txHash: receipt.hash }, 'RwaToken deployed');
+    return {
+      contractAddress: receipt.contractAddress,
+      txHash: receipt.hash,
+      blockNumber: receipt.blockNumber,
+    };
+  }
+
+  async function tokenInfo(contractAddress: string): Promise<TokenInfo> {
+    const [name, symbol, decimals, totalSupply] = await Promise.all([
+      read(contractAddress, 'name'),
+      read(contractAddress, 'symbol'),
+      read(contractAddress, 'decimals'),
+      read(contractAddress, 'totalSupply'),
+    ]);
+    return {
+      name: typed('string', name),
+      symbol: typed('string', symbol),
+      decimals: Number(typed('bigint', decimals)),
+      totalSupply: typed('bigint', totalSupply),
+    };
+  }
+
+  async function holderStatus(contractAddress: string, holder: string): Promise<HolderStatus> {
+    const account = checkedAddress('holder', holder);
+    const [allowlisted, frozen, balance] = await Promise.all([
+      read(contractAddress, 'isAllowlisted', [account]),
+      read(contractAddress, 'isFrozen', [account]),
+      read(contractAddress, 'balanceOf', [account]),
+    ]);
+    return {
+      allowlisted: typed('boolean', allowlisted),
+      frozen: typed('boolean', frozen),
+      balance: typed('bigint', balance),
+    };
+  }
+
+  async function isReachable(): Promise<boolean> {
+    try {
+      const answered = BigInt((await provider.send('eth_chainId', [])) as string);
+      if (answered === BigInt(chainId)) return true;
+      log.warn({ rpcHost, expected: chainId, answered: Number(answered) }, 'chain answers another chain id');
+      return false;
+    } catch {
+      return false;
+    }
+  }
+
+  return {
+    address,
+    chainId,
+    confidential: isSapphireChain(chainId),
+    deployRwaToken,
+    mint: (contract, to, amount) => call(contract, 'mint', [checkedAddress('to', to), amount]),
+    setAllowlisted: (contract, holder, allowed) =>
+      call(contract, 'setAllowlisted', [checkedAddress('holder', holder), allowed]),
+    freeze: (contract, holder, frozen) =>
+      call(contract, 'setFrozen', [checkedAddress('holder', holder), frozen]),
+    setPaused: (contract, paused) => call(contract, paused ? 'pause' : 'unpause', []),
+    forcedTransfer: (contract, from, to, amount) =>
+      call(contract, 'forcedTransfer', [checkedAddress('from', from), checkedAddress('to', to), amount]),
+    tokenInfo,
+    holderStatus,
+    isReachable,
+    close: () => provider.destroy(),
+  };
+}
