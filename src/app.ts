@@ -1,12 +1,25 @@
 import type { Logger } from 'pino';
 import uWS from 'uWebSockets.js';
 import { Catalog, type ListedMarket } from './actors/catalog.ts';
+import { ComplianceRegistry } from './actors/compliance.ts';
 import { Ledger } from './actors/ledger/index.ts';
 import type { JournalBatch } from './actors/market/types.ts';
 import { Supervisor } from './actors/supervisor.ts';
+import { chainRuntime, type ChainRuntime } from './chainRuntime.ts';
 import type { Config } from './config.ts';
+import { createEntityPermissions } from './integrations/config.ts';
+import { startJobQueue } from './jobs/queue.ts';
 import { MarketDataPublisher } from './marketdata/publisher.ts';
 import { insertAsset, insertMarket, loadCatalog } from './persistence/catalogStore.ts';
+import { loadComplianceRecords, saveComplianceRecord } from './persistence/complianceStore.ts';
+import {
+  insertApprovalEvent,
+  insertRegistration,
+  listApprovalEvents,
+  loadMarketAssets,
+  updateMarketAsset,
+} from './persistence/issuanceStore.ts';
+import { durableMarketRebuild } from './persistence/marketRebuild.ts';
 import { JournalWriter } from './persistence/journalWriter.ts';
 import { migrate } from './persistence/migrate.ts';
 import { createDatabasePool } from './persistence/pool.ts';
@@ -16,7 +29,10 @@ import { recover } from './persistence/recovery.ts';
 import { scheduleSnapshots, takeSnapshot } from './persistence/snapshots.ts';
 import { Admin } from './transport/admin.ts';
 import { Authenticator, type Principal } from './transport/auth.ts';
-import { failure } from './transport/errors.ts';
+import { ComplianceAdmin } from './transport/complianceAdmin.ts';
+import { failure, success } from './transport/errors.ts';
+import { registerComplianceRoutes } from './transport/http/issuance.ts';
+import { Issuance, type Authorize } from './transport/issuance.ts';
 import { registerWebSocket, type Publication } from './transport/gateway.ts';
 import { registerHttp } from './transport/http.ts';
 import { OrderEntry, wireOrderId } from './transport/orderEntry.ts';
@@ -38,6 +54,7 @@ export interface Exchange {
   readonly ledger: Ledger;
   readonly admin: Admin;
   readonly auth: Authenticator;
+  readonly chain: ChainRuntime;
   /** Stops accepting connections, drains, snapshots, lets the projections catch up, closes. */
   close(): Promise<void>;
 }
@@ -57,15 +74,25 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     },
   });
   const ledger = new Ledger();
+  const catalog = new Catalog();
+  const compliance = new ComplianceRegistry(await loadComplianceRecords(pool));
+  // Filled once the services exist; the admit gate and the jobs read it only later.
+  const late: { issuance?: Issuance } = {};
   const supervisor = new Supervisor({
     ledger,
     sink: writer,
     mailboxSize: config.MAILBOX_SIZE,
+    rebuildMarket: durableMarketRebuild(pool),
+    // RWA markets: only compliant holders place (checked in the actor, before the book).
+    admit: (market, userId) => {
+      if (catalog.asset(market.baseAsset)?.kind !== 'rwa') return undefined;
+      const requiresAccreditation = late.issuance?.record(market.id)?.details.requiresAccreditation === true;
+      return compliance.refusal(userId, market.baseAsset, requiresAccreditation, Date.now());
+    },
     publish: (batch: JournalBatch) => {
       publish(publisher.publish(batch));
     },
   });
-  const catalog = new Catalog();
   const stored = await loadCatalog(pool);
   for (const asset of stored.assets) {
     catalog.addAsset(asset);
@@ -142,6 +169,99 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     onMarketAdded: follow,
   });
 
+  // --- Issuance: entity permissions, the chain, the job queues --------------------------------
+  const { permissions } = createEntityPermissions(config);
+  const authorize: Authorize = async ({ principal, action, entityId, context }) => {
+    const decided = await permissions.authorize({
+      principalId: principal.userId,
+      principalType: 'user',
+      entityId,
+      action,
+      context: { ...context, roles: principal.roles },
+    });
+    if (!decided.ok) return failure('unavailable', decided.message);
+    if (decided.value.allowed) return success(undefined);
+    const why = decided.value.reasons.join('; ');
+    return failure('forbidden', `${action} on ${entityId} is not allowed${why === '' ? '' : `: ${why}`}`);
+  };
+  const chain = chainRuntime(config, log);
+  const redisUrl = config.REDIS_URL;
+  const prefix = `rwa:${new URL(databaseUrl).pathname.slice(1) || 'exchange'}`;
+  const queues: { close(): Promise<void> }[] = [];
+  const noRedis = () => Promise.reject(new Error('REDIS_URL is not set: jobs cannot run'));
+  const deployQueue =
+    redisUrl === undefined
+      ? undefined
+      : await startJobQueue<{ marketId: string }>({
+          name: 'deploy-token',
+          redisUrl,
+          prefix,
+          attempts: config.DEPLOY_ATTEMPTS,
+          backoffMs: config.DEPLOY_BACKOFF_MS,
+          log,
+          run: ({ marketId }, attempt) => late.issuance!.runDeployment(marketId, attempt),
+        });
+  const allowlistQueue =
+    redisUrl === undefined
+      ? undefined
+      : await startJobQueue<{ asset: string; wallet: string; allowed: boolean }>({
+          name: 'sync-allowlist',
+          redisUrl,
+          prefix,
+          attempts: 8,
+          backoffMs: config.DEPLOY_BACKOFF_MS,
+          log,
+          run: async ({ asset, wallet, allowed }) => {
+            const market = catalog.listMarkets().find((m) => m.definition.baseAsset === asset);
+            const contract = market && late.issuance!.record(market.definition.id)?.contractAddress;
+            // Not deployed yet: the deployment's own allowlist starts from the records then.
+            if (contract === undefined) return;
+            await (await chain.client()).setAllowlisted(contract, wallet, allowed);
+          },
+        });
+  for (const queue of [deployQueue, allowlistQueue]) if (queue !== undefined) queues.push(queue);
+
+  const issuance = new Issuance({
+    catalog,
+    supervisor,
+    ledger,
+    authorize,
+    records: await loadMarketAssets(pool),
+    store: {
+      insertRegistration: (asset, market, record) => insertRegistration(pool, asset, market, record),
+      updateMarketAsset: (marketId, change) => updateMarketAsset(pool, marketId, change),
+      insertApprovalEvent: (marketId, event) => insertApprovalEvent(pool, marketId, event),
+      listApprovalEvents: (marketId) => listApprovalEvents(pool, marketId),
+    },
+    queue: {
+      enqueueDeploy: (marketId, round) =>
+        deployQueue === undefined
+          ? noRedis()
+          : deployQueue.enqueue(`deploy-${marketId}-${round}`, { marketId }),
+    },
+    deployer: {
+      deploy: async (token, options) => {
+        const client = await chain.client();
+        return client.deployRwaToken(token, options);
+      },
+    },
+    onMarketAdded: follow,
+  });
+  late.issuance = issuance;
+  const complianceAdmin = new ComplianceAdmin({
+    catalog,
+    registry: compliance,
+    save: (record, actorId) => saveComplianceRecord(pool, record, actorId),
+    syncAllowlist: (asset, wallet, allowed) =>
+      allowlistQueue === undefined
+        ? noRedis()
+        : allowlistQueue.enqueue(`allowlist-${asset}-${wallet}-${allowed}-${Date.now()}`, {
+            asset,
+            wallet,
+            allowed,
+          }),
+  });
+
   const app = uWS.App();
   const ws = registerWebSocket(app, {
     auth,
@@ -180,6 +300,12 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     pool,
     maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
     connections: ws.connections,
+    issuance: { issuance, authorize },
+    extraRoutes: [(route) => registerComplianceRoutes(route, complianceAdmin)],
+    health: async () => ({
+      redis: redisUrl === undefined ? 'not_configured' : 'ok',
+      chain: await chain.health(),
+    }),
     log,
   });
 
@@ -200,6 +326,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     ledger,
     admin,
     auth,
+    chain,
     close: () => {
       closing ??= (async () => {
         uWS.us_listen_socket_close(listenSocket);
@@ -210,6 +337,8 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
         await writer.close();
         await projector.stop();
         await projector.runOnce();
+        for (const queue of queues) await queue.close();
+        await chain.close();
         await pool.end();
       })();
       return closing;

@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { INTEGRATIONS_ENV } from './integrations/config.ts';
 
 const DEV_JWT_SECRET = 'development-only-jwt-secret-change-me';
 const DEV_WEBHOOK_SECRET = 'development-only-webhook-secret-change-me';
@@ -15,7 +16,8 @@ const schema = z.object({
   /** HS256 key of the JWTs clients present (PROTOCOL.md, Tokens). */
   JWT_SECRET: z.string().min(16).default(DEV_JWT_SECRET),
   WEBHOOK_SECRET: z.string().min(16).default(DEV_WEBHOOK_SECRET),
-  CHAIN_RPC_URL: z.url().default('http://127.0.0.1:8545'),
+  /** Unset: the exchange starts a local anvil itself, on first use, and stops it on exit. */
+  CHAIN_RPC_URL: z.url().optional(),
   CHAIN_ID: z.coerce.number().int().positive().default(31_337),
   CHAIN_PRIVATE_KEY: z
     .string()
@@ -37,6 +39,11 @@ const schema = z.object({
   HTTP_MAX_BODY_BYTES: positiveInt(64 * 1024),
   /** Commands one market's mailbox holds; beyond it commands answer `overloaded`. */
   MAILBOX_SIZE: positiveInt(10_000),
+  /** Deploy-token job: attempts, and the first retry delay in ms (doubling). */
+  DEPLOY_ATTEMPTS: positiveInt(5),
+  DEPLOY_BACKOFF_MS: positiveInt(2_000),
+  // The entity-permissions integration (src/integrations/config.ts).
+  ...INTEGRATIONS_ENV,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -49,6 +56,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`invalid environment: ${problems}`);
   }
   const config = parsed.data;
+  if (config.ENTITY_PERMISSIONS_POLL && config.ENTITY_PERMISSIONS_URL === undefined) {
+    throw new Error('invalid environment: ENTITY_PERMISSIONS_POLL needs ENTITY_PERMISSIONS_URL');
+  }
   if (config.NODE_ENV === 'production') {
     for (const [key, dev] of [
       ['JWT_SECRET', DEV_JWT_SECRET],

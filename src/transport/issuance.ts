@@ -292,9 +292,12 @@ export class Issuance {
       throw error;
     }
     const ts = this.clock();
+    // The record first, so whoever sees `active` also sees the contract and no stale error.
     await this.remember(marketId, {
       contractAddress: deployed.contractAddress,
       deploymentTxHash: deployed.txHash,
+      activatedAt: ts,
+      deployError: null,
     });
     const done = await this.transition(
       market,
@@ -308,7 +311,6 @@ export class Issuance {
       { metadata: { contractAddress: deployed.contractAddress, txHash: deployed.txHash } },
     );
     if (!done.ok) throw new Error(done.message);
-    await this.remember(marketId, { activatedAt: ts, deployError: null });
   }
 
   private async startDeployment(

@@ -154,6 +154,21 @@ export const DecisionBody = z.object({
 
 export const ReasonBody = z.object({ reason: text(1000).optional() });
 
+/** POST /admin/compliance: a user's compliance for one real-world asset. */
+export const ComplianceBody = z.object({
+  userId: z.string().min(1).max(128),
+  asset: z.string().min(1).max(16),
+  kycStatus: z.enum(['pending', 'approved', 'rejected']),
+  allowlisted: z.boolean(),
+  accredited: z.boolean().default(false),
+  /** Milliseconds since the epoch. */
+  expiresAt: z.number().int().positive().max(8.64e15).optional(),
+  walletAddress: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{40}$/)
+    .optional(),
+});
+
 /** The first problem of a failed parse, as one readable line. */
 export function describeIssues(error: z.ZodError): string {
   const issue = error.issues[0];

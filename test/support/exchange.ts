@@ -42,6 +42,9 @@ export async function runExchange(env: Record<string, string> = {}): Promise<Run
     HOST: '127.0.0.1',
     PORT: '0',
     DATABASE_URL: database.url,
+    // Jobs (BullMQ) need Redis: npm test provides one; a direct vitest run uses the local server.
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1',
+    DEPLOY_BACKOFF_MS: '200',
     ...env,
   });
   const exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }));

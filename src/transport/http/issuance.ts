@@ -4,7 +4,8 @@ import type { Supervisor } from '../../actors/supervisor.ts';
 import type { Principal } from '../auth.ts';
 import type { Outcome } from '../errors.ts';
 import type { Authorize, Issuance, IssuanceAction } from '../issuance.ts';
-import { DecisionBody, ReasonBody, RegisterBody, describeIssues } from '../schemas.ts';
+import type { ComplianceAdmin } from '../complianceAdmin.ts';
+import { ComplianceBody, DecisionBody, ReasonBody, RegisterBody, describeIssues } from '../schemas.ts';
 import { errorReply, json, type createRouter, type HttpReply } from './router.ts';
 import { marketView } from './views.ts';
 
@@ -149,4 +150,21 @@ export function registerIssuanceRoutes(
       })),
     );
   });
+}
+
+/** Compliance administration routes (admin): set a record, read a user's records. */
+export function registerComplianceRoutes(
+  route: ReturnType<typeof createRouter>,
+  compliance: ComplianceAdmin,
+): void {
+  route('post', `${BASE}/admin/compliance`, { role: 'admin', body: true }, async ({ body, principal }) => {
+    const parsed = ComplianceBody.safeParse(body);
+    if (!parsed.success) return errorReply('bad_request', describeIssues(parsed.error));
+    const saved = await compliance.set(parsed.data, principal!.userId);
+    return saved.ok ? json(200, saved.value) : errorReply(saved.code, saved.message);
+  });
+
+  route('get', `${BASE}/admin/compliance/:userId`, { role: 'admin' }, ({ params }) =>
+    json(200, compliance.records(params[0]!)),
+  );
 }

@@ -1,0 +1,56 @@
+import type { Catalog } from '../actors/catalog.ts';
+import type { ComplianceRecord, ComplianceRegistry } from '../actors/compliance.ts';
+import { failure, success, type Outcome } from './errors.ts';
+
+/*
+ * Compliance administration: records are stored (with their audit row) before the registry the
+ * market actors consult changes; an allowlist change of a holder with a wallet enqueues a job that
+ * mirrors it on the asset's token contract.
+ */
+
+export interface ComplianceAdminOptions {
+  readonly catalog: Catalog;
+  readonly registry: ComplianceRegistry;
+  readonly save: (record: ComplianceRecord, actorId: string) => Promise<void>;
+  /** Mirrors `allowed` for `wallet` on the token of `asset` (a job; idempotent). */
+  readonly syncAllowlist: (asset: string, wallet: string, allowed: boolean) => Promise<void>;
+}
+
+export class ComplianceAdmin {
+  constructor(private readonly options: ComplianceAdminOptions) {}
+
+  records(userId: string): ComplianceRecord[] {
+    return this.options.registry.forUser(userId);
+  }
+
+  async set(record: ComplianceRecord, actorId: string): Promise<Outcome<ComplianceRecord>> {
+    const { catalog, registry } = this.options;
+    const asset = catalog.asset(record.asset);
+    if (asset === undefined) return failure('not_found', `unknown asset ${record.asset}`);
+    if (asset.kind !== 'rwa')
+      return failure('bad_request', `${record.asset} is not a real-world asset: no compliance applies`);
+    const before = registry.get(record.userId, record.asset);
+    try {
+      await this.options.save(record, actorId);
+    } catch (error) {
+      return failure(
+        'unavailable',
+        `the record was not stored: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    registry.set(record);
+    const wallet = record.walletAddress;
+    const changed = before?.allowlisted !== record.allowlisted || before.walletAddress !== wallet;
+    if (wallet !== undefined && changed) {
+      try {
+        await this.options.syncAllowlist(record.asset, wallet, record.allowlisted);
+      } catch (error) {
+        return failure(
+          'unavailable',
+          `stored, but the on-chain allowlist sync was not queued: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    return success(record);
+  }
+}
