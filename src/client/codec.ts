@@ -1,4 +1,5 @@
 import { Packr, Unpackr, type Options } from 'msgpackr';
+import { plainMsgpackProblem } from './plainMsgpack.ts';
 
 /*
  * The wire encoding of PROTOCOL.md: one plain MessagePack map per binary frame, readable by any
@@ -72,6 +73,8 @@ export type DecodeResult =
  */
 export function decodeMessage(frame: Uint8Array): DecodeResult {
   if (frame.byteLength === 0) return { ok: false, reason: 'empty frame' };
+  const problem = plainMsgpackProblem(frame);
+  if (problem !== undefined) return { ok: false, reason: problem };
   let values: unknown[];
   try {
     values = unpackr.unpackMultiple(frame) as unknown[];
