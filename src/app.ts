@@ -8,6 +8,7 @@ import { Supervisor } from './actors/supervisor.ts';
 import { chainRuntime, type ChainRuntime } from './chainRuntime.ts';
 import type { Config } from './config.ts';
 import { createEntityPermissions } from './integrations/config.ts';
+import { startEntityPermissionsIntegration } from './integrations/index.ts';
 import { startJobQueue } from './jobs/queue.ts';
 import { MarketDataPublisher } from './marketdata/publisher.ts';
 import { insertAsset, insertMarket, loadCatalog } from './persistence/catalogStore.ts';
@@ -55,6 +56,7 @@ export interface Exchange {
   readonly admin: Admin;
   readonly auth: Authenticator;
   readonly chain: ChainRuntime;
+  readonly issuance: Issuance;
   /** Stops accepting connections, drains, snapshots, lets the projections catch up, closes. */
   close(): Promise<void>;
 }
@@ -171,6 +173,27 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
 
   // --- Issuance: entity permissions, the chain, the job queues --------------------------------
   const { permissions } = createEntityPermissions(config);
+  // Webhook and polling decisions go through the same issuance service (set below).
+  const integration = startEntityPermissionsIntegration({
+    config,
+    pool,
+    log,
+    decide: async (decision) => {
+      const decided = await late.issuance!.decide({
+        marketId: decision.marketId,
+        decision: decision.decision,
+        reason: decision.reason,
+        actor: decision.actor,
+        metadata: { ...decision.metadata, eventId: decision.eventId },
+      });
+      if (decided.ok) return { ok: true };
+      const code =
+        decided.code === 'invalid_transition' || decided.code === 'unknown_market'
+          ? decided.code
+          : 'unavailable';
+      return { ok: false, code, message: decided.message };
+    },
+  });
   const authorize: Authorize = async ({ principal, action, entityId, context }) => {
     const decided = await permissions.authorize({
       principalId: principal.userId,
@@ -301,7 +324,30 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
     connections: ws.connections,
     issuance: { issuance, authorize },
-    extraRoutes: [(route) => registerComplianceRoutes(route, complianceAdmin)],
+    extraRoutes: [
+      (route) => {
+        registerComplianceRoutes(route, complianceAdmin);
+      },
+      (route) => {
+        route(
+          'post',
+          '/api/v1/webhooks/entity-permissions',
+          { body: 'raw', headers: ['x-signature', 'x-amz-sns-message-type'] },
+          async ({ rawBody, headers }) => {
+            const answer = await integration.handleWebhook({
+              rawBody: rawBody ?? Buffer.alloc(0),
+              headers: {
+                signature: headers['x-signature'] === '' ? undefined : headers['x-signature'],
+                snsMessageType:
+                  headers['x-amz-sns-message-type'] === '' ? undefined : headers['x-amz-sns-message-type'],
+              },
+              now: Date.now(),
+            });
+            return { status: answer.status, json: answer.body };
+          },
+        );
+      },
+    ],
     health: async () => ({
       redis: redisUrl === undefined ? 'not_configured' : 'ok',
       chain: await chain.health(),
@@ -327,6 +373,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     admin,
     auth,
     chain,
+    issuance,
     close: () => {
       closing ??= (async () => {
         uWS.us_listen_socket_close(listenSocket);
@@ -337,6 +384,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
         await writer.close();
         await projector.stop();
         await projector.runOnce();
+        await integration.close();
         for (const queue of queues) await queue.close();
         await chain.close();
         await pool.end();

@@ -97,7 +97,7 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
     contentType: metricsContentType,
   }));
 
-  route('get', '/webhooks/health', {}, () => json(200, { status: 'ok' }));
+  route('get', `${BASE}/webhooks/health`, {}, () => json(200, { status: 'ok' }));
 
   // --- Admin --------------------------------------------------------------------------------
 

@@ -291,6 +291,8 @@ export class Issuance {
       }
       throw error;
     }
+    // Another run of the job (a retry after a crash) may have finished this deployment meanwhile.
+    if (this.stateOf(market) !== 'activating') return;
     const ts = this.clock();
     // The record first, so whoever sees `active` also sees the contract and no stale error.
     await this.remember(marketId, {
@@ -310,7 +312,8 @@ export class Issuance {
       },
       { metadata: { contractAddress: deployed.contractAddress, txHash: deployed.txHash } },
     );
-    if (!done.ok) throw new Error(done.message);
+    // Lost a race with another run that activated it first: the same deployment, nothing to do.
+    if (!done.ok && this.stateOf(market) !== 'active') throw new Error(done.message);
   }
 
   private async startDeployment(

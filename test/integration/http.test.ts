@@ -114,7 +114,7 @@ describe('operations', () => {
   });
 
   it('GET /webhooks/health answers ok', async () => {
-    expect(await call('GET', '/webhooks/health')).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(await call('GET', '/api/v1/webhooks/health')).toEqual({ status: 200, body: { status: 'ok' } });
   });
 
   it('an unknown route or method answers 404 not_found', async () => {

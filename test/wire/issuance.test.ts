@@ -283,3 +283,90 @@ describe('deployment while the chain is down', () => {
     expect(active.body.deployError).toBeUndefined();
   });
 });
+
+describe('a deployment interrupted mid-way', () => {
+  let running: RunningExchange;
+  let anvil: Anvil;
+
+  afterAll(async () => {
+    await running.stop();
+    await anvil.stop();
+  });
+
+  it('is picked up by the retry from its recorded tx hash: one contract, never two', async () => {
+    anvil = await startAnvil({ chainId: 31337 });
+    const platform = anvil.accounts[0]!;
+    running = await runExchange({
+      CHAIN_RPC_URL: anvil.rpcUrl,
+      CHAIN_ID: '31337',
+      CHAIN_PRIVATE_KEY: platform.privateKey,
+    });
+    const rpc = (method: string, params: unknown[] = []) =>
+      fetch(anvil.rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      }).then(async (r) => ((await r.json()) as { result: unknown }).result);
+    const nonce = async () => Number(await rpc('eth_getTransactionCount', [platform.address, 'latest']));
+    const before = await nonce();
+    // Transactions stay pending until mined by hand: the first attempt is left waiting.
+    await rpc('evm_setAutomine', [false]);
+    await running.asset('USDC', 6, 'stable');
+    const admin = await running.token('ops', ['admin']);
+    const registered = await running.request('POST', '/api/v1/markets/register', {
+      token: await running.token('issuer-3', ['issuer']),
+      body: registration('BONDX'),
+    });
+    const id = String(registered.body.id);
+    await running.request('POST', `/api/v1/markets/${id}/approve`, {
+      token: admin,
+      body: { decision: 'approved' },
+    });
+    const recorded = await until(
+      () => running.exchange.issuance.record(id)?.deploymentTxHash,
+      (hash) => hash !== undefined,
+      'the first attempt to record its tx hash',
+    );
+    // A second worker runs the job again (as after a crash of the first): it finds the recorded
+    // transaction pending and waits for it instead of deploying again.
+    const retry = running.exchange.issuance.runDeployment(id, { final: false });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await rpc('evm_mine');
+    await rpc('evm_setAutomine', [true]);
+    await retry;
+    const active = await until(
+      () => running.request('GET', `/api/v1/markets/${id}`),
+      (r) => r.body.status === 'active',
+      'the market to go active',
+    );
+    expect(active.body.deploymentTxHash).toBe(recorded);
+    expect(await nonce()).toBe(before + 1);
+    const receipt = (await rpc('eth_getTransactionReceipt', [recorded])) as { contractAddress: string };
+    expect(String(active.body.contractAddress).toLowerCase()).toBe(receipt.contractAddress.toLowerCase());
+
+    // An allowlist change of a holder with a wallet is mirrored on the token by a job.
+    const wallet = anvil.accounts[5]!.address;
+    const set = await running.request('POST', '/api/v1/admin/compliance', {
+      token: admin,
+      body: {
+        userId: 'dana',
+        asset: 'BONDX',
+        kycStatus: 'approved',
+        allowlisted: true,
+        walletAddress: wallet,
+      },
+    });
+    expect(set.status).toBe(200);
+    const reader = createChainClient({
+      rpcUrl: anvil.rpcUrl,
+      chainId: 31337,
+      privateKey: anvil.accounts[1]!.privateKey,
+    });
+    await until(
+      () => reader.holderStatus(String(active.body.contractAddress), wallet),
+      (status) => status.allowlisted,
+      'the allowlist to be mirrored on chain',
+    );
+    reader.close();
+  });
+});
