@@ -88,7 +88,11 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     // RWA markets: only compliant holders place (checked in the actor, before the book).
     admit: (market, userId) => {
       if (catalog.asset(market.baseAsset)?.kind !== 'rwa') return undefined;
-      const requiresAccreditation = late.issuance?.record(market.id)?.details.requiresAccreditation === true;
+      const attributes = late.issuance?.record(market.id)?.details.attributes;
+      const requiresAccreditation =
+        typeof attributes === 'object' &&
+        attributes !== null &&
+        (attributes as Record<string, unknown>).requiresAccreditation === true;
       return compliance.refusal(userId, market.baseAsset, requiresAccreditation, Date.now());
     },
     publish: (batch: JournalBatch) => {
