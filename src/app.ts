@@ -353,7 +353,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
       },
     ],
     health: async () => ({
-      redis: redisUrl === undefined ? 'not_configured' : 'ok',
+      redis: deployQueue === undefined ? 'not_configured' : await redisHealth(deployQueue),
       chain: await chain.health(),
     }),
     log,
@@ -396,4 +396,25 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
       return closing;
     },
   };
+}
+
+/** Redis answers (through the deploy queue's connection) within a second. */
+async function redisHealth(queue: { pending(): Promise<number> }): Promise<'ok' | 'down'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'down'>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('down');
+    }, 1_000);
+  });
+  try {
+    return await Promise.race([
+      queue.pending().then(
+        () => 'ok' as const,
+        () => 'down' as const,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

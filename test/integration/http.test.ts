@@ -95,7 +95,7 @@ describe('operations', () => {
     const r = await call('GET', '/health');
     expect(r).toEqual({
       status: 200,
-      body: { status: 'ok', postgres: 'ok', redis: 'not_configured', chain: 'not_configured' },
+      body: { status: 'ok', postgres: 'ok', redis: 'ok', chain: 'not_started' },
     });
   });
 
@@ -120,10 +120,10 @@ describe('operations', () => {
   it('an unknown route or method answers 404 not_found', async () => {
     for (const [method, path] of [
       ['GET', '/api/v1/nothing'],
-      ['GET', '/'],
+      ['GET', '/api/v1/markets/BTC-USDC/nothing'],
       ['PUT', '/api/v1/orders'],
       ['PATCH', '/api/v1/markets'],
-      ['POST', '/api/v1/markets/register'],
+      ['POST', '/api/v1/markets/BTC-USDC/teleport'],
       ['POST', '/webhooks/entity-permissions'],
     ] as const) {
       const r = await call(method, path, { token: admin });

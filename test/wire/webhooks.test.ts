@@ -124,7 +124,13 @@ describe('entity-permissions decisions', () => {
 
   it('refuses a forged or stale delivery and an unknown market, changing nothing', async () => {
     const id = await register('CCD');
-    const { event } = await standIn.decide({ marketId: id, decision: 'approved', deliver: false });
+    // Not recorded in the service's events API, or the poller would approve the market meanwhile.
+    const event = {
+      event_id: `forged-${id}`,
+      event_type: 'market.approved' as const,
+      payload: { market_id: id, entity_id: id, decision: 'approved' as const },
+      context: { actor_id: 'compliance-officer' },
+    };
     const prepared = standIn.prepare(event, 'direct');
     const forged = {
       ...prepared,
@@ -142,8 +148,12 @@ describe('entity-permissions decisions', () => {
     };
     expect((await post(stale)).status).toBe(401);
     expect(await statusOf(id)).toBe('pending_approval');
-    const ghost = await standIn.decide({ marketId: 'no-such-market', decision: 'approved', deliver: false });
-    const unknown = await post(standIn.prepare(ghost.event, 'direct'));
+    const ghost = {
+      ...event,
+      event_id: 'ghost-1',
+      payload: { ...event.payload, market_id: 'no-such-market' },
+    };
+    const unknown = await post(standIn.prepare(ghost, 'direct'));
     expect(unknown.status).toBe(409);
     expect(unknown.body).toMatchObject({ error: { code: 'invalid_transition' } });
   });
