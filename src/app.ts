@@ -255,7 +255,8 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     authorize,
     records: await loadMarketAssets(pool),
     store: {
-      insertRegistration: (asset, market, record) => insertRegistration(pool, asset, market, record),
+      insertRegistration: (asset, market, record, registered) =>
+        insertRegistration(pool, asset, market, record, registered),
       updateMarketAsset: (marketId, change) => updateMarketAsset(pool, marketId, change),
       insertApprovalEvent: (marketId, event) => insertApprovalEvent(pool, marketId, event),
       listApprovalEvents: (marketId) => listApprovalEvents(pool, marketId),

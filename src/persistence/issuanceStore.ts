@@ -92,6 +92,7 @@ export async function insertRegistration(
   asset: Asset,
   market: MarketDefinition,
   record: MarketAssetRecord,
+  registered: ApprovalEvent,
 ): Promise<void> {
   await pool.transaction(async (tx) => {
     await insertAsset(tx, asset);
@@ -102,6 +103,7 @@ export async function insertRegistration(
       VALUES (${record.marketId}, ${record.name}, ${record.assetType}, ${record.tokenSymbol},
               ${record.tokenName}, ${record.totalSupply}, ${record.issuerId},
               ${sql.jsonb(record.details as never)})`);
+    await insertApprovalEvent(tx, market.id, registered);
   });
 }
 

@@ -37,7 +37,13 @@ export type Authorize = (request: AuthorizeRequest) => Promise<Outcome<void>>;
 
 /** Persistence of issuance (src/persistence/issuanceStore.ts), handed in by the composition root. */
 export interface IssuanceStore {
-  insertRegistration(asset: Asset, market: MarketDefinition, record: MarketAssetRecord): Promise<void>;
+  /** The asset, the market, its record and the `registered` audit row, in one transaction. */
+  insertRegistration(
+    asset: Asset,
+    market: MarketDefinition,
+    record: MarketAssetRecord,
+    registered: ApprovalEvent,
+  ): Promise<void>;
   updateMarketAsset(marketId: string, change: AssetRecordChange): Promise<void>;
   insertApprovalEvent(marketId: string, event: ApprovalEvent): Promise<void>;
   listApprovalEvents(marketId: string): Promise<ApprovalEvent[]>;
@@ -160,7 +166,12 @@ export class Issuance {
       details: body.assetDetails ?? {},
     };
     try {
-      await store.insertRegistration(asset, definition, record);
+      await store.insertRegistration(asset, definition, record, {
+        eventType: 'market.registered',
+        actorId: principal.userId,
+        actorType: 'issuer',
+        ts: this.clock(),
+      });
     } catch (error) {
       return failure('unavailable', `the registration was not stored: ${errorText(error)}`);
     } finally {
@@ -176,12 +187,6 @@ export class Issuance {
     });
     this.options.onMarketAdded(listed);
     const actor = { id: principal.userId, type: 'issuer' } as const;
-    await this.audit(definition.id, {
-      eventType: 'market.registered',
-      actorId: actor.id,
-      actorType: actor.type,
-      ts: this.clock(),
-    });
     const submitted = await this.transition(listed, { type: 'lifecycle.submit', actor, ts: this.clock() });
     return submitted.ok ? success(listed) : submitted;
   }
