@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseCli, parseEnv, type Cli, type Env } from './services/cli.ts';
 import { errorMessage, log } from './services/log.ts';
 import { ensurePostgres, redact } from './services/postgres.ts';
+import { ensureChromium } from './services/chromium.ts';
 import { ensureRedis } from './services/redis.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,7 +60,10 @@ async function setUp(cli: Cli, env: Env): Promise<NodeJS.ProcessEnv> {
     DATABASE_URL: pg.value.databaseUrl,
     REDIS_URL: redisUrl,
   };
-  if (cli.test) childEnv.TEST_DATABASE_ADMIN_URL = pg.value.adminUrl;
+  if (cli.test) {
+    childEnv.TEST_DATABASE_ADMIN_URL = pg.value.adminUrl;
+    childEnv.CHROMIUM_PATH = ensureChromium();
+  }
   log(`DATABASE_URL=${redact(pg.value.databaseUrl)} REDIS_URL=${redact(redisUrl)}`);
   return childEnv;
 }
