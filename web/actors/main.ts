@@ -1,0 +1,197 @@
+import { marketLifecycleMachine } from '../../machines/marketLifecycle.ts';
+import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import { byId, byIdOf, setText, webSocketUrl } from '../shared/dom.ts';
+import { diagramOf, type Diagram } from './diagram.ts';
+import type { ActorsMessage, MarketUpdate } from './messages.ts';
+import { MarketCard, SupervisorCard } from './view.ts';
+
+/*
+ * The actor-state visualizer (served at `/dev/actors`). Every live actor drawn as its machine's
+ * state diagram, computed in the page from the machine definitions bundled into it, fed by the
+ * admin-only `actors` channel: `auth` with an admin token (from `?token=`, kept for the tab in
+ * sessionStorage and removed from the address bar, or typed into the form), then
+ * `{op:"sub", ch:"actors"}`. The server throttles the channel, so each message is rendered as it
+ * comes. The SDK's codec frames the messages; the SDK client itself knows only the public
+ * protocol's channels.
+ *
+ * Test hooks: `window.__actors` and the `data-testid`s of view.ts.
+ */
+
+const TOKEN_KEY = 'rwa.actors.token';
+const RECONNECT_MAX_MS = 10_000;
+
+const DIAGRAMS = new Map<string, Diagram>([[marketLifecycleMachine.id, diagramOf(marketLifecycleMachine)]]);
+
+interface ActorsHooks {
+  readonly status: string;
+  readonly messages: number;
+  readonly markets: readonly string[];
+  /** A market's figures and recent transitions as the page shows them. */
+  market(
+    symbol: string,
+  ): (MarketUpdate & { readonly recent: readonly MarketUpdate['transitions'][number][] }) | undefined;
+}
+
+declare global {
+  interface Window {
+    __actors?: ActorsHooks;
+  }
+}
+
+const statusNode = byId('actors-status');
+const form = byIdOf('token-form', HTMLFormElement);
+const tokenInput = byIdOf('token-input', HTMLInputElement);
+const container = byId('actors');
+const supervisorCard = new SupervisorCard();
+container.append(supervisorCard.element);
+const cards = new Map<string, MarketCard>();
+
+let status = 'idle';
+let messages = 0;
+let socket: WebSocket | undefined;
+let reconnectDelay = 500;
+let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+
+window.__actors = {
+  get status() {
+    return status;
+  },
+  get messages() {
+    return messages;
+  },
+  get markets() {
+    return [...cards.values()].map((c) => c.market.symbol);
+  },
+  market(symbol) {
+    const card = [...cards.values()].find((c) => c.market.symbol === symbol);
+    return card === undefined ? undefined : { ...card.market, recent: [...card.transitions] };
+  },
+};
+
+function setStatus(next: string, detail = ''): void {
+  status = next;
+  statusNode.dataset.status = next;
+  setText(statusNode, detail === '' ? next : `${next}: ${detail}`);
+}
+
+function takeToken(): string | undefined {
+  const params = new URLSearchParams(location.search);
+  const fromUrl = params.get('token');
+  if (fromUrl !== null && fromUrl !== '') {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    params.delete('token');
+    const query = params.toString();
+    history.replaceState(null, '', `${location.pathname}${query === '' ? '' : `?${query}`}${location.hash}`);
+    return fromUrl;
+  }
+  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+}
+
+function apply(message: ActorsMessage): void {
+  messages++;
+  supervisorCard.update(message.supervisor);
+  if (message.kind === 'snapshot') {
+    for (const card of cards.values()) card.element.remove();
+    cards.clear();
+  }
+  for (const market of message.markets) {
+    const card = cards.get(market.marketId);
+    if (card === undefined) {
+      const created = new MarketCard(market, DIAGRAMS.get(market.machine));
+      cards.set(market.marketId, created);
+      container.append(created.element);
+    } else {
+      card.update(market, market.transitions, message.kind === 'update');
+    }
+  }
+}
+
+function connect(token: string): void {
+  clearTimeout(reconnectTimer);
+  socket?.close();
+  setStatus('connecting');
+  const ws = new WebSocket(webSocketUrl());
+  socket = ws;
+  ws.binaryType = 'arraybuffer';
+  let refused = false;
+  const send = (message: object) => {
+    ws.send(encodeMessage(message));
+  };
+  ws.onopen = () => {
+    setStatus('authenticating');
+    send({ op: 'auth', rid: 1, token });
+  };
+  ws.onmessage = (event: MessageEvent<unknown>) => {
+    if (!(event.data instanceof ArrayBuffer)) return;
+    const decoded = decodeMessage(new Uint8Array(event.data));
+    if (!decoded.ok) return;
+    const message = decoded.message;
+    switch (message.op) {
+      case 'authed': {
+        const roles = Array.isArray(message.roles) ? (message.roles as unknown[]) : [];
+        if (!roles.includes('admin')) {
+          refused = true;
+          setStatus('forbidden', 'this token has no admin role');
+          showForm();
+          ws.close();
+          return;
+        }
+        send({ op: 'sub', rid: 2, ch: 'actors' });
+        return;
+      }
+      case 'subbed':
+        reconnectDelay = 500;
+        form.hidden = true;
+        setStatus('live');
+        return;
+      case 'error': {
+        const code = String(message.code);
+        setStatus('error', `${code}: ${String(message.message)}`);
+        if (code === 'unauthorized' || code === 'forbidden' || code === 'bad_request') {
+          refused = true;
+          showForm();
+          ws.close();
+        }
+        return;
+      }
+      case 'actors':
+        apply(message as unknown as ActorsMessage);
+        return;
+      default:
+        return;
+    }
+  };
+  ws.onclose = () => {
+    if (socket !== ws) return;
+    socket = undefined;
+    if (refused) return;
+    setStatus('disconnected', `retrying in ${Math.round(reconnectDelay / 100) / 10} s`);
+    reconnectTimer = setTimeout(() => {
+      connect(token);
+    }, reconnectDelay);
+    reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+  };
+}
+
+function showForm(): void {
+  form.hidden = false;
+  tokenInput.focus();
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const token = tokenInput.value.trim();
+  if (token === '') return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  tokenInput.value = '';
+  connect(token);
+});
+
+const token = takeToken();
+if (token === undefined) {
+  setStatus('needs an admin token');
+  showForm();
+} else {
+  form.hidden = true;
+  connect(token);
+}

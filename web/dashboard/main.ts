@@ -1,0 +1,447 @@
+import {
+  bookChecksum,
+  ExchangeClient,
+  type BookLevel,
+  type CandleInterval,
+  type LocalBook,
+  type TradeMessage,
+  type Unsubscribe,
+} from '../../src/client/index.ts';
+import { byId, el, getJson, setText, webSocketUrl } from '../shared/dom.ts';
+import { CandleChart, type Candle } from './chart.ts';
+import {
+  LadderView,
+  LifecycleView,
+  MarketListView,
+  TapeView,
+  TickerView,
+  type LifecycleRecord,
+  type MarketInfo,
+  type Ticker,
+} from './views.ts';
+
+/*
+ * The live dashboard (served at `/`). Everything live comes through the client SDK over the
+ * msgpack WebSocket: the book as a checksum-verified LocalBook that resyncs by itself, trades,
+ * candles, ticker and lifecycle pushes. HTTP GETs fill the lists and the history. Book updates and
+ * trades are coalesced to one render per animation frame, whatever their rate; the DOM holds a
+ * fixed number of rows. The ticker and candles channels may stay silent (older servers): the
+ * panels then fall back to the tape and the book.
+ *
+ * Test hooks (browser tests, bench:marketdata): `window.__dashboard` (see DashboardHooks) and the
+ * `data-testid`s of views.ts.
+ */
+
+const API = '/api/v1';
+const BOOK_DEPTH = 50;
+const LADDER_ROWS = 16;
+const TAPE_ROWS = 60;
+/** Markets whose ticker the list follows (a subscription each; the server allows 100). */
+const TICKER_MARKETS_MAX = 40;
+const MARKETS_REFRESH_MS = 10_000;
+const RECONNECT_MAX_MS = 10_000;
+const INTERVALS: readonly CandleInterval[] = ['1m', '5m', '1h'];
+
+interface DashboardHooks {
+  /** The symbol shown. */
+  readonly market: string | undefined;
+  /** The protocol checksum of the SDK's book now; undefined before the first snapshot. */
+  checksum(): number | undefined;
+  /** The protocol checksum of the levels last drawn in the ladder (best 10 of each side). */
+  renderedChecksum(): number | undefined;
+  /** Book resubscriptions after a gap or a checksum mismatch, since the page loaded. */
+  readonly resyncs: number;
+  /** The `seq` of the book now; undefined before the first snapshot. */
+  readonly bookSeq: number | undefined;
+  /** Book messages applied and verified. */
+  readonly bookMessages: number;
+  /** Ladder renders (at most one per animation frame). */
+  readonly renderedBookUpdates: number;
+  /** Trades placed on the tape since the page loaded (HTTP history included). */
+  readonly tradesShown: number;
+  /** Candles in the chart. */
+  readonly candles: number;
+  /** The market's lifecycle state as last pushed. */
+  readonly lifecycleState: string | undefined;
+  readonly connected: boolean;
+}
+
+declare global {
+  interface Window {
+    __dashboard?: DashboardHooks;
+  }
+}
+
+const marketList = new MarketListView(byId('markets'), (symbol) => {
+  location.hash = encodeURIComponent(symbol);
+});
+const ladderView = new LadderView(byId('ladder'), LADDER_ROWS);
+const tape = new TapeView(byId('tape'), TAPE_ROWS);
+const tickerView = new TickerView(byId('ticker'));
+const lifecycle = new LifecycleView(byId('lifecycle-state'), byId('lifecycle-history'));
+const chart = new CandleChart(byId('chart'));
+const footer = {
+  connection: byId('connection-status'),
+  seq: byId('book-seq'),
+  checksum: byId('book-checksum'),
+  resyncs: byId('resync-count'),
+  rendered: byId('rendered-count'),
+};
+
+let markets: MarketInfo[] = [];
+let selected: MarketInfo | undefined;
+let client: ExchangeClient | undefined;
+let tickerSubscribed = new Set<string>();
+let interval: CandleInterval = '1m';
+/** Bumped whenever the market, the interval or the connection changes: older callbacks stop. */
+let generation = 0;
+let marketSubscriptions: Promise<Unsubscribe | undefined>[] = [];
+let book: LocalBook | undefined;
+let tickerSeen = false;
+let lifecycleState: string | undefined;
+let reconnectDelay = 500;
+
+let resyncs = 0;
+let bookMessages = 0;
+let renderedBookUpdates = 0;
+let rendered: { bids: BookLevel[]; asks: BookLevel[] } | undefined;
+let bookDirty = false;
+let pendingTrades: TradeMessage[] = [];
+let frameRequested = false;
+
+window.__dashboard = {
+  get market() {
+    return selected?.symbol;
+  },
+  checksum: () => (book?.seq === undefined ? undefined : book.checksum()),
+  renderedChecksum: () => (rendered === undefined ? undefined : bookChecksum(rendered.bids, rendered.asks)),
+  get resyncs() {
+    return resyncs;
+  },
+  get bookSeq() {
+    return book?.seq;
+  },
+  get bookMessages() {
+    return bookMessages;
+  },
+  get renderedBookUpdates() {
+    return renderedBookUpdates;
+  },
+  get tradesShown() {
+    return tape.added;
+  },
+  get candles() {
+    return chart.size;
+  },
+  get lifecycleState() {
+    return lifecycleState;
+  },
+  get connected() {
+    return client?.connected ?? false;
+  },
+};
+
+function background(work: Promise<unknown>, what: string): void {
+  work.catch((error: unknown) => {
+    console.warn(`dashboard: ${what}:`, error instanceof Error ? error.message : error);
+  });
+}
+
+// --- Rendering, one frame at a time -----------------------------------------------------------
+
+function requestFrame(): void {
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(renderFrame);
+}
+
+function renderFrame(): void {
+  frameRequested = false;
+  if (bookDirty && book !== undefined && selected !== undefined) {
+    bookDirty = false;
+    const bids = book.bids(LADDER_ROWS);
+    const asks = book.asks(LADDER_ROWS);
+    ladderView.render(bids, asks, { price: selected.priceDecimals, qty: selected.qtyDecimals });
+    rendered = { bids, asks };
+    renderedBookUpdates++;
+    setText(footer.seq, String(book.seq ?? '—'));
+    setText(
+      footer.checksum,
+      `${(book.checksum() >>> 0).toString(16).padStart(8, '0')}${book.synced ? '' : ' (stale)'}`,
+    );
+    setText(footer.rendered, String(renderedBookUpdates));
+    if (!tickerSeen) tickerView.fallback(undefined, bids[0]?.[0], asks[0]?.[0]);
+  }
+  if (pendingTrades.length > 0) {
+    const trades = pendingTrades;
+    pendingTrades = [];
+    tape.add(trades);
+    const last = tape.last;
+    if (last !== undefined && selected !== undefined) {
+      if (!tickerSeen) tickerView.fallback(last, undefined, undefined);
+      marketList.setLast(selected.symbol, last);
+    }
+  }
+}
+
+// --- Markets -----------------------------------------------------------------------------------
+
+function parseMarkets(body: unknown): MarketInfo[] {
+  if (!Array.isArray(body)) throw new Error('GET /markets did not answer an array');
+  return body.filter(
+    (m): m is MarketInfo =>
+      typeof m === 'object' &&
+      m !== null &&
+      typeof (m as MarketInfo).symbol === 'string' &&
+      typeof (m as MarketInfo).priceDecimals === 'number' &&
+      typeof (m as MarketInfo).qtyDecimals === 'number',
+  );
+}
+
+async function refreshMarkets(): Promise<void> {
+  const fresh = parseMarkets(await getJson(`${API}/markets`));
+  const key = (list: readonly MarketInfo[]) => list.map((m) => `${m.symbol}:${m.status}`).join(',');
+  if (key(fresh) !== key(markets)) {
+    markets = fresh;
+    marketList.setMarkets(markets);
+    if (selected !== undefined) marketList.select(selected.symbol);
+  }
+  if (client !== undefined) subscribeTickers(client);
+  if (selected === undefined) selectFromHash();
+  else {
+    const now = markets.find((m) => m.symbol === selected?.symbol);
+    if (now !== undefined) selected = now;
+  }
+}
+
+function selectFromHash(): void {
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  const market =
+    markets.find((m) => m.symbol === wanted || m.id === wanted) ??
+    markets.find((m) => m.status === 'active') ??
+    markets[0];
+  if (market === undefined || market.symbol === selected?.symbol) return;
+  selected = market;
+  marketList.select(market.symbol);
+  setText(
+    byId('market-title'),
+    market.name === undefined ? market.symbol : `${market.symbol} · ${market.name}`,
+  );
+  document.title = `${market.symbol} · RWA Exchange`;
+  openMarket();
+}
+
+// --- Subscriptions -------------------------------------------------------------------------------
+
+function onTicker(ticker: Ticker): void {
+  marketList.setTicker(ticker);
+  if (ticker.market === selected?.symbol) {
+    tickerSeen = true;
+    tickerView.set(ticker);
+  }
+}
+
+function subscribeTickers(c: ExchangeClient): void {
+  const wanted = markets.slice(0, TICKER_MARKETS_MAX).map((m) => m.symbol);
+  if (selected !== undefined && !wanted.includes(selected.symbol)) wanted.push(selected.symbol);
+  for (const symbol of wanted) {
+    if (tickerSubscribed.has(symbol)) continue;
+    tickerSubscribed.add(symbol);
+    background(c.subscribe('ticker', { market: symbol }, onTicker), `ticker ${symbol}`);
+  }
+}
+
+/** (Re)opens the selected market's streams on the current connection and loads its history. */
+function openMarket(): void {
+  const market = selected;
+  if (market === undefined) return;
+  const gen = ++generation;
+  for (const subscription of marketSubscriptions) {
+    background(
+      subscription.then((unsubscribe) => unsubscribe?.()),
+      'unsubscribe',
+    );
+  }
+  marketSubscriptions = [];
+  book = undefined;
+  rendered = undefined;
+  bookDirty = false;
+  pendingTrades = [];
+  tickerSeen = false;
+  lifecycleState = undefined;
+  ladderView.clear();
+  tape.clear();
+  tickerView.clear();
+  chart.clear();
+  chart.setPriceFormat(market.priceDecimals, market.tickSize);
+  lifecycle.setState(undefined);
+  const current = () => gen === generation;
+  const { symbol } = market;
+
+  const c = client;
+  const liveCandles = new Map<number, Candle>();
+  let candlesLoaded = false;
+  if (c !== undefined) {
+    if (!tickerSubscribed.has(symbol)) subscribeTickers(c);
+    const track = (subscription: Promise<Unsubscribe>, what: string) => {
+      const tracked = subscription.catch((error: unknown) => {
+        console.warn(`dashboard: ${what}:`, error instanceof Error ? error.message : error);
+        return undefined;
+      });
+      marketSubscriptions.push(tracked);
+    };
+    track(
+      c
+        .subscribeBook(
+          symbol,
+          BOOK_DEPTH,
+          (updated) => {
+            if (!current()) return;
+            book = updated;
+            bookMessages++;
+            bookDirty = true;
+            requestFrame();
+          },
+          {
+            onResync: () => {
+              resyncs++;
+              setText(footer.resyncs, String(resyncs));
+            },
+          },
+        )
+        .then((subscription) => subscription.unsubscribe),
+      `book ${symbol}`,
+    );
+    track(
+      c.subscribe('trades', { market: symbol }, (trade) => {
+        if (!current()) return;
+        pendingTrades.push(trade);
+        requestFrame();
+      }),
+      `trades ${symbol}`,
+    );
+    track(
+      c.subscribe('lifecycle', { market: symbol }, (message) => {
+        if (!current()) return;
+        lifecycleState = message.to;
+        lifecycle.setState(message);
+        if (message.from !== null) {
+          // The audit rows are written by the projections just after the push: read them a bit later.
+          setTimeout(() => {
+            if (current()) loadEvents(symbol, current);
+          }, 300);
+        }
+      }),
+      `lifecycle ${symbol}`,
+    );
+    track(
+      c.subscribe('candles', { market: symbol, interval }, (candle) => {
+        if (!current()) return;
+        if (candlesLoaded) chart.update(candle);
+        else liveCandles.set(candle.t, candle);
+      }),
+      `candles ${symbol}`,
+    );
+  }
+
+  const encoded = encodeURIComponent(symbol);
+  background(
+    getJson(`${API}/markets/${encoded}/trades?limit=${TAPE_ROWS}`).then((body) => {
+      if (!current() || !Array.isArray(body)) return;
+      pendingTrades.push(...(body as TradeMessage[]));
+      requestFrame();
+    }),
+    `trades of ${symbol}`,
+  );
+  background(
+    getJson(`${API}/markets/${encoded}/candles?interval=${interval}`).then((body) => {
+      if (!current()) return;
+      chart.setHistory(Array.isArray(body) ? (body as Candle[]) : []);
+      candlesLoaded = true;
+      for (const candle of [...liveCandles.values()].sort((a, b) => a.t - b.t)) chart.update(candle);
+    }),
+    `candles of ${symbol}`,
+  );
+  loadEvents(symbol, current);
+}
+
+function loadEvents(symbol: string, current: () => boolean): void {
+  background(
+    getJson(`${API}/markets/${encodeURIComponent(symbol)}/events`).then((body) => {
+      if (current()) lifecycle.setHistory(Array.isArray(body) ? (body as LifecycleRecord[]) : []);
+    }),
+    `lifecycle events of ${symbol}`,
+  );
+}
+
+// --- Connection ----------------------------------------------------------------------------------
+
+function setConnection(status: 'connecting' | 'connected' | 'disconnected'): void {
+  setText(footer.connection, status);
+  footer.connection.dataset.status = status;
+}
+
+async function connect(): Promise<void> {
+  setConnection('connecting');
+  const c = new ExchangeClient({
+    url: webSocketUrl(),
+    onClose: () => {
+      if (client !== c) return;
+      client = undefined;
+      generation++;
+      setConnection('disconnected');
+      reconnectLater();
+    },
+    onError: (error) => {
+      console.warn('dashboard: exchange:', error.message);
+    },
+  });
+  try {
+    await c.connect();
+  } catch {
+    setConnection('disconnected');
+    reconnectLater();
+    return;
+  }
+  client = c;
+  reconnectDelay = 500;
+  tickerSubscribed = new Set();
+  setConnection('connected');
+  subscribeTickers(c);
+  openMarket();
+}
+
+function reconnectLater(): void {
+  setTimeout(() => void connect(), reconnectDelay);
+  reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+}
+
+// --- Start -----------------------------------------------------------------------------------------
+
+function intervalButtons(): void {
+  const container = byId('intervals');
+  const buttons = INTERVALS.map((value) => {
+    const button = el('button', { type: 'button', 'data-interval': value, 'data-testid': 'interval' }, [
+      value,
+    ]);
+    button.addEventListener('click', () => {
+      if (interval === value) return;
+      interval = value;
+      for (const b of buttons) b.classList.toggle('selected', b === button);
+      openMarket();
+    });
+    if (value === interval) button.classList.add('selected');
+    return button;
+  });
+  container.replaceChildren(...buttons);
+}
+
+intervalButtons();
+window.addEventListener('hashchange', selectFromHash);
+background(
+  refreshMarkets().finally(() => void connect()),
+  'markets',
+);
+setInterval(() => {
+  background(refreshMarkets(), 'markets');
+}, MARKETS_REFRESH_MS);
