@@ -10,7 +10,10 @@ import type { Config } from './config.ts';
 import { createEntityPermissions } from './integrations/config.ts';
 import { startEntityPermissionsIntegration } from './integrations/index.ts';
 import { startJobQueue } from './jobs/queue.ts';
+import { priceSourceOf } from './marketdata/config.ts';
+import { MarketDataService } from './marketdata/marketData.ts';
 import { MarketDataPublisher } from './marketdata/publisher.ts';
+import { startReferencePriceJob } from './marketdata/referencePrices.ts';
 import { insertAsset, insertMarket, loadCatalog } from './persistence/catalogStore.ts';
 import { loadComplianceRecords, saveComplianceRecord } from './persistence/complianceStore.ts';
 import {
@@ -20,6 +23,12 @@ import {
   loadMarketAssets,
   updateMarketAsset,
 } from './persistence/issuanceStore.ts';
+import {
+  loadMarketData,
+  loadReferencePrices,
+  saveMarketData,
+  saveReferencePrices,
+} from './persistence/marketDataStore.ts';
 import { durableMarketRebuild } from './persistence/marketRebuild.ts';
 import { JournalWriter } from './persistence/journalWriter.ts';
 import { migrate } from './persistence/migrate.ts';
@@ -28,6 +37,7 @@ import { tradeCounts } from './persistence/history.ts';
 import { Projector } from './persistence/projector.ts';
 import { recover } from './persistence/recovery.ts';
 import { scheduleSnapshots, takeSnapshot } from './persistence/snapshots.ts';
+import { buildWeb, DEFAULT_WEB_OUT_DIR } from '../scripts/build-web.ts';
 import { Admin } from './transport/admin.ts';
 import { Authenticator, type Principal } from './transport/auth.ts';
 import { ComplianceAdmin } from './transport/complianceAdmin.ts';
@@ -35,6 +45,8 @@ import { failure, success } from './transport/errors.ts';
 import { registerComplianceRoutes } from './transport/http/issuance.ts';
 import { Issuance, type Authorize } from './transport/issuance.ts';
 import { registerWebSocket, type Publication } from './transport/gateway.ts';
+import { createInspectionFeed } from './transport/inspection.ts';
+import { devPagesEnabled, registerStatic } from './transport/static.ts';
 import { registerHttp } from './transport/http.ts';
 import { OrderEntry, wireOrderId } from './transport/orderEntry.ts';
 import { RateLimiter } from './transport/rateLimit.ts';
@@ -75,15 +87,33 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
       userOrders.closed(userId, wireOrderId(marketId, orderId));
     },
   });
+  // Candles and 24h stats from committed trades (src/marketdata/marketData.ts).
+  const marketData = new MarketDataService({
+    closeGraceMs: config.CANDLE_CLOSE_GRACE_MS,
+    quotes: (symbol) => {
+      const book = publisher.bookSnapshot(symbol, 10);
+      return { bid: book?.bids[0]?.[0], ask: book?.asks[0]?.[0] };
+    },
+  });
   const ledger = new Ledger();
   const catalog = new Catalog();
   const compliance = new ComplianceRegistry(await loadComplianceRecords(pool));
+  // The visualizer's feed: the supervisor's inspection stream, throttled, on the admin-only channel.
+  const inspection = createInspectionFeed({
+    throttleMs: 250,
+    publish: (publications) => {
+      publish(publications);
+    },
+    symbolOf: (marketId) => catalog.market(marketId)?.definition.symbol,
+    markets: () => supervisor.list(),
+  });
   // Filled once the services exist; the admit gate and the jobs read it only later.
   const late: { issuance?: Issuance } = {};
   const supervisor = new Supervisor({
     ledger,
     sink: writer,
     mailboxSize: config.MAILBOX_SIZE,
+    inspect: inspection.inspect,
     rebuildMarket: durableMarketRebuild(pool),
     // RWA markets: only compliant holders place (checked in the actor, before the book).
     admit: (market, userId) => {
@@ -97,6 +127,8 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     },
     publish: (batch: JournalBatch) => {
       publish(publisher.publish(batch));
+      // After the publisher: the ticker's bid/ask read the book this batch left.
+      publish(marketData.onBatch(batch));
     },
   });
   const stored = await loadCatalog(pool);
@@ -122,11 +154,28 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
   });
   while ((await projector.runOnce()) > 0);
   const trades = await tradeCounts(pool);
+  const references = await loadReferencePrices(pool);
+  const storedMarketData = new Map(
+    await Promise.all(
+      catalog.listMarkets().map(async (m) => {
+        const stored = await loadMarketData(pool, m.definition.id, {
+          now: Date.now(),
+          horizonMs: marketData.horizonMs,
+        });
+        return [m.definition.id, stored] as const;
+      }),
+    ),
+  );
 
   const userOrders = new UserOrders(config.MAX_OPEN_ORDERS_PER_USER);
   const follow = (listed: ListedMarket) => {
     const actor = supervisor.actor(listed.definition.symbol)!;
     publisher.addMarket(listed, actor, { tradeSeq: trades.get(listed.definition.id) ?? 0, ts: Date.now() });
+    marketData.addMarket(listed, {
+      stored: storedMarketData.get(listed.definition.id),
+      indexPrice: references.get(listed.definition.id)?.price,
+      now: Date.now(),
+    });
     const { resting, stops } = actor.orderBook.openOrders();
     for (const order of [...resting, ...stops]) {
       userOrders.add(order.userId, wireOrderId(listed.definition.id, order.orderId), order.clientOrderId);
@@ -148,6 +197,16 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     },
   );
   projector.start(50);
+  const marketDataSaver = marketData.persist((changes) => saveMarketData(pool, changes), {
+    intervalMs: config.MARKETDATA_FLUSH_MS,
+    onError: (error) => {
+      log.warn({ err: error }, 'market data not saved');
+    },
+  });
+  const candleTimer = setInterval(() => {
+    publish(marketData.tick(Date.now()));
+  }, 1_000);
+  candleTimer.unref();
 
   const auth = new Authenticator(config.JWT_SECRET);
   const maxLag = config.PROJECTION_MAX_LAG_RECORDS;
@@ -247,6 +306,27 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
           },
         });
   for (const queue of [deployQueue, allowlistQueue]) if (queue !== undefined) queues.push(queue);
+  const priceSource = priceSourceOf(config);
+  if (priceSource !== undefined && redisUrl !== undefined) {
+    queues.push(
+      await startReferencePriceJob({
+        redisUrl,
+        prefix,
+        intervalMs: config.PRICE_FETCH_INTERVAL_MS,
+        source: priceSource,
+        log,
+        markets: () => catalog.listMarkets(),
+        store: (prices, fetchedAt) =>
+          saveReferencePrices(
+            pool,
+            prices.map((p) => ({ marketId: p.marketId, price: p.price, sourceKey: p.sourceKey, fetchedAt })),
+          ),
+        onPrices: (prices) => {
+          for (const { marketId, price } of prices) publish(marketData.setIndexPrice(marketId, price));
+        },
+      }),
+    );
+  }
 
   const issuance = new Issuance({
     catalog,
@@ -295,7 +375,17 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     auth,
     orders,
     catalog,
-    marketData: publisher,
+    marketData: {
+      bookSnapshot: (symbol, depth) => publisher.bookSnapshot(symbol, depth),
+      lifecycleSnapshot: (symbol) => publisher.lifecycleSnapshot(symbol),
+      openOrders: (userId) => publisher.openOrders(userId),
+      balances: (userId) => publisher.balances(userId),
+      setAudience: (hasSubscribers) => {
+        publisher.setAudience(hasSubscribers);
+      },
+      tickerSnapshot: (symbol) => marketData.tickerSnapshot(symbol),
+      candleSnapshot: (symbol, interval) => marketData.candleSnapshot(symbol, interval),
+    },
     limits: {
       maxFrameBytes: config.WS_MAX_FRAME_BYTES,
       maxBackpressureBytes: config.WS_MAX_BACKPRESSURE_BYTES,
@@ -303,6 +393,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
       maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
     },
     log,
+    actors: inspection,
     cancelOnDisconnect: (principal: Principal, placed) => {
       for (const [orderId, market] of placed) {
         if (!userOrders.isOpen(principal.userId, orderId)) continue;
@@ -325,6 +416,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     supervisor,
     ledger,
     marketData: publisher,
+    candles: marketData,
     pool,
     maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
     connections: ws.connections,
@@ -360,6 +452,15 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     log,
   });
 
+  // The dashboard and the visualizer, built on demand (esbuild, cached by content).
+  const web = await buildWeb({ outDir: DEFAULT_WEB_OUT_DIR });
+  log.info({ built: web.built, ms: Math.round(web.ms), outDir: web.outDir }, 'web pages ready');
+  registerStatic(app, {
+    root: web.outDir,
+    routes: { '/': 'dashboard/index.html', '/dev/actors': 'actors/index.html' },
+    devOnly: { paths: ['/dev/actors'], enabled: devPagesEnabled(config.NODE_ENV) },
+  });
+
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
     app.listen(config.HOST, config.PORT, (socket) => {
       if (socket === false) reject(new Error(`cannot listen on ${config.HOST}:${config.PORT}`));
@@ -382,11 +483,14 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     close: () => {
       closing ??= (async () => {
         uWS.us_listen_socket_close(listenSocket);
+        inspection.stop();
+        clearInterval(candleTimer);
         app.close();
         await supervisor.idle();
         await snapshots.stop();
         log.info(await takeSnapshot(pool, { supervisor, writer }), 'snapshot taken at shutdown');
         await writer.close();
+        await marketDataSaver.stop();
         await projector.stop();
         await projector.runOnce();
         await integration.close();

@@ -1,5 +1,6 @@
 import { z } from 'zod/v4';
 import { INTEGRATIONS_ENV } from './integrations/config.ts';
+import { MARKETDATA_ENV } from './marketdata/config.ts';
 
 const DEV_JWT_SECRET = 'development-only-jwt-secret-change-me';
 const DEV_WEBHOOK_SECRET = 'development-only-webhook-secret-change-me';
@@ -44,6 +45,8 @@ const schema = z.object({
   DEPLOY_BACKOFF_MS: positiveInt(2_000),
   // The entity-permissions integration (src/integrations/config.ts).
   ...INTEGRATIONS_ENV,
+  // Candles, tickers and reference prices (src/marketdata/config.ts).
+  ...MARKETDATA_ENV,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

@@ -341,16 +341,23 @@ export interface CandleMessage {
   readonly closed: boolean;
 }
 
+/**
+ * A market's ticker. Figures that are unknown are omitted (never nil): `last` and the 24h change
+ * before the first trade, `bid`/`ask` while that side is empty, `high24h`/`low24h` when nothing
+ * traded in the last 24 hours. `indexPrice` is the external reference price, when configured.
+ */
 export interface TickerMessage {
   readonly op: 'ticker';
   readonly market: string;
-  readonly last: Decimal;
-  readonly bid: Decimal;
-  readonly ask: Decimal;
-  readonly high24h: Decimal;
-  readonly low24h: Decimal;
+  readonly last?: Decimal;
+  readonly bid?: Decimal;
+  readonly ask?: Decimal;
+  readonly high24h?: Decimal;
+  readonly low24h?: Decimal;
   readonly volume24h: Decimal;
-  readonly change24h: Decimal;
+  readonly change24h?: Decimal;
+  readonly changePct24h?: Decimal;
+  readonly indexPrice?: Decimal;
 }
 
 export interface OrderMessage {

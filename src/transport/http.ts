@@ -48,6 +48,17 @@ export interface HttpOptions {
   readonly log: Logger;
   /** Open WebSocket connections (the gateway's `connections`), for the metrics gauge. */
   readonly connections?: () => number;
+  /** Candle reads (src/marketdata/marketData.ts). */
+  readonly candles?: {
+    candles(
+      market: string,
+      interval: '1m' | '5m' | '1h',
+      from?: number,
+      to?: number,
+      limit?: number,
+      now?: number,
+    ): object[] | undefined;
+  };
   /** RWA issuance routes (registration, approval, lifecycle actions, details and events). */
   readonly issuance?: { readonly issuance: Issuance; readonly authorize: Authorize };
   /** More routes (webhooks), registered before the catch-all. */
@@ -158,10 +169,30 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
     );
   });
 
-  // Candles are a later issue: a known market has none yet.
-  route('get', `${BASE}/markets/:id/candles`, {}, ({ params }) => {
+  // Candles of committed trades, open time aligned to the interval, no gaps (empty minutes repeat
+  // the previous close with v 0).
+  route('get', `${BASE}/markets/:id/candles`, {}, ({ params, query }) => {
     const market = findMarket(params[0]!);
-    return market.ok ? json(200, []) : errorReply(market.code, market.message);
+    if (!market.ok) return errorReply(market.code, market.message);
+    const interval = query.get('interval') ?? '1m';
+    if (interval !== '1m' && interval !== '5m' && interval !== '1h') {
+      return errorReply('bad_request', 'interval must be 1m, 5m or 1h');
+    }
+    const from = intParam(query, 'from', 0, 0, Number.MAX_SAFE_INTEGER);
+    const to = intParam(query, 'to', Number.MAX_SAFE_INTEGER, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(query, 'limit', 500, 1, LIST_LIMIT_MAX);
+    if (!from.ok) return errorReply(from.code, from.message);
+    if (!to.ok) return errorReply(to.code, to.message);
+    if (!limit.ok) return errorReply(limit.code, limit.message);
+    const read = options.candles?.candles(
+      market.value.definition.symbol,
+      interval,
+      query.get('from') === null ? undefined : from.value,
+      query.get('to') === null ? undefined : to.value,
+      limit.value,
+      Date.now(),
+    );
+    return json(200, read ?? []);
   });
 
   function bookReply(symbol: string, depth: number): HttpReply {

@@ -58,6 +58,8 @@ export const CHANNELS = [
   'orders',
   'fills',
   'balances',
+  // The admin-only actor-state stream of the visualizer (src/transport/inspection.ts).
+  'actors',
 ] as const;
 export type Channel = (typeof CHANNELS)[number];
 export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set(['orders', 'fills', 'balances']);
