@@ -11,7 +11,15 @@
  * and checks that ours and the peer end with the same candles and figures.
  * Part 2 (the dashboard in headless Chromium) is `browserFigures` below.
  */
+import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
+import { pino } from 'pino';
+import { createPool, sql } from 'slonik';
+import WebSocket from 'ws';
+import { fetchMarketSpec, randomWalk, startMarketMaker, startTaker, type Bot } from '../scripts/demo/bots.ts';
+import { startExchange } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { launchChromium, openPage, screenshot } from '../test/browser/support.ts';
 import type { BookEvent } from '../src/actors/book/types.ts';
 import type { ListedMarket } from '../src/actors/catalog.ts';
 import type { JournalBatch } from '../src/actors/market/types.ts';
@@ -265,13 +273,301 @@ function sameResults(ours: Ours, naive: NaiveMarketData): boolean {
 
 // --- Part 2: the dashboard in headless Chromium ----------------------------------------------
 
-/**
- * LEAD: the browser part of `npm run bench:marketdata` goes here (issue 8 §6: the dashboard's
- * rendered book updates per second in headless Chromium while a load generator trades at 1,000
- * trades/s, frames dropped). Whatever it returns is merged into the final JSON line.
+/*
+ * The dashboard (web/dashboard, served at `/`) in headless Chromium (Debian's, driven by
+ * playwright-core, the browser tests' launcher: test/browser/support.ts) while the demo bots
+ * (scripts/demo/bots.ts: market makers quoting a ladder around a random walk, takers sending IOC
+ * orders against it) trade about BROWSER_TARGET_TRADES_PER_S against one market of a whole exchange
+ * in this process (a fresh database through TEST_DATABASE_ADMIN_URL, else DATABASE_URL's server).
+ * Over a window after a warm-up it reads the page's own counters (`window.__dashboard`): book
+ * messages applied and verified, ladder renders (at most one per animation frame), trades put on
+ * the tape, resyncs; and counts the page's animation frames and the gaps between them longer than
+ * two frames (frames dropped: each gap of g ms drops round(g / 16.7) - 1 frames). At the end the
+ * bots stop and the page's book must equal the server's (checksum). `--no-browser` skips it all.
  */
+
+const BROWSER_SYMBOL = 'BTC-USDC';
+const BROWSER_TARGET_TRADES_PER_S = 1_000;
+const BROWSER_WARMUP_MS = 4_000;
+const BROWSER_WINDOW_MS = 15_000;
+const FRAME_MS = 1000 / 60;
+const BROWSER_MAKERS = 4;
+const BROWSER_TAKERS = 8;
+
+/** Counts the page's animation frames and long gaps between them (installed in the page). */
+const FRAME_PROBE = `(() => {
+  const probe = { frames: 0, dropped: 0, longGaps: 0, longestMs: 0, last: undefined };
+  globalThis.__frameProbe = probe;
+  const tick = (t) => {
+    if (probe.last !== undefined) {
+      const gap = t - probe.last;
+      probe.frames++;
+      if (gap > ${2 * FRAME_MS}) {
+        probe.longGaps++;
+        probe.dropped += Math.max(1, Math.round(gap / ${FRAME_MS}) - 1);
+      }
+      if (gap > probe.longestMs) probe.longestMs = gap;
+    }
+    probe.last = t;
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})()`;
+
+const READ_PAGE = `(() => {
+  const d = globalThis.__dashboard;
+  const f = globalThis.__frameProbe;
+  return {
+    bookMessages: d.bookMessages,
+    renderedBookUpdates: d.renderedBookUpdates,
+    tradesShown: d.tradesShown,
+    resyncs: d.resyncs,
+    bookSeq: d.bookSeq,
+    checksum: d.checksum(),
+    renderedChecksum: d.renderedChecksum(),
+    connected: d.connected,
+    frames: f === undefined ? 0 : f.frames,
+    dropped: f === undefined ? 0 : f.dropped,
+    longGaps: f === undefined ? 0 : f.longGaps,
+    longestMs: f === undefined ? 0 : f.longestMs,
+  };
+})()`;
+
+interface PageFigures {
+  bookMessages: number;
+  renderedBookUpdates: number;
+  tradesShown: number;
+  resyncs: number;
+  bookSeq: number | undefined;
+  checksum: number | undefined;
+  renderedChecksum: number | undefined;
+  connected: boolean;
+  frames: number;
+  dropped: number;
+  longGaps: number;
+  longestMs: number;
+}
+
+function benchAdminUrl(): string {
+  const admin = process.env.TEST_DATABASE_ADMIN_URL;
+  if (admin !== undefined && admin !== '') return admin;
+  const raw = process.env.DATABASE_URL;
+  if (raw === undefined || raw === '') {
+    throw new Error(
+      'neither TEST_DATABASE_ADMIN_URL nor DATABASE_URL is set: run through `npm run bench:marketdata`',
+    );
+  }
+  const url = new URL(raw);
+  url.pathname = '/postgres';
+  return url.toString();
+}
+
+async function withAdminPool(
+  run: (pool: Awaited<ReturnType<typeof createPool>>) => Promise<unknown>,
+): Promise<void> {
+  const pool = await createPool(benchAdminUrl(), { maximumPoolSize: 1 });
+  try {
+    await run(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 async function browserFigures(): Promise<Record<string, unknown>> {
-  return Promise.resolve({});
+  if (process.argv.includes('--no-browser')) return { dashboard_skipped: true };
+  const stack: (() => Promise<unknown>)[] = [];
+  const cleanUp = async () => {
+    for (const undo of stack.reverse()) {
+      await undo().catch((error: unknown) => {
+        progress(`browser part: clean-up failed: ${String(error)}`);
+      });
+    }
+  };
+  try {
+    // --- The exchange: a fresh database, limits raised for the bots ---
+    const name = `exchange_bench_md_${randomBytes(4).toString('hex')}`;
+    await withAdminPool((pool) => pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`));
+    stack.push(() =>
+      withAdminPool((pool) =>
+        pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`),
+      ),
+    );
+    const dbUrl = new URL(benchAdminUrl());
+    dbUrl.pathname = `/${name}`;
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATABASE_URL: dbUrl.toString(),
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1',
+      RATE_ORDERS_PER_S: '100000',
+      RATE_ORDERS_BURST: '100000',
+      MAX_OPEN_ORDERS_PER_USER: '100000',
+    });
+    const exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }, pino.destination(2)));
+    stack.push(() => Promise.race([exchange.close(), sleepMs(15_000)]));
+    const http = `http://127.0.0.1:${exchange.port}`;
+    const ws = `ws://127.0.0.1:${exchange.port}/ws`;
+    const ok = (what: string, outcome: { ok: boolean; code?: string; message?: string }) => {
+      if (!outcome.ok) throw new Error(`${what}: ${outcome.code ?? ''} ${outcome.message ?? ''}`);
+    };
+    ok('asset USDC', await exchange.admin.createAsset({ symbol: 'USDC', decimals: 6, kind: 'stable' }));
+    ok('asset BTC', await exchange.admin.createAsset({ symbol: 'BTC', decimals: 8, kind: 'crypto' }));
+    ok(
+      'market',
+      await exchange.admin.listMarket(
+        {
+          symbol: BROWSER_SYMBOL,
+          baseAsset: 'BTC',
+          quoteAsset: 'USDC',
+          priceDecimals: 2,
+          qtyDecimals: 4,
+          tickSize: '0.01',
+          lotSize: '0.0001',
+          minQty: '0.0001',
+          maxQty: '100',
+          makerFeeBps: 0,
+          takerFeeBps: 0,
+        },
+        { id: 'bench', type: 'admin' },
+      ),
+    );
+    const users = [
+      ...Array.from({ length: BROWSER_MAKERS }, (_, i) => `maker-${i}`),
+      ...Array.from({ length: BROWSER_TAKERS }, (_, i) => `taker-${i}`),
+    ];
+    for (const user of users) {
+      ok(`credit ${user} BTC`, await exchange.admin.credit(user, 'BTC', '100000'));
+      ok(`credit ${user} USDC`, await exchange.admin.credit(user, 'USDC', '10000000000'));
+    }
+
+    // --- The load: the demo's bots, more of them and faster ---
+    const spec = await fetchMarketSpec(http, BROWSER_SYMBOL);
+    const reference = randomWalk({ start: 30_000, seed: SEED, stepMs: 200, volatility: 0.0005 });
+    const errors = new Map<string, number>();
+    const onError = (_bot: string, error: Error) => {
+      const code = (error as { code?: string }).code ?? error.name;
+      errors.set(code, (errors.get(code) ?? 0) + 1);
+    };
+    const makers: Bot[] = [];
+    const takers: Bot[] = [];
+    stack.push(async () => {
+      await Promise.all([...takers, ...makers].map((bot) => bot.stop()));
+    });
+    for (let i = 0; i < BROWSER_MAKERS; i++) {
+      makers.push(
+        await startMarketMaker({
+          url: ws,
+          WebSocket,
+          token: await exchange.auth.mint(`maker-${i}`, ['trader']),
+          name: `maker-${i}`,
+          seed: SEED + i,
+          market: spec,
+          reference,
+          levels: 10,
+          halfSpreadBps: 1 + i,
+          stepBps: 1,
+          // Deep quotes: one order absorbs several takers' orders (a trade each).
+          qty: [0.2, 0.6],
+          requoteMs: 100,
+          maxRequestsPerSecond: 5_000,
+          onError,
+        }),
+      );
+    }
+    // Each IOC order is priced at one of the best 3 levels: about 0.8 trades each on average here
+    // (some sweep several levels, many miss: the level moved away meanwhile).
+    const takerRate = Math.ceil((BROWSER_TARGET_TRADES_PER_S * 1.4) / BROWSER_TAKERS);
+    for (let i = 0; i < BROWSER_TAKERS; i++) {
+      takers.push(
+        await startTaker({
+          url: ws,
+          WebSocket,
+          token: await exchange.auth.mint(`taker-${i}`, ['trader']),
+          name: `taker-${i}`,
+          seed: SEED + 100 + i,
+          market: spec,
+          ordersPerSecond: takerRate,
+          qty: [0.01, 0.05],
+          sweepLevels: 3,
+          maxInFlight: 32,
+          maxRequestsPerSecond: 5_000,
+          onError,
+        }),
+      );
+    }
+    const tradesNow = () => takers.reduce((sum, bot) => sum + bot.stats.trades, 0);
+    const takerOrdersNow = () => takers.reduce((sum, bot) => sum + bot.stats.requests, 0);
+
+    // --- The page ---
+    const browser = await launchChromium();
+    stack.push(() => browser.close());
+    const { page, errors: pageErrors } = await openPage(browser);
+    await page.goto(`${http}/#${BROWSER_SYMBOL}`);
+    await page.waitForFunction(
+      'globalThis.__dashboard?.bookSeq !== undefined && globalThis.__dashboard.connected',
+    );
+    await page.evaluate(FRAME_PROBE);
+    const read = () => page.evaluate<PageFigures>(READ_PAGE);
+
+    progress(`browser: ${BROWSER_MAKERS} makers, ${BROWSER_TAKERS} takers × ${takerRate} orders/s; warm-up`);
+    await sleepMs(BROWSER_WARMUP_MS);
+    const before = await read();
+    const trades0 = tradesNow();
+    const orders0 = takerOrdersNow();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await sleepMs(BROWSER_WINDOW_MS);
+    const after = await read();
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const trades = tradesNow() - trades0;
+    const takerOrders = takerOrdersNow() - orders0;
+    await screenshot(page, 'bench-dashboard');
+
+    // Stop the load; the page's book must then be the server's.
+    await Promise.all(takers.map((bot) => bot.stop()));
+    await Promise.all(makers.map((bot) => bot.stop()));
+    let same = false;
+    for (let attempt = 0; attempt < 50 && !same; attempt++) {
+      const response = await fetch(`${http}/api/v1/markets/${BROWSER_SYMBOL}/book?depth=50`);
+      const server = (await response.json()) as { seq: number; checksum: number };
+      const now = await read();
+      same =
+        now.bookSeq === server.seq &&
+        now.checksum === server.checksum &&
+        now.renderedChecksum === server.checksum;
+      if (!same) await sleepMs(100);
+    }
+    const final = await read();
+    const per = (n: number) => round(n / seconds, 1);
+    const figures = {
+      dashboard_book_updates_per_s: per(after.renderedBookUpdates - before.renderedBookUpdates),
+      dashboard_book_messages_per_s: per(after.bookMessages - before.bookMessages),
+      dashboard_trades_shown_per_s: per(after.tradesShown - before.tradesShown),
+      dashboard_frames_per_s: per(after.frames - before.frames),
+      dashboard_frames_dropped: after.dropped - before.dropped,
+      dashboard_long_frame_gaps: after.longGaps - before.longGaps,
+      dashboard_longest_frame_ms: round(after.longestMs, 1),
+      dashboard_resyncs: final.resyncs,
+      dashboard_book_matches_server: same,
+      dashboard_console_errors: pageErrors.length,
+      load_trades_per_s: per(trades),
+      load_taker_orders_per_s: per(takerOrders),
+      load_target_trades_per_s: BROWSER_TARGET_TRADES_PER_S,
+      load_bot_errors: Object.fromEntries(errors),
+      load_process_cpu_pct: round(((cpu.user + cpu.system) / 1e6 / seconds) * 100),
+      browser_window_s: round(seconds, 1),
+    };
+    progress(`browser: ${JSON.stringify(figures)}`);
+    if (pageErrors.length > 0) progress(`browser: page errors: ${pageErrors.slice(0, 5).join(' | ')}`);
+    return figures;
+  } finally {
+    await cleanUp();
+  }
 }
 
 // --- Run -------------------------------------------------------------------------------------
