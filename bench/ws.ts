@@ -53,6 +53,10 @@ const QUICK = process.argv.includes('--quick');
 const PEER_ONLY = process.argv.includes('--peer-only');
 /** Development aid: `--profile-server=DIR` writes a V8 CPU profile of the exchange process there. */
 const PROFILE_DIR = process.argv.find((a) => a.startsWith('--profile-server='))?.split('=')[1];
+/** Development aid: `--orders-only` runs only the closed-loop rounds of (a) (CPU per order), then stops. */
+const ORDERS_ONLY = process.argv.includes('--orders-only');
+/** Development aid: `--server-flag=--trace-gc` (repeatable) adds a Node flag to the exchange process. */
+const SERVER_FLAGS = process.argv.filter((a) => a.startsWith('--server-flag=')).map((a) => a.slice(14));
 
 const P = QUICK
   ? {
@@ -614,6 +618,41 @@ const peerMessages = (n: number): Record<string, unknown>[] =>
         },
   );
 
+/** `--orders-only`: the closed-loop rounds of (a) alone, for profiling the order path. */
+async function ordersOnly(
+  serverPid: number,
+  wsUrl: string,
+  ready: ServerReady,
+): Promise<Record<string, unknown>> {
+  const perProc = Math.ceil(P.traders / P.traderProcs);
+  const traders = Array.from({ length: P.traderProcs }, (_, i) =>
+    child<TraderRequest>('./ws/trader.ts', [String(1000 + i)], `trader ${i}`),
+  );
+  await Promise.all(
+    traders.map((t, i) => {
+      const c = t.next('connected');
+      t.send({
+        type: 'connect',
+        url: wsUrl,
+        tokens: ready.traderTokens.slice(i * perProc, (i + 1) * perProc),
+      });
+      return c;
+    }),
+  );
+  const closed: ClosedRound[] = [];
+  for (let r = 0; r < P.closedRounds; r++) {
+    const c = await closedRound(serverPid, traders);
+    closed.push(c);
+    progress(`  closed loop round ${r + 1}: ${JSON.stringify(c)}`);
+  }
+  for (const t of traders) t.send({ type: 'close' });
+  return {
+    durable_orders_per_s: median(closed.map((c) => c.orders_per_s)),
+    server_cpu_us_per_order: median(closed.map((c) => c.server_cpu_us_per_order)),
+    closed_rounds: closed,
+  };
+}
+
 async function main(): Promise<Record<string, unknown>> {
   const peer = child<SocketIoRequest>('./ws/socketioServer.ts', [], 'socket.io server');
   const peerReady = await peer.next<SocketIoReady>('ready');
@@ -633,7 +672,7 @@ async function main(): Promise<Record<string, unknown>> {
     './ws/server.ts',
     [String(P.traders)],
     'exchange',
-    PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`],
+    [...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]), ...SERVER_FLAGS],
   );
   const ready = await server.next<ServerReady>('ready', 180_000);
   const wsUrl = `ws://127.0.0.1:${ready.port}/ws`;
@@ -641,6 +680,7 @@ async function main(): Promise<Record<string, unknown>> {
   benchDatabase = ready.database;
 
   try {
+    if (ORDERS_ONLY) return await ordersOnly(server.pid, wsUrl, ready);
     // -------- memory per idle connection, first, on both fresh servers; the connections stay
     // open (idle: no subscriptions on ours) through (a) and subscribe for (b).
     progress(`memory: ${P.subscribers} idle connections to each server, ${P.subscriberProcs} processes each`);

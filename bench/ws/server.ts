@@ -9,6 +9,8 @@
  * Started by bench/ws.ts with `node --expose-gc --import tsx bench/ws/server.ts <traders>`.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { pino } from 'pino';
 import { createPool, sql } from 'slonik';
 import { startExchange, type Exchange } from '../../src/app.ts';
@@ -66,8 +68,35 @@ let stopping: Promise<void> | undefined;
 const dropDatabase = (): Promise<void> =>
   admin((pool) => pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`));
 
+/**
+ * Development aid: BENCH_HEAP_SAMPLE=FILE samples allocations (collected ones included) from ready
+ * to stop and writes the V8 sampling heap profile there: where the churn the GC pays for comes from.
+ */
+const heapSampleFile = process.env.BENCH_HEAP_SAMPLE;
+let heapSession: Session | undefined;
+
+function post<T>(session: Session, method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    session.post(method, params ?? {}, (error, result) => {
+      if (error === null) resolve(result as T);
+      else reject(error);
+    });
+  });
+}
+
+async function writeHeapSample(): Promise<void> {
+  if (heapSession === undefined || heapSampleFile === undefined) return;
+  const { profile } = await post<{ profile: object }>(heapSession, 'HeapProfiler.stopSampling');
+  writeFileSync(heapSampleFile, JSON.stringify(profile));
+  heapSession.disconnect();
+  heapSession = undefined;
+}
+
 async function stop(): Promise<void> {
   stopping ??= (async () => {
+    await writeHeapSample().catch((error: unknown) => {
+      process.stderr.write(`[server] heap sample failed: ${String(error)}\n`);
+    });
     if (exchange !== undefined) {
       // A clean close snapshots and lets projections catch up; do not let it hold the run for long.
       await Promise.race([
@@ -141,6 +170,15 @@ try {
   process.on('disconnect', () => {
     void stop().finally(() => process.exit(0));
   });
+  if (heapSampleFile !== undefined) {
+    heapSession = new Session();
+    heapSession.connect();
+    await post(heapSession, 'HeapProfiler.startSampling', {
+      samplingInterval: 16_384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
   send({
     type: 'ready',
     port: ex.port,

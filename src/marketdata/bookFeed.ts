@@ -29,7 +29,7 @@ export interface BookFeedUpdate {
   readonly seq: number;
   /** Of the best 10 levels per side after the batch: the same for every window. */
   readonly checksum: number;
-  /** In BOOK_DEPTHS order. */
+  /** In BOOK_DEPTHS order (the windows asked for). */
   readonly deltas: readonly BookWindowDelta[];
 }
 
@@ -187,27 +187,34 @@ export class BookFeed {
 
   /**
    * Publishes all level changes of one committed batch (several per price allowed: the last one
-   * wins). Returns undefined when the batch left every level as it was (no seq step).
+   * wins). Returns undefined when the batch left every level as it was (no seq step). `wanted`
+   * picks the windows whose delta is built (default all; the others are left out of `deltas`):
+   * the view, seq and checksum advance all the same.
    */
-  applyBatch(changes: readonly LevelChange[]): BookFeedUpdate | undefined {
+  applyBatch(
+    changes: readonly LevelChange[],
+    wanted: (depth: BookDepth) => boolean = all,
+  ): BookFeedUpdate | undefined {
     const bidChanges = this.#bids.changed(changes, 'buy');
     const askChanges = this.#asks.changed(changes, 'sell');
     if (bidChanges.length === 0 && askChanges.length === 0) return undefined;
-    const bidBefore = this.#bids.bounds();
-    const askBefore = this.#asks.bounds();
+    const depths = BOOK_DEPTHS.filter(wanted);
+    const windowed = depths.some((depth) => depth !== 0);
+    const bidBefore = windowed ? this.#bids.bounds() : undefined;
+    const askBefore = windowed ? this.#asks.bounds() : undefined;
     this.#bids.apply(bidChanges);
     this.#asks.apply(askChanges);
-    const bidAfter = this.#bids.bounds();
-    const askAfter = this.#asks.bounds();
+    const bidAfter = windowed ? this.#bids.bounds() : undefined;
+    const askAfter = windowed ? this.#asks.bounds() : undefined;
     this.#seq++;
     this.#checksum = this.#computeChecksum();
-    const deltas = BOOK_DEPTHS.map((depth): BookWindowDelta =>
+    const deltas = depths.map((depth): BookWindowDelta =>
       depth === 0
         ? { depth, bids: this.#allChanged(bidChanges), asks: this.#allChanged(askChanges) }
         : {
             depth,
-            bids: this.#windowDelta(this.#bids, bidChanges, bidBefore.get(depth), bidAfter.get(depth)),
-            asks: this.#windowDelta(this.#asks, askChanges, askBefore.get(depth), askAfter.get(depth)),
+            bids: this.#windowDelta(this.#bids, bidChanges, bidBefore?.get(depth), bidAfter?.get(depth)),
+            asks: this.#windowDelta(this.#asks, askChanges, askBefore?.get(depth), askAfter?.get(depth)),
           },
     );
     return { seq: this.#seq, checksum: this.#checksum, deltas };
@@ -280,5 +287,6 @@ export class BookFeed {
   }
 }
 
+const all = (): boolean => true;
 const ascending = (a: number, b: number): number => a - b;
 const descending = (a: number, b: number): number => b - a;

@@ -100,6 +100,8 @@ interface TrackedOrder {
 
 interface MarketFeed {
   readonly definition: MarketDefinition;
+  /** `trades/SYMBOL`, built once. */
+  readonly tradesTopic: string;
   readonly money: MarketMoney;
   readonly funds: MarketFunds;
   readonly book: BookFeed;
@@ -113,7 +115,24 @@ interface MarketFeed {
 interface Balance {
   available: bigint;
   locked: bigint;
+  /** The net change of the batch being published (valid while `batch` is the current one). */
+  netAvailable: bigint;
+  netLocked: bigint;
+  /** The publish() call that last touched this row (0: none). */
+  batch: number;
 }
+
+/** A balance row a batch touched, in first-touch order. */
+interface TouchedBalance {
+  readonly userId: string;
+  readonly asset: string;
+  readonly row: Balance;
+}
+
+/** Whether anyone listens on a topic now (the gateway's uWS `numSubscribers`). */
+export type Audience = (topic: string) => boolean;
+
+const everyone: Audience = () => true;
 
 type OkEntry = BatchEntry<JournalCommand> & { readonly result: { readonly ok: true } };
 
@@ -138,9 +157,22 @@ export class MarketDataPublisher {
   readonly #decimals = new Map<string, number>();
   readonly #options: PublisherOptions;
   #assetDecimals: (asset: string) => number | undefined = () => undefined;
+  #audience: Audience = everyone;
+  /** Numbers publish() calls, to tell the balance rows a batch touched. */
+  #batch = 0;
 
   constructor(options: PublisherOptions = {}) {
     this.#options = options;
+  }
+
+  /**
+   * From now on, publish() leaves out the messages of topics `audience` says nobody listens on
+   * (the published state advances all the same). The gateway sets it: in bench:ws's closed loop
+   * nobody subscribes to the traders' private channels, and building those pushes was most of
+   * the publisher's CPU. Default: every message is built.
+   */
+  setAudience(audience: Audience): void {
+    this.#audience = audience;
   }
 
   /**
@@ -158,7 +190,7 @@ export class MarketDataPublisher {
       if (account.startsWith('@')) continue;
       const rows = new Map<string, Balance>();
       for (const { asset, available, locked } of balances) {
-        rows.set(asset, { available: BigInt(available), locked: BigInt(locked) });
+        rows.set(asset, balanceRow(BigInt(available), BigInt(locked)));
       }
       this.#balances.set(account, rows);
     }
@@ -178,6 +210,7 @@ export class MarketDataPublisher {
     const { state, context } = source.currentState().lifecycle;
     const feed: MarketFeed = {
       definition,
+      tradesTopic: `trades/${definition.symbol}`,
       money,
       funds: new MarketFunds(
         money,
@@ -207,24 +240,33 @@ export class MarketDataPublisher {
     this.#bySymbol.set(definition.symbol, feed);
   }
 
-  /** The pushes one committed batch causes, in order; it also advances the published state. */
+  /**
+   * The pushes one committed batch causes, in order (those of topics without an audience left out,
+   * see setAudience); it also advances the published state. Consumers that need every trade read
+   * the batch itself, not these publications.
+   */
   publish(batch: JournalBatch): Publication[] {
     const out: Publication[] = [];
     const market = this.#byId.get(batch.marketId);
     const levels: LevelEvent[] = [];
-    const touched = new Map<string, { userId: string; asset: string; available: bigint; locked: bigint }>();
-    for (const entry of batch.entries) {
-      this.#post(entry.postings, touched);
+    const touched: TouchedBalance[] = [];
+    const batchNumber = ++this.#batch;
+    const { entries } = batch;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (entry.postings.length > 0) this.#post(entry.postings, touched, batchNumber);
       if (market !== undefined && entry.result.ok) this.#entry(market, entry as OkEntry, out, levels);
     }
     if (market !== undefined) {
       market.lifecycle.state = batch.state;
       this.#bookDeltas(market, levels, out);
     }
-    for (const { userId, asset, available, locked } of touched.values()) {
-      if (available === 0n && locked === 0n) continue; // net nothing: the last push still holds
+    for (const { userId, asset, row } of touched) {
+      if (row.netAvailable === 0n && row.netLocked === 0n) continue; // net nothing: the last push still holds
+      const topic = `balances/${userId}`;
+      if (!this.#audience(topic)) continue;
       const message = this.#balanceMessage(userId, asset);
-      if (message !== undefined) out.push({ topic: `balances/${userId}`, message });
+      if (message !== undefined) out.push({ topic, message });
     }
     return out;
   }
@@ -280,14 +322,6 @@ export class MarketDataPublisher {
       });
     }
     const touched = new Map<number, TrackedOrder>();
-    const touch = (orderId: number): TrackedOrder | undefined => {
-      const order = market.orders.get(orderId);
-      if (order !== undefined) {
-        order.ts = ts;
-        touched.set(orderId, order);
-      }
-      return order;
-    };
     let fills = 0;
     for (const event of result.events) {
       switch (event.type) {
@@ -310,24 +344,16 @@ export class MarketDataPublisher {
             ts,
           };
           this.#track(market, order);
-          touch(event.orderId);
+          touchOrder(market, touched, event.orderId, ts);
           break;
         }
         case 'fill':
           this.#fill(market, entry, event, fills++, out);
-          for (const [orderId, remaining] of [
-            [event.takerOrderId, event.takerRemaining],
-            [event.makerOrderId, event.makerRemaining],
-          ] as const) {
-            const order = touch(orderId);
-            if (order === undefined) continue;
-            order.remaining = remaining;
-            if (order.filledNotional !== undefined)
-              order.filledNotional += BigInt(event.price) * BigInt(event.qty);
-          }
+          filled(touchOrder(market, touched, event.takerOrderId, ts), event.takerRemaining, event);
+          filled(touchOrder(market, touched, event.makerOrderId, ts), event.makerRemaining, event);
           break;
         case 'rested': {
-          const order = touch(event.orderId);
+          const order = touchOrder(market, touched, event.orderId, ts);
           if (order === undefined) break;
           order.remaining = event.remaining;
           order.price = event.price;
@@ -336,12 +362,12 @@ export class MarketDataPublisher {
         }
         case 'pending':
         case 'triggered': {
-          const order = touch(event.orderId);
+          const order = touchOrder(market, touched, event.orderId, ts);
           if (order !== undefined) order.pending = event.type === 'pending';
           break;
         }
         case 'canceled': {
-          const order = touch(event.orderId);
+          const order = touchOrder(market, touched, event.orderId, ts);
           if (order === undefined) break;
           order.remaining = event.remaining;
           order.canceled = true;
@@ -349,7 +375,7 @@ export class MarketDataPublisher {
           break;
         }
         case 'amended': {
-          const order = touch(event.orderId);
+          const order = touchOrder(market, touched, event.orderId, ts);
           if (order === undefined) break;
           order.price = event.price;
           order.qty = event.qty;
@@ -364,68 +390,67 @@ export class MarketDataPublisher {
       }
     }
     for (const order of touched.values()) {
-      out.push({ topic: `orders/${order.userId}`, message: orderMessage(market, order) });
+      const topic = `orders/${order.userId}`;
+      if (this.#audience(topic)) out.push({ topic, message: orderMessage(market, order) });
       if (order.canceled || order.remaining === 0) this.#close(market, order);
     }
   }
 
   /** The trade and both parties' fills; `n` numbers the fills of the entry as the projector does. */
   #fill(market: MarketFeed, entry: OkEntry, event: FillEvent, n: number, out: Publication[]): void {
-    const { definition, money, funds } = market;
-    const symbol = definition.symbol;
-    const tradeId = `${definition.id}:${entry.seq}:${n}`;
-    const price = money.formatPrice(event.price);
-    const qty = money.formatQty(event.qty);
-    const ts = entry.ts;
     market.tradeSeq++;
-    out.push({
-      topic: `trades/${symbol}`,
-      message: {
-        op: 'trade',
-        market: symbol,
-        seq: market.tradeSeq,
-        tradeId,
-        price,
-        qty,
-        side: event.takerSide,
-        ts,
-      },
-    });
-    const makerSide: Side = event.takerSide === 'buy' ? 'sell' : 'buy';
-    for (const [userId, orderId, side, liquidity] of [
-      [event.makerUserId, event.makerOrderId, makerSide, 'maker'],
-      [event.takerUserId, event.takerOrderId, event.takerSide, 'taker'],
-    ] as const) {
-      // As settlement charges it: in the asset received, bps of the role, rounded down.
-      const bps = liquidity === 'maker' ? funds.makerFeeBps : funds.takerFeeBps;
-      const buys = side === 'buy';
-      const received = buys ? funds.base(event.qty) : funds.notional(event.price, event.qty);
-      const feeAsset = buys ? definition.baseAsset : definition.quoteAsset;
-      const fee = formatUnits(funds.fee(received, bps), buys ? market.baseDecimals : market.quoteDecimals);
+    const audience = this.#audience;
+    const { tradesTopic } = market;
+    const makerTopic = `fills/${event.makerUserId}`;
+    const takerTopic = `fills/${event.takerUserId}`;
+    const toTrades = audience(tradesTopic);
+    const toMaker = audience(makerTopic);
+    const toTaker = audience(takerTopic);
+    if (!toTrades && !toMaker && !toTaker) return;
+    const { definition, money } = market;
+    const symbol = definition.symbol;
+    const fill: FillFigures = {
+      tradeId: `${definition.id}:${entry.seq}:${n}`,
+      price: money.formatPrice(event.price),
+      qty: money.formatQty(event.qty),
+      ts: entry.ts,
+    };
+    if (toTrades) {
       out.push({
-        topic: `fills/${userId}`,
+        topic: tradesTopic,
         message: {
-          op: 'fill',
-          orderId: `${definition.id}:${orderId}`,
-          tradeId,
+          op: 'trade',
           market: symbol,
-          side,
-          price,
-          qty,
-          fee,
-          feeAsset,
-          liquidity,
-          ts,
+          seq: market.tradeSeq,
+          tradeId: fill.tradeId,
+          price: fill.price,
+          qty: fill.qty,
+          side: event.takerSide,
+          ts: fill.ts,
         },
+      });
+    }
+    const makerSide: Side = event.takerSide === 'buy' ? 'sell' : 'buy';
+    if (toMaker) {
+      out.push({
+        topic: makerTopic,
+        message: fillMessage(market, event, fill, event.makerOrderId, makerSide, 'maker'),
+      });
+    }
+    if (toTaker) {
+      out.push({
+        topic: takerTopic,
+        message: fillMessage(market, event, fill, event.takerOrderId, event.takerSide, 'taker'),
       });
     }
   }
 
   #bookDeltas(market: MarketFeed, levels: readonly LevelEvent[], out: Publication[]): void {
     if (levels.length === 0) return;
-    const update = market.book.applyBatch(levels);
-    if (update === undefined) return;
     const symbol = market.definition.symbol;
+    const audience = this.#audience;
+    const update = market.book.applyBatch(levels, (depth) => audience(`book/${symbol}/${depth}`));
+    if (update === undefined) return;
     for (const { depth, bids, asks } of update.deltas) {
       out.push({
         topic: `book/${symbol}/${depth}`,
@@ -442,22 +467,28 @@ export class MarketDataPublisher {
     }
   }
 
-  /** Applies committed postings to the balances and notes the net change per (user, asset). */
-  #post(
-    postings: readonly Posting[],
-    touched: Map<string, { userId: string; asset: string; available: bigint; locked: bigint }>,
-  ): void {
-    for (const { account, asset, bucket, amount } of postings) {
+  /** Applies committed postings to the balances and notes the batch's net change on each row touched. */
+  #post(postings: readonly Posting[], touched: TouchedBalance[], batch: number): void {
+    for (let i = 0; i < postings.length; i++) {
+      const { account, asset, bucket, amount } = postings[i]!;
       if (account.startsWith('@')) continue;
       let rows = this.#balances.get(account);
       if (rows === undefined) this.#balances.set(account, (rows = new Map<string, Balance>()));
       let row = rows.get(asset);
-      if (row === undefined) rows.set(asset, (row = { available: 0n, locked: 0n }));
-      row[bucket] += amount;
-      const key = `${account}\u0000${asset}`;
-      let net = touched.get(key);
-      if (net === undefined) touched.set(key, (net = { userId: account, asset, available: 0n, locked: 0n }));
-      net[bucket] += amount;
+      if (row === undefined) rows.set(asset, (row = balanceRow(0n, 0n)));
+      if (row.batch !== batch) {
+        row.batch = batch;
+        row.netAvailable = 0n;
+        row.netLocked = 0n;
+        touched.push({ userId: account, asset, row });
+      }
+      if (bucket === 'available') {
+        row.available += amount;
+        row.netAvailable += amount;
+      } else {
+        row.locked += amount;
+        row.netLocked += amount;
+      }
     }
   }
 
@@ -487,6 +518,68 @@ export class MarketDataPublisher {
     if (orders?.size === 0) this.#userOrders.delete(order.userId);
     this.#options.onOrderClosed?.(order.userId, market.definition.id, order.orderId, order.clientOrderId);
   }
+}
+
+function balanceRow(available: bigint, locked: bigint): Balance {
+  return { available, locked, netAvailable: 0n, netLocked: 0n, batch: 0 };
+}
+
+/** Marks an order as touched by the entry (its push follows the entry); undefined when not tracked. */
+function touchOrder(
+  market: MarketFeed,
+  touched: Map<number, TrackedOrder>,
+  orderId: number,
+  ts: number,
+): TrackedOrder | undefined {
+  const order = market.orders.get(orderId);
+  if (order !== undefined) {
+    order.ts = ts;
+    touched.set(orderId, order);
+  }
+  return order;
+}
+
+/** A fill's effect on one of its orders. */
+function filled(order: TrackedOrder | undefined, remaining: number, event: FillEvent): void {
+  if (order === undefined) return;
+  order.remaining = remaining;
+  if (order.filledNotional !== undefined) order.filledNotional += BigInt(event.price) * BigInt(event.qty);
+}
+
+/** What a trade and both of its fill pushes share. */
+interface FillFigures {
+  readonly tradeId: string;
+  readonly price: string;
+  readonly qty: string;
+  readonly ts: number;
+}
+
+function fillMessage(
+  market: MarketFeed,
+  event: FillEvent,
+  fill: FillFigures,
+  orderId: number,
+  side: Side,
+  liquidity: 'maker' | 'taker',
+): FillMessage {
+  const { definition, funds } = market;
+  // As settlement charges it: in the asset received, bps of the role, rounded down.
+  const bps = liquidity === 'maker' ? funds.makerFeeBps : funds.takerFeeBps;
+  const buys = side === 'buy';
+  const received = buys ? funds.base(event.qty) : funds.notional(event.price, event.qty);
+  return {
+    op: 'fill',
+    orderId: `${definition.id}:${orderId}`,
+    tradeId: fill.tradeId,
+    market: definition.symbol,
+    side,
+    price: fill.price,
+    qty: fill.qty,
+    fee: formatUnits(funds.fee(received, bps), buys ? market.baseDecimals : market.quoteDecimals),
+    feeAsset: buys ? definition.baseAsset : definition.quoteAsset,
+    liquidity,
+    ts: fill.ts,
+  };
 }
 
 /**
