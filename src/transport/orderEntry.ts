@@ -79,10 +79,9 @@ export class OrderEntry {
    * causes (PROTOCOL.md), which the supervisor publishes right after the replies.
    */
   place(principal: Principal, request: PlaceRequest, respond: (outcome: Outcome<Accepted>) => void): void {
-    const limited = this.limit(principal);
-    if (limited !== undefined) return respond(limited);
-    const market = this.options.catalog.market(request.market);
-    if (market === undefined) return respond(unknownMarket(request.market));
+    const found = this.marketFor(principal, request.market);
+    if (!found.ok) return respond(found);
+    const market = found.value;
     const command = placeCommand(principal.userId, market, request);
     if (!command.ok) return respond(command);
     const refused = this.notActive(market, 'place') ?? this.options.admission?.();
@@ -136,10 +135,9 @@ export class OrderEntry {
   }
 
   cancel(principal: Principal, request: CancelRequest, respond: (outcome: Outcome<Canceled>) => void): void {
-    const limited = this.limit(principal);
-    if (limited !== undefined) return respond(limited);
-    const market = this.options.catalog.market(request.market);
-    if (market === undefined) return respond(unknownMarket(request.market));
+    const found = this.marketFor(principal, request.market);
+    if (!found.ok) return respond(found);
+    const market = found.value;
     const ref = orderRef(principal.userId, market, request);
     if (!ref.ok) return respond(ref);
     const refused = this.notActive(market, 'cancel');
@@ -159,10 +157,9 @@ export class OrderEntry {
   }
 
   amend(principal: Principal, request: AmendRequest, respond: (outcome: Outcome<Amended>) => void): void {
-    const limited = this.limit(principal);
-    if (limited !== undefined) return respond(limited);
-    const market = this.options.catalog.market(request.market);
-    if (market === undefined) return respond(unknownMarket(request.market));
+    const found = this.marketFor(principal, request.market);
+    if (!found.ok) return respond(found);
+    const market = found.value;
     const ref = orderRef(principal.userId, market, request);
     if (!ref.ok) return respond(ref);
     const qty = request.qty === undefined ? undefined : market.money.parseQty(request.qty);
@@ -235,6 +232,14 @@ export class OrderEntry {
 
   private submit(market: ListedMarket, command: MarketCommand, then: (result: CommandResult) => void): void {
     this.options.supervisor.send(market.definition.symbol, command, this.clock(), then);
+  }
+
+  /** The rate limit, then the market named: every single-market request starts so. */
+  private marketFor(principal: Principal, name: string): Outcome<ListedMarket> {
+    const limited = this.limit(principal);
+    if (limited !== undefined) return limited;
+    const market = this.options.catalog.market(name);
+    return market === undefined ? unknownMarket(name) : success(market);
   }
 
   private limit(principal: Principal): Failure | undefined {
