@@ -79,7 +79,13 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
   const applied = await migrate(databaseUrl);
   log.info({ applied }, applied.length === 0 ? 'database schema up to date' : 'migrations applied');
   const pool = await createDatabasePool(databaseUrl);
-  const writer = await JournalWriter.open(pool);
+  // The projector's lag figures follow every flush (set once the projector exists).
+  let noteCommitted: (globalSeq: number) => void = () => undefined;
+  const writer = await JournalWriter.open(pool, {
+    onCommitted: (globalSeq) => {
+      noteCommitted(globalSeq);
+    },
+  });
 
   let publish: (publications: readonly Publication[]) => void = () => undefined;
   const publisher = new MarketDataPublisher({
@@ -153,6 +159,9 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     },
   });
   while ((await projector.runOnce()) > 0);
+  noteCommitted = (globalSeq) => {
+    projector.noteCommitted(globalSeq);
+  };
   const trades = await tradeCounts(pool);
   const references = await loadReferencePrices(pool);
   const storedMarketData = new Map(

@@ -22,6 +22,8 @@ export interface JournalWriterOptions {
    * journal.
    */
   readonly onFatal?: (error: Error) => void;
+  /** After each committed flush, with the last global_seq it made durable (projection lag figures). */
+  readonly onCommitted?: (lastGlobalSeq: number) => void;
 }
 
 export interface JournalWriterStats {
@@ -301,6 +303,7 @@ export class JournalWriter implements BatchSink {
     this.inFlightRecords = 0;
     const now = performance.now();
     this.lastCommitted = records.at(-1)!.globalSeq;
+    this.options.onCommitted?.(this.lastCommitted);
     this.verifyTail = false;
     this.flushes++;
     this.records += records.length;
