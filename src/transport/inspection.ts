@@ -40,7 +40,14 @@ export interface MarketFigures {
   readonly machine: string;
   readonly state: string;
   readonly status: 'running' | 'halted';
+  /** Commands waiting when the last committed batch was reported. */
   readonly mailboxDepth: number;
+  /**
+   * The most commands waiting at once during the window (a batch's size plus what it left queued):
+   * a market that keeps up under load drains its mailbox every batch, so the latest depth alone
+   * reads 0 while the queue is busy.
+   */
+  readonly peakMailboxDepth: number;
   /** Commands processed per second over the last window (0 when idle). */
   readonly processedPerSec: number;
   readonly lastBatchSize: number;
@@ -118,6 +125,8 @@ interface MarketRecord {
   followsXState: boolean;
   status: 'running' | 'halted';
   mailboxDepth: number;
+  /** Since the previous publication (see MarketFigures.peakMailboxDepth). */
+  peakDepth: number;
   lastBatchSize: number;
   processed: number;
   batches: number;
@@ -160,6 +169,7 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
         followsXState: false,
         status: 'running',
         mailboxDepth: 0,
+        peakDepth: 0,
         lastBatchSize: 0,
         processed: 0,
         batches: 0,
@@ -238,6 +248,7 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
         // already have been reported, and must not be overwritten (nor its reverse missed).
         if (!market.followsXState) market.state = event.state;
         market.mailboxDepth = event.mailboxDepth;
+        market.peakDepth = Math.max(market.peakDepth, event.batchSize + event.mailboxDepth);
         market.lastBatchSize = event.batchSize;
         market.processed = event.processed;
         market.batches++;
@@ -285,6 +296,7 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
     state: m.state,
     status: m.status,
     mailboxDepth: m.mailboxDepth,
+    peakMailboxDepth: Math.max(m.peakDepth, m.mailboxDepth),
     processedPerSec: m.processedPerSec,
     lastBatchSize: m.lastBatchSize,
     processed: m.processed,
@@ -315,6 +327,7 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
       });
       m.pending = [];
       m.droppedTransitions = 0;
+      m.peakDepth = 0;
       // A market that was busy gets one more message after it goes quiet, so its rate falls to 0.
       m.dirty = m.processedPerSec > 0;
       busy ||= m.dirty;

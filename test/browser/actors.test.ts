@@ -170,10 +170,9 @@ describe('the actor-state visualizer', () => {
       traders.push(await running.client(await running.token(user, ['trader'])));
     }
     // Sustained load: requests in flight at all times (buyers and sellers crossing at one price,
-    // so open orders stay few). The feed reports the depth left after each committed batch, the
-    // last one of each 250 ms window: a market that keeps up shows 0. So, as a slow disk would,
-    // the test stalls the journal's commits for a moment (a lock on its table): the mailbox
-    // fills, and the batches committed when the lock goes carry the queue behind them.
+    // so open orders stay few). The page shows the most commands waiting at once in each 250 ms
+    // window; should the load alone not queue anything, the test stalls the journal's commits for
+    // a moment (a lock on its table), as a slow disk would: the mailbox fills behind them.
     let sent = 0;
     let stop = false;
     const failures = new Map<string, number>();

@@ -115,6 +115,8 @@ describe('inspection feed', () => {
       symbol: 'm1-USDC',
       lastBatchSize: 50,
       mailboxDepth: 50,
+      // Each batch drained i commands and left 100 - i: 100 were waiting at once.
+      peakMailboxDepth: 100,
       processed: 500,
       batches: 51,
       processedPerSec: 5_000,

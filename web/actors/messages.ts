@@ -19,6 +19,8 @@ export interface MarketUpdate {
   readonly state: string;
   readonly status: 'running' | 'halted';
   readonly mailboxDepth: number;
+  /** The most commands waiting at once during the window (what the page shows as the depth). */
+  readonly peakMailboxDepth: number;
   readonly processedPerSec: number;
   readonly lastBatchSize: number;
   readonly processed: number;

@@ -141,7 +141,7 @@ export class MarketCard {
     card.classList.toggle('halted', market.status === 'halted');
     setText(this.#title, market.symbol);
     setText(this.#status, market.status);
-    setText(this.#depth, formatCount(market.mailboxDepth));
+    setText(this.#depth, formatCount(market.peakMailboxDepth));
     setText(this.#rate, formatCount(market.processedPerSec));
     setText(this.#batch, formatCount(market.lastBatchSize));
     setText(this.#processed, formatCount(market.processed));
@@ -155,7 +155,7 @@ export class MarketCard {
       node.classList.toggle('current', current);
       node.dataset.current = String(current);
     }
-    this.#depths.push(market.mailboxDepth);
+    this.#depths.push(market.peakMailboxDepth);
     if (this.#depths.length > SPARK_POINTS) this.#depths.shift();
     const top = Math.max(1, ...this.#depths);
     this.#spark.setAttribute(
