@@ -11,10 +11,12 @@
  * and checks that ours and the peer end with the same candles and figures.
  * Part 2 (the dashboard in headless Chromium) is `browserFigures` below.
  */
+import type { DatabasePool } from 'slonik';
+import { benchAdminUrl, withBenchAdmin } from './lib/database.ts';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
-import { createPool, sql } from 'slonik';
+import { sql } from 'slonik';
 import WebSocket from 'ws';
 import { fetchMarketSpec, randomWalk, startMarketMaker, startTaker, type Bot } from '../scripts/demo/bots.ts';
 import { startExchange } from '../src/app.ts';
@@ -348,30 +350,10 @@ interface PageFigures {
   longestMs: number;
 }
 
-function benchAdminUrl(): string {
-  const admin = process.env.TEST_DATABASE_ADMIN_URL;
-  if (admin !== undefined && admin !== '') return admin;
-  const raw = process.env.DATABASE_URL;
-  if (raw === undefined || raw === '') {
-    throw new Error(
-      'neither TEST_DATABASE_ADMIN_URL nor DATABASE_URL is set: run through `npm run bench:marketdata`',
-    );
-  }
-  const url = new URL(raw);
-  url.pathname = '/postgres';
-  return url.toString();
-}
+const benchAdminUrlOf = (): string => benchAdminUrl('bench:marketdata');
 
-async function withAdminPool(
-  run: (pool: Awaited<ReturnType<typeof createPool>>) => Promise<unknown>,
-): Promise<void> {
-  const pool = await createPool(benchAdminUrl(), { maximumPoolSize: 1 });
-  try {
-    await run(pool);
-  } finally {
-    await pool.end();
-  }
-}
+const withAdminPool = (run: (pool: DatabasePool) => Promise<unknown>): Promise<void> =>
+  withBenchAdmin('bench:marketdata', run);
 
 const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -394,7 +376,7 @@ async function browserFigures(): Promise<Record<string, unknown>> {
         pool.query(sql.unsafe`DROP DATABASE IF EXISTS ${sql.identifier([name])} WITH (FORCE)`),
       ),
     );
-    const dbUrl = new URL(benchAdminUrl());
+    const dbUrl = new URL(benchAdminUrlOf());
     dbUrl.pathname = `/${name}`;
     const config = loadConfig({
       NODE_ENV: 'test',

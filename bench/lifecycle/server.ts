@@ -12,10 +12,12 @@
  *
  * Started by bench/lifecycle.ts with `node --import tsx bench/lifecycle/server.ts`.
  */
+import type { DatabasePool } from 'slonik';
+import { benchAdminUrl, withBenchAdmin } from '../lib/database.ts';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createPool, sql } from 'slonik';
+import { sql } from 'slonik';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { QUOTE, type ServerCount, type ServerReady, type ServerRequest } from './common.ts';
@@ -24,31 +26,15 @@ const send = (message: ServerReady | ServerCount): void => {
   process.send?.(message);
 };
 
-function adminUrl(): string {
-  const admin = process.env.TEST_DATABASE_ADMIN_URL;
-  if (admin !== undefined && admin !== '') return admin;
-  const raw = process.env.DATABASE_URL;
-  if (raw === undefined || raw === '') {
-    throw new Error('DATABASE_URL is not set: run through `npm run bench:lifecycle` (scripts/services.ts)');
-  }
-  const url = new URL(raw);
-  url.pathname = '/postgres';
-  return url.toString();
-}
+const adminUrl = (): string => benchAdminUrl('bench:lifecycle');
 
 const redisUrl = process.env.REDIS_URL;
 if (redisUrl === undefined || redisUrl === '') {
   throw new Error('REDIS_URL is not set: run through `npm run bench:lifecycle` (scripts/services.ts)');
 }
 
-async function admin(run: (pool: Awaited<ReturnType<typeof createPool>>) => Promise<unknown>): Promise<void> {
-  const pool = await createPool(adminUrl(), { maximumPoolSize: 1 });
-  try {
-    await run(pool);
-  } finally {
-    await pool.end();
-  }
-}
+const admin = (run: (pool: DatabasePool) => Promise<unknown>): Promise<void> =>
+  withBenchAdmin('bench:lifecycle', run);
 
 const name = `exchange_bench_lifecycle_${randomBytes(4).toString('hex')}`;
 await admin((pool) => pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`));

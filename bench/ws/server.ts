@@ -8,11 +8,13 @@
  *
  * Started by bench/ws.ts with `node --expose-gc --import tsx bench/ws/server.ts <traders>`.
  */
+import type { DatabasePool } from 'slonik';
+import { benchAdminUrl, withBenchAdmin } from '../lib/database.ts';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { pino } from 'pino';
-import { createPool, sql } from 'slonik';
+import { sql } from 'slonik';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import {
@@ -33,26 +35,10 @@ const send = (message: ServerReady | ServerMemory): void => {
   process.send?.(message);
 };
 
-function adminUrl(): string {
-  const admin = process.env.TEST_DATABASE_ADMIN_URL;
-  if (admin !== undefined && admin !== '') return admin;
-  const raw = process.env.DATABASE_URL;
-  if (raw === undefined || raw === '') {
-    throw new Error('DATABASE_URL is not set: run through `npm run bench:ws` (scripts/services.ts sets it)');
-  }
-  const url = new URL(raw);
-  url.pathname = '/postgres';
-  return url.toString();
-}
+const adminUrl = (): string => benchAdminUrl('bench:ws');
 
-async function admin(run: (pool: Awaited<ReturnType<typeof createPool>>) => Promise<unknown>): Promise<void> {
-  const pool = await createPool(adminUrl(), { maximumPoolSize: 1 });
-  try {
-    await run(pool);
-  } finally {
-    await pool.end();
-  }
-}
+const admin = (run: (pool: DatabasePool) => Promise<unknown>): Promise<void> =>
+  withBenchAdmin('bench:ws', run);
 
 function expectOk(what: string, outcome: { ok: boolean; message?: string; code?: string }): void {
   if (!outcome.ok) throw new Error(`${what}: ${outcome.code ?? ''} ${outcome.message ?? ''}`);
