@@ -225,7 +225,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     userOrders,
     // History reads come from the projections: past the bound, new places wait for them.
     admission: () => {
-      const lag = projector.lagRecords(writer.stats().lastGlobalSeq);
+      const lag = projector.lagRecords(); // follows every flush (onCommitted)
       return lag <= maxLag
         ? undefined
         : failure('overloaded', `projections trail the journal by ${lag} records; try again shortly`);

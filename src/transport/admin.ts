@@ -5,7 +5,7 @@ import type { Ledger } from '../actors/ledger/index.ts';
 import type { MarketDefinition } from '../actors/market/types.ts';
 import { formatAssetAmount, parseAssetAmount } from '../actors/money.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
-import { failure, success, type Outcome } from './errors.ts';
+import { errorText, failure, success, type Outcome } from './errors.ts';
 import type { MarketBody } from './schemas.ts';
 
 /** Where the catalog is stored (src/persistence/catalogStore.ts), handed in by the composition root. */
@@ -155,8 +155,4 @@ function defaultMaxQty(lotSize: string): string {
   const units = BigInt(int + frac) * 2n ** 33n;
   const digits = units.toString().padStart(frac.length + 1, '0');
   return frac.length === 0 ? digits : `${digits.slice(0, -frac.length)}.${digits.slice(-frac.length)}`;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

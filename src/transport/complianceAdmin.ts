@@ -1,6 +1,6 @@
 import type { Catalog } from '../actors/catalog.ts';
 import type { ComplianceRecord, ComplianceRegistry } from '../actors/compliance.ts';
-import { failure, success, type Outcome } from './errors.ts';
+import { errorText, failure, success, type Outcome } from './errors.ts';
 
 /*
  * Compliance administration: records are stored (with their audit row) before the registry the
@@ -33,10 +33,7 @@ export class ComplianceAdmin {
     try {
       await this.options.save(record, actorId);
     } catch (error) {
-      return failure(
-        'unavailable',
-        `the record was not stored: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      return failure('unavailable', `the record was not stored: ${errorText(error)}`);
     }
     registry.set(record);
     const wallet = record.walletAddress;
@@ -47,7 +44,7 @@ export class ComplianceAdmin {
       } catch (error) {
         return failure(
           'unavailable',
-          `stored, but the on-chain allowlist sync was not queued: ${error instanceof Error ? error.message : String(error)}`,
+          `stored, but the on-chain allowlist sync was not queued: ${errorText(error)}`,
         );
       }
     }

@@ -58,3 +58,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   overloaded: 503,
   unavailable: 503,
 };
+
+/** An error's message, whatever was thrown. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -7,7 +7,7 @@ import { parseAssetAmount } from '../actors/money.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../persistence/issuanceStore.ts';
 import type { Principal } from './auth.ts';
-import { failure, success, type Outcome } from './errors.ts';
+import { errorText, failure, success, type Outcome } from './errors.ts';
 import type { RegisterBody } from './schemas.ts';
 
 /*
@@ -404,8 +404,4 @@ export class Issuance {
   private stateOf(market: ListedMarket): LifecycleState {
     return this.options.supervisor.actor(market.definition.symbol)!.state;
   }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
