@@ -222,7 +222,7 @@ describe('publishing committed batches', () => {
     expect(on(pushes, `trades/${BTC}`)).toEqual([
       { op: 'trade', market: BTC, seq: 1, tradeId, price: '100.00', qty: '0.2000', side: 'buy', ts: 3000 },
     ]);
-    // Fees in the asset received, rounded down: bob (maker, 10 bps) on 20 USDC, alice (taker, 20 bps) on 0.2 BTC.
+    // Fees in the asset received, rounded up (exact here): bob (maker, 10 bps) on 20 USDC, alice (taker, 20 bps) on 0.2 BTC.
     expect(on(pushes, 'fills/bob')).toEqual([
       {
         op: 'fill',
