@@ -32,7 +32,8 @@ const scenarioArb = scenarioOf(configArb, intentsArb);
  * the same gate, which refuses some of dan's stops, so the `compliance` cancellation at trigger is
  * compared like every other rule (and runs before post-only and FOK, and inside cascades).
  */
-const refuseSomeOfDans = (userId: string, orderId: number): boolean => !(userId === 'dan' && orderId % 2 === 0);
+const refuseSomeOfDans = (userId: string, orderId: number): boolean =>
+  !(userId === 'dan' && orderId % 2 === 0);
 
 function gated<B extends MatchingEngine>(book: B): B {
   book.triggerGate = refuseSomeOfDans;

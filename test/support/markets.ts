@@ -206,6 +206,7 @@ export interface HarnessOptions {
   readonly batchSize?: number;
   readonly checkpointEvery?: number;
   readonly inspect?: (event: ActorInspection) => void;
+  readonly admit?: (market: MarketDefinition, userId: string) => string | undefined;
 }
 
 export function createHarness(options: HarnessOptions = {}): Harness {

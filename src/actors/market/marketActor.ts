@@ -443,7 +443,12 @@ export class MarketActor {
         // The order as amended must still meet minNotional (unknown orders: the book answers).
         const open = this.book.restingOrder(command);
         if (open === undefined) return undefined;
-        return minNotionalProblem(this.money, command.price ?? open.price, command.qty ?? open.qty, undefined);
+        return minNotionalProblem(
+          this.money,
+          command.price ?? open.price,
+          command.qty ?? open.qty,
+          undefined,
+        );
       }
       case 'cancel':
         return refProblem(command);
@@ -590,7 +595,8 @@ export class MarketActor {
 /** The stops a command's events show canceled by the trigger gate; undefined when none. */
 function refusedStops(events: readonly BookEvent[]): number[] | undefined {
   let refused: number[] | undefined;
-  for (const e of events) if (e.type === 'canceled' && e.reason === 'compliance') (refused ??= []).push(e.orderId);
+  for (const e of events)
+    if (e.type === 'canceled' && e.reason === 'compliance') (refused ??= []).push(e.orderId);
   return refused;
 }
 

@@ -60,8 +60,16 @@ export interface MarketMoney {
  */
 export function createMarketMoney(spec: MarketMoneySpec): MarketMoney {
   const parsed = parseMarketSpec(spec);
-  const { priceDecimals, qtyDecimals, tickUnits, lotUnits, minLots, maxLots, budgetDecimals, minNotionalUnits } =
-    parsed;
+  const {
+    priceDecimals,
+    qtyDecimals,
+    tickUnits,
+    lotUnits,
+    minLots,
+    maxLots,
+    budgetDecimals,
+    minNotionalUnits,
+  } = parsed;
   const notionalDecimals = priceDecimals + qtyDecimals;
   const quoteMinorPerTickLot = tickUnits * lotUnits;
   const price = new StepScale(priceDecimals, tickUnits);
@@ -77,7 +85,8 @@ export function createMarketMoney(spec: MarketMoneySpec): MarketMoney {
   // An order's notional is a whole number of tick×lot units, so "notional >= minNotional" is exactly
   // "tickLots >= minNotional in tick×lot units, rounded up".
   const budgetUnitsPerTickLot = quoteMinorPerTickLot * pow10n(budgetDecimals - notionalDecimals);
-  const minNotional = minNotionalUnits === undefined ? undefined : formatUnits(minNotionalUnits, budgetDecimals);
+  const minNotional =
+    minNotionalUnits === undefined ? undefined : formatUnits(minNotionalUnits, budgetDecimals);
   const minTickLots =
     minNotionalUnits === undefined
       ? 0n

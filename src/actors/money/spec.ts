@@ -102,7 +102,12 @@ export function parseMarketSpec(spec: MarketMoneySpec): ParsedMarketSpec {
   const minNotionalUnits =
     spec.minNotional === undefined
       ? undefined
-      : positiveDecimal(spec, 'minNotional', budgetDecimals, quoteDecimals === undefined ? 'spec' : 'quoteDecimals');
+      : positiveDecimal(
+          spec,
+          'minNotional',
+          budgetDecimals,
+          quoteDecimals === undefined ? 'spec' : 'quoteDecimals',
+        );
   return {
     priceDecimals,
     qtyDecimals,
