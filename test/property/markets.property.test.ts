@@ -20,6 +20,7 @@ import {
   GOLD_USDC,
   lifecycle,
   listMarket,
+  orderNeed,
 } from '../support/markets.ts';
 
 /**
@@ -436,6 +437,39 @@ async function run(s: Scenario): Promise<void> {
     expect(fresh.currentState()).toEqual(live.currentState());
   });
 }
+
+describe('market funds (PROTOCOL v1.1: fees come out of what is received)', () => {
+  it('a buy locks price × qty exactly, a market buy its budget, and the largest budget fits the balance', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...SHAPES),
+        fc.integer({ min: 1, max: 10_000_000 }),
+        fc.integer({ min: 1, max: 10_000_000 }),
+        // Up to 2^53 − 1: budgets are safe integers of tick×lot units (budgetFor caps there).
+        fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }),
+        ({ definition }, price, qty, available) => {
+          const baseDecimals = ASSET_DECIMALS[definition.baseAsset]!;
+          const quoteDecimals = ASSET_DECIMALS[definition.quoteAsset]!;
+          const money = createMarketMoney({ ...definition.money, baseDecimals, quoteDecimals });
+          const funds = new MarketFunds(
+            money,
+            baseDecimals,
+            quoteDecimals,
+            definition.makerFeeBps,
+            definition.takerFeeBps,
+          );
+          // From first principles (test/support): the decimals price and qty stand for, nothing added.
+          const { amount } = orderNeed(definition, { side: 'buy', price, remaining: qty });
+          expect(funds.buyNeed(price, qty)).toBe(amount);
+          expect(funds.budgetNeed(price * qty)).toBe(amount);
+          const budget = funds.budgetFor(available);
+          expect(funds.budgetNeed(budget) <= available).toBe(true);
+          expect(funds.budgetNeed(budget + 1) > available).toBe(true);
+        },
+      ),
+    );
+  });
+});
 
 describe('markets property', () => {
   it('keeps the ledger sound and the locks equal to what open orders need, across markets and users', async () => {

@@ -55,8 +55,8 @@
  * trade, as afterwards pending buy stops are above the last price and pending sell stops below it). When the current order has finished (rested, canceled or filled), the
  * queue is executed front to back: a stop_limit as a limit order with its price/tif/postOnly/stp, a
  * stop_market as a market order. A triggered order that the book's trigger gate refuses (see
- * TriggerGate) is `canceled` with reason `compliance`, before anything else is checked; one that breaks post-only is `canceled` with reason
- * `would_match`; a triggered FOK that cannot fill is `canceled` with reason `fok_unfilled`; fills of
+ * TriggerGate) is `canceled` with reason `compliance`, before anything else is checked; one that
+ * breaks post-only is `canceled` with reason `would_match`; a triggered FOK that cannot fill is `canceled` with reason `fok_unfilled`; fills of
  * triggered orders can trigger more stops (they join the back of the queue).
  *
  * Cancel (by orderId, or by clientOrderId among the user's open orders when orderId is absent; neither
