@@ -462,3 +462,66 @@ describe('error precedence (PROTOCOL: bad_request, market_not_active, duplicate,
     expect(ledger.checkInvariants()).toEqual([]);
   });
 });
+
+describe('compliance gate (issue 12 §2)', () => {
+  async function gated() {
+    const revoked = new Set<string>();
+    const h = createHarness({
+      admit: (_m, userId) => (revoked.has(userId) ? `${userId} is revoked` : undefined),
+    });
+    await listMarket(h, BTC_USDC, 'active', {
+      beforeCommand: (c) => {
+        if (c.kind === 'place' && c.clientOrderId === 'boom') throw new Error('injected fault');
+      },
+    });
+    for (const user of ['alice', 'bob', 'carol']) {
+      h.ledger.deposit(user, 'USDC', 100_000_000n);
+      h.ledger.deposit(user, 'BTC', 100_000_000n);
+    }
+    return { ...h, revoked, send: (c: MarketCommand) => h.supervisor.submit(SYMBOL, c, 1) };
+  }
+
+  it('answers compliance to an amend that reprices or grows, admits one that only shrinks', async () => {
+    const { send, revoked, supervisor } = await gated();
+    const sell = expectOk(await send(limit('bob', 'sell', 110_00, 40)));
+    expectOk(await send(limit('alice', 'buy', 100_00, 40)));
+    revoked.add('bob');
+    const before = supervisor.actor(SYMBOL)!.orderBook.snapshot();
+    const amend = (fields: { price?: number; qty?: number }) =>
+      send({ kind: 'amend', userId: 'bob', orderId: sell.orderId, ...fields });
+    expectError(await amend({ price: 100_00 }), 'compliance');
+    expectError(await amend({ qty: 41 }), 'compliance');
+    expect(supervisor.actor(SYMBOL)!.orderBook.snapshot()).toEqual(before);
+    expectOk(await amend({ qty: 30 }));
+    // An amend the book would refuse anyway gets the book's answer: an unknown order is not_found.
+    expectError(await send({ kind: 'amend', userId: 'bob', orderId: 999, price: 1 }), 'not_found');
+  });
+
+  it('a refused stop stays refused when the market is rebuilt after a fault, even if the owner is compliant again', async () => {
+    const { send, revoked, supervisor, ledger } = await gated();
+    const stop = expectOk(
+      await send(limit('bob', 'sell', 90_00, 10, { type: 'stop_limit', stopPrice: 95_00 })),
+    );
+    expectOk(await send(limit('alice', 'buy', 92_00, 10)));
+    expectOk(await send(limit('alice', 'buy', 95_00, 1)));
+    revoked.add('bob');
+    const triggered = expectOk(await send(limit('carol', 'sell', 95_00, 1)));
+    expect(triggered.events).toContainEqual({
+      type: 'canceled',
+      orderId: stop.orderId,
+      userId: 'bob',
+      remaining: 10,
+      reason: 'compliance',
+    });
+    revoked.delete('bob');
+    // A fault: the market is rebuilt from its rebuild point by replaying what it did since, and
+    // the stop must be refused again (live, bob would now be admitted and sell into alice's bid).
+    expectError(await send(limit('carol', 'buy', 1_00, 1, { clientOrderId: 'boom' })), 'unavailable');
+    await supervisor.idle();
+    const actor = supervisor.actor(SYMBOL)!;
+    expect(actor.orderBook.depth('buy', 0)).toEqual([[92_00, 10]]);
+    expect(actor.orderBook.findOrder({ userId: 'bob', orderId: stop.orderId })).toBeUndefined();
+    expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
+    expect(ledger.checkInvariants()).toEqual([]);
+  });
+});
