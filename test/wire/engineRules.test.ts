@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { createPool, sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -40,6 +41,33 @@ const BTC_LUXA = {
 
 type Message = Record<string, unknown>;
 
+const RATES = { RATE_ORDERS_PER_S: '10000', RATE_ORDERS_BURST: '10000' };
+
+/** Stops the exchange (it snapshots at shutdown) and starts a new one on the same database. */
+async function restart(
+  running: RunningExchange,
+  options: { dropSnapshots?: boolean } = {},
+): Promise<Exchange> {
+  await running.exchange.close();
+  if (options.dropSnapshots === true) {
+    // Without snapshots, recovery replays the whole journal: the path under test.
+    const pool = await createPool(running.database.url, { maximumPoolSize: 1 });
+    await pool.query(sql.unsafe`DELETE FROM market_snapshots`);
+    await pool.query(sql.unsafe`DELETE FROM ledger_snapshots`);
+    await pool.end();
+  }
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: running.database.url,
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1',
+    ...RATES,
+  });
+  return startExchange(config, pino({ level: 'silent' }));
+}
+
 describe('issue 12 §2: every command that adds exposure passes the compliance gate', () => {
   let running: RunningExchange;
   let admin: string;
@@ -73,7 +101,7 @@ describe('issue 12 §2: every command that adds exposure passes the compliance g
   const send = (socket: RawSocket, message: Message) => socket.request(message, rid++);
 
   beforeAll(async () => {
-    running = await runExchange({ RATE_ORDERS_PER_S: '10000', RATE_ORDERS_BURST: '10000' });
+    running = await runExchange(RATES);
     admin = await running.token('ops', ['admin']);
     await running.asset('USDC', 6, 'stable');
     await running.asset('BTC', 8);
@@ -223,7 +251,7 @@ describe('issue 12 §4: fees round up, minNotional', () => {
   let rid = 100;
 
   beforeAll(async () => {
-    running = await runExchange({ RATE_ORDERS_PER_S: '10000', RATE_ORDERS_BURST: '10000' });
+    running = await runExchange(RATES);
     await listMarkets(running);
   });
 
@@ -283,7 +311,7 @@ describe('issue 12 §4: minNotional at listing and registration', () => {
   let rid = 100;
 
   beforeAll(async () => {
-    running = await runExchange({ RATE_ORDERS_PER_S: '10000', RATE_ORDERS_BURST: '10000' });
+    running = await runExchange(RATES);
     admin = await running.token('ops', ['admin']);
     await running.asset('USDC', 6, 'stable');
     await running.asset('BTC', 8);
@@ -372,18 +400,7 @@ describe('issue 12 §4: minNotional at listing and registration', () => {
     expect(registered.body).toMatchObject({ symbol: 'GBAR-USDC', minNotional: '25.500000' });
 
     // The catalog keeps it across a restart.
-    await running.exchange.close();
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATABASE_URL: running.database.url,
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1',
-      RATE_ORDERS_PER_S: '10000',
-      RATE_ORDERS_BURST: '10000',
-    });
-    restarted = await startExchange(config, pino({ level: 'silent' }));
+    restarted = await restart(running);
     const http = `http://127.0.0.1:${restarted.port}`;
     const markets = (await (await fetch(`${http}/api/v1/markets`)).json()) as Message[];
     expect(markets.find((m) => m.symbol === 'BTC-USDC')).toMatchObject({ minNotional: '10.000000' });
@@ -398,5 +415,84 @@ describe('issue 12 §4: minNotional at listing and registration', () => {
       ),
     ).toMatchObject({ op: 'error', code: 'bad_request' });
     again.close();
+  });
+});
+
+describe('issue 12 §2: replay trusts the journal', () => {
+  let running: RunningExchange;
+  let restarted: Exchange | undefined;
+  let rid = 100;
+
+  beforeAll(async () => {
+    running = await runExchange(RATES);
+  });
+
+  afterAll(async () => {
+    if (restarted === undefined) {
+      await running.stop();
+    } else {
+      await restarted.close();
+      await running.database.drop();
+    }
+  });
+
+  it('finding 2.1: a stop refused at trigger stays refused when the journal is replayed at restart, though its owner is compliant again', async () => {
+    const admin = await running.token('ops', ['admin']);
+    const setCompliance = async (userId: string, approved: boolean) => {
+      const body = {
+        userId,
+        asset: 'LUXA',
+        kycStatus: approved ? 'approved' : 'rejected',
+        allowlisted: approved,
+      };
+      expect((await running.request('POST', '/api/v1/admin/compliance', { token: admin, body })).status).toBe(
+        200,
+      );
+    };
+    await running.asset('USDC', 6, 'stable');
+    await running.asset('LUXA', 18, 'rwa');
+    await running.market(LUXA_USDC);
+    for (const user of ['alice', 'carol', 'dave']) {
+      await setCompliance(user, true);
+      await running.credit(user, 'USDC', '10000');
+      await running.credit(user, 'LUXA', '100');
+    }
+    const open = async (userId: string) =>
+      RawSocket.open(`${running.ws}?token=${await running.token(userId, ['trader'])}`);
+    const [alice, carol, dave] = [await open('alice'), await open('carol'), await open('dave')];
+    const market = LUXA_USDC.symbol;
+    const place = (socket: RawSocket, fields: Message) =>
+      socket.request({ op: 'place', market, type: 'limit', ...fields }, rid++);
+    await dave.request({ op: 'sub', ch: 'orders' }, rid++);
+    const stop = await place(dave, {
+      side: 'sell',
+      type: 'stop_limit',
+      stopPrice: '95.00',
+      price: '90.00',
+      qty: '10.000',
+    });
+    await place(alice, { side: 'buy', price: '92.00', qty: '10.000' });
+    await place(alice, { side: 'buy', price: '95.00', qty: '1.000' });
+    await setCompliance('dave', false);
+    expect(await place(carol, { side: 'sell', price: '95.00', qty: '1.000' })).toMatchObject({
+      status: 'filled',
+    });
+    await dave.next((m) => m.op === 'order' && m.orderId === stop.orderId && m.status === 'canceled');
+    await setCompliance('dave', true);
+    for (const socket of [alice, carol, dave]) socket.close();
+
+    restarted = await restart(running, { dropSnapshots: true });
+    const http = `http://127.0.0.1:${restarted.port}`;
+    const book = (await (await fetch(`${http}/api/v1/markets/${market}/book`)).json()) as Message;
+    expect(book).toMatchObject({ bids: [['92.00', '10.000']], asks: [] });
+    const balances = (await (
+      await fetch(`${http}/api/v1/balances`, {
+        headers: { authorization: `Bearer ${await restarted.auth.mint('dave', ['trader'])}` },
+      })
+    ).json()) as Message[];
+    expect(balances.find((b) => b.asset === 'LUXA')).toMatchObject({
+      available: '100.000000000000000000',
+      locked: '0.000000000000000000',
+    });
   });
 });
