@@ -235,9 +235,9 @@ function verify(run: ActorRun, markets: readonly MarketPlan[], books: readonly O
     }
     let baseNeed = 0n;
     for (const o of ours.openOrders().resting) {
-      // One tick × lot is one quote minor unit; a lot is 10^4 base minor units; taker fee 20 bps reserved.
+      // One tick × lot is one quote minor unit; a lot is 10^4 base minor units; a buy locks price × qty.
       const notional = BigInt(o.price ?? 0) * BigInt(o.remaining);
-      if (o.side === 'buy') quoteNeed += notional + (notional * 20n + 9_999n) / 10_000n;
+      if (o.side === 'buy') quoteNeed += notional;
       else baseNeed += BigInt(o.remaining) * 10_000n;
     }
     let baseLocked = 0n;

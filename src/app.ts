@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import uWS from 'uWebSockets.js';
 import { Catalog, type ListedMarket } from './actors/catalog.ts';
-import { ComplianceRegistry } from './actors/compliance.ts';
+import { ComplianceRegistry, type RwaLeg } from './actors/compliance.ts';
 import { Ledger } from './actors/ledger/index.ts';
 import type { JournalBatch } from './actors/market/types.ts';
 import { Supervisor } from './actors/supervisor.ts';
@@ -121,15 +121,23 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     mailboxSize: config.MAILBOX_SIZE,
     inspect: inspection.inspect,
     rebuildMarket: durableMarketRebuild(pool),
-    // RWA markets: only compliant holders place (checked in the actor, before the book).
+    // Markets moving an RWA (base or quote): only compliant holders add exposure (checked in the
+    // actor for places, amends that reprice or grow, and stops as they trigger).
     admit: (market, userId) => {
-      if (catalog.asset(market.baseAsset)?.kind !== 'rwa') return undefined;
-      const attributes = late.issuance?.record(market.id)?.details.attributes;
-      const requiresAccreditation =
-        typeof attributes === 'object' &&
-        attributes !== null &&
-        (attributes as Record<string, unknown>).requiresAccreditation === true;
-      return compliance.refusal(userId, market.baseAsset, requiresAccreditation, Date.now());
+      const { baseAsset, quoteAsset } = market;
+      const baseRwa = catalog.asset(baseAsset)?.kind === 'rwa';
+      const quoteRwa = catalog.asset(quoteAsset)?.kind === 'rwa';
+      if (!baseRwa && !quoteRwa) return undefined;
+      const legs: RwaLeg[] = [];
+      for (const asset of baseRwa ? (quoteRwa ? [baseAsset, quoteAsset] : [baseAsset]) : [quoteAsset]) {
+        const attributes = late.issuance?.recordOfToken(asset)?.details.attributes;
+        const requiresAccreditation =
+          typeof attributes === 'object' &&
+          attributes !== null &&
+          (attributes as Record<string, unknown>).requiresAccreditation === true;
+        legs.push({ asset, requiresAccreditation });
+      }
+      return compliance.marketRefusal(userId, legs, Date.now());
     },
     publish: (batch: JournalBatch) => {
       publish(publisher.publish(batch));

@@ -73,9 +73,10 @@ export interface SupervisorOptions {
    */
   readonly publish?: (batch: JournalBatch) => void;
   /**
-   * Compliance gate of every market's places (RWA markets): a refusal message answers
-   * `compliance` and the order never reaches the book. Consulted live only (replay trusts the
-   * journal), so it may read state that changes.
+   * Compliance gate of every market (RWA markets): a refusal message answers `compliance` to a
+   * place or an amend that adds exposure (it never reaches the book), and cancels a triggered stop
+   * (reason `compliance`) instead of executing it (see MarketActorOptions.admit). Consulted live
+   * only (replay trusts the journal), so it may read state that changes.
    */
   readonly admit?: (market: MarketDefinition, userId: string) => string | undefined;
   /**

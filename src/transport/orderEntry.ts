@@ -1,6 +1,7 @@
 import { acceptsOrder, type OrderAction } from '../../machines/marketLifecyclePolicy.ts';
 import type { Catalog, ListedMarket } from '../actors/catalog.ts';
 import type { CommandResult, MarketCommand } from '../actors/market/types.ts';
+import { minNotionalProblem } from '../actors/market/notional.ts';
 import type { MoneyResult } from '../actors/money.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { placementSummary } from '../marketdata/publisher.ts';
@@ -301,6 +302,13 @@ function placeCommand(
   if (r.postOnly === true && (!limitType || tif !== 'GTC')) {
     return failure('bad_request', 'postOnly is only for GTC limit and stop_limit orders');
   }
+  const small = minNotionalProblem(
+    money,
+    price?.ok ? price.value : undefined,
+    qty?.ok ? qty.value : undefined,
+    budget?.ok ? budget.value : undefined,
+  );
+  if (small !== undefined) return failure('bad_request', small);
   return success({
     kind: 'place',
     userId,
