@@ -15,20 +15,20 @@ export interface LoggerOptions {
   readonly format: LogFormat;
   /** Fields on every line (e.g. `{ svc: 'exchange' }`). */
   readonly base?: Record<string, unknown>;
-  /** Default process.stdout. */
-  readonly destination?: NodeJS.WriteStream;
+  /** Default process.stdout; `isTTY` decides `auto`. */
+  readonly destination?: NodeJS.WritableStream & { readonly isTTY?: boolean };
 }
 
 export function createLogger(options: LoggerOptions): Logger {
   const destination = options.destination ?? process.stdout;
-  const pretty = options.format === 'pretty' || (options.format === 'auto' && destination.isTTY);
+  const pretty = options.format === 'pretty' || (options.format === 'auto' && destination.isTTY === true);
   const settings = { level: options.level, base: options.base ?? {} };
   if (!pretty) return pino(settings, destination);
   return pino(
     settings,
     PinoPretty({
       destination,
-      colorize: destination.isTTY,
+      colorize: destination.isTTY === true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname,svc,reqId',
       // The correlation id leads the line, where the eye finds it.
