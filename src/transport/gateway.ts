@@ -101,6 +101,7 @@ export const topics = {
 export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptions) {
   const { auth, limits } = options;
   let connections = 0;
+  const debug = options.log.isLevelEnabled('debug');
   /** Entries of every open connection's `subs`. */
   let subscriptions = 0;
   observe({ connections: () => connections, subscriptions: () => subscriptions });
@@ -214,9 +215,13 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       });
     },
 
-    open: () => {
+    open: (ws) => {
       connections++;
       options.onConnectionCountChange?.(connections);
+      if (debug) {
+        const { id, principal } = ws.getUserData();
+        options.log.debug({ reqId: id, userId: principal?.userId }, 'ws connection opened');
+      }
     },
 
     message: (ws, data, isBinary) => {
@@ -230,10 +235,12 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       handle(ws, decoded.message);
     },
 
-    close: (ws) => {
+    close: (ws, code) => {
       const conn = ws.getUserData();
       conn.closed = true;
       held.delete(ws);
+      if (debug)
+        options.log.debug({ reqId: conn.id, code, subscriptions: conn.subs.size }, 'ws connection closed');
       subscriptions -= conn.subs.size;
       connections--;
       options.onConnectionCountChange?.(connections);

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
+import { RawSocket } from './fixtures.ts';
 
 /*
  * Issue 12 §5: a correlation id on every line a request causes, carried into the jobs it enqueues.
@@ -81,5 +82,15 @@ describe('request ids in the logs', () => {
     await waitForLine(
       (l) => l.msg === 'http request answered' && l.reqId === id && l.route === '/api/v1/markets',
     );
+  });
+
+  it("finding 5.3: a WebSocket connection's lines carry the id its commands' error answers start with", async () => {
+    const socket = await RawSocket.open(running.ws);
+    const refused = await socket.request({ op: 'nope' }, 41);
+    const [connection, rid] = String(refused.requestId).split('.');
+    expect(rid).toBe('41');
+    await waitForLine((l) => l.msg === 'ws connection opened' && l.reqId === connection);
+    socket.close();
+    await waitForLine((l) => l.msg === 'ws connection closed' && l.reqId === connection);
   });
 });
