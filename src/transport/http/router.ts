@@ -192,7 +192,12 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
         (answered) => {
           if (answered !== undefined) reply.send(answered);
           if (debug) {
-            const fields = { method: methodName.slice(0, 16), route: routeLabel, path: path.slice(0, 200) };
+            const fields = {
+              method: methodName.slice(0, 16),
+              route: routeLabel,
+              path: path.slice(0, 200),
+              status: answered?.status,
+            };
             context.log.debug(fields, 'http request answered');
           }
         },
