@@ -15,6 +15,17 @@ import type { OrderBook } from '../src/actors/book/orderBook.ts';
 import { actorCommands, BENCH_QUOTE, benchMarket, type ActorCommands } from './lib/actorStream.ts';
 import { fullGc, measure, median, progress, round, type Rate } from './lib/stats.ts';
 import { mixedStream, prefilledBook, users, type BookShape, type Stream } from './lib/stream.ts';
+import { parseCommandLine } from '../scripts/lib/cli.ts';
+
+parseCommandLine({
+  name: 'npm run bench:actors --',
+  usage: `usage: npm run bench:actors
+
+The actor path (supervisor → mailbox → book → ledger → in-memory sink → reply) against the bare
+engine on the same seeded stream, in one process. Progress on stderr; the last stdout line is one
+JSON object (bench/RESULTS.md). No options.`,
+  options: {},
+});
 
 const SEED = 20240611;
 const ROUNDS = 7;

@@ -31,6 +31,7 @@ import {
 } from './persistence/marketDataStore.ts';
 import { durableMarketRebuild } from './persistence/marketRebuild.ts';
 import { JournalWriter } from './persistence/journalWriter.ts';
+import { journalObserver } from './persistence/metrics.ts';
 import { migrate } from './persistence/migrate.ts';
 import { createDatabasePool } from './persistence/pool.ts';
 import { tradeCounts } from './persistence/history.ts';
@@ -48,6 +49,7 @@ import { registerWebSocket, type Publication } from './transport/gateway.ts';
 import { createInspectionFeed } from './transport/inspection.ts';
 import { devPagesEnabled, registerStatic } from './transport/static.ts';
 import { registerHttp } from './transport/http.ts';
+import { countTrades, observe, supervisorObserver, type JobQueueSource } from './transport/http/metrics.ts';
 import { OrderEntry, wireOrderId } from './transport/orderEntry.ts';
 import { RateLimiter } from './transport/rateLimit.ts';
 import { UserOrders } from './transport/userOrders.ts';
@@ -85,6 +87,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     onCommitted: (globalSeq) => {
       noteCommitted(globalSeq);
     },
+    observe: journalObserver,
   });
 
   let publish: (publications: readonly Publication[]) => void = () => undefined;
@@ -120,6 +123,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     sink: writer,
     mailboxSize: config.MAILBOX_SIZE,
     inspect: inspection.inspect,
+    observe: supervisorObserver,
     rebuildMarket: durableMarketRebuild(pool),
     // Markets moving an RWA (base or quote): only compliant holders add exposure (checked in the
     // actor for places, amends that reprice or grow, and stops as they trigger).
@@ -140,6 +144,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
       return compliance.marketRefusal(userId, legs, Date.now());
     },
     publish: (batch: JournalBatch) => {
+      countTrades(batch);
       publish(publisher.publish(batch));
       // After the publisher: the ticker's bid/ask read the book this batch left.
       publish(marketData.onBatch(batch));
@@ -290,7 +295,9 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
   const chain = chainRuntime(config, log);
   const redisUrl = config.REDIS_URL;
   const prefix = `rwa:${new URL(databaseUrl).pathname.slice(1) || 'exchange'}`;
-  const queues: { close(): Promise<void> }[] = [];
+  const queues: (JobQueueSource & { close(): Promise<void> })[] = [];
+  // /metrics reads these at scrape time (mailbox depth per market, jobs per queue and state).
+  observe({ markets: () => supervisor.list(), jobQueues: queues });
   const noRedis = () => Promise.reject(new Error('REDIS_URL is not set: jobs cannot run'));
   const deployQueue =
     redisUrl === undefined

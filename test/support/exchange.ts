@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import WebSocket from 'ws';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -34,7 +34,11 @@ export interface RunningExchange {
   stop(): Promise<void>;
 }
 
-export async function runExchange(env: Record<string, string> = {}): Promise<RunningExchange> {
+export async function runExchange(
+  env: Record<string, string> = {},
+  /** The exchange's logger (default: pino at LOG_LEVEL, silent in tests). */
+  options: { log?: Logger } = {},
+): Promise<RunningExchange> {
   const database = await createTestDatabase('wire');
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -47,7 +51,7 @@ export async function runExchange(env: Record<string, string> = {}): Promise<Run
     DEPLOY_BACKOFF_MS: '200',
     ...env,
   });
-  const exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }));
+  const exchange = await startExchange(config, options.log ?? pino({ level: config.LOG_LEVEL }));
   const http = `http://127.0.0.1:${exchange.port}`;
   const ws = `ws://127.0.0.1:${exchange.port}/ws`;
   const clients: ExchangeClient[] = [];
