@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, usageError } from './lib/cli.ts';
 
 /*
  * docs/contract.md is the wire contract inside the repository, a verbatim copy of
@@ -17,27 +17,12 @@ const CONTRACT_COPY = path.join(repoRoot, 'docs', 'contract.md');
 const CONTRACT_SOURCE = path.join(repoRoot, '..', 'shared', 'PROTOCOL.md');
 
 function main(): void {
-  let values: { check?: boolean; write?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      options: {
-        check: { type: 'boolean' },
-        write: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
-    process.exit(2);
-  }
-  if (values.help === true) {
-    console.log(USAGE);
-    return;
-  }
-  if (values.check === values.write) {
-    console.error(USAGE);
-    process.exit(2);
-  }
+  const { values } = parseCommandLine({
+    name: 'npm run contract --',
+    usage: USAGE,
+    options: { check: { type: 'boolean' }, write: { type: 'boolean' } },
+  });
+  if (values.check === values.write) usageError('npm run contract --', 'say --check or --write');
   if (!existsSync(CONTRACT_SOURCE)) {
     console.log(`contract: ${CONTRACT_SOURCE} is not here; docs/contract.md stands as the contract`);
     return;

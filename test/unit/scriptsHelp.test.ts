@@ -21,6 +21,7 @@ const ENTRY_POINTS = [
   'scripts/rebuild-projections.ts',
   'scripts/build-web.ts',
   'scripts/build-contracts.ts',
+  'scripts/contract.ts',
   'scripts/services.ts',
   'bench/actors.ts',
   'bench/engine.ts',
