@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import type { DatabasePool } from 'slonik';
-import uWS from 'uWebSockets.js';
+import type * as UWS from 'uWebSockets.js';
+import uWS from '../../src/transport/uws.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderMessage, TradeMessage } from '../../src/client/protocol.ts';
 import { bookChecksum } from '../../src/client/checksum.ts';
@@ -652,7 +653,7 @@ describe('GET /health when Postgres does not answer', () => {
       log: pino({ level: 'silent' }),
       auth: new Authenticator('x'.repeat(32)),
     } as Partial<HttpOptions> as HttpOptions);
-    const listen = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    const listen = await new Promise<UWS.us_listen_socket>((resolve, reject) => {
       app.listen('127.0.0.1', 0, (socket) => {
         if (socket === false) reject(new Error('no port'));
         else resolve(socket);

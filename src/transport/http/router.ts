@@ -4,6 +4,7 @@ import type uWS from 'uWebSockets.js';
 import { requireRole } from '../gateway.ts';
 import type { Authenticator, Principal, Role } from '../auth.ts';
 import { HTTP_STATUS, type ErrorCode, type Outcome } from '../errors.ts';
+import { unstorableTextAt, unstorableTextMessage } from '../text.ts';
 import { httpDuration, httpRequests } from './metrics.ts';
 
 /*
@@ -35,6 +36,8 @@ export type HttpReply = (
 ) & {
   /** Close the connection after this reply. */
   readonly close?: boolean;
+  /** More response headers (lower-case names), such as `x-next-cursor`. */
+  readonly headers?: Readonly<Record<string, string>>;
 };
 
 export type Handler = (request: HttpRequest) => Promise<HttpReply> | HttpReply;
@@ -55,6 +58,13 @@ export interface RouterOptions {
 }
 
 export type Method = 'get' | 'post' | 'del' | 'any';
+/** uWS methods each route is registered for: a GET route answers HEAD too (RFC 9110 §9.3.2). */
+const UWS_METHODS: Record<Method, readonly ('get' | 'head' | 'post' | 'del' | 'any')[]> = {
+  get: ['get', 'head'],
+  post: ['post'],
+  del: ['del'],
+  any: ['any'],
+};
 const BEARER = /^Bearer[ ]+([^ ]+)[ ]*$/i;
 
 export function json(status: number, body: unknown): HttpReply {
@@ -81,6 +91,8 @@ class Reply {
     private readonly res: uWS.HttpResponse,
     private readonly route: string,
     private readonly method: string,
+    /** A HEAD request: the GET route's status and headers, no body. */
+    private readonly head: boolean,
   ) {
     // uWS keeps one abort handler per response: the listeners hang off this one.
     res.onAborted(() => {
@@ -103,10 +115,19 @@ class Reply {
     const [contentType, body] =
       'json' in reply ? ['application/json', JSON.stringify(reply.json)] : [reply.contentType, reply.text];
     this.res.cork(() => {
-      this.res
+      const res = this.res
         .writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`)
-        .writeHeader('content-type', contentType)
-        .end(body, reply.close ?? false);
+        .writeHeader('content-type', contentType);
+      for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
+      if (!this.head) {
+        res.end(body, reply.close ?? false);
+        return;
+      }
+      // uWS 20 aborts the process when endWithoutBody() is given a length: the GET's length is
+      // written as a header instead (as GET would send it).
+      res.writeHeader('content-length', String(Buffer.byteLength(body)));
+      res.endWithoutBody();
+      if (reply.close === true) res.close();
     });
     httpRequests.inc({ route: this.route, method: this.method, status: reply.status });
     httpDuration.observe({ route: this.route }, (performance.now() - this.started) / 1000);
@@ -118,7 +139,7 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
 
   return function route(method: Method, pattern: string, routeOptions: RouteOptions, handler: Handler): void {
     const paramCount = pattern.split('/').filter((part) => part.startsWith(':')).length;
-    app[method](pattern, (res, req) => {
+    const handle = (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
       const methodName = req.getCaseSensitiveMethod();
       const path = req.getUrl();
       const rawParams: string[] = [];
@@ -129,7 +150,7 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
       const chunked = req.getHeader('transfer-encoding').toLowerCase().includes('chunked');
       const headers: Record<string, string> = {};
       for (const name of routeOptions.headers ?? []) headers[name] = req.getHeader(name);
-      const reply = new Reply(res, pattern, methodName);
+      const reply = new Reply(res, pattern, methodName, req.getMethod() === 'head');
 
       const body =
         routeOptions.body === undefined || routeOptions.body === false
@@ -172,7 +193,8 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
           reply.send(errorReply('unavailable', 'the request could not be served; try again'));
         },
       );
-    });
+    };
+    for (const uwsMethod of UWS_METHODS[method]) app[uwsMethod](pattern, handle);
   };
 
   async function authenticate(authorization: string, role: Role): Promise<Outcome<Principal>> {
@@ -236,11 +258,17 @@ function readBody(
 
 function parseJson(bytes: Buffer): BodyRead {
   if (bytes.length === 0) return { ok: false, tooLarge: false, message: 'a JSON body is required' };
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(bytes.toString('utf8')) as unknown };
+    value = JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
     return { ok: false, tooLarge: false, message: 'the body is not valid JSON' };
   }
+  const unstorable = unstorableTextAt(value);
+  if (unstorable !== undefined) {
+    return { ok: false, tooLarge: false, message: unstorableTextMessage(unstorable) };
+  }
+  return { ok: true, value };
 }
 
 function decodeParams(raw: readonly string[]): string[] | undefined {
