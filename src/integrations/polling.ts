@@ -14,8 +14,9 @@ import type { DecisionEventSource } from './entityPermissions.ts';
  *
  * An event refused because it did not apply (an approval for a market not registered yet) is
  * recorded as failed and is not a duplicate (decisionEvents.ts): each round first decides again the
- * refused events of the last `retryRefusedForMs` (oldest first, at most a page), whichever way
- * they came, since the cursor has moved past them and the service will not send them again.
+ * events it polled and saw refused in the last `retryRefusedForMs` (oldest first, at most a page),
+ * since the cursor has moved past them and the service will not list them again. (A refused
+ * webhook delivery is the sender's to retry.)
  *
  * Rounds never overlap (each is scheduled when the previous one ends); several exchange processes
  * polling the same service are safe too, since the claim in processed_events decides who acts.
@@ -168,7 +169,7 @@ export class DecisionPoller {
     if (this.retryRefusedForMs === 0) return [];
     return this.options.pool.any(sql.type(RefusedRow)`
       SELECT payload FROM processed_events
-      WHERE status = 'failed'
+      WHERE status = 'failed' AND source = 'polling'
         AND received_at > now() - make_interval(secs => ${this.retryRefusedForMs / 1000})
       ORDER BY received_at, event_id
       LIMIT ${this.pageSize}`);

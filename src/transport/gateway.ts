@@ -228,9 +228,9 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
       if (!isBinary)
         return sendError(ws, undefined, 'bad_frame', 'text frames are not accepted: send MessagePack');
       if (data.byteLength > limits.maxFrameBytes) {
-        const reason = `frame larger than ${limits.maxFrameBytes} bytes`;
-        sendError(ws, undefined, 'bad_frame', reason);
-        ws.end(CLOSE_MESSAGE_TOO_BIG, reason);
+        // The close frame's reason says why; no error frame first (a client reading replies one
+        // by one would take it for the answer and send on into a closing socket).
+        ws.end(CLOSE_MESSAGE_TOO_BIG, `frame larger than ${limits.maxFrameBytes} bytes`);
         return;
       }
       const decoded = decodeMessage(new Uint8Array(data));
