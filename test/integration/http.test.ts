@@ -516,7 +516,10 @@ describe('order entry and the read path', () => {
     ).toEqual([]);
 
     const canceled = await call('DELETE', `/api/v1/orders/${encodeURIComponent(askId)}`, { token: bob });
-    expect(canceled).toEqual({ status: 200, body: { orderId: askId, remainingQty: '0.3000' } });
+    expect(canceled).toEqual({
+      status: 200,
+      body: { orderId: askId, status: 'canceled', filledQty: '0.2000', remainingQty: '0.3000' },
+    });
     const history = await eventually(
       () => call<Json[]>('GET', '/api/v1/orders?status=canceled', { token: bob }),
       (r) => r.body.length === 1,
