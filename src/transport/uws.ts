@@ -18,9 +18,13 @@ import type * as uWSModule from 'uWebSockets.js';
 export const DEFAULT_MAX_HEADERS_BYTES = 2048;
 
 const configured = process.env.UWS_HTTP_MAX_HEADERS_SIZE;
-// An empty value would read as 0 in uWS (atoi), which refuses every request split across reads.
-if (configured === undefined || configured.trim() === '') {
+if (configured === undefined || configured === '') {
   process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(DEFAULT_MAX_HEADERS_BYTES);
+} else if (!/^[1-9][0-9]{2,6}$/.test(configured)) {
+  // uWS would read anything else with atoi: 0 refuses every request split across reads.
+  throw new Error(
+    `UWS_HTTP_MAX_HEADERS_SIZE must be a whole number of bytes from 100 to 9999999, got ${JSON.stringify(configured)}`,
+  );
 }
 
 const require = createRequire(import.meta.url);

@@ -198,7 +198,7 @@ describe('entity-permissions decisions', () => {
     const pool = await createDatabasePool(running.database.url);
     try {
       await until(async () => {
-        const status = await pool.maybeOneFirst(
+        const status: unknown = await pool.maybeOneFirst(
           sql.unsafe`SELECT status FROM processed_events WHERE event_id = ${event.event_id}`,
         );
         return status === 'failed';
