@@ -134,6 +134,18 @@ describe('token expiry', () => {
     });
     socket.close();
   });
+
+  it('finding 4: the SDK forgets its session when the token exp ends it', async () => {
+    const client = await running.client(
+      await running.token('bob', ['trader'], Math.floor(Date.now() / 1000) + 1),
+    );
+    expect(client.session).toMatchObject({ userId: 'bob' });
+    const deadline = Date.now() + 5_000;
+    while (client.session !== undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(client.session).toBeUndefined();
+  });
 });
 
 describe('unstorable text', () => {
