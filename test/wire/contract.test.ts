@@ -135,6 +135,26 @@ describe('token expiry', () => {
     socket.close();
   });
 
+  it('finding 4: orders placed with cancelOnDisconnect are still canceled when the connection closes after exp', async () => {
+    const socket = await RawSocket.open(running.ws);
+    const short = await running.token('dave', ['trader'], Math.floor(Date.now() / 1000) + 1);
+    await running.credit('dave', 'USDC', '1000');
+    expect(
+      await socket.request({ op: 'auth', token: short, cancelOnDisconnect: true }, next()),
+    ).toMatchObject({
+      op: 'authed',
+    });
+    expect(await socket.request(limit('buy', '10.00', '0.0100'), next())).toMatchObject({ status: 'open' });
+    await socket.next((m) => m.op === 'error' && m.rid === undefined, 5_000);
+    socket.close();
+    const token = await running.token('dave', ['trader']);
+    await eventually(
+      async () => (await running.request('GET', '/api/v1/orders?status=open', { token })).body as unknown[],
+      (open) => open.length === 0,
+      'the order to be canceled on disconnect',
+    );
+  });
+
   it('finding 4: the SDK forgets its session when the token exp ends it', async () => {
     const client = await running.client(
       await running.token('bob', ['trader'], Math.floor(Date.now() / 1000) + 1),
