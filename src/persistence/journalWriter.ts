@@ -3,6 +3,7 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import type { BatchSink, JournalBatch } from '../actors/market/types.ts';
 import { encodeBatch } from './journalCodec.ts';
+import type { OwnershipFence } from './owner.ts';
 
 export interface JournalWriterOptions {
   /** Most records in one flush (one transaction); a flush starts as soon as this many are pending. */
@@ -24,6 +25,13 @@ export interface JournalWriterOptions {
   readonly onFatal?: (error: Error) => void;
   /** After each committed flush, with the last global_seq it made durable (projection lag figures). */
   readonly onCommitted?: (lastGlobalSeq: number) => void;
+  /**
+   * The database ownership (owner.ts). With it, a flush refuses to write once the ownership is
+   * lost, and its INSERT lands only while `exchange_owner` still holds the fence's token (read
+   * FOR SHARE, so a new owner's claim waits for the flush in flight): either refusal turns the
+   * writer fatal (see `onFatal`), since another exchange may be writing the journal now.
+   */
+  readonly fence?: OwnershipFence;
 }
 
 export interface JournalWriterStats {
@@ -326,6 +334,14 @@ export class JournalWriter implements BatchSink {
 
   private async write(records: readonly Queued[], flushId: number): Promise<void> {
     const expectedTail = this.verifyTail ? this.lastCommitted : undefined;
+    const fence = this.options.fence;
+    const lost = fence?.lost();
+    if (lost !== undefined) {
+      this.fatal = new JournalWriteError(`the journal writer refuses to write: ${lost.message}`, {
+        cause: lost,
+      });
+      throw this.fatal;
+    }
     await this.pool.transaction(async (tx) => {
       if (expectedTail !== undefined) {
         const tail = await tx.one(
@@ -339,7 +355,14 @@ export class JournalWriter implements BatchSink {
           throw this.fatal;
         }
       }
-      await tx.query(sql.unsafe`
+      const owner =
+        fence === undefined
+          ? sql.fragment``
+          : sql.fragment`WITH owner AS (
+              SELECT 1 FROM exchange_owner WHERE id = 1 AND token = ${fence.token}::int8 FOR SHARE
+            )`;
+      const inserted = await tx.query(sql.unsafe`
+        ${owner}
         INSERT INTO journal (global_seq, market_id, seq_from, seq_to, flush_id, record)
         SELECT g, m, f, t, ${flushId}::int8, r
         FROM unnest(
@@ -363,7 +386,15 @@ export class JournalWriter implements BatchSink {
             records.map((r) => r.record),
             'bytea',
           )}
-        ) AS u(g, m, f, t, r)`);
+        ) AS u(g, m, f, t, r)
+        ${fence === undefined ? sql.fragment`` : sql.fragment`WHERE EXISTS (SELECT 1 FROM owner)`}`);
+      if (inserted.rowCount !== records.length) {
+        this.fatal = new JournalWriteError(
+          `the journal writer refuses to write: this exchange's ownership (token ${String(fence?.token)}) was ` +
+            'taken over by another exchange',
+        );
+        throw this.fatal;
+      }
     });
   }
 
