@@ -7,7 +7,14 @@
  * (data in .data/postgres). Redis: REDIS_URL, else 127.0.0.1:6379, else redis-server on 63790.
  * Without --test the command gets database `exchange`; with --test a freshly recreated
  * `exchange_test`, plus TEST_DATABASE_ADMIN_URL (the `postgres` database) for per-file databases.
- * Servers started here are stopped when the command exits; we exit with its code.
+ * Servers started here are stopped when the command exits, unless another launcher uses them
+ * (.data/users, users.ts: then their guards stop them once the last one is gone); servers found
+ * running are used and never stopped. We exit with the command's code.
+ * The command stays in our process group, so a SIGKILL of the group (what a shell, CI or a
+ * process manager does to `npm start`) takes it too; EXCHANGE_LAUNCHER_PID lets it notice a
+ * SIGKILL of this process alone (src/main.ts). The servers we start run in sessions of their own
+ * (a terminal Ctrl-C must not stop the database under a shutting-down app) and stop themselves when
+ * this process is gone.
  * SERVICES_IGNORE_SYSTEM=1 skips the servers on 5432/6379 (to exercise the fallbacks).
  */
 import { spawn } from 'node:child_process';
@@ -18,13 +25,24 @@ import { errorMessage, log } from './services/log.ts';
 import { ensurePostgres, redact } from './services/postgres.ts';
 import { ensureChromium } from './services/chromium.ts';
 import { ensureRedis } from './services/redis.ts';
+import { otherUsers, registerUser, usersDir } from './services/users.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataRoot = path.join(repoRoot, '.data');
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 const stops: (() => Promise<void>)[] = [];
+const users = usersDir(dataRoot);
+let unregister: () => void = () => undefined;
 async function stopServices(): Promise<void> {
+  const others = stops.length === 0 ? [] : otherUsers(users);
+  unregister();
+  if (others.length > 0) {
+    // Their guards see our IPC channel close and stop them once the other launchers are gone.
+    stops.length = 0;
+    log(`services left running for launcher pid(s) ${others.join(', ')}`);
+    return;
+  }
   const pending = stops.splice(0).reverse();
   for (const stop of pending) {
     await stop().catch((err: unknown) => {
@@ -96,6 +114,8 @@ async function main(): Promise<void> {
     log(`${signal} during set-up; stopping once the services are up`);
   };
   for (const s of SIGNALS) process.on(s, onSetupSignal);
+  // Before looking for servers: a launcher that started one sees us as a user when it leaves.
+  unregister = registerUser(users);
 
   let childEnv: NodeJS.ProcessEnv;
   try {
@@ -111,21 +131,21 @@ async function main(): Promise<void> {
   for (const s of SIGNALS) process.off(s, onSetupSignal);
 
   log(`running: ${cli.command}`);
-  // The command runs in a process group of its own (`sh -c` does not always exec, and a signal to the
-  // shell alone would orphan the real process): we forward each signal once to the whole group, and
-  // the services stay up until the command has exited, so it can still use them while shutting down.
+  // The command stays in our process group (see the top): a terminal's Ctrl-C reaches it directly,
+  // a signal sent to us alone is forwarded to it (a repeated SIGINT/SIGTERM is harmless: the
+  // exchange shuts down once). The services stay up until the command has exited, so it can still
+  // use them while shutting down.
   const child = spawn(execIfSimple(cli.command), {
     shell: true,
     stdio: 'inherit',
-    env: childEnv,
-    detached: true,
+    env: { ...childEnv, EXCHANGE_LAUNCHER_PID: String(process.pid) },
   });
   const forward = (signal: NodeJS.Signals): void => {
     if (child.pid === undefined) return;
     try {
-      process.kill(-child.pid, signal);
+      process.kill(child.pid, signal);
     } catch {
-      // the group is already gone
+      // it is already gone
     }
   };
   for (const s of SIGNALS) process.on(s, forward);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { EMBEDDED_PASSWORD, EMBEDDED_USER, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { errorMessage, log } from './log.ts';
+import { usersDir } from './users.ts';
 
 export const APP_DATABASE = 'exchange';
 export const TEST_DATABASE = 'exchange_test';
@@ -134,7 +135,12 @@ async function findOrStartServer(options: PostgresOptions): Promise<Server> {
   }
   log(`postgres: starting embedded postgres on 127.0.0.1:${EMBEDDED_PORT} (data ${dataDir}, log ${logFile})`);
   const started = Date.now();
-  const server = await startEmbeddedPostgres({ dataDir, port: EMBEDDED_PORT, logFile });
+  const server = await startEmbeddedPostgres({
+    dataDir,
+    port: EMBEDDED_PORT,
+    logFile,
+    usersDir: usersDir(options.dataRoot),
+  });
   log(`postgres: embedded postgres up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return {
     url: server.serverUrl,
