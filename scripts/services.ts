@@ -15,40 +15,47 @@
  * SIGKILL of this process alone (src/main.ts). The servers we start run in sessions of their own
  * (a terminal Ctrl-C must not stop the database under a shutting-down app) and stop themselves when
  * this process is gone.
- * SERVICES_IGNORE_SYSTEM=1 skips the servers on 5432/6379 (to exercise the fallbacks).
+ * SERVICES_IGNORE_SYSTEM=1 skips the servers on 5432/6379 (to exercise the fallbacks);
+ * SERVICES_REDIS_PORT moves our own redis-server off 63790.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli, parseEnv, type Cli, type Env } from './services/cli.ts';
 import { errorMessage, log } from './services/log.ts';
-import { ensurePostgres, redact } from './services/postgres.ts';
+import { EMBEDDED_PORT, ensurePostgres, redact } from './services/postgres.ts';
 import { ensureChromium } from './services/chromium.ts';
-import { ensureRedis } from './services/redis.ts';
-import { otherUsers, registerUser, usersDir } from './services/users.ts';
+import { ensureRedis, OWN_REDIS_PORT } from './services/redis.ts';
+import { otherUsers, registerUser, usersDir, type Registration } from './services/users.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataRoot = path.join(repoRoot, '.data');
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-const stops: (() => Promise<void>)[] = [];
+/** The servers we started, by key (`redis:63790`, users.ts), with how to stop them. */
+const stops: { server: string; stop: () => Promise<void> }[] = [];
 const users = usersDir(dataRoot);
-let unregister: () => void = () => undefined;
+let registration: Registration | undefined;
 async function stopServices(): Promise<void> {
-  const others = stops.length === 0 ? [] : otherUsers(users);
-  unregister();
-  if (others.length > 0) {
-    // Their guards see our IPC channel close and stop them once the other launchers are gone.
-    stops.length = 0;
-    log(`services left running for launcher pid(s) ${others.join(', ')}`);
-    return;
-  }
   const pending = stops.splice(0).reverse();
-  for (const stop of pending) {
+  for (const { server, stop } of pending) {
+    const others = otherUsers(users, server);
+    if (others.length > 0) {
+      // Its guard sees our IPC channel close and stops it once the other launchers are gone.
+      log(`${server} left running: launcher pid(s) ${others.join(', ')} use it`);
+      continue;
+    }
     await stop().catch((err: unknown) => {
       log(`stopping failed: ${errorMessage(err)}`);
     });
   }
+  registration?.unregister();
+}
+
+/** `postgres:5432`, `redis:63790`: what users.ts names a server by. */
+function serverKey(kind: 'postgres' | 'redis', url: string): string {
+  const u = new URL(url);
+  return `${kind}:${u.port || (kind === 'postgres' ? '5432' : '6379')}`;
 }
 
 function fail(message: string, code = 1): never {
@@ -64,12 +71,24 @@ async function setUp(cli: Cli, env: Env): Promise<NodeJS.ProcessEnv> {
       ignoreSystem: env.SERVICES_IGNORE_SYSTEM,
       dataRoot,
     }),
-    ensureRedis({ redisUrl: env.REDIS_URL, ignoreSystem: env.SERVICES_IGNORE_SYSTEM, dataRoot }),
+    ensureRedis({
+      redisUrl: env.REDIS_URL,
+      ignoreSystem: env.SERVICES_IGNORE_SYSTEM,
+      dataRoot,
+      ownPort: env.SERVICES_REDIS_PORT,
+    }),
   ]);
-  if (pg.status === 'fulfilled') stops.push(pg.value.stop);
-  if (redis.status === 'fulfilled') stops.push(redis.value.stop);
+  for (const [kind, set] of [
+    ['postgres', pg],
+    ['redis', redis],
+  ] as const) {
+    if (set.status !== 'fulfilled' || set.value.stop === undefined) continue;
+    const url = 'databaseUrl' in set.value ? set.value.databaseUrl : set.value.url;
+    stops.push({ server: serverKey(kind, url), stop: set.value.stop });
+  }
   if (pg.status === 'rejected') throw pg.reason;
   if (redis.status === 'rejected') throw redis.reason;
+  registration?.uses([serverKey('postgres', pg.value.databaseUrl), serverKey('redis', redis.value.url)]);
 
   // Tests use Redis database 1 of a server we picked, so they do not share queues with `npm start`.
   const redisUrl = cli.test && env.REDIS_URL === undefined ? `${redis.value.url}/1` : redis.value.url;
@@ -114,8 +133,12 @@ async function main(): Promise<void> {
     log(`${signal} during set-up; stopping once the services are up`);
   };
   for (const s of SIGNALS) process.on(s, onSetupSignal);
-  // Before looking for servers: a launcher that started one sees us as a user when it leaves.
-  unregister = registerUser(users);
+  // Before looking for servers, as a user of those we may start or reuse: a launcher that started
+  // one and leaves meanwhile sees us.
+  registration = registerUser(users, [
+    `postgres:${EMBEDDED_PORT}`,
+    `redis:${env.SERVICES_REDIS_PORT ?? OWN_REDIS_PORT}`,
+  ]);
 
   let childEnv: NodeJS.ProcessEnv;
   try {

@@ -61,7 +61,7 @@ function stop(): Promise<void> {
 }
 
 process.on('disconnect', () => {
-  stopWhenUnused(users, () => void stop());
+  stopWhenUnused(users, `postgres:${port}`, () => void stop());
 });
 process.on('message', (message: unknown) => {
   if (message === 'stop') void stop();

@@ -6,14 +6,14 @@
  * launchers use the server, or was killed) stops it once no other launcher is registered in
  * <usersDir> (users.ts). We exit when redis-server does, with its code.
  *
- * argv: <usersDir> <redis-server binary> [its arguments...]
+ * argv: <usersDir> <server key, e.g. redis:63790> <redis-server binary> [its arguments...]
  */
 import { spawn } from 'node:child_process';
 import { stopWhenUnused } from './users.ts';
 
-const [users, binary, ...args] = process.argv.slice(2);
-if (users === undefined || binary === undefined) {
-  process.stderr.write('usage: redis-guard.ts <usersDir> <redis-server> [args...]\n');
+const [users, server, binary, ...args] = process.argv.slice(2);
+if (users === undefined || server === undefined || binary === undefined) {
+  process.stderr.write('usage: redis-guard.ts <usersDir> <server key> <redis-server> [args...]\n');
   process.exit(2);
 }
 
@@ -39,5 +39,5 @@ process.on('message', (message: unknown) => {
   if (message === 'stop') stop();
 });
 process.on('disconnect', () => {
-  stopWhenUnused(users, stop);
+  stopWhenUnused(users, server, stop);
 });

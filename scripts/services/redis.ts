@@ -48,7 +48,8 @@ export function ping(host: string, port: number, timeoutMs = 500): Promise<PingR
 
 export interface RunningRedis {
   url: string;
-  stop: () => Promise<void>;
+  /** Only for a server started here: stops it. */
+  stop?: () => Promise<void>;
 }
 
 function onPath(binary: string): boolean {
@@ -67,17 +68,21 @@ export async function startRedisServer(options: {
   users: string;
   binary?: string;
   timeoutMs?: number;
-}): Promise<RunningRedis> {
+}): Promise<Required<RunningRedis>> {
   const { port, dir, users, binary = 'redis-server', timeoutMs = 15_000 } = options;
   fs.mkdirSync(dir, { recursive: true });
   const logFile = path.join(dir, 'redis.log');
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   args.push('--dir', dir, '--logfile', logFile);
-  const child = spawn(process.execPath, ['--import', 'tsx', guardPath, users, binary, ...args], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', guardPath, users, `redis:${port}`, binary, ...args],
+    {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
   let exitInfo: string | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -136,33 +141,34 @@ export interface RedisOptions {
   redisUrl: string | undefined;
   ignoreSystem: boolean;
   dataRoot: string;
+  /** Where our own redis-server listens (default OWN_REDIS_PORT). */
+  ownPort?: number;
 }
-
-const noop = (): Promise<void> => Promise.resolve();
 
 /**
  * REDIS_URL, else a server answering PING on 127.0.0.1:6379, else `redis-server` from PATH on 63790
  * (installed with apt-get first on Debian when we are root), else an error saying what to install.
  */
 export async function ensureRedis(options: RedisOptions): Promise<RunningRedis> {
+  const ownPort = options.ownPort ?? OWN_REDIS_PORT;
   if (options.redisUrl !== undefined) {
     log('redis: using REDIS_URL');
-    return { url: options.redisUrl, stop: noop };
+    return { url: options.redisUrl };
   }
   if (!options.ignoreSystem) {
     const system = await ping('127.0.0.1', SYSTEM_REDIS_PORT);
     if (system.ok) {
       log(`redis: using the server on 127.0.0.1:${SYSTEM_REDIS_PORT}`);
-      return { url: `redis://127.0.0.1:${SYSTEM_REDIS_PORT}`, stop: noop };
+      return { url: `redis://127.0.0.1:${SYSTEM_REDIS_PORT}` };
     }
     if (system.reason.startsWith('answered')) {
       log(`redis: server on 127.0.0.1:${SYSTEM_REDIS_PORT} ${system.reason} to PING; starting our own`);
     }
   }
-  const own = await ping('127.0.0.1', OWN_REDIS_PORT);
+  const own = await ping('127.0.0.1', ownPort);
   if (own.ok) {
-    log(`redis: reusing redis-server already running on 127.0.0.1:${OWN_REDIS_PORT}`);
-    return { url: `redis://127.0.0.1:${OWN_REDIS_PORT}`, stop: noop };
+    log(`redis: reusing redis-server already running on 127.0.0.1:${ownPort}`);
+    return { url: `redis://127.0.0.1:${ownPort}` };
   }
 
   if (!onPath('redis-server')) {
@@ -180,8 +186,8 @@ export async function ensureRedis(options: RedisOptions): Promise<RunningRedis> 
   }
 
   const dir = path.join(options.dataRoot, 'redis');
-  log(`redis: starting redis-server on 127.0.0.1:${OWN_REDIS_PORT} (dir ${dir})`);
-  const server = await startRedisServer({ port: OWN_REDIS_PORT, dir, users: usersDir(options.dataRoot) });
+  log(`redis: starting redis-server on 127.0.0.1:${ownPort} (dir ${dir})`);
+  const server = await startRedisServer({ port: ownPort, dir, users: usersDir(options.dataRoot) });
   return {
     url: server.url,
     stop: async () => {

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { BatchOutput } from '../../src/actors/market/types.ts';
 import { JournalWriteError, JournalWriter } from '../../src/persistence/journalWriter.ts';
 import { DatabaseOwnedError, Ownership } from '../../src/persistence/owner.ts';
+import { ping } from '../../scripts/services/redis.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../support/database.ts';
 import { limit } from '../support/markets.ts';
 
@@ -318,6 +319,53 @@ describe('finding 1 (one exchange per database): launcher', () => {
       await pool.end();
       await database.drop();
     }
+  });
+});
+
+describe('finding 1 (one exchange per database): servers the launcher starts', () => {
+  const database = useTestDatabase('owner_services');
+
+  function launcher(redisPort: number): Proc {
+    return start(
+      path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
+      ['scripts/services.ts', '--exec', 'sleep 300'],
+      {
+        DATABASE_URL: database.get().url,
+        // No REDIS_URL and the system server skipped: the launcher starts redis-server itself.
+        REDIS_URL: '',
+        SERVICES_IGNORE_SYSTEM: '1',
+        SERVICES_REDIS_PORT: String(redisPort),
+      },
+      true,
+    );
+  }
+  const answers = async (port: number) => (await ping('127.0.0.1', port, 300)).ok;
+
+  it('finding 1 (one exchange per database): a redis-server the launcher started is not stopped while another launcher uses it, and stops with the last one, even killed', async () => {
+    const port = await freePort();
+    const first = launcher(port);
+    await first.waitFor('running: sleep 300');
+    expect(first.output()).toContain(`starting redis-server on 127.0.0.1:${port}`);
+    const second = launcher(port);
+    await second.waitFor('running: sleep 300');
+    expect(second.output()).toContain(`reusing redis-server already running on 127.0.0.1:${port}`);
+
+    // The one that started it leaves while the other still uses it: it stays.
+    first.child.kill('SIGTERM');
+    await first.exited;
+    expect(first.output()).toContain(`redis:${port} left running`);
+    expect(await answers(port)).toBe(true);
+
+    // The last user is killed with its whole group: the guard stops redis-server.
+    process.kill(-second.child.pid!, 'SIGKILL');
+    await until('redis-server stops once no launcher uses it', async () => !(await answers(port)));
+
+    // Alone, killed: the same.
+    const third = launcher(port);
+    await third.waitFor('running: sleep 300');
+    expect(third.output()).toContain(`starting redis-server on 127.0.0.1:${port}`);
+    process.kill(-third.child.pid!, 'SIGKILL');
+    await until('redis-server stops with its launcher', async () => !(await answers(port)));
   });
 });
 
