@@ -322,6 +322,30 @@ describe('finding 1 (one exchange per database): launcher', () => {
   });
 });
 
+describe('finding 1 (one exchange per database): lost lock', () => {
+  it('finding 1 (one exchange per database): an exchange whose lock connection dies stops writing and exits 1', async () => {
+    const database = await createTestDatabase('owner_lost');
+    const pool = await createPool(database.url, { maximumPoolSize: 1 });
+    try {
+      const proc = exchange(database, 0);
+      await proc.waitFor('exchange ready');
+      const before = await journalTail(pool);
+      const lock = await pool.one(
+        sql.type(z.object({ backend_pid: z.number() }))`SELECT backend_pid FROM exchange_owner WHERE id = 1`,
+      );
+      await pool.query(sql.unsafe`SELECT pg_terminate_backend(${lock.backend_pid})`);
+      expect(await exitWithin(proc)).toBe(1);
+      expect(proc.output()).toContain('database ownership lost');
+      expect(await journalTail(pool)).toEqual(before);
+      // Nothing holds the database any more.
+      await (await Ownership.acquire(database.url)).release();
+    } finally {
+      await pool.end();
+      await database.drop();
+    }
+  });
+});
+
 describe('finding 1 (one exchange per database): servers the launcher starts', () => {
   const database = useTestDatabase('owner_services');
 
