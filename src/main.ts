@@ -3,6 +3,7 @@ import { startExchange, type Exchange } from './app.ts';
 import { loadConfig } from './config.ts';
 import { DatabaseOwnedError } from './persistence/owner.ts';
 import { PortInUseError } from './transport/listen.ts';
+import { isAlive } from './processAlive.ts';
 
 /*
  * `npm start`: the whole exchange on PORT (migrations, recovery, supervisor, journal writer,
@@ -67,16 +68,6 @@ if (Number.isSafeInteger(launcher) && launcher > 1) {
     shutDown({ launcher, reason: 'the launcher is gone' }, 1);
   }, 1_000);
   watch.unref();
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function seed({ admin }: Exchange): Promise<void> {

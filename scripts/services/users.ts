@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { isAlive } from '../../src/processAlive.ts';
 
 /*
  * Who uses the servers that launchers (scripts/services.ts) start under .data: one file per running
@@ -98,14 +99,5 @@ function startTimeOf(pid: number): string | undefined {
   } catch {
     if (fs.existsSync('/proc/self/stat')) return undefined;
     return isAlive(pid) ? '' : undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
