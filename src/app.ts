@@ -524,11 +524,14 @@ async function startOwned(
     app.close();
     await supervisor.idle();
     await snapshots.stop();
-    if (snapshot) log.info(await takeSnapshot(pool, { supervisor, writer }), 'snapshot taken at shutdown');
+    // Not once the ownership is lost: another exchange may own the database by now.
+    const owned = ownership.lost() === undefined;
+    if (snapshot && owned)
+      log.info(await takeSnapshot(pool, { supervisor, writer }), 'snapshot taken at shutdown');
     await writer.close();
     await marketDataSaver.stop();
     await projector.stop();
-    if (snapshot) await projector.runOnce();
+    if (snapshot && owned) await projector.runOnce();
     await integration.close();
     for (const queue of queues) await queue.close();
     await chain.close();
@@ -542,7 +545,10 @@ async function startOwned(
     throw error;
   }
   const port = uWS.us_socket_local_port(listenSocket);
-  await ownership.recordPort(port);
+  // Only names us to a second exchange: a failure here is the lost ownership's to report.
+  await ownership.recordPort(port).catch((error: unknown) => {
+    log.warn({ err: error }, 'the owner record has no port');
+  });
   log.info({ host: config.HOST, port }, 'gateway listening');
 
   let closing: Promise<void> | undefined;
