@@ -96,7 +96,13 @@ export async function startExchange(
 ): Promise<Exchange> {
   const databaseUrl = config.DATABASE_URL;
   if (databaseUrl === undefined) throw new Error('DATABASE_URL is required (npm start provides one)');
-  const ownership = await Ownership.acquire(databaseUrl);
+  const ownership = await Ownership.acquire(databaseUrl, {
+    onChange: (change, detail) => {
+      if (change === 'suspended')
+        log.warn({ detail }, 'database ownership lock connection lost; regaining it');
+      else log.info({ detail }, 'database ownership lock regained');
+    },
+  });
   try {
     await assertPortFree(config.HOST, config.PORT);
     return await startOwned(config, log, hooks, databaseUrl, ownership);

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { BatchOutput } from '../../src/actors/market/types.ts';
 import { JournalWriteError, JournalWriter } from '../../src/persistence/journalWriter.ts';
-import { DatabaseOwnedError, Ownership } from '../../src/persistence/owner.ts';
+import pg from 'pg';
+import { DatabaseOwnedError, OWNER_LOCK_KEY, Ownership } from '../../src/persistence/owner.ts';
 import { ping } from '../../scripts/services/redis.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../support/database.ts';
 import { limit } from '../support/markets.ts';
@@ -197,6 +198,18 @@ async function owner(pool: DatabasePool): Promise<z.infer<typeof Owner> | null> 
   return pool.maybeOne(sql.type(Owner)`SELECT token::text, pid, port FROM exchange_owner WHERE id = 1`);
 }
 
+/**
+ * Ends the session holding the owner lock and takes the lock in its place (waiting for the dying
+ * session to let it go): what another exchange starting at that moment would do.
+ */
+async function takeOverLock(databaseUrl: string, backendPid: number): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  await client.query('SELECT pg_terminate_backend($1)', [backendPid]);
+  await client.query('SELECT pg_advisory_lock($1, $2)', [...OWNER_LOCK_KEY]);
+  return client;
+}
+
 afterAll(() => {
   for (const proc of running.splice(0)) {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) continue;
@@ -323,7 +336,7 @@ describe('finding 1 (one exchange per database): launcher', () => {
 });
 
 describe('finding 1 (one exchange per database): lost lock', () => {
-  it('finding 1 (one exchange per database): an exchange whose lock connection dies stops writing and exits 1', async () => {
+  it('finding 1 (one exchange per database): an exchange whose lock is taken over when its lock connection dies stops writing and exits 1', async () => {
     const database = await createTestDatabase('owner_lost');
     const pool = await createPool(database.url, { maximumPoolSize: 1 });
     try {
@@ -333,12 +346,14 @@ describe('finding 1 (one exchange per database): lost lock', () => {
       const lock = await pool.one(
         sql.type(z.object({ backend_pid: z.number() }))`SELECT backend_pid FROM exchange_owner WHERE id = 1`,
       );
-      await pool.query(sql.unsafe`SELECT pg_terminate_backend(${lock.backend_pid})`);
-      expect(await exitWithin(proc)).toBe(1);
-      expect(proc.output()).toContain('database ownership lost');
-      expect(await journalTail(pool)).toEqual(before);
-      // Nothing holds the database any more.
-      await (await Ownership.acquire(database.url)).release();
+      const holder = await takeOverLock(database.url, lock.backend_pid);
+      try {
+        expect(await exitWithin(proc)).toBe(1);
+        expect(proc.output()).toContain('database ownership lost');
+        expect(await journalTail(pool)).toEqual(before);
+      } finally {
+        await holder.end();
+      }
     } finally {
       await pool.end();
       await database.drop();
@@ -418,13 +433,40 @@ describe('finding 1 (one exchange per database): journal writer', () => {
     const before = await journalTail(pool);
     expect(before).toEqual({ records: '1', last: '1' });
 
-    // The lock's session ends (an operator, a Postgres restart): the ownership is lost.
-    await pool.query(sql.unsafe`SELECT pg_terminate_backend(${ownership.backendPid})`);
-    await until('the ownership is lost', () => ownership.lost() !== undefined);
-    await expect(writer.commit(batchOf('m-a', 3))).rejects.toThrow(/refuses to write: lost the ownership/);
-    await expect(writer.commit(batchOf('m-a', 5))).rejects.toThrow(JournalWriteError);
-    expect(fatal).toHaveLength(1);
-    expect(await journalTail(pool)).toEqual(before);
+    // The lock's session ends and someone else takes the lock: the ownership is lost for good.
+    const holder = await takeOverLock(url, ownership.backendPid);
+    try {
+      await until('the ownership is lost', () => ownership.lost() !== undefined);
+      await expect(writer.commit(batchOf('m-a', 3))).rejects.toThrow(/refuses to write: lost the ownership/);
+      await expect(writer.commit(batchOf('m-a', 5))).rejects.toThrow(JournalWriteError);
+      expect(fatal).toHaveLength(1);
+      expect(await journalTail(pool)).toEqual(before);
+    } finally {
+      await ownership.release();
+      await holder.end();
+    }
+  });
+
+  it('finding 1 (one exchange per database): an owner whose lock connection died regains the lock when nobody claimed the database meanwhile', async () => {
+    const url = database.get().url;
+    const changes: string[] = [];
+    const ownership = await Ownership.acquire(url, {
+      heartbeatMs: 100,
+      onChange: (change) => changes.push(change),
+    });
+    await ownership.claim();
+    const writer = await JournalWriter.open(pool, { fence: ownership });
+    const first = ownership.backendPid;
+    await pool.query(sql.unsafe`SELECT pg_terminate_backend(${first})`);
+    await until('the lock is regained', () => changes.includes('regained'));
+    expect(ownership.backendPid).not.toBe(first);
+    expect(ownership.lost()).toBeUndefined();
+    const before = await journalTail(pool);
+    await writer.commit(batchOf('m-c', 1));
+    expect(Number((await journalTail(pool)).records)).toBe(Number(before.records) + 1);
+    // Still the owner: a second one is refused.
+    await expect(Ownership.acquire(url)).rejects.toThrow(DatabaseOwnedError);
+    await writer.close();
     await ownership.release();
   });
 
