@@ -333,6 +333,34 @@ describe('finding 1 (one exchange per database): launcher', () => {
       await database.drop();
     }
   });
+
+  it("finding 1 (one exchange per database): SIGTERM to the launcher still shuts the exchange down cleanly, and the launcher exits with the command's code", async () => {
+    const database = await createTestDatabase('owner_sigterm');
+    try {
+      const launcher = start(
+        path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
+        ['scripts/services.ts', '--exec', 'node --import tsx src/main.ts'],
+        { DATABASE_URL: database.url, PORT: '0' },
+        true,
+      );
+      await launcher.waitFor('exchange ready');
+      const [exchangePid] = exchangesOn(database.url);
+      launcher.child.kill('SIGTERM');
+      expect(await exitWithin(launcher)).toBe(0);
+      expect(launcher.output()).toContain('stopped cleanly');
+      expect(isRunning(exchangePid!)).toBe(false);
+
+      const failing = start(
+        path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
+        ['scripts/services.ts', '--exec', 'node -e "process.exit(3)"'],
+        { DATABASE_URL: database.url },
+        true,
+      );
+      expect(await exitWithin(failing)).toBe(3);
+    } finally {
+      await database.drop();
+    }
+  });
 });
 
 describe('finding 1 (one exchange per database): lost lock', () => {
