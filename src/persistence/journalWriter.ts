@@ -30,6 +30,9 @@ export interface JournalWriterOptions {
    * lost, and its INSERT lands only while `exchange_owner` still holds the fence's token (read
    * FOR SHARE, so a new owner's claim waits for the flush in flight): either refusal turns the
    * writer fatal (see `onFatal`), since another exchange may be writing the journal now.
+   * Measured (2 cores shared, load ~11, 4 alternating rounds of 1,500 one-record flushes and of
+   * 20,000 grouped records): no difference above the noise (130–204 against 141–193 flushes/s;
+   * 32k–64k against 35k–47k records/s); the row lock rides in the INSERT, no extra round trip.
    */
   readonly fence?: OwnershipFence;
 }
