@@ -140,7 +140,7 @@ function isRunning(pid: number): boolean {
 }
 
 /** The exit code, or 'still running' past the deadline (the process is then killed). */
-async function exitWithin(proc: Proc, timeoutMs = 30_000): Promise<number | string> {
+async function exitWithin(proc: Proc, timeoutMs = 45_000): Promise<number | string> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<string>((resolve) => {
     timer = setTimeout(() => {
@@ -267,7 +267,7 @@ describe('finding 1 (one exchange per database): processes', () => {
     expect(await journalTail(pool)).toEqual(before);
     expect(await owner(pool)).toEqual(ownerBefore);
     expect(first.child.exitCode).toBeNull();
-  });
+  }, 120_000);
 
   it('finding 1 (one exchange per database): a second exchange on a port in use exits 1 naming the port and changes nothing', async () => {
     // A database of its own, not even migrated: the port check comes before the migrations.
@@ -292,7 +292,7 @@ describe('finding 1 (one exchange per database): processes', () => {
       await bare.drop();
     }
     expect((await fetch(`http://127.0.0.1:${firstPort}/health`)).status).toBe(200);
-  });
+  }, 120_000);
 });
 
 describe('finding 1 (one exchange per database): launcher', () => {
@@ -332,7 +332,7 @@ describe('finding 1 (one exchange per database): launcher', () => {
       await pool.end();
       await database.drop();
     }
-  });
+  }, 120_000);
 
   it("finding 1 (one exchange per database): SIGTERM to the launcher still shuts the exchange down cleanly, and the launcher exits with the command's code", async () => {
     const database = await createTestDatabase('owner_sigterm');
@@ -360,7 +360,7 @@ describe('finding 1 (one exchange per database): launcher', () => {
     } finally {
       await database.drop();
     }
-  });
+  }, 120_000);
 });
 
 describe('finding 1 (one exchange per database): lost lock', () => {
@@ -386,7 +386,7 @@ describe('finding 1 (one exchange per database): lost lock', () => {
       await pool.end();
       await database.drop();
     }
-  });
+  }, 120_000);
 });
 
 describe('finding 1 (one exchange per database): servers the launcher starts', () => {
@@ -433,7 +433,7 @@ describe('finding 1 (one exchange per database): servers the launcher starts', (
     expect(third.output()).toContain(`starting redis-server on 127.0.0.1:${port}`);
     process.kill(-third.child.pid!, 'SIGKILL');
     await until('redis-server stops with its launcher', async () => !(await answers(port)));
-  });
+  }, 120_000);
 });
 
 describe('finding 1 (one exchange per database): journal writer', () => {
