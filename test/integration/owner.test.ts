@@ -269,6 +269,19 @@ describe('finding 1 (one exchange per database): processes', () => {
     expect(first.child.exitCode).toBeNull();
   }, 120_000);
 
+  it('finding 1 (one exchange per database): migrate and rebuild-projections refuse a database an exchange owns', async () => {
+    const before = await journalTail(pool);
+    for (const script of ['scripts/migrate.ts', 'scripts/rebuild-projections.ts']) {
+      const run = start(path.join(repoRoot, 'node_modules', '.bin', 'tsx'), [script], {
+        DATABASE_URL: database.url,
+      });
+      expect(await exitWithin(run)).toBe(1);
+      expect(run.output()).toContain(`is owned by another exchange: pid ${first.child.pid}`);
+    }
+    expect(await journalTail(pool)).toEqual(before);
+    expect((await fetch(`http://127.0.0.1:${firstPort}/health`)).status).toBe(200);
+  }, 120_000);
+
   it('finding 1 (one exchange per database): a second exchange on a port in use exits 1 naming the port and changes nothing', async () => {
     // A database of its own, not even migrated: the port check comes before the migrations.
     const bare = await createTestDatabase('owner_port');
