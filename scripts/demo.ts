@@ -17,6 +17,7 @@ import pg from 'pg';
 import { startExchange, type Exchange } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
+import { PortInUseError } from '../src/transport/listen.ts';
 import { runDemo, type Demo, type MarketFigures } from './demo/run.ts';
 import { helpOnly } from './lib/cli.ts';
 
@@ -131,9 +132,7 @@ try {
   }
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
-  const hint = message.startsWith('cannot listen')
-    ? ' (is `npm start` running? set PORT to another port)'
-    : '';
+  const hint = error instanceof PortInUseError ? ' (is `npm start` running? set PORT to another port)' : '';
   console.error(`the demo could not start: ${message}${hint}`);
   await demo?.stop().catch(() => undefined);
   await exchange?.close().catch(() => undefined);

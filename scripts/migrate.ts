@@ -1,5 +1,6 @@
 import { migrate } from '../src/persistence/migrate.ts';
 import { helpOnly } from './lib/cli.ts';
+import { DatabaseOwnedError, Ownership } from '../src/persistence/owner.ts';
 
 helpOnly(
   'npm run migrate --',
@@ -13,5 +14,15 @@ if (url === undefined || url === '') {
   console.error('migrate: DATABASE_URL is not set (run it through `npm run migrate`, which sets it)');
   process.exit(2);
 }
-const applied = await migrate(url, () => undefined);
-console.log(applied.length === 0 ? 'migrate: up to date' : `migrate: applied ${applied.join(', ')}`);
+// Not under a running exchange: it owns the database (src/persistence/owner.ts).
+const ownership = await Ownership.acquire(url).catch((error: unknown) => {
+  if (!(error instanceof DatabaseOwnedError)) throw error;
+  console.error(`migrate: ${error.message}`);
+  process.exit(1);
+});
+try {
+  const applied = await migrate(url, () => undefined);
+  console.log(applied.length === 0 ? 'migrate: up to date' : `migrate: applied ${applied.join(', ')}`);
+} finally {
+  await ownership.release();
+}

@@ -1,5 +1,6 @@
 import { createDatabasePool } from '../src/persistence/pool.ts';
 import { migrate } from '../src/persistence/migrate.ts';
+import { DatabaseOwnedError, Ownership } from '../src/persistence/owner.ts';
 import { Projector, resetProjections } from '../src/persistence/projector.ts';
 import { helpOnly } from './lib/cli.ts';
 
@@ -23,6 +24,12 @@ if (url === undefined || url === '') {
   );
   process.exit(2);
 }
+// Not beside a running exchange, whose projector writes the same rows (src/persistence/owner.ts).
+const ownership = await Ownership.acquire(url).catch((error: unknown) => {
+  if (!(error instanceof DatabaseOwnedError)) throw error;
+  console.error(`rebuild-projections: ${error.message}`);
+  process.exit(1);
+});
 await migrate(url, () => undefined);
 const pool = await createDatabasePool(url, 2);
 try {
@@ -36,4 +43,5 @@ try {
   );
 } finally {
   await pool.end();
+  await ownership.release();
 }

@@ -7,30 +7,55 @@
  * (data in .data/postgres). Redis: REDIS_URL, else 127.0.0.1:6379, else redis-server on 63790.
  * Without --test the command gets database `exchange`; with --test a freshly recreated
  * `exchange_test`, plus TEST_DATABASE_ADMIN_URL (the `postgres` database) for per-file databases.
- * Servers started here are stopped when the command exits; we exit with its code.
- * SERVICES_IGNORE_SYSTEM=1 skips the servers on 5432/6379 (to exercise the fallbacks).
+ * Servers started here are stopped when the command exits, unless another launcher uses them
+ * (.data/users, users.ts: then their guards stop them once the last one is gone); servers found
+ * running are used and never stopped. We exit with the command's code.
+ * The command stays in our process group, so a SIGKILL of the group (what a shell, CI or a
+ * process manager does to `npm start`) takes it too; EXCHANGE_LAUNCHER_PID lets it notice a
+ * SIGKILL of this process alone (src/main.ts). The servers we start run in sessions of their own
+ * (a terminal Ctrl-C must not stop the database under a shutting-down app) and stop themselves when
+ * this process is gone.
+ * SERVICES_IGNORE_SYSTEM=1 skips the servers on 5432/6379 (to exercise the fallbacks);
+ * SERVICES_REDIS_PORT moves our own redis-server off 63790.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HELP, parseCli, parseEnv, wantsHelp, type Cli, type Env } from './services/cli.ts';
 import { errorMessage, log } from './services/log.ts';
-import { ensurePostgres, redact } from './services/postgres.ts';
+import { EMBEDDED_PORT, ensurePostgres, redact } from './services/postgres.ts';
 import { ensureChromium } from './services/chromium.ts';
-import { ensureRedis } from './services/redis.ts';
+import { ensureRedis, OWN_REDIS_PORT } from './services/redis.ts';
+import { otherUsers, registerUser, usersDir, type Registration } from './services/users.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataRoot = path.join(repoRoot, '.data');
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-const stops: (() => Promise<void>)[] = [];
+/** The servers we started, by key (`redis:63790`, users.ts), with how to stop them. */
+const stops: { server: string; stop: () => Promise<void> }[] = [];
+const users = usersDir(dataRoot);
+let registration: Registration | undefined;
 async function stopServices(): Promise<void> {
   const pending = stops.splice(0).reverse();
-  for (const stop of pending) {
+  for (const { server, stop } of pending) {
+    const others = otherUsers(users, server);
+    if (others.length > 0) {
+      // Its guard sees our IPC channel close and stops it once the other launchers are gone.
+      log(`${server} left running: launcher pid(s) ${others.join(', ')} use it`);
+      continue;
+    }
     await stop().catch((err: unknown) => {
       log(`stopping failed: ${errorMessage(err)}`);
     });
   }
+  registration?.unregister();
+}
+
+/** `postgres:5432`, `redis:63790`: what users.ts names a server by. */
+function serverKey(kind: 'postgres' | 'redis', url: string): string {
+  const u = new URL(url);
+  return `${kind}:${u.port || (kind === 'postgres' ? '5432' : '6379')}`;
 }
 
 function fail(message: string, code = 1): never {
@@ -46,12 +71,24 @@ async function setUp(cli: Cli, env: Env): Promise<NodeJS.ProcessEnv> {
       ignoreSystem: env.SERVICES_IGNORE_SYSTEM,
       dataRoot,
     }),
-    ensureRedis({ redisUrl: env.REDIS_URL, ignoreSystem: env.SERVICES_IGNORE_SYSTEM, dataRoot }),
+    ensureRedis({
+      redisUrl: env.REDIS_URL,
+      ignoreSystem: env.SERVICES_IGNORE_SYSTEM,
+      dataRoot,
+      ownPort: env.SERVICES_REDIS_PORT,
+    }),
   ]);
-  if (pg.status === 'fulfilled') stops.push(pg.value.stop);
-  if (redis.status === 'fulfilled') stops.push(redis.value.stop);
+  for (const [kind, set] of [
+    ['postgres', pg],
+    ['redis', redis],
+  ] as const) {
+    if (set.status !== 'fulfilled' || set.value.stop === undefined) continue;
+    const url = 'databaseUrl' in set.value ? set.value.databaseUrl : set.value.url;
+    stops.push({ server: serverKey(kind, url), stop: set.value.stop });
+  }
   if (pg.status === 'rejected') throw pg.reason;
   if (redis.status === 'rejected') throw redis.reason;
+  registration?.uses([serverKey('postgres', pg.value.databaseUrl), serverKey('redis', redis.value.url)]);
 
   // Tests use Redis database 1 of a server we picked, so they do not share queues with `npm start`.
   const redisUrl = cli.test && env.REDIS_URL === undefined ? `${redis.value.url}/1` : redis.value.url;
@@ -100,6 +137,12 @@ async function main(): Promise<void> {
     log(`${signal} during set-up; stopping once the services are up`);
   };
   for (const s of SIGNALS) process.on(s, onSetupSignal);
+  // Before looking for servers, as a user of those we may start or reuse: a launcher that started
+  // one and leaves meanwhile sees us.
+  registration = registerUser(users, [
+    `postgres:${EMBEDDED_PORT}`,
+    `redis:${env.SERVICES_REDIS_PORT ?? OWN_REDIS_PORT}`,
+  ]);
 
   let childEnv: NodeJS.ProcessEnv;
   try {
@@ -115,21 +158,21 @@ async function main(): Promise<void> {
   for (const s of SIGNALS) process.off(s, onSetupSignal);
 
   log(`running: ${cli.command}`);
-  // The command runs in a process group of its own (`sh -c` does not always exec, and a signal to the
-  // shell alone would orphan the real process): we forward each signal once to the whole group, and
-  // the services stay up until the command has exited, so it can still use them while shutting down.
+  // The command stays in our process group (see the top): a terminal's Ctrl-C reaches it directly,
+  // a signal sent to us alone is forwarded to it (a repeated SIGINT/SIGTERM is harmless: the
+  // exchange shuts down once). The services stay up until the command has exited, so it can still
+  // use them while shutting down.
   const child = spawn(execIfSimple(cli.command), {
     shell: true,
     stdio: 'inherit',
-    env: childEnv,
-    detached: true,
+    env: { ...childEnv, EXCHANGE_LAUNCHER_PID: String(process.pid) },
   });
   const forward = (signal: NodeJS.Signals): void => {
     if (child.pid === undefined) return;
     try {
-      process.kill(-child.pid, signal);
+      process.kill(child.pid, signal);
     } catch {
-      // the group is already gone
+      // it is already gone
     }
   };
   for (const s of SIGNALS) process.on(s, forward);

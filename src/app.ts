@@ -34,6 +34,7 @@ import { durableMarketRebuild } from './persistence/marketRebuild.ts';
 import { JournalWriter } from './persistence/journalWriter.ts';
 import { journalObserver } from './persistence/metrics.ts';
 import { migrate } from './persistence/migrate.ts';
+import { Ownership } from './persistence/owner.ts';
 import { createDatabasePool } from './persistence/pool.ts';
 import { tradeCounts } from './persistence/history.ts';
 import { Projector } from './persistence/projector.ts';
@@ -48,6 +49,7 @@ import { registerComplianceRoutes } from './transport/http/issuance.ts';
 import { Issuance, type Authorize } from './transport/issuance.ts';
 import { registerWebSocket, type Publication } from './transport/gateway.ts';
 import { createInspectionFeed } from './transport/inspection.ts';
+import { assertPortFree, listenExclusive } from './transport/listen.ts';
 import { devPagesEnabled, registerStatic } from './transport/static.ts';
 import { registerHttp } from './transport/http.ts';
 import { countTrades, observe, supervisorObserver, type JobQueueSource } from './transport/http/metrics.ts';
@@ -76,15 +78,63 @@ export interface Exchange {
   close(): Promise<void>;
 }
 
-export async function startExchange(config: Config, log: Logger): Promise<Exchange> {
+export interface ExchangeHooks {
+  /**
+   * The connection holding the database's ownership lock is gone: the journal writer refuses
+   * every commit from now on (another exchange may own the database already), so the process
+   * should exit without a clean shutdown (src/main.ts does). The exchange logs it either way.
+   */
+  readonly onOwnershipLost?: (error: Error) => void;
+}
+
+/**
+ * Starts the exchange, or throws before changing anything: DatabaseOwnedError (persistence/owner.ts)
+ * when another exchange owns the database, PortInUseError (transport/listen.ts) when PORT is taken.
+ * The ownership lock comes first, so the migrations too run only in the owner.
+ */
+export async function startExchange(
+  config: Config,
+  log: Logger,
+  hooks: ExchangeHooks = {},
+): Promise<Exchange> {
   const databaseUrl = config.DATABASE_URL;
   if (databaseUrl === undefined) throw new Error('DATABASE_URL is required (npm start provides one)');
+  const ownership = await Ownership.acquire(databaseUrl, {
+    onChange: (change, detail) => {
+      if (change === 'suspended')
+        log.warn({ detail }, 'database ownership lock connection lost; regaining it');
+      else log.info({ detail }, 'database ownership lock regained');
+    },
+  });
+  try {
+    await assertPortFree(config.HOST, config.PORT);
+    return await startOwned(config, log, hooks, databaseUrl, ownership);
+  } catch (error) {
+    await ownership.release();
+    throw error;
+  }
+}
+
+async function startOwned(
+  config: Config,
+  log: Logger,
+  hooks: ExchangeHooks,
+  databaseUrl: string,
+  ownership: Ownership,
+): Promise<Exchange> {
   const applied = await migrate(databaseUrl);
   log.info({ applied }, applied.length === 0 ? 'database schema up to date' : 'migrations applied');
+  const token = await ownership.claim();
+  log.info({ token, backendPid: ownership.backendPid }, 'database owned by this exchange');
+  ownership.onLost((error) => {
+    log.fatal({ err: error }, 'database ownership lost: journal writes refused from now on');
+    hooks.onOwnershipLost?.(error);
+  });
   const pool = await createDatabasePool(databaseUrl);
   // The projector's lag figures follow every flush (set once the projector exists).
   let noteCommitted: (globalSeq: number) => void = () => undefined;
   const writer = await JournalWriter.open(pool, {
+    fence: ownership,
     onCommitted: (globalSeq) => {
       noteCommitted(globalSeq);
     },
@@ -486,13 +536,41 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     devOnly: { paths: ['/dev/actors'], enabled: devPagesEnabled(config.NODE_ENV) },
   });
 
-  const listenSocket = await new Promise<UWS.us_listen_socket>((resolve, reject) => {
-    app.listen(config.HOST, config.PORT, (socket) => {
-      if (socket === false) reject(new Error(`cannot listen on ${config.HOST}:${config.PORT}`));
-      else resolve(socket);
-    });
-  });
+  let listenSocket: UWS.us_listen_socket | undefined;
+  // Everything this start opened, in reverse; the snapshot only after serving (a start that
+  // could not listen leaves the database as recovery found it).
+  const shutdown = async (snapshot: boolean): Promise<void> => {
+    if (listenSocket !== undefined) uWS.us_listen_socket_close(listenSocket);
+    inspection.stop();
+    clearInterval(candleTimer);
+    app.close();
+    await supervisor.idle();
+    await snapshots.stop();
+    // Not once the ownership is lost: another exchange may own the database by now.
+    const owned = ownership.lost() === undefined;
+    if (snapshot && owned)
+      log.info(await takeSnapshot(pool, { supervisor, writer }), 'snapshot taken at shutdown');
+    await writer.close();
+    await marketDataSaver.stop();
+    await projector.stop();
+    if (snapshot && owned) await projector.runOnce();
+    await integration.close();
+    for (const queue of queues) await queue.close();
+    await chain.close();
+    await pool.end();
+    await ownership.release();
+  };
+  try {
+    listenSocket = await listenExclusive(app, config.HOST, config.PORT);
+  } catch (error) {
+    await shutdown(false);
+    throw error;
+  }
   const port = uWS.us_socket_local_port(listenSocket);
+  // Only names us to a second exchange: a failure here is the lost ownership's to report.
+  await ownership.recordPort(port).catch((error: unknown) => {
+    log.warn({ err: error }, 'the owner record has no port');
+  });
   log.info({ host: config.HOST, port }, 'gateway listening');
 
   let closing: Promise<void> | undefined;
@@ -506,23 +584,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     chain,
     issuance,
     close: () => {
-      closing ??= (async () => {
-        uWS.us_listen_socket_close(listenSocket);
-        inspection.stop();
-        clearInterval(candleTimer);
-        app.close();
-        await supervisor.idle();
-        await snapshots.stop();
-        log.info(await takeSnapshot(pool, { supervisor, writer }), 'snapshot taken at shutdown');
-        await writer.close();
-        await marketDataSaver.stop();
-        await projector.stop();
-        await projector.runOnce();
-        await integration.close();
-        for (const queue of queues) await queue.close();
-        await chain.close();
-        await pool.end();
-      })();
+      closing ??= shutdown(true);
       return closing;
     },
   };

@@ -2,6 +2,9 @@ import { parseArgs } from 'node:util';
 import { startExchange, type Exchange } from './app.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
+import { DatabaseOwnedError } from './persistence/owner.ts';
+import { PortInUseError } from './transport/listen.ts';
+import { isAlive } from './processAlive.ts';
 
 /*
  * `npm start`: the whole exchange on PORT (migrations, recovery, supervisor, journal writer,
@@ -30,7 +33,20 @@ try {
 
 const config = loadConfig();
 const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, base: { svc: 'exchange' } });
-const exchange = await startExchange(config, log);
+const exchange = await startExchange(config, log, {
+  // The writer refuses from now on and another exchange may own the database: no clean
+  // shutdown (it would snapshot), just leave; nothing acknowledged is lost.
+  onOwnershipLost: () => {
+    process.exit(1);
+  },
+}).catch((error: unknown) => {
+  // A second exchange on the same database or port: said in one line, exit 1, nothing changed.
+  if (error instanceof DatabaseOwnedError || error instanceof PortInUseError) {
+    log.fatal({ code: error.code }, error.message);
+    process.exit(1);
+  }
+  throw error;
+});
 
 if (process.env.SEED_MARKETS !== 'false' && exchange.catalog.listMarkets().length === 0) {
   await seed(exchange);
@@ -41,22 +57,37 @@ log.info(
 );
 
 let stopping = false;
+function shutDown(why: Record<string, unknown>, code: number): void {
+  if (stopping) return;
+  stopping = true;
+  log.info(why, 'shutting down');
+  exchange.close().then(
+    () => {
+      log.info('stopped cleanly');
+      process.exit(code);
+    },
+    (error: unknown) => {
+      log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+}
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    exchange.close().then(
-      () => {
-        log.info('stopped cleanly');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    shutDown({ signal }, 0);
   });
+}
+
+// Started by scripts/services.ts (npm start): we share its process group, so a SIGKILL of the
+// group takes us too; this covers a SIGKILL of the launcher alone, which would orphan us.
+const launcher = Number(process.env.EXCHANGE_LAUNCHER_PID);
+if (Number.isSafeInteger(launcher) && launcher > 1) {
+  const watch = setInterval(() => {
+    if (isAlive(launcher)) return;
+    clearInterval(watch);
+    shutDown({ launcher, reason: 'the launcher is gone' }, 1);
+  }, 1_000);
+  watch.unref();
 }
 
 async function seed({ admin }: Exchange): Promise<void> {

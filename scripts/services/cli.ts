@@ -83,6 +83,11 @@ const EnvSchema = z.object({
     .enum(['', '0', '1', 'true', 'false'])
     .optional()
     .transform((v) => v === '1' || v === 'true'),
+  /** The port of the redis-server started when none is found (default 63790). */
+  SERVICES_REDIS_PORT: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(1).max(65_535).optional(),
+  ),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

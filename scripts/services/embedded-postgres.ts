@@ -12,6 +12,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   port: number;
   logFile: string;
+  /** The launchers' registry (users.ts): the daemon outlives its parent while others are in it. */
+  usersDir: string;
   /** How long initdb + start may take. */
   timeoutMs?: number;
 }
@@ -34,15 +36,19 @@ function isDaemonMessage(value: unknown): value is DaemonMessage {
  * (scripts/services/postgres-daemon.ts), and resolves when it accepts connections.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
-  const { dataDir, port, logFile, timeoutMs = 120_000 } = options;
+  const { dataDir, port, logFile, usersDir, timeoutMs = 120_000 } = options;
   fs.mkdirSync(path.dirname(dataDir), { recursive: true });
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
 
-  const child = spawn(process.execPath, ['--import', 'tsx', daemonPath, dataDir, String(port), logFile], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', daemonPath, dataDir, String(port), logFile, usersDir],
+    {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else

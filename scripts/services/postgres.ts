@@ -2,6 +2,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { EMBEDDED_PASSWORD, EMBEDDED_USER, startEmbeddedPostgres } from './embedded-postgres.ts';
 import { errorMessage, log } from './log.ts';
+import { usersDir } from './users.ts';
 
 export const APP_DATABASE = 'exchange';
 export const TEST_DATABASE = 'exchange_test';
@@ -14,7 +15,8 @@ export interface PostgresSetup {
   databaseUrl: string;
   /** The maintenance database `postgres` on the same server, for creating more databases. */
   adminUrl: string;
-  stop: () => Promise<void>;
+  /** Only for a server started here: stops it. */
+  stop?: () => Promise<void>;
 }
 
 export interface PostgresOptions {
@@ -100,21 +102,20 @@ async function recreateDatabase(url: string, adminUrl: string): Promise<void> {
 interface Server {
   /** Server URL; for a user-given DATABASE_URL, that URL with its database. */
   url: string;
-  stop: () => Promise<void>;
+  /** Only for a server started here. */
+  stop?: () => Promise<void>;
 }
-
-const noop = (): Promise<void> => Promise.resolve();
 
 async function findOrStartServer(options: PostgresOptions): Promise<Server> {
   if (options.databaseUrl !== undefined) {
     log(`postgres: using DATABASE_URL ${redact(options.databaseUrl)}`);
-    return { url: options.databaseUrl, stop: noop };
+    return { url: options.databaseUrl };
   }
   if (!options.ignoreSystem) {
     const err = await probe(withDatabase(SYSTEM_SERVER_URL, ADMIN_DATABASE));
     if (err === undefined) {
       log('postgres: using the server on 127.0.0.1:5432');
-      return { url: SYSTEM_SERVER_URL, stop: noop };
+      return { url: SYSTEM_SERVER_URL };
     }
     if (pgCode(err) !== undefined) {
       // Something answers on 5432 but will not let user postgres in without a password.
@@ -127,14 +128,19 @@ async function findOrStartServer(options: PostgresOptions): Promise<Server> {
   const running = await probe(withDatabase(embeddedUrl, ADMIN_DATABASE));
   if (running === undefined) {
     log(`postgres: reusing embedded postgres already running on 127.0.0.1:${EMBEDDED_PORT}`);
-    return { url: embeddedUrl, stop: noop };
+    return { url: embeddedUrl };
   }
   if (pgCode(running) !== undefined) {
     throw new Error(`port ${EMBEDDED_PORT} is taken by a postgres that refuses us (${running.message})`);
   }
   log(`postgres: starting embedded postgres on 127.0.0.1:${EMBEDDED_PORT} (data ${dataDir}, log ${logFile})`);
   const started = Date.now();
-  const server = await startEmbeddedPostgres({ dataDir, port: EMBEDDED_PORT, logFile });
+  const server = await startEmbeddedPostgres({
+    dataDir,
+    port: EMBEDDED_PORT,
+    logFile,
+    usersDir: usersDir(options.dataRoot),
+  });
   log(`postgres: embedded postgres up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return {
     url: server.serverUrl,
@@ -167,7 +173,7 @@ export async function ensurePostgres(options: PostgresOptions): Promise<Postgres
     }
     return { databaseUrl, adminUrl, stop: server.stop };
   } catch (err) {
-    await server.stop();
+    await server.stop?.();
     throw new Error(`postgres: ${errorMessage(err)}`);
   }
 }

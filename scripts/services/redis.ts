@@ -2,8 +2,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { errorMessage, log } from './log.ts';
 import { sleep } from './net.ts';
+import { usersDir } from './users.ts';
+
+const guardPath = fileURLToPath(new URL('./redis-guard.ts', import.meta.url));
+const repoRoot = path.resolve(path.dirname(guardPath), '..', '..');
 
 export const SYSTEM_REDIS_PORT = 6379;
 export const OWN_REDIS_PORT = 63790;
@@ -43,7 +48,8 @@ export function ping(host: string, port: number, timeoutMs = 500): Promise<PingR
 
 export interface RunningRedis {
   url: string;
-  stop: () => Promise<void>;
+  /** Only for a server started here: stops it. */
+  stop?: () => Promise<void>;
 }
 
 function onPath(binary: string): boolean {
@@ -52,21 +58,31 @@ function onPath(binary: string): boolean {
 
 /**
  * Starts `redis-server` on 127.0.0.1:port with no persistence (`--save "" --appendonly no`), working
- * directory and log under dir, in its own session so a terminal Ctrl-C reaches only the app.
- * Resolves once it answers PING.
+ * directory and log under dir, under its guard (redis-guard.ts) in a session of its own so a
+ * terminal Ctrl-C reaches only the app; the guard stops it when we do, or when we are gone and no
+ * other launcher in `users` uses it. Resolves once it answers PING.
  */
 export async function startRedisServer(options: {
   port: number;
   dir: string;
+  users: string;
   binary?: string;
   timeoutMs?: number;
-}): Promise<RunningRedis> {
-  const { port, dir, binary = 'redis-server', timeoutMs = 15_000 } = options;
+}): Promise<Required<RunningRedis>> {
+  const { port, dir, users, binary = 'redis-server', timeoutMs = 15_000 } = options;
   fs.mkdirSync(dir, { recursive: true });
   const logFile = path.join(dir, 'redis.log');
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   args.push('--dir', dir, '--logfile', logFile);
-  const child = spawn(binary, args, { detached: true, stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', guardPath, users, `redis:${port}`, binary, ...args],
+    {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
   let exitInfo: string | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -84,7 +100,7 @@ export async function startRedisServer(options: {
     if (exitInfo !== undefined) throw new Error(`redis-server exited (${exitInfo}); log: ${logFile}`);
     if ((await ping('127.0.0.1', port, 300)).ok) break;
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      child.kill('SIGTERM'); // the guard stops redis-server
       throw new Error(`redis-server did not answer PING within ${timeoutMs / 1000}s; log: ${logFile}`);
     }
     await sleep(50);
@@ -96,7 +112,8 @@ export async function startRedisServer(options: {
     stop: (): Promise<void> => {
       stopping ??= (async () => {
         if (exitInfo !== undefined) return;
-        child.kill('SIGTERM');
+        if (child.connected) child.send('stop');
+        else child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         await exited;
         clearTimeout(timer);
@@ -124,33 +141,34 @@ export interface RedisOptions {
   redisUrl: string | undefined;
   ignoreSystem: boolean;
   dataRoot: string;
+  /** Where our own redis-server listens (default OWN_REDIS_PORT). */
+  ownPort?: number;
 }
-
-const noop = (): Promise<void> => Promise.resolve();
 
 /**
  * REDIS_URL, else a server answering PING on 127.0.0.1:6379, else `redis-server` from PATH on 63790
  * (installed with apt-get first on Debian when we are root), else an error saying what to install.
  */
 export async function ensureRedis(options: RedisOptions): Promise<RunningRedis> {
+  const ownPort = options.ownPort ?? OWN_REDIS_PORT;
   if (options.redisUrl !== undefined) {
     log('redis: using REDIS_URL');
-    return { url: options.redisUrl, stop: noop };
+    return { url: options.redisUrl };
   }
   if (!options.ignoreSystem) {
     const system = await ping('127.0.0.1', SYSTEM_REDIS_PORT);
     if (system.ok) {
       log(`redis: using the server on 127.0.0.1:${SYSTEM_REDIS_PORT}`);
-      return { url: `redis://127.0.0.1:${SYSTEM_REDIS_PORT}`, stop: noop };
+      return { url: `redis://127.0.0.1:${SYSTEM_REDIS_PORT}` };
     }
     if (system.reason.startsWith('answered')) {
       log(`redis: server on 127.0.0.1:${SYSTEM_REDIS_PORT} ${system.reason} to PING; starting our own`);
     }
   }
-  const own = await ping('127.0.0.1', OWN_REDIS_PORT);
+  const own = await ping('127.0.0.1', ownPort);
   if (own.ok) {
-    log(`redis: reusing redis-server already running on 127.0.0.1:${OWN_REDIS_PORT}`);
-    return { url: `redis://127.0.0.1:${OWN_REDIS_PORT}`, stop: noop };
+    log(`redis: reusing redis-server already running on 127.0.0.1:${ownPort}`);
+    return { url: `redis://127.0.0.1:${ownPort}` };
   }
 
   if (!onPath('redis-server')) {
@@ -168,8 +186,8 @@ export async function ensureRedis(options: RedisOptions): Promise<RunningRedis> 
   }
 
   const dir = path.join(options.dataRoot, 'redis');
-  log(`redis: starting redis-server on 127.0.0.1:${OWN_REDIS_PORT} (dir ${dir})`);
-  const server = await startRedisServer({ port: OWN_REDIS_PORT, dir });
+  log(`redis: starting redis-server on 127.0.0.1:${ownPort} (dir ${dir})`);
+  const server = await startRedisServer({ port: ownPort, dir, users: usersDir(options.dataRoot) });
   return {
     url: server.url,
     stop: async () => {

@@ -3,6 +3,7 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import type { BatchSink, JournalBatch } from '../actors/market/types.ts';
 import { encodeBatch } from './journalCodec.ts';
+import type { OwnershipFence } from './owner.ts';
 
 export interface JournalWriterOptions {
   /** Most records in one flush (one transaction); a flush starts as soon as this many are pending. */
@@ -26,6 +27,16 @@ export interface JournalWriterOptions {
   readonly onCommitted?: (lastGlobalSeq: number) => void;
   /** Figures of every flush (src/persistence/metrics.ts feeds /metrics from them). */
   readonly observe?: JournalObserver;
+  /**
+   * The database ownership (owner.ts). With it, a flush refuses to write once the ownership is
+   * lost, and its INSERT lands only while `exchange_owner` still holds the fence's token (read
+   * FOR SHARE, so a new owner's claim waits for the flush in flight): either refusal turns the
+   * writer fatal (see `onFatal`), since another exchange may be writing the journal now.
+   * Measured (2 cores shared, load ~11, 4 alternating rounds of 1,500 one-record flushes and of
+   * 20,000 grouped records): no difference above the noise (130–204 against 141–193 flushes/s;
+   * 32k–64k against 35k–47k records/s); the row lock rides in the INSERT, no extra round trip.
+   */
+  readonly fence?: OwnershipFence;
 }
 
 /** One committed flush, as the metrics see it. */
@@ -353,6 +364,14 @@ export class JournalWriter implements BatchSink {
 
   private async write(records: readonly Queued[], flushId: number): Promise<void> {
     const expectedTail = this.verifyTail ? this.lastCommitted : undefined;
+    const fence = this.options.fence;
+    const lost = fence?.lost();
+    if (lost !== undefined) {
+      this.fatal = new JournalWriteError(`the journal writer refuses to write: ${lost.message}`, {
+        cause: lost,
+      });
+      throw this.fatal;
+    }
     await this.pool.transaction(async (tx) => {
       if (expectedTail !== undefined) {
         const tail = await tx.one(
@@ -366,7 +385,14 @@ export class JournalWriter implements BatchSink {
           throw this.fatal;
         }
       }
-      await tx.query(sql.unsafe`
+      const owner =
+        fence === undefined
+          ? sql.fragment``
+          : sql.fragment`WITH owner AS (
+              SELECT 1 FROM exchange_owner WHERE id = 1 AND token = ${fence.token}::int8 FOR SHARE
+            )`;
+      const inserted = await tx.query(sql.unsafe`
+        ${owner}
         INSERT INTO journal (global_seq, market_id, seq_from, seq_to, flush_id, record)
         SELECT g, m, f, t, ${flushId}::int8, r
         FROM unnest(
@@ -390,7 +416,15 @@ export class JournalWriter implements BatchSink {
             records.map((r) => r.record),
             'bytea',
           )}
-        ) AS u(g, m, f, t, r)`);
+        ) AS u(g, m, f, t, r)
+        ${fence === undefined ? sql.fragment`` : sql.fragment`WHERE EXISTS (SELECT 1 FROM owner)`}`);
+      if (inserted.rowCount !== records.length) {
+        this.fatal = new JournalWriteError(
+          `the journal writer refuses to write: this exchange's ownership (token ${String(fence?.token)}) was ` +
+            'taken over by another exchange',
+        );
+        throw this.fatal;
+      }
     });
   }
 
