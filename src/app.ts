@@ -49,7 +49,7 @@ import { createInspectionFeed } from './transport/inspection.ts';
 import { devPagesEnabled, registerStatic } from './transport/static.ts';
 import { registerHttp } from './transport/http.ts';
 import { OrderEntry, wireOrderId } from './transport/orderEntry.ts';
-import { RateLimiter } from './transport/rateLimit.ts';
+import { RateLimiter, sourceKey } from './transport/rateLimit.ts';
 import { UserOrders } from './transport/userOrders.ts';
 
 /*
@@ -400,7 +400,16 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
       maxBackpressureBytes: config.WS_MAX_BACKPRESSURE_BYTES,
       idleTimeoutSeconds: config.WS_IDLE_TIMEOUT_S,
       maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
+      framesPerSecond: config.WS_RATE_FRAMES_PER_S,
+      framesBurst: config.WS_RATE_FRAMES_BURST,
+      subsPerSecond: config.WS_RATE_SUBS_PER_S,
+      subsBurst: config.WS_RATE_SUBS_BURST,
+      maxPendingRequests: config.WS_MAX_PENDING_REQUESTS,
+      maxConnections: config.WS_MAX_CONNECTIONS,
+      maxConnectionsPerIp: config.WS_MAX_CONNECTIONS_PER_IP,
+      maxTrackedOrders: config.MAX_OPEN_ORDERS_PER_USER,
     },
+    orderIsOpen: (userId, orderId) => userOrders.isOpen(userId, orderId),
     log,
     actors: inspection,
     cancelOnDisconnect: (principal: Principal, placed) => {
@@ -428,6 +437,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     candles: marketData,
     pool,
     maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
+    maxPendingRequests: config.HTTP_MAX_PENDING_REQUESTS,
     connections: ws.connections,
     issuance: { issuance, authorize },
     extraRoutes: [
@@ -439,8 +449,9 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
           'post',
           '/api/v1/webhooks/entity-permissions',
           { body: 'raw', headers: ['x-signature', 'x-amz-sns-message-type'] },
-          async ({ rawBody, headers }) => {
+          async ({ rawBody, headers, remoteAddress }) => {
             const answer = await integration.handleWebhook({
+              sourceAddress: sourceKey(remoteAddress),
               rawBody: rawBody ?? Buffer.alloc(0),
               headers: {
                 signature: headers['x-signature'] === '' ? undefined : headers['x-signature'],

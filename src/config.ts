@@ -31,6 +31,17 @@ const schema = z.object({
   /** Seconds without any frame before a connection is closed (uWS sends pings in between). */
   WS_IDLE_TIMEOUT_S: positiveInt(120),
   WS_MAX_SUBSCRIPTIONS: positiveInt(100),
+  /** Every frame a connection sends takes a token of its own bucket: refill per second, burst. */
+  WS_RATE_FRAMES_PER_S: positiveInt(4_000),
+  WS_RATE_FRAMES_BURST: positiveInt(8_000),
+  /** A `sub` also takes a token of the connection's sub bucket (each one answers a snapshot). */
+  WS_RATE_SUBS_PER_S: positiveInt(10),
+  WS_RATE_SUBS_BURST: positiveInt(100),
+  /** Requests of one connection awaiting their answer (places before commit, auth checks). */
+  WS_MAX_PENDING_REQUESTS: positiveInt(1_000),
+  /** Open WebSocket connections (with upgrades being authenticated): in all, and per address. */
+  WS_MAX_CONNECTIONS: positiveInt(10_000),
+  WS_MAX_CONNECTIONS_PER_IP: positiveInt(200),
   /** Token bucket of order entry (places, amends, cancels) per user: refill per second and burst. */
   RATE_ORDERS_PER_S: positiveInt(2_000),
   RATE_ORDERS_BURST: positiveInt(4_000),
@@ -38,6 +49,8 @@ const schema = z.object({
   /** Past this many unprojected journal records new places answer `overloaded`. */
   PROJECTION_MAX_LAG_RECORDS: positiveInt(50_000),
   HTTP_MAX_BODY_BYTES: positiveInt(64 * 1024),
+  /** HTTP requests being served at once (bodies being read included); beyond, 503 `overloaded`. */
+  HTTP_MAX_PENDING_REQUESTS: positiveInt(1_000),
   /** Commands one market's mailbox holds; beyond it commands answer `overloaded`. */
   MAILBOX_SIZE: positiveInt(10_000),
   /** Deploy-token job: attempts, and the first retry delay in ms (doubling). */

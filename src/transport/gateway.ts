@@ -7,6 +7,8 @@ import { hasRole, type Authenticator, type Principal } from './auth.ts';
 import type { ErrorCode, Failure, Outcome } from './errors.ts';
 import type { OrderEntry } from './orderEntry.ts';
 import { ACTORS_TOPIC } from './inspection.ts';
+import { bookSnapshotEncodings, refused } from './limitMetrics.ts';
+import { sourceKey, TokenBucket } from './rateLimit.ts';
 import {
   AmendRequest,
   AuthRequest,
@@ -49,11 +51,25 @@ export interface MarketDataReads {
   setAudience?(hasSubscribers: (topic: string) => boolean): void;
 }
 
+/** Every bound a client can meet on /ws (src/config.ts names their variables). */
 export interface GatewayLimits {
   readonly maxFrameBytes: number;
   readonly maxBackpressureBytes: number;
   readonly idleTimeoutSeconds: number;
   readonly maxSubscriptions: number;
+  /** Each connection's bucket for every frame it sends (WS_RATE_FRAMES_*). */
+  readonly framesPerSecond: number;
+  readonly framesBurst: number;
+  /** Each connection's bucket for `sub` (WS_RATE_SUBS_*), taken besides the frame's token. */
+  readonly subsPerSecond: number;
+  readonly subsBurst: number;
+  /** Requests of one connection awaiting their answer. */
+  readonly maxPendingRequests: number;
+  /** Connections, open or being upgraded: in all, and per remote address. */
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  /** Orders a connection tracks for cancel-on-disconnect before it forgets those no longer open. */
+  readonly maxTrackedOrders: number;
 }
 
 export interface WebSocketOptions {
@@ -66,6 +82,8 @@ export interface WebSocketOptions {
   /** Called when a connection that asked for it closes: cancel these orders (wire ids by market). */
   readonly cancelOnDisconnect: (principal: Principal, orders: ReadonlyMap<string, string>) => void;
   readonly onConnectionCountChange?: (count: number) => void;
+  /** Whether a user's order (wire id) is still open: the connection forgets closed ones it tracks. */
+  readonly orderIsOpen?: (userId: string, orderId: string) => boolean;
   /** The admin-only `actors` channel (src/transport/inspection.ts). */
   readonly actors?: { snapshot(): object };
 }
@@ -77,12 +95,22 @@ interface Connection {
   readonly subs: Map<string, string>;
   /** Orders placed on this connection still possibly open: wire id → market symbol. */
   readonly placed: Map<string, string>;
+  /** `placed.size` past which closed orders are forgotten (doubles with what stays open). */
+  placedSweepAt: number;
   closed: boolean;
+  /** The remote address, as counted against maxConnectionsPerIp. */
+  readonly address: string;
+  readonly frames: TokenBucket;
+  readonly subBucket: TokenBucket;
+  /** Requests awaiting their answer (order entry, auth). */
+  pending: number;
 }
 
 type Socket = uWS.WebSocket<Connection>;
 
 const DEPTH_DEFAULT = 50;
+/** Ops whose answer comes later: they count against maxPendingRequests until it is sent. */
+const ASYNC_OPS: ReadonlySet<unknown> = new Set(['auth', 'place', 'amend', 'cancel', 'cancel_all']);
 
 export const topics = {
   book: (symbol: string, depth: number) => `book/${symbol}/${depth}`,
@@ -97,6 +125,29 @@ export const topics = {
 export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptions) {
   const { auth, limits } = options;
   let connections = 0;
+  /** Upgrades waiting for their token's check: they hold a place under maxConnections. */
+  let upgrading = 0;
+  /** Connections open or upgrading per remote address (an entry per address with at least one). */
+  const perAddress = new Map<string, number>();
+  const release = (address: string): void => {
+    const left = (perAddress.get(address) ?? 1) - 1;
+    if (left <= 0) perAddress.delete(address);
+    else perAddress.set(address, left);
+  };
+  /*
+   * A book snapshot's frame, encoded once per snapshot object: the publisher answers the same
+   * object for a market, depth and seq until the book changes, so every sub in between shares it.
+   */
+  const snapshotFrames = new WeakMap<object, Uint8Array>();
+  const snapshotFrame = (message: object): Uint8Array => {
+    let frame = snapshotFrames.get(message);
+    if (frame === undefined) {
+      frame = encodeMessage(message);
+      snapshotFrames.set(message, frame);
+      bookSnapshotEncodings.inc({ format: 'msgpack' });
+    }
+    return frame;
+  };
   options.marketData.setAudience?.((topic) => app.numSubscribers(topic) > 0);
 
   /*
@@ -133,10 +184,13 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     }
   };
   /** Inside uWS's callbacks for `ws` (corked by uWS): sends at once unless frames wait before it. */
-  const send = (ws: Socket, message: object): void => {
+  const sendFrame = (ws: Socket, frame: Uint8Array): void => {
     if (ws.getUserData().closed) return;
-    if (held.has(ws)) hold(ws, encodeMessage(message));
-    else ws.send(encodeMessage(message), true);
+    if (held.has(ws)) hold(ws, frame);
+    else ws.send(frame, true);
+  };
+  const send = (ws: Socket, message: object): void => {
+    if (!ws.getUserData().closed) sendFrame(ws, encodeMessage(message));
   };
   /** Outside uWS's callbacks (after a commit, an auth check): held and sent corked (see `held`). */
   const sendLater = (ws: Socket, message: object): void => {
@@ -167,32 +221,65 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const token = req.getQuery('token');
-      const fresh = (principal: Principal | undefined): Connection => ({
-        principal,
-        cancelOnDisconnect: false,
-        subs: new Map(),
-        placed: new Map(),
-        closed: false,
-      });
+      const address = sourceKey(Buffer.from(res.getRemoteAddressAsText()).toString());
+      const refuse = (status: string, code: ErrorCode, message: string): void => {
+        res
+          .writeStatus(status)
+          .writeHeader('content-type', 'application/json')
+          .end(JSON.stringify({ error: { code, message } }));
+      };
+      if (connections + upgrading >= limits.maxConnections) {
+        refused('ws_connections');
+        return refuse(
+          '503 Service Unavailable',
+          'overloaded',
+          'the server holds all the connections it takes',
+        );
+      }
+      const fromAddress = perAddress.get(address) ?? 0;
+      if (fromAddress >= limits.maxConnectionsPerIp) {
+        refused('ws_connections_per_ip');
+        return refuse(
+          '429 Too Many Requests',
+          'rate_limited',
+          `at most ${limits.maxConnectionsPerIp} connections per address`,
+        );
+      }
+      // Held from here until the connection closes (or its upgrade fails): see `close`.
+      perAddress.set(address, fromAddress + 1);
+      const fresh = (principal: Principal | undefined): Connection => {
+        const now = performance.now();
+        return {
+          principal,
+          cancelOnDisconnect: false,
+          subs: new Map(),
+          placed: new Map(),
+          placedSweepAt: limits.maxTrackedOrders,
+          closed: false,
+          address,
+          frames: new TokenBucket(limits.framesPerSecond, limits.framesBurst, now),
+          subBucket: new TokenBucket(limits.subsPerSecond, limits.subsBurst, now),
+          pending: 0,
+        };
+      };
       if (token === undefined || token === '') {
         res.upgrade(fresh(undefined), key, protocol, extensions, context);
         return;
       }
       let aborted = false;
+      upgrading++;
       res.onAborted(() => {
         aborted = true;
+        upgrading--;
+        release(address);
       });
       void auth.verify(token).then((verified) => {
         if (aborted) return;
+        upgrading--;
+        if (!verified.ok) release(address);
         res.cork(() => {
-          if (!verified.ok) {
-            res
-              .writeStatus('401 Unauthorized')
-              .writeHeader('content-type', 'application/json')
-              .end(JSON.stringify({ error: { code: verified.code, message: verified.message } }));
-          } else {
-            res.upgrade(fresh(verified.value), key, protocol, extensions, context);
-          }
+          if (!verified.ok) refuse('401 Unauthorized', verified.code, verified.message);
+          else res.upgrade(fresh(verified.value), key, protocol, extensions, context);
         });
       });
     },
@@ -203,6 +290,8 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     },
 
     message: (ws, data, isBinary) => {
+      // Every frame takes a token, whatever it holds: answering it is the cost being bounded.
+      const allowed = ws.getUserData().frames.take(performance.now());
       if (!isBinary)
         return sendError(ws, undefined, 'bad_frame', 'text frames are not accepted: send MessagePack');
       if (data.byteLength > limits.maxFrameBytes) {
@@ -210,13 +299,14 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       }
       const decoded = decodeMessage(new Uint8Array(data));
       if (!decoded.ok) return sendError(ws, undefined, 'bad_frame', decoded.reason);
-      handle(ws, decoded.message);
+      handle(ws, decoded.message, allowed);
     },
 
     close: (ws) => {
       const conn = ws.getUserData();
       conn.closed = true;
       held.delete(ws);
+      release(conn.address);
       connections--;
       options.onConnectionCountChange?.(connections);
       if (conn.cancelOnDisconnect && conn.principal !== undefined && conn.placed.size > 0) {
@@ -225,7 +315,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     },
   });
 
-  function handle(ws: Socket, message: Record<string, unknown>): void {
+  function handle(ws: Socket, message: Record<string, unknown>, allowed: boolean): void {
     let rid: number | undefined;
     const given = message.rid;
     // The common case without zod (same rule as the `rid` schema: a non-negative safe integer).
@@ -238,13 +328,28 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     }
     const op = message.op;
     const conn = ws.getUserData();
+    if (!allowed) {
+      refused('ws_frames');
+      return sendError(ws, rid, 'rate_limited', `at most ${limits.framesPerSecond} frames per second`);
+    }
+    if (ASYNC_OPS.has(op) && conn.pending >= limits.maxPendingRequests) {
+      refused('ws_pending_requests');
+      return sendError(
+        ws,
+        rid,
+        'rate_limited',
+        `at most ${limits.maxPendingRequests} requests awaiting an answer per connection`,
+      );
+    }
     switch (op) {
       case 'ping':
         return send(ws, withRid({ op: 'pong', ts: Date.now() }, rid));
       case 'auth': {
         const request = parseRequest(ws, rid, AuthRequest, message);
         if (request === undefined) return;
+        conn.pending++;
         void auth.verify(request.token).then((verified) => {
+          conn.pending--;
           if (conn.closed) return;
           if (!verified.ok) return sendLater(ws, errorMessage(rid, verified.code, verified.message));
           const principal = verified.value;
@@ -288,13 +393,15 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
         const request = parseRequest(ws, rid, PlaceRequest, message);
         const principal = request && traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
+        conn.pending++;
         options.orders.place(principal, request, (outcome) => {
+          conn.pending--;
           if (
             outcome.ok &&
             (outcome.value.status === 'open' || outcome.value.status === 'partially_filled')
           ) {
             if (conn.principal?.userId === principal.userId)
-              conn.placed.set(outcome.value.orderId, request.market);
+              track(conn, outcome.value.orderId, request.market);
           }
           reply(ws, rid, 'accepted', outcome);
         });
@@ -304,7 +411,9 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
         const request = parseRequest(ws, rid, AmendRequest, message);
         const principal = request && traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
+        conn.pending++;
         options.orders.amend(principal, request, (outcome) => {
+          conn.pending--;
           reply(ws, rid, 'amended', outcome);
         });
         return;
@@ -313,7 +422,9 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
         const request = parseRequest(ws, rid, CancelRequest, message);
         const principal = request && traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
+        conn.pending++;
         options.orders.cancel(principal, request, (outcome) => {
+          conn.pending--;
           if (outcome.ok) conn.placed.delete(outcome.value.orderId);
           reply(ws, rid, 'canceled', outcome);
         });
@@ -323,7 +434,9 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
         const request = parseRequest(ws, rid, CancelAllRequest, message);
         const principal = request && traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
+        conn.pending++;
         void options.orders.cancelAll(principal, request.market).then((outcome) => {
+          conn.pending--;
           reply(ws, rid, 'canceled_all', outcome);
         });
         return;
@@ -354,6 +467,20 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     return undefined;
   }
 
+  /**
+   * Remembers an order for cancel-on-disconnect. Orders that fill or are canceled elsewhere are
+   * forgotten when the map passes its sweep mark (then twice what stayed open): amortized O(1).
+   */
+  function track(conn: Connection, orderId: string, market: string): void {
+    conn.placed.set(orderId, market);
+    const isOpen = options.orderIsOpen;
+    if (conn.placed.size <= conn.placedSweepAt || isOpen === undefined || conn.principal === undefined)
+      return;
+    const { userId } = conn.principal;
+    for (const id of conn.placed.keys()) if (!isOpen(userId, id)) conn.placed.delete(id);
+    conn.placedSweepAt = Math.max(limits.maxTrackedOrders, 2 * conn.placed.size);
+  }
+
   function traderOf(ws: Socket, conn: Connection, rid: number | undefined): Principal | undefined {
     const denied = requireRole(conn.principal, 'trader');
     if (denied === undefined) return conn.principal;
@@ -363,11 +490,17 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
 
   function subscribe(ws: Socket, rid: number | undefined, request: z.infer<typeof SubRequest>): void {
     const conn = ws.getUserData();
+    if (!conn.subBucket.take(performance.now())) {
+      refused('ws_subs');
+      return sendError(ws, rid, 'rate_limited', `at most ${limits.subsPerSecond} subs per second`);
+    }
     const { ch } = request;
     if (ch === 'actors') return subscribeActors(ws, rid);
     const isPrivate = PRIVATE_CHANNELS.has(ch);
     let topic: string;
     let snapshot: readonly object[];
+    /** A book snapshot goes out as its shared frame. */
+    let frame: Uint8Array | undefined;
     if (isPrivate) {
       const principal = conn.principal;
       if (principal === undefined) return sendError(ws, rid, 'unauthorized', `channel ${ch} needs auth`);
@@ -389,7 +522,9 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       const found = publicTopic(ch, symbol, request);
       if (!found.ok) return sendError(ws, rid, found.code, found.message);
       topic = found.value.topic;
-      snapshot = found.value.snapshot === undefined ? [] : [found.value.snapshot];
+      const message = found.value.snapshot;
+      if (ch === 'book' && message !== undefined) frame = snapshotFrame(message);
+      snapshot = message === undefined || frame !== undefined ? [] : [message];
     }
     const key = isPrivate ? ch : `${ch}|${request.market ?? ''}`;
     const previous = conn.subs.get(key);
@@ -402,6 +537,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     // between the snapshot and the stream it continues.
     ws.cork(() => {
       send(ws, withRid({ op: 'subbed', ch, ...(isPrivate ? {} : { market: request.market }) }, rid));
+      if (frame !== undefined) sendFrame(ws, frame);
       for (const message of snapshot) send(ws, message);
     });
     ws.subscribe(topic);

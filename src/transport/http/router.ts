@@ -4,6 +4,7 @@ import type uWS from 'uWebSockets.js';
 import { requireRole } from '../gateway.ts';
 import type { Authenticator, Principal, Role } from '../auth.ts';
 import { HTTP_STATUS, type ErrorCode, type Outcome } from '../errors.ts';
+import { refused } from '../limitMetrics.ts';
 import { httpDuration, httpRequests } from './metrics.ts';
 
 /*
@@ -27,6 +28,8 @@ export interface HttpRequest {
   readonly rawBody: Buffer | undefined;
   /** The headers the route asked for (lower-case names; '' when absent). */
   readonly headers: Readonly<Record<string, string>>;
+  /** The peer's address as text (uWS getRemoteAddressAsText), for per-source bounds. */
+  readonly remoteAddress: string;
 }
 
 export type HttpReply = (
@@ -51,6 +54,8 @@ export interface RouteOptions {
 export interface RouterOptions {
   readonly auth: Authenticator;
   readonly maxBodyBytes: number;
+  /** Requests being served at once (bodies being read included); beyond, 503 `overloaded`. */
+  readonly maxPendingRequests: number;
   readonly log: Logger;
 }
 
@@ -114,7 +119,8 @@ class Reply {
 }
 
 export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
-  const { auth, maxBodyBytes, log } = options;
+  const { auth, maxBodyBytes, maxPendingRequests, log } = options;
+  let pending = 0;
 
   return function route(method: Method, pattern: string, routeOptions: RouteOptions, handler: Handler): void {
     const paramCount = pattern.split('/').filter((part) => part.startsWith(':')).length;
@@ -129,7 +135,24 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
       const chunked = req.getHeader('transfer-encoding').toLowerCase().includes('chunked');
       const headers: Record<string, string> = {};
       for (const name of routeOptions.headers ?? []) headers[name] = req.getHeader(name);
+      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
       const reply = new Reply(res, pattern, methodName);
+      if (pending >= maxPendingRequests) {
+        refused('http_pending_requests');
+        // Dropping the connection too: its unread body would otherwise be waited for.
+        reply.send({
+          ...errorReply('overloaded', `the server serves ${maxPendingRequests} requests at once; try again`),
+          close: true,
+        });
+        return;
+      }
+      pending++;
+      let counted = true;
+      const done = (): void => {
+        if (counted) pending--;
+        counted = false;
+      };
+      reply.onAborted(done);
 
       const body =
         routeOptions.body === undefined || routeOptions.body === false
@@ -160,18 +183,21 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
           body: read?.value,
           rawBody: read?.raw,
           headers,
+          remoteAddress,
         };
         return handler(request);
       };
-      answer().then(
-        (answered) => {
-          if (answered !== undefined) reply.send(answered);
-        },
-        (error: unknown) => {
-          log.error({ err: error, route: pattern }, 'http handler failed');
-          reply.send(errorReply('unavailable', 'the request could not be served; try again'));
-        },
-      );
+      answer()
+        .then(
+          (answered) => {
+            if (answered !== undefined) reply.send(answered);
+          },
+          (error: unknown) => {
+            log.error({ err: error, route: pattern }, 'http handler failed');
+            reply.send(errorReply('unavailable', 'the request could not be served; try again'));
+          },
+        )
+        .finally(done);
     });
   };
 
