@@ -19,6 +19,8 @@ import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import {
   BASE,
+  FLOOD_BASE,
+  FLOOD_MARKET,
   lots,
   MARKET,
   PRICE_DECIMALS,
@@ -109,6 +111,12 @@ try {
     MAX_OPEN_ORDERS_PER_USER: '1000000',
     // 1,000 subscribers and a burst of pushes each: leave the per-connection buffer at its default.
     WS_MAX_SUBSCRIPTIONS: '100',
+    // Every process of the benchmark connects from 127.0.0.1; traders' frames are bounded by the
+    // order rate above. The sub bucket (WS_RATE_SUBS_*) stays at its default: the sub-flood round
+    // measures it.
+    WS_MAX_CONNECTIONS_PER_IP: '100000',
+    WS_RATE_FRAMES_PER_S: '1000000',
+    WS_RATE_FRAMES_BURST: '1000000',
   });
   // Logs to stderr, so the parent's stdout keeps only its own lines.
   exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }, pino.destination(2)));
@@ -131,11 +139,33 @@ try {
       { id: 'bench-admin', type: 'admin' },
     ),
   );
+  // The sub-flood round's deep book lives on a market of its own.
+  expectOk(
+    'asset flood base',
+    await ex.admin.createAsset({ symbol: FLOOD_BASE, decimals: 8, kind: 'crypto' }),
+  );
+  expectOk(
+    'flood market',
+    await ex.admin.listMarket(
+      {
+        symbol: FLOOD_MARKET,
+        baseAsset: FLOOD_BASE,
+        quoteAsset: QUOTE,
+        priceDecimals: PRICE_DECIMALS,
+        qtyDecimals: QTY_DECIMALS,
+        tickSize: ticks(1),
+        lotSize: lots(1),
+        minQty: lots(1),
+      },
+      { id: 'bench-admin', type: 'admin' },
+    ),
+  );
   const users = [...Array.from({ length: traders }, (_, i) => `trader-${i}`), 'maker', 'taker'];
   for (const user of users) {
     expectOk(`credit ${user} ${QUOTE}`, await ex.admin.credit(user, QUOTE, '1000000000000'));
     expectOk(`credit ${user} ${BASE}`, await ex.admin.credit(user, BASE, '10000000000'));
   }
+  expectOk(`credit maker ${FLOOD_BASE}`, await ex.admin.credit('maker', FLOOD_BASE, '10000000000'));
   const tokens = await Promise.all(users.map((user) => ex.auth.mint(user, ['trader'], '2h')));
   process.on('message', (message: ServerRequest) => {
     if (message.type === 'memory') {
