@@ -36,9 +36,9 @@ const schema = z.object({
   WS_RATE_FRAMES_BURST: positiveInt(8_000),
   /** A `sub` also takes a token of the connection's sub bucket (each one answers a snapshot). */
   WS_RATE_SUBS_PER_S: positiveInt(10),
-  WS_RATE_SUBS_BURST: positiveInt(100),
+  WS_RATE_SUBS_BURST: positiveInt(50),
   /** Requests of one connection awaiting their answer (places before commit, auth checks). */
-  WS_MAX_PENDING_REQUESTS: positiveInt(1_000),
+  WS_MAX_PENDING_REQUESTS: positiveInt(10_000),
   /** Open WebSocket connections (with upgrades being authenticated): in all, and per address. */
   WS_MAX_CONNECTIONS: positiveInt(10_000),
   WS_MAX_CONNECTIONS_PER_IP: positiveInt(200),

@@ -370,6 +370,11 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
         return;
       }
       case 'sub': {
+        // Before the parse: a refused sub of a flood costs a token check and a small error.
+        if (!conn.subBucket.take(performance.now())) {
+          refused('ws_subs');
+          return sendError(ws, rid, 'rate_limited', `at most ${limits.subsPerSecond} subs per second`);
+        }
         const request = parseRequest(ws, rid, SubRequest, message);
         if (request !== undefined) subscribe(ws, rid, request);
         return;
@@ -490,10 +495,6 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
 
   function subscribe(ws: Socket, rid: number | undefined, request: z.infer<typeof SubRequest>): void {
     const conn = ws.getUserData();
-    if (!conn.subBucket.take(performance.now())) {
-      refused('ws_subs');
-      return sendError(ws, rid, 'rate_limited', `at most ${limits.subsPerSecond} subs per second`);
-    }
     const { ch } = request;
     if (ch === 'actors') return subscribeActors(ws, rid);
     const isPrivate = PRIVATE_CHANNELS.has(ch);
