@@ -18,9 +18,10 @@
  *      rounds alternating ours / Socket.io.
  *  (c) GET /api/v1/markets/:id/book under autocannon.
  *  (d) sub flood (issue 12 §3): a book of 4,000 levels a side on a second market, three
- *      unauthenticated connections keeping 700 subs of it (depth 0) outstanding each, while one
- *      trader places on the benchmark's market at a steady rate: that trader's place → accepted
- *      (open loop), beside the same trader without the flood. `--sub-flood-only` runs just this.
+ *      unauthenticated connections sending 700 subs of it (depth 0) at once each, every second,
+ *      while one trader places on the benchmark's market at a steady rate: that trader's place →
+ *      accepted (open loop), beside the same trader without the flood. `--sub-flood-only` runs
+ *      just this.
  *
  * /proc/stat steal is recorded beside every latency and rate figure. Progress on stderr; the last
  * stdout line is one JSON object. See bench/RESULTS.md (bench:ws).
@@ -635,8 +636,8 @@ function steadyPlaces(trader: Child<TraderRequest>, startAt: number): Promise<Tr
 
 /**
  * (d): the deep book first (the maker's ladder on FLOOD_MARKET), then the trader on MARKET alone
- * (baseline), then the same trader while the flooders keep `floodWindow` subs of the deep book
- * outstanding per connection. The server's frame bucket is opened wide by bench/ws/server.ts;
+ * (baseline), then the same trader while each flooder connection sends `floodWindow` subs of the
+ * deep book at once every second. The server's frame bucket is opened wide by bench/ws/server.ts;
  * the sub bucket is at its default (WS_RATE_SUBS_PER_S / _BURST).
  */
 async function subFloodRound(
@@ -702,7 +703,7 @@ async function subFloodRound(
   trader.send({ type: 'close' });
   flooder.send({ type: 'close' });
   const latency = percentiles(mergeHistograms([result.latency]));
-  const floodSeconds = (flood.endAt - flood.startAt) / 1000;
+  const floodSeconds = (P.floodWarmupMs + P.floodMs) / 1000;
   const figures = {
     sub_flood_p50_ms: latency.p50_ms,
     sub_flood_p99_ms: latency.p99_ms,
@@ -716,6 +717,7 @@ async function subFloodRound(
     sub_flood_subs_answered_subbed: flood.subbed,
     sub_flood_subs_rate_limited: flood.rateLimited,
     sub_flood_subs_other_errors: flood.otherErrors,
+    sub_flood_subs_unanswered: flood.unanswered,
     sub_flood_subs_per_s: round(flood.sent / floodSeconds),
     sub_flood_snapshots: flood.snapshots,
     sub_flood_snapshot_bytes: round(flood.snapshotBytes / Math.max(1, flood.snapshots)),

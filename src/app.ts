@@ -404,6 +404,8 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
       framesBurst: config.WS_RATE_FRAMES_BURST,
       subsPerSecond: config.WS_RATE_SUBS_PER_S,
       subsBurst: config.WS_RATE_SUBS_BURST,
+      snapshotBytesPerSecond: config.WS_RATE_SNAPSHOT_BYTES_PER_S,
+      snapshotBytesBurst: config.WS_RATE_SNAPSHOT_BYTES_BURST,
       maxPendingRequests: config.WS_MAX_PENDING_REQUESTS,
       maxConnections: config.WS_MAX_CONNECTIONS,
       maxConnectionsPerIp: config.WS_MAX_CONNECTIONS_PER_IP,

@@ -37,11 +37,14 @@ const schema = z.object({
   /** A `sub` also takes a token of the connection's sub bucket (each one answers a snapshot). */
   WS_RATE_SUBS_PER_S: positiveInt(10),
   WS_RATE_SUBS_BURST: positiveInt(50),
+  /** And the bytes of the snapshots a connection's subs are answered with (a 4,000-level book is ~100 KB). */
+  WS_RATE_SNAPSHOT_BYTES_PER_S: positiveInt(1024 * 1024),
+  WS_RATE_SNAPSHOT_BYTES_BURST: positiveInt(1024 * 1024),
   /** Requests of one connection awaiting their answer (places before commit, auth checks). */
   WS_MAX_PENDING_REQUESTS: positiveInt(10_000),
   /** Open WebSocket connections (with upgrades being authenticated): in all, and per address. */
   WS_MAX_CONNECTIONS: positiveInt(10_000),
-  WS_MAX_CONNECTIONS_PER_IP: positiveInt(200),
+  WS_MAX_CONNECTIONS_PER_IP: positiveInt(100),
   /** Token bucket of order entry (places, amends, cancels) per user: refill per second and burst. */
   RATE_ORDERS_PER_S: positiveInt(2_000),
   RATE_ORDERS_BURST: positiveInt(4_000),

@@ -290,7 +290,7 @@ export type FlooderRequest =
   | {
       readonly type: 'flood';
       readonly market: string;
-      /** Subs outstanding per connection. */
+      /** Subs each connection sends at once, every second. */
       readonly window: number;
       readonly startAt: number;
       readonly durationMs: number;
@@ -303,6 +303,8 @@ export interface FloodResult {
   readonly subbed: number;
   readonly rateLimited: number;
   readonly otherErrors: number;
+  /** Subs of open connections still unanswered 10 s after the flood ended. */
+  readonly unanswered: number;
   readonly snapshots: number;
   readonly snapshotBytes: number;
   readonly closed: number;

@@ -1,9 +1,8 @@
 /**
  * The `sub` flood of bench/ws.ts's sub-flood round (issue 12 §3): `connections` unauthenticated
- * sockets (raw `ws`, no token) in this process, each keeping `window` subs of one market's whole
- * book (depth 0) outstanding, sending the next on every answer, for `durationMs`: the attack that
- * moved another market's place latency from 13 ms to 5.4 s before subs were rate limited and their
- * snapshots shared. Counts the answers by kind and the snapshot bytes received; reads every frame
+ * sockets (raw `ws`, no token) in this process, each sending `window` subs of one market's whole
+ * book (depth 0) at once every second for `durationMs`: the finding's attack (three connections,
+ * 700 subs each, moved another market's place latency from 13 ms to 5.4 s) repeated each second. Counts the answers by kind and the snapshot bytes received; reads every frame
  * (small ones decoded, snapshots only measured), as an attacker that keeps its socket drained would.
  */
 import WebSocket from 'ws';
@@ -37,6 +36,7 @@ async function flood(request: FlooderRequest & { type: 'flood' }): Promise<Flood
     subbed: 0,
     rateLimited: 0,
     otherErrors: 0,
+    unanswered: 0,
     snapshots: 0,
     snapshotBytes: 0,
     closed: 0,
@@ -44,50 +44,66 @@ async function flood(request: FlooderRequest & { type: 'flood' }): Promise<Flood
     endAt: 0,
   };
   const end = request.startAt + request.durationMs;
-  let outstanding = 0;
+  /** Subs sent and not answered yet, per socket (a closed socket's are lost, not waited for). */
+  const outstanding = sockets.map(() => 0);
   let rid = 0;
-  const sub = (ws: WebSocket): void => {
-    result.sent++;
-    outstanding++;
-    ws.send(encodeMessage({ op: 'sub', ch: 'book', market: request.market, depth: 0, rid: ++rid }), {
-      binary: true,
+  let wake: () => void = () => undefined;
+  const waiting = (): number =>
+    sockets.reduce((n, ws, i) => n + (ws.readyState === WebSocket.OPEN ? outstanding[i]! : 0), 0);
+  sockets.forEach((ws, i) => {
+    ws.on('close', () => {
+      result.closed++;
+      wake();
     });
-  };
-  await new Promise<void>((resolve) => {
-    const finish = (): void => {
-      if (outstanding === 0 || sockets.every((ws) => ws.readyState !== WebSocket.OPEN)) resolve();
-    };
-    for (const ws of sockets) {
-      ws.on('close', () => {
-        result.closed++;
-        finish();
-      });
-      ws.on('message', (data: Buffer) => {
-        if (data.length > SMALL) {
-          result.snapshots++;
-          result.snapshotBytes += data.length;
-          return;
-        }
-        const decoded = decodeMessage(data);
-        if (!decoded.ok || typeof decoded.message.rid !== 'number') return;
-        outstanding--;
-        const m = decoded.message;
-        if (m.op === 'subbed') result.subbed++;
-        else if (m.code === 'rate_limited') result.rateLimited++;
-        else result.otherErrors++;
-        if (Date.now() < end) sub(ws);
-        else finish();
-      });
-    }
-    setTimeout(
-      () => {
-        for (const ws of sockets) for (let i = 0; i < request.window; i++) sub(ws);
-      },
-      Math.max(0, request.startAt - Date.now()),
-    );
-    // Answers lost to a closed socket must not hold the round.
-    setTimeout(resolve, request.durationMs + Math.max(0, request.startAt - Date.now()) + 30_000);
+    ws.on('message', (data: Buffer) => {
+      if (data.length > SMALL) {
+        result.snapshots++;
+        result.snapshotBytes += data.length;
+        return;
+      }
+      const decoded = decodeMessage(data);
+      if (!decoded.ok || typeof decoded.message.rid !== 'number') return;
+      outstanding[i]!--;
+      const m = decoded.message;
+      if (m.op === 'subbed') result.subbed++;
+      else if (m.code === 'rate_limited') result.rateLimited++;
+      else result.otherErrors++;
+      if (Date.now() >= end && waiting() === 0) wake();
+    });
   });
+  // Each second, `window` subs on every connection at once (the finding's 700 each), as written.
+  let bursts = 0;
+  await new Promise<void>((resolve) => {
+    const burst = (): void => {
+      sockets.forEach((ws, i) => {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        for (let k = 0; k < request.window; k++) {
+          result.sent++;
+          outstanding[i]!++;
+          ws.send(encodeMessage({ op: 'sub', ch: 'book', market: request.market, depth: 0, rid: ++rid }), {
+            binary: true,
+          });
+        }
+      });
+      bursts++;
+      const next = request.startAt + bursts * 1000;
+      if (next < end) setTimeout(burst, Math.max(0, next - Date.now()));
+      else resolve();
+    };
+    setTimeout(burst, Math.max(0, request.startAt - Date.now()));
+  });
+  // The answers of the last burst, or 10 s.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, Math.max(0, end - Date.now()) + 10_000);
+    wake = () => {
+      if (Date.now() >= end && waiting() === 0) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    wake();
+  });
+  result.unanswered = waiting();
   result.endAt = Date.now();
   return result;
 }

@@ -63,6 +63,9 @@ export interface GatewayLimits {
   /** Each connection's bucket for `sub` (WS_RATE_SUBS_*), taken besides the frame's token. */
   readonly subsPerSecond: number;
   readonly subsBurst: number;
+  /** Each connection's bucket of snapshot bytes (WS_RATE_SNAPSHOT_BYTES_*): a book sub takes its frame's size. */
+  readonly snapshotBytesPerSecond: number;
+  readonly snapshotBytesBurst: number;
   /** Requests of one connection awaiting their answer. */
   readonly maxPendingRequests: number;
   /** Connections, open or being upgraded: in all, and per remote address. */
@@ -102,6 +105,7 @@ interface Connection {
   readonly address: string;
   readonly frames: TokenBucket;
   readonly subBucket: TokenBucket;
+  readonly snapshotBytes: TokenBucket;
   /** Requests awaiting their answer (order entry, auth). */
   pending: number;
 }
@@ -259,6 +263,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
           address,
           frames: new TokenBucket(limits.framesPerSecond, limits.framesBurst, now),
           subBucket: new TokenBucket(limits.subsPerSecond, limits.subsBurst, now),
+          snapshotBytes: new TokenBucket(limits.snapshotBytesPerSecond, limits.snapshotBytesBurst, now),
           pending: 0,
         };
       };
@@ -526,6 +531,16 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       const message = found.value.snapshot;
       if (ch === 'book' && message !== undefined) frame = snapshotFrame(message);
       snapshot = message === undefined || frame !== undefined ? [] : [message];
+      // What the connection may ask the server to write: deep books cost more than shallow ones.
+      if (frame !== undefined && !conn.snapshotBytes.take(performance.now(), frame.byteLength)) {
+        refused('ws_snapshot_bytes');
+        return sendError(
+          ws,
+          rid,
+          'rate_limited',
+          `at most ${limits.snapshotBytesPerSecond} bytes of snapshots per second`,
+        );
+      }
     }
     const key = isPrivate ? ch : `${ch}|${request.market ?? ''}`;
     const previous = conn.subs.get(key);

@@ -22,6 +22,7 @@ export const boundRefusals = new Counter({
 export type Bound =
   | 'ws_frames'
   | 'ws_subs'
+  | 'ws_snapshot_bytes'
   | 'ws_pending_requests'
   | 'ws_connections'
   | 'ws_connections_per_ip'

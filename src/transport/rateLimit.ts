@@ -1,7 +1,8 @@
 /**
- * One token bucket: `ratePerSecond` tokens refill continuously up to `burst`; a request takes one
- * or is refused. Integer arithmetic in millitokens, time in milliseconds from a monotonic clock.
- * Held per WebSocket connection (its frames, its subs): no key, no map, gone with the connection.
+ * One token bucket: `ratePerSecond` tokens refill continuously up to `burst`; a request takes its
+ * cost (default one token) or is refused. Integer arithmetic in millitokens, time in milliseconds
+ * from a monotonic clock. Held per WebSocket connection (its frames, its subs, its snapshot
+ * bytes): no key, no map, gone with the connection.
  */
 export class TokenBucket {
   #milli: number;
@@ -18,15 +19,17 @@ export class TokenBucket {
     this.#at = now;
   }
 
-  take(now: number): boolean {
+  /** A cost above the burst needs a full bucket (and empties it): it is never refused for good. */
+  take(now: number, cost = 1): boolean {
     // ms × tokens/s = millitokens; the fraction left over is kept by not moving `at` on 0.
     const refill = Math.floor((now - this.#at) * this.ratePerSecond);
     if (refill > 0) {
       this.#milli = Math.min(this.#burstMilli, this.#milli + refill);
       this.#at = now;
     }
-    if (this.#milli < 1000) return false;
-    this.#milli -= 1000;
+    const milli = Math.min(cost * 1000, this.#burstMilli);
+    if (this.#milli < milli) return false;
+    this.#milli -= milli;
     return true;
   }
 

@@ -16,6 +16,7 @@ import { listMarkets, RawSocket } from './fixtures.ts';
 const SUB_BURST = 5;
 const FRAME_BURST = 500;
 const PER_ADDRESS = 4;
+const SNAPSHOT_BYTES = 16_000;
 
 let running: RunningExchange;
 let pool: DatabasePool;
@@ -30,6 +31,9 @@ beforeAll(async () => {
     WS_RATE_FRAMES_PER_S: '20',
     WS_RATE_FRAMES_BURST: String(FRAME_BURST),
     WS_MAX_CONNECTIONS_PER_IP: String(PER_ADDRESS),
+    // Two snapshots of the whole book below (~7 KB each) fit, not three.
+    WS_RATE_SNAPSHOT_BYTES_BURST: String(SNAPSHOT_BYTES),
+    WS_RATE_SNAPSHOT_BYTES_PER_S: '1000',
     WEBHOOK_REFUSALS_PER_ADDRESS: '5',
     WEBHOOK_REFUSAL_ROWS_PER_WINDOW: '8',
     WEBHOOK_REFUSAL_BODY_BYTES: '256',
@@ -102,7 +106,7 @@ describe('a connection is bounded in what it may ask', () => {
     const socket = await RawSocket.open(running.ws);
     const FLOOD = 60;
     for (let rid = 1; rid <= FLOOD; rid++)
-      socket.send({ op: 'sub', ch: 'book', market: 'BTC-USDC', depth: 0, rid });
+      socket.send({ op: 'sub', ch: 'book', market: 'BTC-USDC', depth: 10, rid });
     const replies = [...(await answers(socket, 1, FLOOD)).values()];
     const subbed = replies.filter((r) => r.op === 'subbed').length;
     const limited = replies.filter((r) => r.op === 'error' && r.code === 'rate_limited').length;
@@ -153,6 +157,19 @@ describe('a connection is bounded in what it may ask', () => {
     expect(replies[1]).toMatchObject({ code: 'unauthorized' });
     expect(replies[3]).toMatchObject({ op: 'pong' });
     expect(socket.closed).toBe(false);
+    socket.close();
+  });
+
+  it('finding 3.1: the snapshot bytes a connection asks for are bounded: a deep book costs its size', async () => {
+    const socket = await RawSocket.open(running.ws);
+    const whole = { op: 'sub', ch: 'book', market: 'BTC-USDC', depth: 0 };
+    expect(await socket.request(whole, 1)).toMatchObject({ op: 'subbed' });
+    expect(await socket.request(whole, 2)).toMatchObject({ op: 'subbed' });
+    expect(await socket.request(whole, 3)).toMatchObject({ op: 'error', code: 'rate_limited' });
+    // A small snapshot still fits what is left.
+    expect(await socket.request({ ...whole, ch: 'book', depth: 10 }, 4)).toMatchObject({ op: 'subbed' });
+    const sizes = socket.received.filter((m) => m.op === 'book' && m.kind === 'snapshot');
+    expect(sizes).toHaveLength(3);
     socket.close();
   });
 
