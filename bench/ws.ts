@@ -730,7 +730,14 @@ async function subFloodRound(
       before: loadAtStart.map((x) => round(x, 2)),
       after: loadavg().map((x) => round(x, 2)),
     },
-    sub_flood_target: { p99_ms: TARGETS.subFloodP99Ms, met: latency.p99_ms < TARGETS.subFloodP99Ms },
+    sub_flood_target: {
+      p99_ms: TARGETS.subFloodP99Ms,
+      // Every place answered `accepted` (none lost to the flood), and fast enough.
+      met:
+        latency.count > 0 &&
+        Object.keys(result.errors).length === 0 &&
+        latency.p99_ms < TARGETS.subFloodP99Ms,
+    },
   };
   progress(`  under the flood: ${JSON.stringify(figures)}`);
   return figures;
