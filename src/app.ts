@@ -440,6 +440,8 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     pool,
     maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
     maxPendingRequests: config.HTTP_MAX_PENDING_REQUESTS,
+    maxPendingPerIp: config.HTTP_MAX_PENDING_REQUESTS_PER_IP,
+    bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
     connections: ws.connections,
     issuance: { issuance, authorize },
     extraRoutes: [

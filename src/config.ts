@@ -54,6 +54,10 @@ const schema = z.object({
   HTTP_MAX_BODY_BYTES: positiveInt(64 * 1024),
   /** HTTP requests being served at once (bodies being read included); beyond, 503 `overloaded`. */
   HTTP_MAX_PENDING_REQUESTS: positiveInt(1_000),
+  /** The same per source address (IPv6: per /64); beyond, 429 `rate_limited`. */
+  HTTP_MAX_PENDING_REQUESTS_PER_IP: positiveInt(256),
+  /** A request body not received in full within this many ms is answered 408, connection closed. */
+  HTTP_BODY_TIMEOUT_MS: positiveInt(10_000),
   /** Commands one market's mailbox holds; beyond it commands answer `overloaded`. */
   MAILBOX_SIZE: positiveInt(10_000),
   /** Deploy-token job: attempts, and the first retry delay in ms (doubling). */

@@ -8,7 +8,7 @@ import type { ErrorCode, Failure, Outcome } from './errors.ts';
 import type { OrderEntry } from './orderEntry.ts';
 import { ACTORS_TOPIC } from './inspection.ts';
 import { bookSnapshotEncodings, refused } from './limitMetrics.ts';
-import { sourceKey, TokenBucket } from './rateLimit.ts';
+import { Occupancy, sourceKey, TokenBucket } from './rateLimit.ts';
 import {
   AmendRequest,
   AuthRequest,
@@ -129,15 +129,8 @@ export const topics = {
 export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptions) {
   const { auth, limits } = options;
   let connections = 0;
-  /** Upgrades waiting for their token's check: they hold a place under maxConnections. */
-  let upgrading = 0;
-  /** Connections open or upgrading per remote address (an entry per address with at least one). */
-  const perAddress = new Map<string, number>();
-  const release = (address: string): void => {
-    const left = (perAddress.get(address) ?? 1) - 1;
-    if (left <= 0) perAddress.delete(address);
-    else perAddress.set(address, left);
-  };
+  /** Connections open or being upgraded (a token being checked), in all and per address. */
+  const places = new Occupancy(limits.maxConnections, limits.maxConnectionsPerIp);
   /*
    * A book snapshot's frame, encoded once per snapshot object: the publisher answers the same
    * object for a market, depth and seq until the book changes, so every sub in between shares it.
@@ -232,7 +225,9 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
           .writeHeader('content-type', 'application/json')
           .end(JSON.stringify({ error: { code, message } }));
       };
-      if (connections + upgrading >= limits.maxConnections) {
+      // A place is held from here until the connection closes (or its upgrade fails).
+      const entered = places.enter(address);
+      if (entered === 'total') {
         refused('ws_connections');
         return refuse(
           '503 Service Unavailable',
@@ -240,8 +235,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
           'the server holds all the connections it takes',
         );
       }
-      const fromAddress = perAddress.get(address) ?? 0;
-      if (fromAddress >= limits.maxConnectionsPerIp) {
+      if (entered === 'per_key') {
         refused('ws_connections_per_ip');
         return refuse(
           '429 Too Many Requests',
@@ -249,8 +243,6 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
           `at most ${limits.maxConnectionsPerIp} connections per address`,
         );
       }
-      // Held from here until the connection closes (or its upgrade fails): see `close`.
-      perAddress.set(address, fromAddress + 1);
       const fresh = (principal: Principal | undefined): Connection => {
         const now = performance.now();
         return {
@@ -272,16 +264,13 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
         return;
       }
       let aborted = false;
-      upgrading++;
       res.onAborted(() => {
         aborted = true;
-        upgrading--;
-        release(address);
+        places.leave(address);
       });
       void auth.verify(token).then((verified) => {
         if (aborted) return;
-        upgrading--;
-        if (!verified.ok) release(address);
+        if (!verified.ok) places.leave(address);
         res.cork(() => {
           if (!verified.ok) refuse('401 Unauthorized', verified.code, verified.message);
           else res.upgrade(fresh(verified.value), key, protocol, extensions, context);
@@ -311,7 +300,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       const conn = ws.getUserData();
       conn.closed = true;
       held.delete(ws);
-      release(conn.address);
+      places.leave(conn.address);
       connections--;
       options.onConnectionCountChange?.(connections);
       if (conn.cancelOnDisconnect && conn.principal !== undefined && conn.placed.size > 0) {

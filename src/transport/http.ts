@@ -46,8 +46,10 @@ export interface HttpOptions {
   readonly pool: Pick<DatabasePool, 'oneFirst' | 'any'>;
   /** Largest request body; a larger one is answered 413. */
   readonly maxBodyBytes: number;
-  /** Requests served at once; beyond, 503 `overloaded` (default: no bound). */
+  /** Requests served at once, in all and per address (default: no bound); a body's deadline (default 10 s). */
   readonly maxPendingRequests?: number;
+  readonly maxPendingPerIp?: number;
+  readonly bodyTimeoutMs?: number;
   readonly log: Logger;
   /** Open WebSocket connections (the gateway's `connections`), for the metrics gauge. */
   readonly connections?: () => number;
@@ -87,6 +89,8 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
     auth: options.auth,
     maxBodyBytes: options.maxBodyBytes,
     maxPendingRequests: options.maxPendingRequests ?? Number.POSITIVE_INFINITY,
+    maxPendingPerIp: options.maxPendingPerIp ?? Number.POSITIVE_INFINITY,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000,
     log,
   });
   if (options.connections !== undefined) observeConnections(options.connections);

@@ -108,3 +108,39 @@ export function sourceKey(address: string): string {
     .map((w) => w.toString(16))
     .join(':')}::/64`;
 }
+
+/**
+ * Places held per key (a source address) under a cap per key and a cap in all: WebSocket
+ * connections, HTTP requests being served. A key's entry exists only while it holds a place.
+ */
+export class Occupancy {
+  readonly #byKey = new Map<string, number>();
+  #total = 0;
+
+  constructor(
+    private readonly maxTotal: number,
+    private readonly maxPerKey: number,
+  ) {}
+
+  /** Takes a place for `key`, or names the cap that refuses it. */
+  enter(key: string): 'ok' | 'total' | 'per_key' {
+    if (this.#total >= this.maxTotal) return 'total';
+    const held = this.#byKey.get(key) ?? 0;
+    if (held >= this.maxPerKey) return 'per_key';
+    this.#byKey.set(key, held + 1);
+    this.#total++;
+    return 'ok';
+  }
+
+  leave(key: string): void {
+    const held = this.#byKey.get(key);
+    if (held === undefined) return;
+    this.#total--;
+    if (held <= 1) this.#byKey.delete(key);
+    else this.#byKey.set(key, held - 1);
+  }
+
+  get total(): number {
+    return this.#total;
+  }
+}

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { createPool, sql, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -173,7 +174,7 @@ describe('a connection is bounded in what it may ask', () => {
     socket.close();
   });
 
-  it('bounds connections per address, and frees the place of a closed one', async () => {
+  it('finding 3.4: bounds connections per address, and frees the place of a closed one', async () => {
     // From an address of its own (Linux routes all of 127/8 to lo), so other tests do not count.
     const FROM = '127.0.0.3';
     const open: WebSocket[] = [];
@@ -339,5 +340,57 @@ describe('refused webhook posts', () => {
       return status === 401 ? status : undefined;
     }, 'a new window');
     expect(afterWindow).toBe(401);
+  });
+});
+
+describe('HTTP requests held at once', () => {
+  it('finding 3.4: bounds the HTTP requests an address has open, and answers a body that trickles in with 408', async () => {
+    const limited = await runExchange({
+      HTTP_MAX_PENDING_REQUESTS_PER_IP: '2',
+      HTTP_BODY_TIMEOUT_MS: '1500',
+    });
+    try {
+      const { port } = new URL(limited.http);
+      const FROM = '127.0.0.7';
+      /** A POST whose body never completes: 1 of 10 declared bytes. */
+      const trickle = () =>
+        new Promise<{ answer: Promise<string> }>((resolve, reject) => {
+          const socket = connect({ host: '127.0.0.1', port: Number(port), localAddress: FROM }, () => {
+            socket.write(
+              'POST /api/v1/webhooks/entity-permissions HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{',
+            );
+            const answer = new Promise<string>((done) => {
+              let text = '';
+              socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+              socket.on('close', () => done(text));
+            });
+            resolve({ answer });
+          });
+          socket.on('error', reject);
+        });
+      const slow = [await trickle(), await trickle()];
+      const status = (from: string) =>
+        new Promise<number>((resolve, reject) => {
+          const req = httpRequest(
+            { host: '127.0.0.1', port, path: '/api/v1/markets', localAddress: from },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      // The server has both slow requests once a third one from the address is refused.
+      expect(await until(async () => ((await status(FROM)) === 429 ? 429 : undefined), 'the bound')).toBe(
+        429,
+      );
+      expect(await status('127.0.0.8')).toBe(200);
+      const answers = await Promise.all(slow.map((s) => s.answer));
+      expect(answers.every((a) => a.startsWith('HTTP/1.1 408'))).toBe(true);
+      expect(await status(FROM)).toBe(200);
+    } finally {
+      await limited.stop();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { requireRole } from '../gateway.ts';
 import type { Authenticator, Principal, Role } from '../auth.ts';
 import { HTTP_STATUS, type ErrorCode, type Outcome } from '../errors.ts';
 import { refused } from '../limitMetrics.ts';
+import { Occupancy, sourceKey } from '../rateLimit.ts';
 import { httpDuration, httpRequests } from './metrics.ts';
 
 /*
@@ -54,8 +55,11 @@ export interface RouteOptions {
 export interface RouterOptions {
   readonly auth: Authenticator;
   readonly maxBodyBytes: number;
-  /** Requests being served at once (bodies being read included); beyond, 503 `overloaded`. */
+  /** Requests being served at once (bodies being read included), in all and per address; beyond, 503 / 429. */
   readonly maxPendingRequests: number;
+  readonly maxPendingPerIp: number;
+  /** A body not received in full within this is answered 408 and its connection closed. */
+  readonly bodyTimeoutMs: number;
   readonly log: Logger;
 }
 
@@ -120,7 +124,7 @@ class Reply {
 
 export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
   const { auth, maxBodyBytes, maxPendingRequests, log } = options;
-  let pending = 0;
+  const pending = new Occupancy(maxPendingRequests, options.maxPendingPerIp);
 
   return function route(method: Method, pattern: string, routeOptions: RouteOptions, handler: Handler): void {
     const paramCount = pattern.split('/').filter((part) => part.startsWith(':')).length;
@@ -137,19 +141,21 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
       for (const name of routeOptions.headers ?? []) headers[name] = req.getHeader(name);
       const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
       const reply = new Reply(res, pattern, methodName);
-      if (pending >= maxPendingRequests) {
+      const source = sourceKey(remoteAddress);
+      const entered = pending.enter(source);
+      if (entered !== 'ok') {
         refused('http_pending_requests');
         // Dropping the connection too: its unread body would otherwise be waited for.
-        reply.send({
-          ...errorReply('overloaded', `the server serves ${maxPendingRequests} requests at once; try again`),
-          close: true,
-        });
+        const refusal =
+          entered === 'total'
+            ? errorReply('overloaded', `the server serves ${maxPendingRequests} requests at once; try again`)
+            : errorReply('rate_limited', `at most ${options.maxPendingPerIp} requests at once per address`);
+        reply.send({ ...refusal, close: true });
         return;
       }
-      pending++;
       let counted = true;
       const done = (): void => {
-        if (counted) pending--;
+        if (counted) pending.leave(source);
         counted = false;
       };
       reply.onAborted(done);
@@ -157,7 +163,15 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
       const body =
         routeOptions.body === undefined || routeOptions.body === false
           ? undefined
-          : readBody(res, reply, declaredLength, chunked, maxBodyBytes, routeOptions.body === 'raw');
+          : readBody(
+              res,
+              reply,
+              declaredLength,
+              chunked,
+              maxBodyBytes,
+              options.bodyTimeoutMs,
+              routeOptions.body === 'raw',
+            );
       const principal =
         routeOptions.role === undefined ? undefined : authenticate(authorization, routeOptions.role);
 
@@ -171,6 +185,8 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
           // An oversized body: answer now and drop the connection rather than receive the rest.
           if (read.tooLarge)
             return { ...json(413, { error: { code: 'bad_request', message: read.message } }), close: true };
+          if (read.timedOut)
+            return { ...json(408, { error: { code: 'bad_request', message: read.message } }), close: true };
           return errorReply('bad_request', read.message);
         }
         if (reply.finished) return undefined;
@@ -216,7 +232,8 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
 }
 
 type BodyRead =
-  { ok: true; value: unknown; raw?: Buffer } | { ok: false; tooLarge: boolean; message: string };
+  | { ok: true; value: unknown; raw?: Buffer }
+  | { ok: false; tooLarge: boolean; timedOut?: boolean; message: string };
 
 /** Gathers the body (registered synchronously, as uWS requires) and parses it as JSON. */
 function readBody(
@@ -225,6 +242,7 @@ function readBody(
   declaredLength: string,
   chunked: boolean,
   limit: number,
+  timeoutMs: number,
   raw: boolean,
 ): Promise<BodyRead> {
   const finish = (bytes: Buffer): BodyRead =>
@@ -239,7 +257,21 @@ function readBody(
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    // A body trickled in (a byte every few seconds keeps uWS's idle timer alive) must not hold
+    // one of the requests served at once for good.
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      resolve({
+        ok: false,
+        tooLarge: false,
+        timedOut: true,
+        message: `body not received within ${timeoutMs} ms`,
+      });
+    }, timeoutMs);
+    timer.unref();
     reply.onAborted(() => {
+      clearTimeout(timer);
       settled = true;
       resolve({ ok: false, tooLarge: false, message: 'aborted' });
     });
@@ -247,6 +279,7 @@ function readBody(
       if (settled) return;
       size += chunk.byteLength;
       if (size > limit) {
+        clearTimeout(timer);
         settled = true;
         resolve(tooLarge);
         return;
@@ -254,6 +287,7 @@ function readBody(
       // uWS reuses the chunk's memory after this callback: copy it.
       chunks.push(Buffer.from(new Uint8Array(chunk)));
       if (!isLast) return;
+      clearTimeout(timer);
       settled = true;
       resolve(finish(Buffer.concat(chunks, size)));
     });
