@@ -520,21 +520,21 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       const message = found.value.snapshot;
       if (ch === 'book' && message !== undefined) frame = snapshotFrame(message);
       snapshot = message === undefined || frame !== undefined ? [] : [message];
-      // What the connection may ask the server to write: deep books cost more than shallow ones.
-      if (frame !== undefined && !conn.snapshotBytes.take(performance.now(), frame.byteLength)) {
-        refused('ws_snapshot_bytes');
-        return sendError(
-          ws,
-          rid,
-          'rate_limited',
-          `at most ${limits.snapshotBytesPerSecond} bytes of snapshots per second`,
-        );
-      }
     }
     const key = isPrivate ? ch : `${ch}|${request.market ?? ''}`;
     const previous = conn.subs.get(key);
     if (previous === undefined && conn.subs.size >= limits.maxSubscriptions) {
       return sendError(ws, rid, 'too_many_subscriptions', `at most ${limits.maxSubscriptions} subscriptions`);
+    }
+    // What the connection may ask the server to write: deep books cost more than shallow ones.
+    if (frame !== undefined && !conn.snapshotBytes.take(performance.now(), frame.byteLength)) {
+      refused('ws_snapshot_bytes');
+      return sendError(
+        ws,
+        rid,
+        'rate_limited',
+        `at most ${limits.snapshotBytesPerSecond} bytes of snapshots per second`,
+      );
     }
     if (previous !== undefined) ws.unsubscribe(previous);
     conn.subs.set(key, topic);
