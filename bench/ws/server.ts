@@ -20,9 +20,7 @@ import { loadConfig } from '../../src/config.ts';
 import {
   BASE,
   FLOOD_BASE,
-  FLOOD_MARKET,
   lots,
-  MARKET,
   PRICE_DECIMALS,
   QTY_DECIMALS,
   QUOTE,
@@ -122,44 +120,27 @@ try {
   exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }, pino.destination(2)));
   const ex = exchange;
   expectOk('asset USDC', await ex.admin.createAsset({ symbol: QUOTE, decimals: 6, kind: 'stable' }));
-  expectOk('asset base', await ex.admin.createAsset({ symbol: BASE, decimals: 8, kind: 'crypto' }));
-  expectOk(
-    'market',
-    await ex.admin.listMarket(
-      {
-        symbol: MARKET,
-        baseAsset: BASE,
-        quoteAsset: QUOTE,
-        priceDecimals: PRICE_DECIMALS,
-        qtyDecimals: QTY_DECIMALS,
-        tickSize: ticks(1),
-        lotSize: lots(1),
-        minQty: lots(1),
-      },
-      { id: 'bench-admin', type: 'admin' },
-    ),
-  );
-  // The sub-flood round's deep book lives on a market of its own.
-  expectOk(
-    'asset flood base',
-    await ex.admin.createAsset({ symbol: FLOOD_BASE, decimals: 8, kind: 'crypto' }),
-  );
-  expectOk(
-    'flood market',
-    await ex.admin.listMarket(
-      {
-        symbol: FLOOD_MARKET,
-        baseAsset: FLOOD_BASE,
-        quoteAsset: QUOTE,
-        priceDecimals: PRICE_DECIMALS,
-        qtyDecimals: QTY_DECIMALS,
-        tickSize: ticks(1),
-        lotSize: lots(1),
-        minQty: lots(1),
-      },
-      { id: 'bench-admin', type: 'admin' },
-    ),
-  );
+  // The benchmark's market, and the sub-flood round's deep book on a market of its own.
+  for (const base of [BASE, FLOOD_BASE]) {
+    expectOk(`asset ${base}`, await ex.admin.createAsset({ symbol: base, decimals: 8, kind: 'crypto' }));
+    const symbol = `${base}-${QUOTE}`;
+    expectOk(
+      `market ${symbol}`,
+      await ex.admin.listMarket(
+        {
+          symbol,
+          baseAsset: base,
+          quoteAsset: QUOTE,
+          priceDecimals: PRICE_DECIMALS,
+          qtyDecimals: QTY_DECIMALS,
+          tickSize: ticks(1),
+          lotSize: lots(1),
+          minQty: lots(1),
+        },
+        { id: 'bench-admin', type: 'admin' },
+      ),
+    );
+  }
   const users = [...Array.from({ length: traders }, (_, i) => `trader-${i}`), 'maker', 'taker'];
   for (const user of users) {
     expectOk(`credit ${user} ${QUOTE}`, await ex.admin.credit(user, QUOTE, '1000000000000'));
