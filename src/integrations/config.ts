@@ -43,12 +43,13 @@ export const INTEGRATIONS_ENV = {
   /** Hosts SNS signing certificates and SubscribeURLs may come from (`*` = one DNS label). */
   SNS_ALLOWED_HOSTS: list('sns.*.amazonaws.com,sns.*.amazonaws.com.cn'),
   /** SNS topics whose messages are accepted; empty = every SNS message is refused. */
-  SNS_TOPIC_ARNS: list('') /**
+  SNS_TOPIC_ARNS: list(''),
+  /**
    * Refused webhook posts (bad signature, malformed): per window of WEBHOOK_REFUSAL_WINDOW_S, an
    * address gets WEBHOOK_REFUSALS_PER_ADDRESS refusals, then 429 until the window ends; at most
    * WEBHOOK_REFUSAL_ROWS_PER_WINDOW are stored, each body cut to WEBHOOK_REFUSAL_BODY_BYTES, the
    * table keeps the newest WEBHOOK_REFUSAL_ROWS_KEPT; one summary log line per window.
-   */,
+   */
   WEBHOOK_REFUSAL_WINDOW_S: positiveInt(60),
   WEBHOOK_REFUSALS_PER_ADDRESS: positiveInt(20),
   WEBHOOK_REFUSAL_ROWS_PER_WINDOW: positiveInt(100),
