@@ -671,10 +671,15 @@ async function subFloodRound(
     trader.send({ type: 'connect', url: wsUrl, tokens: [ready.traderTokens[0]!] });
     await c;
   }
-  const m0 = machineCpu();
-  const baseline = await steadyPlaces(trader, Date.now() + 300);
+  const baselineStart = Date.now() + 300;
+  const baselinePlaced = steadyPlaces(trader, baselineStart);
+  await at(baselineStart + P.floodWarmupMs);
+  const s0 = sample(serverPid);
+  await at(baselineStart + P.floodWarmupMs + P.floodMs);
+  const s1 = sample(serverPid);
+  const baseline = await baselinePlaced;
   const baselineLatency = percentiles(mergeHistograms([baseline.latency]));
-  const baselineSteal = machineDelta(m0, machineCpu()).stealPct;
+  const baselineSteal = machineDelta(s0.machine, s1.machine).stealPct;
   progress(
     `  baseline (${P.floodTraderRate} places/s on ${MARKET}, no flood): ${JSON.stringify(baselineLatency)}`,
   );
@@ -723,6 +728,7 @@ async function subFloodRound(
     sub_flood_snapshot_bytes: round(flood.snapshotBytes / Math.max(1, flood.snapshots)),
     sub_flood_connections_closed: flood.closed,
     sub_flood_server_cpu_pct: round(((b.serverCpu - a.serverCpu) * 100) / (P.floodMs * 1000), 1),
+    sub_flood_baseline_server_cpu_pct: round(((s1.serverCpu - s0.serverCpu) * 100) / (P.floodMs * 1000), 1),
     sub_flood_steal_pct: round(machineDelta(a.machine, b.machine).stealPct, 2),
     sub_flood_baseline_steal_pct: round(baselineSteal, 2),
     sub_flood_book_levels: { bids: book.bids.length, asks: book.asks.length },
