@@ -17,6 +17,11 @@
  *      the same for Socket.io (the very messages our subscriber got, as JSON events to one room),
  *      rounds alternating ours / Socket.io.
  *  (c) GET /api/v1/markets/:id/book under autocannon.
+ *  (d) sub flood (issue 12 §3): a book of 4,000 levels a side on a second market, three
+ *      unauthenticated connections sending 700 subs of it (depth 0) at once each, every second,
+ *      while one trader places on the benchmark's market at a steady rate: that trader's place →
+ *      accepted (open loop), beside the same trader without the flood. `--sub-flood-only` runs
+ *      just this.
  *
  * /proc/stat steal is recorded beside every latency and rate figure. Progress on stderr; the last
  * stdout line is one JSON object. See bench/RESULTS.md (bench:ws).
@@ -45,6 +50,9 @@ import {
   type SubscriberRequest,
   type TraderRequest,
   type TraderResult,
+  type FloodResult,
+  type FlooderRequest,
+  FLOOD_MARKET,
   MARKET,
 } from './ws/common.ts';
 import { median, progress, round } from './lib/stats.ts';
@@ -52,7 +60,7 @@ import { parseCommandLine } from '../scripts/lib/cli.ts';
 
 const { values: flags } = parseCommandLine({
   name: 'npm run bench:ws --',
-  usage: `usage: npm run bench:ws -- [--quick] [--peer-only] [--orders-only] [--profile-server=DIR]
+  usage: `usage: npm run bench:ws -- [--quick] [--peer-only] [--orders-only] [--sub-flood-only] [--profile-server=DIR]
                           [--server-flag=FLAG ...]
 
 The gateway under load over loopback: durable orders/s and latency, fan-out to 1,000 subscribers
@@ -62,6 +70,8 @@ line is one JSON object (bench/RESULTS.md).
   --quick                 shorter rounds (a smoke run, not a figure)
   --peer-only             only the Socket.io peer's rounds
   --orders-only           only the closed-loop order rounds (CPU per order), then stop
+  --sub-flood-only        only round (d): three unauthenticated connections flooding sub while a
+                          trader places on another market
   --profile-server=DIR    write a V8 CPU profile of the exchange process into DIR
   --server-flag=FLAG      add a Node flag to the exchange process (repeatable)
   -h, --help              this text`,
@@ -69,6 +79,7 @@ line is one JSON object (bench/RESULTS.md).
     quick: { type: 'boolean', default: false },
     'peer-only': { type: 'boolean', default: false },
     'orders-only': { type: 'boolean', default: false },
+    'sub-flood-only': { type: 'boolean', default: false },
     'profile-server': { type: 'string' },
     'server-flag': { type: 'string', multiple: true, default: [] },
   },
@@ -79,6 +90,8 @@ const PEER_ONLY = flags['peer-only'];
 const PROFILE_DIR = flags['profile-server'];
 /** Development aid: `--orders-only` runs only the closed-loop rounds of (a) (CPU per order), then stops. */
 const ORDERS_ONLY = flags['orders-only'];
+/** `--sub-flood-only` runs only round (d), the sub flood. */
+const SUB_FLOOD_ONLY = flags['sub-flood-only'];
 /** Development aid: `--server-flag=--trace-gc` (repeatable) adds a Node flag to the exchange process. */
 // The exchange runs as `npm start` runs it: a larger young generation (orders live ~100 ms in the
 // pipeline, so the default semi-space promotes half of them).
@@ -103,6 +116,12 @@ const P = QUICK
       pacedPairsPerS: 5,
       pacedMs: 2_000,
       httpMs: 2_000,
+      floodLevels: 4_000,
+      floodConnections: 3,
+      floodWindow: 700,
+      floodTraderRate: 100,
+      floodWarmupMs: 1_000,
+      floodMs: 4_000,
     }
   : {
       traders: 16,
@@ -122,12 +141,18 @@ const P = QUICK
       pacedPairsPerS: 3,
       pacedMs: 6_000,
       httpMs: 10_000,
+      floodLevels: 4_000,
+      floodConnections: 3,
+      floodWindow: 700,
+      floodTraderRate: 100,
+      floodWarmupMs: 1_000,
+      floodMs: 10_000,
     };
 /** Buys outstanding in a fan-out burst (so a committed batch carries up to this many trades). */
 const TAKE_WINDOW = 128;
 const WARMUP_TRADES = 50;
 const HTTP_CONNECTIONS = 10;
-const TARGETS = { durableOrdersPerS: 25_000, p99MsAt10k: 10, fanoutRatio: 3 };
+const TARGETS = { durableOrdersPerS: 25_000, p99MsAt10k: 10, fanoutRatio: 3, subFloodP99Ms: 50 };
 
 const loadBefore = loadavg();
 const cpuAtStart = machineCpu();
@@ -618,6 +643,136 @@ type Autocannon = (options: {
 }) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
+// ---------------------------------------------------------------- (d) sub flood
+
+/** One trader's open loop at `rate` places/s from `startAt` (measured after the warm-up). */
+function steadyPlaces(trader: Child<TraderRequest>, startAt: number): Promise<TraderResult> {
+  const result = trader.next<TraderResult>('result', 60_000 + P.floodWarmupMs + P.floodMs);
+  trader.send({
+    type: 'open',
+    rate: P.floodTraderRate,
+    startAt,
+    warmupMs: P.floodWarmupMs,
+    durationMs: P.floodMs,
+  });
+  return result;
+}
+
+/**
+ * (d): the deep book first (the maker's ladder on FLOOD_MARKET), then the trader on MARKET alone
+ * (baseline), then the same trader while each flooder connection sends `floodWindow` subs of the
+ * deep book at once every second. The server's frame bucket is opened wide by bench/ws/server.ts;
+ * the sub bucket is at its default (WS_RATE_SUBS_PER_S / _BURST).
+ */
+async function subFloodRound(
+  serverPid: number,
+  wsUrl: string,
+  ready: ServerReady,
+): Promise<Record<string, unknown>> {
+  const loadAtStart = loadavg();
+  const maker = child<TraderRequest>('./ws/trader.ts', ['11'], 'flood-market maker');
+  {
+    const c = maker.next('connected');
+    maker.send({ type: 'connect', url: wsUrl, tokens: [ready.makerToken] });
+    await c;
+  }
+  const laddered = maker.next<StepResult>('stepDone', 600_000);
+  maker.send({ type: 'ladder', market: FLOOD_MARKET, levels: P.floodLevels, window: 128 });
+  const ladder = await laddered;
+  if (ladder.firstError !== undefined) throw new Error(`flood-market ladder: ${ladder.firstError}`);
+  maker.send({ type: 'close' });
+  const book = (await (
+    await fetch(`http://127.0.0.1:${ready.port}/api/v1/markets/${FLOOD_MARKET}/book?depth=0`)
+  ).json()) as { bids: unknown[]; asks: unknown[] };
+  progress(
+    `(d) sub flood: ${FLOOD_MARKET} holds ${book.bids.length} bids and ${book.asks.length} asks ` +
+      `(ladder in ${round((ladder.endAt - ladder.startAt) / 1000, 1)} s)`,
+  );
+
+  const trader = child<TraderRequest>('./ws/trader.ts', ['13'], 'steady trader');
+  {
+    const c = trader.next('connected');
+    trader.send({ type: 'connect', url: wsUrl, tokens: [ready.traderTokens[0]!] });
+    await c;
+  }
+  const baselineStart = Date.now() + 300;
+  const baselinePlaced = steadyPlaces(trader, baselineStart);
+  await at(baselineStart + P.floodWarmupMs);
+  const s0 = sample(serverPid);
+  await at(baselineStart + P.floodWarmupMs + P.floodMs);
+  const s1 = sample(serverPid);
+  const baseline = await baselinePlaced;
+  const baselineLatency = percentiles(mergeHistograms([baseline.latency]));
+  const baselineSteal = machineDelta(s0.machine, s1.machine).stealPct;
+  progress(
+    `  baseline (${P.floodTraderRate} places/s on ${MARKET}, no flood): ${JSON.stringify(baselineLatency)}`,
+  );
+
+  const flooder = child<FlooderRequest>('./ws/flooder.ts', [], 'sub flooder');
+  {
+    const c = flooder.next('connected');
+    flooder.send({ type: 'connect', url: wsUrl, connections: P.floodConnections });
+    await c;
+  }
+  const startAt = Date.now() + 300;
+  const flooded = flooder.next<FloodResult>('flooded', P.floodWarmupMs + P.floodMs + 120_000);
+  flooder.send({
+    type: 'flood',
+    market: FLOOD_MARKET,
+    window: P.floodWindow,
+    startAt,
+    durationMs: P.floodWarmupMs + P.floodMs,
+  });
+  const placed = steadyPlaces(trader, startAt);
+  await at(startAt + P.floodWarmupMs);
+  const a = sample(serverPid);
+  await at(startAt + P.floodWarmupMs + P.floodMs);
+  const b = sample(serverPid);
+  const [result, flood] = await Promise.all([placed, flooded]);
+  trader.send({ type: 'close' });
+  flooder.send({ type: 'close' });
+  const latency = percentiles(mergeHistograms([result.latency]));
+  const floodSeconds = (P.floodWarmupMs + P.floodMs) / 1000;
+  const figures = {
+    sub_flood_p50_ms: latency.p50_ms,
+    sub_flood_p99_ms: latency.p99_ms,
+    sub_flood_p999_ms: latency.p999_ms,
+    sub_flood_max_ms: latency.max_ms,
+    sub_flood_places: latency.count,
+    sub_flood_place_errors: result.errors,
+    sub_flood_baseline_p50_ms: baselineLatency.p50_ms,
+    sub_flood_baseline_p99_ms: baselineLatency.p99_ms,
+    sub_flood_subs_sent: flood.sent,
+    sub_flood_subs_answered_subbed: flood.subbed,
+    sub_flood_subs_rate_limited: flood.rateLimited,
+    sub_flood_subs_other_errors: flood.otherErrors,
+    sub_flood_subs_unanswered: flood.unanswered,
+    sub_flood_subs_per_s: round(flood.sent / floodSeconds),
+    sub_flood_snapshots: flood.snapshots,
+    sub_flood_snapshot_bytes: round(flood.snapshotBytes / Math.max(1, flood.snapshots)),
+    sub_flood_connections_closed: flood.closed,
+    sub_flood_server_cpu_pct: round(((b.serverCpu - a.serverCpu) * 100) / (P.floodMs * 1000), 1),
+    sub_flood_baseline_server_cpu_pct: round(((s1.serverCpu - s0.serverCpu) * 100) / (P.floodMs * 1000), 1),
+    sub_flood_steal_pct: round(machineDelta(a.machine, b.machine).stealPct, 2),
+    sub_flood_baseline_steal_pct: round(baselineSteal, 2),
+    sub_flood_book_levels: { bids: book.bids.length, asks: book.asks.length },
+    sub_flood_load_avg: {
+      before: loadAtStart.map((x) => round(x, 2)),
+      after: loadavg().map((x) => round(x, 2)),
+    },
+    sub_flood_target: {
+      p99_ms: TARGETS.subFloodP99Ms,
+      // Every place answered `accepted` (none lost to the flood), and fast enough.
+      met:
+        latency.count > 0 &&
+        Object.keys(result.errors).length === 0 &&
+        latency.p99_ms < TARGETS.subFloodP99Ms,
+    },
+  };
+  progress(`  under the flood: ${JSON.stringify(figures)}`);
+  return figures;
+}
+
 // ---------------------------------------------------------------- main
 
 const peerMessages = (n: number): Record<string, unknown>[] =>
@@ -707,6 +862,9 @@ async function main(): Promise<Record<string, unknown>> {
 
   try {
     if (ORDERS_ONLY) return await ordersOnly(server.pid, wsUrl, ready);
+    if (SUB_FLOOD_ONLY) {
+      return { ...(await subFloodRound(server.pid, wsUrl, ready)), params: { ...P, quick: QUICK } };
+    }
     // -------- memory per idle connection, first, on both fresh servers; the connections stay
     // open (idle: no subscriptions on ours) through (a) and subscribe for (b).
     progress(`memory: ${P.subscribers} idle connections to each server, ${P.subscriberProcs} processes each`);
@@ -837,6 +995,9 @@ async function main(): Promise<Record<string, unknown>> {
         `non-2xx ${http.non2xx}, errors ${http.errors}`,
     );
 
+    // -------- (d)
+    const subFlood = await subFloodRound(server.pid, wsUrl, ready);
+
     // -------- figures
     const med = <T>(rows: readonly T[], key: (row: T) => number): number => median(rows.map(key));
     const at10k = open[10_000] ?? [];
@@ -878,6 +1039,7 @@ async function main(): Promise<Record<string, unknown>> {
         taker_place_to_accepted: takerLatency,
         socketio: { ...peerPaced.tradeDelay, steal_pct: round(peerPacedSteal, 2), closed: peerPaced.closed },
       },
+      ...subFlood,
       socketio_bytes_per_connection: theirs.perConnection.rss,
       bytes_per_connection_detail: { ours: ours.perConnection, socketio: theirs.perConnection },
       book_http: {

@@ -54,7 +54,7 @@ import { devPagesEnabled, registerStatic } from './transport/static.ts';
 import { registerHttp } from './transport/http.ts';
 import { countTrades, observe, supervisorObserver, type JobQueueSource } from './transport/http/metrics.ts';
 import { OrderEntry, wireOrderId } from './transport/orderEntry.ts';
-import { RateLimiter } from './transport/rateLimit.ts';
+import { RateLimiter, sourceKey } from './transport/rateLimit.ts';
 import { UserOrders } from './transport/userOrders.ts';
 
 /*
@@ -466,7 +466,18 @@ async function startOwned(
       maxBackpressureBytes: config.WS_MAX_BACKPRESSURE_BYTES,
       idleTimeoutSeconds: config.WS_IDLE_TIMEOUT_S,
       maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
+      framesPerSecond: config.WS_RATE_FRAMES_PER_S,
+      framesBurst: config.WS_RATE_FRAMES_BURST,
+      subsPerSecond: config.WS_RATE_SUBS_PER_S,
+      subsBurst: config.WS_RATE_SUBS_BURST,
+      snapshotBytesPerSecond: config.WS_RATE_SNAPSHOT_BYTES_PER_S,
+      snapshotBytesBurst: config.WS_RATE_SNAPSHOT_BYTES_BURST,
+      maxPendingRequests: config.WS_MAX_PENDING_REQUESTS,
+      maxConnections: config.WS_MAX_CONNECTIONS,
+      maxConnectionsPerIp: config.WS_MAX_CONNECTIONS_PER_IP,
+      maxTrackedOrders: config.MAX_OPEN_ORDERS_PER_USER,
     },
+    orderIsOpen: (userId, orderId) => userOrders.isOpen(userId, orderId),
     log,
     actors: inspection,
     cancelOnDisconnect: (principal: Principal, placed) => {
@@ -494,6 +505,9 @@ async function startOwned(
     candles: marketData,
     pool,
     maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
+    maxPendingRequests: config.HTTP_MAX_PENDING_REQUESTS,
+    maxPendingPerIp: config.HTTP_MAX_PENDING_REQUESTS_PER_IP,
+    bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
     connections: ws.connections,
     issuance: { issuance, authorize },
     extraRoutes: [
@@ -505,8 +519,9 @@ async function startOwned(
           'post',
           '/api/v1/webhooks/entity-permissions',
           { body: 'raw', headers: ['x-signature', 'x-amz-sns-message-type'] },
-          async ({ rawBody, headers }) => {
+          async ({ rawBody, headers, remoteAddress }) => {
             const answer = await integration.handleWebhook({
+              sourceAddress: sourceKey(remoteAddress),
               rawBody: rawBody ?? Buffer.alloc(0),
               headers: {
                 signature: headers['x-signature'] === '' ? undefined : headers['x-signature'],

@@ -33,6 +33,20 @@ const schema = z.object({
   /** Seconds without any frame before a connection is closed (uWS sends pings in between). */
   WS_IDLE_TIMEOUT_S: positiveInt(120),
   WS_MAX_SUBSCRIPTIONS: positiveInt(100),
+  /** Every frame a connection sends takes a token of its own bucket: refill per second, burst. */
+  WS_RATE_FRAMES_PER_S: positiveInt(4_000),
+  WS_RATE_FRAMES_BURST: positiveInt(8_000),
+  /** A `sub` also takes a token of the connection's sub bucket (each one answers a snapshot). */
+  WS_RATE_SUBS_PER_S: positiveInt(10),
+  WS_RATE_SUBS_BURST: positiveInt(50),
+  /** And the bytes of the snapshots a connection's subs are answered with (a 4,000-level book is ~100 KB). */
+  WS_RATE_SNAPSHOT_BYTES_PER_S: positiveInt(1024 * 1024),
+  WS_RATE_SNAPSHOT_BYTES_BURST: positiveInt(1024 * 1024),
+  /** Requests of one connection awaiting their answer (places before commit, auth checks). */
+  WS_MAX_PENDING_REQUESTS: positiveInt(10_000),
+  /** Open WebSocket connections (with upgrades being authenticated): in all, and per address. */
+  WS_MAX_CONNECTIONS: positiveInt(10_000),
+  WS_MAX_CONNECTIONS_PER_IP: positiveInt(100),
   /** Token bucket of order entry (places, amends, cancels) per user: refill per second and burst. */
   RATE_ORDERS_PER_S: positiveInt(2_000),
   RATE_ORDERS_BURST: positiveInt(4_000),
@@ -40,6 +54,12 @@ const schema = z.object({
   /** Past this many unprojected journal records new places answer `overloaded`. */
   PROJECTION_MAX_LAG_RECORDS: positiveInt(50_000),
   HTTP_MAX_BODY_BYTES: positiveInt(64 * 1024),
+  /** HTTP requests being served at once (bodies being read included); beyond, 503 `overloaded`. */
+  HTTP_MAX_PENDING_REQUESTS: positiveInt(1_000),
+  /** The same per source address (IPv6: per /64); beyond, 429 `rate_limited`. */
+  HTTP_MAX_PENDING_REQUESTS_PER_IP: positiveInt(256),
+  /** A request body not received in full within this many ms is answered 408, connection closed. */
+  HTTP_BODY_TIMEOUT_MS: positiveInt(10_000),
   /** Commands one market's mailbox holds; beyond it commands answer `overloaded`. */
   MAILBOX_SIZE: positiveInt(10_000),
   /** Deploy-token job: attempts, and the first retry delay in ms (doubling). */

@@ -14,6 +14,9 @@ import {
 export const BASE = 'LUXAPT';
 export const QUOTE = 'USDC';
 export const MARKET = `${BASE}-${QUOTE}`;
+/** The sub-flood round's deep book (same decimals as MARKET): flooded while MARKET trades. */
+export const FLOOD_BASE = 'DEEPAPT';
+export const FLOOD_MARKET = `${FLOOD_BASE}-${QUOTE}`;
 /** Price and qty of the market, in ticks and lots (priceDecimals 2, tick 0.01; qtyDecimals 2, lot 0.01). */
 export const PRICE_DECIMALS = 2;
 export const QTY_DECIMALS = 2;
@@ -179,6 +182,11 @@ export type TraderRequest =
   | { readonly type: 'rest'; readonly count: number; readonly window: number }
   /** Step 2: the taker sends `count` buys IOC of one lot at the mid, `window` outstanding: one trade each. */
   | { readonly type: 'take'; readonly count: number; readonly window: number }
+  /**
+   * A deep book: `levels` resting buys of one lot at the mid − 1..levels ticks and as many sells
+   * at the mid + 1..levels ticks, on `market`, `window` outstanding (answered with `stepDone`).
+   */
+  | { readonly type: 'ladder'; readonly market: string; readonly levels: number; readonly window: number }
   | { readonly type: 'close' };
 
 export interface TraderResult {
@@ -274,4 +282,32 @@ export interface Emitted {
   readonly startAt: number;
   readonly endAt: number;
   readonly messages: number;
+}
+
+/** Parent → flooder child (bench/ws/flooder.ts). */
+export type FlooderRequest =
+  | { readonly type: 'connect'; readonly url: string; readonly connections: number }
+  | {
+      readonly type: 'flood';
+      readonly market: string;
+      /** Subs each connection sends at once, every second. */
+      readonly window: number;
+      readonly startAt: number;
+      readonly durationMs: number;
+    }
+  | { readonly type: 'close' };
+
+export interface FloodResult {
+  readonly type: 'flooded';
+  readonly sent: number;
+  readonly subbed: number;
+  readonly rateLimited: number;
+  readonly otherErrors: number;
+  /** Subs of open connections still unanswered 10 s after the flood ended. */
+  readonly unanswered: number;
+  readonly snapshots: number;
+  readonly snapshotBytes: number;
+  readonly closed: number;
+  readonly startAt: number;
+  readonly endAt: number;
 }

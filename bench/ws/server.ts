@@ -19,8 +19,8 @@ import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import {
   BASE,
+  FLOOD_BASE,
   lots,
-  MARKET,
   PRICE_DECIMALS,
   QTY_DECIMALS,
   QUOTE,
@@ -109,33 +109,44 @@ try {
     MAX_OPEN_ORDERS_PER_USER: '1000000',
     // 1,000 subscribers and a burst of pushes each: leave the per-connection buffer at its default.
     WS_MAX_SUBSCRIPTIONS: '100',
+    // Every process of the benchmark connects from 127.0.0.1; traders' frames are bounded by the
+    // order rate above. The sub bucket (WS_RATE_SUBS_*) stays at its default: the sub-flood round
+    // measures it.
+    WS_MAX_CONNECTIONS_PER_IP: '100000',
+    WS_RATE_FRAMES_PER_S: '1000000',
+    WS_RATE_FRAMES_BURST: '1000000',
   });
   // Logs to stderr, so the parent's stdout keeps only its own lines.
   exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }, pino.destination(2)));
   const ex = exchange;
   expectOk('asset USDC', await ex.admin.createAsset({ symbol: QUOTE, decimals: 6, kind: 'stable' }));
-  expectOk('asset base', await ex.admin.createAsset({ symbol: BASE, decimals: 8, kind: 'crypto' }));
-  expectOk(
-    'market',
-    await ex.admin.listMarket(
-      {
-        symbol: MARKET,
-        baseAsset: BASE,
-        quoteAsset: QUOTE,
-        priceDecimals: PRICE_DECIMALS,
-        qtyDecimals: QTY_DECIMALS,
-        tickSize: ticks(1),
-        lotSize: lots(1),
-        minQty: lots(1),
-      },
-      { id: 'bench-admin', type: 'admin' },
-    ),
-  );
+  // The benchmark's market, and the sub-flood round's deep book on a market of its own.
+  for (const base of [BASE, FLOOD_BASE]) {
+    expectOk(`asset ${base}`, await ex.admin.createAsset({ symbol: base, decimals: 8, kind: 'crypto' }));
+    const symbol = `${base}-${QUOTE}`;
+    expectOk(
+      `market ${symbol}`,
+      await ex.admin.listMarket(
+        {
+          symbol,
+          baseAsset: base,
+          quoteAsset: QUOTE,
+          priceDecimals: PRICE_DECIMALS,
+          qtyDecimals: QTY_DECIMALS,
+          tickSize: ticks(1),
+          lotSize: lots(1),
+          minQty: lots(1),
+        },
+        { id: 'bench-admin', type: 'admin' },
+      ),
+    );
+  }
   const users = [...Array.from({ length: traders }, (_, i) => `trader-${i}`), 'maker', 'taker'];
   for (const user of users) {
     expectOk(`credit ${user} ${QUOTE}`, await ex.admin.credit(user, QUOTE, '1000000000000'));
     expectOk(`credit ${user} ${BASE}`, await ex.admin.credit(user, BASE, '10000000000'));
   }
+  expectOk(`credit maker ${FLOOD_BASE}`, await ex.admin.credit('maker', FLOOD_BASE, '10000000000'));
   const tokens = await Promise.all(users.map((user) => ex.auth.mint(user, ['trader'], '2h')));
   process.on('message', (message: ServerRequest) => {
     if (message.type === 'memory') {

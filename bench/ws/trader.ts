@@ -102,6 +102,21 @@ const BUY_AT_MID = new Template({
   tif: 'IOC',
 });
 
+/** The i-th order of a ladder of `levels` per side: buys below the mid, then sells above it. */
+const ladderOrder =
+  (market: string, levels: number) =>
+  (i: number): Template => {
+    const buy = i < levels;
+    const off = 1 + (buy ? i : i - levels);
+    return new Template({
+      market,
+      side: buy ? 'buy' : 'sell',
+      type: 'limit',
+      price: ticks(buy ? MID_TICKS - off : MID_TICKS + off),
+      qty: lots(1),
+    });
+  };
+
 // ---------------------------------------------------------------- connections
 
 type Reply = { ok: true } | { ok: false; code: string; message: string };
@@ -326,10 +341,16 @@ async function pairs(request: TraderRequest & { type: 'pairs' }): Promise<PairsR
   };
 }
 
-/** `count` places of one template on one connection, `window` outstanding. */
-async function step(conn: Conn, template: Template, count: number, window: number): Promise<StepResult> {
+/** `count` places of one template (or of the i-th of a function) on one connection, `window` outstanding. */
+async function step(
+  conn: Conn,
+  template: Template | ((i: number) => Template),
+  count: number,
+  window: number,
+): Promise<StepResult> {
   const tally = new Tally();
   const startAt = Date.now();
+  const nth = typeof template === 'function' ? template : () => template;
   let sent = 0;
   await new Promise<void>((resolve) => {
     conn.onReply = (_tag, outcome) => {
@@ -337,12 +358,9 @@ async function step(conn: Conn, template: Template, count: number, window: numbe
       if (outcome.ok) tally.accepted++;
       else tally.error(outcome);
       if (tally.replied === count) resolve();
-      else if (sent < count) {
-        sent++;
-        conn.send(template, 0);
-      }
+      else if (sent < count) conn.send(nth(sent++), 0);
     };
-    for (; sent < Math.min(window, count); sent++) conn.send(template, 0);
+    for (; sent < Math.min(window, count); sent++) conn.send(nth(sent), 0);
   });
   return {
     type: 'stepDone',
@@ -375,6 +393,16 @@ process.on('message', (request: TraderRequest) => {
         break;
       case 'take':
         reply(await step(conns[1]!, BUY_AT_MID, request.count, request.window));
+        break;
+      case 'ladder':
+        reply(
+          await step(
+            conns[0]!,
+            ladderOrder(request.market, request.levels),
+            2 * request.levels,
+            request.window,
+          ),
+        );
         break;
       case 'close':
         for (const c of conns) c.ws.close();

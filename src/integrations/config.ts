@@ -1,6 +1,7 @@
 import { z } from 'zod/v4';
 import { EntityPermissionsClient, LocalPolicy, type EntityPermissions } from './entityPermissions.ts';
 import { SnsVerifier } from './snsSignature.ts';
+import type { RefusalLimits } from './webhookRefusals.ts';
 
 /*
  * The environment of the entity-permissions integration, as a zod shape for src/config.ts to
@@ -43,6 +44,17 @@ export const INTEGRATIONS_ENV = {
   SNS_ALLOWED_HOSTS: list('sns.*.amazonaws.com,sns.*.amazonaws.com.cn'),
   /** SNS topics whose messages are accepted; empty = every SNS message is refused. */
   SNS_TOPIC_ARNS: list(''),
+  /**
+   * Refused webhook posts (bad signature, malformed): per window of WEBHOOK_REFUSAL_WINDOW_S, an
+   * address gets WEBHOOK_REFUSALS_PER_ADDRESS refusals, then 429 until the window ends; at most
+   * WEBHOOK_REFUSAL_ROWS_PER_WINDOW are stored, each body cut to WEBHOOK_REFUSAL_BODY_BYTES, the
+   * table keeps the newest WEBHOOK_REFUSAL_ROWS_KEPT; one summary log line per window.
+   */
+  WEBHOOK_REFUSAL_WINDOW_S: positiveInt(60),
+  WEBHOOK_REFUSALS_PER_ADDRESS: positiveInt(20),
+  WEBHOOK_REFUSAL_ROWS_PER_WINDOW: positiveInt(100),
+  WEBHOOK_REFUSAL_BODY_BYTES: positiveInt(1_024),
+  WEBHOOK_REFUSAL_ROWS_KEPT: positiveInt(10_000),
 };
 
 const IntegrationsEnv = z.object(INTEGRATIONS_ENV);
@@ -78,4 +90,15 @@ export function createEntityPermissions(config: IntegrationsConfig): {
 
 export function createSnsVerifier(config: IntegrationsConfig): SnsVerifier {
   return new SnsVerifier({ allowedHosts: config.SNS_ALLOWED_HOSTS, allowedTopicArns: config.SNS_TOPIC_ARNS });
+}
+
+/** The bounds of refused webhook posts (webhookRefusals.ts). */
+export function refusalLimits(config: IntegrationsConfig): RefusalLimits {
+  return {
+    windowMs: config.WEBHOOK_REFUSAL_WINDOW_S * 1000,
+    perAddress: config.WEBHOOK_REFUSALS_PER_ADDRESS,
+    rowsPerWindow: config.WEBHOOK_REFUSAL_ROWS_PER_WINDOW,
+    bodyBytes: config.WEBHOOK_REFUSAL_BODY_BYTES,
+    rowsKept: config.WEBHOOK_REFUSAL_ROWS_KEPT,
+  };
 }

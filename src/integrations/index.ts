@@ -1,9 +1,15 @@
 import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
-import { createEntityPermissions, createSnsVerifier, type IntegrationsConfig } from './config.ts';
+import {
+  createEntityPermissions,
+  createSnsVerifier,
+  refusalLimits,
+  type IntegrationsConfig,
+} from './config.ts';
 import { DecisionProcessor, type Decide } from './decisionEvents.ts';
 import type { EntityPermissions } from './entityPermissions.ts';
 import { DecisionPoller } from './polling.ts';
+import { WebhookRefusals } from './webhookRefusals.ts';
 import { createEntityPermissionsWebhookHandler, type EntityPermissionsWebhookHandler } from './webhooks.ts';
 
 /*
@@ -36,6 +42,7 @@ export function startEntityPermissionsIntegration(
   const log = deps.log.child({ component: 'entity-permissions' });
   const { permissions, client } = createEntityPermissions(config);
   const processor = new DecisionProcessor({ pool, decide, log });
+  const refusals = new WebhookRefusals(pool, refusalLimits(config), log);
   const handleWebhook = createEntityPermissionsWebhookHandler({
     pool,
     secret: config.WEBHOOK_SECRET,
@@ -43,6 +50,7 @@ export function startEntityPermissionsIntegration(
     sns: createSnsVerifier(config),
     log,
     processor,
+    refusals,
   });
   let poller: DecisionPoller | undefined;
   if (config.ENTITY_PERMISSIONS_POLL && client !== undefined) {
@@ -69,6 +77,7 @@ export function startEntityPermissionsIntegration(
     poller,
     close: async () => {
       await poller?.stop();
+      await refusals.close();
     },
   };
 }

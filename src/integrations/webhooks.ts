@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { sql, type DatabasePool } from 'slonik';
+import type { DatabasePool } from 'slonik';
 import { z } from 'zod/v4';
 import {
   DecisionProcessor,
@@ -9,6 +9,8 @@ import {
 } from './decisionEvents.ts';
 import { SnsEnvelope, type SnsVerify } from './snsSignature.ts';
 import { checkWebhookSignature } from './webhookSignature.ts';
+import { loadIntegrationsConfig, refusalLimits } from './config.ts';
+import { WebhookRefusals } from './webhookRefusals.ts';
 
 /*
  * POST /api/v1/webhooks/entity-permissions, without the HTTP framework: the route hands over the
@@ -25,8 +27,9 @@ import { checkWebhookSignature } from './webhookSignature.ts';
  * stale signature; 403 forbidden for a SubscribeURL off the allowlist; 409 invalid_transition for an
  * unknown market or a state that does not take the decision; 503 unavailable when Postgres or the
  * issuance service cannot take it now (nothing recorded as processed, so a retry decides).
- * Refusals before an event could be trusted are written to webhook_rejections; decisions to
- * processed_events (decisionEvents.ts).
+ * Refusals before an event could be trusted are written to webhook_rejections, within the bounds
+ * of webhookRefusals.ts (an address past its refusals of the window is answered 429 rate_limited
+ * before anything else); decisions to processed_events (decisionEvents.ts).
  */
 
 export interface WebhookRequest {
@@ -39,6 +42,8 @@ export interface WebhookRequest {
   };
   /** The server's clock, ms since the epoch. */
   readonly now: number;
+  /** Where the post came from (rateLimit.ts sourceKey of the peer's address). */
+  readonly sourceAddress?: string | undefined;
 }
 
 export interface WebhookResponse {
@@ -64,12 +69,11 @@ export interface EntityPermissionsWebhookDeps {
   readonly confirmTimeoutMs?: number;
   /** The shared decision path; built from pool, decide and log when omitted. */
   readonly processor?: DecisionProcessor;
+  /** Bounds of what refusals cost; the WEBHOOK_REFUSAL* defaults when omitted. */
+  readonly refusals?: WebhookRefusals;
 }
 
 export type EntityPermissionsWebhookHandler = (request: WebhookRequest) => Promise<WebhookResponse>;
-
-/** Raw bodies kept in webhook_rejections are cut to this many characters. */
-const REJECTED_BODY_CHARS = 4_096;
 
 const LooksLikeSns = z.object({ Type: z.string(), SignatureVersion: z.unknown(), Signature: z.unknown() });
 
@@ -79,6 +83,7 @@ export function createEntityPermissionsWebhookHandler(
   const { pool, secret, sns, log } = deps;
   const processor = deps.processor ?? new DecisionProcessor({ pool, decide: deps.decide, log });
   const confirmTimeoutMs = deps.confirmTimeoutMs ?? 5_000;
+  const refusals = deps.refusals ?? new WebhookRefusals(pool, refusalLimits(loadIntegrationsConfig({})), log);
 
   async function refuse(
     request: WebhookRequest,
@@ -88,16 +93,15 @@ export function createEntityPermissionsWebhookHandler(
     eventId?: string,
   ): Promise<WebhookResponse> {
     const code = status === 400 ? 'bad_request' : status === 401 ? 'unauthorized' : 'forbidden';
-    log.warn({ source, status, reason: message, eventId }, 'entity-permissions webhook refused');
-    try {
-      await pool.query(sql.unsafe`
-        INSERT INTO webhook_rejections (source, status_code, error, event_id, body)
-        VALUES (${source}, ${status}, ${message}, ${eventId ?? null},
-                ${request.rawBody.toString('utf8', 0, REJECTED_BODY_CHARS).replaceAll('\u0000', '')})`);
-    } catch (error) {
-      // The refusal stands without its record; a flood of bad posts must not turn into 503s.
-      log.error({ err: error }, 'entity-permissions webhook: could not record a refusal');
-    }
+    // Logged as a summary per window (webhookRefusals.ts), not one line per post.
+    await refusals.record({
+      source,
+      address: request.sourceAddress ?? 'unknown',
+      status,
+      message,
+      eventId,
+      body: request.rawBody,
+    });
     return { status, body: { error: { code, message } } };
   }
 
@@ -176,6 +180,14 @@ export function createEntityPermissionsWebhookHandler(
   }
 
   return async (request) => {
+    if (refusals.limited(request.sourceAddress ?? 'unknown')) {
+      return {
+        status: 429,
+        body: {
+          error: { code: 'rate_limited', message: 'too many refused posts from this address; retry later' },
+        },
+      };
+    }
     if (request.headers.snsMessageType !== undefined) {
       const json = parseJson(request.rawBody.toString('utf8'));
       if (json === undefined) return refuse(request, 'sns', 400, 'body is not JSON');

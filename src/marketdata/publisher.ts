@@ -160,6 +160,8 @@ export class MarketDataPublisher {
   #audience: Audience = everyone;
   /** Numbers publish() calls, to tell the balance rows a batch touched. */
   #batch = 0;
+  /** The `book` message of each cached BookFeed snapshot (gone with it). */
+  readonly #bookMessages = new WeakMap<object, BookMessage>();
 
   constructor(options: PublisherOptions = {}) {
     this.#options = options;
@@ -271,12 +273,22 @@ export class MarketDataPublisher {
     return out;
   }
 
-  /** The `book` snapshot of a subscription of `depth` (0: all), or undefined for an unknown market. */
+  /**
+   * The `book` snapshot of a subscription of `depth` (0: all), or undefined for an unknown market.
+   * The same object for the same market, depth and seq (BookFeed.snapshot): readers may cache what
+   * they make of it by identity (the gateway's frame, the HTTP body) and must not change it.
+   */
   bookSnapshot(symbol: string, depth: number): BookMessage | undefined {
     const market = this.#bySymbol.get(symbol);
     if (market === undefined) return undefined;
-    const { seq, bids, asks, checksum } = market.book.snapshot(depth);
-    return { op: 'book', market: symbol, kind: 'snapshot', seq, bids, asks, checksum };
+    const snapshot = market.book.snapshot(depth);
+    let message = this.#bookMessages.get(snapshot);
+    if (message === undefined) {
+      const { seq, bids, asks, checksum } = snapshot;
+      message = Object.freeze({ op: 'book', market: symbol, kind: 'snapshot', seq, bids, asks, checksum });
+      this.#bookMessages.set(snapshot, message);
+    }
+    return message;
   }
 
   /** The `lifecycle` snapshot: the current state, with the seq and time of the last transition. */

@@ -11,6 +11,8 @@ import type { OrderEntry } from './orderEntry.ts';
 import { countErrorAnswer, observe } from './http/metrics.ts';
 import { unstorableTextAt, unstorableTextMessage } from './text.ts';
 import { ACTORS_TOPIC } from './inspection.ts';
+import { bookSnapshotEncodings, refused } from './limitMetrics.ts';
+import { Occupancy, sourceKey, TokenBucket } from './rateLimit.ts';
 import {
   AmendRequest,
   AuthRequest,
@@ -53,11 +55,28 @@ export interface MarketDataReads {
   setAudience?(hasSubscribers: (topic: string) => boolean): void;
 }
 
+/** Every bound a client can meet on /ws (src/config.ts names their variables). */
 export interface GatewayLimits {
   readonly maxFrameBytes: number;
   readonly maxBackpressureBytes: number;
   readonly idleTimeoutSeconds: number;
   readonly maxSubscriptions: number;
+  /** Each connection's bucket for every frame it sends (WS_RATE_FRAMES_*). */
+  readonly framesPerSecond: number;
+  readonly framesBurst: number;
+  /** Each connection's bucket for `sub` (WS_RATE_SUBS_*), taken besides the frame's token. */
+  readonly subsPerSecond: number;
+  readonly subsBurst: number;
+  /** Each connection's bucket of snapshot bytes (WS_RATE_SNAPSHOT_BYTES_*): a book sub takes its frame's size. */
+  readonly snapshotBytesPerSecond: number;
+  readonly snapshotBytesBurst: number;
+  /** Requests of one connection awaiting their answer. */
+  readonly maxPendingRequests: number;
+  /** Connections, open or being upgraded: in all, and per remote address. */
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  /** Orders a connection tracks for cancel-on-disconnect before it forgets those no longer open. */
+  readonly maxTrackedOrders: number;
 }
 
 export interface WebSocketOptions {
@@ -70,6 +89,8 @@ export interface WebSocketOptions {
   /** Called when a connection that asked for it closes: cancel these orders (wire ids by market). */
   readonly cancelOnDisconnect: (principal: Principal, orders: ReadonlyMap<string, string>) => void;
   readonly onConnectionCountChange?: (count: number) => void;
+  /** Whether a user's order (wire id) is still open: the connection forgets closed ones it tracks. */
+  readonly orderIsOpen?: (userId: string, orderId: string) => boolean;
   /** The admin-only `actors` channel (src/transport/inspection.ts). */
   readonly actors?: { snapshot(): object };
 }
@@ -88,7 +109,16 @@ interface Connection {
   readonly subs: Map<string, string>;
   /** Orders placed on this connection still possibly open: wire id → market symbol. */
   readonly placed: Map<string, string>;
+  /** `placed.size` past which closed orders are forgotten (doubles with what stays open). */
+  placedSweepAt: number;
   closed: boolean;
+  /** The remote address, as counted against maxConnectionsPerIp. */
+  readonly address: string;
+  readonly frames: TokenBucket;
+  readonly subBucket: TokenBucket;
+  readonly snapshotBytes: TokenBucket;
+  /** Requests awaiting their answer (order entry, auth). */
+  pending: number;
 }
 
 type Socket = UWS.WebSocket<Connection>;
@@ -103,6 +133,8 @@ const CLOSE_MESSAGE_TOO_BIG = 1009;
 export const RECEIVE_ROOM = 64;
 /** setTimeout's longest delay (2^31 − 1 ms, ~24.8 days); a later `exp` re-arms when it fires. */
 const MAX_TIMER_MS = 2_147_483_647;
+/** Ops whose answer comes later: they count against maxPendingRequests until it is sent. */
+const ASYNC_OPS: ReadonlySet<unknown> = new Set(['auth', 'place', 'amend', 'cancel', 'cancel_all']);
 
 export const topics = {
   book: (symbol: string, depth: number) => `book/${symbol}/${depth}`,
@@ -121,6 +153,22 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
   /** Entries of every open connection's `subs`. */
   let subscriptions = 0;
   observe({ connections: () => connections, subscriptions: () => subscriptions });
+  /** Connections open or being upgraded (a token being checked), in all and per address. */
+  const places = new Occupancy(limits.maxConnections, limits.maxConnectionsPerIp);
+  /*
+   * A book snapshot's frame, encoded once per snapshot object: the publisher answers the same
+   * object for a market, depth and seq until the book changes, so every sub in between shares it.
+   */
+  const snapshotFrames = new WeakMap<object, Uint8Array>();
+  const snapshotFrame = (message: object): Uint8Array => {
+    let frame = snapshotFrames.get(message);
+    if (frame === undefined) {
+      frame = encodeMessage(message);
+      snapshotFrames.set(message, frame);
+      bookSnapshotEncodings.inc({ format: 'msgpack' });
+    }
+    return frame;
+  };
   options.marketData.setAudience?.((topic) => app.numSubscribers(topic) > 0);
 
   /*
@@ -157,10 +205,13 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     }
   };
   /** Inside uWS's callbacks for `ws` (corked by uWS): sends at once unless frames wait before it. */
-  const send = (ws: Socket, message: object): void => {
+  const sendFrame = (ws: Socket, frame: Uint8Array): void => {
     if (ws.getUserData().closed) return;
-    if (held.has(ws)) hold(ws, encodeMessage(message));
-    else ws.send(encodeMessage(message), true);
+    if (held.has(ws)) hold(ws, frame);
+    else ws.send(frame, true);
+  };
+  const send = (ws: Socket, message: object): void => {
+    if (!ws.getUserData().closed) sendFrame(ws, encodeMessage(message));
   };
   /** Outside uWS's callbacks (after a commit, an auth check): held and sent corked (see `held`). */
   const sendLater = (ws: Socket, message: object): void => {
@@ -199,16 +250,52 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
       const extensions = req.getHeader('sec-websocket-extensions');
       const token = req.getQuery('token');
       const id = requestIdFrom(req.getHeader('x-request-id'));
-      const fresh = (principal: Principal | undefined): Connection => ({
-        id,
-        principal,
-        expiry: undefined,
-        owner: principal,
-        cancelOnDisconnect: false,
-        subs: new Map(),
-        placed: new Map(),
-        closed: false,
-      });
+      const address = sourceKey(Buffer.from(res.getRemoteAddressAsText()).toString());
+      const refuse = (status: string, code: ErrorCode, message: string): void => {
+        countErrorAnswer('http', code);
+        res
+          .writeStatus(status)
+          .writeHeader('content-type', 'application/json')
+          .writeHeader('x-request-id', id)
+          .end(JSON.stringify({ error: { code, message, requestId: id } }));
+      };
+      // A place is held from here until the connection closes (or its upgrade fails).
+      const entered = places.enter(address);
+      if (entered === 'total') {
+        refused('ws_connections');
+        return refuse(
+          '503 Service Unavailable',
+          'overloaded',
+          'the server holds all the connections it takes',
+        );
+      }
+      if (entered === 'per_key') {
+        refused('ws_connections_per_ip');
+        return refuse(
+          '429 Too Many Requests',
+          'rate_limited',
+          `at most ${limits.maxConnectionsPerIp} connections per address`,
+        );
+      }
+      const fresh = (principal: Principal | undefined): Connection => {
+        const now = performance.now();
+        return {
+          id,
+          principal,
+          expiry: undefined,
+          owner: principal,
+          cancelOnDisconnect: false,
+          subs: new Map(),
+          placed: new Map(),
+          placedSweepAt: limits.maxTrackedOrders,
+          closed: false,
+          address,
+          frames: new TokenBucket(limits.framesPerSecond, limits.framesBurst, now),
+          subBucket: new TokenBucket(limits.subsPerSecond, limits.subsBurst, now),
+          snapshotBytes: new TokenBucket(limits.snapshotBytesPerSecond, limits.snapshotBytesBurst, now),
+          pending: 0,
+        };
+      };
       if (token === undefined || token === '') {
         res.upgrade(fresh(undefined), key, protocol, extensions, context);
         return;
@@ -216,21 +303,14 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
+        places.leave(address);
       });
       void auth.verify(token).then((verified) => {
         if (aborted) return;
+        if (!verified.ok) places.leave(address);
         res.cork(() => {
-          if (!verified.ok) {
-            countErrorAnswer('http', verified.code);
-            const error = { code: verified.code, message: verified.message, requestId: id };
-            res
-              .writeStatus('401 Unauthorized')
-              .writeHeader('content-type', 'application/json')
-              .writeHeader('x-request-id', id)
-              .end(JSON.stringify({ error }));
-          } else {
-            res.upgrade(fresh(verified.value), key, protocol, extensions, context);
-          }
+          if (!verified.ok) refuse('401 Unauthorized', verified.code, verified.message);
+          else res.upgrade(fresh(verified.value), key, protocol, extensions, context);
         });
       });
     },
@@ -244,6 +324,8 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     },
 
     message: (ws, data, isBinary) => {
+      // Every frame takes a token, whatever it holds: answering it is the cost being bounded.
+      const allowed = ws.getUserData().frames.take(performance.now());
       if (!isBinary)
         return sendError(ws, undefined, 'bad_frame', 'text frames are not accepted: send MessagePack');
       if (data.byteLength > limits.maxFrameBytes) {
@@ -254,7 +336,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
       }
       const decoded = decodeMessage(new Uint8Array(data));
       if (!decoded.ok) return sendError(ws, undefined, 'bad_frame', decoded.reason);
-      handle(ws, decoded.message);
+      handle(ws, decoded.message, allowed);
     },
 
     close: (ws, code) => {
@@ -265,6 +347,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
       if (debug)
         options.log.debug({ reqId: conn.id, code, subscriptions: conn.subs.size }, 'ws connection closed');
       subscriptions -= conn.subs.size;
+      places.leave(conn.address);
       connections--;
       options.onConnectionCountChange?.(connections);
       if (conn.cancelOnDisconnect && conn.owner !== undefined && conn.placed.size > 0) {
@@ -273,7 +356,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     },
   });
 
-  function handle(ws: Socket, message: Record<string, unknown>): void {
+  function handle(ws: Socket, message: Record<string, unknown>, allowed: boolean): void {
     let rid: number | undefined;
     const given = message.rid;
     // The common case without zod (same rule as the `rid` schema: a non-negative safe integer).
@@ -288,13 +371,28 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     if (unstorable !== undefined) return sendError(ws, rid, 'bad_request', unstorableTextMessage(unstorable));
     const op = message.op;
     const conn = ws.getUserData();
+    if (!allowed) {
+      refused('ws_frames');
+      return sendError(ws, rid, 'rate_limited', `at most ${limits.framesPerSecond} frames per second`);
+    }
+    if (ASYNC_OPS.has(op) && conn.pending >= limits.maxPendingRequests) {
+      refused('ws_pending_requests');
+      return sendError(
+        ws,
+        rid,
+        'rate_limited',
+        `at most ${limits.maxPendingRequests} requests awaiting an answer per connection`,
+      );
+    }
     switch (op) {
       case 'ping':
         return send(ws, withRid({ op: 'pong', ts: Date.now() }, rid));
       case 'auth': {
         const request = parseRequest(ws, rid, AuthRequest, message);
         if (request === undefined) return;
+        conn.pending++;
         void auth.verify(request.token).then((verified) => {
+          conn.pending--;
           if (conn.closed) return;
           if (!verified.ok) return sendLater(ws, errorMessage(ws, rid, verified.code, verified.message));
           const principal = verified.value;
@@ -310,6 +408,11 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
         return;
       }
       case 'sub': {
+        // Before the parse: a refused sub of a flood costs a token check and a small error.
+        if (!conn.subBucket.take(performance.now())) {
+          refused('ws_subs');
+          return sendError(ws, rid, 'rate_limited', `at most ${limits.subsPerSecond} subs per second`);
+        }
         const request = parseRequest(ws, rid, SubRequest, message);
         if (request !== undefined) subscribe(ws, rid, request);
         return;
@@ -334,13 +437,14 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
         const request = parseRequest(ws, rid, PlaceRequest, message);
         const principal = request && traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
+        conn.pending++;
         options.orders.place(principal, request, (outcome) => {
+          conn.pending--;
           if (
             outcome.ok &&
             (outcome.value.status === 'open' || outcome.value.status === 'partially_filled')
           ) {
-            if (conn.owner?.userId === principal.userId)
-              conn.placed.set(outcome.value.orderId, request.market);
+            if (conn.owner?.userId === principal.userId) track(conn, outcome.value.orderId, request.market);
           }
           reply(ws, rid, 'accepted', outcome);
         });
@@ -350,7 +454,9 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
         const request = parseRequest(ws, rid, AmendRequest, message);
         const principal = request && traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
+        conn.pending++;
         options.orders.amend(principal, request, (outcome) => {
+          conn.pending--;
           reply(ws, rid, 'amended', outcome);
         });
         return;
@@ -359,7 +465,9 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
         const request = parseRequest(ws, rid, CancelRequest, message);
         const principal = request && traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
+        conn.pending++;
         options.orders.cancel(principal, request, (outcome) => {
+          conn.pending--;
           if (outcome.ok) conn.placed.delete(outcome.value.orderId);
           reply(ws, rid, 'canceled', outcome);
         });
@@ -369,7 +477,9 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
         const request = parseRequest(ws, rid, CancelAllRequest, message);
         const principal = request && traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
+        conn.pending++;
         void options.orders.cancelAll(principal, request.market).then((outcome) => {
+          conn.pending--;
           reply(ws, rid, 'canceled_all', outcome);
         });
         return;
@@ -454,6 +564,19 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     return principal;
   }
 
+  /**
+   * Remembers an order for cancel-on-disconnect. Orders that fill or are canceled elsewhere are
+   * forgotten when the map passes its sweep mark (then twice what stayed open): amortized O(1).
+   */
+  function track(conn: Connection, orderId: string, market: string): void {
+    conn.placed.set(orderId, market);
+    const isOpen = options.orderIsOpen;
+    if (conn.placed.size <= conn.placedSweepAt || isOpen === undefined || conn.owner === undefined) return;
+    const { userId } = conn.owner;
+    for (const id of conn.placed.keys()) if (!isOpen(userId, id)) conn.placed.delete(id);
+    conn.placedSweepAt = Math.max(limits.maxTrackedOrders, 2 * conn.placed.size);
+  }
+
   function traderOf(ws: Socket, conn: Connection, rid: number | undefined): Principal | undefined {
     const principal = principalOf(ws, conn);
     const denied = requireRole(principal, 'trader');
@@ -469,6 +592,8 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     const isPrivate = PRIVATE_CHANNELS.has(ch);
     let topic: string;
     let snapshot: readonly object[];
+    /** A book snapshot goes out as its shared frame. */
+    let frame: Uint8Array | undefined;
     if (isPrivate) {
       const principal = principalOf(ws, conn);
       if (principal === undefined) return sendError(ws, rid, 'unauthorized', `channel ${ch} needs auth`);
@@ -490,12 +615,24 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
       const found = publicTopic(ch, symbol, request);
       if (!found.ok) return sendError(ws, rid, found.code, found.message);
       topic = found.value.topic;
-      snapshot = found.value.snapshot === undefined ? [] : [found.value.snapshot];
+      const message = found.value.snapshot;
+      if (ch === 'book' && message !== undefined) frame = snapshotFrame(message);
+      snapshot = message === undefined || frame !== undefined ? [] : [message];
     }
     const key = isPrivate ? ch : `${ch}|${request.market ?? ''}`;
     const previous = conn.subs.get(key);
     if (previous === undefined && conn.subs.size >= limits.maxSubscriptions) {
       return sendError(ws, rid, 'too_many_subscriptions', `at most ${limits.maxSubscriptions} subscriptions`);
+    }
+    // What the connection may ask the server to write: deep books cost more than shallow ones.
+    if (frame !== undefined && !conn.snapshotBytes.take(performance.now(), frame.byteLength)) {
+      refused('ws_snapshot_bytes');
+      return sendError(
+        ws,
+        rid,
+        'rate_limited',
+        `at most ${limits.snapshotBytesPerSecond} bytes of snapshots per second`,
+      );
     }
     if (previous !== undefined) ws.unsubscribe(previous);
     else subscriptions++;
@@ -504,6 +641,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     // between the snapshot and the stream it continues.
     ws.cork(() => {
       send(ws, withRid({ op: 'subbed', ch, ...(isPrivate ? {} : { market: request.market }) }, rid));
+      if (frame !== undefined) sendFrame(ws, frame);
       for (const message of snapshot) send(ws, message);
     });
     ws.subscribe(topic);

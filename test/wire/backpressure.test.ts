@@ -20,6 +20,12 @@ beforeAll(async () => {
     WS_MAX_BACKPRESSURE_BYTES: String(BACKPRESSURE),
     RATE_ORDERS_PER_S: '1000000',
     RATE_ORDERS_BURST: '1000000',
+    // The slow subscriber's resubscriptions are what fills its buffer: not held back by the sub
+    // and snapshot-bytes buckets.
+    WS_RATE_SUBS_PER_S: '1000',
+    WS_RATE_SUBS_BURST: '1000',
+    WS_RATE_SNAPSHOT_BYTES_PER_S: '1000000000',
+    WS_RATE_SNAPSHOT_BYTES_BURST: '1000000000',
   });
   await listMarkets(running);
   await running.credit('seller', 'ETH', '1000000');

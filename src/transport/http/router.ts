@@ -6,6 +6,8 @@ import type { Authenticator, Principal, Role } from '../auth.ts';
 import { requestContext, requestIdFrom, withRequest } from '../../requestContext.ts';
 import { HTTP_STATUS, type ErrorCode, type Outcome } from '../errors.ts';
 import { unstorableTextAt, unstorableTextMessage } from '../text.ts';
+import { refused } from '../limitMetrics.ts';
+import { Occupancy, sourceKey } from '../rateLimit.ts';
 import { countErrorAnswer, httpDuration, httpRequests, methodLabel, OTHER } from './metrics.ts';
 
 /*
@@ -33,6 +35,8 @@ export interface HttpRequest {
   readonly requestId: string;
   /** The router's logger with `reqId` bound. */
   readonly log: Logger;
+  /** The peer's address as text (uWS getRemoteAddressAsText), for per-source bounds. */
+  readonly remoteAddress: string;
 }
 
 export type HttpReply = (
@@ -59,6 +63,11 @@ export interface RouteOptions {
 export interface RouterOptions {
   readonly auth: Authenticator;
   readonly maxBodyBytes: number;
+  /** Requests being served at once (bodies being read included), in all and per address; beyond, 503 / 429. */
+  readonly maxPendingRequests: number;
+  readonly maxPendingPerIp: number;
+  /** A body not received in full within this is answered 408 and its connection closed. */
+  readonly bodyTimeoutMs: number;
   readonly log: Logger;
 }
 
@@ -151,8 +160,9 @@ class Reply {
 }
 
 export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
-  const { auth, maxBodyBytes, log } = options;
+  const { auth, maxBodyBytes, maxPendingRequests, log } = options;
   const debug = log.isLevelEnabled('debug');
+  const pending = new Occupancy(maxPendingRequests, options.maxPendingPerIp);
 
   return function route(method: Method, pattern: string, routeOptions: RouteOptions, handler: Handler): void {
     const paramCount = pattern.split('/').filter((part) => part.startsWith(':')).length;
@@ -169,6 +179,7 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
       const chunked = req.getHeader('transfer-encoding').toLowerCase().includes('chunked');
       const headers: Record<string, string> = {};
       for (const name of routeOptions.headers ?? []) headers[name] = req.getHeader(name);
+      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
       const reply = new Reply(
         res,
         routeLabel,
@@ -176,11 +187,37 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
         context.requestId,
         req.getMethod() === 'head',
       );
+      const source = sourceKey(remoteAddress);
+      const entered = pending.enter(source);
+      if (entered !== 'ok') {
+        refused('http_pending_requests');
+        // Dropping the connection too: its unread body would otherwise be waited for.
+        const refusal =
+          entered === 'total'
+            ? errorReply('overloaded', `the server serves ${maxPendingRequests} requests at once; try again`)
+            : errorReply('rate_limited', `at most ${options.maxPendingPerIp} requests at once per address`);
+        reply.send({ ...refusal, close: true });
+        return;
+      }
+      let counted = true;
+      const done = (): void => {
+        if (counted) pending.leave(source);
+        counted = false;
+      };
+      reply.onAborted(done);
 
       const body =
         routeOptions.body === undefined || routeOptions.body === false
           ? undefined
-          : readBody(res, reply, declaredLength, chunked, maxBodyBytes, routeOptions.body === 'raw');
+          : readBody(
+              res,
+              reply,
+              declaredLength,
+              chunked,
+              maxBodyBytes,
+              options.bodyTimeoutMs,
+              routeOptions.body === 'raw',
+            );
       const principal =
         routeOptions.role === undefined ? undefined : authenticate(authorization, routeOptions.role);
 
@@ -194,6 +231,8 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
           // An oversized body: answer now and drop the connection rather than receive the rest.
           if (read.tooLarge)
             return { ...json(413, { error: { code: 'bad_request', message: read.message } }), close: true };
+          if (read.timedOut)
+            return { ...json(408, { error: { code: 'bad_request', message: read.message } }), close: true };
           return errorReply('bad_request', read.message);
         }
         if (reply.finished) return undefined;
@@ -211,28 +250,31 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
           get log() {
             return context.log;
           },
+          remoteAddress,
         };
         return handler(request);
       };
       // Everything the handler awaits or enqueues runs with the request's id (jobs carry it).
-      withRequest(context, answer).then(
-        (answered) => {
-          if (answered !== undefined) reply.send(answered);
-          if (debug) {
-            const fields = {
-              method: methodName.slice(0, 16),
-              route: routeLabel,
-              path: path.slice(0, 200),
-              status: answered?.status,
-            };
-            context.log.debug(fields, 'http request answered');
-          }
-        },
-        (error: unknown) => {
-          context.log.error({ err: error, route: pattern }, 'http handler failed');
-          reply.send(errorReply('unavailable', 'the request could not be served; try again'));
-        },
-      );
+      withRequest(context, answer)
+        .then(
+          (answered) => {
+            if (answered !== undefined) reply.send(answered);
+            if (debug) {
+              const fields = {
+                method: methodName.slice(0, 16),
+                route: routeLabel,
+                path: path.slice(0, 200),
+                status: answered?.status,
+              };
+              context.log.debug(fields, 'http request answered');
+            }
+          },
+          (error: unknown) => {
+            context.log.error({ err: error, route: pattern }, 'http handler failed');
+            reply.send(errorReply('unavailable', 'the request could not be served; try again'));
+          },
+        )
+        .finally(done);
     };
     for (const uwsMethod of UWS_METHODS[method]) app[uwsMethod](pattern, handle);
   };
@@ -266,7 +308,8 @@ function withRequestId(body: unknown, requestId: string): unknown {
 }
 
 type BodyRead =
-  { ok: true; value: unknown; raw?: Buffer } | { ok: false; tooLarge: boolean; message: string };
+  | { ok: true; value: unknown; raw?: Buffer }
+  | { ok: false; tooLarge: boolean; timedOut?: boolean; message: string };
 
 /** Gathers the body (registered synchronously, as uWS requires) and parses it as JSON. */
 function readBody(
@@ -275,6 +318,7 @@ function readBody(
   declaredLength: string,
   chunked: boolean,
   limit: number,
+  timeoutMs: number,
   raw: boolean,
 ): Promise<BodyRead> {
   const finish = (bytes: Buffer): BodyRead =>
@@ -289,7 +333,21 @@ function readBody(
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    // A body trickled in (a byte every few seconds keeps uWS's idle timer alive) must not hold
+    // one of the requests served at once for good.
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      resolve({
+        ok: false,
+        tooLarge: false,
+        timedOut: true,
+        message: `body not received within ${timeoutMs} ms`,
+      });
+    }, timeoutMs);
+    timer.unref();
     reply.onAborted(() => {
+      clearTimeout(timer);
       settled = true;
       resolve({ ok: false, tooLarge: false, message: 'aborted' });
     });
@@ -297,6 +355,7 @@ function readBody(
       if (settled) return;
       size += chunk.byteLength;
       if (size > limit) {
+        clearTimeout(timer);
         settled = true;
         resolve(tooLarge);
         return;
@@ -304,6 +363,7 @@ function readBody(
       // uWS reuses the chunk's memory after this callback: copy it.
       chunks.push(Buffer.from(new Uint8Array(chunk)));
       if (!isLast) return;
+      clearTimeout(timer);
       settled = true;
       resolve(finish(Buffer.concat(chunks, size)));
     });
