@@ -55,7 +55,7 @@ const JournalMarket = z.object({ market_id: z.string() });
  * global_seq G, a market registered since starts from its initial state, then every record after
  * G (all of them without a snapshot) is replayed in global_seq order, streamed in pages. A `@ledger` record's postings are applied to the ledger; a
  * market record's entries each apply their journaled postings (the exact ledger effect) and replay
- * their book and lifecycle input into the market's actor. Afterwards each market takes a rebuild
+ * their book and lifecycle input into the market's actor (MarketActor.replayBatch, one record at a time). Afterwards each market takes a rebuild
  * point and the supervisor's credits continue the `@ledger` sequence; a JournalWriter opened
  * afterwards continues the global sequence. Throws on anything that does not fit (a gap in the
  * global sequence, an unknown market, postings the ledger refuses, an entry out of seq order).
@@ -118,10 +118,7 @@ export async function recover(
           );
         }
         applyPostings(ledger, batch.entries, where);
-        for (const entry of batch.entries) {
-          if (!isMarketEntry(entry)) throw new RecoveryError(`${where}: a deposit in a market record`);
-          actor.replayEntry(entry);
-        }
+        actor.replayBatch(marketEntries(batch.entries, where));
       }
       records++;
       entries += batch.entries.length;
@@ -140,6 +137,15 @@ export async function recover(
 
 function isMarketEntry(entry: BatchEntry<JournalCommand>): entry is BatchEntry {
   return entry.command.kind !== 'deposit';
+}
+
+/** A market record's entries, checked to hold market commands only. */
+export function marketEntries(
+  entries: readonly BatchEntry<JournalCommand>[],
+  where: string,
+): readonly BatchEntry[] {
+  if (!entries.every(isMarketEntry)) throw new RecoveryError(`${where}: a deposit in a market record`);
+  return entries;
 }
 
 /**
