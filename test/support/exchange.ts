@@ -34,8 +34,16 @@ export interface RunningExchange {
   stop(): Promise<void>;
 }
 
-export async function runExchange(env: Record<string, string> = {}): Promise<RunningExchange> {
-  const database = await createTestDatabase('wire');
+export interface RunExchangeOptions {
+  /** Start on this database (a restart of an exchange on it) instead of a fresh one; stop() keeps it. */
+  readonly database?: TestDatabase | undefined;
+}
+
+export async function runExchange(
+  env: Record<string, string> = {},
+  options: RunExchangeOptions = {},
+): Promise<RunningExchange> {
+  const database = options.database ?? (await createTestDatabase('wire'));
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -111,7 +119,7 @@ export async function runExchange(env: Record<string, string> = {}): Promise<Run
     async stop() {
       for (const client of clients) client.close();
       await exchange.close();
-      await database.drop();
+      if (options.database === undefined) await database.drop();
     },
   };
 }
