@@ -19,7 +19,6 @@ import { loadComplianceRecords, saveComplianceRecord } from './persistence/compl
 import {
   insertApprovalEvent,
   insertRegistration,
-  listApprovalEvents,
   loadMarketAssets,
   updateMarketAsset,
 } from './persistence/issuanceStore.ts';
@@ -29,6 +28,7 @@ import {
   saveMarketData,
   saveReferencePrices,
 } from './persistence/marketDataStore.ts';
+import { listMarketEvents, recentTransitions } from './persistence/lifecycleHistory.ts';
 import { durableMarketRebuild } from './persistence/marketRebuild.ts';
 import { JournalWriter } from './persistence/journalWriter.ts';
 import { migrate } from './persistence/migrate.ts';
@@ -45,7 +45,7 @@ import { failure, success } from './transport/errors.ts';
 import { registerComplianceRoutes } from './transport/http/issuance.ts';
 import { Issuance, type Authorize } from './transport/issuance.ts';
 import { registerWebSocket, type Publication } from './transport/gateway.ts';
-import { createInspectionFeed } from './transport/inspection.ts';
+import { createInspectionFeed, HISTORY_LIMIT } from './transport/inspection.ts';
 import { devPagesEnabled, registerStatic } from './transport/static.ts';
 import { registerHttp } from './transport/http.ts';
 import { OrderEntry, wireOrderId } from './transport/orderEntry.ts';
@@ -159,6 +159,10 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     },
   });
   while ((await projector.runOnce()) > 0);
+  // The visualizer lists the journaled transitions, as /events does (a snapshot replays none).
+  for (const [marketId, transitions] of await recentTransitions(pool, HISTORY_LIMIT)) {
+    inspection.seedHistory(marketId, transitions);
+  }
   noteCommitted = (globalSeq) => {
     projector.noteCommitted(globalSeq);
   };
@@ -348,7 +352,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
         insertRegistration(pool, asset, market, record, registered),
       updateMarketAsset: (marketId, change) => updateMarketAsset(pool, marketId, change),
       insertApprovalEvent: (marketId, event) => insertApprovalEvent(pool, marketId, event),
-      listApprovalEvents: (marketId) => listApprovalEvents(pool, marketId),
+      listMarketEvents: (marketId) => listMarketEvents(pool, marketId),
     },
     queue: {
       enqueueDeploy: (marketId, round) =>

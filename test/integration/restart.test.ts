@@ -5,7 +5,7 @@ import type { ExchangeClient } from '../../src/client/index.ts';
 import type { BookMessage, LifecycleMessage, OrderMessage, TradeMessage } from '../../src/client/protocol.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
-import { listMarkets } from '../wire/fixtures.ts';
+import { listMarkets, RawSocket } from '../wire/fixtures.ts';
 
 /*
  * PROTOCOL v1.1 "Sequences survive restarts" (issue 12 §4), over real sockets on one database
@@ -176,5 +176,99 @@ describe('finding 4 (seq continuity): book, trade and lifecycle seq continue aft
       avgPrice: '99.63',
     });
     await third.stop();
+  });
+});
+
+interface HistoryEvent {
+  readonly eventType: string;
+  readonly actorId: string;
+  readonly actorType: string;
+  readonly decision?: string;
+  readonly reason?: string;
+  readonly metadata?: Record<string, unknown>;
+  readonly ts: number;
+}
+
+/** GET /markets/:id/events once it holds `count` events (history follows the journal's projection). */
+async function history(running: RunningExchange, market: string, count: number): Promise<HistoryEvent[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const answer = await running.request('GET', `/api/v1/markets/${market}/events`);
+    expect(answer.status).toBe(200);
+    const events = answer.body as HistoryEvent[];
+    if (events.length >= count || Date.now() > deadline) return events;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The visualizer's transitions of a market (the admin-only `actors` channel's snapshot). */
+async function visualized(running: RunningExchange, symbol: string): Promise<string[]> {
+  const socket = await RawSocket.open(`${running.ws}?token=${await running.token('ops', ['admin'])}`);
+  try {
+    socket.send({ op: 'sub', ch: 'actors', rid: 1 });
+    const snapshot = await socket.next((m) => m.op === 'actors' && m.kind === 'snapshot');
+    const markets = snapshot.markets as { symbol: string; transitions: { from: string; to: string }[] }[];
+    return (markets.find((m) => m.symbol === symbol)?.transitions ?? []).map((t) => `${t.from}>${t.to}`);
+  } finally {
+    socket.close();
+  }
+}
+
+describe("finding 4 (lifecycle history): a seeded/listed market's /events shows its transitions", () => {
+  it('lists the four transitions of a market listed directly, as the visualizer shows them, before and after a restart', async () => {
+    const database = await createTestDatabase('history');
+    databases.push(database);
+    const first = await runExchange(ENV, { database });
+    await listMarkets(first); // POST /markets, as src/main.ts seeds BTC-USDC and ETH-USDC
+    const expected: HistoryEvent[] = [
+      {
+        eventType: 'market.approval_requested',
+        actorId: 'test-admin',
+        actorType: 'admin',
+        ts: expect.any(Number) as number,
+      },
+      {
+        eventType: 'market.approved',
+        actorId: 'test-admin',
+        actorType: 'admin',
+        decision: 'approved',
+        reason: 'listed directly by an admin',
+        ts: expect.any(Number) as number,
+      },
+      {
+        eventType: 'market.activation_started',
+        actorId: 'test-admin',
+        actorType: 'admin',
+        ts: expect.any(Number) as number,
+      },
+      {
+        eventType: 'market.activated',
+        actorId: 'test-admin',
+        actorType: 'admin',
+        metadata: { contractAddress: 'off-chain', txHash: 'none' },
+        ts: expect.any(Number) as number,
+      },
+    ];
+    const before = await history(first, 'BTC-USDC', 4);
+    expect(before).toEqual(expected);
+    const ts = before.map((e) => e.ts);
+    expect(ts).toEqual([...ts].sort((a, b) => a - b));
+    const transitions = [
+      'draft>pending_approval',
+      'pending_approval>approved',
+      'approved>activating',
+      'activating>active',
+    ];
+    expect(await visualized(first, 'BTC-USDC')).toEqual(transitions);
+    // By id as well as by symbol.
+    const listed = (await first.request('GET', '/api/v1/markets/ETH-USDC')).body as { id: string };
+    expect(await history(first, listed.id, 4)).toEqual(expected);
+    await first.stop();
+
+    const second = await runExchange(ENV, { database });
+    expect(await history(second, 'BTC-USDC', 4)).toEqual(before);
+    // The visualizer sees them replayed by recovery: the same four.
+    expect(await visualized(second, 'BTC-USDC')).toEqual(transitions);
+    await second.stop();
   });
 });
