@@ -523,7 +523,8 @@ describe('publishing committed batches', () => {
 });
 
 describe('recovered state', () => {
-  it('finding 4 (seq continuity): a publisher started from the market state continues book seq, order ts and avgPrice', async () => {
+  /** bob's 0.5 BTC ask at 100.00 (ts 2), of which alice bought 0.1 (ts 3). */
+  async function partlyFilled() {
     const t = setup();
     const actor = t.addMarket(BTC_USDC);
     await t.activate(BTC);
@@ -531,6 +532,11 @@ describe('recovered state', () => {
     await t.supervisor.credit('bob', 'BTC', 100_000_000n, 1);
     await t.submit(BTC, limit('bob', 'sell', 100_00, 5_000), 2);
     await t.submit(BTC, limit('alice', 'buy', 100_00, 1_000), 3);
+    return { t, actor };
+  }
+
+  it('finding 4 (seq continuity): a publisher started from the market state continues book seq, order ts and avgPrice', async () => {
+    const { t, actor } = await partlyFilled();
     await t.submit(BTC, limit('bob', 'sell', 105_00, 1_000), 4);
     const live = t.publisher.bookSnapshot(BTC, 50)!;
 
@@ -554,13 +560,7 @@ describe('recovered state', () => {
   });
 
   it('from a source without order activity (a legacy snapshot) takes the counters and cannot know earlier fills', async () => {
-    const t = setup();
-    const actor = t.addMarket(BTC_USDC);
-    await t.activate(BTC);
-    await t.supervisor.credit('alice', 'USDC', 1_000_000_000n, 1);
-    await t.supervisor.credit('bob', 'BTC', 100_000_000n, 1);
-    await t.submit(BTC, limit('bob', 'sell', 100_00, 5_000), 2);
-    await t.submit(BTC, limit('alice', 'buy', 100_00, 1_000), 3);
+    const { t, actor } = await partlyFilled();
     const restarted = new MarketDataPublisher();
     restarted.addLedger(t.ledger);
     const money = createMarketMoney({ ...BTC_USDC.money, baseDecimals: 8, quoteDecimals: 6 });

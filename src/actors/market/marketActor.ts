@@ -485,13 +485,7 @@ export class MarketActor {
       locked: marketBuy ? need : 0n,
     });
     const events = this.book.place(bookCommand);
-    this.replay.push({
-      kind: 'book',
-      seq: this.seq,
-      command: bookCommand,
-      nextOrderId: this.nextOrderId,
-      ts: this.commandTs,
-    });
+    this.replayLater(bookCommand);
     const rejected = events[0]?.type === 'rejected' ? events[0] : undefined;
     if (rejected !== undefined) {
       settlement.terms.delete(orderId);
@@ -520,13 +514,7 @@ export class MarketActor {
       }
     }
     const events = this.book.amend(command);
-    this.replay.push({
-      kind: 'book',
-      seq: this.seq,
-      command,
-      nextOrderId: this.nextOrderId,
-      ts: this.commandTs,
-    });
+    this.replayLater(command);
     const first = events[0];
     if (first?.type === 'rejected') {
       if (open !== undefined && delta > 0n)
@@ -541,8 +529,8 @@ export class MarketActor {
     return { ok: true, seq: this.seq, orderId: open?.orderId, events };
   }
 
-  private runBook(command: BookCommand, postings: Posting[]): BookEvent[] {
-    const events = this.book.execute(command);
+  /** Keeps a book command that ran, for rebuild(). */
+  private replayLater(command: BookCommand): void {
     this.replay.push({
       kind: 'book',
       seq: this.seq,
@@ -550,6 +538,11 @@ export class MarketActor {
       nextOrderId: this.nextOrderId,
       ts: this.commandTs,
     });
+  }
+
+  private runBook(command: BookCommand, postings: Posting[]): BookEvent[] {
+    const events = this.book.execute(command);
+    this.replayLater(command);
     this.settlement.apply(events, postings);
     return events;
   }
