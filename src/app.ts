@@ -183,6 +183,8 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
   const userOrders = new UserOrders(config.MAX_OPEN_ORDERS_PER_USER);
   const follow = (listed: ListedMarket) => {
     const actor = supervisor.actor(listed.definition.symbol)!;
+    // Book seq, orders' ts and avgPrice continue from the actor's state (OrderActivity); `ts` is
+    // for orders of a snapshot written before it kept them (their last change is unknown).
     publisher.addMarket(listed, actor, { tradeSeq: trades.get(listed.definition.id) ?? 0, ts: Date.now() });
     marketData.addMarket(listed, {
       stored: storedMarketData.get(listed.definition.id),
