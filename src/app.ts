@@ -45,7 +45,7 @@ import { failure, success } from './transport/errors.ts';
 import { registerComplianceRoutes } from './transport/http/issuance.ts';
 import { Issuance, type Authorize } from './transport/issuance.ts';
 import { registerWebSocket, type Publication } from './transport/gateway.ts';
-import { createInspectionFeed, HISTORY_LIMIT } from './transport/inspection.ts';
+import { createInspectionFeed } from './transport/inspection.ts';
 import { devPagesEnabled, registerStatic } from './transport/static.ts';
 import { registerHttp } from './transport/http.ts';
 import { OrderEntry, wireOrderId } from './transport/orderEntry.ts';
@@ -160,7 +160,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
   });
   while ((await projector.runOnce()) > 0);
   // The visualizer lists the journaled transitions, as /events does (a snapshot replays none).
-  for (const [marketId, transitions] of await recentTransitions(pool, HISTORY_LIMIT)) {
+  for (const [marketId, transitions] of await recentTransitions(pool, inspection.historyLimit)) {
     inspection.seedHistory(marketId, transitions);
   }
   noteCommitted = (globalSeq) => {

@@ -116,6 +116,8 @@ export interface InspectionFeed {
    * the transitions it took, as GET /markets/:id/events does.
    */
   seedHistory(marketId: string, transitions: readonly ActorTransition[]): void;
+  /** Transitions kept per market (HISTORY_LIMIT). */
+  readonly historyLimit: number;
   /** Publishes what is pending now (tests, shutdown). */
   flush(): void;
   /** Cancels the pending publication. */
@@ -372,6 +374,7 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
       }));
       return { op: 'actors', kind: 'snapshot', ts: now(), supervisor: supervisorFigures(), markets: list };
     },
+    historyLimit: HISTORY_LIMIT,
     seedHistory(marketId: string, transitions: readonly ActorTransition[]): void {
       const market = record(marketId);
       market.history.length = 0;
