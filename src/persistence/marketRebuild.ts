@@ -57,8 +57,9 @@ export async function rebuildMarketState(
     SELECT seq::text AS seq, state FROM market_snapshots
     WHERE market_id = ${definition.id} ORDER BY market_snapshots.seq DESC LIMIT 1`);
   let seq = 0;
-  if (snapshot !== null) {
-    const state = decodeMarketState(snapshot.state);
+  const state = snapshot === null ? undefined : decodeMarketState(snapshot.state);
+  // A version 1 snapshot (no activity): the market's whole journal instead, as recovery does.
+  if (snapshot !== null && state?.activity !== undefined) {
     if (state.seq !== Number(snapshot.seq)) {
       throw new RecoveryError(
         `market ${definition.id}: its snapshot holds seq ${state.seq}, its row ${snapshot.seq}`,

@@ -158,8 +158,9 @@ export function decodeLedgerSnapshot(bytes: Uint8Array): { ledgerSeq: number; le
  * comment): resolves with the global sequence it reflects once its transaction has committed.
  * Nothing is written for an empty journal. A market whose seq has not moved since its previous
  * snapshot keeps its earlier row (primary key market_id, seq): same seq, so no record of it since
- * and the same state. The set at G is therefore each market's latest row with global_seq <= G
- * (what recovery loads), and every earlier set stays usable.
+ * and the same state (a row of an older record version is rewritten in the current one). The set
+ * at G is therefore each market's latest row with global_seq <= G (what recovery loads), and
+ * every earlier set stays usable.
  */
 export async function takeSnapshot(
   pool: DatabasePool,
@@ -197,7 +198,9 @@ export async function takeSnapshot(
             'bytea',
           )}
         ) AS u(m, s, r)
-        ON CONFLICT (market_id, seq) DO NOTHING`);
+        ON CONFLICT (market_id, seq) DO UPDATE SET state = excluded.state
+          -- Same seq, same state: only a row of an older record version (its second byte) is rewritten.
+          WHERE get_byte(market_snapshots.state, 1) <> get_byte(excluded.state, 1)`);
     }
     await tx.query(sql.unsafe`
       INSERT INTO ledger_snapshots (global_seq, state) VALUES (${globalSeq}, ${sql.binary(ledger)})
