@@ -28,8 +28,8 @@ import type { JournalWriterStats } from './journalWriter.ts';
  *   market = [MARKET_SNAPSHOT_VERSION, MarketState as maps]
  *   ledger = [SNAPSHOT_VERSION, ledgerSeq, LedgerSnapshot as maps]
  * Market version 2 adds the state's `activity` (book seq, open orders' last-change ts and filled
- * notional: PROTOCOL v1.1 "Sequences survive restarts"); version 1 records still decode, without it
- * (OrderActivity.restore says what a market continues from then).
+ * notional: PROTOCOL v1.1 "Sequences survive restarts"); version 1 records still decode, without
+ * it, and recovery does not start from them (it replays the journal: recovery.ts).
  */
 export const SNAPSHOT_VERSION = 1;
 export const MARKET_SNAPSHOT_VERSION = 2;

@@ -39,9 +39,10 @@ export class OrderActivity {
 
   /**
    * The activity of a snapshot, for the book it was taken with. Without one (a market snapshot
-   * written before activity was kept) the book seq continues from `legacyBookSeq` (the market's
-   * command seq: never below the batches that changed the book, so it never goes back) and the
-   * orders have no known ts; their filled notional is known only when nothing filled yet.
+   * written before activity was kept; recovery replays the journal rather than restore such a
+   * state) the book seq continues from `legacyBookSeq` (the market's command seq: never below the
+   * batches that changed the book, so it never goes back) and the orders have no known ts; their
+   * filled notional is known only when nothing filled yet.
    */
   static restore(
     snapshot: OrderActivitySnapshot | undefined,
