@@ -15,6 +15,17 @@ import type { OrderBook } from '../src/actors/book/orderBook.ts';
 import { actorCommands, BENCH_QUOTE, benchMarket, type ActorCommands } from './lib/actorStream.ts';
 import { fullGc, measure, median, progress, round, type Rate } from './lib/stats.ts';
 import { mixedStream, prefilledBook, users, type BookShape, type Stream } from './lib/stream.ts';
+import { parseCommandLine } from '../scripts/lib/cli.ts';
+
+parseCommandLine({
+  name: 'npm run bench:actors --',
+  usage: `usage: npm run bench:actors
+
+The actor path (supervisor → mailbox → book → ledger → in-memory sink → reply) against the bare
+engine on the same seeded stream, in one process. Progress on stderr; the last stdout line is one
+JSON object (bench/RESULTS.md). No options.`,
+  options: {},
+});
 
 const SEED = 20240611;
 const ROUNDS = 7;
@@ -235,9 +246,9 @@ function verify(run: ActorRun, markets: readonly MarketPlan[], books: readonly O
     }
     let baseNeed = 0n;
     for (const o of ours.openOrders().resting) {
-      // One tick × lot is one quote minor unit; a lot is 10^4 base minor units; taker fee 20 bps reserved.
+      // One tick × lot is one quote minor unit; a lot is 10^4 base minor units; a buy locks price × qty.
       const notional = BigInt(o.price ?? 0) * BigInt(o.remaining);
-      if (o.side === 'buy') quoteNeed += notional + (notional * 20n + 9_999n) / 10_000n;
+      if (o.side === 'buy') quoteNeed += notional;
       else baseNeed += BigInt(o.remaining) * 10_000n;
     }
     let baseLocked = 0n;

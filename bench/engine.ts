@@ -19,6 +19,17 @@ import {
   type BookShape,
   type Stream,
 } from './lib/stream.ts';
+import { parseCommandLine } from '../scripts/lib/cli.ts';
+
+parseCommandLine({
+  name: 'npm run bench:engine --',
+  usage: `usage: npm run bench:engine
+
+The matching engine on seeded streams (mixed deep/shallow books, exchange-core's stream, memory
+per resting order) against nodejs-order-book. Progress on stderr; the last stdout line is one JSON
+object (bench/RESULTS.md). No options.`,
+  options: {},
+});
 
 const SEED = 20240611;
 const ROUNDS = 5;

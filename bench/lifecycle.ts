@@ -39,10 +39,26 @@ import {
   type ServerReady,
   type ServerRequest,
 } from './lifecycle/common.ts';
+import { parseCommandLine } from '../scripts/lib/cli.ts';
 
-const QUICK = process.argv.includes('--quick');
+const { values: flags } = parseCommandLine({
+  name: 'npm run bench:lifecycle --',
+  usage: `usage: npm run bench:lifecycle -- [--quick] [--server-flag=FLAG ...]
+
+Issuance under load: POST /markets/register under autocannon, then approval → active on anvil,
+timed per market. Progress on stderr; the last stdout line is one JSON object (bench/RESULTS.md).
+
+  --quick               shorter rounds (a smoke run, not a figure)
+  --server-flag=FLAG    add a Node flag to the exchange process (repeatable)
+  -h, --help            this text`,
+  options: {
+    quick: { type: 'boolean', default: false },
+    'server-flag': { type: 'string', multiple: true, default: [] },
+  },
+});
+const QUICK = flags.quick;
 /** Development aid: `--server-flag=--cpu-prof` (repeatable) adds a Node flag to the exchange process. */
-const SERVER_FLAGS = process.argv.filter((a) => a.startsWith('--server-flag=')).map((a) => a.slice(14));
+const SERVER_FLAGS = flags['server-flag'];
 const P = QUICK
   ? { warmupS: 1, measuredS: 3, singleS: 2, connections: 10, approvals: 5, burst: 5 }
   : { warmupS: 3, measuredS: 10, singleS: 5, connections: 10, approvals: 20, burst: 20 };

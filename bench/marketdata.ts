@@ -32,6 +32,19 @@ import { MarketDataService } from '../src/marketdata/marketData.ts';
 import { RollingStats, type RollingStatsView } from '../src/marketdata/stats.ts';
 import { Prng } from './lib/prng.ts';
 import { measure, median, progress, round, type Rate } from './lib/stats.ts';
+import { parseCommandLine } from '../scripts/lib/cli.ts';
+
+const { values: flags } = parseCommandLine({
+  name: 'npm run bench:marketdata --',
+  usage: `usage: npm run bench:marketdata -- [--no-browser]
+
+Cost per trade of candles and 24h stats against a naive peer, then the dashboard's figures in
+headless Chromium. Progress on stderr; the last stdout line is one JSON object (bench/RESULTS.md).
+
+  --no-browser   skip the dashboard part (no Chromium)
+  -h, --help     this text`,
+  options: { 'no-browser': { type: 'boolean', default: false } },
+});
 
 const SEED = 20251122;
 const TRADES = 1_000_000;
@@ -358,7 +371,7 @@ const withAdminPool = (run: (pool: DatabasePool) => Promise<unknown>): Promise<v
 const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function browserFigures(): Promise<Record<string, unknown>> {
-  if (process.argv.includes('--no-browser')) return { dashboard_skipped: true };
+  if (flags['no-browser']) return { dashboard_skipped: true };
   const stack: (() => Promise<unknown>)[] = [];
   const cleanUp = async () => {
     for (const undo of stack.reverse()) {

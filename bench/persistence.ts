@@ -38,6 +38,18 @@ import { takeSnapshot } from '../src/persistence/snapshots.ts';
 import { actorCommands, BENCH_QUOTE, benchMarket } from './lib/actorStream.ts';
 import { fullGc, progress, round } from './lib/stats.ts';
 import { mixedStream, users, type BookShape } from './lib/stream.ts';
+import { parseCommandLine } from '../scripts/lib/cli.ts';
+
+parseCommandLine({
+  name: 'npm run bench:persistence --',
+  usage: `usage: npm run bench:persistence
+
+Durable orders/s through the journal writer, recovery time from snapshot + journal, projection
+throughput and lag, in a database of its own (exchange_bench on DATABASE_URL's server, which
+npm run sets). Progress on stderr; the last stdout line is one JSON object (bench/RESULTS.md).
+No options.`,
+  options: {},
+});
 
 const SEED = 20240611;
 const BENCH_DB = 'exchange_bench';

@@ -48,20 +48,41 @@ import {
   MARKET,
 } from './ws/common.ts';
 import { median, progress, round } from './lib/stats.ts';
+import { parseCommandLine } from '../scripts/lib/cli.ts';
 
-const QUICK = process.argv.includes('--quick');
-const PEER_ONLY = process.argv.includes('--peer-only');
+const { values: flags } = parseCommandLine({
+  name: 'npm run bench:ws --',
+  usage: `usage: npm run bench:ws -- [--quick] [--peer-only] [--orders-only] [--profile-server=DIR]
+                          [--server-flag=FLAG ...]
+
+The gateway under load over loopback: durable orders/s and latency, fan-out to 1,000 subscribers
+against Socket.io, GET /markets/:id/book under autocannon. Progress on stderr; the last stdout
+line is one JSON object (bench/RESULTS.md).
+
+  --quick                 shorter rounds (a smoke run, not a figure)
+  --peer-only             only the Socket.io peer's rounds
+  --orders-only           only the closed-loop order rounds (CPU per order), then stop
+  --profile-server=DIR    write a V8 CPU profile of the exchange process into DIR
+  --server-flag=FLAG      add a Node flag to the exchange process (repeatable)
+  -h, --help              this text`,
+  options: {
+    quick: { type: 'boolean', default: false },
+    'peer-only': { type: 'boolean', default: false },
+    'orders-only': { type: 'boolean', default: false },
+    'profile-server': { type: 'string' },
+    'server-flag': { type: 'string', multiple: true, default: [] },
+  },
+});
+const QUICK = flags.quick;
+const PEER_ONLY = flags['peer-only'];
 /** Development aid: `--profile-server=DIR` writes a V8 CPU profile of the exchange process there. */
-const PROFILE_DIR = process.argv.find((a) => a.startsWith('--profile-server='))?.split('=')[1];
+const PROFILE_DIR = flags['profile-server'];
 /** Development aid: `--orders-only` runs only the closed-loop rounds of (a) (CPU per order), then stops. */
-const ORDERS_ONLY = process.argv.includes('--orders-only');
+const ORDERS_ONLY = flags['orders-only'];
 /** Development aid: `--server-flag=--trace-gc` (repeatable) adds a Node flag to the exchange process. */
 // The exchange runs as `npm start` runs it: a larger young generation (orders live ~100 ms in the
 // pipeline, so the default semi-space promotes half of them).
-const SERVER_FLAGS = [
-  '--max-semi-space-size=64',
-  ...process.argv.filter((a) => a.startsWith('--server-flag=')).map((a) => a.slice(14)),
-];
+const SERVER_FLAGS = ['--max-semi-space-size=64', ...flags['server-flag']];
 
 const P = QUICK
   ? {

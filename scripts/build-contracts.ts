@@ -5,10 +5,22 @@
  * compiler warnings.
  */
 import { buildContracts } from '../src/chain/contractBuild.ts';
+import { parseCommandLine } from './lib/cli.ts';
 
+const { values } = parseCommandLine({
+  name: 'npm run build:contracts --',
+  usage: `usage: npm run build:contracts -- [--force]
+
+Compiles contracts/*.sol with the solc npm package into .data/contracts/ (cached by a hash of the
+sources and the compiler) and prints the compiler's warnings. The exchange builds on demand too.
+
+  --force      compile even when the cache is current
+  -h, --help   this text`,
+  options: { force: { type: 'boolean', default: false } },
+});
 const started = performance.now();
 try {
-  const result = await buildContracts({ force: process.argv.includes('--force') });
+  const result = await buildContracts({ force: values.force });
   for (const warning of result.warnings) console.error(warning);
   const names = result.artifacts.map((a) => a.contractName).join(', ');
   const how = result.cacheHit ? 'cached' : 'compiled';

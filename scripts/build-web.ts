@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { parseCommandLine } from './lib/cli.ts';
 
 /*
  * Builds the web pages (web/<page>/index.html + main.ts + style.css) into `outDir`: one ESM bundle
@@ -254,10 +255,19 @@ function toPosix(path: string): string {
 
 // `tsx scripts/build-web.ts [--force] [--out DIR]`
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const args = process.argv.slice(2);
-  const outIndex = args.indexOf('--out');
-  const outDir = outIndex >= 0 ? args[outIndex + 1] : undefined;
-  const result = await buildWeb({ outDir, force: args.includes('--force') });
+  const { values } = parseCommandLine({
+    name: 'npm run build:web --',
+    usage: `usage: npm run build:web -- [--force] [--out DIR]
+
+Builds the web pages (web/<page>/) with esbuild into content-hashed bundles and a manifest
+(default dist/web); the exchange builds them on demand at start too.
+
+  --force      rebuild even when the inputs did not change
+  --out DIR    output directory (default dist/web)
+  -h, --help   this text`,
+    options: { force: { type: 'boolean', default: false }, out: { type: 'string' } },
+  });
+  const result = await buildWeb({ outDir: values.out, force: values.force });
   const files = Object.keys(result.manifest.files).length;
   console.log(
     `${result.built ? 'built' : 'up to date:'} ${result.outDir} (${files} files) in ${Math.round(result.ms)} ms`,

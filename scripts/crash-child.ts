@@ -29,6 +29,15 @@ import {
   type AckLine,
   type ReadyLine,
 } from './crash/exchange.ts';
+import { helpOnly } from './lib/cli.ts';
+
+helpOnly(
+  'crash-child',
+  `usage: DATABASE_URL=... CRASH_SEED=42 node --import tsx scripts/crash-child.ts
+
+The process npm run crash-test kills: boots on the durable path, then drives seeded load until it
+is killed. stdout: one "ready" JSON line, then one "ack" line per acknowledged command.`,
+);
 
 const env = z
   .object({ DATABASE_URL: z.string().min(1), CRASH_SEED: z.coerce.number().int().default(1) })

@@ -9,6 +9,16 @@
  */
 import { z } from 'zod';
 import { runCrashTest } from './crash/harness.ts';
+import { helpOnly } from './lib/cli.ts';
+
+helpOnly(
+  'npm run crash-test --',
+  `usage: npm run crash-test
+
+Runs the exchange under load, kills it with SIGKILL at random moments, restarts it, and checks
+every acknowledged order against the journal. Environment: CRASH_RUNS (default 3), CRASH_SEED.
+Progress on stderr; the last stdout line is one JSON summary; exit 1 when anything was lost.`,
+);
 
 const env = z
   .object({

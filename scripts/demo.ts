@@ -14,10 +14,29 @@
  * RATE_ORDERS_PER_S=100, RATE_ORDERS_BURST=200, MAX_OPEN_ORDERS_PER_USER=100.
  */
 import pg from 'pg';
-import { pino } from 'pino';
 import { startExchange, type Exchange } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
 import { runDemo, type Demo, type MarketFigures } from './demo/run.ts';
+import { helpOnly } from './lib/cli.ts';
+
+helpOnly(
+  'npm run demo --',
+  `usage: npm run demo
+
+The whole exchange in this process (PORT, default 3000) on a database of its own, two markets set
+up over the HTTP API (BTC-USDC, and LUXAPT-USDC taken through registration, approval and token
+deployment on the local chain), and bots trading on them. One line of figures every 5 s; Ctrl-C
+stops the bots and shuts the exchange down cleanly.
+
+Environment: everything npm start reads, plus
+  DEMO_DATABASE     database name (default exchange_demo)
+  DEMO_SEED         the bots' random seed (default 1)
+  DEMO_RWA_TOKEN    the RWA market's token symbol
+  DEMO_LEVELS       orders per side per market maker (default 8)
+  DEMO_TAKERS       takers per market (default 2)
+  DEMO_TAKER_RATE   orders/s per taker (default 3)`,
+);
 
 const say = (line: string) => {
   console.log(`${new Date().toISOString().slice(11, 19)} [demo] ${line}`);
@@ -38,7 +57,7 @@ const databaseName = env.DEMO_DATABASE ?? 'exchange_demo';
 env.DATABASE_URL = await ensureDatabase(env.DATABASE_URL, databaseName);
 
 const config = loadConfig(env);
-const log = pino({ level: config.LOG_LEVEL, base: { svc: 'exchange' } });
+const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, base: { svc: 'exchange' } });
 const intEnv = (name: string, fallback: number): number => {
   const value = Number(env[name] ?? fallback);
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);

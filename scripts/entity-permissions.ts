@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod/v4';
 import { loadConfig } from '../src/config.ts';
 import { startEntityPermissionsStandIn } from './entityPermissions/standIn.ts';
+import { helpOnly } from './lib/cli.ts';
 
 export {
   startEntityPermissionsStandIn,
@@ -33,7 +34,23 @@ const Env = z.object({
   STANDIN_POLICY: z.enum(['roles', 'allow', 'deny']).default('roles'),
 });
 
+const USAGE = `usage: npm run dev:entity-permissions
+
+A local stand-in of the entity-permissions service. Point the exchange at it with
+ENTITY_PERMISSIONS_URL=http://127.0.0.1:4100, then approve a registered market with
+  curl -X POST localhost:4100/decisions -H 'content-type: application/json' \\
+       -d '{"market_id":"<id>","decision":"approved"}'
+
+Environment:
+  STANDIN_PORT          port (default 4100)
+  STANDIN_WEBHOOK_URL   where decisions are posted (default the exchange's webhook route on PORT;
+                        empty: record only, for the polling fallback)
+  STANDIN_MODE          direct | sns (default direct)
+  STANDIN_POLICY        roles | allow | deny (default roles)
+  WEBHOOK_SECRET        shared with the exchange (same development default)`;
+
 async function main(): Promise<void> {
+  helpOnly('npm run dev:entity-permissions --', USAGE);
   const config = loadConfig();
   const parsed = Env.safeParse(process.env);
   if (!parsed.success) throw new Error(`invalid environment: ${z.prettifyError(parsed.error)}`);
@@ -63,7 +80,7 @@ async function main(): Promise<void> {
 const entry = process.argv[1];
 if (entry !== undefined && realpathSync(entry) === fileURLToPath(import.meta.url)) {
   main().catch((error: unknown) => {
-    console.error(error);
+    console.error(`entity-permissions: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   });
 }

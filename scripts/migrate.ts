@@ -1,5 +1,13 @@
 import { migrate } from '../src/persistence/migrate.ts';
+import { helpOnly } from './lib/cli.ts';
 
+helpOnly(
+  'npm run migrate --',
+  `usage: npm run migrate
+
+Applies the pending database migrations (src/persistence/migrations) to DATABASE_URL, which
+npm run sets (the same Postgres npm start uses). The exchange also migrates at every start.`,
+);
 const url = process.env.DATABASE_URL;
 if (url === undefined || url === '') {
   console.error('migrate: DATABASE_URL is not set (run it through `npm run migrate`, which sets it)');

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, usageError } from './lib/cli.ts';
 
 /*
  * A local stand-in for an external price source (the fetch-external-prices job's
@@ -162,19 +162,51 @@ export async function startPriceSource(options: PriceSourceOptions): Promise<Sta
   };
 }
 
+const NAME = 'price-source';
+const USAGE = `usage: npx tsx scripts/price-source.ts [--host 127.0.0.1] [--port 4100]
+         [--prices BTC=67000.5,ETH=3500] [--format map|coingecko] [--vs usd]
+         [--mode fixed|drift|garbage|down|hang] [--drift-bps 50]
+
+A local stand-in for an external price source (the exchange's PRICE_SOURCE_URL): GET answers the
+prices as JSON, a map {"BTC": 67000.5} or CoinGecko's {"bitcoin": {"usd": 67000.5}}.
+
+  --host, --port   where to listen (default 127.0.0.1:4100; port 0 picks a free one)
+  --prices         KEY=decimal,... (default BTC=67000.5,ETH=3500,GOLD=2400)
+  --format         map (default) or coingecko (keys are CoinGecko ids)
+  --vs             coingecko's currency key (default usd)
+  --mode           fixed, drift (default: a seeded random walk), garbage (broken bodies),
+                   down (503), hang (never answers)
+  --drift-bps      largest move per request in drift mode (default 50)
+  -h, --help       this text`;
+const MODES: readonly PriceSourceMode[] = ['fixed', 'drift', 'garbage', 'down', 'hang'];
+
 function parsePrices(text: string): Record<string, string> {
   const prices: Record<string, string> = {};
   for (const entry of text.split(',')) {
     const [key, price] = entry.split('=');
-    if (key === undefined || key === '' || price === undefined)
-      throw new Error(`--prices: bad entry ${entry}`);
+    if (key === undefined || key.trim() === '' || price === undefined)
+      usageError(NAME, `--prices: bad entry ${JSON.stringify(entry)} (want KEY=decimal)`);
+    try {
+      toUnits(price.trim());
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      usageError(NAME, `--prices: ${why.replace(/^price-source: /, '')}`);
+    }
     prices[key.trim()] = price.trim();
   }
   return prices;
 }
 
+function intOption(name: string, text: string, min: number, max: number): number {
+  const value = /^[0-9]{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= min && value <= max)) usageError(NAME, `--${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseCommandLine({
+    name: NAME,
+    usage: USAGE,
     options: {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: '4100' },
@@ -185,18 +217,18 @@ async function main(): Promise<void> {
       'drift-bps': { type: 'string', default: '50' },
     },
   });
-  const mode = values.mode as PriceSourceMode;
-  if (!['fixed', 'drift', 'garbage', 'down', 'hang'].includes(mode))
-    throw new Error(`--mode: unknown ${mode}`);
-  if (values.format !== 'map' && values.format !== 'coingecko') throw new Error('--format: map or coingecko');
+  const mode = MODES.find((m) => m === values.mode);
+  if (mode === undefined) usageError(NAME, `--mode must be one of ${MODES.join(', ')}`);
+  if (values.format !== 'map' && values.format !== 'coingecko')
+    usageError(NAME, '--format must be map or coingecko');
   const source = await startPriceSource({
     host: values.host,
-    port: Number(values.port),
+    port: intOption('port', values.port, 0, 65_535),
     prices: parsePrices(values.prices),
     format: values.format,
     vsCurrency: values.vs,
     mode,
-    driftBps: Number(values['drift-bps']),
+    driftBps: intOption('drift-bps', values['drift-bps'], 0, 10_000),
   });
   process.stdout.write(`price source (${values.format}, ${mode}) at ${source.url}\n`);
   const stop = () => {

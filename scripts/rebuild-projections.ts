@@ -1,12 +1,21 @@
 import { createDatabasePool } from '../src/persistence/pool.ts';
 import { migrate } from '../src/persistence/migrate.ts';
 import { Projector, resetProjections } from '../src/persistence/projector.ts';
+import { helpOnly } from './lib/cli.ts';
 
 /**
  * `npm run rebuild-projections`: empties the relational projections (orders, trades,
  * ledger_postings, balances, market_lifecycle_events, audit_log), resets their cursor and rebuilds
  * them from the whole journal. Last line: a one-line summary.
  */
+helpOnly(
+  'npm run rebuild-projections --',
+  `usage: npm run rebuild-projections
+
+Empties the relational projections (orders, trades, ledger_postings, balances,
+market_lifecycle_events, audit_log), resets their cursor and rebuilds them from the whole journal
+of DATABASE_URL (npm run sets it). Stop the exchange first. Prints a one-line summary.`,
+);
 const url = process.env.DATABASE_URL;
 if (url === undefined || url === '') {
   console.error(

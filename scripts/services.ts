@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCli, parseEnv, type Cli, type Env } from './services/cli.ts';
+import { HELP, parseCli, parseEnv, wantsHelp, type Cli, type Env } from './services/cli.ts';
 import { errorMessage, log } from './services/log.ts';
 import { ensurePostgres, redact } from './services/postgres.ts';
 import { ensureChromium } from './services/chromium.ts';
@@ -80,6 +80,10 @@ function execIfSimple(command: string): string {
 async function main(): Promise<void> {
   let cli: Cli;
   let env: Env;
+  if (wantsHelp(process.argv.slice(2))) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
   try {
     cli = parseCli(process.argv.slice(2));
     env = parseEnv(process.env);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import uWS from 'uWebSockets.js';
 import { Catalog, type ListedMarket } from './actors/catalog.ts';
-import { ComplianceRegistry } from './actors/compliance.ts';
+import { ComplianceRegistry, type RwaLeg } from './actors/compliance.ts';
 import { Ledger } from './actors/ledger/index.ts';
 import type { JournalBatch } from './actors/market/types.ts';
 import { Supervisor } from './actors/supervisor.ts';
@@ -31,6 +31,7 @@ import {
 import { listMarketEvents, recentTransitions } from './persistence/lifecycleHistory.ts';
 import { durableMarketRebuild } from './persistence/marketRebuild.ts';
 import { JournalWriter } from './persistence/journalWriter.ts';
+import { journalObserver } from './persistence/metrics.ts';
 import { migrate } from './persistence/migrate.ts';
 import { createDatabasePool } from './persistence/pool.ts';
 import { tradeCounts } from './persistence/history.ts';
@@ -48,6 +49,7 @@ import { registerWebSocket, type Publication } from './transport/gateway.ts';
 import { createInspectionFeed } from './transport/inspection.ts';
 import { devPagesEnabled, registerStatic } from './transport/static.ts';
 import { registerHttp } from './transport/http.ts';
+import { countTrades, observe, supervisorObserver, type JobQueueSource } from './transport/http/metrics.ts';
 import { OrderEntry, wireOrderId } from './transport/orderEntry.ts';
 import { RateLimiter } from './transport/rateLimit.ts';
 import { UserOrders } from './transport/userOrders.ts';
@@ -85,6 +87,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     onCommitted: (globalSeq) => {
       noteCommitted(globalSeq);
     },
+    observe: journalObserver,
   });
 
   let publish: (publications: readonly Publication[]) => void = () => undefined;
@@ -120,18 +123,28 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     sink: writer,
     mailboxSize: config.MAILBOX_SIZE,
     inspect: inspection.inspect,
+    observe: supervisorObserver,
     rebuildMarket: durableMarketRebuild(pool),
-    // RWA markets: only compliant holders place (checked in the actor, before the book).
+    // Markets moving an RWA (base or quote): only compliant holders add exposure (checked in the
+    // actor for places, amends that reprice or grow, and stops as they trigger).
     admit: (market, userId) => {
-      if (catalog.asset(market.baseAsset)?.kind !== 'rwa') return undefined;
-      const attributes = late.issuance?.record(market.id)?.details.attributes;
-      const requiresAccreditation =
-        typeof attributes === 'object' &&
-        attributes !== null &&
-        (attributes as Record<string, unknown>).requiresAccreditation === true;
-      return compliance.refusal(userId, market.baseAsset, requiresAccreditation, Date.now());
+      const { baseAsset, quoteAsset } = market;
+      const baseRwa = catalog.asset(baseAsset)?.kind === 'rwa';
+      const quoteRwa = catalog.asset(quoteAsset)?.kind === 'rwa';
+      if (!baseRwa && !quoteRwa) return undefined;
+      const legs: RwaLeg[] = [];
+      for (const asset of baseRwa ? (quoteRwa ? [baseAsset, quoteAsset] : [baseAsset]) : [quoteAsset]) {
+        const attributes = late.issuance?.recordOfToken(asset)?.details.attributes;
+        const requiresAccreditation =
+          typeof attributes === 'object' &&
+          attributes !== null &&
+          (attributes as Record<string, unknown>).requiresAccreditation === true;
+        legs.push({ asset, requiresAccreditation });
+      }
+      return compliance.marketRefusal(userId, legs, Date.now());
     },
     publish: (batch: JournalBatch) => {
+      countTrades(batch);
       publish(publisher.publish(batch));
       // After the publisher: the ticker's bid/ask read the book this batch left.
       publish(marketData.onBatch(batch));
@@ -288,7 +301,9 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
   const chain = chainRuntime(config, log);
   const redisUrl = config.REDIS_URL;
   const prefix = `rwa:${new URL(databaseUrl).pathname.slice(1) || 'exchange'}`;
-  const queues: { close(): Promise<void> }[] = [];
+  const queues: (JobQueueSource & { close(): Promise<void> })[] = [];
+  // /metrics reads these at scrape time (mailbox depth per market, jobs per queue and state).
+  observe({ markets: () => supervisor.list(), jobQueues: queues });
   const noRedis = () => Promise.reject(new Error('REDIS_URL is not set: jobs cannot run'));
   const deployQueue =
     redisUrl === undefined

@@ -1,6 +1,7 @@
-import { pino } from 'pino';
+import { parseArgs } from 'node:util';
 import { startExchange, type Exchange } from './app.ts';
 import { loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
 
 /*
  * `npm start`: the whole exchange on PORT (migrations, recovery, supervisor, journal writer,
@@ -8,8 +9,27 @@ import { loadConfig } from './config.ts';
  * catalog) it lists two plain crypto pairs so that a newcomer has markets to trade; SEED_MARKETS=false
  * skips that. SIGINT/SIGTERM shut it down cleanly: drain, snapshot, flush, projections caught up.
  */
+const USAGE = `usage: npm start
+
+Runs the whole exchange: WebSocket on ws://HOST:PORT/ws, HTTP on http://HOST:PORT (PORT default
+3000, HOST default 127.0.0.1), Postgres and Redis from DATABASE_URL and REDIS_URL or the local
+defaults npm start provides, anvil started on first use unless CHAIN_RPC_URL is set.
+SIGINT/SIGTERM shut it down cleanly. Every setting is an environment variable (README.md lists
+them all), e.g. LOG_LEVEL (info), LOG_FORMAT (auto: pretty on a terminal, else JSON; json;
+pretty), SEED_MARKETS=false (no starter markets on an empty catalog).`;
+try {
+  const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' } } });
+  if (values.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+} catch (error) {
+  process.stderr.write(`npm start: ${error instanceof Error ? error.message : String(error)} (see --help)\n`);
+  process.exit(2);
+}
+
 const config = loadConfig();
-const log = pino({ level: config.LOG_LEVEL, base: { svc: 'exchange' } });
+const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, base: { svc: 'exchange' } });
 const exchange = await startExchange(config, log);
 
 if (process.env.SEED_MARKETS !== 'false' && exchange.catalog.listMarkets().length === 0) {

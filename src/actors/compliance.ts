@@ -1,9 +1,17 @@
 /*
  * Who may trade which real-world asset (issue 7, compliance gating): one record per user and asset,
- * set by compliance admins and stored before it is used. A place on an RWA market needs KYC
- * approved, the holder allowlisted, the record not expired, and accreditation where the market
- * requires it. The registry answers in O(1) on the market actor's path.
+ * set by compliance admins and stored before it is used. Trading a market that moves an RWA (as its
+ * base or its quote asset) needs, for each such asset, KYC approved, the holder allowlisted, the
+ * record not expired, and accreditation where the asset requires it. The market actor asks for
+ * every command that adds exposure: a place, an amend to a new price or a higher qty, and a stop
+ * about to execute once triggered (issue 12 §2). The registry answers in O(1) per asset.
  */
+
+/** A real-world asset a market moves, as the compliance gate checks it. */
+export interface RwaLeg {
+  readonly asset: string;
+  readonly requiresAccreditation: boolean;
+}
 
 export const KYC_STATUSES = ['pending', 'approved', 'rejected'] as const;
 export type KycStatus = (typeof KYC_STATUSES)[number];
@@ -39,6 +47,19 @@ export class ComplianceRegistry {
 
   forUser(userId: string): ComplianceRecord[] {
     return [...this.records.values()].filter((r) => r.userId === userId);
+  }
+
+  /**
+   * Why `userId` may not trade a market moving these RWAs now (the first refusal); undefined when
+   * they may. A trade delivers one of a market's assets and receives the other, so every RWA of the
+   * market is checked whichever side the user takes.
+   */
+  marketRefusal(userId: string, legs: readonly RwaLeg[], now: number): string | undefined {
+    for (const leg of legs) {
+      const refusal = this.refusal(userId, leg.asset, leg.requiresAccreditation, now);
+      if (refusal !== undefined) return refusal;
+    }
+    return undefined;
   }
 
   /** Why `userId` may not trade `asset` now; undefined when they may. */

@@ -66,6 +66,8 @@ export interface SupervisorOptions {
   /** Batches between in-memory rebuild points (snapshots of the book and lifecycle). */
   readonly checkpointEvery?: number;
   readonly inspect?: (event: ActorInspection) => void;
+  /** Figures of the matching core (metrics are a sink: the actors never see what records them). */
+  readonly observe?: SupervisorObserver;
   /**
    * Called with every committed batch (a market's, or a `@ledger` credit record), after its replies
    * have been released and in commit order per market: market data and private pushes are
@@ -73,9 +75,10 @@ export interface SupervisorOptions {
    */
   readonly publish?: (batch: JournalBatch) => void;
   /**
-   * Compliance gate of every market's places (RWA markets): a refusal message answers
-   * `compliance` and the order never reaches the book. Consulted live only (replay trusts the
-   * journal), so it may read state that changes.
+   * Compliance gate of every market (RWA markets): a refusal message answers `compliance` to a
+   * place or an amend that adds exposure (it never reaches the book), and cancels a triggered stop
+   * (reason `compliance`) instead of executing it (see MarketActorOptions.admit). Consulted live
+   * only (replay trusts the journal), so it may read state that changes.
    */
   readonly admit?: (market: MarketDefinition, userId: string) => string | undefined;
   /**
@@ -99,6 +102,11 @@ export interface SupervisorOptions {
    * durable recovery rebuilds the exchange.
    */
   readonly onFatal?: (error: Error) => void;
+}
+
+export interface SupervisorObserver {
+  /** One mailbox batch processed (matched, postings applied), before it goes to the sink. */
+  batchProcessed(symbol: string, commands: number, seconds: number): void;
 }
 
 export interface MarketInfo {
@@ -406,6 +414,9 @@ export class Supervisor {
       return;
     }
     let batch: ReturnType<MarketActor['processBatch']>;
+    const { observe } = this.options;
+    // The clock is read only when someone listens.
+    const started = observe === undefined ? 0 : performance.now();
     try {
       batch = actor.processBatch();
     } catch (error) {
@@ -416,6 +427,10 @@ export class Supervisor {
     if (batch === undefined) {
       this.settled();
       return;
+    }
+    if (observe !== undefined) {
+      const seconds = (performance.now() - started) / 1000;
+      observe.batchProcessed(actor.definition.symbol, batch.output.entries.length, seconds);
     }
     let point: RebuildPoint | undefined;
     if (++market.sinceCheckpoint >= this.checkpointEvery) {

@@ -577,7 +577,7 @@ function fillMessage(
   liquidity: 'maker' | 'taker',
 ): FillMessage {
   const { definition, funds } = market;
-  // As settlement charges it: in the asset received, bps of the role, rounded down.
+  // As settlement charges it: in the asset received, bps of the role, rounded up (feeOf).
   const bps = liquidity === 'maker' ? funds.makerFeeBps : funds.takerFeeBps;
   const buys = side === 'buy';
   const received = buys ? funds.base(event.qty) : funds.notional(event.price, event.qty);

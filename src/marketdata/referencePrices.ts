@@ -247,8 +247,11 @@ export interface ReferencePriceJobOptions {
 }
 
 export interface ReferencePriceJob {
+  readonly name: typeof REFERENCE_PRICE_QUEUE;
   /** One run now, outside the schedule (at start, and in tests). */
   runOnce(): Promise<FetchOutcome>;
+  /** Jobs per state (metrics). */
+  counts(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -311,7 +314,9 @@ export async function startReferencePriceJob(options: ReferencePriceJobOptions):
     },
   );
   return {
+    name: REFERENCE_PRICE_QUEUE,
     runOnce: run,
+    counts: () => queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'failed'),
     async close() {
       await worker.close();
       await queue.removeJobScheduler(REFERENCE_PRICE_QUEUE);

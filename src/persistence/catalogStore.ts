@@ -3,7 +3,10 @@ import { z } from 'zod';
 import { ASSET_KINDS, type Asset } from '../actors/catalog.ts';
 import type { MarketDefinition } from '../actors/market/types.ts';
 
-/** The catalog's tables (migration 1763800000010_catalog.sql): read at start, written at listing. */
+/**
+ * The catalog's tables (migrations 1763800000010_catalog.sql, 1763800000071_market_min_notional.sql):
+ * read at start, written at listing.
+ */
 
 const AssetRow = z.object({ symbol: z.string(), decimals: z.number().int(), kind: z.enum(ASSET_KINDS) });
 const MarketRow = z.object({
@@ -17,6 +20,7 @@ const MarketRow = z.object({
   lot_size: z.string(),
   min_qty: z.string(),
   max_qty: z.string(),
+  min_notional: z.string().nullable(),
   maker_fee_bps: z.number().int(),
   taker_fee_bps: z.number().int(),
   max_orders: z.number().int(),
@@ -34,7 +38,7 @@ export async function loadCatalog(pool: DatabasePool): Promise<StoredCatalog> {
   );
   const markets = await pool.any(sql.type(MarketRow)`
     SELECT id, symbol, base_asset, quote_asset, price_decimals, qty_decimals, tick_size, lot_size,
-           min_qty, max_qty, maker_fee_bps, taker_fee_bps, max_orders
+           min_qty, max_qty, min_notional, maker_fee_bps, taker_fee_bps, max_orders
     FROM markets ORDER BY created_at, id`);
   return {
     assets: assets.map((a) => ({ symbol: a.symbol, decimals: a.decimals, kind: a.kind })),
@@ -50,6 +54,7 @@ export async function loadCatalog(pool: DatabasePool): Promise<StoredCatalog> {
         lotSize: m.lot_size,
         minQty: m.min_qty,
         maxQty: m.max_qty,
+        ...(m.min_notional === null ? {} : { minNotional: m.min_notional }),
       },
       makerFeeBps: m.maker_fee_bps,
       takerFeeBps: m.taker_fee_bps,
@@ -67,9 +72,10 @@ export async function insertMarket(pool: CommonQueryMethods, market: MarketDefin
   const { money } = market;
   await pool.query(sql.unsafe`
     INSERT INTO markets (id, symbol, base_asset, quote_asset, price_decimals, qty_decimals, tick_size,
-                         lot_size, min_qty, max_qty, maker_fee_bps, taker_fee_bps, max_orders)
+                         lot_size, min_qty, max_qty, min_notional, maker_fee_bps, taker_fee_bps,
+                         max_orders)
     VALUES (${market.id}, ${market.symbol}, ${market.baseAsset}, ${market.quoteAsset},
             ${money.priceDecimals}, ${money.qtyDecimals}, ${money.tickSize}, ${money.lotSize},
-            ${money.minQty}, ${money.maxQty}, ${market.makerFeeBps}, ${market.takerFeeBps},
+            ${money.minQty}, ${money.maxQty}, ${money.minNotional ?? null}, ${market.makerFeeBps}, ${market.takerFeeBps},
             ${market.maxOrders})`);
 }

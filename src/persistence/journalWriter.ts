@@ -24,6 +24,23 @@ export interface JournalWriterOptions {
   readonly onFatal?: (error: Error) => void;
   /** After each committed flush, with the last global_seq it made durable (projection lag figures). */
   readonly onCommitted?: (lastGlobalSeq: number) => void;
+  /** Figures of every flush (src/persistence/metrics.ts feeds /metrics from them). */
+  readonly observe?: JournalObserver;
+}
+
+/** One committed flush, as the metrics see it. */
+export interface JournalFlush {
+  readonly records: number;
+  readonly bytes: number;
+  /** From the first record of the flush being queued to its COMMIT returning. */
+  readonly latencySeconds: number;
+  /** The write transaction alone. */
+  readonly transactionSeconds: number;
+}
+
+export interface JournalObserver {
+  flushed(flush: JournalFlush): void;
+  failed(): void;
 }
 
 export interface JournalWriterStats {
@@ -290,11 +307,13 @@ export class JournalWriter implements BatchSink {
 
   private async flush(records: Queued[]): Promise<void> {
     const flushId = this.nextFlushId++;
+    const started = performance.now();
     try {
       await this.write(records, flushId);
     } catch (error) {
       this.inFlight = undefined;
       this.inFlightRecords = 0;
+      this.options.observe?.failed();
       this.failed(records, flushId, error);
       this.notifyAccepting();
       return;
@@ -309,10 +328,18 @@ export class JournalWriter implements BatchSink {
     this.records += records.length;
     this.lastFlushRecords = records.length;
     this.lastCommitLatencyMs = now - records[0]!.queuedAt;
+    let bytes = 0;
     for (const r of records) {
+      bytes += r.record.length;
       this.pendingBytes -= r.record.length;
       r.resolve();
     }
+    this.options.observe?.flushed({
+      records: records.length,
+      bytes,
+      latencySeconds: this.lastCommitLatencyMs / 1000,
+      transactionSeconds: (now - started) / 1000,
+    });
     this.maybeFlush();
     this.notifyAccepting();
   }

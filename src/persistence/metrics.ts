@@ -1,9 +1,11 @@
-import { Counter, Gauge, register } from 'prom-client';
+import { Counter, Gauge, Histogram, register } from 'prom-client';
+import type { JournalFlush } from './journalWriter.ts';
 
 /**
  * Prometheus metrics of the persistence layer, on prom-client's default registry (the gateway's
- * /metrics serves it). Registration is idempotent: a module loaded twice in one process (tests,
- * tsx and vitest loaders) reuses the metric instead of failing on a duplicate name.
+ * /metrics serves it). Base units (seconds, bytes), counters end in `_total`. Registration is
+ * idempotent: a module loaded twice in one process (tests, tsx and vitest loaders) reuses the
+ * metric instead of failing on a duplicate name.
  */
 
 /** What the lag gauges read at scrape time: the running projector's in-memory view. */
@@ -42,16 +44,22 @@ function counter(name: string, help: string): Counter {
   return new Counter({ name, help });
 }
 
+function histogram(name: string, help: string, buckets: number[]): Histogram {
+  const existing = register.getSingleMetric(name);
+  if (existing instanceof Histogram) return existing;
+  return new Histogram({ name, help, buckets });
+}
+
 export const projectionMetrics = {
   lagRecords: gauge(
     'exchange_projection_lag_records',
     'Committed journal records not yet applied to the relational projections',
     (s) => s.lagRecords(),
   ),
-  lagMs: gauge(
-    'exchange_projection_lag_ms',
-    'Age in ms of the oldest committed journal record not yet projected (0 when caught up)',
-    (s) => s.lagMs(),
+  lagSeconds: gauge(
+    'exchange_projection_lag_seconds',
+    'Age of the oldest committed journal record not yet projected (0 when caught up)',
+    (s) => s.lagMs() / 1000,
   ),
   records: counter(
     'exchange_projected_records_total',
@@ -62,4 +70,37 @@ export const projectionMetrics = {
     'Journal entries (commands: orders, cancels, lifecycle, deposits) applied to the projections',
   ),
   pages: counter('exchange_projection_pages_total', 'Projection transactions committed (one per page)'),
+};
+
+/** 0.5 ms to 5 s: a healthy group commit is a few ms; seconds mean Postgres is in trouble. */
+const COMMIT_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+const journal = {
+  commitLatency: histogram(
+    'exchange_journal_commit_latency_seconds',
+    'Per journal flush: from its oldest record being queued to its COMMIT returning (what an ' +
+      'acknowledgement waits for the journal)',
+    COMMIT_BUCKETS,
+  ),
+  transaction: histogram(
+    'exchange_journal_transaction_duration_seconds',
+    'Per journal flush: the write transaction alone, BEGIN to COMMIT',
+    COMMIT_BUCKETS,
+  ),
+  records: counter('exchange_journal_records_total', 'Journal records (market batches) committed'),
+  bytes: counter('exchange_journal_bytes_total', 'Bytes of journal records committed'),
+  failures: counter('exchange_journal_flush_failures_total', 'Journal flushes that failed'),
+};
+
+/** The journal writer's observation hook (JournalWriterOptions.observe), feeding the figures above. */
+export const journalObserver = {
+  flushed(flush: JournalFlush): void {
+    journal.commitLatency.observe(flush.latencySeconds);
+    journal.transaction.observe(flush.transactionSeconds);
+    journal.records.inc(flush.records);
+    journal.bytes.inc(flush.bytes);
+  },
+  failed(): void {
+    journal.failures.inc();
+  },
 };

@@ -82,6 +82,7 @@ export class Admin {
         lotSize: body.lotSize,
         minQty: body.minQty,
         maxQty: body.maxQty ?? defaultMaxQty(body.lotSize),
+        minNotional: body.minNotional,
       },
       makerFeeBps: body.makerFeeBps ?? 0,
       takerFeeBps: body.takerFeeBps ?? 0,

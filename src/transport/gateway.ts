@@ -3,9 +3,11 @@ import uWS from 'uWebSockets.js';
 import type { z } from 'zod/v4';
 import type { Catalog } from '../actors/catalog.ts';
 import { decodeMessage, encodeMessage } from '../client/codec.ts';
+import { requestIdFrom } from '../requestContext.ts';
 import { hasRole, type Authenticator, type Principal } from './auth.ts';
 import type { ErrorCode, Failure, Outcome } from './errors.ts';
 import type { OrderEntry } from './orderEntry.ts';
+import { countErrorAnswer, observe } from './http/metrics.ts';
 import { ACTORS_TOPIC } from './inspection.ts';
 import {
   AmendRequest,
@@ -71,6 +73,8 @@ export interface WebSocketOptions {
 }
 
 interface Connection {
+  /** Correlation id of the connection; a command's is `<id>.<rid>` (PROTOCOL: errors carry it). */
+  readonly id: string;
   principal: Principal | undefined;
   cancelOnDisconnect: boolean;
   /** `ch` or `ch|market` → the uWS topic it is subscribed to. */
@@ -97,6 +101,10 @@ export const topics = {
 export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptions) {
   const { auth, limits } = options;
   let connections = 0;
+  const debug = options.log.isLevelEnabled('debug');
+  /** Entries of every open connection's `subs`. */
+  let subscriptions = 0;
+  observe({ connections: () => connections, subscriptions: () => subscriptions });
   options.marketData.setAudience?.((topic) => app.numSubscribers(topic) > 0);
 
   /*
@@ -143,13 +151,18 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     if (ws.getUserData().closed) return;
     hold(ws, encodeMessage(message));
   };
-  const errorMessage = (rid: number | undefined, code: ErrorCode, message: string): object =>
-    rid === undefined ? { op: 'error', code, message } : { op: 'error', rid, code, message };
+  const errorMessage = (ws: Socket, rid: number | undefined, code: ErrorCode, message: string): object => {
+    countErrorAnswer('ws', code);
+    const requestId = `${ws.getUserData().id}.${rid ?? '-'}`;
+    return rid === undefined
+      ? { op: 'error', code, message, requestId }
+      : { op: 'error', rid, code, message, requestId };
+  };
   const sendError = (ws: Socket, rid: number | undefined, code: ErrorCode, message: string): void => {
-    send(ws, errorMessage(rid, code, message));
+    send(ws, errorMessage(ws, rid, code, message));
   };
   const reply = <T extends object>(ws: Socket, rid: number | undefined, op: string, outcome: Outcome<T>) => {
-    if (!outcome.ok) sendLater(ws, errorMessage(rid, outcome.code, outcome.message));
+    if (!outcome.ok) sendLater(ws, errorMessage(ws, rid, outcome.code, outcome.message));
     else sendLater(ws, rid === undefined ? { op, ...outcome.value } : { op, rid, ...outcome.value });
   };
 
@@ -167,7 +180,9 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       const token = req.getQuery('token');
+      const id = requestIdFrom(req.getHeader('x-request-id'));
       const fresh = (principal: Principal | undefined): Connection => ({
+        id,
         principal,
         cancelOnDisconnect: false,
         subs: new Map(),
@@ -186,10 +201,13 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
         if (aborted) return;
         res.cork(() => {
           if (!verified.ok) {
+            countErrorAnswer('http', verified.code);
+            const error = { code: verified.code, message: verified.message, requestId: id };
             res
               .writeStatus('401 Unauthorized')
               .writeHeader('content-type', 'application/json')
-              .end(JSON.stringify({ error: { code: verified.code, message: verified.message } }));
+              .writeHeader('x-request-id', id)
+              .end(JSON.stringify({ error }));
           } else {
             res.upgrade(fresh(verified.value), key, protocol, extensions, context);
           }
@@ -197,9 +215,13 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       });
     },
 
-    open: () => {
+    open: (ws) => {
       connections++;
       options.onConnectionCountChange?.(connections);
+      if (debug) {
+        const { id, principal } = ws.getUserData();
+        options.log.debug({ reqId: id, userId: principal?.userId }, 'ws connection opened');
+      }
     },
 
     message: (ws, data, isBinary) => {
@@ -213,10 +235,13 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       handle(ws, decoded.message);
     },
 
-    close: (ws) => {
+    close: (ws, code) => {
       const conn = ws.getUserData();
       conn.closed = true;
       held.delete(ws);
+      if (debug)
+        options.log.debug({ reqId: conn.id, code, subscriptions: conn.subs.size }, 'ws connection closed');
+      subscriptions -= conn.subs.size;
       connections--;
       options.onConnectionCountChange?.(connections);
       if (conn.cancelOnDisconnect && conn.principal !== undefined && conn.placed.size > 0) {
@@ -246,7 +271,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
         if (request === undefined) return;
         void auth.verify(request.token).then((verified) => {
           if (conn.closed) return;
-          if (!verified.ok) return sendLater(ws, errorMessage(rid, verified.code, verified.message));
+          if (!verified.ok) return sendLater(ws, errorMessage(ws, rid, verified.code, verified.message));
           const principal = verified.value;
           if (conn.principal !== undefined && conn.principal.userId !== principal.userId) {
             // Another user on the same connection: the previous user's private streams stop.
@@ -254,6 +279,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
               if (PRIVATE_CHANNELS.has(key as Channel) || key === 'actors') {
                 ws.unsubscribe(topic);
                 conn.subs.delete(key);
+                subscriptions--;
               }
             }
             conn.placed.clear();
@@ -278,6 +304,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
         if (topic !== undefined) {
           ws.unsubscribe(topic);
           conn.subs.delete(key);
+          subscriptions--;
         }
         return send(
           ws,
@@ -397,6 +424,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       return sendError(ws, rid, 'too_many_subscriptions', `at most ${limits.maxSubscriptions} subscriptions`);
     }
     if (previous !== undefined) ws.unsubscribe(previous);
+    else subscriptions++;
     conn.subs.set(key, topic);
     // subbed, the snapshot and the subscription in one synchronous step: no publication can fall
     // between the snapshot and the stream it continues.
@@ -416,6 +444,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     if (!conn.subs.has('actors') && conn.subs.size >= limits.maxSubscriptions) {
       return sendError(ws, rid, 'too_many_subscriptions', `at most ${limits.maxSubscriptions} subscriptions`);
     }
+    if (!conn.subs.has('actors')) subscriptions++;
     conn.subs.set('actors', ACTORS_TOPIC);
     ws.cork(() => {
       send(ws, withRid({ op: 'subbed', ch: 'actors' }, rid));

@@ -11,7 +11,7 @@ import type { BalanceMessage, BookMessage, OrderMessage } from '../client/protoc
 import type { Admin } from './admin.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { failure, type Outcome } from './errors.ts';
-import { observeConnections, metricsContentType, renderMetrics } from './http/metrics.ts';
+import { observe, metricsContentType, renderMetrics } from './http/metrics.ts';
 import { createRouter, errorReply, json, outcomeReply, type HttpReply } from './http/router.ts';
 import { registerIssuanceRoutes } from './http/issuance.ts';
 import { marketView, orderView, tradeView, withoutOp } from './http/views.ts';
@@ -81,7 +81,7 @@ const ORDER_STATUSES: ReadonlySet<string> = new Set([...OPEN_STATUSES, ...CLOSED
 export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void {
   const { catalog, supervisor, marketData, orders, admin, pool, log } = options;
   const route = createRouter(app, { auth: options.auth, maxBodyBytes: options.maxBodyBytes, log });
-  if (options.connections !== undefined) observeConnections(options.connections);
+  if (options.connections !== undefined) observe({ connections: options.connections });
 
   const status = (market: ListedMarket) => supervisor.actor(market.definition.symbol)?.state ?? 'draft';
   const findMarket = (idOrSymbol: string): Outcome<ListedMarket> => {

@@ -93,16 +93,23 @@ export interface Decision {
 
 export class Issuance {
   private readonly records = new Map<string, MarketAssetRecord>();
+  /** The same records by token symbol (the RWA asset a registration created). */
+  private readonly byToken = new Map<string, MarketAssetRecord>();
   private readonly registering = new Set<string>();
   private readonly clock: () => number;
 
   constructor(private readonly options: IssuanceOptions) {
-    for (const record of options.records ?? []) this.records.set(record.marketId, record);
+    for (const record of options.records ?? []) this.keep(record);
     this.clock = options.clock ?? Date.now;
   }
 
   record(marketId: string): MarketAssetRecord | undefined {
     return this.records.get(marketId);
+  }
+
+  /** The registration that created the RWA asset `tokenSymbol`, if one did. */
+  recordOfToken(tokenSymbol: string): MarketAssetRecord | undefined {
+    return this.byToken.get(tokenSymbol);
   }
 
   events(marketId: string): Promise<ApprovalEvent[]> {
@@ -136,6 +143,7 @@ export class Issuance {
         lotSize: body.lotSize,
         minQty: body.minQty,
         maxQty: body.maxQty ?? body.totalSupply,
+        minNotional: body.minNotional,
       },
       makerFeeBps: body.makerFeeBps ?? 0,
       takerFeeBps: body.takerFeeBps ?? 0,
@@ -171,7 +179,7 @@ export class Issuance {
     catalog.addAsset(asset);
     this.options.ledger.defineAsset(asset.symbol, asset.decimals);
     const listed = catalog.addMarket(definition);
-    this.records.set(definition.id, record);
+    this.keep(record);
     this.options.supervisor.addMarket(definition, {
       baseDecimals: listed.baseDecimals,
       quoteDecimals: listed.quoteDecimals,
@@ -375,6 +383,11 @@ export class Issuance {
       lifecycleSeq: result.transition?.seq,
     });
     return success(undefined);
+  }
+
+  private keep(record: MarketAssetRecord): void {
+    this.records.set(record.marketId, record);
+    this.byToken.set(record.tokenSymbol, record);
   }
 
   private async audit(marketId: string, event: ApprovalEvent): Promise<void> {

@@ -1,11 +1,13 @@
 import { acceptsOrder, type OrderAction } from '../../machines/marketLifecyclePolicy.ts';
 import type { Catalog, ListedMarket } from '../actors/catalog.ts';
 import type { CommandResult, MarketCommand } from '../actors/market/types.ts';
+import { minNotionalProblem } from '../actors/market/notional.ts';
 import type { MoneyResult } from '../actors/money.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { placementSummary } from '../marketdata/publisher.ts';
 import type { Principal } from './auth.ts';
 import { failure, success, type Failure, type Outcome } from './errors.ts';
+import { countOrder, countRejection } from './http/metrics.ts';
 import type { RateLimiter } from './rateLimit.ts';
 import type { AmendRequest, CancelRequest, PlaceRequest } from './schemas.ts';
 import type { UserOrders } from './userOrders.ts';
@@ -52,6 +54,30 @@ export interface OrderEntryOptions {
   readonly clock?: () => number;
 }
 
+/** `respond`, counting the order and its outcome in /metrics (exchange_orders_total). */
+function countedPlace(
+  request: PlaceRequest,
+  respond: (outcome: Outcome<Accepted>) => void,
+): (outcome: Outcome<Accepted>) => void {
+  return (outcome) => {
+    const { type, side } = request;
+    countOrder(type, side, outcome.ok ? outcome.value.status : 'rejected');
+    if (!outcome.ok) countRejection('place', outcome.code);
+    respond(outcome);
+  };
+}
+
+/** `respond`, counting its failures in /metrics (exchange_rejections_total). */
+function countedRejections<T>(
+  op: 'cancel' | 'amend',
+  respond: (outcome: Outcome<T>) => void,
+): (outcome: Outcome<T>) => void {
+  return (outcome) => {
+    if (!outcome.ok) countRejection(op, outcome.code);
+    respond(outcome);
+  };
+}
+
 /** The wire id of an order: unique across the exchange. */
 export function wireOrderId(marketId: string, orderId: number): string {
   return `${marketId}:${orderId}`;
@@ -78,7 +104,8 @@ export class OrderEntry {
    * once the batch is committed: a connection's reply goes out before the pushes the same batch
    * causes (PROTOCOL.md), which the supervisor publishes right after the replies.
    */
-  place(principal: Principal, request: PlaceRequest, respond: (outcome: Outcome<Accepted>) => void): void {
+  place(principal: Principal, request: PlaceRequest, answer: (outcome: Outcome<Accepted>) => void): void {
+    const respond = countedPlace(request, answer);
     const found = this.marketFor(principal, request.market);
     if (!found.ok) return respond(found);
     const market = found.value;
@@ -134,7 +161,8 @@ export class OrderEntry {
     });
   }
 
-  cancel(principal: Principal, request: CancelRequest, respond: (outcome: Outcome<Canceled>) => void): void {
+  cancel(principal: Principal, request: CancelRequest, answer: (outcome: Outcome<Canceled>) => void): void {
+    const respond = countedRejections('cancel', answer);
     const found = this.marketFor(principal, request.market);
     if (!found.ok) return respond(found);
     const market = found.value;
@@ -156,7 +184,8 @@ export class OrderEntry {
     });
   }
 
-  amend(principal: Principal, request: AmendRequest, respond: (outcome: Outcome<Amended>) => void): void {
+  amend(principal: Principal, request: AmendRequest, answer: (outcome: Outcome<Amended>) => void): void {
+    const respond = countedRejections('amend', answer);
     const found = this.marketFor(principal, request.market);
     if (!found.ok) return respond(found);
     const market = found.value;
@@ -301,6 +330,13 @@ function placeCommand(
   if (r.postOnly === true && (!limitType || tif !== 'GTC')) {
     return failure('bad_request', 'postOnly is only for GTC limit and stop_limit orders');
   }
+  const small = minNotionalProblem(
+    money,
+    price?.ok ? price.value : undefined,
+    qty?.ok ? qty.value : undefined,
+    budget?.ok ? budget.value : undefined,
+  );
+  if (small !== undefined) return failure('bad_request', small);
   return success({
     kind: 'place',
     userId,

@@ -95,6 +95,8 @@ export const MarketBody = z.object({
   lotSize: decimal,
   minQty: decimal,
   maxQty: decimal.optional(),
+  /** PROTOCOL v1.1: the smallest order notional in quote units; checked by the catalog. */
+  minNotional: decimal.optional(),
   makerFeeBps: z.number().int().min(0).max(1000).optional(),
   takerFeeBps: z.number().int().min(0).max(1000).optional(),
 });
@@ -127,6 +129,8 @@ export const RegisterBody = z.object({
   lotSize: decimal,
   minQty: decimal,
   maxQty: decimal.optional(),
+  /** PROTOCOL v1.1: the smallest order notional in quote units; checked by the catalog. */
+  minNotional: decimal.optional(),
   makerFeeBps: z.number().int().min(0).max(1000).optional(),
   takerFeeBps: z.number().int().min(0).max(1000).optional(),
   assetDetails: z

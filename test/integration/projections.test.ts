@@ -289,7 +289,7 @@ describe('Projector', () => {
     expect(projector.lagRecords(behind + 3)).toBe(3);
     const metrics = await register.metrics();
     expect(metrics).toMatch(/^exchange_projection_lag_records 0$/m);
-    expect(metrics).toMatch(/^exchange_projection_lag_ms 0$/m);
+    expect(metrics).toMatch(/^exchange_projection_lag_seconds 0$/m);
     const after = /^exchange_projected_records_total (\d+)$/m.exec(metrics);
     expect(Number(after?.[1]) - Number(before?.[1] ?? 0)).toBe(behind);
     projector.noteCommitted(behind + 2);

@@ -373,7 +373,7 @@ describe('ledger against the reference model', () => {
 });
 
 describe('feeOf', () => {
-  it('is the floor of amount × bps / 10 000 and bounds the fees of any split', () => {
+  it('is the ceiling of amount × bps / 10 000: above 0 whenever bps and amount are, never above amount', () => {
     fc.assert(
       fc.property(
         fc.bigInt({ min: 0n, max: 10n ** 30n }),
@@ -381,11 +381,15 @@ describe('feeOf', () => {
         fc.array(fc.bigInt({ min: 0n, max: 10n ** 20n }), { maxLength: 8 }),
         (amount, bps, parts) => {
           const fee = feeOf(amount, bps);
-          expect(fee * 10_000n <= amount * BigInt(bps)).toBe(true);
-          expect(amount * BigInt(bps) < (fee + 1n) * 10_000n).toBe(true);
+          // ceil: the smallest integer with fee × 10 000 >= amount × bps.
+          expect(fee * 10_000n >= amount * BigInt(bps)).toBe(true);
+          expect((fee - 1n) * 10_000n < amount * BigInt(bps)).toBe(true);
+          expect(fee > 0n).toBe(bps > 0 && amount > 0n);
+          expect(fee <= amount).toBe(true);
+          // Per-fill rounding up never charges a split less than the whole.
           const total = parts.reduce((sum, part) => sum + part, 0n);
           const split = parts.reduce((sum, part) => sum + feeOf(part, bps), 0n);
-          expect(split <= feeOf(total, bps)).toBe(true);
+          expect(split >= feeOf(total, bps)).toBe(true);
         },
       ),
     );

@@ -1,10 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FEE_ACCOUNT } from '../../src/actors/ledger/index.ts';
-import type { MarketActor } from '../../src/actors/market/marketActor.ts';
-import type { CommandResult, MarketCommand, MarketDefinition } from '../../src/actors/market/types.ts';
+import { createMarketMoney } from '../../src/actors/money.ts';
+import { feeOf, FEE_ACCOUNT, Ledger } from '../../src/actors/ledger/index.ts';
+import { MarketFunds } from '../../src/actors/market/funds.ts';
+import { MarketActor } from '../../src/actors/market/marketActor.ts';
+import type {
+  BatchOutput,
+  CommandResult,
+  MarketCommand,
+  MarketDefinition,
+} from '../../src/actors/market/types.ts';
 import {
   actualLocks,
+  ASSET_DECIMALS,
   BTC_USDC,
   createHarness,
   ETH_USDC,
@@ -12,6 +20,7 @@ import {
   GOLD_USDC,
   lifecycle,
   listMarket,
+  orderNeed,
 } from '../support/markets.ts';
 
 /**
@@ -20,6 +29,13 @@ import {
  * invariants hold, each user's locked balance is exactly what their open orders in all markets need
  * (recomputed from first principles in test/support), and per asset the balances sum to deposits
  * minus withdrawals. A rare `boom` placement faults its market, whose batch must be undone cleanly.
+ *
+ * Issue 12: between batches users lose and regain compliance (every market gates them here); no
+ * fill ever has a revoked user as its taker (places, amends that reprice or grow, and triggered
+ * stops all pass the gate), every place of a revoked user answers `compliance`, the fee account
+ * holds exactly Σ ceil(received × bps / 10 000) over the committed fills, and replaying the
+ * committed journal into a fresh actor (whose own gate refuses everyone: replay trusts the journal)
+ * gives the live market's exact state.
  */
 
 const NUM_RUNS = 200;
@@ -152,6 +168,8 @@ interface Scenario {
   readonly batches: readonly (readonly Step[])[];
   /** After batch i: a withdrawal of a fraction of a user's available balance of an asset. */
   readonly withdrawals: readonly { readonly user: number; readonly asset: number; readonly frac: number }[];
+  /** After batch i: users whose compliance is revoked from then on (the others are compliant). */
+  readonly revocations: readonly (readonly boolean[])[];
 }
 
 const scenario: fc.Arbitrary<Scenario> = fc
@@ -171,6 +189,13 @@ const scenario: fc.Arbitrary<Scenario> = fc
       }),
       withdrawals: fc.array(
         fc.record({ user: fc.nat({ max: users - 1 }), asset: fc.nat({ max: ASSETS.length - 1 }), frac }),
+        { maxLength: 8 },
+      ),
+      revocations: fc.array(
+        fc.array(
+          fc.nat({ max: 3 }).map((n) => n === 0),
+          { minLength: users, maxLength: users },
+        ),
         { maxLength: 8 },
       ),
     }),
@@ -243,8 +268,51 @@ function refCommand(
   };
 }
 
+/** The fees the ledger must have collected for these fills: each role's bps of what it received, rounded up. */
+function feesOf(definition: MarketDefinition, batches: readonly BatchOutput[]): Map<string, bigint> {
+  const money = createMarketMoney({
+    ...definition.money,
+    baseDecimals: ASSET_DECIMALS[definition.baseAsset],
+    quoteDecimals: ASSET_DECIMALS[definition.quoteAsset],
+  });
+  const funds = new MarketFunds(
+    money,
+    ASSET_DECIMALS[definition.baseAsset]!,
+    ASSET_DECIMALS[definition.quoteAsset]!,
+    definition.makerFeeBps,
+    definition.takerFeeBps,
+  );
+  let base = 0n;
+  let quote = 0n;
+  for (const batch of batches) {
+    for (const entry of batch.entries) {
+      if (!entry.result.ok) continue;
+      for (const e of entry.result.events) {
+        if (e.type !== 'fill') continue;
+        const takerBuys = e.takerSide === 'buy';
+        const received = { base: funds.base(e.qty), quote: funds.notional(e.price, e.qty) };
+        const buyerFee = feeOf(received.base, takerBuys ? definition.takerFeeBps : definition.makerFeeBps);
+        const sellerFee = feeOf(received.quote, takerBuys ? definition.makerFeeBps : definition.takerFeeBps);
+        // Never 0 at a rate above 0: every fill here receives at least one minor unit.
+        if ((takerBuys ? definition.takerFeeBps : definition.makerFeeBps) > 0)
+          expect(buyerFee > 0n).toBe(true);
+        base += buyerFee;
+        quote += sellerFee;
+      }
+    }
+  }
+  return new Map([
+    [definition.baseAsset, base],
+    [definition.quoteAsset, quote],
+  ]);
+}
+
 async function run(s: Scenario): Promise<void> {
-  const h = createHarness({ batchSize: 16 });
+  const revoked = new Set<string>();
+  const h = createHarness({
+    batchSize: 16,
+    admit: (_market, userId) => (revoked.has(userId) ? `${userId} is revoked` : undefined),
+  });
   const { ledger, supervisor } = h;
   const shapes = SHAPES.slice(0, s.markets);
   const users = ALL_USERS.slice(0, s.users);
@@ -267,9 +335,11 @@ async function run(s: Scenario): Promise<void> {
   });
   const lastSeq = new Map<string, number>();
   const sentCids = new Map<string, string[]>();
+  const committed = new Map<string, BatchOutput[]>(shapes.map((sh) => [sh.definition.symbol, []]));
 
   for (const [b, batch] of s.batches.entries()) {
     const replies: CommandResult[] = [];
+    const revokedPlaces: CommandResult[] = [];
     for (const st of batch) {
       const shape = shapes[st.market]!;
       const userId = users[st.kind === 'command' ? st.user : 0]!;
@@ -290,11 +360,17 @@ async function run(s: Scenario): Promise<void> {
           sentCids.get(`${st.market}/${userId}`) ?? [],
           st.op,
         );
-      supervisor.send(shape.definition.symbol, command, b, (r) => replies.push(r));
+      const byRevoked = command.kind === 'place' && revoked.has(command.userId);
+      supervisor.send(shape.definition.symbol, command, b, (r) => {
+        replies.push(r);
+        if (byRevoked) revokedPlaces.push(r);
+      });
     }
     await supervisor.idle();
 
     expect(replies).toHaveLength(batch.length);
+    for (const r of revokedPlaces)
+      expect(r.ok ? 'ok' : r.code).toMatch(/^(compliance|bad_request|market_not_active|unavailable)$/);
     expect(ledger.checkInvariants()).toEqual([]);
     expect(actualLocks(ledger, users)).toEqual(expectedLocks(supervisor));
     for (const actor of actors) expect(actor.openOrderTerms.size).toBe(actor.orderBook.size);
@@ -309,10 +385,28 @@ async function run(s: Scenario): Promise<void> {
     }
     // Committed sequence numbers only ever grow, per market, faults and recoveries included.
     for (const out of h.sink.batches.splice(0)) {
+      committed.get(out.symbol)!.push(out);
       for (const entry of out.entries) {
         expect(entry.seq).toBeGreaterThan(lastSeq.get(out.symbol) ?? 0);
         lastSeq.set(out.symbol, entry.seq);
+        if (!entry.result.ok) continue;
+        // Nobody revoked takes liquidity: every taker passed the gate (place, amend, trigger).
+        for (const e of entry.result.events)
+          if (e.type === 'fill') expect(revoked.has(e.takerUserId)).toBe(false);
       }
+    }
+    const fees = new Map<string, bigint>();
+    for (const shape of shapes) {
+      for (const [asset, fee] of feesOf(shape.definition, committed.get(shape.definition.symbol)!))
+        fees.set(asset, (fees.get(asset) ?? 0n) + fee);
+    }
+    for (const [asset, fee] of fees) expect(ledger.balance(FEE_ACCOUNT, asset).available).toBe(fee);
+    const nextRevoked = s.revocations[b];
+    if (nextRevoked !== undefined) {
+      revoked.clear();
+      nextRevoked.forEach((r, u) => {
+        if (r) revoked.add(users[u]!);
+      });
     }
     const w = s.withdrawals[b];
     if (w !== undefined) {
@@ -325,7 +419,56 @@ async function run(s: Scenario): Promise<void> {
       }
     }
   }
+  // Replay trusts the journal: a fresh actor whose own gate refuses everyone ends where the live one is.
+  actors.forEach((live, m) => {
+    const definition = shapes[m]!.definition;
+    const fresh = new MarketActor({
+      definition,
+      baseDecimals: ASSET_DECIMALS[definition.baseAsset]!,
+      quoteDecimals: ASSET_DECIMALS[definition.quoteAsset]!,
+      ledger: new Ledger(),
+      mailboxSize: 16,
+      batchSize: 16,
+      admit: () => 'nobody may trade',
+    });
+    for (const out of committed.get(definition.symbol)!) fresh.replayBatch(out.entries);
+    fresh.finishRecovery();
+    expect(fresh.currentState()).toEqual(live.currentState());
+  });
 }
+
+describe('market funds (PROTOCOL v1.1: fees come out of what is received)', () => {
+  it('a buy locks price × qty exactly, a market buy its budget, and the largest budget fits the balance', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...SHAPES),
+        fc.integer({ min: 1, max: 10_000_000 }),
+        fc.integer({ min: 1, max: 10_000_000 }),
+        // Up to 2^53 − 1: budgets are safe integers of tick×lot units (budgetFor caps there).
+        fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }),
+        ({ definition }, price, qty, available) => {
+          const baseDecimals = ASSET_DECIMALS[definition.baseAsset]!;
+          const quoteDecimals = ASSET_DECIMALS[definition.quoteAsset]!;
+          const money = createMarketMoney({ ...definition.money, baseDecimals, quoteDecimals });
+          const funds = new MarketFunds(
+            money,
+            baseDecimals,
+            quoteDecimals,
+            definition.makerFeeBps,
+            definition.takerFeeBps,
+          );
+          // From first principles (test/support): the decimals price and qty stand for, nothing added.
+          const { amount } = orderNeed(definition, { side: 'buy', price, remaining: qty });
+          expect(funds.buyNeed(price, qty)).toBe(amount);
+          expect(funds.budgetNeed(price * qty)).toBe(amount);
+          const budget = funds.budgetFor(available);
+          expect(funds.budgetNeed(budget) <= available).toBe(true);
+          expect(funds.budgetNeed(budget + 1) > available).toBe(true);
+        },
+      ),
+    );
+  });
+});
 
 describe('markets property', () => {
   it('keeps the ledger sound and the locks equal to what open orders need, across markets and users', async () => {

@@ -14,6 +14,7 @@ import type {
   PlaceCommand,
   RejectCode,
   Side,
+  TriggerGate,
 } from '../../src/actors/book/types.ts';
 import { isBadPlacement, isPositiveSafeInteger, isStopType } from './placementRules.ts';
 
@@ -39,6 +40,7 @@ const bestFirst = (side: Side) => (a: number, b: number) => (side === 'buy' ? b 
 
 export class ReferenceBook implements MatchingEngine {
   lastPrice: number | null = null;
+  triggerGate: TriggerGate | undefined = undefined;
   /** Resting orders in arrival order; a level's FIFO queue is this array filtered by side and price. */
   private resting: Order[] = [];
   /** Pending stops in arrival order. */
@@ -159,7 +161,7 @@ export class ReferenceBook implements MatchingEngine {
         stopPrice: order.stopPrice!,
         lastPrice: this.lastPrice,
       });
-      this.executeOrder(order, undefined, events);
+      this.executeTriggered(order, events);
     } else {
       this.stops.push(order);
       events.push({ type: 'pending', orderId: order.orderId, side: order.side, stopPrice: order.stopPrice! });
@@ -357,9 +359,18 @@ export class ReferenceBook implements MatchingEngine {
 
   private runTriggerQueue(events: BookEvent[]): void {
     for (let next = this.triggerQueue.shift(); next !== undefined; next = this.triggerQueue.shift()) {
-      // The stop's own price/tif/postOnly/stp decide; a stop_market has no price, so it runs as market.
-      this.executeOrder(next, undefined, events);
+      this.executeTriggered(next, events);
     }
+  }
+
+  /** A triggered stop: the gate first (refused: canceled `compliance`), then it executes. */
+  private executeTriggered(stop: Order, events: BookEvent[]): void {
+    if (this.triggerGate !== undefined && !this.triggerGate(stop.userId, stop.orderId)) {
+      events.push(canceled(stop, 'compliance'));
+      return;
+    }
+    // The stop's own price/tif/postOnly/stp decide; a stop_market has no price, so it runs as market.
+    this.executeOrder(stop, undefined, events);
   }
 
   // ---- helpers over the two arrays ----

@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import WebSocket from 'ws';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -35,6 +35,8 @@ export interface RunningExchange {
 }
 
 export interface RunExchangeOptions {
+  /** The exchange's logger (default: pino at LOG_LEVEL, silent in tests). */
+  readonly log?: Logger | undefined;
   /** Start on this database (a restart of an exchange on it) instead of a fresh one; stop() keeps it. */
   readonly database?: TestDatabase | undefined;
 }
@@ -55,7 +57,7 @@ export async function runExchange(
     DEPLOY_BACKOFF_MS: '200',
     ...env,
   });
-  const exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }));
+  const exchange = await startExchange(config, options.log ?? pino({ level: config.LOG_LEVEL }));
   const http = `http://127.0.0.1:${exchange.port}`;
   const ws = `ws://127.0.0.1:${exchange.port}/ws`;
   const clients: ExchangeClient[] = [];

@@ -206,6 +206,7 @@ export interface HarnessOptions {
   readonly batchSize?: number;
   readonly checkpointEvery?: number;
   readonly inspect?: (event: ActorInspection) => void;
+  readonly admit?: (market: MarketDefinition, userId: string) => string | undefined;
 }
 
 export function createHarness(options: HarnessOptions = {}): Harness {
@@ -270,7 +271,8 @@ function exactDiv(n: bigint, d: bigint): bigint {
 /**
  * What an open order needs locked, from first principles: its price and quantity read as the
  * decimals they stand for (ticks × tickSize, lots × lotSize), written in the asset's minor units.
- * A buy needs price × remaining plus the taker fee on that rounded up; a sell its remaining.
+ * A buy needs price × remaining exactly (PROTOCOL v1.1: fees come out of what is received, nothing
+ * is reserved for them); a sell its remaining.
  */
 export function orderNeed(
   definition: MarketDefinition,
@@ -292,8 +294,7 @@ export function orderNeed(
     BigInt(order.price) * tick.units * BigInt(order.remaining) * lot.units * 10n ** BigInt(quoteDecimals),
     10n ** BigInt(tick.scale + lot.scale),
   );
-  const fee = (notional * BigInt(definition.takerFeeBps) + 9_999n) / 10_000n;
-  return { asset: definition.quoteAsset, amount: notional + fee };
+  return { asset: definition.quoteAsset, amount: notional };
 }
 
 /** Locked funds per "user/asset" that the open orders of every market of the supervisor need. */

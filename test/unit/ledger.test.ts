@@ -453,20 +453,22 @@ describe('checkInvariants', () => {
 });
 
 describe('feeOf', () => {
-  it('rounds down to a whole minor unit', () => {
-    expect(feeOf(9_999n, 1)).toBe(0n);
+  it('rounds up to a whole minor unit (PROTOCOL v1.1: never 0 when the rate is above 0)', () => {
+    expect(feeOf(1n, 1)).toBe(1n);
+    expect(feeOf(9_999n, 1)).toBe(1n);
     expect(feeOf(10_000n, 1)).toBe(1n);
-    expect(feeOf(19_999n, 1)).toBe(1n);
+    expect(feeOf(10_001n, 1)).toBe(2n);
     expect(feeOf(1_000_000n, 25)).toBe(2_500n);
+    expect(feeOf(0n, 25)).toBe(0n);
     expect(feeOf(123n, 0)).toBe(0n);
     expect(feeOf(123n, 10_000)).toBe(123n);
-    expect(feeOf(3n * E18 + 7n, 30)).toBe(9n * 10n ** 15n);
+    expect(feeOf(3n * E18 + 7n, 30)).toBe(9n * 10n ** 15n + 1n);
   });
 
-  it('bounds the fees of any split of the same amount', () => {
+  it('charges the fees of a split at least the fee of the whole (rounding up per fill)', () => {
     const parts = [3_333n, 3_333n, 3_334n];
     const split = parts.reduce((sum, part) => sum + feeOf(part, 7), 0n);
-    expect(split).toBeLessThanOrEqual(feeOf(10_000n, 7));
+    expect(split).toBeGreaterThanOrEqual(feeOf(10_000n, 7));
   });
 
   it('throws on a bad rate or a negative amount', () => {

@@ -42,10 +42,14 @@ function bal(ledger: Ledger, user: string, asset: string): { available: bigint; 
   return ledger.balance(user, asset);
 }
 
-/** price × qty plus the taker fee on it rounded up, in USDC minor units. */
+/** price × qty in USDC minor units: a buy's whole lock (PROTOCOL v1.1: no taker-fee reserve). */
 function buyNeed(price: number, qty: number): bigint {
-  const notional = BigInt(price) * BigInt(qty);
-  return notional + (notional * 20n + 9_999n) / 10_000n;
+  return BigInt(price) * BigInt(qty);
+}
+
+/** A fee as settlement charges it: rounded up to a whole minor unit (PROTOCOL v1.1). */
+function ceilFee(amount: bigint, bps: bigint): bigint {
+  return (amount * bps + 9_999n) / 10_000n;
 }
 
 async function active(): Promise<Harness & { send: (c: MarketCommand) => Promise<CommandResult> }> {
@@ -182,17 +186,17 @@ describe('lifecycle gating', () => {
 });
 
 describe('funds', () => {
-  it('refuses a buy whose lock (price × qty + ceil taker fee) is one unit short, and changes nothing', async () => {
+  it('refuses a buy whose lock (price × qty exactly, no fee reserve) is one unit short, and changes nothing', async () => {
     const { ledger, send, supervisor } = await active();
-    // 100.01 × 0.0003 = 30003 minor; the taker fee 60.006 rounds up to 61.
-    expect(buyNeed(100_01, 3)).toBe(30_064n);
-    ledger.deposit('alice', 'USDC', 30_063n);
+    // 100.01 × 0.0003 = 30003 minor: the whole lock (fees come out of the BTC received).
+    expect(buyNeed(100_01, 3)).toBe(30_003n);
+    ledger.deposit('alice', 'USDC', 30_002n);
     expectError(await send(limit('alice', 'buy', 100_01, 3)), 'insufficient_funds');
-    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 30_063n, locked: 0n });
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 30_002n, locked: 0n });
     expect(supervisor.actor(SYMBOL)!.orderBook.size).toBe(0);
     ledger.deposit('alice', 'USDC', 1n);
     expectOk(await send(limit('alice', 'buy', 100_01, 3)));
-    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 0n, locked: 30_064n });
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 0n, locked: 30_003n });
   });
 
   it('locks qty in base for a sell and refuses one lot more than available', async () => {
@@ -213,9 +217,9 @@ describe('funds', () => {
     expect(taker.events.filter((e) => e.type === 'fill')).toHaveLength(1);
     const notional = 100_07n * 1234n; // 12 348 638 USDC minor
     const base = 1234n * SAT_PER_LOT;
-    const takerFee = (base * 20n) / 10_000n;
-    const makerFee = (notional * 10n) / 10_000n; // 12 348.638 rounds down
-    expect(makerFee).toBe(12_348n);
+    const takerFee = ceilFee(base, 20n);
+    const makerFee = ceilFee(notional, 10n); // 12 348.638 rounds up
+    expect(makerFee).toBe(12_349n);
     // Alice keeps exactly the lock of her resting 766 lots at her own limit.
     expect(bal(ledger, 'alice', 'USDC')).toEqual({
       available: 1_000_000_000n - notional - buyNeed(101_00, 766),
@@ -229,7 +233,7 @@ describe('funds', () => {
     expect(ledger.checkInvariants()).toEqual([]);
   });
 
-  it('charges a taker sell its fee in quote (rounded down) and the resting buyer the maker fee in base', async () => {
+  it('charges a taker sell its fee in quote (rounded up) and the resting buyer the maker fee in base', async () => {
     const { ledger, send } = await active();
     ledger.deposit('alice', 'USDC', 1_000_000_000n);
     ledger.deposit('bob', 'BTC', 100_000_000n);
@@ -237,11 +241,13 @@ describe('funds', () => {
     expectOk(await send(limit('bob', 'sell', 95_00, 777)));
     const notional = 99_99n * 777n; // 7 769 223
     const base = 777n * SAT_PER_LOT;
-    expect(bal(ledger, 'bob', 'USDC').available).toBe(notional - (notional * 20n) / 10_000n);
-    expect(bal(ledger, 'alice', 'BTC').available).toBe(base - (base * 10n) / 10_000n);
+    // 15 538.446 and 7 770 round up to 15 539 and 7 770 (an exact fee stays as it is).
+    expect(ceilFee(notional, 20n)).toBe(15_539n);
+    expect(bal(ledger, 'bob', 'USDC').available).toBe(notional - ceilFee(notional, 20n));
+    expect(bal(ledger, 'alice', 'BTC').available).toBe(base - ceilFee(base, 10n));
     expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000_000n - notional, locked: 0n });
-    expect(bal(ledger, FEE_ACCOUNT, 'USDC').available).toBe((notional * 20n) / 10_000n);
-    expect(bal(ledger, FEE_ACCOUNT, 'BTC').available).toBe((base * 10n) / 10_000n);
+    expect(bal(ledger, FEE_ACCOUNT, 'USDC').available).toBe(ceilFee(notional, 20n));
+    expect(bal(ledger, FEE_ACCOUNT, 'BTC').available).toBe(ceilFee(base, 10n));
   });
 
   it('releases everything on cancel', async () => {
@@ -267,15 +273,15 @@ describe('funds', () => {
       return h;
     }
 
-    it('with a quoteBudget locks the budget plus fee reserve, spends at most the budget, releases the rest', async () => {
+    it('with a quoteBudget locks exactly the budget, spends at most the budget, releases the rest', async () => {
       const { ledger, send } = await withAsks();
-      // budget 15 000 000 locks 15 000 000 + 30 000 of fee reserve.
-      ledger.deposit('alice', 'USDC', 15_029_999n);
+      // budget 15 000 000 locks 15 000 000, nothing more (PROTOCOL v1.1).
+      ledger.deposit('alice', 'USDC', 14_999_999n);
       expectError(
         await send(marketOrder('alice', 'buy', 5000, { quoteBudget: 15_000_000 })),
         'insufficient_funds',
       );
-      expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 15_029_999n, locked: 0n });
+      expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 14_999_999n, locked: 0n });
       ledger.deposit('alice', 'USDC', 1n);
       const result = expectOk(await send(marketOrder('alice', 'buy', 5000, { quoteBudget: 15_000_000 })));
       // 1000 lots at 100.00, then floor(5 000 000 / 10 200) = 490 lots at 102.00.
@@ -285,9 +291,9 @@ describe('funds', () => {
         [102_00, 490],
       ]);
       const spent = 100_00n * 1000n + 102_00n * 490n;
-      expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 15_030_000n - spent, locked: 0n });
+      expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 15_000_000n - spent, locked: 0n });
       const base = 1490n * SAT_PER_LOT;
-      expect(bal(ledger, 'alice', 'BTC')).toEqual({ available: base - (base * 20n) / 10_000n, locked: 0n });
+      expect(bal(ledger, 'alice', 'BTC')).toEqual({ available: base - ceilFee(base, 20n), locked: 0n });
       expect(ledger.checkInvariants()).toEqual([]);
     });
 
@@ -302,11 +308,10 @@ describe('funds', () => {
       });
     });
 
-    it('without a quoteBudget spends at most what the available balance affords, fee reserve included', async () => {
+    it('without a quoteBudget spends at most what the available balance affords (all of it)', async () => {
       const { ledger, send } = await withAsks();
       ledger.deposit('alice', 'USDC', 12_000_000n);
-      let budget = 12_000_000n;
-      while (buyNeedOfBudget(budget) > 12_000_000n) budget--;
+      const budget = 12_000_000n;
       const result = expectOk(await send(marketOrder('alice', 'buy', 2000)));
       const afford = (budget - 10_000_000n) / 102_00n;
       expect(result.events.filter((e) => e.type === 'fill').map((f) => f.qty)).toEqual([
@@ -386,10 +391,6 @@ describe('funds', () => {
   });
 });
 
-function buyNeedOfBudget(budget: bigint): bigint {
-  return budget + (budget * 20n + 9_999n) / 10_000n;
-}
-
 describe('error precedence (PROTOCOL: bad_request, market_not_active, duplicate, insufficient_funds, would_match / fok_unfilled)', () => {
   it.each(['draft', 'paused', 'archived'] as const)(
     'bad_request comes before market_not_active (%s)',
@@ -458,6 +459,69 @@ describe('error precedence (PROTOCOL: bad_request, market_not_active, duplicate,
     expectError(await send(fok), 'fok_unfilled');
     expect(supervisor.actor(SYMBOL)!.orderBook.snapshot()).toEqual(book);
     expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 100_001_000n, locked: 0n });
+    expect(ledger.checkInvariants()).toEqual([]);
+  });
+});
+
+describe('compliance gate (issue 12 §2)', () => {
+  async function gated() {
+    const revoked = new Set<string>();
+    const h = createHarness({
+      admit: (_m, userId) => (revoked.has(userId) ? `${userId} is revoked` : undefined),
+    });
+    await listMarket(h, BTC_USDC, 'active', {
+      beforeCommand: (c) => {
+        if (c.kind === 'place' && c.clientOrderId === 'boom') throw new Error('injected fault');
+      },
+    });
+    for (const user of ['alice', 'bob', 'carol']) {
+      h.ledger.deposit(user, 'USDC', 100_000_000n);
+      h.ledger.deposit(user, 'BTC', 100_000_000n);
+    }
+    return { ...h, revoked, send: (c: MarketCommand) => h.supervisor.submit(SYMBOL, c, 1) };
+  }
+
+  it('answers compliance to an amend that reprices or grows, admits one that only shrinks', async () => {
+    const { send, revoked, supervisor } = await gated();
+    const sell = expectOk(await send(limit('bob', 'sell', 110_00, 40)));
+    expectOk(await send(limit('alice', 'buy', 100_00, 40)));
+    revoked.add('bob');
+    const before = supervisor.actor(SYMBOL)!.orderBook.snapshot();
+    const amend = (fields: { price?: number; qty?: number }) =>
+      send({ kind: 'amend', userId: 'bob', orderId: sell.orderId, ...fields });
+    expectError(await amend({ price: 100_00 }), 'compliance');
+    expectError(await amend({ qty: 41 }), 'compliance');
+    expect(supervisor.actor(SYMBOL)!.orderBook.snapshot()).toEqual(before);
+    expectOk(await amend({ qty: 30 }));
+    // An amend the book would refuse anyway gets the book's answer: an unknown order is not_found.
+    expectError(await send({ kind: 'amend', userId: 'bob', orderId: 999, price: 1 }), 'not_found');
+  });
+
+  it('a refused stop stays refused when the market is rebuilt after a fault, even if the owner is compliant again', async () => {
+    const { send, revoked, supervisor, ledger } = await gated();
+    const stop = expectOk(
+      await send(limit('bob', 'sell', 90_00, 10, { type: 'stop_limit', stopPrice: 95_00 })),
+    );
+    expectOk(await send(limit('alice', 'buy', 92_00, 10)));
+    expectOk(await send(limit('alice', 'buy', 95_00, 1)));
+    revoked.add('bob');
+    const triggered = expectOk(await send(limit('carol', 'sell', 95_00, 1)));
+    expect(triggered.events).toContainEqual({
+      type: 'canceled',
+      orderId: stop.orderId,
+      userId: 'bob',
+      remaining: 10,
+      reason: 'compliance',
+    });
+    revoked.delete('bob');
+    // A fault: the market is rebuilt from its rebuild point by replaying what it did since, and
+    // the stop must be refused again (live, bob would now be admitted and sell into alice's bid).
+    expectError(await send(limit('carol', 'buy', 1_00, 1, { clientOrderId: 'boom' })), 'unavailable');
+    await supervisor.idle();
+    const actor = supervisor.actor(SYMBOL)!;
+    expect(actor.orderBook.depth('buy', 0)).toEqual([[92_00, 10]]);
+    expect(actor.orderBook.findOrder({ userId: 'bob', orderId: stop.orderId })).toBeUndefined();
+    expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
     expect(ledger.checkInvariants()).toEqual([]);
   });
 });

@@ -413,6 +413,36 @@ describe('parseQuoteBudget', () => {
   });
 });
 
+describe('minNotional (PROTOCOL v1.1)', () => {
+  it('measures price × qty or a budget in whole tick×lot units, the minimum rounded up', () => {
+    // One tick×lot is 0.00005 quote: 10.000001 needs 200 001 of them (200 000 is 10.00000 exactly).
+    const spec = { ...BASE_SPEC, minNotional: '10.000001' };
+    const money = createMarketMoney(spec);
+    expect(money.minNotional).toBe('10.000001');
+    expect(money.notionalProblem(200_000n, 'price × qty')).toBe(
+      "price × qty 10.000000 is below the market's minNotional 10.000001",
+    );
+    expect(money.notionalProblem(200_001n, 'price × qty')).toBeUndefined();
+    expect(
+      createMarketMoney({ ...BASE_SPEC, minNotional: '10' }).notionalProblem(200_000n, 'x'),
+    ).toBeUndefined();
+    expect(m.minNotional).toBeUndefined();
+    expect(m.notionalProblem(1n, 'price × qty')).toBeUndefined();
+  });
+
+  it.each(['0', '-1', '1e3', '1.1234567', ''])('refuses minNotional %j at listing', (minNotional) => {
+    expect(() => createMarketMoney({ ...BASE_SPEC, minNotional })).toThrow(MarketSpecError);
+  });
+
+  it('allows priceDecimals + qtyDecimals decimals when the quote asset is unknown', () => {
+    const bare = { ...BASE_SPEC, quoteDecimals: undefined };
+    expect(createMarketMoney({ ...bare, minNotional: '0.00005' }).minNotional).toBe('0.00005');
+    expect(() => createMarketMoney({ ...bare, minNotional: '0.000050' })).toThrow(
+      /priceDecimals \+ qtyDecimals/,
+    );
+  });
+});
+
 describe('formatting', () => {
   it('writes exactly the market decimals', () => {
     expect(m.formatPrice(20_010)).toBe('1000.50');

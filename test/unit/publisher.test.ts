@@ -222,7 +222,7 @@ describe('publishing committed batches', () => {
     expect(on(pushes, `trades/${BTC}`)).toEqual([
       { op: 'trade', market: BTC, seq: 1, tradeId, price: '100.00', qty: '0.2000', side: 'buy', ts: 3000 },
     ]);
-    // Fees in the asset received, rounded down: bob (maker, 10 bps) on 20 USDC, alice (taker, 20 bps) on 0.2 BTC.
+    // Fees in the asset received, rounded up (exact here): bob (maker, 10 bps) on 20 USDC, alice (taker, 20 bps) on 0.2 BTC.
     expect(on(pushes, 'fills/bob')).toEqual([
       {
         op: 'fill',
@@ -457,25 +457,25 @@ describe('publishing committed batches', () => {
     await t.supervisor.credit('alice', 'USDC', 1_000_000_000n, 1);
     t.take();
     t.sink.gated = true;
-    // BTC: 0.1 BTC at 50.00 locks 5.01 USDC; ETH: 1 ETH at 100.00 locks 100.25 USDC.
+    // BTC: 0.1 BTC at 50.00 locks 5 USDC; ETH: 1 ETH at 100.00 locks 100 USDC (price × qty, no fee reserve).
     t.supervisor.send(BTC, limit('alice', 'buy', 50_00, 1_000), 2, () => undefined);
     t.supervisor.send(ETH_USDC.symbol, limit('alice', 'buy', 2_000, 1_000), 3, () => undefined);
     await nextTurn();
     await nextTurn();
     expect(t.sink.waiting).toBe(2);
-    expect(t.ledger.balance('alice', 'USDC').locked).toBe(105_260_000n);
+    expect(t.ledger.balance('alice', 'USDC').locked).toBe(105_000_000n);
     t.sink.release(); // the BTC batch commits; ETH's is still in flight
     await nextTurn();
     expect(on(t.take(), 'balances/alice')).toEqual([
-      { op: 'balance', asset: 'USDC', available: '994.990000', locked: '5.010000' },
+      { op: 'balance', asset: 'USDC', available: '995.000000', locked: '5.000000' },
     ]);
     expect(t.publisher.balances('alice')).toEqual([
-      { op: 'balance', asset: 'USDC', available: '994.990000', locked: '5.010000' },
+      { op: 'balance', asset: 'USDC', available: '995.000000', locked: '5.000000' },
     ]);
     t.sink.release();
     await t.supervisor.idle();
     expect(on(t.take(), 'balances/alice')).toEqual([
-      { op: 'balance', asset: 'USDC', available: '894.740000', locked: '105.260000' },
+      { op: 'balance', asset: 'USDC', available: '895.000000', locked: '105.000000' },
     ]);
   });
 

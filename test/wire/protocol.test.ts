@@ -364,8 +364,8 @@ describe('subscriptions', () => {
     const first = await socket.next((m) => m.op === 'balance');
     const second = await socket.next((m) => m.op === 'balance');
     const byAsset = new Map([first, second].map((b) => [b.asset, b]));
-    // A buy locks price × qty plus the largest taker fee (20 bps): 20 USDC + 0.04.
-    expect(byAsset.get('USDC')).toMatchObject({ available: '99979.960000', locked: '20.040000' });
+    // A buy locks price × qty and nothing more (PROTOCOL v1.1: no taker-fee reserve): 20 USDC.
+    expect(byAsset.get('USDC')).toMatchObject({ available: '99980.000000', locked: '20.000000' });
     expect(byAsset.get('BTC')).toMatchObject({ available: '1.00000000', locked: '0.00000000' });
     await socket.request({ op: 'cancel_all' }, 4);
     socket.close();

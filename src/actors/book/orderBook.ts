@@ -18,6 +18,7 @@ import type {
   PlaceCommand,
   RejectCode,
   Side,
+  TriggerGate,
 } from './types.ts';
 
 /**
@@ -28,6 +29,8 @@ import type {
  */
 export class OrderBook implements MatchingEngine {
   lastPrice: number | null = null;
+  /** Set by the owner; not part of the state (snapshots do not carry it). */
+  triggerGate: TriggerGate | undefined = undefined;
   private readonly store: OrderStore;
   private readonly changes = new LevelChanges();
   private readonly bids: PriceLadder;
@@ -214,6 +217,14 @@ export class OrderBook implements MatchingEngine {
     return this.changes.endBatch();
   }
 
+  /** The user's order named as findOrder does, when it rests on a level (not a pending stop). */
+  restingOrder(ref: OrderRef): OpenOrder | undefined {
+    const slot = this.open.find(ref);
+    if (slot === undefined) return undefined;
+    const ladder = this.ladderOf(slot);
+    return ladder === this.bids || ladder === this.asks ? this.store.toOpenOrder(slot) : undefined;
+  }
+
   /** The user's open order named by id, or by clientOrderId when no id is given. */
   findOrder(ref: OrderRef): OpenOrder | undefined {
     const slot = this.open.find(ref);
@@ -291,7 +302,9 @@ export class OrderBook implements MatchingEngine {
   private activate(slot: number, isOpen: boolean): void {
     const s = this.store;
     const flags = s.flags[slot]!;
-    if (isPostOnly(flags) && this.crosses(flags, s.price[slot]!)) {
+    if (this.triggerGate !== undefined && !this.triggerGate(s.userId[slot]!, s.orderId[slot]!)) {
+      this.finish(slot, isOpen, 'compliance');
+    } else if (isPostOnly(flags) && this.crosses(flags, s.price[slot]!)) {
       this.finish(slot, isOpen, 'would_match');
     } else if (
       tifOf(flags) === 'FOK' &&

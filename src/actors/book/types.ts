@@ -54,8 +54,9 @@
  * the back of a trigger queue; buy stops before sell stops (both sides can trigger only on the first
  * trade, as afterwards pending buy stops are above the last price and pending sell stops below it). When the current order has finished (rested, canceled or filled), the
  * queue is executed front to back: a stop_limit as a limit order with its price/tif/postOnly/stp, a
- * stop_market as a market order. A triggered order that breaks post-only is `canceled` with reason
- * `would_match`; a triggered FOK that cannot fill is `canceled` with reason `fok_unfilled`; fills of
+ * stop_market as a market order. A triggered order that the book's trigger gate refuses (see
+ * TriggerGate) is `canceled` with reason `compliance`, before anything else is checked; one that
+ * breaks post-only is `canceled` with reason `would_match`; a triggered FOK that cannot fill is `canceled` with reason `fok_unfilled`; fills of
  * triggered orders can trigger more stops (they join the back of the queue).
  *
  * Cancel (by orderId, or by clientOrderId among the user's open orders when orderId is absent; neither
@@ -88,7 +89,15 @@ export type SelfTradePrevention = 'cancel_taker' | 'cancel_maker' | 'cancel_both
 export type RejectCode =
   'bad_request' | 'duplicate_client_order_id' | 'overloaded' | 'would_match' | 'fok_unfilled' | 'not_found';
 
-export type CancelReason = 'user' | 'unfilled' | 'self_trade' | 'would_match' | 'fok_unfilled';
+export type CancelReason = 'user' | 'unfilled' | 'self_trade' | 'would_match' | 'fok_unfilled' | 'compliance';
+
+/**
+ * Asked when a triggered stop is about to execute (in trigger-queue order, or at once when it
+ * triggers at placement): false cancels it with reason `compliance` instead, so a stop whose owner
+ * lost compliance after placing it never trades. The market actor answers from its compliance gate
+ * live and from the journaled events on replay, so the book stays a pure function of its inputs.
+ */
+export type TriggerGate = (userId: string, orderId: number) => boolean;
 
 export interface PlaceCommand {
   readonly kind: 'place';
@@ -276,4 +285,6 @@ export interface BookView {
 /** What both the engine and the test reference model implement. */
 export interface MatchingEngine extends BookView {
   execute(command: BookCommand): BookEvent[];
+  /** Consulted before a triggered stop executes; undefined: every stop executes. */
+  triggerGate: TriggerGate | undefined;
 }

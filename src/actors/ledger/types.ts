@@ -59,7 +59,7 @@ export interface AssetTotals extends Balance {
 
 /**
  * One fill, as the market actor computes it: quoteAmount = price × qty in quote minor units, fees
- * in bps rounded down (feeOf), each in the asset its payer receives. The buyer pays quoteAmount and
+ * in bps rounded up to a whole minor unit (feeOf), each in the asset its payer receives. The buyer pays quoteAmount and
  * receives baseAmount − buyerFee; the seller pays baseAmount and receives quoteAmount − sellerFee.
  */
 export interface TradeSettlement {

@@ -1,16 +1,16 @@
+import { feeOf } from '../ledger/index.ts';
 import type { MarketMoney } from '../money.ts';
-
-const BPS = 10_000n;
 
 /**
  * What a market's orders reserve, in the assets' minor units (bigint: an 18-decimal token does not
  * fit a JS number). Listing guarantees qtyDecimals <= base decimals and priceDecimals + qtyDecimals
  * <= quote decimals, so every conversion here is an exact multiplication.
  *
- * A buy reserves price × remaining plus the most taker fee that could be charged on it (PROTOCOL:
- * "a buy's lock covers price × qty plus the maximum taker fee"), a sell its remaining quantity. What
- * an open order needs is a function of its limit price and remaining quantity alone, so the locks
- * can always be recomputed from the book (and are, in tests and after a rebuild).
+ * A buy reserves price × remaining (a market buy its budget), a sell its remaining quantity, and
+ * nothing more: fees come out of what each side receives (PROTOCOL v1.1, "Fees round up"; the
+ * earlier reserve for a taker fee is gone). What an open order needs is a function of its limit
+ * price and remaining quantity alone, so the locks can always be recomputed from the book (and
+ * are, in tests and after a rebuild).
  */
 export class MarketFunds {
   /** Quote minor units in one tick × lot. */
@@ -37,30 +37,24 @@ export class MarketFunds {
     return BigInt(qty) * this.basePerLot;
   }
 
-  /** A quote amount plus the largest taker fee on it (rounded up: the reserve must cover it). */
-  withFeeReserve(quote: bigint): bigint {
-    return quote + (quote * BigInt(this.takerFeeBps) + BPS - 1n) / BPS;
-  }
-
-  /** What an open buy limit needs locked in quote. */
+  /** What an open buy limit needs locked in quote: price × remaining exactly. */
   buyNeed(price: number, remaining: number): bigint {
-    return this.withFeeReserve(this.notional(price, remaining));
+    return this.notional(price, remaining);
   }
 
-  /** What a market buy spending `budget` tick×lot units locks in quote. */
+  /** What a market buy spending `budget` tick×lot units locks in quote: the budget exactly. */
   budgetNeed(budget: number): bigint {
-    return this.withFeeReserve(BigInt(budget) * this.quotePerTickLot);
+    return BigInt(budget) * this.quotePerTickLot;
   }
 
   /** The largest budget (tick×lot units) whose lock fits in `available` quote. */
   budgetFor(available: bigint): number {
-    let units = (available * BPS) / (BPS + BigInt(this.takerFeeBps)) / this.quotePerTickLot;
-    while (units > 0n && this.withFeeReserve(units * this.quotePerTickLot) > available) units--;
+    const units = available / this.quotePerTickLot;
     return Number(units > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : units);
   }
 
-  /** Fee in the received asset, rounded down (PROTOCOL). */
+  /** Fee in the received asset, rounded up to its smallest unit (feeOf). */
   fee(amount: bigint, bps: number): bigint {
-    return (amount * BigInt(bps)) / BPS;
+    return feeOf(amount, bps);
   }
 }

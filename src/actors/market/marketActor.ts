@@ -10,12 +10,20 @@ import {
 } from '../../../machines/marketLifecycle.ts';
 import { acceptsOrder, type OrderAction } from '../../../machines/marketLifecyclePolicy.ts';
 import { OrderBook } from '../book/orderBook.ts';
-import type { BookCommand, BookEvent, BookSnapshot, PlaceCommand } from '../book/types.ts';
+import type {
+  AmendCommand,
+  BookCommand,
+  BookEvent,
+  BookSnapshot,
+  PlaceCommand,
+  TriggerGate,
+} from '../book/types.ts';
 import { amendProblem, placeProblem, refProblem } from '../book/validate.ts';
 import type { Ledger, Posting } from '../ledger/index.ts';
 import { Mailbox } from '../mailbox.ts';
-import { createMarketMoney } from '../money.ts';
+import { createMarketMoney, type MarketMoney } from '../money.ts';
 import { MarketFunds } from './funds.ts';
+import { minNotionalProblem } from './notional.ts';
 import { OrderActivity, type OrderActivitySnapshot } from './orderActivity.ts';
 import { Settlement, type OrderTerms } from './settlement.ts';
 import type {
@@ -51,6 +59,8 @@ type ReplayItem =
       readonly seq: number;
       readonly command: BookCommand;
       readonly nextOrderId: number;
+      /** Stops the trigger gate refused during the command: the rebuild refuses them again. */
+      readonly refused: readonly number[] | undefined;
       readonly ts: number;
     }
   | { readonly kind: 'lifecycle'; readonly seq: number; readonly event: LifecycleEvent }
@@ -78,8 +88,11 @@ export interface MarketActorOptions {
   /** Test hook for fault injection: runs before each command; a throw is a fault of this actor. */
   readonly beforeCommand?: ((command: MarketCommand) => void) | undefined;
   /**
-   * Compliance gate of places (RWA markets): a refusal message, or undefined to admit. Consulted
-   * live only: replay trusts the journaled result (a refused place changed nothing).
+   * Compliance gate (RWA markets): a refusal message, or undefined to admit. Asked for every
+   * command that can add exposure: a place, an amend to a new price or a higher qty, and a stop
+   * about to execute once triggered (refused: canceled with reason `compliance`). Consulted live
+   * only: replay trusts the journal (a refused command changed nothing; a refused stop's
+   * cancellation is in the journaled events, and replay refuses exactly those stops again).
    */
   readonly admit?: ((userId: string) => string | undefined) | undefined;
 }
@@ -98,6 +111,9 @@ export class MarketActor {
   private lifecycle!: Actor<typeof marketLifecycleMachine>;
   private settlement: Settlement;
   private readonly funds: MarketFunds;
+  private readonly money: MarketMoney;
+  /** What the book asks of a triggered stop while commands are processed live. */
+  private readonly liveTriggerGate: TriggerGate | undefined;
   private seq = 0;
   private nextOrderId = 0;
   private activity!: OrderActivity;
@@ -118,11 +134,13 @@ export class MarketActor {
     const { definition } = options;
     this.definition = definition;
     this.mailbox = new Mailbox(options.mailboxSize);
-    const money = createMarketMoney({
+    const money = (this.money = createMarketMoney({
       ...definition.money,
       baseDecimals: options.baseDecimals,
       quoteDecimals: options.quoteDecimals,
-    });
+    }));
+    const { admit } = options;
+    this.liveTriggerGate = admit && ((userId: string) => admit(userId) === undefined);
     const funds = (this.funds = new MarketFunds(
       money,
       options.baseDecimals,
@@ -254,12 +272,14 @@ export class MarketActor {
       }
       this.seq = item.seq;
       if (item.kind === 'book') {
+        this.book.triggerGate = refusing(item.refused);
         this.activity.apply(this.book.execute(item.command), item.ts);
         this.nextOrderId = item.nextOrderId;
       } else {
         this.lifecycle.send(item.event);
       }
     }
+    this.book.triggerGate = this.liveTriggerGate;
     this.seq = seqMark;
     this.rebuildTerms();
     this.transition = undefined;
@@ -309,7 +329,18 @@ export class MarketActor {
     }
     this.seq = entry.seq;
     this.processed++;
-    const { command, result } = entry;
+    const { result } = entry;
+    // The journal decided which triggered stops the compliance gate refused: exactly those again.
+    this.book.triggerGate = result.ok ? refusing(refusedStops(result.events)) : undefined;
+    try {
+      this.replayCommand(entry);
+    } finally {
+      this.book.triggerGate = this.liveTriggerGate;
+    }
+  }
+
+  private replayCommand({ command, result, postings, seq }: BatchEntry): void {
+    const { symbol } = this.definition;
     if (command.kind === 'lifecycle') {
       if (!result.ok) return;
       this.lifecycle.send(command.event);
@@ -324,7 +355,7 @@ export class MarketActor {
         const { orderId } = result;
         if (orderId !== this.nextOrderId + 1) {
           throw new Error(
-            `market ${symbol}: journaled order id ${String(orderId)} at seq ${entry.seq}, expected ${this.nextOrderId + 1}`,
+            `market ${symbol}: journaled order id ${String(orderId)} at seq ${seq}, expected ${this.nextOrderId + 1}`,
           );
         }
         this.nextOrderId = orderId;
@@ -333,7 +364,7 @@ export class MarketActor {
         const accepted = result.events.find((e) => e.type === 'accepted' && e.orderId === orderId);
         const budget = marketBuy && accepted?.type === 'accepted' ? accepted.quoteBudget : undefined;
         this.book.execute(toBookPlace(command, orderId, budget));
-      } else if (entry.postings.length > 0) {
+      } else if (postings.length > 0) {
         // Funds were locked, so it reached the book, which refused it: it used an order id and
         // changed nothing else (a refusal before the book locks nothing).
         this.nextOrderId++;
@@ -388,6 +419,7 @@ export class MarketActor {
       inspect: this.options.inspect,
     });
     this.lifecycle.start();
+    this.book.triggerGate = this.liveTriggerGate;
     this.rebuildTerms();
   }
 
@@ -417,10 +449,8 @@ export class MarketActor {
         `market ${this.definition.symbol} is ${state}: ${action} is not accepted`,
       );
     }
-    if (command.kind === 'place') {
-      const refusal = this.options.admit?.(command.userId);
-      if (refusal !== undefined) return fail('compliance', refusal);
-    }
+    const refusal = this.exposureRefusal(command);
+    if (refusal !== undefined) return fail('compliance', refusal);
     switch (command.kind) {
       case 'place':
         return this.place(command, postings);
@@ -447,15 +477,51 @@ export class MarketActor {
         if (marketBuy && command.tif === 'FOK' && command.quoteBudget === undefined) {
           return 'a FOK market buy is not supported: use IOC or give a limit price';
         }
-        return placeProblem(command, this.book.config);
+        return (
+          placeProblem(command, this.book.config) ??
+          minNotionalProblem(this.money, command.price, command.qty, command.quoteBudget)
+        );
       }
-      case 'amend':
-        return amendProblem(command, this.book.config);
+      case 'amend': {
+        const problem = amendProblem(command, this.book.config);
+        if (problem !== undefined) return problem;
+        // The order as amended must still meet minNotional (unknown orders: the book answers).
+        const open = this.book.restingOrder(command);
+        if (open === undefined) return undefined;
+        return minNotionalProblem(
+          this.money,
+          command.price ?? open.price,
+          command.qty ?? open.qty,
+          undefined,
+        );
+      }
       case 'cancel':
         return refProblem(command);
       case 'cancel_all':
         return undefined;
     }
+  }
+
+  /**
+   * Why the compliance gate refuses a command that adds exposure; undefined when it admits it or
+   * the command adds none. An amend adds exposure when it loses priority (a new price or a higher
+   * qty: it re-enters as an aggressive order); lowering the qty only reduces it and needs no check,
+   * nor does an amend the book refuses anyway (unknown order, pending stop: its own answer).
+   */
+  private exposureRefusal(command: Exclude<MarketCommand, { kind: 'lifecycle' }>): string | undefined {
+    const { admit } = this.options;
+    if (admit === undefined) return undefined;
+    if (command.kind === 'place') return admit(command.userId);
+    if (command.kind === 'amend' && this.amendAddsExposure(command)) return admit(command.userId);
+    return undefined;
+  }
+
+  private amendAddsExposure(command: AmendCommand): boolean {
+    const open = this.book.restingOrder(command);
+    if (open === undefined) return false;
+    const qty = command.qty ?? open.qty;
+    const price = command.price ?? open.price;
+    return qty > open.qty - open.remaining && (price !== open.price || qty > open.qty);
   }
 
   private place(command: Extract<MarketCommand, { kind: 'place' }>, postings: Posting[]): CommandResult {
@@ -485,7 +551,7 @@ export class MarketActor {
       locked: marketBuy ? need : 0n,
     });
     const events = this.book.place(bookCommand);
-    this.replayLater(bookCommand);
+    this.pushReplay(bookCommand, events);
     const rejected = events[0]?.type === 'rejected' ? events[0] : undefined;
     if (rejected !== undefined) {
       settlement.terms.delete(orderId);
@@ -514,7 +580,7 @@ export class MarketActor {
       }
     }
     const events = this.book.amend(command);
-    this.replayLater(command);
+    this.pushReplay(command, events);
     const first = events[0];
     if (first?.type === 'rejected') {
       if (open !== undefined && delta > 0n)
@@ -529,22 +595,23 @@ export class MarketActor {
     return { ok: true, seq: this.seq, orderId: open?.orderId, events };
   }
 
-  /** Keeps a book command that ran, for rebuild(). */
-  private replayLater(command: BookCommand): void {
+  private runBook(command: BookCommand, postings: Posting[]): BookEvent[] {
+    const events = this.book.execute(command);
+    this.pushReplay(command, events);
+    this.settlement.apply(events, postings);
+    return events;
+  }
+
+  private pushReplay(command: BookCommand, events: readonly BookEvent[]): void {
+    const refused = this.liveTriggerGate === undefined ? undefined : refusedStops(events);
     this.replay.push({
       kind: 'book',
       seq: this.seq,
       command,
       nextOrderId: this.nextOrderId,
+      refused,
       ts: this.commandTs,
     });
-  }
-
-  private runBook(command: BookCommand, postings: Posting[]): BookEvent[] {
-    const events = this.book.execute(command);
-    this.replayLater(command);
-    this.settlement.apply(events, postings);
-    return events;
   }
 
   private bookResult(events: BookEvent[], orderId: number | undefined): CommandResult {
@@ -575,6 +642,19 @@ export class MarketActor {
     }
     return { ok: true, seq: this.seq, events, transition };
   }
+}
+
+/** The stops a command's events show canceled by the trigger gate; undefined when none. */
+function refusedStops(events: readonly BookEvent[]): number[] | undefined {
+  let refused: number[] | undefined;
+  for (const e of events)
+    if (e.type === 'canceled' && e.reason === 'compliance') (refused ??= []).push(e.orderId);
+  return refused;
+}
+
+/** A gate that refuses exactly `refused` (the journaled decisions); undefined refuses nothing. */
+function refusing(refused: readonly number[] | undefined): TriggerGate | undefined {
+  return refused === undefined ? undefined : (_userId, orderId) => !refused.includes(orderId);
 }
 
 /**

@@ -18,6 +18,8 @@ export interface MarketMoney {
   readonly lotSize: string;
   readonly minQty: string;
   readonly maxQty: string;
+  /** The smallest notional an order may have, with budgetDecimals decimals; undefined: none. */
+  readonly minNotional: string | undefined;
   /** minQty and maxQty in lots (maxLots is what the book's config calls maxQty). */
   readonly minLots: number;
   readonly maxLots: number;
@@ -31,6 +33,11 @@ export interface MarketMoney {
   parsePrice(input: unknown, field?: string): MoneyResult<number>;
   /** A quantity string as lots, within [minLots, maxLots]. */
   parseQty(input: unknown, field?: string): MoneyResult<number>;
+  /**
+   * Why an order of `tickLots` notional (price × qty in tick×lot units, or a market buy's budget) is
+   * below the market's minNotional; undefined when it is not, or the market sets none.
+   */
+  notionalProblem(tickLots: bigint, what: string): string | undefined;
   /** A quote amount as whole tick×lot units, rounded down (a budget spends only what it has). */
   parseQuoteBudget(input: unknown, field?: string): MoneyResult<number>;
   /** Ticks (any safe integer) with exactly priceDecimals decimals; throws RangeError on a non-safe-integer. */
@@ -53,7 +60,16 @@ export interface MarketMoney {
  */
 export function createMarketMoney(spec: MarketMoneySpec): MarketMoney {
   const parsed = parseMarketSpec(spec);
-  const { priceDecimals, qtyDecimals, tickUnits, lotUnits, minLots, maxLots, budgetDecimals } = parsed;
+  const {
+    priceDecimals,
+    qtyDecimals,
+    tickUnits,
+    lotUnits,
+    minLots,
+    maxLots,
+    budgetDecimals,
+    minNotionalUnits,
+  } = parsed;
   const notionalDecimals = priceDecimals + qtyDecimals;
   const quoteMinorPerTickLot = tickUnits * lotUnits;
   const price = new StepScale(priceDecimals, tickUnits);
@@ -66,6 +82,15 @@ export function createMarketMoney(spec: MarketMoneySpec): MarketMoney {
   const lotSize = qty.format(1);
   const minQty = qty.format(minLots);
   const maxQty = qty.format(maxLots);
+  // An order's notional is a whole number of tick×lot units, so "notional >= minNotional" is exactly
+  // "tickLots >= minNotional in tick×lot units, rounded up".
+  const budgetUnitsPerTickLot = quoteMinorPerTickLot * pow10n(budgetDecimals - notionalDecimals);
+  const minNotional =
+    minNotionalUnits === undefined ? undefined : formatUnits(minNotionalUnits, budgetDecimals);
+  const minTickLots =
+    minNotionalUnits === undefined
+      ? 0n
+      : (minNotionalUnits + budgetUnitsPerTickLot - 1n) / budgetUnitsPerTickLot;
   const maxPrice = price.format(Number.MAX_SAFE_INTEGER);
   const maxBudget = budget.format(Number.MAX_SAFE_INTEGER);
 
@@ -114,6 +139,12 @@ export function createMarketMoney(spec: MarketMoneySpec): MarketMoney {
     return ok(steps);
   }
 
+  function notionalProblem(tickLots: bigint, what: string): string | undefined {
+    if (tickLots >= minTickLots) return undefined;
+    const notional = formatUnits(tickLots * budgetUnitsPerTickLot, budgetDecimals);
+    return `${what} ${notional} is below the market's minNotional ${String(minNotional)}`;
+  }
+
   function notionalToQuoteMinor(ticks: number, lots: number): bigint {
     return BigInt(ticks) * BigInt(lots) * quoteMinorPerTickLot;
   }
@@ -135,6 +166,7 @@ export function createMarketMoney(spec: MarketMoneySpec): MarketMoney {
     lotSize,
     minQty,
     maxQty,
+    minNotional,
     minLots,
     maxLots,
     quoteMinorPerTickLot,
@@ -143,6 +175,7 @@ export function createMarketMoney(spec: MarketMoneySpec): MarketMoney {
     parsePrice,
     parseQty,
     parseQuoteBudget,
+    notionalProblem,
     formatPrice: (ticks: number) => price.format(ticks),
     formatQty: (lots: number) => qty.format(lots),
     notionalToQuoteMinor,

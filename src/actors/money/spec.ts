@@ -14,6 +14,11 @@ export interface MarketMoneySpec {
   readonly minQty: string;
   /** Largest order quantity: a multiple of lotSize, >= minQty, at most Number.MAX_SAFE_INTEGER lots. */
   readonly maxQty: string;
+  /**
+   * Smallest order notional, in quote units (PROTOCOL v1.1): a positive decimal string with at most
+   * the quote asset's decimals (priceDecimals + qtyDecimals when they are not known); absent: none.
+   */
+  readonly minNotional?: string | undefined;
   /** The base asset's decimals (0..255), when known: qtyDecimals may not exceed them. */
   readonly baseDecimals?: number | undefined;
   /** The quote asset's decimals (0..255), when known: priceDecimals + qtyDecimals may not exceed them. */
@@ -41,6 +46,8 @@ export interface ParsedMarketSpec {
   readonly maxLots: number;
   /** Decimals a quote budget may be written with: the quote asset's, else priceDecimals + qtyDecimals. */
   readonly budgetDecimals: number;
+  /** minNotional in units of 10^-budgetDecimals; undefined when the market sets none. */
+  readonly minNotionalUnits: bigint | undefined;
 }
 
 const MAX_MARKET_DECIMALS = 18;
@@ -91,6 +98,16 @@ export function parseMarketSpec(spec: MarketMoneySpec): ParsedMarketSpec {
         `${quoteDecimals}, so price × qty would not be exact in the quote asset`,
     );
   }
+  const budgetDecimals = quoteDecimals ?? priceDecimals + qtyDecimals;
+  const minNotionalUnits =
+    spec.minNotional === undefined
+      ? undefined
+      : positiveDecimal(
+          spec,
+          'minNotional',
+          budgetDecimals,
+          quoteDecimals === undefined ? 'spec' : 'quoteDecimals',
+        );
   return {
     priceDecimals,
     qtyDecimals,
@@ -98,12 +115,13 @@ export function parseMarketSpec(spec: MarketMoneySpec): ParsedMarketSpec {
     lotUnits,
     minLots: Number(minUnits / lotUnits),
     maxLots: Number(maxLots),
-    budgetDecimals: quoteDecimals ?? priceDecimals + qtyDecimals,
+    budgetDecimals,
+    minNotionalUnits,
   };
 }
 
 type DecimalsField = 'priceDecimals' | 'qtyDecimals' | 'baseDecimals' | 'quoteDecimals';
-type SizeField = 'tickSize' | 'lotSize' | 'minQty' | 'maxQty';
+type SizeField = 'tickSize' | 'lotSize' | 'minQty' | 'maxQty' | 'minNotional';
 
 function decimalsField(spec: MarketMoneySpec, field: DecimalsField, max: number): number {
   const value: unknown = spec[field];
@@ -122,7 +140,7 @@ function positiveDecimal(
   spec: MarketMoneySpec,
   field: SizeField,
   decimals: number,
-  decimalsName: DecimalsField,
+  decimalsName: DecimalsField | 'spec',
 ): bigint {
   const value: unknown = spec[field];
   if (typeof value !== 'string') {
@@ -135,7 +153,7 @@ function positiveDecimal(
   if (shape.fracLen > decimals) {
     throw new MarketSpecError(
       field,
-      `${field} "${value}" has ${shape.fracLen} decimals, more than ${decimalsName} ${decimals}`,
+      `${field} "${value}" has ${shape.fracLen} decimals, more than ${decimalsName === 'spec' ? 'priceDecimals + qtyDecimals' : decimalsName} ${decimals}`,
     );
   }
   if (shape.isZero) throw new MarketSpecError(field, `${field} must be positive, got "${value}"`);

@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import type uWS from 'uWebSockets.js';
 import { requireRole } from '../gateway.ts';
 import type { Authenticator, Principal, Role } from '../auth.ts';
+import { requestContext, requestIdFrom, withRequest } from '../../requestContext.ts';
 import { HTTP_STATUS, type ErrorCode, type Outcome } from '../errors.ts';
-import { httpDuration, httpRequests } from './metrics.ts';
+import { countErrorAnswer, httpDuration, httpRequests, methodLabel, OTHER } from './metrics.ts';
 
 /*
  * uWS glue for the JSON routes: everything a handler needs is read from the request synchronously
@@ -27,6 +28,10 @@ export interface HttpRequest {
   readonly rawBody: Buffer | undefined;
   /** The headers the route asked for (lower-case names; '' when absent). */
   readonly headers: Readonly<Record<string, string>>;
+  /** The correlation id (the client's X-Request-Id, or a new one), answered in X-Request-Id. */
+  readonly requestId: string;
+  /** The router's logger with `reqId` bound. */
+  readonly log: Logger;
 }
 
 export type HttpReply = (
@@ -56,6 +61,8 @@ export interface RouterOptions {
 
 export type Method = 'get' | 'post' | 'del' | 'any';
 const BEARER = /^Bearer[ ]+([^ ]+)[ ]*$/i;
+/** The catch-all route: its requests are labelled `other` in the metrics, never by their path. */
+const CATCH_ALL = '/*';
 
 export function json(status: number, body: unknown): HttpReply {
   return { status, json: body };
@@ -81,6 +88,7 @@ class Reply {
     private readonly res: uWS.HttpResponse,
     private readonly route: string,
     private readonly method: string,
+    private readonly requestId: string,
   ) {
     // uWS keeps one abort handler per response: the listeners hang off this one.
     res.onAborted(() => {
@@ -100,12 +108,20 @@ class Reply {
   send(reply: HttpReply): void {
     if (this.finished) return;
     this.done = true;
+    const code = 'json' in reply ? errorCodeOf(reply.json) : undefined;
+    if (code !== undefined) countErrorAnswer('http', code);
     const [contentType, body] =
-      'json' in reply ? ['application/json', JSON.stringify(reply.json)] : [reply.contentType, reply.text];
+      'json' in reply
+        ? [
+            'application/json',
+            JSON.stringify(code === undefined ? reply.json : withRequestId(reply.json, this.requestId)),
+          ]
+        : [reply.contentType, reply.text];
     this.res.cork(() => {
       this.res
         .writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`)
         .writeHeader('content-type', contentType)
+        .writeHeader('x-request-id', this.requestId)
         .end(body, reply.close ?? false);
     });
     httpRequests.inc({ route: this.route, method: this.method, status: reply.status });
@@ -115,11 +131,14 @@ class Reply {
 
 export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
   const { auth, maxBodyBytes, log } = options;
+  const debug = log.isLevelEnabled('debug');
 
   return function route(method: Method, pattern: string, routeOptions: RouteOptions, handler: Handler): void {
     const paramCount = pattern.split('/').filter((part) => part.startsWith(':')).length;
+    const routeLabel = pattern === CATCH_ALL ? OTHER : pattern;
     app[method](pattern, (res, req) => {
       const methodName = req.getCaseSensitiveMethod();
+      const context = requestContext(requestIdFrom(req.getHeader('x-request-id')), log);
       const path = req.getUrl();
       const rawParams: string[] = [];
       for (let i = 0; i < paramCount; i++) rawParams.push(req.getParameter(i));
@@ -129,7 +148,7 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
       const chunked = req.getHeader('transfer-encoding').toLowerCase().includes('chunked');
       const headers: Record<string, string> = {};
       for (const name of routeOptions.headers ?? []) headers[name] = req.getHeader(name);
-      const reply = new Reply(res, pattern, methodName);
+      const reply = new Reply(res, routeLabel, methodLabel(methodName), context.requestId);
 
       const body =
         routeOptions.body === undefined || routeOptions.body === false
@@ -160,15 +179,30 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
           body: read?.value,
           rawBody: read?.raw,
           headers,
+          requestId: context.requestId,
+          // Made on first use: most requests write no line.
+          get log() {
+            return context.log;
+          },
         };
         return handler(request);
       };
-      answer().then(
+      // Everything the handler awaits or enqueues runs with the request's id (jobs carry it).
+      withRequest(context, answer).then(
         (answered) => {
           if (answered !== undefined) reply.send(answered);
+          if (debug) {
+            const fields = {
+              method: methodName.slice(0, 16),
+              route: routeLabel,
+              path: path.slice(0, 200),
+              status: answered?.status,
+            };
+            context.log.debug(fields, 'http request answered');
+          }
         },
         (error: unknown) => {
-          log.error({ err: error, route: pattern }, 'http handler failed');
+          context.log.error({ err: error, route: pattern }, 'http handler failed');
           reply.send(errorReply('unavailable', 'the request could not be served; try again'));
         },
       );
@@ -187,6 +221,20 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
     if (!verified.ok) return verified;
     return requireRole(verified.value, role) ?? verified;
   }
+}
+
+/** The code of an error body `{error:{code, message}}`, else undefined. */
+function errorCodeOf(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null || !('error' in body)) return undefined;
+  const { error } = body;
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+  return typeof error.code === 'string' ? error.code : undefined;
+}
+
+/** The error body with the request's id beside its code and message (PROTOCOL: fields may be added). */
+function withRequestId(body: unknown, requestId: string): unknown {
+  const { error } = body as { error: object };
+  return { ...(body as object), error: { ...error, requestId } };
 }
 
 type BodyRead =

@@ -21,6 +21,8 @@ export interface MarketView {
   readonly lotSize: string;
   readonly minQty: string;
   readonly maxQty: string;
+  /** PROTOCOL v1.1; absent when the market sets none. */
+  readonly minNotional?: string;
   readonly makerFeeBps: number;
   readonly takerFeeBps: number;
   readonly name?: string;
@@ -74,6 +76,7 @@ export function marketView(
     lotSize: money.lotSize,
     minQty: money.minQty,
     maxQty: money.maxQty,
+    ...(money.minNotional === undefined ? {} : { minNotional: money.minNotional }),
     makerFeeBps: definition.makerFeeBps,
     takerFeeBps: definition.takerFeeBps,
   };
