@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import uWS from 'uWebSockets.js';
+import type * as UWS from 'uWebSockets.js';
+import uWS from './transport/uws.ts';
 import { Catalog, type ListedMarket } from './actors/catalog.ts';
 import { ComplianceRegistry, type RwaLeg } from './actors/compliance.ts';
 import { Ledger } from './actors/ledger/index.ts';
@@ -491,7 +492,7 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     devOnly: { paths: ['/dev/actors'], enabled: devPagesEnabled(config.NODE_ENV) },
   });
 
-  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+  const listenSocket = await new Promise<UWS.us_listen_socket>((resolve, reject) => {
     app.listen(config.HOST, config.PORT, (socket) => {
       if (socket === false) reject(new Error(`cannot listen on ${config.HOST}:${config.PORT}`));
       else resolve(socket);

@@ -466,6 +466,8 @@ export class ExchangeClient {
         String(message.message),
         typeof rid === 'number' ? rid : undefined,
       );
+      // Unsolicited `unauthorized`: the token's exp ended the session (PROTOCOL v1.1).
+      if (error.rid === undefined && error.code === 'unauthorized') this.#session = undefined;
       if (error.rid === undefined || !this.#settle(error.rid, error)) this.#report(error);
       return;
     }

@@ -258,6 +258,10 @@ export interface CanceledReply extends ReplyBase {
   readonly op: 'canceled';
   readonly orderId: string;
   readonly clientOrderId?: string;
+  /** Always `canceled` (PROTOCOL v1.1: replies name the outcome). */
+  readonly status: 'canceled';
+  /** What the order had filled before it was canceled. */
+  readonly filledQty: Decimal;
   readonly remainingQty: Decimal;
 }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { sql, type DatabasePool, type SerializableValue } from 'slonik';
 import { z as zv3 } from 'zod';
 import { z } from 'zod/v4';
+import { isUnstorableText, unstorableTextAt, unstorableTextMessage } from '../transport/text.ts';
 
 /*
  * The one path every entity-permissions decision takes, whether it came by direct webhook, SNS or
@@ -14,6 +15,11 @@ import { z } from 'zod/v4';
  * lock would starve it. A second delivery that finds the claim answers `duplicate`; a claim left
  * by a crash is taken over once older than the lease. When the service is unavailable the claim is
  * released, so the sender's retry (or the poller) decides later.
+ *
+ * Only a processed event is a duplicate (PROTOCOL v1.1, failed external events are retryable): an
+ * event refused because it did not apply (`failed`: an approval for a market not registered yet,
+ * or in a state that does not take it) or skipped as unreadable stays recorded with its error, and
+ * a later delivery of the same event_id claims it again and is decided afresh.
  */
 
 export const DECISION_EVENT_TYPES = ['market.approved', 'market.rejected'] as const;
@@ -102,9 +108,12 @@ export class DecisionProcessor {
     if (!parsed.success) {
       return { kind: 'malformed', eventId: claimedEventId(raw), message: z.prettifyError(parsed.error) };
     }
-    // Postgres jsonb cannot store U+0000; such an event could never be claimed, so it is malformed.
-    if (JSON.stringify(raw).includes('\\u0000')) {
-      return { kind: 'malformed', eventId: parsed.data.event_id, message: 'contains U+0000' };
+    // Postgres cannot store U+0000 or a lone surrogate: such an event could never be claimed, so
+    // it is malformed (400, which a sender does not retry), not unavailable (503, retried forever).
+    const unstorable = unstorableTextAt(raw);
+    if (unstorable !== undefined) {
+      const eventId = isUnstorableText(parsed.data.event_id) ? undefined : parsed.data.event_id;
+      return { kind: 'malformed', eventId, message: unstorableTextMessage(unstorable) };
     }
     const event = parsed.data;
     const { pool, log } = this.options;
@@ -163,9 +172,11 @@ export class DecisionProcessor {
    * not looked at again. A first record wins; it never overwrites a claim.
    */
   async skip(eventId: string, raw: unknown, source: DecisionSource, error: string): Promise<void> {
+    // An event Postgres cannot store is recorded without its payload, or it would stall the poller.
+    const payload = unstorableTextAt(raw) === undefined ? toJson(raw) : { unstorable: true };
     await this.options.pool.query(sql.unsafe`
       INSERT INTO processed_events (event_id, status, source, error, payload, processed_at)
-      VALUES (${eventId}, 'skipped', ${source}, ${error}, ${sql.jsonb(toJson(raw))}, now())
+      VALUES (${eventId}, 'skipped', ${source}, ${error}, ${sql.jsonb(payload)}, now())
       ON CONFLICT (event_id) DO NOTHING`);
   }
 
@@ -175,9 +186,12 @@ export class DecisionProcessor {
       VALUES (${event.event_id}, 'processing', ${source}, ${event.event_type}, ${event.payload.market_id},
               ${sql.jsonb(toJson(raw))})
       ON CONFLICT (event_id) DO UPDATE
-        SET claimed_at = now(), attempts = processed_events.attempts + 1, source = EXCLUDED.source
-        WHERE processed_events.status = 'processing'
-          AND processed_events.claimed_at < now() - make_interval(secs => ${this.leaseMs / 1000})
+        SET status = 'processing', processed_at = NULL, claimed_at = now(),
+            attempts = processed_events.attempts + 1, source = EXCLUDED.source,
+            event_type = EXCLUDED.event_type, market_id = EXCLUDED.market_id, payload = EXCLUDED.payload
+        WHERE processed_events.status IN ('failed', 'skipped')
+           OR (processed_events.status = 'processing'
+               AND processed_events.claimed_at < now() - make_interval(secs => ${this.leaseMs / 1000}))
       RETURNING event_id`);
     return row !== null;
   }

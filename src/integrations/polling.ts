@@ -12,6 +12,12 @@ import type { DecisionEventSource } from './entityPermissions.ts';
  * settled (processed, duplicate, refused or skipped); a page with an event that could not be taken
  * now (`unavailable`) is read again next round, which is safe for the same reason.
  *
+ * An event refused because it did not apply (an approval for a market not registered yet) is
+ * recorded as failed and is not a duplicate (decisionEvents.ts): each round first decides again the
+ * events it polled and saw refused in the last `retryRefusedForMs` (oldest first, at most a page),
+ * since the cursor has moved past them and the service will not list them again. (A refused
+ * webhook delivery is the sender's to retry.)
+ *
  * Rounds never overlap (each is scheduled when the previous one ends); several exchange processes
  * polling the same service are safe too, since the claim in processed_events decides who acts.
  */
@@ -29,6 +35,8 @@ export interface PollerOptions {
   readonly maxPagesPerRound?: number;
   /** Row of integration_cursors; default 'entity-permissions.events'. */
   readonly cursorName?: string;
+  /** How long a refused (failed) event is decided again each round; default 24 h. */
+  readonly retryRefusedForMs?: number;
 }
 
 export interface PollRound {
@@ -37,17 +45,23 @@ export interface PollRound {
   readonly duplicates: number;
   readonly refused: number;
   readonly skipped: number;
+  /** Refused events decided again this round (their outcomes are counted above too). */
+  readonly retried: number;
   /** False when the service or Postgres could not be reached, or an event must be retried. */
   readonly complete: boolean;
 }
 
 const CursorRow = z.object({ cursor: z.string() });
+const RefusedRow = z.object({ payload: z.unknown() });
+
+type Tally = { -readonly [K in keyof PollRound]: PollRound[K] };
 
 export class DecisionPoller {
   private readonly intervalMs: number;
   private readonly pageSize: number;
   private readonly maxPages: number;
   private readonly cursorName: string;
+  private readonly retryRefusedForMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = true;
@@ -57,7 +71,8 @@ export class DecisionPoller {
     this.pageSize = options.pageSize ?? 100;
     this.maxPages = options.maxPagesPerRound ?? 10;
     this.cursorName = options.cursorName ?? 'entity-permissions.events';
-    if (this.intervalMs <= 0 || this.pageSize <= 0 || this.maxPages <= 0) {
+    this.retryRefusedForMs = options.retryRefusedForMs ?? 24 * 3_600_000;
+    if (this.intervalMs <= 0 || this.pageSize <= 0 || this.maxPages <= 0 || this.retryRefusedForMs < 0) {
       throw new Error('decision poller: interval, page size and pages per round must be positive');
     }
   }
@@ -79,9 +94,21 @@ export class DecisionPoller {
 
   /** One round now (tests, or an operator nudging it). Never throws. */
   async pollOnce(): Promise<PollRound> {
-    const round = { fetched: 0, processed: 0, duplicates: 0, refused: 0, skipped: 0, complete: true };
-    const { pool, source, processor, log } = this.options;
+    const round: Tally = {
+      fetched: 0,
+      processed: 0,
+      duplicates: 0,
+      refused: 0,
+      skipped: 0,
+      retried: 0,
+      complete: true,
+    };
+    const { pool, source, log } = this.options;
     try {
+      for (const { payload } of await this.refusedEvents()) {
+        round.retried++;
+        if (!(await this.decide(payload, round))) return { ...round, complete: false };
+      }
       let cursor = await this.readCursor();
       for (let page = 0; page < this.maxPages; page++) {
         const reply = await source.events(cursor, this.pageSize);
@@ -92,32 +119,7 @@ export class DecisionPoller {
         const { events, next } = reply.value;
         round.fetched += events.length;
         for (const event of events) {
-          const outcome = await processor.process(event, 'polling');
-          switch (outcome.kind) {
-            case 'processed':
-              round.processed++;
-              break;
-            case 'duplicate':
-              round.duplicates++;
-              break;
-            case 'invalid_transition':
-              round.refused++;
-              break;
-            case 'malformed':
-              round.skipped++;
-              if (outcome.eventId !== undefined) {
-                await processor.skip(outcome.eventId, event, 'polling', outcome.message);
-              } else {
-                log.warn({ reason: outcome.message }, 'decision poller: event without an event_id skipped');
-              }
-              break;
-            case 'unavailable':
-              log.warn(
-                { eventId: outcome.eventId, reason: outcome.message },
-                'decision poller: retry next round',
-              );
-              return { ...round, complete: false };
-          }
+          if (!(await this.decide(event, round))) return { ...round, complete: false };
         }
         if (next !== cursor) {
           await pool.query(sql.unsafe`
@@ -132,6 +134,45 @@ export class DecisionPoller {
       return { ...round, complete: false };
     }
     return round;
+  }
+
+  /** One event through the decision path, counted; false when it must wait for the next round. */
+  private async decide(event: unknown, round: Tally): Promise<boolean> {
+    const { processor, log } = this.options;
+    const outcome = await processor.process(event, 'polling');
+    switch (outcome.kind) {
+      case 'processed':
+        round.processed++;
+        return true;
+      case 'duplicate':
+        round.duplicates++;
+        return true;
+      case 'invalid_transition':
+        round.refused++;
+        return true;
+      case 'malformed':
+        round.skipped++;
+        if (outcome.eventId !== undefined) {
+          await processor.skip(outcome.eventId, event, 'polling', outcome.message);
+        } else {
+          log.warn({ reason: outcome.message }, 'decision poller: event without an event_id skipped');
+        }
+        return true;
+      case 'unavailable':
+        log.warn({ eventId: outcome.eventId, reason: outcome.message }, 'decision poller: retry next round');
+        return false;
+    }
+  }
+
+  /** Events refused within the retry window, oldest first, at most a page. */
+  private async refusedEvents(): Promise<readonly { payload?: unknown }[]> {
+    if (this.retryRefusedForMs === 0) return [];
+    return this.options.pool.any(sql.type(RefusedRow)`
+      SELECT payload FROM processed_events
+      WHERE status = 'failed' AND source = 'polling'
+        AND received_at > now() - make_interval(secs => ${this.retryRefusedForMs / 1000})
+      ORDER BY received_at, event_id
+      LIMIT ${this.pageSize}`);
   }
 
   private async readCursor(): Promise<string | undefined> {

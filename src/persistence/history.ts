@@ -37,6 +37,14 @@ export interface OrderRecord {
   /** Lots the fills add up to (equals filledQty once the projection has every fill). */
   readonly filledLots: number;
   readonly updatedAt: number;
+  /** The journal position of its last change: with `id`, its place in the user's history. */
+  readonly updatedGlobalSeq: number;
+}
+
+/** Where a page of a user's orders ends: the last order's (updatedGlobalSeq, id). */
+export interface OrderPosition {
+  readonly updatedGlobalSeq: number;
+  readonly id: string;
 }
 
 export interface OrderQuery {
@@ -45,6 +53,8 @@ export interface OrderQuery {
   /** Only these statuses; every status when omitted. */
   readonly statuses?: readonly OrderStatus[] | undefined;
   readonly limit: number;
+  /** Only orders after this one in the listing's order (keyset pagination). */
+  readonly after?: OrderPosition | undefined;
 }
 
 const TradeRow = z.object({
@@ -72,6 +82,7 @@ const OrderRow = z.object({
   notional: z.string(),
   lots: z.string(),
   updated_at: z.string(),
+  updated_global_seq: z.string(),
 });
 
 export class HistoryError extends Error {
@@ -88,7 +99,8 @@ function int(text: string, what: string): number {
 }
 
 /**
- * The market's newest trades, newest first. Trade ids are `marketId:entrySeq:n`, so (global_seq,
+ * The market's newest trades, newest first; with `beforeSeq`, only those older than that trade
+ * (keyset pagination: a page's last `seq`). Trade ids are `marketId:entrySeq:n`, so (global_seq,
  * entry seq, n) is commit order; `seq` is the trade's rank in it. The projection stores no per-market
  * trade counter, so the rank is counted over the market's trades on each call (linear in them).
  */
@@ -96,7 +108,9 @@ export async function recentTrades(
   db: Pick<CommonQueryMethods, 'any'>,
   marketId: string,
   limit: number,
+  beforeSeq?: number,
 ): Promise<TradeRecord[]> {
+  const before = beforeSeq === undefined ? sql.fragment`` : sql.fragment`WHERE seq < ${beforeSeq}`;
   const rows = await db.any(sql.type(TradeRow)`
     SELECT id, market_id, seq::text AS seq, price::text AS price, qty::text AS qty, taker_side,
       (extract(epoch FROM ts) * 1000)::int8::text AS ts
@@ -107,6 +121,7 @@ export async function recentTrades(
       FROM trades t, LATERAL (SELECT regexp_match(t.id, ':([0-9]+):([0-9]+)$') AS parts) m
       WHERE t.market_id = ${marketId}
     ) ranked
+    ${before}
     ORDER BY seq DESC
     LIMIT ${limit}`);
   return rows.map((row) => ({
@@ -120,7 +135,10 @@ export async function recentTrades(
   }));
 }
 
-/** The user's orders, most recently changed first, each with what its fills add up to. */
+/**
+ * The user's orders, most recently changed first (then by id, descending), each with what its fills
+ * add up to; with `after`, only those that follow it in that order (keyset pagination).
+ */
 export async function userOrders(
   db: Pick<CommonQueryMethods, 'any'>,
   query: OrderQuery,
@@ -130,13 +148,18 @@ export async function userOrders(
   if (query.statuses !== undefined) {
     conditions.push(sql.fragment`o.status = ANY(${sql.array([...query.statuses], 'text')})`);
   }
+  if (query.after !== undefined) {
+    const { updatedGlobalSeq, id } = query.after;
+    conditions.push(sql.fragment`(o.updated_global_seq, o.id) < (${updatedGlobalSeq}, ${id})`);
+  }
   const rows = await db.any(sql.type(OrderRow)`
     SELECT o.id, o.market_id, o.client_order_id, o.side, o.type, o.status, o.price::text AS price,
       o.stop_price::text AS stop_price, o.qty::text AS qty, o.filled_qty::text AS filled_qty,
       o.remaining::text AS remaining,
       (coalesce(maker.notional, 0) + coalesce(taker.notional, 0))::text AS notional,
       (coalesce(maker.lots, 0) + coalesce(taker.lots, 0))::text AS lots,
-      (extract(epoch FROM o.updated_at) * 1000)::int8::text AS updated_at
+      (extract(epoch FROM o.updated_at) * 1000)::int8::text AS updated_at,
+      o.updated_global_seq::text AS updated_global_seq
     FROM orders o
     LEFT JOIN LATERAL (
       SELECT sum(t.price::numeric * t.qty) AS notional, sum(t.qty) AS lots
@@ -164,6 +187,7 @@ export async function userOrders(
     filledNotional: BigInt(row.notional),
     filledLots: int(row.lots, 'lots'),
     updatedAt: int(row.updated_at, 'updated_at'),
+    updatedGlobalSeq: int(row.updated_global_seq, 'updated_global_seq'),
   }));
 }
 

@@ -9,11 +9,14 @@ export type Role = (typeof ROLES)[number];
 export interface Principal {
   readonly userId: string;
   readonly roles: readonly Role[];
+  /** When the token's `exp` ends this authentication (ms since the epoch); absent without `exp`. */
+  readonly expiresAt?: number;
 }
 
 const Claims = z.object({
   sub: z.string().min(1).max(128),
   roles: z.array(z.enum(ROLES)).max(ROLES.length),
+  exp: z.number().optional(),
 });
 
 /** Verifies HS256 JWTs (claims `sub`, `roles`, `exp` honoured) and mints them for development. */
@@ -29,7 +32,12 @@ export class Authenticator {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
       const claims = Claims.safeParse(payload);
       if (!claims.success) return failure('unauthorized', 'token claims must be sub (string) and roles');
-      return success({ userId: claims.data.sub, roles: [...new Set(claims.data.roles)] });
+      const { sub, roles, exp } = claims.data;
+      return success({
+        userId: sub,
+        roles: [...new Set(roles)],
+        ...(exp === undefined ? {} : { expiresAt: exp * 1000 }),
+      });
     } catch (error) {
       if (error instanceof errors.JWTExpired) return failure('unauthorized', 'token expired');
       if (error instanceof errors.JOSEError) return failure('unauthorized', `invalid token (${error.code})`);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import uWS from 'uWebSockets.js';
+import type * as UWS from 'uWebSockets.js';
+import uWS from './uws.ts';
 import type { z } from 'zod/v4';
 import type { Catalog } from '../actors/catalog.ts';
 import { decodeMessage, encodeMessage } from '../client/codec.ts';
@@ -8,6 +9,7 @@ import { hasRole, type Authenticator, type Principal } from './auth.ts';
 import type { ErrorCode, Failure, Outcome } from './errors.ts';
 import type { OrderEntry } from './orderEntry.ts';
 import { countErrorAnswer, observe } from './http/metrics.ts';
+import { unstorableTextAt, unstorableTextMessage } from './text.ts';
 import { ACTORS_TOPIC } from './inspection.ts';
 import {
   AmendRequest,
@@ -75,7 +77,12 @@ export interface WebSocketOptions {
 interface Connection {
   /** Correlation id of the connection; a command's is `<id>.<rid>` (PROTOCOL: errors carry it). */
   readonly id: string;
+  /** The authenticated user; undefined before `auth` and again once the token's `exp` passed. */
   principal: Principal | undefined;
+  /** Ends the authentication at the token's `exp` (PROTOCOL v1.1); cleared on re-auth and close. */
+  expiry: NodeJS.Timeout | undefined;
+  /** Whose orders `placed` holds: outlives an expired authentication, for cancelOnDisconnect. */
+  owner: Principal | undefined;
   cancelOnDisconnect: boolean;
   /** `ch` or `ch|market` → the uWS topic it is subscribed to. */
   readonly subs: Map<string, string>;
@@ -84,9 +91,18 @@ interface Connection {
   closed: boolean;
 }
 
-type Socket = uWS.WebSocket<Connection>;
+type Socket = UWS.WebSocket<Connection>;
 
 const DEPTH_DEFAULT = 50;
+/** RFC 6455 close code: a message too big to process. */
+const CLOSE_MESSAGE_TOO_BIG = 1009;
+/**
+ * uWS buffers frames up to this many times WS_MAX_FRAME_BYTES (1 MiB at the default 16 KiB), so
+ * an oversized frame is closed with 1009 rather than cut; only a frame past that sees 1006.
+ */
+export const RECEIVE_ROOM = 64;
+/** setTimeout's longest delay (2^31 − 1 ms, ~24.8 days); a later `exp` re-arms when it fires. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export const topics = {
   book: (symbol: string, depth: number) => `book/${symbol}/${depth}`,
@@ -98,7 +114,7 @@ export const topics = {
 };
 
 /** Registers `/ws` on the app. Returns the publish function the supervisor's publish hook feeds. */
-export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptions) {
+export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptions) {
   const { auth, limits } = options;
   let connections = 0;
   const debug = options.log.isLevelEnabled('debug');
@@ -168,8 +184,10 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
 
   app.ws<Connection>('/ws', {
     compression: uWS.DISABLED,
-    // Frames up to 4× the limit are answered with an error; beyond that uWS closes the connection.
-    maxPayloadLength: limits.maxFrameBytes * 4,
+    // A frame over the limit closes the connection with 1009 (message too big), sent from
+    // `message` below: uWS itself drops a connection whose frame exceeds maxPayloadLength without
+    // a close frame (the client sees 1006), so it is given room above the limit.
+    maxPayloadLength: limits.maxFrameBytes * RECEIVE_ROOM,
     maxBackpressure: limits.maxBackpressureBytes,
     closeOnBackpressureLimit: 1, // typed as a number; uWS reads it as a flag
     idleTimeout: limits.idleTimeoutSeconds,
@@ -184,6 +202,8 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
       const fresh = (principal: Principal | undefined): Connection => ({
         id,
         principal,
+        expiry: undefined,
+        owner: principal,
         cancelOnDisconnect: false,
         subs: new Map(),
         placed: new Map(),
@@ -218,17 +238,19 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     open: (ws) => {
       connections++;
       options.onConnectionCountChange?.(connections);
-      if (debug) {
-        const { id, principal } = ws.getUserData();
-        options.log.debug({ reqId: id, userId: principal?.userId }, 'ws connection opened');
-      }
+      const { id, principal } = ws.getUserData();
+      if (debug) options.log.debug({ reqId: id, userId: principal?.userId }, 'ws connection opened');
+      if (principal !== undefined) authenticate(ws, principal);
     },
 
     message: (ws, data, isBinary) => {
       if (!isBinary)
         return sendError(ws, undefined, 'bad_frame', 'text frames are not accepted: send MessagePack');
       if (data.byteLength > limits.maxFrameBytes) {
-        return sendError(ws, undefined, 'bad_frame', `frame larger than ${limits.maxFrameBytes} bytes`);
+        // The close frame's reason says why; no error frame first (a client reading replies one
+        // by one would take it for the answer and send on into a closing socket).
+        ws.end(CLOSE_MESSAGE_TOO_BIG, `frame larger than ${limits.maxFrameBytes} bytes`);
+        return;
       }
       const decoded = decodeMessage(new Uint8Array(data));
       if (!decoded.ok) return sendError(ws, undefined, 'bad_frame', decoded.reason);
@@ -238,14 +260,15 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     close: (ws, code) => {
       const conn = ws.getUserData();
       conn.closed = true;
+      clearTimeout(conn.expiry);
       held.delete(ws);
       if (debug)
         options.log.debug({ reqId: conn.id, code, subscriptions: conn.subs.size }, 'ws connection closed');
       subscriptions -= conn.subs.size;
       connections--;
       options.onConnectionCountChange?.(connections);
-      if (conn.cancelOnDisconnect && conn.principal !== undefined && conn.placed.size > 0) {
-        options.cancelOnDisconnect(conn.principal, conn.placed);
+      if (conn.cancelOnDisconnect && conn.owner !== undefined && conn.placed.size > 0) {
+        options.cancelOnDisconnect(conn.owner, conn.placed);
       }
     },
   });
@@ -261,6 +284,8 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
         return sendError(ws, undefined, 'bad_request', 'rid must be a non-negative integer');
       rid = parsed.data;
     }
+    const unstorable = unstorableTextAt(message);
+    if (unstorable !== undefined) return sendError(ws, rid, 'bad_request', unstorableTextMessage(unstorable));
     const op = message.op;
     const conn = ws.getUserData();
     switch (op) {
@@ -275,16 +300,10 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
           const principal = verified.value;
           if (conn.principal !== undefined && conn.principal.userId !== principal.userId) {
             // Another user on the same connection: the previous user's private streams stop.
-            for (const [key, topic] of conn.subs) {
-              if (PRIVATE_CHANNELS.has(key as Channel) || key === 'actors') {
-                ws.unsubscribe(topic);
-                conn.subs.delete(key);
-                subscriptions--;
-              }
-            }
-            conn.placed.clear();
+            stopPrivateStreams(ws, conn);
           }
-          conn.principal = principal;
+          if (conn.owner !== undefined && conn.owner.userId !== principal.userId) conn.placed.clear();
+          authenticate(ws, principal);
           conn.cancelOnDisconnect = request.cancelOnDisconnect ?? false;
           sendLater(ws, withRid({ op: 'authed', userId: principal.userId, roles: principal.roles }, rid));
         });
@@ -320,7 +339,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
             outcome.ok &&
             (outcome.value.status === 'open' || outcome.value.status === 'partially_filled')
           ) {
-            if (conn.principal?.userId === principal.userId)
+            if (conn.owner?.userId === principal.userId)
               conn.placed.set(outcome.value.orderId, request.market);
           }
           reply(ws, rid, 'accepted', outcome);
@@ -381,9 +400,64 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     return undefined;
   }
 
+  /** The connection is now `principal`'s, until its token's `exp`. */
+  function authenticate(ws: Socket, principal: Principal): void {
+    const conn = ws.getUserData();
+    conn.principal = principal;
+    conn.owner = principal;
+    clearTimeout(conn.expiry);
+    conn.expiry = undefined;
+    const { expiresAt } = principal;
+    if (expiresAt === undefined) return;
+    const arm = (): void => {
+      const left = expiresAt - Date.now();
+      if (left > 0) {
+        conn.expiry = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+        conn.expiry.unref();
+        return;
+      }
+      conn.expiry = undefined;
+      if (conn.closed || conn.principal !== principal) return;
+      expire(ws, conn);
+      ws.cork(() => {
+        send(ws, { op: 'error', code: 'unauthorized', message: 'token expired: send auth again' });
+      });
+    };
+    arm();
+  }
+
+  /** At `exp`: the private streams stop and order entry answers unauthorized until a new auth. */
+  function expire(ws: Socket, conn: Connection): void {
+    clearTimeout(conn.expiry);
+    conn.expiry = undefined;
+    conn.principal = undefined;
+    stopPrivateStreams(ws, conn);
+  }
+
+  function stopPrivateStreams(ws: Socket, conn: Connection): void {
+    for (const [key, topic] of conn.subs) {
+      if (PRIVATE_CHANNELS.has(key as Channel) || key === 'actors') {
+        ws.unsubscribe(topic);
+        conn.subs.delete(key);
+        subscriptions--;
+      }
+    }
+  }
+
+  /** The connection's principal, unless its token's `exp` has passed (then the session ends now). */
+  function principalOf(ws: Socket, conn: Connection): Principal | undefined {
+    const principal = conn.principal;
+    if (principal?.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
+      expire(ws, conn);
+      return undefined;
+    }
+    return principal;
+  }
+
   function traderOf(ws: Socket, conn: Connection, rid: number | undefined): Principal | undefined {
-    const denied = requireRole(conn.principal, 'trader');
-    if (denied === undefined) return conn.principal;
+    const principal = principalOf(ws, conn);
+    const denied = requireRole(principal, 'trader');
+    if (denied === undefined) return principal;
     sendError(ws, rid, denied.code, denied.message);
     return undefined;
   }
@@ -396,7 +470,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
     let topic: string;
     let snapshot: readonly object[];
     if (isPrivate) {
-      const principal = conn.principal;
+      const principal = principalOf(ws, conn);
       if (principal === undefined) return sendError(ws, rid, 'unauthorized', `channel ${ch} needs auth`);
       topic = topics.private(ch, principal.userId);
       const { marketData } = options;
@@ -437,7 +511,7 @@ export function registerWebSocket(app: uWS.TemplatedApp, options: WebSocketOptio
 
   function subscribeActors(ws: Socket, rid: number | undefined): void {
     const conn = ws.getUserData();
-    const denied = requireRole(conn.principal, 'admin');
+    const denied = requireRole(principalOf(ws, conn), 'admin');
     if (denied !== undefined) return sendError(ws, rid, denied.code, denied.message);
     const actors = options.actors;
     if (actors === undefined) return sendError(ws, rid, 'bad_request', 'the actors channel is not enabled');

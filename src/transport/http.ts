@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { sql, type DatabasePool } from 'slonik';
 import type uWS from 'uWebSockets.js';
-import type { z } from 'zod/v4';
+import { z } from 'zod/v4';
 import type { Catalog, ListedMarket } from '../actors/catalog.ts';
 import type { Ledger } from '../actors/ledger/index.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
@@ -12,6 +12,7 @@ import type { Admin } from './admin.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { failure, type Outcome } from './errors.ts';
 import { observe, metricsContentType, renderMetrics } from './http/metrics.ts';
+import { decodeCursor, pageHeaders } from './http/cursor.ts';
 import { createRouter, errorReply, json, outcomeReply, type HttpReply } from './http/router.ts';
 import { registerIssuanceRoutes } from './http/issuance.ts';
 import { marketView, orderView, tradeView, withoutOp } from './http/views.ts';
@@ -162,11 +163,19 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
     if (!market.ok) return errorReply(market.code, market.message);
     const limit = intParam(query, 'limit', LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX);
     if (!limit.ok) return errorReply(limit.code, limit.message);
-    const trades = await recentTrades(pool, market.value.definition.id, limit.value);
-    return json(
-      200,
-      trades.map((t) => tradeView(market.value, t)),
-    );
+    const cursor = decodeCursor(TradesCursor, query.get('cursor'));
+    if (!cursor.ok) return errorReply(cursor.code, cursor.message);
+    // One more than a page, to know whether another page follows.
+    const trades = await recentTrades(pool, market.value.definition.id, limit.value + 1, cursor.value?.seq);
+    const page = trades.slice(0, limit.value);
+    const last = page.at(-1);
+    return {
+      ...json(
+        200,
+        page.map((t) => tradeView(market.value, t)),
+      ),
+      headers: pageHeaders(trades.length > limit.value && last !== undefined ? { seq: last.seq } : undefined),
+    };
   });
 
   // Candles of committed trades, open time aligned to the interval, no gaps (empty minutes repeat
@@ -231,7 +240,8 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
 
   route('get', `${BASE}/orders`, { role: 'trader' }, async ({ query, principal }) => {
     const listed = await listOrders(principal!, query);
-    return listed.ok ? json(200, listed.value) : errorReply(listed.code, listed.message);
+    if (!listed.ok) return errorReply(listed.code, listed.message);
+    return { ...json(200, listed.value.orders), headers: pageHeaders(listed.value.next) };
   });
 
   route('get', `${BASE}/balances`, { role: 'trader' }, ({ principal }) =>
@@ -239,11 +249,16 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
   );
 
   /**
-   * Open orders (open, partially_filled, pending_trigger) from memory, closed ones (filled,
-   * canceled) from the orders projection, newest first after the open ones; `limit` bounds the
-   * closed part.
+   * One page of the user's orders: first the open ones (open, partially_filled, pending_trigger)
+   * from memory, by market id then order number; then the closed ones (filled, canceled) from the
+   * orders projection, most recently changed first. `limit` bounds the page; the cursor is the last
+   * item's place in one of the two parts. An order that closes while a client pages through the
+   * open part is listed again among the closed ones, never missed.
    */
-  async function listOrders(principal: Principal, query: URLSearchParams): Promise<Outcome<object[]>> {
+  async function listOrders(
+    principal: Principal,
+    query: URLSearchParams,
+  ): Promise<Outcome<{ orders: object[]; next: OrdersCursor | undefined }>> {
     const marketName = query.get('market');
     let market: ListedMarket | undefined;
     if (marketName !== null) {
@@ -257,27 +272,46 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
     }
     const limit = intParam(query, 'limit', LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX);
     if (!limit.ok) return limit;
+    const cursor = decodeCursor(OrdersCursor, query.get('cursor'));
+    if (!cursor.ok) return cursor;
+    const at = cursor.value;
 
-    const result: object[] = [];
-    if (wanted === null || OPEN_STATUSES.has(wanted)) {
-      for (const order of marketData.openOrders(principal.userId, market?.definition.id)) {
-        if (wanted === null || order.status === wanted) result.push(withoutOp(order));
+    const orders: object[] = [];
+    if ((at === undefined || 'open' in at) && (wanted === null || OPEN_STATUSES.has(wanted))) {
+      const open = marketData
+        .openOrders(principal.userId, market?.definition.id)
+        .filter((order) => wanted === null || order.status === wanted)
+        .map((order) => ({ order, key: openOrderKey(order.orderId) }))
+        .filter(({ key }) => at === undefined || !('open' in at) || compareOpenKeys(key, at.open) > 0)
+        .sort((a, b) => compareOpenKeys(a.key, b.key));
+      for (const { order } of open.slice(0, limit.value)) orders.push(withoutOp(order));
+      if (open.length > limit.value) {
+        return { ok: true, value: { orders, next: { open: open[limit.value - 1]!.key } } };
       }
     }
     const closed = wanted === null ? CLOSED_STATUSES : CLOSED_STATUSES.filter((s) => s === wanted);
-    if (closed.length > 0) {
-      const records = await userOrders(pool, {
-        userId: principal.userId,
-        marketId: market?.definition.id,
-        statuses: closed,
-        limit: limit.value,
-      });
-      for (const record of records) {
-        const of = catalog.market(record.marketId);
-        if (of !== undefined) result.push(orderView(of, record));
-      }
+    if (closed.length === 0) return { ok: true, value: { orders, next: undefined } };
+    const room = limit.value - orders.length;
+    const after = at !== undefined && 'closed' in at && at.closed !== null ? at.closed : undefined;
+    const records = await userOrders(pool, {
+      userId: principal.userId,
+      marketId: market?.definition.id,
+      statuses: closed,
+      // One more than the room left, to know whether another page follows.
+      limit: room + 1,
+      after: after === undefined ? undefined : { updatedGlobalSeq: after[0], id: after[1] },
+    });
+    const kept = records.slice(0, room);
+    for (const record of kept) {
+      const of = catalog.market(record.marketId);
+      if (of !== undefined) orders.push(orderView(of, record));
     }
-    return { ok: true, value: result };
+    const last = kept.at(-1);
+    let next: OrdersCursor | undefined;
+    if (records.length > room) {
+      next = { closed: last === undefined ? null : [last.updatedGlobalSeq, last.id] };
+    }
+    return { ok: true, value: { orders, next } };
   }
 
   if (options.issuance !== undefined)
@@ -286,6 +320,33 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
 
   // Last: every path and method nothing above matched.
   route('any', '/*', {}, ({ method, path }) => errorReply('not_found', `no route ${method} ${path}`));
+}
+
+/** A page's position in GET /markets/:id/trades: the last trade's `seq` (newest first). */
+const TradesCursor = z.object({ seq: z.number().int().positive() });
+
+/**
+ * A page's position in GET /orders: the last open order's (market id, order number), or the last
+ * closed order's (updatedGlobalSeq, id); `closed: null` is the start of the closed part.
+ */
+const OrdersCursor = z.union([
+  z.object({ open: z.tuple([z.string().max(200), z.number().int().nonnegative()]) }),
+  z.object({
+    closed: z.tuple([z.number().int().nonnegative(), z.string().max(300)]).nullable(),
+  }),
+]);
+type OrdersCursor = z.infer<typeof OrdersCursor>;
+type OpenKey = [marketId: string, orderNumber: number];
+
+/** An open order's place in the open part: wire ids are `marketId:orderNumber`. */
+function openOrderKey(orderId: string): OpenKey {
+  const colon = orderId.lastIndexOf(':');
+  return [orderId.slice(0, colon), Number(orderId.slice(colon + 1))];
+}
+
+function compareOpenKeys(a: OpenKey, b: OpenKey): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  return a[1] - b[1];
 }
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): Outcome<z.infer<S>> {

@@ -3,6 +3,7 @@ import type { Catalog, ListedMarket } from '../actors/catalog.ts';
 import type { CommandResult, MarketCommand } from '../actors/market/types.ts';
 import { minNotionalProblem } from '../actors/market/notional.ts';
 import type { MoneyResult } from '../actors/money.ts';
+import { explainNotDecimal, scanDecimal } from '../actors/money/decimal.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { placementSummary } from '../marketdata/publisher.ts';
 import type { Principal } from './auth.ts';
@@ -34,6 +35,8 @@ export interface Accepted {
 export interface Canceled {
   readonly orderId: string;
   readonly clientOrderId?: string;
+  readonly status: 'canceled';
+  readonly filledQty: string;
   readonly remainingQty: string;
 }
 
@@ -106,7 +109,7 @@ export class OrderEntry {
    */
   place(principal: Principal, request: PlaceRequest, answer: (outcome: Outcome<Accepted>) => void): void {
     const respond = countedPlace(request, answer);
-    const found = this.marketFor(principal, request.market);
+    const found = this.marketFor(principal, request.market, placeProblem(request));
     if (!found.ok) return respond(found);
     const market = found.value;
     const command = placeCommand(principal.userId, market, request);
@@ -178,6 +181,8 @@ export class OrderEntry {
         success({
           orderId: wireOrderId(market.definition.id, canceled.orderId),
           ...(request.clientOrderId === undefined ? {} : { clientOrderId: request.clientOrderId }),
+          status: 'canceled',
+          filledQty: market.money.formatQty(result.filledQty ?? 0),
           remainingQty: market.money.formatQty(canceled.remaining),
         }),
       );
@@ -186,7 +191,8 @@ export class OrderEntry {
 
   amend(principal: Principal, request: AmendRequest, answer: (outcome: Outcome<Amended>) => void): void {
     const respond = countedRejections('amend', answer);
-    const found = this.marketFor(principal, request.market);
+    const problem = decimalProblem('qty', request.qty) ?? decimalProblem('price', request.price) ?? undefined;
+    const found = this.marketFor(principal, request.market, problem);
     if (!found.ok) return respond(found);
     const market = found.value;
     const ref = orderRef(principal.userId, market, request);
@@ -263,10 +269,15 @@ export class OrderEntry {
     this.options.supervisor.send(market.definition.symbol, command, this.clock(), then);
   }
 
-  /** The rate limit, then the market named: every single-market request starts so. */
-  private marketFor(principal: Principal, name: string): Outcome<ListedMarket> {
+  /**
+   * The rate limit, then what is wrong with the request whatever the market (`bad_request` comes
+   * before `unknown_market`, PROTOCOL.md), then the market named: every single-market request
+   * starts so. The market's own money rules (decimals, tick, lot, min and max) are checked after.
+   */
+  private marketFor(principal: Principal, name: string, problem?: string): Outcome<ListedMarket> {
     const limited = this.limit(principal);
     if (limited !== undefined) return limited;
+    if (problem !== undefined) return failure('bad_request', problem);
     const market = this.options.catalog.market(name);
     return market === undefined ? unknownMarket(name) : success(market);
   }
@@ -294,30 +305,45 @@ function badMoney<T>(result: MoneyResult<T>): Failure | undefined {
   return result.ok ? undefined : failure('bad_request', result.message);
 }
 
+/** What makes a placement bad whatever its market: the fields its type needs, decimals' grammar. */
+function placeProblem(r: PlaceRequest): string | undefined {
+  const limitType = r.type === 'limit' || r.type === 'stop_limit';
+  const stopType = r.type === 'stop_limit' || r.type === 'stop_market';
+  if (limitType !== (r.price !== undefined)) {
+    return limitType ? `price is required for ${r.type}` : `price is not allowed for ${r.type}`;
+  }
+  if (stopType !== (r.stopPrice !== undefined)) {
+    return stopType ? `stopPrice is required for ${r.type}` : `stopPrice is not allowed for ${r.type}`;
+  }
+  if (r.quoteQty !== undefined && !(r.type === 'market' && r.side === 'buy')) {
+    return 'quoteQty is only for market buys';
+  }
+  if (r.qty === undefined && r.quoteQty === undefined) return 'qty is required';
+  if (r.postOnly === true && (!limitType || (r.tif ?? 'GTC') !== 'GTC')) {
+    return 'postOnly is only for GTC limit and stop_limit orders';
+  }
+  return (
+    decimalProblem('qty', r.qty) ??
+    decimalProblem('price', r.price) ??
+    decimalProblem('stopPrice', r.stopPrice) ??
+    decimalProblem('quoteQty', r.quoteQty)
+  );
+}
+
+/** A decimal string that no market could take: not a plain decimal, or not positive. */
+function decimalProblem(field: string, text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (scanDecimal(text) === undefined) return `${field} must be a plain decimal: ${explainNotDecimal(text)}`;
+  if (/^[0.]+$/.test(text)) return `${field} must be positive`;
+  return undefined;
+}
+
 function placeCommand(
   userId: string,
   market: ListedMarket,
   r: PlaceRequest,
 ): Outcome<Omit<Extract<MarketCommand, { kind: 'place' }>, never>> {
   const { money } = market;
-  const limitType = r.type === 'limit' || r.type === 'stop_limit';
-  const stopType = r.type === 'stop_limit' || r.type === 'stop_market';
-  if (limitType !== (r.price !== undefined)) {
-    return failure(
-      'bad_request',
-      limitType ? `price is required for ${r.type}` : `price is not allowed for ${r.type}`,
-    );
-  }
-  if (stopType !== (r.stopPrice !== undefined)) {
-    return failure(
-      'bad_request',
-      stopType ? `stopPrice is required for ${r.type}` : `stopPrice is not allowed for ${r.type}`,
-    );
-  }
-  if (r.quoteQty !== undefined && !(r.type === 'market' && r.side === 'buy')) {
-    return failure('bad_request', 'quoteQty is only for market buys');
-  }
-  if (r.qty === undefined && r.quoteQty === undefined) return failure('bad_request', 'qty is required');
   const qty = r.qty === undefined ? undefined : money.parseQty(r.qty);
   const price = r.price === undefined ? undefined : money.parsePrice(r.price);
   const stopPrice = r.stopPrice === undefined ? undefined : money.parsePrice(r.stopPrice, 'stopPrice');
@@ -327,9 +353,6 @@ function placeCommand(
     if (bad !== undefined) return bad;
   }
   const tif = r.tif ?? 'GTC';
-  if (r.postOnly === true && (!limitType || tif !== 'GTC')) {
-    return failure('bad_request', 'postOnly is only for GTC limit and stop_limit orders');
-  }
   const small = minNotionalProblem(
     money,
     price?.ok ? price.value : undefined,

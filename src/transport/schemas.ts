@@ -114,6 +114,12 @@ export const ASSET_TYPES = [
 ] as const;
 
 const text = (max: number) => z.string().trim().min(1).max(max);
+/** A compliance document's id in the issuer's system: kept exactly as sent (no trimming). */
+const documentId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^\S(.*\S)?$/, 'a document id has no leading or trailing spaces');
 
 /** POST /markets/register (issuer): an RWA market and its asset (PROTOCOL.md, HTTP). */
 export const RegisterBody = z.object({
@@ -138,8 +144,14 @@ export const RegisterBody = z.object({
       valuation: decimal.optional(),
       currency: z.string().min(1).max(16).optional(),
       location: text(500).optional(),
+      // Document ids as issuers' systems send them, or descriptions (PROTOCOL v1.1); kept as sent.
       complianceDocuments: z
-        .array(z.object({ name: text(200), url: z.url().max(2000), hash: z.string().max(200).optional() }))
+        .array(
+          z.union([
+            documentId,
+            z.object({ name: text(200), url: z.url().max(2000), hash: z.string().max(200).optional() }),
+          ]),
+        )
         .max(50)
         .optional(),
       regulatoryInfo: z

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import type { DatabasePool } from 'slonik';
-import uWS from 'uWebSockets.js';
+import type * as UWS from 'uWebSockets.js';
+import uWS from '../../src/transport/uws.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderMessage, TradeMessage } from '../../src/client/protocol.ts';
 import { bookChecksum } from '../../src/client/checksum.ts';
@@ -515,7 +516,10 @@ describe('order entry and the read path', () => {
     ).toEqual([]);
 
     const canceled = await call('DELETE', `/api/v1/orders/${encodeURIComponent(askId)}`, { token: bob });
-    expect(canceled).toEqual({ status: 200, body: { orderId: askId, remainingQty: '0.3000' } });
+    expect(canceled).toEqual({
+      status: 200,
+      body: { orderId: askId, status: 'canceled', filledQty: '0.2000', remainingQty: '0.3000' },
+    });
     const history = await eventually(
       () => call<Json[]>('GET', '/api/v1/orders?status=canceled', { token: bob }),
       (r) => r.body.length === 1,
@@ -652,7 +656,7 @@ describe('GET /health when Postgres does not answer', () => {
       log: pino({ level: 'silent' }),
       auth: new Authenticator('x'.repeat(32)),
     } as Partial<HttpOptions> as HttpOptions);
-    const listen = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    const listen = await new Promise<UWS.us_listen_socket>((resolve, reject) => {
       app.listen('127.0.0.1', 0, (socket) => {
         if (socket === false) reject(new Error('no port'));
         else resolve(socket);

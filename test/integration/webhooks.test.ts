@@ -328,12 +328,16 @@ describe('out of order and invalid decisions', () => {
     expect(issuance.markets.get(market)).toBe('active');
   });
 
-  it('the failed event stays failed: a redelivery answers duplicate and changes nothing', async () => {
-    const body = event('no-such-market');
-    await handlerWith()(signed(body));
-    issuance.markets.set('no-such-market', 'pending_approval');
+  it('finding 4: a refused event is retryable: delivered again once it applies, it is processed, then a duplicate', async () => {
+    const body = event('registered-later');
+    expect((await handlerWith()(signed(body))).status).toBe(409);
+    expect((await handlerWith()(signed(body))).status).toBe(409);
+    expect(await processed(body.event_id)).toMatchObject({ status: 'failed', attempts: 2 });
+    issuance.markets.set('registered-later', 'pending_approval');
+    expect((await handlerWith()(signed(body))).body).toEqual({ status: 'processed' });
+    expect(issuance.markets.get('registered-later')).toBe('approved');
+    expect(await processed(body.event_id)).toMatchObject({ status: 'success', attempts: 3 });
     expect((await handlerWith()(signed(body))).body).toEqual({ status: 'duplicate' });
-    expect(issuance.markets.get('no-such-market')).toBe('pending_approval');
   });
 
   it('when the issuance service is unavailable: 503, the claim is released, a redelivery decides', async () => {
@@ -564,6 +568,7 @@ describe('polling fallback', () => {
         duplicates: 1,
         refused: 0,
         skipped: 0,
+        retried: 0,
         complete: true,
       });
       expect(markets.map((m) => issuance.markets.get(m))).toEqual(['approved', 'approved', 'approved']);
@@ -617,6 +622,40 @@ describe('polling fallback', () => {
     } finally {
       await standIn.close();
     }
+  });
+
+  it('finding 4: decides a polled event refused before its market was registered again, each round until it applies', async () => {
+    const source = {
+      events: (cursor: string | undefined) =>
+        Promise.resolve({
+          ok: true as const,
+          value: { events: cursor === undefined ? [event('polled-early')] : [], next: 'e1' },
+        }),
+    };
+    const processor = new DecisionProcessor({ pool, decide: issuance.decide, log });
+    const poller = new DecisionPoller({ pool, source, processor, log, cursorName: 'test.e' });
+    expect(await poller.pollOnce()).toMatchObject({ fetched: 1, refused: 1, retried: 0, complete: true });
+    // The cursor moved past it; the next round decides it again from processed_events.
+    expect(await poller.pollOnce()).toMatchObject({ fetched: 0, refused: 1, retried: 1, complete: true });
+    issuance.markets.set('polled-early', 'pending_approval');
+    expect(await poller.pollOnce()).toMatchObject({ fetched: 0, processed: 1, retried: 1, complete: true });
+    expect(issuance.markets.get('polled-early')).toBe('approved');
+    expect(await poller.pollOnce()).toMatchObject({ retried: 0, processed: 0 });
+  });
+
+  it('finding 4: a polled event with a lone surrogate is skipped (recorded without its payload), not a stalled round', async () => {
+    const bad = { ...event('m'), payload: { ...event('m').payload, reason: 'x\ud800' } };
+    const source = {
+      events: (cursor: string | undefined) =>
+        Promise.resolve({
+          ok: true as const,
+          value: { events: cursor === undefined ? [bad] : [], next: 's1' },
+        }),
+    };
+    const processor = new DecisionProcessor({ pool, decide: issuance.decide, log });
+    const poller = new DecisionPoller({ pool, source, processor, log, cursorName: 'test.s' });
+    expect(await poller.pollOnce()).toMatchObject({ fetched: 1, skipped: 1, complete: true });
+    expect(await processed(bad.event_id)).toMatchObject({ status: 'skipped' });
   });
 
   it('records a malformed event as skipped and moves on; an unreachable service is an incomplete round', async () => {

@@ -24,7 +24,7 @@ import { listMarkets, RawSocket } from './fixtures.ts';
  */
 
 const MAX_FRAME = 16 * 1024;
-/** uWS closes the connection above this (the gateway's maxPayloadLength). */
+/** Sizes around here are sampled too (uWS cut connections above it once; now each frame over MAX_FRAME closes with 1009). */
 const CLOSE_ABOVE = 4 * MAX_FRAME;
 /** Maps nested deeper than this may overflow the decoder's stack: then `bad_frame` is fine. */
 const DEEP = 500;

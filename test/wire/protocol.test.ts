@@ -78,12 +78,18 @@ describe('framing', () => {
     socket.close();
   });
 
-  it('answers a frame over the size limit with bad_frame', async () => {
-    const socket = await RawSocket.open(running.ws);
-    socket.send({ op: 'ping', pad: 'x'.repeat(20_000) });
-    expect(await socket.next((m) => m.op === 'error')).toMatchObject({ code: 'bad_frame' });
-    expect(await socket.request({ op: 'ping' }, 3)).toMatchObject({ op: 'pong' });
-    socket.close();
+  it('finding 4: closes on a frame over the size limit with 1009 (message too big), not 1006', async () => {
+    for (const size of [20_000, 900_000]) {
+      const socket = await RawSocket.open(running.ws);
+      expect(await socket.request({ op: 'ping' }, 3)).toMatchObject({ op: 'pong' });
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+        socket.ws.once('close', (code: number, reason: Buffer) => {
+          resolve({ code, reason: reason.toString() });
+        });
+      });
+      socket.send({ op: 'ping', pad: 'x'.repeat(size) });
+      expect(await closed).toEqual({ code: 1009, reason: 'frame larger than 16384 bytes' });
+    }
   });
 
   it('writes integers above 2^32 as MessagePack integers, never floats', async () => {

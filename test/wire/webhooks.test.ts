@@ -3,6 +3,8 @@ import {
   startEntityPermissionsStandIn,
   type EntityPermissionsStandIn,
 } from '../../scripts/entity-permissions.ts';
+import { sql } from 'slonik';
+import { createDatabasePool } from '../../src/persistence/pool.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 
 /*
@@ -165,5 +167,67 @@ describe('entity-permissions decisions', () => {
       async () => ['activating', 'active'].includes(await statusOf(id)),
       'the poller to approve the market',
     );
+  });
+
+  it('finding 4: an approval refused for a market not registered yet is processed when delivered again after registration', async () => {
+    const event = {
+      event_id: 'early-approval-ccf',
+      event_type: 'market.approved' as const,
+      payload: { market_id: 'CCF-USDC', entity_id: 'CCF', decision: 'approved' as const },
+      context: { actor_id: 'compliance-officer' },
+    };
+    const early = await post(standIn.prepare(event, 'direct'));
+    expect(early).toMatchObject({ status: 409, body: { error: { code: 'invalid_transition' } } });
+    // Delivered again before it could apply: still refused, still not a duplicate.
+    expect((await post(standIn.prepare(event, 'direct'))).status).toBe(409);
+    const id = await register('CCF');
+    expect(await statusOf(id)).toBe('pending_approval');
+    const again = await post(standIn.prepare(event, 'direct'));
+    expect(again).toMatchObject({ status: 200, body: { status: 'processed' } });
+    await until(async () => ['activating', 'active'].includes(await statusOf(id)), 'the approval to apply');
+    // Processed now: only that counts as a duplicate.
+    expect(await post(standIn.prepare(event, 'direct'))).toMatchObject({
+      status: 200,
+      body: { status: 'duplicate' },
+    });
+  });
+
+  it('finding 4: a polled approval refused before registration is decided again once the market is registered', async () => {
+    const { event } = await standIn.decide({ marketId: 'CCG-USDC', decision: 'approved', deliver: false });
+    // The poller sees it, and refuses it, before the market exists.
+    const pool = await createDatabasePool(running.database.url);
+    try {
+      await until(async () => {
+        const status: unknown = await pool.maybeOneFirst(
+          sql.unsafe`SELECT status FROM processed_events WHERE event_id = ${event.event_id}`,
+        );
+        return status === 'failed';
+      }, 'the poller to refuse the early approval');
+    } finally {
+      await pool.end();
+    }
+    const id = await register('CCG');
+    await until(
+      async () => ['activating', 'active'].includes(await statusOf(id)),
+      'the poller to decide the refused approval again',
+    );
+  });
+
+  it('finding 4: NUL or a lone surrogate in a signed webhook reason answers 400, not 503', async () => {
+    const id = await register('CCH');
+    for (const [n, reason] of [
+      [1, 'bad\u0000reason'],
+      [2, 'lone \ud800 surrogate'],
+    ] as const) {
+      const event = {
+        event_id: `unstorable-${n}-${id}`,
+        event_type: 'market.rejected' as const,
+        payload: { market_id: id, entity_id: id, decision: 'rejected' as const, reason },
+        context: { actor_id: 'compliance-officer' },
+      };
+      const answer = await post(standIn.prepare(event, 'direct'));
+      expect(answer).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+    }
+    expect(await statusOf(id)).toBe('pending_approval');
   });
 });

@@ -454,8 +454,12 @@ export class MarketActor {
     switch (command.kind) {
       case 'place':
         return this.place(command, postings);
-      case 'cancel':
-        return this.bookResult(this.runBook(command, postings), command.orderId);
+      case 'cancel': {
+        const open = this.book.findOrder(command);
+        const result = this.bookResult(this.runBook(command, postings), command.orderId);
+        if (!result.ok || open === undefined) return result;
+        return { ...result, filledQty: open.qty - open.remaining };
+      }
       case 'amend':
         return this.amend(command, postings);
       case 'cancel_all':

@@ -56,6 +56,11 @@ export type CommandResult =
       readonly orderId?: number | undefined;
       readonly events: readonly BookEvent[];
       readonly transition?: LifecycleNotice | undefined;
+      /**
+       * A cancel's order: the quantity it had filled when canceled, for the `canceled` reply
+       * (PROTOCOL v1.1). Live only: not journaled (a replay sends no replies).
+       */
+      readonly filledQty?: number | undefined;
     }
   | { readonly ok: false; readonly code: MarketErrorCode; readonly message: string };
 

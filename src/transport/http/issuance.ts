@@ -6,6 +6,7 @@ import type { Outcome } from '../errors.ts';
 import type { Authorize, Issuance, IssuanceAction } from '../issuance.ts';
 import type { ComplianceAdmin } from '../complianceAdmin.ts';
 import { ComplianceBody, DecisionBody, ReasonBody, RegisterBody, describeIssues } from '../schemas.ts';
+import { unstorableTextAt, unstorableTextMessage } from '../text.ts';
 import { errorReply, json, type createRouter, type HttpReply } from './router.ts';
 import { marketView } from './views.ts';
 
@@ -115,6 +116,8 @@ export function registerIssuanceRoutes(
           } catch {
             return errorReply('bad_request', 'the body is not valid JSON');
           }
+          const unstorable = unstorableTextAt(parsedJson);
+          if (unstorable !== undefined) return errorReply('bad_request', unstorableTextMessage(unstorable));
           const parsed = ReasonBody.safeParse(parsedJson);
           if (!parsed.success) return errorReply('bad_request', describeIssues(parsed.error));
           reason = parsed.data.reason;

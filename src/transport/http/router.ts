@@ -5,6 +5,7 @@ import { requireRole } from '../gateway.ts';
 import type { Authenticator, Principal, Role } from '../auth.ts';
 import { requestContext, requestIdFrom, withRequest } from '../../requestContext.ts';
 import { HTTP_STATUS, type ErrorCode, type Outcome } from '../errors.ts';
+import { unstorableTextAt, unstorableTextMessage } from '../text.ts';
 import { countErrorAnswer, httpDuration, httpRequests, methodLabel, OTHER } from './metrics.ts';
 
 /*
@@ -40,6 +41,8 @@ export type HttpReply = (
 ) & {
   /** Close the connection after this reply. */
   readonly close?: boolean;
+  /** More response headers (lower-case names), such as `x-next-cursor`. */
+  readonly headers?: Readonly<Record<string, string>>;
 };
 
 export type Handler = (request: HttpRequest) => Promise<HttpReply> | HttpReply;
@@ -60,6 +63,13 @@ export interface RouterOptions {
 }
 
 export type Method = 'get' | 'post' | 'del' | 'any';
+/** uWS methods each route is registered for: a GET route answers HEAD too (RFC 9110 §9.3.2). */
+const UWS_METHODS: Record<Method, readonly ('get' | 'head' | 'post' | 'del' | 'any')[]> = {
+  get: ['get', 'head'],
+  post: ['post'],
+  del: ['del'],
+  any: ['any'],
+};
 const BEARER = /^Bearer[ ]+([^ ]+)[ ]*$/i;
 /** The catch-all route: its requests are labelled `other` in the metrics, never by their path. */
 const CATCH_ALL = '/*';
@@ -89,6 +99,8 @@ class Reply {
     private readonly route: string,
     private readonly method: string,
     private readonly requestId: string,
+    /** A HEAD request: the GET route's status and headers, no body. */
+    private readonly head: boolean,
   ) {
     // uWS keeps one abort handler per response: the listeners hang off this one.
     res.onAborted(() => {
@@ -118,11 +130,20 @@ class Reply {
           ]
         : [reply.contentType, reply.text];
     this.res.cork(() => {
-      this.res
+      const res = this.res
         .writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`)
         .writeHeader('content-type', contentType)
-        .writeHeader('x-request-id', this.requestId)
-        .end(body, reply.close ?? false);
+        .writeHeader('x-request-id', this.requestId);
+      for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
+      if (!this.head) {
+        res.end(body, reply.close ?? false);
+        return;
+      }
+      // uWS 20 aborts the process when endWithoutBody() is given a length: the GET's length is
+      // written as a header instead (as GET would send it).
+      res.writeHeader('content-length', String(Buffer.byteLength(body)));
+      res.endWithoutBody();
+      if (reply.close === true) res.close();
     });
     httpRequests.inc({ route: this.route, method: this.method, status: reply.status });
     httpDuration.observe({ route: this.route }, (performance.now() - this.started) / 1000);
@@ -136,7 +157,7 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
   return function route(method: Method, pattern: string, routeOptions: RouteOptions, handler: Handler): void {
     const paramCount = pattern.split('/').filter((part) => part.startsWith(':')).length;
     const routeLabel = pattern === CATCH_ALL ? OTHER : pattern;
-    app[method](pattern, (res, req) => {
+    const handle = (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
       const methodName = req.getCaseSensitiveMethod();
       const context = requestContext(requestIdFrom(req.getHeader('x-request-id')), log);
       const path = req.getUrl();
@@ -148,7 +169,13 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
       const chunked = req.getHeader('transfer-encoding').toLowerCase().includes('chunked');
       const headers: Record<string, string> = {};
       for (const name of routeOptions.headers ?? []) headers[name] = req.getHeader(name);
-      const reply = new Reply(res, routeLabel, methodLabel(methodName), context.requestId);
+      const reply = new Reply(
+        res,
+        routeLabel,
+        methodLabel(methodName),
+        context.requestId,
+        req.getMethod() === 'head',
+      );
 
       const body =
         routeOptions.body === undefined || routeOptions.body === false
@@ -206,7 +233,8 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
           reply.send(errorReply('unavailable', 'the request could not be served; try again'));
         },
       );
-    });
+    };
+    for (const uwsMethod of UWS_METHODS[method]) app[uwsMethod](pattern, handle);
   };
 
   async function authenticate(authorization: string, role: Role): Promise<Outcome<Principal>> {
@@ -284,11 +312,17 @@ function readBody(
 
 function parseJson(bytes: Buffer): BodyRead {
   if (bytes.length === 0) return { ok: false, tooLarge: false, message: 'a JSON body is required' };
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(bytes.toString('utf8')) as unknown };
+    value = JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
     return { ok: false, tooLarge: false, message: 'the body is not valid JSON' };
   }
+  const unstorable = unstorableTextAt(value);
+  if (unstorable !== undefined) {
+    return { ok: false, tooLarge: false, message: unstorableTextMessage(unstorable) };
+  }
+  return { ok: true, value };
 }
 
 function decodeParams(raw: readonly string[]): string[] | undefined {
