@@ -20,7 +20,6 @@ import { loadComplianceRecords, saveComplianceRecord } from './persistence/compl
 import {
   insertApprovalEvent,
   insertRegistration,
-  listApprovalEvents,
   loadMarketAssets,
   updateMarketAsset,
 } from './persistence/issuanceStore.ts';
@@ -30,6 +29,7 @@ import {
   saveMarketData,
   saveReferencePrices,
 } from './persistence/marketDataStore.ts';
+import { listMarketEvents, recentTransitions } from './persistence/lifecycleHistory.ts';
 import { durableMarketRebuild } from './persistence/marketRebuild.ts';
 import { JournalWriter } from './persistence/journalWriter.ts';
 import { journalObserver } from './persistence/metrics.ts';
@@ -223,6 +223,10 @@ async function startOwned(
     },
   });
   while ((await projector.runOnce()) > 0);
+  // The visualizer lists the journaled transitions, as /events does (a snapshot replays none).
+  for (const [marketId, transitions] of await recentTransitions(pool, inspection.historyLimit)) {
+    inspection.seedHistory(marketId, transitions);
+  }
   noteCommitted = (globalSeq) => {
     projector.noteCommitted(globalSeq);
   };
@@ -243,6 +247,8 @@ async function startOwned(
   const userOrders = new UserOrders(config.MAX_OPEN_ORDERS_PER_USER);
   const follow = (listed: ListedMarket) => {
     const actor = supervisor.actor(listed.definition.symbol)!;
+    // Book seq, orders' ts and avgPrice continue from the actor's state (OrderActivity); `ts` is
+    // for orders of a snapshot written before it kept them (their last change is unknown).
     publisher.addMarket(listed, actor, { tradeSeq: trades.get(listed.definition.id) ?? 0, ts: Date.now() });
     marketData.addMarket(listed, {
       stored: storedMarketData.get(listed.definition.id),
@@ -414,7 +420,7 @@ async function startOwned(
         insertRegistration(pool, asset, market, record, registered),
       updateMarketAsset: (marketId, change) => updateMarketAsset(pool, marketId, change),
       insertApprovalEvent: (marketId, event) => insertApprovalEvent(pool, marketId, event),
-      listApprovalEvents: (marketId) => listApprovalEvents(pool, marketId),
+      listMarketEvents: (marketId) => listMarketEvents(pool, marketId),
     },
     queue: {
       enqueueDeploy: (marketId, round) =>

@@ -42,15 +42,28 @@ export interface MarketSource {
   currentState(): {
     readonly lifecycle: { readonly state: LifecycleState; readonly context: LifecycleContext };
   };
+  /**
+   * The book seq and each open order's last-change ts and filled notional, folded from the
+   * journal (MarketActor.orderActivity): a restart continues them (PROTOCOL v1.1).
+   */
+  readonly orderActivity?: OrderActivityView | undefined;
 }
 
-/** Counters a restart cannot recover from the market's state; all default to 0. */
+/** What the publisher reads of a market's OrderActivity (src/actors/market/orderActivity.ts). */
+export interface OrderActivityView {
+  readonly bookSeq: number;
+  order(
+    orderId: number,
+  ): { readonly ts: number | undefined; readonly filledNotional: bigint | undefined } | undefined;
+}
+
+/** Counters for what the market's state does not say; all default to 0. */
 export interface PublishedCounters {
-  /** The book seq last published (PROTOCOL: the REST book carries it too). */
+  /** The book seq last published, when the source has no orderActivity. */
   readonly bookSeq?: number | undefined;
   /** The trade seq last published. */
   readonly tradeSeq?: number | undefined;
-  /** `ts` of the order pushes of recovered open orders until they change. */
+  /** `ts` of the order pushes of recovered open orders whose last change is not known. */
   readonly ts?: number | undefined;
 }
 
@@ -224,7 +237,7 @@ export class MarketDataPublisher {
       book: new BookFeed(
         money,
         { bids: book.depth('buy', 0), asks: book.depth('sell', 0) },
-        { seq: counters.bookSeq },
+        { seq: source.orderActivity?.bookSeq ?? counters.bookSeq },
       ),
       orders: new Map(),
       baseDecimals,
@@ -234,10 +247,11 @@ export class MarketDataPublisher {
     };
     this.#decimals.set(definition.baseAsset, baseDecimals);
     this.#decimals.set(definition.quoteAsset, quoteDecimals);
+    const known = (open: OpenOrder) => source.orderActivity?.order(open.orderId);
     const ts = counters.ts ?? 0;
     const { resting, stops } = book.openOrders();
-    for (const open of resting) this.#track(feed, recovered(definition.id, open, false, ts));
-    for (const open of stops) this.#track(feed, recovered(definition.id, open, true, ts));
+    for (const open of resting) this.#track(feed, recovered(definition.id, open, false, known(open), ts));
+    for (const open of stops) this.#track(feed, recovered(definition.id, open, true, known(open), ts));
     this.#byId.set(definition.id, feed);
     this.#bySymbol.set(definition.symbol, feed);
   }
@@ -643,7 +657,14 @@ export function placementSummary(
   return { status, filledQty, remainingQty: remaining };
 }
 
-function recovered(marketId: string, open: OpenOrder, pending: boolean, ts: number): TrackedOrder {
+/** A recovered open order; `facts` (from the market's activity) give its ts and fills' notional. */
+function recovered(
+  marketId: string,
+  open: OpenOrder,
+  pending: boolean,
+  facts: ReturnType<OrderActivityView['order']>,
+  ts: number,
+): TrackedOrder {
   return {
     marketId,
     orderId: open.orderId,
@@ -658,9 +679,9 @@ function recovered(marketId: string, open: OpenOrder, pending: boolean, ts: numb
     remaining: open.remaining,
     pending,
     canceled: false,
-    // Fills before recovery are not in the book: their average price is unknown.
-    filledNotional: open.remaining === open.qty ? 0n : undefined,
-    ts,
+    // Without facts (a legacy snapshot) fills before recovery are unknown, so is their average.
+    filledNotional: facts?.filledNotional ?? (open.remaining === open.qty ? 0n : undefined),
+    ts: facts?.ts ?? ts,
   };
 }
 

@@ -30,6 +30,8 @@ export interface ApprovalEvent {
   readonly reason?: string | undefined;
   readonly metadata?: Record<string, unknown> | undefined;
   readonly ts: number;
+  /** The lifecycle transition it audits (the machine's transition count); none for a registration. */
+  readonly lifecycleSeq?: number | undefined;
 }
 
 const AssetRow = z.object({
@@ -47,16 +49,6 @@ const AssetRow = z.object({
   rejected_reason: z.string().nullable(),
   approved_at: z.number().nullable(),
   activated_at: z.number().nullable(),
-});
-
-const EventRow = z.object({
-  event_type: z.string(),
-  actor_id: z.string(),
-  actor_type: z.enum(['admin', 'issuer', 'system', 'compliance']),
-  decision: z.enum(['approved', 'rejected']).nullable(),
-  reason: z.string().nullable(),
-  metadata: z.record(z.string(), z.unknown()).nullable(),
-  ts: z.number(),
 });
 
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
@@ -145,27 +137,9 @@ export async function updateMarketAsset(
 
 export async function insertApprovalEvent(pool: CommonQueryMethods, marketId: string, event: ApprovalEvent) {
   await pool.query(sql.unsafe`
-    INSERT INTO market_approval_events (market_id, event_type, actor_id, actor_type, decision, reason, metadata, ts)
+    INSERT INTO market_approval_events (market_id, event_type, actor_id, actor_type, decision, reason, metadata, ts,
+                                        lifecycle_seq)
     VALUES (${marketId}, ${event.eventType}, ${event.actorId}, ${event.actorType}, ${event.decision ?? null},
             ${event.reason ?? null}, ${event.metadata === undefined ? null : sql.jsonb(event.metadata as never)},
-            to_timestamp(${event.ts / 1000}))`);
-}
-
-export async function listApprovalEvents(
-  pool: CommonQueryMethods,
-  marketId: string,
-): Promise<ApprovalEvent[]> {
-  const rows = await pool.any(sql.type(EventRow)`
-    SELECT event_type, actor_id, actor_type, decision, reason, metadata,
-           (extract(epoch FROM ts) * 1000)::float8 AS ts
-    FROM market_approval_events WHERE market_id = ${marketId} ORDER BY id`);
-  return rows.map((r) => ({
-    eventType: r.event_type,
-    actorId: r.actor_id,
-    actorType: r.actor_type,
-    decision: opt(r.decision),
-    reason: opt(r.reason),
-    metadata: opt(r.metadata),
-    ts: Math.round(r.ts),
-  }));
+            to_timestamp(${event.ts / 1000}), ${event.lifecycleSeq ?? null})`);
 }

@@ -2,10 +2,9 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { Ledger } from '../actors/ledger/index.ts';
 import { MarketActor, type MarketState } from '../actors/market/marketActor.ts';
-import type { BatchEntry, JournalCommand } from '../actors/market/types.ts';
 import type { MarketRebuildRequest } from '../actors/supervisor.ts';
 import { decodeBatch } from './journalCodec.ts';
-import { RecoveryError } from './recovery.ts';
+import { marketEntries, RecoveryError } from './recovery.ts';
 import { decodeMarketState } from './snapshots.ts';
 
 export interface MarketRebuildOptions {
@@ -29,7 +28,7 @@ export function durableMarketRebuild(
 
 /**
  * One market's state from its latest durable snapshot plus its committed journal records after it,
- * replayed in order through the same code as recovery (decodeBatch, MarketActor.replayEntry; see
+ * replayed in order through the same code as recovery (decodeBatch, MarketActor.replayBatch; see
  * recovery.ts) into a scratch actor. Book, lifecycle, order ids and sequence only: the ledger is not
  * touched (the supervisor keeps it exact by undoing what was not committed). Reads the market's own
  * rows through the (market_id, seq_to) index, so its cost is that market's journal since its
@@ -47,7 +46,7 @@ export async function rebuildMarketState(
   const { definition } = request;
   const actor = new MarketActor({
     definition,
-    // replayEntry never touches the ledger; the actor needs one to exist.
+    // replayBatch never touches the ledger; the actor needs one to exist.
     ledger: new Ledger(),
     baseDecimals: request.baseDecimals,
     quoteDecimals: request.quoteDecimals,
@@ -58,8 +57,9 @@ export async function rebuildMarketState(
     SELECT seq::text AS seq, state FROM market_snapshots
     WHERE market_id = ${definition.id} ORDER BY market_snapshots.seq DESC LIMIT 1`);
   let seq = 0;
-  if (snapshot !== null) {
-    const state = decodeMarketState(snapshot.state);
+  const state = snapshot === null ? undefined : decodeMarketState(snapshot.state);
+  // A version 1 snapshot (no activity): the market's whole journal instead, as recovery does.
+  if (snapshot !== null && state?.activity !== undefined) {
     if (state.seq !== Number(snapshot.seq)) {
       throw new RecoveryError(
         `market ${definition.id}: its snapshot holds seq ${state.seq}, its row ${snapshot.seq}`,
@@ -81,18 +81,11 @@ export async function rebuildMarketState(
           `${where}: a record of market ${batch.marketId} in the rows of ${definition.id}`,
         );
       }
-      for (const entry of batch.entries) {
-        if (!isMarketEntry(entry)) throw new RecoveryError(`${where}: a deposit in a market record`);
-        actor.replayEntry(entry);
-      }
+      actor.replayBatch(marketEntries(batch.entries, where));
       seq = Number(row.seq_to);
     }
     if (page.length < pageSize) break;
   }
   actor.finishRecovery();
   return actor.currentState();
-}
-
-function isMarketEntry(entry: BatchEntry<JournalCommand>): entry is BatchEntry {
-  return entry.command.kind !== 'deposit';
 }

@@ -55,7 +55,7 @@ const JournalMarket = z.object({ market_id: z.string() });
  * global_seq G, a market registered since starts from its initial state, then every record after
  * G (all of them without a snapshot) is replayed in global_seq order, streamed in pages. A `@ledger` record's postings are applied to the ledger; a
  * market record's entries each apply their journaled postings (the exact ledger effect) and replay
- * their book and lifecycle input into the market's actor. Afterwards each market takes a rebuild
+ * their book and lifecycle input into the market's actor (MarketActor.replayBatch, one record at a time). Afterwards each market takes a rebuild
  * point and the supervisor's credits continue the `@ledger` sequence; a JournalWriter opened
  * afterwards continues the global sequence. Throws on anything that does not fit (a gap in the
  * global sequence, an unknown market, postings the ledger refuses, an entry out of seq order).
@@ -118,10 +118,7 @@ export async function recover(
           );
         }
         applyPostings(ledger, batch.entries, where);
-        for (const entry of batch.entries) {
-          if (!isMarketEntry(entry)) throw new RecoveryError(`${where}: a deposit in a market record`);
-          actor.replayEntry(entry);
-        }
+        actor.replayBatch(marketEntries(batch.entries, where));
       }
       records++;
       entries += batch.entries.length;
@@ -140,6 +137,15 @@ export async function recover(
 
 function isMarketEntry(entry: BatchEntry<JournalCommand>): entry is BatchEntry {
   return entry.command.kind !== 'deposit';
+}
+
+/** A market record's entries, checked to hold market commands only. */
+export function marketEntries(
+  entries: readonly BatchEntry<JournalCommand>[],
+  where: string,
+): readonly BatchEntry[] {
+  if (!entries.every(isMarketEntry)) throw new RecoveryError(`${where}: a deposit in a market record`);
+  return entries;
 }
 
 /**
@@ -179,7 +185,8 @@ function applyPostings(
  * ledger_snapshots row with the highest global_seq G and each market's latest market_snapshots row
  * with global_seq <= G (takeSnapshot writes them together; a market unchanged since its previous
  * snapshot keeps that row). A registered market without a row must have no journal record up to G;
- * a row for a market that is not registered is an error, as its journal records would be.
+ * a row for a market that is not registered is an error, as its journal records would be. A set
+ * holding a market snapshot of version 1 (no activity) is not used: recovery replays the journal.
  */
 async function loadSnapshot(
   pool: DatabasePool,
@@ -196,20 +203,28 @@ async function loadSnapshot(
     SELECT DISTINCT ON (market_id) market_id, seq::text AS seq, state FROM market_snapshots
     WHERE global_seq <= ${globalSeq}
     ORDER BY market_id, market_snapshots.global_seq DESC`);
-  const restored = new Set<string>();
-  for (const row of rows) {
-    const actor = actors.get(row.market_id);
-    if (actor === undefined) {
-      throw new RecoveryError(
-        `${where}: market ${row.market_id} is not registered; add every market before recovering`,
-      );
-    }
+  const states = rows.map((row) => {
     const state = decodeMarketState(row.state);
     if (state.seq !== Number(row.seq)) {
       throw new RecoveryError(`${where}: market ${row.market_id} holds seq ${state.seq}, its row ${row.seq}`);
     }
+    return { marketId: row.market_id, state };
+  });
+  // A set written before markets kept their activity (book seq, orders' ts and fills) cannot
+  // continue those exactly: the whole journal (never pruned) is replayed instead, once.
+  if (states.some(({ state }) => state.activity === undefined)) {
+    return { globalSeq: 0, ledgerSeq: 0, markets: 0 };
+  }
+  const restored = new Set<string>();
+  for (const { marketId, state } of states) {
+    const actor = actors.get(marketId);
+    if (actor === undefined) {
+      throw new RecoveryError(
+        `${where}: market ${marketId} is not registered; add every market before recovering`,
+      );
+    }
     actor.restoreState(state);
-    restored.add(row.market_id);
+    restored.add(marketId);
   }
   const others = [...actors.keys()].filter((id) => !restored.has(id));
   if (others.length > 0) {

@@ -25,9 +25,14 @@ import type { JournalWriterStats } from './journalWriter.ts';
  * so no global pause point is needed, and would prune old snapshots. Nothing is pruned here.
  *
  * Records are plain MessagePack (no msgpackr records or extensions, undefined fields dropped):
- *   market = [VERSION, MarketState as maps]      ledger = [VERSION, ledgerSeq, LedgerSnapshot as maps]
+ *   market = [MARKET_SNAPSHOT_VERSION, MarketState as maps]
+ *   ledger = [SNAPSHOT_VERSION, ledgerSeq, LedgerSnapshot as maps]
+ * Market version 2 adds the state's `activity` (book seq, open orders' last-change ts and filled
+ * notional: PROTOCOL v1.1 "Sequences survive restarts"); version 1 records still decode, without
+ * it, and recovery does not start from them (it replays the journal: recovery.ts).
  */
 export const SNAPSHOT_VERSION = 1;
+export const MARKET_SNAPSHOT_VERSION = 2;
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, int64AsType: 'number' });
 
@@ -63,7 +68,7 @@ function plain(value: unknown): unknown {
 }
 
 export function encodeMarketState(state: MarketState): Buffer {
-  return packr.pack([SNAPSHOT_VERSION, plain(state)]);
+  return packr.pack([MARKET_SNAPSHOT_VERSION, plain(state)]);
 }
 
 export function encodeLedgerSnapshot(ledgerSeq: number, snapshot: LedgerSnapshot): Buffer {
@@ -85,24 +90,40 @@ const OpenOrderShape = z.object({
   remaining: z.number().int(),
 });
 
-const MarketStateShape = z.tuple([
-  z.literal(SNAPSHOT_VERSION),
-  z.object({
-    seq: z.number().int().nonnegative(),
-    nextOrderId: z.number().int().nonnegative(),
-    lifecycle: z.object({
-      state: z.enum(LIFECYCLE_STATES),
-      // The rest of the context (last transition, deployment facts) is the machine's own data.
-      context: z.object({ marketId: z.string(), seq: z.number().int() }).passthrough(),
+const ActivityShape = z.object({
+  bookSeq: z.number().int().nonnegative(),
+  orders: z.array(
+    z.object({
+      orderId: z.number().int(),
+      ts: z.number().int().optional(),
+      filledNotional: z
+        .string()
+        .regex(/^(0|[1-9][0-9]*)$/)
+        .optional(),
     }),
-    book: z.object({
-      version: z.literal(1),
-      config: z.object({ maxOrders: z.number().int(), maxQty: z.number().int() }),
-      lastPrice: z.number().int().nullable(),
-      resting: z.array(OpenOrderShape),
-      stops: z.array(OpenOrderShape),
-    }),
+  ),
+});
+
+const MarketStateFields = z.object({
+  seq: z.number().int().nonnegative(),
+  nextOrderId: z.number().int().nonnegative(),
+  lifecycle: z.object({
+    state: z.enum(LIFECYCLE_STATES),
+    // The rest of the context (last transition, deployment facts) is the machine's own data.
+    context: z.object({ marketId: z.string(), seq: z.number().int() }).passthrough(),
   }),
+  book: z.object({
+    version: z.literal(1),
+    config: z.object({ maxOrders: z.number().int(), maxQty: z.number().int() }),
+    lastPrice: z.number().int().nullable(),
+    resting: z.array(OpenOrderShape),
+    stops: z.array(OpenOrderShape),
+  }),
+});
+
+const MarketStateShape = z.union([
+  z.tuple([z.literal(1), MarketStateFields]),
+  z.tuple([z.literal(MARKET_SNAPSHOT_VERSION), MarketStateFields.extend({ activity: ActivityShape })]),
 ]);
 
 const Amount = z.string();
@@ -137,8 +158,9 @@ export function decodeLedgerSnapshot(bytes: Uint8Array): { ledgerSeq: number; le
  * comment): resolves with the global sequence it reflects once its transaction has committed.
  * Nothing is written for an empty journal. A market whose seq has not moved since its previous
  * snapshot keeps its earlier row (primary key market_id, seq): same seq, so no record of it since
- * and the same state. The set at G is therefore each market's latest row with global_seq <= G
- * (what recovery loads), and every earlier set stays usable.
+ * and the same state (a row of an older record version is rewritten in the current one). The set
+ * at G is therefore each market's latest row with global_seq <= G (what recovery loads), and
+ * every earlier set stays usable.
  */
 export async function takeSnapshot(
   pool: DatabasePool,
@@ -176,7 +198,9 @@ export async function takeSnapshot(
             'bytea',
           )}
         ) AS u(m, s, r)
-        ON CONFLICT (market_id, seq) DO NOTHING`);
+        ON CONFLICT (market_id, seq) DO UPDATE SET state = excluded.state
+          -- Same seq, same state: only a row of an older record version (its second byte) is rewritten.
+          WHERE get_byte(market_snapshots.state, 1) <> get_byte(excluded.state, 1)`);
     }
     await tx.query(sql.unsafe`
       INSERT INTO ledger_snapshots (global_seq, state) VALUES (${globalSeq}, ${sql.binary(ledger)})

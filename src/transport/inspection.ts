@@ -110,6 +110,14 @@ export interface InspectionFeed {
   readonly inspect: (event: ActorInspection) => void;
   /** Every market's current figures and recent transitions, for a new subscriber. */
   snapshot(): ActorsMessage;
+  /**
+   * Replaces a market's recent transitions with these (the journaled ones, oldest first): at start,
+   * once recovery is done, so a market restored from a snapshot (which replays no transition) shows
+   * the transitions it took, as GET /markets/:id/events does.
+   */
+  seedHistory(marketId: string, transitions: readonly ActorTransition[]): void;
+  /** Transitions kept per market (HISTORY_LIMIT). */
+  readonly historyLimit: number;
   /** Publishes what is pending now (tests, shutdown). */
   flush(): void;
   /** Cancels the pending publication. */
@@ -365,6 +373,13 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
         transitions: [...m.history],
       }));
       return { op: 'actors', kind: 'snapshot', ts: now(), supervisor: supervisorFigures(), markets: list };
+    },
+    historyLimit: HISTORY_LIMIT,
+    seedHistory(marketId: string, transitions: readonly ActorTransition[]): void {
+      const market = record(marketId);
+      market.history.length = 0;
+      market.history.push(...transitions.slice(-HISTORY_LIMIT));
+      changed(market);
     },
     flush,
     stop(): void {

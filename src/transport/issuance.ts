@@ -6,6 +6,7 @@ import type { MarketDefinition } from '../actors/market/types.ts';
 import { parseAssetAmount } from '../actors/money.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../persistence/issuanceStore.ts';
+import { AUDIT_EVENT_TYPE } from '../persistence/lifecycleHistory.ts';
 import type { Principal } from './auth.ts';
 import { errorText, failure, success, type Outcome } from './errors.ts';
 import type { RegisterBody } from './schemas.ts';
@@ -14,8 +15,9 @@ import type { RegisterBody } from './schemas.ts';
  * RWA issuance (issue 7): registration → approval (admin route, webhook or polling) → token
  * deployment by a job → active. Every transition goes through the market's lifecycle machine in its
  * actor (journaled, published on the `lifecycle` channel after commit); after the journal has
- * committed it, the transition is written to the approval audit (market_approval_events) and the
- * asset record. An illegal transition answers `invalid_transition` with the current state and
+ * committed it, the transition is written to the approval audit (market_approval_events, with
+ * the decision's metadata and the transition's lifecycle seq) and the asset record. The history
+ * (`events`) is the journaled transitions themselves, joined with that audit. An illegal transition answers `invalid_transition` with the current state and
  * changes nothing.
  */
 
@@ -46,7 +48,8 @@ export interface IssuanceStore {
   ): Promise<void>;
   updateMarketAsset(marketId: string, change: AssetRecordChange): Promise<void>;
   insertApprovalEvent(marketId: string, event: ApprovalEvent): Promise<void>;
-  listApprovalEvents(marketId: string): Promise<ApprovalEvent[]>;
+  /** The market's lifecycle history: its journaled transitions with their audit (lifecycleHistory.ts). */
+  listMarketEvents(marketId: string): Promise<ApprovalEvent[]>;
 }
 
 /** The deploy-token queue (src/jobs): a duplicate enqueue of one market and round is a no-op. */
@@ -88,18 +91,6 @@ export interface Decision {
   readonly metadata?: Record<string, unknown> | undefined;
 }
 
-const EVENT_OF: Partial<Record<LifecycleEvent['type'], string>> = {
-  'lifecycle.submit': 'market.approval_requested',
-  'lifecycle.approve': 'market.approved',
-  'lifecycle.reject': 'market.rejected',
-  'lifecycle.activate': 'market.activation_started',
-  'lifecycle.deployed': 'market.activated',
-  'lifecycle.deploy_failed': 'market.activation_failed',
-  'lifecycle.pause': 'market.paused',
-  'lifecycle.resume': 'market.resumed',
-  'lifecycle.archive': 'market.archived',
-};
-
 export class Issuance {
   private readonly records = new Map<string, MarketAssetRecord>();
   /** The same records by token symbol (the RWA asset a registration created). */
@@ -122,7 +113,7 @@ export class Issuance {
   }
 
   events(marketId: string): Promise<ApprovalEvent[]> {
-    return this.options.store.listApprovalEvents(marketId);
+    return this.options.store.listMarketEvents(marketId);
   }
 
   /** Creates the RWA asset and its market (draft), then asks for approval (pending_approval). */
@@ -382,13 +373,14 @@ export class Issuance {
       );
     }
     await this.audit(market.definition.id, {
-      eventType: EVENT_OF[event.type] ?? event.type,
+      eventType: AUDIT_EVENT_TYPE[event.type],
       actorId: event.actor.id,
       actorType: event.actor.type,
       decision: audit.decision,
       reason: 'reason' in event ? event.reason : 'error' in event ? event.error : undefined,
       metadata: audit.metadata,
       ts: event.ts,
+      lifecycleSeq: result.transition?.seq,
     });
     return success(undefined);
   }

@@ -431,8 +431,7 @@ async function run(s: Scenario): Promise<void> {
       batchSize: 16,
       admit: () => 'nobody may trade',
     });
-    for (const out of committed.get(definition.symbol)!)
-      for (const entry of out.entries) fresh.replayEntry(entry);
+    for (const out of committed.get(definition.symbol)!) fresh.replayBatch(out.entries);
     fresh.finishRecovery();
     expect(fresh.currentState()).toEqual(live.currentState());
   });

@@ -34,12 +34,18 @@ export interface RunningExchange {
   stop(): Promise<void>;
 }
 
+export interface RunExchangeOptions {
+  /** The exchange's logger (default: pino at LOG_LEVEL, silent in tests). */
+  readonly log?: Logger | undefined;
+  /** Start on this database (a restart of an exchange on it) instead of a fresh one; stop() keeps it. */
+  readonly database?: TestDatabase | undefined;
+}
+
 export async function runExchange(
   env: Record<string, string> = {},
-  /** The exchange's logger (default: pino at LOG_LEVEL, silent in tests). */
-  options: { log?: Logger } = {},
+  options: RunExchangeOptions = {},
 ): Promise<RunningExchange> {
-  const database = await createTestDatabase('wire');
+  const database = options.database ?? (await createTestDatabase('wire'));
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -115,7 +121,7 @@ export async function runExchange(
     async stop() {
       for (const client of clients) client.close();
       await exchange.close();
-      await database.drop();
+      if (options.database === undefined) await database.drop();
     },
   };
 }

@@ -6,6 +6,7 @@ import type { Publication } from '../../src/transport/gateway.ts';
 import {
   ACTORS_TOPIC,
   createInspectionFeed,
+  HISTORY_LIMIT,
   stateName,
   UPDATE_TRANSITIONS_LIMIT,
   type ActorsMessage,
@@ -309,5 +310,21 @@ describe('inspection feed ordering', () => {
     feed.inspect(batch('m9', 1, { state: 'paused' }));
     vi.advanceTimersByTime(0);
     expect(published[0]!.markets[0]!.state).toBe('paused');
+  });
+});
+
+describe('seedHistory (finding 4, lifecycle history)', () => {
+  it("replaces a market's recent transitions with the journaled ones, the latest HISTORY_LIMIT", () => {
+    const { feed } = harness();
+    const journaled = Array.from({ length: HISTORY_LIMIT + 3 }, (_, i) => ({
+      from: i % 2 === 0 ? 'active' : 'paused',
+      to: i % 2 === 0 ? 'paused' : 'active',
+      event: i % 2 === 0 ? 'lifecycle.pause' : 'lifecycle.resume',
+      ts: 1_000 + i,
+    }));
+    feed.seedHistory('m1', journaled);
+    const market = feed.snapshot().markets.find((m) => m.marketId === 'm1');
+    expect(market?.transitions).toEqual(journaled.slice(-HISTORY_LIMIT));
+    feed.stop();
   });
 });

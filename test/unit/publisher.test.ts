@@ -523,7 +523,8 @@ describe('publishing committed batches', () => {
 });
 
 describe('recovered state', () => {
-  it('seeds the book, open orders and balances, and cannot know the average price of earlier fills', async () => {
+  /** bob's 0.5 BTC ask at 100.00 (ts 2), of which alice bought 0.1 (ts 3). */
+  async function partlyFilled() {
     const t = setup();
     const actor = t.addMarket(BTC_USDC);
     await t.activate(BTC);
@@ -531,31 +532,48 @@ describe('recovered state', () => {
     await t.supervisor.credit('bob', 'BTC', 100_000_000n, 1);
     await t.submit(BTC, limit('bob', 'sell', 100_00, 5_000), 2);
     await t.submit(BTC, limit('alice', 'buy', 100_00, 1_000), 3);
+    return { t, actor };
+  }
+
+  it('finding 4 (seq continuity): a publisher started from the market state continues book seq, order ts and avgPrice', async () => {
+    const { t, actor } = await partlyFilled();
     await t.submit(BTC, limit('bob', 'sell', 105_00, 1_000), 4);
     const live = t.publisher.bookSnapshot(BTC, 50)!;
 
-    // A publisher started afterwards, as after a restart, from the committed state.
+    // A publisher started afterwards, as after a restart, from the committed state alone.
     const restarted = new MarketDataPublisher();
     restarted.addLedger(t.ledger);
     const money = createMarketMoney({ ...BTC_USDC.money, baseDecimals: 8, quoteDecimals: 6 });
     restarted.addMarket({ definition: BTC_USDC, money, baseDecimals: 8, quoteDecimals: 6 }, actor, {
-      bookSeq: live.seq,
       tradeSeq: 1,
       ts: 99,
     });
+    expect(live.seq).toBe(3);
     expect(restarted.bookSnapshot(BTC, 50)).toEqual(live);
+    expect(restarted.openOrders('bob')).toEqual(t.publisher.openOrders('bob'));
     expect(restarted.openOrders('bob')).toEqual([
-      expect.objectContaining({
-        status: 'partially_filled',
-        filledQty: '0.1000',
-        remainingQty: '0.4000',
-        ts: 99,
-      }),
-      expect.objectContaining({ status: 'open', price: '105.00', ts: 99 }),
+      expect.objectContaining({ status: 'partially_filled', filledQty: '0.1000', avgPrice: '100.00', ts: 3 }),
+      expect.objectContaining({ status: 'open', price: '105.00', ts: 4 }),
     ]);
-    expect(restarted.openOrders('bob')[0]).not.toHaveProperty('avgPrice');
     expect(restarted.balances('bob')).toEqual(t.publisher.balances('bob'));
     expect(restarted.lifecycleSnapshot(BTC)).toMatchObject({ seq: 4, to: 'active', ts: 1 });
+  });
+
+  it('from a source without order activity (a legacy snapshot) takes the counters and cannot know earlier fills', async () => {
+    const { t, actor } = await partlyFilled();
+    const restarted = new MarketDataPublisher();
+    restarted.addLedger(t.ledger);
+    const money = createMarketMoney({ ...BTC_USDC.money, baseDecimals: 8, quoteDecimals: 6 });
+    const legacy = { orderBook: actor.orderBook, currentState: () => actor.currentState() };
+    restarted.addMarket({ definition: BTC_USDC, money, baseDecimals: 8, quoteDecimals: 6 }, legacy, {
+      bookSeq: 7,
+      ts: 99,
+    });
+    expect(restarted.bookSnapshot(BTC, 50)!.seq).toBe(7);
+    expect(restarted.openOrders('bob')).toEqual([
+      expect.objectContaining({ status: 'partially_filled', filledQty: '0.1000', ts: 99 }),
+    ]);
+    expect(restarted.openOrders('bob')[0]).not.toHaveProperty('avgPrice');
   });
 });
 

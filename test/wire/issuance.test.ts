@@ -265,9 +265,14 @@ describe('deployment while the chain is down', () => {
       60_000,
     );
     expect(String(failed.body.deployError).length).toBeGreaterThan(0);
-    const events = await running.request('GET', `/api/v1/markets/${id}/events`);
-    expect((events.body as { eventType: string }[]).map((e) => e.eventType)).toContain(
-      'market.activation_failed',
+    // The market reads `approved` once its actor processed the failure, a moment before the
+    // transition is committed; the history shows it once committed (it follows the journal).
+    await until(
+      () => running.request('GET', `/api/v1/markets/${id}/events`),
+      (events) =>
+        (events.body as { eventType: string }[]).some((e) => e.eventType === 'market.activation_failed'),
+      'the failed activation in the history',
+      10_000,
     );
 
     anvil = await startAnvil({ port, chainId: 31337 });

@@ -5,11 +5,50 @@ import type { BookEvent } from './types.ts';
  * Collects the levels a command touches, with their totals before it, so the command can end with
  * one `level` event per level whose total really changed. Noting is O(1): a level remembers the
  * command that last noted it.
+ *
+ * Optionally also over a batch of commands (beginBatch … endBatch): whether any level's total
+ * differs from before the batch, which is what steps the published book seq (PROTOCOL: one step
+ * per committed batch that changed the book; a level that went 5 → 0 → 5 within it did not change).
  */
 export class LevelChanges {
   private command = 0;
   /** Levels noted in this command (a fresh array per command: cheaper in V8 than truncating one). */
   private notes: Level[] = [];
+  /** Numbers batches; a level remembers the batch that first noted it. */
+  private batch = 0;
+  private inBatch = false;
+  /** Levels first noted in this batch, in noting order. */
+  private batchNotes: Level[] = [];
+
+  /** Starts tracking a batch: endBatch() then says whether it changed any level. */
+  beginBatch(): void {
+    this.batch++;
+    this.inBatch = true;
+    this.batchNotes = [];
+  }
+
+  /**
+   * Whether any level's total now differs from its total when the batch began (false when no
+   * batch was begun), and stops tracking. A price whose level vanished and came back within the
+   * batch is compared from its first level object (the one there before the batch, or a new one
+   * that started at 0) to what is at that price now.
+   */
+  endBatch(): boolean {
+    const notes = this.batchNotes;
+    const tracked = this.inBatch;
+    this.inBatch = false;
+    this.batchNotes = [];
+    if (!tracked || notes.length === 0) return false;
+    const firsts = new Map<string, Level>();
+    for (const level of notes) {
+      const key = `${level.ladder.isSell ? 's' : 'b'}${level.price}`;
+      if (!firsts.has(key)) firsts.set(key, level);
+    }
+    for (const level of firsts.values()) {
+      if ((level.ladder.level(level.price)?.total ?? 0) !== level.batchBefore) return true;
+    }
+    return false;
+  }
 
   begin(): void {
     this.command++;
@@ -19,6 +58,11 @@ export class LevelChanges {
 
   /** Call before changing the level's total. */
   note(level: Level): void {
+    if (this.inBatch && level.batchNotedIn !== this.batch) {
+      level.batchNotedIn = this.batch;
+      level.batchBefore = level.total;
+      this.batchNotes.push(level);
+    }
     if (level.notedIn === this.command) return;
     level.notedIn = this.command;
     level.totalBefore = level.total;

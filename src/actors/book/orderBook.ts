@@ -203,6 +203,20 @@ export class OrderBook implements MatchingEngine {
     };
   }
 
+  /**
+   * Starts a batch of commands (the market actor's mailbox batch, or a journal record replayed):
+   * endBatch() then says whether the batch changed the book, i.e. left some level's total different
+   * from before it. Costs one comparison per level noted while a batch is open.
+   */
+  beginBatch(): void {
+    this.changes.beginBatch();
+  }
+
+  /** True when the batch begun by beginBatch() changed some level's total (net); ends the batch. */
+  endBatch(): boolean {
+    return this.changes.endBatch();
+  }
+
   /** The user's order named as findOrder does, when it rests on a level (not a pending stop). */
   restingOrder(ref: OrderRef): OpenOrder | undefined {
     const slot = this.open.find(ref);

@@ -17,6 +17,9 @@ export class Level {
   /** Command number in which this level was last noted as changed, and its total then (LevelChanges). */
   notedIn = -1;
   totalBefore = 0;
+  /** Batch in which this level was first noted, and its total then (LevelChanges.beginBatch). */
+  batchNotedIn = -1;
+  batchBefore = 0;
 
   constructor(
     /** Its index in the book's level table: what an order's `level` column holds. */

@@ -24,6 +24,7 @@ import { Mailbox } from '../mailbox.ts';
 import { createMarketMoney, type MarketMoney } from '../money.ts';
 import { MarketFunds } from './funds.ts';
 import { minNotionalProblem } from './notional.ts';
+import { OrderActivity, type OrderActivitySnapshot } from './orderActivity.ts';
 import { Settlement, type OrderTerms } from './settlement.ts';
 import type {
   BatchEntry,
@@ -47,6 +48,8 @@ export interface MarketState {
   readonly nextOrderId: number;
   readonly lifecycle: { readonly state: LifecycleState; readonly context: LifecycleContext };
   readonly book: BookSnapshot;
+  /** Book seq and open orders' last-change ts and filled notional; absent in legacy snapshots. */
+  readonly activity?: OrderActivitySnapshot | undefined;
 }
 
 /** Inputs that changed the book or the lifecycle, replayed on top of a MarketState after a fault. */
@@ -58,8 +61,11 @@ type ReplayItem =
       readonly nextOrderId: number;
       /** Stops the trigger gate refused during the command: the rebuild refuses them again. */
       readonly refused: readonly number[] | undefined;
+      readonly ts: number;
     }
-  | { readonly kind: 'lifecycle'; readonly seq: number; readonly event: LifecycleEvent };
+  | { readonly kind: 'lifecycle'; readonly seq: number; readonly event: LifecycleEvent }
+  /** The end of a batch: the book seq after it. */
+  | { readonly kind: 'batch'; readonly bookSeq: number };
 
 /**
  * The market's state at the end of a batch and where the replay stood then: it becomes the rebuild
@@ -110,6 +116,9 @@ export class MarketActor {
   private readonly liveTriggerGate: TriggerGate | undefined;
   private seq = 0;
   private nextOrderId = 0;
+  private activity!: OrderActivity;
+  /** The entry ts of the command being processed (replay items carry it). */
+  private commandTs = 0;
   private transition: LifecycleNotice | undefined;
   /** Last state from which a rebuild starts, and what changed the market since. */
   private checkpoint: MarketState;
@@ -151,6 +160,7 @@ export class MarketActor {
       nextOrderId: 0,
       lifecycle: { state: 'draft', context: { marketId: definition.id, seq: 0 } },
       book: new OrderBook({ maxOrders: definition.maxOrders, maxQty: money.maxLots }).snapshot(),
+      activity: OrderActivity.empty().snapshot(),
     };
     this.restore(this.checkpoint);
   }
@@ -168,6 +178,11 @@ export class MarketActor {
     return this.settlement.terms;
   }
 
+  /** Book seq and open orders' facts as of the last processed batch (read, never mutate). */
+  get orderActivity(): OrderActivity {
+    return this.activity;
+  }
+
   /** Processes up to batchSize queued commands; throws when the market is faulty. */
   processBatch():
     { output: BatchOutput; envelopes: Envelope[]; replayMark: number; seqMark: number } | undefined {
@@ -177,13 +192,17 @@ export class MarketActor {
     const replayMark = this.replayBase + this.replay.length;
     const seqMark = this.seq;
     let postings: Posting[] = [];
+    this.book.beginBatch();
     try {
       for (const envelope of envelopes) {
         postings = [];
         this.options.beforeCommand?.(envelope.command);
+        this.commandTs = envelope.ts;
         const result = this.execute(envelope.command, postings);
+        if (result.ok) this.activity.apply(result.events, envelope.ts);
         entries.push({ seq: this.seq, ts: envelope.ts, command: envelope.command, result, postings });
       }
+      this.endBatch();
     } catch (error) {
       const done = entries.flatMap((e) => e.postings);
       const undo = entries.at(-1)?.postings === postings ? done : done.concat(postings);
@@ -230,6 +249,7 @@ export class MarketActor {
       nextOrderId: this.nextOrderId,
       lifecycle: { state: lifecycleState(snapshot), context: snapshot.context },
       book: this.book.snapshot(),
+      activity: this.activity.snapshot(),
     };
   }
 
@@ -246,10 +266,14 @@ export class MarketActor {
     this.lifecycle.stop();
     this.restore(this.checkpoint);
     for (const item of this.replay) {
+      if (item.kind === 'batch') {
+        this.activity.bookSeq = item.bookSeq;
+        continue;
+      }
       this.seq = item.seq;
       if (item.kind === 'book') {
         this.book.triggerGate = refusing(item.refused);
-        this.book.execute(item.command);
+        this.activity.apply(this.book.execute(item.command), item.ts);
         this.nextOrderId = item.nextOrderId;
       } else {
         this.lifecycle.send(item.event);
@@ -281,14 +305,24 @@ export class MarketActor {
   }
 
   /**
-   * Recovery: re-runs one journaled entry against the book and lifecycle, never the ledger (the
-   * caller applies the entry's journaled postings, the exact ledger effect). Entries must come in
-   * seq order, starting after this market's current seq. What reached the book or the lifecycle is
-   * re-executed as it was (a placement with the order id from its result); what was refused
-   * before them only uses its seq. Call finishRecovery() after the last entry: it sets the rebuild
-   * point (replayed entries are not kept for rebuild(), so none may run in between).
+   * Recovery: re-runs one journal record's entries (one batch) against the book and lifecycle,
+   * never the ledger (the caller applies the entries' journaled postings, the exact ledger effect).
+   * Entries must come in seq order, starting after this market's current seq. What reached the book
+   * or the lifecycle is re-executed as it was (a placement with the order id from its result); what
+   * was refused before them only uses its seq. The book seq steps when the record changed the book,
+   * as it did when the batch was processed. Call finishRecovery() after the last record: it sets
+   * the rebuild point (replayed entries are not kept for rebuild(), so none may run in between).
    */
-  replayEntry(entry: BatchEntry): void {
+  replayBatch(entries: readonly BatchEntry[]): void {
+    this.book.beginBatch();
+    for (const entry of entries) {
+      this.replayEntry(entry);
+      if (entry.result.ok) this.activity.apply(entry.result.events, entry.ts);
+    }
+    if (this.book.endBatch()) this.activity.bookSeq++;
+  }
+
+  private replayEntry(entry: BatchEntry): void {
     const { symbol } = this.definition;
     if (entry.seq !== this.seq + 1) {
       throw new Error(`market ${symbol}: journal entry seq ${entry.seq} does not follow seq ${this.seq}`);
@@ -371,6 +405,11 @@ export class MarketActor {
     this.seq = state.seq;
     this.nextOrderId = state.nextOrderId;
     this.book = OrderBook.restore(state.book);
+    this.activity = OrderActivity.restore(
+      state.activity,
+      [...state.book.resting, ...state.book.stops],
+      state.seq,
+    );
     const machine = marketLifecycleMachine.provide({
       actions: { notifyTransition: (_: unknown, notice: LifecycleNotice) => void (this.transition = notice) },
     });
@@ -382,6 +421,12 @@ export class MarketActor {
     this.lifecycle.start();
     this.book.triggerGate = this.liveTriggerGate;
     this.rebuildTerms();
+  }
+
+  /** Ends the batch being processed: the book seq steps when it changed the book. */
+  private endBatch(): void {
+    if (this.book.endBatch()) this.activity.bookSeq++;
+    this.replay.push({ kind: 'batch', bookSeq: this.activity.bookSeq });
   }
 
   /** What the market holds funds for is a function of its open orders (see MarketFunds). */
@@ -563,7 +608,14 @@ export class MarketActor {
 
   private pushReplay(command: BookCommand, events: readonly BookEvent[]): void {
     const refused = this.liveTriggerGate === undefined ? undefined : refusedStops(events);
-    this.replay.push({ kind: 'book', seq: this.seq, command, nextOrderId: this.nextOrderId, refused });
+    this.replay.push({
+      kind: 'book',
+      seq: this.seq,
+      command,
+      nextOrderId: this.nextOrderId,
+      refused,
+      ts: this.commandTs,
+    });
   }
 
   private bookResult(events: BookEvent[], orderId: number | undefined): CommandResult {
