@@ -36,7 +36,7 @@ import { createDatabasePool } from './persistence/pool.ts';
 import { tradeCounts } from './persistence/history.ts';
 import { Projector } from './persistence/projector.ts';
 import { recover } from './persistence/recovery.ts';
-import { scheduleSnapshots, takeSnapshot } from './persistence/snapshots.ts';
+import { scheduleSnapshots, takeSnapshot, type SnapshotResult } from './persistence/snapshots.ts';
 import { buildWeb, DEFAULT_WEB_OUT_DIR } from '../scripts/build-web.ts';
 import { Admin } from './transport/admin.ts';
 import { Authenticator, type Principal } from './transport/auth.ts';
@@ -73,7 +73,19 @@ export interface Exchange {
   close(): Promise<void>;
 }
 
-export async function startExchange(config: Config, log: Logger): Promise<Exchange> {
+/** Moments a test may watch (the crash test kills the process at them). */
+export interface ExchangeObserver {
+  /** A periodic snapshot begins (the state is about to be taken and written). */
+  readonly snapshotStarting?: () => void;
+  /** A periodic snapshot committed. */
+  readonly snapshotTaken?: (result: SnapshotResult) => void;
+}
+
+export async function startExchange(
+  config: Config,
+  log: Logger,
+  observer: ExchangeObserver = {},
+): Promise<Exchange> {
   const databaseUrl = config.DATABASE_URL;
   if (databaseUrl === undefined) throw new Error('DATABASE_URL is required (npm start provides one)');
   const applied = await migrate(databaseUrl);
@@ -197,15 +209,19 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
     pool,
     { supervisor, writer },
     {
+      everyRecords: config.SNAPSHOT_EVERY_RECORDS,
+      intervalMs: config.SNAPSHOT_INTERVAL_MS,
+      onStart: observer.snapshotStarting,
       onSnapshot: (result) => {
         log.info(result, 'snapshot taken');
+        observer.snapshotTaken?.(result);
       },
       onError: (error) => {
         log.warn({ err: error }, 'snapshot failed');
       },
     },
   );
-  projector.start(50);
+  projector.start(config.PROJECTION_INTERVAL_MS);
   const marketDataSaver = marketData.persist((changes) => saveMarketData(pool, changes), {
     intervalMs: config.MARKETDATA_FLUSH_MS,
     onError: (error) => {
@@ -454,6 +470,11 @@ export async function startExchange(config: Config, log: Logger): Promise<Exchan
         );
       },
     ],
+    history: {
+      caughtUp: () => projector.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS),
+      lag: () => ({ records: projector.lagRecords(), ms: projector.lagMs() }),
+      maxWaitMs: config.HISTORY_WAIT_MS,
+    },
     health: async () => ({
       redis: deployQueue === undefined ? 'not_configured' : await redisHealth(deployQueue),
       chain: await chain.health(),

@@ -10,7 +10,7 @@ import type { OrderStatus } from '../persistence/projector.ts';
 import type { BalanceMessage, BookMessage, OrderMessage } from '../client/protocol.ts';
 import type { Admin } from './admin.ts';
 import type { Authenticator, Principal } from './auth.ts';
-import { failure, type Outcome } from './errors.ts';
+import { failure, type Failure, type Outcome } from './errors.ts';
 import { observeConnections, metricsContentType, renderMetrics } from './http/metrics.ts';
 import { createRouter, errorReply, json, outcomeReply, type HttpReply } from './http/router.ts';
 import { registerIssuanceRoutes } from './http/issuance.ts';
@@ -32,6 +32,20 @@ export interface HttpMarketData {
   /** `market` (id or symbol) narrows to one market. */
   openOrders(userId: string, market?: string): readonly OrderMessage[];
   balances(userId: string): readonly BalanceMessage[];
+}
+
+/**
+ * How far history (the relational projections, src/persistence/projector.ts) trails the journal.
+ * History reads wait for it: an answer includes everything committed, hence everything
+ * acknowledged, before the request arrived.
+ */
+export interface HistoryProgress {
+  /** True once history holds every record committed before the call; false after `maxWaitMs`. */
+  caughtUp(): Promise<boolean>;
+  /** Journal records not yet in history, and the age of the oldest of them. */
+  lag(): { readonly records: number; readonly ms: number };
+  /** The bound: a history read waits at most this long, and past it history is `catching_up`. */
+  readonly maxWaitMs: number;
 }
 
 export interface HttpOptions {
@@ -65,6 +79,8 @@ export interface HttpOptions {
   readonly extraRoutes?: readonly ((route: Route) => void)[];
   /** Health of Redis and the chain, when the exchange has them. */
   readonly health?: () => Promise<{ redis: string; chain: string }>;
+  /** The projections' progress; without it history reads do not wait (and /health omits it). */
+  readonly history?: HistoryProgress;
 }
 
 export type Route = ReturnType<typeof createRouter>;
@@ -79,7 +95,7 @@ const CLOSED_STATUSES: readonly OrderStatus[] = ['filled', 'canceled'];
 const ORDER_STATUSES: ReadonlySet<string> = new Set([...OPEN_STATUSES, ...CLOSED_STATUSES, 'rejected']);
 
 export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void {
-  const { catalog, supervisor, marketData, orders, admin, pool, log } = options;
+  const { catalog, supervisor, marketData, orders, admin, pool, log, history } = options;
   const route = createRouter(app, { auth: options.auth, maxBodyBytes: options.maxBodyBytes, log });
   if (options.connections !== undefined) observeConnections(options.connections);
 
@@ -99,8 +115,34 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
       options.health?.() ?? Promise.resolve({ redis: 'not_configured', chain: 'not_configured' }),
     ]);
     const up = postgres === 'ok';
-    return json(up ? 200 : 503, { status: up ? 'ok' : 'unavailable', postgres, ...others });
+    return json(up ? 200 : 503, {
+      status: up ? 'ok' : 'unavailable',
+      postgres,
+      ...others,
+      ...historyHealth(),
+    });
   });
+
+  /** `history`: `catching_up` while the oldest unprojected record is older than the wait bound. */
+  function historyHealth(): { history?: string; historyLag?: { records: number; ms: number } } {
+    if (history === undefined) return {};
+    const lag = history.lag();
+    const ms = Math.round(lag.ms);
+    return {
+      history: ms > history.maxWaitMs ? 'catching_up' : 'ok',
+      historyLag: { records: lag.records, ms },
+    };
+  }
+
+  /** Waits until history holds what was committed before now: undefined, or the 503 to answer. */
+  async function historyBehind(): Promise<Failure | undefined> {
+    if (history === undefined || (await history.caughtUp())) return undefined;
+    const { records, ms } = history.lag();
+    return failure(
+      'unavailable',
+      `history is catching up: ${records} journal records (${Math.round(ms)} ms) not yet in it; try again shortly`,
+    );
+  }
 
   route('get', '/metrics', {}, async () => ({
     status: 200,
@@ -162,6 +204,8 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
     if (!market.ok) return errorReply(market.code, market.message);
     const limit = intParam(query, 'limit', LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX);
     if (!limit.ok) return errorReply(limit.code, limit.message);
+    const behind = await historyBehind();
+    if (behind !== undefined) return errorReply(behind.code, behind.message);
     const trades = await recentTrades(pool, market.value.definition.id, limit.value);
     return json(
       200,
@@ -241,7 +285,9 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
   /**
    * Open orders (open, partially_filled, pending_trigger) from memory, closed ones (filled,
    * canceled) from the orders projection, newest first after the open ones; `limit` bounds the
-   * closed part.
+   * closed part. The open ones are read when the request arrives and the projection once it holds
+   * everything committed by then, so an order that closed in between is in neither place's gap:
+   * it is listed once, closed (an order closed in memory but not yet projected used to be missing).
    */
   async function listOrders(principal: Principal, query: URLSearchParams): Promise<Outcome<object[]>> {
     const marketName = query.get('market');
@@ -258,24 +304,27 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
     const limit = intParam(query, 'limit', LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX);
     if (!limit.ok) return limit;
 
-    const result: object[] = [];
+    const open: OrderMessage[] = [];
     if (wanted === null || OPEN_STATUSES.has(wanted)) {
       for (const order of marketData.openOrders(principal.userId, market?.definition.id)) {
-        if (wanted === null || order.status === wanted) result.push(withoutOp(order));
+        if (wanted === null || order.status === wanted) open.push(order);
       }
     }
     const closed = wanted === null ? CLOSED_STATUSES : CLOSED_STATUSES.filter((s) => s === wanted);
-    if (closed.length > 0) {
-      const records = await userOrders(pool, {
-        userId: principal.userId,
-        marketId: market?.definition.id,
-        statuses: closed,
-        limit: limit.value,
-      });
-      for (const record of records) {
-        const of = catalog.market(record.marketId);
-        if (of !== undefined) result.push(orderView(of, record));
-      }
+    if (closed.length === 0) return { ok: true, value: open.map(withoutOp) };
+    const behind = await historyBehind();
+    if (behind !== undefined) return behind;
+    const records = await userOrders(pool, {
+      userId: principal.userId,
+      marketId: market?.definition.id,
+      statuses: closed,
+      limit: limit.value,
+    });
+    const closedIds = new Set(records.map((r) => r.id));
+    const result: object[] = open.filter((o) => !closedIds.has(o.orderId)).map(withoutOp);
+    for (const record of records) {
+      const of = catalog.market(record.marketId);
+      if (of !== undefined) result.push(orderView(of, record));
     }
     return { ok: true, value: result };
   }
