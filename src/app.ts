@@ -35,7 +35,7 @@ import { migrate } from './persistence/migrate.ts';
 import { createDatabasePool } from './persistence/pool.ts';
 import { tradeCounts } from './persistence/history.ts';
 import { Projector } from './persistence/projector.ts';
-import { recover } from './persistence/recovery.ts';
+import { recover, type RecoveryStats } from './persistence/recovery.ts';
 import { scheduleSnapshots, takeSnapshot, type SnapshotResult } from './persistence/snapshots.ts';
 import { buildWeb, DEFAULT_WEB_OUT_DIR } from '../scripts/build-web.ts';
 import { Admin } from './transport/admin.ts';
@@ -69,6 +69,8 @@ export interface Exchange {
   readonly auth: Authenticator;
   readonly chain: ChainRuntime;
   readonly issuance: Issuance;
+  /** What recovery replayed at this start (the crash test reports it). */
+  readonly recovered: RecoveryStats;
   /** Stops accepting connections, drains, snapshots, lets the projections catch up, closes. */
   close(): Promise<void>;
 }
@@ -510,6 +512,7 @@ export async function startExchange(
     auth,
     chain,
     issuance,
+    recovered,
     close: () => {
       closing ??= (async () => {
         uWS.us_listen_socket_close(listenSocket);
