@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { KILL_MODES, runCrashTest } from './crash/harness.ts';
+import { KILL_MODES, runCrashTest, type KillMode } from './crash/harness.ts';
 
 const USAGE = `usage: npm run crash-test -- [options]
 
@@ -26,6 +26,7 @@ options:
                      closed orders per market and GET /orders cannot list them all)
   --kill-after A-B   load before a kill, ms, uniformly random in A..B (default 300-1500)
   --seed N           seed of the loads and kill points (default random; env CRASH_SEED)
+  --keep             keep each run's database (its URL is printed) to look into a failure
   -h, --help         this text
 `;
 
@@ -34,26 +35,25 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-let args: ReturnType<typeof parse>;
+const OPTIONS = {
+  runs: { type: 'string' },
+  lives: { type: 'string' },
+  modes: { type: 'string' },
+  users: { type: 'string' },
+  'kill-after': { type: 'string' },
+  seed: { type: 'string' },
+  keep: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parse() {
-  return parseArgs({
-    options: {
-      runs: { type: 'string' },
-      lives: { type: 'string' },
-      modes: { type: 'string' },
-      users: { type: 'string' },
-      'kill-after': { type: 'string' },
-      seed: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: false,
-  });
+  try {
+    return parseArgs({ options: OPTIONS, allowPositionals: false });
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
 }
-try {
-  args = parse();
-} catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
-}
+const args = parse();
 if (args.values.help === true) {
   console.log(USAGE);
   process.exit(0);
@@ -68,16 +68,21 @@ const env = z
     CRASH_SEED: z.coerce.number().int().min(0).optional(),
   })
   .safeParse(process.env);
-if (!env.success) fail(`bad environment: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+if (!env.success)
+  fail(`bad environment: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
 
-function option<T>(name: string, text: string | undefined, schema: z.ZodType<T, z.ZodTypeDef, unknown>): T | undefined {
+function option<T>(
+  name: string,
+  text: string | undefined,
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+): T | undefined {
   if (text === undefined) return undefined;
   const parsed = schema.safeParse(text);
   if (!parsed.success) fail(`--${name} ${text}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   return parsed.data;
 }
 const { values } = args;
-const modes = option(
+const modes = option<KillMode[]>(
   'modes',
   values.modes,
   z
@@ -85,7 +90,7 @@ const modes = option(
     .transform((text) => text.split(','))
     .pipe(z.array(z.enum(KILL_MODES)).min(1)),
 );
-const window = option(
+const window = option<[number, number]>(
   'kill-after',
   values['kill-after'],
   z
@@ -112,6 +117,7 @@ const summary = await runCrashTest({
   modes,
   users: option('users', values.users, count),
   killAfterMs: window,
+  keepDatabases: values.keep,
   seed: option('seed', values.seed, z.coerce.number().int().min(0)) ?? env.data.CRASH_SEED,
   log: (message) => {
     console.error(message);

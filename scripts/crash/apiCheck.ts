@@ -9,12 +9,7 @@ import type { AckLine, ReadyMarket } from './exchange.ts';
  */
 
 export type ExpectedStatus =
-  | 'accepted'
-  | 'open'
-  | 'partially_filled'
-  | 'filled'
-  | 'canceled'
-  | 'pending_trigger';
+  'accepted' | 'open' | 'partially_filled' | 'filled' | 'canceled' | 'pending_trigger';
 
 /** An order as the client last saw it acknowledged. */
 export interface AckedOrder {
@@ -22,8 +17,12 @@ export interface AckedOrder {
   readonly market: string;
   readonly orderId: number;
   status: ExpectedStatus;
-  /** Lots filled as of that acknowledgement. */
-  filled: number;
+  readonly qty: number;
+  /**
+   * Lots open as of that acknowledgement, as its events say (not a sum of the fills seen: a fill
+   * in a command whose acknowledgement the kill cut off was committed all the same).
+   */
+  remaining: number;
 }
 
 const TERMINAL: ReadonlySet<string> = new Set(['filled', 'canceled']);
@@ -47,12 +46,15 @@ export class AckedOrders {
             market: ack.market,
             orderId: event.orderId,
             status: 'accepted',
-            filled: 0,
+            qty: event.qty,
+            remaining: event.qty,
           });
           break;
         case 'rested': {
           const order = of(event.orderId);
-          if (order !== undefined) order.status = order.filled > 0 ? 'partially_filled' : 'open';
+          if (order === undefined) break;
+          order.remaining = event.remaining;
+          order.status = event.remaining < order.qty ? 'partially_filled' : 'open';
           break;
         }
         case 'pending': {
@@ -67,14 +69,16 @@ export class AckedOrders {
           ] as const) {
             const order = of(orderId);
             if (order === undefined) continue; // placed by an acknowledgement the kill cut off
-            order.filled += event.qty;
+            order.remaining = remaining;
             if (remaining === 0) order.status = 'filled';
             else if (order.status === 'open') order.status = 'partially_filled';
           }
           break;
         case 'canceled': {
           const order = of(event.orderId);
-          if (order !== undefined) order.status = 'canceled';
+          if (order === undefined) break;
+          order.remaining = event.remaining;
+          order.status = 'canceled';
           break;
         }
         default:
@@ -135,7 +139,8 @@ export async function checkOrdersOverApi(options: {
         checked++;
         const wireId = `${bySymbol.get(order.market)!.id}:${order.orderId}`;
         const found = listing.orders.get(wireId);
-        const what = `${userId} ${order.market}#${order.orderId} (acknowledged ${order.status}, ${order.filled} lots filled)`;
+        const acked = order.qty - order.remaining;
+        const what = `${userId} ${order.market}#${order.orderId} (acknowledged ${order.status}, ${acked} of ${order.qty} lots filled)`;
         if (found === undefined) {
           if (listing.full) truncated++;
           else {
@@ -147,8 +152,8 @@ export async function checkOrdersOverApi(options: {
         const filled = lots(found.filledQty, market);
         // Later states only: never less filled, and a closed order stays exactly as it closed.
         const earlier =
-          filled < order.filled ||
-          (TERMINAL.has(order.status) && (found.status !== order.status || filled !== order.filled));
+          filled < acked ||
+          (TERMINAL.has(order.status) && (found.status !== order.status || filled !== acked));
         if (earlier) {
           missing++;
           problems.push(`${what} is listed ${found.status} with filledQty ${found.filledQty}`);
@@ -220,7 +225,10 @@ async function getPage(
     throw new Error(`GET /api/v1/orders?${query} answered ${response.status}: ${text.slice(0, 300)}`);
   }
   const cursor = response.headers.get('x-next-cursor');
-  return { orders: Listed.parse(JSON.parse(text)), cursor: cursor === null || cursor === '' ? undefined : cursor };
+  return {
+    orders: Listed.parse(JSON.parse(text)),
+    cursor: cursor === null || cursor === '' ? undefined : cursor,
+  };
 }
 
 /** A decimal quantity string of the market as lots (exact: digits, not floats). */

@@ -98,7 +98,9 @@ export function startLife(env: Readonly<Record<string, string>>, bootTimeoutMs =
       clearTimeout(bootTimer);
       if (killed && signal === 'SIGKILL') resolve();
       else {
-        const error = new Error(`the crash child ended on its own (code ${code}, signal ${signal}):\n${stderr}`);
+        const error = new Error(
+          `the crash child ended on its own (code ${code}, signal ${signal}):\n${stderr}`,
+        );
         onFail(error);
         reject(error);
       }

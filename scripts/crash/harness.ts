@@ -44,6 +44,8 @@ export interface CrashTestOptions {
   readonly users?: number;
   /** Load before a life may be killed, ms: a uniformly random point of the window. */
   readonly killAfterMs?: readonly [number, number];
+  /** Leave each run's database in place (its name is logged) to look into a failure. */
+  readonly keepDatabases?: boolean;
   readonly log?: (message: string) => void;
 }
 
@@ -180,7 +182,8 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
       );
     } finally {
       await pool.end().catch(() => undefined);
-      await database.drop();
+      if (options.keepDatabases === true) log(`run ${run}: database kept: ${database.url}`);
+      else await database.drop();
     }
     problems.push(...runProblems.slice(0, 10).map((p) => `run ${run}: ${p}`));
   }
@@ -241,7 +244,9 @@ async function killAt(
     Number(
       (
         await pool.maybeOne(
-          sql.type(LatestSnapshot)`SELECT coalesce(max(global_seq), 0)::text AS global_seq FROM ledger_snapshots`,
+          sql.type(
+            LatestSnapshot,
+          )`SELECT coalesce(max(global_seq), 0)::text AS global_seq FROM ledger_snapshots`,
         )
       )?.global_seq ?? 0,
     );
