@@ -5,7 +5,7 @@
  * crash markets and credits the users (whatever part of that a previous life committed is not
  * repeated); then, unless CRASH_LOAD=off, it drives sustained seeded random load from the users on
  * both markets with many commands in flight, from the moment a line `go` arrives on stdin until
- * it is killed. It never exits by itself.
+ * it is killed (by the checker, or by itself at a snapshot when armed to). It never exits otherwise.
  *
  *   DATABASE_URL=... CRASH_SEED=42 node --import tsx scripts/crash-child.ts
  *
@@ -75,12 +75,31 @@ const config = loadConfig({
   // The load goes to the supervisor directly; HTTP reads of the checker must not be refused.
   HISTORY_WAIT_MS: '10000',
 });
+/**
+ * Armed by the checker (`kill-in-snapshot` or `kill-after-snapshot` on stdin): the next periodic
+ * snapshot kills this process with SIGKILL, a random 0–3 ms after it began (its state being taken
+ * or written) or at once when it committed. Done here because the checker, busy reading
+ * acknowledgements, would see the moment too late.
+ */
+let armed: 'kill-in-snapshot' | 'kill-after-snapshot' | undefined;
+const die = () => process.kill(process.pid, 'SIGKILL');
 const exchange = await startExchange(config, pino({ level: 'silent' }), {
   snapshotStarting: () => {
     print({ type: 'snapshot', phase: 'start' });
+    if (armed === 'kill-in-snapshot') {
+      flush();
+      // 0: as soon as the snapshot's first statement is on its way; else 1–3 ms into it.
+      const ms = Math.floor(Math.random() * 4);
+      if (ms === 0) setImmediate(die);
+      else setTimeout(die, ms);
+    }
   },
   snapshotTaken: (result) => {
     print({ type: 'snapshot', phase: 'done', globalSeq: result.globalSeq });
+    if (armed === 'kill-after-snapshot') {
+      flush();
+      die();
+    }
   },
 });
 const { admin, catalog, supervisor } = exchange;
@@ -236,15 +255,16 @@ function acked(symbol: string, command: MarketCommand, result: Extract<CommandRe
   });
 }
 
-// The load starts when the checker says `go` on stdin (after its look-ups of the restarted state).
-if (env.CRASH_LOAD === 'on') {
-  process.stdin.setEncoding('utf8');
-  let said = '';
-  const listen = (chunk: string) => {
-    said += chunk;
-    if (!said.includes('go\n')) return;
-    process.stdin.off('data', listen);
-    for (let i = 0; i < IN_FLIGHT; i++) sendOne();
-  };
-  process.stdin.on('data', listen);
-}
+// Orders from the checker on stdin: `go` starts the load (after its look-ups of the restarted
+// state), `kill-in-snapshot` and `kill-after-snapshot` arm the next snapshot.
+process.stdin.setEncoding('utf8');
+let said = '';
+process.stdin.on('data', (chunk: string) => {
+  said += chunk;
+  const lines = said.split('\n');
+  said = lines.pop()!;
+  for (const line of lines) {
+    if (line === 'go' && env.CRASH_LOAD === 'on') for (let i = 0; i < IN_FLIGHT; i++) sendOne();
+    else if (line === 'kill-in-snapshot' || line === 'kill-after-snapshot') armed = line;
+  }
+});

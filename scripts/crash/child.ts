@@ -36,12 +36,15 @@ const LineSchema = z.discriminatedUnion('type', [ReadySchema, SnapshotSchema, Ac
 export interface Life {
   /** Resolves once the child's gateway listens; rejects if it ends before. */
   readonly ready: Promise<ReadyLine>;
-  /** Called with each snapshot line as it arrives. */
-  onSnapshot(listener: (line: SnapshotLine) => void): void;
   /** Starts the load (the child waits for it after `ready`). */
   go(): void;
-  /** SIGKILL; resolves with every acknowledgement the child printed in full. */
-  kill(): Promise<AckLine[]>;
+  /** Makes the child kill itself (SIGKILL) in its next snapshot, or right after it commits. */
+  arm(order: 'kill-in-snapshot' | 'kill-after-snapshot'): void;
+  /**
+   * SIGKILL (after waiting up to `selfMs` for the child to kill itself, when armed); resolves with
+   * every acknowledgement the child printed in full, and whether it had killed itself.
+   */
+  kill(selfMs?: number): Promise<{ acks: AckLine[]; snapshots: SnapshotLine[]; self: boolean }>;
 }
 
 export function startLife(env: Readonly<Record<string, string>>, bootTimeoutMs = 60_000): Life {
@@ -52,7 +55,7 @@ export function startLife(env: Readonly<Record<string, string>>, bootTimeoutMs =
   let pending = '';
   let stderr = '';
   const acks: AckLine[] = [];
-  const snapshotListeners: ((line: SnapshotLine) => void)[] = [];
+  const snapshots: SnapshotLine[] = [];
   let killed = false;
   let onReady!: (line: ReadyLine) => void;
   let onFail!: (error: Error) => void;
@@ -71,7 +74,7 @@ export function startLife(env: Readonly<Record<string, string>>, bootTimeoutMs =
     else if (line.type === 'ready') {
       clearTimeout(bootTimer);
       onReady(line);
-    } else for (const listener of snapshotListeners) listener(line);
+    } else snapshots.push(line);
   };
   child.stdin.on('error', () => undefined); // the child died: its exit reports it
   child.stdout.setEncoding('utf8');
@@ -110,17 +113,23 @@ export function startLife(env: Readonly<Record<string, string>>, bootTimeoutMs =
 
   return {
     ready,
-    onSnapshot(listener) {
-      snapshotListeners.push(listener);
-    },
     go() {
       child.stdin.write('go\n');
     },
-    async kill() {
+    arm(order) {
+      child.stdin.write(`${order}\n`);
+    },
+    async kill(selfMs = 0) {
       killed = true;
-      child.kill('SIGKILL');
-      await closed;
-      return acks;
+      let self = true;
+      const timer = setTimeout(() => {
+        self = false;
+        child.kill('SIGKILL');
+      }, selfMs);
+      await closed.finally(() => {
+        clearTimeout(timer);
+      });
+      return { acks, snapshots, self };
     },
   };
 }

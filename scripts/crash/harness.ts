@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { Authenticator } from '../../src/transport/auth.ts';
 import { AckedOrders, checkOrdersOverApi } from './apiCheck.ts';
 import { startLife, type Life } from './child.ts';
-import { crashUsers, random, type AckLine, type SnapshotLine } from './exchange.ts';
+import { crashUsers, random, type AckLine } from './exchange.ts';
 import { verifyJournal } from './journalCheck.ts';
 
 /**
@@ -23,7 +23,7 @@ import { verifyJournal } from './journalCheck.ts';
 /**
  * Where a life is killed (after `killAfterMs` of load at least):
  *  - `random`: at a random instant of the window;
- *  - `during_snapshot`: 0–1 ms after a periodic snapshot began (snapshots every 250 ms);
+ *  - `during_snapshot`: 0–3 ms after a periodic snapshot began (snapshots every 250 ms);
  *  - `after_snapshot`: as soon as a periodic snapshot has committed;
  *  - `projector_behind`: at a random instant, the projector having had no tick since the start (its
  *    interval set to an hour), so history trails the journal by everything the life committed.
@@ -117,7 +117,6 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
           JWT_SECRET: secret,
           LOG_LEVEL: 'silent',
         });
-        const snapshots = watchSnapshots(child);
         const bootStart = Date.now();
         const ready = await child.ready;
         const bootMs = Date.now() - bootStart;
@@ -155,9 +154,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
           continue;
         }
         const killAfter = minKill + Math.floor(rand() * (maxKill - minKill + 1));
-        const note = await killAt(mode, killAfter, child, snapshots, pool, rand);
-        const lifeAcks = await child.kill();
-        const fate = await note();
+        const { acks: lifeAcks, note: fate } = await killAt(mode, killAfter, child, pool);
         const loadMs = Date.now() - loadStart;
         kills.push({ run, life, mode, loadMs, note: fate });
         for (const ack of lifeAcks) {
@@ -190,102 +187,64 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
   return { seed, runs, ...totals, kills, problems };
 }
 
-interface SnapshotWatch {
-  /** The next snapshot line of this phase (undefined after `timeoutMs`). */
-  next(phase: SnapshotLine['phase'], timeoutMs: number): Promise<SnapshotLine | undefined>;
-  /** The global_seq of the last snapshot the life reported committed (0: none). */
-  lastDone(): number;
-}
-
-function watchSnapshots(life: Life): SnapshotWatch {
-  let waiters: { phase: SnapshotLine['phase']; resolve: (line: SnapshotLine) => void }[] = [];
-  let lastDone = 0;
-  life.onSnapshot((line) => {
-    if (line.phase === 'done') lastDone = line.globalSeq ?? lastDone;
-    const due = waiters.filter((w) => w.phase === line.phase);
-    waiters = waiters.filter((w) => w.phase !== line.phase);
-    for (const waiter of due) waiter.resolve(line);
-  });
-  return {
-    lastDone: () => lastDone,
-    next: async (phase, timeoutMs) => {
-      const controller = new AbortController();
-      const line = new Promise<SnapshotLine>((resolve) => {
-        waiters.push({ phase, resolve });
-      });
-      const timeout = sleep(timeoutMs, undefined, { signal: controller.signal }).catch(() => undefined);
-      try {
-        return await Promise.race([line, timeout]);
-      } finally {
-        controller.abort();
-      }
-    },
-  };
-}
-
 const Lag = z.object({ journal: z.string(), projected: z.string() });
 const LatestSnapshot = z.object({ global_seq: z.string() });
 
 /**
- * Waits for the kill point of `mode` (the life keeps running its load meanwhile; waiting out a
- * window of time is the point here). Resolves with a function to call after the kill, which says
- * what the kill met.
+ * Kills the life at the kill point of `mode` (the life runs its load meanwhile; waiting out a
+ * window of time is the point here) and says what the kill met. The snapshot kills are done by the
+ * child itself once armed (scripts/crash-child.ts): this process, busy reading acknowledgements,
+ * would see the moment too late.
  */
 async function killAt(
   mode: KillMode,
   killAfter: number,
   life: Life,
-  snapshots: SnapshotWatch,
   pool: DatabasePool,
-  rand: () => number,
-): Promise<() => Promise<string>> {
+): Promise<{ acks: AckLine[]; note: string }> {
   const SNAPSHOT_TIMEOUT_MS = 10_000;
   const latestSnapshot = async () =>
     Number(
       (
-        await pool.maybeOne(
+        await pool.one(
           sql.type(
             LatestSnapshot,
           )`SELECT coalesce(max(global_seq), 0)::text AS global_seq FROM ledger_snapshots`,
         )
-      )?.global_seq ?? 0,
+      ).global_seq,
     );
+  await sleep(killAfter);
   switch (mode) {
-    case 'random':
-      await sleep(killAfter);
-      return () => Promise.resolve('at random');
-    case 'during_snapshot': {
-      await sleep(killAfter);
-      const before = snapshots.lastDone();
-      const started = await snapshots.next('start', SNAPSHOT_TIMEOUT_MS);
-      if (started === undefined) return () => Promise.resolve('no snapshot began: killed at random');
-      await sleep(Math.floor(rand() * 2));
-      return async () => {
-        const latest = await latestSnapshot();
-        return latest > before
-          ? `the snapshot at global_seq ${latest} had committed just before`
-          : 'killed before the snapshot committed';
-      };
+    case 'random': {
+      const { acks } = await life.kill();
+      return { acks, note: 'at random' };
     }
+    case 'during_snapshot':
     case 'after_snapshot': {
-      await sleep(killAfter);
-      const done = await snapshots.next('done', SNAPSHOT_TIMEOUT_MS);
-      return () =>
-        Promise.resolve(
-          done === undefined
-            ? 'no snapshot committed: killed at random'
-            : `right after the snapshot at global_seq ${done.globalSeq}`,
-        );
-    }
-    case 'projector_behind':
-      await sleep(killAfter);
-      return async () => {
-        const lag = await pool.one(sql.type(Lag)`
-          SELECT (SELECT coalesce(max(global_seq), 0) FROM journal)::text AS journal,
-            coalesce((SELECT global_seq FROM projection_cursors WHERE projection = 'relational'), 0)::text
-              AS projected`);
-        return `history ${Number(lag.journal) - Number(lag.projected)} journal records behind`;
+      const before = await latestSnapshot();
+      life.arm(mode === 'during_snapshot' ? 'kill-in-snapshot' : 'kill-after-snapshot');
+      const { acks, self } = await life.kill(SNAPSHOT_TIMEOUT_MS);
+      const latest = await latestSnapshot();
+      if (!self) return { acks, note: 'no snapshot within 10 s: killed at random' };
+      const committed = latest > before;
+      return {
+        acks,
+        note:
+          mode === 'after_snapshot'
+            ? `right after the snapshot at global_seq ${latest}`
+            : committed
+              ? `during a snapshot, which had committed (global_seq ${latest})`
+              : `during a snapshot, before it committed (the latest stays at global_seq ${latest})`,
       };
+    }
+    case 'projector_behind': {
+      const { acks } = await life.kill();
+      const lag = await pool.one(sql.type(Lag)`
+        SELECT (SELECT coalesce(max(global_seq), 0) FROM journal)::text AS journal,
+          coalesce((SELECT global_seq FROM projection_cursors WHERE projection = 'relational'), 0)::text
+            AS projected`);
+      return { acks, note: `history ${Number(lag.journal) - Number(lag.projected)} journal records behind` };
+    }
   }
 }
 
