@@ -135,6 +135,7 @@ export async function checkOrdersOverApi(options: {
       const expected = mine.filter((o) => o.market === market.symbol);
       if (expected.length === 0) continue;
       const listing = await listOrders(baseUrl, token, market.symbol);
+      let beyond = 0;
       for (const order of expected) {
         checked++;
         const wireId = `${bySymbol.get(order.market)!.id}:${order.orderId}`;
@@ -142,7 +143,7 @@ export async function checkOrdersOverApi(options: {
         const acked = order.qty - order.remaining;
         const what = `${userId} ${order.market}#${order.orderId} (acknowledged ${order.status}, ${acked} of ${order.qty} lots filled)`;
         if (found === undefined) {
-          if (listing.full) truncated++;
+          if (listing.full) beyond++;
           else {
             missing++;
             problems.push(`${what} is not listed by GET /orders`);
@@ -158,6 +159,15 @@ export async function checkOrdersOverApi(options: {
           missing++;
           problems.push(`${what} is listed ${found.status} with filledQty ${found.filledQty}`);
         }
+      }
+      if (beyond > 0) {
+        truncated += beyond;
+        const closed = [...listing.orders.values()].filter((o) => TERMINAL.has(o.status)).length;
+        problems.push(
+          `${userId} ${market.symbol}: ${beyond} acknowledged orders not listed: GET /orders lists ` +
+            `at most ${PAGE} closed orders per request and status (the newest) and offers no cursor ` +
+            `(${closed} closed listed)`,
+        );
       }
     }
   }

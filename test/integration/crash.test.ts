@@ -123,4 +123,41 @@ describe('the crash test’s look-up through GET /orders', () => {
     expect(verdict.problems.join('\n')).toMatch(/is not listed by GET \/orders/);
     expect(verdict.problems.join('\n')).toMatch(/is listed open/);
   });
+
+  it('finding 1 (489 acknowledged orders missing after restart): acknowledged orders beyond the longest page of GET /orders are counted, not passed over', async () => {
+    // 1,005 closed orders of one user: IOC buys far below any ask, canceled unfilled.
+    const orders = new AckedOrders();
+    const placed = await Promise.all(
+      Array.from({ length: 1_005 }, () =>
+        x.request('POST', '/api/v1/orders', {
+          token,
+          body: { market: 'BTC-USDC', side: 'buy', type: 'limit', price: '1', qty: '0.0001', tif: 'IOC' },
+        }),
+      ),
+    );
+    for (const { status, body } of placed) {
+      expect(status).toBe(201);
+      const orderId = Number((body as { orderId: string }).orderId.split(':').at(-1));
+      orders.apply(rested(orderId, 1));
+      orders.apply({
+        type: 'ack',
+        market: 'BTC-USDC',
+        seq: orderId,
+        orderId,
+        kind: 'place',
+        events: [{ type: 'canceled', orderId, userId: 'u1', remaining: 1, reason: 'unfilled' }],
+      });
+    }
+    const verdict = await checkOrdersOverApi({
+      baseUrl: x.http,
+      markets: [market],
+      orders,
+      token: () => Promise.resolve(token),
+    });
+    const first = await fetch(`${x.http}/api/v1/orders?market=BTC-USDC&limit=1000`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const paged = first.headers.get('x-next-cursor') !== null;
+    expect(verdict).toMatchObject({ checked: 1_005, missing: 0, truncated: paged ? 0 : 5 });
+  }, 60_000);
 });
