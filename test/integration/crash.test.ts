@@ -3,6 +3,7 @@ import { AckedOrders, checkOrdersOverApi } from '../../scripts/crash/apiCheck.ts
 import type { AckLine, ReadyMarket } from '../../scripts/crash/exchange.ts';
 import { KILL_MODES, runCrashTest } from '../../scripts/crash/harness.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
+import { BTC_USDC } from '../wire/fixtures.ts';
 
 /**
  * The crash test (issue 5 §5, issue 12 §1, DESIGN.md principle 4; scripts/crash/harness.ts): the
@@ -47,16 +48,7 @@ describe('the crash test’s look-up through GET /orders', () => {
     x = await runExchange();
     await x.asset('USDC', 6, 'stable');
     await x.asset('BTC', 8);
-    const listed = await x.market({
-      symbol: 'BTC-USDC',
-      baseAsset: 'BTC',
-      quoteAsset: 'USDC',
-      priceDecimals: 2,
-      qtyDecimals: 4,
-      tickSize: '0.01',
-      lotSize: '0.0001',
-      minQty: '0.0001',
-    });
+    const listed = await x.market(BTC_USDC);
     market = { id: listed.id as string, symbol: 'BTC-USDC', qtyDecimals: 4, lotSize: '0.0001' };
     await x.credit('u1', 'USDC', '100000');
     token = await x.token('u1', ['trader']);

@@ -1,6 +1,7 @@
 import { createPool, sql, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
+import { BTC_USDC } from '../wire/fixtures.ts';
 
 /*
  * Issue 12 §1, last bullet: acknowledged orders missing from GET /orders. GET /orders answers open
@@ -12,17 +13,6 @@ import { runExchange, type RunningExchange } from '../support/exchange.ts';
  * The projector's own tick is made rare (PROJECTION_INTERVAL_MS) so that nothing but the read
  * itself brings the projection up to date.
  */
-
-const BTC_USDC = {
-  symbol: 'BTC-USDC',
-  baseAsset: 'BTC',
-  quoteAsset: 'USDC',
-  priceDecimals: 2,
-  qtyDecimals: 4,
-  tickSize: '0.01',
-  lotSize: '0.0001',
-  minQty: '0.0001',
-};
 
 let x: RunningExchange;
 let alice: string;
