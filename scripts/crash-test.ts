@@ -26,7 +26,6 @@ options:
                      closed orders per market and GET /orders cannot list them all)
   --kill-after A-B   load before a kill, ms, uniformly random in A..B (default 300-1500)
   --seed N           seed of the loads and kill points (default random; env CRASH_SEED)
-  --check-under-load look the orders up while the restarted exchange is under load
   --keep             keep each run's database (its URL is printed) to look into a failure
   -h, --help         this text
 `;
@@ -44,7 +43,6 @@ const OPTIONS = {
   'kill-after': { type: 'string' },
   seed: { type: 'string' },
   keep: { type: 'boolean' },
-  'check-under-load': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -120,7 +118,6 @@ const summary = await runCrashTest({
   users: option('users', values.users, count),
   killAfterMs: window,
   keepDatabases: values.keep,
-  checkUnderLoad: values['check-under-load'],
   seed: option('seed', values.seed, z.coerce.number().int().min(0)) ?? env.data.CRASH_SEED,
   log: (message) => {
     console.error(message);

@@ -44,11 +44,6 @@ export interface CrashTestOptions {
   readonly users?: number;
   /** Load before a life may be killed, ms: a uniformly random point of the window. */
   readonly killAfterMs?: readonly [number, number];
-  /**
-   * Look the orders up while the restarted life's load runs (default: before it starts). Orders
-   * then move on while being looked up, and users pile up closed orders faster.
-   */
-  readonly checkUnderLoad?: boolean;
   /** Leave each run's database in place (its name is logged) to look into a failure. */
   readonly keepDatabases?: boolean;
   readonly log?: (message: string) => void;
@@ -125,8 +120,6 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
         const bootStart = Date.now();
         const ready = await child.ready;
         const bootMs = Date.now() - bootStart;
-        // Under load: the new life's load runs while its orders are looked up (they may move on).
-        if (options.checkUnderLoad === true) child.go();
         const checkStart = Date.now();
         let checked = '';
         if (life > 1) {
@@ -144,7 +137,7 @@ export async function runCrashTest(options: CrashTestOptions): Promise<CrashTest
             `, ${verdict.checked} acknowledged orders looked up over HTTP ` +
             `(${verdict.missing} missing, ${verdict.truncated} beyond the page) in ${Date.now() - checkStart} ms`;
         }
-        if (options.checkUnderLoad !== true) child.go();
+        child.go();
         const loadStart = Date.now();
         const recovered =
           `up in ${bootMs} ms, recovered ${ready.recoveredRecords} records after the snapshot at ` +
