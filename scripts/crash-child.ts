@@ -1,33 +1,39 @@
 /**
- * The process the crash test kills (scripts/crash/harness.ts). Boots like src/main.ts on the
- * durable path — migrations, pool, JournalWriter, Supervisor with two markets, recovery from the
- * journal — finishes the listing and the credits of a first start (whatever part of them a
- * previous life committed is not repeated), then drives sustained seeded random load from several
- * users on both markets with many commands in flight, until it is killed. It never exits by itself.
+ * The process the crash test kills (scripts/crash/harness.ts): the real exchange (src/app.ts's
+ * startExchange: migrations, recovery from snapshot + journal, the projector caught up, periodic
+ * snapshots, the HTTP and WebSocket gateway on an OS-chosen port). On the first start it lists the
+ * crash markets and credits the users (whatever part of that a previous life committed is not
+ * repeated); then, unless CRASH_LOAD=off, it drives sustained seeded random load from the users on
+ * both markets with many commands in flight, from the moment a line `go` arrives on stdin until
+ * it is killed (by the checker, or by itself at a snapshot when armed to). It never exits otherwise.
  *
  *   DATABASE_URL=... CRASH_SEED=42 node --import tsx scripts/crash-child.ts
  *
- * stdout: one JSON line `{"type":"ready",...}` once booted, then one `{"type":"ack",...}` line per
+ * Env: CRASH_USERS (how many), CRASH_SNAPSHOT_MS (snapshot interval), CRASH_PROJECTOR_MS (the
+ * projector's tick: large keeps history behind the journal), JWT_SECRET (the checker mints tokens).
+ *
+ * stdout: one JSON line per event (scripts/crash/exchange.ts ChildLine): `ready` once the gateway
+ * listens, `snapshot` when a periodic snapshot starts and when it committed, one `ack` per
  * acknowledged (ok) command, written only after its reply arrived, i.e. after its batch committed.
  */
+import { pino } from 'pino';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { LifecycleEventType } from '../machines/marketLifecycle.ts';
 import { LEDGER_JOURNAL_ID, type CommandResult, type MarketCommand } from '../src/actors/market/types.ts';
+import { startExchange } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
 import { decodeBatch } from '../src/persistence/journalCodec.ts';
-import { JournalWriter } from '../src/persistence/journalWriter.ts';
-import { migrate } from '../src/persistence/migrate.ts';
 import { createDatabasePool } from '../src/persistence/pool.ts';
-import { recover } from '../src/persistence/recovery.ts';
 import { lifecycleEvent, PATH_TO } from '../test/support/markets.ts';
 import {
-  buildExchange,
+  CRASH_ASSETS,
   CRASH_CREDITS,
   CRASH_MARKETS,
-  CRASH_USERS,
+  crashUsers,
   random,
-  type AckLine,
-  type ReadyLine,
+  type AckedEvent,
+  type ChildLine,
 } from './crash/exchange.ts';
 import { helpOnly } from './lib/cli.ts';
 
@@ -40,38 +46,106 @@ is killed. stdout: one "ready" JSON line, then one "ack" line per acknowledged c
 );
 
 const env = z
-  .object({ DATABASE_URL: z.string().min(1), CRASH_SEED: z.coerce.number().int().default(1) })
+  .object({
+    DATABASE_URL: z.string().min(1),
+    CRASH_SEED: z.coerce.number().int().default(1),
+    CRASH_USERS: z.coerce.number().int().min(1).default(6),
+    CRASH_LOAD: z.enum(['on', 'off']).default('on'),
+    CRASH_SNAPSHOT_MS: z.coerce.number().int().positive().default(60_000),
+    CRASH_PROJECTOR_MS: z.coerce.number().int().positive().default(50),
+    JWT_SECRET: z.string().min(16),
+  })
   .parse(process.env);
 
 /** Commands sent and not yet answered, across both markets. */
 const IN_FLIGHT = 256;
 
-await migrate(env.DATABASE_URL);
-const pool = await createDatabasePool(env.DATABASE_URL);
-const writer = await JournalWriter.open(pool);
-const { ledger, supervisor } = buildExchange(writer);
-const recovered = await recover(pool, { ledger, supervisor });
+// Output: lines of one turn go out in one write, after the replies they report arrived.
+let out: string[] = [];
+const flush = () => {
+  const lines = out;
+  out = [];
+  process.stdout.write(lines.join(''));
+};
+const print = (line: ChildLine) => {
+  if (out.length === 0) queueMicrotask(flush);
+  out.push(`${JSON.stringify(line)}\n`);
+};
+
+const config = loadConfig({
+  NODE_ENV: 'test',
+  LOG_LEVEL: 'silent',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  DATABASE_URL: env.DATABASE_URL,
+  JWT_SECRET: env.JWT_SECRET,
+  SNAPSHOT_INTERVAL_MS: String(env.CRASH_SNAPSHOT_MS),
+  PROJECTION_INTERVAL_MS: String(env.CRASH_PROJECTOR_MS),
+  // The load goes to the supervisor directly; HTTP reads of the checker must not be refused.
+  HISTORY_WAIT_MS: '10000',
+});
+/**
+ * Armed by the checker (`kill-in-snapshot` or `kill-after-snapshot` on stdin): the next periodic
+ * snapshot kills this process with SIGKILL, a random 0–3 ms after it began (its state being taken
+ * or written) or at once when it committed. Done here because the checker, busy reading
+ * acknowledgements, would see the moment too late.
+ */
+let armed: 'kill-in-snapshot' | 'kill-after-snapshot' | undefined;
+const die = () => process.kill(process.pid, 'SIGKILL');
+const exchange = await startExchange(config, pino({ level: 'silent' }), {
+  snapshotStarting: () => {
+    print({ type: 'snapshot', phase: 'start' });
+    if (armed === 'kill-in-snapshot') {
+      flush();
+      // 0: as soon as the snapshot's first statement is on its way; else 1–3 ms into it.
+      const ms = Math.floor(Math.random() * 4);
+      if (ms === 0) setImmediate(die);
+      else setTimeout(die, ms);
+    }
+  },
+  snapshotTaken: (result) => {
+    print({ type: 'snapshot', phase: 'done', globalSeq: result.globalSeq });
+    if (armed === 'kill-after-snapshot') {
+      flush();
+      die();
+    }
+  },
+});
+const { admin, catalog, supervisor } = exchange;
 let clock = Date.now();
 
-// Listing: the rest of the path to `active` (a previous life may have committed part of it).
-for (const definition of CRASH_MARKETS) {
-  const actor = supervisor.actor(definition.symbol)!;
-  const done = PATH_TO[actor.state];
+// Listing: what a previous life did not finish (assets, markets, the path to `active`).
+const actor = { id: 'crash-test', type: 'system' } as const;
+for (const asset of CRASH_ASSETS) {
+  if (catalog.asset(asset.symbol) !== undefined) continue;
+  const created = await admin.createAsset(asset);
+  if (!created.ok) throw new Error(`asset ${asset.symbol}: ${created.message}`);
+}
+for (const market of CRASH_MARKETS) {
+  if (catalog.market(market.symbol) !== undefined) continue;
+  const listed = await admin.listMarket(market, actor);
+  if (!listed.ok) throw new Error(`market ${market.symbol}: ${listed.message}`);
+}
+for (const { symbol } of CRASH_MARKETS) {
+  const market = supervisor.actor(symbol)!;
+  const done = PATH_TO[market.state];
   const path: readonly LifecycleEventType[] = PATH_TO.active;
   if (done.some((type, i) => path[i] !== type)) {
-    throw new Error(`${definition.symbol} is ${actor.state}, not on the way to active`);
+    throw new Error(`${symbol} is ${market.state}, not on the way to active`);
   }
   for (const type of path.slice(done.length)) {
     const result = await supervisor.submit(
-      definition.symbol,
+      symbol,
       { kind: 'lifecycle', event: lifecycleEvent(type, clock) },
       clock++,
     );
-    if (!result.ok) throw new Error(`${definition.symbol}: ${type} refused: ${result.message}`);
+    if (!result.ok) throw new Error(`${symbol}: ${type} refused: ${result.message}`);
   }
 }
 
 // Credits: each user and asset once, skipping those a previous life journaled.
+const users = crashUsers(env.CRASH_USERS);
+const pool = await createDatabasePool(env.DATABASE_URL);
 const Row = z.object({ record: z.instanceof(Buffer) });
 const credited = new Set<string>();
 for (const row of await pool.any(
@@ -81,28 +155,31 @@ for (const row of await pool.any(
     if (command.kind === 'deposit') credited.add(`${command.userId}/${command.asset}`);
   }
 }
-const credits: Promise<CommandResult>[] = [];
-for (const user of CRASH_USERS) {
+await pool.end();
+const credits: Promise<unknown>[] = [];
+for (const user of users) {
   for (const [asset, amount] of Object.entries(CRASH_CREDITS)) {
-    if (!credited.has(`${user}/${asset}`)) credits.push(supervisor.credit(user, asset, amount, clock++));
+    if (credited.has(`${user}/${asset}`)) continue;
+    credits.push(
+      admin.credit(user, asset, amount).then((result) => {
+        if (!result.ok) throw new Error(`credit refused: ${result.message}`);
+      }),
+    );
   }
 }
-for (const result of await Promise.all(credits)) {
-  if (!result.ok) throw new Error(`credit refused: ${result.message}`);
-}
+await Promise.all(credits);
 
-// Output: lines of one turn of replies go out in one write, after those replies arrived.
-let out: string[] = [];
-const flush = () => {
-  const lines = out;
-  out = [];
-  process.stdout.write(lines.join(''));
-};
-const print = (line: ReadyLine | AckLine) => {
-  if (out.length === 0) queueMicrotask(flush);
-  out.push(`${JSON.stringify(line)}\n`);
-};
-print({ type: 'ready', recoveredEntries: recovered.entries });
+print({
+  type: 'ready',
+  port: exchange.port,
+  recoveredRecords: exchange.recovered.records,
+  snapshotGlobalSeq: exchange.recovered.snapshotGlobalSeq,
+  markets: CRASH_MARKETS.map(({ symbol }) => {
+    const listed = catalog.market(symbol)!;
+    const { qtyDecimals, lotSize } = listed.definition.money;
+    return { id: listed.definition.id, symbol, qtyDecimals, lotSize };
+  }),
+});
 
 // Load: every answer sends the next command, so IN_FLIGHT commands are always outstanding.
 const rand = random(env.CRASH_SEED);
@@ -119,7 +196,7 @@ for (const { symbol } of CRASH_MARKETS) {
 }
 
 function nextCommand(symbol: string): MarketCommand {
-  const user = pick(CRASH_USERS);
+  const user = pick(users);
   const side = rand() < 0.5 ? 'buy' : 'sell';
   const mid = MID[symbol]!;
   const roll = rand();
@@ -169,19 +246,13 @@ function sendOne(): void {
 
 function acked(symbol: string, command: MarketCommand, result: Extract<CommandResult, { ok: true }>): void {
   const orders = open.get(symbol)!;
-  const fills: AckLine['fills'][number][] = [];
+  const events: AckedEvent[] = [];
   for (const event of result.events) {
+    if (event.type === 'level') continue;
+    events.push(event);
     if (event.type === 'rested' && command.kind === 'place') orders.set(event.orderId, command.userId);
     else if (event.type === 'canceled') orders.delete(event.orderId);
-    else if (event.type === 'fill') {
-      fills.push({
-        maker: event.makerOrderId,
-        taker: event.takerOrderId,
-        qty: event.qty,
-        price: event.price,
-      });
-      if (event.makerRemaining === 0) orders.delete(event.makerOrderId);
-    }
+    else if (event.type === 'fill' && event.makerRemaining === 0) orders.delete(event.makerOrderId);
   }
   print({
     type: 'ack',
@@ -189,9 +260,20 @@ function acked(symbol: string, command: MarketCommand, result: Extract<CommandRe
     seq: result.seq,
     orderId: result.orderId ?? null,
     kind: command.kind,
-    events: result.events.map((e) => e.type),
-    fills,
+    events,
   });
 }
 
-for (let i = 0; i < IN_FLIGHT; i++) sendOne();
+// Orders from the checker on stdin: `go` starts the load (after its look-ups of the restarted
+// state), `kill-in-snapshot` and `kill-after-snapshot` arm the next snapshot.
+process.stdin.setEncoding('utf8');
+let said = '';
+process.stdin.on('data', (chunk: string) => {
+  said += chunk;
+  const lines = said.split('\n');
+  said = lines.pop()!;
+  for (const line of lines) {
+    if (line === 'go' && env.CRASH_LOAD === 'on') for (let i = 0; i < IN_FLIGHT; i++) sendOne();
+    else if (line === 'kill-in-snapshot' || line === 'kill-after-snapshot') armed = line;
+  }
+});

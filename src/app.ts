@@ -38,8 +38,8 @@ import { Ownership } from './persistence/owner.ts';
 import { createDatabasePool } from './persistence/pool.ts';
 import { tradeCounts } from './persistence/history.ts';
 import { Projector } from './persistence/projector.ts';
-import { recover } from './persistence/recovery.ts';
-import { scheduleSnapshots, takeSnapshot } from './persistence/snapshots.ts';
+import { recover, type RecoveryStats } from './persistence/recovery.ts';
+import { scheduleSnapshots, takeSnapshot, type SnapshotResult } from './persistence/snapshots.ts';
 import { buildWeb, DEFAULT_WEB_OUT_DIR } from '../scripts/build-web.ts';
 import { Admin } from './transport/admin.ts';
 import { Authenticator, type Principal } from './transport/auth.ts';
@@ -74,10 +74,13 @@ export interface Exchange {
   readonly auth: Authenticator;
   readonly chain: ChainRuntime;
   readonly issuance: Issuance;
+  /** What recovery replayed at this start (the crash test reports it). */
+  readonly recovered: RecoveryStats;
   /** Stops accepting connections, drains, snapshots, lets the projections catch up, closes. */
   close(): Promise<void>;
 }
 
+/** What the process around the exchange hears of (src/main.ts; the crash test kills at snapshots). */
 export interface ExchangeHooks {
   /**
    * The connection holding the database's ownership lock is gone: the journal writer refuses
@@ -85,6 +88,10 @@ export interface ExchangeHooks {
    * should exit without a clean shutdown (src/main.ts does). The exchange logs it either way.
    */
   readonly onOwnershipLost?: (error: Error) => void;
+  /** A periodic snapshot begins (the state is about to be taken and written). */
+  readonly snapshotStarting?: () => void;
+  /** A periodic snapshot committed. */
+  readonly snapshotTaken?: (result: SnapshotResult) => void;
 }
 
 /**
@@ -267,15 +274,19 @@ async function startOwned(
     pool,
     { supervisor, writer },
     {
+      everyRecords: config.SNAPSHOT_EVERY_RECORDS,
+      intervalMs: config.SNAPSHOT_INTERVAL_MS,
+      onStart: hooks.snapshotStarting,
       onSnapshot: (result) => {
         log.info(result, 'snapshot taken');
+        hooks.snapshotTaken?.(result);
       },
       onError: (error) => {
         log.warn({ err: error }, 'snapshot failed');
       },
     },
   );
-  projector.start(50);
+  projector.start(config.PROJECTION_INTERVAL_MS);
   const marketDataSaver = marketData.persist((changes) => saveMarketData(pool, changes), {
     intervalMs: config.MARKETDATA_FLUSH_MS,
     onError: (error) => {
@@ -541,6 +552,11 @@ async function startOwned(
         );
       },
     ],
+    history: {
+      caughtUp: () => projector.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS),
+      lag: () => ({ records: projector.lagRecords(), ms: projector.lagMs() }),
+      maxWaitMs: config.HISTORY_WAIT_MS,
+    },
     health: async () => ({
       redis: deployQueue === undefined ? 'not_configured' : await redisHealth(deployQueue),
       chain: await chain.health(),
@@ -604,6 +620,7 @@ async function startOwned(
     auth,
     chain,
     issuance,
+    recovered,
     close: () => {
       closing ??= shutdown(true);
       return closing;

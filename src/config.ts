@@ -53,6 +53,17 @@ const schema = z.object({
   MAX_OPEN_ORDERS_PER_USER: positiveInt(10_000),
   /** Past this many unprojected journal records new places answer `overloaded`. */
   PROJECTION_MAX_LAG_RECORDS: positiveInt(50_000),
+  /** How often the projector looks for new journal records, ms (a history read also starts a round). */
+  PROJECTION_INTERVAL_MS: positiveInt(50),
+  /**
+   * Longest a history read (GET /orders, /markets/:id/trades) waits for the projections to hold
+   * what was committed before it, ms; past it the read answers 503 `unavailable` and /health says
+   * `history: "catching_up"`.
+   */
+  HISTORY_WAIT_MS: positiveInt(2_000),
+  /** A snapshot of every market and the ledger after this many journal records, or this long. */
+  SNAPSHOT_EVERY_RECORDS: positiveInt(100_000),
+  SNAPSHOT_INTERVAL_MS: positiveInt(60_000),
   HTTP_MAX_BODY_BYTES: positiveInt(64 * 1024),
   /** HTTP requests being served at once (bodies being read included); beyond, 503 `overloaded`. */
   HTTP_MAX_PENDING_REQUESTS: positiveInt(1_000),

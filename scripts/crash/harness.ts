@@ -1,61 +1,62 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { isDeepStrictEqual } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool, sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import {
-  LEDGER_JOURNAL_ID,
-  type BatchEntry,
-  type BatchOutput,
-  type CommandResult,
-  type JournalBatch,
-  type JournalCommand,
-} from '../../src/actors/market/types.ts';
-import { decodeBatch } from '../../src/persistence/journalCodec.ts';
-import { recover } from '../../src/persistence/recovery.ts';
-import { actualLocks, expectedLocks } from '../../test/support/markets.ts';
-import {
-  buildExchange,
-  CRASH_MARKETS,
-  CRASH_USERS,
-  random,
-  type AckLine,
-  type CrashExchange,
-} from './exchange.ts';
+import { Authenticator } from '../../src/transport/auth.ts';
+import { AckedOrders, checkOrdersOverApi } from './apiCheck.ts';
+import { startLife, type Life } from './child.ts';
+import { crashUsers, random, type AckLine } from './exchange.ts';
+import { verifyJournal } from './journalCheck.ts';
 
 /**
- * The crash test (issue 5 §5, DESIGN.md principle 4): per run, a fresh database; the exchange
- * (scripts/crash-child.ts) runs under load and is killed with SIGKILL at a random moment, started
- * again on the same database (recovering from the crash) and killed again; then this process checks
- * the journal against everything the child acknowledged, and the recovered exchange against the
- * journal.
- *
- * Checks, each discrepancy counted in `mismatches` (an acknowledged command missing from the
- * journal counts in `lost`):
- *  - every acknowledged command is in the journal under its market and seq, ok, with the same kind,
- *    order id, event types and fills;
- *  - re-executing the journal's commands in global order through a fresh supervisor (independently
- *    of recovery's replay) gives exactly the journaled results and postings, entry by entry, and the
- *    same books, market states and ledger as recover() on the same journal: nothing in the
- *    recovered state came from outside the journal;
- *  - the recovered ledger's invariants hold, and each user's locked funds are exactly what their
- *    open orders need.
+ * The crash test (issue 5 §5, issue 12 §1, DESIGN.md principle 4). Per run, a fresh database; the
+ * real exchange (scripts/crash-child.ts, src/app.ts) runs under load and is killed with SIGKILL,
+ * `lives` times, each time at a moment chosen to stress recovery (KillMode), then started once more
+ * without load. After every restart, as soon as the gateway listens and before the new life's load
+ * starts, every order acknowledged so far is looked up through the public API (GET /api/v1/orders
+ * of its user: open ones from memory, closed ones from the projection) and must be listed in its
+ * last acknowledged state or a later one (scripts/crash/apiCheck.ts). At the end of the run the
+ * journal is checked against every acknowledgement and against recovery
+ * (scripts/crash/journalCheck.ts).
  */
 
-const childScript = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'crash-child.ts');
+/**
+ * Where a life is killed (after `killAfterMs` of load at least):
+ *  - `random`: at a random instant of the window;
+ *  - `during_snapshot`: 0–3 ms after a periodic snapshot began (snapshots every 250 ms);
+ *  - `after_snapshot`: as soon as a periodic snapshot has committed;
+ *  - `projector_behind`: at a random instant, the projector having had no tick since the start (its
+ *    interval set to an hour), so history trails the journal by everything the life committed.
+ */
+export const KILL_MODES = ['random', 'during_snapshot', 'after_snapshot', 'projector_behind'] as const;
+export type KillMode = (typeof KILL_MODES)[number];
 
 export interface CrashTestOptions {
   /** Connection string of a database from which databases can be created (e.g. `postgres`). */
   readonly adminUrl: string;
   readonly runs?: number;
   readonly seed?: number;
-  /** Kill this long (ms, uniformly random in the range) after the child reported ready. */
-  readonly killAfterMs?: readonly [number, number];
-  /** Lives per run: the child is started this many times on the run's database (≥ 2). */
+  /** Lives under load per run (each killed), before the last life that only checks (≥ 1). */
   readonly lives?: number;
+  /** The kill modes of a run's lives, in turn (default: every mode). */
+  readonly modes?: readonly KillMode[];
+  /** Users of the load (u1…uN). */
+  readonly users?: number;
+  /** Load before a life may be killed, ms: a uniformly random point of the window. */
+  readonly killAfterMs?: readonly [number, number];
+  /** Leave each run's database in place (its name is logged) to look into a failure. */
+  readonly keepDatabases?: boolean;
   readonly log?: (message: string) => void;
+}
+
+export interface KillRecord {
+  readonly run: number;
+  readonly life: number;
+  readonly mode: KillMode;
+  /** Load the life ran before the kill, ms. */
+  readonly loadMs: number;
+  /** What the kill met: the snapshot's fate, or how far history trailed the journal. */
+  readonly note: string;
 }
 
 export interface CrashTestSummary {
@@ -63,324 +64,182 @@ export interface CrashTestSummary {
   readonly seed: number;
   readonly runs: number;
   readonly acked: number;
+  /** Acknowledged commands missing from the journal. */
   readonly lost: number;
+  /** The journal disagreeing with an acknowledgement, or recovery with the journal. */
   readonly mismatches: number;
   /** Journal entries (market commands and credits) over all runs. */
   readonly journaled: number;
-  readonly killPointsMs: readonly number[];
+  /** Acknowledged orders looked up through GET /orders, over all restarts. */
+  readonly apiChecked: number;
+  /** Of those: not listed, or listed in an earlier state than acknowledged. */
+  readonly missing: number;
+  /** Of those: not listed because the user's closed orders overflow the longest page. */
+  readonly truncated: number;
+  readonly kills: readonly KillRecord[];
   /** What went wrong, at most a few lines per run. */
   readonly problems: readonly string[];
 }
 
 export async function runCrashTest(options: CrashTestOptions): Promise<CrashTestSummary> {
   const runs = options.runs ?? 3;
-  const lives = options.lives ?? 2;
+  const lives = options.lives ?? KILL_MODES.length;
+  const modes = options.modes ?? KILL_MODES;
+  const users = crashUsers(options.users ?? 24);
   const [minKill, maxKill] = options.killAfterMs ?? [300, 1_500];
   const seed = options.seed ?? randomBytes(4).readUInt32LE();
   const log = options.log ?? (() => undefined);
+  if (lives < 1 || modes.length === 0) throw new RangeError('at least one life and one kill mode');
   const rand = random(seed);
-  log(`crash test: seed ${seed}, ${runs} runs of ${lives} lives`);
+  log(`crash test: seed ${seed}, ${runs} runs of ${lives} killed lives (${modes.join(', ')}) and a check`);
 
-  let acked = 0;
-  let lost = 0;
-  let mismatches = 0;
-  let journaled = 0;
-  const killPointsMs: number[] = [];
+  const totals = { acked: 0, lost: 0, mismatches: 0, journaled: 0, apiChecked: 0, missing: 0, truncated: 0 };
+  const kills: KillRecord[] = [];
   const problems: string[] = [];
   for (let run = 1; run <= runs; run++) {
     const database = await createDatabase(options.adminUrl, `crash_${run}`);
+    const pool = await createPool(database.url, { maximumPoolSize: 1 });
+    const secret = randomBytes(24).toString('hex');
+    const auth = new Authenticator(secret);
+    const runProblems: string[] = [];
     try {
       const acks: AckLine[] = [];
-      for (let life = 1; life <= lives; life++) {
+      const orders = new AckedOrders();
+      for (let life = 1; life <= lives + 1; life++) {
+        const mode = life <= lives ? modes[(life - 1) % modes.length]! : undefined;
+        const child = startLife({
+          DATABASE_URL: database.url,
+          CRASH_SEED: String(Math.floor(rand() * 2 ** 32)),
+          CRASH_USERS: String(users.length),
+          CRASH_LOAD: mode === undefined ? 'off' : 'on',
+          CRASH_SNAPSHOT_MS: mode === 'during_snapshot' || mode === 'after_snapshot' ? '250' : '1000',
+          CRASH_PROJECTOR_MS: mode === 'projector_behind' ? '3600000' : '50',
+          JWT_SECRET: secret,
+          LOG_LEVEL: 'silent',
+        });
+        const bootStart = Date.now();
+        const ready = await child.ready;
+        const bootMs = Date.now() - bootStart;
+        const checkStart = Date.now();
+        let checked = '';
+        if (life > 1) {
+          const verdict = await checkOrdersOverApi({
+            baseUrl: `http://127.0.0.1:${ready.port}`,
+            markets: ready.markets,
+            orders,
+            token: (userId) => auth.mint(userId, ['trader']),
+          });
+          totals.apiChecked += verdict.checked;
+          totals.missing += verdict.missing;
+          totals.truncated += verdict.truncated;
+          runProblems.push(...verdict.problems.map((p) => `after restart ${life - 1}: ${p}`));
+          checked =
+            `, ${verdict.checked} acknowledged orders looked up over HTTP ` +
+            `(${verdict.missing} missing, ${verdict.truncated} beyond the page) in ${Date.now() - checkStart} ms`;
+        }
+        child.go();
+        const loadStart = Date.now();
+        const recovered =
+          `up in ${bootMs} ms, recovered ${ready.recoveredRecords} records after the snapshot at ` +
+          `global_seq ${ready.snapshotGlobalSeq}`;
+        if (mode === undefined) {
+          await child.kill();
+          log(`run ${run} check life: ${recovered}${checked}`);
+          continue;
+        }
         const killAfter = minKill + Math.floor(rand() * (maxKill - minKill + 1));
-        killPointsMs.push(killAfter);
-        const lifeSeed = Math.floor(rand() * 2 ** 32);
-        const result = await crashOnce(database.url, lifeSeed, killAfter);
-        acks.push(...result.acks);
+        const { acks: lifeAcks, note: fate } = await killAt(mode, killAfter, child, pool);
+        const loadMs = Date.now() - loadStart;
+        kills.push({ run, life, mode, loadMs, note: fate });
+        for (const ack of lifeAcks) {
+          acks.push(ack);
+          orders.apply(ack);
+        }
         log(
-          `run ${run} life ${life}: killed ${killAfter} ms after ready ` +
-            `(recovered ${result.recoveredEntries} entries), ${result.acks.length} acks`,
+          `run ${run} life ${life}: ${recovered}${checked}; ${lifeAcks.length} acks, ` +
+            `killed (${mode}) after ${loadMs} ms: ${fate}`,
         );
       }
-      const verdict = await verify(database.url, acks);
-      acked += acks.length;
-      lost += verdict.lost;
-      mismatches += verdict.mismatches;
-      journaled += verdict.journaled;
-      problems.push(...verdict.problems.slice(0, 10).map((p) => `run ${run}: ${p}`));
+      await pool.end();
+      const verdict = await verifyJournal(database.url, acks, users);
+      totals.acked += acks.length;
+      totals.lost += verdict.lost;
+      totals.mismatches += verdict.mismatches;
+      totals.journaled += verdict.journaled;
+      runProblems.push(...verdict.problems);
       log(
-        `run ${run}: ${acks.length} acked, ${verdict.journaled} journaled entries, ` +
+        `run ${run}: ${acks.length} acked (${orders.size} orders), ${verdict.journaled} journaled entries, ` +
           `${verdict.lost} lost, ${verdict.mismatches} mismatches`,
       );
     } finally {
-      await database.drop();
+      await pool.end().catch(() => undefined);
+      if (options.keepDatabases === true) log(`run ${run}: database kept: ${database.url}`);
+      else await database.drop();
     }
+    problems.push(...runProblems.slice(0, 10).map((p) => `run ${run}: ${p}`));
   }
-  return { seed, runs, acked, lost, mismatches, journaled, killPointsMs, problems };
+  return { seed, runs, ...totals, kills, problems };
 }
 
-interface Life {
-  readonly acks: AckLine[];
-  readonly recoveredEntries: number;
-}
-
-const ReadyLineSchema = z.object({ type: z.literal('ready'), recoveredEntries: z.number() });
-const AckLineSchema = z.object({
-  type: z.literal('ack'),
-  market: z.string(),
-  seq: z.number(),
-  orderId: z.number().nullable(),
-  kind: z.string(),
-  events: z.array(z.string()),
-  fills: z.array(z.object({ maker: z.number(), taker: z.number(), qty: z.number(), price: z.number() })),
-});
-const LineSchema = z.discriminatedUnion('type', [ReadyLineSchema, AckLineSchema]);
-
-/** Starts the child, kills it (SIGKILL) `killAfter` ms after it is ready, returns what it acked. */
-function crashOnce(
-  databaseUrl: string,
-  seed: number,
-  killAfter: number,
-  bootTimeoutMs = 30_000,
-): Promise<Life> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', childScript], {
-      env: { ...process.env, DATABASE_URL: databaseUrl, CRASH_SEED: String(seed), LOG_LEVEL: 'silent' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let ready: number | undefined;
-    let killed = false;
-    const kill = () => {
-      killed = true;
-      child.kill('SIGKILL');
-    };
-    const bootTimer = setTimeout(kill, bootTimeoutMs);
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-      if (ready === undefined && stdout.includes('"type":"ready"')) {
-        ready = Date.now();
-        clearTimeout(bootTimer);
-        setTimeout(kill, killAfter);
-      }
-    });
-    child.stderr.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-4_000);
-    });
-    child.once('error', (error) => {
-      clearTimeout(bootTimer);
-      reject(error);
-    });
-    // 'close': the process has exited and its stdout was read to the end.
-    child.once('close', (code, signal) => {
-      clearTimeout(bootTimer);
-      if (!killed || signal !== 'SIGKILL' || ready === undefined) {
-        const why =
-          ready === undefined ? 'before it was ready' : `on its own (code ${code}, signal ${signal})`;
-        reject(new Error(`the crash child ended ${why}:\n${stderr}`));
-        return;
-      }
-      // Only complete lines: a line cut by the kill was never fully written.
-      const lines = stdout.split('\n').slice(0, -1);
-      const acks: AckLine[] = [];
-      let recoveredEntries = 0;
-      for (const text of lines) {
-        const line = LineSchema.parse(JSON.parse(text));
-        if (line.type === 'ack') acks.push(line);
-        else recoveredEntries = line.recoveredEntries;
-      }
-      resolve({ acks, recoveredEntries });
-    });
-  });
-}
-
-interface Verdict {
-  readonly lost: number;
-  readonly mismatches: number;
-  readonly journaled: number;
-  readonly problems: string[];
-}
-
-const JournalRow = z.object({ global_seq: z.string(), record: z.instanceof(Buffer) });
-
-export async function verify(databaseUrl: string, acks: readonly AckLine[]): Promise<Verdict> {
-  const pool = await createPool(databaseUrl, { maximumPoolSize: 2 });
-  try {
-    const rows = await pool.any(
-      sql.type(
-        JournalRow,
-      )`SELECT global_seq::text AS global_seq, record FROM journal ORDER BY journal.global_seq`,
-    );
-    const batches = rows.map((r) => decodeBatch(r.record));
-    const problems: string[] = [];
-    let lost = 0;
-    let mismatches = 0;
-    const mismatch = (message: string) => {
-      mismatches++;
-      problems.push(message);
-    };
-
-    // 1. Every acknowledged command is journaled with the same outcome.
-    const entries = new Map<string, BatchEntry<JournalCommand>>();
-    for (const batch of batches)
-      for (const entry of batch.entries) entries.set(`${batch.symbol}#${entry.seq}`, entry);
-    const seen = new Set<string>();
-    for (const ack of acks) {
-      const key = `${ack.market}#${ack.seq}`;
-      if (seen.has(key)) mismatch(`${key} was acknowledged twice`);
-      seen.add(key);
-      const entry = entries.get(key);
-      if (entry === undefined) {
-        lost++;
-        problems.push(`${key} (${ack.kind}) was acknowledged but is not in the journal`);
-        continue;
-      }
-      const journaled = ackOf(ack.market, entry);
-      if (!isDeepStrictEqual(journaled, ack)) {
-        mismatch(`${key}: acknowledged ${JSON.stringify(ack)}, journaled ${JSON.stringify(journaled)}`);
-      }
-    }
-
-    // 2. The journal re-executed from scratch gives the journaled results, and recovery agrees.
-    const recovered = buildExchange({ commit: () => undefined });
-    await recover(pool, recovered);
-    const reexecuted = await reexecute(batches, mismatch);
-    const difference = firstDifference(stateOf(recovered), stateOf(reexecuted));
-    if (difference !== undefined) {
-      mismatch(`the recovered exchange differs from the journal re-executed at ${difference}`);
-    }
-
-    // 3. Ledger invariants, and locked funds are what the open orders need.
-    for (const violation of recovered.ledger.checkInvariants()) mismatch(`ledger: ${violation}`);
-    const expected = Object.fromEntries(expectedLocks(recovered.supervisor));
-    const actual = Object.fromEntries(actualLocks(recovered.ledger, CRASH_USERS));
-    if (!isDeepStrictEqual(plain(expected), plain(actual))) {
-      mismatch(
-        `locked funds ${JSON.stringify(plain(actual))}, open orders need ${JSON.stringify(plain(expected))}`,
-      );
-    }
-    if (recovered.supervisor.list().some((m) => m.state !== 'active')) mismatch('a market is not active');
-
-    const journaled = batches.reduce((n, b) => n + b.entries.length, 0);
-    return { lost, mismatches, journaled, problems };
-  } finally {
-    await pool.end();
-  }
-}
-
-/** What the child would have printed for this journal entry. */
-function ackOf(
-  market: string,
-  entry: BatchEntry<JournalCommand>,
-): AckLine | { readonly refused: CommandResult } {
-  const { result } = entry;
-  if (!result.ok) return { refused: result };
-  return {
-    type: 'ack',
-    market,
-    seq: result.seq,
-    orderId: result.orderId ?? null,
-    kind: entry.command.kind,
-    events: result.events.map((e) => e.type),
-    fills: result.events.flatMap((e) =>
-      e.type === 'fill' ? [{ maker: e.makerOrderId, taker: e.takerOrderId, qty: e.qty, price: e.price }] : [],
-    ),
-  };
-}
+const Lag = z.object({ journal: z.string(), projected: z.string() });
+const LatestSnapshot = z.object({ global_seq: z.string() });
 
 /**
- * Runs the journal's commands again, in global order, through a fresh supervisor and ledger (real
- * matching and funds checks, unlike recovery's replay): each batch's commands are submitted
- * together and answered before the next batch goes. Reports every entry whose result or postings
- * differ from the journal's.
+ * Kills the life at the kill point of `mode` (the life runs its load meanwhile; waiting out a
+ * window of time is the point here) and says what the kill met. The snapshot kills are done by the
+ * child itself once armed (scripts/crash-child.ts): this process, busy reading acknowledgements,
+ * would see the moment too late.
  */
-async function reexecute(
-  batches: readonly JournalBatch[],
-  mismatch: (message: string) => void,
-): Promise<CrashExchange> {
-  const produced: BatchOutput[] = [];
-  const exchange = buildExchange({ commit: (batch) => void produced.push(batch as BatchOutput) });
-  const { supervisor } = exchange;
-  const journaledEntries = new Map<string, BatchEntry<JournalCommand>[]>();
-  for (const batch of batches) {
-    const list = journaledEntries.get(batch.symbol) ?? [];
-    list.push(...batch.entries);
-    journaledEntries.set(batch.symbol, list);
-    if (batch.marketId === LEDGER_JOURNAL_ID) {
-      for (const entry of batch.entries) {
-        const { command } = entry;
-        if (command.kind !== 'deposit') {
-          mismatch(`a ${command.kind} command in a @ledger record`);
-          continue;
-        }
-        supervisor.resumeLedgerSeq(entry.seq - 1);
-        const result = await supervisor.credit(command.userId, command.asset, command.amount, entry.ts);
-        if (!isDeepStrictEqual(plain(result), plain(entry.result))) {
-          mismatch(`@ledger#${entry.seq}: re-executed ${JSON.stringify(plain(result))}`);
-        }
-      }
-      continue;
-    }
-    await Promise.all(
-      batch.entries.map(({ command, ts }) => {
-        if (command.kind === 'deposit') throw new Error(`a deposit in a ${batch.symbol} record`);
-        return supervisor.submit(batch.symbol, command, ts);
-      }),
+async function killAt(
+  mode: KillMode,
+  killAfter: number,
+  life: Life,
+  pool: DatabasePool,
+): Promise<{ acks: AckLine[]; note: string }> {
+  const SNAPSHOT_TIMEOUT_MS = 10_000;
+  const latestSnapshot = async () =>
+    Number(
+      (
+        await pool.one(
+          sql.type(
+            LatestSnapshot,
+          )`SELECT coalesce(max(global_seq), 0)::text AS global_seq FROM ledger_snapshots`,
+        )
+      ).global_seq,
     );
-  }
-  await supervisor.idle();
-  for (const { symbol } of CRASH_MARKETS) {
-    const journaled = journaledEntries.get(symbol) ?? [];
-    const again = produced.filter((b) => b.symbol === symbol).flatMap((b) => b.entries);
-    if (again.length !== journaled.length) {
-      mismatch(`${symbol}: ${journaled.length} journaled entries, ${again.length} re-executed`);
+  await sleep(killAfter);
+  switch (mode) {
+    case 'random': {
+      const { acks } = await life.kill();
+      return { acks, note: 'at random' };
     }
-    for (let i = 0; i < Math.min(again.length, journaled.length); i++) {
-      if (!isDeepStrictEqual(plain(again[i]), plain(journaled[i]))) {
-        mismatch(`${symbol}#${journaled[i]!.seq}: re-executed ${JSON.stringify(plain(again[i]))}`);
-        break;
-      }
-    }
-  }
-  return exchange;
-}
-
-/** Everything recovery must reproduce (open-order terms by order id: their map order is not state). */
-function stateOf({ ledger, supervisor }: CrashExchange): unknown {
-  return plain({
-    ledger: ledger.snapshot(),
-    markets: CRASH_MARKETS.map(({ symbol }) => {
-      const actor = supervisor.actor(symbol)!;
+    case 'during_snapshot':
+    case 'after_snapshot': {
+      const before = await latestSnapshot();
+      life.arm(mode === 'during_snapshot' ? 'kill-in-snapshot' : 'kill-after-snapshot');
+      const { acks, self } = await life.kill(SNAPSHOT_TIMEOUT_MS);
+      const latest = await latestSnapshot();
+      if (!self) return { acks, note: 'no snapshot within 10 s: killed at random' };
+      const committed = latest > before;
       return {
-        symbol,
-        market: actor.currentState(),
-        terms: [...actor.openOrderTerms].sort(([a], [b]) => a - b),
+        acks,
+        note:
+          mode === 'after_snapshot'
+            ? `right after the snapshot at global_seq ${latest}`
+            : committed
+              ? `during a snapshot, which had committed (global_seq ${latest})`
+              : `during a snapshot, before it committed (the latest stays at global_seq ${latest})`,
       };
-    }),
-  });
-}
-
-/** The path of the first place where two JSON-shaped values differ, with both values there. */
-function firstDifference(a: unknown, b: unknown, at = '$'): string | undefined {
-  if (isDeepStrictEqual(a, b)) return undefined;
-  if (typeof a === 'object' && typeof b === 'object' && a !== null && b !== null) {
-    const left = a as Record<string, unknown>;
-    const right = b as Record<string, unknown>;
-    for (const key of new Set([...Object.keys(left), ...Object.keys(right)])) {
-      const found = firstDifference(left[key], right[key], `${at}.${key}`);
-      if (found !== undefined) return found;
+    }
+    case 'projector_behind': {
+      const { acks } = await life.kill();
+      const lag = await pool.one(sql.type(Lag)`
+        SELECT (SELECT coalesce(max(global_seq), 0) FROM journal)::text AS journal,
+          coalesce((SELECT global_seq FROM projection_cursors WHERE projection = 'relational'), 0)::text
+            AS projected`);
+      return { acks, note: `history ${Number(lag.journal) - Number(lag.projected)} journal records behind` };
     }
   }
-  const show = (v: unknown) => (v === undefined ? 'undefined' : JSON.stringify(v).slice(0, 200));
-  return `${at}: ${show(a)} vs ${show(b)}`;
-}
-
-/** A JSON-shaped copy: bigints as strings, undefined fields dropped (as the journal decodes them). */
-function plain(value: unknown): unknown {
-  return JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)));
 }
 
 interface CrashDatabase {

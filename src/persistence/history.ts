@@ -6,7 +6,8 @@ import type { OrderStatus } from './projector.ts';
  * Reads of the relational projections (src/persistence/projector.ts) for the HTTP history routes:
  * a market's recent trades and a user's orders. Rows come back in the projection's units (price in
  * ticks, qty in lots, time in epoch ms); the transport formats them with the market's money. The
- * projections trail the journal by one projector round, so a read may miss the newest batches.
+ * projections trail the journal by a projector round or more: the HTTP routes first wait until
+ * they hold what was committed before the request (Projector.waitFor, HISTORY_WAIT_MS).
  */
 
 /** A trade as projected, with its ordinal among the market's trades (1 = the market's first). */

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import pg from 'pg';
 import { z } from 'zod';
+import { isAlive } from '../processAlive.ts';
 
 /*
  * One exchange per database (PROTOCOL v1.1, "One exchange per database"). The owner holds a
@@ -84,6 +85,12 @@ export interface OwnershipOptions {
   readonly regainEveryMs?: number;
   /** The lock connection went away (`suspended`) or was replaced with the lock held (`regained`). */
   readonly onChange?: (change: 'suspended' | 'regained', detail: string) => void;
+  /**
+   * How long to wait for the lock when its holder is an exchange of this host whose process is
+   * gone (default 10 s): after kill -9 Postgres ends the dead session only once it notices the
+   * closed socket, so a restart at once may find the lock still held for a moment.
+   */
+  readonly deadOwnerWaitMs?: number;
 }
 
 interface LockSession {
@@ -124,10 +131,17 @@ export class Ownership implements OwnershipFence {
   static async acquire(databaseUrl: string, options: OwnershipOptions = {}): Promise<Ownership> {
     const identity = options.identity ?? { host: os.hostname(), pid: process.pid, startedAt: new Date() };
     const ownership = new Ownership(databaseUrl, identity, options);
-    const taken = await ownership.tryLock();
-    if (typeof taken === 'string') throw new DatabaseOwnedError(databaseNameOf(databaseUrl), taken);
-    ownership.hold(taken);
-    return ownership;
+    const deadline = Date.now() + (options.deadOwnerWaitMs ?? 10_000);
+    for (;;) {
+      const taken = await ownership.tryLock();
+      if (typeof taken !== 'string') {
+        ownership.hold(taken);
+        return ownership;
+      }
+      const dead = ownerGone(taken, identity.host);
+      if (!dead || Date.now() >= deadline) throw new DatabaseOwnedError(databaseNameOf(databaseUrl), taken);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** The Postgres backend holding the lock now (it changes when the lock is regained). */
@@ -325,6 +339,12 @@ export class Ownership implements OwnershipFence {
     this.lostWith = new OwnershipLostError(reason);
     for (const listener of this.listeners.splice(0)) listener(this.lostWith);
   }
+}
+
+/** Whether a holder described by describeOwner is an exchange of this host that no longer runs. */
+function ownerGone(description: string, host: string): boolean {
+  const match = /^pid (\d+) on host (\S+) /.exec(description);
+  return match !== null && match[2] === host && !isAlive(Number(match[1]));
 }
 
 /** "pid 123 on host h, port 3000, since ..." from the owner row when it is the lock holder's. */

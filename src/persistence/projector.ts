@@ -268,6 +268,8 @@ export class Projector implements ProjectionLagSource {
   #committed = 0;
   /** Date.now() at the commit of the oldest record after #projected; undefined when none is known. */
   #oldestAt: number | undefined;
+  /** Readers waiting for the projections to reach a global_seq (waitFor). */
+  readonly #waiters = new Set<{ readonly globalSeq: number; readonly resolve: (reached: boolean) => void }>();
 
   constructor(pool: DatabasePool, options: ProjectorOptions = {}) {
     const pageSize = options.pageSize ?? 1_000;
@@ -311,6 +313,49 @@ export class Projector implements ProjectionLagSource {
     if (this.#oldestAt === undefined && this.#projected >= 0 && globalSeq > this.#projected) {
       this.#oldestAt = Date.now();
     }
+  }
+
+  /** The newest committed global_seq this projector knows of (its reads, or noteCommitted). */
+  get committedGlobalSeq(): number {
+    return this.#committed;
+  }
+
+  /**
+   * Resolves true once the projections hold every journal record up to `globalSeq` (at once when
+   * they do already), false when `timeoutMs` passes first. A waiter starts a round now rather than
+   * at the next tick, and rounds follow each other while they make progress toward it, so a read
+   * that waits costs about one round, not the tick interval.
+   */
+  waitFor(globalSeq: number, timeoutMs: number): Promise<boolean> {
+    if (this.#projected >= globalSeq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        globalSeq,
+        resolve: (reached: boolean) => {
+          clearTimeout(timer);
+          this.#waiters.delete(waiter);
+          resolve(reached);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiter.resolve(false);
+      }, timeoutMs);
+      this.#waiters.add(waiter);
+      if (this.#running === undefined) this.#kick();
+    });
+  }
+
+  /** A round for the waiters; its failure is reported like a tick's, and the tick retries. */
+  #kick(): void {
+    this.runOnce().then(
+      (applied) => {
+        // Progress and still someone waiting: go on (no progress: the next tick tries again).
+        if (applied > 0 && this.#waiters.size > 0 && this.#running === undefined) this.#kick();
+      },
+      (error: unknown) => {
+        this.#onError(error);
+      },
+    );
   }
 
   /** Applies every committed record after the cursor; resolves with how many were applied. */
@@ -442,6 +487,7 @@ export class Projector implements ProjectionLagSource {
       return false;
     }
     this.#projected = page.last;
+    for (const waiter of this.#waiters) if (waiter.globalSeq <= page.last) waiter.resolve(true);
     this.#oldestAt =
       next !== undefined && next.rows.length > 0
         ? next.firstCommittedAt
@@ -458,6 +504,7 @@ export class Projector implements ProjectionLagSource {
   #seen(cursor: number, page: ReadPage): void {
     this.#projected = cursor;
     this.#oldestAt = page.returned > 0 ? page.firstCommittedAt : undefined;
+    for (const waiter of this.#waiters) if (waiter.globalSeq <= cursor) waiter.resolve(true);
   }
 
   /** Reads the records after `from` (after the stored cursor when undefined), up to the first gap. */

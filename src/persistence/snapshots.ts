@@ -217,6 +217,8 @@ export interface SnapshotScheduleOptions {
   readonly intervalMs?: number;
   /** How often the conditions are checked (default 1 s, at most intervalMs). */
   readonly checkMs?: number;
+  /** A snapshot is about to be taken (before the quiescent instant is awaited). */
+  readonly onStart?: () => void;
   readonly onSnapshot?: (result: SnapshotResult) => void;
   /** A failed snapshot is reported and retried at the next check (default: ignored). */
   readonly onError?: (error: Error) => void;
@@ -250,6 +252,7 @@ export function scheduleSnapshots(
     if (running !== undefined) return;
     const seq = source.writer.stats().lastGlobalSeq;
     if (seq === lastSeq || (seq - lastSeq < everyRecords && Date.now() - lastAt < intervalMs)) return;
+    options.onStart?.();
     running = takeSnapshot(pool, source)
       .then(
         (result) => {

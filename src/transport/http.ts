@@ -10,7 +10,7 @@ import type { OrderStatus } from '../persistence/projector.ts';
 import type { BalanceMessage, BookMessage, OrderMessage } from '../client/protocol.ts';
 import type { Admin } from './admin.ts';
 import type { Authenticator, Principal } from './auth.ts';
-import { failure, type Outcome } from './errors.ts';
+import { failure, type Failure, type Outcome } from './errors.ts';
 import { observe, metricsContentType, renderMetrics } from './http/metrics.ts';
 import { decodeCursor, pageHeaders } from './http/cursor.ts';
 import { createRouter, errorReply, json, outcomeReply, type HttpReply } from './http/router.ts';
@@ -34,6 +34,20 @@ export interface HttpMarketData {
   /** `market` (id or symbol) narrows to one market. */
   openOrders(userId: string, market?: string): readonly OrderMessage[];
   balances(userId: string): readonly BalanceMessage[];
+}
+
+/**
+ * How far history (the relational projections, src/persistence/projector.ts) trails the journal.
+ * History reads wait for it: an answer includes everything committed, hence everything
+ * acknowledged, before the request arrived.
+ */
+export interface HistoryProgress {
+  /** True once history holds every record committed before the call; false after `maxWaitMs`. */
+  caughtUp(): Promise<boolean>;
+  /** Journal records not yet in history, and the age of the oldest of them. */
+  lag(): { readonly records: number; readonly ms: number };
+  /** The bound: a history read waits at most this long, and past it history is `catching_up`. */
+  readonly maxWaitMs: number;
 }
 
 export interface HttpOptions {
@@ -71,6 +85,8 @@ export interface HttpOptions {
   readonly extraRoutes?: readonly ((route: Route) => void)[];
   /** Health of Redis and the chain, when the exchange has them. */
   readonly health?: () => Promise<{ redis: string; chain: string }>;
+  /** The projections' progress; without it history reads do not wait (and /health omits it). */
+  readonly history?: HistoryProgress;
 }
 
 export type Route = ReturnType<typeof createRouter>;
@@ -85,7 +101,7 @@ const CLOSED_STATUSES: readonly OrderStatus[] = ['filled', 'canceled'];
 const ORDER_STATUSES: ReadonlySet<string> = new Set([...OPEN_STATUSES, ...CLOSED_STATUSES, 'rejected']);
 
 export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void {
-  const { catalog, supervisor, marketData, orders, admin, pool, log } = options;
+  const { catalog, supervisor, marketData, orders, admin, pool, log, history } = options;
   const route = createRouter(app, {
     auth: options.auth,
     maxBodyBytes: options.maxBodyBytes,
@@ -112,8 +128,34 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
       options.health?.() ?? Promise.resolve({ redis: 'not_configured', chain: 'not_configured' }),
     ]);
     const up = postgres === 'ok';
-    return json(up ? 200 : 503, { status: up ? 'ok' : 'unavailable', postgres, ...others });
+    return json(up ? 200 : 503, {
+      status: up ? 'ok' : 'unavailable',
+      postgres,
+      ...others,
+      ...historyHealth(),
+    });
   });
+
+  /** `history`: `catching_up` while the oldest unprojected record is older than the wait bound. */
+  function historyHealth(): { history?: string; historyLag?: { records: number; ms: number } } {
+    if (history === undefined) return {};
+    const lag = history.lag();
+    const ms = Math.round(lag.ms);
+    return {
+      history: ms > history.maxWaitMs ? 'catching_up' : 'ok',
+      historyLag: { records: lag.records, ms },
+    };
+  }
+
+  /** Waits until history holds what was committed before now: undefined, or the 503 to answer. */
+  async function historyBehind(): Promise<Failure | undefined> {
+    if (history === undefined || (await history.caughtUp())) return undefined;
+    const { records, ms } = history.lag();
+    return failure(
+      'unavailable',
+      `history is catching up: ${records} journal records (${Math.round(ms)} ms) not yet in it; try again shortly`,
+    );
+  }
 
   route('get', '/metrics', {}, async () => ({
     status: 200,
@@ -177,6 +219,8 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
     if (!limit.ok) return errorReply(limit.code, limit.message);
     const cursor = decodeCursor(TradesCursor, query.get('cursor'));
     if (!cursor.ok) return errorReply(cursor.code, cursor.message);
+    const behind = await historyBehind();
+    if (behind !== undefined) return errorReply(behind.code, behind.message);
     // One more than a page, to know whether another page follows.
     const trades = await recentTrades(pool, market.value.definition.id, limit.value + 1, cursor.value?.seq);
     const page = trades.slice(0, limit.value);
@@ -278,6 +322,9 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
    * orders projection, most recently changed first. `limit` bounds the page; the cursor is the last
    * item's place in one of the two parts. An order that closes while a client pages through the
    * open part is listed again among the closed ones, never missed.
+   * Open orders are read when the request arrives and the projection once it holds everything
+   * committed by then (HISTORY_WAIT_MS, else `unavailable`), so an order that closed in between is
+   * listed, closed (an order closed in memory but not yet projected used to be missing).
    */
   async function listOrders(
     principal: Principal,
@@ -315,6 +362,8 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
     }
     const closed = wanted === null ? CLOSED_STATUSES : CLOSED_STATUSES.filter((s) => s === wanted);
     if (closed.length === 0) return { ok: true, value: { orders, next: undefined } };
+    const behind = await historyBehind();
+    if (behind !== undefined) return behind;
     const room = limit.value - orders.length;
     const after = at !== undefined && 'closed' in at && at.closed !== null ? at.closed : undefined;
     const records = await userOrders(pool, {
@@ -326,6 +375,11 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
       after: after === undefined ? undefined : { updatedGlobalSeq: after[0], id: after[1] },
     });
     const kept = records.slice(0, room);
+    // An order open when the request came and closed since is listed once, closed.
+    const closedIds = new Set(kept.map((r) => r.id));
+    for (let i = orders.length - 1; i >= 0; i--) {
+      if (closedIds.has((orders[i] as { orderId: string }).orderId)) orders.splice(i, 1);
+    }
     for (const record of kept) {
       const of = catalog.market(record.marketId);
       if (of !== undefined) orders.push(orderView(of, record));

@@ -94,10 +94,12 @@ afterAll(async () => {
 describe('operations', () => {
   it('GET /health answers ok with Postgres up', async () => {
     const r = await call('GET', '/health');
-    expect(r).toEqual({
+    const { historyLag, ...body } = r.body as { historyLag: { records: number; ms: number } };
+    expect({ status: r.status, body }).toEqual({
       status: 200,
-      body: { status: 'ok', postgres: 'ok', redis: 'ok', chain: 'not_started' },
+      body: { status: 'ok', postgres: 'ok', redis: 'ok', chain: 'not_started', history: 'ok' },
     });
+    expect(Object.keys(historyLag).sort()).toEqual(['ms', 'records']);
   });
 
   it('GET /metrics serves Prometheus text with the gateway metrics', async () => {
