@@ -460,6 +460,19 @@ async function startOwned(
             wallet,
             allowed,
           }),
+    cancelOpenOrders: async (userId, asset) => {
+      const trading = catalog
+        .listMarkets()
+        .filter((m) => m.definition.baseAsset === asset || m.definition.quoteAsset === asset);
+      let count = 0;
+      for (const market of trading) {
+        const canceled = await orders.cancelAll({ userId, roles: ['trader'] }, market.definition.symbol, {
+          exempt: true,
+        });
+        if (canceled.ok) count += canceled.value.count;
+      }
+      return count;
+    },
   });
 
   const app = uWS.App();

@@ -14,7 +14,16 @@ export interface ComplianceAdminOptions {
   readonly save: (record: ComplianceRecord, actorId: string) => Promise<void>;
   /** Mirrors `allowed` for `wallet` on the token of `asset` (a job; idempotent). */
   readonly syncAllowlist: (asset: string, wallet: string, allowed: boolean) => Promise<void>;
+  /**
+   * Cancels the user's open orders in every market that moves `asset` (journaled cancels); the
+   * count canceled. A resting order of a user who lost compliance would otherwise still trade as
+   * a maker: the gate covers what adds exposure, this removes what was already there.
+   */
+  readonly cancelOpenOrders?: (userId: string, asset: string) => Promise<number>;
 }
+
+/** A stored record, and how many open orders its refusal canceled (absent when none were). */
+export type ComplianceSetResult = ComplianceRecord & { canceledOrders?: number };
 
 export class ComplianceAdmin {
   constructor(private readonly options: ComplianceAdminOptions) {}
@@ -23,7 +32,11 @@ export class ComplianceAdmin {
     return this.options.registry.forUser(userId);
   }
 
-  async set(record: ComplianceRecord, actorId: string): Promise<Outcome<ComplianceRecord>> {
+  async set(
+    record: ComplianceRecord,
+    actorId: string,
+    options: { cancelOpenOrders?: boolean } = {},
+  ): Promise<Outcome<ComplianceSetResult>> {
     const { catalog, registry } = this.options;
     const asset = catalog.asset(record.asset);
     if (asset === undefined) return failure('not_found', `unknown asset ${record.asset}`);
@@ -36,6 +49,11 @@ export class ComplianceAdmin {
       return failure('unavailable', `the record was not stored: ${errorText(error)}`);
     }
     registry.set(record);
+    let canceledOrders = 0;
+    const refused = registry.refusal(record.userId, record.asset, false, Date.now()) !== undefined;
+    if (refused && options.cancelOpenOrders !== false) {
+      canceledOrders = (await this.options.cancelOpenOrders?.(record.userId, record.asset)) ?? 0;
+    }
     const wallet = record.walletAddress;
     const changed = before?.allowlisted !== record.allowlisted || before.walletAddress !== wallet;
     if (wallet !== undefined && changed) {
@@ -48,6 +66,6 @@ export class ComplianceAdmin {
         );
       }
     }
-    return success(record);
+    return success(canceledOrders > 0 ? { ...record, canceledOrders } : record);
   }
 }

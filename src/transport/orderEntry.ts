@@ -231,8 +231,16 @@ export class OrderEntry {
   }
 
   /** Cancels the user's open orders in one market, or in every market that takes cancels. */
-  async cancelAll(principal: Principal, symbol: string | undefined): Promise<Outcome<{ count: number }>> {
-    const limited = this.limit(principal);
+  /**
+   * `exempt`: the exchange's own cancel (a compliance refusal), not counted in the user's rate
+   * limit.
+   */
+  async cancelAll(
+    principal: Principal,
+    symbol: string | undefined,
+    options: { exempt?: boolean } = {},
+  ): Promise<Outcome<{ count: number }>> {
+    const limited = options.exempt === true ? undefined : this.limit(principal);
     if (limited !== undefined) return limited;
     const { catalog, supervisor } = this.options;
     let markets: ListedMarket[];

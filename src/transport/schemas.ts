@@ -185,6 +185,12 @@ export const ComplianceBody = z.object({
     .string()
     .regex(/^0x[0-9a-fA-F]{40}$/)
     .optional(),
+  /**
+   * When the record leaves the user without compliance: cancel the user's open orders in every
+   * market moving the asset (default). `false` leaves them for review (they cannot be amended up
+   * or trigger, but resting ones can still fill as makers).
+   */
+  cancelOpenOrders: z.boolean().default(true),
 });
 
 /** The first problem of a failed parse, as one readable line. */

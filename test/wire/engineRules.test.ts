@@ -73,7 +73,16 @@ describe('issue 12 §2: every command that adds exposure passes the compliance g
   let admin: string;
   let rid = 100;
 
-  async function compliance(userId: string, asset: string, approved: boolean): Promise<void> {
+  /**
+   * Sets a record. The gate's tests keep the revoked user's open orders (`cancelOpenOrders:
+   * false`), as an expired record does: what they pin is that nothing adds exposure through them.
+   */
+  async function compliance(
+    userId: string,
+    asset: string,
+    approved: boolean,
+    cancelOpenOrders = false,
+  ): Promise<Record<string, unknown>> {
     const set = await running.request('POST', '/api/v1/admin/compliance', {
       token: admin,
       body: {
@@ -82,9 +91,11 @@ describe('issue 12 §2: every command that adds exposure passes the compliance g
         kycStatus: approved ? 'approved' : 'rejected',
         allowlisted: approved,
         accredited: false,
+        cancelOpenOrders,
       },
     });
     expect(set.status).toBe(200);
+    return set.body as Record<string, unknown>;
   }
 
   async function trader(userId: string): Promise<RawSocket> {
@@ -165,6 +176,32 @@ describe('issue 12 §2: every command that adds exposure passes the compliance g
       remainingQty: '30.000',
     });
     expect(await send(bob, { op: 'cancel', market, orderId })).toMatchObject({ op: 'canceled' });
+    await send(alice, { op: 'cancel_all', market });
+    await compliance('bob', 'LUXA', true);
+    alice.close();
+    bob.close();
+  });
+
+  it('finding 2.1: revoking a user cancels their open orders in every market moving the asset, so a resting sell cannot fill as a maker', async () => {
+    const alice = await trader('alice');
+    const bob = await trader('bob');
+    const market = LUXA_USDC.symbol;
+    expect(
+      await send(bob, { op: 'place', market, side: 'sell', type: 'limit', price: '110.00', qty: '40.000' }),
+    ).toMatchObject({ op: 'accepted', status: 'open' });
+    expect(
+      await send(bob, { op: 'place', market, side: 'sell', type: 'limit', price: '120.00', qty: '5.000' }),
+    ).toMatchObject({ op: 'accepted', status: 'open' });
+    const revoked = await compliance('bob', 'LUXA', false, true);
+    expect(revoked).toMatchObject({ userId: 'bob', kycStatus: 'rejected', canceledOrders: 2 });
+    // A compliant buyer crossing where bob's sells rested finds nothing to buy.
+    expect(
+      await send(alice, { op: 'place', market, side: 'buy', type: 'limit', price: '120.00', qty: '40.000' }),
+    ).toMatchObject({ op: 'accepted', status: 'open', filledQty: '0.000' });
+    expect((await balances('bob')).get('LUXA')).toMatchObject({
+      available: '100.000000000000000000',
+      locked: '0.000000000000000000',
+    });
     await send(alice, { op: 'cancel_all', market });
     await compliance('bob', 'LUXA', true);
     alice.close();

@@ -163,7 +163,8 @@ export function registerComplianceRoutes(
   route('post', `${BASE}/admin/compliance`, { role: 'admin', body: true }, async ({ body, principal }) => {
     const parsed = ComplianceBody.safeParse(body);
     if (!parsed.success) return errorReply('bad_request', describeIssues(parsed.error));
-    const saved = await compliance.set(parsed.data, principal!.userId);
+    const { cancelOpenOrders, ...record } = parsed.data;
+    const saved = await compliance.set(record, principal!.userId, { cancelOpenOrders });
     return saved.ok ? json(200, saved.value) : errorReply(saved.code, saved.message);
   });
 
