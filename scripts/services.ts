@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { HELP, parseCli, parseEnv, wantsHelp, type Cli, type Env } from './services/cli.ts';
 import { errorMessage, log } from './services/log.ts';
 import { EMBEDDED_PORT, ensurePostgres, redact } from './services/postgres.ts';
-import { ensureChromium } from './services/chromium.ts';
+import { ensureChromium, ensurePromtool } from './services/testTools.ts';
 import { ensureRedis, OWN_REDIS_PORT } from './services/redis.ts';
 import { otherUsers, registerUser, usersDir, type Registration } from './services/users.ts';
 
@@ -100,6 +100,7 @@ async function setUp(cli: Cli, env: Env): Promise<NodeJS.ProcessEnv> {
   if (cli.test) {
     childEnv.TEST_DATABASE_ADMIN_URL = pg.value.adminUrl;
     childEnv.CHROMIUM_PATH = ensureChromium();
+    childEnv.PROMTOOL_PATH = ensurePromtool();
   }
   log(`DATABASE_URL=${redact(pg.value.databaseUrl)} REDIS_URL=${redact(redisUrl)}`);
   return childEnv;

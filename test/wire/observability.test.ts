@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
@@ -159,6 +161,17 @@ describe('trading figures', () => {
   it('finding 5.4: every metric name follows the Prometheus conventions (base units, _total counters)', async () => {
     const problems = checkMetricNames(parseExposition(await metrics()));
     expect(problems).toEqual([]);
+  });
+
+  it('finding 5.4: promtool check metrics finds nothing in a scrape (it found exchange_projection_lag_ms before)', async () => {
+    const promtool = process.env.PROMTOOL_PATH ?? '/usr/bin/promtool';
+    expect(
+      existsSync(promtool),
+      `no promtool at ${promtool}: install Debian's prometheus package (npm test does it as root)`,
+    ).toBe(true);
+    const checked = spawnSync(promtool, ['check', 'metrics'], { input: await metrics(), encoding: 'utf8' });
+    expect(`${checked.stdout}${checked.stderr}`.trim()).toBe('');
+    expect(checked.status).toBe(0);
   });
 });
 
