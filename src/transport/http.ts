@@ -393,7 +393,7 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
   }
 
   if (options.issuance !== undefined)
-    registerIssuanceRoutes(route, { ...options.issuance, catalog, supervisor });
+    registerIssuanceRoutes(route, { ...options.issuance, catalog, supervisor, historyBehind });
   for (const register of options.extraRoutes ?? []) register(route);
 
   // Last: every path and method nothing above matched.

@@ -2,7 +2,7 @@ import type { LifecycleActor } from '../../../machines/marketLifecycle.ts';
 import type { Catalog, ListedMarket } from '../../actors/catalog.ts';
 import type { Supervisor } from '../../actors/supervisor.ts';
 import type { Principal } from '../auth.ts';
-import type { Outcome } from '../errors.ts';
+import type { ErrorCode, Outcome } from '../errors.ts';
 import type { Authorize, Issuance, IssuanceAction } from '../issuance.ts';
 import type { ComplianceAdmin } from '../complianceAdmin.ts';
 import { ComplianceBody, DecisionBody, ReasonBody, RegisterBody, describeIssues } from '../schemas.ts';
@@ -21,6 +21,8 @@ export interface IssuanceRouteOptions {
   readonly catalog: Catalog;
   readonly supervisor: Supervisor;
   readonly authorize: Authorize;
+  /** Waits until history holds what was committed before now: undefined, or the refusal to answer. */
+  readonly historyBehind?: () => Promise<{ code: ErrorCode; message: string } | undefined>;
 }
 
 const BASE = '/api/v1';
@@ -139,6 +141,9 @@ export function registerIssuanceRoutes(
   route('get', `${BASE}/markets/:id/events`, {}, async ({ params }) => {
     const market = catalog.market(params[0]!);
     if (market === undefined) return errorReply('unknown_market', `no market ${params[0]!}`);
+    // The transitions come from the projection: answer once it holds every committed one.
+    const behind = await options.historyBehind?.();
+    if (behind !== undefined) return errorReply(behind.code, behind.message);
     const events = await issuance.events(market.definition.id);
     return json(
       200,
