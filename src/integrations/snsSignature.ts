@@ -7,7 +7,7 @@ import { z } from 'zod/v4';
  * the type's keys in byte order, signed with RSA over SHA1 (SignatureVersion 1) or SHA256 (2) by the
  * certificate at SigningCertURL.
  *
- * Why not `sns-payload-validator` (a dependency, 2.1.0): it hard-codes the certificate URL pattern
+ * Why not `sns-payload-validator` (2.1.0, no longer a dependency): it hard-codes the certificate URL pattern
  * `https://sns.<region>.amazonaws.com/...` and fetches over https only, so the signing-certificate
  * host cannot be allowlisted from config, and neither development nor the offline tests (the
  * stand-in serves its own certificate) could use it. It also keeps the key list of the message being
