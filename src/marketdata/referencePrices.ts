@@ -230,8 +230,11 @@ function errorMessage(error: unknown): string {
 
 export const REFERENCE_PRICE_QUEUE = 'fetch-external-prices';
 
-/** A fetch-external-prices job's payload: none (each run reads the source and the listed markets). */
-export const ReferencePricePayload = z.object({});
+/**
+ * A fetch-external-prices job's payload: nothing (each run reads the configured source and the
+ * listed markets); a job that carries anything, a source to read say, is refused.
+ */
+export const ReferencePricePayload = z.strictObject({});
 
 export interface ReferencePriceJobOptions {
   readonly redisUrl: string;
