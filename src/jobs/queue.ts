@@ -87,7 +87,7 @@ export async function startJobQueue<S extends PayloadSchema>(
     async (job: Job) => {
       const number = job.attemptsMade + 1;
       const parsed = parseJob(payload, job.data);
-      const context = requestContext(parsed.reqId ?? `job-${job.id ?? '?'}`, log);
+      const context = requestContext(requestIdOf(job), log);
       const jobLog = context.log.child({ queue: name, jobId: job.id, attempt: number });
       if (!parsed.ok) {
         countPayloadRejection(name);
@@ -101,14 +101,15 @@ export async function startJobQueue<S extends PayloadSchema>(
     { connection: workerConnection, prefix, concurrency: options.concurrency ?? 4 },
   );
   worker.on('failed', (job, error) => {
-    const reqId = job === undefined ? undefined : (looseRequestId(job.data) ?? `job-${job.id ?? '?'}`);
+    const made = job?.attemptsMade ?? 0;
     log.warn(
       {
-        reqId,
+        reqId: job === undefined ? undefined : requestIdOf(job),
         queue: name,
         jobId: job?.id,
-        attempt: job?.attemptsMade,
-        retried: !(error instanceof UnrecoverableError),
+        attempt: made,
+        // No retry follows: the last attempt, or a payload that does not parse.
+        final: error instanceof UnrecoverableError || made >= attempts,
         err: error.message,
       },
       'job attempt failed',
@@ -147,20 +148,18 @@ export async function startJobQueue<S extends PayloadSchema>(
 }
 
 type Parsed<T> =
-  | { readonly ok: true; readonly data: T; readonly reqId: string | undefined }
-  | { readonly ok: false; readonly issues: readonly string[]; readonly reqId: string | undefined };
+  { readonly ok: true; readonly data: T } | { readonly ok: false; readonly issues: readonly string[] };
 
-/** The job's data as the payload's output and its request id; or what does not parse (no values). */
+/** The job's data, less its request id, as the payload's output; or where it does not parse (no values). */
 function parseJob<S extends PayloadSchema>(payload: S, data: unknown): Parsed<z.output<S>> {
-  if (!isRecord(data)) return { ok: false, issues: ['(payload): not an object'], reqId: undefined };
+  if (!isRecord(data)) return { ok: false, issues: ['(payload): not an object'] };
   const envelope = Envelope.safeParse(data);
-  const reqId = envelope.success ? envelope.data.reqId : undefined;
   const parsed = payload.safeParse(withoutRequestId(data));
-  if (envelope.success && parsed.success) return { ok: true, data: parsed.data, reqId };
+  if (envelope.success && parsed.success) return { ok: true, data: parsed.data };
   const issues = [...(envelope.error?.issues ?? []), ...(parsed.error?.issues ?? [])].map(
     (issue) => `${issue.path.length === 0 ? '(payload)' : issue.path.join('.')}: ${issue.message}`,
   );
-  return { ok: false, issues, reqId };
+  return { ok: false, issues };
 }
 
 function withoutRequestId(data: Record<string, unknown>): Record<string, unknown> {
@@ -169,10 +168,10 @@ function withoutRequestId(data: Record<string, unknown>): Record<string, unknown
   return fields;
 }
 
-/** The request id for a log line of a job whose data may not parse. */
-function looseRequestId(data: unknown): string | undefined {
-  const envelope = Envelope.safeParse(data);
-  return envelope.success ? envelope.data.reqId : undefined;
+/** The id of the request that enqueued the job, else one of its own (no request, or a malformed id). */
+function requestIdOf(job: Job): string {
+  const envelope = Envelope.safeParse(job.data);
+  return (envelope.success ? envelope.data.reqId : undefined) ?? `job-${job.id ?? '?'}`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -34,7 +34,7 @@ interface Line {
   readonly jobId?: string;
   readonly reqId?: string;
   readonly issues?: readonly string[];
-  readonly retried?: boolean;
+  readonly final?: boolean;
 }
 
 const lines: Line[] = [];
@@ -120,7 +120,7 @@ describe('the job queue factory', () => {
       expect(JSON.stringify(rejected)).not.toContain('0xabc');
       expect(await line((l) => l.msg === 'job attempt failed' && l.jobId === bad.id)).toMatchObject({
         reqId: 'trace-bad-1',
-        retried: false,
+        final: true,
       });
 
       // Not an object at all, and a malformed request id: refused the same way.

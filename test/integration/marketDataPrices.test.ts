@@ -182,6 +182,15 @@ describe('fetchReferencePrices with the stand-in source', () => {
   });
 });
 
+/** Polls `what` until it holds, for at most 15 s. */
+async function waitFor(what: () => boolean): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 describe('the fetch-external-prices job', () => {
   it('stores prices, pushes tickers with indexPrice, and keeps going through a broken source', async () => {
     const lines: { level: number; msg: string; reason?: string }[] = [];
@@ -214,13 +223,6 @@ describe('the fetch-external-prices job', () => {
         for (const { marketId, price } of prices) pushes.push(...service.setIndexPrice(marketId, price));
       },
     });
-    const waitFor = async (what: () => boolean) => {
-      const deadline = Date.now() + 15_000;
-      while (!what()) {
-        if (Date.now() > deadline) throw new Error('timed out');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    };
     try {
       // The schedule runs by itself: drifting prices reach the ticker and the table.
       await waitFor(() => pushes.filter((p) => p.topic === 'ticker/BTC-USDC').length >= 3);
@@ -290,18 +292,11 @@ describe('the fetch-external-prices job', () => {
     const events = new QueueEvents(REFERENCE_PRICE_QUEUE, { connection: connections[1]!, prefix });
     await events.waitUntilReady();
     const done = () => lines.filter((l) => l.msg === 'job done' && l.queue === REFERENCE_PRICE_QUEUE);
-    const until = async (what: () => boolean) => {
-      const deadline = Date.now() + 15_000;
-      while (!what()) {
-        if (Date.now() > deadline) throw new Error('timed out');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    };
     try {
       // One repeatable schedule, named after the queue, at the configured interval.
       expect(await queue.getJobSchedulers()).toMatchObject([{ key: REFERENCE_PRICE_QUEUE, every: 100 }]);
       // Its repetitions run on the factory's worker (whose lines name the queue and the job).
-      await until(() => done().length >= 2 && priced >= 2);
+      await waitFor(() => done().length >= 2 && priced >= 2);
 
       // A job that carries something (a source of its own) is refused at once and runs nothing.
       const bad = await queue.add(REFERENCE_PRICE_QUEUE, { url: 'http://127.0.0.1:1/prices' });
@@ -313,7 +308,7 @@ describe('the fetch-external-prices job', () => {
 
       // The schedule keeps going after the refusal.
       const runs = done().length;
-      await until(() => done().length >= runs + 2);
+      await waitFor(() => done().length >= runs + 2);
     } finally {
       await job.close();
       // Closing removes the schedule.
