@@ -40,14 +40,14 @@ import { tradeCounts } from './persistence/history.ts';
 import { Projector } from './persistence/projector.ts';
 import { recover, type RecoveryStats } from './persistence/recovery.ts';
 import { scheduleSnapshots, takeSnapshot, type SnapshotResult } from './persistence/snapshots.ts';
-import { buildWeb, DEFAULT_WEB_OUT_DIR } from '../scripts/build-web.ts';
 import { Admin } from './transport/admin.ts';
 import { Authenticator, type Principal } from './transport/auth.ts';
 import { ComplianceAdmin, SyncAllowlistPayload } from './transport/complianceAdmin.ts';
 import { failure, success } from './transport/errors.ts';
 import { registerComplianceRoutes } from './transport/http/issuance.ts';
 import { DeployTokenPayload, Issuance, type Authorize } from './transport/issuance.ts';
-import { registerWebSocket, type Publication } from './transport/gateway.ts';
+import { registerWebSocket } from './transport/gateway.ts';
+import type { Publication } from './transport/publication.ts';
 import { createInspectionFeed } from './transport/inspection.ts';
 import { assertPortFree, listenExclusive } from './transport/listen.ts';
 import { devPagesEnabled, registerStatic } from './transport/static.ts';
@@ -579,11 +579,10 @@ async function startOwned(
     log,
   });
 
-  // The dashboard and the visualizer, built on demand (esbuild, cached by content).
-  const web = await buildWeb({ outDir: DEFAULT_WEB_OUT_DIR });
-  log.info({ built: web.built, ms: Math.round(web.ms), outDir: web.outDir }, 'web pages ready');
+  // The dashboard and the visualizer, built before start (`npm run build:web`, which npm start,
+  // npm test and npm run demo run first); the exchange serves what is there and builds nothing.
   registerStatic(app, {
-    root: web.outDir,
+    root: config.WEB_DIR,
     routes: { '/': 'dashboard/index.html', '/dev/actors': 'actors/index.html' },
     devOnly: { paths: ['/dev/actors'], enabled: devPagesEnabled(config.NODE_ENV) },
   });

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod/v4';
 import { INTEGRATIONS_ENV } from './integrations/config.ts';
 import { MARKETDATA_ENV } from './marketdata/config.ts';
@@ -13,6 +14,11 @@ const schema = z.object({
   /** `auto`: pretty lines when stdout is a terminal, JSON otherwise (src/logger.ts). */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   HOST: z.string().min(1).default('127.0.0.1'),
+  /** The built web pages (`npm run build:web` writes them there). */
+  WEB_DIR: z
+    .string()
+    .min(1)
+    .default(fileURLToPath(new URL('../dist/web', import.meta.url))),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   DATABASE_URL: z.url().optional(),
   REDIS_URL: z.url().optional(),

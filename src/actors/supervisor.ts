@@ -1,3 +1,5 @@
+// Over ~400 lines as one concept: the supervisor. Routing commands, draining mailboxes, committing
+// batches in order and undoing a failed flush share one state per market (its batches in flight).
 import type { InspectionEvent } from 'xstate';
 import type { LifecycleState } from '../../machines/marketLifecycle.ts';
 import type { Ledger, LedgerSnapshot, Posting } from './ledger/index.ts';

@@ -1,3 +1,5 @@
+// Over ~400 lines as one concept: the SDK client. Requests, replies and subscriptions share one
+// socket, its pending requests and the resubscription of a book after a gap or a checksum mismatch.
 import { decodeMessage, encodeMessage } from './codec.ts';
 import { LocalBook } from './localBook.ts';
 import {

@@ -1,3 +1,5 @@
+// Over ~400 lines as one concept: candles and tickers of committed batches; the service and the
+// few pure helpers after it (formatting, merging changes) serve only it.
 import type { ListedMarket } from '../actors/catalog.ts';
 import type { JournalBatch } from '../actors/market/types.ts';
 import type { MarketMoney } from '../actors/money.ts';

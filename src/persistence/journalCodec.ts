@@ -1,3 +1,5 @@
+// Over ~400 lines as one concept: the record format. Its shapes, encoder and decoder change together
+// (a layout change bumps JOURNAL_RECORD_VERSION), so they stay in one file.
 import { Packr } from 'msgpackr';
 import { LIFECYCLE_STATES } from '../../machines/marketLifecycle.ts';
 import type { BookEvent } from '../actors/book/types.ts';

@@ -11,6 +11,7 @@ import type { OrderEntry } from './orderEntry.ts';
 import { countErrorAnswer, observe } from './http/metrics.ts';
 import { unstorableTextAt, unstorableTextMessage } from './text.ts';
 import { ACTORS_TOPIC } from './inspection.ts';
+import type { Publication } from './publication.ts';
 import { bookSnapshotEncodings, refused } from './limitMetrics.ts';
 import { Occupancy, sourceKey, TokenBucket } from './rateLimit.ts';
 import {
@@ -35,11 +36,6 @@ import {
  */
 
 /** One message for the subscribers of a topic, built by the market-data publisher after commit. */
-export interface Publication {
-  readonly topic: string;
-  readonly message: object;
-}
-
 /** What subscriptions read for their snapshots (src/marketdata/publisher.ts). */
 export interface MarketDataReads {
   bookSnapshot(symbol: string, depth: number): object | undefined;

@@ -1,6 +1,6 @@
 import type { InspectionEvent } from 'xstate';
 import type { ActorInspection } from '../actors/supervisor.ts';
-import type { Publication } from './gateway.ts';
+import type { Publication } from './publication.ts';
 
 /*
  * The server side of the admin-only `actors` channel (the actor-state visualizer, web/actors).

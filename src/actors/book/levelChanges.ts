@@ -1,5 +1,18 @@
-import type { Level } from './priceLadder.ts';
 import type { BookEvent } from './types.ts';
+
+/**
+ * What LevelChanges reads and marks of a price level (priceLadder.ts `Level` is one): declared here
+ * so that the ladder, which notes its levels here, is the only one of the two importing the other.
+ */
+export interface Level {
+  readonly price: number;
+  readonly total: number;
+  readonly ladder: { readonly isSell: boolean; level(price: number): { readonly total: number } | undefined };
+  notedIn: number;
+  totalBefore: number;
+  batchNotedIn: number;
+  batchBefore: number;
+}
 
 /**
  * Collects the levels a command touches, with their totals before it, so the command can end with

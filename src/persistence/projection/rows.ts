@@ -1,0 +1,99 @@
+/** The rows of one page: what the fold gathers in memory and the statement writes. */
+
+import type { OrderType, Side, TimeInForce } from '../../actors/book/types.ts';
+
+export type OrderStatus = 'open' | 'partially_filled' | 'filled' | 'canceled' | 'pending_trigger';
+
+/** An order's projected state while a page is applied. */
+export interface OrderState {
+  readonly id: string;
+  readonly isNew: boolean;
+  marketId: string;
+  orderId: number;
+  userId: string;
+  clientOrderId: string | null;
+  side: Side;
+  type: OrderType;
+  tif: TimeInForce;
+  price: number | null;
+  stopPrice: number | null;
+  qty: number;
+  remaining: number;
+  pending: boolean;
+  canceled: boolean;
+  createdGlobalSeq: number;
+  updatedGlobalSeq: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TradeRow {
+  id: string;
+  marketId: string;
+  makerOrderId: string;
+  takerOrderId: string;
+  makerUserId: string;
+  takerUserId: string;
+  takerSide: Side;
+  price: number;
+  qty: number;
+  ts: string;
+  globalSeq: number;
+}
+
+/** A page's postings as columns; `entry` is the 1-based position of the posting's entry in PostingEntries. */
+export class PostingColumns {
+  readonly entry: number[] = [];
+  readonly index: number[] = [];
+  readonly account: string[] = [];
+  readonly asset: string[] = [];
+  readonly bucket: string[] = [];
+  readonly amount: string[] = [];
+  readonly kind: string[] = [];
+}
+
+/** The entries (with postings) of a page as columns. */
+export class PostingEntries {
+  readonly globalSeq: number[] = [];
+  readonly index: number[] = [];
+  readonly marketId: string[] = [];
+  readonly ts: string[] = [];
+}
+
+export interface LifecycleRow {
+  marketId: string;
+  marketSeq: number;
+  lifecycleSeq: number | null;
+  outcome: 'transition' | 'rejected';
+  from: string | null;
+  to: string | null;
+  eventType: string;
+  actorId: string;
+  actorType: string;
+  reason: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  contractAddress: string | null;
+  txHash: string | null;
+  deployError: string | null;
+  ts: string;
+  globalSeq: number;
+}
+
+export interface AuditRow {
+  globalSeq: number;
+  entryIndex: number;
+  ledgerSeq: number;
+  kind: 'deposit';
+  account: string;
+  asset: string;
+  amount: bigint;
+  ts: string;
+}
+
+export function statusOf(order: OrderState): OrderStatus {
+  if (order.canceled) return 'canceled';
+  if (order.pending) return 'pending_trigger';
+  if (order.remaining === 0) return 'filled';
+  return order.remaining < order.qty ? 'partially_filled' : 'open';
+}
