@@ -19,7 +19,7 @@ import { countPayloadRejection } from './metrics.ts';
  * the request context, carry it too.
  */
 
-/** A job's payload schema: an object (the request id is stored beside its fields). */
+/** A job's payload schema: an object with no `reqId` field (the request id is stored beside its fields). */
 export type PayloadSchema = z.ZodType<object, object>;
 
 export interface JobQueueOptions<S extends PayloadSchema> {
@@ -33,7 +33,7 @@ export interface JobQueueOptions<S extends PayloadSchema> {
   /** First retry delay; doubles each attempt (default 1 s). */
   readonly backoffMs?: number;
   readonly concurrency?: number;
-  /** Ended jobs kept per outcome (completed, failed) for inspection. */
+  /** Ended jobs kept per outcome (completed, failed) for inspection (default 1,000). */
   readonly keepEnded?: number;
   /**
    * A repeatable job: one with `data` every `everyMs` (a BullMQ job scheduler named after the
