@@ -42,10 +42,10 @@ import { recover, type RecoveryStats } from './persistence/recovery.ts';
 import { scheduleSnapshots, takeSnapshot, type SnapshotResult } from './persistence/snapshots.ts';
 import { Admin } from './transport/admin.ts';
 import { Authenticator, type Principal } from './transport/auth.ts';
-import { ComplianceAdmin } from './transport/complianceAdmin.ts';
+import { ComplianceAdmin, SyncAllowlistPayload } from './transport/complianceAdmin.ts';
 import { failure, success } from './transport/errors.ts';
 import { registerComplianceRoutes } from './transport/http/issuance.ts';
-import { Issuance, type Authorize } from './transport/issuance.ts';
+import { DeployTokenPayload, Issuance, type Authorize } from './transport/issuance.ts';
 import { registerWebSocket } from './transport/gateway.ts';
 import type { Publication } from './transport/publication.ts';
 import { createInspectionFeed } from './transport/inspection.ts';
@@ -370,10 +370,11 @@ async function startOwned(
   const deployQueue =
     redisUrl === undefined
       ? undefined
-      : await startJobQueue<{ marketId: string }>({
+      : await startJobQueue({
           name: 'deploy-token',
           redisUrl,
           prefix,
+          payload: DeployTokenPayload,
           attempts: config.DEPLOY_ATTEMPTS,
           backoffMs: config.DEPLOY_BACKOFF_MS,
           log,
@@ -382,10 +383,11 @@ async function startOwned(
   const allowlistQueue =
     redisUrl === undefined
       ? undefined
-      : await startJobQueue<{ asset: string; wallet: string; allowed: boolean }>({
+      : await startJobQueue({
           name: 'sync-allowlist',
           redisUrl,
           prefix,
+          payload: SyncAllowlistPayload,
           attempts: 8,
           backoffMs: config.DEPLOY_BACKOFF_MS,
           log,

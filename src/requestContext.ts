@@ -18,12 +18,12 @@ export interface RequestContext {
 
 const storage = new AsyncLocalStorage<RequestContext>();
 
-/** What a client may send as X-Request-Id: 1 to 64 of [A-Za-z0-9._-]. */
-const CLIENT_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** What a client may send as X-Request-Id: 1 to 64 of [A-Za-z0-9._-]; the ids made here match it too. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The client's id when it is well formed, else a new one. */
 export function requestIdFrom(header: string | undefined): string {
-  return header !== undefined && CLIENT_ID.test(header) ? header : newRequestId();
+  return header !== undefined && REQUEST_ID_PATTERN.test(header) ? header : newRequestId();
 }
 
 /*

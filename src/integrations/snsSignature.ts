@@ -7,12 +7,12 @@ import { z } from 'zod/v4';
  * the type's keys in byte order, signed with RSA over SHA1 (SignatureVersion 1) or SHA256 (2) by the
  * certificate at SigningCertURL.
  *
- * Why not `sns-payload-validator` (a dependency, 2.1.0): it hard-codes the certificate URL pattern
- * `https://sns.<region>.amazonaws.com/...` and fetches over https only, so the signing-certificate
- * host cannot be allowlisted from config, and neither development nor the offline tests (the
- * stand-in serves its own certificate) could use it. It also keeps the key list of the message being
- * validated in module state shared by concurrent calls. What we take from it and from AWS: the key
- * lists, the URL check before any fetch, and a certificate cache.
+ * Why not `sns-payload-validator` (2.1.0; no longer a dependency): it hard-codes the certificate
+ * URL pattern `https://sns.<region>.amazonaws.com/...` and fetches over https only, so the
+ * signing-certificate host cannot be allowlisted from config, and neither development nor the
+ * offline tests (the stand-in serves its own certificate) could use it. It also keeps the key list of
+ * the message being validated in module state shared by concurrent calls. What we take from it and
+ * from AWS: the key lists, the URL check before any fetch, and a certificate cache.
  *
  * Certificate and SubscribeURL hosts must match the allowlist (`sns.*.amazonaws.com` style: `*` is
  * one DNS label; an entry may carry a port). https is required, except on loopback hosts

@@ -1,34 +1,59 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { currentRequestId, requestContext, withRequest } from '../requestContext.ts';
+import { z } from 'zod/v4';
+import { currentRequestId, REQUEST_ID_PATTERN, requestContext, withRequest } from '../requestContext.ts';
+import { countPayloadRejection } from './metrics.ts';
 
 /*
- * A BullMQ queue and its worker on Redis: jobs carry plain data, their ids are derived from what
- * they do so a duplicate enqueue is a no-op, and failures retry with exponential backoff. The work
- * itself must be idempotent (a worker can die after doing it and before acknowledging it).
- * A job enqueued while a request is served carries its id (`reqId` in the job's data): the
- * worker's lines about it, and whatever the work logs through the request context, carry it too.
+ * The one BullMQ queue and worker factory of the exchange. Each queue names a zod schema of its
+ * payload: the producer enqueues the schema's input type, and the worker parses the job's data with
+ * it before any work runs. Data that does not parse (a producer of another version, a hand-edited
+ * job, a bug) fails the job at once as unrecoverable: retrying cannot make it parse. It is logged
+ * with the job id and counted in `exchange_job_payload_rejections_total`.
+ *
+ * Job ids are derived from what a job does so a duplicate enqueue is a no-op, and failures retry
+ * with exponential backoff. The work itself must be idempotent (a worker can die after doing it and
+ * before acknowledging it). A job enqueued while a request is served carries its id (`reqId` beside
+ * the payload in the job's data): the worker's lines about it, and whatever the work logs through
+ * the request context, carry it too.
  */
 
-export interface JobQueueOptions<T> {
+/** A job's payload schema: an object with no `reqId` field (the request id is stored beside its fields). */
+export type PayloadSchema = z.ZodType<object, object>;
+
+export interface JobQueueOptions<S extends PayloadSchema> {
   readonly name: string;
   readonly redisUrl: string;
   /** Key prefix: separates exchanges sharing one Redis (tests, environments). */
   readonly prefix: string;
+  /** What a job carries: producers enqueue its input, the work receives its output. */
+  readonly payload: S;
   readonly attempts: number;
-  /** First retry delay; doubles each attempt. */
-  readonly backoffMs: number;
+  /** First retry delay; doubles each attempt (default 1 s). */
+  readonly backoffMs?: number;
   readonly concurrency?: number;
+  /** Ended jobs kept per outcome (completed, failed) for inspection (default 1,000). */
+  readonly keepEnded?: number;
+  /**
+   * A repeatable job: one with `data` every `everyMs` (a BullMQ job scheduler named after the
+   * queue, upserted at start so a restart with another interval replaces it; removed at close).
+   */
+  readonly schedule?: { readonly everyMs: number; readonly data: z.input<S> };
   readonly log: Logger;
+  /** The level of the line a done job writes (default info). */
+  readonly logDone?: 'info' | 'debug';
   /** One attempt; `final` on the last one. Throws to have the queue retry. */
-  readonly run: (data: T, attempt: { readonly number: number; readonly final: boolean }) => Promise<void>;
+  readonly run: (
+    data: z.output<S>,
+    attempt: { readonly number: number; readonly final: boolean },
+  ) => Promise<void>;
 }
 
-export interface JobQueue<T> {
+export interface JobQueue<S extends PayloadSchema> {
   readonly name: string;
   /** Adds a job unless one with this id exists. */
-  enqueue(jobId: string, data: T): Promise<void>;
+  enqueue(jobId: string, data: z.input<S>): Promise<void>;
   /** Jobs waiting, delayed or running. */
   pending(): Promise<number>;
   /** Jobs per state (metrics). */
@@ -36,8 +61,23 @@ export interface JobQueue<T> {
   close(): Promise<void>;
 }
 
-export async function startJobQueue<T>(options: JobQueueOptions<T>): Promise<JobQueue<T>> {
-  const { name, prefix, attempts, backoffMs, log } = options;
+const DEFAULT_KEEP_ENDED = 1_000;
+const DEFAULT_BACKOFF_MS = 1_000;
+
+/** The request id stored beside the payload; a job of no request has none. */
+const Envelope = z.object({ reqId: z.string().regex(REQUEST_ID_PATTERN).optional() });
+
+export async function startJobQueue<S extends PayloadSchema>(
+  options: JobQueueOptions<S>,
+): Promise<JobQueue<S>> {
+  const { name, prefix, payload, attempts, log } = options;
+  const keep = options.keepEnded ?? DEFAULT_KEEP_ENDED;
+  const jobOptions = {
+    attempts,
+    backoff: { type: 'exponential', delay: options.backoffMs ?? DEFAULT_BACKOFF_MS },
+    removeOnComplete: keep,
+    removeOnFail: keep,
+  };
   const connect = () => new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   const queueConnection = connect();
   const workerConnection = connect();
@@ -46,18 +86,32 @@ export async function startJobQueue<T>(options: JobQueueOptions<T>): Promise<Job
     name,
     async (job: Job) => {
       const number = job.attemptsMade + 1;
+      const parsed = parseJob(payload, job.data);
       const context = requestContext(requestIdOf(job), log);
       const jobLog = context.log.child({ queue: name, jobId: job.id, attempt: number });
+      if (!parsed.ok) {
+        countPayloadRejection(name);
+        jobLog.error({ issues: parsed.issues }, 'job payload rejected');
+        throw new UnrecoverableError(`the job's payload does not parse: ${parsed.issues.join('; ')}`);
+      }
       jobLog.debug('job attempt started');
-      await withRequest(context, () => options.run(job.data as T, { number, final: number >= attempts }));
-      jobLog.info('job done');
+      await withRequest(context, () => options.run(parsed.data, { number, final: number >= attempts }));
+      jobLog[options.logDone ?? 'info']('job done');
     },
     { connection: workerConnection, prefix, concurrency: options.concurrency ?? 4 },
   );
   worker.on('failed', (job, error) => {
-    const reqId = job === undefined ? undefined : requestIdOf(job);
+    const made = job?.attemptsMade ?? 0;
     log.warn(
-      { reqId, queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: error.message },
+      {
+        reqId: job === undefined ? undefined : requestIdOf(job),
+        queue: name,
+        jobId: job?.id,
+        attempt: made,
+        // No retry follows: the last attempt, or a payload that does not parse.
+        final: error instanceof UnrecoverableError || made >= attempts,
+        err: error.message,
+      },
       'job attempt failed',
     );
   });
@@ -66,17 +120,17 @@ export async function startJobQueue<T>(options: JobQueueOptions<T>): Promise<Job
   });
   await queue.waitUntilReady();
   await worker.waitUntilReady();
+  if (options.schedule !== undefined)
+    await queue.upsertJobScheduler(
+      name,
+      { every: options.schedule.everyMs },
+      { name, data: options.schedule.data, opts: jobOptions },
+    );
   return {
     name,
     async enqueue(jobId, data) {
       const reqId = currentRequestId();
-      await queue.add(name, reqId === undefined ? data : { ...data, reqId }, {
-        jobId,
-        attempts,
-        backoff: { type: 'exponential', delay: backoffMs },
-        removeOnComplete: 1_000,
-        removeOnFail: 1_000,
-      });
+      await queue.add(name, reqId === undefined ? data : { ...data, reqId }, { jobId, ...jobOptions });
     },
     async pending() {
       const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
@@ -85,6 +139,7 @@ export async function startJobQueue<T>(options: JobQueueOptions<T>): Promise<Job
     counts: () => queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'failed'),
     async close() {
       await worker.close();
+      if (options.schedule !== undefined) await queue.removeJobScheduler(name);
       await queue.close();
       queueConnection.disconnect();
       workerConnection.disconnect();
@@ -92,9 +147,33 @@ export async function startJobQueue<T>(options: JobQueueOptions<T>): Promise<Job
   };
 }
 
-/** The id of the request that enqueued the job, else one of its own (jobs of no request). */
+type Parsed<T> =
+  { readonly ok: true; readonly data: T } | { readonly ok: false; readonly issues: readonly string[] };
+
+/** The job's data, less its request id, as the payload's output; or where it does not parse (no values). */
+function parseJob<S extends PayloadSchema>(payload: S, data: unknown): Parsed<z.output<S>> {
+  if (!isRecord(data)) return { ok: false, issues: ['(payload): not an object'] };
+  const envelope = Envelope.safeParse(data);
+  const parsed = payload.safeParse(withoutRequestId(data));
+  if (envelope.success && parsed.success) return { ok: true, data: parsed.data };
+  const issues = [...(envelope.error?.issues ?? []), ...(parsed.error?.issues ?? [])].map(
+    (issue) => `${issue.path.length === 0 ? '(payload)' : issue.path.join('.')}: ${issue.message}`,
+  );
+  return { ok: false, issues };
+}
+
+function withoutRequestId(data: Record<string, unknown>): Record<string, unknown> {
+  const fields = { ...data };
+  delete fields.reqId;
+  return fields;
+}
+
+/** The id of the request that enqueued the job, else one of its own (no request, or a malformed id). */
 function requestIdOf(job: Job): string {
-  const data: unknown = job.data;
-  const reqId = typeof data === 'object' && data !== null ? (data as { reqId?: unknown }).reqId : undefined;
-  return typeof reqId === 'string' ? reqId : `job-${job.id ?? '?'}`;
+  const envelope = Envelope.safeParse(job.data);
+  return (envelope.success ? envelope.data.reqId : undefined) ?? `job-${job.id ?? '?'}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

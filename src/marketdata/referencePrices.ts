@@ -1,16 +1,16 @@
-import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import type { ListedMarket } from '../actors/catalog.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
+import { startJobQueue } from '../jobs/queue.ts';
 
 /*
  * External reference prices: the `fetch-external-prices` repeatable BullMQ job reads an HTTP price
  * source, converts each market's price to the market's price decimals and hands them on (stored in
  * `reference_prices`, pushed on the ticker as `indexPrice`). A source that is down, slow, or answers
  * garbage is logged and skipped; nothing throws out of a run, so BullMQ never retries a fetch (the
- * next repetition is the retry).
+ * next repetition is the retry). The job runs on the shared queue factory (src/jobs/queue.ts) as a
+ * repeatable job with an empty payload.
  *
  * Money never passes through a float: the body is parsed with every JSON number token turned into
  * its source text first (Node 20's JSON.parse reviver cannot see a number's source), so
@@ -230,6 +230,12 @@ function errorMessage(error: unknown): string {
 
 export const REFERENCE_PRICE_QUEUE = 'fetch-external-prices';
 
+/**
+ * A fetch-external-prices job's payload: nothing (each run reads the configured source and the
+ * listed markets); a job that carries anything, a source to read say, is refused.
+ */
+export const ReferencePricePayload = z.strictObject({});
+
 export interface ReferencePriceJobOptions {
   readonly redisUrl: string;
   /** Key prefix, as the other queues of the exchange (src/jobs/queue.ts). */
@@ -285,44 +291,27 @@ export async function startReferencePriceJob(options: ReferencePriceJobOptions):
     return outcome;
   };
 
-  const connect = () => new Redis(options.redisUrl, { maxRetriesPerRequest: null });
-  const queueConnection = connect();
-  const workerConnection = connect();
-  const queue = new Queue(REFERENCE_PRICE_QUEUE, { connection: queueConnection, prefix });
-  const worker = new Worker(
-    REFERENCE_PRICE_QUEUE,
-    async () => {
+  const queue = await startJobQueue({
+    name: REFERENCE_PRICE_QUEUE,
+    redisUrl: options.redisUrl,
+    prefix,
+    payload: ReferencePricePayload,
+    // One attempt: a run never throws (see above); the next repetition is the retry.
+    attempts: 1,
+    concurrency: 1,
+    keepEnded: 100,
+    schedule: { everyMs: intervalMs, data: {} },
+    // A line per repetition would say nothing the run's own lines do not.
+    logDone: 'debug',
+    log,
+    run: async () => {
       await run();
     },
-    { connection: workerConnection, prefix, concurrency: 1 },
-  );
-  worker.on('error', (error) => {
-    log.warn({ queue: REFERENCE_PRICE_QUEUE, err: error.message }, 'worker error');
   });
-  worker.on('failed', (job, error) => {
-    log.warn({ queue: REFERENCE_PRICE_QUEUE, jobId: job?.id, err: error.message }, 'job failed');
-  });
-  await queue.waitUntilReady();
-  await worker.waitUntilReady();
-  await queue.upsertJobScheduler(
-    REFERENCE_PRICE_QUEUE,
-    { every: intervalMs },
-    {
-      name: REFERENCE_PRICE_QUEUE,
-      data: {},
-      opts: { attempts: 1, removeOnComplete: 100, removeOnFail: 100 },
-    },
-  );
   return {
     name: REFERENCE_PRICE_QUEUE,
     runOnce: run,
-    counts: () => queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'failed'),
-    async close() {
-      await worker.close();
-      await queue.removeJobScheduler(REFERENCE_PRICE_QUEUE);
-      await queue.close();
-      queueConnection.disconnect();
-      workerConnection.disconnect();
-    },
+    counts: () => queue.counts(),
+    close: () => queue.close(),
   };
 }

@@ -1,12 +1,21 @@
 import type { Catalog } from '../actors/catalog.ts';
 import type { ComplianceRecord, ComplianceRegistry } from '../actors/compliance.ts';
+import { z } from 'zod/v4';
 import { errorText, failure, success, type Outcome } from './errors.ts';
+import { ComplianceBody } from './schemas.ts';
 
 /*
  * Compliance administration: records are stored (with their audit row) before the registry the
  * market actors consult changes; an allowlist change of a holder with a wallet enqueues a job that
  * mirrors it on the asset's token contract.
  */
+
+/** A sync-allowlist job's payload: `syncAllowlist`'s arguments, as the record they come from had them. */
+export const SyncAllowlistPayload = z.object({
+  asset: ComplianceBody.shape.asset,
+  wallet: ComplianceBody.shape.walletAddress.unwrap(),
+  allowed: z.boolean(),
+});
 
 export interface ComplianceAdminOptions {
   readonly catalog: Catalog;

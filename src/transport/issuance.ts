@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod/v4';
 import type { LifecycleActor, LifecycleEvent, LifecycleState } from '../../machines/marketLifecycle.ts';
 import type { Asset, Catalog, ListedMarket } from '../actors/catalog.ts';
 import type { Ledger } from '../actors/ledger/index.ts';
@@ -51,6 +52,9 @@ export interface IssuanceStore {
   /** The market's lifecycle history: its journaled transitions with their audit (lifecycleHistory.ts). */
   listMarketEvents(marketId: string): Promise<ApprovalEvent[]>;
 }
+
+/** A deploy-token job's payload (the round is in the job's id): the worker runs `runDeployment`. */
+export const DeployTokenPayload = z.object({ marketId: z.string().min(1).max(128) });
 
 /** The deploy-token queue (src/jobs): a duplicate enqueue of one market and round is a no-op. */
 export interface DeployQueue {

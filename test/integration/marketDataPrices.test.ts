@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createPool, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +13,7 @@ import {
   fetchReferencePrices,
   parseJsonKeepingNumbers,
   priceAtDecimals,
+  REFERENCE_PRICE_QUEUE,
   startReferencePriceJob,
   type PriceSource,
 } from '../../src/marketdata/referencePrices.ts';
@@ -179,6 +182,15 @@ describe('fetchReferencePrices with the stand-in source', () => {
   });
 });
 
+/** Polls `what` until it holds, for at most 15 s. */
+async function waitFor(what: () => boolean): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 describe('the fetch-external-prices job', () => {
   it('stores prices, pushes tickers with indexPrice, and keeps going through a broken source', async () => {
     const lines: { level: number; msg: string; reason?: string }[] = [];
@@ -211,13 +223,6 @@ describe('the fetch-external-prices job', () => {
         for (const { marketId, price } of prices) pushes.push(...service.setIndexPrice(marketId, price));
       },
     });
-    const waitFor = async (what: () => boolean) => {
-      const deadline = Date.now() + 15_000;
-      while (!what()) {
-        if (Date.now() > deadline) throw new Error('timed out');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    };
     try {
       // The schedule runs by itself: drifting prices reach the ticker and the table.
       await waitFor(() => pushes.filter((p) => p.topic === 'ticker/BTC-USDC').length >= 3);
@@ -253,6 +258,65 @@ describe('the fetch-external-prices job', () => {
     } finally {
       await job.close();
       source.setMode('fixed');
+    }
+  });
+
+  it('issue 13: the reference-price job runs through the shared factory: scheduled, its payload parsed, anything else refused', async () => {
+    const lines: { msg: string; queue?: string; jobId?: string }[] = [];
+    const log = pino(
+      { level: 'debug' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()) as { msg: string });
+          done();
+        },
+      }),
+    );
+    const prefix = `rwa-test-prices-factory-${process.pid}-${Date.now()}`;
+    source.setMode('fixed');
+    let priced = 0;
+    const job = await startReferencePriceJob({
+      redisUrl: REDIS_URL,
+      prefix,
+      intervalMs: 100,
+      source: mapSource(source.url, 500),
+      log,
+      markets: () => MARKETS,
+      store: () => Promise.resolve(),
+      onPrices: () => {
+        priced++;
+      },
+    });
+    const connections = [0, 1].map(() => new Redis(REDIS_URL, { maxRetriesPerRequest: null }));
+    const queue = new Queue(REFERENCE_PRICE_QUEUE, { connection: connections[0]!, prefix });
+    const events = new QueueEvents(REFERENCE_PRICE_QUEUE, { connection: connections[1]!, prefix });
+    await events.waitUntilReady();
+    const done = () => lines.filter((l) => l.msg === 'job done' && l.queue === REFERENCE_PRICE_QUEUE);
+    try {
+      // One repeatable schedule, named after the queue, at the configured interval.
+      expect(await queue.getJobSchedulers()).toMatchObject([{ key: REFERENCE_PRICE_QUEUE, every: 100 }]);
+      // Its repetitions run on the factory's worker (whose lines name the queue and the job).
+      await waitFor(() => done().length >= 2 && priced >= 2);
+
+      // A job that carries something (a source of its own) is refused at once and runs nothing.
+      const bad = await queue.add(REFERENCE_PRICE_QUEUE, { url: 'http://127.0.0.1:1/prices' });
+      await expect(bad.waitUntilFinished(events, 15_000)).rejects.toThrow(/payload does not parse/);
+      expect((await queue.getJob(bad.id!))!.attemptsMade).toBe(1);
+      expect(lines.some((l) => l.msg === 'job payload rejected' && l.jobId === bad.id)).toBe(true);
+      expect(done().some((l) => l.jobId === bad.id)).toBe(false);
+      expect(await job.counts()).toMatchObject({ failed: 1 });
+
+      // The schedule keeps going after the refusal.
+      const runs = done().length;
+      await waitFor(() => done().length >= runs + 2);
+    } finally {
+      await job.close();
+      // Closing removes the schedule.
+      expect(await queue.getJobSchedulers()).toEqual([]);
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await events.close();
+      for (const connection of connections) connection.disconnect();
     }
   });
 });

@@ -3,6 +3,7 @@ import { register } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import '../../src/transport/http/metrics.ts';
 import '../../src/persistence/metrics.ts';
+import '../../src/jobs/metrics.ts';
 import { checkMetricNames, parseExposition } from '../support/metrics.ts';
 
 /*
