@@ -6,6 +6,7 @@ import { createPool, sql } from 'slonik';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage } from '../../src/client/codec.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';
 
@@ -952,6 +953,12 @@ describe('bad input over the wire', () => {
     let closes = 0;
     let bytesSent = 0;
 
+    const wsConnections = async () => {
+      const metrics = (await running.request('GET', '/metrics')).body as string;
+      return Number(/^exchange_ws_connections ([0-9]+)$/m.exec(metrics)?.[1]);
+    };
+    const connectionsBefore = await wsConnections();
+
     collectGarbage();
     const memoryBefore = process.memoryUsage();
     const started = Date.now();
@@ -1062,8 +1069,11 @@ describe('bad input over the wire', () => {
     await Promise.all(modes.map((mode, i) => work(mode, queues[i]!)));
     const elapsed = Date.now() - started;
 
-    // Cancel-on-disconnect of the last connections, then everything committed.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Cancel-on-disconnect of the last connections: submitted as the server sees each close, so
+    // once the connection gauge is back to where it was, then everything committed.
+    await eventually(async () => (await wsConnections()) === connectionsBefore, {
+      what: 'the fuzzed connections to be closed',
+    });
     await running.exchange.supervisor.idle();
 
     // Still up: a fresh connection gets its pong, and the HTTP side answers.
