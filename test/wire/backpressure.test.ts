@@ -195,6 +195,7 @@ describe.concurrent('slow and idle connections', () => {
       expect(await alive.request({ op: 'ping' }, 1)).toMatchObject({ op: 'pong' });
       const opened = Date.now();
       silent.ws.pause(); // reads nothing from now on: neither pings nor anything else
+      // The time window under test: past the idle timeout (8 s, checked every 4 s) plus a margin.
       await new Promise((resolve) => setTimeout(resolve, 13_000));
       silent.ws.resume();
       await until(() => silent.closed, 'the silent connection to be closed', 3_000);
