@@ -94,7 +94,7 @@ describe('the demo', () => {
     );
     // Some requoting: every maker has amended its ladder a few times (what the bounds below see).
     await until(
-      () => demo.makers.map((m) => m.stats.amended),
+      () => current.makers.map((m) => m.stats.amended),
       (amended) => amended.every((n) => n >= 5),
       'the makers to requote',
     );
