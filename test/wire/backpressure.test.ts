@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BookMessage, TradeMessage } from '../../src/client/protocol.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';
 
@@ -37,11 +38,7 @@ afterAll(async () => {
 });
 
 async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await eventually(check, { what, timeoutMs, everyMs: 10 });
 }
 
 /** The TCP socket under a `ws` WebSocket (not in its typings). */
