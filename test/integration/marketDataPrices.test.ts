@@ -17,6 +17,7 @@ import {
 import { loadReferencePrices, saveReferencePrices } from '../../src/persistence/marketDataStore.ts';
 import { startPriceSource, type StandInPriceSource } from '../../scripts/price-source.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { eventually } from '../support/eventually.ts';
 import { ASSET_DECIMALS, BTC_USDC, ETH_USDC, GOLD_USDC } from '../support/markets.ts';
 
 /**
@@ -211,13 +212,7 @@ describe('the fetch-external-prices job', () => {
         for (const { marketId, price } of prices) pushes.push(...service.setIndexPrice(marketId, price));
       },
     });
-    const waitFor = async (what: () => boolean) => {
-      const deadline = Date.now() + 15_000;
-      while (!what()) {
-        if (Date.now() > deadline) throw new Error('timed out');
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    };
+    const waitFor = (what: () => boolean) => eventually(what, { timeoutMs: 15_000, everyMs: 25 });
     try {
       // The schedule runs by itself: drifting prices reach the ticker and the table.
       await waitFor(() => pushes.filter((p) => p.topic === 'ticker/BTC-USDC').length >= 3);
