@@ -201,6 +201,8 @@ describe('the actor-state visualizer', () => {
         }
         await db.query('BEGIN');
         await db.query('LOCK TABLE journal IN EXCLUSIVE MODE');
+        // Time windows: the journal stays locked long enough for mailboxes to fill (the page
+        // samples depth), then free long enough for the page to show them.
         await sleep(500);
         await db.query('COMMIT');
         await sleep(500);

@@ -1,6 +1,9 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Contract, Interface, JsonRpcProvider, Wallet, type TransactionReceipt } from 'ethers';
 import { loadRwaTokenArtifact } from '../../src/chain/artifact.ts';
 import { ChainError, toChainError } from '../../src/chain/errors.ts';
+import { z } from 'zod';
 
 export async function tokenInterface(): Promise<Interface> {
   return new Interface((await loadRwaTokenArtifact()).abi);
@@ -63,4 +66,84 @@ export async function eventsOf(
     if (parsed !== null) events.push({ name: parsed.name, args: [...(parsed.args as Iterable<unknown>)] });
   }
   return events;
+}
+
+interface RpcCall {
+  readonly method: string;
+  readonly params: unknown;
+  readonly result: unknown;
+}
+
+/** A JSON-RPC relay in front of a node that lets a test wait until some call has been answered. */
+export interface RpcWatch {
+  readonly url: string;
+  /** How many calls have been answered so far. */
+  readonly count: number;
+  /** Resolves once a call matching `match` is answered, counting answered calls from index `since`. */
+  answered(match: (call: RpcCall) => boolean, since?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const RpcMessage = z.object({ id: z.unknown(), method: z.string().optional(), params: z.unknown() });
+const RpcReply = z.object({ id: z.unknown(), result: z.unknown() });
+
+/**
+ * Relays every request to `target` and records what each call was answered, batches included, so
+ * that a test sees a client reach a step (a lookup answered) instead of sleeping until it might have.
+ */
+export async function watchRpc(target: string): Promise<RpcWatch> {
+  const calls: RpcCall[] = [];
+  const waiters: { match: (call: RpcCall) => boolean; resolve: () => void }[] = [];
+  const record = (call: RpcCall) => {
+    calls.push(call);
+    for (const waiter of waiters.filter((w) => w.match(call))) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        .then(async (answer) => {
+          const text = await answer.text();
+          res.writeHead(answer.status, { 'content-type': 'application/json' }).end(text);
+          const asked = z.array(RpcMessage).safeParse([JSON.parse(body)].flat());
+          const replies = z.array(RpcReply).safeParse([JSON.parse(text)].flat());
+          if (!asked.success || !replies.success) return;
+          for (const reply of replies.data) {
+            const call = asked.data.find((m) => m.id === reply.id);
+            if (call?.method !== undefined)
+              record({ method: call.method, params: call.params, result: reply.result });
+          }
+        })
+        .catch(() => res.writeHead(502).end());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    get count() {
+      return calls.length;
+    },
+    answered: (match, since = 0) =>
+      calls.slice(since).some(match)
+        ? Promise.resolve()
+        : new Promise((resolve) => waiters.push({ match, resolve })),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** An `eth_getTransactionByHash` of `txHash` answered while the transaction was still pending. */
+export function pendingLookupOf(txHash: string): (call: RpcCall) => boolean {
+  return (call) =>
+    call.method === 'eth_getTransactionByHash' &&
+    Array.isArray(call.params) &&
+    String(call.params[0]).toLowerCase() === txHash.toLowerCase() &&
+    typeof call.result === 'object' &&
+    call.result !== null &&
+    (call.result as { blockNumber?: unknown }).blockNumber === null;
 }

@@ -19,6 +19,7 @@ import {
   type JournalWriterOptions,
 } from '../../src/persistence/journalWriter.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { eventually } from '../support/eventually.ts';
 import {
   ASSET_DECIMALS,
   balancesOf,
@@ -120,6 +121,7 @@ const JournalRow = z.object({
 type JournalRow = z.infer<typeof JournalRow>;
 
 let observer: DatabasePool;
+let lockWatch: DatabasePool;
 const pools: DatabasePool[] = [];
 const writers: JournalWriter[] = [];
 
@@ -191,15 +193,34 @@ function settled(promise: Promise<unknown>): () => boolean {
   return () => done;
 }
 
+/**
+ * Resolves once some connection waits for a lock on this database's journal: the writer's INSERT
+ * has reached Postgres and is held by the test's LOCK TABLE (what a fixed sleep used to hope for).
+ */
+async function writerBlockedOnJournal(): Promise<void> {
+  await eventually(
+    async () =>
+      (await lockWatch.oneFirst(sql.type(z.object({ n: z.number() }))`
+        SELECT count(*)::int AS n FROM pg_locks
+        WHERE NOT granted AND relation = 'journal'::regclass
+          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)) > 0,
+    { what: 'the writer to wait on the journal lock' },
+  );
+}
+
 let dbUrl: string;
 
 beforeAll(async () => {
   dbUrl = database.get().url;
   observer = await createPool(dbUrl, { maximumPoolSize: 3 });
+  // Its own connection, asked while a test's transaction holds the lock (slonik refuses that of
+  // another pool's connection by default).
+  lockWatch = await createPool(dbUrl, { maximumPoolSize: 1, dangerouslyAllowForeignConnections: true });
 });
 
 afterAll(async () => {
   await observer.end();
+  await lockWatch.end();
 });
 
 beforeEach(async () => {
@@ -276,7 +297,7 @@ describe('JournalWriter', () => {
       await tx.query(sql.unsafe`LOCK TABLE journal IN EXCLUSIVE MODE`);
       commit = writer.commit(batchOf('m-a', 1));
       const done = settled(commit);
-      await sleep(150);
+      await writerBlockedOnJournal();
       resolvedWhileLocked = done();
       expect(
         await tx.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM journal`),
@@ -308,7 +329,7 @@ describe('JournalWriter', () => {
     expect(performance.now() - started).toBeLessThan(5_000);
     // Fewer than maxRecords wait for the interval (a minute here).
     const waiting = settled(writer.commit(batchOf('m-a', 20)));
-    await sleep(200);
+    await sleep(200); // a time window: nothing flushes within it, the interval being a minute
     expect(waiting()).toBe(false);
     expect(writer.stats()).toMatchObject({ flushes: 1, records: 5, lastFlushRecords: 5, pending: 1 });
     const all = await rows();
@@ -321,7 +342,7 @@ describe('JournalWriter', () => {
     const started = performance.now();
     const commits = Array.from({ length: 3 }, (_, i) => writer.commit(batchOf('m-a', 1 + i * 2)));
     const done = settled(Promise.all(commits));
-    await sleep(30);
+    await sleep(30); // a time window: well inside flushIntervalMs (80), nothing is flushed yet
     expect(done()).toBe(false);
     await Promise.all(commits);
     expect(performance.now() - started).toBeGreaterThanOrEqual(75);
@@ -358,7 +379,7 @@ describe('JournalWriter', () => {
     expect(writer.canAccept()).toBe(false);
     expect(writer.stats().pending).toBe(3);
     const accepting = settled(writer.whenAccepting());
-    await sleep(10);
+    await sleep(10); // a time window inside flushIntervalMs (50): nothing committed, still full
     expect(accepting()).toBe(false);
     await writer.whenAccepting();
     expect(writer.canAccept()).toBe(true);
@@ -428,7 +449,7 @@ describe('JournalWriter', () => {
             throw error;
           }),
         );
-        await sleep(50);
+        await writerBlockedOnJournal();
         expect(writer.stats().pending).toBe(4);
         proxy.cut();
         failures = await Promise.allSettled(commits);
@@ -497,7 +518,7 @@ describe('JournalWriter', () => {
       await observer.transaction(async (tx) => {
         await tx.query(sql.unsafe`LOCK TABLE journal IN EXCLUSIVE MODE`);
         supervisor.send(BTC, limit('alice', 'buy', 100_00, 2), 2, (r) => (reply = r));
-        await sleep(150);
+        await writerBlockedOnJournal();
         expect(reply).toBeUndefined();
       });
       await supervisor.idle();
@@ -590,8 +611,10 @@ describe('JournalWriter', () => {
       await observer.transaction(async (tx) => {
         await tx.query(sql.unsafe`LOCK TABLE journal IN EXCLUSIVE MODE`);
         const pending = wave(100, 12);
-        await sleep(100);
-        expect(writer.stats().pending).toBeGreaterThanOrEqual(8);
+        await writerBlockedOnJournal();
+        await eventually(() => writer.stats().pending >= 8, {
+          what: `the markets to fill their bound (pending ${writer.stats().pending})`,
+        });
         proxy.cut();
         whileCut = await pending;
       });

@@ -20,6 +20,7 @@ import {
 import { loadReferencePrices, saveReferencePrices } from '../../src/persistence/marketDataStore.ts';
 import { startPriceSource, type StandInPriceSource } from '../../scripts/price-source.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { eventually } from '../support/eventually.ts';
 import { ASSET_DECIMALS, BTC_USDC, ETH_USDC, GOLD_USDC } from '../support/markets.ts';
 
 /**
@@ -184,11 +185,7 @@ describe('fetchReferencePrices with the stand-in source', () => {
 
 /** Polls `what` until it holds, for at most 15 s. */
 async function waitFor(what: () => boolean): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!what()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await eventually(what, { timeoutMs: 15_000, everyMs: 25 });
 }
 
 describe('the fetch-external-prices job', () => {

@@ -11,6 +11,7 @@ import { JournalWriteError, JournalWriter } from '../../src/persistence/journalW
 import pg from 'pg';
 import { DatabaseOwnedError, OWNER_LOCK_KEY, Ownership } from '../../src/persistence/owner.ts';
 import { ping } from '../../scripts/services/redis.ts';
+import { eventually } from '../support/eventually.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../support/database.ts';
 import { limit } from '../support/markets.ts';
 
@@ -179,11 +180,7 @@ async function until(
   check: () => boolean | Promise<boolean>,
   timeoutMs = 15_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await eventually(check, { what, timeoutMs, everyMs: 50 });
 }
 
 const JournalTail = z.object({ records: z.string(), last: z.string() });

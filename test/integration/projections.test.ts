@@ -8,6 +8,7 @@ import { Supervisor } from '../../src/actors/supervisor.ts';
 import { JournalWriter } from '../../src/persistence/journalWriter.ts';
 import { Projector, resetProjections } from '../../src/persistence/projector.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { eventually } from '../support/eventually.ts';
 import {
   ASSET_DECIMALS,
   BTC_USDC,
@@ -264,9 +265,9 @@ describe('Projector', () => {
     const projector = new Projector(pool, { pageSize: 5 });
     expect((await projector.lag()).records).toBeGreaterThan(0);
     projector.start(5);
-    for (let i = 0; i < 200 && (await projector.lag()).records > 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await eventually(async () => (await projector.lag()).records === 0, {
+      what: 'the projector to catch up',
+    });
     await projector.stop();
     expect(await projector.lag()).toEqual({ records: 0, ms: 0 });
   });
@@ -280,9 +281,9 @@ describe('Projector', () => {
       /_total (\d+)/,
     );
     projector.start(5);
-    for (let i = 0; i < 200 && (await projector.lag()).records > 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await eventually(async () => (await projector.lag()).records === 0, {
+      what: 'the projector to catch up',
+    });
     expect(projector.lagRecords()).toBe(0);
     expect(projector.lagMs()).toBe(0);
     // The writer's last committed global_seq, passed in: lag without a query.

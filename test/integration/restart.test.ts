@@ -6,6 +6,7 @@ import { decodeMarketState } from '../../src/persistence/snapshots.ts';
 import type { ExchangeClient } from '../../src/client/index.ts';
 import type { BookMessage, LifecycleMessage, OrderMessage, TradeMessage } from '../../src/client/protocol.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from '../wire/fixtures.ts';
 
@@ -25,13 +26,7 @@ afterAll(async () => {
 });
 
 async function until<T>(read: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  return eventually(read, { what, timeoutMs, everyMs: 10 });
 }
 
 async function trader(running: RunningExchange, userId: string): Promise<ExchangeClient> {

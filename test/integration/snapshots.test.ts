@@ -7,6 +7,7 @@ import { recover } from '../../src/persistence/recovery.ts';
 import { scheduleSnapshots, takeSnapshot, type SnapshotResult } from '../../src/persistence/snapshots.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { openDurableExchange, registerMarket, type DurableExchange } from '../support/durable.ts';
+import { eventually } from '../support/eventually.ts';
 import {
   BTC_USDC,
   ETH_USDC,
@@ -149,6 +150,7 @@ describe('snapshots', () => {
       load.push(supervisor.submit(symbol, command, clock++));
       if (i % 50 === 7) during.push(takeSnapshot(pool, first));
       if (i % 25 === 0) load.push(supervisor.credit(user, 'USDC', BigInt(1 + i), clock++));
+      // Pacing, not a wait for something: the load spreads over time so snapshots land inside it.
       if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 3));
     }
     const results = await Promise.all(load);
@@ -237,10 +239,14 @@ describe('snapshots', () => {
       onSnapshot: (result) => results.push(result),
     });
     expectOk(await running.supervisor.credit('frank', 'USDC', 1n, 1));
+    // A time window: about ten checks (checkMs 5) see one record, fewer than everyRecords.
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(results).toEqual([]);
     expectOk(await running.supervisor.credit('frank', 'USDC', 1n, 2));
-    for (let i = 0; i < 100 && results.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    await eventually(() => results.length > 0, {
+      what: 'a snapshot after the second record',
+      timeoutMs: 2_000,
+    });
     await schedule.stop();
     expect(results.map((r) => r.globalSeq)).toEqual([running.writer.stats().lastGlobalSeq]);
     await running.writer.close();

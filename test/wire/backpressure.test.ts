@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BookMessage, TradeMessage } from '../../src/client/protocol.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';
 
@@ -37,11 +38,7 @@ afterAll(async () => {
 });
 
 async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await eventually(check, { what, timeoutMs, everyMs: 10 });
 }
 
 /** The TCP socket under a `ws` WebSocket (not in its typings). */
@@ -129,8 +126,9 @@ describe.concurrent('slow and idle connections', () => {
       orders += 1;
       trades += LADDER;
     }
+    // Every reply is back, and a market publishes a batch in the turn it replies to it: the book
+    // read below holds every order.
     await ladder();
-    await running.exchange.supervisor.idle();
     const server = (await running.request('GET', `/api/v1/markets/${MARKET}/book?depth=0`)).body as {
       seq: number;
       bids: string[][];
@@ -194,6 +192,7 @@ describe.concurrent('slow and idle connections', () => {
       expect(await alive.request({ op: 'ping' }, 1)).toMatchObject({ op: 'pong' });
       const opened = Date.now();
       silent.ws.pause(); // reads nothing from now on: neither pings nor anything else
+      // The time window under test: past the idle timeout (8 s, checked every 4 s) plus a margin.
       await new Promise((resolve) => setTimeout(resolve, 13_000));
       silent.ws.resume();
       await until(() => silent.closed, 'the silent connection to be closed', 3_000);

@@ -4,6 +4,7 @@ import { createPool, sql, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';
 
@@ -71,13 +72,14 @@ async function until<T>(
   what: string,
   timeoutMs = 15_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const seen = await eventually(
+    async () => {
+      const value = await check();
+      return value !== undefined && { value };
+    },
+    { what, timeoutMs, everyMs: 50 },
+  );
+  return seen.value;
 }
 
 /** A sample of the Prometheus text (0 when the series does not exist yet). */

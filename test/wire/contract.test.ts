@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually as poll } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';
 
@@ -52,13 +53,14 @@ const limit = (side: 'buy' | 'sell', price: string, qty: string, extra: Record<s
 
 /** Waits for `read` to satisfy `done` (the projections trail the journal), or fails. */
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const seen = await poll(
+    async () => {
+      const value = await read();
+      return done(value) && { value };
+    },
+    { what, everyMs: 50 },
+  );
+  return seen.value;
 }
 
 const registration = (tokenSymbol: string, assetDetails: Record<string, unknown>) => ({
@@ -160,11 +162,7 @@ describe('token expiry', () => {
       await running.token('bob', ['trader'], Math.floor(Date.now() / 1000) + 1),
     );
     expect(client.session).toMatchObject({ userId: 'bob' });
-    const deadline = Date.now() + 5_000;
-    while (client.session !== undefined && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    expect(client.session).toBeUndefined();
+    await poll(() => client.session === undefined, { what: 'the session to end at exp', timeoutMs: 5_000 });
   });
 });
 

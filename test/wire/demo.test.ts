@@ -92,7 +92,12 @@ describe('the demo', () => {
       (figures) => figures.every((f) => f.trades >= 10),
       'trades on both markets',
     );
-    await new Promise((resolve) => setTimeout(resolve, 3_000)); // a few seconds of requoting
+    // Some requoting: every maker has amended its ladder a few times (what the bounds below see).
+    await until(
+      () => current.makers.map((m) => m.stats.amended),
+      (amended) => amended.every((n) => n >= 5),
+      'the makers to requote',
+    );
     for (const symbol of symbols) {
       const trades = await until(
         () => running.request('GET', `/api/v1/markets/${symbol}/trades?limit=50`),

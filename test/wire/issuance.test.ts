@@ -4,6 +4,8 @@ import { startAnvil, anvilAccounts, type Anvil } from '../../src/chain/anvil.ts'
 import { createChainClient } from '../../src/chain/client.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { RawSocket } from './fixtures.ts';
+import { eventually } from '../support/eventually.ts';
+import { pendingLookupOf, watchRpc, type RpcWatch } from '../chain/helpers.ts';
 
 // HTTP bodies are JSON of many shapes; these tests read them field by field.
 /* eslint-disable @typescript-eslint/no-unsafe-member-access */
@@ -29,19 +31,21 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Polls `read` (a public read) until `done` holds; answers that value. */
 async function until<T>(
   read: () => Promise<T> | T,
   done: (value: T) => boolean,
   what: string,
   timeoutMs = 30_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+): Promise<T> {
+  const seen = await eventually(
+    async () => {
+      const value = await read();
+      return done(value) && { value };
+    },
+    { what, timeoutMs, everyMs: 100 },
+  );
+  return seen.value;
 }
 
 const registration = (tokenSymbol: string) => ({
@@ -292,17 +296,20 @@ describe('deployment while the chain is down', () => {
 describe('a deployment interrupted mid-way', () => {
   let running: RunningExchange;
   let anvil: Anvil;
+  let relay: RpcWatch;
 
   afterAll(async () => {
     await running.stop();
+    await relay.close();
     await anvil.stop();
   });
 
   it('is picked up by the retry from its recorded tx hash: one contract, never two', async () => {
     anvil = await startAnvil({ chainId: 31337 });
+    relay = await watchRpc(anvil.rpcUrl);
     const platform = anvil.accounts[0]!;
     running = await runExchange({
-      CHAIN_RPC_URL: anvil.rpcUrl,
+      CHAIN_RPC_URL: relay.url,
       CHAIN_ID: '31337',
       CHAIN_PRIVATE_KEY: platform.privateKey,
     });
@@ -327,15 +334,21 @@ describe('a deployment interrupted mid-way', () => {
       token: admin,
       body: { decision: 'approved' },
     });
-    const recorded = await until(
-      () => running.exchange.issuance.record(id)?.deploymentTxHash,
-      (hash) => hash !== undefined,
-      'the first attempt to record its tx hash',
+    const recorded = String(
+      (
+        await until(
+          () => running.request('GET', `/api/v1/markets/${id}`),
+          (r) => typeof r.body.deploymentTxHash === 'string',
+          'the first attempt to record its tx hash',
+        )
+      ).body.deploymentTxHash,
     );
-    // A second worker runs the job again (as after a crash of the first): it finds the recorded
-    // transaction pending and waits for it instead of deploying again.
+    // A second worker runs the job again (as after a crash of the first; no route re-runs a job):
+    // it finds the recorded transaction pending and waits for it instead of deploying again. The
+    // block is mined once its lookup has been answered "pending", not after a guessed delay.
+    const since = relay.count;
     const retry = running.exchange.issuance.runDeployment(id, { final: false });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await relay.answered(pendingLookupOf(recorded), since);
     await rpc('evm_mine');
     await rpc('evm_setAutomine', [true]);
     await retry;

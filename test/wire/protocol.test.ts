@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../src/client/codec.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';
 
@@ -283,13 +284,9 @@ describe('order entry', () => {
       { op: 'place', market: 'ETH-USDC', side: 'sell', type: 'limit', price: '3000.00', qty: '1.000' },
       1,
     );
-    const admin = { id: 'ops', type: 'admin' } as const;
-    const paused = await running.exchange.supervisor.submit(
-      'ETH-USDC',
-      { kind: 'lifecycle', event: { type: 'lifecycle.pause', actor: admin, ts: Date.now() } },
-      Date.now(),
-    );
-    expect(paused.ok).toBe(true);
+    const admin = await running.token('ops', ['admin']);
+    const paused = await running.request('POST', '/api/v1/markets/ETH-USDC/pause', { token: admin });
+    expect(paused.status).toBe(200);
     expect(
       await socket.request(
         { op: 'place', market: 'ETH-USDC', side: 'sell', type: 'limit', price: '3000.00', qty: '1.000' },
@@ -299,10 +296,8 @@ describe('order entry', () => {
     expect(
       await socket.request({ op: 'cancel', market: 'ETH-USDC', orderId: resting.orderId }, 3),
     ).toMatchObject({ op: 'canceled' });
-    await running.exchange.supervisor.submit(
-      'ETH-USDC',
-      { kind: 'lifecycle', event: { type: 'lifecycle.resume', actor: admin, ts: Date.now() } },
-      Date.now(),
+    expect((await running.request('POST', '/api/v1/markets/ETH-USDC/resume', { token: admin })).status).toBe(
+      200,
     );
     socket.close();
   });
@@ -420,18 +415,24 @@ describe('limits and disconnects', () => {
     const leaving = await RawSocket.open(running.ws);
     await leaving.request({ op: 'auth', token: traderToken, cancelOnDisconnect: true }, 2);
     const doomed = await leaving.request(sell('80001.00', '0.0100'), 3);
+    expect(doomed).toMatchObject({ op: 'accepted', status: 'open' });
     leaving.close();
-    const deadline = Date.now() + 5_000;
-    const open = () =>
-      running.exchange.supervisor
-        .actor('BTC-USDC')!
-        .orderBook.openOrders()
-        .resting.map((o) => String(o.orderId));
-    const id = (wire: unknown) => String(wire).split(':').pop();
-    while (open().includes(id(doomed.orderId)!) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
-    expect(open()).not.toContain(id(doomed.orderId));
-    expect(open()).toContain(id(kept.orderId));
+    // The trader's open orders as GET /orders lists them (both connections are alice's).
+    const open = async () => {
+      const listed = await running.request('GET', '/api/v1/orders?market=BTC-USDC&status=open&limit=1000', {
+        token: traderToken,
+      });
+      expect(listed.status).toBe(200);
+      return (listed.body as { orderId: string }[]).map((o) => o.orderId);
+    };
+    const after = await eventually(
+      async () => {
+        const ids = await open();
+        return !ids.includes(String(doomed.orderId)) && ids;
+      },
+      { what: 'the order to be canceled on disconnect', timeoutMs: 5_000 },
+    );
+    expect(after).toContain(String(kept.orderId));
     await keep.request({ op: 'cancel_all' }, 4);
     keep.close();
   });

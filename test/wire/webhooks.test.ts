@@ -5,6 +5,7 @@ import {
 } from '../../scripts/entity-permissions.ts';
 import { sql } from 'slonik';
 import { createDatabasePool } from '../../src/persistence/pool.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 
 /*
@@ -76,11 +77,7 @@ async function statusOf(id: string): Promise<string> {
 }
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await eventually(check, { what, timeoutMs, everyMs: 100 });
 }
 
 describe('entity-permissions decisions', () => {
