@@ -1,0 +1,522 @@
+import { z } from 'zod/v4';
+import { ORDER_STATUSES } from '../../client/protocol.ts';
+import * as api from '../apiSchemas.ts';
+import { HTTP_STATUS, type ErrorCode } from '../errors.ts';
+import {
+  AssetBody,
+  ComplianceBody,
+  CreditBody,
+  DecisionBody,
+  MarketBody,
+  PlaceRequest,
+  ReasonBody,
+  RegisterBody,
+} from '../schemas.ts';
+import { asyncApiDocument } from '../asyncapi.ts';
+import { docsPage } from './docsPage.ts';
+import { CATCH_ALL, type createRouter, type Method, type RegisteredRoute } from './router.ts';
+
+/*
+ * The published HTTP API (OpenAPI 3.1 at /api/v1/openapi.json): one description per route, keyed
+ * by the method and pattern it is registered with, joined with what the router recorded (its role
+ * and whether it reads a body). Bodies are the zod schemas the handlers parse (schemas.ts);
+ * answers are the shapes of apiSchemas.ts. A registered route without a description here is
+ * reported (`undocumented`), and the wire test fails on it.
+ */
+
+type Shape = z.ZodType | { readonly list: z.ZodType } | 'text' | 'html';
+
+interface QueryParam {
+  readonly name: string;
+  readonly schema: z.ZodType;
+  readonly description: string;
+}
+
+export interface OperationDoc {
+  readonly summary: string;
+  readonly tag: 'operations' | 'admin' | 'markets' | 'orders' | 'issuance' | 'webhooks' | 'docs';
+  /** The body the handler parses; `optional` when it may be empty. */
+  readonly body?: { readonly schema: z.ZodType; readonly optional?: boolean };
+  readonly query?: readonly QueryParam[];
+  /** The success answer. `paged`: the list pages with `limit`/`cursor` and answers `X-Next-Cursor`. */
+  readonly ok: { readonly status: number; readonly shape: Shape; readonly paged?: boolean };
+  /** The codes the handler answers, besides those of the router (auth, body, bounds). */
+  readonly errors?: readonly ErrorCode[];
+  /** Authenticated by a signature header instead of a bearer token. */
+  readonly signature?: boolean;
+  /** More statuses the route answers, with their meaning. */
+  readonly more?: Readonly<Record<number, string>>;
+}
+
+const BASE = '/api/v1';
+const limit = (max: number, fallback: number): QueryParam => ({
+  name: 'limit',
+  schema: z.number().int().min(1).max(max).default(fallback),
+  description: `items per page (default ${fallback}, at most ${max})`,
+});
+const cursor: QueryParam = {
+  name: 'cursor',
+  schema: z.string(),
+  description: 'the X-Next-Cursor of the previous page (opaque)',
+};
+const marketQuery = (description: string): QueryParam => ({
+  name: 'market',
+  schema: z.string().min(1).max(64),
+  description,
+});
+
+/** Every route the server registers, `method pattern` as given to the router. */
+export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
+  'get /health': {
+    summary: 'Health of the exchange and its dependencies (503 when Postgres is unreachable)',
+    tag: 'operations',
+    ok: { status: 200, shape: api.Health },
+    more: { 503: 'Postgres is unreachable (the body is the same health object)' },
+  },
+  'get /metrics': { summary: 'Prometheus metrics', tag: 'operations', ok: { status: 200, shape: 'text' } },
+  'get /docs': { summary: 'This API as a readable page', tag: 'docs', ok: { status: 200, shape: 'html' } },
+  [`get ${BASE}/openapi.json`]: {
+    summary: 'This document (OpenAPI 3.1)',
+    tag: 'docs',
+    ok: { status: 200, shape: z.record(z.string(), z.unknown()) },
+  },
+  [`get ${BASE}/asyncapi.json`]: {
+    summary: 'The WebSocket API (AsyncAPI 3.0)',
+    tag: 'docs',
+    ok: { status: 200, shape: z.record(z.string(), z.unknown()) },
+  },
+  [`get ${BASE}/webhooks/health`]: {
+    summary: 'Webhook receiver health',
+    tag: 'webhooks',
+    ok: { status: 200, shape: api.Status },
+  },
+  [`post ${BASE}/webhooks/entity-permissions`]: {
+    summary: 'Approval decisions of the entity-permissions service (direct, or an SNS envelope)',
+    tag: 'webhooks',
+    signature: true,
+    body: { schema: api.EntityPermissionsEvent },
+    ok: {
+      status: 200,
+      shape: z.object({ status: z.enum(['processed', 'duplicate', 'confirmed', 'ignored']) }),
+    },
+    errors: ['invalid_transition', 'forbidden'],
+  },
+  [`post ${BASE}/assets`]: {
+    summary: 'Define an asset',
+    tag: 'admin',
+    body: { schema: AssetBody },
+    ok: { status: 201, shape: api.Asset },
+    errors: ['conflict'],
+  },
+  [`post ${BASE}/markets`]: {
+    summary: 'List a pair of existing assets directly (active at once)',
+    tag: 'admin',
+    body: { schema: MarketBody },
+    ok: { status: 201, shape: api.Market },
+    errors: ['conflict', 'not_found'],
+  },
+  [`post ${BASE}/admin/credit`]: {
+    summary: 'Credit an account (an off-chain deposit, ledger-posted and audited)',
+    tag: 'admin',
+    body: { schema: CreditBody },
+    ok: { status: 200, shape: api.Credited },
+    errors: ['not_found'],
+  },
+  [`post ${BASE}/admin/compliance`]: {
+    summary: "Set a user's compliance for one real-world asset",
+    tag: 'admin',
+    body: { schema: ComplianceBody },
+    ok: { status: 200, shape: api.ComplianceRecord },
+    errors: ['not_found'],
+  },
+  [`get ${BASE}/admin/compliance/:userId`]: {
+    summary: "A user's compliance records",
+    tag: 'admin',
+    ok: { status: 200, shape: { list: api.ComplianceRecord } },
+  },
+  [`get ${BASE}/markets`]: {
+    summary: 'Every market',
+    tag: 'markets',
+    ok: { status: 200, shape: { list: api.Market } },
+  },
+  [`get ${BASE}/markets/:id`]: {
+    summary: 'One market',
+    tag: 'markets',
+    ok: { status: 200, shape: api.Market },
+    errors: ['unknown_market'],
+  },
+  [`get ${BASE}/markets/:id/details`]: {
+    summary: 'A market with its registered asset details',
+    tag: 'issuance',
+    ok: { status: 200, shape: api.MarketDetails },
+    errors: ['unknown_market'],
+  },
+  [`get ${BASE}/markets/:id/events`]: {
+    summary: "A market's lifecycle and approval history, oldest first",
+    tag: 'issuance',
+    ok: { status: 200, shape: { list: api.MarketEvent } },
+    errors: ['unknown_market'],
+  },
+  [`get ${BASE}/markets/:id/book`]: {
+    summary: "The market's order book (the WebSocket snapshot's fields)",
+    tag: 'markets',
+    query: [
+      {
+        name: 'depth',
+        schema: z.number().int().min(0).default(50),
+        description: 'levels per side (0: all)',
+      },
+    ],
+    ok: { status: 200, shape: api.Book },
+    errors: ['unknown_market'],
+  },
+  [`get ${BASE}/markets/:id/trades`]: {
+    summary: "The market's trades, newest first",
+    tag: 'markets',
+    query: [limit(1000, 100), cursor],
+    ok: { status: 200, shape: { list: api.Trade }, paged: true },
+    errors: ['unknown_market'],
+  },
+  [`get ${BASE}/markets/:id/candles`]: {
+    summary: 'Candles of committed trades (no gaps: empty intervals repeat the close with v 0)',
+    tag: 'markets',
+    query: [
+      { name: 'interval', schema: z.enum(['1m', '5m', '1h']).default('1m'), description: 'candle width' },
+      { name: 'from', schema: z.number().int().min(0), description: 'first open time (ms)' },
+      { name: 'to', schema: z.number().int().min(0), description: 'last open time (ms)' },
+      limit(1000, 500),
+    ],
+    ok: { status: 200, shape: { list: api.Candle } },
+    errors: ['unknown_market'],
+  },
+  [`post ${BASE}/markets/register`]: {
+    summary: 'Register an RWA market and its asset (status pending_approval)',
+    tag: 'issuance',
+    body: { schema: RegisterBody },
+    ok: { status: 201, shape: api.Market },
+    errors: ['conflict', 'not_found'],
+  },
+  [`post ${BASE}/markets/:id/approve`]: {
+    summary: 'Approve or reject a registered market',
+    tag: 'issuance',
+    body: { schema: DecisionBody },
+    ok: { status: 200, shape: api.Market },
+    errors: ['unknown_market', 'invalid_transition'],
+  },
+  [`post ${BASE}/markets/:id/activate`]: {
+    summary: '(Re)start token deployment',
+    tag: 'issuance',
+    ok: { status: 200, shape: api.Market },
+    errors: ['unknown_market', 'invalid_transition'],
+  },
+  ...Object.fromEntries(
+    (['pause', 'resume', 'archive'] as const).map((action) => [
+      `post ${BASE}/markets/:id/${action}`,
+      {
+        summary: `Lifecycle: ${action} the market`,
+        tag: 'issuance',
+        body: { schema: ReasonBody, optional: true },
+        ok: { status: 200, shape: api.Market },
+        errors: ['unknown_market', 'invalid_transition'],
+      } satisfies OperationDoc,
+    ]),
+  ),
+  [`post ${BASE}/orders`]: {
+    summary: 'Place an order (answers once it and its immediate fills are committed)',
+    tag: 'orders',
+    body: { schema: PlaceRequest },
+    ok: { status: 201, shape: api.Accepted },
+    errors: [
+      'unknown_market',
+      'market_not_active',
+      'compliance',
+      'duplicate_client_order_id',
+      'insufficient_funds',
+      'would_match',
+      'fok_unfilled',
+      'too_many_open_orders',
+    ],
+  },
+  [`get ${BASE}/orders`]: {
+    summary: "The caller's orders: open ones first, then closed ones, most recent first",
+    tag: 'orders',
+    query: [
+      marketQuery('only this market (id or symbol)'),
+      { name: 'status', schema: z.enum(ORDER_STATUSES), description: 'only orders in this status' },
+      limit(1000, 100),
+      cursor,
+    ],
+    ok: { status: 200, shape: { list: api.Order }, paged: true },
+    errors: ['unknown_market'],
+  },
+  [`del ${BASE}/orders/:orderId`]: {
+    summary: 'Cancel one of the caller’s orders',
+    tag: 'orders',
+    ok: { status: 200, shape: api.Canceled },
+    errors: ['not_found', 'market_not_active'],
+  },
+  [`del ${BASE}/orders`]: {
+    summary: 'Cancel all the caller’s open orders (in one market, or all)',
+    tag: 'orders',
+    query: [marketQuery('only this market (symbol)')],
+    ok: { status: 200, shape: api.CanceledAll },
+    errors: ['unknown_market'],
+  },
+  [`get ${BASE}/balances`]: {
+    summary: "The caller's balances",
+    tag: 'orders',
+    ok: { status: 200, shape: { list: api.Balance } },
+  },
+};
+
+/** Request bodies and answers published under components/schemas, by name. */
+const COMPONENTS: Readonly<Record<string, z.ZodType>> = {
+  Error: api.ErrorBody,
+  Market: api.Market,
+  MarketDetails: api.MarketDetails,
+  MarketEvent: api.MarketEvent,
+  Book: api.Book,
+  Trade: api.Trade,
+  Candle: api.Candle,
+  Order: api.Order,
+  Balance: api.Balance,
+  Accepted: api.Accepted,
+  Canceled: api.Canceled,
+  CanceledAll: api.CanceledAll,
+  Asset: api.Asset,
+  Credited: api.Credited,
+  ComplianceRecord: api.ComplianceRecord,
+  Health: api.Health,
+  PlaceRequest,
+  AssetBody,
+  MarketBody,
+  CreditBody,
+  RegisterBody,
+  DecisionBody,
+  ReasonBody,
+  ComplianceBody,
+  EntityPermissionsEvent: api.EntityPermissionsEvent,
+};
+const componentName = new Map<z.ZodType, string>(Object.entries(COMPONENTS).map(([n, s]) => [s, n]));
+const PATH_PARAMS: Readonly<Record<string, string>> = {
+  id: 'the market id or its symbol',
+  orderId: 'the order id',
+  userId: 'the user id',
+};
+const OPENAPI_METHOD: Readonly<Record<Exclude<Method, 'any'>, string>> = {
+  get: 'get',
+  post: 'post',
+  del: 'delete',
+};
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+/** A schema as a `$ref` to its component when it has one, else inline. */
+function schemaOf(schema: z.ZodType, io: 'input' | 'output'): object {
+  const name = componentName.get(schema);
+  return name === undefined ? api.jsonSchema(schema, io) : ref(name);
+}
+
+export const operationKey = (route: Pick<RegisteredRoute, 'method' | 'pattern'>): string =>
+  `${route.method} ${route.pattern}`;
+
+/** `/markets/:id/book` → `/markets/{id}/book`. */
+export const openApiPath = (pattern: string): string => pattern.replace(/:([A-Za-z]+)/g, '{$1}');
+
+/**
+ * The OpenAPI 3.1 document of the registered routes (the catch-all aside), and the registered
+ * routes without a description (which the document then lacks).
+ */
+export function openApiDocument(routes: readonly RegisteredRoute[]): {
+  document: Record<string, unknown>;
+  undocumented: readonly RegisteredRoute[];
+} {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const undocumented: RegisteredRoute[] = [];
+  for (const route of routes) {
+    if (route.pattern === CATCH_ALL) continue;
+    const doc = OPERATIONS[operationKey(route)];
+    if (doc === undefined || route.method === 'any') {
+      undocumented.push(route);
+      continue;
+    }
+    const path = openApiPath(route.pattern);
+    paths[path] = { ...paths[path], [OPENAPI_METHOD[route.method]]: operation(route, doc) };
+  }
+  const schemas = Object.fromEntries(
+    Object.entries(COMPONENTS).map(([name, schema]) => [name, api.jsonSchema(schema, 'input')]),
+  );
+  const document = {
+    openapi: '3.1.0',
+    info: {
+      title: 'RWA exchange HTTP API',
+      version: '1.1',
+      description:
+        'The JSON half of the exchange (PROTOCOL.md, HTTP). Every GET route answers HEAD too. ' +
+        'Errors are {error:{code, message, requestId}}; every answer carries X-Request-Id. ' +
+        'The WebSocket API is described at /api/v1/asyncapi.json.',
+    },
+    servers: [{ url: '/' }],
+    tags: [...new Set(Object.values(OPERATIONS).map((o) => o.tag))].map((name) => ({ name })),
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'HS256 JWT: sub (user id), roles (trader, issuer, admin), exp',
+        },
+        signature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-Signature',
+          description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" with WEBHOOK_SECRET>',
+        },
+      },
+      headers: {
+        'X-Request-Id': {
+          description: 'the request id (the client’s, or a new one)',
+          schema: { type: 'string' },
+        },
+        'X-Next-Cursor': {
+          description: 'the cursor of the next page; absent on the last page',
+          schema: { type: 'string' },
+        },
+      },
+    },
+  };
+  return { document, undocumented };
+}
+
+function operation(route: RegisteredRoute, doc: OperationDoc): Record<string, unknown> {
+  const parameters = [
+    ...[...route.pattern.matchAll(/:([A-Za-z]+)/g)].map(([, name]) => ({
+      name,
+      in: 'path',
+      required: true,
+      description: PATH_PARAMS[name!] ?? name,
+      schema: { type: 'string' },
+    })),
+    ...(doc.query ?? []).map((q) => ({
+      name: q.name,
+      in: 'query',
+      required: false,
+      description: q.description,
+      schema: api.jsonSchema(q.schema, 'input'),
+    })),
+  ];
+  const headers = { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } };
+  const ok = {
+    description: doc.summary,
+    headers:
+      doc.ok.paged === true
+        ? { ...headers, 'X-Next-Cursor': { $ref: '#/components/headers/X-Next-Cursor' } }
+        : headers,
+    content: content(doc.ok.shape),
+  };
+  return {
+    operationId: operationKey(route).replace(/[^A-Za-z0-9]+/g, '_'),
+    summary: doc.summary,
+    tags: [doc.tag],
+    ...(route.role === undefined ? {} : { description: `Needs the ${route.role} role.` }),
+    ...(route.role !== undefined
+      ? { security: [{ bearer: [] }], 'x-role': route.role }
+      : doc.signature === true
+        ? { security: [{ signature: [] }] }
+        : {}),
+    ...(parameters.length === 0 ? {} : { parameters }),
+    ...(doc.body === undefined
+      ? {}
+      : {
+          requestBody: {
+            required: doc.body.optional !== true,
+            content: { 'application/json': { schema: schemaOf(doc.body.schema, 'input') } },
+          },
+        }),
+    responses: { [String(doc.ok.status)]: ok, ...errorResponses(route, doc) },
+  };
+}
+
+function content(shape: Shape): Record<string, unknown> {
+  if (shape === 'text') return { 'text/plain': { schema: { type: 'string' } } };
+  if (shape === 'html') return { 'text/html': { schema: { type: 'string' } } };
+  const schema =
+    'list' in shape ? { type: 'array', items: schemaOf(shape.list, 'output') } : schemaOf(shape, 'output');
+  return { 'application/json': { schema } };
+}
+
+/** The error answers of a route, by status: the handler's codes and those the router answers for it. */
+function errorResponses(route: RegisteredRoute, doc: OperationDoc): Record<string, unknown> {
+  const codes = new Set<ErrorCode>(['rate_limited', 'overloaded', 'unavailable', ...(doc.errors ?? [])]);
+  const reads = route.body !== false || (doc.query?.length ?? 0) > 0 || route.pattern.includes(':');
+  if (reads) codes.add('bad_request');
+  if (route.role !== undefined) {
+    codes.add('unauthorized');
+    codes.add('forbidden');
+  }
+  const byStatus = new Map<number, string[]>();
+  for (const code of codes)
+    byStatus.set(HTTP_STATUS[code], [...(byStatus.get(HTTP_STATUS[code]) ?? []), code]);
+  if (route.body !== false) {
+    byStatus.set(413, ['bad_request (body too large)']);
+    byStatus.set(408, ['bad_request (body not received in time)']);
+  }
+  if (doc.signature === true) byStatus.set(401, ['unauthorized (missing, wrong or stale signature)']);
+  const answers: Record<string, unknown> = {};
+  for (const [status, named] of [...byStatus].sort(([a], [b]) => a - b)) {
+    answers[String(status)] = {
+      description: doc.more?.[status] ?? named.join(', '),
+      content: {
+        'application/json': {
+          // A status the route answers with its own body too (503 from /health) may carry either.
+          schema:
+            doc.more?.[status] === undefined
+              ? ref('Error')
+              : {
+                  anyOf: [
+                    ref('Error'),
+                    ...Object.values(content(doc.ok.shape)).map((c) => (c as { schema: object }).schema),
+                  ],
+                },
+        },
+      },
+    };
+  }
+  return answers;
+}
+
+/**
+ * GET /api/v1/openapi.json, /api/v1/asyncapi.json and /docs, each made once on first request (by
+ * then every route is registered). Register before the catch-all.
+ */
+export function registerApiDocs(route: ReturnType<typeof createRouter>): void {
+  let made: { openapi: string; asyncapi: string; page: string } | undefined;
+  const documents = () => {
+    if (made !== undefined) return made;
+    const openapi = openApiDocument(route.registered()).document;
+    const asyncapi = asyncApiDocument();
+    made = {
+      openapi: JSON.stringify(openapi),
+      asyncapi: JSON.stringify(asyncapi),
+      page: docsPage(openapi, asyncapi),
+    };
+    return made;
+  };
+  route('get', `${BASE}/openapi.json`, {}, () => ({
+    status: 200,
+    text: documents().openapi,
+    contentType: 'application/json',
+  }));
+  route('get', `${BASE}/asyncapi.json`, {}, () => ({
+    status: 200,
+    text: documents().asyncapi,
+    contentType: 'application/json',
+  }));
+  route('get', '/docs', {}, () => ({
+    status: 200,
+    text: documents().page,
+    contentType: 'text/html; charset=utf-8',
+    headers: { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" },
+  }));
+}
