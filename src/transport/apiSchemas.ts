@@ -204,9 +204,7 @@ export const EntityPermissionsEvent = z.union([
 
 /** A zod schema as JSON Schema 2020-12 (OpenAPI 3.1, AsyncAPI 3.0), without its `$schema`. */
 export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >;
-  return rest;
+  const converted = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  delete converted.$schema;
+  return converted;
 }

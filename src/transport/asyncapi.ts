@@ -59,7 +59,12 @@ const REPLIES: Readonly<Record<string, z.ZodType>> = {
   amended: reply('amended', { orderId: z.string(), price: decimal, qty: decimal, remainingQty: decimal }),
   canceled: reply('canceled', api.Canceled.shape),
   canceled_all: reply('canceled_all', api.CanceledAll.shape),
-  error: push('error', { ...withRid, code: api.ErrorCodeSchema, message: z.string() }).meta({
+  error: push('error', {
+    ...withRid,
+    code: api.ErrorCodeSchema,
+    message: z.string(),
+    requestId: z.string().optional().meta({ description: "the request's correlation id" }),
+  }).meta({
     description: 'the failure of a request (with its rid), or unsolicited (without)',
   }),
 };

@@ -12,6 +12,7 @@ const escape = (text: string): string =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
   );
 
+const text = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value));
 const pre = (value: unknown): string => `<pre>${escape(JSON.stringify(value, null, 2))}</pre>`;
 const anchor = (text: string): string => text.replace(/[^A-Za-z0-9]+/g, '-');
 
@@ -51,7 +52,7 @@ export function docsPage(openapi: Json, asyncapi: Json): string {
         `<h3 id="${anchor(`${method} ${path}`)}"><span class="m">${method.toUpperCase()}</span>${escape(path)}</h3>`,
       );
       parts.push(
-        `<p>${escape(String(op.summary))}${op.description === undefined ? '' : ` ${escape(String(op.description))}`}</p>`,
+        `<p>${escape(text(op.summary))}${op.description === undefined ? '' : ` ${escape(text(op.description))}`}</p>`,
       );
       const security = op.security as Json[] | undefined;
       if (security !== undefined)
@@ -82,7 +83,7 @@ export function docsPage(openapi: Json, asyncapi: Json): string {
         const media = Object.values((answer.content ?? {}) as Record<string, { schema: unknown }>)[0];
         const headers = Object.keys((answer.headers ?? {}) as Json).filter((h) => h !== 'X-Request-Id');
         parts.push(
-          `<li><b>${status}</b> ${escape(String(answer.description))}${headers.length > 0 ? ` (header ${escape(headers.join(', '))})` : ''}${status.startsWith('2') && media !== undefined ? schemaHtml(media.schema) : ''}</li>`,
+          `<li><b>${status}</b> ${escape(text(answer.description))}${headers.length > 0 ? ` (header ${escape(headers.join(', '))})` : ''}${status.startsWith('2') && media !== undefined ? schemaHtml(media.schema) : ''}</li>`,
         );
       }
       parts.push('</ul>');
@@ -91,7 +92,7 @@ export function docsPage(openapi: Json, asyncapi: Json): string {
   parts.push('<h2 id="ws">WebSocket (/ws)</h2>');
   const channels = asyncapi.channels as { ws: { description: string; messages: Record<string, Json> } };
   parts.push(
-    `<p>${escape(String((asyncapi.info as Json).description))} ${escape(channels.ws.description)}</p>`,
+    `<p>${escape(text((asyncapi.info as Json).description))} ${escape(channels.ws.description)}</p>`,
   );
   for (const [id, op] of Object.entries(asyncapi.operations as Record<string, Json>)) {
     const names = (op.messages as { $ref: string }[]).map((m) => m.$ref.split('/').at(-1)!);
@@ -102,7 +103,7 @@ export function docsPage(openapi: Json, asyncapi: Json): string {
       `<h3 id="ws-${anchor(id)}">${op.action === 'receive' ? 'request' : 'push'} ${escape(names.join())}</h3>`,
     );
     parts.push(
-      `<p>${escape(String(op.summary))}${replies.length > 0 ? `; replies: ${escape(replies.join(', '))}` : ''}</p>`,
+      `<p>${escape(text(op.summary))}${replies.length > 0 ? `; replies: ${escape(replies.join(', '))}` : ''}</p>`,
     );
     for (const name of names) parts.push(pre(channels.ws.messages[name]?.payload));
   }

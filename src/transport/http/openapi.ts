@@ -297,6 +297,18 @@ const COMPONENTS: Readonly<Record<string, z.ZodType>> = {
   ComplianceBody,
   EntityPermissionsEvent: api.EntityPermissionsEvent,
 };
+/** Components that are request bodies: described as they are accepted (defaults optional), the rest as answered. */
+const REQUEST_BODIES: ReadonlySet<z.ZodType> = new Set([
+  PlaceRequest,
+  AssetBody,
+  MarketBody,
+  CreditBody,
+  RegisterBody,
+  DecisionBody,
+  ReasonBody,
+  ComplianceBody,
+  api.EntityPermissionsEvent,
+]);
 const componentName = new Map<z.ZodType, string>(Object.entries(COMPONENTS).map(([n, s]) => [s, n]));
 const PATH_PARAMS: Readonly<Record<string, string>> = {
   id: 'the market id or its symbol',
@@ -343,7 +355,10 @@ export function openApiDocument(routes: readonly RegisteredRoute[]): {
     paths[path] = { ...paths[path], [OPENAPI_METHOD[route.method]]: operation(route, doc) };
   }
   const schemas = Object.fromEntries(
-    Object.entries(COMPONENTS).map(([name, schema]) => [name, api.jsonSchema(schema, 'input')]),
+    Object.entries(COMPONENTS).map(([name, schema]) => [
+      name,
+      api.jsonSchema(schema, REQUEST_BODIES.has(schema) ? 'input' : 'output'),
+    ]),
   );
   const document = {
     openapi: '3.1.0',
