@@ -2,7 +2,8 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATCH_ALL } from '../../src/transport/http/router.ts';
-import { OPERATIONS, openApiPath, operationKey } from '../../src/transport/http/openapi.ts';
+import { openApiPath, operationKey } from '../../src/transport/http/openapi.ts';
+import { OPERATIONS } from '../../src/transport/http/operations.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { ETH_USDC, listMarkets, RawSocket } from './fixtures.ts';
 
@@ -367,6 +368,9 @@ describe('issue 13: the published API', () => {
     );
     expect(refused.code).toBe('unknown_market');
     await take((m) => m.op === 'order' && m.status === 'canceled');
+    // An unsolicited error: a text frame.
+    socket.sendRaw('not msgpack', false);
+    await take((m) => m.op === 'error' && m.code === 'bad_frame');
     socket.close();
 
     const seen = new Set<string>();
@@ -378,6 +382,6 @@ describe('issue 13: the published API', () => {
       expectMatches(inline(asyncapi, message!.payload), frame, `frame ${op}`);
     }
     expect([...seen]).toEqual(expect.arrayContaining(['book', 'lifecycle', 'ticker', 'order', 'balance']));
-    expect([...checked]).toEqual(expect.arrayContaining(['fill', 'trade']));
+    expect([...checked]).toEqual(expect.arrayContaining(['fill', 'trade', 'order', 'error']));
   });
 });
