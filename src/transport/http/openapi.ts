@@ -238,7 +238,9 @@ function errorResponses(route: RegisteredRoute, doc: OperationDoc): Record<strin
   const answers: Record<string, unknown> = {};
   for (const [status, named] of [...byStatus].sort(([a], [b]) => a - b)) {
     answers[String(status)] = {
-      description: doc.more?.[status] ?? named.join(', '),
+      description:
+        doc.more?.[status] === undefined ? named.join(', ') : `${doc.more[status]}; or ${named.join(', ')}`,
+      headers: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
       content: {
         'application/json': {
           // A status the route answers with its own body too (503 from /health) may carry either.
