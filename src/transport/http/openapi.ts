@@ -1,19 +1,9 @@
 import type { z } from 'zod/v4';
 import * as api from '../apiSchemas.ts';
 import { HTTP_STATUS, type ErrorCode } from '../errors.ts';
-import {
-  AssetBody,
-  ComplianceBody,
-  CreditBody,
-  DecisionBody,
-  MarketBody,
-  PlaceRequest,
-  ReasonBody,
-  RegisterBody,
-} from '../schemas.ts';
 import { asyncApiDocument } from '../asyncapi.ts';
 import { docsPage } from './docsPage.ts';
-import { OPERATIONS, type OperationDoc, type Shape } from './operations.ts';
+import { ANSWER_SCHEMAS, BODY_SCHEMAS, OPERATIONS, type OperationDoc, type Shape } from './operations.ts';
 import { CATCH_ALL, type createRouter, type Method, type RegisteredRoute } from './router.ts';
 
 const BASE = '/api/v1';
@@ -27,45 +17,9 @@ const BASE = '/api/v1';
  */
 
 /** Request bodies and answers published under components/schemas, by name. */
-const COMPONENTS: Readonly<Record<string, z.ZodType>> = {
-  Error: api.ErrorBody,
-  Market: api.Market,
-  MarketDetails: api.MarketDetails,
-  MarketEvent: api.MarketEvent,
-  Book: api.Book,
-  Trade: api.Trade,
-  Candle: api.Candle,
-  Order: api.Order,
-  Balance: api.Balance,
-  Accepted: api.Accepted,
-  Canceled: api.Canceled,
-  CanceledAll: api.CanceledAll,
-  Asset: api.Asset,
-  Credited: api.Credited,
-  ComplianceRecord: api.ComplianceRecord,
-  Health: api.Health,
-  PlaceRequest,
-  AssetBody,
-  MarketBody,
-  CreditBody,
-  RegisterBody,
-  DecisionBody,
-  ReasonBody,
-  ComplianceBody,
-  EntityPermissionsEvent: api.EntityPermissionsEvent,
-};
-/** Components that are request bodies: described as they are accepted (defaults optional), the rest as answered. */
-const REQUEST_BODIES: ReadonlySet<z.ZodType> = new Set([
-  PlaceRequest,
-  AssetBody,
-  MarketBody,
-  CreditBody,
-  RegisterBody,
-  DecisionBody,
-  ReasonBody,
-  ComplianceBody,
-  api.EntityPermissionsEvent,
-]);
+const COMPONENTS: Readonly<Record<string, z.ZodType>> = { ...ANSWER_SCHEMAS, ...BODY_SCHEMAS };
+/** Request bodies are described as accepted (fields with defaults optional), answers as answered. */
+const REQUEST_BODIES: ReadonlySet<z.ZodType> = new Set(Object.values(BODY_SCHEMAS));
 const componentName = new Map<z.ZodType, string>(Object.entries(COMPONENTS).map(([n, s]) => [s, n]));
 const PATH_PARAMS: Readonly<Record<string, string>> = {
   id: 'the market id or its symbol',

@@ -265,3 +265,36 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     ok: { status: 200, shape: { list: api.Balance } },
   },
 };
+
+/** The request bodies, published by name under components/schemas. */
+export const BODY_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
+  PlaceRequest,
+  AssetBody,
+  MarketBody,
+  CreditBody,
+  RegisterBody,
+  DecisionBody,
+  ReasonBody,
+  ComplianceBody,
+  EntityPermissionsEvent: api.EntityPermissionsEvent,
+};
+
+/** The answers, published by name under components/schemas. */
+export const ANSWER_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
+  Error: api.ErrorBody,
+  Market: api.Market,
+  MarketDetails: api.MarketDetails,
+  MarketEvent: api.MarketEvent,
+  Book: api.Book,
+  Trade: api.Trade,
+  Candle: api.Candle,
+  Order: api.Order,
+  Balance: api.Balance,
+  Accepted: api.Accepted,
+  Canceled: api.Canceled,
+  CanceledAll: api.CanceledAll,
+  Asset: api.Asset,
+  Credited: api.Credited,
+  ComplianceRecord: api.ComplianceRecord,
+  Health: api.Health,
+};
