@@ -45,6 +45,7 @@ import { Authenticator, type Principal } from './transport/auth.ts';
 import { ComplianceAdmin, SyncAllowlistPayload } from './transport/complianceAdmin.ts';
 import { failure, success } from './transport/errors.ts';
 import { registerComplianceRoutes } from './transport/http/issuance.ts';
+import type { RegisteredRoute } from './transport/http/router.ts';
 import { DeployTokenPayload, Issuance, type Authorize } from './transport/issuance.ts';
 import { registerWebSocket } from './transport/gateway.ts';
 import type { Publication } from './transport/publication.ts';
@@ -76,6 +77,8 @@ export interface Exchange {
   readonly issuance: Issuance;
   /** What recovery replayed at this start (the crash test reports it). */
   readonly recovered: RecoveryStats;
+  /** The HTTP routes as registered (each described in /api/v1/openapi.json). */
+  readonly httpRoutes: readonly RegisteredRoute[];
   /** Stops accepting connections, drains, snapshots, lets the projections catch up, closes. */
   close(): Promise<void>;
 }
@@ -526,7 +529,7 @@ async function startOwned(
   publish = (publications) => {
     ws.publish(publications);
   };
-  registerHttp(app, {
+  const httpRoutes = registerHttp(app, {
     auth,
     orders,
     admin,
@@ -635,6 +638,7 @@ async function startOwned(
     chain,
     issuance,
     recovered,
+    httpRoutes,
     close: () => {
       closing ??= shutdown(true);
       return closing;

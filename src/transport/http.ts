@@ -13,8 +13,16 @@ import type { Authenticator, Principal } from './auth.ts';
 import { failure, type Failure, type Outcome } from './errors.ts';
 import { observe, metricsContentType, renderMetrics } from './http/metrics.ts';
 import { decodeCursor, pageHeaders } from './http/cursor.ts';
-import { createRouter, errorReply, json, outcomeReply, type HttpReply } from './http/router.ts';
+import {
+  createRouter,
+  errorReply,
+  json,
+  outcomeReply,
+  type HttpReply,
+  type RegisteredRoute,
+} from './http/router.ts';
 import { registerIssuanceRoutes } from './http/issuance.ts';
+import { openApiDocument, registerApiDocs } from './http/openapi.ts';
 import { marketView, orderView, tradeView, withoutOp } from './http/views.ts';
 import { bookSnapshotEncodings } from './limitMetrics.ts';
 import type { Authorize, Issuance } from './issuance.ts';
@@ -100,7 +108,8 @@ const OPEN_STATUSES: ReadonlySet<string> = new Set(['open', 'partially_filled', 
 const CLOSED_STATUSES: readonly OrderStatus[] = ['filled', 'canceled'];
 const ORDER_STATUSES: ReadonlySet<string> = new Set([...OPEN_STATUSES, ...CLOSED_STATUSES, 'rejected']);
 
-export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void {
+/** Registers the routes; answers them as registered (the published document describes each). */
+export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): readonly RegisteredRoute[] {
   const { catalog, supervisor, marketData, orders, admin, pool, log, history } = options;
   const route = createRouter(app, {
     auth: options.auth,
@@ -395,9 +404,18 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): void 
   if (options.issuance !== undefined)
     registerIssuanceRoutes(route, { ...options.issuance, catalog, supervisor, historyBehind });
   for (const register of options.extraRoutes ?? []) register(route);
+  registerApiDocs(route);
 
   // Last: every path and method nothing above matched.
   route('any', '/*', {}, ({ method, path }) => errorReply('not_found', `no route ${method} ${path}`));
+  const { undocumented } = openApiDocument(route.registered());
+  if (undocumented.length > 0) {
+    log.warn(
+      { routes: undocumented.map((r) => `${r.method} ${r.pattern}`) },
+      'routes missing from the OpenAPI document',
+    );
+  }
+  return route.registered();
 }
 
 /** A page's position in GET /markets/:id/trades: the last trade's `seq` (newest first). */

@@ -72,6 +72,14 @@ export interface RouterOptions {
 }
 
 export type Method = 'get' | 'post' | 'del' | 'any';
+
+/** A route as registered, for the published API document (http/openapi.ts) and its test. */
+export interface RegisteredRoute {
+  readonly method: Method;
+  readonly pattern: string;
+  readonly role: Role | undefined;
+  readonly body: boolean | 'raw';
+}
 /** uWS methods each route is registered for: a GET route answers HEAD too (RFC 9110 §9.3.2). */
 const UWS_METHODS: Record<Method, readonly ('get' | 'head' | 'post' | 'del' | 'any')[]> = {
   get: ['get', 'head'],
@@ -81,7 +89,7 @@ const UWS_METHODS: Record<Method, readonly ('get' | 'head' | 'post' | 'del' | 'a
 };
 const BEARER = /^Bearer[ ]+([^ ]+)[ ]*$/i;
 /** The catch-all route: its requests are labelled `other` in the metrics, never by their path. */
-const CATCH_ALL = '/*';
+export const CATCH_ALL = '/*';
 
 export function json(status: number, body: unknown): HttpReply {
   return { status, json: body };
@@ -163,8 +171,10 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
   const { auth, maxBodyBytes, maxPendingRequests, log } = options;
   const debug = log.isLevelEnabled('debug');
   const pending = new Occupancy(maxPendingRequests, options.maxPendingPerIp);
+  const registered: RegisteredRoute[] = [];
 
-  return function route(method: Method, pattern: string, routeOptions: RouteOptions, handler: Handler): void {
+  function route(method: Method, pattern: string, routeOptions: RouteOptions, handler: Handler): void {
+    registered.push({ method, pattern, role: routeOptions.role, body: routeOptions.body ?? false });
     const paramCount = pattern.split('/').filter((part) => part.startsWith(':')).length;
     const routeLabel = pattern === CATCH_ALL ? OTHER : pattern;
     const handle = (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
@@ -277,7 +287,10 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
         .finally(done);
     };
     for (const uwsMethod of UWS_METHODS[method]) app[uwsMethod](pattern, handle);
-  };
+  }
+  /** Every route registered so far, in order. */
+  route.registered = (): readonly RegisteredRoute[] => registered;
+  return route;
 
   async function authenticate(authorization: string, role: Role): Promise<Outcome<Principal>> {
     if (authorization === '') {

@@ -1,43 +1,18 @@
+import type { z } from 'zod/v4';
 import type { LifecycleState } from '../../../machines/marketLifecycle.ts';
 import type { ListedMarket } from '../../actors/catalog.ts';
 import { formatAssetAmount } from '../../actors/money.ts';
 import type { OrderRecord, TradeRecord } from '../../persistence/history.ts';
 import type { MarketAssetRecord } from '../../persistence/issuanceStore.ts';
+import type { Market, Order, Trade } from '../apiSchemas.ts';
 
 /*
  * The JSON shapes of PROTOCOL.md's HTTP reads, built from the catalog and the projections: the
  * market object, and the WebSocket `trade` and `order` pushes without `op`.
  */
 
-export interface MarketView {
-  readonly id: string;
-  readonly symbol: string;
-  readonly status: LifecycleState;
-  readonly baseAsset: string;
-  readonly quoteAsset: string;
-  readonly priceDecimals: number;
-  readonly qtyDecimals: number;
-  readonly tickSize: string;
-  readonly lotSize: string;
-  readonly minQty: string;
-  readonly maxQty: string;
-  /** PROTOCOL v1.1; absent when the market sets none. */
-  readonly minNotional?: string;
-  readonly makerFeeBps: number;
-  readonly takerFeeBps: number;
-  readonly name?: string;
-  readonly assetType?: string;
-  readonly tokenSymbol?: string;
-  readonly tokenName?: string;
-  readonly totalSupply?: string;
-  readonly issuerId?: string;
-  readonly contractAddress?: string;
-  readonly deploymentTxHash?: string;
-  readonly deployError?: string;
-  readonly rejectedReason?: string;
-  readonly approvedAt?: number;
-  readonly activatedAt?: number;
-}
+/** The market object (its schema, apiSchemas.ts `Market`, is what /api/v1/openapi.json publishes). */
+export type MarketView = z.output<typeof Market>;
 
 /** The market object; an RWA market adds its registration (issuance record) fields. */
 export function marketView(
@@ -82,7 +57,7 @@ export function marketView(
   };
 }
 
-export function tradeView(market: ListedMarket, trade: TradeRecord) {
+export function tradeView(market: ListedMarket, trade: TradeRecord): z.output<typeof Trade> {
   return {
     market: market.definition.symbol,
     seq: trade.seq,
@@ -94,7 +69,7 @@ export function tradeView(market: ListedMarket, trade: TradeRecord) {
   };
 }
 
-export function orderView(market: ListedMarket, order: OrderRecord) {
+export function orderView(market: ListedMarket, order: OrderRecord): z.output<typeof Order> {
   const { money } = market;
   return {
     orderId: order.id,
