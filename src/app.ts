@@ -602,12 +602,34 @@ async function startOwned(
     await snapshots.stop();
     // Not once the ownership is lost: another exchange may own the database by now.
     const owned = ownership.lost() === undefined;
-    if (snapshot && owned)
-      log.info(await takeSnapshot(pool, { supervisor, writer }), 'snapshot taken at shutdown');
+    if (snapshot && owned) {
+      // Like the last projection round below: the journal holds everything, a snapshot only
+      // shortens the next recovery, so a failure (after one retry) is a warning, not a failed stop.
+      const take = () => takeSnapshot(pool, { supervisor, writer });
+      await take()
+        .catch(take)
+        .then(
+          (result) => {
+            log.info(result, 'snapshot taken at shutdown');
+          },
+          (error: unknown) => {
+            log.warn({ err: error }, 'no snapshot at shutdown; the next start replays the journal');
+          },
+        );
+    }
     await writer.close();
     await marketDataSaver.stop();
     await projector.stop();
-    if (snapshot && owned) await projector.runOnce();
+    // The last round is a courtesy (the next start catches up anyway): a pooled connection whose
+    // backend Postgres ended (an outage just past) fails its first query, so one retry, then a warning.
+    if (snapshot && owned) {
+      await projector
+        .runOnce()
+        .catch(() => projector.runOnce())
+        .catch((error: unknown) => {
+          log.warn({ err: error }, 'projections not caught up at shutdown; the next start catches up');
+        });
+    }
     await integration.close();
     for (const queue of queues) await queue.close();
     await chain.close();
