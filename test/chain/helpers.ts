@@ -133,7 +133,13 @@ export async function watchRpc(target: string): Promise<RpcWatch> {
       calls.slice(since).some(match)
         ? Promise.resolve()
         : new Promise((resolve) => waiters.push({ match, resolve })),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    // The client under test keeps its keep-alive connection (and may poll on it): close it too,
+    // or server.close() waits for it for ever.
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
