@@ -52,6 +52,8 @@ interface PlaceIntent {
   readonly postOnly: boolean;
   readonly stp: SelfTradePrevention;
   readonly quoteBudget: number | undefined;
+  /** With a budget: no qty of its own (order entry gives such an order the book's maxQty). */
+  readonly budgetOnly: boolean;
   readonly malformed: Malformation;
 }
 
@@ -114,29 +116,69 @@ const LARGE: Magnitudes = {
   amendQty: fc.integer({ min: 1, max: LARGE_MAX_QTY }),
 };
 
-const placeArbWith = (magnitudes: Magnitudes): fc.Arbitrary<PlaceIntent> =>
+/** How often each order type, tif and stp comes up, and how often a buy that may carry a budget does. */
+interface Mix {
+  readonly types: readonly [OrderType, number][];
+  readonly tifs: readonly [TimeInForce, number][];
+  readonly stps: readonly SelfTradePrevention[];
+  /** fc.option's freq: 1 in `budgetFreq` budgeted buys have none. */
+  readonly budgetFreq: number;
+}
+
+const weighted = <T>(pairs: readonly [T, number][]): fc.Arbitrary<T> =>
+  fc.oneof(...pairs.map(([value, weight]) => ({ arbitrary: fc.constant(value), weight })));
+
+const PLAIN_MIX: Mix = {
+  types: [
+    ['limit', 6],
+    ['market', 2],
+    ['stop_limit', 2],
+    ['stop_market', 2],
+  ],
+  tifs: [
+    ['GTC', 5],
+    ['IOC', 2],
+    ['FOK', 2],
+  ],
+  stps: ['cancel_taker', 'cancel_maker', 'cancel_both'],
+  budgetFreq: 5,
+};
+
+/**
+ * Issue 14: the new order types mixed with the old ones: budgeted stop_market and FOK market buys
+ * (budget-only ones among them) come up often beside resting limits that they trade against.
+ */
+const NEW_TYPES_MIX: Mix = {
+  types: [
+    ['limit', 6],
+    ['market', 3],
+    ['stop_limit', 1],
+    ['stop_market', 3],
+  ],
+  tifs: [
+    ['GTC', 4],
+    ['IOC', 1],
+    ['FOK', 4],
+  ],
+  stps: ['cancel_taker', 'cancel_maker', 'cancel_both'],
+  budgetFreq: 8,
+};
+
+const placeArbWith = (magnitudes: Magnitudes, mix: Mix): fc.Arbitrary<PlaceIntent> =>
   fc.record({
     kind: fc.constant('place' as const),
     userId: userArb,
     clientOrderId: fc.option(fc.constantFrom(...CLIENT_IDS), { nil: undefined, freq: 2 }),
     side: fc.constantFrom<Side>('buy', 'sell'),
-    type: fc.oneof(
-      { arbitrary: fc.constant<OrderType>('limit'), weight: 6 },
-      { arbitrary: fc.constant<OrderType>('market'), weight: 2 },
-      { arbitrary: fc.constant<OrderType>('stop_limit'), weight: 2 },
-      { arbitrary: fc.constant<OrderType>('stop_market'), weight: 2 },
-    ),
+    type: weighted(mix.types),
     priceOffset: fc.integer({ min: -3, max: 8 }),
     stopPrice: fc.integer({ min: 5, max: 15 }),
     qty: magnitudes.qty,
-    tif: fc.oneof(
-      { arbitrary: fc.constant<TimeInForce>('GTC'), weight: 5 },
-      { arbitrary: fc.constant<TimeInForce>('IOC'), weight: 2 },
-      { arbitrary: fc.constant<TimeInForce>('FOK'), weight: 2 },
-    ),
+    tif: weighted(mix.tifs),
     postOnly: fc.oneof({ arbitrary: fc.constant(false), weight: 4 }, fc.constant(true)),
-    stp: fc.constantFrom<SelfTradePrevention>('cancel_taker', 'cancel_maker', 'cancel_both'),
-    quoteBudget: fc.option(magnitudes.quoteBudget, { nil: undefined }),
+    stp: fc.constantFrom<SelfTradePrevention>(...mix.stps),
+    quoteBudget: fc.option(magnitudes.quoteBudget, { nil: undefined, freq: mix.budgetFreq }),
+    budgetOnly: fc.boolean(),
     malformed: fc.oneof(
       { arbitrary: fc.constant<Malformation>('none'), weight: 30 },
       { arbitrary: fc.constantFrom(...MALFORMATIONS), weight: 1 },
@@ -164,9 +206,9 @@ const amendPriceArb = fc.option(
   { nil: undefined, freq: 3 },
 );
 
-const intentArbWith = (magnitudes: Magnitudes): fc.Arbitrary<Intent> =>
+const intentArbWith = (magnitudes: Magnitudes, mix: Mix = PLAIN_MIX): fc.Arbitrary<Intent> =>
   fc.oneof(
-    { arbitrary: placeArbWith(magnitudes), weight: 14 },
+    { arbitrary: placeArbWith(magnitudes, mix), weight: 14 },
     {
       arbitrary: fc.record({ kind: fc.constant('cancel' as const), userId: userArb, target: targetArb }),
       weight: 3,
@@ -192,6 +234,12 @@ export const configArb: fc.Arbitrary<BookConfig> = fc.record({
 
 /** size 'max': lengths spread over the whole range, not fast-check's default of mostly short arrays. */
 export const intentsArb = fc.array(intentArbWith(SMALL), { minLength: 1, maxLength: 50, size: 'max' });
+/** Issue 14: sequences where the new order types are common (NEW_TYPES_MIX). */
+export const newTypesIntentsArb = fc.array(intentArbWith(SMALL, NEW_TYPES_MIX), {
+  minLength: 1,
+  maxLength: 50,
+  size: 'max',
+});
 
 export const largeConfigArb: fc.Arbitrary<BookConfig> = fc.constant({
   maxOrders: LARGE_MAX_ORDERS,
@@ -260,7 +308,8 @@ function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig): Plac
   const { type, side, malformed } = intent;
   const hasPrice = type === 'limit' || type === 'stop_limit';
   const hasStop = type === 'stop_limit' || type === 'stop_market';
-  const isMarketBuy = type === 'market' && side === 'buy';
+  const takesBudget = (type === 'market' || type === 'stop_market') && side === 'buy';
+  const quoteBudget = takesBudget ? intent.quoteBudget : undefined;
   const price = side === 'buy' ? 12 - intent.priceOffset : 8 + intent.priceOffset;
   const command: PlaceCommand = {
     kind: 'place',
@@ -269,13 +318,13 @@ function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig): Plac
     clientOrderId: intent.clientOrderId,
     side,
     type,
-    qty: intent.qty,
+    qty: quoteBudget !== undefined && intent.budgetOnly ? config.maxQty : intent.qty,
     price: hasPrice ? price : undefined,
     stopPrice: hasStop ? intent.stopPrice : undefined,
     tif: intent.tif,
     postOnly: intent.postOnly && hasPrice && intent.tif === 'GTC',
     stp: intent.stp,
-    quoteBudget: isMarketBuy ? intent.quoteBudget : undefined,
+    quoteBudget,
   };
   return malform(command, malformed, price, config);
 }

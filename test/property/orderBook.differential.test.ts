@@ -14,7 +14,14 @@ import {
   checkQuantityConservation,
 } from '../reference/invariants.ts';
 import { ReferenceBook } from '../reference/referenceBook.ts';
-import { configArb, intentsArb, largeConfigArb, largeIntentsArb, toCommands } from './bookCommands.ts';
+import {
+  configArb,
+  intentsArb,
+  largeConfigArb,
+  largeIntentsArb,
+  newTypesIntentsArb,
+  toCommands,
+} from './bookCommands.ts';
 
 /**
  * The engine against the reference model (test/reference), command by command: same events, same
@@ -153,6 +160,10 @@ describe('OrderBook against the reference model', () => {
   it('emits the same events and holds the same state after every command', () => {
     fc.assert(fc.property(scenarioArb, runBoth), { numRuns: NUM_RUNS });
     expect(refusedAtTrigger).toBeGreaterThan(20);
+  });
+
+  it('issue 14: agrees on budgeted stop_market and FOK market buys mixed with the old types', () => {
+    fc.assert(fc.property(scenarioOf(configArb, newTypesIntentsArb), runBoth), { numRuns: NUM_RUNS });
   });
 
   it('stays exact with quantities and budgets near 2^53', () => {

@@ -19,7 +19,7 @@ export function isStopType(type: OrderType): boolean {
 
 export function isBadPlacement(command: PlaceCommand, config: BookConfig): boolean {
   const { type, side, qty, price, stopPrice, quoteBudget, tif, postOnly } = command;
-  const isMarketBuy = type === 'market' && side === 'buy';
+  const takesBudget = (type === 'market' || type === 'stop_market') && side === 'buy';
   const problems = [
     !isPositiveSafeInteger(qty) || qty > config.maxQty,
     hasLimitPrice(type) !== (price !== undefined),
@@ -28,7 +28,7 @@ export function isBadPlacement(command: PlaceCommand, config: BookConfig): boole
     stopPrice !== undefined && !isPositiveSafeInteger(stopPrice),
     quoteBudget !== undefined && !isPositiveSafeInteger(quoteBudget),
     postOnly && (!hasLimitPrice(type) || tif !== 'GTC'),
-    quoteBudget !== undefined && (!isMarketBuy || tif === 'FOK'),
+    quoteBudget !== undefined && !takesBudget,
   ];
   return problems.includes(true);
 }

@@ -151,6 +151,7 @@ export class ReferenceBook implements MatchingEngine {
       stopPrice: command.stopPrice,
       qty: command.qty,
       remaining: command.qty,
+      quoteBudget: command.quoteBudget,
     };
     if (!isStopType(order.type)) {
       this.executeOrder(order, command.quoteBudget, events);
@@ -260,7 +261,7 @@ export class ReferenceBook implements MatchingEngine {
       events.push(canceled(order, 'would_match'));
       return;
     }
-    if (order.tif === 'FOK' && !this.canFillCompletely(order)) {
+    if (order.tif === 'FOK' && !this.canFillCompletely({ ...order, quoteBudget })) {
       events.push(canceled(order, 'fok_unfilled'));
       return;
     }
@@ -325,18 +326,33 @@ export class ReferenceBook implements MatchingEngine {
     return 'finished';
   }
 
-  /** FOK walk: same-user makers are skipped under cancel_maker and end the walk otherwise. */
-  private canFillCompletely(taker: Pick<Order, 'side' | 'price' | 'userId' | 'stp' | 'remaining'>): boolean {
+  /**
+   * FOK walk: same-user makers are skipped under cancel_maker and end the walk otherwise. With a
+   * budget, a maker adds only the lots the budget left affords, and a budget that cannot buy one
+   * lot at the next maker's price ends the walk: complete only for a budget-only order (its qty is
+   * the book's maxQty), whose whole budget is then spent up to lot rounding.
+   */
+  private canFillCompletely(
+    taker: Pick<Order, 'side' | 'price' | 'userId' | 'stp' | 'remaining' | 'quoteBudget'>,
+  ): boolean {
     let available = 0;
+    let budget = taker.quoteBudget === undefined ? undefined : BigInt(taker.quoteBudget);
     for (const maker of this.restingInPriority(opposite(taker.side))) {
       if (isWorseThanLimit(taker, maker.price!)) break;
+      const affordable = budget === undefined ? Infinity : Number(budget / BigInt(maker.price!));
+      if (affordable < 1) return taker.remaining === this.config.maxQty;
       if (maker.userId === taker.userId) {
         if (taker.stp === 'cancel_maker') continue;
         break;
       }
-      available += maker.remaining;
+      const lots = Math.min(maker.remaining, affordable, taker.remaining - available);
+      const spentHere = affordable < maker.remaining && affordable < taker.remaining - available;
+      if (spentHere) return taker.remaining === this.config.maxQty;
+      available += lots;
+      if (budget !== undefined) budget -= BigInt(lots) * BigInt(maker.price!);
+      if (available >= taker.remaining) return true;
     }
-    return available >= taker.remaining;
+    return false;
   }
 
   /**
@@ -369,8 +385,9 @@ export class ReferenceBook implements MatchingEngine {
       events.push(canceled(stop, 'compliance'));
       return;
     }
-    // The stop's own price/tif/postOnly/stp decide; a stop_market has no price, so it runs as market.
-    this.executeOrder(stop, undefined, events);
+    // The stop's own price/tif/postOnly/stp decide; a stop_market has no price, so it runs as market
+    // (a stop_market buy spending the budget it was placed with).
+    this.executeOrder(stop, stop.quoteBudget, events);
   }
 
   // ---- helpers over the two arrays ----

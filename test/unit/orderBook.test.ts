@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OrderBook } from '../../src/actors/book/orderBook.ts';
-import type { BookEvent, PlaceCommand } from '../../src/actors/book/types.ts';
+import type { BookEvent, BookSnapshot, PlaceCommand } from '../../src/actors/book/types.ts';
 
 type PlaceInput = Partial<Omit<PlaceCommand, 'kind'>> & Pick<PlaceCommand, 'side' | 'qty'>;
 
@@ -395,7 +395,6 @@ describe('placement rejections', () => {
     ['post-only IOC', { side: 'buy', qty: 1, price: 1, tif: 'IOC', postOnly: true }],
     ['budget on a sell', { side: 'sell', qty: 1, type: 'market', quoteBudget: 10 }],
     ['budget on a limit', { side: 'buy', qty: 1, price: 1, quoteBudget: 10 }],
-    ['budget with FOK', { side: 'buy', qty: 1, type: 'market', tif: 'FOK', quoteBudget: 10 }],
   ])('%s is bad_request', (_name, input) => {
     const { book, place } = harness();
     expect(rejection(place(input))).toBe('bad_request');
@@ -457,5 +456,125 @@ describe('snapshot and restore', () => {
       book.cancel({ kind: 'cancel', userId: 'a', clientOrderId: 'q' }),
     );
     expect(restored.snapshot()).toEqual(book.snapshot());
+  });
+});
+
+describe('issue 14: budgeted stop_market and FOK market buys', () => {
+  const config = { maxOrders: 1000, maxQty: 1_000 };
+
+  it('issue 14: a stop_market buy keeps its budget while pending (snapshot included) and spends at most it when triggered', () => {
+    const { book, place } = harness(config);
+    place({ userId: 'a', side: 'sell', qty: 1, price: 10 });
+    place({ userId: 'b', side: 'buy', qty: 1, price: 10 });
+    const pending = place({
+      userId: 'b',
+      side: 'buy',
+      type: 'stop_market',
+      qty: 1_000,
+      stopPrice: 11,
+      quoteBudget: 50,
+    });
+    expect(ofType(pending, 'accepted')[0]?.quoteBudget).toBe(50);
+    expect(book.openOrders().stops).toMatchObject([{ orderId: 3, quoteBudget: 50 }]);
+    const restored = OrderBook.restore(JSON.parse(JSON.stringify(book.snapshot())) as BookSnapshot);
+    for (const b of [book, restored]) {
+      b.place({
+        kind: 'place',
+        orderId: 4,
+        userId: 'a',
+        side: 'sell',
+        type: 'limit',
+        qty: 10,
+        price: 12,
+        tif: 'GTC',
+        postOnly: false,
+        stp: 'cancel_taker',
+      });
+      b.place({
+        kind: 'place',
+        orderId: 5,
+        userId: 'a',
+        side: 'sell',
+        type: 'limit',
+        qty: 1,
+        price: 11,
+        tif: 'GTC',
+        postOnly: false,
+        stp: 'cancel_taker',
+      });
+      const events = b.place({
+        kind: 'place',
+        orderId: 6,
+        userId: 'c',
+        side: 'buy',
+        type: 'limit',
+        qty: 1,
+        price: 11,
+        tif: 'GTC',
+        postOnly: false,
+        stp: 'cancel_taker',
+      });
+      // The trade at 11 triggers the stop: 50 buys 4 lots at 12 (48), the rest is canceled unfilled.
+      expect(ofType(events, 'fill').map((f) => [f.takerOrderId, f.price, f.qty])).toEqual([
+        [6, 11, 1],
+        [3, 12, 4],
+      ]);
+      expect(ofType(events, 'canceled')).toEqual([
+        { type: 'canceled', orderId: 3, userId: 'b', remaining: 996, reason: 'unfilled' },
+      ]);
+    }
+  });
+
+  it('issue 14: a budget-only FOK market buy fills when the whole budget can be spent up to lot rounding', () => {
+    const { place } = harness(config);
+    place({ userId: 'a', side: 'sell', qty: 2, price: 10 });
+    place({ userId: 'a', side: 'sell', qty: 5, price: 11 });
+    // 45 buys 2 at 10 and 2 at 11; 3 is left, less than one lot at 11.
+    const events = place({
+      userId: 'b',
+      side: 'buy',
+      type: 'market',
+      tif: 'FOK',
+      qty: 1_000,
+      quoteBudget: 45,
+    });
+    expect(ofType(events, 'fill').map((f) => [f.price, f.qty])).toEqual([
+      [10, 2],
+      [11, 2],
+    ]);
+    expect(ofType(events, 'canceled')[0]).toMatchObject({ reason: 'unfilled', remaining: 996 });
+  });
+
+  it('issue 14: a budget-only FOK market buy whose budget the book cannot absorb answers fok_unfilled', () => {
+    const { book, place } = harness(config);
+    place({ userId: 'a', side: 'sell', qty: 2, price: 10 });
+    expect(
+      rejection(place({ userId: 'b', side: 'buy', type: 'market', tif: 'FOK', qty: 1_000, quoteBudget: 40 })),
+    ).toBe('fok_unfilled');
+    expect(book.depth('sell', 0)).toEqual([[10, 2]]);
+  });
+
+  it('issue 14: a FOK market buy with qty and budget fills that qty within the budget or not at all', () => {
+    const { place } = harness(config);
+    place({ userId: 'a', side: 'sell', qty: 2, price: 10 });
+    place({ userId: 'a', side: 'sell', qty: 5, price: 11 });
+    const short = place({ userId: 'b', side: 'buy', type: 'market', tif: 'FOK', qty: 4, quoteBudget: 41 });
+    expect(rejection(short)).toBe('fok_unfilled');
+    const events = place({ userId: 'b', side: 'buy', type: 'market', tif: 'FOK', qty: 4, quoteBudget: 42 });
+    expect(ofType(events, 'fill').map((f) => [f.price, f.qty, f.takerRemaining])).toEqual([
+      [10, 2, 2],
+      [11, 2, 0],
+    ]);
+    expect(ofType(events, 'canceled')).toEqual([]);
+  });
+
+  it('issue 14: a budget goes with market and stop_market buys only', () => {
+    const { place } = harness(config);
+    expect(
+      rejection(place({ side: 'sell', qty: 1, type: 'stop_market', stopPrice: 5, quoteBudget: 10 })),
+    ).toBe('bad_request');
+    expect(
+      rejection(place({ side: 'buy', qty: 1, type: 'stop_limit', price: 5, stopPrice: 5, quoteBudget: 10 })),
+    ).toBe('bad_request');
   });
 });

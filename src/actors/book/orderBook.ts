@@ -87,7 +87,7 @@ export class OrderBook implements MatchingEngine {
       if (cmd.postOnly && this.crosses(flags, price)) {
         return this.reject('place', cmd.orderId, 'would_match', 'a post-only order would take liquidity');
       }
-      if (cmd.tif === 'FOK' && !this.canFillCompletely(flags, price, cmd.userId, cmd.qty)) {
+      if (cmd.tif === 'FOK' && !this.canFillCompletely(flags, price, cmd.userId, cmd.qty, cmd.quoteBudget)) {
         return this.reject('place', cmd.orderId, 'fok_unfilled', 'the order cannot be filled completely');
       }
     }
@@ -114,6 +114,7 @@ export class OrderBook implements MatchingEngine {
       stopPrice,
       cmd.qty,
       cmd.qty,
+      cmd.quoteBudget ?? 0,
     );
     if (!isStop(flags)) {
       this.settle(slot, false, cmd.quoteBudget);
@@ -266,6 +267,7 @@ export class OrderBook implements MatchingEngine {
       o.stopPrice ?? 0,
       o.qty,
       o.remaining,
+      o.quoteBudget ?? 0,
     );
     this.open.add(slot);
     return slot;
@@ -298,21 +300,22 @@ export class OrderBook implements MatchingEngine {
     this.triggered = [];
   }
 
-  /** Executes a triggered stop as the limit or market order it becomes. */
+  /** Executes a triggered stop as the limit or market order it becomes (a stop_market buy with its budget). */
   private activate(slot: number, isOpen: boolean): void {
     const s = this.store;
     const flags = s.flags[slot]!;
+    const budget = s.budget[slot]! > 0 ? s.budget[slot]! : undefined;
     if (this.triggerGate !== undefined && !this.triggerGate(s.userId[slot]!, s.orderId[slot]!)) {
       this.finish(slot, isOpen, 'compliance');
     } else if (isPostOnly(flags) && this.crosses(flags, s.price[slot]!)) {
       this.finish(slot, isOpen, 'would_match');
     } else if (
       tifOf(flags) === 'FOK' &&
-      !this.canFillCompletely(flags, s.price[slot]!, s.userId[slot]!, s.remaining[slot]!)
+      !this.canFillCompletely(flags, s.price[slot]!, s.userId[slot]!, s.remaining[slot]!, budget)
     ) {
       this.finish(slot, isOpen, 'fok_unfilled');
     } else {
-      this.settle(slot, isOpen, undefined);
+      this.settle(slot, isOpen, budget);
     }
   }
 
@@ -412,22 +415,44 @@ export class OrderBook implements MatchingEngine {
     }
   }
 
-  /** FOK feasibility: walks makers in priority order as matching would, without changing anything. */
-  private canFillCompletely(flags: number, limit: number, userId: string, qty: number): boolean {
+  /**
+   * FOK feasibility: walks makers in priority order as matching would, without changing anything.
+   * With a budget, each maker adds what the budget left affords of it (types.ts, FOK).
+   */
+  private canFillCompletely(
+    flags: number,
+    limit: number,
+    userId: string,
+    qty: number,
+    quoteBudget: number | undefined,
+  ): boolean {
     const s = this.store;
     const book = isSell(flags) ? this.bids : this.asks;
     const anyPrice = isMarketLike(flags);
     const skipOwn = stpOf(flags) === 'cancel_maker';
+    const budgetOnly = qty === this.config.maxQty;
+    let budget = quoteBudget;
     let needed = qty;
     for (const level of book.levels()) {
       if (!anyPrice && !book.reaches(level.price, limit)) return false;
       for (let maker = level.head; maker !== NONE; maker = s.next[maker]!) {
+        let take = needed;
+        if (budget !== undefined) {
+          take = lotsAffordable(budget, level.price);
+          if (take === 0) return budgetOnly;
+        }
         if (s.userId[maker] === userId) {
           if (skipOwn) continue;
           return false;
         }
-        needed -= s.remaining[maker]!;
-        if (needed <= 0) return true;
+        const makerRemaining = s.remaining[maker]!;
+        if (needed < take) take = needed;
+        // The budget runs out on this maker: less than one lot at its price is left.
+        if (take < makerRemaining && take < needed) return budgetOnly;
+        if (makerRemaining < take) take = makerRemaining;
+        needed -= take;
+        if (needed === 0) return true;
+        if (budget !== undefined) budget -= take * level.price;
       }
     }
     return false;

@@ -21,6 +21,8 @@ export class OrderStore {
   /** Total quantity in lots: original, or as amended. */
   qty = new Float64Array(INITIAL_CAPACITY);
   remaining = new Float64Array(INITIAL_CAPACITY);
+  /** A stop_market buy's quote budget in tick×lot units; 0 when it has none. */
+  budget = new Float64Array(INITIAL_CAPACITY);
   /** Side, type, tif, post-only and stp, packed (flags.ts). */
   flags = new Int32Array(INITIAL_CAPACITY);
   /** Index of the level the order rests or waits on (Levels), or NONE while it executes. */
@@ -51,6 +53,7 @@ export class OrderStore {
     stopPrice: number,
     qty: number,
     remaining: number,
+    budget: number,
   ): number {
     let slot = this.freeHead;
     if (slot !== NONE) this.freeHead = this.next[slot]!;
@@ -66,6 +69,7 @@ export class OrderStore {
     this.stopPrice[slot] = stopPrice;
     this.qty[slot] = qty;
     this.remaining[slot] = remaining;
+    this.budget[slot] = budget;
     this.level[slot] = NONE;
     this.prev[slot] = this.next[slot] = this.userPrev[slot] = this.userNext[slot] = NONE;
     return slot;
@@ -95,6 +99,8 @@ export class OrderStore {
     if (clientOrderId !== undefined) open.clientOrderId = clientOrderId;
     if (!isMarketLike(flags)) open.price = this.price[slot]!;
     if (isStop(flags)) open.stopPrice = this.stopPrice[slot]!;
+    const budget = this.budget[slot]!;
+    if (budget > 0) open.quoteBudget = budget;
     return open;
   }
 
@@ -106,6 +112,7 @@ export class OrderStore {
     this.stopPrice = grown(this.stopPrice, new Float64Array(capacity));
     this.qty = grown(this.qty, new Float64Array(capacity));
     this.remaining = grown(this.remaining, new Float64Array(capacity));
+    this.budget = grown(this.budget, new Float64Array(capacity));
     this.flags = grown(this.flags, new Int32Array(capacity));
     this.level = grown(this.level, new Int32Array(capacity));
     this.prev = grown(this.prev, new Int32Array(capacity));

@@ -14,7 +14,7 @@
  *   1. `bad_request`: qty not a positive safe integer or above config maxQty; `price` missing on limit/stop_limit or present on
  *      market/stop_market; `stopPrice` missing on stop types or present on others; a non-positive or
  *      unsafe price/stopPrice/quoteBudget; `postOnly` on a type other than limit/stop_limit or with a
- *      tif other than GTC; `quoteBudget` on anything but a `market` buy (not stop_market), or with FOK.
+ *      tif other than GTC; `quoteBudget` on anything but a `market` or `stop_market` buy.
  *   2. `duplicate_client_order_id`: the user already has an open order (resting or pending stop) in
  *      this book with the same clientOrderId.
  *   3. `overloaded`: the book already holds `maxOrders` open orders (resting + pending stops).
@@ -47,6 +47,13 @@
  * user adds its remaining; a maker of the same user is skipped under cancel_maker and ends the walk
  * under cancel_taker/cancel_both. Fillable when the sum reaches qty. A fillable FOK then executes as
  * an ordinary order (cancel_maker cancellations happen as it goes).
+ * A FOK buy with a quote budget walks the same way, each maker adding min(its remaining, the lots
+ * the budget left affords at its price) and spending them; before the self-trade check, a maker
+ * whose price the budget left cannot buy one lot at ends the walk. It is fillable when the sum
+ * reaches qty within the budget, or, when qty is the book's maxQty (what order entry gives a
+ * budget-only order), also when the walk ends because the budget is spent (up to lot rounding:
+ * less than one lot at the next maker's price is left). Executed, such a budget-only FOK ends
+ * like any budget-only market buy: the quantity the budget did not buy is `canceled` `unfilled`.
  *
  * Stops. Each `fill` sets the last trade price. Right after a fill at price p, pending buy stops with
  * stopPrice <= p trigger (stopPrice ascending, then arrival), or pending sell stops with stopPrice >= p
@@ -54,7 +61,7 @@
  * the back of a trigger queue; buy stops before sell stops (both sides can trigger only on the first
  * trade, as afterwards pending buy stops are above the last price and pending sell stops below it). When the current order has finished (rested, canceled or filled), the
  * queue is executed front to back: a stop_limit as a limit order with its price/tif/postOnly/stp, a
- * stop_market as a market order. A triggered order that the book's trigger gate refuses (see
+ * stop_market as a market order (a stop_market buy with the quote budget it was placed with). A triggered order that the book's trigger gate refuses (see
  * TriggerGate) is `canceled` with reason `compliance`, before anything else is checked; one that
  * breaks post-only is `canceled` with reason `would_match`; a triggered FOK that cannot fill is `canceled` with reason `fok_unfilled`; fills of
  * triggered orders can trigger more stops (they join the back of the queue).
@@ -113,7 +120,10 @@ export interface PlaceCommand {
   readonly tif: TimeInForce;
   readonly postOnly: boolean;
   readonly stp: SelfTradePrevention;
-  /** Market buys only: spend at most this many tick×lot units. */
+  /**
+   * Market and stop_market buys only: spend at most this many tick×lot units (a stop keeps it
+   * while it waits and spends it when it executes).
+   */
   readonly quoteBudget?: number | undefined;
 }
 
@@ -252,6 +262,8 @@ export interface OpenOrder {
   /** Total quantity (original, or as amended). */
   readonly qty: number;
   readonly remaining: number;
+  /** A pending stop_market buy's budget (tick×lot units), spent when it triggers. */
+  readonly quoteBudget?: number | undefined;
 }
 
 export interface BookConfig {

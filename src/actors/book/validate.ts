@@ -15,8 +15,9 @@ export function placeProblem(cmd: Omit<PlaceCommand, 'orderId'>, config: BookCon
   if (cmd.postOnly && !hasLimit) return 'postOnly applies to limit orders only';
   if (cmd.postOnly && cmd.tif !== 'GTC') return 'postOnly orders must be GTC';
   if (cmd.quoteBudget !== undefined) {
-    if (cmd.type !== 'market' || cmd.side !== 'buy') return 'a quote budget applies to market buys only';
-    if (cmd.tif === 'FOK') return 'a quote budget cannot be combined with FOK';
+    if ((cmd.type !== 'market' && cmd.type !== 'stop_market') || cmd.side !== 'buy') {
+      return 'a quote budget applies to market and stop_market buys only';
+    }
     if (!isPositiveInt(cmd.quoteBudget)) return 'quoteBudget must be a positive whole number';
   }
   return undefined;
