@@ -159,11 +159,20 @@ interface PlaceFields {
   readonly clientOrderId?: string;
 }
 
-/** An order as placed: `qty`, or for a market buy `quoteQty` (spend at most this much quote) instead. */
+/**
+ * An order as placed: `qty`, or for a market or stop_market buy `quoteQty` (spend at most this much
+ * quote, locked at placement) instead or as well. A stop_market buy and a FOK market buy need
+ * `quoteQty` (PROTOCOL v1.1, "More order types"; without it: `bad_request`).
+ */
 export type PlaceOrder = PlaceFields &
   (
     | { readonly qty: Decimal; readonly quoteQty?: Decimal }
-    | { readonly qty?: Decimal; readonly quoteQty: Decimal; readonly side: 'buy'; readonly type: 'market' }
+    | {
+        readonly qty?: Decimal;
+        readonly quoteQty: Decimal;
+        readonly side: 'buy';
+        readonly type: 'market' | 'stop_market';
+      }
   );
 
 export type PlaceRequest = RequestBase & { readonly op: 'place' } & PlaceOrder;

@@ -88,6 +88,7 @@ const OpenOrderShape = z.object({
   stopPrice: z.number().int().optional(),
   qty: z.number().int(),
   remaining: z.number().int(),
+  quoteBudget: z.number().int().positive().optional(),
 });
 
 const ActivityShape = z.object({

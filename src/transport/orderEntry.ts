@@ -323,8 +323,8 @@ function placeProblem(r: PlaceRequest): string | undefined {
   if (stopType !== (r.stopPrice !== undefined)) {
     return stopType ? `stopPrice is required for ${r.type}` : `stopPrice is not allowed for ${r.type}`;
   }
-  if (r.quoteQty !== undefined && !(r.type === 'market' && r.side === 'buy')) {
-    return 'quoteQty is only for market buys';
+  if (r.quoteQty !== undefined && !((r.type === 'market' || r.type === 'stop_market') && r.side === 'buy')) {
+    return 'quoteQty is only for market and stop_market buys';
   }
   if (r.qty === undefined && r.quoteQty === undefined) return 'qty is required';
   if (r.postOnly === true && (!limitType || (r.tif ?? 'GTC') !== 'GTC')) {
@@ -373,7 +373,8 @@ function placeCommand(
     userId,
     side: r.side,
     type: r.type,
-    // A budget-only market buy: the book caps it by maxQty; the budget decides.
+    // A budget-only (stop_)market buy: the book caps it by maxQty; the budget decides (a FOK one
+    // fills when the whole budget can be spent, src/actors/book/types.ts).
     qty: qty?.ok ? qty.value : money.maxLots,
     price: price?.ok ? price.value : undefined,
     stopPrice: stopPrice?.ok ? stopPrice.value : undefined,

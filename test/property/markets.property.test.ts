@@ -214,12 +214,12 @@ function placeCommand(
   userId: string,
   op: PlaceOp,
 ): Extract<MarketCommand, { kind: 'place' }> {
-  // stop_market buys are refused by design (bad_request): they become stop_market sells here.
-  const side = op.type === 'stop_market' ? 'sell' : op.side;
+  const side = op.side;
   const hasLimit = op.type === 'limit' || op.type === 'stop_limit';
   const isStop = op.type === 'stop_limit' || op.type === 'stop_market';
-  const marketBuy = op.type === 'market' && side === 'buy';
-  const tif = marketBuy && op.tif === 'FOK' ? 'IOC' : op.tif;
+  // Issue 14: stop_market buys and FOK market buys lock a budget (without one: bad_request, kept rare).
+  const marketBuy = (op.type === 'market' || op.type === 'stop_market') && side === 'buy';
+  const tif = op.tif;
   return {
     kind: 'place',
     userId,

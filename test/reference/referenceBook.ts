@@ -337,6 +337,7 @@ export class ReferenceBook implements MatchingEngine {
   ): boolean {
     let available = 0;
     let budget = taker.quoteBudget === undefined ? undefined : BigInt(taker.quoteBudget);
+    let lastTaken: number | undefined;
     for (const maker of this.restingInPriority(opposite(taker.side))) {
       if (isWorseThanLimit(taker, maker.price!)) break;
       const affordable = budget === undefined ? Infinity : Number(budget / BigInt(maker.price!));
@@ -351,8 +352,11 @@ export class ReferenceBook implements MatchingEngine {
       available += lots;
       if (budget !== undefined) budget -= BigInt(lots) * BigInt(maker.price!);
       if (available >= taker.remaining) return true;
+      lastTaken = maker.price!;
     }
-    return false;
+    // No maker left: the budget counts as spent when it cannot buy a lot at the last price taken.
+    const spent = budget !== undefined && lastTaken !== undefined && budget < BigInt(lastTaken);
+    return spent && taker.remaining === this.config.maxQty;
   }
 
   /**

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENT_TYPES, LIFECYCLE_STATES } from '../../machines/marketLifecycle.ts';
 import type { LifecycleEventType, LifecycleState } from '../../machines/marketLifecycle.ts';
-import { FEE_ACCOUNT } from '../../src/actors/ledger/index.ts';
-import type { Ledger } from '../../src/actors/ledger/index.ts';
+import { FEE_ACCOUNT, Ledger } from '../../src/actors/ledger/index.ts';
+import { MarketActor } from '../../src/actors/market/marketActor.ts';
 import type { CommandResult, MarketCommand } from '../../src/actors/market/types.ts';
+import { decodeMarketState, encodeMarketState } from '../../src/persistence/snapshots.ts';
 import {
   balancesOf,
   BTC_USDC,
@@ -14,6 +15,7 @@ import {
   listMarket,
   marketOrder,
   type Harness,
+  type PlaceFields,
 } from '../support/markets.ts';
 
 /**
@@ -523,5 +525,95 @@ describe('compliance gate (issue 12 §2)', () => {
     expect(actor.orderBook.findOrder({ userId: 'bob', orderId: stop.orderId })).toBeUndefined();
     expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
     expect(ledger.checkInvariants()).toEqual([]);
+  });
+});
+
+describe('issue 14: budgeted stop_market and FOK market buys', () => {
+  const stopBuy = (userId: string, stopPrice: number, budget: number, extra: Partial<PlaceFields> = {}) =>
+    marketOrder(userId, 'buy', 1_000, {
+      type: 'stop_market',
+      tif: 'GTC',
+      stopPrice,
+      quoteBudget: budget,
+      ...extra,
+    });
+
+  it('issue 14: a stop_market buy or a FOK market buy without a budget answers bad_request and locks nothing', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000n);
+    expectError(
+      await send(marketOrder('alice', 'buy', 10, { type: 'stop_market', stopPrice: 100_00 })),
+      'bad_request',
+    );
+    expectError(await send(marketOrder('alice', 'buy', 10, { tif: 'FOK' })), 'bad_request');
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n, locked: 0n });
+  });
+
+  it('issue 14: a stop_market buy locks its budget at placement and a cancel releases all of it', async () => {
+    const { ledger, send, supervisor } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000n);
+    expectError(await send(stopBuy('alice', 101_00, 1_000_001)), 'insufficient_funds');
+    const placed = expectOk(await send(stopBuy('alice', 101_00, 600_000)));
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 400_000n, locked: 600_000n });
+    expect(supervisor.actor(SYMBOL)!.orderBook.openOrders().stops).toMatchObject([{ quoteBudget: 600_000 }]);
+    expectOk(await send({ kind: 'cancel', userId: 'alice', orderId: placed.orderId }));
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n, locked: 0n });
+  });
+
+  it('issue 14: a triggered stop_market buy spends at most its budget and releases the rest', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    ledger.deposit('carol', 'USDC', 1_000_000n);
+    expectOk(await send(stopBuy('alice', 101_00, 500_000)));
+    expectOk(await send(limit('bob', 'sell', 101_00, 1)));
+    expectOk(await send(limit('bob', 'sell', 102_00, 40)));
+    expectOk(await send(limit('bob', 'sell', 103_00, 1000)));
+    // carol's trade at 101.00 triggers the stop: 500 000 buys 40 at 102.00 (408 000), then 8 at
+    // 103.00 (82 400); the 9 600 left cannot buy a lot and is released with the unfilled rest.
+    const triggered = expectOk(await send(limit('carol', 'buy', 101_00, 1)));
+    const fills = triggered.events.filter((e) => e.type === 'fill' && e.takerUserId === 'alice');
+    expect(fills.map((f) => (f.type === 'fill' ? [f.price, f.qty] : []))).toEqual([
+      [102_00, 40],
+      [103_00, 8],
+    ]);
+    const spent = 40n * 102_00n + 8n * 103_00n;
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n - spent, locked: 0n });
+  });
+
+  it('issue 14: a pending stop_market buy keeps its lock through a snapshot and restore', async () => {
+    const { ledger, send, supervisor } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000n);
+    const placed = expectOk(await send(stopBuy('alice', 101_00, 600_000)));
+    const state = decodeMarketState(encodeMarketState(supervisor.actor(SYMBOL)!.currentState()));
+    const restored = new MarketActor({
+      definition: BTC_USDC,
+      baseDecimals: 8,
+      quoteDecimals: 6,
+      ledger: new Ledger(),
+      mailboxSize: 1,
+      batchSize: 1,
+    });
+    restored.restoreState(state);
+    expect(restored.openOrderTerms.get(placed.orderId!)).toMatchObject({ price: 0, locked: 600_000n });
+  });
+
+  it('issue 14: a FOK market buy with a budget fills within it or answers fok_unfilled, locking nothing after', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    expectOk(await send(limit('bob', 'sell', 100_00, 5)));
+    expectError(
+      await send(marketOrder('alice', 'buy', 6, { tif: 'FOK', quoteBudget: 600_000 })),
+      'fok_unfilled',
+    );
+    expectError(
+      await send(marketOrder('alice', 'buy', 5, { tif: 'FOK', quoteBudget: 49_999 })),
+      'fok_unfilled',
+    );
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n, locked: 0n });
+    const filled = expectOk(await send(marketOrder('alice', 'buy', 5, { tif: 'FOK', quoteBudget: 60_000 })));
+    expect(filled.events.filter((e) => e.type === 'fill')).toHaveLength(1);
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n - 50_000n, locked: 0n });
   });
 });

@@ -554,6 +554,22 @@ describe('issue 14: budgeted stop_market and FOK market buys', () => {
     expect(book.depth('sell', 0)).toEqual([[10, 2]]);
   });
 
+  it('issue 14: a budget-only FOK market buy that empties the side fills when the rest buys no lot at the last price', () => {
+    const { book, place } = harness(config);
+    place({ userId: 'a', side: 'sell', qty: 2, price: 10 });
+    // 29 buys both lots (20); 9 is less than a lot at 10, the last (and best remaining) price.
+    const events = place({
+      userId: 'b',
+      side: 'buy',
+      type: 'market',
+      tif: 'FOK',
+      qty: 1_000,
+      quoteBudget: 29,
+    });
+    expect(ofType(events, 'fill').map((f) => [f.price, f.qty])).toEqual([[10, 2]]);
+    expect(book.depth('sell', 0)).toEqual([]);
+  });
+
   it('issue 14: a FOK market buy with qty and budget fills that qty within the budget or not at all', () => {
     const { place } = harness(config);
     place({ userId: 'a', side: 'sell', qty: 2, price: 10 });

@@ -433,6 +433,7 @@ export class OrderBook implements MatchingEngine {
     const budgetOnly = qty === this.config.maxQty;
     let budget = quoteBudget;
     let needed = qty;
+    let lastPrice = 0;
     for (const level of book.levels()) {
       if (!anyPrice && !book.reaches(level.price, limit)) return false;
       for (let maker = level.head; maker !== NONE; maker = s.next[maker]!) {
@@ -453,9 +454,12 @@ export class OrderBook implements MatchingEngine {
         needed -= take;
         if (needed === 0) return true;
         if (budget !== undefined) budget -= take * level.price;
+        lastPrice = level.price;
       }
     }
-    return false;
+    // The side ran out: a budget-only order is complete when what is left of its budget cannot buy
+    // one lot at the last price it took (every later maker is at that price or worse).
+    return budgetOnly && budget !== undefined && lastPrice > 0 && lotsAffordable(budget, lastPrice) === 0;
   }
 
   /** Whether a limit at `price` on the side in `flags` would take liquidity. */

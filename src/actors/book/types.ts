@@ -52,7 +52,8 @@
  * whose price the budget left cannot buy one lot at ends the walk. It is fillable when the sum
  * reaches qty within the budget, or, when qty is the book's maxQty (what order entry gives a
  * budget-only order), also when the walk ends because the budget is spent (up to lot rounding:
- * less than one lot at the next maker's price is left). Executed, such a budget-only FOK ends
+ * less than one lot at the next maker's price is left, or, when the side runs out, at the price
+ * of the last maker it took from). Executed, such a budget-only FOK ends
  * like any budget-only market buy: the quantity the budget did not buy is `canceled` `unfilled`.
  *
  * Stops. Each `fill` sets the last trade price. Right after a fill at price p, pending buy stops with

@@ -360,7 +360,7 @@ export class MarketActor {
         }
         this.nextOrderId = orderId;
         // A market buy's budget (given, or computed from the balance) is in its `accepted` event.
-        const marketBuy = command.type === 'market' && command.side === 'buy';
+        const marketBuy = isBudgeted(command);
         const accepted = result.events.find((e) => e.type === 'accepted' && e.orderId === orderId);
         const budget = marketBuy && accepted?.type === 'accepted' ? accepted.quoteBudget : undefined;
         this.book.execute(toBookPlace(command, orderId, budget));
@@ -474,12 +474,12 @@ export class MarketActor {
   private commandProblem(command: Exclude<MarketCommand, { kind: 'lifecycle' }>): string | undefined {
     switch (command.kind) {
       case 'place': {
-        if (command.type === 'stop_market' && command.side === 'buy') {
-          return 'stop_market buys are not supported: place a stop_limit buy';
-        }
-        const marketBuy = command.type === 'market' && command.side === 'buy';
-        if (marketBuy && command.tif === 'FOK' && command.quoteBudget === undefined) {
-          return 'a FOK market buy is not supported: use IOC or give a limit price';
+        // PROTOCOL v1.1 "More order types": the budget of these two is what they lock.
+        if (command.side === 'buy' && command.quoteBudget === undefined) {
+          if (command.type === 'stop_market') return 'a stop_market buy needs quoteQty (its budget)';
+          if (command.type === 'market' && command.tif === 'FOK') {
+            return 'a FOK market buy needs quoteQty (its budget)';
+          }
         }
         return (
           placeProblem(command, this.book.config) ??
@@ -530,7 +530,7 @@ export class MarketActor {
 
   private place(command: Extract<MarketCommand, { kind: 'place' }>, postings: Posting[]): CommandResult {
     const { settlement, funds } = this;
-    const marketBuy = command.type === 'market' && command.side === 'buy';
+    const marketBuy = isBudgeted(command);
     if (command.clientOrderId !== undefined && this.book.findOrder(command) !== undefined) {
       return fail('duplicate_client_order_id', `clientOrderId ${command.clientOrderId} is already in use`);
     }
@@ -646,6 +646,14 @@ export class MarketActor {
     }
     return { ok: true, seq: this.seq, events, transition };
   }
+}
+
+/**
+ * Market and stop_market buys lock a quote budget (a market buy without one gets the available
+ * balance as its budget; a stop_market buy must bring one) instead of price × qty.
+ */
+function isBudgeted(command: Pick<PlaceCommand, 'type' | 'side'>): boolean {
+  return command.side === 'buy' && (command.type === 'market' || command.type === 'stop_market');
 }
 
 /** The stops a command's events show canceled by the trigger gate; undefined when none. */

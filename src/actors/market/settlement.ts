@@ -6,9 +6,9 @@ import type { MarketFunds } from './funds.ts';
 export interface OrderTerms {
   readonly userId: string;
   readonly side: Side;
-  /** Limit price in ticks; 0 for a market order (which reserves `locked` instead). */
+  /** Limit price in ticks; 0 for a market or stop_market order (a buy reserves `locked` instead). */
   price: number;
-  /** Market buys only: quote still locked for it. */
+  /** Market and stop_market buys only: quote still locked for it (what is left of its budget). */
   locked: bigint;
 }
 
@@ -38,8 +38,11 @@ export class Settlement {
   /** Rebuilds the terms of every open order from the book (after a restore). */
   rebuild(open: readonly OpenOrder[]): void {
     this.terms.clear();
-    for (const o of open)
-      this.terms.set(o.orderId, { userId: o.userId, side: o.side, price: o.price ?? 0, locked: 0n });
+    for (const o of open) {
+      // A pending stop_market buy holds its whole budget: it spends nothing before it triggers.
+      const locked = o.quoteBudget === undefined ? 0n : this.funds.budgetNeed(o.quoteBudget);
+      this.terms.set(o.orderId, { userId: o.userId, side: o.side, price: o.price ?? 0, locked });
+    }
   }
 
   apply(events: readonly BookEvent[], postings: Posting[]): void {
