@@ -38,7 +38,7 @@ export const TIME_IN_FORCE = ['GTC', 'IOC', 'FOK'] as const;
 export type TimeInForce = (typeof TIME_IN_FORCE)[number];
 
 /** Self-trade prevention; `cancel_taker` is the default. */
-export const STP_MODES = ['cancel_taker', 'cancel_maker', 'cancel_both'] as const;
+export const STP_MODES = ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement'] as const;
 export type SelfTradePrevention = (typeof STP_MODES)[number];
 
 export const ORDER_STATUSES = [

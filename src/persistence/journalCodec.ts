@@ -100,7 +100,7 @@ function shapeOf<U, K extends keyof U & string>(): ShapeOf<U, K> {
 const SIDES = ['buy', 'sell'] as const;
 const ORDER_TYPES = ['limit', 'market', 'stop_limit', 'stop_market'] as const;
 const TIFS = ['GTC', 'IOC', 'FOK'] as const;
-const STPS = ['cancel_taker', 'cancel_maker', 'cancel_both'] as const;
+const STPS = ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement'] as const;
 const COMMAND_KINDS = ['place', 'cancel', 'amend', 'cancel_all'] as const;
 const REJECT_CODES = [
   'bad_request',
@@ -189,6 +189,8 @@ const EVENT_SHAPES: readonly Shape[] = [
   event('canceled', ['orderId', ['userId', STRING], 'remaining', ['reason', CANCEL_REASONS]]),
   event('amended', ['orderId', 'price', 'qty', 'remaining', 'priorityKept']),
   event('level', [['side', SIDES], 'price', 'qty']),
+  // Issue 14, appended within version 2: records written before it have no such tag.
+  event('decremented', ['orderId', ['userId', STRING], 'qty', 'remaining']),
 ];
 
 /** What msgpackr gives back for our records: plain values, arrays and string-keyed maps. */

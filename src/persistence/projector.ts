@@ -909,6 +909,10 @@ function applyChange(
       order.qty = event.qty;
       order.remaining = event.remaining;
       break;
+    case 'decremented':
+      order.qty -= event.qty;
+      order.remaining = event.remaining;
+      break;
     case 'accepted':
     case 'rejected':
     case 'level':
@@ -1103,6 +1107,7 @@ class PageState {
       case 'triggered':
       case 'canceled':
       case 'amended':
+      case 'decremented':
         this.#change(`${marketId}:${event.orderId}`, event.orderId, event, globalSeq, ts);
         return;
       case 'rejected':

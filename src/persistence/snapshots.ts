@@ -83,7 +83,7 @@ const OpenOrderShape = z.object({
   type: z.enum(['limit', 'market', 'stop_limit', 'stop_market']),
   tif: z.enum(['GTC', 'IOC', 'FOK']),
   postOnly: z.boolean(),
-  stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both']),
+  stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement']),
   price: z.number().int().optional(),
   stopPrice: z.number().int().optional(),
   qty: z.number().int(),

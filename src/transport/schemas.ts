@@ -22,7 +22,7 @@ export const PlaceRequest = z.object({
   stopPrice: decimal.optional(),
   tif: z.enum(['GTC', 'IOC', 'FOK']).optional(),
   postOnly: z.boolean().optional(),
-  stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both']).optional(),
+  stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement']).optional(),
   clientOrderId: clientOrderId.optional(),
   quoteQty: decimal.optional(),
 });

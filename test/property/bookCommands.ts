@@ -146,7 +146,8 @@ const PLAIN_MIX: Mix = {
 
 /**
  * Issue 14: the new order types mixed with the old ones: budgeted stop_market and FOK market buys
- * (budget-only ones among them) come up often beside resting limits that they trade against.
+ * (budget-only ones among them) and STP decrement come up often beside resting limits that they
+ * trade against.
  */
 const NEW_TYPES_MIX: Mix = {
   types: [
@@ -160,7 +161,7 @@ const NEW_TYPES_MIX: Mix = {
     ['IOC', 1],
     ['FOK', 4],
   ],
-  stps: ['cancel_taker', 'cancel_maker', 'cancel_both'],
+  stps: ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement', 'decrement'],
   budgetFreq: 8,
 };
 

@@ -74,7 +74,7 @@ interface PlaceOp {
   readonly qtyFrac: number;
   readonly tif: 'GTC' | 'IOC' | 'FOK';
   readonly postOnly: boolean;
-  readonly stp: 'cancel_taker' | 'cancel_maker' | 'cancel_both';
+  readonly stp: 'cancel_taker' | 'cancel_maker' | 'cancel_both' | 'decrement';
   /** -1: no clientOrderId; 99: `boom`, which faults the market. */
   readonly cid: number;
   readonly budgetFrac: number | null;
@@ -124,7 +124,12 @@ const placeOp: fc.Arbitrary<Op> = fc.record({
   qtyFrac: frac,
   tif: fc.constantFrom(...(['GTC', 'GTC', 'GTC', 'IOC', 'FOK'] as const)),
   postOnly: fc.boolean(),
-  stp: fc.constantFrom('cancel_taker' as const, 'cancel_maker' as const, 'cancel_both' as const),
+  stp: fc.constantFrom(
+    'cancel_taker' as const,
+    'cancel_maker' as const,
+    'cancel_both' as const,
+    'decrement' as const,
+  ),
   // A boom undoes a whole batch, so it stays rare.
   cid: fc.oneof(
     { weight: 300, arbitrary: fc.integer({ min: -1, max: 9 }) },

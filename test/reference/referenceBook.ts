@@ -291,6 +291,10 @@ export class ReferenceBook implements MatchingEngine {
       const affordableLots = budget === undefined ? Infinity : Number(budget / BigInt(price));
       if (affordableLots < 1) return 'open';
 
+      if (maker.userId === taker.userId && taker.stp === 'decrement') {
+        if (this.decrementBoth(taker, maker, events) === 'finished') return 'finished';
+        continue;
+      }
       if (maker.userId === taker.userId) {
         if (taker.stp === 'cancel_maker' || taker.stp === 'cancel_both') {
           this.removeOpenOrder(maker);
@@ -324,6 +328,24 @@ export class ReferenceBook implements MatchingEngine {
       this.triggerStopsAt(price, events);
     }
     return 'finished';
+  }
+
+  /** STP decrement: both lose the smaller remaining, maker first; an order left with none is canceled. */
+  private decrementBoth(taker: Order, maker: Order, events: BookEvent[]): MatchOutcome {
+    const d = Math.min(taker.remaining, maker.remaining);
+    const takerDone = taker.remaining === d;
+    for (const order of [maker, taker]) {
+      if (order.remaining === d) {
+        if (order === maker) this.removeOpenOrder(maker);
+        events.push(canceled(order, 'self_trade'));
+        continue;
+      }
+      order.qty -= d;
+      order.remaining -= d;
+      const { orderId, userId, remaining } = order;
+      events.push({ type: 'decremented', orderId, userId, qty: d, remaining });
+    }
+    return takerDone ? 'finished' : 'open';
   }
 
   /**

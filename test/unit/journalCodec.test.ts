@@ -30,7 +30,7 @@ const text = fc.string({ unit: 'grapheme', maxLength: 12 });
 const side = fc.constantFrom('buy', 'sell' as const);
 const orderType = fc.constantFrom('limit', 'market', 'stop_limit', 'stop_market' as const);
 const tif = fc.constantFrom('GTC', 'IOC', 'FOK' as const);
-const stp = fc.constantFrom('cancel_taker', 'cancel_maker', 'cancel_both' as const);
+const stp = fc.constantFrom('cancel_taker', 'cancel_maker', 'cancel_both', 'decrement' as const);
 /** Epoch milliseconds, occasionally fractional or far apart (the codec writes deltas). */
 const ts = fc.oneof(
   fc.integer({ min: 0, max: 4_000_000_000_000 }),
@@ -180,6 +180,13 @@ const bookEvent: fc.Arbitrary<BookEvent> = fc.oneof(
     priorityKept: fc.boolean(),
   }),
   record({ type: fc.constant('level' as const), side, price: small, qty: fc.nat() }),
+  record({
+    type: fc.constant('decremented' as const),
+    orderId: id,
+    userId: text,
+    qty: small,
+    remaining: small,
+  }),
 );
 
 const state = fc.constantFrom(...LIFECYCLE_STATES);

@@ -617,3 +617,44 @@ describe('issue 14: budgeted stop_market and FOK market buys', () => {
     expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n - 50_000n, locked: 0n });
   });
 });
+
+describe('issue 14: STP decrement releases the funds of the reduced quantity', () => {
+  it('issue 14: a buy decremented against its own sell releases price × d, the sell its d lots, and no fee is charged', async () => {
+    const { ledger, send, supervisor } = await active();
+    ledger.deposit('alice', 'USDC', 10_000_000n);
+    ledger.deposit('alice', 'BTC', 100_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    expectOk(await send(limit('alice', 'sell', 100_00, 30)));
+    expectOk(await send(limit('bob', 'sell', 100_00, 50)));
+    // d = 30: alice's sell is canceled, her buy shrinks to 70 and takes 50 from bob, 20 rest.
+    const placed = expectOk(await send(limit('alice', 'buy', 101_00, 100, { stp: 'decrement' })));
+    expect(placed.events.filter((e) => e.type === 'fill')).toMatchObject([{ qty: 50, makerUserId: 'bob' }]);
+    expect(supervisor.actor(SYMBOL)!.orderBook.openOrders().resting).toMatchObject([
+      { orderId: placed.orderId, qty: 70, remaining: 20 },
+    ]);
+    const fee = ceilFee(50n * SAT_PER_LOT, 20n);
+    expect(bal(ledger, 'alice', 'BTC')).toEqual({
+      available: 100_000_000n + 50n * SAT_PER_LOT - fee,
+      locked: 0n,
+    });
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({
+      available: 10_000_000n - buyNeed(100_00, 50) - buyNeed(101_00, 20),
+      locked: buyNeed(101_00, 20),
+    });
+    expect(bal(ledger, FEE_ACCOUNT, 'BTC').available).toBe(fee);
+  });
+
+  it('issue 14: a resting order decremented by a smaller taker of its owner keeps the rest locked', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 10_000_000n);
+    ledger.deposit('alice', 'BTC', 100_000_000n);
+    expectOk(await send(limit('alice', 'buy', 99_00, 40)));
+    const taker = expectOk(await send(marketOrder('alice', 'sell', 15, { stp: 'decrement' })));
+    expect(taker.events.some((e) => e.type === 'canceled' && e.reason === 'self_trade')).toBe(true);
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({
+      available: 10_000_000n - buyNeed(99_00, 25),
+      locked: buyNeed(99_00, 25),
+    });
+    expect(bal(ledger, 'alice', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
+  });
+});

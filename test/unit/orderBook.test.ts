@@ -594,3 +594,69 @@ describe('issue 14: budgeted stop_market and FOK market buys', () => {
     ).toBe('bad_request');
   });
 });
+
+describe('issue 14: STP decrement', () => {
+  it('issue 14: decrement with a smaller taker: the maker shrinks in place, the taker is canceled, nothing trades', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'sell', qty: 5, price: 100 });
+    place({ orderId: 2, userId: 'b', side: 'sell', qty: 5, price: 100 });
+    const events = place({ orderId: 3, userId: 'a', side: 'buy', qty: 3, price: 100, stp: 'decrement' });
+    expect(events.filter((e) => e.type !== 'accepted')).toEqual([
+      { type: 'decremented', orderId: 1, userId: 'a', qty: 3, remaining: 2 },
+      { type: 'canceled', orderId: 3, userId: 'a', remaining: 3, reason: 'self_trade' },
+      { type: 'level', side: 'sell', price: 100, qty: 7 },
+    ]);
+    expect(book.lastPrice).toBeNull();
+    // Priority kept: the reduced maker is still first on its level.
+    expect(book.openOrders().resting.map((o) => [o.orderId, o.qty, o.remaining])).toEqual([
+      [1, 2, 2],
+      [2, 5, 5],
+    ]);
+  });
+
+  it('issue 14: decrement with a larger taker: the maker is canceled, the taker shrinks and keeps matching, then rests', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'sell', qty: 2, price: 100 });
+    place({ orderId: 2, userId: 'b', side: 'sell', qty: 3, price: 100 });
+    const events = place({ orderId: 3, userId: 'a', side: 'buy', qty: 10, price: 100, stp: 'decrement' });
+    expect(events.filter((e) => e.type !== 'accepted' && e.type !== 'level')).toEqual([
+      { type: 'canceled', orderId: 1, userId: 'a', remaining: 2, reason: 'self_trade' },
+      { type: 'decremented', orderId: 3, userId: 'a', qty: 2, remaining: 8 },
+      {
+        type: 'fill',
+        takerOrderId: 3,
+        takerUserId: 'a',
+        makerOrderId: 2,
+        makerUserId: 'b',
+        takerSide: 'buy',
+        price: 100,
+        qty: 3,
+        takerRemaining: 5,
+        makerRemaining: 0,
+      },
+      { type: 'rested', orderId: 3, side: 'buy', price: 100, remaining: 5 },
+    ]);
+    expect(book.openOrders().resting).toMatchObject([{ orderId: 3, qty: 8, remaining: 5 }]);
+  });
+
+  it('issue 14: decrement with equal quantities cancels both, maker first', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'buy', qty: 4, price: 100 });
+    const events = place({ orderId: 2, userId: 'a', side: 'sell', type: 'market', qty: 4, stp: 'decrement' });
+    expect(ofType(events, 'canceled').map((e) => [e.orderId, e.remaining, e.reason])).toEqual([
+      [1, 4, 'self_trade'],
+      [2, 4, 'self_trade'],
+    ]);
+    expect(ofType(events, 'fill')).toEqual([]);
+    expect(book.size).toBe(0);
+  });
+
+  it('issue 14: a FOK under decrement that would meet its own order first answers fok_unfilled', () => {
+    const { place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'sell', qty: 1, price: 100 });
+    place({ orderId: 2, userId: 'b', side: 'sell', qty: 10, price: 100 });
+    expect(
+      rejection(place({ userId: 'a', side: 'buy', qty: 5, price: 100, tif: 'FOK', stp: 'decrement' })),
+    ).toBe('fok_unfilled');
+  });
+});

@@ -12,7 +12,7 @@ const STP_SHIFT = 6;
 
 const TYPES: readonly OrderType[] = ['limit', 'market', 'stop_limit', 'stop_market'];
 const TIFS: readonly TimeInForce[] = ['GTC', 'IOC', 'FOK'];
-const STPS: readonly SelfTradePrevention[] = ['cancel_taker', 'cancel_maker', 'cancel_both'];
+const STPS: readonly SelfTradePrevention[] = ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement'];
 
 export function packFlags(
   side: Side,

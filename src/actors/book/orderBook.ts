@@ -369,6 +369,10 @@ export class OrderBook implements MatchingEngine {
       const maker = level.head;
       if (s.userId[maker] === takerUser) {
         const stp = stpOf(flags);
+        if (stp === 'decrement') {
+          if (this.decrement(book, taker, maker)) return true;
+          continue;
+        }
         if (stp !== 'cancel_taker') this.cancelOpen(maker, 'self_trade');
         if (stp === 'cancel_maker') continue;
         this.pushCanceled(taker, 'self_trade');
@@ -401,6 +405,43 @@ export class OrderBook implements MatchingEngine {
       this.triggerStops(this.sellStops, price);
     }
     return false;
+  }
+
+  /**
+   * STP decrement (types.ts): both reduced by the smaller remaining, maker first; true when the
+   * taker has none left (it is canceled and done).
+   */
+  private decrement(book: PriceLadder, taker: number, maker: number): boolean {
+    const s = this.store;
+    const takerRemaining = s.remaining[taker]!;
+    const makerRemaining = s.remaining[maker]!;
+    const d = takerRemaining < makerRemaining ? takerRemaining : makerRemaining;
+    if (makerRemaining === d) {
+      this.cancelOpen(maker, 'self_trade');
+    } else {
+      book.reduce(maker, d);
+      s.qty[maker]! -= d;
+      this.pushDecremented(maker, d);
+    }
+    if (takerRemaining === d) {
+      this.pushCanceled(taker, 'self_trade');
+      return true;
+    }
+    s.remaining[taker]! -= d;
+    s.qty[taker]! -= d;
+    this.pushDecremented(taker, d);
+    return false;
+  }
+
+  private pushDecremented(slot: number, qty: number): void {
+    const s = this.store;
+    this.events.push({
+      type: 'decremented',
+      orderId: s.orderId[slot]!,
+      userId: s.userId[slot]!,
+      qty,
+      remaining: s.remaining[slot]!,
+    });
   }
 
   private triggerStops(stops: PriceLadder, lastPrice: number): void {

@@ -42,10 +42,16 @@
  *   cancel_taker: `canceled` (reason `self_trade`) for the taker's remainder; matching stops.
  *   cancel_maker: `canceled` (`self_trade`) for that maker; matching continues.
  *   cancel_both:  `canceled` for the maker, then for the taker's remainder; matching stops.
+ *   decrement:    nothing trades and no last price is set: both are reduced by d = min(taker
+ *                 remaining, maker remaining), qty and remaining alike (filled stays), maker first.
+ *                 One left with remaining 0 is `canceled` (`self_trade`, remaining d) instead; any
+ *                 other gets `decremented` (qty d, its new remaining). The maker stays at its place
+ *                 in the queue; the taker continues matching (rests, or is canceled as usual) when
+ *                 it has some left, and stops when it has none.
  *
  * FOK. Walk the opposite side in priority order over makers at acceptable prices: a maker of another
  * user adds its remaining; a maker of the same user is skipped under cancel_maker and ends the walk
- * under cancel_taker/cancel_both. Fillable when the sum reaches qty. A fillable FOK then executes as
+ * under cancel_taker/cancel_both/decrement (a decrement would leave qty unfilled). Fillable when the sum reaches qty. A fillable FOK then executes as
  * an ordinary order (cancel_maker cancellations happen as it goes).
  * A FOK buy with a quote budget walks the same way, each maker adding min(its remaining, the lots
  * the budget left affords at its price) and spending them; before the self-trade check, a maker
@@ -92,7 +98,7 @@
 export type Side = 'buy' | 'sell';
 export type OrderType = 'limit' | 'market' | 'stop_limit' | 'stop_market';
 export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
-export type SelfTradePrevention = 'cancel_taker' | 'cancel_maker' | 'cancel_both';
+export type SelfTradePrevention = 'cancel_taker' | 'cancel_maker' | 'cancel_both' | 'decrement';
 
 export type RejectCode =
   'bad_request' | 'duplicate_client_order_id' | 'overloaded' | 'would_match' | 'fok_unfilled' | 'not_found';
@@ -218,6 +224,15 @@ export interface CanceledEvent {
   readonly reason: CancelReason;
 }
 
+/** STP `decrement` reduced this order by `qty` (qty and remaining alike); nothing traded. */
+export interface DecrementedEvent {
+  readonly type: 'decremented';
+  readonly orderId: number;
+  readonly userId: string;
+  readonly qty: number;
+  readonly remaining: number;
+}
+
 export interface AmendedEvent {
   readonly type: 'amended';
   readonly orderId: number;
@@ -245,6 +260,7 @@ export type BookEvent =
   | TriggeredEvent
   | CanceledEvent
   | AmendedEvent
+  | DecrementedEvent
   | LevelEvent;
 
 /** An open order as the book holds it: resting on a level, or a pending stop. */

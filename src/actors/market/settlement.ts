@@ -49,6 +49,7 @@ export class Settlement {
     for (const event of events) {
       if (event.type === 'fill') this.fill(event, postings);
       else if (event.type === 'canceled') this.release(event.orderId, event.remaining, postings);
+      else if (event.type === 'decremented') this.releasePart(event.orderId, event.qty, postings);
     }
   }
 
@@ -95,6 +96,16 @@ export class Settlement {
     }
     if (buyerLeft === 0) this.release(buyerOrder, 0, postings);
     if (sellerLeft === 0) this.release(sellerOrder, 0, postings);
+  }
+
+  /**
+   * STP decrement took `qty` off an order that stays: give back what that quantity held. A market
+   * buy's budget stays whole (it is spent by quantity at any price) until the order is done.
+   */
+  private releasePart(orderId: number, qty: number, postings: Posting[]): void {
+    const terms = this.terms.get(orderId)!;
+    if (terms.price === 0 && terms.side === 'buy') return;
+    this.unlock(terms.userId, this.assetOf(terms.side), this.need(terms.side, terms.price, qty), postings);
   }
 
   /** The order is done with `remaining` unfilled: give back all it still holds. */
