@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
-import { listMarkets, RawSocket } from './fixtures.ts';
+import { eventually, listMarkets, RawSocket } from './fixtures.ts';
 
 /*
  * Issue 12, section 4 (contract behaviour) over real sockets against the whole exchange: token
@@ -51,16 +51,6 @@ const limit = (side: 'buy' | 'sell', price: string, qty: string, extra: Record<s
 });
 
 /** Waits for `read` to satisfy `done` (the projections trail the journal), or fails. */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 const registration = (tokenSymbol: string, assetDetails: Record<string, unknown>) => ({
   name: `${tokenSymbol} tower`,
   assetType: 'real_estate',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
-import { BTC_USDC, listMarkets, RawSocket } from './fixtures.ts';
+import { BTC_USDC, eventually, listMarkets, RawSocket } from './fixtures.ts';
 
 // HTTP bodies are JSON of many shapes; these tests read them field by field.
 /* eslint-disable @typescript-eslint/no-unsafe-member-access */
@@ -150,5 +150,72 @@ describe('issue 14: more order types over the wire', () => {
     expect(await usdc('eve')).toMatchObject({ locked: '0.000000' });
     eve.close();
     fay.close();
+  });
+
+  it('issue 14: stp decrement over HTTP and WebSocket: both orders shrink by the smaller quantity, nothing trades, funds released', async () => {
+    await running.credit('gus', 'USDC', '1000');
+    await running.credit('gus', 'BTC', '1');
+    const gus = await socketOf('gus');
+    const token = await running.token('gus', ['trader']);
+    await gus.request({ op: 'sub', ch: 'orders' }, rid++);
+    const sell = await gus.request(
+      { op: 'place', market, side: 'sell', type: 'limit', price: '200.00', qty: '0.0030' },
+      rid++,
+    );
+    expect(
+      await gus.request(
+        { op: 'place', market, side: 'buy', type: 'limit', price: '200.00', qty: '0.0100', stp: 'expire' },
+        rid++,
+      ),
+    ).toMatchObject({ op: 'error', code: 'bad_request' });
+    // d = 0.0030: the sell is canceled (self_trade), the buy shrinks to 0.0070 and rests.
+    const buy = await running.request('POST', '/api/v1/orders', {
+      token,
+      body: { market, side: 'buy', type: 'limit', price: '200.00', qty: '0.0100', stp: 'decrement' },
+    });
+    expect(buy).toMatchObject({
+      status: 201,
+      body: { status: 'open', filledQty: '0.0000', remainingQty: '0.0070' },
+    });
+    expect(
+      await gus.next((m) => m.op === 'order' && m.orderId === sell.orderId && m.status === 'canceled'),
+    ).toMatchObject({
+      qty: '0.0030',
+      filledQty: '0.0000',
+    });
+    expect(await gus.next((m) => m.op === 'order' && m.orderId === buy.body.orderId)).toMatchObject({
+      status: 'open',
+      qty: '0.0070',
+      remainingQty: '0.0070',
+    });
+    expect(await usdc('gus')).toMatchObject({ available: '998.600000', locked: '1.400000' });
+    const listed = await eventually(
+      () => running.request('GET', `/api/v1/orders?market=${market}&status=open`, { token }),
+      (r) => (r.body as Message[]).some((o) => o.orderId === buy.body.orderId),
+      'the decremented order in GET /orders',
+    );
+    expect((listed.body as Message[]).find((o) => o.orderId === buy.body.orderId)).toMatchObject({
+      qty: '0.0070',
+      remainingQty: '0.0070',
+    });
+    // Over WebSocket, a smaller taker: the resting buy shrinks to 0.0050, the sell taker is canceled.
+    expect(
+      await gus.request(
+        {
+          op: 'place',
+          market,
+          side: 'sell',
+          type: 'limit',
+          price: '200.00',
+          qty: '0.0020',
+          stp: 'decrement',
+        },
+        rid++,
+      ),
+    ).toMatchObject({ op: 'accepted', status: 'canceled', filledQty: '0.0000' });
+    expect(await usdc('gus')).toMatchObject({ available: '999.000000', locked: '1.000000' });
+    const trades = await running.request('GET', `/api/v1/markets/${market}/trades`);
+    expect((trades.body as Message[]).filter((t) => t.price === '200.00')).toEqual([]);
+    gus.close();
   });
 });
