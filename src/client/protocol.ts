@@ -34,7 +34,7 @@ export type Side = (typeof SIDES)[number];
 export const ORDER_TYPES = ['limit', 'market', 'stop_limit', 'stop_market'] as const;
 export type OrderType = (typeof ORDER_TYPES)[number];
 
-export const TIME_IN_FORCE = ['GTC', 'IOC', 'FOK'] as const;
+export const TIME_IN_FORCE = ['GTC', 'IOC', 'FOK', 'GTD'] as const;
 export type TimeInForce = (typeof TIME_IN_FORCE)[number];
 
 /** Self-trade prevention; `cancel_taker` is the default. */
@@ -152,6 +152,8 @@ interface PlaceFields {
   readonly stopPrice?: Decimal;
   /** Default `GTC`. */
   readonly tif?: TimeInForce;
+  /** Required with `tif:"GTD"` (and only then): ms since epoch; the market cancels the order then. */
+  readonly expireAt?: number;
   readonly postOnly?: boolean;
   /** Default `cancel_taker`. */
   readonly stp?: SelfTradePrevention;

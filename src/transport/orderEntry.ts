@@ -327,6 +327,9 @@ function placeProblem(r: PlaceRequest): string | undefined {
     return 'quoteQty is only for market and stop_market buys';
   }
   if (r.qty === undefined && r.quoteQty === undefined) return 'qty is required';
+  if ((r.tif === 'GTD') !== (r.expireAt !== undefined)) {
+    return r.tif === 'GTD' ? 'expireAt is required for GTD' : 'expireAt is only for GTD orders';
+  }
   if (r.postOnly === true && (!limitType || (r.tif ?? 'GTC') !== 'GTC')) {
     return 'postOnly is only for GTC limit and stop_limit orders';
   }
@@ -383,6 +386,7 @@ function placeCommand(
     stp: r.stp ?? 'cancel_taker',
     clientOrderId: r.clientOrderId,
     quoteBudget: budget?.ok ? budget.value : undefined,
+    expireAt: r.expireAt,
   });
 }
 

@@ -35,6 +35,8 @@ const MALFORMATIONS = [
   'budgetZero',
   'budgetOnOther',
   'postOnlyOnOther',
+  'expireMissing',
+  'expireExtra',
 ] as const;
 type Malformation = (typeof MALFORMATIONS)[number] | 'none';
 
@@ -54,6 +56,8 @@ interface PlaceIntent {
   readonly quoteBudget: number | undefined;
   /** With a budget: no qty of its own (order entry gives such an order the book's maxQty). */
   readonly budgetOnly: boolean;
+  /** GTD: expires this many clock steps after the current time. */
+  readonly expireIn: number;
   readonly malformed: Malformation;
 }
 
@@ -81,7 +85,13 @@ interface CancelAllIntent {
   readonly userId: string;
 }
 
-export type Intent = PlaceIntent | CancelIntent | AmendIntent | CancelAllIntent;
+/** The expiry scheduler's command: the clock moves on by `advance` steps (0: the same time again). */
+interface ExpireIntent {
+  readonly kind: 'expire';
+  readonly advance: number;
+}
+
+export type Intent = PlaceIntent | CancelIntent | AmendIntent | CancelAllIntent | ExpireIntent;
 
 const userArb = fc.constantFrom(...USERS);
 
@@ -123,6 +133,8 @@ interface Mix {
   readonly stps: readonly SelfTradePrevention[];
   /** fc.option's freq: 1 in `budgetFreq` budgeted buys have none. */
   readonly budgetFreq: number;
+  /** Weight of `expire` commands beside 14 placements (0: none). */
+  readonly expireWeight: number;
 }
 
 const weighted = <T>(pairs: readonly [T, number][]): fc.Arbitrary<T> =>
@@ -142,6 +154,7 @@ const PLAIN_MIX: Mix = {
   ],
   stps: ['cancel_taker', 'cancel_maker', 'cancel_both'],
   budgetFreq: 5,
+  expireWeight: 0,
 };
 
 /**
@@ -157,12 +170,14 @@ const NEW_TYPES_MIX: Mix = {
     ['stop_market', 3],
   ],
   tifs: [
-    ['GTC', 4],
+    ['GTC', 3],
     ['IOC', 1],
-    ['FOK', 4],
+    ['FOK', 3],
+    ['GTD', 3],
   ],
   stps: ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement', 'decrement'],
   budgetFreq: 8,
+  expireWeight: 3,
 };
 
 const placeArbWith = (magnitudes: Magnitudes, mix: Mix): fc.Arbitrary<PlaceIntent> =>
@@ -180,6 +195,7 @@ const placeArbWith = (magnitudes: Magnitudes, mix: Mix): fc.Arbitrary<PlaceInten
     stp: fc.constantFrom<SelfTradePrevention>(...mix.stps),
     quoteBudget: fc.option(magnitudes.quoteBudget, { nil: undefined, freq: mix.budgetFreq }),
     budgetOnly: fc.boolean(),
+    expireIn: fc.integer({ min: 1, max: 8 }),
     malformed: fc.oneof(
       { arbitrary: fc.constant<Malformation>('none'), weight: 30 },
       { arbitrary: fc.constantFrom(...MALFORMATIONS), weight: 1 },
@@ -225,6 +241,17 @@ const intentArbWith = (magnitudes: Magnitudes, mix: Mix = PLAIN_MIX): fc.Arbitra
       weight: 3,
     },
     { arbitrary: fc.record({ kind: fc.constant('cancel_all' as const), userId: userArb }), weight: 1 },
+    ...(mix.expireWeight === 0
+      ? []
+      : [
+          {
+            arbitrary: fc.record({
+              kind: fc.constant('expire' as const),
+              advance: fc.integer({ min: 0, max: 4 }),
+            }),
+            weight: mix.expireWeight,
+          },
+        ]),
   );
 
 /** Small maxOrders values make `overloaded` common; maxQty 30 makes qty 31..40 a bad_request. */
@@ -256,13 +283,20 @@ interface Placed {
 
 const UNKNOWN_ORDER_ID = 1_000_000;
 
+/** Where the logical clock of a sequence starts (GTD expiries and `expire` times count from it). */
+const CLOCK_START = 1_000;
+
 /** Turns intents into commands; every placement gets the next orderId (1, 2, ...). */
 export function toCommands(intents: readonly Intent[], config: BookConfig): BookCommand[] {
   const placed: Placed[] = [];
+  let clock = CLOCK_START;
   return intents.map((intent): BookCommand => {
     switch (intent.kind) {
+      case 'expire':
+        clock += intent.advance;
+        return { kind: 'expire', now: clock };
       case 'place': {
-        const command = toPlace(intent, placed.length + 1, config);
+        const command = toPlace(intent, placed.length + 1, config, clock);
         placed.push(command);
         return command;
       }
@@ -305,7 +339,7 @@ function resolveTarget(
   }
 }
 
-function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig): PlaceCommand {
+function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig, clock: number): PlaceCommand {
   const { type, side, malformed } = intent;
   const hasPrice = type === 'limit' || type === 'stop_limit';
   const hasStop = type === 'stop_limit' || type === 'stop_market';
@@ -323,9 +357,10 @@ function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig): Plac
     price: hasPrice ? price : undefined,
     stopPrice: hasStop ? intent.stopPrice : undefined,
     tif: intent.tif,
-    postOnly: intent.postOnly && hasPrice && intent.tif === 'GTC',
+    postOnly: intent.postOnly && hasPrice && (intent.tif === 'GTC' || intent.tif === 'GTD'),
     stp: intent.stp,
     quoteBudget,
+    expireAt: intent.tif === 'GTD' ? clock + intent.expireIn : undefined,
   };
   return malform(command, malformed, price, config);
 }
@@ -358,5 +393,9 @@ function malform(command: PlaceCommand, how: Malformation, price: number, config
       return { ...command, quoteBudget: 50 };
     case 'postOnlyOnOther':
       return { ...command, postOnly: true };
+    case 'expireMissing':
+      return { ...command, expireAt: undefined };
+    case 'expireExtra':
+      return { ...command, expireAt: 5_000 };
   }
 }

@@ -162,7 +162,7 @@ describe('OrderBook against the reference model', () => {
     expect(refusedAtTrigger).toBeGreaterThan(20);
   });
 
-  it('issue 14: agrees on budgeted stop_market and FOK market buys and STP decrement mixed with the old types', () => {
+  it('issue 14: agrees on budgeted stop_market and FOK market buys, STP decrement and GTD expiries mixed with the old types', () => {
     fc.assert(fc.property(scenarioOf(configArb, newTypesIntentsArb), runBoth), { numRuns: NUM_RUNS });
   });
 
@@ -173,7 +173,17 @@ describe('OrderBook against the reference model', () => {
   });
 
   it('behaves identically after snapshot, JSON round trip and restore', () => {
-    const splitArb = fc.tuple(scenarioArb, fc.nat()).map(([scenario, cut]) => ({
+    checkRestore(scenarioArb);
+  });
+
+  it('issue 14: behaves identically after snapshot and restore with GTD orders, expiries and the new types', () => {
+    checkRestore(scenarioOf(configArb, newTypesIntentsArb));
+  });
+});
+
+function checkRestore(scenarios: typeof scenarioArb): void {
+  {
+    const splitArb = fc.tuple(scenarios, fc.nat()).map(([scenario, cut]) => ({
       ...scenario,
       cut: cut % (scenario.commands.length + 1),
     }));
@@ -208,5 +218,5 @@ describe('OrderBook against the reference model', () => {
       }),
       { numRuns: Math.round(NUM_RUNS / 4) },
     );
-  });
-});
+  }
+}

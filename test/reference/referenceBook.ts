@@ -115,6 +115,9 @@ export class ReferenceBook implements MatchingEngine {
       case 'cancel_all':
         this.cancelAll(command, events);
         break;
+      case 'expire':
+        this.expire(command.now, events);
+        break;
     }
     return [...events, ...levelChanges(levelsBefore, this.levelTotals())];
   }
@@ -152,6 +155,7 @@ export class ReferenceBook implements MatchingEngine {
       qty: command.qty,
       remaining: command.qty,
       quoteBudget: command.quoteBudget,
+      expireAt: command.expireAt,
     };
     if (!isStopType(order.type)) {
       this.executeOrder(order, command.quoteBudget, events);
@@ -195,6 +199,20 @@ export class ReferenceBook implements MatchingEngine {
     }
     this.removeOpenOrder(target);
     events.push(canceled(target, 'user'));
+  }
+
+  /** GTD: every open order whose expireAt has come, earliest first (ties: lower id first). */
+  private expire(now: number, events: BookEvent[]): void {
+    if (!Number.isSafeInteger(now) || now < 0) {
+      events.push(rejected('expire', undefined, 'bad_request'));
+      return;
+    }
+    const due = [...this.resting, ...this.stops].filter((o) => o.expireAt !== undefined && o.expireAt <= now);
+    due.sort((a, b) => a.expireAt! - b.expireAt! || a.orderId - b.orderId);
+    for (const order of due) {
+      this.removeOpenOrder(order);
+      events.push(canceled(order, 'expired'));
+    }
   }
 
   private cancelAll(command: CancelAllCommand, events: BookEvent[]): void {
@@ -244,7 +262,7 @@ export class ReferenceBook implements MatchingEngine {
     order.qty = newQty;
     order.remaining = newQty - filled;
     events.push(amended(order, false));
-    // Re-enters as an aggressive GTC limit: resting orders are always GTC, so tif needs no change.
+    // Re-enters as an aggressive limit: resting orders are GTC or GTD, so tif needs no change.
     this.executeOrder(order, undefined, events);
     this.runTriggerQueue(events);
   }
@@ -267,7 +285,7 @@ export class ReferenceBook implements MatchingEngine {
     }
     if (this.match(order, quoteBudget, events) === 'finished') return;
     // A market order (or a triggered stop_market) has no price and never rests, whatever its tif.
-    if (order.price !== undefined && order.tif === 'GTC') {
+    if (order.price !== undefined && (order.tif === 'GTC' || order.tif === 'GTD')) {
       this.resting.push(order);
       events.push({
         type: 'rested',

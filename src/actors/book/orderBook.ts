@@ -1,4 +1,5 @@
-import { isMarketLike, isPostOnly, isSell, isStop, packFlags, sideOf, stpOf, tifOf } from './flags.ts';
+import { Expiries } from './expiries.ts';
+import { isMarketLike, isPostOnly, isSell, isStop, packFlags, rests, sideOf, stpOf, tifOf } from './flags.ts';
 import { LevelChanges } from './levelChanges.ts';
 import { OpenOrders } from './openOrders.ts';
 import { NONE, OrderStore } from './orderStore.ts';
@@ -39,6 +40,7 @@ export class OrderBook implements MatchingEngine {
   private readonly sellStops: PriceLadder;
   private readonly open: OpenOrders;
   private readonly levels = new LevelTable();
+  private readonly expiries = new Expiries();
   /** Slots of stops triggered in this command, executed in order once the current order is done. */
   private triggered: number[] = [];
   private events: BookEvent[] = [];
@@ -64,6 +66,8 @@ export class OrderBook implements MatchingEngine {
         return this.amend(command);
       case 'cancel_all':
         return this.cancelAll(command.userId);
+      case 'expire':
+        return this.expire(command.now);
     }
   }
 
@@ -115,7 +119,10 @@ export class OrderBook implements MatchingEngine {
       cmd.qty,
       cmd.qty,
       cmd.quoteBudget ?? 0,
+      cmd.expireAt ?? 0,
     );
+    // Pushed whether or not it will rest: an entry whose order is gone by then is skipped.
+    if (cmd.expireAt !== undefined) this.expiries.push(cmd.expireAt, cmd.orderId);
     if (!isStop(flags)) {
       this.settle(slot, false, cmd.quoteBudget);
     } else if (this.lastPrice !== null && this.stopsOf(flags).reaches(stopPrice, this.lastPrice)) {
@@ -146,6 +153,37 @@ export class OrderBook implements MatchingEngine {
     const slots = this.open.ofUser(userId).sort((a, b) => s.orderId[a]! - s.orderId[b]!);
     for (const slot of slots) this.cancelOpen(slot, 'user');
     return this.end();
+  }
+
+  /** Cancels (reason `expired`) every open GTD order due at `now`, earliest first (types.ts). */
+  expire(now: number): BookEvent[] {
+    this.begin();
+    if (!Number.isSafeInteger(now) || now < 0) {
+      return this.reject('expire', undefined, 'bad_request', 'now must be a non-negative whole number');
+    }
+    for (let slot = this.nextDue(); slot !== undefined; slot = this.nextDue()) {
+      if (this.store.expireAt[slot]! > now) break;
+      this.expiries.pop();
+      this.cancelOpen(slot, 'expired');
+    }
+    return this.end();
+  }
+
+  /** The earliest expireAt among open GTD orders; undefined when there is none. */
+  nextExpiry(): number | undefined {
+    const slot = this.nextDue();
+    return slot === undefined ? undefined : this.store.expireAt[slot];
+  }
+
+  /** The open order at the top of the expiry heap, after dropping entries of orders that ended. */
+  private nextDue(): number | undefined {
+    const { expiries } = this;
+    for (let id = expiries.nextId; id !== undefined; id = expiries.nextId) {
+      const slot = this.open.slotOf(id);
+      if (slot !== undefined) return slot;
+      expiries.pop();
+    }
+    return undefined;
   }
 
   amend(cmd: AmendCommand): BookEvent[] {
@@ -268,7 +306,9 @@ export class OrderBook implements MatchingEngine {
       o.qty,
       o.remaining,
       o.quoteBudget ?? 0,
+      o.expireAt ?? 0,
     );
+    if (o.expireAt !== undefined) this.expiries.push(o.expireAt, o.orderId);
     this.open.add(slot);
     return slot;
   }
@@ -330,7 +370,7 @@ export class OrderBook implements MatchingEngine {
       this.finish(slot, isOpen, undefined);
     } else if (s.remaining[slot] === 0) {
       this.finish(slot, isOpen, undefined);
-    } else if (isMarketLike(flags) || tifOf(flags) !== 'GTC') {
+    } else if (isMarketLike(flags) || !rests(flags)) {
       this.finish(slot, isOpen, 'unfilled');
     } else {
       if (!isOpen) this.open.add(slot);

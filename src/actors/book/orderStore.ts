@@ -21,6 +21,8 @@ export class OrderStore {
   /** Total quantity in lots: original, or as amended. */
   qty = new Float64Array(INITIAL_CAPACITY);
   remaining = new Float64Array(INITIAL_CAPACITY);
+  /** A GTD order's expiry (ms since epoch, from its command); 0 for other orders. */
+  expireAt = new Float64Array(INITIAL_CAPACITY);
   /** A stop_market buy's quote budget in tick×lot units; 0 when it has none. */
   budget = new Float64Array(INITIAL_CAPACITY);
   /** Side, type, tif, post-only and stp, packed (flags.ts). */
@@ -54,6 +56,7 @@ export class OrderStore {
     qty: number,
     remaining: number,
     budget: number,
+    expireAt: number,
   ): number {
     let slot = this.freeHead;
     if (slot !== NONE) this.freeHead = this.next[slot]!;
@@ -70,6 +73,7 @@ export class OrderStore {
     this.qty[slot] = qty;
     this.remaining[slot] = remaining;
     this.budget[slot] = budget;
+    this.expireAt[slot] = expireAt;
     this.level[slot] = NONE;
     this.prev[slot] = this.next[slot] = this.userPrev[slot] = this.userNext[slot] = NONE;
     return slot;
@@ -101,6 +105,8 @@ export class OrderStore {
     if (isStop(flags)) open.stopPrice = this.stopPrice[slot]!;
     const budget = this.budget[slot]!;
     if (budget > 0) open.quoteBudget = budget;
+    const expireAt = this.expireAt[slot]!;
+    if (expireAt > 0) open.expireAt = expireAt;
     return open;
   }
 
@@ -113,6 +119,7 @@ export class OrderStore {
     this.qty = grown(this.qty, new Float64Array(capacity));
     this.remaining = grown(this.remaining, new Float64Array(capacity));
     this.budget = grown(this.budget, new Float64Array(capacity));
+    this.expireAt = grown(this.expireAt, new Float64Array(capacity));
     this.flags = grown(this.flags, new Int32Array(capacity));
     this.level = grown(this.level, new Int32Array(capacity));
     this.prev = grown(this.prev, new Int32Array(capacity));

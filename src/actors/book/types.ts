@@ -14,7 +14,8 @@
  *   1. `bad_request`: qty not a positive safe integer or above config maxQty; `price` missing on limit/stop_limit or present on
  *      market/stop_market; `stopPrice` missing on stop types or present on others; a non-positive or
  *      unsafe price/stopPrice/quoteBudget; `postOnly` on a type other than limit/stop_limit or with a
- *      tif other than GTC; `quoteBudget` on anything but a `market` or `stop_market` buy.
+ *      tif other than GTC/GTD; `quoteBudget` on anything but a `market` or `stop_market` buy;
+ *      tif GTD without a positive safe integer `expireAt`, or `expireAt` with another tif.
  *   2. `duplicate_client_order_id`: the user already has an open order (resting or pending stop) in
  *      this book with the same clientOrderId.
  *   3. `overloaded`: the book already holds `maxOrders` open orders (resting + pending stops).
@@ -28,7 +29,9 @@
  *     stopPrice; sell: last <= stopPrice) the order is `triggered` at once and executes as below;
  *     otherwise `pending` and it waits.
  *   - limit: matches while the opposite best price is at or better than its price; then the remainder
- *     rests (GTC: event `rested`) or is canceled (IOC/FOK: `canceled` reason `unfilled`).
+ *     rests (GTC and GTD: event `rested`) or is canceled (IOC/FOK: `canceled` reason `unfilled`).
+ *     A GTD order rests (or waits, as a stop) like a GTC one until an `expire` command at or after
+ *     its expireAt cancels it (reason `expired`); the book never reads a clock.
  *   - market: matches at any price until filled, the book side is empty, or its quote budget cannot
  *     buy one more lot at the next maker's price; the remainder is canceled (`unfilled`). A market
  *     order never rests, whatever its tif.
@@ -97,13 +100,14 @@
 
 export type Side = 'buy' | 'sell';
 export type OrderType = 'limit' | 'market' | 'stop_limit' | 'stop_market';
-export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
+export type TimeInForce = 'GTC' | 'IOC' | 'FOK' | 'GTD';
 export type SelfTradePrevention = 'cancel_taker' | 'cancel_maker' | 'cancel_both' | 'decrement';
 
 export type RejectCode =
   'bad_request' | 'duplicate_client_order_id' | 'overloaded' | 'would_match' | 'fok_unfilled' | 'not_found';
 
-export type CancelReason = 'user' | 'unfilled' | 'self_trade' | 'would_match' | 'fok_unfilled' | 'compliance';
+export type CancelReason =
+  'user' | 'unfilled' | 'self_trade' | 'would_match' | 'fok_unfilled' | 'compliance' | 'expired';
 
 /**
  * Asked when a triggered stop is about to execute (in trigger-queue order, or at once when it
@@ -132,6 +136,8 @@ export interface PlaceCommand {
    * while it waits and spends it when it executes).
    */
   readonly quoteBudget?: number | undefined;
+  /** GTD only (required there): the time (ms since epoch) from which an `expire` command cancels it. */
+  readonly expireAt?: number | undefined;
 }
 
 /** Names an order by id, or by the user's clientOrderId when orderId is absent. */
@@ -156,7 +162,17 @@ export interface CancelAllCommand {
   readonly userId: string;
 }
 
-export type BookCommand = PlaceCommand | CancelCommand | AmendCommand | CancelAllCommand;
+/**
+ * Time enters the book only as this command (issue 14, GTD): every open GTD order whose expireAt
+ * is at or before `now` is canceled with reason `expired`, in (expireAt, orderId) order. `now` not
+ * a non-negative safe integer: `bad_request`.
+ */
+export interface ExpireCommand {
+  readonly kind: 'expire';
+  readonly now: number;
+}
+
+export type BookCommand = PlaceCommand | CancelCommand | AmendCommand | CancelAllCommand | ExpireCommand;
 
 export interface AcceptedEvent {
   readonly type: 'accepted';
@@ -281,6 +297,8 @@ export interface OpenOrder {
   readonly remaining: number;
   /** A pending stop_market buy's budget (tick×lot units), spent when it triggers. */
   readonly quoteBudget?: number | undefined;
+  /** A GTD order's expiry, ms since epoch. */
+  readonly expireAt?: number | undefined;
 }
 
 export interface BookConfig {

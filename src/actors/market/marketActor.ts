@@ -394,6 +394,11 @@ export class MarketActor {
     this.transition = undefined;
   }
 
+  /** The earliest expireAt among the book's open GTD orders (for the host's expiry scheduler). */
+  nextExpiry(): number | undefined {
+    return this.book.nextExpiry();
+  }
+
   /** Ends a recovery: open-order terms from the book, and a rebuild point at the recovered state. */
   finishRecovery(): void {
     this.rebuildTerms();
@@ -438,6 +443,9 @@ export class MarketActor {
   private execute(command: MarketCommand, postings: Posting[]): CommandResult {
     this.seq++;
     if (command.kind === 'lifecycle') return this.applyLifecycle(command.event, postings);
+    // GTD expiry, emitted by the host's scheduler with the time in it: in any state (a paused market
+    // still lets orders go), and journaled, so replay cancels exactly what it canceled.
+    if (command.kind === 'expire') return this.bookResult(this.runBook(command, postings), undefined);
     // PROTOCOL: bad_request is answered before market_not_active when both apply.
     const problem = this.commandProblem(command);
     if (problem !== undefined) return fail('bad_request', problem);
@@ -471,9 +479,13 @@ export class MarketActor {
   }
 
   /** Why an order command is malformed, whatever the market's state; undefined when well formed. */
-  private commandProblem(command: Exclude<MarketCommand, { kind: 'lifecycle' }>): string | undefined {
+  private commandProblem(command: OrderCommand): string | undefined {
     switch (command.kind) {
       case 'place': {
+        // The entry ts is journaled with the command: the check replays as it ran.
+        if (command.expireAt !== undefined && command.expireAt <= this.commandTs) {
+          return 'expireAt must be in the future';
+        }
         // PROTOCOL v1.1 "More order types": the budget of these two is what they lock.
         if (command.side === 'buy' && command.quoteBudget === undefined) {
           if (command.type === 'stop_market') return 'a stop_market buy needs quoteQty (its budget)';
@@ -512,7 +524,7 @@ export class MarketActor {
    * qty: it re-enters as an aggressive order); lowering the qty only reduces it and needs no check,
    * nor does an amend the book refuses anyway (unknown order, pending stop: its own answer).
    */
-  private exposureRefusal(command: Exclude<MarketCommand, { kind: 'lifecycle' }>): string | undefined {
+  private exposureRefusal(command: OrderCommand): string | undefined {
     const { admit } = this.options;
     if (admit === undefined) return undefined;
     if (command.kind === 'place') return admit(command.userId);
@@ -656,6 +668,9 @@ function isBudgeted(command: Pick<PlaceCommand, 'type' | 'side'>): boolean {
   return command.side === 'buy' && (command.type === 'market' || command.type === 'stop_market');
 }
 
+/** Commands a user sends about orders (the lifecycle's and the scheduler's `expire` aside). */
+type OrderCommand = Exclude<MarketCommand, { kind: 'lifecycle' } | { kind: 'expire' }>;
+
 /** The stops a command's events show canceled by the trigger gate; undefined when none. */
 function refusedStops(events: readonly BookEvent[]): number[] | undefined {
   let refused: number[] | undefined;
@@ -693,6 +708,7 @@ function toBookPlace(
     postOnly: command.postOnly,
     stp: command.stp,
     quoteBudget,
+    expireAt: command.expireAt,
   };
 }
 
