@@ -207,6 +207,8 @@ export interface HarnessOptions {
   readonly checkpointEvery?: number;
   readonly inspect?: (event: ActorInspection) => void;
   readonly admit?: (market: MarketDefinition, userId: string) => string | undefined;
+  /** The expiry scheduler's clock (issue 14, GTD). */
+  readonly now?: () => number;
 }
 
 export function createHarness(options: HarnessOptions = {}): Harness {

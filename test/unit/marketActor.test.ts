@@ -658,3 +658,81 @@ describe('issue 14: STP decrement releases the funds of the reduced quantity', (
     expect(bal(ledger, 'alice', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
   });
 });
+
+describe('issue 14: GTD expiry', () => {
+  const gtd = (userId: string, side: 'buy' | 'sell', price: number, qty: number, expireAt: number) =>
+    limit(userId, side, price, qty, { tif: 'GTD', expireAt });
+
+  function freshActor(): MarketActor {
+    return new MarketActor({
+      definition: BTC_USDC,
+      baseDecimals: 8,
+      quoteDecimals: 6,
+      ledger: new Ledger(),
+      mailboxSize: 16,
+      batchSize: 16,
+    });
+  }
+
+  it('issue 14: an expire command cancels due GTD orders and releases their funds in its batch; replay from the journal, and from a snapshot plus the journal after it, ends in the same state', async () => {
+    // The scheduler's clock stays before every expiry: only the commands sent here expire orders.
+    const h = createHarness({ now: () => 1 });
+    await listMarket(h, BTC_USDC);
+    const { ledger, supervisor, sink } = h;
+    const send = (c: MarketCommand) => supervisor.submit(SYMBOL, c, 1);
+    ledger.deposit('alice', 'USDC', 10_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    expectError(await send(gtd('alice', 'buy', 99_00, 10, 1)), 'bad_request'); // not in the future (ts 1)
+    expectOk(await send(gtd('alice', 'buy', 99_00, 10, 5_000)));
+    const actor = supervisor.actor(SYMBOL)!;
+    const snapshot = decodeMarketState(encodeMarketState(actor.currentState()));
+    const batchesAtSnapshot = sink.batches.length;
+    expectOk(await send(gtd('bob', 'sell', 101_00, 20, 6_000)));
+    expectOk(await send(gtd('alice', 'buy', 98_00, 10, 7_000)));
+    expect(bal(ledger, 'alice', 'USDC').locked).toBe(buyNeed(99_00, 10) + buyNeed(98_00, 10));
+    expect(actor.nextExpiry()).toBe(5_000);
+    const expired = expectOk(await send({ kind: 'expire', now: 6_000 }));
+    expect(expired.events.filter((e) => e.type === 'canceled')).toMatchObject([
+      { userId: 'alice', reason: 'expired' },
+      { userId: 'bob', reason: 'expired' },
+    ]);
+    expect(bal(ledger, 'alice', 'USDC').locked).toBe(buyNeed(98_00, 10));
+    expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
+    expect(actor.nextExpiry()).toBe(7_000);
+
+    const fromJournal = freshActor();
+    for (const out of sink.batches) fromJournal.replayBatch(out.entries);
+    fromJournal.finishRecovery();
+    expect(fromJournal.currentState()).toEqual(actor.currentState());
+    const fromSnapshot = freshActor();
+    fromSnapshot.restoreState(snapshot);
+    for (const out of sink.batches.slice(batchesAtSnapshot)) fromSnapshot.replayBatch(out.entries);
+    fromSnapshot.finishRecovery();
+    expect(fromSnapshot.currentState()).toEqual(actor.currentState());
+    expect(fromSnapshot.nextExpiry()).toBe(7_000);
+    supervisor.stopExpiries();
+  });
+
+  it('issue 14: the supervisor emits expire with its own clock when the earliest GTD order is due, and only then', async () => {
+    let clock = 1_000;
+    const h = createHarness({ now: () => clock });
+    await listMarket(h, BTC_USDC);
+    h.ledger.deposit('alice', 'USDC', 10_000_000n);
+    expectOk(await h.supervisor.submit(SYMBOL, gtd('alice', 'buy', 99_00, 10, 1_020), 1_000));
+    const expireCommands = () =>
+      h.sink.batches.flatMap((b) => b.entries).filter((e) => e.command.kind === 'expire');
+    // The timer fires after ~20 ms of real time, but the clock has not reached 1 020: it re-arms.
+    const waitedUntil = Date.now() + 100;
+    while (Date.now() < waitedUntil) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(expireCommands()).toEqual([]);
+    clock = 1_020;
+    const deadline = Date.now() + 5_000;
+    while (expireCommands().length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await h.supervisor.idle();
+    expect(expireCommands().map((e) => [e.command, e.ts])).toEqual([[{ kind: 'expire', now: 1_020 }, 1_020]]);
+    expect(bal(h.ledger, 'alice', 'USDC')).toEqual({ available: 10_000_000n, locked: 0n });
+    h.supervisor.stopExpiries();
+  });
+});

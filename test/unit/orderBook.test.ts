@@ -660,3 +660,54 @@ describe('issue 14: STP decrement', () => {
     ).toBe('fok_unfilled');
   });
 });
+
+describe('issue 14: GTD', () => {
+  it('issue 14: a GTD order rests like GTC until an expire command at or after its expireAt cancels it (reason expired)', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'buy', qty: 5, price: 100, tif: 'GTD', expireAt: 2_000 });
+    place({ orderId: 2, userId: 'a', side: 'buy', qty: 5, price: 99, tif: 'GTD', expireAt: 1_500 });
+    place({
+      orderId: 3,
+      userId: 'b',
+      side: 'sell',
+      type: 'stop_market',
+      qty: 1,
+      stopPrice: 90,
+      tif: 'GTD',
+      expireAt: 1_500,
+    });
+    place({ orderId: 4, userId: 'b', side: 'buy', qty: 1, price: 98 });
+    expect(book.nextExpiry()).toBe(1_500);
+    expect(book.execute({ kind: 'expire', now: 1_499 })).toEqual([]);
+    expect(book.execute({ kind: 'expire', now: 1_500 })).toEqual([
+      { type: 'canceled', orderId: 2, userId: 'a', remaining: 5, reason: 'expired' },
+      { type: 'canceled', orderId: 3, userId: 'b', remaining: 1, reason: 'expired' },
+      { type: 'level', side: 'buy', price: 99, qty: 0 },
+    ]);
+    expect(book.nextExpiry()).toBe(2_000);
+    // Filled or canceled orders are not expired again; the restored book knows the expiries too.
+    const restored = OrderBook.restore(JSON.parse(JSON.stringify(book.snapshot())) as BookSnapshot);
+    expect(restored.openOrders().resting[0]).toMatchObject({ orderId: 1, tif: 'GTD', expireAt: 2_000 });
+    for (const b of [book, restored]) {
+      expect(ofType(b.execute({ kind: 'expire', now: 9_999 }), 'canceled').map((e) => e.orderId)).toEqual([
+        1,
+      ]);
+      expect(b.nextExpiry()).toBeUndefined();
+      expect(b.size).toBe(1);
+    }
+  });
+
+  it('issue 14: GTD needs expireAt and expireAt needs GTD; a bad expire time is bad_request', () => {
+    const { book, place } = harness();
+    expect(rejection(place({ side: 'buy', qty: 1, price: 1, tif: 'GTD' }))).toBe('bad_request');
+    expect(rejection(place({ side: 'buy', qty: 1, price: 1, expireAt: 5 }))).toBe('bad_request');
+    expect(rejection(place({ side: 'buy', qty: 1, price: 1, tif: 'GTD', expireAt: 1.5 }))).toBe(
+      'bad_request',
+    );
+    expect(rejection(book.execute({ kind: 'expire', now: -1 }))).toBe('bad_request');
+    // Post-only is allowed with GTD.
+    expect(
+      ofType(place({ side: 'buy', qty: 1, price: 1, tif: 'GTD', expireAt: 5, postOnly: true }), 'rested'),
+    ).toHaveLength(1);
+  });
+});

@@ -219,3 +219,88 @@ describe('issue 14: more order types over the wire', () => {
     gus.close();
   });
 });
+
+describe('issue 14: GTD over the wire', () => {
+  let running: RunningExchange;
+  let restarted: RunningExchange | undefined;
+  let rid = 100;
+
+  beforeAll(async () => {
+    running = await runExchange(RATES);
+    await listMarkets(running);
+  });
+
+  afterAll(async () => {
+    if (restarted === undefined) {
+      await running.stop();
+    } else {
+      await restarted.stop();
+      await running.database.drop();
+    }
+  });
+
+  const usdcOf = async (on: RunningExchange, userId: string): Promise<Message | undefined> => {
+    const r = await on.request('GET', '/api/v1/balances', { token: await on.token(userId, ['trader']) });
+    return (r.body as Message[]).find((b) => b.asset === 'USDC');
+  };
+
+  it('issue 14: GTD needs a future expireAt (HTTP and WebSocket answer bad_request otherwise)', async () => {
+    await running.credit('hal', 'USDC', '100');
+    const token = await running.token('hal', ['trader']);
+    const hal = await RawSocket.open(`${running.ws}?token=${token}`);
+    const order = { market, side: 'buy', type: 'limit', price: '10.00', qty: '1.0000' };
+    for (const bad of [{ tif: 'GTD' }, { expireAt: Date.now() + 60_000 }, { tif: 'GTD', expireAt: 1 }]) {
+      const http = await running.request('POST', '/api/v1/orders', { token, body: { ...order, ...bad } });
+      expect(http, JSON.stringify(bad)).toMatchObject({
+        status: 400,
+        body: { error: { code: 'bad_request' } },
+      });
+      expect(await hal.request({ op: 'place', ...order, ...bad }, rid++)).toMatchObject({
+        code: 'bad_request',
+      });
+    }
+    expect(await usdcOf(running, 'hal')).toMatchObject({ locked: '0.000000' });
+    hal.close();
+  });
+
+  it('issue 14: a GTD order is canceled when its time passes, its funds released, also after a restart', async () => {
+    await running.credit('ida', 'USDC', '100');
+    const ida = await RawSocket.open(`${running.ws}?token=${await running.token('ida', ['trader'])}`);
+    await ida.request({ op: 'sub', ch: 'orders' }, rid++);
+    const order = {
+      op: 'place',
+      market,
+      side: 'buy',
+      type: 'limit',
+      price: '10.00',
+      qty: '1.0000',
+      tif: 'GTD',
+    };
+    const soon = await ida.request({ ...order, expireAt: Date.now() + 300 }, rid++);
+    expect(soon).toMatchObject({ op: 'accepted', status: 'open' });
+    expect(
+      await ida.next((m) => m.op === 'order' && m.orderId === soon.orderId && m.status === 'canceled'),
+    ).toMatchObject({ remainingQty: '1.0000' });
+    expect(await usdcOf(running, 'ida')).toMatchObject({ available: '100.000000', locked: '0.000000' });
+
+    // Still open when the exchange stops; the restarted one (snapshot + journal) expires it.
+    const later = await ida.request({ ...order, expireAt: Date.now() + 2_000 }, rid++);
+    expect(later).toMatchObject({ op: 'accepted', status: 'open' });
+    ida.close();
+    await running.exchange.close();
+    restarted = await runExchange(RATES, { database: running.database });
+    const after = restarted;
+    expect(await usdcOf(after, 'ida')).toMatchObject({ locked: '10.000000' });
+    await eventually(
+      () => usdcOf(after, 'ida'),
+      (b) => b?.locked === '0.000000',
+      'the GTD order to expire after the restart',
+    );
+    const token = await after.token('ida', ['trader']);
+    await eventually(
+      () => after.request('GET', `/api/v1/orders?market=${market}&status=canceled`, { token }),
+      (r) => (r.body as Message[]).some((o) => o.orderId === later.orderId),
+      'the expired order listed as canceled',
+    );
+  });
+});
