@@ -118,7 +118,8 @@ export class OrderBook implements MatchingEngine {
       stopPrice,
       cmd.qty,
       cmd.qty,
-      cmd.quoteBudget ?? 0,
+      // A market buy spends its budget at once (settle below); a stop keeps it until it triggers.
+      isStop(flags) ? (cmd.quoteBudget ?? 0) : 0,
       cmd.expireAt ?? 0,
     );
     // Pushed whether or not it will rest: an entry whose order is gone by then is skipped.
@@ -162,7 +163,7 @@ export class OrderBook implements MatchingEngine {
       return this.reject('expire', undefined, 'bad_request', 'now must be a non-negative whole number');
     }
     for (let slot = this.nextDue(); slot !== undefined; slot = this.nextDue()) {
-      if (this.store.expireAt[slot]! > now) break;
+      if (this.store.expireAt.get(slot)! > now) break;
       this.expiries.pop();
       this.cancelOpen(slot, 'expired');
     }
@@ -172,7 +173,7 @@ export class OrderBook implements MatchingEngine {
   /** The earliest expireAt among open GTD orders; undefined when there is none. */
   nextExpiry(): number | undefined {
     const slot = this.nextDue();
-    return slot === undefined ? undefined : this.store.expireAt[slot];
+    return slot === undefined ? undefined : this.store.expireAt.get(slot);
   }
 
   /** The open order at the top of the expiry heap, after dropping entries of orders that ended. */
@@ -344,7 +345,7 @@ export class OrderBook implements MatchingEngine {
   private activate(slot: number, isOpen: boolean): void {
     const s = this.store;
     const flags = s.flags[slot]!;
-    const budget = s.budget[slot]! > 0 ? s.budget[slot]! : undefined;
+    const budget = s.budget.get(slot);
     if (this.triggerGate !== undefined && !this.triggerGate(s.userId[slot]!, s.orderId[slot]!)) {
       this.finish(slot, isOpen, 'compliance');
     } else if (isPostOnly(flags) && this.crosses(flags, s.price[slot]!)) {

@@ -21,10 +21,6 @@ export class OrderStore {
   /** Total quantity in lots: original, or as amended. */
   qty = new Float64Array(INITIAL_CAPACITY);
   remaining = new Float64Array(INITIAL_CAPACITY);
-  /** A GTD order's expiry (ms since epoch, from its command); 0 for other orders. */
-  expireAt = new Float64Array(INITIAL_CAPACITY);
-  /** A stop_market buy's quote budget in tick×lot units; 0 when it has none. */
-  budget = new Float64Array(INITIAL_CAPACITY);
   /** Side, type, tif, post-only and stp, packed (flags.ts). */
   flags = new Int32Array(INITIAL_CAPACITY);
   /** Index of the level the order rests or waits on (Levels), or NONE while it executes. */
@@ -37,6 +33,13 @@ export class OrderStore {
   userNext = new Int32Array(INITIAL_CAPACITY);
   userId: string[] = [];
   clientOrderId: (string | undefined)[] = [];
+  /**
+   * By slot, only for the orders that have one: a stop_market buy's quote budget (tick×lot units)
+   * and a GTD order's expiry (ms since epoch). Few orders carry either, so two more columns would
+   * cost every order 16 B (bench:engine memory: 94 → 109 B/order) for nothing.
+   */
+  readonly budget = new Map<number, number>();
+  readonly expireAt = new Map<number, number>();
 
   private capacity = INITIAL_CAPACITY;
   private used = 0;
@@ -72,8 +75,8 @@ export class OrderStore {
     this.stopPrice[slot] = stopPrice;
     this.qty[slot] = qty;
     this.remaining[slot] = remaining;
-    this.budget[slot] = budget;
-    this.expireAt[slot] = expireAt;
+    if (budget > 0) this.budget.set(slot, budget);
+    if (expireAt > 0) this.expireAt.set(slot, expireAt);
     this.level[slot] = NONE;
     this.prev[slot] = this.next[slot] = this.userPrev[slot] = this.userNext[slot] = NONE;
     return slot;
@@ -82,6 +85,8 @@ export class OrderStore {
   release(slot: number): void {
     this.userId[slot] = '';
     this.clientOrderId[slot] = undefined;
+    if (this.budget.size !== 0) this.budget.delete(slot);
+    if (this.expireAt.size !== 0) this.expireAt.delete(slot);
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
   }
@@ -103,10 +108,10 @@ export class OrderStore {
     if (clientOrderId !== undefined) open.clientOrderId = clientOrderId;
     if (!isMarketLike(flags)) open.price = this.price[slot]!;
     if (isStop(flags)) open.stopPrice = this.stopPrice[slot]!;
-    const budget = this.budget[slot]!;
-    if (budget > 0) open.quoteBudget = budget;
-    const expireAt = this.expireAt[slot]!;
-    if (expireAt > 0) open.expireAt = expireAt;
+    const budget = this.budget.get(slot);
+    if (budget !== undefined) open.quoteBudget = budget;
+    const expireAt = this.expireAt.get(slot);
+    if (expireAt !== undefined) open.expireAt = expireAt;
     return open;
   }
 
@@ -118,8 +123,6 @@ export class OrderStore {
     this.stopPrice = grown(this.stopPrice, new Float64Array(capacity));
     this.qty = grown(this.qty, new Float64Array(capacity));
     this.remaining = grown(this.remaining, new Float64Array(capacity));
-    this.budget = grown(this.budget, new Float64Array(capacity));
-    this.expireAt = grown(this.expireAt, new Float64Array(capacity));
     this.flags = grown(this.flags, new Int32Array(capacity));
     this.level = grown(this.level, new Int32Array(capacity));
     this.prev = grown(this.prev, new Int32Array(capacity));
