@@ -528,6 +528,18 @@ describe('compliance gate (issue 12 §2)', () => {
   });
 });
 
+/** A BTC-USDC actor of its own (own ledger), for restores and replays. */
+function freshActor(): MarketActor {
+  return new MarketActor({
+    definition: BTC_USDC,
+    baseDecimals: 8,
+    quoteDecimals: 6,
+    ledger: new Ledger(),
+    mailboxSize: 16,
+    batchSize: 16,
+  });
+}
+
 describe('issue 14: budgeted stop_market and FOK market buys', () => {
   const stopBuy = (userId: string, stopPrice: number, budget: number, extra: Partial<PlaceFields> = {}) =>
     marketOrder(userId, 'buy', 1_000, {
@@ -586,14 +598,7 @@ describe('issue 14: budgeted stop_market and FOK market buys', () => {
     ledger.deposit('alice', 'USDC', 1_000_000n);
     const placed = expectOk(await send(stopBuy('alice', 101_00, 600_000)));
     const state = decodeMarketState(encodeMarketState(supervisor.actor(SYMBOL)!.currentState()));
-    const restored = new MarketActor({
-      definition: BTC_USDC,
-      baseDecimals: 8,
-      quoteDecimals: 6,
-      ledger: new Ledger(),
-      mailboxSize: 1,
-      batchSize: 1,
-    });
+    const restored = freshActor();
     restored.restoreState(state);
     expect(restored.openOrderTerms.get(placed.orderId!)).toMatchObject({ price: 0, locked: 600_000n });
   });
@@ -662,17 +667,6 @@ describe('issue 14: STP decrement releases the funds of the reduced quantity', (
 describe('issue 14: GTD expiry', () => {
   const gtd = (userId: string, side: 'buy' | 'sell', price: number, qty: number, expireAt: number) =>
     limit(userId, side, price, qty, { tif: 'GTD', expireAt });
-
-  function freshActor(): MarketActor {
-    return new MarketActor({
-      definition: BTC_USDC,
-      baseDecimals: 8,
-      quoteDecimals: 6,
-      ledger: new Ledger(),
-      mailboxSize: 16,
-      batchSize: 16,
-    });
-  }
 
   it('issue 14: an expire command cancels due GTD orders and releases their funds in its batch; replay from the journal, and from a snapshot plus the journal after it, ends in the same state', async () => {
     // The scheduler's clock stays before every expiry: only the commands sent here expire orders.
