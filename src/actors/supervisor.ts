@@ -152,6 +152,8 @@ interface Supervised {
   /** The GTD expiry timer: when it fires, and the timer itself (issue 14). */
   expiryAt: number | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
+  /** An `expire` command is on its way: no other is armed until it is answered. */
+  expiring: boolean;
 }
 
 /** setTimeout's longest delay; a later expiry re-arms when it fires. */
@@ -251,6 +253,7 @@ export class Supervisor {
       sinceCheckpoint: 0,
       expiryAt: undefined,
       expiryTimer: undefined,
+      expiring: false,
     });
     this.armExpiry(this.markets.get(definition.symbol)!);
     return actor;
@@ -275,7 +278,7 @@ export class Supervisor {
    * `{kind:"expire", now}`: time enters the deterministic core as a journaled command.
    */
   private armExpiry(market: Supervised, retryAt?: number): void {
-    if (this.expiriesStopped) return;
+    if (this.expiriesStopped || market.expiring) return;
     const at = retryAt ?? market.actor.nextExpiry();
     if (at === market.expiryAt) return;
     clearTimeout(market.expiryTimer);
@@ -300,10 +303,12 @@ export class Supervisor {
     } else if (due > now) {
       this.armExpiry(market);
     } else {
-      // Its batch re-arms the timer for the next expiry (drain); a refusal (busy) retries.
+      // Answered once committed (or refused: busy, halted): then the next expiry is armed, or
+      // this one retried.
+      market.expiring = true;
       this.send(market.actor.definition.symbol, { kind: 'expire', now }, now, (result) => {
-        if (!result.ok && market.expiryTimer === undefined)
-          this.armExpiry(market, this.now() + EXPIRY_RETRY_MS);
+        market.expiring = false;
+        this.armExpiry(market, result.ok ? undefined : this.now() + EXPIRY_RETRY_MS);
       });
     }
   }
