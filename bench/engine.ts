@@ -172,6 +172,20 @@ progress(`latency (us): ${JSON.stringify(latency)}; timer overhead ~${timerOverh
 // ---- 3. Informative: the same mix on a book without crowded levels -----------------------------
 const shallow = compare('mixed/shallow', SHALLOW, SHALLOW_ROUNDS);
 
+// ---- 3b. Issue 14: the deep mix with ~10% new order types, our engine alone -----------------------
+// (GTD, STP decrement, budgeted stop_market and FOK market buys, an expire every 100 ops; the peer
+// has none of them). Target: within 15% of the plain stream's ops/s.
+progress('mixed/deep with new types: generating stream (10% new order types)');
+const withNewTypes = mixedStream({ ...MIXED, shape: DEEP, newTypesPercent: 10 });
+progress(`mixed/deep with new types: ${JSON.stringify(withNewTypes.mix)}`);
+sink += runEngine(prefilledBook(withNewTypes), withNewTypes.ops);
+const newTypesRounds: Rate[] = [];
+for (let r = 0; r < COMPARE_ROUNDS; r++) {
+  const book = prefilledBook(withNewTypes);
+  newTypesRounds.push(measure(withNewTypes.ops.length, () => (sink += runEngine(book, withNewTypes.ops))));
+  progress(`mixed/deep with new types round ${r + 1}/${COMPARE_ROUNDS}: ${fmt(newTypesRounds[r]!)}`);
+}
+
 // ---- 4. exchange-core's benchmark mix, our engine alone -----------------------------------------
 progress(`exchange-core mix: generating ${EXCHANGE_CORE.ops} ops, ~${EXCHANGE_CORE.prefill} resting orders`);
 const ec = exchangeCoreStream(EXCHANGE_CORE);
@@ -280,6 +294,8 @@ const result = {
   shallow_engine_ops_per_s: round(wall(shallow.engine)),
   shallow_peer_ops_per_s: round(wall(shallow.peer)),
   shallow_ratio: round(wall(shallow.engine) / wall(shallow.peer), 1),
+  mixed_with_new_types_ops_per_s: round(wall(newTypesRounds)),
+  mixed_with_new_types_vs_plain: round(wall(newTypesRounds) / engineOps, 2),
   engine_ops_per_cpu_s: round(cpu(deep.engine)),
   peer_ops_per_cpu_s: round(cpu(deep.peer)),
   exchange_core_mix_ops_per_cpu_s: round(cpu(ecRounds)),
@@ -291,6 +307,7 @@ const result = {
   exchange_core_rounds: ecRounds.map((x) => round(x.wall)),
   mixed: summary(deep.stream),
   shallow: summary(shallow.stream),
+  mixed_with_new_types: summary(withNewTypes),
   exchange_core: summary(ec),
   memory_orders: MEMORY_ORDERS,
   memory_levels: 2 * MEMORY_LEVELS_PER_SIDE,

@@ -598,6 +598,7 @@ async function startOwned(
     inspection.stop();
     clearInterval(candleTimer);
     app.close();
+    supervisor.stopExpiries();
     await supervisor.idle();
     await snapshots.stop();
     // Not once the ownership is lost: another exchange may own the database by now.

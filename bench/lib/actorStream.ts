@@ -48,12 +48,14 @@ export function toMarketCommand(cmd: BookCommand): MarketCommand {
       };
     case 'cancel_all':
       return { kind: 'cancel_all', userId: cmd.userId };
+    case 'expire':
+      return { kind: 'expire', now: cmd.now };
   }
 }
 
 /** The orderId a command's result carries: the place's own id, or the id a cancel/amend names. */
 function idOf(cmd: BookCommand): number {
-  return cmd.kind === 'cancel_all' ? 0 : (cmd.orderId ?? 0);
+  return cmd.kind === 'cancel_all' || cmd.kind === 'expire' ? 0 : (cmd.orderId ?? 0);
 }
 
 export function actorCommands(stream: Stream): ActorCommands {

@@ -58,7 +58,7 @@ export function toPeerOps(commands: readonly BookCommand[]): PeerOp[] {
             market: { side: cmd.side, size: cmd.qty, accountId: cmd.userId, stpMode: 'EXPIRE_TAKER' },
           };
         }
-        if (cmd.type !== 'limit' || cmd.tif === 'FOK' || cmd.price === undefined) {
+        if (cmd.type !== 'limit' || cmd.tif === 'FOK' || cmd.tif === 'GTD' || cmd.price === undefined) {
           throw new Error(`peer adapter: unsupported order ${cmd.type}/${cmd.tif}`);
         }
         return {

@@ -5,6 +5,7 @@ import type {
   BookEvent,
   CancelCommand,
   PlaceCommand,
+  SelfTradePrevention,
   Side,
   TimeInForce,
 } from '../../src/actors/book/types.ts';
@@ -46,6 +47,35 @@ export function place(
   price: number | undefined,
   tif: TimeInForce,
 ): PlaceCommand {
+  return placeOf(
+    orderId,
+    userId,
+    side,
+    type,
+    qty,
+    price,
+    undefined,
+    tif,
+    'cancel_taker',
+    undefined,
+    undefined,
+  );
+}
+
+/** The same shape with every field given (the issue 14 order types). */
+function placeOf(
+  orderId: number,
+  userId: string,
+  side: Side,
+  type: PlaceCommand['type'],
+  qty: number,
+  price: number | undefined,
+  stopPrice: number | undefined,
+  tif: TimeInForce,
+  stp: SelfTradePrevention,
+  quoteBudget: number | undefined,
+  expireAt: number | undefined,
+): PlaceCommand {
   return {
     kind: 'place',
     orderId,
@@ -55,11 +85,12 @@ export function place(
     type,
     qty,
     price,
-    stopPrice: undefined,
+    stopPrice,
     tif,
     postOnly: false,
-    stp: 'cancel_taker',
-    quoteBudget: undefined,
+    stp,
+    quoteBudget,
+    expireAt,
   };
 }
 
@@ -88,11 +119,14 @@ class Recorder {
     this.live = new LiveOrders(maxOrderId);
   }
 
-  /** Executes without recording (prefill); returns the events. */
+  /** Executes without recording (prefill); returns the events. A FOK may answer fok_unfilled. */
   exec(cmd: BookCommand): readonly BookEvent[] {
     const events = this.book.execute(cmd);
     for (const ev of events) {
-      if (ev.type === 'rejected')
+      if (
+        ev.type === 'rejected' &&
+        !(ev.code === 'fok_unfilled' && cmd.kind === 'place' && cmd.tif === 'FOK')
+      )
         throw new Error(`stream generator: unexpected rejection ${ev.code} ${ev.message}`);
     }
     this.live.apply(events);
@@ -122,6 +156,95 @@ class Recorder {
 
   market(userId: string, side: Side, qty: number): PlaceCommand {
     return place(this.nextId++, userId, side, 'market', qty, undefined, 'IOC');
+  }
+
+  /**
+   * One of the issue 14 order types, in equal shares: a passive GTD limit (expiring 1..2,000 ops
+   * later), a crossing limit under STP decrement, a budgeted stop_market buy a few ticks above the
+   * best ask, a budgeted FOK market buy. `now` is the stream's clock (one step per op).
+   */
+  newType(owner: number, userId: string, side: Side, rng: Prng, now: number): [string, PlaceCommand] {
+    const kind = rng.int(4);
+    if (kind === 0) {
+      const price = this.passivePrice(side, 1 + rng.int(300));
+      const id = this.nextId++;
+      this.live.describe(id, owner, side, price);
+      const expireAt = now + 1 + rng.int(2_000);
+      return [
+        'new_gtd',
+        placeOf(
+          id,
+          userId,
+          side,
+          'limit',
+          1 + rng.int(10),
+          price,
+          undefined,
+          'GTD',
+          'cancel_taker',
+          undefined,
+          expireAt,
+        ),
+      ];
+    }
+    if (kind === 1) {
+      const price = side === 'buy' ? this.bestAskOr() + rng.int(3) : this.bestBidOr() - rng.int(3);
+      const id = this.nextId++;
+      this.live.describe(id, owner, side, price);
+      return [
+        'new_decrement',
+        placeOf(
+          id,
+          userId,
+          side,
+          'limit',
+          1 + rng.int(30),
+          price,
+          undefined,
+          'GTC',
+          'decrement',
+          undefined,
+          undefined,
+        ),
+      ];
+    }
+    const qty = 1 + rng.int(20);
+    const budget = qty * (this.bestAskOr() + 10);
+    if (kind === 2) {
+      const stopPrice = this.bestAskOr() + 1 + rng.int(5);
+      return [
+        'new_stop_market_buy',
+        placeOf(
+          this.nextId++,
+          userId,
+          'buy',
+          'stop_market',
+          qty,
+          undefined,
+          stopPrice,
+          'GTC',
+          'cancel_taker',
+          budget,
+          undefined,
+        ),
+      ];
+    }
+    return [
+      'new_fok_budget_buy',
+      placeOf(
+        this.nextId++,
+        userId,
+        'buy',
+        'market',
+        qty,
+        undefined,
+        undefined,
+        'FOK',
+        'cancel_maker',
+        budget,
+        undefined,
+      ),
+    ];
   }
 
   /** Reference prices: the opposite best for a side, or the own best, or the starting mid. */
@@ -193,6 +316,8 @@ export interface MixedOptions {
   readonly users: number;
   readonly prefill: number;
   readonly ops: number;
+  /** Issue 14: this percent of the ops are the new order types (Recorder.newType), and every 100th op an `expire`. */
+  readonly newTypesPercent?: number;
 }
 
 /**
@@ -217,12 +342,18 @@ export function mixedStream(opts: MixedOptions): Stream {
   const restingAfterPrefill = rec.book.size;
   const { levels, deepest } = levelStats(rec.book);
 
+  const newTypes = opts.newTypesPercent ?? 0;
   for (let i = 0; i < opts.ops; i++) {
     const roll = rng.int(100);
     const owner = rng.int(opts.users);
     const userId = names[owner]!;
     const side = sideOf(rng);
-    if (roll < 25 && rec.live.size > 0) {
+    if (newTypes > 0 && i % 100 === 99) {
+      rec.record('new_expire', { kind: 'expire', now: i });
+    } else if (newTypes > 0 && rng.int(100) < newTypes) {
+      const [label, cmd] = rec.newType(owner, userId, side, rng, i);
+      rec.record(label, cmd);
+    } else if (roll < 25 && rec.live.size > 0) {
       const id = rec.live.pick(rng.next());
       rec.record('cancel', cancel(id, names[rec.live.owner[id]!]!));
     } else if (roll < 35) {

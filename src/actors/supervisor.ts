@@ -68,6 +68,11 @@ export interface SupervisorOptions {
   /** Batches between in-memory rebuild points (snapshots of the book and lifecycle). */
   readonly checkpointEvery?: number;
   readonly inspect?: (event: ActorInspection) => void;
+  /**
+   * The clock of the GTD expiry scheduler (default Date.now): read here, in the host, never in a
+   * market, and sent to it inside the `expire` command.
+   */
+  readonly now?: (() => number) | undefined;
   /** Figures of the matching core (metrics are a sink: the actors never see what records them). */
   readonly observe?: SupervisorObserver;
   /**
@@ -146,7 +151,17 @@ interface Supervised {
   rebuilding: boolean;
   /** Batches processed since the last rebuild point was taken. */
   sinceCheckpoint: number;
+  /** The GTD expiry timer: when it fires, and the timer itself (issue 14). */
+  expiryAt: number | undefined;
+  expiryTimer: NodeJS.Timeout | undefined;
+  /** An `expire` command is on its way: no other is armed until it is answered. */
+  expiring: boolean;
 }
+
+/** setTimeout's longest delay; a later expiry re-arms when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A halted market's expiry is retried after this long. */
+const EXPIRY_RETRY_MS = 1_000;
 
 /** The whole exchange's in-memory state at one instant where it equals the committed journal. */
 export interface ExchangeState {
@@ -197,6 +212,7 @@ export class Supervisor {
   /** Sequence of the `@ledger` journal records (credits); recovery resumes it. */
   private ledgerSeq = 0;
   private creditsCommitting = 0;
+  private expiriesStopped = false;
 
   constructor(private readonly options: SupervisorOptions) {
     this.mailboxSize = options.mailboxSize ?? 10_000;
@@ -237,8 +253,70 @@ export class Supervisor {
       rebuildTo: undefined,
       rebuilding: false,
       sinceCheckpoint: 0,
+      expiryAt: undefined,
+      expiryTimer: undefined,
+      expiring: false,
     });
+    this.armExpiry(this.markets.get(definition.symbol)!);
     return actor;
+  }
+
+  /** Arms every market's GTD expiry timer (after a recovery changed their books behind its back). */
+  armExpiries(): void {
+    for (const market of this.markets.values()) this.armExpiry(market);
+  }
+
+  /** Stops the expiry timers for good (shutdown: nothing may reach a sink being closed). */
+  stopExpiries(): void {
+    this.expiriesStopped = true;
+    for (const market of this.markets.values()) {
+      clearTimeout(market.expiryTimer);
+      market.expiryTimer = market.expiryAt = undefined;
+    }
+  }
+
+  /**
+   * Keeps one timer per market at its earliest GTD expiry. When it fires, the market gets
+   * `{kind:"expire", now}`: time enters the deterministic core as a journaled command.
+   */
+  private armExpiry(market: Supervised, retryAt?: number): void {
+    if (this.expiriesStopped || market.expiring) return;
+    const at = retryAt ?? market.actor.nextExpiry();
+    if (at === market.expiryAt) return;
+    clearTimeout(market.expiryTimer);
+    market.expiryAt = at;
+    market.expiryTimer = undefined;
+    if (at === undefined) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - this.now()));
+    market.expiryTimer = setTimeout(() => {
+      this.expireDue(market);
+    }, delay);
+    // Never what keeps the process alive.
+    market.expiryTimer.unref();
+  }
+
+  private expireDue(market: Supervised): void {
+    market.expiryTimer = market.expiryAt = undefined;
+    const now = this.now();
+    const due = market.actor.nextExpiry();
+    if (due === undefined) return;
+    if (market.halted) {
+      this.armExpiry(market, now + EXPIRY_RETRY_MS);
+    } else if (due > now) {
+      this.armExpiry(market);
+    } else {
+      // Answered once committed (or refused: busy, halted): then the next expiry is armed, or
+      // this one retried.
+      market.expiring = true;
+      this.send(market.actor.definition.symbol, { kind: 'expire', now }, now, (result) => {
+        market.expiring = false;
+        this.armExpiry(market, result.ok ? undefined : this.now() + EXPIRY_RETRY_MS);
+      });
+    }
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   actor(symbol: string): MarketActor | undefined {
@@ -455,6 +533,7 @@ export class Supervisor {
         this.commitFailed(market, flight, error);
       },
     );
+    this.armExpiry(market);
     if (actor.mailbox.size > 0) this.schedule(market);
   }
 

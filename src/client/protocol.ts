@@ -34,11 +34,11 @@ export type Side = (typeof SIDES)[number];
 export const ORDER_TYPES = ['limit', 'market', 'stop_limit', 'stop_market'] as const;
 export type OrderType = (typeof ORDER_TYPES)[number];
 
-export const TIME_IN_FORCE = ['GTC', 'IOC', 'FOK'] as const;
+export const TIME_IN_FORCE = ['GTC', 'IOC', 'FOK', 'GTD'] as const;
 export type TimeInForce = (typeof TIME_IN_FORCE)[number];
 
 /** Self-trade prevention; `cancel_taker` is the default. */
-export const STP_MODES = ['cancel_taker', 'cancel_maker', 'cancel_both'] as const;
+export const STP_MODES = ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement'] as const;
 export type SelfTradePrevention = (typeof STP_MODES)[number];
 
 export const ORDER_STATUSES = [
@@ -152,6 +152,8 @@ interface PlaceFields {
   readonly stopPrice?: Decimal;
   /** Default `GTC`. */
   readonly tif?: TimeInForce;
+  /** Required with `tif:"GTD"` (and only then): ms since epoch; the market cancels the order then. */
+  readonly expireAt?: number;
   readonly postOnly?: boolean;
   /** Default `cancel_taker`. */
   readonly stp?: SelfTradePrevention;
@@ -159,11 +161,20 @@ interface PlaceFields {
   readonly clientOrderId?: string;
 }
 
-/** An order as placed: `qty`, or for a market buy `quoteQty` (spend at most this much quote) instead. */
+/**
+ * An order as placed: `qty`, or for a market or stop_market buy `quoteQty` (spend at most this much
+ * quote, locked at placement) instead or as well. A stop_market buy and a FOK market buy need
+ * `quoteQty` (PROTOCOL v1.1, "More order types"; without it: `bad_request`).
+ */
 export type PlaceOrder = PlaceFields &
   (
     | { readonly qty: Decimal; readonly quoteQty?: Decimal }
-    | { readonly qty?: Decimal; readonly quoteQty: Decimal; readonly side: 'buy'; readonly type: 'market' }
+    | {
+        readonly qty?: Decimal;
+        readonly quoteQty: Decimal;
+        readonly side: 'buy';
+        readonly type: 'market' | 'stop_market';
+      }
   );
 
 export type PlaceRequest = RequestBase & { readonly op: 'place' } & PlaceOrder;

@@ -408,6 +408,13 @@ export class MarketDataPublisher {
           order.remaining = event.remaining;
           break;
         }
+        case 'decremented': {
+          const order = touchOrder(market, touched, event.orderId, ts);
+          if (order === undefined) break;
+          order.qty -= event.qty;
+          order.remaining = event.remaining;
+          break;
+        }
         case 'level':
           levels.push(event);
           break;
@@ -638,6 +645,12 @@ export function placementSummary(
       case 'amended':
         if (event.orderId === orderId) {
           qty = event.qty;
+          remaining = event.remaining;
+        }
+        break;
+      case 'decremented':
+        if (event.orderId === orderId && qty !== undefined) {
+          qty -= event.qty;
           remaining = event.remaining;
         }
         break;

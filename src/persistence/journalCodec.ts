@@ -101,8 +101,8 @@ function shapeOf<U, K extends keyof U & string>(): ShapeOf<U, K> {
 
 const SIDES = ['buy', 'sell'] as const;
 const ORDER_TYPES = ['limit', 'market', 'stop_limit', 'stop_market'] as const;
-const TIFS = ['GTC', 'IOC', 'FOK'] as const;
-const STPS = ['cancel_taker', 'cancel_maker', 'cancel_both'] as const;
+const TIFS = ['GTC', 'IOC', 'FOK', 'GTD'] as const;
+const STPS = ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement'] as const;
 const COMMAND_KINDS = ['place', 'cancel', 'amend', 'cancel_all'] as const;
 const REJECT_CODES = [
   'bad_request',
@@ -145,6 +145,8 @@ const COMMAND_SHAPES: readonly Shape[] = [
     'postOnly',
     ['stp', STPS],
     'quoteBudget',
+    // Issue 14, appended: absent (a trailing nil, left out) in every record written before it.
+    'expireAt',
   ]),
   command('cancel', [['userId', STRING], 'orderId', ['clientOrderId', STRING]]),
   command('amend', [['userId', STRING], 'orderId', ['clientOrderId', STRING], 'qty', 'price']),
@@ -158,6 +160,11 @@ const LEDGER_COMMAND_SHAPES: readonly Shape[] = [
   ledgerCommand('deposit', [['userId', STRING], ['asset', STRING], 'amount']),
 ];
 const LEDGER_TAG_BASE = LIFECYCLE_TAG + 1;
+/**
+ * The `expire` command (issue 14, GTD): [EXPIRE_TAG, now]. Kept clear of the tags above, which grow
+ * by appending (order commands before the lifecycle tag cannot, ledger commands after it can).
+ */
+const EXPIRE_TAG = 16;
 
 const event = shapeOf<BookEvent, 'type'>();
 const EVENT_SHAPES: readonly Shape[] = [
@@ -191,6 +198,8 @@ const EVENT_SHAPES: readonly Shape[] = [
   event('canceled', ['orderId', ['userId', STRING], 'remaining', ['reason', CANCEL_REASONS]]),
   event('amended', ['orderId', 'price', 'qty', 'remaining', 'priorityKept']),
   event('level', [['side', SIDES], 'price', 'qty']),
+  // Issue 14, appended within version 2: records written before it have no such tag.
+  event('decremented', ['orderId', ['userId', STRING], 'qty', 'remaining']),
 ];
 
 /** What msgpackr gives back for our records: plain values, arrays and string-keyed maps. */
@@ -334,6 +343,7 @@ function packCommand(cmd: JournalCommand, strings: StringTable): Packed[] {
     const fields = { userId: cmd.userId, asset: cmd.asset, amount: packAmount(cmd.amount) };
     return packShape(LEDGER_TAG_BASE, LEDGER_COMMAND_SHAPES[0]!, fields, strings);
   }
+  if (cmd.kind === 'expire') return [EXPIRE_TAG, cmd.now];
   const tag = COMMAND_TAGS.get(cmd.kind);
   if (tag === undefined) throw new Error(`journal: unknown command kind ${cmd.kind}`);
   return packShape(tag, COMMAND_SHAPES[tag]!, cmd as unknown as Fields, strings);
@@ -348,6 +358,10 @@ function unpackCommand(packed: Packed, strings: readonly string[] | undefined): 
       throw new JournalDecodeError('deposit without user or asset');
     }
     return { kind: 'deposit', userId, asset, amount: unpackAmount(amount, 'deposit amount') };
+  }
+  if (Array.isArray(packed) && packed[0] === EXPIRE_TAG) {
+    if (typeof packed[1] !== 'number') throw new JournalDecodeError('expire command without its time');
+    return { kind: 'expire', now: packed[1] };
   }
   if (Array.isArray(packed) && packed[0] === LIFECYCLE_TAG) {
     const lifecycleEvent: unknown = packed[1];

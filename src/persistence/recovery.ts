@@ -126,6 +126,7 @@ export async function recover(
   }
   for (const actor of actors.values()) actor.finishRecovery();
   supervisor.resumeLedgerSeq(ledgerSeq);
+  supervisor.armExpiries();
   return {
     records,
     entries,

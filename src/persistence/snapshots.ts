@@ -81,13 +81,15 @@ const OpenOrderShape = z.object({
   clientOrderId: z.string().optional(),
   side: z.enum(['buy', 'sell']),
   type: z.enum(['limit', 'market', 'stop_limit', 'stop_market']),
-  tif: z.enum(['GTC', 'IOC', 'FOK']),
+  tif: z.enum(['GTC', 'IOC', 'FOK', 'GTD']),
   postOnly: z.boolean(),
-  stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both']),
+  stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement']),
   price: z.number().int().optional(),
   stopPrice: z.number().int().optional(),
   qty: z.number().int(),
   remaining: z.number().int(),
+  quoteBudget: z.number().int().positive().optional(),
+  expireAt: z.number().int().positive().optional(),
 });
 
 const ActivityShape = z.object({

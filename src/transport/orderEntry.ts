@@ -323,10 +323,13 @@ function placeProblem(r: PlaceRequest): string | undefined {
   if (stopType !== (r.stopPrice !== undefined)) {
     return stopType ? `stopPrice is required for ${r.type}` : `stopPrice is not allowed for ${r.type}`;
   }
-  if (r.quoteQty !== undefined && !(r.type === 'market' && r.side === 'buy')) {
-    return 'quoteQty is only for market buys';
+  if (r.quoteQty !== undefined && !((r.type === 'market' || r.type === 'stop_market') && r.side === 'buy')) {
+    return 'quoteQty is only for market and stop_market buys';
   }
   if (r.qty === undefined && r.quoteQty === undefined) return 'qty is required';
+  if ((r.tif === 'GTD') !== (r.expireAt !== undefined)) {
+    return r.tif === 'GTD' ? 'expireAt is required for GTD' : 'expireAt is only for GTD orders';
+  }
   if (r.postOnly === true && (!limitType || (r.tif ?? 'GTC') !== 'GTC')) {
     return 'postOnly is only for GTC limit and stop_limit orders';
   }
@@ -373,7 +376,8 @@ function placeCommand(
     userId,
     side: r.side,
     type: r.type,
-    // A budget-only market buy: the book caps it by maxQty; the budget decides.
+    // A budget-only (stop_)market buy: the book caps it by maxQty; the budget decides (a FOK one
+    // fills when the whole budget can be spent, src/actors/book/types.ts).
     qty: qty?.ok ? qty.value : money.maxLots,
     price: price?.ok ? price.value : undefined,
     stopPrice: stopPrice?.ok ? stopPrice.value : undefined,
@@ -382,6 +386,7 @@ function placeCommand(
     stp: r.stp ?? 'cancel_taker',
     clientOrderId: r.clientOrderId,
     quoteBudget: budget?.ok ? budget.value : undefined,
+    expireAt: r.expireAt,
   });
 }
 

@@ -20,11 +20,13 @@ export const PlaceRequest = z.object({
   qty: decimal.optional(),
   price: decimal.optional(),
   stopPrice: decimal.optional(),
-  tif: z.enum(['GTC', 'IOC', 'FOK']).optional(),
+  tif: z.enum(['GTC', 'IOC', 'FOK', 'GTD']).optional(),
   postOnly: z.boolean().optional(),
-  stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both']).optional(),
+  stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement']).optional(),
   clientOrderId: clientOrderId.optional(),
   quoteQty: decimal.optional(),
+  /** GTD only: ms since epoch. */
+  expireAt: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type PlaceRequest = z.infer<typeof PlaceRequest>;
 

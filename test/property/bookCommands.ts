@@ -35,6 +35,8 @@ const MALFORMATIONS = [
   'budgetZero',
   'budgetOnOther',
   'postOnlyOnOther',
+  'expireMissing',
+  'expireExtra',
 ] as const;
 type Malformation = (typeof MALFORMATIONS)[number] | 'none';
 
@@ -52,6 +54,10 @@ interface PlaceIntent {
   readonly postOnly: boolean;
   readonly stp: SelfTradePrevention;
   readonly quoteBudget: number | undefined;
+  /** With a budget: no qty of its own (order entry gives such an order the book's maxQty). */
+  readonly budgetOnly: boolean;
+  /** GTD: expires this many clock steps after the current time. */
+  readonly expireIn: number;
   readonly malformed: Malformation;
 }
 
@@ -79,7 +85,13 @@ interface CancelAllIntent {
   readonly userId: string;
 }
 
-export type Intent = PlaceIntent | CancelIntent | AmendIntent | CancelAllIntent;
+/** The expiry scheduler's command: the clock moves on by `advance` steps (0: the same time again). */
+interface ExpireIntent {
+  readonly kind: 'expire';
+  readonly advance: number;
+}
+
+export type Intent = PlaceIntent | CancelIntent | AmendIntent | CancelAllIntent | ExpireIntent;
 
 const userArb = fc.constantFrom(...USERS);
 
@@ -114,29 +126,76 @@ const LARGE: Magnitudes = {
   amendQty: fc.integer({ min: 1, max: LARGE_MAX_QTY }),
 };
 
-const placeArbWith = (magnitudes: Magnitudes): fc.Arbitrary<PlaceIntent> =>
+/** How often each order type, tif and stp comes up, and how often a buy that may carry a budget does. */
+interface Mix {
+  readonly types: readonly [OrderType, number][];
+  readonly tifs: readonly [TimeInForce, number][];
+  readonly stps: readonly SelfTradePrevention[];
+  /** fc.option's freq: 1 in `budgetFreq` budgeted buys have none. */
+  readonly budgetFreq: number;
+  /** Weight of `expire` commands beside 14 placements (0: none). */
+  readonly expireWeight: number;
+}
+
+const weighted = <T>(pairs: readonly [T, number][]): fc.Arbitrary<T> =>
+  fc.oneof(...pairs.map(([value, weight]) => ({ arbitrary: fc.constant(value), weight })));
+
+const PLAIN_MIX: Mix = {
+  types: [
+    ['limit', 6],
+    ['market', 2],
+    ['stop_limit', 2],
+    ['stop_market', 2],
+  ],
+  tifs: [
+    ['GTC', 5],
+    ['IOC', 2],
+    ['FOK', 2],
+  ],
+  stps: ['cancel_taker', 'cancel_maker', 'cancel_both'],
+  budgetFreq: 5,
+  expireWeight: 0,
+};
+
+/**
+ * Issue 14: the new order types mixed with the old ones: budgeted stop_market and FOK market buys
+ * (budget-only ones among them) and STP decrement come up often beside resting limits that they
+ * trade against.
+ */
+const NEW_TYPES_MIX: Mix = {
+  types: [
+    ['limit', 6],
+    ['market', 3],
+    ['stop_limit', 1],
+    ['stop_market', 3],
+  ],
+  tifs: [
+    ['GTC', 3],
+    ['IOC', 1],
+    ['FOK', 3],
+    ['GTD', 3],
+  ],
+  stps: ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement', 'decrement'],
+  budgetFreq: 8,
+  expireWeight: 3,
+};
+
+const placeArbWith = (magnitudes: Magnitudes, mix: Mix): fc.Arbitrary<PlaceIntent> =>
   fc.record({
     kind: fc.constant('place' as const),
     userId: userArb,
     clientOrderId: fc.option(fc.constantFrom(...CLIENT_IDS), { nil: undefined, freq: 2 }),
     side: fc.constantFrom<Side>('buy', 'sell'),
-    type: fc.oneof(
-      { arbitrary: fc.constant<OrderType>('limit'), weight: 6 },
-      { arbitrary: fc.constant<OrderType>('market'), weight: 2 },
-      { arbitrary: fc.constant<OrderType>('stop_limit'), weight: 2 },
-      { arbitrary: fc.constant<OrderType>('stop_market'), weight: 2 },
-    ),
+    type: weighted(mix.types),
     priceOffset: fc.integer({ min: -3, max: 8 }),
     stopPrice: fc.integer({ min: 5, max: 15 }),
     qty: magnitudes.qty,
-    tif: fc.oneof(
-      { arbitrary: fc.constant<TimeInForce>('GTC'), weight: 5 },
-      { arbitrary: fc.constant<TimeInForce>('IOC'), weight: 2 },
-      { arbitrary: fc.constant<TimeInForce>('FOK'), weight: 2 },
-    ),
+    tif: weighted(mix.tifs),
     postOnly: fc.oneof({ arbitrary: fc.constant(false), weight: 4 }, fc.constant(true)),
-    stp: fc.constantFrom<SelfTradePrevention>('cancel_taker', 'cancel_maker', 'cancel_both'),
-    quoteBudget: fc.option(magnitudes.quoteBudget, { nil: undefined }),
+    stp: fc.constantFrom<SelfTradePrevention>(...mix.stps),
+    quoteBudget: fc.option(magnitudes.quoteBudget, { nil: undefined, freq: mix.budgetFreq }),
+    budgetOnly: fc.boolean(),
+    expireIn: fc.integer({ min: 1, max: 8 }),
     malformed: fc.oneof(
       { arbitrary: fc.constant<Malformation>('none'), weight: 30 },
       { arbitrary: fc.constantFrom(...MALFORMATIONS), weight: 1 },
@@ -164,9 +223,9 @@ const amendPriceArb = fc.option(
   { nil: undefined, freq: 3 },
 );
 
-const intentArbWith = (magnitudes: Magnitudes): fc.Arbitrary<Intent> =>
+const intentArbWith = (magnitudes: Magnitudes, mix: Mix = PLAIN_MIX): fc.Arbitrary<Intent> =>
   fc.oneof(
-    { arbitrary: placeArbWith(magnitudes), weight: 14 },
+    { arbitrary: placeArbWith(magnitudes, mix), weight: 14 },
     {
       arbitrary: fc.record({ kind: fc.constant('cancel' as const), userId: userArb, target: targetArb }),
       weight: 3,
@@ -182,6 +241,17 @@ const intentArbWith = (magnitudes: Magnitudes): fc.Arbitrary<Intent> =>
       weight: 3,
     },
     { arbitrary: fc.record({ kind: fc.constant('cancel_all' as const), userId: userArb }), weight: 1 },
+    ...(mix.expireWeight === 0
+      ? []
+      : [
+          {
+            arbitrary: fc.record({
+              kind: fc.constant('expire' as const),
+              advance: fc.integer({ min: 0, max: 4 }),
+            }),
+            weight: mix.expireWeight,
+          },
+        ]),
   );
 
 /** Small maxOrders values make `overloaded` common; maxQty 30 makes qty 31..40 a bad_request. */
@@ -192,6 +262,12 @@ export const configArb: fc.Arbitrary<BookConfig> = fc.record({
 
 /** size 'max': lengths spread over the whole range, not fast-check's default of mostly short arrays. */
 export const intentsArb = fc.array(intentArbWith(SMALL), { minLength: 1, maxLength: 50, size: 'max' });
+/** Issue 14: sequences where the new order types are common (NEW_TYPES_MIX). */
+export const newTypesIntentsArb = fc.array(intentArbWith(SMALL, NEW_TYPES_MIX), {
+  minLength: 1,
+  maxLength: 50,
+  size: 'max',
+});
 
 export const largeConfigArb: fc.Arbitrary<BookConfig> = fc.constant({
   maxOrders: LARGE_MAX_ORDERS,
@@ -207,13 +283,20 @@ interface Placed {
 
 const UNKNOWN_ORDER_ID = 1_000_000;
 
+/** Where the logical clock of a sequence starts (GTD expiries and `expire` times count from it). */
+const CLOCK_START = 1_000;
+
 /** Turns intents into commands; every placement gets the next orderId (1, 2, ...). */
 export function toCommands(intents: readonly Intent[], config: BookConfig): BookCommand[] {
   const placed: Placed[] = [];
+  let clock = CLOCK_START;
   return intents.map((intent): BookCommand => {
     switch (intent.kind) {
+      case 'expire':
+        clock += intent.advance;
+        return { kind: 'expire', now: clock };
       case 'place': {
-        const command = toPlace(intent, placed.length + 1, config);
+        const command = toPlace(intent, placed.length + 1, config, clock);
         placed.push(command);
         return command;
       }
@@ -256,11 +339,12 @@ function resolveTarget(
   }
 }
 
-function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig): PlaceCommand {
+function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig, clock: number): PlaceCommand {
   const { type, side, malformed } = intent;
   const hasPrice = type === 'limit' || type === 'stop_limit';
   const hasStop = type === 'stop_limit' || type === 'stop_market';
-  const isMarketBuy = type === 'market' && side === 'buy';
+  const takesBudget = (type === 'market' || type === 'stop_market') && side === 'buy';
+  const quoteBudget = takesBudget ? intent.quoteBudget : undefined;
   const price = side === 'buy' ? 12 - intent.priceOffset : 8 + intent.priceOffset;
   const command: PlaceCommand = {
     kind: 'place',
@@ -269,13 +353,14 @@ function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig): Plac
     clientOrderId: intent.clientOrderId,
     side,
     type,
-    qty: intent.qty,
+    qty: quoteBudget !== undefined && intent.budgetOnly ? config.maxQty : intent.qty,
     price: hasPrice ? price : undefined,
     stopPrice: hasStop ? intent.stopPrice : undefined,
     tif: intent.tif,
-    postOnly: intent.postOnly && hasPrice && intent.tif === 'GTC',
+    postOnly: intent.postOnly && hasPrice && (intent.tif === 'GTC' || intent.tif === 'GTD'),
     stp: intent.stp,
-    quoteBudget: isMarketBuy ? intent.quoteBudget : undefined,
+    quoteBudget,
+    expireAt: intent.tif === 'GTD' ? clock + intent.expireIn : undefined,
   };
   return malform(command, malformed, price, config);
 }
@@ -308,5 +393,9 @@ function malform(command: PlaceCommand, how: Malformation, price: number, config
       return { ...command, quoteBudget: 50 };
     case 'postOnlyOnOther':
       return { ...command, postOnly: true };
+    case 'expireMissing':
+      return { ...command, expireAt: undefined };
+    case 'expireExtra':
+      return { ...command, expireAt: 5_000 };
   }
 }

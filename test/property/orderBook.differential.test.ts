@@ -14,7 +14,14 @@ import {
   checkQuantityConservation,
 } from '../reference/invariants.ts';
 import { ReferenceBook } from '../reference/referenceBook.ts';
-import { configArb, intentsArb, largeConfigArb, largeIntentsArb, toCommands } from './bookCommands.ts';
+import {
+  configArb,
+  intentsArb,
+  largeConfigArb,
+  largeIntentsArb,
+  newTypesIntentsArb,
+  toCommands,
+} from './bookCommands.ts';
 
 /**
  * The engine against the reference model (test/reference), command by command: same events, same
@@ -155,6 +162,10 @@ describe('OrderBook against the reference model', () => {
     expect(refusedAtTrigger).toBeGreaterThan(20);
   });
 
+  it('issue 14: agrees on budgeted stop_market and FOK market buys, STP decrement and GTD expiries mixed with the old types', () => {
+    fc.assert(fc.property(scenarioOf(configArb, newTypesIntentsArb), runBoth), { numRuns: NUM_RUNS });
+  });
+
   it('stays exact with quantities and budgets near 2^53', () => {
     fc.assert(fc.property(scenarioOf(largeConfigArb, largeIntentsArb), runBoth), {
       numRuns: Math.round(NUM_RUNS / 4),
@@ -162,7 +173,17 @@ describe('OrderBook against the reference model', () => {
   });
 
   it('behaves identically after snapshot, JSON round trip and restore', () => {
-    const splitArb = fc.tuple(scenarioArb, fc.nat()).map(([scenario, cut]) => ({
+    checkRestore(scenarioArb);
+  });
+
+  it('issue 14: behaves identically after snapshot and restore with GTD orders, expiries and the new types', () => {
+    checkRestore(scenarioOf(configArb, newTypesIntentsArb));
+  });
+});
+
+function checkRestore(scenarios: typeof scenarioArb): void {
+  {
+    const splitArb = fc.tuple(scenarios, fc.nat()).map(([scenario, cut]) => ({
       ...scenario,
       cut: cut % (scenario.commands.length + 1),
     }));
@@ -197,5 +218,5 @@ describe('OrderBook against the reference model', () => {
       }),
       { numRuns: Math.round(NUM_RUNS / 4) },
     );
-  });
-});
+  }
+}

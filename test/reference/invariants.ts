@@ -199,6 +199,15 @@ function applyEvent(
       a.remaining = event.remaining;
       return;
     }
+    case 'decremented': {
+      const a = account(event.orderId, 'decremented');
+      if (!(event.qty > 0) || !(event.remaining > 0) || event.remaining !== a.remaining - event.qty) {
+        fail(`decremented order ${event.orderId} by ${event.qty} to ${event.remaining}, had ${a.remaining}`);
+      }
+      a.qty -= event.qty;
+      a.remaining = event.remaining;
+      return;
+    }
     case 'rested': {
       const a = account(event.orderId, 'rested');
       if (!(event.remaining > 0) || event.remaining !== a.remaining) {

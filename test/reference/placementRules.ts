@@ -18,8 +18,9 @@ export function isStopType(type: OrderType): boolean {
 }
 
 export function isBadPlacement(command: PlaceCommand, config: BookConfig): boolean {
-  const { type, side, qty, price, stopPrice, quoteBudget, tif, postOnly } = command;
-  const isMarketBuy = type === 'market' && side === 'buy';
+  const { type, side, qty, price, stopPrice, quoteBudget, tif, postOnly, expireAt } = command;
+  const rests = tif === 'GTC' || tif === 'GTD';
+  const takesBudget = (type === 'market' || type === 'stop_market') && side === 'buy';
   const problems = [
     !isPositiveSafeInteger(qty) || qty > config.maxQty,
     hasLimitPrice(type) !== (price !== undefined),
@@ -27,8 +28,10 @@ export function isBadPlacement(command: PlaceCommand, config: BookConfig): boole
     price !== undefined && !isPositiveSafeInteger(price),
     stopPrice !== undefined && !isPositiveSafeInteger(stopPrice),
     quoteBudget !== undefined && !isPositiveSafeInteger(quoteBudget),
-    postOnly && (!hasLimitPrice(type) || tif !== 'GTC'),
-    quoteBudget !== undefined && (!isMarketBuy || tif === 'FOK'),
+    postOnly && (!hasLimitPrice(type) || !rests),
+    (tif === 'GTD') !== (expireAt !== undefined),
+    expireAt !== undefined && !isPositiveSafeInteger(expireAt),
+    quoteBudget !== undefined && !takesBudget,
   ];
   return problems.includes(true);
 }

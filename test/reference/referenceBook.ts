@@ -115,6 +115,9 @@ export class ReferenceBook implements MatchingEngine {
       case 'cancel_all':
         this.cancelAll(command, events);
         break;
+      case 'expire':
+        this.expire(command.now, events);
+        break;
     }
     return [...events, ...levelChanges(levelsBefore, this.levelTotals())];
   }
@@ -151,6 +154,8 @@ export class ReferenceBook implements MatchingEngine {
       stopPrice: command.stopPrice,
       qty: command.qty,
       remaining: command.qty,
+      quoteBudget: command.quoteBudget,
+      expireAt: command.expireAt,
     };
     if (!isStopType(order.type)) {
       this.executeOrder(order, command.quoteBudget, events);
@@ -194,6 +199,20 @@ export class ReferenceBook implements MatchingEngine {
     }
     this.removeOpenOrder(target);
     events.push(canceled(target, 'user'));
+  }
+
+  /** GTD: every open order whose expireAt has come, earliest first (ties: lower id first). */
+  private expire(now: number, events: BookEvent[]): void {
+    if (!Number.isSafeInteger(now) || now < 0) {
+      events.push(rejected('expire', undefined, 'bad_request'));
+      return;
+    }
+    const due = [...this.resting, ...this.stops].filter((o) => o.expireAt !== undefined && o.expireAt <= now);
+    due.sort((a, b) => a.expireAt! - b.expireAt! || a.orderId - b.orderId);
+    for (const order of due) {
+      this.removeOpenOrder(order);
+      events.push(canceled(order, 'expired'));
+    }
   }
 
   private cancelAll(command: CancelAllCommand, events: BookEvent[]): void {
@@ -243,7 +262,7 @@ export class ReferenceBook implements MatchingEngine {
     order.qty = newQty;
     order.remaining = newQty - filled;
     events.push(amended(order, false));
-    // Re-enters as an aggressive GTC limit: resting orders are always GTC, so tif needs no change.
+    // Re-enters as an aggressive limit: resting orders are GTC or GTD, so tif needs no change.
     this.executeOrder(order, undefined, events);
     this.runTriggerQueue(events);
   }
@@ -260,13 +279,13 @@ export class ReferenceBook implements MatchingEngine {
       events.push(canceled(order, 'would_match'));
       return;
     }
-    if (order.tif === 'FOK' && !this.canFillCompletely(order)) {
+    if (order.tif === 'FOK' && !this.canFillCompletely({ ...order, quoteBudget })) {
       events.push(canceled(order, 'fok_unfilled'));
       return;
     }
     if (this.match(order, quoteBudget, events) === 'finished') return;
     // A market order (or a triggered stop_market) has no price and never rests, whatever its tif.
-    if (order.price !== undefined && order.tif === 'GTC') {
+    if (order.price !== undefined && (order.tif === 'GTC' || order.tif === 'GTD')) {
       this.resting.push(order);
       events.push({
         type: 'rested',
@@ -290,6 +309,10 @@ export class ReferenceBook implements MatchingEngine {
       const affordableLots = budget === undefined ? Infinity : Number(budget / BigInt(price));
       if (affordableLots < 1) return 'open';
 
+      if (maker.userId === taker.userId && taker.stp === 'decrement') {
+        if (this.decrementBoth(taker, maker, events) === 'finished') return 'finished';
+        continue;
+      }
       if (maker.userId === taker.userId) {
         if (taker.stp === 'cancel_maker' || taker.stp === 'cancel_both') {
           this.removeOpenOrder(maker);
@@ -325,18 +348,55 @@ export class ReferenceBook implements MatchingEngine {
     return 'finished';
   }
 
-  /** FOK walk: same-user makers are skipped under cancel_maker and end the walk otherwise. */
-  private canFillCompletely(taker: Pick<Order, 'side' | 'price' | 'userId' | 'stp' | 'remaining'>): boolean {
+  /** STP decrement: both lose the smaller remaining, maker first; an order left with none is canceled. */
+  private decrementBoth(taker: Order, maker: Order, events: BookEvent[]): MatchOutcome {
+    const d = Math.min(taker.remaining, maker.remaining);
+    const takerDone = taker.remaining === d;
+    for (const order of [maker, taker]) {
+      if (order.remaining === d) {
+        if (order === maker) this.removeOpenOrder(maker);
+        events.push(canceled(order, 'self_trade'));
+        continue;
+      }
+      order.qty -= d;
+      order.remaining -= d;
+      const { orderId, userId, remaining } = order;
+      events.push({ type: 'decremented', orderId, userId, qty: d, remaining });
+    }
+    return takerDone ? 'finished' : 'open';
+  }
+
+  /**
+   * FOK walk: same-user makers are skipped under cancel_maker and end the walk otherwise. With a
+   * budget, a maker adds only the lots the budget left affords, and a budget that cannot buy one
+   * lot at the next maker's price ends the walk: complete only for a budget-only order (its qty is
+   * the book's maxQty), whose whole budget is then spent up to lot rounding.
+   */
+  private canFillCompletely(
+    taker: Pick<Order, 'side' | 'price' | 'userId' | 'stp' | 'remaining' | 'quoteBudget'>,
+  ): boolean {
     let available = 0;
+    let budget = taker.quoteBudget === undefined ? undefined : BigInt(taker.quoteBudget);
+    let lastTaken: number | undefined;
     for (const maker of this.restingInPriority(opposite(taker.side))) {
       if (isWorseThanLimit(taker, maker.price!)) break;
+      const affordable = budget === undefined ? Infinity : Number(budget / BigInt(maker.price!));
+      if (affordable < 1) return taker.remaining === this.config.maxQty;
       if (maker.userId === taker.userId) {
         if (taker.stp === 'cancel_maker') continue;
         break;
       }
-      available += maker.remaining;
+      const lots = Math.min(maker.remaining, affordable, taker.remaining - available);
+      const spentHere = affordable < maker.remaining && affordable < taker.remaining - available;
+      if (spentHere) return taker.remaining === this.config.maxQty;
+      available += lots;
+      if (budget !== undefined) budget -= BigInt(lots) * BigInt(maker.price!);
+      if (available >= taker.remaining) return true;
+      lastTaken = maker.price!;
     }
-    return available >= taker.remaining;
+    // No maker left: the budget counts as spent when it cannot buy a lot at the last price taken.
+    const spent = budget !== undefined && lastTaken !== undefined && budget < BigInt(lastTaken);
+    return spent && taker.remaining === this.config.maxQty;
   }
 
   /**
@@ -369,8 +429,9 @@ export class ReferenceBook implements MatchingEngine {
       events.push(canceled(stop, 'compliance'));
       return;
     }
-    // The stop's own price/tif/postOnly/stp decide; a stop_market has no price, so it runs as market.
-    this.executeOrder(stop, undefined, events);
+    // The stop's own price/tif/postOnly/stp decide; a stop_market has no price, so it runs as market
+    // (a stop_market buy spending the budget it was placed with).
+    this.executeOrder(stop, stop.quoteBudget, events);
   }
 
   // ---- helpers over the two arrays ----

@@ -121,7 +121,7 @@ export function lifecycle(type: LifecycleEventType): MarketCommand {
   return { kind: 'lifecycle', event: lifecycleEvent(type) };
 }
 
-type PlaceFields = Omit<Extract<MarketCommand, { kind: 'place' }>, 'kind' | 'userId' | 'side'>;
+export type PlaceFields = Omit<Extract<MarketCommand, { kind: 'place' }>, 'kind' | 'userId' | 'side'>;
 
 /** A GTC limit order unless `extra` says otherwise. */
 export function limit(
@@ -207,6 +207,8 @@ export interface HarnessOptions {
   readonly checkpointEvery?: number;
   readonly inspect?: (event: ActorInspection) => void;
   readonly admit?: (market: MarketDefinition, userId: string) => string | undefined;
+  /** The expiry scheduler's clock (issue 14, GTD). */
+  readonly now?: () => number;
 }
 
 export function createHarness(options: HarnessOptions = {}): Harness {
@@ -272,11 +274,17 @@ function exactDiv(n: bigint, d: bigint): bigint {
  * What an open order needs locked, from first principles: its price and quantity read as the
  * decimals they stand for (ticks × tickSize, lots × lotSize), written in the asset's minor units.
  * A buy needs price × remaining exactly (PROTOCOL v1.1: fees come out of what is received, nothing
- * is reserved for them); a sell its remaining.
+ * is reserved for them); a sell its remaining; a pending stop_market buy its whole quote budget
+ * (tick×lot units, issue 14).
  */
 export function orderNeed(
   definition: MarketDefinition,
-  order: { side: 'buy' | 'sell'; price?: number | undefined; remaining: number },
+  order: {
+    side: 'buy' | 'sell';
+    price?: number | undefined;
+    remaining: number;
+    quoteBudget?: number | undefined;
+  },
 ): { asset: string; amount: bigint } {
   const tick = decimal(definition.money.tickSize);
   const lot = decimal(definition.money.lotSize);
@@ -289,9 +297,15 @@ export function orderNeed(
     );
     return { asset: definition.baseAsset, amount };
   }
-  if (order.price === undefined) throw new Error('an open buy always has a limit price');
+  const tickLots =
+    order.quoteBudget !== undefined
+      ? BigInt(order.quoteBudget)
+      : order.price !== undefined
+        ? BigInt(order.price) * BigInt(order.remaining)
+        : undefined;
+  if (tickLots === undefined) throw new Error('an open buy has a limit price or a quote budget');
   const notional = exactDiv(
-    BigInt(order.price) * tick.units * BigInt(order.remaining) * lot.units * 10n ** BigInt(quoteDecimals),
+    tickLots * tick.units * lot.units * 10n ** BigInt(quoteDecimals),
     10n ** BigInt(tick.scale + lot.scale),
   );
   return { asset: definition.quoteAsset, amount: notional };

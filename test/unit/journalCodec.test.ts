@@ -29,8 +29,8 @@ const small = fc.integer({ min: 1, max: 1_000_000 });
 const text = fc.string({ unit: 'grapheme', maxLength: 12 });
 const side = fc.constantFrom('buy', 'sell' as const);
 const orderType = fc.constantFrom('limit', 'market', 'stop_limit', 'stop_market' as const);
-const tif = fc.constantFrom('GTC', 'IOC', 'FOK' as const);
-const stp = fc.constantFrom('cancel_taker', 'cancel_maker', 'cancel_both' as const);
+const tif = fc.constantFrom('GTC', 'IOC', 'FOK', 'GTD' as const);
+const stp = fc.constantFrom('cancel_taker', 'cancel_maker', 'cancel_both', 'decrement' as const);
 /** Epoch milliseconds, occasionally fractional or far apart (the codec writes deltas). */
 const ts = fc.oneof(
   fc.integer({ min: 0, max: 4_000_000_000_000 }),
@@ -64,9 +64,11 @@ const placeCommand: fc.Arbitrary<MarketCommand> = withOptional(
     postOnly: fc.boolean(),
     stp,
     quoteBudget: id,
+    expireAt: id,
   },
   ['kind', 'userId', 'side', 'type', 'qty', 'tif', 'postOnly', 'stp'],
 );
+const expireCommand: fc.Arbitrary<MarketCommand> = record({ kind: fc.constant('expire' as const), now: id });
 const cancelCommand: fc.Arbitrary<MarketCommand> = withOptional(
   { kind: fc.constant('cancel' as const), userId: text, orderId: id, clientOrderId: text },
   ['kind', 'userId'],
@@ -113,7 +115,14 @@ const lifecycleCommand: fc.Arbitrary<MarketCommand> = lifecycleEvent.map((event)
   event,
 }));
 
-const command = fc.oneof(placeCommand, cancelCommand, amendCommand, cancelAllCommand, lifecycleCommand);
+const command = fc.oneof(
+  placeCommand,
+  cancelCommand,
+  amendCommand,
+  cancelAllCommand,
+  lifecycleCommand,
+  expireCommand,
+);
 
 const bookEvent: fc.Arbitrary<BookEvent> = fc.oneof(
   withOptional(
@@ -169,7 +178,15 @@ const bookEvent: fc.Arbitrary<BookEvent> = fc.oneof(
     orderId: id,
     userId: text,
     remaining: fc.nat(),
-    reason: fc.constantFrom('user', 'unfilled', 'self_trade', 'would_match', 'fok_unfilled' as const),
+    reason: fc.constantFrom(
+      'user',
+      'unfilled',
+      'self_trade',
+      'would_match',
+      'fok_unfilled',
+      'compliance',
+      'expired' as const,
+    ),
   }),
   record({
     type: fc.constant('amended' as const),
@@ -180,6 +197,13 @@ const bookEvent: fc.Arbitrary<BookEvent> = fc.oneof(
     priorityKept: fc.boolean(),
   }),
   record({ type: fc.constant('level' as const), side, price: small, qty: fc.nat() }),
+  record({
+    type: fc.constant('decremented' as const),
+    orderId: id,
+    userId: text,
+    qty: small,
+    remaining: small,
+  }),
 );
 
 const state = fc.constantFrom(...LIFECYCLE_STATES);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENT_TYPES, LIFECYCLE_STATES } from '../../machines/marketLifecycle.ts';
 import type { LifecycleEventType, LifecycleState } from '../../machines/marketLifecycle.ts';
-import { FEE_ACCOUNT } from '../../src/actors/ledger/index.ts';
-import type { Ledger } from '../../src/actors/ledger/index.ts';
+import { FEE_ACCOUNT, Ledger } from '../../src/actors/ledger/index.ts';
+import { MarketActor } from '../../src/actors/market/marketActor.ts';
 import type { CommandResult, MarketCommand } from '../../src/actors/market/types.ts';
+import { decodeMarketState, encodeMarketState } from '../../src/persistence/snapshots.ts';
 import {
   balancesOf,
   BTC_USDC,
@@ -14,6 +15,7 @@ import {
   listMarket,
   marketOrder,
   type Harness,
+  type PlaceFields,
 } from '../support/markets.ts';
 
 /**
@@ -523,5 +525,208 @@ describe('compliance gate (issue 12 §2)', () => {
     expect(actor.orderBook.findOrder({ userId: 'bob', orderId: stop.orderId })).toBeUndefined();
     expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
     expect(ledger.checkInvariants()).toEqual([]);
+  });
+});
+
+/** A BTC-USDC actor of its own (own ledger), for restores and replays. */
+function freshActor(): MarketActor {
+  return new MarketActor({
+    definition: BTC_USDC,
+    baseDecimals: 8,
+    quoteDecimals: 6,
+    ledger: new Ledger(),
+    mailboxSize: 16,
+    batchSize: 16,
+  });
+}
+
+describe('issue 14: budgeted stop_market and FOK market buys', () => {
+  const stopBuy = (userId: string, stopPrice: number, budget: number, extra: Partial<PlaceFields> = {}) =>
+    marketOrder(userId, 'buy', 1_000, {
+      type: 'stop_market',
+      tif: 'GTC',
+      stopPrice,
+      quoteBudget: budget,
+      ...extra,
+    });
+
+  it('issue 14: a stop_market buy or a FOK market buy without a budget answers bad_request and locks nothing', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000n);
+    expectError(
+      await send(marketOrder('alice', 'buy', 10, { type: 'stop_market', stopPrice: 100_00 })),
+      'bad_request',
+    );
+    expectError(await send(marketOrder('alice', 'buy', 10, { tif: 'FOK' })), 'bad_request');
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n, locked: 0n });
+  });
+
+  it('issue 14: a stop_market buy locks its budget at placement and a cancel releases all of it', async () => {
+    const { ledger, send, supervisor } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000n);
+    expectError(await send(stopBuy('alice', 101_00, 1_000_001)), 'insufficient_funds');
+    const placed = expectOk(await send(stopBuy('alice', 101_00, 600_000)));
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 400_000n, locked: 600_000n });
+    expect(supervisor.actor(SYMBOL)!.orderBook.openOrders().stops).toMatchObject([{ quoteBudget: 600_000 }]);
+    expectOk(await send({ kind: 'cancel', userId: 'alice', orderId: placed.orderId }));
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n, locked: 0n });
+  });
+
+  it('issue 14: a triggered stop_market buy spends at most its budget and releases the rest', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    ledger.deposit('carol', 'USDC', 1_000_000n);
+    expectOk(await send(stopBuy('alice', 101_00, 500_000)));
+    expectOk(await send(limit('bob', 'sell', 101_00, 1)));
+    expectOk(await send(limit('bob', 'sell', 102_00, 40)));
+    expectOk(await send(limit('bob', 'sell', 103_00, 1000)));
+    // carol's trade at 101.00 triggers the stop: 500 000 buys 40 at 102.00 (408 000), then 8 at
+    // 103.00 (82 400); the 9 600 left cannot buy a lot and is released with the unfilled rest.
+    const triggered = expectOk(await send(limit('carol', 'buy', 101_00, 1)));
+    const fills = triggered.events.filter((e) => e.type === 'fill' && e.takerUserId === 'alice');
+    expect(fills.map((f) => (f.type === 'fill' ? [f.price, f.qty] : []))).toEqual([
+      [102_00, 40],
+      [103_00, 8],
+    ]);
+    const spent = 40n * 102_00n + 8n * 103_00n;
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n - spent, locked: 0n });
+  });
+
+  it('issue 14: a pending stop_market buy keeps its lock through a snapshot and restore', async () => {
+    const { ledger, send, supervisor } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000n);
+    const placed = expectOk(await send(stopBuy('alice', 101_00, 600_000)));
+    const state = decodeMarketState(encodeMarketState(supervisor.actor(SYMBOL)!.currentState()));
+    const restored = freshActor();
+    restored.restoreState(state);
+    expect(restored.openOrderTerms.get(placed.orderId!)).toMatchObject({ price: 0, locked: 600_000n });
+  });
+
+  it('issue 14: a FOK market buy with a budget fills within it or answers fok_unfilled, locking nothing after', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 1_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    expectOk(await send(limit('bob', 'sell', 100_00, 5)));
+    expectError(
+      await send(marketOrder('alice', 'buy', 6, { tif: 'FOK', quoteBudget: 600_000 })),
+      'fok_unfilled',
+    );
+    expectError(
+      await send(marketOrder('alice', 'buy', 5, { tif: 'FOK', quoteBudget: 49_999 })),
+      'fok_unfilled',
+    );
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n, locked: 0n });
+    const filled = expectOk(await send(marketOrder('alice', 'buy', 5, { tif: 'FOK', quoteBudget: 60_000 })));
+    expect(filled.events.filter((e) => e.type === 'fill')).toHaveLength(1);
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({ available: 1_000_000n - 50_000n, locked: 0n });
+  });
+});
+
+describe('issue 14: STP decrement releases the funds of the reduced quantity', () => {
+  it('issue 14: a buy decremented against its own sell releases price × d, the sell its d lots, and no fee is charged', async () => {
+    const { ledger, send, supervisor } = await active();
+    ledger.deposit('alice', 'USDC', 10_000_000n);
+    ledger.deposit('alice', 'BTC', 100_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    expectOk(await send(limit('alice', 'sell', 100_00, 30)));
+    expectOk(await send(limit('bob', 'sell', 100_00, 50)));
+    // d = 30: alice's sell is canceled, her buy shrinks to 70 and takes 50 from bob, 20 rest.
+    const placed = expectOk(await send(limit('alice', 'buy', 101_00, 100, { stp: 'decrement' })));
+    expect(placed.events.filter((e) => e.type === 'fill')).toMatchObject([{ qty: 50, makerUserId: 'bob' }]);
+    expect(supervisor.actor(SYMBOL)!.orderBook.openOrders().resting).toMatchObject([
+      { orderId: placed.orderId, qty: 70, remaining: 20 },
+    ]);
+    const fee = ceilFee(50n * SAT_PER_LOT, 20n);
+    expect(bal(ledger, 'alice', 'BTC')).toEqual({
+      available: 100_000_000n + 50n * SAT_PER_LOT - fee,
+      locked: 0n,
+    });
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({
+      available: 10_000_000n - buyNeed(100_00, 50) - buyNeed(101_00, 20),
+      locked: buyNeed(101_00, 20),
+    });
+    expect(bal(ledger, FEE_ACCOUNT, 'BTC').available).toBe(fee);
+  });
+
+  it('issue 14: a resting order decremented by a smaller taker of its owner keeps the rest locked', async () => {
+    const { ledger, send } = await active();
+    ledger.deposit('alice', 'USDC', 10_000_000n);
+    ledger.deposit('alice', 'BTC', 100_000_000n);
+    expectOk(await send(limit('alice', 'buy', 99_00, 40)));
+    const taker = expectOk(await send(marketOrder('alice', 'sell', 15, { stp: 'decrement' })));
+    expect(taker.events.some((e) => e.type === 'canceled' && e.reason === 'self_trade')).toBe(true);
+    expect(bal(ledger, 'alice', 'USDC')).toEqual({
+      available: 10_000_000n - buyNeed(99_00, 25),
+      locked: buyNeed(99_00, 25),
+    });
+    expect(bal(ledger, 'alice', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
+  });
+});
+
+describe('issue 14: GTD expiry', () => {
+  const gtd = (userId: string, side: 'buy' | 'sell', price: number, qty: number, expireAt: number) =>
+    limit(userId, side, price, qty, { tif: 'GTD', expireAt });
+
+  it('issue 14: an expire command cancels due GTD orders and releases their funds in its batch; replay from the journal, and from a snapshot plus the journal after it, ends in the same state', async () => {
+    // The scheduler's clock stays before every expiry: only the commands sent here expire orders.
+    const h = createHarness({ now: () => 1 });
+    await listMarket(h, BTC_USDC);
+    const { ledger, supervisor, sink } = h;
+    const send = (c: MarketCommand) => supervisor.submit(SYMBOL, c, 1);
+    ledger.deposit('alice', 'USDC', 10_000_000n);
+    ledger.deposit('bob', 'BTC', 100_000_000n);
+    expectError(await send(gtd('alice', 'buy', 99_00, 10, 1)), 'bad_request'); // not in the future (ts 1)
+    expectOk(await send(gtd('alice', 'buy', 99_00, 10, 5_000)));
+    const actor = supervisor.actor(SYMBOL)!;
+    const snapshot = decodeMarketState(encodeMarketState(actor.currentState()));
+    const batchesAtSnapshot = sink.batches.length;
+    expectOk(await send(gtd('bob', 'sell', 101_00, 20, 6_000)));
+    expectOk(await send(gtd('alice', 'buy', 98_00, 10, 7_000)));
+    expect(bal(ledger, 'alice', 'USDC').locked).toBe(buyNeed(99_00, 10) + buyNeed(98_00, 10));
+    expect(actor.nextExpiry()).toBe(5_000);
+    const expired = expectOk(await send({ kind: 'expire', now: 6_000 }));
+    expect(expired.events.filter((e) => e.type === 'canceled')).toMatchObject([
+      { userId: 'alice', reason: 'expired' },
+      { userId: 'bob', reason: 'expired' },
+    ]);
+    expect(bal(ledger, 'alice', 'USDC').locked).toBe(buyNeed(98_00, 10));
+    expect(bal(ledger, 'bob', 'BTC')).toEqual({ available: 100_000_000n, locked: 0n });
+    expect(actor.nextExpiry()).toBe(7_000);
+
+    const fromJournal = freshActor();
+    for (const out of sink.batches) fromJournal.replayBatch(out.entries);
+    fromJournal.finishRecovery();
+    expect(fromJournal.currentState()).toEqual(actor.currentState());
+    const fromSnapshot = freshActor();
+    fromSnapshot.restoreState(snapshot);
+    for (const out of sink.batches.slice(batchesAtSnapshot)) fromSnapshot.replayBatch(out.entries);
+    fromSnapshot.finishRecovery();
+    expect(fromSnapshot.currentState()).toEqual(actor.currentState());
+    expect(fromSnapshot.nextExpiry()).toBe(7_000);
+    supervisor.stopExpiries();
+  });
+
+  it('issue 14: the supervisor emits expire with its own clock when the earliest GTD order is due, and only then', async () => {
+    let clock = 1_000;
+    const h = createHarness({ now: () => clock });
+    await listMarket(h, BTC_USDC);
+    h.ledger.deposit('alice', 'USDC', 10_000_000n);
+    expectOk(await h.supervisor.submit(SYMBOL, gtd('alice', 'buy', 99_00, 10, 1_020), 1_000));
+    const expireCommands = () =>
+      h.sink.batches.flatMap((b) => b.entries).filter((e) => e.command.kind === 'expire');
+    // The timer fires after ~20 ms of real time, but the clock has not reached 1 020: it re-arms.
+    const waitedUntil = Date.now() + 100;
+    while (Date.now() < waitedUntil) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(expireCommands()).toEqual([]);
+    clock = 1_020;
+    const deadline = Date.now() + 5_000;
+    while (expireCommands().length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await h.supervisor.idle();
+    expect(expireCommands().map((e) => [e.command, e.ts])).toEqual([[{ kind: 'expire', now: 1_020 }, 1_020]]);
+    expect(bal(h.ledger, 'alice', 'USDC')).toEqual({ available: 10_000_000n, locked: 0n });
+    h.supervisor.stopExpiries();
   });
 });

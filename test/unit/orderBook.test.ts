@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OrderBook } from '../../src/actors/book/orderBook.ts';
-import type { BookEvent, PlaceCommand } from '../../src/actors/book/types.ts';
+import type { BookEvent, BookSnapshot, PlaceCommand } from '../../src/actors/book/types.ts';
 
 type PlaceInput = Partial<Omit<PlaceCommand, 'kind'>> & Pick<PlaceCommand, 'side' | 'qty'>;
 
@@ -395,7 +395,6 @@ describe('placement rejections', () => {
     ['post-only IOC', { side: 'buy', qty: 1, price: 1, tif: 'IOC', postOnly: true }],
     ['budget on a sell', { side: 'sell', qty: 1, type: 'market', quoteBudget: 10 }],
     ['budget on a limit', { side: 'buy', qty: 1, price: 1, quoteBudget: 10 }],
-    ['budget with FOK', { side: 'buy', qty: 1, type: 'market', tif: 'FOK', quoteBudget: 10 }],
   ])('%s is bad_request', (_name, input) => {
     const { book, place } = harness();
     expect(rejection(place(input))).toBe('bad_request');
@@ -457,5 +456,258 @@ describe('snapshot and restore', () => {
       book.cancel({ kind: 'cancel', userId: 'a', clientOrderId: 'q' }),
     );
     expect(restored.snapshot()).toEqual(book.snapshot());
+  });
+});
+
+describe('issue 14: budgeted stop_market and FOK market buys', () => {
+  const config = { maxOrders: 1000, maxQty: 1_000 };
+
+  it('issue 14: a stop_market buy keeps its budget while pending (snapshot included) and spends at most it when triggered', () => {
+    const { book, place } = harness(config);
+    place({ userId: 'a', side: 'sell', qty: 1, price: 10 });
+    place({ userId: 'b', side: 'buy', qty: 1, price: 10 });
+    const pending = place({
+      userId: 'b',
+      side: 'buy',
+      type: 'stop_market',
+      qty: 1_000,
+      stopPrice: 11,
+      quoteBudget: 50,
+    });
+    expect(ofType(pending, 'accepted')[0]?.quoteBudget).toBe(50);
+    expect(book.openOrders().stops).toMatchObject([{ orderId: 3, quoteBudget: 50 }]);
+    const restored = OrderBook.restore(JSON.parse(JSON.stringify(book.snapshot())) as BookSnapshot);
+    for (const b of [book, restored]) {
+      b.place({
+        kind: 'place',
+        orderId: 4,
+        userId: 'a',
+        side: 'sell',
+        type: 'limit',
+        qty: 10,
+        price: 12,
+        tif: 'GTC',
+        postOnly: false,
+        stp: 'cancel_taker',
+      });
+      b.place({
+        kind: 'place',
+        orderId: 5,
+        userId: 'a',
+        side: 'sell',
+        type: 'limit',
+        qty: 1,
+        price: 11,
+        tif: 'GTC',
+        postOnly: false,
+        stp: 'cancel_taker',
+      });
+      const events = b.place({
+        kind: 'place',
+        orderId: 6,
+        userId: 'c',
+        side: 'buy',
+        type: 'limit',
+        qty: 1,
+        price: 11,
+        tif: 'GTC',
+        postOnly: false,
+        stp: 'cancel_taker',
+      });
+      // The trade at 11 triggers the stop: 50 buys 4 lots at 12 (48), the rest is canceled unfilled.
+      expect(ofType(events, 'fill').map((f) => [f.takerOrderId, f.price, f.qty])).toEqual([
+        [6, 11, 1],
+        [3, 12, 4],
+      ]);
+      expect(ofType(events, 'canceled')).toEqual([
+        { type: 'canceled', orderId: 3, userId: 'b', remaining: 996, reason: 'unfilled' },
+      ]);
+    }
+  });
+
+  it('issue 14: a budget-only FOK market buy fills when the whole budget can be spent up to lot rounding', () => {
+    const { place } = harness(config);
+    place({ userId: 'a', side: 'sell', qty: 2, price: 10 });
+    place({ userId: 'a', side: 'sell', qty: 5, price: 11 });
+    // 45 buys 2 at 10 and 2 at 11; 3 is left, less than one lot at 11.
+    const events = place({
+      userId: 'b',
+      side: 'buy',
+      type: 'market',
+      tif: 'FOK',
+      qty: 1_000,
+      quoteBudget: 45,
+    });
+    expect(ofType(events, 'fill').map((f) => [f.price, f.qty])).toEqual([
+      [10, 2],
+      [11, 2],
+    ]);
+    expect(ofType(events, 'canceled')[0]).toMatchObject({ reason: 'unfilled', remaining: 996 });
+  });
+
+  it('issue 14: a budget-only FOK market buy whose budget the book cannot absorb answers fok_unfilled', () => {
+    const { book, place } = harness(config);
+    place({ userId: 'a', side: 'sell', qty: 2, price: 10 });
+    expect(
+      rejection(place({ userId: 'b', side: 'buy', type: 'market', tif: 'FOK', qty: 1_000, quoteBudget: 40 })),
+    ).toBe('fok_unfilled');
+    expect(book.depth('sell', 0)).toEqual([[10, 2]]);
+  });
+
+  it('issue 14: a budget-only FOK market buy that empties the side fills when the rest buys no lot at the last price', () => {
+    const { book, place } = harness(config);
+    place({ userId: 'a', side: 'sell', qty: 2, price: 10 });
+    // 29 buys both lots (20); 9 is less than a lot at 10, the last (and best remaining) price.
+    const events = place({
+      userId: 'b',
+      side: 'buy',
+      type: 'market',
+      tif: 'FOK',
+      qty: 1_000,
+      quoteBudget: 29,
+    });
+    expect(ofType(events, 'fill').map((f) => [f.price, f.qty])).toEqual([[10, 2]]);
+    expect(book.depth('sell', 0)).toEqual([]);
+  });
+
+  it('issue 14: a FOK market buy with qty and budget fills that qty within the budget or not at all', () => {
+    const { place } = harness(config);
+    place({ userId: 'a', side: 'sell', qty: 2, price: 10 });
+    place({ userId: 'a', side: 'sell', qty: 5, price: 11 });
+    const short = place({ userId: 'b', side: 'buy', type: 'market', tif: 'FOK', qty: 4, quoteBudget: 41 });
+    expect(rejection(short)).toBe('fok_unfilled');
+    const events = place({ userId: 'b', side: 'buy', type: 'market', tif: 'FOK', qty: 4, quoteBudget: 42 });
+    expect(ofType(events, 'fill').map((f) => [f.price, f.qty, f.takerRemaining])).toEqual([
+      [10, 2, 2],
+      [11, 2, 0],
+    ]);
+    expect(ofType(events, 'canceled')).toEqual([]);
+  });
+
+  it('issue 14: a budget goes with market and stop_market buys only', () => {
+    const { place } = harness(config);
+    expect(
+      rejection(place({ side: 'sell', qty: 1, type: 'stop_market', stopPrice: 5, quoteBudget: 10 })),
+    ).toBe('bad_request');
+    expect(
+      rejection(place({ side: 'buy', qty: 1, type: 'stop_limit', price: 5, stopPrice: 5, quoteBudget: 10 })),
+    ).toBe('bad_request');
+  });
+});
+
+describe('issue 14: STP decrement', () => {
+  it('issue 14: decrement with a smaller taker: the maker shrinks in place, the taker is canceled, nothing trades', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'sell', qty: 5, price: 100 });
+    place({ orderId: 2, userId: 'b', side: 'sell', qty: 5, price: 100 });
+    const events = place({ orderId: 3, userId: 'a', side: 'buy', qty: 3, price: 100, stp: 'decrement' });
+    expect(events.filter((e) => e.type !== 'accepted')).toEqual([
+      { type: 'decremented', orderId: 1, userId: 'a', qty: 3, remaining: 2 },
+      { type: 'canceled', orderId: 3, userId: 'a', remaining: 3, reason: 'self_trade' },
+      { type: 'level', side: 'sell', price: 100, qty: 7 },
+    ]);
+    expect(book.lastPrice).toBeNull();
+    // Priority kept: the reduced maker is still first on its level.
+    expect(book.openOrders().resting.map((o) => [o.orderId, o.qty, o.remaining])).toEqual([
+      [1, 2, 2],
+      [2, 5, 5],
+    ]);
+  });
+
+  it('issue 14: decrement with a larger taker: the maker is canceled, the taker shrinks and keeps matching, then rests', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'sell', qty: 2, price: 100 });
+    place({ orderId: 2, userId: 'b', side: 'sell', qty: 3, price: 100 });
+    const events = place({ orderId: 3, userId: 'a', side: 'buy', qty: 10, price: 100, stp: 'decrement' });
+    expect(events.filter((e) => e.type !== 'accepted' && e.type !== 'level')).toEqual([
+      { type: 'canceled', orderId: 1, userId: 'a', remaining: 2, reason: 'self_trade' },
+      { type: 'decremented', orderId: 3, userId: 'a', qty: 2, remaining: 8 },
+      {
+        type: 'fill',
+        takerOrderId: 3,
+        takerUserId: 'a',
+        makerOrderId: 2,
+        makerUserId: 'b',
+        takerSide: 'buy',
+        price: 100,
+        qty: 3,
+        takerRemaining: 5,
+        makerRemaining: 0,
+      },
+      { type: 'rested', orderId: 3, side: 'buy', price: 100, remaining: 5 },
+    ]);
+    expect(book.openOrders().resting).toMatchObject([{ orderId: 3, qty: 8, remaining: 5 }]);
+  });
+
+  it('issue 14: decrement with equal quantities cancels both, maker first', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'buy', qty: 4, price: 100 });
+    const events = place({ orderId: 2, userId: 'a', side: 'sell', type: 'market', qty: 4, stp: 'decrement' });
+    expect(ofType(events, 'canceled').map((e) => [e.orderId, e.remaining, e.reason])).toEqual([
+      [1, 4, 'self_trade'],
+      [2, 4, 'self_trade'],
+    ]);
+    expect(ofType(events, 'fill')).toEqual([]);
+    expect(book.size).toBe(0);
+  });
+
+  it('issue 14: a FOK under decrement that would meet its own order first answers fok_unfilled', () => {
+    const { place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'sell', qty: 1, price: 100 });
+    place({ orderId: 2, userId: 'b', side: 'sell', qty: 10, price: 100 });
+    expect(
+      rejection(place({ userId: 'a', side: 'buy', qty: 5, price: 100, tif: 'FOK', stp: 'decrement' })),
+    ).toBe('fok_unfilled');
+  });
+});
+
+describe('issue 14: GTD', () => {
+  it('issue 14: a GTD order rests like GTC until an expire command at or after its expireAt cancels it (reason expired)', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'buy', qty: 5, price: 100, tif: 'GTD', expireAt: 2_000 });
+    place({ orderId: 2, userId: 'a', side: 'buy', qty: 5, price: 99, tif: 'GTD', expireAt: 1_500 });
+    place({
+      orderId: 3,
+      userId: 'b',
+      side: 'sell',
+      type: 'stop_market',
+      qty: 1,
+      stopPrice: 90,
+      tif: 'GTD',
+      expireAt: 1_500,
+    });
+    place({ orderId: 4, userId: 'b', side: 'buy', qty: 1, price: 98 });
+    expect(book.nextExpiry()).toBe(1_500);
+    expect(book.execute({ kind: 'expire', now: 1_499 })).toEqual([]);
+    expect(book.execute({ kind: 'expire', now: 1_500 })).toEqual([
+      { type: 'canceled', orderId: 2, userId: 'a', remaining: 5, reason: 'expired' },
+      { type: 'canceled', orderId: 3, userId: 'b', remaining: 1, reason: 'expired' },
+      { type: 'level', side: 'buy', price: 99, qty: 0 },
+    ]);
+    expect(book.nextExpiry()).toBe(2_000);
+    // Filled or canceled orders are not expired again; the restored book knows the expiries too.
+    const restored = OrderBook.restore(JSON.parse(JSON.stringify(book.snapshot())) as BookSnapshot);
+    expect(restored.openOrders().resting[0]).toMatchObject({ orderId: 1, tif: 'GTD', expireAt: 2_000 });
+    for (const b of [book, restored]) {
+      expect(ofType(b.execute({ kind: 'expire', now: 9_999 }), 'canceled').map((e) => e.orderId)).toEqual([
+        1,
+      ]);
+      expect(b.nextExpiry()).toBeUndefined();
+      expect(b.size).toBe(1);
+    }
+  });
+
+  it('issue 14: GTD needs expireAt and expireAt needs GTD; a bad expire time is bad_request', () => {
+    const { book, place } = harness();
+    expect(rejection(place({ side: 'buy', qty: 1, price: 1, tif: 'GTD' }))).toBe('bad_request');
+    expect(rejection(place({ side: 'buy', qty: 1, price: 1, expireAt: 5 }))).toBe('bad_request');
+    expect(rejection(place({ side: 'buy', qty: 1, price: 1, tif: 'GTD', expireAt: 1.5 }))).toBe(
+      'bad_request',
+    );
+    expect(rejection(book.execute({ kind: 'expire', now: -1 }))).toBe('bad_request');
+    // Post-only is allowed with GTD.
+    expect(
+      ofType(place({ side: 'buy', qty: 1, price: 1, tif: 'GTD', expireAt: 5, postOnly: true }), 'rested'),
+    ).toHaveLength(1);
   });
 });

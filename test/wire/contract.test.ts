@@ -2,7 +2,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually as poll } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
-import { listMarkets, RawSocket } from './fixtures.ts';
+import { eventually, listMarkets, RawSocket } from './fixtures.ts';
 
 /*
  * Issue 12, section 4 (contract behaviour) over real sockets against the whole exchange: token
@@ -52,17 +52,6 @@ const limit = (side: 'buy' | 'sell', price: string, qty: string, extra: Record<s
 });
 
 /** Waits for `read` to satisfy `done` (the projections trail the journal), or fails. */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const seen = await poll(
-    async () => {
-      const value = await read();
-      return done(value) && { value };
-    },
-    { what, everyMs: 50 },
-  );
-  return seen.value;
-}
-
 const registration = (tokenSymbol: string, assetDetails: Record<string, unknown>) => ({
   name: `${tokenSymbol} tower`,
   assetType: 'real_estate',

@@ -38,6 +38,21 @@ export async function listMarkets(running: RunningExchange): Promise<void> {
   await running.market(ETH_USDC);
 }
 
+/** Reads until `done` holds, every 50 ms for up to 10 s (a poll with a deadline, never a bare sleep). */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** A raw socket speaking msgpack, for what the SDK would never send. */
 export class RawSocket {
   readonly received: Record<string, unknown>[] = [];

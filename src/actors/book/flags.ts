@@ -11,8 +11,8 @@ const POST_ONLY = 1 << 5;
 const STP_SHIFT = 6;
 
 const TYPES: readonly OrderType[] = ['limit', 'market', 'stop_limit', 'stop_market'];
-const TIFS: readonly TimeInForce[] = ['GTC', 'IOC', 'FOK'];
-const STPS: readonly SelfTradePrevention[] = ['cancel_taker', 'cancel_maker', 'cancel_both'];
+const TIFS: readonly TimeInForce[] = ['GTC', 'IOC', 'FOK', 'GTD'];
+const STPS: readonly SelfTradePrevention[] = ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement'];
 
 export function packFlags(
   side: Side,
@@ -39,3 +39,8 @@ export const stpOf = (flags: number): SelfTradePrevention => STPS[(flags >> STP_
 /** Market and stop_market orders execute at any price and never rest. */
 export const isMarketLike = (flags: number): boolean => ((flags >> TYPE_SHIFT) & 1) === 1;
 export const isStop = (flags: number): boolean => ((flags >> TYPE_SHIFT) & 2) === 2;
+/** GTC and GTD orders rest; IOC and FOK never do. */
+export const rests = (flags: number): boolean => {
+  const tif = (flags >> TIF_SHIFT) & 3;
+  return tif === 0 || tif === 3;
+};

@@ -25,6 +25,11 @@ export class OpenOrders {
     return this.byId.size;
   }
 
+  /** The slot of the open order with this id, whoever owns it. */
+  slotOf(orderId: number): number | undefined {
+    return this.byId.get(orderId);
+  }
+
   byClientId(userId: string, clientOrderId: string): number | undefined {
     return this.users.get(userId)?.byClientId?.get(clientOrderId);
   }

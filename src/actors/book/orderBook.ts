@@ -1,4 +1,5 @@
-import { isMarketLike, isPostOnly, isSell, isStop, packFlags, sideOf, stpOf, tifOf } from './flags.ts';
+import { Expiries } from './expiries.ts';
+import { isMarketLike, isPostOnly, isSell, isStop, packFlags, rests, sideOf, stpOf, tifOf } from './flags.ts';
 import { LevelChanges } from './levelChanges.ts';
 import { OpenOrders } from './openOrders.ts';
 import { NONE, OrderStore } from './orderStore.ts';
@@ -39,6 +40,7 @@ export class OrderBook implements MatchingEngine {
   private readonly sellStops: PriceLadder;
   private readonly open: OpenOrders;
   private readonly levels = new LevelTable();
+  private readonly expiries = new Expiries();
   /** Slots of stops triggered in this command, executed in order once the current order is done. */
   private triggered: number[] = [];
   private events: BookEvent[] = [];
@@ -64,6 +66,8 @@ export class OrderBook implements MatchingEngine {
         return this.amend(command);
       case 'cancel_all':
         return this.cancelAll(command.userId);
+      case 'expire':
+        return this.expire(command.now);
     }
   }
 
@@ -87,7 +91,7 @@ export class OrderBook implements MatchingEngine {
       if (cmd.postOnly && this.crosses(flags, price)) {
         return this.reject('place', cmd.orderId, 'would_match', 'a post-only order would take liquidity');
       }
-      if (cmd.tif === 'FOK' && !this.canFillCompletely(flags, price, cmd.userId, cmd.qty)) {
+      if (cmd.tif === 'FOK' && !this.canFillCompletely(flags, price, cmd.userId, cmd.qty, cmd.quoteBudget)) {
         return this.reject('place', cmd.orderId, 'fok_unfilled', 'the order cannot be filled completely');
       }
     }
@@ -114,7 +118,12 @@ export class OrderBook implements MatchingEngine {
       stopPrice,
       cmd.qty,
       cmd.qty,
+      // A market buy spends its budget at once (settle below); a stop keeps it until it triggers.
+      isStop(flags) ? (cmd.quoteBudget ?? 0) : 0,
+      cmd.expireAt ?? 0,
     );
+    // Pushed whether or not it will rest: an entry whose order is gone by then is skipped.
+    if (cmd.expireAt !== undefined) this.expiries.push(cmd.expireAt, cmd.orderId);
     if (!isStop(flags)) {
       this.settle(slot, false, cmd.quoteBudget);
     } else if (this.lastPrice !== null && this.stopsOf(flags).reaches(stopPrice, this.lastPrice)) {
@@ -145,6 +154,37 @@ export class OrderBook implements MatchingEngine {
     const slots = this.open.ofUser(userId).sort((a, b) => s.orderId[a]! - s.orderId[b]!);
     for (const slot of slots) this.cancelOpen(slot, 'user');
     return this.end();
+  }
+
+  /** Cancels (reason `expired`) every open GTD order due at `now`, earliest first (types.ts). */
+  expire(now: number): BookEvent[] {
+    this.begin();
+    if (!Number.isSafeInteger(now) || now < 0) {
+      return this.reject('expire', undefined, 'bad_request', 'now must be a non-negative whole number');
+    }
+    for (let slot = this.nextDue(); slot !== undefined; slot = this.nextDue()) {
+      if (this.store.expireAt.get(slot)! > now) break;
+      this.expiries.pop();
+      this.cancelOpen(slot, 'expired');
+    }
+    return this.end();
+  }
+
+  /** The earliest expireAt among open GTD orders; undefined when there is none. */
+  nextExpiry(): number | undefined {
+    const slot = this.nextDue();
+    return slot === undefined ? undefined : this.store.expireAt.get(slot);
+  }
+
+  /** The open order at the top of the expiry heap, after dropping entries of orders that ended. */
+  private nextDue(): number | undefined {
+    const { expiries } = this;
+    for (let id = expiries.nextId; id !== undefined; id = expiries.nextId) {
+      const slot = this.open.slotOf(id);
+      if (slot !== undefined) return slot;
+      expiries.pop();
+    }
+    return undefined;
   }
 
   amend(cmd: AmendCommand): BookEvent[] {
@@ -266,7 +306,10 @@ export class OrderBook implements MatchingEngine {
       o.stopPrice ?? 0,
       o.qty,
       o.remaining,
+      o.quoteBudget ?? 0,
+      o.expireAt ?? 0,
     );
+    if (o.expireAt !== undefined) this.expiries.push(o.expireAt, o.orderId);
     this.open.add(slot);
     return slot;
   }
@@ -298,21 +341,22 @@ export class OrderBook implements MatchingEngine {
     this.triggered = [];
   }
 
-  /** Executes a triggered stop as the limit or market order it becomes. */
+  /** Executes a triggered stop as the limit or market order it becomes (a stop_market buy with its budget). */
   private activate(slot: number, isOpen: boolean): void {
     const s = this.store;
     const flags = s.flags[slot]!;
+    const budget = s.budget.get(slot);
     if (this.triggerGate !== undefined && !this.triggerGate(s.userId[slot]!, s.orderId[slot]!)) {
       this.finish(slot, isOpen, 'compliance');
     } else if (isPostOnly(flags) && this.crosses(flags, s.price[slot]!)) {
       this.finish(slot, isOpen, 'would_match');
     } else if (
       tifOf(flags) === 'FOK' &&
-      !this.canFillCompletely(flags, s.price[slot]!, s.userId[slot]!, s.remaining[slot]!)
+      !this.canFillCompletely(flags, s.price[slot]!, s.userId[slot]!, s.remaining[slot]!, budget)
     ) {
       this.finish(slot, isOpen, 'fok_unfilled');
     } else {
-      this.settle(slot, isOpen, undefined);
+      this.settle(slot, isOpen, budget);
     }
   }
 
@@ -327,7 +371,7 @@ export class OrderBook implements MatchingEngine {
       this.finish(slot, isOpen, undefined);
     } else if (s.remaining[slot] === 0) {
       this.finish(slot, isOpen, undefined);
-    } else if (isMarketLike(flags) || tifOf(flags) !== 'GTC') {
+    } else if (isMarketLike(flags) || !rests(flags)) {
       this.finish(slot, isOpen, 'unfilled');
     } else {
       if (!isOpen) this.open.add(slot);
@@ -366,6 +410,10 @@ export class OrderBook implements MatchingEngine {
       const maker = level.head;
       if (s.userId[maker] === takerUser) {
         const stp = stpOf(flags);
+        if (stp === 'decrement') {
+          if (this.decrement(book, taker, maker)) return true;
+          continue;
+        }
         if (stp !== 'cancel_taker') this.cancelOpen(maker, 'self_trade');
         if (stp === 'cancel_maker') continue;
         this.pushCanceled(taker, 'self_trade');
@@ -400,6 +448,43 @@ export class OrderBook implements MatchingEngine {
     return false;
   }
 
+  /**
+   * STP decrement (types.ts): both reduced by the smaller remaining, maker first; true when the
+   * taker has none left (it is canceled and done).
+   */
+  private decrement(book: PriceLadder, taker: number, maker: number): boolean {
+    const s = this.store;
+    const takerRemaining = s.remaining[taker]!;
+    const makerRemaining = s.remaining[maker]!;
+    const d = takerRemaining < makerRemaining ? takerRemaining : makerRemaining;
+    if (makerRemaining === d) {
+      this.cancelOpen(maker, 'self_trade');
+    } else {
+      book.reduce(maker, d);
+      s.qty[maker]! -= d;
+      this.pushDecremented(maker, d);
+    }
+    if (takerRemaining === d) {
+      this.pushCanceled(taker, 'self_trade');
+      return true;
+    }
+    s.remaining[taker]! -= d;
+    s.qty[taker]! -= d;
+    this.pushDecremented(taker, d);
+    return false;
+  }
+
+  private pushDecremented(slot: number, qty: number): void {
+    const s = this.store;
+    this.events.push({
+      type: 'decremented',
+      orderId: s.orderId[slot]!,
+      userId: s.userId[slot]!,
+      qty,
+      remaining: s.remaining[slot]!,
+    });
+  }
+
   private triggerStops(stops: PriceLadder, lastPrice: number): void {
     let level = stops.front;
     while (level !== undefined && stops.reaches(level.price, lastPrice)) {
@@ -412,25 +497,51 @@ export class OrderBook implements MatchingEngine {
     }
   }
 
-  /** FOK feasibility: walks makers in priority order as matching would, without changing anything. */
-  private canFillCompletely(flags: number, limit: number, userId: string, qty: number): boolean {
+  /**
+   * FOK feasibility: walks makers in priority order as matching would, without changing anything.
+   * With a budget, each maker adds what the budget left affords of it (types.ts, FOK).
+   */
+  private canFillCompletely(
+    flags: number,
+    limit: number,
+    userId: string,
+    qty: number,
+    quoteBudget: number | undefined,
+  ): boolean {
     const s = this.store;
     const book = isSell(flags) ? this.bids : this.asks;
     const anyPrice = isMarketLike(flags);
     const skipOwn = stpOf(flags) === 'cancel_maker';
+    const budgetOnly = qty === this.config.maxQty;
+    let budget = quoteBudget;
     let needed = qty;
+    let lastPrice = 0;
     for (const level of book.levels()) {
       if (!anyPrice && !book.reaches(level.price, limit)) return false;
       for (let maker = level.head; maker !== NONE; maker = s.next[maker]!) {
+        let take = needed;
+        if (budget !== undefined) {
+          take = lotsAffordable(budget, level.price);
+          if (take === 0) return budgetOnly;
+        }
         if (s.userId[maker] === userId) {
           if (skipOwn) continue;
           return false;
         }
-        needed -= s.remaining[maker]!;
-        if (needed <= 0) return true;
+        const makerRemaining = s.remaining[maker]!;
+        if (needed < take) take = needed;
+        // The budget runs out on this maker: less than one lot at its price is left.
+        if (take < makerRemaining && take < needed) return budgetOnly;
+        if (makerRemaining < take) take = makerRemaining;
+        needed -= take;
+        if (needed === 0) return true;
+        if (budget !== undefined) budget -= take * level.price;
+        lastPrice = level.price;
       }
     }
-    return false;
+    // The side ran out: a budget-only order is complete when what is left of its budget cannot buy
+    // one lot at the last price it took (every later maker is at that price or worse).
+    return budgetOnly && budget !== undefined && lastPrice > 0 && lotsAffordable(budget, lastPrice) === 0;
   }
 
   /** Whether a limit at `price` on the side in `flags` would take liquidity. */

@@ -33,6 +33,13 @@ export class OrderStore {
   userNext = new Int32Array(INITIAL_CAPACITY);
   userId: string[] = [];
   clientOrderId: (string | undefined)[] = [];
+  /**
+   * By slot, only for the orders that have one: a stop_market buy's quote budget (tick×lot units)
+   * and a GTD order's expiry (ms since epoch). Few orders carry either, so two more columns would
+   * cost every order 16 B (bench:engine memory: 94 → 109 B/order) for nothing.
+   */
+  readonly budget = new Map<number, number>();
+  readonly expireAt = new Map<number, number>();
 
   private capacity = INITIAL_CAPACITY;
   private used = 0;
@@ -51,6 +58,8 @@ export class OrderStore {
     stopPrice: number,
     qty: number,
     remaining: number,
+    budget: number,
+    expireAt: number,
   ): number {
     let slot = this.freeHead;
     if (slot !== NONE) this.freeHead = this.next[slot]!;
@@ -66,6 +75,8 @@ export class OrderStore {
     this.stopPrice[slot] = stopPrice;
     this.qty[slot] = qty;
     this.remaining[slot] = remaining;
+    if (budget > 0) this.budget.set(slot, budget);
+    if (expireAt > 0) this.expireAt.set(slot, expireAt);
     this.level[slot] = NONE;
     this.prev[slot] = this.next[slot] = this.userPrev[slot] = this.userNext[slot] = NONE;
     return slot;
@@ -74,6 +85,8 @@ export class OrderStore {
   release(slot: number): void {
     this.userId[slot] = '';
     this.clientOrderId[slot] = undefined;
+    if (this.budget.size !== 0) this.budget.delete(slot);
+    if (this.expireAt.size !== 0) this.expireAt.delete(slot);
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
   }
@@ -95,6 +108,10 @@ export class OrderStore {
     if (clientOrderId !== undefined) open.clientOrderId = clientOrderId;
     if (!isMarketLike(flags)) open.price = this.price[slot]!;
     if (isStop(flags)) open.stopPrice = this.stopPrice[slot]!;
+    const budget = this.budget.get(slot);
+    if (budget !== undefined) open.quoteBudget = budget;
+    const expireAt = this.expireAt.get(slot);
+    if (expireAt !== undefined) open.expireAt = expireAt;
     return open;
   }
 

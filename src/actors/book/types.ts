@@ -14,7 +14,8 @@
  *   1. `bad_request`: qty not a positive safe integer or above config maxQty; `price` missing on limit/stop_limit or present on
  *      market/stop_market; `stopPrice` missing on stop types or present on others; a non-positive or
  *      unsafe price/stopPrice/quoteBudget; `postOnly` on a type other than limit/stop_limit or with a
- *      tif other than GTC; `quoteBudget` on anything but a `market` buy (not stop_market), or with FOK.
+ *      tif other than GTC/GTD; `quoteBudget` on anything but a `market` or `stop_market` buy;
+ *      tif GTD without a positive safe integer `expireAt`, or `expireAt` with another tif.
  *   2. `duplicate_client_order_id`: the user already has an open order (resting or pending stop) in
  *      this book with the same clientOrderId.
  *   3. `overloaded`: the book already holds `maxOrders` open orders (resting + pending stops).
@@ -28,7 +29,9 @@
  *     stopPrice; sell: last <= stopPrice) the order is `triggered` at once and executes as below;
  *     otherwise `pending` and it waits.
  *   - limit: matches while the opposite best price is at or better than its price; then the remainder
- *     rests (GTC: event `rested`) or is canceled (IOC/FOK: `canceled` reason `unfilled`).
+ *     rests (GTC and GTD: event `rested`) or is canceled (IOC/FOK: `canceled` reason `unfilled`).
+ *     A GTD order rests (or waits, as a stop) like a GTC one until an `expire` command at or after
+ *     its expireAt cancels it (reason `expired`); the book never reads a clock.
  *   - market: matches at any price until filled, the book side is empty, or its quote budget cannot
  *     buy one more lot at the next maker's price; the remainder is canceled (`unfilled`). A market
  *     order never rests, whatever its tif.
@@ -42,11 +45,25 @@
  *   cancel_taker: `canceled` (reason `self_trade`) for the taker's remainder; matching stops.
  *   cancel_maker: `canceled` (`self_trade`) for that maker; matching continues.
  *   cancel_both:  `canceled` for the maker, then for the taker's remainder; matching stops.
+ *   decrement:    nothing trades and no last price is set: both are reduced by d = min(taker
+ *                 remaining, maker remaining), qty and remaining alike (filled stays), maker first.
+ *                 One left with remaining 0 is `canceled` (`self_trade`, remaining d) instead; any
+ *                 other gets `decremented` (qty d, its new remaining). The maker stays at its place
+ *                 in the queue; the taker continues matching (rests, or is canceled as usual) when
+ *                 it has some left, and stops when it has none.
  *
  * FOK. Walk the opposite side in priority order over makers at acceptable prices: a maker of another
  * user adds its remaining; a maker of the same user is skipped under cancel_maker and ends the walk
- * under cancel_taker/cancel_both. Fillable when the sum reaches qty. A fillable FOK then executes as
+ * under cancel_taker/cancel_both/decrement (a decrement would leave qty unfilled). Fillable when the sum reaches qty. A fillable FOK then executes as
  * an ordinary order (cancel_maker cancellations happen as it goes).
+ * A FOK buy with a quote budget walks the same way, each maker adding min(its remaining, the lots
+ * the budget left affords at its price) and spending them; before the self-trade check, a maker
+ * whose price the budget left cannot buy one lot at ends the walk. It is fillable when the sum
+ * reaches qty within the budget, or, when qty is the book's maxQty (what order entry gives a
+ * budget-only order), also when the walk ends because the budget is spent (up to lot rounding:
+ * less than one lot at the next maker's price is left, or, when the side runs out, at the price
+ * of the last maker it took from). Executed, such a budget-only FOK ends
+ * like any budget-only market buy: the quantity the budget did not buy is `canceled` `unfilled`.
  *
  * Stops. Each `fill` sets the last trade price. Right after a fill at price p, pending buy stops with
  * stopPrice <= p trigger (stopPrice ascending, then arrival), or pending sell stops with stopPrice >= p
@@ -54,7 +71,7 @@
  * the back of a trigger queue; buy stops before sell stops (both sides can trigger only on the first
  * trade, as afterwards pending buy stops are above the last price and pending sell stops below it). When the current order has finished (rested, canceled or filled), the
  * queue is executed front to back: a stop_limit as a limit order with its price/tif/postOnly/stp, a
- * stop_market as a market order. A triggered order that the book's trigger gate refuses (see
+ * stop_market as a market order (a stop_market buy with the quote budget it was placed with). A triggered order that the book's trigger gate refuses (see
  * TriggerGate) is `canceled` with reason `compliance`, before anything else is checked; one that
  * breaks post-only is `canceled` with reason `would_match`; a triggered FOK that cannot fill is `canceled` with reason `fok_unfilled`; fills of
  * triggered orders can trigger more stops (they join the back of the queue).
@@ -83,13 +100,14 @@
 
 export type Side = 'buy' | 'sell';
 export type OrderType = 'limit' | 'market' | 'stop_limit' | 'stop_market';
-export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
-export type SelfTradePrevention = 'cancel_taker' | 'cancel_maker' | 'cancel_both';
+export type TimeInForce = 'GTC' | 'IOC' | 'FOK' | 'GTD';
+export type SelfTradePrevention = 'cancel_taker' | 'cancel_maker' | 'cancel_both' | 'decrement';
 
 export type RejectCode =
   'bad_request' | 'duplicate_client_order_id' | 'overloaded' | 'would_match' | 'fok_unfilled' | 'not_found';
 
-export type CancelReason = 'user' | 'unfilled' | 'self_trade' | 'would_match' | 'fok_unfilled' | 'compliance';
+export type CancelReason =
+  'user' | 'unfilled' | 'self_trade' | 'would_match' | 'fok_unfilled' | 'compliance' | 'expired';
 
 /**
  * Asked when a triggered stop is about to execute (in trigger-queue order, or at once when it
@@ -113,8 +131,13 @@ export interface PlaceCommand {
   readonly tif: TimeInForce;
   readonly postOnly: boolean;
   readonly stp: SelfTradePrevention;
-  /** Market buys only: spend at most this many tick×lot units. */
+  /**
+   * Market and stop_market buys only: spend at most this many tick×lot units (a stop keeps it
+   * while it waits and spends it when it executes).
+   */
   readonly quoteBudget?: number | undefined;
+  /** GTD only (required there): the time (ms since epoch) from which an `expire` command cancels it. */
+  readonly expireAt?: number | undefined;
 }
 
 /** Names an order by id, or by the user's clientOrderId when orderId is absent. */
@@ -139,7 +162,17 @@ export interface CancelAllCommand {
   readonly userId: string;
 }
 
-export type BookCommand = PlaceCommand | CancelCommand | AmendCommand | CancelAllCommand;
+/**
+ * Time enters the book only as this command (issue 14, GTD): every open GTD order whose expireAt
+ * is at or before `now` is canceled with reason `expired`, in (expireAt, orderId) order. `now` not
+ * a non-negative safe integer: `bad_request`.
+ */
+export interface ExpireCommand {
+  readonly kind: 'expire';
+  readonly now: number;
+}
+
+export type BookCommand = PlaceCommand | CancelCommand | AmendCommand | CancelAllCommand | ExpireCommand;
 
 export interface AcceptedEvent {
   readonly type: 'accepted';
@@ -207,6 +240,15 @@ export interface CanceledEvent {
   readonly reason: CancelReason;
 }
 
+/** STP `decrement` reduced this order by `qty` (qty and remaining alike); nothing traded. */
+export interface DecrementedEvent {
+  readonly type: 'decremented';
+  readonly orderId: number;
+  readonly userId: string;
+  readonly qty: number;
+  readonly remaining: number;
+}
+
 export interface AmendedEvent {
   readonly type: 'amended';
   readonly orderId: number;
@@ -234,6 +276,7 @@ export type BookEvent =
   | TriggeredEvent
   | CanceledEvent
   | AmendedEvent
+  | DecrementedEvent
   | LevelEvent;
 
 /** An open order as the book holds it: resting on a level, or a pending stop. */
@@ -252,6 +295,10 @@ export interface OpenOrder {
   /** Total quantity (original, or as amended). */
   readonly qty: number;
   readonly remaining: number;
+  /** A pending stop_market buy's budget (tick×lot units), spent when it triggers. */
+  readonly quoteBudget?: number | undefined;
+  /** A GTD order's expiry, ms since epoch. */
+  readonly expireAt?: number | undefined;
 }
 
 export interface BookConfig {

@@ -13,10 +13,17 @@ export function placeProblem(cmd: Omit<PlaceCommand, 'orderId'>, config: BookCon
   if (isStopType && !isPositiveInt(cmd.stopPrice)) return `${cmd.type} orders need a positive stopPrice`;
   if (!isStopType && cmd.stopPrice !== undefined) return `${cmd.type} orders take no stopPrice`;
   if (cmd.postOnly && !hasLimit) return 'postOnly applies to limit orders only';
-  if (cmd.postOnly && cmd.tif !== 'GTC') return 'postOnly orders must be GTC';
+  if (cmd.postOnly && cmd.tif !== 'GTC' && cmd.tif !== 'GTD') return 'postOnly orders must be GTC or GTD';
+  if ((cmd.tif === 'GTD') !== (cmd.expireAt !== undefined)) {
+    return cmd.tif === 'GTD' ? 'GTD orders need expireAt' : 'expireAt applies to GTD orders only';
+  }
+  if (cmd.expireAt !== undefined && !isPositiveInt(cmd.expireAt)) {
+    return 'expireAt must be a positive whole number of milliseconds';
+  }
   if (cmd.quoteBudget !== undefined) {
-    if (cmd.type !== 'market' || cmd.side !== 'buy') return 'a quote budget applies to market buys only';
-    if (cmd.tif === 'FOK') return 'a quote budget cannot be combined with FOK';
+    if ((cmd.type !== 'market' && cmd.type !== 'stop_market') || cmd.side !== 'buy') {
+      return 'a quote budget applies to market and stop_market buys only';
+    }
     if (!isPositiveInt(cmd.quoteBudget)) return 'quoteBudget must be a positive whole number';
   }
   return undefined;

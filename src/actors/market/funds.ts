@@ -6,11 +6,13 @@ import type { MarketMoney } from '../money.ts';
  * fit a JS number). Listing guarantees qtyDecimals <= base decimals and priceDecimals + qtyDecimals
  * <= quote decimals, so every conversion here is an exact multiplication.
  *
- * A buy reserves price × remaining (a market buy its budget), a sell its remaining quantity, and
+ * A buy reserves price × remaining (a market buy, and a stop_market buy from placement until it
+ * has executed, its budget), a sell its remaining quantity, and
  * nothing more: fees come out of what each side receives (PROTOCOL v1.1, "Fees round up"; the
  * earlier reserve for a taker fee is gone). What an open order needs is a function of its limit
  * price and remaining quantity alone, so the locks can always be recomputed from the book (and
- * are, in tests and after a rebuild).
+ * are, in tests and after a rebuild; a pending stop_market buy's budget is part of the book's open
+ * order).
  */
 export class MarketFunds {
   /** Quote minor units in one tick × lot. */
@@ -42,7 +44,7 @@ export class MarketFunds {
     return this.notional(price, remaining);
   }
 
-  /** What a market buy spending `budget` tick×lot units locks in quote: the budget exactly. */
+  /** What a market or stop_market buy spending `budget` tick×lot units locks in quote: the budget exactly. */
   budgetNeed(budget: number): bigint {
     return BigInt(budget) * this.quotePerTickLot;
   }

@@ -360,7 +360,7 @@ export class MarketActor {
         }
         this.nextOrderId = orderId;
         // A market buy's budget (given, or computed from the balance) is in its `accepted` event.
-        const marketBuy = command.type === 'market' && command.side === 'buy';
+        const marketBuy = isBudgeted(command);
         const accepted = result.events.find((e) => e.type === 'accepted' && e.orderId === orderId);
         const budget = marketBuy && accepted?.type === 'accepted' ? accepted.quoteBudget : undefined;
         this.book.execute(toBookPlace(command, orderId, budget));
@@ -392,6 +392,11 @@ export class MarketActor {
     this.checkpoint = state;
     this.restore(state);
     this.transition = undefined;
+  }
+
+  /** The earliest expireAt among the book's open GTD orders (for the host's expiry scheduler). */
+  nextExpiry(): number | undefined {
+    return this.book.nextExpiry();
   }
 
   /** Ends a recovery: open-order terms from the book, and a rebuild point at the recovered state. */
@@ -438,6 +443,9 @@ export class MarketActor {
   private execute(command: MarketCommand, postings: Posting[]): CommandResult {
     this.seq++;
     if (command.kind === 'lifecycle') return this.applyLifecycle(command.event, postings);
+    // GTD expiry, emitted by the host's scheduler with the time in it: in any state (a paused market
+    // still lets orders go), and journaled, so replay cancels exactly what it canceled.
+    if (command.kind === 'expire') return this.bookResult(this.runBook(command, postings), undefined);
     // PROTOCOL: bad_request is answered before market_not_active when both apply.
     const problem = this.commandProblem(command);
     if (problem !== undefined) return fail('bad_request', problem);
@@ -471,15 +479,19 @@ export class MarketActor {
   }
 
   /** Why an order command is malformed, whatever the market's state; undefined when well formed. */
-  private commandProblem(command: Exclude<MarketCommand, { kind: 'lifecycle' }>): string | undefined {
+  private commandProblem(command: OrderCommand): string | undefined {
     switch (command.kind) {
       case 'place': {
-        if (command.type === 'stop_market' && command.side === 'buy') {
-          return 'stop_market buys are not supported: place a stop_limit buy';
+        // The entry ts is journaled with the command: the check replays as it ran.
+        if (command.expireAt !== undefined && command.expireAt <= this.commandTs) {
+          return 'expireAt must be in the future';
         }
-        const marketBuy = command.type === 'market' && command.side === 'buy';
-        if (marketBuy && command.tif === 'FOK' && command.quoteBudget === undefined) {
-          return 'a FOK market buy is not supported: use IOC or give a limit price';
+        // PROTOCOL v1.1 "More order types": the budget of these two is what they lock.
+        if (command.side === 'buy' && command.quoteBudget === undefined) {
+          if (command.type === 'stop_market') return 'a stop_market buy needs quoteQty (its budget)';
+          if (command.type === 'market' && command.tif === 'FOK') {
+            return 'a FOK market buy needs quoteQty (its budget)';
+          }
         }
         return (
           placeProblem(command, this.book.config) ??
@@ -512,7 +524,7 @@ export class MarketActor {
    * qty: it re-enters as an aggressive order); lowering the qty only reduces it and needs no check,
    * nor does an amend the book refuses anyway (unknown order, pending stop: its own answer).
    */
-  private exposureRefusal(command: Exclude<MarketCommand, { kind: 'lifecycle' }>): string | undefined {
+  private exposureRefusal(command: OrderCommand): string | undefined {
     const { admit } = this.options;
     if (admit === undefined) return undefined;
     if (command.kind === 'place') return admit(command.userId);
@@ -530,7 +542,7 @@ export class MarketActor {
 
   private place(command: Extract<MarketCommand, { kind: 'place' }>, postings: Posting[]): CommandResult {
     const { settlement, funds } = this;
-    const marketBuy = command.type === 'market' && command.side === 'buy';
+    const marketBuy = isBudgeted(command);
     if (command.clientOrderId !== undefined && this.book.findOrder(command) !== undefined) {
       return fail('duplicate_client_order_id', `clientOrderId ${command.clientOrderId} is already in use`);
     }
@@ -648,6 +660,17 @@ export class MarketActor {
   }
 }
 
+/**
+ * Market and stop_market buys lock a quote budget (a market buy without one gets the available
+ * balance as its budget; a stop_market buy must bring one) instead of price × qty.
+ */
+function isBudgeted(command: Pick<PlaceCommand, 'type' | 'side'>): boolean {
+  return command.side === 'buy' && (command.type === 'market' || command.type === 'stop_market');
+}
+
+/** Commands a user sends about orders (the lifecycle's and the scheduler's `expire` aside). */
+type OrderCommand = Exclude<MarketCommand, { kind: 'lifecycle' } | { kind: 'expire' }>;
+
 /** The stops a command's events show canceled by the trigger gate; undefined when none. */
 function refusedStops(events: readonly BookEvent[]): number[] | undefined {
   let refused: number[] | undefined;
@@ -685,6 +708,7 @@ function toBookPlace(
     postOnly: command.postOnly,
     stp: command.stp,
     quoteBudget,
+    expireAt: command.expireAt,
   };
 }
 

@@ -96,6 +96,7 @@ export class OrderActivity {
         case 'pending':
         case 'triggered':
         case 'amended':
+        case 'decremented':
           this.#touch(event.orderId, ts);
           break;
         case 'canceled':

@@ -6,9 +6,9 @@ import type { MarketFunds } from './funds.ts';
 export interface OrderTerms {
   readonly userId: string;
   readonly side: Side;
-  /** Limit price in ticks; 0 for a market order (which reserves `locked` instead). */
+  /** Limit price in ticks; 0 for a market or stop_market order (a buy reserves `locked` instead). */
   price: number;
-  /** Market buys only: quote still locked for it. */
+  /** Market and stop_market buys only: quote still locked for it (what is left of its budget). */
   locked: bigint;
 }
 
@@ -38,14 +38,18 @@ export class Settlement {
   /** Rebuilds the terms of every open order from the book (after a restore). */
   rebuild(open: readonly OpenOrder[]): void {
     this.terms.clear();
-    for (const o of open)
-      this.terms.set(o.orderId, { userId: o.userId, side: o.side, price: o.price ?? 0, locked: 0n });
+    for (const o of open) {
+      // A pending stop_market buy holds its whole budget: it spends nothing before it triggers.
+      const locked = o.quoteBudget === undefined ? 0n : this.funds.budgetNeed(o.quoteBudget);
+      this.terms.set(o.orderId, { userId: o.userId, side: o.side, price: o.price ?? 0, locked });
+    }
   }
 
   apply(events: readonly BookEvent[], postings: Posting[]): void {
     for (const event of events) {
       if (event.type === 'fill') this.fill(event, postings);
       else if (event.type === 'canceled') this.release(event.orderId, event.remaining, postings);
+      else if (event.type === 'decremented') this.releasePart(event.orderId, event.qty, postings);
     }
   }
 
@@ -92,6 +96,16 @@ export class Settlement {
     }
     if (buyerLeft === 0) this.release(buyerOrder, 0, postings);
     if (sellerLeft === 0) this.release(sellerOrder, 0, postings);
+  }
+
+  /**
+   * STP decrement took `qty` off an order that stays: give back what that quantity held. A market
+   * buy's budget stays whole (it is spent by quantity at any price) until the order is done.
+   */
+  private releasePart(orderId: number, qty: number, postings: Posting[]): void {
+    const terms = this.terms.get(orderId)!;
+    if (terms.price === 0 && terms.side === 'buy') return;
+    this.unlock(terms.userId, this.assetOf(terms.side), this.need(terms.side, terms.price, qty), postings);
   }
 
   /** The order is done with `remaining` unfilled: give back all it still holds. */

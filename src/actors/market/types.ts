@@ -4,6 +4,7 @@ import type {
   BookEvent,
   CancelAllCommand,
   CancelCommand,
+  ExpireCommand,
   PlaceCommand,
 } from '../book/types.ts';
 import type { Posting } from '../ledger/index.ts';
@@ -31,6 +32,7 @@ export type MarketCommand =
   | CancelCommand
   | AmendCommand
   | CancelAllCommand
+  | ExpireCommand
   | { readonly kind: 'lifecycle'; readonly event: LifecycleEvent };
 
 export type MarketErrorCode =

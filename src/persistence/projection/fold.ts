@@ -81,6 +81,10 @@ function applyChange(
       order.qty = event.qty;
       order.remaining = event.remaining;
       break;
+    case 'decremented':
+      order.qty -= event.qty;
+      order.remaining = event.remaining;
+      break;
     case 'accepted':
     case 'rejected':
     case 'level':
@@ -275,6 +279,7 @@ export class PageState {
       case 'triggered':
       case 'canceled':
       case 'amended':
+      case 'decremented':
         this.#change(`${marketId}:${event.orderId}`, event.orderId, event, globalSeq, ts);
         return;
       case 'rejected':
