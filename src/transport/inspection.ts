@@ -333,11 +333,14 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
         transitions: m.pending,
         ...(m.droppedTransitions > 0 ? { droppedTransitions: m.droppedTransitions } : {}),
       });
+      const peakAboveDepth = m.peakDepth > m.mailboxDepth;
       m.pending = [];
       m.droppedTransitions = 0;
       m.peakDepth = 0;
-      // A market that was busy gets one more message after it goes quiet, so its rate falls to 0.
-      m.dirty = m.processedPerSec > 0;
+      // A market that was busy gets one more message after it goes quiet, so its rate falls to 0
+      // and its window's peak to the depth now (a window whose batches were counted in the one
+      // before has rate 0 but a peak: the page kept showing that peak).
+      m.dirty = m.processedPerSec > 0 || peakAboveDepth;
       busy ||= m.dirty;
     }
     if (updates.length === 0 && !supervisorDirty) return;
