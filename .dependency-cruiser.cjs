@@ -41,11 +41,26 @@ module.exports = {
       to: { path: '^(test|bench)/' },
     },
     {
+      name: 'protocol-stands-alone',
+      severity: 'error',
+      comment:
+        'src/protocol is the wire contract as code: the SDK, the web pages and the server import it; it imports nothing else of src/.',
+      from: { path: '^src/protocol/' },
+      to: { path: '^src/', pathNot: '^src/protocol/' },
+    },
+    {
       name: 'sdk-stands-alone',
       severity: 'error',
-      comment: 'src/client runs in browsers: it imports nothing else of src/.',
+      comment: 'src/client runs in browsers: it imports the protocol and nothing else of src/.',
       from: { path: '^src/client/' },
-      to: { path: '^src/', pathNot: '^src/client/' },
+      to: { path: '^src/', pathNot: '^src/(client|protocol)/' },
+    },
+    {
+      name: 'server-does-not-use-the-sdk',
+      severity: 'error',
+      comment: 'The server takes its codec, checksum and message types from src/protocol, not from the SDK.',
+      from: { path: '^src/', pathNot: '^src/client/' },
+      to: { path: '^src/client/' },
     },
   ],
   options: {

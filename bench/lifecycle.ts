@@ -24,7 +24,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import WebSocket from 'ws';
-import { decodeMessage, encodeMessage } from '../src/client/codec.ts';
+import { decodeMessage, encodeMessage } from '../src/protocol/codec.ts';
 import { progress, round } from './lib/stats.ts';
 import {
   histogram,

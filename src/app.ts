@@ -43,7 +43,7 @@ import { scheduleSnapshots, takeSnapshot, type SnapshotResult } from './persiste
 import { Admin } from './transport/admin.ts';
 import { Authenticator, type Principal } from './transport/auth.ts';
 import { ComplianceAdmin, SyncAllowlistPayload } from './transport/complianceAdmin.ts';
-import { failure, success } from './transport/errors.ts';
+import { failure, success } from './protocol/errors.ts';
 import { registerComplianceRoutes } from './transport/http/issuance.ts';
 import type { RegisteredRoute } from './transport/http/router.ts';
 import { DeployTokenPayload, Issuance, type Authorize } from './transport/issuance.ts';

@@ -6,7 +6,7 @@
  * (small ones decoded, snapshots only measured), as an attacker that keeps its socket drained would.
  */
 import WebSocket from 'ws';
-import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import type { FloodResult, FlooderRequest } from './common.ts';
 
 const reply = (message: FloodResult | { type: 'connected' }): void => {

@@ -8,7 +8,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import {
   epochMs,
   histogram,

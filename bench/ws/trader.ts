@@ -18,7 +18,7 @@
  * orders take away about what resting ones add: the book stays bounded.
  */
 import WebSocket from 'ws';
-import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import { Prng } from '../lib/prng.ts';
 import {
   histogram,

@@ -1,6 +1,6 @@
 // Over ~400 lines as one concept: the SDK client. Requests, replies and subscriptions share one
 // socket, its pending requests and the resubscription of a book after a gap or a checksum mismatch.
-import { decodeMessage, encodeMessage } from './codec.ts';
+import { decodeMessage, encodeMessage } from '../protocol/codec.ts';
 import { LocalBook } from './localBook.ts';
 import {
   CHANNEL_OF_PUSH,
@@ -27,7 +27,7 @@ import {
   type RequestOp,
   type Role,
   type ServerReply,
-} from './protocol.ts';
+} from '../protocol/messages.ts';
 
 /**
  * The part of the WebSocket API the client uses. Browsers' `WebSocket` and the `ws` package's fit

@@ -1,5 +1,5 @@
-import { bookChecksum } from './checksum.ts';
-import type { BookDepth, BookLevel, BookMessage, Decimal } from './protocol.ts';
+import { bookChecksum } from '../protocol/checksum.ts';
+import type { BookDepth, BookLevel, BookMessage, Decimal } from '../protocol/messages.ts';
 
 /**
  * `ok`: applied and verified. `gap`: a delta whose `seq` is not the previous + 1 (or a delta before

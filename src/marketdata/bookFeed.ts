@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import type sortedBTree from 'sorted-btree';
 import type { Side } from '../actors/book/types.ts';
 import type { MarketMoney } from '../actors/money.ts';
-import { bookChecksum, CHECKSUM_LEVELS } from '../client/checksum.ts';
-import { BOOK_DEPTHS, type BookDepth, type BookLevel } from '../client/protocol.ts';
+import { bookChecksum, CHECKSUM_LEVELS } from '../protocol/checksum.ts';
+import { BOOK_DEPTHS, type BookDepth, type BookLevel } from '../protocol/messages.ts';
 
 // sorted-btree is CommonJS with `exports.default`; see src/actors/book/priceLadder.ts for why require().
 const BTree = (createRequire(import.meta.url)('sorted-btree') as typeof sortedBTree).default;

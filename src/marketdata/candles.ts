@@ -1,4 +1,4 @@
-import type { CandleInterval } from '../client/protocol.ts';
+import type { CandleInterval } from '../protocol/messages.ts';
 
 /*
  * OHLCV candles of one market and one interval, built incrementally from committed fills (prices in

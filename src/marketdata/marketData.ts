@@ -4,7 +4,8 @@ import type { ListedMarket } from '../actors/catalog.ts';
 import type { JournalBatch } from '../actors/market/types.ts';
 import type { MarketMoney } from '../actors/money.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
-import type { CandleInterval, CandleMessage } from '../client/protocol.ts';
+import type { CandleInterval, CandleMessage } from '../protocol/messages.ts';
+import { topics } from '../protocol/topics.ts';
 import type {
   CandleRow,
   MarketDataChanges,
@@ -152,8 +153,8 @@ export class MarketDataService {
       series,
       byInterval: new Map(series.map((s) => [s.interval, s])),
       stats,
-      candleTopics: CANDLE_INTERVALS.map((interval) => `candles/${symbol}/${interval}`),
-      tickerTopic: `ticker/${symbol}`,
+      candleTopics: CANDLE_INTERVALS.map((interval) => topics.candles(symbol, interval)),
+      tickerTopic: topics.ticker(symbol),
       indexPrice: initial.indexPrice,
       statsDirty: false,
       bid: undefined,

@@ -15,7 +15,8 @@ import type {
   OrderStatus,
   OrderType,
   TradeMessage,
-} from '../client/protocol.ts';
+} from '../protocol/messages.ts';
+import { topics } from '../protocol/topics.ts';
 import { BookFeed } from './bookFeed.ts';
 
 /** One wire message (without `rid`) and the topic its subscribers listen on. */
@@ -225,7 +226,7 @@ export class MarketDataPublisher {
     const { state, context } = source.currentState().lifecycle;
     const feed: MarketFeed = {
       definition,
-      tradesTopic: `trades/${definition.symbol}`,
+      tradesTopic: topics.trades(definition.symbol),
       money,
       funds: new MarketFunds(
         money,
@@ -279,7 +280,7 @@ export class MarketDataPublisher {
     }
     for (const { userId, asset, row } of touched) {
       if (row.netAvailable === 0n && row.netLocked === 0n) continue; // net nothing: the last push still holds
-      const topic = `balances/${userId}`;
+      const topic = topics.private('balances', userId);
       if (!this.#audience(topic)) continue;
       const message = this.#balanceMessage(userId, asset);
       if (message !== undefined) out.push({ topic, message });
@@ -343,7 +344,7 @@ export class MarketDataPublisher {
     const { result, ts } = entry;
     if (result.transition !== undefined) {
       out.push({
-        topic: `lifecycle/${market.definition.symbol}`,
+        topic: topics.lifecycle(market.definition.symbol),
         message: lifecycleMessage(market, result.transition),
       });
     }
@@ -423,7 +424,7 @@ export class MarketDataPublisher {
       }
     }
     for (const order of touched.values()) {
-      const topic = `orders/${order.userId}`;
+      const topic = topics.private('orders', order.userId);
       if (this.#audience(topic)) out.push({ topic, message: orderMessage(market, order) });
       if (order.canceled || order.remaining === 0) this.#close(market, order);
     }
@@ -434,8 +435,8 @@ export class MarketDataPublisher {
     market.tradeSeq++;
     const audience = this.#audience;
     const { tradesTopic } = market;
-    const makerTopic = `fills/${event.makerUserId}`;
-    const takerTopic = `fills/${event.takerUserId}`;
+    const makerTopic = topics.private('fills', event.makerUserId);
+    const takerTopic = topics.private('fills', event.takerUserId);
     const toTrades = audience(tradesTopic);
     const toMaker = audience(makerTopic);
     const toTaker = audience(takerTopic);
@@ -482,11 +483,11 @@ export class MarketDataPublisher {
     if (levels.length === 0) return;
     const symbol = market.definition.symbol;
     const audience = this.#audience;
-    const update = market.book.applyBatch(levels, (depth) => audience(`book/${symbol}/${depth}`));
+    const update = market.book.applyBatch(levels, (depth) => audience(topics.book(symbol, depth)));
     if (update === undefined) return;
     for (const { depth, bids, asks } of update.deltas) {
       out.push({
-        topic: `book/${symbol}/${depth}`,
+        topic: topics.book(symbol, depth),
         message: {
           op: 'book',
           market: symbol,

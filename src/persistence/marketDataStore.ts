@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import type { CandleInterval } from '../client/protocol.ts';
+import type { CandleInterval } from '../protocol/messages.ts';
 import type { Candle } from '../marketdata/candles.ts';
 
 /*

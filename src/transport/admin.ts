@@ -5,8 +5,8 @@ import type { Ledger } from '../actors/ledger/index.ts';
 import type { MarketDefinition } from '../actors/market/types.ts';
 import { formatAssetAmount, parseAssetAmount } from '../actors/money.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
-import { errorText, failure, success, type Outcome } from './errors.ts';
-import type { MarketBody } from './schemas.ts';
+import { errorText, failure, success, type Outcome } from '../protocol/errors.ts';
+import type { MarketBody } from '../protocol/schemas.ts';
 
 /** Where the catalog is stored (src/persistence/catalogStore.ts), handed in by the composition root. */
 export interface CatalogWriter {

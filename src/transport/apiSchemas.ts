@@ -1,7 +1,7 @@
 import { z } from 'zod/v4';
 import { LIFECYCLE_STATES } from '../../machines/marketLifecycle.ts';
-import { ACCEPTED_STATUSES, ORDER_STATUSES } from '../client/protocol.ts';
-import { HTTP_STATUS } from './errors.ts';
+import { ACCEPTED_STATUSES, ORDER_STATUSES } from '../protocol/messages.ts';
+import { HTTP_STATUS } from '../protocol/errors.ts';
 
 /*
  * The shapes the server answers (PROTOCOL.md), as zod schemas for the published documents

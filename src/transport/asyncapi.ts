@@ -1,6 +1,6 @@
 import { z } from 'zod/v4';
 import { LIFECYCLE_STATES } from '../../machines/marketLifecycle.ts';
-import { ROLES } from '../client/protocol.ts';
+import { ROLES } from '../protocol/messages.ts';
 import * as api from './apiSchemas.ts';
 import {
   AmendRequest,
@@ -12,7 +12,7 @@ import {
   rid,
   SubRequest,
   UnsubRequest,
-} from './schemas.ts';
+} from '../protocol/schemas.ts';
 
 /*
  * The published WebSocket API (AsyncAPI 3.0 at /api/v1/asyncapi.json): the /ws channel, each

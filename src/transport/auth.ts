@@ -1,6 +1,6 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod/v4';
-import { failure, success, type Outcome } from './errors.ts';
+import { failure, success, type Outcome } from '../protocol/errors.ts';
 
 /** Roles of PROTOCOL.md (Tokens). They do not include one another: an admin is not a trader. */
 export const ROLES = ['trader', 'issuer', 'admin'] as const;

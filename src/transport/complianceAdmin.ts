@@ -1,8 +1,8 @@
 import type { Catalog } from '../actors/catalog.ts';
 import type { ComplianceRecord, ComplianceRegistry } from '../actors/compliance.ts';
 import { z } from 'zod/v4';
-import { errorText, failure, success, type Outcome } from './errors.ts';
-import { ComplianceBody } from './schemas.ts';
+import { errorText, failure, success, type Outcome } from '../protocol/errors.ts';
+import { ComplianceBody } from '../protocol/schemas.ts';
 
 /*
  * Compliance administration: records are stored (with their audit row) before the registry the

@@ -3,10 +3,12 @@ import type * as UWS from 'uWebSockets.js';
 import uWS from './uws.ts';
 import type { z } from 'zod/v4';
 import type { Catalog } from '../actors/catalog.ts';
-import { decodeMessage, encodeMessage } from '../client/codec.ts';
+import { decodeMessage, encodeMessage } from '../protocol/codec.ts';
+import { isPrivateChannel } from '../protocol/messages.ts';
+import { topics } from '../protocol/topics.ts';
 import { requestIdFrom } from '../requestContext.ts';
 import { hasRole, type Authenticator, type Principal } from './auth.ts';
-import type { ErrorCode, Failure, Outcome } from './errors.ts';
+import type { ErrorCode, Failure, Outcome } from '../protocol/errors.ts';
 import type { OrderEntry } from './orderEntry.ts';
 import { countErrorAnswer, observe } from './http/metrics.ts';
 import { unstorableTextAt, unstorableTextMessage } from './text.ts';
@@ -26,7 +28,7 @@ import {
   SubRequest,
   UnsubRequest,
   type Channel,
-} from './schemas.ts';
+} from '../protocol/schemas.ts';
 
 /*
  * The WebSocket half of the gateway (PROTOCOL.md, WebSocket): one uWS app, binary MessagePack
@@ -131,15 +133,6 @@ export const RECEIVE_ROOM = 64;
 const MAX_TIMER_MS = 2_147_483_647;
 /** Ops whose answer comes later: they count against maxPendingRequests until it is sent. */
 const ASYNC_OPS: ReadonlySet<unknown> = new Set(['auth', 'place', 'amend', 'cancel', 'cancel_all']);
-
-export const topics = {
-  book: (symbol: string, depth: number) => `book/${symbol}/${depth}`,
-  trades: (symbol: string) => `trades/${symbol}`,
-  lifecycle: (symbol: string) => `lifecycle/${symbol}`,
-  ticker: (symbol: string) => `ticker/${symbol}`,
-  candles: (symbol: string, interval: string) => `candles/${symbol}/${interval}`,
-  private: (ch: Channel, userId: string) => `${ch}/${userId}`,
-};
 
 /** Registers `/ws` on the app. Returns the publish function the supervisor's publish hook feeds. */
 export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptions) {
@@ -585,7 +578,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     const conn = ws.getUserData();
     const { ch } = request;
     if (ch === 'actors') return subscribeActors(ws, rid);
-    const isPrivate = PRIVATE_CHANNELS.has(ch);
+    const isPrivate = isPrivateChannel(ch);
     let topic: string;
     let snapshot: readonly object[];
     /** A book snapshot goes out as its shared frame. */

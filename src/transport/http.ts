@@ -7,10 +7,10 @@ import type { Ledger } from '../actors/ledger/index.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { recentTrades, userOrders } from '../persistence/history.ts';
 import type { OrderStatus } from '../persistence/projector.ts';
-import type { BalanceMessage, BookMessage, OrderMessage } from '../client/protocol.ts';
+import type { BalanceMessage, BookMessage, OrderMessage } from '../protocol/messages.ts';
 import type { Admin } from './admin.ts';
 import type { Authenticator, Principal } from './auth.ts';
-import { failure, type Failure, type Outcome } from './errors.ts';
+import { failure, type Failure, type Outcome } from '../protocol/errors.ts';
 import { observe, metricsContentType, renderMetrics } from './http/metrics.ts';
 import { decodeCursor, pageHeaders } from './http/cursor.ts';
 import {
@@ -27,7 +27,7 @@ import { marketView, orderView, tradeView, withoutOp } from './http/views.ts';
 import { bookSnapshotEncodings } from './limitMetrics.ts';
 import type { Authorize, Issuance } from './issuance.ts';
 import type { Accepted, Canceled, OrderEntry } from './orderEntry.ts';
-import { AssetBody, CreditBody, describeIssues, MarketBody, PlaceRequest } from './schemas.ts';
+import { AssetBody, CreditBody, describeIssues, MarketBody, PlaceRequest } from '../protocol/schemas.ts';
 
 /*
  * The JSON half of the gateway (PROTOCOL.md, HTTP), on the same uWS app as /ws: health and

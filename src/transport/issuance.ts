@@ -9,8 +9,8 @@ import type { Supervisor } from '../actors/supervisor.ts';
 import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../persistence/issuanceStore.ts';
 import { AUDIT_EVENT_TYPE } from '../persistence/lifecycleHistory.ts';
 import type { Principal } from './auth.ts';
-import { errorText, failure, success, type Outcome } from './errors.ts';
-import type { RegisterBody } from './schemas.ts';
+import { errorText, failure, success, type Outcome } from '../protocol/errors.ts';
+import type { RegisterBody } from '../protocol/schemas.ts';
 
 /*
  * RWA issuance (issue 7): registration → approval (admin route, webhook or polling) → token

@@ -7,10 +7,10 @@ import { explainNotDecimal, scanDecimal } from '../actors/money/decimal.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { placementSummary } from '../marketdata/publisher.ts';
 import type { Principal } from './auth.ts';
-import { failure, success, type Failure, type Outcome } from './errors.ts';
+import { failure, success, type Failure, type Outcome } from '../protocol/errors.ts';
 import { countOrder, countRejection } from './http/metrics.ts';
 import type { RateLimiter } from './rateLimit.ts';
-import type { AmendRequest, CancelRequest, PlaceRequest } from './schemas.ts';
+import type { AmendRequest, CancelRequest, PlaceRequest } from '../protocol/schemas.ts';
 import type { UserOrders } from './userOrders.ts';
 
 /*

@@ -4,7 +4,12 @@ import { z } from 'zod';
 import { Packr } from 'msgpackr';
 import { decodeMarketState } from '../../src/persistence/snapshots.ts';
 import type { ExchangeClient } from '../../src/client/index.ts';
-import type { BookMessage, LifecycleMessage, OrderMessage, TradeMessage } from '../../src/client/protocol.ts';
+import type {
+  BookMessage,
+  LifecycleMessage,
+  OrderMessage,
+  TradeMessage,
+} from '../../src/protocol/messages.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';

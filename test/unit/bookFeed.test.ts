@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Side } from '../../src/actors/book/types.ts';
 import { createMarketMoney } from '../../src/actors/money.ts';
-import { bookChecksum } from '../../src/client/checksum.ts';
-import { BOOK_DEPTHS, type BookDepth } from '../../src/client/protocol.ts';
+import { bookChecksum } from '../../src/protocol/checksum.ts';
+import { BOOK_DEPTHS, type BookDepth } from '../../src/protocol/messages.ts';
 import { BookFeed, type LevelChange, type WireLevel } from '../../src/marketdata/bookFeed.ts';
 
 /**

@@ -4,7 +4,7 @@ import type { BookEvent } from '../../src/actors/book/types.ts';
 import type { ListedMarket } from '../../src/actors/catalog.ts';
 import type { JournalBatch } from '../../src/actors/market/types.ts';
 import { createMarketMoney } from '../../src/actors/money.ts';
-import type { CandleInterval } from '../../src/client/protocol.ts';
+import type { CandleInterval } from '../../src/protocol/messages.ts';
 import { CANDLE_INTERVAL_MS, CandleSeries, type Candle } from '../../src/marketdata/candles.ts';
 import { MarketDataService, type Quotes } from '../../src/marketdata/marketData.ts';
 import { BTC_USDC } from '../support/markets.ts';

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bookChecksum } from '../../src/client/checksum.ts';
+import { bookChecksum } from '../../src/protocol/checksum.ts';
 import { compareDecimals, LocalBook } from '../../src/client/localBook.ts';
-import type { BookDepth, BookLevel, BookMessage } from '../../src/client/protocol.ts';
+import type { BookDepth, BookLevel, BookMessage } from '../../src/protocol/messages.ts';
 
 /**
  * The client's view of a book subscription (PROTOCOL.md, `book`). Examples first, with checksums

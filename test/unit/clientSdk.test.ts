@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket as NodeWebSocket, WebSocketServer } from 'ws';
-import { bookChecksum } from '../../src/client/checksum.ts';
+import { bookChecksum } from '../../src/protocol/checksum.ts';
 import {
   ClientError,
   ExchangeClient,
@@ -9,9 +9,9 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from '../../src/client/client.ts';
-import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import type { LocalBook } from '../../src/client/localBook.ts';
-import type { BookLevel, BookMessage, OrderMessage, TradeMessage } from '../../src/client/protocol.ts';
+import type { BookLevel, BookMessage, OrderMessage, TradeMessage } from '../../src/protocol/messages.ts';
 
 /**
  * ExchangeClient against a scripted in-memory socket: what it sends, how it matches replies by

@@ -5,8 +5,8 @@ import type { MarketActor } from '../../src/actors/market/marketActor.ts';
 import type { MarketCommand, MarketDefinition } from '../../src/actors/market/types.ts';
 import { createMarketMoney } from '../../src/actors/money.ts';
 import { Supervisor } from '../../src/actors/supervisor.ts';
-import { bookChecksum } from '../../src/client/checksum.ts';
-import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import { bookChecksum } from '../../src/protocol/checksum.ts';
+import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import { MarketDataPublisher, placementSummary, type Publication } from '../../src/marketdata/publisher.ts';
 import {
   ASSET_DECIMALS,

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BookMessage, TradeMessage } from '../../src/client/protocol.ts';
+import type { BookMessage, TradeMessage } from '../../src/protocol/messages.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';

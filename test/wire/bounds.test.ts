@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { createPool, sql, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import type { RunningExchange } from '../support/exchange.ts';
 
 /** BTC-USDC as the wire tests list it: 1 tick × 1 lot = 1 USDC minor unit; fees 10/20 bps. */

@@ -5,7 +5,7 @@ import { Packr } from 'msgpackr';
 import { createPool, sql } from 'slonik';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeMessage } from '../../src/client/codec.ts';
+import { decodeMessage } from '../../src/protocol/codec.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeMessage } from '../../src/client/codec.ts';
+import { encodeMessage } from '../../src/protocol/codec.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';

@@ -1,5 +1,5 @@
 import { marketLifecycleMachine } from '../../machines/marketLifecycle.ts';
-import { decodeMessage, encodeMessage } from '../../src/client/codec.ts';
+import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import { byId, byIdOf, setText, webSocketUrl } from '../shared/dom.ts';
 import { diagramOf, type Diagram } from './diagram.ts';
 import type { ActorsMessage, MarketUpdate } from './messages.ts';

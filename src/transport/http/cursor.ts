@@ -1,5 +1,5 @@
 import { z } from 'zod/v4';
-import { failure, type Outcome } from '../errors.ts';
+import { failure, type Outcome } from '../../protocol/errors.ts';
 
 /*
  * The opaque `cursor` of paged lists (PROTOCOL v1.1): base64url of the JSON of a keyset position,

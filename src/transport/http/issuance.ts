@@ -2,10 +2,16 @@ import type { LifecycleActor } from '../../../machines/marketLifecycle.ts';
 import type { Catalog, ListedMarket } from '../../actors/catalog.ts';
 import type { Supervisor } from '../../actors/supervisor.ts';
 import type { Principal } from '../auth.ts';
-import type { ErrorCode, Outcome } from '../errors.ts';
+import type { ErrorCode, Outcome } from '../../protocol/errors.ts';
 import type { Authorize, Issuance, IssuanceAction } from '../issuance.ts';
 import type { ComplianceAdmin } from '../complianceAdmin.ts';
-import { ComplianceBody, DecisionBody, ReasonBody, RegisterBody, describeIssues } from '../schemas.ts';
+import {
+  ComplianceBody,
+  DecisionBody,
+  ReasonBody,
+  RegisterBody,
+  describeIssues,
+} from '../../protocol/schemas.ts';
 import { unstorableTextAt, unstorableTextMessage } from '../text.ts';
 import { errorReply, json, type createRouter, type HttpReply } from './router.ts';
 import { marketView } from './views.ts';

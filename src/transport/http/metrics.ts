@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, register } from 'prom-client';
 import type { JournalBatch } from '../../actors/market/types.ts';
 import type { SupervisorObserver } from '../../actors/supervisor.ts';
-import { HTTP_STATUS, type ErrorCode } from '../errors.ts';
+import { HTTP_STATUS, type ErrorCode } from '../../protocol/errors.ts';
 
 /*
  * The exchange's Prometheus metrics, on prom-client's default register (what GET /metrics serves)

@@ -1,6 +1,6 @@
 import type { z } from 'zod/v4';
 import * as api from '../apiSchemas.ts';
-import { HTTP_STATUS, type ErrorCode } from '../errors.ts';
+import { HTTP_STATUS, type ErrorCode } from '../../protocol/errors.ts';
 import { asyncApiDocument } from '../asyncapi.ts';
 import { docsPage } from './docsPage.ts';
 import { ANSWER_SCHEMAS, BODY_SCHEMAS, OPERATIONS, type OperationDoc, type Shape } from './operations.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod/v4';
-import { ORDER_STATUSES } from '../../client/protocol.ts';
+import { ORDER_STATUSES } from '../../protocol/messages.ts';
 import * as api from '../apiSchemas.ts';
-import type { ErrorCode } from '../errors.ts';
+import type { ErrorCode } from '../../protocol/errors.ts';
 import {
   AssetBody,
   ComplianceBody,
@@ -11,7 +11,7 @@ import {
   PlaceRequest,
   ReasonBody,
   RegisterBody,
-} from '../schemas.ts';
+} from '../../protocol/schemas.ts';
 
 /*
  * One description per HTTP route, keyed `method pattern` exactly as the route is registered with

@@ -4,7 +4,7 @@ import type uWS from 'uWebSockets.js';
 import { requireRole } from '../gateway.ts';
 import type { Authenticator, Principal, Role } from '../auth.ts';
 import { requestContext, requestIdFrom, withRequest } from '../../requestContext.ts';
-import { HTTP_STATUS, type ErrorCode, type Outcome } from '../errors.ts';
+import { HTTP_STATUS, type ErrorCode, type Outcome } from '../../protocol/errors.ts';
 import { unstorableTextAt, unstorableTextMessage } from '../text.ts';
 import { refused } from '../limitMetrics.ts';
 import { Occupancy, sourceKey } from '../rateLimit.ts';

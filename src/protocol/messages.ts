@@ -2,7 +2,8 @@
  * The messages of wire protocol v1 (PROTOCOL.md), as TypeScript types. Shared by the client SDK and
  * the server: field names are the wire names, optional fields are optional (the server omits them
  * when absent, never sends nil), integers are `number`, prices and quantities are decimal strings.
- * Types only plus a few constant lists; no imports, so it bundles for browsers as it is.
+ * Types only plus a few constant lists; it imports only its siblings in src/protocol, so it bundles
+ * for browsers as it is.
  */
 
 /** A decimal string as on the wire, e.g. `"1000.50"`; a removed book level's qty is `"0"`. */
@@ -71,25 +72,9 @@ export const MARKET_STATUSES = [
 ] as const;
 export type MarketStatus = (typeof MARKET_STATUSES)[number];
 
-/** Error codes of the WebSocket `error` message, listed in PROTOCOL.md's order of precedence where it gives one. */
-export const ERROR_CODES = [
-  'bad_frame',
-  'bad_request',
-  'unauthorized',
-  'forbidden',
-  'unknown_market',
-  'market_not_active',
-  'insufficient_funds',
-  'compliance',
-  'rate_limited',
-  'overloaded',
-  'duplicate_client_order_id',
-  'not_found',
-  'would_match',
-  'fok_unfilled',
-  'unavailable',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+/** Error codes of the `error` message and of HTTP errors (src/protocol/errors.ts, with each one's HTTP status). */
+import type { ErrorCode } from './errors.ts';
+export { ERROR_CODES, type ErrorCode } from './errors.ts';
 
 /** A book level on the wire: `[price, qty]`. */
 export type BookLevel = readonly [price: Decimal, qty: Decimal];
