@@ -40,23 +40,30 @@ import { tradeCounts } from './persistence/history.ts';
 import { Projector } from './persistence/projector.ts';
 import { recover, type RecoveryStats } from './persistence/recovery.ts';
 import { scheduleSnapshots, takeSnapshot, type SnapshotResult } from './persistence/snapshots.ts';
-import { Admin } from './transport/admin.ts';
+import { Admin } from './services/admin.ts';
 import { Authenticator, type Principal } from './transport/auth.ts';
-import { ComplianceAdmin, SyncAllowlistPayload } from './transport/complianceAdmin.ts';
+import { ComplianceAdmin, SyncAllowlistPayload } from './services/complianceAdmin.ts';
 import { failure, success } from './protocol/errors.ts';
 import { registerComplianceRoutes } from './transport/http/issuance.ts';
 import type { RegisteredRoute } from './transport/http/router.ts';
-import { DeployTokenPayload, Issuance, type Authorize } from './transport/issuance.ts';
+import { DeployTokenPayload, Issuance, type Authorize } from './services/issuance.ts';
 import { registerWebSocket } from './transport/gateway.ts';
 import type { Publication } from './transport/publication.ts';
 import { createInspectionFeed } from './transport/inspection.ts';
 import { assertPortFree, listenExclusive } from './transport/listen.ts';
 import { devPagesEnabled, registerStatic } from './transport/static.ts';
 import { registerHttp } from './transport/http.ts';
-import { countTrades, observe, supervisorObserver, type JobQueueSource } from './transport/http/metrics.ts';
-import { OrderEntry, wireOrderId } from './transport/orderEntry.ts';
+import {
+  countOrder,
+  countRejection,
+  countTrades,
+  observe,
+  supervisorObserver,
+  type JobQueueSource,
+} from './transport/http/metrics.ts';
+import { OrderEntry, wireOrderId } from './services/orderEntry.ts';
 import { RateLimiter, sourceKey } from './transport/rateLimit.ts';
-import { UserOrders } from './transport/userOrders.ts';
+import { UserOrders } from './services/userOrders.ts';
 
 /*
  * The composition root: builds the exchange from its parts and wires the sinks (DESIGN.md): the
@@ -315,6 +322,7 @@ async function startOwned(
         : failure('overloaded', `projections trail the journal by ${lag} records; try again shortly`);
     },
     limiter: new RateLimiter(config.RATE_ORDERS_PER_S, config.RATE_ORDERS_BURST),
+    observe: { order: countOrder, rejection: countRejection },
   });
   const admin = new Admin({
     catalog,

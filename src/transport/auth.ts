@@ -1,17 +1,9 @@
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod/v4';
 import { failure, success, type Outcome } from '../protocol/errors.ts';
+import { ROLES, type Principal, type Role } from '../services/principal.ts';
 
-/** Roles of PROTOCOL.md (Tokens). They do not include one another: an admin is not a trader. */
-export const ROLES = ['trader', 'issuer', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-export interface Principal {
-  readonly userId: string;
-  readonly roles: readonly Role[];
-  /** When the token's `exp` ends this authentication (ms since the epoch); absent without `exp`. */
-  readonly expiresAt?: number;
-}
+export { hasRole, ROLES, type Principal, type Role } from '../services/principal.ts';
 
 const Claims = z.object({
   sub: z.string().min(1).max(128),
@@ -54,8 +46,4 @@ export class Authenticator {
       .setExpirationTime(expiresIn)
       .sign(this.key);
   }
-}
-
-export function hasRole(principal: Principal | undefined, role: Role): boolean {
-  return principal?.roles.includes(role) ?? false;
 }

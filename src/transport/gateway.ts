@@ -9,7 +9,7 @@ import { topics } from '../protocol/topics.ts';
 import { requestIdFrom } from '../requestContext.ts';
 import { hasRole, type Authenticator, type Principal } from './auth.ts';
 import type { ErrorCode, Failure, Outcome } from '../protocol/errors.ts';
-import type { OrderEntry } from './orderEntry.ts';
+import type { OrderEntry } from '../services/orderEntry.ts';
 import { countErrorAnswer, observe } from './http/metrics.ts';
 import { unstorableTextAt, unstorableTextMessage } from './text.ts';
 import { ACTORS_TOPIC } from './inspection.ts';

@@ -8,7 +8,7 @@ import type { Supervisor } from '../actors/supervisor.ts';
 import { recentTrades, userOrders } from '../persistence/history.ts';
 import type { OrderStatus } from '../persistence/projector.ts';
 import type { BalanceMessage, BookMessage, OrderMessage } from '../protocol/messages.ts';
-import type { Admin } from './admin.ts';
+import type { Admin } from '../services/admin.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import { failure, type Failure, type Outcome } from '../protocol/errors.ts';
 import { observe, metricsContentType, renderMetrics } from './http/metrics.ts';
@@ -25,8 +25,8 @@ import { registerIssuanceRoutes } from './http/issuance.ts';
 import { openApiDocument, registerApiDocs } from './http/openapi.ts';
 import { marketView, orderView, tradeView, withoutOp } from './http/views.ts';
 import { bookSnapshotEncodings } from './limitMetrics.ts';
-import type { Authorize, Issuance } from './issuance.ts';
-import type { Accepted, Canceled, OrderEntry } from './orderEntry.ts';
+import type { Authorize, Issuance } from '../services/issuance.ts';
+import type { Accepted, Canceled, OrderEntry } from '../services/orderEntry.ts';
 import { AssetBody, CreditBody, describeIssues, MarketBody, PlaceRequest } from '../protocol/schemas.ts';
 
 /*

@@ -3,8 +3,8 @@ import type { Catalog, ListedMarket } from '../../actors/catalog.ts';
 import type { Supervisor } from '../../actors/supervisor.ts';
 import type { Principal } from '../auth.ts';
 import type { ErrorCode, Outcome } from '../../protocol/errors.ts';
-import type { Authorize, Issuance, IssuanceAction } from '../issuance.ts';
-import type { ComplianceAdmin } from '../complianceAdmin.ts';
+import type { Authorize, Issuance, IssuanceAction } from '../../services/issuance.ts';
+import type { ComplianceAdmin } from '../../services/complianceAdmin.ts';
 import {
   ComplianceBody,
   DecisionBody,

@@ -8,7 +8,7 @@ import { parseAssetAmount } from '../actors/money.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../persistence/issuanceStore.ts';
 import { AUDIT_EVENT_TYPE } from '../persistence/lifecycleHistory.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 import { errorText, failure, success, type Outcome } from '../protocol/errors.ts';
 import type { RegisterBody } from '../protocol/schemas.ts';
 

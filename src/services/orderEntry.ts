@@ -6,10 +6,8 @@ import type { MoneyResult } from '../actors/money.ts';
 import { explainNotDecimal, scanDecimal } from '../actors/money/decimal.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { placementSummary } from '../marketdata/publisher.ts';
-import type { Principal } from './auth.ts';
-import { failure, success, type Failure, type Outcome } from '../protocol/errors.ts';
-import { countOrder, countRejection } from './http/metrics.ts';
-import type { RateLimiter } from './rateLimit.ts';
+import type { Principal } from './principal.ts';
+import { failure, success, type ErrorCode, type Failure, type Outcome } from '../protocol/errors.ts';
 import type { AmendRequest, CancelRequest, PlaceRequest } from '../protocol/schemas.ts';
 import type { UserOrders } from './userOrders.ts';
 
@@ -50,33 +48,50 @@ export interface Amended {
 export interface OrderEntryOptions {
   readonly catalog: Catalog;
   readonly supervisor: Supervisor;
-  readonly limiter: RateLimiter;
+  /** One token per place, amend or cancel of a user; false: refused `rate_limited`. */
+  readonly limiter: { take(userId: string): boolean };
+  /** Told each order's outcome and every refusal (/metrics counts them). */
+  readonly observe?: OrderEntryObserver;
   readonly userOrders: UserOrders;
   /** A reason to refuse new places now (e.g. projections lagging): answered `overloaded`. */
   readonly admission?: () => Failure | undefined;
   readonly clock?: () => number;
 }
 
-/** `respond`, counting the order and its outcome in /metrics (exchange_orders_total). */
+export interface OrderEntryObserver {
+  /** A place's outcome: the status it was accepted with, or `rejected`. */
+  order(
+    type: PlaceRequest['type'],
+    side: PlaceRequest['side'],
+    status: Accepted['status'] | 'rejected',
+  ): void;
+  rejection(op: 'place' | 'amend' | 'cancel' | 'cancel_all', code: ErrorCode): void;
+}
+
+/** `respond`, telling the observer the order and its outcome. */
 function countedPlace(
+  observe: OrderEntryObserver | undefined,
   request: PlaceRequest,
   respond: (outcome: Outcome<Accepted>) => void,
 ): (outcome: Outcome<Accepted>) => void {
+  if (observe === undefined) return respond;
   return (outcome) => {
     const { type, side } = request;
-    countOrder(type, side, outcome.ok ? outcome.value.status : 'rejected');
-    if (!outcome.ok) countRejection('place', outcome.code);
+    observe.order(type, side, outcome.ok ? outcome.value.status : 'rejected');
+    if (!outcome.ok) observe.rejection('place', outcome.code);
     respond(outcome);
   };
 }
 
-/** `respond`, counting its failures in /metrics (exchange_rejections_total). */
+/** `respond`, telling the observer its failures. */
 function countedRejections<T>(
+  observe: OrderEntryObserver | undefined,
   op: 'cancel' | 'amend',
   respond: (outcome: Outcome<T>) => void,
 ): (outcome: Outcome<T>) => void {
+  if (observe === undefined) return respond;
   return (outcome) => {
-    if (!outcome.ok) countRejection(op, outcome.code);
+    if (!outcome.ok) observe.rejection(op, outcome.code);
     respond(outcome);
   };
 }
@@ -108,7 +123,7 @@ export class OrderEntry {
    * causes (PROTOCOL.md), which the supervisor publishes right after the replies.
    */
   place(principal: Principal, request: PlaceRequest, answer: (outcome: Outcome<Accepted>) => void): void {
-    const respond = countedPlace(request, answer);
+    const respond = countedPlace(this.options.observe, request, answer);
     const found = this.marketFor(principal, request.market, placeProblem(request));
     if (!found.ok) return respond(found);
     const market = found.value;
@@ -165,7 +180,7 @@ export class OrderEntry {
   }
 
   cancel(principal: Principal, request: CancelRequest, answer: (outcome: Outcome<Canceled>) => void): void {
-    const respond = countedRejections('cancel', answer);
+    const respond = countedRejections(this.options.observe, 'cancel', answer);
     const found = this.marketFor(principal, request.market);
     if (!found.ok) return respond(found);
     const market = found.value;
@@ -190,7 +205,7 @@ export class OrderEntry {
   }
 
   amend(principal: Principal, request: AmendRequest, answer: (outcome: Outcome<Amended>) => void): void {
-    const respond = countedRejections('amend', answer);
+    const respond = countedRejections(this.options.observe, 'amend', answer);
     const problem = decimalProblem('qty', request.qty) ?? decimalProblem('price', request.price) ?? undefined;
     const found = this.marketFor(principal, request.market, problem);
     if (!found.ok) return respond(found);
