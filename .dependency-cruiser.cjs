@@ -1,7 +1,7 @@
 /*
- * The import directions of DESIGN.md and STYLE.md, checked by `npm run check`. Every rule here holds
- * today; the directions the code does not keep yet (transport → persistence and → marketdata,
- * persistence → client: issue 13) are listed in the closing notes and get their rule when fixed.
+ * The import directions of DESIGN.md and STYLE.md, checked by `npm run check` (docs/architecture.md
+ * draws them): machines → nothing of src; actors → machines and each other; services → actors,
+ * persistence types and the protocol; transport → services and the protocol; no cycles.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -39,6 +39,28 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/' },
       to: { path: '^(test|bench)/' },
+    },
+    {
+      name: 'transport-through-services',
+      severity: 'error',
+      comment:
+        'Transport parses, authenticates, calls a service and encodes the answer: it never reaches persistence, market data, the jobs, the chain or the integrations itself.',
+      from: { path: '^src/transport/' },
+      to: { path: '^src/(persistence|marketdata|jobs|chain|integrations)/' },
+    },
+    {
+      name: 'services-below-transport',
+      severity: 'error',
+      comment: 'Dependencies point one way: transport → services → actors.',
+      from: { path: '^src/services/' },
+      to: { path: '^src/transport/' },
+    },
+    {
+      name: 'persistence-is-a-sink',
+      severity: 'error',
+      comment: 'Persistence is handed to the layers above; it imports neither transport nor services.',
+      from: { path: '^src/persistence/' },
+      to: { path: '^src/(transport|services)/' },
     },
     {
       name: 'protocol-stands-alone',

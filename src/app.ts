@@ -64,6 +64,7 @@ import {
 import { OrderEntry, wireOrderId } from './services/orderEntry.ts';
 import { RateLimiter, sourceKey } from './transport/rateLimit.ts';
 import { UserOrders } from './services/userOrders.ts';
+import { History } from './services/history.ts';
 
 /*
  * The composition root: builds the exchange from its parts and wires the sinks (DESIGN.md): the
@@ -546,7 +547,6 @@ async function startOwned(
     ledger,
     marketData: publisher,
     candles: marketData,
-    pool,
     maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
     maxPendingRequests: config.HTTP_MAX_PENDING_REQUESTS,
     maxPendingPerIp: config.HTTP_MAX_PENDING_REQUESTS_PER_IP,
@@ -578,11 +578,16 @@ async function startOwned(
         );
       },
     ],
-    history: {
-      caughtUp: () => projector.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS),
-      lag: () => ({ records: projector.lagRecords(), ms: projector.lagMs() }),
-      maxWaitMs: config.HISTORY_WAIT_MS,
-    },
+    history: new History({
+      pool,
+      progress: {
+        caughtUp: () => projector.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS),
+        lag: () => ({ records: projector.lagRecords(), ms: projector.lagMs() }),
+        maxWaitMs: config.HISTORY_WAIT_MS,
+      },
+      openOrders: (userId, marketId) => publisher.openOrders(userId, marketId),
+      market: (marketId) => catalog.market(marketId),
+    }),
     health: async () => ({
       redis: deployQueue === undefined ? 'not_configured' : await redisHealth(deployQueue),
       chain: await chain.health(),

@@ -7,6 +7,7 @@ import type { MarketDefinition } from '../actors/market/types.ts';
 import { parseAssetAmount } from '../actors/money.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../persistence/issuanceStore.ts';
+export type { MarketAssetRecord };
 import { AUDIT_EVENT_TYPE } from '../persistence/lifecycleHistory.ts';
 import type { Principal } from './principal.ts';
 import { errorText, failure, success, type Outcome } from '../protocol/errors.ts';

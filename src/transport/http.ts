@@ -1,16 +1,14 @@
 import type { Logger } from 'pino';
-import { sql, type DatabasePool } from 'slonik';
 import type uWS from 'uWebSockets.js';
 import { z } from 'zod/v4';
 import type { Catalog, ListedMarket } from '../actors/catalog.ts';
 import type { Ledger } from '../actors/ledger/index.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
-import { recentTrades, userOrders } from '../persistence/history.ts';
-import type { OrderStatus } from '../persistence/projector.ts';
 import type { BalanceMessage, BookMessage, OrderMessage } from '../protocol/messages.ts';
 import type { Admin } from '../services/admin.ts';
+import { OrdersCursor, TradesCursor, type History } from '../services/history.ts';
 import type { Authenticator, Principal } from './auth.ts';
-import { failure, type Failure, type Outcome } from '../protocol/errors.ts';
+import { failure, type Outcome } from '../protocol/errors.ts';
 import { observe, metricsContentType, renderMetrics } from './http/metrics.ts';
 import { decodeCursor, pageHeaders } from './http/cursor.ts';
 import {
@@ -44,20 +42,6 @@ export interface HttpMarketData {
   balances(userId: string): readonly BalanceMessage[];
 }
 
-/**
- * How far history (the relational projections, src/persistence/projector.ts) trails the journal.
- * History reads wait for it: an answer includes everything committed, hence everything
- * acknowledged, before the request arrived.
- */
-export interface HistoryProgress {
-  /** True once history holds every record committed before the call; false after `maxWaitMs`. */
-  caughtUp(): Promise<boolean>;
-  /** Journal records not yet in history, and the age of the oldest of them. */
-  lag(): { readonly records: number; readonly ms: number };
-  /** The bound: a history read waits at most this long, and past it history is `catching_up`. */
-  readonly maxWaitMs: number;
-}
-
 export interface HttpOptions {
   readonly auth: Authenticator;
   readonly orders: OrderEntry;
@@ -66,7 +50,8 @@ export interface HttpOptions {
   readonly supervisor: Supervisor;
   readonly ledger: Ledger;
   readonly marketData: HttpMarketData;
-  readonly pool: Pick<DatabasePool, 'oneFirst' | 'any'>;
+  /** Trades and orders, live and past (src/services/history.ts); /health asks it about Postgres. */
+  readonly history: History;
   /** Largest request body; a larger one is answered 413. */
   readonly maxBodyBytes: number;
   /** Requests served at once, in all and per address (default: no bound); a body's deadline (default 10 s). */
@@ -93,24 +78,18 @@ export interface HttpOptions {
   readonly extraRoutes?: readonly ((route: Route) => void)[];
   /** Health of Redis and the chain, when the exchange has them. */
   readonly health?: () => Promise<{ redis: string; chain: string }>;
-  /** The projections' progress; without it history reads do not wait (and /health omits it). */
-  readonly history?: HistoryProgress;
 }
 
 export type Route = ReturnType<typeof createRouter>;
 
 const BASE = '/api/v1';
-const HEALTH_TIMEOUT_MS = 1_000;
 const BOOK_DEPTH_DEFAULT = 50;
 const LIST_LIMIT_DEFAULT = 100;
 const LIST_LIMIT_MAX = 1_000;
-const OPEN_STATUSES: ReadonlySet<string> = new Set(['open', 'partially_filled', 'pending_trigger']);
-const CLOSED_STATUSES: readonly OrderStatus[] = ['filled', 'canceled'];
-const ORDER_STATUSES: ReadonlySet<string> = new Set([...OPEN_STATUSES, ...CLOSED_STATUSES, 'rejected']);
 
 /** Registers the routes; answers them as registered (the published document describes each). */
 export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): readonly RegisteredRoute[] {
-  const { catalog, supervisor, marketData, orders, admin, pool, log, history } = options;
+  const { catalog, supervisor, marketData, orders, admin, log, history } = options;
   const route = createRouter(app, {
     auth: options.auth,
     maxBodyBytes: options.maxBodyBytes,
@@ -132,39 +111,13 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): reado
   // --- Operations ---------------------------------------------------------------------------
 
   route('get', '/health', {}, async () => {
-    const [postgres, others] = await Promise.all([
-      postgresHealth(pool),
+    const [{ postgres, ...projections }, others] = await Promise.all([
+      history.health(),
       options.health?.() ?? Promise.resolve({ redis: 'not_configured', chain: 'not_configured' }),
     ]);
     const up = postgres === 'ok';
-    return json(up ? 200 : 503, {
-      status: up ? 'ok' : 'unavailable',
-      postgres,
-      ...others,
-      ...historyHealth(),
-    });
+    return json(up ? 200 : 503, { status: up ? 'ok' : 'unavailable', postgres, ...others, ...projections });
   });
-
-  /** `history`: `catching_up` while the oldest unprojected record is older than the wait bound. */
-  function historyHealth(): { history?: string; historyLag?: { records: number; ms: number } } {
-    if (history === undefined) return {};
-    const lag = history.lag();
-    const ms = Math.round(lag.ms);
-    return {
-      history: ms > history.maxWaitMs ? 'catching_up' : 'ok',
-      historyLag: { records: lag.records, ms },
-    };
-  }
-
-  /** Waits until history holds what was committed before now: undefined, or the 503 to answer. */
-  async function historyBehind(): Promise<Failure | undefined> {
-    if (history === undefined || (await history.caughtUp())) return undefined;
-    const { records, ms } = history.lag();
-    return failure(
-      'unavailable',
-      `history is catching up: ${records} journal records (${Math.round(ms)} ms) not yet in it; try again shortly`,
-    );
-  }
 
   route('get', '/metrics', {}, async () => ({
     status: 200,
@@ -228,18 +181,14 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): reado
     if (!limit.ok) return errorReply(limit.code, limit.message);
     const cursor = decodeCursor(TradesCursor, query.get('cursor'));
     if (!cursor.ok) return errorReply(cursor.code, cursor.message);
-    const behind = await historyBehind();
-    if (behind !== undefined) return errorReply(behind.code, behind.message);
-    // One more than a page, to know whether another page follows.
-    const trades = await recentTrades(pool, market.value.definition.id, limit.value + 1, cursor.value?.seq);
-    const page = trades.slice(0, limit.value);
-    const last = page.at(-1);
+    const read = await history.trades(market.value, limit.value, cursor.value);
+    if (!read.ok) return errorReply(read.code, read.message);
     return {
       ...json(
         200,
-        page.map((t) => tradeView(market.value, t)),
+        read.value.trades.map((t) => tradeView(market.value, t)),
       ),
-      headers: pageHeaders(trades.length > limit.value && last !== undefined ? { seq: last.seq } : undefined),
+      headers: pageHeaders(read.value.next),
     };
   });
 
@@ -325,16 +274,6 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): reado
     json(200, marketData.balances(principal!.userId).map(withoutOp)),
   );
 
-  /**
-   * One page of the user's orders: first the open ones (open, partially_filled, pending_trigger)
-   * from memory, by market id then order number; then the closed ones (filled, canceled) from the
-   * orders projection, most recently changed first. `limit` bounds the page; the cursor is the last
-   * item's place in one of the two parts. An order that closes while a client pages through the
-   * open part is listed again among the closed ones, never missed.
-   * Open orders are read when the request arrives and the projection once it holds everything
-   * committed by then (HISTORY_WAIT_MS, else `unavailable`), so an order that closed in between is
-   * listed, closed (an order closed in memory but not yet projected used to be missing).
-   */
   async function listOrders(
     principal: Principal,
     query: URLSearchParams,
@@ -346,63 +285,31 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): reado
       if (!found.ok) return found;
       market = found.value;
     }
-    const wanted = query.get('status');
-    if (wanted !== null && !ORDER_STATUSES.has(wanted)) {
-      return failure('bad_request', `status must be one of ${[...ORDER_STATUSES].join(', ')}`);
-    }
     const limit = intParam(query, 'limit', LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX);
     if (!limit.ok) return limit;
     const cursor = decodeCursor(OrdersCursor, query.get('cursor'));
     if (!cursor.ok) return cursor;
-    const at = cursor.value;
-
-    const orders: object[] = [];
-    if ((at === undefined || 'open' in at) && (wanted === null || OPEN_STATUSES.has(wanted))) {
-      const open = marketData
-        .openOrders(principal.userId, market?.definition.id)
-        .filter((order) => wanted === null || order.status === wanted)
-        .map((order) => ({ order, key: openOrderKey(order.orderId) }))
-        .filter(({ key }) => at === undefined || !('open' in at) || compareOpenKeys(key, at.open) > 0)
-        .sort((a, b) => compareOpenKeys(a.key, b.key));
-      for (const { order } of open.slice(0, limit.value)) orders.push(withoutOp(order));
-      if (open.length > limit.value) {
-        return { ok: true, value: { orders, next: { open: open[limit.value - 1]!.key } } };
-      }
-    }
-    const closed = wanted === null ? CLOSED_STATUSES : CLOSED_STATUSES.filter((s) => s === wanted);
-    if (closed.length === 0) return { ok: true, value: { orders, next: undefined } };
-    const behind = await historyBehind();
-    if (behind !== undefined) return behind;
-    const room = limit.value - orders.length;
-    const after = at !== undefined && 'closed' in at && at.closed !== null ? at.closed : undefined;
-    const records = await userOrders(pool, {
+    const listed = await history.orders({
       userId: principal.userId,
-      marketId: market?.definition.id,
-      statuses: closed,
-      // One more than the room left, to know whether another page follows.
-      limit: room + 1,
-      after: after === undefined ? undefined : { updatedGlobalSeq: after[0], id: after[1] },
+      market,
+      status: query.get('status') ?? undefined,
+      limit: limit.value,
+      cursor: cursor.value,
     });
-    const kept = records.slice(0, room);
-    // An order open when the request came and closed since is listed once, closed.
-    const closedIds = new Set(kept.map((r) => r.id));
-    for (let i = orders.length - 1; i >= 0; i--) {
-      if (closedIds.has((orders[i] as { orderId: string }).orderId)) orders.splice(i, 1);
-    }
-    for (const record of kept) {
-      const of = catalog.market(record.marketId);
-      if (of !== undefined) orders.push(orderView(of, record));
-    }
-    const last = kept.at(-1);
-    let next: OrdersCursor | undefined;
-    if (records.length > room) {
-      next = { closed: last === undefined ? null : [last.updatedGlobalSeq, last.id] };
-    }
-    return { ok: true, value: { orders, next } };
+    if (!listed.ok) return listed;
+    const orders = listed.value.orders.map((item) =>
+      'open' in item ? withoutOp(item.open) : orderView(item.market, item.closed),
+    );
+    return { ok: true, value: { orders, next: listed.value.next } };
   }
 
   if (options.issuance !== undefined)
-    registerIssuanceRoutes(route, { ...options.issuance, catalog, supervisor, historyBehind });
+    registerIssuanceRoutes(route, {
+      ...options.issuance,
+      catalog,
+      supervisor,
+      historyBehind: () => history.behind(),
+    });
   for (const register of options.extraRoutes ?? []) register(route);
   registerApiDocs(route);
 
@@ -416,33 +323,6 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): reado
     );
   }
   return route.registered();
-}
-
-/** A page's position in GET /markets/:id/trades: the last trade's `seq` (newest first). */
-const TradesCursor = z.object({ seq: z.number().int().positive() });
-
-/**
- * A page's position in GET /orders: the last open order's (market id, order number), or the last
- * closed order's (updatedGlobalSeq, id); `closed: null` is the start of the closed part.
- */
-const OrdersCursor = z.union([
-  z.object({ open: z.tuple([z.string().max(200), z.number().int().nonnegative()]) }),
-  z.object({
-    closed: z.tuple([z.number().int().nonnegative(), z.string().max(300)]).nullable(),
-  }),
-]);
-type OrdersCursor = z.infer<typeof OrdersCursor>;
-type OpenKey = [marketId: string, orderNumber: number];
-
-/** An open order's place in the open part: wire ids are `marketId:orderNumber`. */
-function openOrderKey(orderId: string): OpenKey {
-  const colon = orderId.lastIndexOf(':');
-  return [orderId.slice(0, colon), Number(orderId.slice(colon + 1))];
-}
-
-function compareOpenKeys(a: OpenKey, b: OpenKey): number {
-  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
-  return a[1] - b[1];
 }
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): Outcome<z.infer<S>> {
@@ -466,22 +346,4 @@ function intParam(
     return failure('bad_request', `${name} must be an integer from ${min} to ${max}`);
   }
   return { ok: true, value };
-}
-
-async function postgresHealth(pool: Pick<DatabasePool, 'oneFirst'>): Promise<'ok' | 'down'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'down'>((resolve) => {
-    timer = setTimeout(() => {
-      resolve('down');
-    }, HEALTH_TIMEOUT_MS);
-  });
-  const check = pool.oneFirst(sql.unsafe`SELECT 1`).then(
-    () => 'ok' as const,
-    () => 'down' as const,
-  );
-  try {
-    return await Promise.race([check, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -7,6 +7,7 @@ import type { OrderMessage, TradeMessage } from '../../src/protocol/messages.ts'
 import { bookChecksum } from '../../src/protocol/checksum.ts';
 import { Authenticator } from '../../src/transport/auth.ts';
 import { registerHttp, type HttpOptions } from '../../src/transport/http.ts';
+import { History, type HistoryOptions } from '../../src/services/history.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 
 /*
@@ -653,7 +654,11 @@ describe('GET /health when Postgres does not answer', () => {
   async function healthWith(pool: Pick<DatabasePool, 'oneFirst'>) {
     const app = uWS.App();
     registerHttp(app, {
-      pool,
+      history: new History({
+        pool: { ...pool, any: () => Promise.reject(new Error('not read here')) } as HistoryOptions['pool'],
+        openOrders: () => [],
+        market: () => undefined,
+      }),
       maxBodyBytes: 1_000,
       log: pino({ level: 'silent' }),
       auth: new Authenticator('x'.repeat(32)),

@@ -2,8 +2,8 @@ import type { z } from 'zod/v4';
 import type { LifecycleState } from '../../../machines/marketLifecycle.ts';
 import type { ListedMarket } from '../../actors/catalog.ts';
 import { formatAssetAmount } from '../../actors/money.ts';
-import type { OrderRecord, TradeRecord } from '../../persistence/history.ts';
-import type { MarketAssetRecord } from '../../persistence/issuanceStore.ts';
+import type { OrderRecord, TradeRecord } from '../../services/history.ts';
+import type { MarketAssetRecord } from '../../services/issuance.ts';
 import type { Market, Order, Trade } from '../apiSchemas.ts';
 
 /*
