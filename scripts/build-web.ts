@@ -260,7 +260,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
     usage: `usage: npm run build:web -- [--force] [--out DIR]
 
 Builds the web pages (web/<page>/) with esbuild into content-hashed bundles and a manifest
-(default dist/web); the exchange builds them on demand at start too.
+(default dist/web); npm run build (what npm start runs first) builds them too.
 
   --force      rebuild even when the inputs did not change
   --out DIR    output directory (default dist/web)

@@ -595,8 +595,9 @@ async function startOwned(
     log,
   });
 
-  // The dashboard and the visualizer, built before start (`npm run build:web`, which npm start,
-  // npm test and npm run demo run first); the exchange serves what is there and builds nothing.
+  // The dashboard and the visualizer, built before start (`npm run build`, which npm start runs
+  // first; npm test and npm run demo run `npm run build:web`); the exchange serves what is there and
+  // builds nothing.
   registerStatic(app, {
     root: config.WEB_DIR,
     routes: { '/': 'dashboard/index.html', '/dev/actors': 'actors/index.html' },

@@ -1,7 +1,8 @@
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { z } from 'zod/v4';
 import { INTEGRATIONS_ENV } from './integrations/config.ts';
 import { MARKETDATA_ENV } from './marketdata/config.ts';
+import { REPO_ROOT } from './repoRoot.ts';
 
 const DEV_JWT_SECRET = 'development-only-jwt-secret-change-me';
 const DEV_WEBHOOK_SECRET = 'development-only-webhook-secret-change-me';
@@ -14,11 +15,11 @@ const schema = z.object({
   /** `auto`: pretty lines when stdout is a terminal, JSON otherwise (src/logger.ts). */
   LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   HOST: z.string().min(1).default('127.0.0.1'),
-  /** The built web pages (`npm run build:web` writes them there). */
+  /** The built web pages (`npm run build` and `npm run build:web` write them there). */
   WEB_DIR: z
     .string()
     .min(1)
-    .default(fileURLToPath(new URL('../dist/web', import.meta.url))),
+    .default(path.join(REPO_ROOT, 'dist', 'web')),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   DATABASE_URL: z.url().optional(),
   REDIS_URL: z.url().optional(),

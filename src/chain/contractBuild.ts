@@ -11,14 +11,13 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod/v4';
+import { REPO_ROOT } from '../repoRoot.ts';
 
 const require = createRequire(import.meta.url);
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-export const CONTRACTS_DIR = path.join(repoRoot, 'contracts');
-export const ARTIFACTS_DIR = path.join(repoRoot, '.data', 'contracts');
+export const CONTRACTS_DIR = path.join(REPO_ROOT, 'contracts');
+export const ARTIFACTS_DIR = path.join(REPO_ROOT, '.data', 'contracts');
 
 /**
  * `paris` bytecode (no PUSH0, MCOPY or transient storage) runs on every EVM we target, whatever

@@ -1,7 +1,9 @@
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { runner } from 'node-pg-migrate';
+import { REPO_ROOT } from '../repoRoot.ts';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
+/** From the repository root: the built exchange (dist/src/main.js) runs these too. */
+const MIGRATIONS_DIR = path.join(REPO_ROOT, 'src', 'persistence', 'migrations');
 
 /**
  * Applies every pending migration (SQL files in ./migrations, `-- Up Migration` / `-- Down

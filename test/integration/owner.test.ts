@@ -10,6 +10,7 @@ import type { BatchOutput } from '../../src/actors/market/types.ts';
 import { JournalWriteError, JournalWriter } from '../../src/persistence/journalWriter.ts';
 import pg from 'pg';
 import { DatabaseOwnedError, OWNER_LOCK_KEY, Ownership } from '../../src/persistence/owner.ts';
+import { buildServer } from '../../scripts/build.ts';
 import { ping } from '../../scripts/services/redis.ts';
 import { eventually } from '../support/eventually.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -17,7 +18,8 @@ import { limit } from '../support/markets.ts';
 
 /**
  * Issue 12 §1, "one exchange per database" (PROTOCOL v1.1): real processes (`node --import tsx
- * src/main.ts`, and `tsx scripts/services.ts` around it), real Postgres, real sockets. A second
+ * src/main.ts`; under `tsx scripts/services.ts`, the built dist/src/main.js as `npm start` runs
+ * it), real Postgres, real sockets. A second
  * exchange on an owned database or on a port in use exits 1 and changes nothing; a SIGKILL of the
  * launcher's process group leaves nothing running; the journal writer refuses to write once the
  * ownership is gone or taken over.
@@ -25,6 +27,8 @@ import { limit } from '../support/markets.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1';
+/** What `npm start` has the launcher run, after `npm run build` (package.json). */
+const START_EXEC = 'node --max-semi-space-size=64 dist/src/main.js';
 
 interface Proc {
   readonly child: ChildProcess;
@@ -156,7 +160,7 @@ async function exitWithin(proc: Proc, timeoutMs = 45_000): Promise<number | stri
   }
 }
 
-/** Pids of the processes running src/main.ts with this DATABASE_URL (read from /proc). */
+/** Pids of the processes running src/main.ts or dist/src/main.js with this DATABASE_URL (/proc). */
 function exchangesOn(databaseUrl: string): number[] {
   const found: number[] = [];
   for (const name of fs.readdirSync('/proc')) {
@@ -164,7 +168,7 @@ function exchangesOn(databaseUrl: string): number[] {
     try {
       // An argument of its own: not the launcher, whose --exec argument mentions it.
       const argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (!argv.includes('src/main.ts')) continue;
+      if (!argv.includes('src/main.ts') && !argv.includes('dist/src/main.js')) continue;
       const environ = fs.readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
       if (environ.includes(`DATABASE_URL=${databaseUrl}`) && isRunning(Number(name)))
         found.push(Number(name));
@@ -306,6 +310,14 @@ describe('finding 1 (one exchange per database): processes', () => {
 });
 
 describe('finding 1 (one exchange per database): launcher', () => {
+  beforeAll(async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts.start).toContain(`--exec "${START_EXEC}"`);
+    await buildServer(); // dist/src/main.js, as npm start builds it first
+  }, 120_000);
+
   it('finding 1 (one exchange per database): SIGKILL of the launcher process group leaves no exchange running and the port free', async () => {
     const database = await createTestDatabase('owner_launcher');
     const pool = await createPool(database.url, { maximumPoolSize: 1 });
@@ -314,7 +326,7 @@ describe('finding 1 (one exchange per database): launcher', () => {
       // Detached: the launcher leads a process group, as `npm start` does in a shell.
       const launcher = start(
         path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
-        ['scripts/services.ts', '--exec', 'node --import tsx src/main.ts'],
+        ['scripts/services.ts', '--exec', START_EXEC],
         { DATABASE_URL: database.url, PORT: String(port) },
         true,
       );
@@ -349,7 +361,7 @@ describe('finding 1 (one exchange per database): launcher', () => {
     try {
       const launcher = start(
         path.join(repoRoot, 'node_modules', '.bin', 'tsx'),
-        ['scripts/services.ts', '--exec', 'node --import tsx src/main.ts'],
+        ['scripts/services.ts', '--exec', START_EXEC],
         { DATABASE_URL: database.url, PORT: '0' },
         true,
       );

@@ -19,6 +19,7 @@ const ENTRY_POINTS = [
   'scripts/price-source.ts',
   'scripts/migrate.ts',
   'scripts/rebuild-projections.ts',
+  'scripts/build.ts',
   'scripts/build-web.ts',
   'scripts/build-contracts.ts',
   'scripts/contract.ts',
