@@ -44,11 +44,14 @@ export interface JobQueueOptions<S extends PayloadSchema> {
   /** The level of the line a done job writes (default info). */
   readonly logDone?: 'info' | 'debug';
   /** One attempt; `final` on the last one. Throws to have the queue retry. */
-  readonly run: (
-    data: z.output<S>,
-    attempt: { readonly number: number; readonly final: boolean },
-  ) => Promise<void>;
+  readonly run: JobRun<S>;
 }
+
+/** One attempt of a job; `final` on the last one. Throws to have the queue retry. */
+export type JobRun<S extends PayloadSchema> = (
+  data: z.output<S>,
+  attempt: { readonly number: number; readonly final: boolean },
+) => Promise<void>;
 
 export interface JobQueue<S extends PayloadSchema> {
   readonly name: string;
@@ -61,6 +64,12 @@ export interface JobQueue<S extends PayloadSchema> {
   close(): Promise<void>;
 }
 
+/** A queue whose worker starts later (the composition root enqueues before the services exist). */
+export interface OpenedJobQueue<S extends PayloadSchema> extends JobQueue<S> {
+  /** Starts the worker: jobs (those enqueued before too) run from now on. Once. */
+  work(run: JobRun<S>): Promise<void>;
+}
+
 const DEFAULT_KEEP_ENDED = 1_000;
 const DEFAULT_BACKOFF_MS = 1_000;
 
@@ -70,7 +79,16 @@ const Envelope = z.object({ reqId: z.string().regex(REQUEST_ID_PATTERN).optional
 export async function startJobQueue<S extends PayloadSchema>(
   options: JobQueueOptions<S>,
 ): Promise<JobQueue<S>> {
-  const { name, prefix, payload, attempts, log } = options;
+  const queue = await openJobQueue(options);
+  await queue.work(options.run);
+  return queue;
+}
+
+/** The queue and its producer now; its worker when `work` is called. */
+export async function openJobQueue<S extends PayloadSchema>(
+  options: Omit<JobQueueOptions<S>, 'run'>,
+): Promise<OpenedJobQueue<S>> {
+  const { name, prefix, attempts } = options;
   const keep = options.keepEnded ?? DEFAULT_KEEP_ENDED;
   const jobOptions = {
     attempts,
@@ -80,8 +98,50 @@ export async function startJobQueue<S extends PayloadSchema>(
   };
   const connect = () => new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   const queueConnection = connect();
-  const workerConnection = connect();
+  let workerConnection: Redis | undefined;
+  let worker: Worker | undefined;
   const queue = new Queue(name, { connection: queueConnection, prefix });
+  await queue.waitUntilReady();
+  if (options.schedule !== undefined)
+    await queue.upsertJobScheduler(
+      name,
+      { every: options.schedule.everyMs },
+      { name, data: options.schedule.data, opts: jobOptions },
+    );
+  return {
+    name,
+    async work(run) {
+      if (worker !== undefined) throw new Error(`queue ${name} has a worker already`);
+      workerConnection = connect();
+      worker = startWorker(options, run, workerConnection);
+      await worker.waitUntilReady();
+    },
+    async enqueue(jobId, data) {
+      const reqId = currentRequestId();
+      await queue.add(name, reqId === undefined ? data : { ...data, reqId }, { jobId, ...jobOptions });
+    },
+    async pending() {
+      const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+      return Object.values(counts).reduce((a, b) => a + b, 0);
+    },
+    counts: () => queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'failed'),
+    async close() {
+      await worker?.close();
+      if (options.schedule !== undefined) await queue.removeJobScheduler(name);
+      await queue.close();
+      queueConnection.disconnect();
+      workerConnection?.disconnect();
+    },
+  };
+}
+
+/** The worker of a queue: parses each payload (a job that does not parse fails for good), runs it. */
+function startWorker<S extends PayloadSchema>(
+  options: Omit<JobQueueOptions<S>, 'run'>,
+  run: JobRun<S>,
+  connection: Redis,
+): Worker {
+  const { name, prefix, payload, attempts, log } = options;
   const worker = new Worker(
     name,
     async (job: Job) => {
@@ -95,10 +155,10 @@ export async function startJobQueue<S extends PayloadSchema>(
         throw new UnrecoverableError(`the job's payload does not parse: ${parsed.issues.join('; ')}`);
       }
       jobLog.debug('job attempt started');
-      await withRequest(context, () => options.run(parsed.data, { number, final: number >= attempts }));
+      await withRequest(context, () => run(parsed.data, { number, final: number >= attempts }));
       jobLog[options.logDone ?? 'info']('job done');
     },
-    { connection: workerConnection, prefix, concurrency: options.concurrency ?? 4 },
+    { connection, prefix, concurrency: options.concurrency ?? 4 },
   );
   worker.on('failed', (job, error) => {
     const made = job?.attemptsMade ?? 0;
@@ -118,33 +178,7 @@ export async function startJobQueue<S extends PayloadSchema>(
   worker.on('error', (error) => {
     log.warn({ queue: name, err: error.message }, 'worker error');
   });
-  await queue.waitUntilReady();
-  await worker.waitUntilReady();
-  if (options.schedule !== undefined)
-    await queue.upsertJobScheduler(
-      name,
-      { every: options.schedule.everyMs },
-      { name, data: options.schedule.data, opts: jobOptions },
-    );
-  return {
-    name,
-    async enqueue(jobId, data) {
-      const reqId = currentRequestId();
-      await queue.add(name, reqId === undefined ? data : { ...data, reqId }, { jobId, ...jobOptions });
-    },
-    async pending() {
-      const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-      return Object.values(counts).reduce((a, b) => a + b, 0);
-    },
-    counts: () => queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'failed'),
-    async close() {
-      await worker.close();
-      if (options.schedule !== undefined) await queue.removeJobScheduler(name);
-      await queue.close();
-      queueConnection.disconnect();
-      workerConnection.disconnect();
-    },
-  };
+  return worker;
 }
 
 type Parsed<T> =

@@ -9,6 +9,7 @@ import type { Supervisor } from '../actors/supervisor.ts';
 import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../persistence/issuanceStore.ts';
 export type { MarketAssetRecord };
 import { AUDIT_EVENT_TYPE } from '../persistence/lifecycleHistory.ts';
+import { AssetRecords } from './assetRecords.ts';
 import type { Principal } from './principal.ts';
 import { errorText, failure, success, type Outcome } from '../protocol/errors.ts';
 import type { RegisterBody } from '../protocol/schemas.ts';
@@ -71,6 +72,8 @@ export interface TokenDeployer {
       readonly onSubmitted: (txHash: string) => Promise<void>;
     },
   ): Promise<{ readonly contractAddress: string; readonly txHash: string }>;
+  /** Puts the wallet on the token's allowlist, or takes it off. */
+  setAllowlisted(contract: string, wallet: string, allowed: boolean): Promise<void>;
 }
 
 export interface IssuanceOptions {
@@ -83,10 +86,20 @@ export interface IssuanceOptions {
   readonly deployer: TokenDeployer;
   /** A market was added to the catalog and the supervisor (the publisher follows it). */
   readonly onMarketAdded: (market: ListedMarket) => void;
-  readonly records?: readonly MarketAssetRecord[];
+  /** The registrations loaded at start, kept here as they change (shared with the compliance gate). */
+  readonly records?: AssetRecords;
   readonly clock?: () => number;
   readonly maxOrdersPerMarket?: number;
 }
+
+/** What a delivered decision comes to (DecideResult of src/integrations/decisionEvents.ts). */
+export type DeliveredOutcome =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly code: 'invalid_transition' | 'unknown_market' | 'unavailable';
+      readonly message: string;
+    };
 
 export interface Decision {
   readonly marketId: string;
@@ -97,14 +110,12 @@ export interface Decision {
 }
 
 export class Issuance {
-  private readonly records = new Map<string, MarketAssetRecord>();
-  /** The same records by token symbol (the RWA asset a registration created). */
-  private readonly byToken = new Map<string, MarketAssetRecord>();
+  private readonly records: AssetRecords;
   private readonly registering = new Set<string>();
   private readonly clock: () => number;
 
   constructor(private readonly options: IssuanceOptions) {
-    for (const record of options.records ?? []) this.keep(record);
+    this.records = options.records ?? new AssetRecords();
     this.clock = options.clock ?? Date.now;
   }
 
@@ -114,7 +125,7 @@ export class Issuance {
 
   /** The registration that created the RWA asset `tokenSymbol`, if one did. */
   recordOfToken(tokenSymbol: string): MarketAssetRecord | undefined {
-    return this.byToken.get(tokenSymbol);
+    return this.records.ofToken(tokenSymbol);
   }
 
   events(marketId: string): Promise<ApprovalEvent[]> {
@@ -193,6 +204,38 @@ export class Issuance {
     const actor = { id: principal.userId, type: 'issuer' } as const;
     const submitted = await this.transition(listed, { type: 'lifecycle.submit', actor, ts: this.clock() });
     return submitted.ok ? success(listed) : submitted;
+  }
+
+  /**
+   * A compliance decision delivered by the entity-permissions integration (webhook or polling),
+   * answered with the codes the integration records: `invalid_transition` and `unknown_market`
+   * are final for the event, anything else is `unavailable` (retried).
+   */
+  async decideDelivered(decision: Decision & { readonly eventId: string }): Promise<DeliveredOutcome> {
+    const decided = await this.decide({
+      marketId: decision.marketId,
+      decision: decision.decision,
+      reason: decision.reason,
+      actor: decision.actor,
+      metadata: { ...decision.metadata, eventId: decision.eventId },
+    });
+    if (decided.ok) return { ok: true };
+    const code =
+      decided.code === 'invalid_transition' || decided.code === 'unknown_market'
+        ? decided.code
+        : 'unavailable';
+    return { ok: false, code, message: decided.message };
+  }
+
+  /**
+   * One sync-allowlist job: the wallet's place on the allowlist of the RWA token `asset` on chain.
+   * A token not deployed yet has nothing to change (its deployment starts from the records).
+   */
+  async syncAllowlist(job: { asset: string; wallet: string; allowed: boolean }): Promise<void> {
+    const market = this.options.catalog.listMarkets().find((m) => m.definition.baseAsset === job.asset);
+    const contract = market && this.record(market.definition.id)?.contractAddress;
+    if (contract === undefined) return;
+    await this.options.deployer.setAllowlisted(contract, job.wallet, job.allowed);
   }
 
   /** An approval decision, from an admin route, the webhook or the polling fallback. */
@@ -391,8 +434,7 @@ export class Issuance {
   }
 
   private keep(record: MarketAssetRecord): void {
-    this.records.set(record.marketId, record);
-    this.byToken.set(record.tokenSymbol, record);
+    this.records.keep(record);
   }
 
   private async audit(marketId: string, event: ApprovalEvent): Promise<void> {

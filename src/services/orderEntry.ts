@@ -250,6 +250,24 @@ export class OrderEntry {
    * `exempt`: the exchange's own cancel (a compliance refusal), not counted in the user's rate
    * limit.
    */
+  /**
+   * Cancels the user's open orders in every market trading `asset` (base or quote), exempt from
+   * the rate limit: compliance revoked or rejected for it (ComplianceAdmin). Answers how many.
+   */
+  async cancelHolding(userId: string, asset: string): Promise<number> {
+    const trading = this.options.catalog
+      .listMarkets()
+      .filter((m) => m.definition.baseAsset === asset || m.definition.quoteAsset === asset);
+    let count = 0;
+    for (const market of trading) {
+      const canceled = await this.cancelAll({ userId, roles: ['trader'] }, market.definition.symbol, {
+        exempt: true,
+      });
+      if (canceled.ok) count += canceled.value.count;
+    }
+    return count;
+  }
+
   async cancelAll(
     principal: Principal,
     symbol: string | undefined,

@@ -28,7 +28,7 @@ import { limit } from '../support/markets.ts';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1';
 /** What `npm start` has the launcher run, after `npm run build` (package.json). */
-const START_EXEC = 'node --max-semi-space-size=64 dist/src/main.js';
+const START_EXEC = 'node --enable-source-maps --max-semi-space-size=64 dist/src/main.js';
 
 interface Proc {
   readonly child: ChildProcess;

@@ -1,0 +1,143 @@
+import type { Logger } from 'pino';
+import { chainRuntime, type ChainRuntime } from '../chainRuntime.ts';
+import type { Config } from '../config.ts';
+import { createEntityPermissions } from '../integrations/config.ts';
+import {
+  startEntityPermissionsIntegration,
+  type EntityPermissionsIntegration,
+} from '../integrations/index.ts';
+import { insertAsset, insertMarket } from '../persistence/catalogStore.ts';
+import { saveComplianceRecord } from '../persistence/complianceStore.ts';
+import { insertApprovalEvent, insertRegistration, updateMarketAsset } from '../persistence/issuanceStore.ts';
+import { listMarketEvents } from '../persistence/lifecycleHistory.ts';
+import { failure } from '../protocol/errors.ts';
+import { Admin } from '../services/admin.ts';
+import { authorizeWith } from '../services/authorization.ts';
+import { ComplianceAdmin } from '../services/complianceAdmin.ts';
+import { History } from '../services/history.ts';
+import { Issuance, type Authorize } from '../services/issuance.ts';
+import { OrderEntry } from '../services/orderEntry.ts';
+import { countOrder, countRejection } from '../transport/http/metrics.ts';
+import { RateLimiter } from '../transport/rateLimit.ts';
+import type { Consumers } from './consumers.ts';
+import type { Core } from './core.ts';
+import type { Jobs } from './jobs.ts';
+import type { Storage } from './storage.ts';
+
+/**
+ * Stage 7 of the composition root: the application services (src/services), each handed what it
+ * uses; then the workers of the job queues, which run service methods; then the entity-permissions
+ * integration, whose webhook and polling decisions go through issuance.
+ */
+export interface Services {
+  readonly orders: OrderEntry;
+  readonly admin: Admin;
+  readonly issuance: Issuance;
+  readonly authorize: Authorize;
+  readonly complianceAdmin: ComplianceAdmin;
+  readonly history: History;
+  readonly integration: EntityPermissionsIntegration;
+  readonly chain: ChainRuntime;
+}
+
+export async function buildServices(
+  config: Config,
+  log: Logger,
+  storage: Storage,
+  core: Core,
+  consumers: Consumers,
+  jobs: Jobs,
+): Promise<Services> {
+  const { pool } = storage;
+  const { catalog, supervisor, ledger, compliance, records } = core;
+  const { projector, publisher, userOrders, follow } = consumers;
+  const maxLag = config.PROJECTION_MAX_LAG_RECORDS;
+  const orders = new OrderEntry({
+    catalog,
+    supervisor,
+    userOrders,
+    // History reads come from the projections: past the bound, new places wait for them.
+    admission: () => {
+      const lag = projector.lagRecords(); // follows every flush (onCommitted)
+      return lag <= maxLag
+        ? undefined
+        : failure('overloaded', `projections trail the journal by ${lag} records; try again shortly`);
+    },
+    limiter: new RateLimiter(config.RATE_ORDERS_PER_S, config.RATE_ORDERS_BURST),
+    observe: { order: countOrder, rejection: countRejection },
+  });
+  const admin = new Admin({
+    catalog,
+    supervisor,
+    ledger,
+    store: {
+      insertAsset: (asset) => insertAsset(pool, asset),
+      insertMarket: (market) => insertMarket(pool, market),
+    },
+    onMarketAdded: follow,
+  });
+  const history = new History({
+    pool,
+    progress: {
+      caughtUp: () => projector.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS),
+      lag: () => ({ records: projector.lagRecords(), ms: projector.lagMs() }),
+      maxWaitMs: config.HISTORY_WAIT_MS,
+    },
+    openOrders: (userId, marketId) => publisher.openOrders(userId, marketId),
+    market: (marketId) => catalog.market(marketId),
+  });
+
+  const noRedis = () => Promise.reject(new Error('REDIS_URL is not set: jobs cannot run'));
+  const chain = chainRuntime(config, log);
+  const authorize = authorizeWith(createEntityPermissions(config).permissions);
+  const { deploy, allowlist } = jobs;
+  const issuance = new Issuance({
+    catalog,
+    supervisor,
+    ledger,
+    authorize,
+    records,
+    store: {
+      insertRegistration: (asset, market, record, registered) =>
+        insertRegistration(pool, asset, market, record, registered),
+      updateMarketAsset: (marketId, change) => updateMarketAsset(pool, marketId, change),
+      insertApprovalEvent: (marketId, event) => insertApprovalEvent(pool, marketId, event),
+      listMarketEvents: (marketId) => listMarketEvents(pool, marketId),
+    },
+    queue: {
+      enqueueDeploy: (marketId, round) =>
+        deploy === undefined ? noRedis() : deploy.enqueue(`deploy-${marketId}-${round}`, { marketId }),
+    },
+    deployer: {
+      deploy: async (token, options) => (await chain.client()).deployRwaToken(token, options),
+      setAllowlisted: async (contract, wallet, allowed) => {
+        await (await chain.client()).setAllowlisted(contract, wallet, allowed);
+      },
+    },
+    onMarketAdded: follow,
+  });
+  const complianceAdmin = new ComplianceAdmin({
+    catalog,
+    registry: compliance,
+    save: (record, actorId) => saveComplianceRecord(pool, record, actorId),
+    syncAllowlist: (asset, wallet, allowed) =>
+      allowlist === undefined
+        ? noRedis()
+        : allowlist.enqueue(`allowlist-${asset}-${wallet}-${allowed}-${Date.now()}`, {
+            asset,
+            wallet,
+            allowed,
+          }),
+    cancelOpenOrders: (userId, asset) => orders.cancelHolding(userId, asset),
+  });
+
+  await deploy?.work(({ marketId }, attempt) => issuance.runDeployment(marketId, attempt));
+  await allowlist?.work((job) => issuance.syncAllowlist(job));
+  const integration = startEntityPermissionsIntegration({
+    config,
+    pool,
+    log,
+    decide: (decision) => issuance.decideDelivered(decision),
+  });
+  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain };
+}

@@ -1,0 +1,43 @@
+import type { Logger } from 'pino';
+import type { DatabasePool } from 'slonik';
+import type { Config } from '../config.ts';
+import { Fanout } from '../events/fanout.ts';
+import { JournalWriter } from '../persistence/journalWriter.ts';
+import { journalObserver } from '../persistence/metrics.ts';
+import { migrate } from '../persistence/migrate.ts';
+import type { Ownership } from '../persistence/owner.ts';
+import { createDatabasePool } from '../persistence/pool.ts';
+
+/** Stage 2 of the composition root (src/app.ts): the owned database, its pool and the journal writer. */
+export interface Storage {
+  readonly ownership: Ownership;
+  readonly pool: DatabasePool;
+  readonly writer: JournalWriter;
+  /** The journal's last global seq after each flush (the projector's lag follows it). */
+  readonly flushed: Fanout<number>;
+}
+
+/** Migrates the owned database, claims it (the fencing token every journal INSERT checks), opens the writer. */
+export async function openStorage(
+  config: Config & { readonly DATABASE_URL: string },
+  log: Logger,
+  ownership: Ownership,
+  onOwnershipLost: ((error: Error) => void) | undefined,
+): Promise<Storage> {
+  const applied = await migrate(config.DATABASE_URL);
+  log.info({ applied }, applied.length === 0 ? 'database schema up to date' : 'migrations applied');
+  const token = await ownership.claim();
+  log.info({ token, backendPid: ownership.backendPid }, 'database owned by this exchange');
+  ownership.onLost((error) => {
+    log.fatal({ err: error }, 'database ownership lost: journal writes refused from now on');
+    onOwnershipLost?.(error);
+  });
+  const pool = await createDatabasePool(config.DATABASE_URL);
+  const flushed = new Fanout<number>();
+  const writer = await JournalWriter.open(pool, {
+    fence: ownership,
+    onCommitted: flushed.emit,
+    observe: journalObserver,
+  });
+  return { ownership, pool, writer, flushed };
+}

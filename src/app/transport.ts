@@ -1,0 +1,168 @@
+import type { Logger } from 'pino';
+import type * as UWS from 'uWebSockets.js';
+import type { Config } from '../config.ts';
+import type { Principal } from '../services/principal.ts';
+import { Authenticator } from '../transport/auth.ts';
+import { registerWebSocket } from '../transport/gateway.ts';
+import { registerHttp } from '../transport/http.ts';
+import { registerComplianceRoutes } from '../transport/http/issuance.ts';
+import type { RegisteredRoute } from '../transport/http/router.ts';
+import { registerWebhookRoutes } from '../transport/http/webhooks.ts';
+import { listenExclusive } from '../transport/listen.ts';
+import { devPagesEnabled, registerStatic } from '../transport/static.ts';
+import uWS from '../transport/uws.ts';
+import type { Consumers } from './consumers.ts';
+import type { Core } from './core.ts';
+import type { Jobs } from './jobs.ts';
+import type { Services } from './services.ts';
+
+/**
+ * Stage 8 of the composition root: the uWS app with the WebSocket gateway (subscribed to the
+ * consumers' pushes), the HTTP routes, the built web pages; then the exclusive listen.
+ */
+export interface Transport {
+  readonly app: UWS.TemplatedApp;
+  readonly auth: Authenticator;
+  readonly httpRoutes: readonly RegisteredRoute[];
+  /** Listens on HOST:PORT (exclusively): the port it got. */
+  listen(): Promise<number>;
+  /** Stops listening and closes every connection. */
+  close(): void;
+}
+
+export function buildTransport(
+  config: Config,
+  log: Logger,
+  core: Core,
+  consumers: Consumers,
+  services: Services,
+  jobs: Jobs,
+): Transport {
+  const { catalog, supervisor, ledger } = core;
+  const { publisher, marketData, userOrders, inspection } = consumers;
+  const { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain } = services;
+  const app = uWS.App();
+  const auth = new Authenticator(config.JWT_SECRET);
+  const ws = registerWebSocket(app, {
+    auth,
+    orders,
+    catalog,
+    marketData: {
+      bookSnapshot: (symbol, depth) => publisher.bookSnapshot(symbol, depth),
+      lifecycleSnapshot: (symbol) => publisher.lifecycleSnapshot(symbol),
+      openOrders: (userId) => publisher.openOrders(userId),
+      balances: (userId) => publisher.balances(userId),
+      setAudience: (hasSubscribers) => {
+        publisher.setAudience(hasSubscribers);
+      },
+      tickerSnapshot: (symbol) => marketData.tickerSnapshot(symbol),
+      candleSnapshot: (symbol, interval) => marketData.candleSnapshot(symbol, interval),
+    },
+    limits: {
+      maxFrameBytes: config.WS_MAX_FRAME_BYTES,
+      maxBackpressureBytes: config.WS_MAX_BACKPRESSURE_BYTES,
+      idleTimeoutSeconds: config.WS_IDLE_TIMEOUT_S,
+      maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
+      framesPerSecond: config.WS_RATE_FRAMES_PER_S,
+      framesBurst: config.WS_RATE_FRAMES_BURST,
+      subsPerSecond: config.WS_RATE_SUBS_PER_S,
+      subsBurst: config.WS_RATE_SUBS_BURST,
+      snapshotBytesPerSecond: config.WS_RATE_SNAPSHOT_BYTES_PER_S,
+      snapshotBytesBurst: config.WS_RATE_SNAPSHOT_BYTES_BURST,
+      maxPendingRequests: config.WS_MAX_PENDING_REQUESTS,
+      maxConnections: config.WS_MAX_CONNECTIONS,
+      maxConnectionsPerIp: config.WS_MAX_CONNECTIONS_PER_IP,
+      maxTrackedOrders: config.MAX_OPEN_ORDERS_PER_USER,
+    },
+    orderIsOpen: (userId, orderId) => userOrders.isOpen(userId, orderId),
+    log,
+    actors: inspection,
+    cancelOnDisconnect: (principal: Principal, placed) => {
+      for (const [orderId, market] of placed) {
+        if (!userOrders.isOpen(principal.userId, orderId)) continue;
+        orders.cancel(principal, { market, orderId }, (outcome) => {
+          if (!outcome.ok && outcome.code !== 'not_found') {
+            log.warn({ orderId, code: outcome.code }, 'cancel on disconnect failed');
+          }
+        });
+      }
+    },
+  });
+  consumers.pushes.subscribe((publications) => {
+    ws.publish(publications);
+  });
+  const deployQueue = jobs.deploy;
+  const httpRoutes = registerHttp(app, {
+    auth,
+    orders,
+    admin,
+    catalog,
+    supervisor,
+    ledger,
+    marketData: publisher,
+    candles: marketData,
+    history,
+    maxBodyBytes: config.HTTP_MAX_BODY_BYTES,
+    maxPendingRequests: config.HTTP_MAX_PENDING_REQUESTS,
+    maxPendingPerIp: config.HTTP_MAX_PENDING_REQUESTS_PER_IP,
+    bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
+    connections: ws.connections,
+    issuance: { issuance, authorize },
+    extraRoutes: [
+      (route) => {
+        registerComplianceRoutes(route, complianceAdmin);
+      },
+      (route) => {
+        registerWebhookRoutes(route, integration);
+      },
+    ],
+    health: async () => ({
+      redis: deployQueue === undefined ? 'not_configured' : await redisHealth(deployQueue),
+      chain: await chain.health(),
+    }),
+    log,
+  });
+  // The dashboard and the visualizer, built before start (`npm run build`, which npm start runs
+  // first; npm test and npm run demo run `npm run build:web`); the exchange serves what is there.
+  registerStatic(app, {
+    root: config.WEB_DIR,
+    routes: { '/': 'dashboard/index.html', '/dev/actors': 'actors/index.html' },
+    devOnly: { paths: ['/dev/actors'], enabled: devPagesEnabled(config.NODE_ENV) },
+  });
+
+  let listenSocket: UWS.us_listen_socket | undefined;
+  return {
+    app,
+    auth,
+    httpRoutes,
+    async listen() {
+      listenSocket = await listenExclusive(app, config.HOST, config.PORT);
+      return uWS.us_socket_local_port(listenSocket);
+    },
+    close() {
+      if (listenSocket !== undefined) uWS.us_listen_socket_close(listenSocket);
+      app.close();
+    },
+  };
+}
+
+/** Redis answers (through the deploy queue's connection) within a second. */
+async function redisHealth(queue: { pending(): Promise<number> }): Promise<'ok' | 'down'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'down'>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('down');
+    }, 1_000);
+  });
+  try {
+    return await Promise.race([
+      queue.pending().then(
+        () => 'ok' as const,
+        () => 'down' as const,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
