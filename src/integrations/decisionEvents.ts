@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { sql, type DatabasePool, type SerializableValue } from 'slonik';
 import { z as zv3 } from 'zod';
 import { z } from 'zod/v4';
-import { isUnstorableText, unstorableTextAt, unstorableTextMessage } from '../transport/text.ts';
+import { isUnstorableText, unstorableTextAt, unstorableTextMessage } from '../protocol/text.ts';
 
 /*
  * The one path every entity-permissions decision takes, whether it came by direct webhook, SNS or

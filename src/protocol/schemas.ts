@@ -87,10 +87,8 @@ export const AssetBody = z.object({
   kind: z.enum(['crypto', 'stable', 'rwa', 'fiat']),
 });
 
-export const MarketBody = z.object({
-  symbol: z.string().min(3).max(33),
-  baseAsset: z.string().min(1).max(16),
-  quoteAsset: z.string().min(1).max(16),
+/** A market's money and fees, as POST /markets and POST /markets/register take them. */
+export const TradingTerms = z.object({
   priceDecimals: z.number().int().min(0).max(18),
   qtyDecimals: z.number().int().min(0).max(18),
   tickSize: decimal,
@@ -101,6 +99,13 @@ export const MarketBody = z.object({
   minNotional: decimal.optional(),
   makerFeeBps: z.number().int().min(0).max(1000).optional(),
   takerFeeBps: z.number().int().min(0).max(1000).optional(),
+});
+
+export const MarketBody = z.object({
+  symbol: z.string().min(3).max(33),
+  baseAsset: z.string().min(1).max(16),
+  quoteAsset: z.string().min(1).max(16),
+  ...TradingTerms.shape,
 });
 export type MarketBody = z.infer<typeof MarketBody>;
 
@@ -131,16 +136,7 @@ export const RegisterBody = z.object({
   tokenName: text(100),
   totalSupply: decimal,
   quoteAsset: z.string().min(1).max(16),
-  priceDecimals: z.number().int().min(0).max(18),
-  qtyDecimals: z.number().int().min(0).max(18),
-  tickSize: decimal,
-  lotSize: decimal,
-  minQty: decimal,
-  maxQty: decimal.optional(),
-  /** PROTOCOL v1.1: the smallest order notional in quote units; checked by the catalog. */
-  minNotional: decimal.optional(),
-  makerFeeBps: z.number().int().min(0).max(1000).optional(),
-  takerFeeBps: z.number().int().min(0).max(1000).optional(),
+  ...TradingTerms.shape,
   assetDetails: z
     .object({
       valuation: decimal.optional(),

@@ -7,6 +7,7 @@ import { formatAssetAmount, parseAssetAmount } from '../actors/money.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { errorText, failure, success, type Outcome } from '../protocol/errors.ts';
 import type { MarketBody } from '../protocol/schemas.ts';
+import { marketDefinition } from './marketTerms.ts';
 
 /** Where the catalog is stored (src/persistence/catalogStore.ts), handed in by the composition root. */
 export interface CatalogWriter {
@@ -70,24 +71,17 @@ export class Admin {
   /** Lists a pair of existing assets, active at once; answers with the market once it is active. */
   async listMarket(body: MarketBody, actor: LifecycleActor): Promise<Outcome<ListedMarket>> {
     const { catalog, store, supervisor } = this.options;
-    const definition: MarketDefinition = {
-      id: randomUUID(),
-      symbol: body.symbol,
-      baseAsset: body.baseAsset,
-      quoteAsset: body.quoteAsset,
-      money: {
-        priceDecimals: body.priceDecimals,
-        qtyDecimals: body.qtyDecimals,
-        tickSize: body.tickSize,
-        lotSize: body.lotSize,
-        minQty: body.minQty,
-        maxQty: body.maxQty ?? defaultMaxQty(body.lotSize),
-        minNotional: body.minNotional,
+    const definition = marketDefinition(
+      {
+        id: randomUUID(),
+        symbol: body.symbol,
+        baseAsset: body.baseAsset,
+        quoteAsset: body.quoteAsset,
+        maxOrders: this.options.maxOrdersPerMarket ?? 1_000_000,
       },
-      makerFeeBps: body.makerFeeBps ?? 0,
-      takerFeeBps: body.takerFeeBps ?? 0,
-      maxOrders: this.options.maxOrdersPerMarket ?? 1_000_000,
-    };
+      body,
+      defaultMaxQty(body.lotSize),
+    );
     const checked = catalog.checkMarket(definition);
     if (!checked.ok) return failure(checked.code, checked.message);
     if (this.listing.has(definition.symbol))

@@ -10,6 +10,8 @@ import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../per
 export type { MarketAssetRecord };
 import { AUDIT_EVENT_TYPE } from '../persistence/lifecycleHistory.ts';
 import { AssetRecords } from './assetRecords.ts';
+import { marketDefinition } from './marketTerms.ts';
+import type { DecideResult } from '../integrations/decisionEvents.ts';
 import type { Principal } from './principal.ts';
 import { errorText, failure, success, type Outcome } from '../protocol/errors.ts';
 import type { RegisterBody } from '../protocol/schemas.ts';
@@ -92,14 +94,8 @@ export interface IssuanceOptions {
   readonly maxOrdersPerMarket?: number;
 }
 
-/** What a delivered decision comes to (DecideResult of src/integrations/decisionEvents.ts). */
-export type DeliveredOutcome =
-  | { readonly ok: true }
-  | {
-      readonly ok: false;
-      readonly code: 'invalid_transition' | 'unknown_market' | 'unavailable';
-      readonly message: string;
-    };
+/** What a delivered decision comes to, as the integration records it. */
+export type DeliveredOutcome = DecideResult;
 
 export interface Decision {
   readonly marketId: string;
@@ -147,24 +143,17 @@ export class Issuance {
     const asset: Asset = { symbol: body.tokenSymbol, decimals: RWA_TOKEN_DECIMALS, kind: 'rwa' };
     const assetChecked = catalog.checkAsset(asset);
     if (!assetChecked.ok) return failure(assetChecked.code, assetChecked.message);
-    const definition: MarketDefinition = {
-      id: randomUUID(),
-      symbol: `${body.tokenSymbol}-${body.quoteAsset}`,
-      baseAsset: body.tokenSymbol,
-      quoteAsset: body.quoteAsset,
-      money: {
-        priceDecimals: body.priceDecimals,
-        qtyDecimals: body.qtyDecimals,
-        tickSize: body.tickSize,
-        lotSize: body.lotSize,
-        minQty: body.minQty,
-        maxQty: body.maxQty ?? body.totalSupply,
-        minNotional: body.minNotional,
+    const definition = marketDefinition(
+      {
+        id: randomUUID(),
+        symbol: `${body.tokenSymbol}-${body.quoteAsset}`,
+        baseAsset: body.tokenSymbol,
+        quoteAsset: body.quoteAsset,
+        maxOrders: this.options.maxOrdersPerMarket ?? 1_000_000,
       },
-      makerFeeBps: body.makerFeeBps ?? 0,
-      takerFeeBps: body.takerFeeBps ?? 0,
-      maxOrders: this.options.maxOrdersPerMarket ?? 1_000_000,
-    };
+      body,
+      body.totalSupply,
+    );
     // The market is checked against the catalog as it will be once the asset exists.
     const marketChecked = catalog.checkMarket(definition, asset);
     if (!marketChecked.ok) return failure(marketChecked.code, marketChecked.message);

@@ -11,7 +11,7 @@ import { hasRole, type Authenticator, type Principal } from './auth.ts';
 import type { ErrorCode, Failure, Outcome } from '../protocol/errors.ts';
 import type { OrderEntry } from '../services/orderEntry.ts';
 import { countErrorAnswer, observe } from './http/metrics.ts';
-import { unstorableTextAt, unstorableTextMessage } from './text.ts';
+import { unstorableTextAt, unstorableTextMessage } from '../protocol/text.ts';
 import { ACTORS_TOPIC } from './inspection.ts';
 import type { Publication } from './publication.ts';
 import { bookSnapshotEncodings, refused } from './limitMetrics.ts';

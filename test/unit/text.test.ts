@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isUnstorableText, unstorableTextAt } from '../../src/transport/text.ts';
+import { isUnstorableText, unstorableTextAt } from '../../src/protocol/text.ts';
 
 /** The reference: a regex over UTF-16 code units (no `u` flag), NUL or an unpaired surrogate. */
 // eslint-disable-next-line no-control-regex -- U+0000 is what it looks for

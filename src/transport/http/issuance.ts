@@ -12,7 +12,7 @@ import {
   RegisterBody,
   describeIssues,
 } from '../../protocol/schemas.ts';
-import { unstorableTextAt, unstorableTextMessage } from '../text.ts';
+import { unstorableTextAt, unstorableTextMessage } from '../../protocol/text.ts';
 import { errorReply, json, type createRouter, type HttpReply } from './router.ts';
 import { marketView } from './views.ts';
 

@@ -5,7 +5,7 @@ import { requireRole } from '../gateway.ts';
 import type { Authenticator, Principal, Role } from '../auth.ts';
 import { requestContext, requestIdFrom, withRequest } from '../../requestContext.ts';
 import { HTTP_STATUS, type ErrorCode, type Outcome } from '../../protocol/errors.ts';
-import { unstorableTextAt, unstorableTextMessage } from '../text.ts';
+import { unstorableTextAt, unstorableTextMessage } from '../../protocol/text.ts';
 import { refused } from '../limitMetrics.ts';
 import { Occupancy, sourceKey } from '../rateLimit.ts';
 import { countErrorAnswer, httpDuration, httpRequests, methodLabel, OTHER } from './metrics.ts';
