@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { Authenticator } from '../../src/transport/auth.ts';
 
 /*
- * The gateway checks a `?token=` synchronously (Authenticator.verifyNow: a WebSocket upgrade
- * finished later from a promise is closed by uWS 20's cork() right after open: the intermittent 1006 of
- * 2026-12-01); every other path uses jose (verify). Both must accept and refuse the same tokens.
+ * The gateway checks a `?token=` synchronously (Authenticator.verifyNow): a WebSocket upgrade
+ * finished later from a promise is closed by uWS 20's cork() right after open (the intermittent
+ * 1006 of 2026-12-01). Every other path uses jose (verify); both must answer every token alike.
  */
 
 const SECRET = 'a-test-secret-of-some-length';
