@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod/v4';
 import { failure, success, type Outcome } from '../protocol/errors.ts';
@@ -22,19 +23,42 @@ export class Authenticator {
   async verify(token: string): Promise<Outcome<Principal>> {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
-      const claims = Claims.safeParse(payload);
-      if (!claims.success) return failure('unauthorized', 'token claims must be sub (string) and roles');
-      const { sub, roles, exp } = claims.data;
-      return success({
-        userId: sub,
-        roles: [...new Set(roles)],
-        ...(exp === undefined ? {} : { expiresAt: exp * 1000 }),
-      });
+      return principalOf(payload);
     } catch (error) {
       if (error instanceof errors.JWTExpired) return failure('unauthorized', 'token expired');
       if (error instanceof errors.JOSEError) return failure('unauthorized', `invalid token (${error.code})`);
       throw error;
     }
+  }
+
+  /**
+   * `verify`, synchronously (node:crypto's HMAC): for the WebSocket upgrade, which must be answered
+   * inside uWS's upgrade handler (src/transport/gateway.ts says why). Stricter than jose in one
+   * point: a `crit` header is refused. test/unit/auth.test.ts holds it to jose's answers.
+   */
+  verifyNow(token: string): Outcome<Principal> {
+    const parts = token.split('.');
+    if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) return invalid('ERR_JWS_INVALID');
+    const [head = '', body = '', signature = ''] = parts;
+    const header = jsonObjectOf(head);
+    if (header === undefined || header.crit !== undefined) return invalid('ERR_JWS_INVALID');
+    if (header.alg !== 'HS256') return invalid('ERR_JOSE_ALG_NOT_ALLOWED');
+    const expected = createHmac('sha256', this.key).update(`${head}.${body}`).digest();
+    const given = Buffer.from(signature, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return invalid('ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+    }
+    const payload = jsonObjectOf(body);
+    if (payload === undefined) return invalid('ERR_JWT_INVALID');
+    // jose's claim checks (no clock tolerance): numeric dates, nbf not ahead, exp not reached.
+    const { exp, nbf, iat } = payload;
+    if ([exp, nbf, iat].some((claim) => claim !== undefined && typeof claim !== 'number')) {
+      return invalid('ERR_JWT_CLAIM_VALIDATION_FAILED');
+    }
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof nbf === 'number' && nbf > now) return invalid('ERR_JWT_CLAIM_VALIDATION_FAILED');
+    if (typeof exp === 'number' && exp <= now) return failure('unauthorized', 'token expired');
+    return principalOf(payload);
   }
 
   /** A signed token; `expiresIn` like '1h' or seconds. */
@@ -46,4 +70,31 @@ export class Authenticator {
       .setExpirationTime(expiresIn)
       .sign(this.key);
   }
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+const invalid = (code: string): Outcome<Principal> => failure('unauthorized', `invalid token (${code})`);
+
+/** The JSON object a base64url segment encodes, or undefined. */
+function jsonObjectOf(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function principalOf(payload: unknown): Outcome<Principal> {
+  const claims = Claims.safeParse(payload);
+  if (!claims.success) return failure('unauthorized', 'token claims must be sub (string) and roles');
+  const { sub, roles, exp } = claims.data;
+  return success({
+    userId: sub,
+    roles: [...new Set(roles)],
+    ...(exp === undefined ? {} : { expiresAt: exp * 1000 }),
+  });
 }

@@ -142,7 +142,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
   /** Entries of every open connection's `subs`. */
   let subscriptions = 0;
   observe({ connections: () => connections, subscriptions: () => subscriptions });
-  /** Connections open or being upgraded (a token being checked), in all and per address. */
+  /** Connections open or being upgraded, in all and per address. */
   const places = new Occupancy(limits.maxConnections, limits.maxConnectionsPerIp);
   /*
    * A book snapshot's frame, encoded once per snapshot object: the publisher answers the same
@@ -289,19 +289,20 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
         res.upgrade(fresh(undefined), key, protocol, extensions, context);
         return;
       }
-      let aborted = false;
-      res.onAborted(() => {
-        aborted = true;
-        places.leave(address);
-      });
-      void auth.verify(token).then((verified) => {
-        if (aborted) return;
-        if (!verified.ok) places.leave(address);
-        res.cork(() => {
-          if (!verified.ok) refuse('401 Unauthorized', verified.code, verified.message);
-          else res.upgrade(fresh(verified.value), key, protocol, extensions, context);
-        });
-      });
+      /*
+       * Checked synchronously, so the upgrade happens here in uWS's handler. An upgrade later, in
+       * res.cork() from a promise, is closed by uWS 20's cork() right after `open` whenever the
+       * freed HTTP response state reads "connection: close": cork() misses the upgrade when
+       * realloc keeps the socket's address (uNetworking/uWebSockets#1928, fixed upstream by #1929
+       * in 2026-07; this build has it). Clients saw 1006 on their first frame, now and then.
+       */
+      const verified = auth.verifyNow(token);
+      if (verified.ok) {
+        res.upgrade(fresh(verified.value), key, protocol, extensions, context);
+        return;
+      }
+      places.leave(address);
+      refuse('401 Unauthorized', verified.code, verified.message);
     },
 
     open: (ws) => {

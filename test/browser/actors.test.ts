@@ -2,9 +2,10 @@ import pg from 'pg';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExchangeClient } from '../../src/client/index.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets } from '../wire/fixtures.ts';
-import { attributes, launchChromium, openPage, screenshot, until, type WatchedPage } from './support.ts';
+import { attributes, launchChromium, openPage, PAGE_WAIT, screenshot, type WatchedPage } from './support.ts';
 
 /*
  * The actor-state visualizer (web/actors, served at `/dev/actors`) in headless Chromium against a
@@ -15,8 +16,6 @@ import { attributes, launchChromium, openPage, screenshot, until, type WatchedPa
  */
 
 const SYMBOL = 'ETH-USDC';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface MarketSeen {
   state: string;
@@ -83,20 +82,26 @@ describe('the actor-state visualizer', () => {
       `${running.http}/dev/actors?token=${encodeURIComponent(adminToken)}`,
     );
     expect(response?.status()).toBe(200);
-    await until(actors, (a) => a?.status === 'live', 'the page to go live');
-    await until(
-      actors,
-      (a) => a !== undefined && a.markets.includes('BTC-USDC') && a.markets.includes(SYMBOL),
-      'both markets',
+    let seen: Awaited<ReturnType<typeof actors>>;
+    const last = () => `; last: ${JSON.stringify(seen)}`;
+    await eventually(async () => (seen = await actors())?.status === 'live', {
+      ...PAGE_WAIT,
+      what: () => `the page to go live${last()}`,
+    });
+    await eventually(
+      async () => {
+        seen = await actors();
+        return seen !== undefined && seen.markets.includes('BTC-USDC') && seen.markets.includes(SYMBOL);
+      },
+      { ...PAGE_WAIT, what: () => `both markets${last()}` },
     );
     // The token left the address bar.
     expect(watched.page.url()).not.toContain('token=');
     expect(await watched.page.getByTestId('token-form').isHidden()).toBe(true);
-    await until(
-      () => cardState(SYMBOL),
-      (s) => s.state === 'active',
-      'the card in state active',
-    );
+    await eventually(async () => (await cardState(SYMBOL)).state === 'active', {
+      ...PAGE_WAIT,
+      what: 'the card in state active',
+    });
     expect(await cardState(SYMBOL)).toEqual({ state: 'active', current: ['active'] });
     // The diagram has the machine's states.
     const states = await attributes(card(SYMBOL).locator('[data-testid="actor-node"]'), 'data-state');
@@ -107,11 +112,10 @@ describe('the actor-state visualizer', () => {
   it('shows a market moving active → paused → active when an admin pauses and resumes it', async () => {
     const pause = await running.request('POST', `/api/v1/markets/${SYMBOL}/pause`, { token: adminToken });
     expect(pause.status, JSON.stringify(pause.body)).toBe(200);
-    await until(
-      () => cardState(SYMBOL),
-      (s) => s.state === 'paused',
-      'the card in state paused',
-    );
+    await eventually(async () => (await cardState(SYMBOL)).state === 'paused', {
+      ...PAGE_WAIT,
+      what: 'the card in state paused',
+    });
     expect(await cardState(SYMBOL)).toEqual({ state: 'paused', current: ['paused'] });
     await card(SYMBOL)
       .locator('[data-testid="actor-transition"][data-from="active"][data-to="paused"]')
@@ -120,11 +124,10 @@ describe('the actor-state visualizer', () => {
 
     const resume = await running.request('POST', `/api/v1/markets/${SYMBOL}/resume`, { token: adminToken });
     expect(resume.status, JSON.stringify(resume.body)).toBe(200);
-    await until(
-      () => cardState(SYMBOL),
-      (s) => s.state === 'active',
-      'the card back in state active',
-    );
+    await eventually(async () => (await cardState(SYMBOL)).state === 'active', {
+      ...PAGE_WAIT,
+      what: 'the card back in state active',
+    });
     expect(await cardState(SYMBOL)).toEqual({ state: 'active', current: ['active'] });
     const resumed = card(SYMBOL).locator(
       '[data-testid="actor-transition"][data-from="paused"][data-to="active"]',
@@ -192,21 +195,26 @@ describe('the actor-state visualizer', () => {
     );
     const db = new pg.Client({ connectionString: running.database.url });
     await db.connect();
+    const queued = () =>
+      running.exchange.supervisor.list().find((m) => m.symbol === SYMBOL)?.mailboxDepth ?? 0;
     try {
-      for (let stall = 1; !(await depths()).some((d) => d > 0); stall++) {
-        if (stall > 8) {
-          throw new Error(
-            `no mailbox depth > 0 shown after ${stall - 1} stalls, ${sent} orders (failed: ${JSON.stringify([...failures])})`,
-          );
-        }
+      if (!(await depths()).some((d) => d > 0)) {
         await db.query('BEGIN');
         await db.query('LOCK TABLE journal IN EXCLUSIVE MODE');
-        // Time windows: the journal stays locked long enough for mailboxes to fill (the page
-        // samples depth), then free long enough for the page to show them.
-        await sleep(500);
-        await db.query('COMMIT');
-        await sleep(500);
+        try {
+          // Locked until commands wait behind the stalled commit (the server's own figure).
+          await eventually(() => queued() > 0, {
+            what: () => `commands queued behind the locked journal (${sent} sent)`,
+          });
+        } finally {
+          await db.query('COMMIT');
+        }
       }
+      // The batch after the stall carries the peak: the page shows it within a window or two.
+      await eventually(async () => (await depths()).some((d) => d > 0), {
+        ...PAGE_WAIT,
+        what: () => `a mailbox depth > 0 shown; ${sent} orders (failed: ${JSON.stringify([...failures])})`,
+      });
     } finally {
       stop = true;
       await Promise.all(pumps);
@@ -218,16 +226,18 @@ describe('the actor-state visualizer', () => {
     expect(figures?.processed).toBeGreaterThanOrEqual(sent * 0.5);
     await screenshot(watched.page, 'actors-load');
     // Idle again: the page comes back to an empty mailbox.
-    await until(
-      () => market(SYMBOL),
-      (m) => m?.mailboxDepth === 0,
-      'the mailbox depth back to 0',
-      10_000,
-    );
-    await until(
-      () => card(SYMBOL).getByTestId('mailbox-depth').textContent(),
-      (text) => text === '0',
-      'the shown depth back to 0',
+    await eventually(async () => (await market(SYMBOL))?.mailboxDepth === 0, {
+      ...PAGE_WAIT,
+      timeoutMs: 10_000,
+      what: 'the mailbox depth back to 0',
+    });
+    let depthText: string | null = null;
+    await eventually(
+      async () => (depthText = await card(SYMBOL).getByTestId('mailbox-depth').textContent()) === '0',
+      {
+        ...PAGE_WAIT,
+        what: () => `the shown depth back to 0; last: ${JSON.stringify(depthText)}`,
+      },
     );
     expect(watched.errors, watched.console.join('\n')).toEqual([]);
   });

@@ -1,9 +1,10 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExchangeClient } from '../../src/client/index.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets } from '../wire/fixtures.ts';
-import { attributes, launchChromium, openPage, screenshot, until, type WatchedPage } from './support.ts';
+import { attributes, launchChromium, openPage, PAGE_WAIT, screenshot, type WatchedPage } from './support.ts';
 
 /*
  * The live dashboard (web/dashboard, served at `/`) in headless Chromium against a whole exchange:
@@ -87,25 +88,28 @@ async function serverBook(depth: number): Promise<{ seq: number; checksum: numbe
 
 /** Waits until the page's book (its SDK copy and the ladder drawn from it) is the server's. */
 async function expectSameBook(): Promise<void> {
-  await until(
+  let seen: { server: { seq: number; checksum: number }; page: DashboardState | undefined } | undefined;
+  await eventually(
     async () => {
       const server = await serverBook(PAGE_BOOK_DEPTH);
-      return { server, page: await dashboard() };
+      const page = await dashboard();
+      seen = { server, page };
+      return (
+        page?.bookSeq === server.seq &&
+        page.checksum === server.checksum &&
+        page.renderedChecksum === server.checksum
+      );
     },
-    ({ server, page }) =>
-      page?.bookSeq === server.seq &&
-      page.checksum === server.checksum &&
-      page.renderedChecksum === server.checksum,
-    "the page's book to equal the server's",
+    { ...PAGE_WAIT, what: () => `the page's book to equal the server's; last: ${JSON.stringify(seen)}` },
   );
   const { server, page } = { server: await serverBook(PAGE_BOOK_DEPTH), page: await dashboard() };
   expect(page?.checksum).toBe(server.checksum);
   // The footer shows the same checksum, as 8 hex digits.
-  await until(
-    () => watched.page.getByTestId('book-checksum').textContent(),
-    (text) => text === (server.checksum >>> 0).toString(16).padStart(8, '0'),
-    'the footer checksum',
-  );
+  const footer = (server.checksum >>> 0).toString(16).padStart(8, '0');
+  await eventually(async () => (await watched.page.getByTestId('book-checksum').textContent()) === footer, {
+    ...PAGE_WAIT,
+    what: `the footer checksum ${footer}`,
+  });
   expect(await watched.page.getByTestId('book-seq').textContent()).toBe(String(server.seq));
   // The top 10 levels of the HTTP book at the depth the page subscribes carry the same checksum.
   expect((await serverBook(10)).checksum).toBe(server.checksum);
@@ -120,15 +124,20 @@ describe('the dashboard', () => {
     const response = await watched.page.goto(`${running.http}/#${SYMBOL}`);
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-type']).toMatch(/^text\/html/);
-    await until(dashboard, (d) => d?.connected === true && d.bookSeq !== undefined, 'the book snapshot');
+    await eventually(
+      async () => {
+        const d = await dashboard();
+        return d?.connected === true && d.bookSeq !== undefined;
+      },
+      { ...PAGE_WAIT, what: 'the book snapshot' },
+    );
     expect((await dashboard())?.market).toBe(SYMBOL);
     await expect
       .poll(() => attributes(watched.page.getByTestId('market-row'), 'data-symbol'))
       .toEqual(expect.arrayContaining(['BTC-USDC', 'ETH-USDC']));
-    await until(
-      () => watched.page.getByTestId('lifecycle-state').getAttribute('data-state'),
-      (state) => state === 'active',
-      'the lifecycle badge',
+    await eventually(
+      async () => (await watched.page.getByTestId('lifecycle-state').getAttribute('data-state')) === 'active',
+      { ...PAGE_WAIT, what: 'the lifecycle badge' },
     );
     expect((await dashboard())?.lifecycleState).toBe('active');
     noErrors();
@@ -209,12 +218,11 @@ describe('the dashboard', () => {
 
   it('forms a candle from the trades', async () => {
     // Trades happened above; the candles channel (or the HTTP history) gives the chart its candle.
-    await until(
-      dashboard,
-      (d) => (d?.candles ?? 0) > 0,
-      'a candle in the chart (__dashboard.candles > 0: the candles channel or GET /candles)',
-      10_000,
-    );
+    await eventually(async () => ((await dashboard())?.candles ?? 0) > 0, {
+      ...PAGE_WAIT,
+      timeoutMs: 10_000,
+      what: 'a candle in the chart (__dashboard.candles > 0: the candles channel or GET /candles)',
+    });
     // One more trade updates the current candle without errors.
     await alice.place({ market: SYMBOL, side: 'buy', type: 'limit', price: '40000.00', qty: '0.0100' });
     const chart = watched.page.getByTestId('candle-chart');

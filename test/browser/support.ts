@@ -87,24 +87,8 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
-/** Polls `read` until `done` holds; the error names what was awaited and the last value. */
-export async function until<T>(
-  read: () => Promise<T> | T,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 15_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(value)}`);
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** How the browser tests poll the page (test/support/eventually.ts): its state lags the server's. */
+export const PAGE_WAIT = { timeoutMs: 15_000, everyMs: 100 } as const;
 
 /** An attribute of every element a locator matches, in document order (read from Node: typed). */
 export async function attributes(locator: Locator, name: string): Promise<(string | null)[]> {

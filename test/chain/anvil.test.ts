@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { anvilAccounts, anvilBinaryPath, startAnvil } from '../../src/chain/anvil.ts';
+import { eventually } from '../support/eventually.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/anvilChild.ts', import.meta.url));
 
@@ -16,12 +17,7 @@ function alive(pid: number): boolean {
 }
 
 async function gone(pid: number, withinMs = 3_000): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  while (alive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
+  return eventually(() => !alive(pid), { timeoutMs: withinMs, everyMs: 50 }).catch(() => false);
 }
 
 async function chainIdAt(rpcUrl: string): Promise<string | undefined> {

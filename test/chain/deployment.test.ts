@@ -8,7 +8,7 @@ import {
   type ChainClient,
   type ChainClientOptions,
 } from '../../src/chain/client.ts';
-import { providerFor, tokenInterface } from './helpers.ts';
+import { pendingLookupOf, providerFor, tokenInterface, watchRpc } from './helpers.ts';
 
 /** Deployment, its idempotency across a worker crash, back-to-back transactions and a chain that is down. */
 let anvil: Anvil;
@@ -102,12 +102,25 @@ describe('deployRwaToken', () => {
       await expect(crashed).rejects.toMatchObject({ name: 'ChainError', code: 'timeout' });
       expect(recorded).toBeDefined();
 
-      const retry = clientFor(deployer).deployRwaToken(TOKEN, { knownTxHash: recorded });
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      await provider.send('evm_mine', []);
-      const deployment = await retry;
-      expect(deployment.txHash).toBe(recorded);
-      expect(await provider.getCode(deployment.contractAddress)).not.toBe('0x');
+      // Still pending: broadcast (the timeout came after it), in the mempool, not mined.
+      const pending = await provider.getTransaction(recorded!);
+      expect(pending).not.toBeNull();
+      expect(pending?.blockNumber).toBeNull();
+
+      // The retry's lookup goes through a relay: mined only once it has found the hash pending.
+      const relay = await watchRpc(anvil.rpcUrl);
+      try {
+        const retry = clientFor(deployer, { rpcUrl: relay.url }).deployRwaToken(TOKEN, {
+          knownTxHash: recorded,
+        });
+        await relay.answered(pendingLookupOf(recorded!));
+        await provider.send('evm_mine', []);
+        const deployment = await retry;
+        expect(deployment.txHash).toBe(recorded);
+        expect(await provider.getCode(deployment.contractAddress)).not.toBe('0x');
+      } finally {
+        await relay.close();
+      }
     } finally {
       await provider.send('evm_setAutomine', [true]);
     }

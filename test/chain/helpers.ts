@@ -79,13 +79,32 @@ export interface RpcWatch {
   readonly url: string;
   /** How many calls have been answered so far. */
   readonly count: number;
-  /** Resolves once a call matching `match` is answered, counting answered calls from index `since`. */
-  answered(match: (call: RpcCall) => boolean, since?: number): Promise<void>;
+  /**
+   * Resolves once a call matching `match` is answered, counting answered calls from index `since`;
+   * rejects after `timeoutMs` (default 20 s) naming the methods answered meanwhile.
+   */
+  answered(match: (call: RpcCall) => boolean, since?: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
 const RpcMessage = z.object({ id: z.unknown(), method: z.string().optional(), params: z.unknown() });
 const RpcReply = z.object({ id: z.unknown(), result: z.unknown() });
+
+/** The JSON-RPC messages of a body (one, or a batch), each parsed alone: a bad one drops only itself. */
+function messagesOf<T>(text: string, schema: z.ZodType<T>): T[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const messages: T[] = [];
+  for (const message of [parsed].flat()) {
+    const one = schema.safeParse(message);
+    if (one.success) messages.push(one.data);
+  }
+  return messages;
+}
 
 /**
  * Relays every request to `target` and records what each call was answered, batches included, so
@@ -110,16 +129,18 @@ export async function watchRpc(target: string): Promise<RpcWatch> {
         .then(async (answer) => {
           const text = await answer.text();
           res.writeHead(answer.status, { 'content-type': 'application/json' }).end(text);
-          const asked = z.array(RpcMessage).safeParse([JSON.parse(body)].flat());
-          const replies = z.array(RpcReply).safeParse([JSON.parse(text)].flat());
-          if (!asked.success || !replies.success) return;
-          for (const reply of replies.data) {
-            const call = asked.data.find((m) => m.id === reply.id);
+          const asked = messagesOf(body, RpcMessage);
+          for (const reply of messagesOf(text, RpcReply)) {
+            const call = asked.find((m) => m.id === reply.id);
             if (call?.method !== undefined)
               record({ method: call.method, params: call.params, result: reply.result });
           }
         })
-        .catch(() => res.writeHead(502).end());
+        .catch(() => {
+          // The node did not answer (or cut its answer off): the client sees a failed call.
+          if (res.headersSent) res.destroy();
+          else res.writeHead(502).end();
+        });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -129,10 +150,24 @@ export async function watchRpc(target: string): Promise<RpcWatch> {
     get count() {
       return calls.length;
     },
-    answered: (match, since = 0) =>
-      calls.slice(since).some(match)
-        ? Promise.resolve()
-        : new Promise((resolve) => waiters.push({ match, resolve })),
+    answered: (match, since = 0, timeoutMs = 20_000) => {
+      if (calls.slice(since).some(match)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          match,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          const methods = calls.slice(since).map((c) => c.method);
+          reject(new Error(`no such call answered within ${timeoutMs} ms; answered: ${methods.join(', ')}`));
+        }, timeoutMs);
+        waiters.push(waiter);
+      });
+    },
     // The client under test keeps its keep-alive connection (and may poll on it): close it too,
     // or server.close() waits for it for ever.
     close: () =>

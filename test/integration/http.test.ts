@@ -8,6 +8,7 @@ import { bookChecksum } from '../../src/protocol/checksum.ts';
 import { Authenticator } from '../../src/transport/auth.ts';
 import { registerHttp, type HttpOptions } from '../../src/transport/http.ts';
 import { History, type HistoryOptions } from '../../src/services/history.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 
 /*
@@ -36,16 +37,6 @@ let bob: string;
 let carol: string;
 let issuer: string;
 let market: { id: string; symbol: string };
-
-/** The projections trail the journal by a projector round: reads of history are polled. */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 5_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > until) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 type Json = Record<string, unknown>;
 
@@ -447,9 +438,13 @@ describe('order entry and the read path', () => {
       body: { orderId: bidId, status: 'filled', filledQty: '0.2000', remainingQty: '0.0000' },
     });
 
+    // The projections trail the journal by a projector round: reads of history are polled.
     const trades = await eventually(
-      () => call<Json[]>('GET', '/api/v1/markets/BTC-USDC/trades'),
-      (r) => r.body.length === 1,
+      async () => {
+        const r = await call<Json[]>('GET', '/api/v1/markets/BTC-USDC/trades');
+        return r.body.length === 1 && r;
+      },
+      { what: 'the trade in GET /trades' },
     );
     expect(trades.status).toBe(200);
     expect(trades.body).toHaveLength(1);
@@ -462,15 +457,15 @@ describe('order entry and the read path', () => {
     });
     expect(typeof trades.body[0]?.tradeId).toBe('string');
     expect(typeof trades.body[0]?.ts).toBe('number');
-    await eventually(
-      () => Promise.resolve(pushed.length),
-      (n) => n === 1,
-    );
+    await eventually(() => pushed.length === 1, { what: 'the trade pushed' });
     expect(trades.body[0]).toEqual(withoutOp(pushed[0]!));
 
     const filled = await eventually(
-      () => call<Json[]>('GET', '/api/v1/orders?status=filled', { token: alice }),
-      (r) => r.body.length === 1,
+      async () => {
+        const r = await call<Json[]>('GET', '/api/v1/orders?status=filled', { token: alice });
+        return r.body.length === 1 && r;
+      },
+      { what: 'the filled order in GET /orders' },
     );
     expect(filled.body).toHaveLength(1);
     expect(typeof filled.body[0]?.ts).toBe('number');
@@ -524,8 +519,11 @@ describe('order entry and the read path', () => {
       body: { orderId: askId, status: 'canceled', filledQty: '0.2000', remainingQty: '0.3000' },
     });
     const history = await eventually(
-      () => call<Json[]>('GET', '/api/v1/orders?status=canceled', { token: bob }),
-      (r) => r.body.length === 1,
+      async () => {
+        const r = await call<Json[]>('GET', '/api/v1/orders?status=canceled', { token: bob });
+        return r.body.length === 1 && r;
+      },
+      { what: 'the canceled order in GET /orders' },
     );
     expect(history.body).toHaveLength(1);
     expect(history.body[0]).toMatchObject({
@@ -546,8 +544,11 @@ describe('order entry and the read path', () => {
     await place(bob, { side: 'sell', qty: '0.1', price: '102' });
     await place(alice, { side: 'buy', qty: '0.2', price: '102', tif: 'IOC' });
     const trades = await eventually(
-      () => call<Json[]>('GET', '/api/v1/markets/BTC-USDC/trades?limit=2'),
-      (r) => r.body[0]?.seq === 3,
+      async () => {
+        const r = await call<Json[]>('GET', '/api/v1/markets/BTC-USDC/trades?limit=2');
+        return r.body[0]?.seq === 3 && r;
+      },
+      { what: 'trade 3 in GET /trades' },
     );
     expect(trades.body.map((t) => [t.seq, t.price])).toEqual([
       [3, '102.00'],
@@ -638,7 +639,7 @@ describe('order entry and the read path', () => {
     const client = await x.client();
     expect(await connectionGauge()).toBe(before + 1);
     client.close();
-    await eventually(connectionGauge, (n) => n === before);
+    await eventually(async () => (await connectionGauge()) === before, { what: 'the connection gauge back' });
     expect(await connectionGauge()).toBe(before);
   });
 });

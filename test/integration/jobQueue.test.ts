@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod/v4';
 import { startJobQueue } from '../../src/jobs/queue.ts';
 import { newRequestId, requestContext, withRequest } from '../../src/requestContext.ts';
+import { eventually } from '../support/eventually.ts';
 
 /**
  * Issue 13: the one BullMQ queue/worker factory parses every job's payload with the queue's zod
@@ -69,13 +70,7 @@ afterAll(async () => {
 
 /** The first line matching `match`, waiting for it (the worker logs its events as they come). */
 async function line(match: (l: Line) => boolean): Promise<Line> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const found = lines.find(match);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error('no such log line');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  return eventually(() => lines.find(match), { timeoutMs: 5_000, everyMs: 10, what: 'such a log line' });
 }
 
 async function rejections(queue: string): Promise<number> {

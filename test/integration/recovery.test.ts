@@ -6,7 +6,12 @@ import type { CommandResult, MarketCommand, MarketDefinition } from '../../src/a
 import { decodeBatch } from '../../src/persistence/journalCodec.ts';
 import { recover } from '../../src/persistence/recovery.ts';
 import { useTestDatabase } from '../support/database.ts';
-import { openDurableExchange, type DurableExchange } from '../support/durable.ts';
+import {
+  DURABLE_MARKETS,
+  openDurableExchange,
+  recoverableState,
+  type DurableExchange,
+} from '../support/durable.ts';
 import {
   BTC_USDC,
   ETH_USDC,
@@ -25,7 +30,7 @@ import {
  */
 
 const database = useTestDatabase('recovery');
-const MARKETS: readonly MarketDefinition[] = [BTC_USDC, ETH_USDC, GOLD_USDC];
+const MARKETS = DURABLE_MARKETS;
 const BTC = BTC_USDC.symbol;
 const ETH = ETH_USDC.symbol;
 const GOLD = GOLD_USDC.symbol;
@@ -45,21 +50,7 @@ type Exchange = DurableExchange;
 const exchange = (markets: readonly MarketDefinition[] = MARKETS): Promise<Exchange> =>
   openDurableExchange(pool, markets);
 
-/** Everything recovery must reproduce. */
-function stateOf({ ledger, supervisor }: Exchange) {
-  return {
-    ledger: ledger.snapshot(),
-    markets: MARKETS.map(({ symbol }) => {
-      const actor = supervisor.actor(symbol)!;
-      return {
-        symbol,
-        book: actor.orderBook.snapshot(),
-        market: actor.currentState(),
-        terms: new Map(actor.openOrderTerms),
-      };
-    }),
-  };
-}
+const stateOf = (exchange: Exchange) => recoverableState(exchange);
 
 const JournalRow = z.object({
   global_seq: z.string(),

@@ -247,14 +247,16 @@ interface HistoryEvent {
 
 /** GET /markets/:id/events once it holds `count` events (history follows the journal's projection). */
 async function history(running: RunningExchange, market: string, count: number): Promise<HistoryEvent[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const answer = await running.request('GET', `/api/v1/markets/${market}/events`);
-    expect(answer.status).toBe(200);
-    const events = answer.body as HistoryEvent[];
-    if (events.length >= count || Date.now() > deadline) return events;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  let events: HistoryEvent[] = [];
+  return eventually(
+    async () => {
+      const answer = await running.request('GET', `/api/v1/markets/${market}/events`);
+      expect(answer.status).toBe(200);
+      events = answer.body as HistoryEvent[];
+      return events.length >= count && events;
+    },
+    { what: () => `${count} events of ${market}; got ${JSON.stringify(events)}` },
+  );
 }
 
 /** The visualizer's transitions of a market (the admin-only `actors` channel's snapshot). */

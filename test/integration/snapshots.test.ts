@@ -6,7 +6,13 @@ import { decodeBatch } from '../../src/persistence/journalCodec.ts';
 import { recover } from '../../src/persistence/recovery.ts';
 import { scheduleSnapshots, takeSnapshot, type SnapshotResult } from '../../src/persistence/snapshots.ts';
 import { useTestDatabase } from '../support/database.ts';
-import { openDurableExchange, registerMarket, type DurableExchange } from '../support/durable.ts';
+import {
+  DURABLE_MARKETS,
+  openDurableExchange,
+  recoverableState,
+  registerMarket,
+  type DurableExchange,
+} from '../support/durable.ts';
 import { eventually } from '../support/eventually.ts';
 import {
   BTC_USDC,
@@ -26,7 +32,7 @@ import {
  */
 
 const database = useTestDatabase('snapshots');
-const MARKETS: readonly MarketDefinition[] = [BTC_USDC, ETH_USDC, GOLD_USDC];
+const MARKETS = DURABLE_MARKETS;
 const BTC = BTC_USDC.symbol;
 const ETH = ETH_USDC.symbol;
 const GOLD = GOLD_USDC.symbol;
@@ -46,21 +52,7 @@ type Exchange = DurableExchange;
 const exchange = (markets: readonly MarketDefinition[] = MARKETS): Promise<Exchange> =>
   openDurableExchange(pool, markets);
 
-/** Everything recovery must reproduce. */
-function stateOf({ ledger, supervisor }: Exchange) {
-  return {
-    ledger: ledger.snapshot(),
-    markets: MARKETS.map(({ symbol }) => {
-      const actor = supervisor.actor(symbol)!;
-      return {
-        symbol,
-        state: actor.state,
-        market: actor.currentState(),
-        terms: new Map(actor.openOrderTerms),
-      };
-    }),
-  };
-}
+const stateOf = (exchange: Exchange) => recoverableState(exchange);
 
 const Count = z.object({ count: z.number() });
 const LedgerRecord = z.object({ record: z.instanceof(Buffer) });

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { createPool, sql, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -26,6 +25,7 @@ import {
   type WebhookResponse,
 } from '../../src/integrations/webhooks.ts';
 import { useTestDatabase } from '../support/database.ts';
+import { eventually } from '../support/eventually.ts';
 
 /*
  * The entity-permissions webhook and polling fallback against a real Postgres, with the stand-in
@@ -43,12 +43,13 @@ type MarketState = 'pending_approval' | 'approved' | 'rejected' | 'active';
 class FakeIssuance {
   readonly markets = new Map<string, MarketState>();
   readonly calls: MarketDecision[] = [];
-  delayMs = 0;
+  /** While set, decisions wait for it: a decision still running when others arrive. */
+  hold: Promise<void> | undefined;
   unavailable = false;
 
   readonly decide: Decide = async (decision) => {
     this.calls.push(decision);
-    if (this.delayMs > 0) await sleep(this.delayMs);
+    if (this.hold !== undefined) await this.hold;
     if (this.unavailable) return { ok: false, code: 'unavailable', message: 'journal unavailable' };
     const state = this.markets.get(decision.marketId);
     if (state === undefined)
@@ -370,13 +371,24 @@ describe('idempotency by event_id', () => {
     const standIn = await startEntityPermissionsStandIn({ webhookUrl: url, secret: SECRET, mode: 'direct' });
     try {
       const market = issuance.pending();
-      issuance.delayMs = 50; // the first decision is still running when the others arrive
+      let release = (): void => undefined;
+      issuance.hold = new Promise((resolve) => (release = resolve));
       const { event: recorded } = await standIn.decide({
         marketId: market,
         decision: 'approved',
         deliver: false,
       });
-      const answers = await Promise.all(Array.from({ length: 10 }, () => standIn.deliver(recorded)));
+      let answered = 0;
+      const deliveries = Array.from({ length: 10 }, () =>
+        standIn.deliver(recorded).finally(() => answered++),
+      );
+      // The first decision is still running (held) when the nine others are answered.
+      await eventually(() => answered === 9 && issuance.calls.length === 1, {
+        what: () => `nine deliveries answered while the first decides (${answered} answered)`,
+      });
+      release();
+      issuance.hold = undefined;
+      const answers = await Promise.all(deliveries);
       expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 10 }, () => 200));
       const statuses = answers.map((a) => (a.body as { status: string }).status).sort();
       expect(statuses).toEqual(

@@ -3,7 +3,7 @@ import { Ledger } from '../../src/actors/ledger/index.ts';
 import type { MarketDefinition } from '../../src/actors/market/types.ts';
 import { Supervisor } from '../../src/actors/supervisor.ts';
 import { JournalWriter } from '../../src/persistence/journalWriter.ts';
-import { ASSET_DECIMALS } from './markets.ts';
+import { ASSET_DECIMALS, BTC_USDC, ETH_USDC, GOLD_USDC } from './markets.ts';
 
 /** An exchange on the durable path: the test assets, a JournalWriter as sink, the markets registered. */
 export interface DurableExchange {
@@ -29,4 +29,27 @@ export async function openDurableExchange(
   const supervisor = new Supervisor({ ledger, sink: writer, batchSize: 4 });
   for (const definition of markets) registerMarket(supervisor, definition);
   return { ledger, supervisor, writer };
+}
+
+/** The markets the durable-path tests trade. */
+export const DURABLE_MARKETS: readonly MarketDefinition[] = [BTC_USDC, ETH_USDC, GOLD_USDC];
+
+/** Everything recovery (from the journal, or from a snapshot and the journal after it) must reproduce. */
+export function recoverableState(
+  { ledger, supervisor }: DurableExchange,
+  markets: readonly MarketDefinition[] = DURABLE_MARKETS,
+) {
+  return {
+    ledger: ledger.snapshot(),
+    markets: markets.map(({ symbol }) => {
+      const actor = supervisor.actor(symbol)!;
+      return {
+        symbol,
+        state: actor.state,
+        book: actor.orderBook.snapshot(),
+        market: actor.currentState(),
+        terms: new Map(actor.openOrderTerms),
+      };
+    }),
+  };
 }

@@ -44,6 +44,15 @@ export const BTC_USDC: MarketDefinition = {
   maxOrders: 1_000,
 };
 
+/**
+ * A definition as the body of POST /api/v1/markets (what the wire tests list): the same market
+ * over HTTP; the exchange chooses its id and its book's maxOrders.
+ */
+export function listingOf(definition: MarketDefinition) {
+  const { symbol, baseAsset, quoteAsset, money, makerFeeBps, takerFeeBps } = definition;
+  return { symbol, baseAsset, quoteAsset, ...money, makerFeeBps, takerFeeBps };
+}
+
 /** ETH-USDC: 18-decimal base, a tick of 0.05 and a lot of 0.001 (tick × lot = 50 USDC minor units). */
 export const ETH_USDC: MarketDefinition = {
   id: 'm-eth',

@@ -17,6 +17,7 @@ import {
   type Harness,
   type PlaceFields,
 } from '../support/markets.ts';
+import { eventually } from '../support/eventually.ts';
 
 /**
  * The market actor through the supervisor: lifecycle gating, the funds each order locks and
@@ -715,15 +716,12 @@ describe('issue 14: GTD expiry', () => {
     expectOk(await h.supervisor.submit(SYMBOL, gtd('alice', 'buy', 99_00, 10, 1_020), 1_000));
     const expireCommands = () =>
       h.sink.batches.flatMap((b) => b.entries).filter((e) => e.command.kind === 'expire');
-    // The timer fires after ~20 ms of real time, but the clock has not reached 1 020: it re-arms.
-    const waitedUntil = Date.now() + 100;
-    while (Date.now() < waitedUntil) await new Promise((resolve) => setTimeout(resolve, 10));
+    // The time window under test: the timer fires after ~20 ms of real time, but the clock has
+    // not reached 1 020, so it re-arms and nothing is emitted within 100 ms.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(expireCommands()).toEqual([]);
     clock = 1_020;
-    const deadline = Date.now() + 5_000;
-    while (expireCommands().length === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await eventually(() => expireCommands().length > 0, { timeoutMs: 5_000, what: 'the expire command' });
     await h.supervisor.idle();
     expect(expireCommands().map((e) => [e.command, e.ts])).toEqual([[{ kind: 'expire', now: 1_020 }, 1_020]]);
     expect(bal(h.ledger, 'alice', 'USDC')).toEqual({ available: 10_000_000n, locked: 0n });

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually as poll } from '../support/eventually.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
-import { eventually, listMarkets, RawSocket } from './fixtures.ts';
+import { listMarkets, RawSocket } from './fixtures.ts';
 
 /*
  * Issue 12, section 4 (contract behaviour) over real sockets against the whole exchange: token
@@ -140,9 +140,10 @@ describe('token expiry', () => {
     socket.close();
     const token = await running.token('dave', ['trader']);
     await eventually(
-      async () => (await running.request('GET', '/api/v1/orders?status=open', { token })).body as unknown[],
-      (open) => open.length === 0,
-      'the order to be canceled on disconnect',
+      async () =>
+        ((await running.request('GET', '/api/v1/orders?status=open', { token })).body as unknown[]).length ===
+        0,
+      { what: 'the order to be canceled on disconnect' },
     );
   });
 
@@ -151,7 +152,10 @@ describe('token expiry', () => {
       await running.token('bob', ['trader'], Math.floor(Date.now() / 1000) + 1),
     );
     expect(client.session).toMatchObject({ userId: 'bob' });
-    await poll(() => client.session === undefined, { what: 'the session to end at exp', timeoutMs: 5_000 });
+    await eventually(() => client.session === undefined, {
+      what: 'the session to end at exp',
+      timeoutMs: 5_000,
+    });
   });
 });
 
@@ -355,10 +359,9 @@ describe('paged lists', () => {
         const answer = await running.request('GET', '/api/v1/orders?status=canceled&limit=1000', {
           token: carol,
         });
-        return answer.body as unknown[];
+        return (answer.body as unknown[]).length === 7;
       },
-      (body) => body.length === 7,
-      'the cancels to be projected',
+      { what: 'the cancels to be projected' },
     );
 
     const listed = await pages('/api/v1/orders?limit=3', carol);
@@ -384,13 +387,12 @@ describe('paged lists', () => {
     alice.close();
     bob.close();
     const all = await eventually(
-      async () =>
-        (await running.request('GET', '/api/v1/markets/BTC-USDC/trades?limit=1000')).body as Record<
-          string,
-          unknown
-        >[],
-      (body) => body.length >= 6,
-      'the trades to be projected',
+      async () => {
+        const answer = await running.request('GET', '/api/v1/markets/BTC-USDC/trades?limit=1000');
+        const body = answer.body as Record<string, unknown>[];
+        return body.length >= 6 && body;
+      },
+      { what: 'the trades to be projected' },
     );
     const listed = await pages('/api/v1/markets/BTC-USDC/trades?limit=4');
     expect(listed.slice(0, -1).every((page) => page.length === 4)).toBe(true);

@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo, type Demo } from '../../scripts/demo/run.ts';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 
 // HTTP bodies are JSON of many shapes; these tests read them field by field.
@@ -16,20 +17,8 @@ import { runExchange, type RunningExchange } from '../support/exchange.ts';
 
 const LEVELS = 6;
 
-async function until<T>(
-  read: () => Promise<T> | T,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 20_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** The demo trades at its own pace: up to 20 s for what it should show. */
+const DEMO_WAIT = { timeoutMs: 20_000, everyMs: 100 } as const;
 
 describe('the demo', () => {
   let running: RunningExchange;
@@ -87,22 +76,23 @@ describe('the demo', () => {
 
     // Within seconds both markets trade (seen on the trades channel, then in the HTTP history).
     const current = demo;
-    await until(
-      () => current.figures(),
-      (figures) => figures.every((f) => f.trades >= 10),
-      'trades on both markets',
-    );
+    await eventually(() => current.figures().every((f) => f.trades >= 10), {
+      ...DEMO_WAIT,
+      what: () => `trades on both markets: ${JSON.stringify(current.figures())}`,
+    });
     // Some requoting: every maker has amended its ladder a few times (what the bounds below see).
-    await until(
-      () => current.makers.map((m) => m.stats.amended),
-      (amended) => amended.every((n) => n >= 5),
-      'the makers to requote',
-    );
+    const amended = () => current.makers.map((m) => m.stats.amended);
+    await eventually(() => amended().every((n) => n >= 5), {
+      ...DEMO_WAIT,
+      what: () => `the makers to requote: ${JSON.stringify(amended())}`,
+    });
     for (const symbol of symbols) {
-      const trades = await until(
-        () => running.request('GET', `/api/v1/markets/${symbol}/trades?limit=50`),
-        (r) => Array.isArray(r.body) && r.body.length > 0,
-        `trade history of ${symbol}`,
+      const trades = await eventually(
+        async () => {
+          const r = await running.request('GET', `/api/v1/markets/${symbol}/trades?limit=50`);
+          return Array.isArray(r.body) && r.body.length > 0 && r;
+        },
+        { ...DEMO_WAIT, what: `trade history of ${symbol}` },
       );
       expect(trades.body[0]).toMatchObject({ market: symbol });
 

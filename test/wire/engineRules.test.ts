@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
-import { BTC_USDC, listMarkets, RawSocket } from './fixtures.ts';
+import { balancesOf, BTC_USDC, listMarkets, ORDER_RATES, RawSocket, traderSocket } from './fixtures.ts';
 
 // HTTP bodies are JSON of many shapes; these tests read them field by field.
 /* eslint-disable @typescript-eslint/no-unsafe-member-access */
@@ -41,8 +41,6 @@ const BTC_LUXA = {
 
 type Message = Record<string, unknown>;
 
-const RATES = { RATE_ORDERS_PER_S: '10000', RATE_ORDERS_BURST: '10000' };
-
 /** Stops the exchange (it snapshots at shutdown) and starts a new one on the same database. */
 async function restart(
   running: RunningExchange,
@@ -63,7 +61,7 @@ async function restart(
     PORT: '0',
     DATABASE_URL: running.database.url,
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1',
-    ...RATES,
+    ...ORDER_RATES,
   });
   return startExchange(config, pino({ level: 'silent' }));
 }
@@ -98,21 +96,13 @@ describe('issue 12 §2: every command that adds exposure passes the compliance g
     return set.body as Record<string, unknown>;
   }
 
-  async function trader(userId: string): Promise<RawSocket> {
-    return RawSocket.open(`${running.ws}?token=${await running.token(userId, ['trader'])}`);
-  }
-
-  async function balances(userId: string): Promise<Map<string, Message>> {
-    const r = await running.request('GET', '/api/v1/balances', {
-      token: await running.token(userId, ['trader']),
-    });
-    return new Map((r.body as Message[]).map((b) => [String(b.asset), b]));
-  }
+  const trader = (userId: string) => traderSocket(running, userId);
+  const balances = (userId: string) => balancesOf(running, userId);
 
   const send = (socket: RawSocket, message: Message) => socket.request(message, rid++);
 
   beforeAll(async () => {
-    running = await runExchange(RATES);
+    running = await runExchange(ORDER_RATES);
     admin = await running.token('ops', ['admin']);
     await running.asset('USDC', 6, 'stable');
     await running.asset('BTC', 8);
@@ -288,7 +278,7 @@ describe('issue 12 §4: fees round up, minNotional', () => {
   let rid = 100;
 
   beforeAll(async () => {
-    running = await runExchange(RATES);
+    running = await runExchange(ORDER_RATES);
     await listMarkets(running);
   });
 
@@ -297,8 +287,8 @@ describe('issue 12 §4: fees round up, minNotional', () => {
   });
 
   it('finding 4 (fees): 0.0001 BTC trades pay a non-zero fee, rounded up to the received asset', async () => {
-    const alice = await RawSocket.open(`${running.ws}?token=${await running.token('alice', ['trader'])}`);
-    const bob = await RawSocket.open(`${running.ws}?token=${await running.token('bob', ['trader'])}`);
+    const alice = await traderSocket(running, 'alice');
+    const bob = await traderSocket(running, 'bob');
     await running.credit('alice', 'USDC', '1');
     await running.credit('bob', 'BTC', '0.01');
     for (const socket of [alice, bob]) await socket.request({ op: 'sub', ch: 'fills' }, rid++);
@@ -323,12 +313,7 @@ describe('issue 12 §4: fees round up, minNotional', () => {
         feeAsset: 'BTC',
       });
     }
-    const balances = async (userId: string) => {
-      const r = await running.request('GET', '/api/v1/balances', {
-        token: await running.token(userId, ['trader']),
-      });
-      return new Map((r.body as Message[]).map((b) => [String(b.asset), b]));
-    };
+    const balances = (userId: string) => balancesOf(running, userId);
     // Bob received 5 × (100 − 1) micro-USDC; alice 5 × (10 000 − 20) satoshi and paid 5 × 100 micro-USDC.
     expect((await balances('bob')).get('USDC')).toMatchObject({ available: '0.000495', locked: '0.000000' });
     expect((await balances('alice')).get('BTC')).toMatchObject({ available: '0.00049900' });
@@ -348,7 +333,7 @@ describe('issue 12 §4: minNotional at listing and registration', () => {
   let rid = 100;
 
   beforeAll(async () => {
-    running = await runExchange(RATES);
+    running = await runExchange(ORDER_RATES);
     admin = await running.token('ops', ['admin']);
     await running.asset('USDC', 6, 'stable');
     await running.asset('BTC', 8);
@@ -378,7 +363,7 @@ describe('issue 12 §4: minNotional at listing and registration', () => {
     const id = String(listed.id);
     await running.credit('alice', 'USDC', '1000');
     await running.credit('alice', 'BTC', '1');
-    const alice = await RawSocket.open(`${running.ws}?token=${await running.token('alice', ['trader'])}`);
+    const alice = await traderSocket(running, 'alice');
     const market = BTC_USDC.symbol;
     const place = (fields: Message) => alice.request({ op: 'place', market, ...fields }, rid++);
     const small = { side: 'buy', type: 'limit', price: '100.00', qty: '0.0999' }; // 9.99 USDC
@@ -461,7 +446,7 @@ describe('issue 12 §2: replay trusts the journal', () => {
   let rid = 100;
 
   beforeAll(async () => {
-    running = await runExchange(RATES);
+    running = await runExchange(ORDER_RATES);
   });
 
   afterAll(async () => {
@@ -494,8 +479,7 @@ describe('issue 12 §2: replay trusts the journal', () => {
       await running.credit(user, 'USDC', '10000');
       await running.credit(user, 'LUXA', '100');
     }
-    const open = async (userId: string) =>
-      RawSocket.open(`${running.ws}?token=${await running.token(userId, ['trader'])}`);
+    const open = (userId: string) => traderSocket(running, userId);
     const [alice, carol, dave] = [await open('alice'), await open('carol'), await open('dave')];
     const market = LUXA_USDC.symbol;
     const place = (socket: RawSocket, fields: Message) =>

@@ -1,22 +1,12 @@
 import WebSocket from 'ws';
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import type { RunningExchange } from '../support/exchange.ts';
+import { BTC_USDC as BTC_USDC_DEFINITION, listingOf } from '../support/markets.ts';
 
-/** BTC-USDC as the wire tests list it: 1 tick × 1 lot = 1 USDC minor unit; fees 10/20 bps. */
-export const BTC_USDC = {
-  symbol: 'BTC-USDC',
-  baseAsset: 'BTC',
-  quoteAsset: 'USDC',
-  priceDecimals: 2,
-  qtyDecimals: 4,
-  tickSize: '0.01',
-  lotSize: '0.0001',
-  minQty: '0.0001',
-  maxQty: '100',
-  makerFeeBps: 10,
-  takerFeeBps: 20,
-};
+/** BTC-USDC as the actor tests define it (1 tick × 1 lot = 1 USDC minor unit; fees 10/20 bps). */
+export const BTC_USDC = listingOf(BTC_USDC_DEFINITION);
 
+/** ETH-USDC of the wire tests: unlike the actor tests' (tick 0.05, fees 5/25), a tick of 0.01 and no fees. */
 export const ETH_USDC = {
   symbol: 'ETH-USDC',
   baseAsset: 'ETH',
@@ -29,6 +19,9 @@ export const ETH_USDC = {
   maxQty: '1000',
 };
 
+/** Order-entry rates no test meets unless it means to (RATE_ORDERS_*). */
+export const ORDER_RATES = { RATE_ORDERS_PER_S: '10000', RATE_ORDERS_BURST: '10000' };
+
 /** The assets and markets every wire test starts from. */
 export async function listMarkets(running: RunningExchange): Promise<void> {
   await running.asset('USDC', 6, 'stable');
@@ -38,19 +31,20 @@ export async function listMarkets(running: RunningExchange): Promise<void> {
   await running.market(ETH_USDC);
 }
 
-/** Reads until `done` holds, every 50 ms for up to 10 s (a poll with a deadline, never a bare sleep). */
-export async function eventually<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** A trader's raw socket, authenticated at upgrade (`?token=`). */
+export async function traderSocket(running: RunningExchange, userId: string): Promise<RawSocket> {
+  return RawSocket.open(`${running.ws}?token=${await running.token(userId, ['trader'])}`);
+}
+
+/** A user's balances as GET /balances answers them, by asset. */
+export async function balancesOf(
+  running: RunningExchange,
+  userId: string,
+): Promise<Map<string, Record<string, unknown>>> {
+  const r = await running.request('GET', '/api/v1/balances', {
+    token: await running.token(userId, ['trader']),
+  });
+  return new Map((r.body as Record<string, unknown>[]).map((b) => [String(b.asset), b]));
 }
 
 /** A raw socket speaking msgpack, for what the SDK would never send. */

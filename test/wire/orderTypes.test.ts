@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
-import { BTC_USDC, eventually, listMarkets, RawSocket } from './fixtures.ts';
+import { balancesOf, BTC_USDC, listMarkets, ORDER_RATES, RawSocket, traderSocket } from './fixtures.ts';
 
 // HTTP bodies are JSON of many shapes; these tests read them field by field.
 /* eslint-disable @typescript-eslint/no-unsafe-member-access */
@@ -13,7 +14,6 @@ import { BTC_USDC, eventually, listMarkets, RawSocket } from './fixtures.ts';
 
 type Message = Record<string, unknown>;
 
-const RATES = { RATE_ORDERS_PER_S: '10000', RATE_ORDERS_BURST: '10000' };
 const market = BTC_USDC.symbol;
 
 describe('issue 14: more order types over the wire', () => {
@@ -21,7 +21,7 @@ describe('issue 14: more order types over the wire', () => {
   let rid = 100;
 
   beforeAll(async () => {
-    running = await runExchange(RATES);
+    running = await runExchange(ORDER_RATES);
     await listMarkets(running);
   });
 
@@ -29,16 +29,8 @@ describe('issue 14: more order types over the wire', () => {
     await running.stop();
   });
 
-  async function usdc(userId: string): Promise<Message | undefined> {
-    const r = await running.request('GET', '/api/v1/balances', {
-      token: await running.token(userId, ['trader']),
-    });
-    return (r.body as Message[]).find((b) => b.asset === 'USDC');
-  }
-
-  async function socketOf(userId: string): Promise<RawSocket> {
-    return RawSocket.open(`${running.ws}?token=${await running.token(userId, ['trader'])}`);
-  }
+  const usdc = async (userId: string) => (await balancesOf(running, userId)).get('USDC');
+  const socketOf = (userId: string) => traderSocket(running, userId);
 
   it('issue 14: a stop_market buy or a FOK market buy without quoteQty answers bad_request (WebSocket and HTTP)', async () => {
     await running.credit('ann', 'USDC', '1000');
@@ -190,9 +182,11 @@ describe('issue 14: more order types over the wire', () => {
     });
     expect(await usdc('gus')).toMatchObject({ available: '998.600000', locked: '1.400000' });
     const listed = await eventually(
-      () => running.request('GET', `/api/v1/orders?market=${market}&status=open`, { token }),
-      (r) => (r.body as Message[]).some((o) => o.orderId === buy.body.orderId),
-      'the decremented order in GET /orders',
+      async () => {
+        const r = await running.request('GET', `/api/v1/orders?market=${market}&status=open`, { token });
+        return (r.body as Message[]).some((o) => o.orderId === buy.body.orderId) && r;
+      },
+      { what: 'the decremented order in GET /orders' },
     );
     expect((listed.body as Message[]).find((o) => o.orderId === buy.body.orderId)).toMatchObject({
       qty: '0.0070',
@@ -226,7 +220,7 @@ describe('issue 14: GTD over the wire', () => {
   let rid = 100;
 
   beforeAll(async () => {
-    running = await runExchange(RATES);
+    running = await runExchange(ORDER_RATES);
     await listMarkets(running);
   });
 
@@ -239,10 +233,7 @@ describe('issue 14: GTD over the wire', () => {
     }
   });
 
-  const usdcOf = async (on: RunningExchange, userId: string): Promise<Message | undefined> => {
-    const r = await on.request('GET', '/api/v1/balances', { token: await on.token(userId, ['trader']) });
-    return (r.body as Message[]).find((b) => b.asset === 'USDC');
-  };
+  const usdcOf = async (on: RunningExchange, userId: string) => (await balancesOf(on, userId)).get('USDC');
 
   it('issue 14: GTD needs a future expireAt (HTTP and WebSocket answer bad_request otherwise)', async () => {
     await running.credit('hal', 'USDC', '100');
@@ -265,7 +256,7 @@ describe('issue 14: GTD over the wire', () => {
 
   it('issue 14: a GTD order is canceled when its time passes, its funds released, also after a restart', async () => {
     await running.credit('ida', 'USDC', '100');
-    const ida = await RawSocket.open(`${running.ws}?token=${await running.token('ida', ['trader'])}`);
+    const ida = await traderSocket(running, 'ida');
     await ida.request({ op: 'sub', ch: 'orders' }, rid++);
     const order = {
       op: 'place',
@@ -288,19 +279,19 @@ describe('issue 14: GTD over the wire', () => {
     expect(later).toMatchObject({ op: 'accepted', status: 'open' });
     ida.close();
     await running.exchange.close();
-    restarted = await runExchange(RATES, { database: running.database });
+    restarted = await runExchange(ORDER_RATES, { database: running.database });
     const after = restarted;
     expect(await usdcOf(after, 'ida')).toMatchObject({ locked: '10.000000' });
-    await eventually(
-      () => usdcOf(after, 'ida'),
-      (b) => b?.locked === '0.000000',
-      'the GTD order to expire after the restart',
-    );
+    await eventually(async () => (await usdcOf(after, 'ida'))?.locked === '0.000000', {
+      what: 'the GTD order to expire after the restart',
+    });
     const token = await after.token('ida', ['trader']);
     await eventually(
-      () => after.request('GET', `/api/v1/orders?market=${market}&status=canceled`, { token }),
-      (r) => (r.body as Message[]).some((o) => o.orderId === later.orderId),
-      'the expired order listed as canceled',
+      async () => {
+        const r = await after.request('GET', `/api/v1/orders?market=${market}&status=canceled`, { token });
+        return (r.body as Message[]).some((o) => o.orderId === later.orderId);
+      },
+      { what: 'the expired order listed as canceled' },
     );
   });
 });

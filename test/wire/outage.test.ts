@@ -1,5 +1,6 @@
 import { createPool, sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, RawSocket } from './fixtures.ts';
 
@@ -73,14 +74,16 @@ describe('state-dependent refusals', () => {
       await admin.end();
     }
     // Back without a restart: retry until the writer has reconnected.
-    const deadline = Date.now() + 20_000;
-    let reply: Record<string, unknown> = {};
-    for (let rid = 100; Date.now() < deadline; rid++) {
-      reply = await socket.request(ask(41_000), rid, 20_000);
-      if (reply.op === 'accepted') break;
-      expect(reply).toMatchObject({ code: 'unavailable' });
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    let rid = 100;
+    const reply = await eventually(
+      async () => {
+        const answer = await socket.request(ask(41_000), rid++, 20_000);
+        if (answer.op === 'accepted') return answer;
+        expect(answer).toMatchObject({ code: 'unavailable' });
+        return undefined;
+      },
+      { timeoutMs: 20_000, everyMs: 200, what: 'the order accepted once the writer reconnected' },
+    );
     expect(reply).toMatchObject({ op: 'accepted', status: 'open' });
     // Nothing of the refused attempts stays (the market rebuilt its book meanwhile): the one order
     // accepted is all fay has open, and all its price level holds.

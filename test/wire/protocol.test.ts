@@ -1,3 +1,4 @@
+import net from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../src/protocol/codec.ts';
@@ -124,6 +125,36 @@ describe('auth', () => {
     const reply = await socket.request({ op: 'cancel_all', market: 'BTC-USDC' }, 1);
     expect(reply).toMatchObject({ op: 'canceled_all', count: 0 });
     socket.close();
+  });
+
+  it('the intermittent 1006 of 2026-12-01: a connection authenticated at upgrade is not closed after open', async () => {
+    // The upgrade used to finish in res.cork() after an async token check; uWS's cork() then
+    // closed the new WebSocket whenever the freed HTTP state read "connection: close" (garbage
+    // now and then; here the request's own header, which makes it happen every time).
+    const port = Number(new URL(running.http).port);
+    const tcp = net.connect(port, '127.0.0.1');
+    const received: Buffer[] = [];
+    let closed = false;
+    tcp.on('data', (chunk: Buffer) => received.push(chunk));
+    tcp.on('close', () => (closed = true));
+    tcp.write(
+      `GET /ws?token=${traderToken} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: close\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    const text = () => Buffer.concat(received).toString('latin1');
+    await eventually(() => text().includes('\r\n\r\n') || closed, { what: 'the upgrade answer' });
+    expect(text()).toMatch(/^HTTP\/1\.1 101 /);
+    // One masked binary frame: a ping. Its pong comes back as a binary frame (0x82) after the headers.
+    const payload = encodeMessage({ op: 'ping', rid: 5 });
+    const mask = [1, 2, 3, 4];
+    tcp.write(
+      Buffer.from([0x82, 0x80 | payload.length, ...mask, ...payload.map((b, i) => b ^ mask[i % 4]!)]),
+    );
+    await eventually(() => text().split('\r\n\r\n')[1]?.startsWith('\u0082') || closed, {
+      what: 'the pong frame',
+    });
+    expect(closed).toBe(false);
+    tcp.destroy();
   });
 
   it('answers unauthorized to a badly signed or expired token and to order entry without auth', async () => {

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { RawSocket } from './fixtures.ts';
 
@@ -34,14 +35,9 @@ afterAll(async () => {
 async function waitForLine(
   match: (line: Record<string, unknown>) => boolean,
 ): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const found = lines.find(match);
-    if (found !== undefined) return found;
-    if (Date.now() > deadline)
-      throw new Error(`no such line among ${lines.length}: ${JSON.stringify(lines.slice(-5))}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  return eventually(() => lines.find(match), {
+    what: () => `such a line among ${lines.length}: ${JSON.stringify(lines.slice(-5))}`,
+  });
 }
 
 describe('request ids in the logs', () => {
