@@ -26,7 +26,6 @@ import {
 } from '../protocol/schemas.ts';
 import {
   newConnection,
-  stopPrivateStreams,
   type Connection,
   type GatewayCounts,
   type GatewayLimits,
@@ -243,12 +242,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
           if (!verified.ok)
             return out.sendLater(ws, out.errorMessage(ws, rid, verified.code, verified.message));
           const principal = verified.value;
-          if (conn.principal !== undefined && conn.principal.userId !== principal.userId) {
-            // Another user on the same connection: the previous user's private streams stop.
-            stopPrivateStreams(ws, conn, counts);
-          }
-          if (conn.owner !== undefined && conn.owner.userId !== principal.userId) conn.placed.clear();
-          sessions.authenticate(ws, principal);
+          sessions.reauthenticate(ws, conn, principal);
           conn.cancelOnDisconnect = request.cancelOnDisconnect ?? false;
           out.sendLater(ws, withRid({ op: 'authed', userId: principal.userId, roles: principal.roles }, rid));
         });

@@ -27,15 +27,7 @@ import {
  * transitions replayed while it recovers are flagged `replayed`).
  */
 
-export {
-  ACTORS_TOPIC,
-  type ActorsMessage,
-  type ActorTransition,
-  type ListedActor,
-  type MarketFigures,
-  type MarketUpdate,
-  type SupervisorFigures,
-} from './actorsChannel.ts';
+export * from './actorsChannel.ts';
 
 /** Transitions kept per market for a new subscriber's snapshot. */
 export const HISTORY_LIMIT = 20;

@@ -51,6 +51,16 @@ export class Sessions {
     arm();
   }
 
+  /** A later `auth` on the connection: another user's private streams and tracked orders are dropped. */
+  reauthenticate(ws: Socket, conn: Connection, principal: Principal): void {
+    if (conn.principal !== undefined && conn.principal.userId !== principal.userId) {
+      // Another user on the same connection: the previous user's private streams stop.
+      stopPrivateStreams(ws, conn, this.counts);
+    }
+    if (conn.owner !== undefined && conn.owner.userId !== principal.userId) conn.placed.clear();
+    this.authenticate(ws, principal);
+  }
+
   /** At `exp`: the private streams stop and order entry answers unauthorized until a new auth. */
   expire(ws: Socket, conn: Connection): void {
     clearTimeout(conn.expiry);
