@@ -1,7 +1,18 @@
-// Over ~400 lines as one concept: the SDK client. Requests, replies and subscriptions share one
-// socket, its pending requests and the resubscription of a book after a gap or a checksum mismatch.
-import { decodeMessage, encodeMessage } from '../protocol/codec.ts';
+import { decodeMessage } from '../protocol/codec.ts';
+import { ClientError, ExchangeError, toReportable } from './errors.ts';
 import { LocalBook } from './localBook.ts';
+import { isReplyOp, PendingRequests } from './pendingRequests.ts';
+import type {
+  BookSubscribeOptions,
+  BookSubscription,
+  ExchangeClientOptions,
+  RequestFields,
+  Session,
+  SubscribeParams,
+  Unsubscribe,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './options.ts';
 import {
   CHANNEL_OF_PUSH,
   isPrivateChannel,
@@ -14,10 +25,8 @@ import {
   type CanceledAllReply,
   type CanceledReply,
   type CancelOrder,
-  type CandleInterval,
   type Channel,
   type ChannelPushes,
-  type ClientRequest,
   type ErrorCode,
   type PlaceOrder,
   type PongReply,
@@ -25,141 +34,24 @@ import {
   type PushOp,
   type ReplyOf,
   type RequestOp,
-  type Role,
   type ServerReply,
 } from '../protocol/messages.ts';
 
-/**
- * The part of the WebSocket API the client uses. Browsers' `WebSocket` and the `ws` package's fit
- * it. Handler parameters are `never` so that both event type families are assignable; the client
- * reads only `data` of a message event and `code`/`reason` of a close event.
- */
-export interface WebSocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  send(data: Uint8Array): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((event: never) => void) | null;
-  onerror: ((event: never) => void) | null;
-  onclose: ((event: never) => void) | null;
-  onmessage: ((event: never) => void) | null;
-}
-
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+export { ClientError, ExchangeError, type ClientErrorKind } from './errors.ts';
+export type {
+  BookSubscribeOptions,
+  BookSubscription,
+  ExchangeClientOptions,
+  RequestFields,
+  SubscribeParams,
+  Session,
+  Unsubscribe,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './options.ts';
 
 const OPEN = 1;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-
-/** The server answered a request (or sent unsolicited) `{op:"error"}`. */
-export class ExchangeError extends Error {
-  readonly code: ErrorCode;
-  /** The request's `rid`; undefined for an error that answers no request. */
-  readonly rid: number | undefined;
-
-  constructor(code: ErrorCode, message: string, rid?: number) {
-    super(message);
-    this.name = 'ExchangeError';
-    this.code = code;
-    this.rid = rid;
-  }
-}
-
-/**
- * A failure on the client's side of the wire: `timeout` (no reply in time), `closed` (not
- * connected, or the connection closed before the reply), `bad_frame` (the server sent something
- * that is not one MessagePack map), `unexpected_reply` (a reply of the wrong op for its `rid`),
- * `handler` (a subscription callback threw; the error is its `cause`).
- */
-export type ClientErrorKind = 'timeout' | 'closed' | 'bad_frame' | 'unexpected_reply' | 'handler';
-
-export class ClientError extends Error {
-  readonly kind: ClientErrorKind;
-  readonly rid: number | undefined;
-
-  constructor(kind: ClientErrorKind, message: string, options: { rid?: number; cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.name = 'ClientError';
-    this.kind = kind;
-    this.rid = options.rid;
-  }
-}
-
-export interface ExchangeClientOptions {
-  /** `ws://HOST:PORT/ws`. */
-  readonly url: string;
-  /** When set, `connect()` authenticates with it (an `auth` request) before it resolves. */
-  readonly token?: string;
-  /** With `token`: the server cancels this connection's open orders when it closes. */
-  readonly cancelOnDisconnect?: boolean;
-  /** Default `globalThis.WebSocket`; in Node before 22 pass the `ws` package's `WebSocket`. */
-  readonly WebSocket?: WebSocketConstructor;
-  /** How long a request waits for its reply; default 10000. */
-  readonly requestTimeoutMs?: number;
-  readonly onClose?: (event: { readonly code: number; readonly reason: string }) => void;
-  /**
-   * Errors that answer no pending request: an `error` without `rid` (or for a request that timed
-   * out), an undecodable frame, a failed book resubscription, a throwing subscription callback
-   * (which is rethrown when this is not set).
-   */
-  readonly onError?: (error: ExchangeError | ClientError) => void;
-}
-
-export interface SubscribeParams {
-  /** Required for public channels, omitted for private ones. */
-  readonly market?: string;
-  /** `book` only: 10, 50 or 0 (all levels); the server's default is 50. */
-  readonly depth?: BookDepth;
-  /** `candles` only. */
-  readonly interval?: CandleInterval;
-}
-
-/** Ends a subscription: sends `unsub` and resolves on `unsubbed`. A no-op once it was replaced. */
-export type Unsubscribe = () => Promise<void>;
-
-export interface BookSubscription {
-  readonly book: LocalBook;
-  /** How many times this subscription resubscribed after a gap or a checksum mismatch. */
-  readonly resyncs: number;
-  readonly unsubscribe: Unsubscribe;
-}
-
-export interface BookSubscribeOptions {
-  /** Called when the book resubscribes; `book` is stale until the fresh snapshot arrives. */
-  readonly onResync?: (reason: 'gap' | 'mismatch', book: LocalBook) => void;
-}
-
-export interface Session {
-  readonly userId: string;
-  readonly roles: readonly Role[];
-}
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/** The fields of a request besides `op` and `rid`. */
-export type RequestFields<Op extends RequestOp> = DistributiveOmit<
-  Extract<ClientRequest, { op: Op }>,
-  'op' | 'rid'
->;
-
-const REPLY_OP = {
-  auth: 'authed',
-  ping: 'pong',
-  sub: 'subbed',
-  unsub: 'unsubbed',
-  place: 'accepted',
-  amend: 'amended',
-  cancel: 'canceled',
-  cancel_all: 'canceled_all',
-} as const satisfies { readonly [Op in RequestOp]: ReplyOf[Op]['op'] };
-
-const REPLY_OPS: ReadonlySet<string> = new Set(Object.values(REPLY_OP));
-
-interface PendingRequest {
-  readonly op: RequestOp;
-  readonly timer: ReturnType<typeof setTimeout>;
-  readonly resolve: (reply: ServerReply) => void;
-  readonly reject: (error: Error) => void;
-}
 
 /** One registered subscription; the map holds at most one per channel and market, as the server does. */
 interface Subscription {
@@ -179,14 +71,12 @@ export class ExchangeClient {
   readonly #token: string | undefined;
   readonly #cancelOnDisconnect: boolean | undefined;
   readonly #WebSocket: WebSocketConstructor;
-  readonly #requestTimeoutMs: number;
   readonly #onClose: ExchangeClientOptions['onClose'];
   readonly #onError: ExchangeClientOptions['onError'];
 
   #socket: WebSocketLike | undefined;
   #closed = false;
-  #nextRid = 1;
-  readonly #pending = new Map<number, PendingRequest>();
+  readonly #requests: PendingRequests;
   readonly #subscriptions = new Map<string, Subscription>();
   #resyncs = 0;
   #session: Session | undefined;
@@ -205,7 +95,7 @@ export class ExchangeClient {
     this.#token = options.token;
     this.#cancelOnDisconnect = options.cancelOnDisconnect;
     this.#WebSocket = WebSocketClass;
-    this.#requestTimeoutMs = timeout;
+    this.#requests = new PendingRequests(timeout);
     this.#onClose = options.onClose;
     this.#onError = options.onError;
   }
@@ -284,25 +174,7 @@ export class ExchangeClient {
     if (this.#closed || socket?.readyState !== OPEN) {
       return Promise.reject(new ClientError('closed', `cannot send ${op}: not connected`));
     }
-    const rid = this.#nextRid++;
-    return new Promise<ReplyOf[Op]>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(rid);
-        reject(
-          new ClientError('timeout', `${op} (rid ${rid}) got no reply in ${this.#requestTimeoutMs} ms`, {
-            rid,
-          }),
-        );
-      }, this.#requestTimeoutMs);
-      this.#pending.set(rid, { op, timer, resolve: resolve as (reply: ServerReply) => void, reject });
-      try {
-        socket.send(encodeMessage({ op, rid, ...fields }));
-      } catch (error) {
-        clearTimeout(timer);
-        this.#pending.delete(rid);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
+    return this.#requests.send(socket, op, fields);
   }
 
   async auth(token: string, options: { cancelOnDisconnect?: boolean } = {}): Promise<AuthedReply> {
@@ -470,35 +342,15 @@ export class ExchangeClient {
       );
       // Unsolicited `unauthorized`: the token's exp ended the session (PROTOCOL v1.1).
       if (error.rid === undefined && error.code === 'unauthorized') this.#session = undefined;
-      if (error.rid === undefined || !this.#settle(error.rid, error)) this.#report(error);
+      if (error.rid === undefined || !this.#requests.settle(error.rid, error)) this.#report(error);
       return;
     }
-    if (REPLY_OPS.has(op)) {
-      if (typeof rid === 'number') this.#settle(rid, message as unknown as ServerReply);
+    if (isReplyOp(op)) {
+      if (typeof rid === 'number') this.#requests.settle(rid, message as unknown as ServerReply);
       return;
     }
     if (Object.hasOwn(CHANNEL_OF_PUSH, op)) this.#route(op as PushOp, message as unknown as PushMessage);
     // Any other op is one this client does not know yet (the server may add ops): ignored.
-  }
-
-  /** Answers the pending request `rid`; false when none is pending (it timed out, or never was). */
-  #settle(rid: number, outcome: ServerReply | ExchangeError): boolean {
-    const pending = this.#pending.get(rid);
-    if (pending === undefined) return false;
-    this.#pending.delete(rid);
-    clearTimeout(pending.timer);
-    if (outcome instanceof ExchangeError) {
-      pending.reject(outcome);
-    } else if (outcome.op !== REPLY_OP[pending.op]) {
-      pending.reject(
-        new ClientError('unexpected_reply', `${pending.op} (rid ${rid}) was answered by ${outcome.op}`, {
-          rid,
-        }),
-      );
-    } else {
-      pending.resolve(outcome);
-    }
-    return true;
   }
 
   #route(op: PushOp, message: PushMessage): void {
@@ -524,13 +376,8 @@ export class ExchangeClient {
   #shutdown(why: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    const pending = [...this.#pending];
-    this.#pending.clear();
     this.#subscriptions.clear();
-    for (const [rid, request] of pending) {
-      clearTimeout(request.timer);
-      request.reject(new ClientError('closed', `${request.op} (rid ${rid}) got no reply: ${why}`, { rid }));
-    }
+    this.#requests.rejectAll(why);
   }
 }
 
@@ -543,9 +390,4 @@ function frameBytes(data: unknown): Uint8Array | undefined {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return undefined;
-}
-
-function toReportable(error: unknown): ExchangeError | ClientError {
-  if (error instanceof ExchangeError || error instanceof ClientError) return error;
-  return new ClientError('closed', error instanceof Error ? error.message : String(error), { cause: error });
 }

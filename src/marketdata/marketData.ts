@@ -1,9 +1,6 @@
-// Over ~400 lines as one concept: candles and tickers of committed batches; the service and the
-// few pure helpers after it (formatting, merging changes) serve only it.
 import type { ListedMarket } from '../actors/catalog.ts';
 import type { JournalBatch } from '../actors/market/types.ts';
 import type { MarketMoney } from '../actors/money.ts';
-import { formatUnits } from '../actors/money/decimal.ts';
 import type { CandleInterval, CandleMessage } from '../protocol/messages.ts';
 import { topics } from '../protocol/topics.ts';
 import type {
@@ -13,8 +10,20 @@ import type {
   StoredMarketData,
   TradeTick,
 } from '../persistence/marketDataStore.ts';
-import { CandleSeries, type Candle } from './candles.ts';
+import { CandleSeries } from './candles.ts';
+import {
+  candleMessage,
+  candleView,
+  formatLots,
+  percent,
+  type CandleView,
+  type TickerPush,
+} from './marketDataViews.ts';
+import { persistChanges, type MarketDataPersistence } from './marketDataPersistence.ts';
 import { RollingStats } from './stats.ts';
+
+export type { CandleView, TickerPush } from './marketDataViews.ts';
+export type { MarketDataPersistence } from './marketDataPersistence.ts';
 
 /*
  * Candles and tickers from committed batches (PROTOCOL.md `candles`, `ticker`, and the HTTP candles
@@ -31,22 +40,6 @@ import { RollingStats } from './stats.ts';
  * - `indexPrice`: the latest external reference price, omitted until one was fetched.
  * A market without trades has no candles: candleSnapshot is undefined and reads are empty.
  */
-
-export type CandleView = Omit<CandleMessage, 'op'>;
-
-export interface TickerPush {
-  readonly op: 'ticker';
-  readonly market: string;
-  readonly last?: string;
-  readonly bid?: string;
-  readonly ask?: string;
-  readonly high24h?: string;
-  readonly low24h?: string;
-  readonly volume24h: string;
-  readonly change24h?: string;
-  readonly changePct24h?: string;
-  readonly indexPrice?: string;
-}
 
 /** One push and the topic its subscribers listen on (`candles/SYMBOL/INTERVAL`, `ticker/SYMBOL`). */
 export interface MarketDataPublication {
@@ -316,28 +309,7 @@ export class MarketDataService {
     save: (changes: MarketDataChanges) => Promise<void>,
     options: { readonly intervalMs: number; readonly onError?: (error: unknown) => void },
   ): MarketDataPersistence {
-    let leftover: MarketDataChanges = { candles: [], stats: [] };
-    let running: Promise<void> = Promise.resolve();
-    const flushOnce = async () => {
-      const changes = merge(leftover, this.takeChanges());
-      leftover = { candles: [], stats: [] };
-      try {
-        await save(changes);
-      } catch (error) {
-        leftover = changes;
-        options.onError?.(error);
-      }
-    };
-    const flush = () => (running = running.then(flushOnce));
-    const timer = setInterval(() => void flush(), options.intervalMs);
-    timer.unref();
-    return {
-      flush,
-      async stop() {
-        clearInterval(timer);
-        await flush();
-      },
-    };
+    return persistChanges(() => this.takeChanges(), save, options);
   }
 
   #market(idOrSymbol: string): Tracked | undefined {
@@ -397,65 +369,6 @@ export class MarketDataService {
       ...(market.indexPrice === undefined ? {} : { indexPrice: market.indexPrice }),
     };
   }
-}
-
-export interface MarketDataPersistence {
-  /** Saves what changed now (after any save in progress). */
-  flush(): Promise<void>;
-  /** Stops the timer and saves what is left. */
-  stop(): Promise<void>;
-}
-
-function candleMessage(
-  market: Tracked,
-  interval: CandleInterval,
-  candle: Candle,
-  closed: boolean,
-): CandleMessage {
-  return { op: 'candle', ...candleView(market, interval, candle, closed) };
-}
-
-function candleView(market: Tracked, interval: CandleInterval, candle: Candle, closed: boolean): CandleView {
-  const { money } = market;
-  return {
-    market: market.symbol,
-    interval,
-    t: candle.t,
-    o: money.formatPrice(candle.o),
-    h: money.formatPrice(candle.h),
-    l: money.formatPrice(candle.l),
-    c: money.formatPrice(candle.c),
-    v: formatLots(money, candle.v),
-    closed,
-  };
-}
-
-/** Lots as base quantity; exact below 2^53 lots (a sum past it is beyond any market's maxQty × trades). */
-function formatLots(money: MarketMoney, lots: number): string {
-  return Number.isSafeInteger(lots)
-    ? money.formatQty(lots)
-    : formatUnits(BigInt(lots) * money.lotUnits, money.qtyDecimals);
-}
-
-/** change / reference in percent, two decimals, rounded half away from zero (integer arithmetic). */
-function percent(change: number, reference: number): string {
-  if (reference <= 0) return '0.00';
-  const negative = change < 0;
-  const scaled = BigInt(Math.abs(change)) * 10_000n;
-  const ref = BigInt(reference);
-  const hundredths = (2n * scaled + ref) / (2n * ref);
-  return (negative && hundredths !== 0n ? '-' : '') + formatUnits(hundredths, 2);
-}
-
-function merge(older: MarketDataChanges, newer: MarketDataChanges): MarketDataChanges {
-  if (older.candles.length === 0 && older.stats.length === 0) return newer;
-  const candles = new Map<string, CandleRow>();
-  for (const row of [...older.candles, ...newer.candles]) {
-    candles.set(`${row.marketId}\u0000${row.interval}\u0000${row.t}`, row);
-  }
-  const stats = new Map<string, MarketStatsRow>();
-  for (const row of [...older.stats, ...newer.stats]) stats.set(row.marketId, row);
-  return { candles: [...candles.values()], stats: [...stats.values()] };
 }
 
 export type { TradeTick };

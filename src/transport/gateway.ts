@@ -4,18 +4,15 @@ import uWS from './uws.ts';
 import type { z } from 'zod/v4';
 import type { Catalog } from '../actors/catalog.ts';
 import { decodeMessage, encodeMessage } from '../protocol/codec.ts';
-import { isPrivateChannel } from '../protocol/messages.ts';
-import { topics } from '../protocol/topics.ts';
 import { requestIdFrom } from '../requestContext.ts';
-import { hasRole, type Authenticator, type Principal } from './auth.ts';
-import type { ErrorCode, Failure, Outcome } from '../protocol/errors.ts';
+import type { Authenticator, Principal } from './auth.ts';
+import type { ErrorCode } from '../protocol/errors.ts';
 import type { OrderEntry } from '../services/orderEntry.ts';
 import { countErrorAnswer, observe } from './http/metrics.ts';
 import { unstorableTextAt, unstorableTextMessage } from '../protocol/text.ts';
-import { ACTORS_TOPIC } from './inspection.ts';
 import type { Publication } from './publication.ts';
-import { bookSnapshotEncodings, refused } from './limitMetrics.ts';
-import { Occupancy, sourceKey, TokenBucket } from './rateLimit.ts';
+import { refused } from './limitMetrics.ts';
+import { Occupancy, sourceKey } from './rateLimit.ts';
 import {
   AmendRequest,
   AuthRequest,
@@ -23,59 +20,34 @@ import {
   CancelRequest,
   describeIssues,
   PlaceRequest,
-  PRIVATE_CHANNELS,
   rid as Rid,
   SubRequest,
   UnsubRequest,
-  type Channel,
 } from '../protocol/schemas.ts';
+import {
+  newConnection,
+  type Connection,
+  type GatewayCounts,
+  type GatewayLimits,
+  type Socket,
+} from './wsConnection.ts';
+import { Outbox, withRid } from './wsOutbox.ts';
+import { Sessions } from './wsSession.ts';
+import { Subscriptions, type MarketDataReads } from './wsSubscriptions.ts';
+
+export type { GatewayLimits } from './wsConnection.ts';
+export type { MarketDataReads } from './wsSubscriptions.ts';
+export { requireRole } from './wsSession.ts';
 
 /*
  * The WebSocket half of the gateway (PROTOCOL.md, WebSocket): one uWS app, binary MessagePack
  * frames, request/reply by rid, public channels as uWS topics per market and channel (a
  * publication is encoded once, whoever listens), private channels as topics per user. A slow
  * reader is dropped at its buffer limit (closeOnBackpressureLimit) and everyone else streams on.
+ *
+ * Beside it: a connection's state and limits (wsConnection.ts), what is written to sockets
+ * (wsOutbox.ts), authentication and tracked orders (wsSession.ts), `sub`/`unsub` (wsSubscriptions.ts).
  */
-
-/** One message for the subscribers of a topic, built by the market-data publisher after commit. */
-/** What subscriptions read for their snapshots (src/marketdata/publisher.ts). */
-export interface MarketDataReads {
-  bookSnapshot(symbol: string, depth: number): object | undefined;
-  lifecycleSnapshot(symbol: string): object | undefined;
-  tickerSnapshot?(symbol: string): object | undefined;
-  candleSnapshot?(symbol: string, interval: string): object | undefined;
-  openOrders(userId: string): readonly object[];
-  balances(userId: string): readonly object[];
-  /**
-   * Told which topics have subscribers, so publications nobody would receive are not built
-   * (MarketDataPublisher.setAudience).
-   */
-  setAudience?(hasSubscribers: (topic: string) => boolean): void;
-}
-
-/** Every bound a client can meet on /ws (src/config.ts names their variables). */
-export interface GatewayLimits {
-  readonly maxFrameBytes: number;
-  readonly maxBackpressureBytes: number;
-  readonly idleTimeoutSeconds: number;
-  readonly maxSubscriptions: number;
-  /** Each connection's bucket for every frame it sends (WS_RATE_FRAMES_*). */
-  readonly framesPerSecond: number;
-  readonly framesBurst: number;
-  /** Each connection's bucket for `sub` (WS_RATE_SUBS_*), taken besides the frame's token. */
-  readonly subsPerSecond: number;
-  readonly subsBurst: number;
-  /** Each connection's bucket of snapshot bytes (WS_RATE_SNAPSHOT_BYTES_*): a book sub takes its frame's size. */
-  readonly snapshotBytesPerSecond: number;
-  readonly snapshotBytesBurst: number;
-  /** Requests of one connection awaiting their answer. */
-  readonly maxPendingRequests: number;
-  /** Connections, open or being upgraded: in all, and per remote address. */
-  readonly maxConnections: number;
-  readonly maxConnectionsPerIp: number;
-  /** Orders a connection tracks for cancel-on-disconnect before it forgets those no longer open. */
-  readonly maxTrackedOrders: number;
-}
 
 export interface WebSocketOptions {
   readonly auth: Authenticator;
@@ -93,35 +65,6 @@ export interface WebSocketOptions {
   readonly actors?: { snapshot(): object };
 }
 
-interface Connection {
-  /** Correlation id of the connection; a command's is `<id>.<rid>` (PROTOCOL: errors carry it). */
-  readonly id: string;
-  /** The authenticated user; undefined before `auth` and again once the token's `exp` passed. */
-  principal: Principal | undefined;
-  /** Ends the authentication at the token's `exp` (PROTOCOL v1.1); cleared on re-auth and close. */
-  expiry: NodeJS.Timeout | undefined;
-  /** Whose orders `placed` holds: outlives an expired authentication, for cancelOnDisconnect. */
-  owner: Principal | undefined;
-  cancelOnDisconnect: boolean;
-  /** `ch` or `ch|market` → the uWS topic it is subscribed to. */
-  readonly subs: Map<string, string>;
-  /** Orders placed on this connection still possibly open: wire id → market symbol. */
-  readonly placed: Map<string, string>;
-  /** `placed.size` past which closed orders are forgotten (doubles with what stays open). */
-  placedSweepAt: number;
-  closed: boolean;
-  /** The remote address, as counted against maxConnectionsPerIp. */
-  readonly address: string;
-  readonly frames: TokenBucket;
-  readonly subBucket: TokenBucket;
-  readonly snapshotBytes: TokenBucket;
-  /** Requests awaiting their answer (order entry, auth). */
-  pending: number;
-}
-
-type Socket = UWS.WebSocket<Connection>;
-
-const DEPTH_DEFAULT = 50;
 /** RFC 6455 close code: a message too big to process. */
 const CLOSE_MESSAGE_TOO_BIG = 1009;
 /**
@@ -129,98 +72,21 @@ const CLOSE_MESSAGE_TOO_BIG = 1009;
  * an oversized frame is closed with 1009 rather than cut; only a frame past that sees 1006.
  */
 export const RECEIVE_ROOM = 64;
-/** setTimeout's longest delay (2^31 − 1 ms, ~24.8 days); a later `exp` re-arms when it fires. */
-const MAX_TIMER_MS = 2_147_483_647;
 /** Ops whose answer comes later: they count against maxPendingRequests until it is sent. */
 const ASYNC_OPS: ReadonlySet<unknown> = new Set(['auth', 'place', 'amend', 'cancel', 'cancel_all']);
 
 /** Registers `/ws` on the app. Returns the publish function the supervisor's publish hook feeds. */
 export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptions) {
   const { auth, limits } = options;
-  let connections = 0;
+  const counts: GatewayCounts = { connections: 0, subscriptions: 0 };
   const debug = options.log.isLevelEnabled('debug');
-  /** Entries of every open connection's `subs`. */
-  let subscriptions = 0;
-  observe({ connections: () => connections, subscriptions: () => subscriptions });
-  /** Connections open or being upgraded, in all and per address. */
+  observe({ connections: () => counts.connections, subscriptions: () => counts.subscriptions });
+  /** Connections open or being upgraded (a token being checked), in all and per address. */
   const places = new Occupancy(limits.maxConnections, limits.maxConnectionsPerIp);
-  /*
-   * A book snapshot's frame, encoded once per snapshot object: the publisher answers the same
-   * object for a market, depth and seq until the book changes, so every sub in between shares it.
-   */
-  const snapshotFrames = new WeakMap<object, Uint8Array>();
-  const snapshotFrame = (message: object): Uint8Array => {
-    let frame = snapshotFrames.get(message);
-    if (frame === undefined) {
-      frame = encodeMessage(message);
-      snapshotFrames.set(message, frame);
-      bookSnapshotEncodings.inc({ format: 'msgpack' });
-    }
-    return frame;
-  };
   options.marketData.setAudience?.((topic) => app.numSubscribers(topic) > 0);
-
-  /*
-   * Frames for a socket that uWS has not corked (replies released after a commit, from a promise
-   * reaction) wait here and go out corked, one write per socket per turn, instead of one syscall
-   * per reply: uncorked sends were ~8% of the server's CPU in bench:ws's closed loop. A socket
-   * with frames waiting queues every later frame behind them, so its frames keep their order;
-   * publish() sends what waits first, so a batch's replies precede the pushes it causes.
-   */
-  const held = new Map<Socket, Uint8Array[]>();
-  let flushQueued = false;
-  const flushHeld = (): void => {
-    flushQueued = false;
-    if (held.size === 0) return;
-    for (const [ws, frames] of held) {
-      const conn = ws.getUserData();
-      if (conn.closed) continue;
-      ws.cork(() => {
-        // A send past the backpressure limit closes the socket at once.
-        for (let i = 0; i < frames.length && !conn.closed; i++) ws.send(frames[i]!, true);
-      });
-    }
-    held.clear();
-  };
-  const hold = (ws: Socket, frame: Uint8Array): void => {
-    const frames = held.get(ws);
-    if (frames !== undefined) frames.push(frame);
-    else {
-      held.set(ws, [frame]);
-      if (!flushQueued) {
-        flushQueued = true;
-        queueMicrotask(flushHeld);
-      }
-    }
-  };
-  /** Inside uWS's callbacks for `ws` (corked by uWS): sends at once unless frames wait before it. */
-  const sendFrame = (ws: Socket, frame: Uint8Array): void => {
-    if (ws.getUserData().closed) return;
-    if (held.has(ws)) hold(ws, frame);
-    else ws.send(frame, true);
-  };
-  const send = (ws: Socket, message: object): void => {
-    if (!ws.getUserData().closed) sendFrame(ws, encodeMessage(message));
-  };
-  /** Outside uWS's callbacks (after a commit, an auth check): held and sent corked (see `held`). */
-  const sendLater = (ws: Socket, message: object): void => {
-    if (ws.getUserData().closed) return;
-    hold(ws, encodeMessage(message));
-  };
-  const errorMessage = (ws: Socket, rid: number | undefined, code: ErrorCode, message: string): object => {
-    countErrorAnswer('ws', code);
-    const requestId = `${ws.getUserData().id}.${rid ?? '-'}`;
-    return rid === undefined
-      ? { op: 'error', code, message, requestId }
-      : { op: 'error', rid, code, message, requestId };
-  };
-  const sendError = (ws: Socket, rid: number | undefined, code: ErrorCode, message: string): void => {
-    send(ws, errorMessage(ws, rid, code, message));
-  };
-  const reply = <T extends object>(ws: Socket, rid: number | undefined, op: string, outcome: Outcome<T>) => {
-    if (!outcome.ok) sendLater(ws, errorMessage(ws, rid, outcome.code, outcome.message));
-    else sendLater(ws, rid === undefined ? { op, ...outcome.value } : { op, rid, ...outcome.value });
-  };
+  const out = new Outbox();
+  const sessions = new Sessions(limits, counts, out, options.orderIsOpen);
+  const subscriptions = new Subscriptions(options, limits, counts, out, sessions);
 
   app.ws<Connection>('/ws', {
     compression: uWS.DISABLED,
@@ -266,27 +132,8 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
           `at most ${limits.maxConnectionsPerIp} connections per address`,
         );
       }
-      const fresh = (principal: Principal | undefined): Connection => {
-        const now = performance.now();
-        return {
-          id,
-          principal,
-          expiry: undefined,
-          owner: principal,
-          cancelOnDisconnect: false,
-          subs: new Map(),
-          placed: new Map(),
-          placedSweepAt: limits.maxTrackedOrders,
-          closed: false,
-          address,
-          frames: new TokenBucket(limits.framesPerSecond, limits.framesBurst, now),
-          subBucket: new TokenBucket(limits.subsPerSecond, limits.subsBurst, now),
-          snapshotBytes: new TokenBucket(limits.snapshotBytesPerSecond, limits.snapshotBytesBurst, now),
-          pending: 0,
-        };
-      };
       if (token === undefined || token === '') {
-        res.upgrade(fresh(undefined), key, protocol, extensions, context);
+        res.upgrade(newConnection(id, undefined, address, limits), key, protocol, extensions, context);
         return;
       }
       /*
@@ -298,7 +145,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
        */
       const verified = auth.verifyNow(token);
       if (verified.ok) {
-        res.upgrade(fresh(verified.value), key, protocol, extensions, context);
+        res.upgrade(newConnection(id, verified.value, address, limits), key, protocol, extensions, context);
         return;
       }
       places.leave(address);
@@ -306,18 +153,18 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     },
 
     open: (ws) => {
-      connections++;
-      options.onConnectionCountChange?.(connections);
+      counts.connections++;
+      options.onConnectionCountChange?.(counts.connections);
       const { id, principal } = ws.getUserData();
       if (debug) options.log.debug({ reqId: id, userId: principal?.userId }, 'ws connection opened');
-      if (principal !== undefined) authenticate(ws, principal);
+      if (principal !== undefined) sessions.authenticate(ws, principal);
     },
 
     message: (ws, data, isBinary) => {
       // Every frame takes a token, whatever it holds: answering it is the cost being bounded.
       const allowed = ws.getUserData().frames.take(performance.now());
       if (!isBinary)
-        return sendError(ws, undefined, 'bad_frame', 'text frames are not accepted: send MessagePack');
+        return out.sendError(ws, undefined, 'bad_frame', 'text frames are not accepted: send MessagePack');
       if (data.byteLength > limits.maxFrameBytes) {
         // The close frame's reason says why; no error frame first (a client reading replies one
         // by one would take it for the answer and send on into a closing socket).
@@ -325,7 +172,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
         return;
       }
       const decoded = decodeMessage(new Uint8Array(data));
-      if (!decoded.ok) return sendError(ws, undefined, 'bad_frame', decoded.reason);
+      if (!decoded.ok) return out.sendError(ws, undefined, 'bad_frame', decoded.reason);
       handle(ws, decoded.message, allowed);
     },
 
@@ -333,19 +180,20 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
       const conn = ws.getUserData();
       conn.closed = true;
       clearTimeout(conn.expiry);
-      held.delete(ws);
+      out.forget(ws);
       if (debug)
         options.log.debug({ reqId: conn.id, code, subscriptions: conn.subs.size }, 'ws connection closed');
-      subscriptions -= conn.subs.size;
+      counts.subscriptions -= conn.subs.size;
       places.leave(conn.address);
-      connections--;
-      options.onConnectionCountChange?.(connections);
+      counts.connections--;
+      options.onConnectionCountChange?.(counts.connections);
       if (conn.cancelOnDisconnect && conn.owner !== undefined && conn.placed.size > 0) {
         options.cancelOnDisconnect(conn.owner, conn.placed);
       }
     },
   });
 
+  /** One decoded frame: its `rid`, the connection's limits, then its op. */
   function handle(ws: Socket, message: Record<string, unknown>, allowed: boolean): void {
     let rid: number | undefined;
     const given = message.rid;
@@ -354,20 +202,21 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     else if ('rid' in message) {
       const parsed = Rid.safeParse(message.rid);
       if (!parsed.success)
-        return sendError(ws, undefined, 'bad_request', 'rid must be a non-negative integer');
+        return out.sendError(ws, undefined, 'bad_request', 'rid must be a non-negative integer');
       rid = parsed.data;
     }
     const unstorable = unstorableTextAt(message);
-    if (unstorable !== undefined) return sendError(ws, rid, 'bad_request', unstorableTextMessage(unstorable));
+    if (unstorable !== undefined)
+      return out.sendError(ws, rid, 'bad_request', unstorableTextMessage(unstorable));
     const op = message.op;
     const conn = ws.getUserData();
     if (!allowed) {
       refused('ws_frames');
-      return sendError(ws, rid, 'rate_limited', `at most ${limits.framesPerSecond} frames per second`);
+      return out.sendError(ws, rid, 'rate_limited', `at most ${limits.framesPerSecond} frames per second`);
     }
     if (ASYNC_OPS.has(op) && conn.pending >= limits.maxPendingRequests) {
       refused('ws_pending_requests');
-      return sendError(
+      return out.sendError(
         ws,
         rid,
         'rate_limited',
@@ -376,7 +225,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
     }
     switch (op) {
       case 'ping':
-        return send(ws, withRid({ op: 'pong', ts: Date.now() }, rid));
+        return out.send(ws, withRid({ op: 'pong', ts: Date.now() }, rid));
       case 'auth': {
         const request = parseRequest(ws, rid, AuthRequest, message);
         if (request === undefined) return;
@@ -384,16 +233,12 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
         void auth.verify(request.token).then((verified) => {
           conn.pending--;
           if (conn.closed) return;
-          if (!verified.ok) return sendLater(ws, errorMessage(ws, rid, verified.code, verified.message));
+          if (!verified.ok)
+            return out.sendLater(ws, out.errorMessage(ws, rid, verified.code, verified.message));
           const principal = verified.value;
-          if (conn.principal !== undefined && conn.principal.userId !== principal.userId) {
-            // Another user on the same connection: the previous user's private streams stop.
-            stopPrivateStreams(ws, conn);
-          }
-          if (conn.owner !== undefined && conn.owner.userId !== principal.userId) conn.placed.clear();
-          authenticate(ws, principal);
+          sessions.reauthenticate(ws, conn, principal);
           conn.cancelOnDisconnect = request.cancelOnDisconnect ?? false;
-          sendLater(ws, withRid({ op: 'authed', userId: principal.userId, roles: principal.roles }, rid));
+          out.sendLater(ws, withRid({ op: 'authed', userId: principal.userId, roles: principal.roles }, rid));
         });
         return;
       }
@@ -401,31 +246,20 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
         // Before the parse: a refused sub of a flood costs a token check and a small error.
         if (!conn.subBucket.take(performance.now())) {
           refused('ws_subs');
-          return sendError(ws, rid, 'rate_limited', `at most ${limits.subsPerSecond} subs per second`);
+          return out.sendError(ws, rid, 'rate_limited', `at most ${limits.subsPerSecond} subs per second`);
         }
         const request = parseRequest(ws, rid, SubRequest, message);
-        if (request !== undefined) subscribe(ws, rid, request);
+        if (request !== undefined) subscriptions.subscribe(ws, rid, request);
         return;
       }
       case 'unsub': {
         const request = parseRequest(ws, rid, UnsubRequest, message);
-        if (request === undefined) return;
-        const isPrivate = PRIVATE_CHANNELS.has(request.ch) || request.ch === 'actors';
-        const key = isPrivate ? request.ch : `${request.ch}|${request.market ?? ''}`;
-        const topic = conn.subs.get(key);
-        if (topic !== undefined) {
-          ws.unsubscribe(topic);
-          conn.subs.delete(key);
-          subscriptions--;
-        }
-        return send(
-          ws,
-          withRid({ op: 'unsubbed', ch: request.ch, ...(isPrivate ? {} : { market: request.market }) }, rid),
-        );
+        if (request !== undefined) subscriptions.unsubscribe(ws, rid, request);
+        return;
       }
       case 'place': {
         const request = parseRequest(ws, rid, PlaceRequest, message);
-        const principal = request && traderOf(ws, conn, rid);
+        const principal = request && sessions.traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
         conn.pending++;
         options.orders.place(principal, request, (outcome) => {
@@ -434,48 +268,49 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
             outcome.ok &&
             (outcome.value.status === 'open' || outcome.value.status === 'partially_filled')
           ) {
-            if (conn.owner?.userId === principal.userId) track(conn, outcome.value.orderId, request.market);
+            if (conn.owner?.userId === principal.userId)
+              sessions.track(conn, outcome.value.orderId, request.market);
           }
-          reply(ws, rid, 'accepted', outcome);
+          out.reply(ws, rid, 'accepted', outcome);
         });
         return;
       }
       case 'amend': {
         const request = parseRequest(ws, rid, AmendRequest, message);
-        const principal = request && traderOf(ws, conn, rid);
+        const principal = request && sessions.traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
         conn.pending++;
         options.orders.amend(principal, request, (outcome) => {
           conn.pending--;
-          reply(ws, rid, 'amended', outcome);
+          out.reply(ws, rid, 'amended', outcome);
         });
         return;
       }
       case 'cancel': {
         const request = parseRequest(ws, rid, CancelRequest, message);
-        const principal = request && traderOf(ws, conn, rid);
+        const principal = request && sessions.traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
         conn.pending++;
         options.orders.cancel(principal, request, (outcome) => {
           conn.pending--;
           if (outcome.ok) conn.placed.delete(outcome.value.orderId);
-          reply(ws, rid, 'canceled', outcome);
+          out.reply(ws, rid, 'canceled', outcome);
         });
         return;
       }
       case 'cancel_all': {
         const request = parseRequest(ws, rid, CancelAllRequest, message);
-        const principal = request && traderOf(ws, conn, rid);
+        const principal = request && sessions.traderOf(ws, conn, rid);
         if (request === undefined || principal === undefined) return;
         conn.pending++;
         void options.orders.cancelAll(principal, request.market).then((outcome) => {
           conn.pending--;
-          reply(ws, rid, 'canceled_all', outcome);
+          out.reply(ws, rid, 'canceled_all', outcome);
         });
         return;
       }
       default:
-        return sendError(
+        return out.sendError(
           ws,
           rid,
           'bad_request',
@@ -496,219 +331,18 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
   ): z.infer<S> | undefined {
     const parsed = schema.safeParse(message);
     if (parsed.success) return parsed.data;
-    sendError(ws, rid, 'bad_request', describeIssues(parsed.error));
+    out.sendError(ws, rid, 'bad_request', describeIssues(parsed.error));
     return undefined;
-  }
-
-  /** The connection is now `principal`'s, until its token's `exp`. */
-  function authenticate(ws: Socket, principal: Principal): void {
-    const conn = ws.getUserData();
-    conn.principal = principal;
-    conn.owner = principal;
-    clearTimeout(conn.expiry);
-    conn.expiry = undefined;
-    const { expiresAt } = principal;
-    if (expiresAt === undefined) return;
-    const arm = (): void => {
-      const left = expiresAt - Date.now();
-      if (left > 0) {
-        conn.expiry = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-        conn.expiry.unref();
-        return;
-      }
-      conn.expiry = undefined;
-      if (conn.closed || conn.principal !== principal) return;
-      expire(ws, conn);
-      ws.cork(() => {
-        send(ws, { op: 'error', code: 'unauthorized', message: 'token expired: send auth again' });
-      });
-    };
-    arm();
-  }
-
-  /** At `exp`: the private streams stop and order entry answers unauthorized until a new auth. */
-  function expire(ws: Socket, conn: Connection): void {
-    clearTimeout(conn.expiry);
-    conn.expiry = undefined;
-    conn.principal = undefined;
-    stopPrivateStreams(ws, conn);
-  }
-
-  function stopPrivateStreams(ws: Socket, conn: Connection): void {
-    for (const [key, topic] of conn.subs) {
-      if (PRIVATE_CHANNELS.has(key as Channel) || key === 'actors') {
-        ws.unsubscribe(topic);
-        conn.subs.delete(key);
-        subscriptions--;
-      }
-    }
-  }
-
-  /** The connection's principal, unless its token's `exp` has passed (then the session ends now). */
-  function principalOf(ws: Socket, conn: Connection): Principal | undefined {
-    const principal = conn.principal;
-    if (principal?.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
-      expire(ws, conn);
-      return undefined;
-    }
-    return principal;
-  }
-
-  /**
-   * Remembers an order for cancel-on-disconnect. Orders that fill or are canceled elsewhere are
-   * forgotten when the map passes its sweep mark (then twice what stayed open): amortized O(1).
-   */
-  function track(conn: Connection, orderId: string, market: string): void {
-    conn.placed.set(orderId, market);
-    const isOpen = options.orderIsOpen;
-    if (conn.placed.size <= conn.placedSweepAt || isOpen === undefined || conn.owner === undefined) return;
-    const { userId } = conn.owner;
-    for (const id of conn.placed.keys()) if (!isOpen(userId, id)) conn.placed.delete(id);
-    conn.placedSweepAt = Math.max(limits.maxTrackedOrders, 2 * conn.placed.size);
-  }
-
-  function traderOf(ws: Socket, conn: Connection, rid: number | undefined): Principal | undefined {
-    const principal = principalOf(ws, conn);
-    const denied = requireRole(principal, 'trader');
-    if (denied === undefined) return principal;
-    sendError(ws, rid, denied.code, denied.message);
-    return undefined;
-  }
-
-  function subscribe(ws: Socket, rid: number | undefined, request: z.infer<typeof SubRequest>): void {
-    const conn = ws.getUserData();
-    const { ch } = request;
-    if (ch === 'actors') return subscribeActors(ws, rid);
-    const isPrivate = isPrivateChannel(ch);
-    let topic: string;
-    let snapshot: readonly object[];
-    /** A book snapshot goes out as its shared frame. */
-    let frame: Uint8Array | undefined;
-    if (isPrivate) {
-      const principal = principalOf(ws, conn);
-      if (principal === undefined) return sendError(ws, rid, 'unauthorized', `channel ${ch} needs auth`);
-      topic = topics.private(ch, principal.userId);
-      const { marketData } = options;
-      snapshot =
-        ch === 'orders'
-          ? marketData.openOrders(principal.userId)
-          : ch === 'balances'
-            ? marketData.balances(principal.userId)
-            : [];
-    } else {
-      if (request.market === undefined)
-        return sendError(ws, rid, 'bad_request', `market is required for ${ch}`);
-      const market = options.catalog.market(request.market);
-      // Pushes and topics name markets by symbol, whatever the client wrote.
-      if (market === undefined) return sendError(ws, rid, 'unknown_market', `no market ${request.market}`);
-      const symbol = market.definition.symbol;
-      const found = publicTopic(ch, symbol, request);
-      if (!found.ok) return sendError(ws, rid, found.code, found.message);
-      topic = found.value.topic;
-      const message = found.value.snapshot;
-      if (ch === 'book' && message !== undefined) frame = snapshotFrame(message);
-      snapshot = message === undefined || frame !== undefined ? [] : [message];
-    }
-    const key = isPrivate ? ch : `${ch}|${request.market ?? ''}`;
-    const previous = conn.subs.get(key);
-    if (previous === undefined && conn.subs.size >= limits.maxSubscriptions) {
-      return sendError(ws, rid, 'too_many_subscriptions', `at most ${limits.maxSubscriptions} subscriptions`);
-    }
-    // What the connection may ask the server to write: deep books cost more than shallow ones.
-    if (frame !== undefined && !conn.snapshotBytes.take(performance.now(), frame.byteLength)) {
-      refused('ws_snapshot_bytes');
-      return sendError(
-        ws,
-        rid,
-        'rate_limited',
-        `at most ${limits.snapshotBytesPerSecond} bytes of snapshots per second`,
-      );
-    }
-    if (previous !== undefined) ws.unsubscribe(previous);
-    else subscriptions++;
-    conn.subs.set(key, topic);
-    // subbed, the snapshot and the subscription in one synchronous step: no publication can fall
-    // between the snapshot and the stream it continues.
-    ws.cork(() => {
-      send(ws, withRid({ op: 'subbed', ch, ...(isPrivate ? {} : { market: request.market }) }, rid));
-      if (frame !== undefined) sendFrame(ws, frame);
-      for (const message of snapshot) send(ws, message);
-    });
-    ws.subscribe(topic);
-  }
-
-  function subscribeActors(ws: Socket, rid: number | undefined): void {
-    const conn = ws.getUserData();
-    const denied = requireRole(principalOf(ws, conn), 'admin');
-    if (denied !== undefined) return sendError(ws, rid, denied.code, denied.message);
-    const actors = options.actors;
-    if (actors === undefined) return sendError(ws, rid, 'bad_request', 'the actors channel is not enabled');
-    if (!conn.subs.has('actors') && conn.subs.size >= limits.maxSubscriptions) {
-      return sendError(ws, rid, 'too_many_subscriptions', `at most ${limits.maxSubscriptions} subscriptions`);
-    }
-    if (!conn.subs.has('actors')) subscriptions++;
-    conn.subs.set('actors', ACTORS_TOPIC);
-    ws.cork(() => {
-      send(ws, withRid({ op: 'subbed', ch: 'actors' }, rid));
-      send(ws, actors.snapshot());
-    });
-    ws.subscribe(ACTORS_TOPIC);
-  }
-
-  function publicTopic(
-    ch: Channel,
-    symbol: string,
-    request: z.infer<typeof SubRequest>,
-  ): Outcome<{ topic: string; snapshot: object | undefined }> {
-    const { marketData } = options;
-    switch (ch) {
-      case 'book': {
-        const depth = request.depth ?? DEPTH_DEFAULT;
-        return ok({ topic: topics.book(symbol, depth), snapshot: marketData.bookSnapshot(symbol, depth) });
-      }
-      case 'trades':
-        return ok({ topic: topics.trades(symbol), snapshot: undefined });
-      case 'lifecycle':
-        return ok({ topic: topics.lifecycle(symbol), snapshot: marketData.lifecycleSnapshot(symbol) });
-      case 'ticker':
-        return ok({ topic: topics.ticker(symbol), snapshot: marketData.tickerSnapshot?.(symbol) });
-      case 'candles': {
-        const interval = request.interval ?? '1m';
-        return ok({
-          topic: topics.candles(symbol, interval),
-          snapshot: marketData.candleSnapshot?.(symbol, interval),
-        });
-      }
-      default:
-        return { ok: false, code: 'bad_request', message: `${ch} is a private channel` };
-    }
   }
 
   return {
     /** Sends each publication to its topic's subscribers, encoded once. */
     publish(publications: readonly Publication[]): void {
-      flushHeld();
+      out.flushHeld();
       for (const { topic, message } of publications) {
         if (app.numSubscribers(topic) > 0) app.publish(topic, encodeMessage(message), true);
       }
     },
-    connections: () => connections,
+    connections: () => counts.connections,
   };
-}
-
-function ok<T>(value: T): Outcome<T> {
-  return { ok: true, value };
-}
-
-function withRid(message: Record<string, unknown>, rid: number | undefined): Record<string, unknown> {
-  return rid === undefined ? message : { ...message, rid };
-}
-
-export function requireRole(
-  principal: Principal | undefined,
-  role: 'trader' | 'admin' | 'issuer',
-): Failure | undefined {
-  if (principal === undefined) return { ok: false, code: 'unauthorized', message: 'authenticate first' };
-  if (!hasRole(principal, role)) return { ok: false, code: 'forbidden', message: `needs the ${role} role` };
-  return undefined;
 }

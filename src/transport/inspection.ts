@@ -1,6 +1,15 @@
 import type { InspectionEvent } from 'xstate';
 import type { ActorInspection } from '../actors/supervisor.ts';
 import type { Publication } from './publication.ts';
+import {
+  ACTORS_TOPIC,
+  type ActorsMessage,
+  type ActorTransition,
+  type ListedActor,
+  type MarketFigures,
+  type MarketUpdate,
+  type SupervisorFigures,
+} from './actorsChannel.ts';
 
 /*
  * The server side of the admin-only `actors` channel (the actor-state visualizer, web/actors).
@@ -18,79 +27,12 @@ import type { Publication } from './publication.ts';
  * transitions replayed while it recovers are flagged `replayed`).
  */
 
-export const ACTORS_TOPIC = 'actors';
+export * from './actorsChannel.ts';
+
 /** Transitions kept per market for a new subscriber's snapshot. */
 export const HISTORY_LIMIT = 20;
 /** Transitions a single update carries per market; older ones of the window are counted, not sent. */
 export const UPDATE_TRANSITIONS_LIMIT = 20;
-
-export interface ActorTransition {
-  readonly from: string;
-  readonly to: string;
-  readonly event: string;
-  readonly ts: number;
-  /** Replayed while the market was rebuilt after a fault, not a new change. */
-  readonly replayed?: boolean;
-}
-
-export interface MarketFigures {
-  readonly marketId: string;
-  readonly symbol: string;
-  /** The machine's id (its definition is bundled into the page): `marketLifecycle`. */
-  readonly machine: string;
-  readonly state: string;
-  readonly status: 'running' | 'halted';
-  /** Commands waiting when the last committed batch was reported. */
-  readonly mailboxDepth: number;
-  /**
-   * The most commands waiting at once during the window (a batch's size plus what it left queued):
-   * a market that keeps up under load drains its mailbox every batch, so the latest depth alone
-   * reads 0 while the queue is busy.
-   */
-  readonly peakMailboxDepth: number;
-  /** Commands processed per second over the last window (0 when idle). */
-  readonly processedPerSec: number;
-  readonly lastBatchSize: number;
-  readonly processed: number;
-  readonly batches: number;
-  readonly faults: number;
-  readonly lastFault?: string;
-}
-
-export interface MarketUpdate extends MarketFigures {
-  /** In an update: the transitions since the previous message; in a snapshot: the latest ones. */
-  readonly transitions: readonly ActorTransition[];
-  /** Transitions of the window left out of `transitions` (a market flapping faster than the page can show). */
-  readonly droppedTransitions?: number;
-}
-
-export interface SupervisorFigures {
-  readonly markets: number;
-  readonly halted: number;
-  readonly mailboxDepth: number;
-  readonly processedPerSec: number;
-  readonly faults: number;
-  readonly recoveries: number;
-}
-
-export interface ActorsMessage {
-  readonly op: 'actors';
-  /** `snapshot`: every market (sent after `sub`); `update`: the markets that changed. */
-  readonly kind: 'snapshot' | 'update';
-  readonly ts: number;
-  readonly supervisor: SupervisorFigures;
-  readonly markets: readonly MarketUpdate[];
-}
-
-/** What the supervisor knows of a market (Supervisor.list()), to seed markets not yet heard from. */
-export interface ListedActor {
-  readonly id: string;
-  readonly symbol: string;
-  readonly state: string;
-  readonly status: 'running' | 'halted';
-  readonly mailboxDepth: number;
-  readonly processed: number;
-}
 
 export interface InspectionFeedOptions {
   /** At most one publication per this many ms (default 250). */

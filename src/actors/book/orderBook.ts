@@ -1,3 +1,6 @@
+// Over ~400 lines as one concept: the matching engine. Every command mutates one state (order store,
+// ladders, stop ladders, event buffer) under the book's rules; the parts that stand alone (store,
+// ladders, level changes, flags, validation, expiries) are already files of their own beside it.
 import { Expiries } from './expiries.ts';
 import { isMarketLike, isPostOnly, isSell, isStop, packFlags, rests, sideOf, stpOf, tifOf } from './flags.ts';
 import { LevelChanges } from './levelChanges.ts';

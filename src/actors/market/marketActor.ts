@@ -1,3 +1,6 @@
+// Over ~400 lines as one concept: the market actor. Executing a command live, replaying a journaled
+// batch and rebuilding from a checkpoint drive the same book, lifecycle, settlement and sequence and
+// must stay in step; funds, settlement, notional and order activity are already files of their own.
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import {
   lifecycleState,

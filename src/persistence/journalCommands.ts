@@ -1,0 +1,94 @@
+import type { DepositCommand, JournalCommand, MarketCommand } from '../actors/market/types.ts';
+import { ORDER_TYPES, SIDES, STPS, TIFS } from './journalLists.ts';
+import {
+  indexTags,
+  JournalDecodeError,
+  packAmount,
+  packShape,
+  shapeOf,
+  STRING,
+  unpackAmount,
+  unpackShape,
+  withoutUndefined,
+  type Fields,
+  type Packed,
+  type Shape,
+  type StringTable,
+} from './journalShape.ts';
+
+/** An entry's command in a journal record (journalCodec.ts): `[kind, ...fields]`. */
+
+type OrderCommand = Exclude<MarketCommand, { kind: 'lifecycle' }>;
+const command = shapeOf<OrderCommand, 'kind'>();
+/** Order commands by tag index; tag 4 (LIFECYCLE_TAG) is a lifecycle command. */
+const COMMAND_SHAPES: readonly Shape[] = [
+  command('place', [
+    ['userId', STRING],
+    ['clientOrderId', STRING],
+    ['side', SIDES],
+    ['type', ORDER_TYPES],
+    'qty',
+    'price',
+    'stopPrice',
+    ['tif', TIFS],
+    'postOnly',
+    ['stp', STPS],
+    'quoteBudget',
+    // Issue 14, appended: absent (a trailing nil, left out) in every record written before it.
+    'expireAt',
+  ]),
+  command('cancel', [['userId', STRING], 'orderId', ['clientOrderId', STRING]]),
+  command('amend', [['userId', STRING], 'orderId', ['clientOrderId', STRING], 'qty', 'price']),
+  command('cancel_all', [['userId', STRING]]),
+];
+const LIFECYCLE_TAG = COMMAND_SHAPES.length;
+
+const ledgerCommand = shapeOf<DepositCommand, 'kind'>();
+/** Ledger commands by tag index − LEDGER_TAG_BASE (after the lifecycle tag; append only). */
+const LEDGER_COMMAND_SHAPES: readonly Shape[] = [
+  ledgerCommand('deposit', [['userId', STRING], ['asset', STRING], 'amount']),
+];
+const LEDGER_TAG_BASE = LIFECYCLE_TAG + 1;
+/**
+ * The `expire` command (issue 14, GTD): [EXPIRE_TAG, now]. Kept clear of the tags above, which grow
+ * by appending (order commands before the lifecycle tag cannot, ledger commands after it can).
+ */
+const EXPIRE_TAG = 16;
+
+const COMMAND_TAGS = indexTags(COMMAND_SHAPES);
+
+export function packCommand(cmd: JournalCommand, strings: StringTable): Packed[] {
+  if (cmd.kind === 'lifecycle') return [LIFECYCLE_TAG, withoutUndefined(cmd.event)];
+  if (cmd.kind === 'deposit') {
+    const fields = { userId: cmd.userId, asset: cmd.asset, amount: packAmount(cmd.amount) };
+    return packShape(LEDGER_TAG_BASE, LEDGER_COMMAND_SHAPES[0]!, fields, strings);
+  }
+  if (cmd.kind === 'expire') return [EXPIRE_TAG, cmd.now];
+  const tag = COMMAND_TAGS.get(cmd.kind);
+  if (tag === undefined) throw new Error(`journal: unknown command kind ${cmd.kind}`);
+  return packShape(tag, COMMAND_SHAPES[tag]!, cmd as unknown as Fields, strings);
+}
+
+export function unpackCommand(packed: Packed, strings: readonly string[] | undefined): JournalCommand {
+  const ledgerTag = Array.isArray(packed) && typeof packed[0] === 'number' ? packed[0] - LEDGER_TAG_BASE : -1;
+  if (ledgerTag >= 0 && ledgerTag < LEDGER_COMMAND_SHAPES.length) {
+    const shifted = [ledgerTag, ...(packed as Packed[]).slice(1)];
+    const { userId, asset, amount } = unpackShape(LEDGER_COMMAND_SHAPES, shifted, strings, 'command');
+    if (typeof userId !== 'string' || typeof asset !== 'string') {
+      throw new JournalDecodeError('deposit without user or asset');
+    }
+    return { kind: 'deposit', userId, asset, amount: unpackAmount(amount, 'deposit amount') };
+  }
+  if (Array.isArray(packed) && packed[0] === EXPIRE_TAG) {
+    if (typeof packed[1] !== 'number') throw new JournalDecodeError('expire command without its time');
+    return { kind: 'expire', now: packed[1] };
+  }
+  if (Array.isArray(packed) && packed[0] === LIFECYCLE_TAG) {
+    const lifecycleEvent: unknown = packed[1];
+    if (lifecycleEvent === null || typeof lifecycleEvent !== 'object') {
+      throw new JournalDecodeError('lifecycle command without its event');
+    }
+    return { kind: 'lifecycle', event: lifecycleEvent } as MarketCommand;
+  }
+  return unpackShape(COMMAND_SHAPES, packed, strings, 'command') as unknown as MarketCommand;
+}
