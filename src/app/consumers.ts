@@ -13,7 +13,7 @@ import { wireOrderId } from '../services/orderEntry.ts';
 import { UserOrders } from '../services/userOrders.ts';
 import { countTrades } from '../transport/http/metrics.ts';
 import { createInspectionFeed, type InspectionFeed } from '../transport/inspection.ts';
-import type { Publication } from '../transport/publication.ts';
+import type { Publication } from '../protocol/topics.ts';
 import type { Core } from './core.ts';
 import type { Storage } from './storage.ts';
 

@@ -13,3 +13,12 @@ export const topics = {
   candles: (symbol: string, interval: CandleInterval) => `candles/${symbol}/${interval}`,
   private: (ch: PrivateChannel, userId: string) => `${ch}/${userId}`,
 };
+
+/**
+ * A push and the topic its subscribers listen on: the gateway encodes it once for all of them.
+ * The market-data publishers and the visualizer's feed produce these.
+ */
+export interface Publication<M extends object = object> {
+  readonly topic: string;
+  readonly message: M;
+}

@@ -10,7 +10,7 @@ import type { ErrorCode } from '../protocol/errors.ts';
 import type { OrderEntry } from '../services/orderEntry.ts';
 import { countErrorAnswer, observe } from './http/metrics.ts';
 import { unstorableTextAt, unstorableTextMessage } from '../protocol/text.ts';
-import type { Publication } from './publication.ts';
+import type { Publication } from '../protocol/topics.ts';
 import { refused } from './limitMetrics.ts';
 import { Occupancy, sourceKey } from './rateLimit.ts';
 import {

@@ -1,6 +1,6 @@
 import type { InspectionEvent } from 'xstate';
 import type { ActorInspection } from '../actors/supervisor.ts';
-import type { Publication } from './publication.ts';
+import type { Publication } from '../protocol/topics.ts';
 import {
   ACTORS_TOPIC,
   type ActorsMessage,

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, type InspectionEvent } from 'xstate';
 import { marketLifecycleMachine, type LifecycleEvent } from '../../machines/marketLifecycle.ts';
 import type { ActorInspection } from '../../src/actors/supervisor.ts';
-import type { Publication } from '../../src/transport/publication.ts';
+import type { Publication } from '../../src/protocol/topics.ts';
 import {
   ACTORS_TOPIC,
   createInspectionFeed,
