@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { PageState } from './fold.ts';
 import { pgArray } from './pgArray.ts';
 import { RELATIONAL_PROJECTION } from './relational.ts';
-import { statusOf, type AuditRow, type LifecycleRow, type OrderState, type TradeRow } from './rows.ts';
+import { statusOf } from '../../events/orders.ts';
+import type { AuditRow, LifecycleRow, OrderState, TradeRow } from './rows.ts';
 
 const Moved = z.object({ moved: z.number() });
 
