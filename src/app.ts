@@ -13,6 +13,7 @@ import { startEntityPermissionsIntegration } from './integrations/index.ts';
 import { startJobQueue } from './jobs/queue.ts';
 import { priceSourceOf } from './marketdata/config.ts';
 import { MarketDataService } from './marketdata/marketData.ts';
+import { CommittedEventStream } from './events/stream.ts';
 import { MarketDataPublisher } from './marketdata/publisher.ts';
 import { startReferencePriceJob } from './marketdata/referencePrices.ts';
 import { insertAsset, insertMarket, loadCatalog } from './persistence/catalogStore.ts';
@@ -159,17 +160,30 @@ async function startOwned(
   });
 
   let publish: (publications: readonly Publication[]) => void = () => undefined;
-  const publisher = new MarketDataPublisher({
-    onOrderClosed: (userId, marketId, orderId) => {
-      userOrders.closed(userId, wireOrderId(marketId, orderId));
-    },
-  });
+  const publisher = new MarketDataPublisher();
+  const userOrders = new UserOrders(config.MAX_OPEN_ORDERS_PER_USER);
   // Candles and 24h stats from committed trades (src/marketdata/marketData.ts).
   const marketData = new MarketDataService({
     closeGraceMs: config.CANDLE_CLOSE_GRACE_MS,
     quotes: (symbol) => {
       const book = publisher.bookSnapshot(symbol, 10);
       return { bid: book?.bids[0]?.[0], ask: book?.asks[0]?.[0] };
+    },
+  });
+  // The committed event stream's in-process consumers, in order (src/events/stream.ts).
+  const events = new CommittedEventStream();
+  events.subscribe({
+    name: 'publisher',
+    onCommitted: ({ batch, events: domainEvents }) => {
+      publish(publisher.publish(batch, domainEvents));
+    },
+  });
+  events.subscribe(userOrders);
+  // After the publisher: the ticker's bid/ask read the book this batch left.
+  events.subscribe({
+    name: 'marketData',
+    onCommitted: ({ batch }) => {
+      publish(marketData.onBatch(batch));
     },
   });
   const ledger = new Ledger();
@@ -213,9 +227,7 @@ async function startOwned(
     },
     publish: (batch: JournalBatch) => {
       countTrades(batch);
-      publish(publisher.publish(batch));
-      // After the publisher: the ticker's bid/ask read the book this batch left.
-      publish(marketData.onBatch(batch));
+      events.publish(batch);
     },
   });
   const stored = await loadCatalog(pool);
@@ -261,7 +273,6 @@ async function startOwned(
     ),
   );
 
-  const userOrders = new UserOrders(config.MAX_OPEN_ORDERS_PER_USER);
   const follow = (listed: ListedMarket) => {
     const actor = supervisor.actor(listed.definition.symbol)!;
     // Book seq, orders' ts and avgPrice continue from the actor's state (OrderActivity); `ts` is
