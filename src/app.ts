@@ -18,12 +18,7 @@ import { MarketDataPublisher } from './marketdata/publisher.ts';
 import { startReferencePriceJob } from './marketdata/referencePrices.ts';
 import { insertAsset, insertMarket, loadCatalog } from './persistence/catalogStore.ts';
 import { loadComplianceRecords, saveComplianceRecord } from './persistence/complianceStore.ts';
-import {
-  insertApprovalEvent,
-  insertRegistration,
-  loadMarketAssets,
-  updateMarketAsset,
-} from './persistence/issuanceStore.ts';
+import { insertRegistration, loadMarketAssets, updateMarketAsset } from './persistence/issuanceStore.ts';
 import {
   loadMarketData,
   loadReferencePrices,
@@ -454,8 +449,11 @@ async function startOwned(
       insertRegistration: (asset, market, record, registered) =>
         insertRegistration(pool, asset, market, record, registered),
       updateMarketAsset: (marketId, change) => updateMarketAsset(pool, marketId, change),
-      insertApprovalEvent: (marketId, event) => insertApprovalEvent(pool, marketId, event),
-      listMarketEvents: (marketId) => listMarketEvents(pool, marketId),
+      // The transitions come from the journal through the projector: wait for what is committed.
+      listMarketEvents: async (marketId) => {
+        await projector.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS);
+        return listMarketEvents(pool, marketId);
+      },
     },
     queue: {
       enqueueDeploy: (marketId, round) =>

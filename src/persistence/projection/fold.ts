@@ -221,6 +221,7 @@ export class PageState {
       contractAddress: notice?.contractAddress ?? null,
       txHash: notice?.deploymentTxHash ?? null,
       deployError: notice?.deployError ?? null,
+      metadata: command.metadata === undefined ? null : JSON.stringify(command.metadata),
       ts: isoTime(notice?.ts ?? command.ts),
       globalSeq,
     });

@@ -76,6 +76,8 @@ export interface LifecycleRow {
   contractAddress: string | null;
   txHash: string | null;
   deployError: string | null;
+  /** The command's event metadata as JSON text (LifecycleEventBase.metadata). */
+  metadata: string | null;
   ts: string;
   globalSeq: number;
 }
