@@ -42,6 +42,12 @@ export interface LifecycleEventBase {
   readonly actor: LifecycleActor;
   readonly reason?: string;
   readonly ts: number;
+  /**
+   * What the caller knows of the decision (a webhook's event id and source, an admin's note):
+   * journaled with the event, so the audit trail (GET /markets/:id/events) is read from the
+   * journal alone. Plain JSON; never read here.
+   */
+  readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
 export type LifecycleEvent =

@@ -59,11 +59,7 @@ export async function startConsumers(
   const { catalog, supervisor, ledger, committed } = core;
   const pushes = new Fanout<readonly Publication[]>();
   const userOrders = new UserOrders(config.MAX_OPEN_ORDERS_PER_USER);
-  const publisher = new MarketDataPublisher({
-    onOrderClosed: (userId, marketId, orderId) => {
-      userOrders.closed(userId, wireOrderId(marketId, orderId));
-    },
-  });
+  const publisher = new MarketDataPublisher();
   const marketData = new MarketDataService({
     closeGraceMs: config.CANDLE_CLOSE_GRACE_MS,
     quotes: (symbol) => {
@@ -124,11 +120,26 @@ export async function startConsumers(
   };
   for (const listed of catalog.listMarkets()) follow(listed);
   publisher.addLedger(ledger, (asset) => catalog.asset(asset)?.decimals);
-  committed.subscribe((batch) => {
-    countTrades(batch);
-    pushes.emit(publisher.publish(batch));
-    // After the publisher: the ticker's bid/ask read the book this batch left.
-    pushes.emit(marketData.onBatch(batch));
+  // The committed event stream's in-process consumers, in this order (src/events/stream.ts).
+  committed.subscribe({
+    name: 'metrics',
+    onCommitted: ({ batch }) => {
+      countTrades(batch);
+    },
+  });
+  committed.subscribe({
+    name: 'publisher',
+    onCommitted: ({ batch, events }) => {
+      pushes.emit(publisher.publish(batch, events));
+    },
+  });
+  committed.subscribe(userOrders);
+  // After the publisher: the ticker's bid/ask read the book this batch left.
+  committed.subscribe({
+    name: 'marketData',
+    onCommitted: ({ batch }) => {
+      pushes.emit(marketData.onBatch(batch));
+    },
   });
 
   const snapshots = scheduleSnapshots(

@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import { Catalog } from '../actors/catalog.ts';
 import { ComplianceRegistry } from '../actors/compliance.ts';
 import { Ledger } from '../actors/ledger/index.ts';
-import type { JournalBatch } from '../actors/market/types.ts';
 import { Supervisor, type ActorInspection } from '../actors/supervisor.ts';
 import type { Config } from '../config.ts';
 import { Fanout } from '../events/fanout.ts';
+import { CommittedEventStream } from '../events/stream.ts';
 import { loadCatalog } from '../persistence/catalogStore.ts';
 import { loadComplianceRecords } from '../persistence/complianceStore.ts';
 import { loadMarketAssets } from '../persistence/issuanceStore.ts';
@@ -19,8 +19,8 @@ import type { Storage } from './storage.ts';
 /**
  * Stages 3 and 4 of the composition root: the ledger, the catalog and the compliance records as
  * stored; the supervisor with its markets under the journal writer; recovery from the journal.
- * The supervisor's committed batches and inspection events go out through fanouts the later
- * stages subscribe to (the committed event stream's in-process consumers).
+ * The supervisor's committed batches go to the committed event stream (src/events/stream.ts),
+ * whose consumers the next stage subscribes; its inspection events to a fanout.
  */
 export interface Core {
   readonly ledger: Ledger;
@@ -28,8 +28,8 @@ export interface Core {
   readonly compliance: ComplianceRegistry;
   readonly records: AssetRecords;
   readonly supervisor: Supervisor;
-  /** Every committed batch, in commit order, after its commit. */
-  readonly committed: Fanout<JournalBatch>;
+  /** Every committed batch, in commit order, after its commit, folded into domain events once. */
+  readonly committed: CommittedEventStream;
   readonly inspections: Fanout<ActorInspection>;
   readonly recovered: RecoveryStats;
 }
@@ -40,7 +40,7 @@ export async function buildCore(config: Config, log: Logger, storage: Storage): 
   const catalog = new Catalog();
   const compliance = new ComplianceRegistry(await loadComplianceRecords(pool));
   const records = new AssetRecords(await loadMarketAssets(pool));
-  const committed = new Fanout<JournalBatch>();
+  const committed = new CommittedEventStream();
   const inspections = new Fanout<ActorInspection>();
   const supervisor = new Supervisor({
     ledger,
@@ -50,7 +50,9 @@ export async function buildCore(config: Config, log: Logger, storage: Storage): 
     observe: supervisorObserver,
     rebuildMarket: durableMarketRebuild(pool),
     admit: rwaAdmission({ catalog, compliance, records }),
-    publish: committed.emit,
+    publish: (batch) => {
+      committed.publish(batch);
+    },
   });
   const stored = await loadCatalog(pool);
   for (const asset of stored.assets) {

@@ -8,7 +8,7 @@ import {
 } from '../integrations/index.ts';
 import { insertAsset, insertMarket } from '../persistence/catalogStore.ts';
 import { saveComplianceRecord } from '../persistence/complianceStore.ts';
-import { insertApprovalEvent, insertRegistration, updateMarketAsset } from '../persistence/issuanceStore.ts';
+import { insertRegistration, updateMarketAsset } from '../persistence/issuanceStore.ts';
 import { listMarketEvents } from '../persistence/lifecycleHistory.ts';
 import { failure } from '../protocol/errors.ts';
 import { Admin } from '../services/admin.ts';
@@ -101,8 +101,11 @@ export async function buildServices(
       insertRegistration: (asset, market, record, registered) =>
         insertRegistration(pool, asset, market, record, registered),
       updateMarketAsset: (marketId, change) => updateMarketAsset(pool, marketId, change),
-      insertApprovalEvent: (marketId, event) => insertApprovalEvent(pool, marketId, event),
-      listMarketEvents: (marketId) => listMarketEvents(pool, marketId),
+      // The transitions come from the journal through the projector: wait for what is committed.
+      listMarketEvents: async (marketId) => {
+        await projector.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS);
+        return listMarketEvents(pool, marketId);
+      },
     },
     queue: {
       enqueueDeploy: (marketId, round) =>

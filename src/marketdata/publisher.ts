@@ -1,18 +1,20 @@
 import type { LifecycleContext, LifecycleNotice, LifecycleState } from '../../machines/marketLifecycle.ts';
-import type { BookEvent, BookView, FillEvent, LevelEvent, OpenOrder, Side } from '../actors/book/types.ts';
+import type { BookView, FillEvent, LevelEvent, OpenOrder, Side } from '../actors/book/types.ts';
 import type { LedgerSnapshot, Posting } from '../actors/ledger/index.ts';
 import { MarketFunds } from '../actors/market/funds.ts';
-import type { BatchEntry, JournalBatch, JournalCommand, MarketDefinition } from '../actors/market/types.ts';
+import type { JournalBatch, MarketDefinition } from '../actors/market/types.ts';
 import type { MarketMoney } from '../actors/money.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
+import type { DomainEvent, Fill } from '../events/domain.ts';
+import { foldBatch } from '../events/fold.ts';
+import { tradeId, wireOrderId } from '../events/ids.ts';
+import { applyOrderChange, isClosed, statusOf } from '../events/orders.ts';
 import type {
-  AcceptedStatus,
   BalanceMessage,
   BookMessage,
   FillMessage,
   LifecycleMessage,
   OrderMessage,
-  OrderStatus,
   OrderType,
   TradeMessage,
 } from '../protocol/messages.ts';
@@ -83,14 +85,6 @@ export interface PublisherOptions {
     | undefined;
 }
 
-/** The `accepted` reply's figures for a placement, in lots. */
-export interface PlacementSummary {
-  readonly status: AcceptedStatus;
-  readonly filledQty: number;
-  /** Unfilled quantity: still open, or canceled (IOC remainder, STP); 0 when filled. */
-  readonly remainingQty: number;
-}
-
 /** An open order as the publisher follows it from its `accepted` (or the recovered book) to its end. */
 interface TrackedOrder {
   readonly marketId: string;
@@ -148,8 +142,6 @@ export type Audience = (topic: string) => boolean;
 
 const everyone: Audience = () => true;
 
-type OkEntry = BatchEntry<JournalCommand> & { readonly result: { readonly ok: true } };
-
 /**
  * Turns committed batches into the wire's pushes (PROTOCOL.md): `book` deltas per depth window,
  * `trade`s, `lifecycle` transitions, and each user's `order`, `fill` and `balance` pushes. Fed by
@@ -172,6 +164,8 @@ export class MarketDataPublisher {
   readonly #options: PublisherOptions;
   #assetDecimals: (asset: string) => number | undefined = () => undefined;
   #audience: Audience = everyone;
+  /** The orders the entry being published touched, first touch first (empty between entries). */
+  readonly #touchedOrders = new Map<number, TrackedOrder>();
   /** Numbers publish() calls, to tell the balance rows a batch touched. */
   #batch = 0;
   /** The `book` message of each cached BookFeed snapshot (gone with it). */
@@ -259,22 +253,82 @@ export class MarketDataPublisher {
 
   /**
    * The pushes one committed batch causes, in order (those of topics without an audience left out,
-   * see setAudience); it also advances the published state. Consumers that need every trade read
-   * the batch itself, not these publications.
+   * see setAudience); it also advances the published state. `events` are the batch's domain events
+   * (src/events/fold.ts), when the caller has folded them already. Consumers that need every trade
+   * read the events, not these publications.
    */
-  publish(batch: JournalBatch): Publication[] {
+  publish(batch: JournalBatch, events: readonly DomainEvent[] = foldBatch(batch)): Publication[] {
     const out: Publication[] = [];
     const market = this.#byId.get(batch.marketId);
     const levels: LevelEvent[] = [];
     const touched: TouchedBalance[] = [];
+    const orders = this.#touchedOrders;
     const batchNumber = ++this.#batch;
-    const { entries } = batch;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      if (entry.postings.length > 0) this.#post(entry.postings, touched, batchNumber);
-      if (market !== undefined && entry.result.ok) this.#entry(market, entry as OkEntry, out, levels);
+    let entry = -1;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (event.type === 'balance.changed') {
+        this.#post(event.postings, touched, batchNumber);
+        continue;
+      }
+      if (market === undefined) continue;
+      if (event.entry !== entry) {
+        if (orders.size > 0) this.#orderPushes(market, out);
+        entry = event.entry;
+      }
+      switch (event.type) {
+        case 'lifecycle.transition':
+          out.push({
+            topic: topics.lifecycle(market.definition.symbol),
+            message: lifecycleMessage(market, event.notice),
+          });
+          break;
+        case 'order.accepted': {
+          const accepted = event.order;
+          const order: TrackedOrder = {
+            marketId: market.definition.id,
+            orderId: accepted.orderId,
+            id: wireOrderId(market.definition.id, accepted.orderId),
+            userId: accepted.userId,
+            clientOrderId: accepted.clientOrderId,
+            side: accepted.side,
+            type: accepted.orderType,
+            price: accepted.price,
+            stopPrice: accepted.stopPrice,
+            qty: accepted.qty,
+            remaining: accepted.qty,
+            pending: false,
+            canceled: false,
+            filledNotional: 0n,
+            ts: event.ts,
+          };
+          this.#track(market, order);
+          touchOrder(market, orders, accepted.orderId, event.ts);
+          break;
+        }
+        case 'fill': {
+          const { fill } = event;
+          this.#fill(market, event, out);
+          filled(touchOrder(market, orders, fill.takerOrderId, event.ts), fill.takerOrderId, fill);
+          filled(touchOrder(market, orders, fill.makerOrderId, event.ts), fill.makerOrderId, fill);
+          break;
+        }
+        case 'order.changed': {
+          const order = touchOrder(market, orders, event.orderId, event.ts);
+          if (order !== undefined) applyOrderChange(order, event.orderId, event.change);
+          break;
+        }
+        case 'book.level':
+          levels.push(event.level);
+          break;
+        case 'order.closed':
+        case 'lifecycle.refused':
+        case 'credit':
+          break;
+      }
     }
     if (market !== undefined) {
+      if (orders.size > 0) this.#orderPushes(market, out);
       market.lifecycle.state = batch.state;
       this.#bookDeltas(market, levels, out);
     }
@@ -340,98 +394,20 @@ export class MarketDataPublisher {
     return out;
   }
 
-  #entry(market: MarketFeed, entry: OkEntry, out: Publication[], levels: LevelEvent[]): void {
-    const { result, ts } = entry;
-    if (result.transition !== undefined) {
-      out.push({
-        topic: topics.lifecycle(market.definition.symbol),
-        message: lifecycleMessage(market, result.transition),
-      });
-    }
-    const touched = new Map<number, TrackedOrder>();
-    let fills = 0;
-    for (const event of result.events) {
-      switch (event.type) {
-        case 'accepted': {
-          const order: TrackedOrder = {
-            marketId: market.definition.id,
-            orderId: event.orderId,
-            id: `${market.definition.id}:${event.orderId}`,
-            userId: event.userId,
-            clientOrderId: event.clientOrderId,
-            side: event.side,
-            type: event.orderType,
-            price: event.price,
-            stopPrice: event.stopPrice,
-            qty: event.qty,
-            remaining: event.qty,
-            pending: false,
-            canceled: false,
-            filledNotional: 0n,
-            ts,
-          };
-          this.#track(market, order);
-          touchOrder(market, touched, event.orderId, ts);
-          break;
-        }
-        case 'fill':
-          this.#fill(market, entry, event, fills++, out);
-          filled(touchOrder(market, touched, event.takerOrderId, ts), event.takerRemaining, event);
-          filled(touchOrder(market, touched, event.makerOrderId, ts), event.makerRemaining, event);
-          break;
-        case 'rested': {
-          const order = touchOrder(market, touched, event.orderId, ts);
-          if (order === undefined) break;
-          order.remaining = event.remaining;
-          order.price = event.price;
-          order.pending = false;
-          break;
-        }
-        case 'pending':
-        case 'triggered': {
-          const order = touchOrder(market, touched, event.orderId, ts);
-          if (order !== undefined) order.pending = event.type === 'pending';
-          break;
-        }
-        case 'canceled': {
-          const order = touchOrder(market, touched, event.orderId, ts);
-          if (order === undefined) break;
-          order.remaining = event.remaining;
-          order.canceled = true;
-          order.pending = false;
-          break;
-        }
-        case 'amended': {
-          const order = touchOrder(market, touched, event.orderId, ts);
-          if (order === undefined) break;
-          order.price = event.price;
-          order.qty = event.qty;
-          order.remaining = event.remaining;
-          break;
-        }
-        case 'decremented': {
-          const order = touchOrder(market, touched, event.orderId, ts);
-          if (order === undefined) break;
-          order.qty -= event.qty;
-          order.remaining = event.remaining;
-          break;
-        }
-        case 'level':
-          levels.push(event);
-          break;
-        case 'rejected':
-          break;
-      }
-    }
-    for (const order of touched.values()) {
+  /** One `order` push per order the entry touched (first touch first); closed orders leave the open set. */
+  #orderPushes(market: MarketFeed, out: Publication[]): void {
+    const orders = this.#touchedOrders;
+    for (const order of orders.values()) {
       const topic = topics.private('orders', order.userId);
       if (this.#audience(topic)) out.push({ topic, message: orderMessage(market, order) });
-      if (order.canceled || order.remaining === 0) this.#close(market, order);
+      if (isClosed(order)) this.#close(market, order);
     }
+    orders.clear();
   }
 
-  /** The trade and both parties' fills; `n` numbers the fills of the entry as the projector does. */
-  #fill(market: MarketFeed, entry: OkEntry, event: FillEvent, n: number, out: Publication[]): void {
+  /** The trade and both parties' fills. */
+  #fill(market: MarketFeed, trade: Fill, out: Publication[]): void {
+    const event = trade.fill;
     market.tradeSeq++;
     const audience = this.#audience;
     const { tradesTopic } = market;
@@ -444,10 +420,10 @@ export class MarketDataPublisher {
     const { definition, money } = market;
     const symbol = definition.symbol;
     const fill: FillFigures = {
-      tradeId: `${definition.id}:${entry.seq}:${n}`,
+      tradeId: tradeId(definition.id, trade.seq, trade.n),
       price: money.formatPrice(event.price),
       qty: money.formatQty(event.qty),
-      ts: entry.ts,
+      ts: trade.ts,
     };
     if (toTrades) {
       out.push({
@@ -574,9 +550,9 @@ function touchOrder(
 }
 
 /** A fill's effect on one of its orders. */
-function filled(order: TrackedOrder | undefined, remaining: number, event: FillEvent): void {
+function filled(order: TrackedOrder | undefined, orderId: number, event: FillEvent): void {
   if (order === undefined) return;
-  order.remaining = remaining;
+  applyOrderChange(order, orderId, event);
   if (order.filledNotional !== undefined) order.filledNotional += BigInt(event.price) * BigInt(event.qty);
 }
 
@@ -616,61 +592,6 @@ function fillMessage(
   };
 }
 
-/**
- * The `accepted` reply's status and quantities of the order `orderId` placed by a command with
- * these events; undefined when they do not accept it. A pending stop is `open` here (its `order`
- * push says `pending_trigger`).
- */
-export function placementSummary(
-  events: readonly BookEvent[],
-  orderId: number,
-): PlacementSummary | undefined {
-  let qty: number | undefined;
-  let remaining = 0;
-  let canceled = false;
-  for (const event of events) {
-    switch (event.type) {
-      case 'accepted':
-        if (event.orderId === orderId) qty = remaining = event.qty;
-        break;
-      case 'fill':
-        if (event.takerOrderId === orderId) remaining = event.takerRemaining;
-        else if (event.makerOrderId === orderId) remaining = event.makerRemaining;
-        break;
-      case 'rested':
-      case 'canceled':
-        if (event.orderId !== orderId) break;
-        remaining = event.remaining;
-        canceled ||= event.type === 'canceled';
-        break;
-      case 'amended':
-        if (event.orderId === orderId) {
-          qty = event.qty;
-          remaining = event.remaining;
-        }
-        break;
-      case 'decremented':
-        if (event.orderId === orderId && qty !== undefined) {
-          qty -= event.qty;
-          remaining = event.remaining;
-        }
-        break;
-      default:
-        break;
-    }
-  }
-  if (qty === undefined) return undefined;
-  const filledQty = qty - remaining;
-  const status: AcceptedStatus = canceled
-    ? 'canceled'
-    : remaining === 0
-      ? 'filled'
-      : filledQty > 0
-        ? 'partially_filled'
-        : 'open';
-  return { status, filledQty, remainingQty: remaining };
-}
-
 /** A recovered open order; `facts` (from the market's activity) give its ts and fills' notional. */
 function recovered(
   marketId: string,
@@ -682,7 +603,7 @@ function recovered(
   return {
     marketId,
     orderId: open.orderId,
-    id: `${marketId}:${open.orderId}`,
+    id: wireOrderId(marketId, open.orderId),
     userId: open.userId,
     clientOrderId: open.clientOrderId,
     side: open.side,
@@ -697,13 +618,6 @@ function recovered(
     filledNotional: facts?.filledNotional ?? (open.remaining === open.qty ? 0n : undefined),
     ts: facts?.ts ?? ts,
   };
-}
-
-function statusOf(order: TrackedOrder): OrderStatus {
-  if (order.canceled) return 'canceled';
-  if (order.pending) return 'pending_trigger';
-  if (order.remaining === 0) return 'filled';
-  return order.remaining < order.qty ? 'partially_filled' : 'open';
 }
 
 function orderMessage(market: MarketFeed, order: TrackedOrder): OrderMessage {

@@ -6,13 +6,14 @@ import type { ApprovalEvent } from './issuanceStore.ts';
 /**
  * A market's lifecycle history as GET /markets/:id/events answers it (PROTOCOL: `{eventType,
  * actorId, actorType, decision?, reason?, metadata?, ts}` oldest first). One source: the journaled
- * lifecycle transitions, as the projector writes them to market_lifecycle_events, the same
- * transitions the market's lifecycle actor took (and the actor-state visualizer shows), whichever
- * path drove them (issuance, a webhook, an admin listing, the seed at first start). The approval
- * audit (market_approval_events) adds only what the journal does not hold: the registration
- * (not a transition) and a decision's metadata, joined to its transition by the machine's
- * transition count. A transition its service has audited but the projector has not reached yet
- * is taken from the audit row, so an answer never misses what a reply already confirmed.
+ * lifecycle transitions, as the projector writes them to market_lifecycle_events (with the
+ * metadata journaled with each command's event), the same transitions the market's lifecycle
+ * actor took (and the actor-state visualizer shows), whichever path drove them (issuance, a
+ * webhook, an admin listing, the seed at first start). market_approval_events adds the
+ * registration (not a transition), and for transitions audited before migration 082 (when the
+ * issuance service wrote a row per transition after commit) their decision and metadata, joined
+ * by the machine's transition count. Callers wait for the projector to reach what is committed
+ * (app.ts), so an answer does not miss what a reply already confirmed.
  */
 
 /** The audit `eventType` of each machine event (PROTOCOL's list). */
@@ -65,7 +66,8 @@ export async function listMarketEvents(pool: CommonQueryMethods, marketId: strin
     SELECT 'transition' AS source, t.lifecycle_seq::text AS lifecycle_seq, t.event_type, t.actor_id,
            t.actor_type, t.reason, t.contract_address, t.tx_hash, t.deploy_error,
            (extract(epoch FROM t.ts) * 1000)::float8 AS ts,
-           a.decision, a.reason AS audit_reason, a.metadata, a.id::text AS audit_id
+           a.decision, a.reason AS audit_reason, coalesce(t.metadata, a.metadata) AS metadata,
+           a.id::text AS audit_id
     FROM t LEFT JOIN LATERAL (
       SELECT * FROM market_approval_events e
       WHERE e.market_id = t.market_id AND e.lifecycle_seq = t.lifecycle_seq

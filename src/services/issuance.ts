@@ -8,7 +8,6 @@ import { parseAssetAmount } from '../actors/money.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../persistence/issuanceStore.ts';
 export type { MarketAssetRecord };
-import { AUDIT_EVENT_TYPE } from '../persistence/lifecycleHistory.ts';
 import { AssetRecords } from './assetRecords.ts';
 import { marketDefinition } from './marketTerms.ts';
 import type { DecideResult } from '../integrations/decisionEvents.ts';
@@ -19,11 +18,11 @@ import type { RegisterBody } from '../protocol/schemas.ts';
 /*
  * RWA issuance (issue 7): registration → approval (admin route, webhook or polling) → token
  * deployment by a job → active. Every transition goes through the market's lifecycle machine in its
- * actor (journaled, published on the `lifecycle` channel after commit); after the journal has
- * committed it, the transition is written to the approval audit (market_approval_events, with
- * the decision's metadata and the transition's lifecycle seq) and the asset record. The history
- * (`events`) is the journaled transitions themselves, joined with that audit. An illegal transition answers `invalid_transition` with the current state and
- * changes nothing.
+ * actor (journaled with the decision's metadata, published on the `lifecycle` channel after
+ * commit); after the journal has committed it, the asset record follows. The history (`events`)
+ * is the journaled transitions themselves, as the projector (a consumer of the committed event
+ * stream) writes them, after the registration. An illegal transition answers
+ * `invalid_transition` with the current state and changes nothing.
  */
 
 /** Token decimals of every RWA token (and of its ledger asset). */
@@ -52,8 +51,7 @@ export interface IssuanceStore {
     registered: ApprovalEvent,
   ): Promise<void>;
   updateMarketAsset(marketId: string, change: AssetRecordChange): Promise<void>;
-  insertApprovalEvent(marketId: string, event: ApprovalEvent): Promise<void>;
-  /** The market's lifecycle history: its journaled transitions with their audit (lifecycleHistory.ts). */
+  /** The market's lifecycle history: its registration and journaled transitions (lifecycleHistory.ts). */
   listMarketEvents(marketId: string): Promise<ApprovalEvent[]>;
 }
 
@@ -235,25 +233,24 @@ export class Issuance {
     }
     const ts = this.clock();
     if (decision.decision === 'rejected') {
-      const rejected = await this.transition(
-        market,
-        { type: 'lifecycle.reject', actor: decision.actor, ts, reason: decision.reason ?? 'rejected' },
-        { decision: 'rejected', metadata: decision.metadata },
-      );
+      const rejected = await this.transition(market, {
+        type: 'lifecycle.reject',
+        actor: decision.actor,
+        ts,
+        reason: decision.reason ?? 'rejected',
+        ...(decision.metadata === undefined ? {} : { metadata: decision.metadata }),
+      });
       if (!rejected.ok) return rejected;
       await this.remember(market.definition.id, { rejectedReason: decision.reason ?? 'rejected' });
       return success(this.stateOf(market));
     }
-    const approved = await this.transition(
-      market,
-      {
-        type: 'lifecycle.approve',
-        actor: decision.actor,
-        ts,
-        ...(decision.reason === undefined ? {} : { reason: decision.reason }),
-      },
-      { decision: 'approved', metadata: decision.metadata },
-    );
+    const approved = await this.transition(market, {
+      type: 'lifecycle.approve',
+      actor: decision.actor,
+      ts,
+      ...(decision.reason === undefined ? {} : { reason: decision.reason }),
+      ...(decision.metadata === undefined ? {} : { metadata: decision.metadata }),
+    });
     if (!approved.ok) return approved;
     await this.remember(market.definition.id, { approvedAt: ts });
     return this.startDeployment(market, { id: 'deployer', type: 'system' });
@@ -342,17 +339,13 @@ export class Issuance {
       activatedAt: ts,
       deployError: null,
     });
-    const done = await this.transition(
-      market,
-      {
-        type: 'lifecycle.deployed',
-        actor: system,
-        ts,
-        contractAddress: deployed.contractAddress,
-        txHash: deployed.txHash,
-      },
-      { metadata: { contractAddress: deployed.contractAddress, txHash: deployed.txHash } },
-    );
+    const done = await this.transition(market, {
+      type: 'lifecycle.deployed',
+      actor: system,
+      ts,
+      contractAddress: deployed.contractAddress,
+      txHash: deployed.txHash,
+    });
     // Lost a race with another run that activated it first: the same deployment, nothing to do.
     if (!done.ok && this.stateOf(market) !== 'active') throw new Error(done.message);
   }
@@ -389,12 +382,8 @@ export class Issuance {
     return result.ok ? success(this.stateOf(market)) : result;
   }
 
-  /** Sends the event through the market's actor; on commit, writes its audit row. */
-  private async transition(
-    market: ListedMarket,
-    event: LifecycleEvent,
-    audit: { decision?: 'approved' | 'rejected'; metadata?: Record<string, unknown> | undefined } = {},
-  ): Promise<Outcome<void>> {
+  /** Sends the event through the market's actor: the journal holds it, and its audit with it. */
+  private async transition(market: ListedMarket, event: LifecycleEvent): Promise<Outcome<void>> {
     const result = await this.options.supervisor.submit(
       market.definition.symbol,
       { kind: 'lifecycle', event },
@@ -409,25 +398,11 @@ export class Issuance {
           : result.message,
       );
     }
-    await this.audit(market.definition.id, {
-      eventType: AUDIT_EVENT_TYPE[event.type],
-      actorId: event.actor.id,
-      actorType: event.actor.type,
-      decision: audit.decision,
-      reason: 'reason' in event ? event.reason : 'error' in event ? event.error : undefined,
-      metadata: audit.metadata,
-      ts: event.ts,
-      lifecycleSeq: result.transition?.seq,
-    });
     return success(undefined);
   }
 
   private keep(record: MarketAssetRecord): void {
     this.records.keep(record);
-  }
-
-  private async audit(marketId: string, event: ApprovalEvent): Promise<void> {
-    await this.options.store.insertApprovalEvent(marketId, event);
   }
 
   private async remember(marketId: string, change: AssetRecordChange): Promise<void> {

@@ -5,9 +5,11 @@ import { minNotionalProblem } from '../actors/market/notional.ts';
 import type { MoneyResult } from '../actors/money.ts';
 import { explainNotDecimal, scanDecimal } from '../actors/money/decimal.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
-import { placementSummary } from '../marketdata/publisher.ts';
+import { wireOrderId } from '../events/ids.ts';
+import { placementSummary } from '../events/orders.ts';
 import type { Principal } from './principal.ts';
 import { failure, success, type ErrorCode, type Failure, type Outcome } from '../protocol/errors.ts';
+import type { AcceptedStatus } from '../protocol/messages.ts';
 import type { AmendRequest, CancelRequest, PlaceRequest } from '../protocol/schemas.ts';
 import type { UserOrders } from './userOrders.ts';
 
@@ -20,12 +22,10 @@ import type { UserOrders } from './userOrders.ts';
  * reaches a market.
  */
 
-export type OrderStatus = 'open' | 'partially_filled' | 'filled' | 'canceled';
-
 export interface Accepted {
   readonly orderId: string;
   readonly clientOrderId?: string;
-  readonly status: OrderStatus;
+  readonly status: AcceptedStatus;
   readonly filledQty: string;
   readonly remainingQty: string;
 }
@@ -96,10 +96,8 @@ function countedRejections<T>(
   };
 }
 
-/** The wire id of an order: unique across the exchange. */
-export function wireOrderId(marketId: string, orderId: number): string {
-  return `${marketId}:${orderId}`;
-}
+/** The wire id of an order: unique across the exchange (src/events/ids.ts). */
+export { wireOrderId };
 
 /** The market's order number of a wire id, when the id names an order of that market. */
 export function marketOrderNumber(marketId: string, wireId: string): number | undefined {

@@ -1,11 +1,17 @@
+import { wireOrderId } from '../events/ids.ts';
+import type { CommittedBatch, InProcessConsumer } from '../events/stream.ts';
+
 /**
  * Who has which orders open, across every market: the checks order entry makes before a command
  * reaches a market. A user's clientOrderIds are unique among their open orders exchange-wide
  * (PROTOCOL.md); a market's book only sees its own. A place reserves its clientOrderId and a slot
  * of the user's open-order limit while it is in flight; the reply confirms or releases them and
- * the publisher's "order closed" notice releases them for good.
+ * the committed event stream's `order.closed` (an in-process consumer, after the publisher)
+ * releases them for good.
  */
-export class UserOrders {
+export class UserOrders implements InProcessConsumer {
+  readonly name = 'userOrders';
+
   private readonly users = new Map<
     string,
     { open: Map<string, string | undefined>; coids: Set<string>; inFlight: number }
@@ -56,6 +62,15 @@ export class UserOrders {
     user.open.delete(orderId);
     if (clientOrderId !== undefined) user.coids.delete(clientOrderId);
     this.forget(userId, user);
+  }
+
+  /** A committed batch: the orders it closed leave the open set. */
+  onCommitted({ batch, events }: CommittedBatch): void {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (event.type === 'order.closed')
+        this.closed(event.userId, wireOrderId(batch.marketId, event.orderId));
+    }
   }
 
   isOpen(userId: string, orderId: string): boolean {

@@ -7,7 +7,8 @@ import { createMarketMoney } from '../../src/actors/money.ts';
 import { Supervisor } from '../../src/actors/supervisor.ts';
 import { bookChecksum } from '../../src/protocol/checksum.ts';
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
-import { MarketDataPublisher, placementSummary, type Publication } from '../../src/marketdata/publisher.ts';
+import { placementSummary } from '../../src/events/orders.ts';
+import { MarketDataPublisher, type Publication } from '../../src/marketdata/publisher.ts';
 import {
   ASSET_DECIMALS,
   BTC_USDC,

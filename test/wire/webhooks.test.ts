@@ -101,7 +101,14 @@ describe('entity-permissions decisions', () => {
       (e) => e.eventType === 'market.approved',
     );
     expect(approvals).toHaveLength(1);
-    expect(approvals[0]).toMatchObject({ actorType: 'compliance' });
+    // The decision's metadata travels with the journaled lifecycle event (issue 13: no second write).
+    expect(approvals[0]).toMatchObject({
+      actorType: 'compliance',
+      decision: 'approved',
+      metadata: { source: 'direct', entityId: id, eventType: 'market.approved' },
+    });
+    const { metadata } = approvals[0] as { metadata?: { eventId?: unknown } };
+    expect(typeof metadata?.eventId).toBe('string');
   });
 
   it('accepts an SNS envelope verified by its signature, and then treats the direct copy as a duplicate', async () => {

@@ -1,17 +1,19 @@
 /**
- * The fold of journal records into a page's rows. Order status comes from the book events:
- * accepted (+ rested) → open; fills → partially_filled / filled (filled_qty = qty − remaining);
- * canceled → canceled; pending → pending_trigger; triggered → back to the fill-derived status;
- * amended → the new price, qty and remaining. Lifecycle commands give market_lifecycle_events rows
- * (the transition the machine recorded, or the refusal); accepted deposits give audit_log rows.
+ * A page's rows from the domain events of its journal records (src/events/fold.ts, the fold the
+ * publisher uses too). Orders follow their events through src/events/orders.ts (applyOrderChange,
+ * statusOf: filled_qty = qty − remaining). Lifecycle events give market_lifecycle_events rows
+ * (the transition the machine recorded, or the refusal); credits give audit_log rows.
  */
 
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import type { LifecycleEvent } from '../../../machines/marketLifecycle.ts';
-import type { BookEvent } from '../../actors/book/types.ts';
-import { LEDGER_JOURNAL_ID, type BatchEntry, type JournalCommand } from '../../actors/market/types.ts';
-import type { decodeBatch } from '../journalCodec.ts';
+import type { AcceptedEvent } from '../../actors/book/types.ts';
+import type { Posting } from '../../actors/ledger/index.ts';
+import { LEDGER_JOURNAL_ID, type JournalBatch } from '../../actors/market/types.ts';
+import type { DomainEvent, LifecycleRefused, LifecycleTransition } from '../../events/domain.ts';
+import { foldBatch } from '../../events/fold.ts';
+import { tradeId, wireOrderId } from '../../events/ids.ts';
+import { applyOrderChange, type OrderChange } from '../../events/orders.ts';
 import { ProjectionError, safeInteger } from './relational.ts';
 import {
   PostingColumns,
@@ -43,61 +45,28 @@ function isoTime(ts: number): string {
  */
 interface PendingChange {
   readonly orderId: number;
-  readonly event: BookEvent;
+  readonly change: OrderChange;
   readonly globalSeq: number;
   readonly ts: string;
 }
 
-/** An event's effect on one of its orders (`orderId` tells a fill's taker from its maker). */
+/** A change's effect on one of its orders (orders.ts), and when the order last changed. */
 function applyChange(
   order: OrderState,
   orderId: number,
-  event: BookEvent,
+  change: OrderChange,
   globalSeq: number,
   ts: string,
 ): void {
-  switch (event.type) {
-    case 'fill':
-      order.remaining = orderId === event.takerOrderId ? event.takerRemaining : event.makerRemaining;
-      break;
-    case 'rested':
-      order.remaining = event.remaining;
-      order.price = event.price;
-      order.pending = false;
-      break;
-    case 'pending':
-      order.pending = true;
-      break;
-    case 'triggered':
-      order.pending = false;
-      break;
-    case 'canceled':
-      order.remaining = event.remaining;
-      order.canceled = true;
-      order.pending = false;
-      break;
-    case 'amended':
-      order.price = event.price;
-      order.qty = event.qty;
-      order.remaining = event.remaining;
-      break;
-    case 'decremented':
-      order.qty -= event.qty;
-      order.remaining = event.remaining;
-      break;
-    case 'accepted':
-    case 'rejected':
-    case 'level':
-      return;
-  }
+  applyOrderChange(order, orderId, change);
   order.updatedGlobalSeq = globalSeq;
   order.updatedAt = ts;
 }
 
 /**
- * The effects of one page, gathered in memory: orders created in it, changes to orders created
- * before (applied once their rows are loaded), trades, postings, balance deltas, lifecycle and
- * audit rows.
+ * The effects of one page, gathered in memory from the domain events of its records (the one fold,
+ * src/events/fold.ts): orders created in it, changes to orders created before (applied once their
+ * rows are loaded), trades, postings, balance deltas, lifecycle and audit rows.
  */
 export class PageState {
   readonly orders = new Map<string, OrderState>();
@@ -110,66 +79,112 @@ export class PageState {
   readonly lifecycle: LifecycleRow[] = [];
   readonly audit: AuditRow[] = [];
   entries = 0;
+  /** The events of the record being applied (one array for the page). */
+  readonly #events: DomainEvent[] = [];
 
-  apply(globalSeq: number, batch: ReturnType<typeof decodeBatch>): void {
+  apply(globalSeq: number, batch: JournalBatch): void {
     const { marketId } = batch;
     this.entries += batch.entries.length;
-    const { entries } = batch;
-    for (let entryIndex = 0; entryIndex < entries.length; entryIndex++) {
-      const entry = entries[entryIndex]!;
-      const ts = this.#isoTime(entry.ts);
-      const ps = this.postings;
-      const es = this.postingEntries;
-      if (entry.postings.length > 0) {
-        es.globalSeq.push(globalSeq);
-        es.index.push(entryIndex);
-        es.marketId.push(marketId);
-        es.ts.push(ts);
-      }
-      const entryRef = es.globalSeq.length;
-      const { postings } = entry;
-      for (let postingIndex = 0; postingIndex < postings.length; postingIndex++) {
-        const posting = postings[postingIndex]!;
-        ps.entry.push(entryRef);
-        ps.index.push(postingIndex);
-        ps.account.push(posting.account);
-        ps.asset.push(posting.asset);
-        ps.bucket.push(posting.bucket);
-        ps.amount.push(posting.amount.toString());
-        ps.kind.push(posting.kind);
-        const key = `${posting.account}\u0000${posting.asset}`;
-        let delta = this.deltas.get(key);
-        if (delta === undefined) {
-          delta = { account: posting.account, asset: posting.asset, available: 0n, locked: 0n };
-          this.deltas.set(key, delta);
-        }
-        if (posting.bucket === 'available') delta.available += posting.amount;
-        else delta.locked += posting.amount;
-      }
-      const { command } = entry;
-      if (command.kind === 'lifecycle') this.#lifecycle(marketId, globalSeq, entry, command.event);
-      else if (command.kind === 'deposit') {
-        if (marketId !== LEDGER_JOURNAL_ID)
-          throw new ProjectionError(`a deposit in market record ${globalSeq}`);
-        if (entry.result.ok) {
+    const events = this.#events;
+    events.length = 0;
+    foldBatch(batch, events);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      switch (event.type) {
+        case 'balance.changed':
+          this.#postings(marketId, globalSeq, event.entry, this.#isoTime(event.ts), event.postings);
+          break;
+        case 'lifecycle.transition':
+        case 'lifecycle.refused':
+          this.#lifecycle(marketId, globalSeq, event);
+          break;
+        case 'credit':
+          if (marketId !== LEDGER_JOURNAL_ID)
+            throw new ProjectionError(`a deposit in market record ${globalSeq}`);
           this.audit.push({
             globalSeq,
-            entryIndex,
-            ledgerSeq: entry.seq,
+            entryIndex: event.entry,
+            ledgerSeq: event.seq,
             kind: 'deposit',
-            account: command.userId,
-            asset: command.asset,
-            amount: command.amount,
-            ts,
+            account: event.userId,
+            asset: event.asset,
+            amount: event.amount,
+            ts: this.#isoTime(event.ts),
           });
+          break;
+        case 'order.accepted':
+          this.#accepted(marketId, globalSeq, this.#isoTime(event.ts), event.order);
+          break;
+        case 'fill': {
+          const { fill } = event;
+          const ts = this.#isoTime(event.ts);
+          const takerKey = wireOrderId(marketId, fill.takerOrderId);
+          const makerKey = wireOrderId(marketId, fill.makerOrderId);
+          this.trades.push({
+            id: tradeId(marketId, event.seq, event.n),
+            marketId,
+            makerOrderId: makerKey,
+            takerOrderId: takerKey,
+            makerUserId: fill.makerUserId,
+            takerUserId: fill.takerUserId,
+            takerSide: fill.takerSide,
+            price: fill.price,
+            qty: fill.qty,
+            ts,
+            globalSeq,
+          });
+          this.#change(takerKey, fill.takerOrderId, fill, globalSeq, ts);
+          this.#change(makerKey, fill.makerOrderId, fill, globalSeq, ts);
+          break;
         }
+        case 'order.changed':
+          this.#change(
+            wireOrderId(marketId, event.orderId),
+            event.orderId,
+            event.change,
+            globalSeq,
+            this.#isoTime(event.ts),
+          );
+          break;
+        case 'order.closed':
+        case 'book.level':
+          break;
       }
-      if (!entry.result.ok) continue;
-      let fills = 0;
-      for (const event of entry.result.events) {
-        this.#event(marketId, globalSeq, entry.seq, ts, event, fills);
-        if (event.type === 'fill') fills++;
+    }
+    events.length = 0;
+  }
+
+  #postings(
+    marketId: string,
+    globalSeq: number,
+    entryIndex: number,
+    ts: string,
+    postings: readonly Posting[],
+  ): void {
+    const ps = this.postings;
+    const es = this.postingEntries;
+    es.globalSeq.push(globalSeq);
+    es.index.push(entryIndex);
+    es.marketId.push(marketId);
+    es.ts.push(ts);
+    const entryRef = es.globalSeq.length;
+    for (let postingIndex = 0; postingIndex < postings.length; postingIndex++) {
+      const posting = postings[postingIndex]!;
+      ps.entry.push(entryRef);
+      ps.index.push(postingIndex);
+      ps.account.push(posting.account);
+      ps.asset.push(posting.asset);
+      ps.bucket.push(posting.bucket);
+      ps.amount.push(posting.amount.toString());
+      ps.kind.push(posting.kind);
+      const key = `${posting.account}\u0000${posting.asset}`;
+      let delta = this.deltas.get(key);
+      if (delta === undefined) {
+        delta = { account: posting.account, asset: posting.asset, available: 0n, locked: 0n };
+        this.deltas.set(key, delta);
       }
+      if (posting.bucket === 'available') delta.available += posting.amount;
+      else delta.locked += posting.amount;
     }
   }
 
@@ -185,120 +200,72 @@ export class PageState {
     return this.#lastIso;
   }
 
-  #lifecycle(
-    marketId: string,
-    globalSeq: number,
-    entry: BatchEntry<JournalCommand>,
-    event: LifecycleEvent,
-  ): void {
-    const { result } = entry;
-    if (result.ok && result.transition === undefined) return;
-    const notice = result.ok ? result.transition : undefined;
-    const actor = notice?.actor ?? event.actor;
+  #lifecycle(marketId: string, globalSeq: number, event: LifecycleTransition | LifecycleRefused): void {
+    const notice = event.type === 'lifecycle.transition' ? event.notice : undefined;
+    const command = event.event;
+    const actor = notice?.actor ?? command.actor;
+    const refused = event.type === 'lifecycle.refused' ? event : undefined;
     this.lifecycle.push({
       marketId,
-      marketSeq: entry.seq,
+      marketSeq: event.seq,
       lifecycleSeq: notice?.seq ?? null,
       outcome: notice === undefined ? 'rejected' : 'transition',
       from: notice?.from ?? null,
       to: notice?.to ?? null,
-      eventType: notice?.event ?? event.type,
+      eventType: notice?.event ?? command.type,
       actorId: actor.id,
       actorType: actor.type,
-      reason: (notice === undefined ? event.reason : notice.reason) ?? null,
-      errorCode: result.ok ? null : result.code,
-      errorMessage: result.ok ? null : result.message,
+      reason: (notice === undefined ? command.reason : notice.reason) ?? null,
+      errorCode: refused?.code ?? null,
+      errorMessage: refused?.message ?? null,
       contractAddress: notice?.contractAddress ?? null,
       txHash: notice?.deploymentTxHash ?? null,
       deployError: notice?.deployError ?? null,
-      ts: isoTime(notice?.ts ?? event.ts),
+      metadata: command.metadata === undefined ? null : JSON.stringify(command.metadata),
+      ts: isoTime(notice?.ts ?? command.ts),
       globalSeq,
     });
   }
 
-  #event(
-    marketId: string,
-    globalSeq: number,
-    seq: number,
-    ts: string,
-    event: BookEvent,
-    /** Fills of the entry before this event: numbers a fill's trade. */
-    fillsBefore: number,
-  ): void {
-    switch (event.type) {
-      case 'accepted': {
-        const key = `${marketId}:${event.orderId}`;
-        if (this.orders.has(key) || this.pendingChanges.has(key)) {
-          throw new ProjectionError(`order ${key} accepted twice`);
-        }
-        this.orders.set(key, {
-          id: key,
-          isNew: true,
-          marketId,
-          orderId: event.orderId,
-          userId: event.userId,
-          clientOrderId: event.clientOrderId ?? null,
-          side: event.side,
-          type: event.orderType,
-          tif: event.tif,
-          price: event.price ?? null,
-          stopPrice: event.stopPrice ?? null,
-          qty: event.qty,
-          remaining: event.qty,
-          pending: false,
-          canceled: false,
-          createdGlobalSeq: globalSeq,
-          updatedGlobalSeq: globalSeq,
-          createdAt: ts,
-          updatedAt: ts,
-        });
-        return;
-      }
-      case 'fill': {
-        const takerKey = `${marketId}:${event.takerOrderId}`;
-        const makerKey = `${marketId}:${event.makerOrderId}`;
-        this.trades.push({
-          id: `${marketId}:${seq}:${fillsBefore}`,
-          marketId,
-          makerOrderId: makerKey,
-          takerOrderId: takerKey,
-          makerUserId: event.makerUserId,
-          takerUserId: event.takerUserId,
-          takerSide: event.takerSide,
-          price: event.price,
-          qty: event.qty,
-          ts,
-          globalSeq,
-        });
-        this.#change(takerKey, event.takerOrderId, event, globalSeq, ts);
-        this.#change(makerKey, event.makerOrderId, event, globalSeq, ts);
-        return;
-      }
-      case 'rested':
-      case 'pending':
-      case 'triggered':
-      case 'canceled':
-      case 'amended':
-      case 'decremented':
-        this.#change(`${marketId}:${event.orderId}`, event.orderId, event, globalSeq, ts);
-        return;
-      case 'rejected':
-      case 'level':
-        return;
+  #accepted(marketId: string, globalSeq: number, ts: string, event: AcceptedEvent): void {
+    const key = wireOrderId(marketId, event.orderId);
+    if (this.orders.has(key) || this.pendingChanges.has(key)) {
+      throw new ProjectionError(`order ${key} accepted twice`);
     }
+    this.orders.set(key, {
+      id: key,
+      isNew: true,
+      marketId,
+      orderId: event.orderId,
+      userId: event.userId,
+      clientOrderId: event.clientOrderId ?? null,
+      side: event.side,
+      type: event.orderType,
+      tif: event.tif,
+      price: event.price ?? null,
+      stopPrice: event.stopPrice ?? null,
+      qty: event.qty,
+      remaining: event.qty,
+      pending: false,
+      canceled: false,
+      createdGlobalSeq: globalSeq,
+      updatedGlobalSeq: globalSeq,
+      createdAt: ts,
+      updatedAt: ts,
+    });
   }
 
-  /** Applies an event to an order of the page now, or keeps it for after the order is loaded. */
-  #change(key: string, orderId: number, event: BookEvent, globalSeq: number, ts: string): void {
+  /** Applies a change to an order of the page now, or keeps it for after the order is loaded. */
+  #change(key: string, orderId: number, change: OrderChange, globalSeq: number, ts: string): void {
     const order = this.orders.get(key);
     if (order !== undefined) {
-      applyChange(order, orderId, event, globalSeq, ts);
+      applyChange(order, orderId, change, globalSeq, ts);
       return;
     }
-    const change: PendingChange = { orderId, event, globalSeq, ts };
+    const pending: PendingChange = { orderId, change, globalSeq, ts };
     const list = this.pendingChanges.get(key);
-    if (list === undefined) this.pendingChanges.set(key, [change]);
-    else list.push(change);
+    if (list === undefined) this.pendingChanges.set(key, [pending]);
+    else list.push(pending);
   }
 
   /**
@@ -348,8 +315,8 @@ export class PageState {
   resolve(): void {
     for (const [key, changes] of this.pendingChanges) {
       const order = this.orders.get(key)!;
-      for (const { orderId, event, globalSeq, ts } of changes)
-        applyChange(order, orderId, event, globalSeq, ts);
+      for (const { orderId, change, globalSeq, ts } of changes)
+        applyChange(order, orderId, change, globalSeq, ts);
     }
   }
 }

@@ -2,7 +2,7 @@
 
 import type { OrderType, Side, TimeInForce } from '../../actors/book/types.ts';
 
-export type OrderStatus = 'open' | 'partially_filled' | 'filled' | 'canceled' | 'pending_trigger';
+export type { AcceptedOrderStatus as OrderStatus } from '../../events/orders.ts';
 
 /** An order's projected state while a page is applied. */
 export interface OrderState {
@@ -76,6 +76,8 @@ export interface LifecycleRow {
   contractAddress: string | null;
   txHash: string | null;
   deployError: string | null;
+  /** The command's event metadata as JSON text (LifecycleEventBase.metadata). */
+  metadata: string | null;
   ts: string;
   globalSeq: number;
 }
@@ -89,11 +91,4 @@ export interface AuditRow {
   asset: string;
   amount: bigint;
   ts: string;
-}
-
-export function statusOf(order: OrderState): OrderStatus {
-  if (order.canceled) return 'canceled';
-  if (order.pending) return 'pending_trigger';
-  if (order.remaining === 0) return 'filled';
-  return order.remaining < order.qty ? 'partially_filled' : 'open';
 }

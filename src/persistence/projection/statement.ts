@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { PageState } from './fold.ts';
 import { pgArray } from './pgArray.ts';
 import { RELATIONAL_PROJECTION } from './relational.ts';
-import { statusOf, type AuditRow, type LifecycleRow, type OrderState, type TradeRow } from './rows.ts';
+import { statusOf } from '../../events/orders.ts';
+import type { AuditRow, LifecycleRow, OrderState, TradeRow } from './rows.ts';
 
 const Moved = z.object({ moved: z.number() });
 
@@ -224,8 +225,11 @@ export async function writePage(
       new_lifecycle AS (
         INSERT INTO market_lifecycle_events (market_id, market_seq, lifecycle_seq, outcome, from_state,
           to_state, event_type, actor_id, actor_type, reason, error_code, error_message, contract_address,
-          tx_hash, deploy_error, ts, global_seq)
-        SELECT u.* FROM unnest(
+          tx_hash, deploy_error, ts, global_seq, metadata)
+        SELECT u.market_id, u.market_seq, u.lifecycle_seq, u.outcome, u.from_state, u.to_state,
+          u.event_type, u.actor_id, u.actor_type, u.reason, u.error_code, u.error_message,
+          u.contract_address, u.tx_hash, u.deploy_error, u.ts, u.global_seq, u.metadata::jsonb
+        FROM unnest(
           ${pgArray(
             l((x) => x.marketId),
             'text',
@@ -285,8 +289,14 @@ export async function writePage(
           ${pgArray(
             l((x) => x.globalSeq),
             'int8',
+          )}, ${pgArray(
+            l((x) => x.metadata),
+            'text',
           )}
-        ) AS u WHERE EXISTS (SELECT FROM cur)
+        ) AS u(market_id, market_seq, lifecycle_seq, outcome, from_state, to_state, event_type,
+          actor_id, actor_type, reason, error_code, error_message, contract_address, tx_hash,
+          deploy_error, ts, global_seq, metadata)
+        WHERE EXISTS (SELECT FROM cur)
       ),
       new_audit AS (
         INSERT INTO audit_log (global_seq, entry_index, ledger_seq, kind, account, asset, amount, ts)

@@ -1,0 +1,219 @@
+/**
+ * The committed event stream: every batch the journal committed, as its ordered domain events
+ * (the one fold, fold.ts), handed to consumers in commit order.
+ *
+ * In-process consumers (the publisher, market data, the open-order index) subscribe to a
+ * CommittedEventStream: the supervisor's `publish` hook calls `publish(batch)` once the batch is
+ * committed; the batch is folded once and each consumer is called in subscription order, before
+ * the next batch.
+ *
+ * Durable consumers (the projector; next the notifier, settlement, analytics) run through a
+ * DurableConsumerRunner: a name, a cursor row of their own in Postgres (projection_cursors, the
+ * table of every durable consumer's cursor: migration 1763800000081), and pages of journal records
+ * after it, folded the same way. A page's effects and the cursor's move commit in one
+ * transaction, the cursor row locked for it, so each consumer sees every event exactly once, in
+ * global_seq order, across restarts and with more than one runner. The projector keeps its own
+ * pipelined page scheduler (src/persistence/projection/scheduler.ts) over the same fold and the
+ * same cursor table (its row: `relational`).
+ */
+
+import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import type { JournalBatch } from '../actors/market/types.ts';
+import { decodeBatch } from '../persistence/journalCodec.ts';
+import type { DomainEvent } from './domain.ts';
+import { foldBatch } from './fold.ts';
+
+/** One committed batch and its domain events, in order. */
+export interface CommittedBatch {
+  readonly batch: JournalBatch;
+  readonly events: readonly DomainEvent[];
+}
+
+/** A consumer in the exchange's process, called right after each commit (an object, not a closure). */
+export interface InProcessConsumer {
+  readonly name: string;
+  onCommitted(committed: CommittedBatch): void;
+}
+
+/** The in-process side of the stream: one fold per committed batch, consumers in order. */
+export class CommittedEventStream {
+  readonly #consumers: InProcessConsumer[] = [];
+
+  /** Adds a consumer after those subscribed before it (it is called after them, for every batch). */
+  subscribe(consumer: InProcessConsumer): void {
+    if (this.#consumers.some((c) => c.name === consumer.name)) {
+      throw new Error(`a consumer ${consumer.name} is subscribed already`);
+    }
+    this.#consumers.push(consumer);
+  }
+
+  /** A batch the journal committed (the supervisor's `publish` hook): folds it, calls every consumer. */
+  publish(batch: JournalBatch): CommittedBatch {
+    const committed: CommittedBatch = { batch, events: foldBatch(batch) };
+    const consumers = this.#consumers;
+    for (let i = 0; i < consumers.length; i++) consumers[i]!.onCommitted(committed);
+    return committed;
+  }
+}
+
+/** A journal record as a durable consumer sees it. */
+export interface CommittedRecord extends CommittedBatch {
+  readonly globalSeq: number;
+}
+
+/** A page of records: every record after `from` up to `to`, gapless, in global_seq order. */
+export interface EventPage {
+  readonly from: number;
+  readonly to: number;
+  readonly records: readonly CommittedRecord[];
+}
+
+/** A consumer whose effects are in Postgres: applied in the transaction that moves its cursor. */
+export interface DurableConsumer {
+  /** Its cursor's name (a row of projection_cursors); stable across releases. */
+  readonly name: string;
+  /** Applies a page's effects in `tx`; throwing rolls them back with the cursor (the page is retried). */
+  apply(tx: DatabaseTransactionConnection, page: EventPage): Promise<void>;
+}
+
+export interface DurableConsumerOptions {
+  /** Most records per page (one transaction); default 500. */
+  readonly pageSize?: number;
+  /** Called when a continuous run (start) fails a round; it retries on the next tick. */
+  readonly onError?: (error: unknown) => void;
+}
+
+const CursorRow = z.object({ global_seq: z.string() });
+const RecordRow = z.object({ global_seq: z.string(), record: z.instanceof(Buffer) });
+
+function seqOf(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`global_seq ${text} is not a safe integer`);
+  return value;
+}
+
+/** Runs one durable consumer: pages after its cursor, each with its effects in one transaction. */
+export class DurableConsumerRunner {
+  readonly #pool: DatabasePool;
+  readonly #consumer: DurableConsumer;
+  readonly #pageSize: number;
+  readonly #onError: (error: unknown) => void;
+  #running: Promise<number> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = true;
+  /** Set by stop(): a round in progress ends after its current page. */
+  #halting = false;
+
+  constructor(pool: DatabasePool, consumer: DurableConsumer, options: DurableConsumerOptions = {}) {
+    const pageSize = options.pageSize ?? 500;
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+      throw new RangeError('pageSize must be a positive integer');
+    }
+    this.#pool = pool;
+    this.#consumer = consumer;
+    this.#pageSize = pageSize;
+    this.#onError =
+      options.onError ??
+      ((error) => {
+        console.error(error);
+      });
+  }
+
+  /** The consumer's cursor: the last global_seq whose effects committed (0 before any). */
+  async cursor(): Promise<number> {
+    const row = await this.#pool.maybeOne(sql.type(CursorRow)`
+      SELECT global_seq::text AS global_seq FROM projection_cursors
+      WHERE projection = ${this.#consumer.name}`);
+    return row === null ? 0 : seqOf(row.global_seq);
+  }
+
+  /** Applies every committed record after the cursor, page by page; resolves with how many. */
+  runOnce(): Promise<number> {
+    // One round at a time in this process; other processes wait on the cursor row's lock.
+    const previous = this.#running ?? Promise.resolve(0);
+    const run = previous.catch(() => 0).then(() => this.#catchUp());
+    this.#running = run;
+    void run
+      .finally(() => {
+        if (this.#running === run) this.#running = undefined;
+      })
+      .catch(() => undefined);
+    return run;
+  }
+
+  /** Catches up every intervalMs until stop(). */
+  start(intervalMs = 50): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    const tick = () => {
+      if (this.#stopped) return;
+      this.runOnce()
+        .catch((error: unknown) => {
+          this.#onError(error);
+        })
+        .finally(() => {
+          if (!this.#stopped) this.#timer = setTimeout(tick, intervalMs);
+        });
+    };
+    tick();
+  }
+
+  /** Stops the continuous run; resolves once a round in flight has finished. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#halting = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    try {
+      await this.#running?.catch(() => undefined);
+    } finally {
+      this.#halting = false;
+    }
+  }
+
+  async #catchUp(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const applied = await this.#page();
+      total += applied;
+      if (applied < this.#pageSize) return total;
+      if (this.#halting) return total;
+    }
+  }
+
+  /** One page in one transaction: lock the cursor, read after it, apply, move it. */
+  async #page(): Promise<number> {
+    const name = this.#consumer.name;
+    return this.#pool.transaction(async (tx) => {
+      await tx.query(sql.unsafe`
+        INSERT INTO projection_cursors (projection, global_seq) VALUES (${name}, 0)
+        ON CONFLICT (projection) DO NOTHING`);
+      const cursor = seqOf(
+        (
+          await tx.one(sql.type(CursorRow)`
+            SELECT global_seq::text AS global_seq FROM projection_cursors
+            WHERE projection = ${name} FOR UPDATE`)
+        ).global_seq,
+      );
+      const rows = await tx.any(sql.type(RecordRow)`
+        SELECT global_seq::text AS global_seq, record FROM journal
+        WHERE journal.global_seq > ${cursor} ORDER BY journal.global_seq LIMIT ${this.#pageSize}`);
+      const records: CommittedRecord[] = [];
+      let expected = cursor + 1;
+      for (const row of rows) {
+        const globalSeq = seqOf(row.global_seq);
+        if (globalSeq !== expected) break; // not yet visible: the next round takes it
+        const batch = decodeBatch(row.record);
+        records.push({ globalSeq, batch, events: foldBatch(batch) });
+        expected++;
+      }
+      if (records.length === 0) return 0;
+      const to = expected - 1;
+      await this.#consumer.apply(tx, { from: cursor, to, records });
+      await tx.query(sql.unsafe`
+        UPDATE projection_cursors SET global_seq = ${to}, updated_at = now() WHERE projection = ${name}`);
+      return records.length;
+    });
+  }
+}
