@@ -11,3 +11,12 @@ export function wireOrderId(marketId: string, orderId: number): string {
 export function tradeId(marketId: string, seq: number, n: number): string {
   return `${marketId}:${seq}:${n}`;
 }
+
+/** The market's order number of a wire id, when the id names an order of that market. */
+export function marketOrderNumber(marketId: string, wireId: string): number | undefined {
+  if (!wireId.startsWith(`${marketId}:`)) return undefined;
+  const rest = wireId.slice(marketId.length + 1);
+  if (!/^[1-9][0-9]{0,15}$/.test(rest)) return undefined;
+  const n = Number(rest);
+  return Number.isSafeInteger(n) ? n : undefined;
+}

@@ -1,9 +1,6 @@
 import { acceptsOrder, type OrderAction } from '../../machines/marketLifecyclePolicy.ts';
 import type { Catalog, ListedMarket } from '../actors/catalog.ts';
 import type { CommandResult, MarketCommand } from '../actors/market/types.ts';
-import { minNotionalProblem } from '../actors/market/notional.ts';
-import type { MoneyResult } from '../actors/money.ts';
-import { explainNotDecimal, scanDecimal } from '../actors/money/decimal.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { wireOrderId } from '../events/ids.ts';
 import { placementSummary } from '../events/orders.ts';
@@ -12,6 +9,7 @@ import { failure, success, type ErrorCode, type Failure, type Outcome } from '..
 import type { AcceptedStatus } from '../protocol/messages.ts';
 import type { AmendRequest, CancelRequest, PlaceRequest } from '../protocol/schemas.ts';
 import type { UserOrders } from './userOrders.ts';
+import { decimalProblem, orderRef, placeCommand, placeProblem } from './orderCommands.ts';
 
 /*
  * Order entry, shared by the WebSocket and HTTP surfaces: wire requests (decimal strings, ids as
@@ -98,15 +96,6 @@ function countedRejections<T>(
 
 /** The wire id of an order: unique across the exchange (src/events/ids.ts). */
 export { wireOrderId };
-
-/** The market's order number of a wire id, when the id names an order of that market. */
-export function marketOrderNumber(marketId: string, wireId: string): number | undefined {
-  if (!wireId.startsWith(`${marketId}:`)) return undefined;
-  const rest = wireId.slice(marketId.length + 1);
-  if (!/^[1-9][0-9]{0,15}$/.test(rest)) return undefined;
-  const n = Number(rest);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
 
 export class OrderEntry {
   private readonly clock: () => number;
@@ -338,98 +327,4 @@ export class OrderEntry {
 
 function unknownMarket(name: string): Failure {
   return failure('unknown_market', `no market ${name}`);
-}
-
-function badMoney<T>(result: MoneyResult<T>): Failure | undefined {
-  return result.ok ? undefined : failure('bad_request', result.message);
-}
-
-/** What makes a placement bad whatever its market: the fields its type needs, decimals' grammar. */
-function placeProblem(r: PlaceRequest): string | undefined {
-  const limitType = r.type === 'limit' || r.type === 'stop_limit';
-  const stopType = r.type === 'stop_limit' || r.type === 'stop_market';
-  if (limitType !== (r.price !== undefined)) {
-    return limitType ? `price is required for ${r.type}` : `price is not allowed for ${r.type}`;
-  }
-  if (stopType !== (r.stopPrice !== undefined)) {
-    return stopType ? `stopPrice is required for ${r.type}` : `stopPrice is not allowed for ${r.type}`;
-  }
-  if (r.quoteQty !== undefined && !((r.type === 'market' || r.type === 'stop_market') && r.side === 'buy')) {
-    return 'quoteQty is only for market and stop_market buys';
-  }
-  if (r.qty === undefined && r.quoteQty === undefined) return 'qty is required';
-  if ((r.tif === 'GTD') !== (r.expireAt !== undefined)) {
-    return r.tif === 'GTD' ? 'expireAt is required for GTD' : 'expireAt is only for GTD orders';
-  }
-  if (r.postOnly === true && (!limitType || (r.tif ?? 'GTC') !== 'GTC')) {
-    return 'postOnly is only for GTC limit and stop_limit orders';
-  }
-  return (
-    decimalProblem('qty', r.qty) ??
-    decimalProblem('price', r.price) ??
-    decimalProblem('stopPrice', r.stopPrice) ??
-    decimalProblem('quoteQty', r.quoteQty)
-  );
-}
-
-/** A decimal string that no market could take: not a plain decimal, or not positive. */
-function decimalProblem(field: string, text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  if (scanDecimal(text) === undefined) return `${field} must be a plain decimal: ${explainNotDecimal(text)}`;
-  if (/^[0.]+$/.test(text)) return `${field} must be positive`;
-  return undefined;
-}
-
-function placeCommand(
-  userId: string,
-  market: ListedMarket,
-  r: PlaceRequest,
-): Outcome<Omit<Extract<MarketCommand, { kind: 'place' }>, never>> {
-  const { money } = market;
-  const qty = r.qty === undefined ? undefined : money.parseQty(r.qty);
-  const price = r.price === undefined ? undefined : money.parsePrice(r.price);
-  const stopPrice = r.stopPrice === undefined ? undefined : money.parsePrice(r.stopPrice, 'stopPrice');
-  const budget = r.quoteQty === undefined ? undefined : money.parseQuoteBudget(r.quoteQty);
-  for (const parsed of [qty, price, stopPrice, budget]) {
-    const bad = parsed === undefined ? undefined : badMoney(parsed);
-    if (bad !== undefined) return bad;
-  }
-  const tif = r.tif ?? 'GTC';
-  const small = minNotionalProblem(
-    money,
-    price?.ok ? price.value : undefined,
-    qty?.ok ? qty.value : undefined,
-    budget?.ok ? budget.value : undefined,
-  );
-  if (small !== undefined) return failure('bad_request', small);
-  return success({
-    kind: 'place',
-    userId,
-    side: r.side,
-    type: r.type,
-    // A budget-only (stop_)market buy: the book caps it by maxQty; the budget decides (a FOK one
-    // fills when the whole budget can be spent, src/actors/book/types.ts).
-    qty: qty?.ok ? qty.value : money.maxLots,
-    price: price?.ok ? price.value : undefined,
-    stopPrice: stopPrice?.ok ? stopPrice.value : undefined,
-    tif,
-    postOnly: r.postOnly ?? false,
-    stp: r.stp ?? 'cancel_taker',
-    clientOrderId: r.clientOrderId,
-    quoteBudget: budget?.ok ? budget.value : undefined,
-    expireAt: r.expireAt,
-  });
-}
-
-function orderRef(
-  userId: string,
-  market: ListedMarket,
-  r: { orderId?: string | undefined; clientOrderId?: string | undefined },
-): Outcome<{ userId: string; orderId?: number; clientOrderId?: string }> {
-  if (r.orderId !== undefined) {
-    const n = marketOrderNumber(market.definition.id, r.orderId);
-    if (n === undefined) return failure('not_found', `no order ${r.orderId} in ${market.definition.symbol}`);
-    return success({ userId, orderId: n });
-  }
-  return success({ userId, ...(r.clientOrderId === undefined ? {} : { clientOrderId: r.clientOrderId }) });
 }
