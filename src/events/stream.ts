@@ -21,6 +21,7 @@ import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slon
 import { z } from 'zod';
 import type { JournalBatch } from '../actors/market/types.ts';
 import { decodeBatch } from '../persistence/journalCodec.ts';
+import { Rounds } from '../persistence/rounds.ts';
 import type { DomainEvent } from './domain.ts';
 import { foldBatch } from './fold.ts';
 
@@ -99,9 +100,7 @@ export class DurableConsumerRunner {
   readonly #consumer: DurableConsumer;
   readonly #pageSize: number;
   readonly #onError: (error: unknown) => void;
-  #running: Promise<number> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = true;
+  readonly #rounds: Rounds;
   /** Set by stop(): a round in progress ends after its current page. */
   #halting = false;
 
@@ -118,6 +117,15 @@ export class DurableConsumerRunner {
       ((error) => {
         console.error(error);
       });
+    this.#rounds = new Rounds(
+      () => this.#catchUp(),
+      (error) => {
+        this.#onError(error);
+      },
+      (halting) => {
+        this.#halting = halting;
+      },
+    );
   }
 
   /** The consumer's cursor: the last global_seq whose effects committed (0 before any). */
@@ -131,45 +139,17 @@ export class DurableConsumerRunner {
   /** Applies every committed record after the cursor, page by page; resolves with how many. */
   runOnce(): Promise<number> {
     // One round at a time in this process; other processes wait on the cursor row's lock.
-    const previous = this.#running ?? Promise.resolve(0);
-    const run = previous.catch(() => 0).then(() => this.#catchUp());
-    this.#running = run;
-    void run
-      .finally(() => {
-        if (this.#running === run) this.#running = undefined;
-      })
-      .catch(() => undefined);
-    return run;
+    return this.#rounds.runOnce();
   }
 
   /** Catches up every intervalMs until stop(). */
   start(intervalMs = 50): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    const tick = () => {
-      if (this.#stopped) return;
-      this.runOnce()
-        .catch((error: unknown) => {
-          this.#onError(error);
-        })
-        .finally(() => {
-          if (!this.#stopped) this.#timer = setTimeout(tick, intervalMs);
-        });
-    };
-    tick();
+    this.#rounds.start(intervalMs);
   }
 
   /** Stops the continuous run; resolves once a round in flight has finished. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#halting = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    try {
-      await this.#running?.catch(() => undefined);
-    } finally {
-      this.#halting = false;
-    }
+  stop(): Promise<void> {
+    return this.#rounds.stop();
   }
 
   async #catchUp(): Promise<number> {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { clearProjectionLagSource, setProjectionLagSource, type ProjectionLagSource } from './metrics.ts';
 import { RELATIONAL_PROJECTION, safeInteger } from './projection/relational.ts';
 import { PageScheduler } from './projection/scheduler.ts';
+import { Rounds } from './rounds.ts';
 
 export { ProjectionError, RELATIONAL_PROJECTION } from './projection/relational.ts';
 export type { OrderStatus } from './projection/rows.ts';
@@ -52,9 +53,7 @@ export class Projector implements ProjectionLagSource {
   readonly #pool: DatabasePool;
   readonly #pages: PageScheduler;
   readonly #onError: (error: unknown) => void;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<number> | undefined;
-  #stopped = true;
+  readonly #rounds: Rounds;
 
   constructor(pool: DatabasePool, options: ProjectorOptions = {}) {
     const pageSize = options.pageSize ?? 1_000;
@@ -70,6 +69,16 @@ export class Projector implements ProjectionLagSource {
       ((error) => {
         console.error(error);
       });
+    const pages = this.#pages;
+    this.#rounds = new Rounds(
+      () => pages.run(),
+      (error) => {
+        this.#onError(error);
+      },
+      (halting) => {
+        pages.halting = halting;
+      },
+    );
   }
 
   /**
@@ -106,7 +115,7 @@ export class Projector implements ProjectionLagSource {
   waitFor(globalSeq: number, timeoutMs: number): Promise<boolean> {
     if (this.#pages.projected >= globalSeq) return Promise.resolve(true);
     const reached = this.#pages.wait(globalSeq, timeoutMs);
-    if (this.#running === undefined) this.#kick();
+    if (!this.#rounds.busy) this.#kick();
     return reached;
   }
 
@@ -115,7 +124,7 @@ export class Projector implements ProjectionLagSource {
     this.runOnce().then(
       (applied) => {
         // Progress and still someone waiting: go on (no progress: the next tick tries again).
-        if (applied > 0 && this.#pages.waiting && this.#running === undefined) this.#kick();
+        if (applied > 0 && this.#pages.waiting && !this.#rounds.busy) this.#kick();
       },
       (error: unknown) => {
         this.#onError(error);
@@ -125,49 +134,18 @@ export class Projector implements ProjectionLagSource {
 
   /** Applies every committed record after the cursor; resolves with how many were applied. */
   runOnce(): Promise<number> {
-    // One run at a time (a continuous tick and a caller share it; a second caller waits for it,
-    // then runs again so it sees everything committed before it was called).
-    const previous = this.#running ?? Promise.resolve(0);
-    const run = previous.catch(() => 0).then(() => this.#pages.run());
-    this.#running = run;
-    void run
-      .finally(() => {
-        if (this.#running === run) this.#running = undefined;
-      })
-      .catch(() => undefined);
-    return run;
+    return this.#rounds.runOnce();
   }
 
   /** Catches up every intervalMs until stop(); meanwhile the lag gauges read this projector. */
   start(intervalMs = 50): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    setProjectionLagSource(this);
-    const tick = () => {
-      if (this.#stopped) return;
-      this.runOnce()
-        .catch((error: unknown) => {
-          this.#onError(error);
-        })
-        .finally(() => {
-          if (!this.#stopped) this.#timer = setTimeout(tick, intervalMs);
-        });
-    };
-    tick();
+    if (this.#rounds.start(intervalMs)) setProjectionLagSource(this);
   }
 
   /** Stops the continuous run; resolves once a round in flight has finished. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#pages.halting = true;
     clearProjectionLagSource(this);
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    try {
-      await this.#running?.catch(() => undefined);
-    } finally {
-      this.#pages.halting = false;
-    }
+    await this.#rounds.stop();
   }
 
   /** How far the projections are behind the journal, asked of the database (ms: since the commit of the record after the cursor). */
