@@ -2,6 +2,7 @@ import type { LifecycleNotice } from '../../machines/marketLifecycle.ts';
 import type { FillEvent, Side } from '../actors/book/types.ts';
 import type { MarketMoney } from '../actors/money.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
+import { wireOrderId } from '../events/ids.ts';
 import { statusOf } from '../events/orders.ts';
 import type { FillMessage, LifecycleMessage, OrderMessage } from '../protocol/messages.ts';
 import type { MarketFeed, TrackedOrder } from './publisherFeed.ts';
@@ -31,7 +32,7 @@ export function fillMessage(
   const received = buys ? funds.base(event.qty) : funds.notional(event.price, event.qty);
   return {
     op: 'fill',
-    orderId: `${definition.id}:${orderId}`,
+    orderId: wireOrderId(definition.id, orderId),
     tradeId: fill.tradeId,
     market: definition.symbol,
     side,
