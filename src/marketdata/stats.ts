@@ -1,3 +1,5 @@
+import type { Candle } from './candles.ts';
+
 /*
  * 24-hour rolling statistics of one market, kept incrementally from committed fills (prices in
  * ticks, volume in lots).
@@ -31,17 +33,6 @@ export interface RollingStatsView {
   readonly lastTradeTs: number | undefined;
 }
 
-/** A minute's trades at once (a stored 1m candle): what a rebuild after a restart feeds. */
-export interface MinuteAggregate {
-  /** The minute's open time (ms). */
-  readonly t: number;
-  readonly o: number;
-  readonly h: number;
-  readonly l: number;
-  readonly c: number;
-  readonly v: number;
-}
-
 export class RollingStats {
   /** Per ring slot: the minute it holds (-1: empty), and that minute's high, low, close and volume. */
   readonly #minute = new Float64Array(STATS_WINDOW_MINUTES).fill(-1);
@@ -65,8 +56,11 @@ export class RollingStats {
     this.#add(price, price, price, price, qty, ts);
   }
 
-  /** Counts a minute of trades at once (its open time `t` stands for their time). */
-  addMinute(minute: MinuteAggregate): void {
+  /**
+   * Counts a minute of trades at once: a stored 1m candle, what a rebuild after a restart feeds
+   * (its open time `t` stands for their time).
+   */
+  addMinute(minute: Candle): void {
     this.#add(minute.o, minute.h, minute.l, minute.c, minute.v, minute.t);
   }
 
