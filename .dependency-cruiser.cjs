@@ -49,6 +49,14 @@ module.exports = {
       to: { path: '^src/(persistence|marketdata|jobs|chain|integrations)/' },
     },
     {
+      name: 'transport-reads-actors-through-services',
+      severity: 'error',
+      comment:
+        'Transport calls services; of the actors it names only types (and formats money with actors/money): it never drives an actor itself.',
+      from: { path: '^src/transport/' },
+      to: { path: '^src/actors/', pathNot: '^src/actors/money', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'services-below-transport',
       severity: 'error',
       comment: 'Dependencies point one way: transport → services → actors.',
