@@ -57,6 +57,14 @@ module.exports = {
       to: { path: '^src/actors/', pathNot: '^src/actors/money', dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'events-are-pure',
+      severity: 'error',
+      comment:
+        "src/events is the committed event stream: domain events and their one fold over the actors' records; it imports the actors, machines and the protocol, nothing that does I/O.",
+      from: { path: '^src/events/' },
+      to: { path: '^src/', pathNot: '^src/(events|actors|protocol)/' },
+    },
+    {
       name: 'services-below-transport',
       severity: 'error',
       comment: 'Dependencies point one way: transport → services → actors.',

@@ -2,7 +2,11 @@ import { createPool, sql, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { foldBatch } from '../../src/events/fold.ts';
-import { DurableConsumerRunner, type DurableConsumer, type EventPage } from '../../src/events/stream.ts';
+import {
+  DurableConsumerRunner,
+  type DurableConsumer,
+  type EventPage,
+} from '../../src/persistence/durableConsumers.ts';
 import { decodeBatch } from '../../src/persistence/journalCodec.ts';
 import { useTestDatabase } from '../support/database.ts';
 import { openDurableExchange } from '../support/durable.ts';

@@ -1,0 +1,154 @@
+import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import { foldBatch } from '../events/fold.ts';
+import type { CommittedBatch } from '../events/stream.ts';
+import { decodeBatch } from './journalCodec.ts';
+import { Rounds } from './rounds.ts';
+
+/*
+ * The durable consumers of the committed event stream (src/events/stream.ts): each a name, a
+ * cursor row of its own in projection_cursors, and pages of journal records after it, decoded and
+ * folded with the stream's one fold. A page's effects and the cursor's move commit in one
+ * transaction with the cursor row locked, so each consumer sees every event exactly once, in
+ * global_seq order, across restarts and with more than one runner.
+ */
+
+/** A journal record as a durable consumer sees it. */
+export interface CommittedRecord extends CommittedBatch {
+  readonly globalSeq: number;
+}
+
+/** A page of records: every record after `from` up to `to`, gapless, in global_seq order. */
+export interface EventPage {
+  readonly from: number;
+  readonly to: number;
+  readonly records: readonly CommittedRecord[];
+}
+
+/** A consumer whose effects are in Postgres: applied in the transaction that moves its cursor. */
+export interface DurableConsumer {
+  /** Its cursor's name (a row of projection_cursors); stable across releases. */
+  readonly name: string;
+  /** Applies a page's effects in `tx`; throwing rolls them back with the cursor (the page is retried). */
+  apply(tx: DatabaseTransactionConnection, page: EventPage): Promise<void>;
+}
+
+export interface DurableConsumerOptions {
+  /** Most records per page (one transaction); default 500. */
+  readonly pageSize?: number;
+  /** Called when a continuous run (start) fails a round; it retries on the next tick. */
+  readonly onError?: (error: unknown) => void;
+}
+
+const CursorRow = z.object({ global_seq: z.string() });
+const RecordRow = z.object({ global_seq: z.string(), record: z.instanceof(Buffer) });
+
+function seqOf(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`global_seq ${text} is not a safe integer`);
+  return value;
+}
+
+/** Runs one durable consumer: pages after its cursor, each with its effects in one transaction. */
+export class DurableConsumerRunner {
+  readonly #pool: DatabasePool;
+  readonly #consumer: DurableConsumer;
+  readonly #pageSize: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #rounds: Rounds;
+  /** Set by stop(): a round in progress ends after its current page. */
+  #halting = false;
+
+  constructor(pool: DatabasePool, consumer: DurableConsumer, options: DurableConsumerOptions = {}) {
+    const pageSize = options.pageSize ?? 500;
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1) {
+      throw new RangeError('pageSize must be a positive integer');
+    }
+    this.#pool = pool;
+    this.#consumer = consumer;
+    this.#pageSize = pageSize;
+    this.#onError =
+      options.onError ??
+      ((error) => {
+        console.error(error);
+      });
+    this.#rounds = new Rounds(
+      () => this.#catchUp(),
+      (error) => {
+        this.#onError(error);
+      },
+      (halting) => {
+        this.#halting = halting;
+      },
+    );
+  }
+
+  /** The consumer's cursor: the last global_seq whose effects committed (0 before any). */
+  async cursor(): Promise<number> {
+    const row = await this.#pool.maybeOne(sql.type(CursorRow)`
+      SELECT global_seq::text AS global_seq FROM projection_cursors
+      WHERE projection = ${this.#consumer.name}`);
+    return row === null ? 0 : seqOf(row.global_seq);
+  }
+
+  /** Applies every committed record after the cursor, page by page; resolves with how many. */
+  runOnce(): Promise<number> {
+    // One round at a time in this process; other processes wait on the cursor row's lock.
+    return this.#rounds.runOnce();
+  }
+
+  /** Catches up every intervalMs until stop(). */
+  start(intervalMs = 50): void {
+    this.#rounds.start(intervalMs);
+  }
+
+  /** Stops the continuous run; resolves once a round in flight has finished. */
+  stop(): Promise<void> {
+    return this.#rounds.stop();
+  }
+
+  async #catchUp(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const applied = await this.#page();
+      total += applied;
+      if (applied < this.#pageSize) return total;
+      if (this.#halting) return total;
+    }
+  }
+
+  /** One page in one transaction: lock the cursor, read after it, apply, move it. */
+  async #page(): Promise<number> {
+    const name = this.#consumer.name;
+    return this.#pool.transaction(async (tx) => {
+      await tx.query(sql.unsafe`
+        INSERT INTO projection_cursors (projection, global_seq) VALUES (${name}, 0)
+        ON CONFLICT (projection) DO NOTHING`);
+      const cursor = seqOf(
+        (
+          await tx.one(sql.type(CursorRow)`
+            SELECT global_seq::text AS global_seq FROM projection_cursors
+            WHERE projection = ${name} FOR UPDATE`)
+        ).global_seq,
+      );
+      const rows = await tx.any(sql.type(RecordRow)`
+        SELECT global_seq::text AS global_seq, record FROM journal
+        WHERE journal.global_seq > ${cursor} ORDER BY journal.global_seq LIMIT ${this.#pageSize}`);
+      const records: CommittedRecord[] = [];
+      let expected = cursor + 1;
+      for (const row of rows) {
+        const globalSeq = seqOf(row.global_seq);
+        if (globalSeq !== expected) break; // not yet visible: the next round takes it
+        const batch = decodeBatch(row.record);
+        records.push({ globalSeq, batch, events: foldBatch(batch) });
+        expected++;
+      }
+      if (records.length === 0) return 0;
+      const to = expected - 1;
+      await this.#consumer.apply(tx, { from: cursor, to, records });
+      await tx.query(sql.unsafe`
+        UPDATE projection_cursors SET global_seq = ${to}, updated_at = now() WHERE projection = ${name}`);
+      return records.length;
+    });
+  }
+}
