@@ -1,6 +1,6 @@
 /*
  * The `actors` channel's messages as the page reads them: the same shapes as
- * src/transport/inspection.ts (a unit test checks that the server's are assignable to these),
+ * src/transport/actorsChannel.ts (a unit test checks that the server's are assignable to these),
  * declared here because the page's program cannot load the server's modules.
  */
 
