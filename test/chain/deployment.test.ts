@@ -114,7 +114,10 @@ describe('deployRwaToken', () => {
           knownTxHash: recorded,
         });
         await relay.answered(pendingLookupOf(recorded!));
-        await provider.send('evm_mine', []);
+        // Blocks from now on, one a second: a single evm_mine could land between the retry's
+        // receipt check and the start of its block polling, which then waits for a next block
+        // that never comes with automine off (the test hung for its whole timeout in full runs).
+        await provider.send('evm_setIntervalMining', [1]);
         const deployment = await retry;
         expect(deployment.txHash).toBe(recorded);
         expect(await provider.getCode(deployment.contractAddress)).not.toBe('0x');
@@ -122,6 +125,7 @@ describe('deployRwaToken', () => {
         await relay.close();
       }
     } finally {
+      await provider.send('evm_setIntervalMining', [0]);
       await provider.send('evm_setAutomine', [true]);
     }
     expect(await nonceOf(deployer.address)).toBe(nonce + 1);
