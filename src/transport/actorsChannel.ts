@@ -1,68 +1,9 @@
 /*
- * What the admin-only `actors` channel carries (its topic and messages), as the inspection feed
- * (inspection.ts) publishes them and the visualizer (web/actors) reads them, and what the supervisor
- * lists of a market to seed the feed.
+ * What the supervisor lists of a market to seed the visualizer's feed; the `actors` channel's
+ * topic and messages are part of the protocol (src/protocol/actors.ts).
  */
 
-export const ACTORS_TOPIC = 'actors';
-
-export interface ActorTransition {
-  readonly from: string;
-  readonly to: string;
-  readonly event: string;
-  readonly ts: number;
-  /** Replayed while the market was rebuilt after a fault, not a new change. */
-  readonly replayed?: boolean;
-}
-
-export interface MarketFigures {
-  readonly marketId: string;
-  readonly symbol: string;
-  /** The machine's id (its definition is bundled into the page): `marketLifecycle`. */
-  readonly machine: string;
-  readonly state: string;
-  readonly status: 'running' | 'halted';
-  /** Commands waiting when the last committed batch was reported. */
-  readonly mailboxDepth: number;
-  /**
-   * The most commands waiting at once during the window (a batch's size plus what it left queued):
-   * a market that keeps up under load drains its mailbox every batch, so the latest depth alone
-   * reads 0 while the queue is busy.
-   */
-  readonly peakMailboxDepth: number;
-  /** Commands processed per second over the last window (0 when idle). */
-  readonly processedPerSec: number;
-  readonly lastBatchSize: number;
-  readonly processed: number;
-  readonly batches: number;
-  readonly faults: number;
-  readonly lastFault?: string;
-}
-
-export interface MarketUpdate extends MarketFigures {
-  /** In an update: the transitions since the previous message; in a snapshot: the latest ones. */
-  readonly transitions: readonly ActorTransition[];
-  /** Transitions of the window left out of `transitions` (a market flapping faster than the page can show). */
-  readonly droppedTransitions?: number;
-}
-
-export interface SupervisorFigures {
-  readonly markets: number;
-  readonly halted: number;
-  readonly mailboxDepth: number;
-  readonly processedPerSec: number;
-  readonly faults: number;
-  readonly recoveries: number;
-}
-
-export interface ActorsMessage {
-  readonly op: 'actors';
-  /** `snapshot`: every market (sent after `sub`); `update`: the markets that changed. */
-  readonly kind: 'snapshot' | 'update';
-  readonly ts: number;
-  readonly supervisor: SupervisorFigures;
-  readonly markets: readonly MarketUpdate[];
-}
+export * from '../protocol/actors.ts';
 
 /** What the supervisor knows of a market (Supervisor.list()), to seed markets not yet heard from. */
 export interface ListedActor {
