@@ -20,6 +20,7 @@ import type {
 } from '../../machines/marketLifecycle.ts';
 import { acceptsOrder, ORDER_ACTIONS, ordersAccepted } from '../../machines/marketLifecyclePolicy.ts';
 import type { OrderAction } from '../../machines/marketLifecyclePolicy.ts';
+import { MARKET_STATUSES } from '../../src/protocol/messages.ts';
 
 const MARKET_ID = 'mkt-gold-usdc';
 const ADMIN: LifecycleActor = { id: 'admin-1', type: 'admin' };
@@ -89,6 +90,14 @@ function expectedFacts(type: LifecycleEventType, reason: string): Partial<Lifecy
       return {};
   }
 }
+
+describe('market lifecycle: the protocol names its states', () => {
+  // The machine imports nothing of src/ and the protocol bundles for browsers without xstate, so
+  // each holds the list: this keeps them one list.
+  it("MARKET_STATUSES of the protocol are the machine's states, in order", () => {
+    expect([...MARKET_STATUSES]).toEqual([...LIFECYCLE_STATES]);
+  });
+});
 
 describe('market lifecycle: initial snapshot', () => {
   it('starts in draft with seq 0 and no lifecycle facts', () => {
