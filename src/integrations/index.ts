@@ -13,7 +13,7 @@ import { WebhookRefusals } from './webhookRefusals.ts';
 import { createEntityPermissionsWebhookHandler, type EntityPermissionsWebhookHandler } from './webhooks.ts';
 
 /*
- * The entity-permissions integration wired for the composition root (src/app.ts): the
+ * The entity-permissions integration wired for the composition root (src/app/services.ts): the
  * authorization client (or local policy), the webhook handler the route calls, and the polling
  * fallback when enabled. All three share one decision path, so a decision is applied once
  * whichever way it arrives first.

@@ -13,7 +13,7 @@ import type { ApprovalEvent } from './issuanceStore.ts';
  * registration (not a transition), and for transitions audited before migration 082 (when the
  * issuance service wrote a row per transition after commit) their decision and metadata, joined
  * by the machine's transition count. Callers wait for the projector to reach what is committed
- * (app.ts), so an answer does not miss what a reply already confirmed.
+ * (src/app/services.ts), so an answer does not miss what a reply already confirmed.
  */
 
 /** The audit `eventType` of each machine event (PROTOCOL's list). */

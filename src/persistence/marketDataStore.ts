@@ -176,8 +176,8 @@ export async function saveMarketData(pool: DatabasePool, changes: MarketDataChan
  * the intervals' newest open times, an hour boundary at the latest) is dropped and rebuilt from the
  * trades from the cut on. With no stored candles the whole trade history is replayed.
  *
- * Read once the projector has caught up with the journal (as app.ts does before the gateway opens):
- * trades the projection does not hold yet would be missing from the candles.
+ * Read once the projector has caught up with the journal (src/app/consumers.ts does, before the
+ * gateway opens): trades the projection does not hold yet would be missing from the candles.
  */
 export async function loadMarketData(
   pool: CommonQueryMethods,

@@ -15,7 +15,7 @@ import {
 
 /*
  * One description per HTTP route, keyed `method pattern` exactly as the route is registered with
- * the router (src/transport/http.ts, http/issuance.ts, the webhook route of app.ts): its summary,
+ * the router (src/transport/http.ts, http/issuance.ts, http/webhooks.ts): its summary,
  * the zod schema its handler parses, its query parameters, its success answer and the codes it
  * answers. http/openapi.ts turns these and the router's record (role, body) into the document; a
  * route registered without a description here fails test/wire/apiDocs.test.ts.
