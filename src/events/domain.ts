@@ -92,6 +92,62 @@ export interface Credit extends At {
   readonly amount: bigint;
 }
 
+/**
+ * A fiat or chain deposit changed status (funding, issue 15): `completed` comes from the `@ledger`
+ * record whose postings credited it (they come before it); `failed` from a `@ledger` record without
+ * postings. Consumers: the `funding` channel, the notifier (`deposit_completed`).
+ */
+export interface DepositChanged extends At {
+  readonly type: 'deposit.changed';
+  readonly userId: string;
+  readonly depositId: string;
+  readonly status: 'completed' | 'failed';
+  readonly asset: string;
+  readonly amount: bigint;
+  /** `paystack`, `payfast`, `ozow`, or `chain`. */
+  readonly provider: string;
+  /** The provider's reference, or the chain transaction's hash. */
+  readonly reference: string;
+  readonly reason?: string;
+}
+
+/**
+ * A withdrawal changed status (issue 15): each change is a `@ledger` record, with the postings that
+ * lock (requested), release (rejected, failed) or debit (confirmed) its amount, none otherwise.
+ */
+export interface WithdrawalChanged extends At {
+  readonly type: 'withdrawal.changed';
+  readonly userId: string;
+  readonly withdrawalId: string;
+  readonly status: 'pending_approval' | 'approved' | 'submitted' | 'confirmed' | 'rejected' | 'failed';
+  readonly asset: string;
+  readonly amount: bigint;
+  readonly destination: string;
+  readonly reason?: string;
+  readonly txHash?: string;
+}
+
+/** A topic crossed the trend thresholds (issue 19; thresholds documented there). */
+export interface TrendDetected extends At {
+  readonly type: 'trend.detected';
+  readonly symbol: string;
+  readonly topic: string;
+  /** The trend market listed for the symbol, when there is one. */
+  readonly marketId?: string;
+  readonly viralityScore: number;
+  readonly sentiment: number;
+}
+
+/** A market's price broke out of its recent range (issue 19; thresholds documented there). */
+export interface MarketBreakout extends At {
+  readonly type: 'market.breakout';
+  readonly marketId: string;
+  readonly symbol: string;
+  readonly direction: 'up' | 'down';
+  /** The price that broke out, in ticks. */
+  readonly price: number;
+}
+
 export type DomainEvent =
   | OrderAccepted
   | OrderChanged
@@ -101,6 +157,10 @@ export type DomainEvent =
   | BalanceChanged
   | LifecycleTransition
   | LifecycleRefused
-  | Credit;
+  | Credit
+  | DepositChanged
+  | WithdrawalChanged
+  | TrendDetected
+  | MarketBreakout;
 
 export type DomainEventType = DomainEvent['type'];

@@ -44,6 +44,11 @@ function shape(event: DomainEvent): string {
       return `${event.entry}:balances:${event.postings.length}`;
     case 'book.level':
       return `${event.entry}:level:${event.level.side}:${event.level.price}:${event.level.qty}`;
+    case 'deposit.changed':
+    case 'withdrawal.changed':
+    case 'trend.detected':
+    case 'market.breakout':
+      return `${event.entry}:${event.type}`;
   }
 }
 
