@@ -19,6 +19,8 @@ import { Issuance, type Authorize } from '../services/issuance.ts';
 import { OrderEntry } from '../services/orderEntry.ts';
 import { countOrder, countRejection } from '../transport/http/metrics.ts';
 import { RateLimiter } from '../transport/rateLimit.ts';
+import { startTrends } from '../trends/start.ts';
+import type { TrendService } from '../trends/trendService.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Jobs } from './jobs.ts';
@@ -38,6 +40,7 @@ export interface Services {
   readonly history: History;
   readonly integration: EntityPermissionsIntegration;
   readonly chain: ChainRuntime;
+  readonly trends: TrendService;
 }
 
 export async function buildServices(
@@ -142,5 +145,23 @@ export async function buildServices(
     log,
     decide: (decision) => issuance.decideDelivered(decision),
   });
-  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain };
+  // Trend markets (issue 19): listed through the admin, priced on every metrics update.
+  const trendLimiter = new RateLimiter(config.TRENDS_RATE_PER_S, config.TRENDS_RATE_BURST);
+  const trends = await startTrends({
+    config,
+    log,
+    pool,
+    sink: storage.writer,
+    publish: (batch) => {
+      core.committed.publish(batch);
+    },
+    catalog,
+    admin,
+    setIndexPrice: (marketId, price) => {
+      consumers.pushes.emit(consumers.marketData.setIndexPrice(marketId, price));
+    },
+    volume24h: (marketId) => consumers.marketData.tickerSnapshot(marketId)?.volume24h,
+    allow: (subject) => trendLimiter.take(subject),
+  });
+  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain, trends };
 }

@@ -7,6 +7,7 @@ import { registerWebSocket } from '../transport/gateway.ts';
 import { registerHttp } from '../transport/http.ts';
 import { registerComplianceRoutes } from '../transport/http/issuance.ts';
 import type { RegisteredRoute } from '../transport/http/router.ts';
+import { registerTrendRoutes } from '../transport/http/trends.ts';
 import { registerWebhookRoutes } from '../transport/http/webhooks.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
@@ -114,6 +115,9 @@ export function buildTransport(
       },
       (route) => {
         registerWebhookRoutes(route, integration);
+      },
+      (route) => {
+        registerTrendRoutes(route, services.trends);
       },
     ],
     health: async () => ({
