@@ -20,6 +20,7 @@ import { OrderEntry } from '../services/orderEntry.ts';
 import { countOrder, countRejection } from '../transport/http/metrics.ts';
 import { RateLimiter } from '../transport/rateLimit.ts';
 import { startTrends } from '../trends/start.ts';
+import { startTrendPullJob } from '../trends/trendPull.ts';
 import type { TrendService } from '../trends/trendService.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
@@ -41,6 +42,8 @@ export interface Services {
   readonly integration: EntityPermissionsIntegration;
   readonly chain: ChainRuntime;
   readonly trends: TrendService;
+  /** The pull-trends job (TREND_SOURCES), closed at shutdown. */
+  readonly trendPull: { close(): Promise<void> } | undefined;
 }
 
 export async function buildServices(
@@ -163,5 +166,28 @@ export async function buildServices(
     volume24h: (marketId) => consumers.marketData.tickerSnapshot(marketId)?.volume24h,
     allow: (subject) => trendLimiter.take(subject),
   });
-  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain, trends };
+  const trendSources = config.TREND_SOURCES;
+  const trendPull =
+    trendSources === undefined || config.REDIS_URL === undefined
+      ? undefined
+      : await startTrendPullJob({
+          redisUrl: config.REDIS_URL,
+          prefix: jobs.prefix,
+          intervalMs: config.TREND_PULL_INTERVAL_MS,
+          sources: trendSources,
+          trends,
+          log,
+        });
+  return {
+    orders,
+    admin,
+    issuance,
+    authorize,
+    complianceAdmin,
+    history,
+    integration,
+    chain,
+    trends,
+    trendPull,
+  };
 }

@@ -22,6 +22,7 @@ import type {
   TrendMarketBody,
   TrendMarketView,
 } from './schemas.ts';
+import { countTrendUpdate } from './metrics.ts';
 import type { SignalDetector, SignalJournal } from './signals.ts';
 import { simulatePriceMovement, type Simulation } from './simulation.ts';
 import { fnv1a, SymbolRegistry, type RegisteredTopic } from './symbols.ts';
@@ -165,8 +166,13 @@ export class TrendService {
   }
 
   /** One metrics update: stored, then priced and streamed; signals journaled. */
-  async ingest(principal: Principal, body: TrendBody, source = 'http'): Promise<Outcome<TrendAccepted>> {
-    if (!this.options.allow(principal.userId)) {
+  async ingest(
+    principal: Principal,
+    body: TrendBody,
+    source = 'http',
+    limited = true,
+  ): Promise<Outcome<TrendAccepted>> {
+    if (limited && !this.options.allow(principal.userId)) {
       return failure('rate_limited', 'too many trend updates for this token; slow down');
     }
     const now = this.#clock();
@@ -190,6 +196,7 @@ export class TrendService {
     } catch (error) {
       return failure('unavailable', `the metrics were not stored: ${errorText(error)}`);
     }
+    countTrendUpdate(source.startsWith('pull:') ? source.slice(5) : 'http');
     // An update older than the latest is history: stored, but it moves no price.
     const newest = state.latest === undefined || ts >= state.latest.ts;
     if (newest) {
