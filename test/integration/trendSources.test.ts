@@ -4,9 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 
-// HTTP bodies are JSON of many shapes; these tests read them field by field.
-/* eslint-disable @typescript-eslint/no-unsafe-member-access */
-
 /**
  * The exchange's jobs against loopback stand-ins (issue 19): the fetch-external-prices job reads a
  * CoinGecko-shaped, two exchange-ticker-shaped, a stale and a dead source and pushes the median of
