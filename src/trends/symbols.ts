@@ -206,9 +206,10 @@ export class SymbolRegistry {
 
   /** The topic's symbol: the one it has, or the next of its stem (not added: see `add`). */
   assign(topic: string, region: string, category?: string): SymbolAssignment {
+    // The key first: a known topic (every update after its first) skips the folding.
+    const existing = this.#byKey.get(topicKey(topic, region));
+    if (existing !== undefined) return { ...existing, created: false };
     const normalized = normalizeTopic(topic, region, category);
-    const existing = this.#byKey.get(normalized.key);
-    if (existing !== undefined) return { ...normalized, ...existing, topic: existing.topic, created: false };
     const number = (this.#lastByStem.get(`${region}_${normalized.stem}`) ?? 0) + 1;
     const symbol = formatSymbol(region, normalized.stem, number);
     return { ...normalized, number, symbol, topic, created: true };
