@@ -148,7 +148,7 @@ async function startOwned(
         });
     }
     await services.integration.close();
-    await services.trendPull?.close();
+    for (const job of services.trendJobs) await job.close();
     for (const queue of jobs.queues) await queue.close();
     await services.chain.close();
     await pool.end();

@@ -21,6 +21,7 @@ import { countOrder, countRejection } from '../transport/http/metrics.ts';
 import { RateLimiter } from '../transport/rateLimit.ts';
 import { startTrends } from '../trends/start.ts';
 import { startTrendPullJob } from '../trends/trendPull.ts';
+import { RwaValuations, startValuationJob } from '../trends/valuations.ts';
 import type { TrendService } from '../trends/trendService.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
@@ -42,8 +43,9 @@ export interface Services {
   readonly integration: EntityPermissionsIntegration;
   readonly chain: ChainRuntime;
   readonly trends: TrendService;
-  /** The pull-trends job (TREND_SOURCES), closed at shutdown. */
-  readonly trendPull: { close(): Promise<void> } | undefined;
+  readonly valuations: RwaValuations;
+  /** The pull-trends and update-token-metadata jobs (when configured), closed at shutdown. */
+  readonly trendJobs: readonly { close(): Promise<void> }[];
 }
 
 export async function buildServices(
@@ -166,18 +168,42 @@ export async function buildServices(
     volume24h: (marketId) => consumers.marketData.tickerSnapshot(marketId)?.volume24h,
     allow: (subject) => trendLimiter.take(subject),
   });
-  const trendSources = config.TREND_SOURCES;
-  const trendPull =
-    trendSources === undefined || config.REDIS_URL === undefined
-      ? undefined
-      : await startTrendPullJob({
-          redisUrl: config.REDIS_URL,
-          prefix: jobs.prefix,
-          intervalMs: config.TREND_PULL_INTERVAL_MS,
-          sources: trendSources,
-          trends,
-          log,
-        });
+  const valuations = new RwaValuations({
+    pool,
+    catalog,
+    records: core.records,
+    setIndexPrice: (marketId, price) => {
+      consumers.pushes.emit(consumers.marketData.setIndexPrice(marketId, price));
+    },
+    log,
+  });
+  await valuations.start();
+  const trendJobs: { close(): Promise<void> }[] = [];
+  const { REDIS_URL: redisUrl, TREND_SOURCES: trendSources, RWA_VALUATION_SOURCE_URL: valuationUrl } = config;
+  if (redisUrl !== undefined && trendSources !== undefined) {
+    trendJobs.push(
+      await startTrendPullJob({
+        redisUrl,
+        prefix: jobs.prefix,
+        intervalMs: config.TREND_PULL_INTERVAL_MS,
+        sources: trendSources,
+        trends,
+        log,
+      }),
+    );
+  }
+  if (redisUrl !== undefined && valuationUrl !== undefined) {
+    trendJobs.push(
+      await startValuationJob({
+        redisUrl,
+        prefix: jobs.prefix,
+        intervalMs: config.RWA_VALUATION_INTERVAL_MS,
+        url: valuationUrl,
+        valuations,
+        log,
+      }),
+    );
+  }
   return {
     orders,
     admin,
@@ -188,6 +214,7 @@ export async function buildServices(
     integration,
     chain,
     trends,
-    trendPull,
+    valuations,
+    trendJobs,
   };
 }

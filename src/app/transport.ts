@@ -117,7 +117,7 @@ export function buildTransport(
         registerWebhookRoutes(route, integration);
       },
       (route) => {
-        registerTrendRoutes(route, services.trends);
+        registerTrendRoutes(route, services.trends, services.valuations);
       },
     ],
     health: async () => ({

@@ -34,4 +34,7 @@ export const TRENDS_ENV = {
    */
   TREND_SOURCES: TrendSourcesEnv.optional(),
   TREND_PULL_INTERVAL_MS: positiveInt(30_000),
+  /** The update-token-metadata job's valuation source (docs/trends.md); unset: no pulling. */
+  RWA_VALUATION_SOURCE_URL: z.url().optional(),
+  RWA_VALUATION_INTERVAL_MS: positiveInt(86_400_000),
 };

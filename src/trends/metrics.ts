@@ -8,12 +8,12 @@ import { Counter, Gauge, register } from 'prom-client';
 
 function counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
   const existing = register.getSingleMetric(name);
-  return existing instanceof Counter ? (existing) : new Counter<L>({ name, help, labelNames });
+  return existing instanceof Counter ? existing : new Counter<L>({ name, help, labelNames });
 }
 
 function gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
   const existing = register.getSingleMetric(name);
-  return existing instanceof Gauge ? (existing) : new Gauge<L>({ name, help, labelNames });
+  return existing instanceof Gauge ? existing : new Gauge<L>({ name, help, labelNames });
 }
 
 const sourceUp = gauge(

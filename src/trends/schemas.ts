@@ -96,3 +96,16 @@ export function firstField(error: z.ZodError): string | undefined {
   const path = error.issues[0]?.path;
   return path === undefined || path.length === 0 ? undefined : path.join('.');
 }
+
+/** POST /markets/:id/valuations (src/trends/valuations.ts). */
+const DECIMAL = /^(0|[1-9][0-9]{0,29})(?:\.([0-9]{1,18}))?$/;
+
+export const ValuationBody = z.object({
+  /** The asset's total value, a decimal string in the market's quote units. */
+  value: z.string().regex(DECIMAL, 'a positive decimal string such as "1250000.00"'),
+  currency: z.string().trim().min(1).max(16),
+  valuationDate: z.iso.date(),
+  documentRef: z.string().trim().min(1).max(200),
+  source: z.string().trim().min(1).max(64).optional(),
+});
+export type ValuationBody = z.infer<typeof ValuationBody>;

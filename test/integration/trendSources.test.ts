@@ -49,6 +49,19 @@ beforeAll(async () => {
       },
     ],
   }));
+  const valuations = await standIn(() => ({
+    valuations: [
+      {
+        tokenSymbol: 'GBAR',
+        value: '2000000.00',
+        currency: 'USD',
+        valuationDate: '2026-11-30',
+        documentRef: 'appraisal-2026-11',
+      },
+      { tokenSymbol: 'NOPE', value: '1.00', currency: 'USD', valuationDate: '2026-11-30', documentRef: 'x' },
+      { tokenSymbol: 'GBAR', value: 'lots', currency: 'USD', valuationDate: '2026-11-30', documentRef: 'x' },
+    ],
+  }));
   const ids = { 'BTC-USDC': 'BTCUSDT' };
   ex = await runExchange({
     PRICE_FETCH_INTERVAL_MS: '200',
@@ -61,6 +74,8 @@ beforeAll(async () => {
       { name: 'dead', url: dead, format: 'ticker', ids },
     ]),
     TREND_SOURCES: JSON.stringify([{ name: 'feed', url: feed }]),
+    RWA_VALUATION_SOURCE_URL: valuations,
+    RWA_VALUATION_INTERVAL_MS: '200',
   });
   await ex.asset('BTC', 8);
   await ex.asset('USDC', 6, 'stable');
@@ -123,5 +138,77 @@ describe('pulled trend sources', () => {
       },
     });
     expect(known.body).toMatchObject({ symbol: 'VIRAL/SA_SPORTS_ORLANDO_PIRATES_001', created: false });
+  });
+});
+
+describe('RWA valuations', () => {
+  it('records by hand (issuer or admin) and from the daily source, stored, listed, and pushed as indexPrice per token unit', async () => {
+    const issuer = await ex.token('issuer-1', ['issuer']);
+    const registered = await ex.request('POST', '/api/v1/markets/register', {
+      token: issuer,
+      body: {
+        name: 'Gold bar 7',
+        assetType: 'commodity',
+        tokenSymbol: 'GBAR',
+        tokenName: 'Gold Bar Token',
+        totalSupply: '1000',
+        quoteAsset: 'USDC',
+        priceDecimals: 2,
+        qtyDecimals: 3,
+        tickSize: '0.01',
+        lotSize: '0.001',
+        minQty: '0.001',
+      },
+    });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+    const path = '/api/v1/markets/GBAR-USDC/valuations';
+    // The daily source: 2,000,000 over 1000 tokens = 2000.00 per unit; its garbage is skipped.
+    await eventually(async () => ((await ex.request('GET', path)).body as unknown[]).length === 1, {
+      what: 'the pulled valuation',
+    });
+    const client = await ex.client();
+    const tickers: { indexPrice?: string | undefined }[] = [];
+    await client.subscribe('ticker', { market: 'GBAR-USDC' }, (push) => tickers.push(push));
+    await eventually(() => tickers.at(-1)?.indexPrice === '2000.00', {
+      what: 'the pulled valuation as indexPrice',
+    });
+
+    const body = {
+      value: '2100000.005',
+      currency: 'USD',
+      valuationDate: '2026-12-01',
+      documentRef: 'appraisal-2026-12',
+    };
+    const other = await ex.token('issuer-2', ['issuer']);
+    expect((await ex.request('POST', path, { token: other, body })).status).toBe(403);
+    const bad = await ex.request('POST', path, { token: issuer, body: { ...body, valuationDate: '1 Dec' } });
+    expect(bad.status).toBe(400);
+    expect((bad.body as { error: { field: string } }).error.field).toBe('valuationDate');
+    const recorded = await ex.request('POST', path, { token: issuer, body });
+    expect(recorded.status, JSON.stringify(recorded.body)).toBe(201);
+    // 2,100,000.005 / 1000 = 2100.000005: half up to 2100.00.
+    expect(recorded.body).toMatchObject({
+      perUnit: '2100.00',
+      source: 'manual',
+      recordedBy: 'issuer-1',
+      documentRef: 'appraisal-2026-12',
+    });
+    expect((await ex.request('POST', path, { token: issuer, body })).status).toBe(409);
+    await eventually(() => tickers.at(-1)?.indexPrice === '2100.00', {
+      what: 'the recorded valuation as indexPrice',
+    });
+    const admin = await ex.token('admin', ['admin']);
+    const later = { ...body, value: '2200000', valuationDate: '2026-12-02', source: 'auditor' };
+    expect((await ex.request('POST', path, { token: admin, body: later })).body).toMatchObject({
+      perUnit: '2200.00',
+      recordedBy: 'admin',
+    });
+    const list = (await ex.request('GET', path)).body as { valuationDate: string; source: string }[];
+    expect(list.map((v) => [v.valuationDate, v.source])).toEqual([
+      ['2026-12-02', 'auditor'],
+      ['2026-12-01', 'manual'],
+      ['2026-11-30', expect.stringMatching(/^feed:127\.0\.0\.1:/) as unknown],
+    ]);
+    expect((await ex.request('GET', '/api/v1/markets/BTC-USDC/valuations')).status).toBe(404);
   });
 });

@@ -5,6 +5,7 @@ import {
   TrendBody,
   TrendMarketBody,
   TrendMarketView,
+  ValuationBody,
 } from '../../trends/schemas.ts';
 
 /*
@@ -53,7 +54,33 @@ const marketRead = {
   errors: ['unknown_market'],
 } as const;
 
+const Valuation = z.object({
+  marketId: z.string(),
+  value: z.string(),
+  currency: z.string(),
+  perUnit: z.string(),
+  valuationDate: z.string(),
+  source: z.string(),
+  documentRef: z.string(),
+  recordedBy: z.string(),
+  recordedAt: z.number().int(),
+});
+
 export const TREND_OPERATIONS = {
+  [`post ${BASE}/markets/:id/valuations`]: {
+    summary:
+      "Record an RWA valuation (the market's issuer or an admin); its value per token unit becomes the indexPrice",
+    tag: 'issuance',
+    body: { schema: ValuationBody },
+    ok: { status: 201, shape: Valuation },
+    errors: ['unknown_market', 'forbidden', 'conflict', 'unavailable'],
+  },
+  [`get ${BASE}/markets/:id/valuations`]: {
+    summary: "An RWA market's valuations, newest first",
+    tag: 'issuance',
+    ok: { status: 200, shape: { list: Valuation } },
+    errors: ['unknown_market'],
+  },
   [`post ${BASE}/trends`]: {
     summary:
       'Trend metrics for a topic (admin, or a service token with the ingest role); rate limited per token',

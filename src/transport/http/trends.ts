@@ -7,8 +7,10 @@ import {
   SimulationQuery,
   TrendBody,
   TrendMarketBody,
+  ValuationBody,
 } from '../../trends/schemas.ts';
 import type { TrendService } from '../../trends/trendService.ts';
+import type { RwaValuations } from '../../trends/valuations.ts';
 import { errorReply, json, outcomeReply, type createRouter, type HttpReply } from './router.ts';
 
 /*
@@ -33,8 +35,25 @@ const SymbolQuery = z.object({ symbol: z.string().min(1).max(80) });
 export function registerTrendRoutes(
   route: ReturnType<typeof createRouter>,
   trends: TrendService,
+  valuations: RwaValuations,
   clock: () => number = Date.now,
 ): void {
+  // RWA valuations: the market's issuer or an admin records one; anyone reads them.
+  route(
+    'post',
+    `${BASE}/markets/:id/valuations`,
+    { role: ['issuer', 'admin'], body: true },
+    async ({ body, principal, params }) => {
+      const parsed = ValuationBody.safeParse(body);
+      if (!parsed.success) return badRequest(parsed.error);
+      return outcomeReply(await valuations.record(principal!, params[0]!, parsed.data), 201);
+    },
+  );
+  route('get', `${BASE}/markets/:id/valuations`, {}, async ({ params }) => {
+    const list = await valuations.list(params[0]!);
+    return list === undefined ? errorReply('unknown_market', `no RWA market ${params[0]!}`) : json(200, list);
+  });
+
   route('post', `${BASE}/trends`, { role: ['admin', 'ingest'], body: true }, async ({ body, principal }) => {
     const parsed = TrendBody.safeParse(body);
     if (!parsed.success) return badRequest(parsed.error);
