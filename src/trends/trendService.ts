@@ -367,6 +367,8 @@ export class TrendService {
       floorPrice: money.formatPrice(market.terms.floorTicks),
       baselineScore: market.terms.baselineCenti / SCORE_SCALE,
       indexPrice: money.formatPrice(market.priceTicks),
+      viralityScore: (state.latest?.scoreCenti ?? market.terms.baselineCenti) / SCORE_SCALE,
+      sentiment: (state.latest?.sentimentBp ?? 0) / SENTIMENT_SCALE,
     };
   }
 
@@ -430,4 +432,7 @@ export interface TrendMarketListing {
   readonly floorPrice: string;
   readonly baselineScore: number;
   readonly indexPrice: string;
+  /** The latest update's score (0..100) and sentiment (−1..1). */
+  readonly viralityScore: number;
+  readonly sentiment: number;
 }

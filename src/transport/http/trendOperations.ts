@@ -24,6 +24,8 @@ const TrendMarketListing = z.object({
   floorPrice: z.string(),
   baselineScore: z.number(),
   indexPrice: z.string(),
+  viralityScore: z.number(),
+  sentiment: z.number(),
 });
 
 const Simulation = z.object({
