@@ -54,6 +54,10 @@ async function main(): Promise<void> {
     TRENDS_RATE_PER_S: '1000000',
     TRENDS_RATE_BURST: '1000000',
     HTTP_MAX_PENDING_REQUESTS_PER_IP: '100000',
+    // One client subscribes to every market's ticker at once.
+    WS_RATE_SUBS_PER_S: '100000',
+    WS_RATE_SUBS_BURST: '100000',
+    WS_MAX_SUBSCRIPTIONS: '1000',
   });
   const exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }, pino.destination(2)));
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
