@@ -108,7 +108,7 @@ export function buildTransport(
     maxPendingPerIp: config.HTTP_MAX_PENDING_REQUESTS_PER_IP,
     bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
     connections: ws.connections,
-    issuance: { issuance, authorize },
+    issuance: { issuance, authorize, valuation: (marketId) => services.valuations.latest(marketId) },
     extraRoutes: [
       (route) => {
         registerComplianceRoutes(route, complianceAdmin);

@@ -210,5 +210,10 @@ describe('RWA valuations', () => {
       ['2026-11-30', expect.stringMatching(/^feed:127\.0\.0\.1:/) as unknown],
     ]);
     expect((await ex.request('GET', '/api/v1/markets/BTC-USDC/valuations')).status).toBe(404);
+    // The asset's details show the latest.
+    const details = await ex.request('GET', '/api/v1/markets/GBAR-USDC/details');
+    expect(details.body).toMatchObject({
+      valuation: { perUnit: '2200.00', valuationDate: '2026-12-02', source: 'auditor' },
+    });
   });
 });
