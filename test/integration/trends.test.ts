@@ -61,6 +61,21 @@ describe('POST /trends', () => {
     expect(other.body.symbol).toBe('VIRAL/SA_CRYPTO_BTC_002');
   });
 
+  it('gives concurrent new topics of one stem distinct numbers', async () => {
+    const topics = [
+      'Kaizer Chiefs coach',
+      'Kaizer Chiefs transfer',
+      'Amakhosi fans',
+      'Kaizer Chiefs kit',
+      'Amakhosi derby',
+    ];
+    const answers = await Promise.all(
+      topics.map((topic) => post({ topic, region: 'SA', metrics: metrics(1) })),
+    );
+    const symbols = answers.map((a) => a.body.symbol as string).sort();
+    expect(symbols).toEqual([1, 2, 3, 4, 5].map((n) => `VIRAL/SA_SPORTS_KAIZER_CHIEFS_00${n}`));
+  });
+
   it('answers 400 naming the field of each bad input, and changes nothing', async () => {
     const cases: [unknown, string][] = [
       [{ topic: 'Bitcoin price spike', region: 'SA' }, 'metrics'],
