@@ -52,9 +52,9 @@ describe('aggregateQuotes', () => {
           const { units, used, outliers } = aggregateQuotes(quotes, NOW, rules);
           expect(used.length + outliers.length).toBe(values.length);
           // An odd count's median is a quote, always in the band; two camps of an even count may
-        // leave nothing (no price rather than a guess).
-        if (values.length % 2 === 1) expect(units).toBeDefined();
-        if (units === undefined) return;
+          // leave nothing (no price rather than a guess).
+          if (values.length % 2 === 1) expect(units).toBeDefined();
+          if (units === undefined) return;
           const min = values.reduce((a, b) => (a < b ? a : b));
           const max = values.reduce((a, b) => (a > b ? a : b));
           expect(units >= min && units <= max).toBe(true);
