@@ -114,6 +114,8 @@ async function startOwned(
   const shutdown = async (snapshot: boolean): Promise<void> => {
     consumers.stopTimers();
     transport.close();
+    // Trend and valuation pulls write through the services: they end (a run in progress finishes) first.
+    for (const job of services.trendJobs) await job.close();
     supervisor.stopExpiries();
     await supervisor.idle();
     await snapshots.stop();

@@ -3,6 +3,7 @@ import { z } from 'zod/v4';
 import { INTEGRATIONS_ENV } from './integrations/config.ts';
 import { MARKETDATA_ENV } from './marketdata/config.ts';
 import { REPO_ROOT } from './repoRoot.ts';
+import { TRENDS_ENV } from './trends/config.ts';
 
 const DEV_JWT_SECRET = 'development-only-jwt-secret-change-me';
 const DEV_WEBHOOK_SECRET = 'development-only-webhook-secret-change-me';
@@ -87,6 +88,8 @@ const schema = z.object({
   ...INTEGRATIONS_ENV,
   // Candles, tickers and reference prices (src/marketdata/config.ts).
   ...MARKETDATA_ENV,
+  // Trend markets (src/trends/config.ts).
+  ...TRENDS_ENV,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

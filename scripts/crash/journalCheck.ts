@@ -139,6 +139,8 @@ async function reexecute(
     const list = journaledEntries.get(batch.symbol) ?? [];
     list.push(...batch.entries);
     journaledEntries.set(batch.symbol, list);
+    // Trend signals (`@trends`, issue 19) change no state: nothing to re-execute.
+    if (batch.marketId === '@trends') continue;
     if (batch.marketId === LEDGER_JOURNAL_ID) {
       for (const entry of batch.entries) {
         const { command } = entry;
@@ -156,7 +158,12 @@ async function reexecute(
     }
     await Promise.all(
       batch.entries.map(({ command, ts }) => {
-        if (command.kind === 'deposit') throw new Error(`a deposit in a ${batch.symbol} record`);
+        if (
+          command.kind === 'deposit' ||
+          command.kind === 'trend_detected' ||
+          command.kind === 'market_breakout'
+        )
+          throw new Error(`a ${command.kind} in a ${batch.symbol} record`);
         return supervisor.submit(batch.symbol, command, ts);
       }),
     );

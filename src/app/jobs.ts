@@ -5,6 +5,7 @@ import { priceSourceOf } from '../marketdata/config.ts';
 import { startReferencePriceJob } from '../marketdata/referencePrices.ts';
 import { saveReferencePrices } from '../persistence/marketDataStore.ts';
 import { SyncAllowlistPayload } from '../services/complianceAdmin.ts';
+import { aggregateSourceName, fetchAggregatedPrices } from '../trends/priceSources.ts';
 import { DeployTokenPayload } from '../services/issuance.ts';
 import { observe, type JobQueueSource } from '../transport/http/metrics.ts';
 import type { Consumers } from './consumers.ts';
@@ -20,6 +21,8 @@ import type { Storage } from './storage.ts';
 export interface Jobs {
   readonly deploy?: OpenedJobQueue<typeof DeployTokenPayload>;
   readonly allowlist?: OpenedJobQueue<typeof SyncAllowlistPayload>;
+  /** The queues' key prefix (for queues opened in later stages: pull-trends). */
+  readonly prefix: string;
   /** Every queue (/metrics counts their jobs at scrape time). */
   readonly queues: readonly (JobQueueSource & { close(): Promise<void> })[];
 }
@@ -35,8 +38,8 @@ export async function openJobs(
   const queues: (JobQueueSource & { close(): Promise<void> })[] = [];
   // /metrics reads these at scrape time (mailbox depth per market, jobs per queue and state).
   observe({ markets: () => core.supervisor.list(), jobQueues: queues });
-  if (redisUrl === undefined) return { queues };
   const prefix = `rwa:${new URL(config.DATABASE_URL).pathname.slice(1) || 'exchange'}`;
+  if (redisUrl === undefined) return { prefix, queues };
   const deploy = await openJobQueue({
     name: 'deploy-token',
     redisUrl,
@@ -56,7 +59,17 @@ export async function openJobs(
     log,
   });
   queues.push(deploy, allowlist);
-  const priceSource = priceSourceOf(config);
+  const sources = config.PRICE_SOURCES;
+  // Issue 19: several sources, aggregated (src/trends/priceSources.ts), replace the single one.
+  const priceSource =
+    sources === undefined
+      ? priceSourceOf(config)
+      : {
+          ...aggregateSourceName(sources),
+          keys: new Map<string, string>(),
+          vsCurrency: 'usd',
+          timeoutMs: config.PRICE_FETCH_TIMEOUT_MS,
+        };
   if (priceSource !== undefined) {
     const { pool } = storage;
     queues.push(
@@ -65,6 +78,17 @@ export async function openJobs(
         prefix,
         intervalMs: config.PRICE_FETCH_INTERVAL_MS,
         source: priceSource,
+        ...(sources === undefined
+          ? {}
+          : {
+              fetchPrices: (markets) =>
+                fetchAggregatedPrices(sources, markets, {
+                  maxAgeMs: config.PRICE_MAX_AGE_MS,
+                  bandBps: config.PRICE_OUTLIER_BPS,
+                  minSources: config.PRICE_MIN_SOURCES,
+                  timeoutMs: config.PRICE_FETCH_TIMEOUT_MS,
+                }),
+            }),
         log,
         markets: () => core.catalog.listMarkets(),
         store: (prices, fetchedAt) =>
@@ -80,5 +104,5 @@ export async function openJobs(
       }),
     );
   }
-  return { deploy, allowlist, queues };
+  return { deploy, allowlist, prefix, queues };
 }

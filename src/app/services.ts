@@ -19,6 +19,10 @@ import { Issuance, type Authorize } from '../services/issuance.ts';
 import { OrderEntry } from '../services/orderEntry.ts';
 import { countOrder, countRejection } from '../transport/http/metrics.ts';
 import { RateLimiter } from '../transport/rateLimit.ts';
+import { startTrends } from '../trends/start.ts';
+import { startTrendPullJob } from '../trends/trendPull.ts';
+import { RwaValuations, startValuationJob } from '../trends/valuations.ts';
+import type { TrendService } from '../trends/trendService.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Jobs } from './jobs.ts';
@@ -38,6 +42,10 @@ export interface Services {
   readonly history: History;
   readonly integration: EntityPermissionsIntegration;
   readonly chain: ChainRuntime;
+  readonly trends: TrendService;
+  readonly valuations: RwaValuations;
+  /** The pull-trends and update-token-metadata jobs (when configured), closed at shutdown. */
+  readonly trendJobs: readonly { close(): Promise<void> }[];
 }
 
 export async function buildServices(
@@ -142,5 +150,71 @@ export async function buildServices(
     log,
     decide: (decision) => issuance.decideDelivered(decision),
   });
-  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain };
+  // Trend markets (issue 19): listed through the admin, priced on every metrics update.
+  const trendLimiter = new RateLimiter(config.TRENDS_RATE_PER_S, config.TRENDS_RATE_BURST);
+  const trends = await startTrends({
+    config,
+    log,
+    pool,
+    sink: storage.writer,
+    publish: (batch) => {
+      core.committed.publish(batch);
+    },
+    catalog,
+    admin,
+    setIndexPrice: (marketId, price) => {
+      consumers.pushes.emit(consumers.marketData.setIndexPrice(marketId, price));
+    },
+    volume24h: (marketId) => consumers.marketData.tickerSnapshot(marketId)?.volume24h,
+    allow: (subject) => trendLimiter.take(subject),
+  });
+  const valuations = new RwaValuations({
+    pool,
+    catalog,
+    records: core.records,
+    setIndexPrice: (marketId, price) => {
+      consumers.pushes.emit(consumers.marketData.setIndexPrice(marketId, price));
+    },
+    log,
+  });
+  await valuations.start();
+  const trendJobs: { close(): Promise<void> }[] = [];
+  const { REDIS_URL: redisUrl, TREND_SOURCES: trendSources, RWA_VALUATION_SOURCE_URL: valuationUrl } = config;
+  if (redisUrl !== undefined && trendSources !== undefined) {
+    trendJobs.push(
+      await startTrendPullJob({
+        redisUrl,
+        prefix: jobs.prefix,
+        intervalMs: config.TREND_PULL_INTERVAL_MS,
+        sources: trendSources,
+        trends,
+        log,
+      }),
+    );
+  }
+  if (redisUrl !== undefined && valuationUrl !== undefined) {
+    trendJobs.push(
+      await startValuationJob({
+        redisUrl,
+        prefix: jobs.prefix,
+        intervalMs: config.RWA_VALUATION_INTERVAL_MS,
+        url: valuationUrl,
+        valuations,
+        log,
+      }),
+    );
+  }
+  return {
+    orders,
+    admin,
+    issuance,
+    authorize,
+    complianceAdmin,
+    history,
+    integration,
+    chain,
+    trends,
+    valuations,
+    trendJobs,
+  };
 }

@@ -7,6 +7,7 @@ import { registerWebSocket } from '../transport/gateway.ts';
 import { registerHttp } from '../transport/http.ts';
 import { registerComplianceRoutes } from '../transport/http/issuance.ts';
 import type { RegisteredRoute } from '../transport/http/router.ts';
+import { registerTrendRoutes } from '../transport/http/trends.ts';
 import { registerWebhookRoutes } from '../transport/http/webhooks.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
@@ -107,13 +108,16 @@ export function buildTransport(
     maxPendingPerIp: config.HTTP_MAX_PENDING_REQUESTS_PER_IP,
     bodyTimeoutMs: config.HTTP_BODY_TIMEOUT_MS,
     connections: ws.connections,
-    issuance: { issuance, authorize },
+    issuance: { issuance, authorize, valuation: (marketId) => services.valuations.latest(marketId) },
     extraRoutes: [
       (route) => {
         registerComplianceRoutes(route, complianceAdmin);
       },
       (route) => {
         registerWebhookRoutes(route, integration);
+      },
+      (route) => {
+        registerTrendRoutes(route, services.trends, services.valuations);
       },
     ],
     health: async () => ({

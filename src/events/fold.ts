@@ -43,6 +43,27 @@ export function foldEntry(item: BatchEntry<JournalCommand>, entry: number, out: 
       });
     }
   }
+  // Issue 19: the signals of `@trends` records (no postings, no book events).
+  if (command.kind === 'trend_detected') {
+    const { symbol, topic, marketId, scoreCenti, sentimentBp } = command;
+    out.push({
+      type: 'trend.detected',
+      seq,
+      ts,
+      entry,
+      symbol,
+      topic,
+      ...(marketId === undefined ? {} : { marketId }),
+      viralityScore: scoreCenti / 100,
+      sentiment: sentimentBp / 10_000,
+    });
+    return;
+  }
+  if (command.kind === 'market_breakout') {
+    const { marketId, symbol, direction, price } = command;
+    out.push({ type: 'market.breakout', seq, ts, entry, marketId, symbol, direction, price });
+    return;
+  }
   if (command.kind === 'deposit') {
     if (result.ok) {
       const { userId, asset, amount } = command;

@@ -250,6 +250,11 @@ export interface ReferencePriceJobOptions {
   /** The prices of a successful run (e.g. MarketDataService.setIndexPrice, then publish). */
   readonly onPrices: (prices: readonly ReferencePrice[]) => void;
   readonly fetchImpl?: typeof fetch;
+  /**
+   * Replaces the one-source fetch (issue 19: several sources aggregated, src/trends/priceSources.ts);
+   * must not throw. `source.url` then only names the run in logs.
+   */
+  readonly fetchPrices?: (markets: readonly ListedMarket[]) => Promise<FetchOutcome>;
 }
 
 export interface ReferencePriceJob {
@@ -266,7 +271,11 @@ export async function startReferencePriceJob(options: ReferencePriceJobOptions):
   const { prefix, intervalMs, source, log } = options;
   const run = async (): Promise<FetchOutcome> => {
     const fetchedAt = Date.now();
-    const outcome = await fetchReferencePrices(source, options.markets(), options.fetchImpl);
+    const markets = options.markets();
+    const outcome =
+      options.fetchPrices === undefined
+        ? await fetchReferencePrices(source, markets, options.fetchImpl)
+        : await options.fetchPrices(markets);
     if (!outcome.ok) {
       log.warn(
         { job: REFERENCE_PRICE_QUEUE, url: source.url, reason: outcome.reason },

@@ -1,4 +1,9 @@
-import type { DepositCommand, JournalCommand, MarketCommand } from '../actors/market/types.ts';
+import type {
+  DepositCommand,
+  JournalCommand,
+  MarketCommand,
+  TrendSignalCommand,
+} from '../actors/market/types.ts';
 import { ORDER_TYPES, SIDES, STPS, TIFS } from './journalLists.ts';
 import {
   indexTags,
@@ -55,6 +60,29 @@ const LEDGER_TAG_BASE = LIFECYCLE_TAG + 1;
  */
 const EXPIRE_TAG = 16;
 
+/**
+ * Trend signals (issue 19, records of `@trends`): tags TREND_TAG_BASE + index, 20 and 21 (22 kept
+ * for the next); clear of the tags above as EXPIRE_TAG is.
+ */
+const TREND_TAG_BASE = 20;
+const trendCommand = shapeOf<TrendSignalCommand, 'kind'>();
+const TREND_COMMAND_SHAPES: readonly Shape[] = [
+  trendCommand('trend_detected', [
+    ['symbol', STRING],
+    'topic',
+    ['marketId', STRING],
+    'scoreCenti',
+    'sentimentBp',
+  ]),
+  trendCommand('market_breakout', [
+    ['marketId', STRING],
+    ['symbol', STRING],
+    ['direction', ['up', 'down']],
+    'price',
+  ]),
+];
+const TREND_TAGS = indexTags(TREND_COMMAND_SHAPES);
+
 const COMMAND_TAGS = indexTags(COMMAND_SHAPES);
 
 export function packCommand(cmd: JournalCommand, strings: StringTable): Packed[] {
@@ -64,6 +92,15 @@ export function packCommand(cmd: JournalCommand, strings: StringTable): Packed[]
     return packShape(LEDGER_TAG_BASE, LEDGER_COMMAND_SHAPES[0]!, fields, strings);
   }
   if (cmd.kind === 'expire') return [EXPIRE_TAG, cmd.now];
+  const trendTag = TREND_TAGS.get(cmd.kind);
+  if (trendTag !== undefined) {
+    return packShape(
+      TREND_TAG_BASE + trendTag,
+      TREND_COMMAND_SHAPES[trendTag]!,
+      cmd as unknown as Fields,
+      strings,
+    );
+  }
   const tag = COMMAND_TAGS.get(cmd.kind);
   if (tag === undefined) throw new Error(`journal: unknown command kind ${cmd.kind}`);
   return packShape(tag, COMMAND_SHAPES[tag]!, cmd as unknown as Fields, strings);
@@ -78,6 +115,11 @@ export function unpackCommand(packed: Packed, strings: readonly string[] | undef
       throw new JournalDecodeError('deposit without user or asset');
     }
     return { kind: 'deposit', userId, asset, amount: unpackAmount(amount, 'deposit amount') };
+  }
+  const trendTag = Array.isArray(packed) && typeof packed[0] === 'number' ? packed[0] - TREND_TAG_BASE : -1;
+  if (trendTag >= 0 && trendTag < TREND_COMMAND_SHAPES.length) {
+    const shifted = [trendTag, ...(packed as Packed[]).slice(1)];
+    return unpackShape(TREND_COMMAND_SHAPES, shifted, strings, 'command') as unknown as TrendSignalCommand;
   }
   if (Array.isArray(packed) && packed[0] === EXPIRE_TAG) {
     if (typeof packed[1] !== 'number') throw new JournalDecodeError('expire command without its time');

@@ -2,7 +2,12 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import type { Ledger, Posting } from '../actors/ledger/index.ts';
 import type { MarketActor } from '../actors/market/marketActor.ts';
-import { LEDGER_JOURNAL_ID, type BatchEntry, type JournalCommand } from '../actors/market/types.ts';
+import {
+  LEDGER_JOURNAL_ID,
+  TRENDS_JOURNAL_ID,
+  type BatchEntry,
+  type JournalCommand,
+} from '../actors/market/types.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import { decodeBatch } from './journalCodec.ts';
 import { decodeLedgerSnapshot, decodeMarketState } from './snapshots.ts';
@@ -101,7 +106,14 @@ export async function recover(
       last = globalSeq;
       const batch = decodeBatch(row.record);
       const where = `global_seq ${globalSeq} (${batch.symbol})`;
-      if (batch.marketId === LEDGER_JOURNAL_ID) {
+      if (batch.marketId === TRENDS_JOURNAL_ID) {
+        // Trend signals (issue 19) change no state: checked, then skipped.
+        for (const entry of batch.entries) {
+          if (!isTrendSignal(entry)) {
+            throw new RecoveryError(`${where}: a ${entry.command.kind} command in a trends record`);
+          }
+        }
+      } else if (batch.marketId === LEDGER_JOURNAL_ID) {
         for (const entry of batch.entries) {
           if (entry.command.kind !== 'deposit') {
             throw new RecoveryError(`${where}: a ${entry.command.kind} command in a ledger record`);
@@ -137,7 +149,11 @@ export async function recover(
 }
 
 function isMarketEntry(entry: BatchEntry<JournalCommand>): entry is BatchEntry {
-  return entry.command.kind !== 'deposit';
+  return entry.command.kind !== 'deposit' && !isTrendSignal(entry);
+}
+
+function isTrendSignal(entry: BatchEntry<JournalCommand>): boolean {
+  return entry.command.kind === 'trend_detected' || entry.command.kind === 'market_breakout';
 }
 
 /** A market record's entries, checked to hold market commands only. */

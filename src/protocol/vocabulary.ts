@@ -50,7 +50,8 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const ACCEPTED_STATUSES = ['open', 'partially_filled', 'filled', 'canceled'] as const;
 export type AcceptedStatus = (typeof ACCEPTED_STATUSES)[number];
 
-export const ROLES = ['trader', 'issuer', 'admin'] as const;
+/** `ingest` (issue 19): a service token that may post trend metrics (POST /trends) and nothing else. */
+export const ROLES = ['trader', 'issuer', 'admin', 'ingest'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** A market's lifecycle state (the same list as machines/marketLifecycle.ts `LIFECYCLE_STATES`). */

@@ -64,6 +64,8 @@ export const MarketDetails = Market.extend({
     .record(z.string(), z.unknown())
     .nullable()
     .meta({ description: 'the registered asset details, as sent (null for a market listed directly)' }),
+  /** Issue 19: the latest RWA valuation (POST /markets/:id/valuations), when there is one. */
+  valuation: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const MarketEvent = z.object({

@@ -73,7 +73,12 @@ export interface HttpOptions {
     ): object[] | undefined;
   };
   /** RWA issuance routes (registration, approval, lifecycle actions, details and events). */
-  readonly issuance?: { readonly issuance: Issuance; readonly authorize: Authorize };
+  readonly issuance?: {
+    readonly issuance: Issuance;
+    readonly authorize: Authorize;
+    /** The latest RWA valuation of a market (issue 19), shown on its details. */
+    readonly valuation?: (marketId: string) => Promise<object | undefined>;
+  };
   /** More routes (webhooks), registered before the catch-all. */
   readonly extraRoutes?: readonly ((route: Route) => void)[];
   /** Health of Redis and the chain, when the exchange has them. */

@@ -1,5 +1,5 @@
 import type { Failure } from '../protocol/errors.ts';
-import { hasRole, type Principal } from './auth.ts';
+import { hasRole, type Principal, type Role } from './auth.ts';
 import {
   stopPrivateStreams,
   type Connection,
@@ -104,9 +104,12 @@ export class Sessions {
 
 export function requireRole(
   principal: Principal | undefined,
-  role: 'trader' | 'admin' | 'issuer',
+  role: Role | readonly Role[],
 ): Failure | undefined {
   if (principal === undefined) return { ok: false, code: 'unauthorized', message: 'authenticate first' };
-  if (!hasRole(principal, role)) return { ok: false, code: 'forbidden', message: `needs the ${role} role` };
+  // A list: any one of its roles (POST /trends: admin or ingest).
+  const roles: readonly Role[] = typeof role === 'string' ? [role] : role;
+  if (!roles.some((r) => hasRole(principal, r)))
+    return { ok: false, code: 'forbidden', message: `needs the ${roles.join(' or ')} role` };
   return undefined;
 }

@@ -8,6 +8,7 @@ import {
   type Unsubscribe,
 } from '../../src/client/index.ts';
 import { byId, el, getJson, setText, webSocketUrl } from '../shared/dom.ts';
+import { TrendView } from './trends.ts';
 import { CandleChart, type Candle } from './chart.ts';
 import {
   LadderView,
@@ -78,6 +79,8 @@ const marketList = new MarketListView(byId('markets'), (symbol) => {
 const ladderView = new LadderView(byId('ladder'), LADDER_ROWS);
 const tape = new TapeView(byId('tape'), TAPE_ROWS);
 const tickerView = new TickerView(byId('ticker'));
+// Trend markets: virality score and sentiment beside the price (issue 19).
+const trendView = new TrendView(byId('ticker'), API);
 const lifecycle = new LifecycleView(byId('lifecycle-state'), byId('lifecycle-history'));
 const chart = new CandleChart(byId('chart'));
 const footer = {
@@ -272,6 +275,7 @@ function openMarket(): void {
   ladderView.clear();
   tape.clear();
   tickerView.clear();
+  trendView.select(market.symbol);
   chart.clear();
   chart.setPriceFormat(market.priceDecimals, market.tickSize);
   lifecycle.setState(undefined);

@@ -77,11 +77,37 @@ export interface DepositCommand {
   readonly amount: bigint;
 }
 
-/** Every command the journal holds: a market's, or a ledger command of the `@ledger` pseudo-market. */
-export type JournalCommand = MarketCommand | DepositCommand;
+/**
+ * A trend signal (issue 19, src/trends): not a market command; journaled as a record of the
+ * pseudo-market `@trends`, which changes no state (recovery skips it) and which the fold turns into
+ * `trend.detected` / `market.breakout` domain events. The score is in hundredths of a point
+ * (0..10000), the sentiment in basis points (−10000..10000), the price in the market's ticks.
+ */
+export type TrendSignalCommand =
+  | {
+      readonly kind: 'trend_detected';
+      readonly symbol: string;
+      readonly topic: string;
+      readonly marketId?: string | undefined;
+      readonly scoreCenti: number;
+      readonly sentimentBp: number;
+    }
+  | {
+      readonly kind: 'market_breakout';
+      readonly marketId: string;
+      readonly symbol: string;
+      readonly direction: 'up' | 'down';
+      readonly price: number;
+    };
+
+/** Every command the journal holds: a market's, a ledger command of `@ledger`, a signal of `@trends`. */
+export type JournalCommand = MarketCommand | DepositCommand | TrendSignalCommand;
 
 /** The market id (and symbol) of the journal records of ledger commands (deposits). */
 export const LEDGER_JOURNAL_ID = '@ledger';
+
+/** The market id (and symbol) of the journal records of trend signals (issue 19). */
+export const TRENDS_JOURNAL_ID = '@trends';
 
 /** One processed command and everything it caused, in order. */
 export interface BatchEntry<C extends JournalCommand = MarketCommand> {

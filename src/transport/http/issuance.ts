@@ -29,6 +29,8 @@ export interface IssuanceRouteOptions {
   readonly authorize: Authorize;
   /** Waits until history holds what was committed before now: undefined, or the refusal to answer. */
   readonly historyBehind?: () => Promise<{ code: ErrorCode; message: string } | undefined>;
+  /** The latest RWA valuation of a market (issue 19), shown on its details. */
+  readonly valuation?: (marketId: string) => Promise<object | undefined>;
 }
 
 const BASE = '/api/v1';
@@ -137,11 +139,16 @@ export function registerIssuanceRoutes(
     );
   }
 
-  route('get', `${BASE}/markets/:id/details`, {}, ({ params }) => {
+  route('get', `${BASE}/markets/:id/details`, {}, async ({ params }) => {
     const market = catalog.market(params[0]!);
     if (market === undefined) return errorReply('unknown_market', `no market ${params[0]!}`);
     const record = issuance.record(market.definition.id);
-    return json(200, { ...view(market), asset: record === undefined ? null : { ...record.details } });
+    const valuation = record === undefined ? undefined : await options.valuation?.(market.definition.id);
+    return json(200, {
+      ...view(market),
+      asset: record === undefined ? null : { ...record.details },
+      ...(valuation === undefined ? {} : { valuation }),
+    });
   });
 
   route('get', `${BASE}/markets/:id/events`, {}, async ({ params }) => {

@@ -12,6 +12,7 @@ import {
   ReasonBody,
   RegisterBody,
 } from '../../protocol/schemas.ts';
+import { TREND_OPERATIONS } from './trendOperations.ts';
 
 /*
  * One description per HTTP route, keyed `method pattern` exactly as the route is registered with
@@ -64,6 +65,7 @@ const marketQuery = (description: string): QueryParam => ({
 
 /** Every route the server registers, `method pattern` as given to the router. */
 export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
+  ...TREND_OPERATIONS,
   'get /health': {
     summary: 'Health of the exchange and its dependencies (503 when Postgres is unreachable)',
     tag: 'operations',

@@ -52,8 +52,8 @@ export type HttpReply = (
 export type Handler = (request: HttpRequest) => Promise<HttpReply> | HttpReply;
 
 export interface RouteOptions {
-  /** The role the caller's bearer token must carry. */
-  readonly role?: Role;
+  /** The role the caller's bearer token must carry (a list: any one of them). */
+  readonly role?: Role | readonly Role[];
   /** Read a JSON body before calling the handler; 'raw' hands over the bytes unparsed. */
   readonly body?: boolean | 'raw';
   /** Headers to read for the handler. */
@@ -174,7 +174,13 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
   const registered: RegisteredRoute[] = [];
 
   function route(method: Method, pattern: string, routeOptions: RouteOptions, handler: Handler): void {
-    registered.push({ method, pattern, role: routeOptions.role, body: routeOptions.body ?? false });
+    const role = routeOptions.role;
+    registered.push({
+      method,
+      pattern,
+      role: typeof role === 'string' || role === undefined ? role : role[0],
+      body: routeOptions.body ?? false,
+    });
     const paramCount = pattern.split('/').filter((part) => part.startsWith(':')).length;
     const routeLabel = pattern === CATCH_ALL ? OTHER : pattern;
     const handle = (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
@@ -292,7 +298,10 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
   route.registered = (): readonly RegisteredRoute[] => registered;
   return route;
 
-  async function authenticate(authorization: string, role: Role): Promise<Outcome<Principal>> {
+  async function authenticate(
+    authorization: string,
+    role: Role | readonly Role[],
+  ): Promise<Outcome<Principal>> {
     if (authorization === '') {
       return { ok: false, code: 'unauthorized', message: 'missing Authorization: Bearer token' };
     }
