@@ -8,6 +8,7 @@ import {
   type JournalBatch,
   type JournalCommand,
 } from '../../src/actors/market/types.ts';
+import { isLedgerCommand } from '../../src/actors/market/types.ts';
 import { loadCatalog, type StoredCatalog } from '../../src/persistence/catalogStore.ts';
 import { decodeBatch } from '../../src/persistence/journalCodec.ts';
 import { recover } from '../../src/persistence/recovery.ts';
@@ -156,7 +157,7 @@ async function reexecute(
     }
     await Promise.all(
       batch.entries.map(({ command, ts }) => {
-        if (command.kind === 'deposit') throw new Error(`a deposit in a ${batch.symbol} record`);
+        if (isLedgerCommand(command)) throw new Error(`a ${command.kind} in a ${batch.symbol} record`);
         return supervisor.submit(batch.symbol, command, ts);
       }),
     );
