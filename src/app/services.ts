@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { chainRuntime, type ChainRuntime } from '../chainRuntime.ts';
 import type { Config } from '../config.ts';
+import { startFunding, type Funding } from '../funding/index.ts';
 import { createEntityPermissions } from '../integrations/config.ts';
 import {
   startEntityPermissionsIntegration,
@@ -38,10 +39,12 @@ export interface Services {
   readonly history: History;
   readonly integration: EntityPermissionsIntegration;
   readonly chain: ChainRuntime;
+  /** Fiat deposits, provider webhooks, withdrawals (src/funding, issue 15). */
+  readonly funding: Funding;
 }
 
 export async function buildServices(
-  config: Config,
+  config: Config & { readonly DATABASE_URL: string },
   log: Logger,
   storage: Storage,
   core: Core,
@@ -142,5 +145,6 @@ export async function buildServices(
     log,
     decide: (decision) => issuance.decideDelivered(decision),
   });
-  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain };
+  const funding = await startFunding({ config, log, pool, catalog, supervisor });
+  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain, funding };
 }

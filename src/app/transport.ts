@@ -5,6 +5,7 @@ import type { Principal } from '../services/principal.ts';
 import { Authenticator } from '../transport/auth.ts';
 import { registerWebSocket } from '../transport/gateway.ts';
 import { registerHttp } from '../transport/http.ts';
+import { registerFundingRoutes } from '../transport/http/funding.ts';
 import { registerComplianceRoutes } from '../transport/http/issuance.ts';
 import type { RegisteredRoute } from '../transport/http/router.ts';
 import { registerWebhookRoutes } from '../transport/http/webhooks.ts';
@@ -114,6 +115,9 @@ export function buildTransport(
       },
       (route) => {
         registerWebhookRoutes(route, integration);
+      },
+      (route) => {
+        registerFundingRoutes(route, services.funding);
       },
     ],
     health: async () => ({
