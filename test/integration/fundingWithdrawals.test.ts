@@ -40,8 +40,14 @@ const withdraw = (body: Record<string, unknown>, token = alice) =>
   running.request('POST', '/api/v1/withdrawals', { token, body });
 const decide = (id: string, decision: 'approve' | 'reject', body: Record<string, unknown> = {}) =>
   running.request('POST', `/api/v1/admin/withdrawals/${id}/${decision}`, { token: admin, body });
-const read = async (id: string, token = alice) =>
-  (await running.request('GET', `/api/v1/withdrawals/${id}`, { token })).body;
+interface Withdrawal {
+  readonly id: string;
+  readonly status: string;
+  readonly reason?: string;
+  readonly txHash?: string;
+}
+const read = async (id: string, token = alice): Promise<Withdrawal> =>
+  (await running.request('GET', `/api/v1/withdrawals/${id}`, { token })).body as Withdrawal;
 const balance = () => running.exchange.ledger.balance('alice', 'NGN');
 
 describe('withdrawals', () => {
@@ -58,7 +64,7 @@ describe('withdrawals', () => {
     const queue = await running.request('GET', '/api/v1/admin/withdrawals?status=pending_approval', {
       token: admin,
     });
-    expect(queue.body.map((w: { id: string }) => w.id)).toContain(created.body.id);
+    expect((queue.body as Withdrawal[]).map((w) => w.id)).toContain(created.body.id);
 
     const approved = await decide(created.body.id as string, 'approve');
     expect(approved.status).toBe(200);
@@ -197,7 +203,8 @@ describe('a worker killed mid-payout', () => {
       });
       const token = await restarted.token('carol', ['trader']);
       const done = await eventually(async () => {
-        const w = (await restarted!.request('GET', `/api/v1/withdrawals/${id}`, { token })).body;
+        const w = (await restarted!.request('GET', `/api/v1/withdrawals/${id}`, { token }))
+          .body as Withdrawal;
         return w.status === 'confirmed' ? w : undefined;
       });
       expect(done.txHash).toBe(made[0]!.transferCode);
