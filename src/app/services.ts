@@ -145,6 +145,14 @@ export async function buildServices(
     log,
     decide: (decision) => issuance.decideDelivered(decision),
   });
-  const funding = await startFunding({ config, log, pool, catalog, supervisor });
+  const funding = await startFunding({
+    config,
+    log,
+    pool,
+    catalog,
+    supervisor,
+    committed: core.committed,
+    pushes: consumers.pushes.emit,
+  });
   return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain, funding };
 }

@@ -4,7 +4,10 @@ import type { Catalog } from '../actors/catalog.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
 import type { Config } from '../config.ts';
 import { openJobQueue, type OpenedJobQueue } from '../jobs/queue.ts';
+import type { CommittedEventStream } from '../events/stream.ts';
+import type { Publication } from '../protocol/topics.ts';
 import { Deposits } from './deposits.ts';
+import { fundingPushes } from './pushes.ts';
 import { PaystackPayouts, type PayoutRail } from './payouts.ts';
 import { configured, providersOf } from './providers/index.ts';
 import { FundingStore } from './store.ts';
@@ -32,6 +35,10 @@ export interface FundingDeps {
   readonly pool: DatabasePool;
   readonly catalog: Catalog;
   readonly supervisor: Supervisor;
+  /** The committed event stream (the `funding` channel's pushes come from it). */
+  readonly committed: CommittedEventStream;
+  /** Where pushes go (the gateway subscribes to it). */
+  readonly pushes: (publications: readonly Publication[]) => void;
   /** More payout rails (the on-chain issue's); the fiat rail (Paystack) is added when configured. */
   readonly rails?: readonly PayoutRail[];
 }
@@ -54,6 +61,7 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
     log,
   });
   const webhooks = new FundingWebhooks(deposits, providers);
+  deps.committed.subscribe(fundingPushes((symbol) => catalog.asset(symbol)?.decimals, deps.pushes));
 
   let queue: OpenedJobQueue<typeof ProcessWithdrawalPayload> | undefined;
   if (config.REDIS_URL !== undefined) {

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentsStandIn } from '../../scripts/payments/standIn.ts';
+import type { FundingMessage } from '../../src/protocol/pushes.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
@@ -131,6 +132,34 @@ describe('withdrawals', () => {
       (await running.request('GET', `/api/v1/withdrawals/${mine.body[0].id as string}`, { token: bob }))
         .status,
     ).toBe(404);
+  });
+});
+
+describe('the private funding channel', () => {
+  it('pushes every status change of the own deposits and withdrawals', async () => {
+    const dave = await running.token('dave', ['trader']);
+    const client = await running.client(dave);
+    const pushes: FundingMessage[] = [];
+    await client.subscribe('funding', {}, (message) => pushes.push(message));
+    const created = await running.request('POST', '/api/v1/deposits', {
+      token: dave,
+      body: { asset: 'NGN', amount: '80.00', provider: 'paystack' },
+    });
+    expect((await standIn.pay(created.body.reference as string)).status).toBe(200);
+    const withdrawal = await withdraw({ asset: 'NGN', amount: '30.00', destination: 'RCP_dave' }, dave);
+    await decide(withdrawal.body.id as string, 'approve');
+    await eventually(() => pushes.some((p) => p.op === 'withdrawal' && p.status === 'confirmed'));
+    expect(pushes.map((p) => `${p.op}:${p.status}`)).toEqual([
+      'deposit:completed',
+      'withdrawal:pending_approval',
+      'withdrawal:approved',
+      'withdrawal:submitted',
+      'withdrawal:confirmed',
+    ]);
+    expect(pushes[0]).toMatchObject({ id: created.body.id as string, asset: 'NGN', amount: '80.00' });
+    expect(pushes[4]).toMatchObject({ id: withdrawal.body.id as string, amount: '30.00' });
+    expect(pushes[4]!.txHash).toMatch(/^TRF_/);
+    expect(running.exchange.ledger.balance('dave', 'NGN')).toEqual({ available: 5_000n, locked: 0n });
   });
 });
 

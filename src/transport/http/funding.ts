@@ -5,6 +5,12 @@ import type { Withdrawals } from '../../funding/withdrawals.ts';
 import { sourceKey } from '../rateLimit.ts';
 import type { Route } from '../http.ts';
 import { decodeCursor, pageHeaders } from './cursor.ts';
+import {
+  DepositBody,
+  WITHDRAWAL_STATUSES,
+  WithdrawalBody,
+  WithdrawalDecisionBody,
+} from './fundingOperations.ts';
 import { errorReply, json, outcomeReply, type HttpReply, type HttpRequest } from './router.ts';
 
 /*
@@ -22,33 +28,9 @@ const BASE = '/api/v1';
 const LIST_LIMIT_DEFAULT = 100;
 const LIST_LIMIT_MAX = 1_000;
 
-const DepositBody = z.strictObject({
-  asset: z.string().min(1).max(16),
-  amount: z.string().min(1).max(40),
-  provider: z.enum(['paystack', 'payfast', 'ozow']),
-  email: z.email().max(200).optional(),
-  returnUrl: z
-    .url({ protocol: /^https?$/ })
-    .max(500)
-    .optional(),
-});
-
-const WithdrawalBody = z.strictObject({
-  asset: z.string().min(1).max(16),
-  amount: z.string().min(1).max(40),
-  destination: z.string().min(1).max(100),
-});
-
-const ReasonBody = z.strictObject({ reason: z.string().max(500).optional() }).optional();
+const ReasonBody = WithdrawalDecisionBody.optional();
 const Position = z.strictObject({ t: z.number(), id: z.uuid() });
-const WithdrawalStatus = z.enum([
-  'pending_approval',
-  'approved',
-  'submitted',
-  'confirmed',
-  'rejected',
-  'failed',
-]);
+const WithdrawalStatus = z.enum(WITHDRAWAL_STATUSES);
 
 const issues = (error: z.ZodError) =>
   error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
