@@ -31,6 +31,7 @@ const ENTRY_POINTS = [
   'bench/marketdata.ts',
   'bench/persistence.ts',
   'bench/ws.ts',
+  'bench/funding.ts',
 ];
 
 interface Ran {
