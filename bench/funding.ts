@@ -56,7 +56,8 @@ const loadBefore = loadAvg();
 const cpuAtStart = machineCpu();
 const standIn = await startPaymentsStandIn(secrets);
 const child = fork(new URL('./funding/server.ts', import.meta.url), [], {
-  execArgv: ['--import', 'tsx'],
+  // BENCH_SERVER_FLAGS (development aid): more Node flags for the exchange, e.g. --cpu-prof.
+  execArgv: ['--import', 'tsx', ...(process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter((f) => f !== '')],
   env: { ...process.env, ...standInEnv(standIn, secrets) },
   stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
 });

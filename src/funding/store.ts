@@ -117,7 +117,13 @@ const withdrawalOf = (r: z.infer<typeof WithdrawalSql>): WithdrawalRow => ({
 const at = (ms: number) => sql.fragment`to_timestamp(${ms}::float8 / 1000)`;
 const Count = z.object({ n: z.number() });
 
+/** deposit_refusals keeps the newest this many rows (a stranger can post refusals at will). */
+const REFUSALS_KEPT = 100_000;
+const PRUNE_EVERY = 1_000;
+
 export class FundingStore {
+  #refusalsSincePrune = 0;
+
   constructor(private readonly pool: DatabasePool) {}
 
   async insertDeposit(d: Omit<DepositRow, 'status' | 'failureReason' | 'completedAt'>): Promise<void> {
@@ -176,7 +182,7 @@ export class FundingStore {
       WHERE id = ${id}::uuid AND status = 'pending'`);
   }
 
-  /** A refused notification: its row (bounded to the newest 100,000), and the reason on the deposit it named. */
+  /** A refused notification: its row (the newest REFUSALS_KEPT are kept), and the reason on the deposit it named. */
   async recordRefusal(r: {
     depositId: string | undefined;
     provider: Provider;
@@ -195,6 +201,10 @@ export class FundingStore {
           UPDATE deposits SET failure_reason = ${reason} WHERE id = ${r.depositId}::uuid AND status = 'pending'`);
       }
     });
+    if (++this.#refusalsSincePrune >= PRUNE_EVERY) {
+      this.#refusalsSincePrune = 0;
+      await this.pruneRefusals(REFUSALS_KEPT);
+    }
   }
 
   /** Keeps the newest `keep` refusals. */
