@@ -362,6 +362,26 @@ describe('Ozow notifications', () => {
   });
 });
 
+describe('a customer who cancels', () => {
+  it('fails the deposit once the provider confirms it (Paystack charge.failed, Ozow Cancelled)', async () => {
+    const paystack = await paystackDeposit('9.00');
+    const answer = await standIn.pay(paystack.reference, { outcome: 'failed' });
+    expect(JSON.parse(answer.body)).toMatchObject({ status: 'refused' });
+    const read = await running.request('GET', `/api/v1/deposits/${paystack.id}`, { token });
+    expect(read.body).toMatchObject({ status: 'failed' });
+    expect(read.body.failureReason).toMatch(/paystack says failed/);
+
+    const created = await deposit({ asset: 'ZAR', amount: '4.00', provider: 'ozow' });
+    await fetch(created.body.redirectUrl as string);
+    expect((await standIn.pay(created.body.reference as string, { outcome: 'failed' })).status).toBe(200);
+    expect(
+      (await running.request('GET', `/api/v1/deposits/${created.body.id as string}`, { token })).body.status,
+    ).toBe('failed');
+    expectLedgerSound(running, 'NGN', credited.NGN);
+    expectLedgerSound(running, 'ZAR', credited.ZAR);
+  });
+});
+
 describe('GET /deposits', () => {
   it('pages the own deposits, newest first, with X-Next-Cursor', async () => {
     const bob = await running.token('bob', ['trader']);
@@ -390,6 +410,35 @@ describe('GET /deposits', () => {
     expect((await running.request('GET', `/api/v1/deposits/${notMine[0]!.id}`, { token: bob })).status).toBe(
       404,
     );
+  });
+});
+
+describe("PayFast's source allowlist", () => {
+  it('reads an ITN from an address off the list (200) and credits nothing', async () => {
+    const strict = await runExchange({ ...env, PAYFAST_VALID_IPS: '197.97.145.144' });
+    try {
+      await strict.asset('ZAR', 2, 'fiat');
+      const carol = await strict.token('carol', ['trader']);
+      const created = await strict.request('POST', '/api/v1/deposits', {
+        token: carol,
+        body: { asset: 'ZAR', amount: '3.00', provider: 'payfast' },
+      });
+      expect(created.status).toBe(201);
+      await fetch(created.body.redirectUrl as string, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(created.body.formFields as Record<string, string>).toString(),
+      });
+      expect(await standIn.pay(created.body.reference as string)).toEqual({ status: 200, body: 'OK' });
+      const read = await strict.request('GET', `/api/v1/deposits/${created.body.id as string}`, {
+        token: carol,
+      });
+      expect(read.body).toMatchObject({ status: 'pending' });
+      expect(read.body.failureReason).toMatch(/source address 127\.0\.0\.1 is not PayFast's/);
+      expect(strict.exchange.ledger.balance('carol', 'ZAR')).toEqual({ available: 0n, locked: 0n });
+    } finally {
+      await strict.stop();
+    }
   });
 });
 
