@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { Counter } from 'prom-client';
 import type { Asset } from '../actors/catalog.ts';
 import type { FundingCommand } from '../actors/funding/index.ts';
 import { formatAssetAmount, parseAssetAmount } from '../actors/money.ts';
@@ -286,12 +287,17 @@ export class Deposits {
     };
   }
 
-  /** A notification that could not be trusted (bad signature, source, body): recorded, nothing else. */
+  /**
+   * A notification that could not be trusted (bad signature, source, body): recorded, counted,
+   * nothing else. Logged at debug only: a stranger can post these at will (the table is pruned,
+   * the counter is what to alert on).
+   */
   async refuse(provider: Provider, reference: string | undefined, reason: string, sourceAddress: string) {
     const { store, log } = this.options;
+    refusals.inc({ provider });
     const deposit = reference === undefined ? undefined : await store.depositByReference(provider, reference);
     await store.recordRefusal({ depositId: deposit?.id, provider, reference, reason, sourceAddress });
-    log.warn({ provider, reference, reason, sourceAddress }, 'deposit notification refused');
+    log.debug({ provider, reference, reason, sourceAddress }, 'deposit notification refused');
   }
 
   /** An authenticated notification: confirmed with `confirm` (the provider's API), then credited once. */
@@ -299,7 +305,7 @@ export class Deposits {
     const { store } = this.options;
     const deposit = await store.depositByReference(notice.provider, notice.reference);
     if (deposit === undefined) {
-      const reason = `unknown reference ${notice.reference}`;
+      const reason = `unknown reference ${notice.reference.slice(0, 100)}`;
       await this.refuse(notice.provider, notice.reference, reason, notice.sourceAddress);
       return { kind: 'refused', depositId: undefined, reason, final: true };
     }
@@ -455,5 +461,11 @@ export class Deposits {
     return repaired;
   }
 }
+
+const refusals = new Counter({
+  name: 'exchange_deposit_notification_refusals_total',
+  help: 'Provider notifications refused before they could be trusted (bad signature, source address, unknown reference)',
+  labelNames: ['provider'] as const,
+});
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
