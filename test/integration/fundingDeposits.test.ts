@@ -443,11 +443,30 @@ describe("PayFast's source allowlist", () => {
 });
 
 describe('a restart', () => {
-  it('never credits a deposit twice, however old its notification (recovery and snapshot)', async () => {
+  it('never credits a deposit twice, however old its notification (recovery and snapshot), and repairs rows', async () => {
     const { reference } = await paystackDeposit('1.50');
     const notification = standIn.prepare(reference);
     expect(JSON.parse((await standIn.deliver(notification)).body)).toEqual({ status: 'processed' });
     credited.NGN += 150n;
+    // A credit journaled by a process that died before it updated the row: the start repairs it.
+    const orphan = await paystackDeposit('2.50');
+    const funded = await running.exchange.supervisor.fund(
+      {
+        kind: 'deposit_credit',
+        depositId: orphan.id,
+        userId: 'alice',
+        asset: 'NGN',
+        amount: 250n,
+        provider: 'paystack',
+        reference: orphan.reference,
+      },
+      Date.now(),
+    );
+    expect(funded.ok).toBe(true);
+    credited.NGN += 250n;
+    expect((await running.request('GET', `/api/v1/deposits/${orphan.id}`, { token })).body.status).toBe(
+      'pending',
+    );
     const database = running.database;
     await running.exchange.close(); // takes a snapshot: the register comes back from the journal before it
     running = await runExchange(env, { database });
@@ -457,7 +476,14 @@ describe('a restart', () => {
       url: `${running.http}/api/v1/webhooks/paystack`,
     });
     expect(JSON.parse(replay.body)).toEqual({ status: 'duplicate' });
-    expect(await balance('NGN', await running.token('alice', ['trader']))).toBe('211.50');
+    const again = await running.token('alice', ['trader']);
+    expect(await balance('NGN', again)).toBe('214.00');
+    expect(
+      (await running.request('GET', `/api/v1/deposits/${orphan.id}`, { token: again })).body.status,
+    ).toBe('completed');
+    // Its notification, arriving now, is a duplicate.
+    expect(JSON.parse((await standIn.pay(orphan.reference)).body)).toEqual({ status: 'duplicate' });
+    expect(await balance('NGN', again)).toBe('214.00');
     expectLedgerSound(running, 'NGN', credited.NGN);
   });
 });
