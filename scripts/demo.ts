@@ -11,13 +11,16 @@
  * Environment: everything `npm start` reads, plus DEMO_DATABASE, DEMO_SEED, DEMO_RWA_TOKEN,
  * DEMO_LEVELS (orders per side per maker), DEMO_TAKERS (per market), DEMO_TAKER_RATE (orders/s
  * per taker). The demo's own defaults for the exchange's limits, unless set: LOG_LEVEL=warn,
- * RATE_ORDERS_PER_S=100, RATE_ORDERS_BURST=200, MAX_OPEN_ORDERS_PER_USER=100.
+ * RATE_ORDERS_PER_S=100, RATE_ORDERS_BURST=200, MAX_OPEN_ORDERS_PER_USER=100. Unless
+ * PAYSTACK_SECRET_KEY is set (or DEMO_PAYMENTS=false), the payment providers' stand-ins run here
+ * too and one user (`demo-funded`) is funded through each of them at start.
  */
 import pg from 'pg';
 import { startExchange, type Exchange } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { PortInUseError } from '../src/transport/listen.ts';
+import { fundThroughEachProvider, startDemoPayments } from './demo/funding.ts';
 import { runDemo, type Demo, type MarketFigures } from './demo/run.ts';
 import { helpOnly } from './lib/cli.ts';
 
@@ -36,7 +39,8 @@ Environment: everything npm start reads, plus
   DEMO_RWA_TOKEN    the RWA market's token symbol
   DEMO_LEVELS       orders per side per market maker (default 8)
   DEMO_TAKERS       takers per market (default 2)
-  DEMO_TAKER_RATE   orders/s per taker (default 3)`,
+  DEMO_TAKER_RATE   orders/s per taker (default 3)
+  DEMO_PAYMENTS     false: no payment stand-ins (default: run them unless PAYSTACK_SECRET_KEY is set)`,
 );
 
 const say = (line: string) => {
@@ -57,6 +61,8 @@ if (env.DATABASE_URL === undefined) {
 const databaseName = env.DEMO_DATABASE ?? 'exchange_demo';
 env.DATABASE_URL = await ensureDatabase(env.DATABASE_URL, databaseName);
 
+// Fiat funding through the providers' loopback stand-ins (scripts/demo/funding.ts; docs/funding.md).
+const payments = await startDemoPayments(env);
 const config = loadConfig(env);
 const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, base: { svc: 'exchange' } });
 const intEnv = (name: string, fallback: number): number => {
@@ -85,6 +91,7 @@ async function shutdown(signal: string): Promise<void> {
     }
     say('shutting the exchange down');
     await exchange?.close();
+    await payments?.close();
     say('stopped cleanly');
     process.exit(0);
   } catch (error) {
@@ -124,6 +131,15 @@ try {
     takersPerMarket: intEnv('DEMO_TAKERS', 2),
     takerOrdersPerSecond: intEnv('DEMO_TAKER_RATE', 3),
   });
+  if (payments !== undefined) {
+    await fundThroughEachProvider({
+      http,
+      standIn: payments,
+      mint: (userId, roles) => running.auth.mint(userId, roles),
+      log: say,
+    });
+    say(`payment stand-ins on ${payments.url}: fund more users as docs/funding.md shows`);
+  }
   if (isStopping()) {
     await demo.stop();
   } else {

@@ -150,6 +150,7 @@ async function startOwned(
         });
     }
     await services.integration.close();
+    await services.funding.close();
     for (const queue of jobs.queues) await queue.close();
     await services.chain.close();
     await pool.end();

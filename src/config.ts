@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod/v4';
+import { FUNDING_ENV } from './funding/config.ts';
 import { INTEGRATIONS_ENV } from './integrations/config.ts';
 import { MARKETDATA_ENV } from './marketdata/config.ts';
 import { REPO_ROOT } from './repoRoot.ts';
@@ -90,6 +91,8 @@ const schema = z.object({
   ...MARKETDATA_ENV,
   // Trend markets (src/trends/config.ts).
   ...TRENDS_ENV,
+  // Fiat funding: Paystack, PayFast, Ozow, withdrawals (src/funding/config.ts).
+  ...FUNDING_ENV,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

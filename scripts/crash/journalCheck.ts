@@ -8,6 +8,7 @@ import {
   type JournalBatch,
   type JournalCommand,
 } from '../../src/actors/market/types.ts';
+import { isLedgerCommand } from '../../src/actors/market/types.ts';
 import { loadCatalog, type StoredCatalog } from '../../src/persistence/catalogStore.ts';
 import { decodeBatch } from '../../src/persistence/journalCodec.ts';
 import { recover } from '../../src/persistence/recovery.ts';
@@ -159,7 +160,7 @@ async function reexecute(
     await Promise.all(
       batch.entries.map(({ command, ts }) => {
         if (
-          command.kind === 'deposit' ||
+          isLedgerCommand(command) ||
           command.kind === 'trend_detected' ||
           command.kind === 'market_breakout'
         )

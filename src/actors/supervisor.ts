@@ -2,6 +2,7 @@
 // batches in order and undoing a failed flush share one state per market (its batches in flight).
 import type { InspectionEvent } from 'xstate';
 import type { LifecycleState } from '../../machines/marketLifecycle.ts';
+import { FundingRegister, type FundingCommand, type FundingRefusal } from './funding/index.ts';
 import type { Ledger, LedgerSnapshot, Posting } from './ledger/index.ts';
 import {
   MarketActor,
@@ -16,6 +17,7 @@ import {
   type CommandResult,
   type DepositCommand,
   type JournalBatch,
+  type LedgerCommand,
   type MarketCommand,
   type MarketDefinition,
 } from './market/types.ts';
@@ -163,6 +165,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A halted market's expiry is retried after this long. */
 const EXPIRY_RETRY_MS = 1_000;
 
+/** A funding command's answer (Supervisor.fund): journaled at `seq`, or refused and nothing changed. */
+export type FundingOutcome =
+  | { readonly ok: true; readonly seq: number }
+  | FundingRefusal
+  | { readonly ok: false; readonly code: 'unavailable'; readonly message: string };
+
 /** The whole exchange's in-memory state at one instant where it equals the committed journal. */
 export interface ExchangeState {
   /** Every market, in the order it was added. */
@@ -211,6 +219,8 @@ export class Supervisor {
   private quiescenceWaiters: ((state: ExchangeState) => void)[] = [];
   /** Sequence of the `@ledger` journal records (credits); recovery resumes it. */
   private ledgerSeq = 0;
+  /** What funding commands did (issue 15): consulted before each one, rebuilt by recovery. */
+  readonly funding = new FundingRegister();
   private creditsCommitting = 0;
   private expiriesStopped = false;
 
@@ -361,17 +371,46 @@ export class Supervisor {
    * answers `unavailable`.
    */
   async credit(userId: string, asset: string, amount: bigint, ts: number): Promise<CommandResult> {
-    const { ledger, sink } = this.options;
-    const applied = ledger.deposit(userId, asset, amount);
+    const applied = this.options.ledger.deposit(userId, asset, amount);
     if (!applied.ok) return { ok: false, code: applied.code, message: applied.message };
-    const seq = ++this.ledgerSeq;
     const command: DepositCommand = { kind: 'deposit', userId, asset, amount };
+    return this.commitLedger(command, applied.postings, ts, `the credit of ${asset} to ${userId}`);
+  }
+
+  /**
+   * A funding command (issue 15: a deposit credited or failed, a withdrawal's change), checked by
+   * the funding register and applied to it and the ledger at once, synchronously, then journaled as
+   * a `@ledger` record: answers once that record is committed. A refusal (`duplicate`: this deposit
+   * was credited already, or the withdrawal is in that state; `invalid_transition`;
+   * `insufficient_funds`) changes nothing; a failed commit undoes both and answers `unavailable`.
+   */
+  async fund(command: FundingCommand, ts: number): Promise<FundingOutcome> {
+    const applied = this.funding.apply(command, this.options.ledger);
+    if (!applied.ok) return applied;
+    const id = command.kind === 'withdrawal' ? command.withdrawalId : command.depositId;
+    const result = await this.commitLedger(command, applied.postings, ts, `${command.kind} ${id}`, () => {
+      applied.undo();
+    });
+    return result.ok
+      ? { ok: true, seq: result.seq }
+      : { ok: false, code: 'unavailable', message: result.message };
+  }
+
+  private async commitLedger(
+    command: LedgerCommand,
+    postings: readonly Posting[],
+    ts: number,
+    what: string,
+    undo?: () => void,
+  ): Promise<CommandResult> {
+    const { ledger, sink } = this.options;
+    const seq = ++this.ledgerSeq;
     const result: CommandResult = { ok: true, seq, events: [] };
     const record: JournalBatch = {
       marketId: LEDGER_JOURNAL_ID,
       symbol: LEDGER_JOURNAL_ID,
       state: 'active',
-      entries: [{ seq, ts, command, result, postings: applied.postings }],
+      entries: [{ seq, ts, command, result, postings }],
     };
     this.creditsCommitting++;
     try {
@@ -379,14 +418,15 @@ export class Supervisor {
     } catch (error) {
       // Its number is not reused (credits may be outstanding behind it): `@ledger` records can
       // have gaps in their seq, which recovery allows.
-      const undone = ledger.apply(reversed(applied.postings));
+      const undone = ledger.apply(reversed(postings));
+      undo?.();
       if (!undone.ok) {
-        this.fatal(new Error(`cannot undo the credit of ${asset} to ${userId}: ${undone.message}`));
+        this.fatal(new Error(`cannot undo ${what}: ${undone.message}`));
       }
       return {
         ok: false,
         code: 'unavailable',
-        message: `the credit was not journaled (${String(error)}); nothing was credited`,
+        message: `${what} was not journaled (${String(error)}); nothing changed`,
       };
     } finally {
       this.creditsCommitting--;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { chainRuntime, type ChainRuntime } from '../chainRuntime.ts';
 import type { Config } from '../config.ts';
+import { startFunding, type Funding } from '../funding/index.ts';
 import { createEntityPermissions } from '../integrations/config.ts';
 import {
   startEntityPermissionsIntegration,
@@ -46,10 +47,12 @@ export interface Services {
   readonly valuations: RwaValuations;
   /** The pull-trends and update-token-metadata jobs (when configured), closed at shutdown. */
   readonly trendJobs: readonly { close(): Promise<void> }[];
+  /** Fiat deposits, provider webhooks, withdrawals (src/funding, issue 15). */
+  readonly funding: Funding;
 }
 
 export async function buildServices(
-  config: Config,
+  config: Config & { readonly DATABASE_URL: string },
   log: Logger,
   storage: Storage,
   core: Core,
@@ -204,6 +207,15 @@ export async function buildServices(
       }),
     );
   }
+  const funding = await startFunding({
+    config,
+    log,
+    pool,
+    catalog,
+    supervisor,
+    committed: core.committed,
+    pushes: consumers.pushes.emit,
+  });
   return {
     orders,
     admin,
@@ -216,5 +228,6 @@ export async function buildServices(
     trends,
     valuations,
     trendJobs,
+    funding,
   };
 }

@@ -5,6 +5,7 @@ import type { Principal } from '../services/principal.ts';
 import { Authenticator } from '../transport/auth.ts';
 import { registerWebSocket } from '../transport/gateway.ts';
 import { registerHttp } from '../transport/http.ts';
+import { registerFundingRoutes } from '../transport/http/funding.ts';
 import { registerComplianceRoutes } from '../transport/http/issuance.ts';
 import type { RegisteredRoute } from '../transport/http/router.ts';
 import { registerTrendRoutes } from '../transport/http/trends.ts';
@@ -118,6 +119,7 @@ export function buildTransport(
       },
       (route) => {
         registerTrendRoutes(route, services.trends, services.valuations);
+        registerFundingRoutes(route, services.funding);
       },
     ],
     health: async () => ({

@@ -7,6 +7,7 @@
  */
 
 import type { BatchEntry, JournalBatch, JournalCommand } from '../actors/market/types.ts';
+import { isFundingCommand, type FundingCommand } from '../actors/funding/index.ts';
 import type { DomainEvent } from './domain.ts';
 
 /** The events of a committed batch, in order, appended to `out` (a new array when none is given). */
@@ -71,6 +72,10 @@ export function foldEntry(item: BatchEntry<JournalCommand>, entry: number, out: 
     }
     return;
   }
+  if (isFundingCommand(command)) {
+    if (result.ok) foldFunding(command, seq, ts, entry, out);
+    return;
+  }
   if (!result.ok) return;
   const { events } = result;
   let n = 0;
@@ -131,4 +136,69 @@ export function foldEntry(item: BatchEntry<JournalCommand>, entry: number, out: 
         break;
     }
   }
+}
+
+/**
+ * A funding entry's events (issue 15): a credited deposit is a `credit` (the audit's deposit, as
+ * an admin credit is) and then `deposit.changed` completed; a failed one `deposit.changed` failed;
+ * a withdrawal's change `withdrawal.changed` (its postings, if any, came before as balance.changed).
+ */
+function foldFunding(
+  command: FundingCommand,
+  seq: number,
+  ts: number,
+  entry: number,
+  out: DomainEvent[],
+): void {
+  const { userId, asset, amount } = command;
+  if (command.kind === 'withdrawal') {
+    const { withdrawalId, status, destination, reason, txHash } = command;
+    out.push({
+      type: 'withdrawal.changed',
+      seq,
+      ts,
+      entry,
+      userId,
+      withdrawalId,
+      status,
+      asset,
+      amount,
+      destination,
+      ...(reason === undefined ? {} : { reason }),
+      ...(txHash === undefined ? {} : { txHash }),
+    });
+    return;
+  }
+  const { depositId, provider, reference } = command;
+  if (command.kind === 'deposit_credit') {
+    out.push({ type: 'credit', seq, ts, entry, userId, asset, amount });
+    out.push({
+      type: 'deposit.changed',
+      seq,
+      ts,
+      entry,
+      userId,
+      depositId,
+      status: 'completed',
+      asset,
+      amount,
+      provider,
+      reference,
+    });
+    return;
+  }
+  out.push({
+    type: 'deposit.changed',
+    seq,
+    ts,
+    entry,
+    userId,
+    depositId,
+    status: 'failed',
+    asset,
+    amount,
+    provider,
+    reference,
+    reason: command.reason,
+  });
 }

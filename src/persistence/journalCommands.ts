@@ -4,6 +4,7 @@ import type {
   MarketCommand,
   TrendSignalCommand,
 } from '../actors/market/types.ts';
+import { FUNDING_COMMAND_SHAPES, fundingCommandOf } from './journalFunding.ts';
 import { ORDER_TYPES, SIDES, STPS, TIFS } from './journalLists.ts';
 import {
   indexTags,
@@ -52,7 +53,10 @@ const ledgerCommand = shapeOf<DepositCommand, 'kind'>();
 /** Ledger commands by tag index − LEDGER_TAG_BASE (after the lifecycle tag; append only). */
 const LEDGER_COMMAND_SHAPES: readonly Shape[] = [
   ledgerCommand('deposit', [['userId', STRING], ['asset', STRING], 'amount']),
+  // Issue 15, funding (journalFunding.ts): deposit_credit, deposit_fail, withdrawal.
+  ...FUNDING_COMMAND_SHAPES,
 ];
+const LEDGER_TAGS = indexTags(LEDGER_COMMAND_SHAPES);
 const LEDGER_TAG_BASE = LIFECYCLE_TAG + 1;
 /**
  * The `expire` command (issue 14, GTD): [EXPIRE_TAG, now]. Kept clear of the tags above, which grow
@@ -101,6 +105,11 @@ export function packCommand(cmd: JournalCommand, strings: StringTable): Packed[]
       strings,
     );
   }
+  const ledgerTag = LEDGER_TAGS.get(cmd.kind);
+  if (ledgerTag !== undefined) {
+    const fields = { ...(cmd as unknown as Fields), amount: packAmount((cmd as { amount: bigint }).amount) };
+    return packShape(LEDGER_TAG_BASE + ledgerTag, LEDGER_COMMAND_SHAPES[ledgerTag]!, fields, strings);
+  }
   const tag = COMMAND_TAGS.get(cmd.kind);
   if (tag === undefined) throw new Error(`journal: unknown command kind ${cmd.kind}`);
   return packShape(tag, COMMAND_SHAPES[tag]!, cmd as unknown as Fields, strings);
@@ -110,7 +119,9 @@ export function unpackCommand(packed: Packed, strings: readonly string[] | undef
   const ledgerTag = Array.isArray(packed) && typeof packed[0] === 'number' ? packed[0] - LEDGER_TAG_BASE : -1;
   if (ledgerTag >= 0 && ledgerTag < LEDGER_COMMAND_SHAPES.length) {
     const shifted = [ledgerTag, ...(packed as Packed[]).slice(1)];
-    const { userId, asset, amount } = unpackShape(LEDGER_COMMAND_SHAPES, shifted, strings, 'command');
+    const fields = unpackShape(LEDGER_COMMAND_SHAPES, shifted, strings, 'command');
+    if (fields.kind !== 'deposit') return fundingCommandOf(fields);
+    const { userId, asset, amount } = fields;
     if (typeof userId !== 'string' || typeof asset !== 'string') {
       throw new JournalDecodeError('deposit without user or asset');
     }

@@ -2,7 +2,9 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import type { Ledger, Posting } from '../actors/ledger/index.ts';
 import type { MarketActor } from '../actors/market/marketActor.ts';
+import { isFundingCommand, type FundingCommand } from '../actors/funding/index.ts';
 import {
+  isLedgerCommand,
   LEDGER_JOURNAL_ID,
   TRENDS_JOURNAL_ID,
   type BatchEntry,
@@ -77,6 +79,7 @@ export async function recover(
   for (const { id, symbol } of supervisor.list()) actors.set(id, supervisor.actor(symbol)!);
 
   const snapshot = await loadSnapshot(pool, ledger, actors);
+  if (snapshot.globalSeq > 0) await replayFundingUpTo(pool, supervisor, snapshot.globalSeq);
   let last = snapshot.globalSeq;
   let records = 0;
   let entries = 0;
@@ -115,9 +118,10 @@ export async function recover(
         }
       } else if (batch.marketId === LEDGER_JOURNAL_ID) {
         for (const entry of batch.entries) {
-          if (entry.command.kind !== 'deposit') {
+          if (!isLedgerCommand(entry.command)) {
             throw new RecoveryError(`${where}: a ${entry.command.kind} command in a ledger record`);
           }
+          if (isFundingCommand(entry.command)) replayFunding(supervisor, entry.command, where);
           if (entry.seq <= ledgerSeq) throw new RecoveryError(`${where}: ledger seq ${entry.seq} goes back`);
           ledgerSeq = entry.seq;
         }
@@ -149,11 +153,47 @@ export async function recover(
 }
 
 function isMarketEntry(entry: BatchEntry<JournalCommand>): entry is BatchEntry {
-  return entry.command.kind !== 'deposit' && !isTrendSignal(entry);
+  return !isLedgerCommand(entry.command) && !isTrendSignal(entry);
 }
 
 function isTrendSignal(entry: BatchEntry<JournalCommand>): boolean {
   return entry.command.kind === 'trend_detected' || entry.command.kind === 'market_breakout';
+}
+
+function replayFunding(supervisor: Supervisor, command: FundingCommand, where: string): void {
+  try {
+    supervisor.funding.replay(command);
+  } catch (error) {
+    throw new RecoveryError(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * The funding register holds every deposit and withdrawal ever journaled (issue 15: a credit is
+ * refused for a deposit credited before, however long ago), while a snapshot holds balances only:
+ * the `@ledger` records up to the snapshot's global_seq are read for their funding commands alone
+ * (their postings are in the snapshot's balances already).
+ */
+async function replayFundingUpTo(
+  pool: DatabasePool,
+  supervisor: Supervisor,
+  globalSeq: number,
+): Promise<void> {
+  let after = 0;
+  for (;;) {
+    const page = await pool.any(sql.type(JournalPage)`
+      SELECT global_seq::text AS global_seq, record FROM journal
+      WHERE market_id = ${LEDGER_JOURNAL_ID} AND global_seq > ${after} AND global_seq <= ${globalSeq}
+      ORDER BY journal.global_seq LIMIT 1000`);
+    for (const row of page) {
+      const where = `global_seq ${row.global_seq} (@ledger, before the snapshot)`;
+      for (const entry of decodeBatch(row.record).entries) {
+        if (isFundingCommand(entry.command)) replayFunding(supervisor, entry.command, where);
+      }
+      after = Number(row.global_seq);
+    }
+    if (page.length < 1000) return;
+  }
 }
 
 /** A market record's entries, checked to hold market commands only. */

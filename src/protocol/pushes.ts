@@ -123,6 +123,18 @@ export interface BalanceMessage {
   readonly locked: Decimal;
 }
 
+/** A deposit's or a withdrawal's new status (PROTOCOL v1.1, Funding; channel `funding`). */
+export interface FundingMessage {
+  readonly op: 'deposit' | 'withdrawal';
+  readonly id: string;
+  readonly status: string;
+  readonly asset: string;
+  readonly amount: Decimal;
+  readonly ts: Timestamp;
+  readonly txHash?: string;
+  readonly reason?: string;
+}
+
 /** The push each channel carries. */
 export interface ChannelPushes {
   readonly book: BookMessage;
@@ -133,6 +145,7 @@ export interface ChannelPushes {
   readonly orders: OrderMessage;
   readonly fills: FillMessage;
   readonly balances: BalanceMessage;
+  readonly funding: FundingMessage;
 }
 
 export type PushMessage = ChannelPushes[Channel];
@@ -149,4 +162,6 @@ export const CHANNEL_OF_PUSH = {
   order: 'orders',
   fill: 'fills',
   balance: 'balances',
+  deposit: 'funding',
+  withdrawal: 'funding',
 } as const satisfies { readonly [Op in PushOp]: Channel };

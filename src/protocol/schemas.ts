@@ -60,11 +60,13 @@ export const CHANNELS = [
   'orders',
   'fills',
   'balances',
+  // PROTOCOL v1.1, Funding: deposits' and withdrawals' status changes (issue 15).
+  'funding',
   // The admin-only actor-state stream of the visualizer (src/transport/inspection.ts).
   'actors',
 ] as const;
 export type Channel = (typeof CHANNELS)[number];
-export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set(['orders', 'fills', 'balances']);
+export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set(['orders', 'fills', 'balances', 'funding']);
 
 export const SubRequest = z.object({
   ch: z.enum(CHANNELS),

@@ -70,6 +70,17 @@ const REPLIES: Readonly<Record<string, z.ZodType>> = {
 };
 
 /** The pushes, by the channel that carries them. */
+/** PROTOCOL v1.1, Funding: a deposit's or a withdrawal's new status. */
+const FUNDING_PUSH = {
+  id: z.string(),
+  status: z.string(),
+  asset: z.string(),
+  amount: decimal,
+  ts: z.number().int(),
+  txHash: z.string().optional(),
+  reason: z.string().optional(),
+};
+
 const PUSHES: Readonly<Record<string, { readonly channel: string; readonly schema: z.ZodType }>> = {
   book: { channel: 'book', schema: push('book', { ...api.Book.shape, kind: z.enum(['snapshot', 'delta']) }) },
   trade: { channel: 'trades', schema: push('trade', api.Trade.shape) },
@@ -119,6 +130,8 @@ const PUSHES: Readonly<Record<string, { readonly channel: string; readonly schem
     }),
   },
   balance: { channel: 'balances', schema: push('balance', api.Balance.shape) },
+  deposit: { channel: 'funding', schema: push('deposit', FUNDING_PUSH) },
+  withdrawal: { channel: 'funding', schema: push('withdrawal', FUNDING_PUSH) },
   error: { channel: 'any', schema: REPLIES.error! },
 };
 
@@ -187,7 +200,7 @@ export function asyncApiDocument(): Record<string, unknown> {
       description:
         'Binary frames, one plain MessagePack map each (PROTOCOL.md, WebSocket). Requests carry op and an ' +
         'optional rid that the reply echoes. Public channels: book, trades, lifecycle, candles, ticker; ' +
-        'private (after auth): orders, fills, balances. The HTTP API is at /api/v1/openapi.json.',
+        'private (after auth): orders, fills, balances, funding. The HTTP API is at /api/v1/openapi.json.',
     },
     defaultContentType: 'application/msgpack',
     servers: {

@@ -16,6 +16,7 @@ const ENTRY_POINTS = [
   'scripts/crash-child.ts',
   'scripts/demo.ts',
   'scripts/entity-permissions.ts',
+  'scripts/dev-payments.ts',
   'scripts/price-source.ts',
   'scripts/migrate.ts',
   'scripts/rebuild-projections.ts',
@@ -30,6 +31,7 @@ const ENTRY_POINTS = [
   'bench/marketdata.ts',
   'bench/persistence.ts',
   'bench/ws.ts',
+  'bench/funding.ts',
 ];
 
 interface Ran {

@@ -7,6 +7,7 @@ import type {
   ExpireCommand,
   PlaceCommand,
 } from '../book/types.ts';
+import type { FundingCommand } from '../funding/commands.ts';
 import type { Posting } from '../ledger/index.ts';
 import type { MarketMoneySpec } from '../money.ts';
 
@@ -100,8 +101,16 @@ export type TrendSignalCommand =
       readonly price: number;
     };
 
+/** The commands of `@ledger` records: admin credits, and funding's (src/actors/funding, issue 15). */
+export type LedgerCommand = DepositCommand | FundingCommand;
+
 /** Every command the journal holds: a market's, a ledger command of `@ledger`, a signal of `@trends`. */
-export type JournalCommand = MarketCommand | DepositCommand | TrendSignalCommand;
+export type JournalCommand = MarketCommand | LedgerCommand | TrendSignalCommand;
+
+export function isLedgerCommand(command: JournalCommand): command is LedgerCommand {
+  const { kind } = command;
+  return kind === 'deposit' || kind === 'deposit_credit' || kind === 'deposit_fail' || kind === 'withdrawal';
+}
 
 /** The market id (and symbol) of the journal records of ledger commands (deposits). */
 export const LEDGER_JOURNAL_ID = '@ledger';

@@ -1,6 +1,7 @@
 import { z } from 'zod/v4';
 import { ORDER_STATUSES } from '../../protocol/messages.ts';
 import * as api from '../apiSchemas.ts';
+import { FUNDING_OPERATIONS } from './fundingOperations.ts';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import {
   AssetBody,
@@ -32,7 +33,7 @@ export interface QueryParam {
 
 export interface OperationDoc {
   readonly summary: string;
-  readonly tag: 'operations' | 'admin' | 'markets' | 'orders' | 'issuance' | 'webhooks' | 'docs';
+  readonly tag: 'operations' | 'admin' | 'markets' | 'orders' | 'issuance' | 'webhooks' | 'docs' | 'funding';
   /** The body the handler parses; `optional` when it may be empty. */
   readonly body?: { readonly schema: z.ZodType; readonly optional?: boolean };
   readonly query?: readonly QueryParam[];
@@ -66,6 +67,8 @@ const marketQuery = (description: string): QueryParam => ({
 /** Every route the server registers, `method pattern` as given to the router. */
 export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
   ...TREND_OPERATIONS,
+  // PROTOCOL v1.1, Funding (issue 15).
+  ...FUNDING_OPERATIONS,
   'get /health': {
     summary: 'Health of the exchange and its dependencies (503 when Postgres is unreachable)',
     tag: 'operations',
