@@ -9,6 +9,11 @@ const TYPE_SHIFT = 1;
 const TIF_SHIFT = 3;
 const POST_ONLY = 1 << 5;
 const STP_SHIFT = 6;
+/**
+ * Set by the order store, not by packFlags: the slot has entries in the store's sparse maps (a
+ * budget, an expiry, an iceberg's hidden part), so freeing a slot without one touches no Map.
+ */
+export const HAS_SPARSE = 1 << 8;
 
 const TYPES: readonly OrderType[] = ['limit', 'market', 'stop_limit', 'stop_market'];
 const TIFS: readonly TimeInForce[] = ['GTC', 'IOC', 'FOK', 'GTD'];

@@ -519,7 +519,7 @@ export class OrderBook implements MatchingEngine {
     let budget = quoteBudget;
     let needed = qty;
     let lastPrice = 0;
-    for (const level of book.levels()) {
+    for (let level = book.front; level !== undefined; level = level.worse) {
       if (!anyPrice && !book.reaches(level.price, limit)) return false;
       for (let maker = level.head; maker !== NONE; maker = s.next[maker]!) {
         let take = needed;
@@ -603,7 +603,18 @@ export class OrderBook implements MatchingEngine {
   }
 }
 
-/** floor(budget / price), exact for any safe integers (a float quotient can round up across an integer). */
+/** Below this, q × price (q the float quotient, at most budget / price + 1) is exact in a double. */
+const EXACT_PRODUCTS = 2 ** 52;
+
+/**
+ * floor(budget / price), exact for any safe integers. The rounded float quotient is the true one or
+ * one more (it can round up across an integer, never down past one), which q × price > budget
+ * detects while that product is exact; above that, BigInt (a microsecond an allocation, so only there).
+ */
 function lotsAffordable(budget: number, price: number): number {
+  if (budget < EXACT_PRODUCTS) {
+    const q = Math.floor(budget / price);
+    return q * price > budget ? q - 1 : q;
+  }
   return Number(BigInt(budget) / BigInt(price));
 }

@@ -1,4 +1,4 @@
-import { isMarketLike, isPostOnly, isStop, sideOf, stpOf, tifOf, typeOf } from './flags.ts';
+import { HAS_SPARSE, isMarketLike, isPostOnly, isStop, sideOf, stpOf, tifOf, typeOf } from './flags.ts';
 import type { OpenOrder } from './types.ts';
 
 /** "No slot": the end of a list, or an order that is on no level. */
@@ -70,7 +70,7 @@ export class OrderStore {
     this.orderId[slot] = orderId;
     this.userId[slot] = userId;
     this.clientOrderId[slot] = clientOrderId;
-    this.flags[slot] = flags;
+    this.flags[slot] = budget > 0 || expireAt > 0 ? flags | HAS_SPARSE : flags;
     this.price[slot] = price;
     this.stopPrice[slot] = stopPrice;
     this.qty[slot] = qty;
@@ -85,8 +85,10 @@ export class OrderStore {
   release(slot: number): void {
     this.userId[slot] = '';
     this.clientOrderId[slot] = undefined;
-    if (this.budget.size !== 0) this.budget.delete(slot);
-    if (this.expireAt.size !== 0) this.expireAt.delete(slot);
+    if ((this.flags[slot]! & HAS_SPARSE) !== 0) {
+      this.budget.delete(slot);
+      this.expireAt.delete(slot);
+    }
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
   }
