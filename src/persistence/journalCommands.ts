@@ -36,6 +36,8 @@ const COMMAND_SHAPES: readonly Shape[] = [
     'quoteBudget',
     // Issue 14, appended: absent (a trailing nil, left out) in every record written before it.
     'expireAt',
+    // Issue 14 (iceberg), appended the same way.
+    'displayQty',
   ]),
   command('cancel', [['userId', STRING], 'orderId', ['clientOrderId', STRING]]),
   command('amend', [['userId', STRING], 'orderId', ['clientOrderId', STRING], 'qty', 'price']),

@@ -74,6 +74,11 @@ interface PlaceFields {
   readonly stp?: SelfTradePrevention;
   /** 1–36 chars of `[A-Za-z0-9_-]`, unique among the user's open orders. */
   readonly clientOrderId?: string;
+  /**
+   * Iceberg (GTC/GTD limit and stop_limit): show at most this much at its price, the rest hidden;
+   * each new slice joins the back of its level. At most 1,000 slices (displayQty ≥ qty / 1000).
+   */
+  readonly displayQty?: Decimal;
 }
 
 /**

@@ -27,6 +27,8 @@ export const PlaceRequest = z.object({
   quoteQty: decimal.optional(),
   /** GTD only: ms since epoch. */
   expireAt: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Iceberg: a GTC/GTD limit or stop_limit shows at most this much at its price. */
+  displayQty: decimal.optional(),
 });
 export type PlaceRequest = z.infer<typeof PlaceRequest>;
 

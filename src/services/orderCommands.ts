@@ -36,11 +36,18 @@ export function placeProblem(r: PlaceRequest): string | undefined {
   if (r.postOnly === true && (!limitType || (r.tif ?? 'GTC') !== 'GTC')) {
     return 'postOnly is only for GTC limit and stop_limit orders';
   }
+  if (
+    r.displayQty !== undefined &&
+    (!limitType || (r.tif !== undefined && r.tif !== 'GTC' && r.tif !== 'GTD'))
+  ) {
+    return 'displayQty is only for GTC and GTD limit and stop_limit orders';
+  }
   return (
     decimalProblem('qty', r.qty) ??
     decimalProblem('price', r.price) ??
     decimalProblem('stopPrice', r.stopPrice) ??
-    decimalProblem('quoteQty', r.quoteQty)
+    decimalProblem('quoteQty', r.quoteQty) ??
+    decimalProblem('displayQty', r.displayQty)
   );
 }
 
@@ -62,7 +69,8 @@ export function placeCommand(
   const price = r.price === undefined ? undefined : money.parsePrice(r.price);
   const stopPrice = r.stopPrice === undefined ? undefined : money.parsePrice(r.stopPrice, 'stopPrice');
   const budget = r.quoteQty === undefined ? undefined : money.parseQuoteBudget(r.quoteQty);
-  for (const parsed of [qty, price, stopPrice, budget]) {
+  const displayQty = r.displayQty === undefined ? undefined : money.parseQty(r.displayQty, 'displayQty');
+  for (const parsed of [qty, price, stopPrice, budget, displayQty]) {
     const bad = parsed === undefined ? undefined : badMoney(parsed);
     if (bad !== undefined) return bad;
   }
@@ -90,6 +98,7 @@ export function placeCommand(
     clientOrderId: r.clientOrderId,
     quoteBudget: budget?.ok ? budget.value : undefined,
     expireAt: r.expireAt,
+    displayQty: displayQty?.ok ? displayQty.value : undefined,
   });
 }
 

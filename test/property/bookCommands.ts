@@ -37,6 +37,9 @@ const MALFORMATIONS = [
   'postOnlyOnOther',
   'expireMissing',
   'expireExtra',
+  'displayZero',
+  'displayAboveQty',
+  'displayOnOther',
 ] as const;
 type Malformation = (typeof MALFORMATIONS)[number] | 'none';
 
@@ -58,6 +61,8 @@ interface PlaceIntent {
   readonly budgetOnly: boolean;
   /** GTD: expires this many clock steps after the current time. */
   readonly expireIn: number;
+  /** Iceberg slice, used when the order can rest (GTC/GTD limit or stop_limit). */
+  readonly displayQty: number | undefined;
   readonly malformed: Malformation;
 }
 
@@ -135,6 +140,8 @@ interface Mix {
   readonly budgetFreq: number;
   /** Weight of `expire` commands beside 14 placements (0: none). */
   readonly expireWeight: number;
+  /** fc.option's freq for an iceberg slice on orders that can rest (0: never an iceberg). */
+  readonly icebergFreq: number;
 }
 
 const weighted = <T>(pairs: readonly [T, number][]): fc.Arbitrary<T> =>
@@ -155,6 +162,7 @@ const PLAIN_MIX: Mix = {
   stps: ['cancel_taker', 'cancel_maker', 'cancel_both'],
   budgetFreq: 5,
   expireWeight: 0,
+  icebergFreq: 0,
 };
 
 /**
@@ -178,6 +186,7 @@ const NEW_TYPES_MIX: Mix = {
   stps: ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement', 'decrement'],
   budgetFreq: 8,
   expireWeight: 3,
+  icebergFreq: 2,
 };
 
 const placeArbWith = (magnitudes: Magnitudes, mix: Mix): fc.Arbitrary<PlaceIntent> =>
@@ -196,6 +205,10 @@ const placeArbWith = (magnitudes: Magnitudes, mix: Mix): fc.Arbitrary<PlaceInten
     quoteBudget: fc.option(magnitudes.quoteBudget, { nil: undefined, freq: mix.budgetFreq }),
     budgetOnly: fc.boolean(),
     expireIn: fc.integer({ min: 1, max: 8 }),
+    displayQty:
+      mix.icebergFreq === 0
+        ? fc.constant(undefined)
+        : fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined, freq: mix.icebergFreq }),
     malformed: fc.oneof(
       { arbitrary: fc.constant<Malformation>('none'), weight: 30 },
       { arbitrary: fc.constantFrom(...MALFORMATIONS), weight: 1 },
@@ -346,6 +359,8 @@ function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig, clock
   const takesBudget = (type === 'market' || type === 'stop_market') && side === 'buy';
   const quoteBudget = takesBudget ? intent.quoteBudget : undefined;
   const price = side === 'buy' ? 12 - intent.priceOffset : 8 + intent.priceOffset;
+  const rests = intent.tif === 'GTC' || intent.tif === 'GTD';
+  const qty = quoteBudget !== undefined && intent.budgetOnly ? config.maxQty : intent.qty;
   const command: PlaceCommand = {
     kind: 'place',
     orderId,
@@ -353,7 +368,7 @@ function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig, clock
     clientOrderId: intent.clientOrderId,
     side,
     type,
-    qty: quoteBudget !== undefined && intent.budgetOnly ? config.maxQty : intent.qty,
+    qty,
     price: hasPrice ? price : undefined,
     stopPrice: hasStop ? intent.stopPrice : undefined,
     tif: intent.tif,
@@ -361,6 +376,8 @@ function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig, clock
     stp: intent.stp,
     quoteBudget,
     expireAt: intent.tif === 'GTD' ? clock + intent.expireIn : undefined,
+    displayQty:
+      hasPrice && rests && intent.displayQty !== undefined ? Math.min(intent.displayQty, qty) : undefined,
   };
   return malform(command, malformed, price, config);
 }
@@ -397,5 +414,11 @@ function malform(command: PlaceCommand, how: Malformation, price: number, config
       return { ...command, expireAt: undefined };
     case 'expireExtra':
       return { ...command, expireAt: 5_000 };
+    case 'displayZero':
+      return { ...command, displayQty: command.displayQty === undefined ? undefined : 0 };
+    case 'displayAboveQty':
+      return { ...command, displayQty: command.displayQty === undefined ? undefined : command.qty + 1 };
+    case 'displayOnOther':
+      return { ...command, displayQty: 1, tif: command.type === 'limit' ? 'IOC' : command.tif };
   }
 }

@@ -162,7 +162,7 @@ describe('OrderBook against the reference model', () => {
     expect(refusedAtTrigger).toBeGreaterThan(20);
   });
 
-  it('issue 14: agrees on budgeted stop_market and FOK market buys, STP decrement and GTD expiries mixed with the old types', () => {
+  it('issue 14: agrees on budgeted stop_market and FOK market buys, STP decrement, GTD expiries and icebergs mixed with the old types', () => {
     fc.assert(fc.property(scenarioOf(configArb, newTypesIntentsArb), runBoth), { numRuns: NUM_RUNS });
   });
 

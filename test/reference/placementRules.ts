@@ -18,7 +18,7 @@ export function isStopType(type: OrderType): boolean {
 }
 
 export function isBadPlacement(command: PlaceCommand, config: BookConfig): boolean {
-  const { type, side, qty, price, stopPrice, quoteBudget, tif, postOnly, expireAt } = command;
+  const { type, side, qty, price, stopPrice, quoteBudget, tif, postOnly, expireAt, displayQty } = command;
   const rests = tif === 'GTC' || tif === 'GTD';
   const takesBudget = (type === 'market' || type === 'stop_market') && side === 'buy';
   const problems = [
@@ -32,6 +32,10 @@ export function isBadPlacement(command: PlaceCommand, config: BookConfig): boole
     (tif === 'GTD') !== (expireAt !== undefined),
     expireAt !== undefined && !isPositiveSafeInteger(expireAt),
     quoteBudget !== undefined && !takesBudget,
+    displayQty !== undefined && (!hasLimitPrice(type) || !rests),
+    displayQty !== undefined && (!isPositiveSafeInteger(displayQty) || displayQty > qty),
+    // At most 1,000 slices (ceil(qty / displayQty)).
+    displayQty !== undefined && displayQty * 1000 < qty,
   ];
   return problems.includes(true);
 }

@@ -85,7 +85,7 @@ export class ReferenceBook implements MatchingEngine {
   depth(side: Side, n: number): [number, number][] {
     const totals = new Map<number, number>();
     for (const order of this.resting) {
-      if (order.side === side) totals.set(order.price!, (totals.get(order.price!) ?? 0) + order.remaining);
+      if (order.side === side) totals.set(order.price!, (totals.get(order.price!) ?? 0) + shown(order));
     }
     const levels = [...totals].sort(([a], [b]) => bestFirst(side)(a, b));
     return n === 0 ? levels : levels.slice(0, n);
@@ -156,6 +156,7 @@ export class ReferenceBook implements MatchingEngine {
       remaining: command.qty,
       quoteBudget: command.quoteBudget,
       expireAt: command.expireAt,
+      displayQty: command.displayQty,
     };
     if (!isStopType(order.type)) {
       this.executeOrder(order, command.quoteBudget, events);
@@ -242,7 +243,8 @@ export class ReferenceBook implements MatchingEngine {
     const filled = order.qty - order.remaining;
     const newQty = qty ?? order.qty;
     const newPrice = price ?? order.price!;
-    if (this.stops.includes(order) || newQty <= filled) {
+    const tooManySlices = order.displayQty !== undefined && order.displayQty * 1000 < newQty;
+    if (this.stops.includes(order) || newQty <= filled || tooManySlices) {
       reject('bad_request');
       return;
     }
@@ -250,6 +252,8 @@ export class ReferenceBook implements MatchingEngine {
     if (newPrice === order.price && newQty <= order.qty) {
       order.qty = newQty;
       order.remaining = newQty - filled;
+      // An iceberg keeps its slice unless the new remaining is smaller (hidden lots go first).
+      if (order.shownQty !== undefined) order.shownQty = Math.min(order.shownQty, order.remaining);
       events.push(amended(order, true));
       return;
     }
@@ -261,6 +265,7 @@ export class ReferenceBook implements MatchingEngine {
     order.price = newPrice;
     order.qty = newQty;
     order.remaining = newQty - filled;
+    order.shownQty = undefined;
     events.push(amended(order, false));
     // Re-enters as an aggressive limit: resting orders are GTC or GTD, so tif needs no change.
     this.executeOrder(order, undefined, events);
@@ -286,6 +291,7 @@ export class ReferenceBook implements MatchingEngine {
     if (this.match(order, quoteBudget, events) === 'finished') return;
     // A market order (or a triggered stop_market) has no price and never rests, whatever its tif.
     if (order.price !== undefined && (order.tif === 'GTC' || order.tif === 'GTD')) {
+      if (order.displayQty !== undefined) order.shownQty = Math.min(order.displayQty, order.remaining);
       this.resting.push(order);
       events.push({
         type: 'rested',
@@ -325,11 +331,10 @@ export class ReferenceBook implements MatchingEngine {
         continue;
       }
 
-      const qty = Math.min(taker.remaining, maker.remaining, affordableLots);
+      const qty = Math.min(taker.remaining, shown(maker), affordableLots);
       if (budget !== undefined) budget -= BigInt(price) * BigInt(qty);
       taker.remaining -= qty;
-      maker.remaining -= qty;
-      if (maker.remaining === 0) this.removeOpenOrder(maker);
+      this.takeFromMaker(maker, qty);
       events.push({
         type: 'fill',
         takerOrderId: taker.orderId,
@@ -348,9 +353,30 @@ export class ReferenceBook implements MatchingEngine {
     return 'finished';
   }
 
-  /** STP decrement: both lose the smaller remaining, maker first; an order left with none is canceled. */
+  /**
+   * A maker loses `qty` of what it shows: gone when that was all it had; an iceberg whose slice is
+   * used up shows the next one at the back of its level (the end of the arrival-order array).
+   */
+  private takeFromMaker(maker: Order, qty: number): void {
+    maker.remaining -= qty;
+    if (maker.remaining === 0) {
+      this.removeOpenOrder(maker);
+      return;
+    }
+    if (maker.shownQty === undefined) return;
+    maker.shownQty -= qty;
+    if (maker.shownQty > 0) return;
+    maker.shownQty = Math.min(maker.displayQty!, maker.remaining);
+    this.removeOpenOrder(maker);
+    this.resting.push(maker);
+  }
+
+  /**
+   * STP decrement: both lose the smaller of the taker's remaining and what the maker shows, maker
+   * first; an order left with none is canceled.
+   */
   private decrementBoth(taker: Order, maker: Order, events: BookEvent[]): MatchOutcome {
-    const d = Math.min(taker.remaining, maker.remaining);
+    const d = Math.min(taker.remaining, shown(maker));
     const takerDone = taker.remaining === d;
     for (const order of [maker, taker]) {
       if (order.remaining === d) {
@@ -359,7 +385,8 @@ export class ReferenceBook implements MatchingEngine {
         continue;
       }
       order.qty -= d;
-      order.remaining -= d;
+      if (order === maker) this.takeFromMaker(maker, d);
+      else order.remaining -= d;
       const { orderId, userId, remaining } = order;
       events.push({ type: 'decremented', orderId, userId, qty: d, remaining });
     }
@@ -378,7 +405,7 @@ export class ReferenceBook implements MatchingEngine {
     let available = 0;
     let budget = taker.quoteBudget === undefined ? undefined : BigInt(taker.quoteBudget);
     let lastTaken: number | undefined;
-    for (const maker of this.restingInPriority(opposite(taker.side))) {
+    for (const [maker, slice] of this.slicesInMatchOrder(opposite(taker.side))) {
       if (isWorseThanLimit(taker, maker.price!)) break;
       const affordable = budget === undefined ? Infinity : Number(budget / BigInt(maker.price!));
       if (affordable < 1) return taker.remaining === this.config.maxQty;
@@ -386,8 +413,8 @@ export class ReferenceBook implements MatchingEngine {
         if (taker.stp === 'cancel_maker') continue;
         break;
       }
-      const lots = Math.min(maker.remaining, affordable, taker.remaining - available);
-      const spentHere = affordable < maker.remaining && affordable < taker.remaining - available;
+      const lots = Math.min(slice, affordable, taker.remaining - available);
+      const spentHere = affordable < slice && affordable < taker.remaining - available;
       if (spentHere) return taker.remaining === this.config.maxQty;
       available += lots;
       if (budget !== undefined) budget -= BigInt(lots) * BigInt(maker.price!);
@@ -441,6 +468,26 @@ export class ReferenceBook implements MatchingEngine {
     return this.resting.filter((o) => o.side === side).sort((a, b) => bestFirst(side)(a.price!, b.price!));
   }
 
+  /**
+   * What a taker meets on `side`, in order, without changing anything: each level's queue is run
+   * as matching runs it, an iceberg's used-up slice bringing its next one to the back of the queue.
+   */
+  private slicesInMatchOrder(side: Side): [Order, number][] {
+    const out: [Order, number][] = [];
+    const prices = [...new Set(this.restingInPriority(side).map((o) => o.price!))];
+    for (const price of prices) {
+      const queue = this.restingInPriority(side)
+        .filter((o) => o.price === price)
+        .map((o) => ({ order: o, shown: shown(o), left: o.remaining }));
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        out.push([next.order, next.shown]);
+        next.left -= next.shown;
+        if (next.left > 0) queue.push({ ...next, shown: Math.min(next.order.displayQty!, next.left) });
+      }
+    }
+    return out;
+  }
+
   private stopsInTriggerOrder(side: Side): Order[] {
     const ascending = side === 'buy';
     return this.stops
@@ -475,6 +522,11 @@ export class ReferenceBook implements MatchingEngine {
       this.depth(side, 0).map(([price, qty]): LevelEvent => ({ type: 'level', side, price, qty }));
     return [...levels('buy'), ...levels('sell')];
   }
+}
+
+/** What an order shows on its level: a resting iceberg its slice, any other its whole remaining. */
+function shown(order: Order): number {
+  return order.shownQty ?? order.remaining;
 }
 
 function stopConditionHolds(stop: Order, lastPrice: number): boolean {

@@ -711,3 +711,76 @@ describe('issue 14: GTD', () => {
     ).toHaveLength(1);
   });
 });
+
+describe('issue 14: iceberg (displayQty)', () => {
+  it('issue 14: a resting iceberg shows only its slice on its level; its own events report its whole remaining', () => {
+    const { book, place } = harness();
+    const events = place({ orderId: 1, userId: 'a', side: 'sell', qty: 10, price: 100, displayQty: 3 });
+    expect(events.filter((e) => e.type !== 'accepted')).toEqual([
+      { type: 'rested', orderId: 1, side: 'sell', price: 100, remaining: 10 },
+      { type: 'level', side: 'sell', price: 100, qty: 3 },
+    ]);
+    expect(book.depth('sell', 0)).toEqual([[100, 3]]);
+    expect(book.openOrders().resting).toMatchObject([
+      { orderId: 1, remaining: 10, displayQty: 3, shownQty: 3 },
+    ]);
+  });
+
+  it('issue 14: a used-up slice refills at the back of its level, within the same match', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'sell', qty: 7, price: 100, displayQty: 3 });
+    place({ orderId: 2, userId: 'b', side: 'sell', qty: 2, price: 100 });
+    const events = place({ orderId: 3, userId: 'c', side: 'buy', qty: 6, price: 100 });
+    expect(ofType(events, 'fill').map((f) => [f.makerOrderId, f.qty, f.makerRemaining])).toEqual([
+      [1, 3, 4],
+      [2, 2, 0],
+      [1, 1, 3],
+    ]);
+    // 7 - 3 - 1 = 3 left: a slice of 2 shown (3 - 1 taken from the second one), 1 hidden.
+    expect(ofType(events, 'level')).toEqual([{ type: 'level', side: 'sell', price: 100, qty: 2 }]);
+    expect(book.openOrders().resting).toMatchObject([{ orderId: 1, remaining: 3, shownQty: 2 }]);
+    // Behind an order that arrived after it: the refill lost time priority.
+    place({ orderId: 4, userId: 'b', side: 'sell', qty: 1, price: 100 });
+    place({ orderId: 5, userId: 'c', side: 'buy', qty: 2, price: 100 });
+    const next = place({ orderId: 6, userId: 'c', side: 'buy', qty: 2, price: 100 });
+    expect(ofType(next, 'fill').map((f) => [f.makerOrderId, f.qty])).toEqual([
+      [4, 1],
+      [1, 1],
+    ]);
+  });
+
+  it('issue 14: FOK counts hidden lots; cancel and amend report and keep them; snapshots restore the slice', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'sell', qty: 9, price: 100, displayQty: 2 });
+    expect(rejection(place({ orderId: 2, userId: 'b', side: 'buy', qty: 10, price: 100, tif: 'FOK' }))).toBe(
+      'fok_unfilled',
+    );
+    const fok = place({ orderId: 3, userId: 'b', side: 'buy', qty: 5, price: 100, tif: 'FOK' });
+    expect(ofType(fok, 'fill').map((f) => f.qty)).toEqual([2, 2, 1]);
+    expect(book.depth('sell', 0)).toEqual([[100, 1]]);
+    // Amend keeping priority gives up hidden lots first: 4 left, slice 1 of 2 shown stays.
+    const amended = book.amend({ kind: 'amend', userId: 'a', orderId: 1, qty: 7 });
+    expect(ofType(amended, 'amended')).toMatchObject([{ qty: 7, remaining: 2, priorityKept: true }]);
+    expect(book.openOrders().resting).toMatchObject([{ orderId: 1, remaining: 2, shownQty: 1 }]);
+    const snapshot = JSON.parse(JSON.stringify(book.snapshot())) as BookSnapshot;
+    const restored = OrderBook.restore(snapshot);
+    expect(restored.snapshot()).toEqual(snapshot);
+    expect(restored.depth('sell', 0)).toEqual([[100, 1]]);
+    const canceled = restored.cancel({ kind: 'cancel', userId: 'a', orderId: 1 });
+    expect(ofType(canceled, 'canceled')).toMatchObject([{ orderId: 1, remaining: 2 }]);
+  });
+
+  it('issue 14: displayQty only on GTC/GTD limit and stop_limit orders, 1..qty lots, at most 1000 slices', () => {
+    const { place } = harness();
+    expect(rejection(place({ side: 'buy', qty: 5, price: 1, displayQty: 0 }))).toBe('bad_request');
+    expect(rejection(place({ side: 'buy', qty: 5, price: 1, displayQty: 6 }))).toBe('bad_request');
+    expect(rejection(place({ side: 'buy', qty: 5, price: 1, displayQty: 2, tif: 'IOC' }))).toBe(
+      'bad_request',
+    );
+    expect(rejection(place({ side: 'buy', qty: 5, type: 'market', tif: 'IOC', displayQty: 2 }))).toBe(
+      'bad_request',
+    );
+    expect(rejection(place({ side: 'buy', qty: 1001, price: 1, displayQty: 1 }))).toBe('bad_request');
+    expect(ofType(place({ side: 'buy', qty: 1000, price: 1, displayQty: 1 }), 'rested')).toHaveLength(1);
+  });
+});

@@ -2,12 +2,23 @@
 // ladders, stop ladders, event buffer) under the book's rules; the parts that stand alone (store,
 // ladders, level changes, flags, validation, expiries) are already files of their own beside it.
 import { Expiries } from './expiries.ts';
-import { isMarketLike, isPostOnly, isSell, isStop, packFlags, rests, sideOf, stpOf, tifOf } from './flags.ts';
+import {
+  HAS_SPARSE,
+  isMarketLike,
+  isPostOnly,
+  isSell,
+  isStop,
+  packFlags,
+  rests,
+  sideOf,
+  stpOf,
+  tifOf,
+} from './flags.ts';
 import { LevelChanges } from './levelChanges.ts';
 import { OpenOrders } from './openOrders.ts';
 import { NONE, OrderStore } from './orderStore.ts';
 import { LevelTable, PriceLadder } from './priceLadder.ts';
-import { amendProblem, checkConfig, placeProblem, refProblem } from './validate.ts';
+import { amendProblem, checkConfig, MAX_ICEBERG_SLICES, placeProblem, refProblem } from './validate.ts';
 import type {
   AmendCommand,
   BookCommand,
@@ -124,6 +135,7 @@ export class OrderBook implements MatchingEngine {
       // A market buy spends its budget at once (settle below); a stop keeps it until it triggers.
       isStop(flags) ? (cmd.quoteBudget ?? 0) : 0,
       cmd.expireAt ?? 0,
+      cmd.displayQty ?? 0,
     );
     // Pushed whether or not it will rest: an entry whose order is gone by then is skipped.
     if (cmd.expireAt !== undefined) this.expiries.push(cmd.expireAt, cmd.orderId);
@@ -202,14 +214,32 @@ export class OrderBook implements MatchingEngine {
     if (book !== this.bids && book !== this.asks) {
       return this.reject('amend', cmd.orderId, 'bad_request', 'a pending stop order cannot be amended');
     }
-    const filled = s.qty[slot]! - s.remaining[slot]!;
+    const filled = s.qty[slot]! - s.remainingOf(slot);
     const qty = cmd.qty ?? s.qty[slot]!;
     const price = cmd.price ?? s.price[slot]!;
     if (qty <= filled) {
       return this.reject('amend', cmd.orderId, 'bad_request', `qty must exceed the filled ${filled} lots`);
     }
+    const display = (flags & HAS_SPARSE) === 0 ? undefined : s.display.get(slot);
+    if (display !== undefined && display * MAX_ICEBERG_SLICES < qty) {
+      return this.reject(
+        'amend',
+        cmd.orderId,
+        'bad_request',
+        `an iceberg's qty is at most ${MAX_ICEBERG_SLICES} slices`,
+      );
+    }
     if (price === s.price[slot] && qty <= s.qty[slot]!) {
-      if (qty < s.qty[slot]!) book.reduce(slot, s.qty[slot]! - qty);
+      const hidden = s.hidden.get(slot);
+      if (hidden === undefined) {
+        if (qty < s.qty[slot]!) book.reduce(slot, s.qty[slot]! - qty);
+      } else {
+        // An iceberg gives up hidden lots first: its slice shrinks only below the new remaining.
+        const remaining = qty - filled;
+        const shown = Math.min(s.remaining[slot]!, remaining);
+        if (shown < s.remaining[slot]!) book.reduce(slot, s.remaining[slot]! - shown);
+        s.hidden.set(slot, remaining - shown);
+      }
       s.qty[slot] = qty;
       this.pushAmended(slot, true);
       return this.end();
@@ -218,6 +248,7 @@ export class OrderBook implements MatchingEngine {
       return this.reject('amend', cmd.orderId, 'would_match', 'a post-only order would take liquidity');
     }
     book.unlink(slot);
+    s.hidden.delete(slot);
     s.price[slot] = price;
     s.qty[slot] = qty;
     s.remaining[slot] = qty - filled;
@@ -311,7 +342,12 @@ export class OrderBook implements MatchingEngine {
       o.remaining,
       o.quoteBudget ?? 0,
       o.expireAt ?? 0,
+      o.displayQty ?? 0,
     );
+    if (o.shownQty !== undefined) {
+      s.remaining[slot] = o.shownQty;
+      s.hidden.set(slot, o.remaining - o.shownQty);
+    }
     if (o.expireAt !== undefined) this.expiries.push(o.expireAt, o.orderId);
     this.open.add(slot);
     return slot;
@@ -379,15 +415,35 @@ export class OrderBook implements MatchingEngine {
     } else {
       if (!isOpen) this.open.add(slot);
       const price = s.price[slot]!;
+      const remaining = s.remaining[slot]!;
+      if ((flags & HAS_SPARSE) !== 0) this.hide(slot);
       (isSell(flags) ? this.asks : this.bids).append(slot, price);
-      this.events.push({
-        type: 'rested',
-        orderId: s.orderId[slot]!,
-        side: sideOf(flags),
-        price,
-        remaining: s.remaining[slot]!,
-      });
+      this.events.push({ type: 'rested', orderId: s.orderId[slot]!, side: sideOf(flags), price, remaining });
     }
+  }
+
+  /** An iceberg about to rest shows its first slice and hides the rest (no-op for other orders). */
+  private hide(slot: number): void {
+    const s = this.store;
+    const display = s.display.get(slot);
+    if (display === undefined) return;
+    const remaining = s.remaining[slot]!;
+    const shown = display < remaining ? display : remaining;
+    s.remaining[slot] = shown;
+    s.hidden.set(slot, remaining - shown);
+  }
+
+  /** A resting iceberg's hidden lots (0 for any other order). */
+  private hiddenOf(slot: number): number {
+    return (this.store.flags[slot]! & HAS_SPARSE) === 0 ? 0 : (this.store.hidden.get(slot) ?? 0);
+  }
+
+  /** An iceberg whose shown slice is used up shows its next one at the back of its level. */
+  private refill(book: PriceLadder, slot: number, hidden: number): void {
+    const display = this.store.display.get(slot)!;
+    const shown = display < hidden ? display : hidden;
+    this.store.hidden.set(slot, hidden - shown);
+    book.requeue(slot, shown);
   }
 
   /** Matches the taker against the opposite side; true when self-trade prevention canceled it. */
@@ -424,6 +480,7 @@ export class OrderBook implements MatchingEngine {
       }
       const makerRemaining = s.remaining[maker]!;
       if (makerRemaining < qty) qty = makerRemaining;
+      const hidden = this.hiddenOf(maker);
       book.reduce(maker, qty);
       s.remaining[taker]! -= qty;
       if (budget !== undefined) budget -= qty * price;
@@ -437,12 +494,16 @@ export class OrderBook implements MatchingEngine {
         price,
         qty,
         takerRemaining: s.remaining[taker]!,
-        makerRemaining: makerRemaining - qty,
+        makerRemaining: makerRemaining - qty + hidden,
       });
       if (makerRemaining === qty) {
-        book.unlink(maker);
-        this.open.remove(maker);
-        s.release(maker);
+        if (hidden > 0) {
+          this.refill(book, maker, hidden);
+        } else {
+          book.unlink(maker);
+          this.open.remove(maker);
+          s.release(maker);
+        }
       }
       this.lastPrice = price;
       this.triggerStops(this.buyStops, price);
@@ -458,13 +519,16 @@ export class OrderBook implements MatchingEngine {
   private decrement(book: PriceLadder, taker: number, maker: number): boolean {
     const s = this.store;
     const takerRemaining = s.remaining[taker]!;
+    // An iceberg maker meets the taker with its shown slice.
     const makerRemaining = s.remaining[maker]!;
+    const hidden = this.hiddenOf(maker);
     const d = takerRemaining < makerRemaining ? takerRemaining : makerRemaining;
-    if (makerRemaining === d) {
+    if (makerRemaining === d && hidden === 0) {
       this.cancelOpen(maker, 'self_trade');
     } else {
       book.reduce(maker, d);
       s.qty[maker]! -= d;
+      if (makerRemaining === d) this.refill(book, maker, hidden);
       this.pushDecremented(maker, d);
     }
     if (takerRemaining === d) {
@@ -484,7 +548,7 @@ export class OrderBook implements MatchingEngine {
       orderId: s.orderId[slot]!,
       userId: s.userId[slot]!,
       qty,
-      remaining: s.remaining[slot]!,
+      remaining: s.remainingOf(slot),
     });
   }
 
@@ -521,17 +585,23 @@ export class OrderBook implements MatchingEngine {
     let lastPrice = 0;
     for (let level = book.front; level !== undefined; level = level.worse) {
       if (!anyPrice && !book.reaches(level.price, limit)) return false;
-      for (let maker = level.head; maker !== NONE; maker = s.next[maker]!) {
+      // Icebergs' hidden lots come after the level's makers (their refills join its back): once
+      // the makers are walked, they are one more maker of the same price (NONE below).
+      let hiddenHere = 0;
+      for (let maker = level.head; ; maker = s.next[maker]!) {
+        const isHidden = maker === NONE;
+        if (isHidden && hiddenHere === 0) break;
         let take = needed;
         if (budget !== undefined) {
           take = lotsAffordable(budget, level.price);
           if (take === 0) return budgetOnly;
         }
-        if (s.userId[maker] === userId) {
+        if (!isHidden && s.userId[maker] === userId) {
           if (skipOwn) continue;
           return false;
         }
-        const makerRemaining = s.remaining[maker]!;
+        if (!isHidden) hiddenHere += this.hiddenOf(maker);
+        const makerRemaining = isHidden ? hiddenHere : s.remaining[maker]!;
         if (needed < take) take = needed;
         // The budget runs out on this maker: less than one lot at its price is left.
         if (take < makerRemaining && take < needed) return budgetOnly;
@@ -540,6 +610,7 @@ export class OrderBook implements MatchingEngine {
         if (needed === 0) return true;
         if (budget !== undefined) budget -= take * level.price;
         lastPrice = level.price;
+        if (isHidden) break;
       }
     }
     // The side ran out: a budget-only order is complete when what is left of its budget cannot buy
@@ -581,7 +652,7 @@ export class OrderBook implements MatchingEngine {
       type: 'canceled',
       orderId: s.orderId[slot]!,
       userId: s.userId[slot]!,
-      remaining: s.remaining[slot]!,
+      remaining: s.remainingOf(slot),
       reason,
     });
   }
@@ -593,7 +664,7 @@ export class OrderBook implements MatchingEngine {
       orderId: s.orderId[slot]!,
       price: s.price[slot]!,
       qty: s.qty[slot]!,
-      remaining: s.remaining[slot]!,
+      remaining: s.remainingOf(slot),
       priorityKept,
     });
   }

@@ -40,6 +40,12 @@ export class OrderStore {
    */
   readonly budget = new Map<number, number>();
   readonly expireAt = new Map<number, number>();
+  /**
+   * An iceberg's largest slice, and while it rests its hidden part: for a resting iceberg
+   * `remaining` is the shown slice (what its level counts), remaining + hidden its whole remaining.
+   */
+  readonly display = new Map<number, number>();
+  readonly hidden = new Map<number, number>();
 
   private capacity = INITIAL_CAPACITY;
   private used = 0;
@@ -60,6 +66,7 @@ export class OrderStore {
     remaining: number,
     budget: number,
     expireAt: number,
+    display = 0,
   ): number {
     let slot = this.freeHead;
     if (slot !== NONE) this.freeHead = this.next[slot]!;
@@ -70,13 +77,14 @@ export class OrderStore {
     this.orderId[slot] = orderId;
     this.userId[slot] = userId;
     this.clientOrderId[slot] = clientOrderId;
-    this.flags[slot] = budget > 0 || expireAt > 0 ? flags | HAS_SPARSE : flags;
+    this.flags[slot] = budget > 0 || expireAt > 0 || display > 0 ? flags | HAS_SPARSE : flags;
     this.price[slot] = price;
     this.stopPrice[slot] = stopPrice;
     this.qty[slot] = qty;
     this.remaining[slot] = remaining;
     if (budget > 0) this.budget.set(slot, budget);
     if (expireAt > 0) this.expireAt.set(slot, expireAt);
+    if (display > 0) this.display.set(slot, display);
     this.level[slot] = NONE;
     this.prev[slot] = this.next[slot] = this.userPrev[slot] = this.userNext[slot] = NONE;
     return slot;
@@ -88,9 +96,17 @@ export class OrderStore {
     if ((this.flags[slot]! & HAS_SPARSE) !== 0) {
       this.budget.delete(slot);
       this.expireAt.delete(slot);
+      this.display.delete(slot);
+      this.hidden.delete(slot);
     }
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
+  }
+
+  /** The order's whole remaining: for a resting iceberg its shown slice plus its hidden part. */
+  remainingOf(slot: number): number {
+    const remaining = this.remaining[slot]!;
+    return (this.flags[slot]! & HAS_SPARSE) === 0 ? remaining : remaining + (this.hidden.get(slot) ?? 0);
   }
 
   toOpenOrder(slot: number): OpenOrder {
@@ -104,7 +120,7 @@ export class OrderStore {
       postOnly: isPostOnly(flags),
       stp: stpOf(flags),
       qty: this.qty[slot]!,
-      remaining: this.remaining[slot]!,
+      remaining: this.remainingOf(slot),
     };
     const clientOrderId = this.clientOrderId[slot];
     if (clientOrderId !== undefined) open.clientOrderId = clientOrderId;
@@ -114,6 +130,9 @@ export class OrderStore {
     if (budget !== undefined) open.quoteBudget = budget;
     const expireAt = this.expireAt.get(slot);
     if (expireAt !== undefined) open.expireAt = expireAt;
+    const display = this.display.get(slot);
+    if (display !== undefined) open.displayQty = display;
+    if (this.hidden.has(slot)) open.shownQty = this.remaining[slot]!;
     return open;
   }
 

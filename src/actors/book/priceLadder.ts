@@ -147,6 +147,29 @@ export class PriceLadder {
     better.worse = level;
   }
 
+  /**
+   * Moves the order to the back of its level with `qty` more remaining (an iceberg's next slice,
+   * after its shown one reached 0): the level stays, its total grows by qty.
+   */
+  requeue(slot: number, qty: number): void {
+    const s = this.store;
+    const level = this.table.get(s.level[slot]!);
+    this.changes?.note(level);
+    const next = s.next[slot]!;
+    if (next !== NONE) {
+      const prev = s.prev[slot]!;
+      if (prev === NONE) level.head = next;
+      else s.next[prev] = next;
+      s.prev[next] = prev;
+      s.prev[slot] = level.tail;
+      s.next[slot] = NONE;
+      s.next[level.tail] = slot;
+      level.tail = slot;
+    }
+    s.remaining[slot]! += qty;
+    level.total += qty;
+  }
+
   private dropLevel(level: Level): void {
     this.byPrice.delete(level.price);
     this.sorted.delete(level.price);

@@ -15,7 +15,9 @@
  *      market/stop_market; `stopPrice` missing on stop types or present on others; a non-positive or
  *      unsafe price/stopPrice/quoteBudget; `postOnly` on a type other than limit/stop_limit or with a
  *      tif other than GTC/GTD; `quoteBudget` on anything but a `market` or `stop_market` buy;
- *      tif GTD without a positive safe integer `expireAt`, or `expireAt` with another tif.
+ *      tif GTD without a positive safe integer `expireAt`, or `expireAt` with another tif;
+ *      `displayQty` not a positive safe integer, above qty, below qty / 1000 (MAX_ICEBERG_SLICES), or
+ *      on anything but a GTC/GTD limit or stop_limit.
  *   2. `duplicate_client_order_id`: the user already has an open order (resting or pending stop) in
  *      this book with the same clientOrderId.
  *   3. `overloaded`: the book already holds `maxOrders` open orders (resting + pending stops).
@@ -85,13 +87,27 @@
  * Amend (a resting order of the user, by orderId or clientOrderId). Checked in this order: `bad_request`
  * when neither qty nor price is given, or a given one is not a positive safe integer, or qty is above
  * maxQty; `not_found` as for cancel; `bad_request` when the order is a pending stop or qty (the new
- * total quantity) does not exceed the filled quantity. Same price (or none) and qty not higher: priority kept, remaining
+ * total quantity) does not exceed the filled quantity, or (an iceberg) exceeds 1000 × displayQty. Same price (or none) and qty not higher: priority kept, remaining
  * reduced in place (`amended` with priorityKept true). A new price or a higher qty loses priority:
  * if post-only and the new price crosses, `rejected` `would_match` and nothing changes; otherwise
  * `amended` (priorityKept false), the order leaves its level and re-enters as an aggressive GTC
  * limit order with the same id, stp and post-only flag (fills first, then `rested`).
  *
  * A triggered stop_limit that rests keeps type `stop_limit` and its stopPrice in OpenOrder.
+ *
+ * Iceberg (`displayQty`). An iceberg takes liquidity like any limit, with all it has. When it rests
+ * it shows a slice of min(displayQty, remaining) on its level and hides the rest: level totals (and
+ * so every `level` event, depth and snapshot level) count only the shown slice; the order's own
+ * events (rested, fill, canceled, amended, decremented) report its whole remaining. When a fill
+ * takes the last of the shown slice and some is hidden, the next slice of min(displayQty, hidden)
+ * joins the back of the same level (time priority lost per slice), within the same match: a taker
+ * that goes on meets the level's other makers first, then the new slice. FOK counts the hidden parts
+ * of a level's icebergs after its other makers (where matching would meet them). STP decrement
+ * against an iceberg maker takes d = min(taker remaining, shown slice); the maker is canceled when
+ * that was all it had, else reduced (a shown slice brought to 0 refills as above). Amend keeping
+ * priority reduces the hidden part first (shown = min(shown, new remaining)); an amend that loses
+ * priority re-enters with its whole remaining and rests a fresh slice. OpenOrder carries
+ * `displayQty`, and `shownQty` (the current slice) while it rests.
  *
  * Level changes. At the end of every command, one `level` event per price level whose total differs
  * from its total before the command (0 when it disappeared), sorted buys first (price descending)
@@ -138,6 +154,8 @@ export interface PlaceCommand {
   readonly quoteBudget?: number | undefined;
   /** GTD only (required there): the time (ms since epoch) from which an `expire` command cancels it. */
   readonly expireAt?: number | undefined;
+  /** Iceberg: show at most this many lots on the book while resting (limit and stop_limit, GTC/GTD). */
+  readonly displayQty?: number | undefined;
 }
 
 /** Names an order by id, or by the user's clientOrderId when orderId is absent. */
@@ -299,6 +317,10 @@ export interface OpenOrder {
   readonly quoteBudget?: number | undefined;
   /** A GTD order's expiry, ms since epoch. */
   readonly expireAt?: number | undefined;
+  /** An iceberg's largest shown slice. */
+  readonly displayQty?: number | undefined;
+  /** A resting iceberg's shown slice (what its level counts of it); the rest of `remaining` is hidden. */
+  readonly shownQty?: number | undefined;
 }
 
 export interface BookConfig {

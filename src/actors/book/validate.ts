@@ -1,5 +1,11 @@
 import type { AmendCommand, BookConfig, OrderRef, PlaceCommand } from './types.ts';
 
+/**
+ * Most slices an iceberg may need (ceil(qty / displayQty)): every slice is a fill and a requeue for
+ * the taker that meets it, so a tiny slice of a huge order would make one match unbounded.
+ */
+export const MAX_ICEBERG_SLICES = 1000;
+
 const isPositiveInt = (n: number | undefined): n is number => Number.isSafeInteger(n) && n! > 0;
 
 /** Why a placement is malformed (`bad_request`), or undefined when it is well formed. */
@@ -19,6 +25,16 @@ export function placeProblem(cmd: Omit<PlaceCommand, 'orderId'>, config: BookCon
   }
   if (cmd.expireAt !== undefined && !isPositiveInt(cmd.expireAt)) {
     return 'expireAt must be a positive whole number of milliseconds';
+  }
+  if (cmd.displayQty !== undefined) {
+    if (!hasLimit || (cmd.tif !== 'GTC' && cmd.tif !== 'GTD')) {
+      return 'displayQty applies to GTC and GTD limit and stop_limit orders only';
+    }
+    if (!isPositiveInt(cmd.displayQty)) return 'displayQty must be a positive whole number of lots';
+    if (cmd.displayQty > cmd.qty) return 'displayQty cannot exceed qty';
+    if (cmd.displayQty * MAX_ICEBERG_SLICES < cmd.qty) {
+      return `displayQty must be at least 1/${MAX_ICEBERG_SLICES} of qty`;
+    }
   }
   if (cmd.quoteBudget !== undefined) {
     if ((cmd.type !== 'market' && cmd.type !== 'stop_market') || cmd.side !== 'buy') {

@@ -712,6 +712,7 @@ function toBookPlace(
     stp: command.stp,
     quoteBudget,
     expireAt: command.expireAt,
+    displayQty: command.displayQty,
   };
 }
 
