@@ -90,6 +90,9 @@ const OpenOrderShape = z.object({
   remaining: z.number().int(),
   quoteBudget: z.number().int().positive().optional(),
   expireAt: z.number().int().positive().optional(),
+  // Issue 14 (iceberg): the largest slice, and a resting iceberg's shown slice.
+  displayQty: z.number().int().positive().optional(),
+  shownQty: z.number().int().positive().optional(),
 });
 
 const ActivityShape = z.object({

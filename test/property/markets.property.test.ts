@@ -80,6 +80,8 @@ interface PlaceOp {
   /** -1: no clientOrderId; 99: `boom`, which faults the market. */
   readonly cid: number;
   readonly budgetFrac: number | null;
+  /** Issue 14, iceberg: a slice of this fraction of qty on orders that can rest. */
+  readonly displayFrac: number | null;
 }
 
 /**
@@ -142,6 +144,7 @@ const placeOp: fc.Arbitrary<Op> = fc.record({
     { weight: 1, arbitrary: fc.constant(99) },
   ),
   budgetFrac: fc.option(frac, { nil: null }),
+  displayFrac: fc.option(frac, { nil: null, freq: 3 }),
 });
 
 const refOp: fc.Arbitrary<Op> = fc.record({
@@ -236,12 +239,14 @@ function placeCommand(
   // Issue 14: stop_market buys and FOK market buys lock a budget (without one: bad_request, kept rare).
   const marketBuy = (op.type === 'market' || op.type === 'stop_market') && side === 'buy';
   const tif = op.tif;
+  const qty = lots(shape, op.qtyFrac);
+  const iceberg = hasLimit && (tif === 'GTC' || tif === 'GTD') && op.displayFrac !== null;
   return {
     kind: 'place',
     userId,
     side,
     type: op.type,
-    qty: lots(shape, op.qtyFrac),
+    qty,
     price: hasLimit ? price(shape, op.offset) : undefined,
     stopPrice: isStop ? price(shape, op.stopOffset) : undefined,
     tif,
@@ -253,6 +258,9 @@ function placeCommand(
         ? 1 + Math.floor(op.budgetFrac * shape.mid * shape.maxLots)
         : undefined,
     expireAt: tif === 'GTD' ? ts + op.expireIn : undefined,
+    displayQty: iceberg
+      ? Math.min(qty, Math.max(Math.ceil(qty / 1000), 1 + Math.floor(op.displayFrac * qty)))
+      : undefined,
   };
 }
 

@@ -65,6 +65,7 @@ const placeCommand: fc.Arbitrary<MarketCommand> = withOptional(
     stp,
     quoteBudget: id,
     expireAt: id,
+    displayQty: small,
   },
   ['kind', 'userId', 'side', 'type', 'qty', 'tif', 'postOnly', 'stp'],
 );
