@@ -79,6 +79,14 @@ interface PlaceFields {
    * each new slice joins the back of its level. At most 1,000 slices (displayQty ≥ qty / 1000).
    */
   readonly displayQty?: Decimal;
+  /**
+   * `type:"trailing_stop"`: the stop follows the best trade price in the order's favour at this
+   * distance (a price), or at `trailingBps` of it; with `limitOffset` it executes as a limit that
+   * far beyond the stop once triggered, else as a market order (a buy then needs `quoteQty`).
+   */
+  readonly trailingOffset?: Decimal;
+  readonly trailingBps?: number;
+  readonly limitOffset?: Decimal;
 }
 
 /**

@@ -47,6 +47,8 @@ export class ReferenceBook implements MatchingEngine {
   private stops: Order[] = [];
   /** Stops triggered during the current command, executed after the current order finishes. */
   private triggerQueue: Order[] = [];
+  /** Trailing stops moved during the current command (their `trailed` events). */
+  private moved = new Set<Order>();
 
   constructor(private readonly config: BookConfig) {
     if (!isPositiveSafeInteger(config.maxOrders) || !isPositiveSafeInteger(config.maxQty)) {
@@ -102,6 +104,7 @@ export class ReferenceBook implements MatchingEngine {
   execute(command: BookCommand): BookEvent[] {
     const levelsBefore = this.levelTotals();
     const events: BookEvent[] = [];
+    this.moved.clear();
     switch (command.kind) {
       case 'place':
         this.place(command, events);
@@ -119,7 +122,16 @@ export class ReferenceBook implements MatchingEngine {
         this.expire(command.now, events);
         break;
     }
-    return [...events, ...levelChanges(levelsBefore, this.levelTotals())];
+    const trailed = [...this.moved]
+      .filter((o) => this.stops.includes(o))
+      .sort((a, b) => a.orderId - b.orderId)
+      .map((o): BookEvent => ({
+        type: 'trailed',
+        orderId: o.orderId,
+        stopPrice: o.stopPrice!,
+        price: o.price,
+      }));
+    return [...events, ...trailed, ...levelChanges(levelsBefore, this.levelTotals())];
   }
 
   private place(command: PlaceCommand, events: BookEvent[]): void {
@@ -128,6 +140,7 @@ export class ReferenceBook implements MatchingEngine {
       events.push(rejected('place', command.orderId, problem));
       return;
     }
+    const trail = trailAt(command, this.lastPrice);
     events.push({
       type: 'accepted',
       orderId: command.orderId,
@@ -137,8 +150,8 @@ export class ReferenceBook implements MatchingEngine {
       orderType: command.type,
       tif: command.tif,
       qty: command.qty,
-      price: command.price,
-      stopPrice: command.stopPrice,
+      price: trail?.price ?? command.price,
+      stopPrice: trail?.stopPrice ?? command.stopPrice,
       quoteBudget: command.quoteBudget,
     });
     const order: Order = {
@@ -150,15 +163,19 @@ export class ReferenceBook implements MatchingEngine {
       tif: command.tif,
       postOnly: command.postOnly,
       stp: command.stp,
-      price: command.price,
-      stopPrice: command.stopPrice,
+      price: trail?.price ?? command.price,
+      stopPrice: trail?.stopPrice ?? command.stopPrice,
       qty: command.qty,
       remaining: command.qty,
       quoteBudget: command.quoteBudget,
       expireAt: command.expireAt,
       displayQty: command.displayQty,
+      trailingOffset: command.trailingOffset,
+      trailingBps: command.trailingBps,
+      limitOffset: command.limitOffset,
+      trailAnchor: trail === undefined ? undefined : this.lastPrice!,
     };
-    if (!isStopType(order.type)) {
+    if (!isStopType(order.type) && order.type !== 'trailing_stop') {
       this.executeOrder(order, command.quoteBudget, events);
     } else if (this.lastPrice !== null && stopConditionHolds(order, this.lastPrice)) {
       events.push({
@@ -186,9 +203,12 @@ export class ReferenceBook implements MatchingEngine {
     if (command.type === 'limit' && command.postOnly && this.crossesOpposite(command.side, command.price!)) {
       return 'would_match';
     }
-    if (command.type !== 'stop_limit' && command.type !== 'stop_market' && command.tif === 'FOK') {
+    const stop =
+      command.type === 'stop_limit' || command.type === 'stop_market' || command.type === 'trailing_stop';
+    if (!stop && command.tif === 'FOK') {
       if (!this.canFillCompletely({ ...command, remaining: command.qty })) return 'fok_unfilled';
     }
+    if (command.type === 'trailing_stop' && this.lastPrice === null) return 'bad_request';
     return undefined;
   }
 
@@ -349,6 +369,7 @@ export class ReferenceBook implements MatchingEngine {
       });
       this.lastPrice = price;
       this.triggerStopsAt(price, events);
+      this.trailAt(price);
     }
     return 'finished';
   }
@@ -444,6 +465,26 @@ export class ReferenceBook implements MatchingEngine {
     }
   }
 
+  /**
+   * A fill at `price` moves the pending trailing stops it betters (buys anchored above it, sells
+   * below it): each takes the anchor, its new stop (and limit) and goes to the back of the stops'
+   * arrival order, those of one fill by orderId.
+   */
+  private trailAt(price: number): void {
+    const moving = this.stops
+      .filter((o) => o.type === 'trailing_stop')
+      .filter((o) => (o.side === 'buy' ? o.trailAnchor! > price : o.trailAnchor! < price))
+      .sort((a, b) => a.orderId - b.orderId);
+    for (const order of moving) {
+      const moved = trailAt(order, price)!;
+      order.trailAnchor = price;
+      order.stopPrice = moved.stopPrice;
+      if (order.limitOffset !== undefined) order.price = moved.price;
+      this.stops = [...this.stops.filter((o) => o !== order), order];
+      this.moved.add(order);
+    }
+  }
+
   private runTriggerQueue(events: BookEvent[]): void {
     for (let next = this.triggerQueue.shift(); next !== undefined; next = this.triggerQueue.shift()) {
       this.executeTriggered(next, events);
@@ -522,6 +563,32 @@ export class ReferenceBook implements MatchingEngine {
       this.depth(side, 0).map(([price, qty]): LevelEvent => ({ type: 'level', side, price, qty }));
     return [...levels('buy'), ...levels('sell')];
   }
+}
+
+/**
+ * A trailing stop's stopPrice and limit price at `anchor` (types.ts, Trailing stops); undefined for
+ * other orders or without an anchor.
+ */
+function trailAt(
+  order: Pick<Order, 'type' | 'side' | 'trailingOffset' | 'trailingBps' | 'limitOffset'>,
+  anchor: number | null,
+): { stopPrice: number; price: number | undefined } | undefined {
+  if (order.type !== 'trailing_stop' || anchor === null) return undefined;
+  const bpsDistance =
+    order.trailingBps === undefined
+      ? undefined
+      : Math.max(1, Number((BigInt(anchor) * BigInt(order.trailingBps)) / 10_000n));
+  const distance = order.trailingOffset ?? bpsDistance!;
+  const buy = order.side === 'buy';
+  const stopPrice = buy ? anchor + distance : Math.max(1, anchor - distance);
+  const { limitOffset } = order;
+  const price =
+    limitOffset === undefined
+      ? undefined
+      : buy
+        ? stopPrice + limitOffset
+        : Math.max(1, stopPrice - limitOffset);
+  return { stopPrice, price };
 }
 
 /** What an order shows on its level: a resting iceberg its slice, any other its whole remaining. */

@@ -784,3 +784,107 @@ describe('issue 14: iceberg (displayQty)', () => {
     expect(ofType(place({ side: 'buy', qty: 1000, price: 1, displayQty: 1 }), 'rested')).toHaveLength(1);
   });
 });
+
+describe('issue 14: trailing stops', () => {
+  const trade = (place: ReturnType<typeof harness>['place'], price: number) => {
+    place({ userId: 'mm', side: 'sell', qty: 1, price });
+    place({ userId: 'tk', side: 'buy', qty: 1, price });
+  };
+
+  it('issue 14: a trailing sell stop follows the best trade price up, not down, and triggers on a fall by its offset', () => {
+    const { book, place } = harness();
+    trade(place, 100);
+    const placed = place({
+      orderId: 50,
+      userId: 'a',
+      side: 'sell',
+      type: 'trailing_stop',
+      qty: 2,
+      trailingOffset: 5,
+    });
+    expect(placed).toContainEqual({ type: 'pending', orderId: 50, side: 'sell', stopPrice: 95 });
+    place({ userId: 'mm', side: 'sell', qty: 1, price: 104 });
+    const up = place({ userId: 'tk', side: 'buy', qty: 1, price: 104 });
+    expect(up).toContainEqual({ type: 'trailed', orderId: 50, stopPrice: 99, price: undefined });
+    // A fall that is less than the offset does not move it back, nor trigger it.
+    trade(place, 100);
+    expect(book.openOrders().stops).toMatchObject([{ orderId: 50, stopPrice: 99, trailAnchor: 104 }]);
+    place({ userId: 'mm', side: 'buy', qty: 5, price: 99 });
+    const down = place({ userId: 'tk', side: 'sell', qty: 1, price: 99 });
+    expect(down).toContainEqual({ type: 'triggered', orderId: 50, stopPrice: 99, lastPrice: 99 });
+    expect(ofType(down, 'fill').filter((f) => f.takerOrderId === 50)).toMatchObject([{ qty: 2, price: 99 }]);
+  });
+
+  it('issue 14: a trailing buy stop in bps with a limit offset: stop and limit follow the lowest trade; it needs a last price', () => {
+    const { book, place } = harness();
+    expect(rejection(place({ side: 'buy', type: 'trailing_stop', qty: 1, trailingBps: 100 }))).toBe(
+      'bad_request',
+    );
+    trade(place, 1000);
+    // 100 bps of 1000 = 10 ticks: stop 1010, limit 1012.
+    const placed = place({
+      orderId: 60,
+      userId: 'b',
+      side: 'buy',
+      type: 'trailing_stop',
+      qty: 1,
+      trailingBps: 100,
+      limitOffset: 2,
+    });
+    expect(placed[0]).toMatchObject({
+      type: 'accepted',
+      orderType: 'trailing_stop',
+      stopPrice: 1010,
+      price: 1012,
+    });
+    trade(place, 900);
+    expect(book.openOrders().stops).toMatchObject([
+      { orderId: 60, stopPrice: 909, price: 911, trailAnchor: 900 },
+    ]);
+    const restored = OrderBook.restore(JSON.parse(JSON.stringify(book.snapshot())) as BookSnapshot);
+    expect(restored.snapshot()).toEqual(book.snapshot());
+    for (const b of [book, restored]) {
+      b.place({
+        kind: 'place',
+        orderId: 70,
+        userId: 'mm',
+        side: 'sell',
+        type: 'limit',
+        qty: 3,
+        price: 909,
+        tif: 'GTC',
+        postOnly: false,
+        stp: 'cancel_taker',
+      });
+      const up = b.place({
+        kind: 'place',
+        orderId: 71,
+        userId: 'tk',
+        side: 'buy',
+        type: 'limit',
+        qty: 1,
+        price: 909,
+        tif: 'GTC',
+        postOnly: false,
+        stp: 'cancel_taker',
+      });
+      expect(up).toContainEqual({ type: 'triggered', orderId: 60, stopPrice: 909, lastPrice: 909 });
+      expect(ofType(up, 'fill').filter((f) => f.takerOrderId === 60)).toMatchObject([{ qty: 1, price: 909 }]);
+    }
+  });
+
+  it('issue 14: trailing fields are bad_request on other types, and one of trailingOffset and trailingBps is required', () => {
+    const { place } = harness();
+    expect(rejection(place({ side: 'sell', qty: 1, price: 5, trailingOffset: 1 }))).toBe('bad_request');
+    expect(rejection(place({ side: 'sell', type: 'trailing_stop', qty: 1 }))).toBe('bad_request');
+    expect(
+      rejection(place({ side: 'sell', type: 'trailing_stop', qty: 1, trailingOffset: 1, trailingBps: 5 })),
+    ).toBe('bad_request');
+    expect(rejection(place({ side: 'sell', type: 'trailing_stop', qty: 1, trailingBps: 10_001 }))).toBe(
+      'bad_request',
+    );
+    expect(
+      rejection(place({ side: 'sell', type: 'trailing_stop', qty: 1, trailingOffset: 1, stopPrice: 5 })),
+    ).toBe('bad_request');
+  });
+});

@@ -380,4 +380,49 @@ describe('issue 14: iceberg over the wire', () => {
     jon.close();
     watcher.close();
   });
+
+  it('issue 14: a trailing stop over WebSocket: its order pushes carry the stop as it trails the best price, then it triggers and fills', async () => {
+    await running.credit('kim', 'BTC', '1');
+    await running.credit('lee', 'BTC', '1');
+    await running.credit('jon', 'USDC', '1000');
+    const kim = await traderSocket(running, 'kim');
+    const lee = await traderSocket(running, 'lee');
+    const jon = await traderSocket(running, 'jon');
+    await kim.request({ op: 'sub', ch: 'orders' }, rid++);
+    const trade = async (price: string) => {
+      await lee.request({ op: 'place', market, side: 'sell', type: 'limit', price, qty: '0.0001' }, rid++);
+      await jon.request(
+        { op: 'place', market, side: 'buy', type: 'limit', price, qty: '0.0001', tif: 'IOC' },
+        rid++,
+      );
+    };
+    await trade('300.00');
+    expect(
+      await kim.request({ op: 'place', market, side: 'sell', type: 'trailing_stop', qty: '0.0010' }, rid++),
+    ).toMatchObject({ op: 'error', code: 'bad_request' });
+    const placed = await kim.request(
+      { op: 'place', market, side: 'sell', type: 'trailing_stop', qty: '0.0010', trailingOffset: '5.00' },
+      rid++,
+    );
+    expect(placed).toMatchObject({ op: 'accepted', status: 'open' });
+    expect((await balancesOf(running, 'kim')).get('BTC')).toMatchObject({ locked: '0.00100000' });
+    await trade('310.00');
+    expect(
+      await kim.next((m) => m.op === 'order' && m.orderId === placed.orderId && m.stopPrice === '305.00'),
+    ).toMatchObject({ status: 'pending_trigger', type: 'trailing_stop' });
+    await jon.request(
+      { op: 'place', market, side: 'buy', type: 'limit', price: '305.00', qty: '0.0020' },
+      rid++,
+    );
+    await lee.request(
+      { op: 'place', market, side: 'sell', type: 'limit', price: '305.00', qty: '0.0001' },
+      rid++,
+    );
+    expect(
+      await kim.next((m) => m.op === 'order' && m.orderId === placed.orderId && m.status === 'filled'),
+    ).toMatchObject({ filledQty: '0.0010' });
+    kim.close();
+    lee.close();
+    jon.close();
+  });
 });

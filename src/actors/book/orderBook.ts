@@ -8,6 +8,7 @@ import {
   isPostOnly,
   isSell,
   isStop,
+  isTrailing,
   packFlags,
   rests,
   sideOf,
@@ -16,7 +17,8 @@ import {
 } from './flags.ts';
 import { LevelChanges } from './levelChanges.ts';
 import { OpenOrders } from './openOrders.ts';
-import { NONE, OrderStore } from './orderStore.ts';
+import { NONE, OrderStore, type Trail } from './orderStore.ts';
+import { TrailGroups, trailLimit, trailStop } from './trails.ts';
 import { LevelTable, PriceLadder } from './priceLadder.ts';
 import { amendProblem, checkConfig, MAX_ICEBERG_SLICES, placeProblem, refProblem } from './validate.ts';
 import type {
@@ -55,6 +57,11 @@ export class OrderBook implements MatchingEngine {
   private readonly open: OpenOrders;
   private readonly levels = new LevelTable();
   private readonly expiries = new Expiries();
+  /** Pending trailing stops by anchor, per side. */
+  private readonly buyTrails = new TrailGroups(true);
+  private readonly sellTrails = new TrailGroups(false);
+  /** Ids of trailing stops moved in this command (its `trailed` events, types.ts). */
+  private moved: number[] = [];
   /** Slots of stops triggered in this command, executed in order once the current order is done. */
   private triggered: number[] = [];
   private events: BookEvent[] = [];
@@ -99,8 +106,33 @@ export class OrderBook implements MatchingEngine {
     if (this.open.size >= this.config.maxOrders) {
       return this.reject('place', cmd.orderId, 'overloaded', 'the book holds its maximum number of orders');
     }
-    const flags = packFlags(cmd.side, cmd.type, cmd.tif, cmd.postOnly, cmd.stp);
-    const price = cmd.price ?? 0;
+    const trailing = cmd.type === 'trailing_stop';
+    const flags = packFlags(
+      cmd.side,
+      cmd.type,
+      cmd.tif,
+      cmd.postOnly,
+      cmd.stp,
+      cmd.limitOffset !== undefined,
+    );
+    let price = cmd.price ?? 0;
+    let stopPrice = cmd.stopPrice ?? 0;
+    let trail: Trail | undefined;
+    if (trailing) {
+      if (this.lastPrice === null) {
+        return this.reject(
+          'place',
+          cmd.orderId,
+          'bad_request',
+          'no last trade price for a trailing stop to trail',
+        );
+      }
+      const bps = cmd.trailingBps !== undefined;
+      const offset = cmd.trailingBps ?? cmd.trailingOffset!;
+      trail = { offset, bps, limitOffset: cmd.limitOffset, anchor: this.lastPrice, active: false };
+      stopPrice = trailStop(trail, cmd.side === 'buy');
+      if (cmd.limitOffset !== undefined) price = trailLimit(stopPrice, cmd.limitOffset, cmd.side === 'buy');
+    }
     if (!isStop(flags)) {
       if (cmd.postOnly && this.crosses(flags, price)) {
         return this.reject('place', cmd.orderId, 'would_match', 'a post-only order would take liquidity');
@@ -118,11 +150,10 @@ export class OrderBook implements MatchingEngine {
       orderType: cmd.type,
       tif: cmd.tif,
       qty: cmd.qty,
-      price: cmd.price,
-      stopPrice: cmd.stopPrice,
+      price: trail?.limitOffset === undefined ? cmd.price : price,
+      stopPrice: trailing ? stopPrice : cmd.stopPrice,
       quoteBudget: cmd.quoteBudget,
     });
-    const stopPrice = cmd.stopPrice ?? 0;
     const slot = this.store.allocate(
       cmd.orderId,
       cmd.userId,
@@ -139,6 +170,10 @@ export class OrderBook implements MatchingEngine {
     );
     // Pushed whether or not it will rest: an entry whose order is gone by then is skipped.
     if (cmd.expireAt !== undefined) this.expiries.push(cmd.expireAt, cmd.orderId);
+    if (trail !== undefined) {
+      this.store.trail.set(slot, trail);
+      this.store.flags[slot]! |= HAS_SPARSE;
+    }
     if (!isStop(flags)) {
       this.settle(slot, false, cmd.quoteBudget);
     } else if (this.lastPrice !== null && this.stopsOf(flags).reaches(stopPrice, this.lastPrice)) {
@@ -147,6 +182,7 @@ export class OrderBook implements MatchingEngine {
     } else {
       this.open.add(slot);
       this.stopsOf(flags).append(slot, stopPrice);
+      if (trail !== undefined) this.trailsOf(flags).join(slot, trail);
       this.events.push({ type: 'pending', orderId: cmd.orderId, side: cmd.side, stopPrice });
     }
     this.drainTriggered();
@@ -323,13 +359,16 @@ export class OrderBook implements MatchingEngine {
     }
     for (const o of snapshot.stops) {
       const slot = book.allocateFrom(o);
-      book.stopsOf(book.store.flags[slot]!).append(slot, o.stopPrice ?? 0);
+      const flags = book.store.flags[slot]!;
+      book.stopsOf(flags).append(slot, o.stopPrice ?? 0);
+      const trail = book.store.trail.get(slot);
+      if (trail !== undefined) book.trailsOf(flags).join(slot, trail);
     }
     return book;
   }
 
   private allocateFrom(o: OpenOrder): number {
-    const flags = packFlags(o.side, o.type, o.tif, o.postOnly, o.stp);
+    const flags = packFlags(o.side, o.type, o.tif, o.postOnly, o.stp, o.limitOffset !== undefined);
     const s = this.store;
     const slot = s.allocate(
       o.orderId,
@@ -348,6 +387,12 @@ export class OrderBook implements MatchingEngine {
       s.remaining[slot] = o.shownQty;
       s.hidden.set(slot, o.remaining - o.shownQty);
     }
+    if (o.type === 'trailing_stop') {
+      const bps = o.trailingBps !== undefined;
+      const offset = o.trailingBps ?? o.trailingOffset!;
+      s.trail.set(slot, { offset, bps, limitOffset: o.limitOffset, anchor: o.trailAnchor!, active: false });
+      s.flags[slot]! |= HAS_SPARSE;
+    }
     if (o.expireAt !== undefined) this.expiries.push(o.expireAt, o.orderId);
     this.open.add(slot);
     return slot;
@@ -356,11 +401,53 @@ export class OrderBook implements MatchingEngine {
   private begin(): void {
     this.events = [];
     this.changes.begin();
+    if (this.moved.length !== 0) this.moved = [];
   }
 
   private end(): BookEvent[] {
+    if (this.moved.length !== 0) this.pushTrailed();
     this.changes.flush(this.events);
     return this.events;
+  }
+
+  /** One `trailed` event per trailing stop moved in this command and still pending, by orderId. */
+  private pushTrailed(): void {
+    const s = this.store;
+    const ids = [...new Set(this.moved)].sort((a, b) => a - b);
+    this.moved = [];
+    for (const orderId of ids) {
+      const slot = this.open.slotOf(orderId);
+      if (slot === undefined || s.trail.get(slot)?.active !== true) continue;
+      const stopPrice = s.stopPrice[slot]!;
+      const price = isMarketLike(s.flags[slot]!) ? undefined : s.price[slot]!;
+      this.events.push({ type: 'trailed', orderId, stopPrice, price });
+    }
+  }
+
+  private trailsOf(flags: number): TrailGroups {
+    return isSell(flags) ? this.sellTrails : this.buyTrails;
+  }
+
+  /** After a fill at `price`: pending trailing stops it moves in their favour rejoin their stop ladder. */
+  private trail(price: number): void {
+    for (const groups of [this.buyTrails, this.sellTrails]) {
+      if (!groups.movesAt(price)) continue;
+      const s = this.store;
+      const slots = groups.takeBeyond(price).sort((a, b) => s.orderId[a]! - s.orderId[b]!);
+      const stops = groups.buys ? this.buyStops : this.sellStops;
+      for (const slot of slots) {
+        const trail = s.trail.get(slot)!;
+        trail.anchor = price;
+        const stopPrice = trailStop(trail, groups.buys);
+        stops.unlink(slot);
+        s.stopPrice[slot] = stopPrice;
+        if (trail.limitOffset !== undefined)
+          s.price[slot] = trailLimit(stopPrice, trail.limitOffset, groups.buys);
+        stops.append(slot, stopPrice);
+        groups.join(slot, trail);
+        this.moved.push(s.orderId[slot]!);
+      }
+    }
   }
 
   private reject(
@@ -508,6 +595,7 @@ export class OrderBook implements MatchingEngine {
       this.lastPrice = price;
       this.triggerStops(this.buyStops, price);
       this.triggerStops(this.sellStops, price);
+      if (this.buyTrails.size + this.sellTrails.size !== 0) this.trail(price);
     }
     return false;
   }
@@ -557,6 +645,8 @@ export class OrderBook implements MatchingEngine {
     while (level !== undefined && stops.reaches(level.price, lastPrice)) {
       const slot = level.head;
       stops.unlink(slot);
+      const flags = this.store.flags[slot]!;
+      if (isTrailing(flags)) this.trailsOf(flags).leave(slot, this.store.trail.get(slot)!);
       this.triggered.push(slot);
       const orderId = this.store.orderId[slot]!;
       this.events.push({ type: 'triggered', orderId, stopPrice: this.store.stopPrice[slot]!, lastPrice });
@@ -636,6 +726,8 @@ export class OrderBook implements MatchingEngine {
   /** Cancels an open order resting on a level or waiting as a stop. */
   private cancelOpen(slot: number, reason: CancelReason): void {
     this.ladderOf(slot).unlink(slot);
+    const flags = this.store.flags[slot]!;
+    if (isTrailing(flags)) this.trailsOf(flags).leave(slot, this.store.trail.get(slot)!);
     this.finish(slot, true, reason);
   }
 

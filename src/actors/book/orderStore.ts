@@ -1,5 +1,26 @@
-import { HAS_SPARSE, isMarketLike, isPostOnly, isStop, sideOf, stpOf, tifOf, typeOf } from './flags.ts';
+import {
+  HAS_SPARSE,
+  isMarketLike,
+  isTrailing,
+  isPostOnly,
+  isStop,
+  sideOf,
+  stpOf,
+  tifOf,
+  typeOf,
+} from './flags.ts';
 import type { OpenOrder } from './types.ts';
+
+/** A trailing stop's rule (types.ts, Trailing stops) and its anchor. */
+export interface Trail {
+  /** Ticks, or basis points of the anchor when `bps`. */
+  readonly offset: number;
+  readonly bps: boolean;
+  readonly limitOffset: number | undefined;
+  anchor: number;
+  /** Pending and trailing (false once triggered). */
+  active: boolean;
+}
 
 /** "No slot": the end of a list, or an order that is on no level. */
 export const NONE = -1;
@@ -46,6 +67,8 @@ export class OrderStore {
    */
   readonly display = new Map<number, number>();
   readonly hidden = new Map<number, number>();
+  /** A trailing stop's rule and anchor (set by the book, which also sets HAS_SPARSE for it). */
+  readonly trail = new Map<number, Trail>();
 
   private capacity = INITIAL_CAPACITY;
   private used = 0;
@@ -98,6 +121,7 @@ export class OrderStore {
       this.expireAt.delete(slot);
       this.display.delete(slot);
       this.hidden.delete(slot);
+      this.trail.delete(slot);
     }
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
@@ -133,6 +157,13 @@ export class OrderStore {
     const display = this.display.get(slot);
     if (display !== undefined) open.displayQty = display;
     if (this.hidden.has(slot)) open.shownQty = this.remaining[slot]!;
+    if (isTrailing(flags)) {
+      const trail = this.trail.get(slot)!;
+      if (trail.bps) open.trailingBps = trail.offset;
+      else open.trailingOffset = trail.offset;
+      if (trail.limitOffset !== undefined) open.limitOffset = trail.limitOffset;
+      open.trailAnchor = trail.anchor;
+    }
     return open;
   }
 

@@ -17,13 +17,17 @@
  *      tif other than GTC/GTD; `quoteBudget` on anything but a `market` or `stop_market` buy;
  *      tif GTD without a positive safe integer `expireAt`, or `expireAt` with another tif;
  *      `displayQty` not a positive safe integer, above qty, below qty / 1000 (MAX_ICEBERG_SLICES), or
- *      on anything but a GTC/GTD limit or stop_limit.
+ *      on anything but a GTC/GTD limit or stop_limit; a `trailing_stop` without exactly one of
+ *      `trailingOffset` (ticks) and `trailingBps` (1..10000), with a price or stopPrice of its own,
+ *      or a negative or unsafe `limitOffset`; any of these three on another type; `postOnly` on a
+ *      trailing_stop without limitOffset; a quoteBudget on one with limitOffset.
  *   2. `duplicate_client_order_id`: the user already has an open order (resting or pending stop) in
  *      this book with the same clientOrderId.
  *   3. `overloaded`: the book already holds `maxOrders` open orders (resting + pending stops).
  *   4. `would_match`: a post-only limit whose price would match: buy >= best ask, sell <= best bid (any
  *      owner).
  *   5. `fok_unfilled`: a FOK limit or market order that could not fill completely (see FOK below).
+ *   6. `bad_request`: a trailing_stop while the book has no last trade price (nothing to trail).
  *   Rules 3–5 apply whether or not the order would rest. A stop that triggers at once is accepted
  *   and then follows the triggered-order rules below.
  * Otherwise `accepted`, then execution:
@@ -109,13 +113,28 @@
  * priority re-enters with its whole remaining and rests a fresh slice. OpenOrder carries
  * `displayQty`, and `shownQty` (the current slice) while it rests.
  *
+ * Trailing stops (`trailing_stop`). The stop trails an anchor: the last trade price at placement,
+ * then the best trade price in the order's favour since (lowest for a buy, highest for a sell).
+ * The trailing distance is trailingOffset, or max(1, floor(anchor × trailingBps / 10000)); the
+ * stopPrice is anchor + distance (buy) or max(1, anchor − distance) (sell); with limitOffset it
+ * executes as a limit at stopPrice + limitOffset (buy) or max(1, stopPrice − limitOffset) (sell),
+ * else as a market order (a buy with its quote budget). It waits among the pending stops at its
+ * current stopPrice and triggers under the stop rules above (a move against it by the distance).
+ * Moves happen on fills only (the book's trades, so replay moves it the same way): after each fill
+ * at p, and after the stops p triggers, every pending buy trailing stop with anchor > p (sell:
+ * anchor < p) takes anchor p, its new stopPrice (and price) and rejoins the back of its new stop
+ * level, those moved by one fill in orderId order. At the end of a command each order moved in it
+ * and still pending gets one `trailed` event with its current stopPrice (and price), in orderId
+ * order, before the level events. A triggered trailing stop keeps type `trailing_stop`; OpenOrder
+ * carries trailingOffset or trailingBps, limitOffset and `trailAnchor`.
+ *
  * Level changes. At the end of every command, one `level` event per price level whose total differs
  * from its total before the command (0 when it disappeared), sorted buys first (price descending)
  * then sells (price ascending). Pending stops are not on levels.
  */
 
 export type Side = 'buy' | 'sell';
-export type OrderType = 'limit' | 'market' | 'stop_limit' | 'stop_market';
+export type OrderType = 'limit' | 'market' | 'stop_limit' | 'stop_market' | 'trailing_stop';
 export type TimeInForce = 'GTC' | 'IOC' | 'FOK' | 'GTD';
 export type SelfTradePrevention = 'cancel_taker' | 'cancel_maker' | 'cancel_both' | 'decrement';
 
@@ -156,6 +175,11 @@ export interface PlaceCommand {
   readonly expireAt?: number | undefined;
   /** Iceberg: show at most this many lots on the book while resting (limit and stop_limit, GTC/GTD). */
   readonly displayQty?: number | undefined;
+  /** trailing_stop: the trailing distance in ticks, or in basis points of the anchor (one of them). */
+  readonly trailingOffset?: number | undefined;
+  readonly trailingBps?: number | undefined;
+  /** trailing_stop: once triggered, a limit this many ticks beyond the stopPrice (none: market). */
+  readonly limitOffset?: number | undefined;
 }
 
 /** Names an order by id, or by the user's clientOrderId when orderId is absent. */
@@ -258,6 +282,14 @@ export interface CanceledEvent {
   readonly reason: CancelReason;
 }
 
+/** A pending trailing stop moved in this command: its stopPrice now (and its limit price, with limitOffset). */
+export interface TrailedEvent {
+  readonly type: 'trailed';
+  readonly orderId: number;
+  readonly stopPrice: number;
+  readonly price?: number | undefined;
+}
+
 /** STP `decrement` reduced this order by `qty` (qty and remaining alike); nothing traded. */
 export interface DecrementedEvent {
   readonly type: 'decremented';
@@ -295,6 +327,7 @@ export type BookEvent =
   | CanceledEvent
   | AmendedEvent
   | DecrementedEvent
+  | TrailedEvent
   | LevelEvent;
 
 /** An open order as the book holds it: resting on a level, or a pending stop. */
@@ -321,6 +354,11 @@ export interface OpenOrder {
   readonly displayQty?: number | undefined;
   /** A resting iceberg's shown slice (what its level counts of it); the rest of `remaining` is hidden. */
   readonly shownQty?: number | undefined;
+  readonly trailingOffset?: number | undefined;
+  readonly trailingBps?: number | undefined;
+  readonly limitOffset?: number | undefined;
+  /** A trailing stop's anchor: the best trade price in its favour since placement (frozen once triggered). */
+  readonly trailAnchor?: number | undefined;
 }
 
 export interface BookConfig {

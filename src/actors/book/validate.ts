@@ -12,13 +12,17 @@ const isPositiveInt = (n: number | undefined): n is number => Number.isSafeInteg
 export function placeProblem(cmd: Omit<PlaceCommand, 'orderId'>, config: BookConfig): string | undefined {
   if (!isPositiveInt(cmd.qty)) return 'qty must be a positive whole number of lots';
   if (cmd.qty > config.maxQty) return `qty exceeds the maximum of ${config.maxQty} lots`;
+  const trailing = cmd.type === 'trailing_stop';
   const hasLimit = cmd.type === 'limit' || cmd.type === 'stop_limit';
   const isStopType = cmd.type === 'stop_limit' || cmd.type === 'stop_market';
   if (hasLimit && !isPositiveInt(cmd.price)) return `${cmd.type} orders need a positive price`;
   if (!hasLimit && cmd.price !== undefined) return `${cmd.type} orders take no price`;
   if (isStopType && !isPositiveInt(cmd.stopPrice)) return `${cmd.type} orders need a positive stopPrice`;
   if (!isStopType && cmd.stopPrice !== undefined) return `${cmd.type} orders take no stopPrice`;
-  if (cmd.postOnly && !hasLimit) return 'postOnly applies to limit orders only';
+  const trailProblem = trailingProblem(cmd);
+  if (trailProblem !== undefined) return trailProblem;
+  const limited = hasLimit || (trailing && cmd.limitOffset !== undefined);
+  if (cmd.postOnly && !limited) return 'postOnly applies to limit orders only';
   if (cmd.postOnly && cmd.tif !== 'GTC' && cmd.tif !== 'GTD') return 'postOnly orders must be GTC or GTD';
   if ((cmd.tif === 'GTD') !== (cmd.expireAt !== undefined)) {
     return cmd.tif === 'GTD' ? 'GTD orders need expireAt' : 'expireAt applies to GTD orders only';
@@ -37,10 +41,35 @@ export function placeProblem(cmd: Omit<PlaceCommand, 'orderId'>, config: BookCon
     }
   }
   if (cmd.quoteBudget !== undefined) {
-    if ((cmd.type !== 'market' && cmd.type !== 'stop_market') || cmd.side !== 'buy') {
+    const spends = cmd.type === 'market' || cmd.type === 'stop_market' || (trailing && !limited);
+    if (!spends || cmd.side !== 'buy') {
       return 'a quote budget applies to market and stop_market buys only';
     }
     if (!isPositiveInt(cmd.quoteBudget)) return 'quoteBudget must be a positive whole number';
+  }
+  return undefined;
+}
+
+/** The trailing_stop rules of placement rule 1 (types.ts). */
+function trailingProblem(cmd: Omit<PlaceCommand, 'orderId'>): string | undefined {
+  const { trailingOffset, trailingBps, limitOffset } = cmd;
+  if (cmd.type !== 'trailing_stop') {
+    const given = trailingOffset !== undefined || trailingBps !== undefined || limitOffset !== undefined;
+    return given
+      ? 'trailingOffset, trailingBps and limitOffset apply to trailing_stop orders only'
+      : undefined;
+  }
+  if ((trailingOffset === undefined) === (trailingBps === undefined)) {
+    return 'a trailing_stop needs one of trailingOffset and trailingBps';
+  }
+  if (trailingOffset !== undefined && !isPositiveInt(trailingOffset)) {
+    return 'trailingOffset must be a positive whole number of ticks';
+  }
+  if (trailingBps !== undefined && (!isPositiveInt(trailingBps) || trailingBps > 10_000)) {
+    return 'trailingBps must be a whole number from 1 to 10000';
+  }
+  if (limitOffset !== undefined && (!Number.isSafeInteger(limitOffset) || limitOffset < 0)) {
+    return 'limitOffset must be a whole number of ticks, 0 or more';
   }
   return undefined;
 }
