@@ -430,24 +430,25 @@ export class OrderBook implements MatchingEngine {
 
   /** After a fill at `price`: pending trailing stops it moves in their favour rejoin their stop ladder. */
   private trail(price: number): void {
-    for (const groups of [this.buyTrails, this.sellTrails]) {
-      if (!groups.movesAt(price)) continue;
-      const s = this.store;
-      const slots = groups.takeBeyond(price).sort((a, b) => s.orderId[a]! - s.orderId[b]!);
-      const stops = groups.buys ? this.buyStops : this.sellStops;
-      for (const slot of slots) {
-        const trail = s.trail.get(slot)!;
-        trail.anchor = price;
-        const stopPrice = trailStop(trail, groups.buys);
-        stops.unlink(slot);
-        s.stopPrice[slot] = stopPrice;
-        if (trail.limitOffset !== undefined)
-          s.price[slot] = trailLimit(stopPrice, trail.limitOffset, groups.buys);
-        stops.append(slot, stopPrice);
-        groups.join(slot, trail);
-        this.moved.push(s.orderId[slot]!);
-      }
+    if (this.buyTrails.movesAt(price)) this.moveTrails(this.buyTrails, this.buyStops, price);
+    if (this.sellTrails.movesAt(price)) this.moveTrails(this.sellTrails, this.sellStops, price);
+  }
+
+  private moveTrails(groups: TrailGroups, stops: PriceLadder, price: number): void {
+    const s = this.store;
+    const slots = groups.takeBeyond(price).sort((a, b) => s.orderId[a]! - s.orderId[b]!);
+    for (const slot of slots) {
+      const trail = s.trail.get(slot)!;
+      trail.anchor = price;
+      const stopPrice = trailStop(trail, groups.buys);
+      stops.unlink(slot);
+      s.stopPrice[slot] = stopPrice;
+      if (trail.limitOffset !== undefined)
+        s.price[slot] = trailLimit(stopPrice, trail.limitOffset, groups.buys);
+      stops.append(slot, stopPrice);
+      this.moved.push(s.orderId[slot]!);
     }
+    groups.joinAll(slots, s.trail, price);
   }
 
   private reject(

@@ -15,6 +15,8 @@ export class TrailGroups {
   private readonly groups: BTree<number, Set<number>> = new BTree<number, Set<number>>();
   /** Pending trailing stops on this side. */
   size = 0;
+  /** The anchor a fill must pass to move something (largest for buys, smallest for sells), kept current. */
+  private extreme = 0;
 
   constructor(
     /** Buy stops trail the lowest price (they move when a trade goes below their anchor). */
@@ -22,14 +24,30 @@ export class TrailGroups {
   ) {}
 
   join(slot: number, trail: Trail): void {
-    let group = this.groups.get(trail.anchor);
-    if (group === undefined) {
-      group = new Set();
-      this.groups.set(trail.anchor, group);
-    }
-    group.add(slot);
+    this.groupAt(trail.anchor).add(slot);
     trail.active = true;
     this.size++;
+  }
+
+  /** Joins moved stops (their trails' anchors already `anchor`) to one group. */
+  joinAll(slots: readonly number[], trails: ReadonlyMap<number, Trail>, anchor: number): void {
+    const group = this.groupAt(anchor);
+    for (const slot of slots) {
+      group.add(slot);
+      trails.get(slot)!.active = true;
+    }
+    this.size += slots.length;
+  }
+
+  private groupAt(anchor: number): Set<number> {
+    let group = this.groups.get(anchor);
+    if (group === undefined) {
+      group = new Set();
+      this.groups.set(anchor, group);
+      if (this.size === 0 || (this.buys ? anchor > this.extreme : anchor < this.extreme))
+        this.extreme = anchor;
+    }
+    return group;
   }
 
   leave(slot: number, trail: Trail): void {
@@ -37,14 +55,18 @@ export class TrailGroups {
     trail.active = false;
     const group = this.groups.get(trail.anchor)!;
     group.delete(slot);
-    if (group.size === 0) this.groups.delete(trail.anchor);
+    if (group.size === 0) {
+      this.groups.delete(trail.anchor);
+      if (trail.anchor === this.extreme)
+        this.extreme = (this.buys ? this.groups.maxKey() : this.groups.minKey()) ?? 0;
+    }
     this.size--;
   }
 
   /** Whether a fill at `price` moves some stop of this side. */
   movesAt(price: number): boolean {
     if (this.size === 0) return false;
-    return this.buys ? this.groups.maxKey()! > price : this.groups.minKey()! < price;
+    return this.buys ? this.extreme > price : this.extreme < price;
   }
 
   /** Removes and returns the stops a fill at `price` moves (their trails left inactive). */
@@ -52,7 +74,10 @@ export class TrailGroups {
     const out: number[] = [];
     for (;;) {
       const anchor = this.buys ? this.groups.maxKey() : this.groups.minKey();
-      if (anchor === undefined || (this.buys ? anchor <= price : anchor >= price)) return out;
+      if (anchor === undefined || (this.buys ? anchor <= price : anchor >= price)) {
+        this.extreme = anchor ?? 0;
+        return out;
+      }
       const group = this.groups.get(anchor)!;
       for (const slot of group) out.push(slot);
       this.size -= group.size;
