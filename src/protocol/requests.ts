@@ -101,7 +101,7 @@ export type PlaceOrder = PlaceFields &
         readonly qty?: Decimal;
         readonly quoteQty: Decimal;
         readonly side: 'buy';
-        readonly type: 'market' | 'stop_market';
+        readonly type: 'market' | 'stop_market' | 'trailing_stop';
       }
   );
 
