@@ -3,6 +3,7 @@ import { LIFECYCLE_EVENT_TYPES, LIFECYCLE_STATES } from '../../machines/marketLi
 import type { LifecycleEventType, LifecycleState } from '../../machines/marketLifecycle.ts';
 import { FEE_ACCOUNT, Ledger } from '../../src/actors/ledger/index.ts';
 import { MarketActor } from '../../src/actors/market/marketActor.ts';
+import type { PlaceCommand } from '../../src/actors/book/types.ts';
 import type { CommandResult, MarketCommand } from '../../src/actors/market/types.ts';
 import { decodeBatch, encodeBatch } from '../../src/persistence/journalCodec.ts';
 import { marketEntries } from '../../src/persistence/recovery.ts';
@@ -770,6 +771,71 @@ describe('issue 14: iceberg in the actor', () => {
     expect(fromSnapshot.orderBook.openOrders().resting).toMatchObject([
       { displayQty: 7, shownQty: 7, remaining: 50 },
     ]);
+    supervisor.stopExpiries();
+  });
+});
+
+describe('issue 14: trailing stops in the actor', () => {
+  it('issue 14: a trailing limit buy locks qty × its limit and gives back the difference as it trails down; replay from the encoded journal and from an encoded snapshot plus it ends in the same state', async () => {
+    const h = createHarness({ now: () => 1 });
+    await listMarket(h, BTC_USDC);
+    const { ledger, supervisor, sink } = h;
+    const send = (c: MarketCommand) => supervisor.submit(SYMBOL, c, 1);
+    ledger.deposit('alice', 'BTC', 100_000_000n);
+    ledger.deposit('bob', 'USDC', 100_000_000n);
+    ledger.deposit('carol', 'USDC', 100_000_000n);
+    const trade = async (price: number) => {
+      expectOk(await send(limit('alice', 'sell', price, 1)));
+      expectOk(await send(limit('carol', 'buy', price, 1, { tif: 'IOC' })));
+    };
+    await trade(100_00);
+    const actor = supervisor.actor(SYMBOL)!;
+    const snapshot = decodeMarketState(encodeMarketState(actor.currentState()));
+    const batchesAtSnapshot = sink.batches.length;
+    const trailing = (userId: string, side: 'buy' | 'sell', extra: Partial<PlaceCommand>): MarketCommand => ({
+      kind: 'place',
+      userId,
+      side,
+      type: 'trailing_stop',
+      qty: 10,
+      tif: 'GTC',
+      postOnly: false,
+      stp: 'cancel_taker',
+      ...extra,
+    });
+    // Stop 100_50, limit 100_60: qty × 100_60 locked.
+    const buy = expectOk(
+      await send(trailing('bob', 'buy', { trailingOffset: 50, limitOffset: 10 })),
+    ).orderId!;
+    expect(bal(ledger, 'bob', 'USDC').locked).toBe(buyNeed(100_60, 10));
+    expectOk(await send(trailing('alice', 'sell', { trailingBps: 100 })));
+    await trade(99_50);
+    expect(actor.orderBook.findOrder({ userId: 'bob', orderId: buy })).toMatchObject({
+      stopPrice: 100_00,
+      price: 100_10,
+      trailAnchor: 99_50,
+    });
+    expect(bal(ledger, 'bob', 'USDC').locked).toBe(buyNeed(100_10, 10));
+    // Up 1.50: bob's buy triggers and rests at its limit; alice's sell trails up to 101_00 − 1_01.
+    await trade(101_00);
+    expect(actor.orderBook.openOrders().stops).toMatchObject([{ userId: 'alice', stopPrice: 99_99 }]);
+    expect(actor.orderBook.openOrders().resting).toMatchObject([{ orderId: buy, price: 100_10 }]);
+    expect(bal(ledger, 'bob', 'USDC').locked).toBe(buyNeed(100_10, 10));
+
+    const journal = sink.batches.map((b) => marketEntries(decodeBatch(encodeBatch(b)).entries, 'test'));
+    const fromJournal = freshActor();
+    for (const entries of journal) fromJournal.replayBatch(entries);
+    fromJournal.finishRecovery();
+    expect(fromJournal.currentState()).toEqual(actor.currentState());
+    const fromSnapshot = freshActor();
+    fromSnapshot.restoreState(snapshot);
+    for (const entries of journal.slice(batchesAtSnapshot)) fromSnapshot.replayBatch(entries);
+    fromSnapshot.finishRecovery();
+    expect(fromSnapshot.currentState()).toEqual(actor.currentState());
+    // And from a snapshot taken with the trailing stops inside.
+    const later = freshActor();
+    later.restoreState(decodeMarketState(encodeMarketState(actor.currentState())));
+    expect(later.orderBook.snapshot()).toEqual(actor.orderBook.snapshot());
     supervisor.stopExpiries();
   });
 });
