@@ -75,6 +75,9 @@ function placeOf(
   stp: SelfTradePrevention,
   quoteBudget: number | undefined,
   expireAt: number | undefined,
+  displayQty?: number,
+  trailingOffset?: number,
+  limitOffset?: number,
 ): PlaceCommand {
   return {
     kind: 'place',
@@ -91,6 +94,10 @@ function placeOf(
     stp,
     quoteBudget,
     expireAt,
+    displayQty,
+    trailingOffset,
+    trailingBps: undefined,
+    limitOffset,
   };
 }
 
@@ -161,10 +168,56 @@ class Recorder {
   /**
    * One of the issue 14 order types, in equal shares: a passive GTD limit (expiring 1..2,000 ops
    * later), a crossing limit under STP decrement, a budgeted stop_market buy a few ticks above the
-   * best ask, a budgeted FOK market buy. `now` is the stream's clock (one step per op).
+   * best ask, a budgeted FOK market buy, a passive iceberg (10..40 lots showing 1..5), a trailing
+   * stop (3..20 ticks, half of them with a limit offset). `now` is the stream's clock (one step per op).
    */
   newType(owner: number, userId: string, side: Side, rng: Prng, now: number): [string, PlaceCommand] {
-    const kind = rng.int(4);
+    const kind = rng.int(6);
+    if (kind === 4) {
+      const price = this.passivePrice(side, 1 + rng.int(300));
+      const id = this.nextId++;
+      this.live.describe(id, owner, side, price);
+      const cmd = placeOf(
+        id,
+        userId,
+        side,
+        'limit',
+        10 + rng.int(31),
+        price,
+        undefined,
+        'GTC',
+        'cancel_taker',
+        undefined,
+        undefined,
+        1 + rng.int(5),
+      );
+      return ['new_iceberg', cmd];
+    }
+    if (kind === 5) {
+      const limited = rng.int(2) === 0;
+      const qty = 1 + rng.int(10);
+      const budget = !limited && side === 'buy' ? qty * (this.bestAskOr() + 100) : undefined;
+      const id = this.nextId++;
+      // Owner known in case it rests once triggered (with a limit offset).
+      this.live.describe(id, owner, side, 0);
+      const cmd = placeOf(
+        id,
+        userId,
+        side,
+        'trailing_stop',
+        qty,
+        undefined,
+        undefined,
+        'GTC',
+        'cancel_taker',
+        budget,
+        undefined,
+        undefined,
+        3 + rng.int(18),
+        limited ? rng.int(3) : undefined,
+      );
+      return ['new_trailing', cmd];
+    }
     if (kind === 0) {
       const price = this.passivePrice(side, 1 + rng.int(300));
       const id = this.nextId++;

@@ -3,3 +3,4 @@ export * from '../protocol/codec.ts';
 export * from '../protocol/checksum.ts';
 export * from './localBook.ts';
 export * from './client.ts';
+export * from './orderTypes.ts';

@@ -127,6 +127,7 @@ export function foldEntry(item: BatchEntry<JournalCommand>, entry: number, out: 
       case 'triggered':
       case 'amended':
       case 'decremented':
+      case 'trailed':
         out.push({ type: 'order.changed', seq, ts, entry, orderId: event.orderId, change: event });
         break;
       case 'level':

@@ -12,13 +12,21 @@ import type {
   FillEvent,
   PendingEvent,
   RestedEvent,
+  TrailedEvent,
   TriggeredEvent,
 } from '../actors/book/types.ts';
 import type { AcceptedStatus, OrderStatus } from '../protocol/messages.ts';
 
 /** A book event that changes an order the book accepted before (a fill changes two). */
 export type OrderChange =
-  FillEvent | RestedEvent | PendingEvent | TriggeredEvent | CanceledEvent | AmendedEvent | DecrementedEvent;
+  | FillEvent
+  | RestedEvent
+  | PendingEvent
+  | TriggeredEvent
+  | CanceledEvent
+  | AmendedEvent
+  | DecrementedEvent
+  | TrailedEvent;
 
 /** The figures of an order its events change (the rest of what a consumer keeps is its own). */
 export interface OrderProgress {
@@ -28,6 +36,8 @@ export interface OrderProgress {
   /** A stop waiting for its trigger. */
   pending: boolean;
   canceled: boolean;
+  /** A stop's trigger price; a trailing stop's moves with its `trailed` events. */
+  stopPrice?: number | null | undefined;
 }
 
 /** The effect of one change on the order `orderId` (which tells a fill's taker from its maker). */
@@ -60,6 +70,10 @@ export function applyOrderChange(order: OrderProgress, orderId: number, change: 
     case 'decremented':
       order.qty -= change.qty;
       order.remaining = change.remaining;
+      return;
+    case 'trailed':
+      order.stopPrice = change.stopPrice;
+      if (change.price !== undefined) order.price = change.price;
       return;
   }
 }

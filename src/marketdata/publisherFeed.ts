@@ -66,7 +66,7 @@ export interface TrackedOrder {
   readonly side: Side;
   readonly type: OrderType;
   price: number | undefined;
-  readonly stopPrice: number | undefined;
+  stopPrice: number | undefined;
   qty: number;
   remaining: number;
   pending: boolean;

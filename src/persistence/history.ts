@@ -26,7 +26,7 @@ export interface OrderRecord {
   readonly marketId: string;
   readonly clientOrderId: string | undefined;
   readonly side: 'buy' | 'sell';
-  readonly type: 'limit' | 'market' | 'stop_limit' | 'stop_market';
+  readonly type: 'limit' | 'market' | 'stop_limit' | 'stop_market' | 'trailing_stop';
   readonly status: OrderStatus;
   readonly price: number | undefined;
   readonly stopPrice: number | undefined;
@@ -73,7 +73,7 @@ const OrderRow = z.object({
   market_id: z.string(),
   client_order_id: z.string().nullable(),
   side: z.enum(['buy', 'sell']),
-  type: z.enum(['limit', 'market', 'stop_limit', 'stop_market']),
+  type: z.enum(['limit', 'market', 'stop_limit', 'stop_market', 'trailing_stop']),
   status: z.enum(['open', 'partially_filled', 'filled', 'canceled', 'pending_trigger']),
   price: z.string().nullable(),
   stop_price: z.string().nullable(),

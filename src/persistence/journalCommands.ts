@@ -42,6 +42,11 @@ const COMMAND_SHAPES: readonly Shape[] = [
     'quoteBudget',
     // Issue 14, appended: absent (a trailing nil, left out) in every record written before it.
     'expireAt',
+    // Issue 14 (iceberg, trailing stops), appended the same way.
+    'displayQty',
+    'trailingOffset',
+    'trailingBps',
+    'limitOffset',
   ]),
   command('cancel', [['userId', STRING], 'orderId', ['clientOrderId', STRING]]),
   command('amend', [['userId', STRING], 'orderId', ['clientOrderId', STRING], 'qty', 'price']),

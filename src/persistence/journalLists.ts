@@ -4,7 +4,8 @@
  */
 
 export const SIDES = ['buy', 'sell'] as const;
-export const ORDER_TYPES = ['limit', 'market', 'stop_limit', 'stop_market'] as const;
+// Append only: the journal codes an enum by its index.
+export const ORDER_TYPES = ['limit', 'market', 'stop_limit', 'stop_market', 'trailing_stop'] as const;
 export const TIFS = ['GTC', 'IOC', 'FOK', 'GTD'] as const;
 export const STPS = ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement'] as const;
 export const COMMAND_KINDS = ['place', 'cancel', 'amend', 'cancel_all'] as const;

@@ -67,6 +67,8 @@ const EVENT_SHAPES: readonly Shape[] = [
   event('level', [['side', SIDES], 'price', 'qty']),
   // Issue 14, appended within version 2: records written before it have no such tag.
   event('decremented', ['orderId', ['userId', STRING], 'qty', 'remaining']),
+  // Issue 14 (trailing stops), appended the same way.
+  event('trailed', ['orderId', 'stopPrice', 'price']),
 ];
 const EVENT_TAGS = indexTags(EVENT_SHAPES);
 

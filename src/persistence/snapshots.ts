@@ -80,7 +80,7 @@ const OpenOrderShape = z.object({
   userId: z.string(),
   clientOrderId: z.string().optional(),
   side: z.enum(['buy', 'sell']),
-  type: z.enum(['limit', 'market', 'stop_limit', 'stop_market']),
+  type: z.enum(['limit', 'market', 'stop_limit', 'stop_market', 'trailing_stop']),
   tif: z.enum(['GTC', 'IOC', 'FOK', 'GTD']),
   postOnly: z.boolean(),
   stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement']),
@@ -90,6 +90,14 @@ const OpenOrderShape = z.object({
   remaining: z.number().int(),
   quoteBudget: z.number().int().positive().optional(),
   expireAt: z.number().int().positive().optional(),
+  // Issue 14 (iceberg): the largest slice, and a resting iceberg's shown slice.
+  displayQty: z.number().int().positive().optional(),
+  shownQty: z.number().int().positive().optional(),
+  // Issue 14 (trailing stops): the rule and the anchor it trails.
+  trailingOffset: z.number().int().positive().optional(),
+  trailingBps: z.number().int().positive().optional(),
+  limitOffset: z.number().int().nonnegative().optional(),
+  trailAnchor: z.number().int().positive().optional(),
 });
 
 const ActivityShape = z.object({

@@ -74,6 +74,19 @@ interface PlaceFields {
   readonly stp?: SelfTradePrevention;
   /** 1–36 chars of `[A-Za-z0-9_-]`, unique among the user's open orders. */
   readonly clientOrderId?: string;
+  /**
+   * Iceberg (GTC/GTD limit and stop_limit): show at most this much at its price, the rest hidden;
+   * each new slice joins the back of its level. At most 1,000 slices (displayQty ≥ qty / 1000).
+   */
+  readonly displayQty?: Decimal;
+  /**
+   * `type:"trailing_stop"`: the stop follows the best trade price in the order's favour at this
+   * distance (a price), or at `trailingBps` of it; with `limitOffset` it executes as a limit that
+   * far beyond the stop once triggered, else as a market order (a buy then needs `quoteQty`).
+   */
+  readonly trailingOffset?: Decimal;
+  readonly trailingBps?: number;
+  readonly limitOffset?: Decimal;
 }
 
 /**
@@ -88,7 +101,7 @@ export type PlaceOrder = PlaceFields &
         readonly qty?: Decimal;
         readonly quoteQty: Decimal;
         readonly side: 'buy';
-        readonly type: 'market' | 'stop_market';
+        readonly type: 'market' | 'stop_market' | 'trailing_stop';
       }
   );
 

@@ -16,7 +16,7 @@ export const rid = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 export const PlaceRequest = z.object({
   market: marketName,
   side: z.enum(['buy', 'sell']),
-  type: z.enum(['limit', 'market', 'stop_limit', 'stop_market']),
+  type: z.enum(['limit', 'market', 'stop_limit', 'stop_market', 'trailing_stop']),
   qty: decimal.optional(),
   price: decimal.optional(),
   stopPrice: decimal.optional(),
@@ -27,6 +27,13 @@ export const PlaceRequest = z.object({
   quoteQty: decimal.optional(),
   /** GTD only: ms since epoch. */
   expireAt: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Iceberg: a GTC/GTD limit or stop_limit shows at most this much at its price. */
+  displayQty: decimal.optional(),
+  /** trailing_stop: the trailing distance as a price (decimal) or in basis points (one of them). */
+  trailingOffset: decimal.optional(),
+  trailingBps: z.number().int().min(1).max(10_000).optional(),
+  /** trailing_stop: once triggered, a limit this far beyond the stop price (a price distance). */
+  limitOffset: decimal.optional(),
 });
 export type PlaceRequest = z.infer<typeof PlaceRequest>;
 

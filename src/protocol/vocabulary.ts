@@ -26,7 +26,7 @@ export type CandleInterval = (typeof CANDLE_INTERVALS)[number];
 export const SIDES = ['buy', 'sell'] as const;
 export type Side = (typeof SIDES)[number];
 
-export const ORDER_TYPES = ['limit', 'market', 'stop_limit', 'stop_market'] as const;
+export const ORDER_TYPES = ['limit', 'market', 'stop_limit', 'stop_market', 'trailing_stop'] as const;
 export type OrderType = (typeof ORDER_TYPES)[number];
 
 export const TIME_IN_FORCE = ['GTC', 'IOC', 'FOK', 'GTD'] as const;

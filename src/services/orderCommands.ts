@@ -26,8 +26,16 @@ export function placeProblem(r: PlaceRequest): string | undefined {
   if (stopType !== (r.stopPrice !== undefined)) {
     return stopType ? `stopPrice is required for ${r.type}` : `stopPrice is not allowed for ${r.type}`;
   }
-  if (r.quoteQty !== undefined && !((r.type === 'market' || r.type === 'stop_market') && r.side === 'buy')) {
-    return 'quoteQty is only for market and stop_market buys';
+  const trailing = r.type === 'trailing_stop';
+  const spends = r.type === 'market' || r.type === 'stop_market' || (trailing && r.limitOffset === undefined);
+  if (r.quoteQty !== undefined && !(spends && r.side === 'buy')) {
+    return 'quoteQty is only for market, stop_market and trailing_stop (without limitOffset) buys';
+  }
+  if (trailing && (r.trailingOffset === undefined) === (r.trailingBps === undefined)) {
+    return 'a trailing_stop needs one of trailingOffset and trailingBps';
+  }
+  if (!trailing && (r.trailingOffset ?? r.trailingBps ?? r.limitOffset) !== undefined) {
+    return 'trailingOffset, trailingBps and limitOffset are only for trailing_stop orders';
   }
   if (r.qty === undefined && r.quoteQty === undefined) return 'qty is required';
   if ((r.tif === 'GTD') !== (r.expireAt !== undefined)) {
@@ -36,11 +44,20 @@ export function placeProblem(r: PlaceRequest): string | undefined {
   if (r.postOnly === true && (!limitType || (r.tif ?? 'GTC') !== 'GTC')) {
     return 'postOnly is only for GTC limit and stop_limit orders';
   }
+  if (
+    r.displayQty !== undefined &&
+    (!limitType || (r.tif !== undefined && r.tif !== 'GTC' && r.tif !== 'GTD'))
+  ) {
+    return 'displayQty is only for GTC and GTD limit and stop_limit orders';
+  }
   return (
     decimalProblem('qty', r.qty) ??
     decimalProblem('price', r.price) ??
     decimalProblem('stopPrice', r.stopPrice) ??
-    decimalProblem('quoteQty', r.quoteQty)
+    decimalProblem('quoteQty', r.quoteQty) ??
+    decimalProblem('displayQty', r.displayQty) ??
+    decimalProblem('trailingOffset', r.trailingOffset) ??
+    decimalProblem('limitOffset', r.limitOffset)
   );
 }
 
@@ -62,7 +79,12 @@ export function placeCommand(
   const price = r.price === undefined ? undefined : money.parsePrice(r.price);
   const stopPrice = r.stopPrice === undefined ? undefined : money.parsePrice(r.stopPrice, 'stopPrice');
   const budget = r.quoteQty === undefined ? undefined : money.parseQuoteBudget(r.quoteQty);
-  for (const parsed of [qty, price, stopPrice, budget]) {
+  const displayQty = r.displayQty === undefined ? undefined : money.parseQty(r.displayQty, 'displayQty');
+  const trailingOffset =
+    r.trailingOffset === undefined ? undefined : money.parsePrice(r.trailingOffset, 'trailingOffset');
+  const limitOffset =
+    r.limitOffset === undefined ? undefined : money.parsePrice(r.limitOffset, 'limitOffset');
+  for (const parsed of [qty, price, stopPrice, budget, displayQty, trailingOffset, limitOffset]) {
     const bad = parsed === undefined ? undefined : badMoney(parsed);
     if (bad !== undefined) return bad;
   }
@@ -90,6 +112,10 @@ export function placeCommand(
     clientOrderId: r.clientOrderId,
     quoteBudget: budget?.ok ? budget.value : undefined,
     expireAt: r.expireAt,
+    displayQty: displayQty?.ok ? displayQty.value : undefined,
+    trailingOffset: trailingOffset?.ok ? trailingOffset.value : undefined,
+    trailingBps: r.trailingBps,
+    limitOffset: limitOffset?.ok ? limitOffset.value : undefined,
   });
 }
 

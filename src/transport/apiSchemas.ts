@@ -16,7 +16,7 @@ const decimal = z
   .meta({ description: 'a decimal string with exactly the market (or asset) decimals' });
 const timestamp = z.number().int().nonnegative().meta({ description: 'milliseconds since the Unix epoch' });
 const side = z.enum(['buy', 'sell']);
-const orderType = z.enum(['limit', 'market', 'stop_limit', 'stop_market']);
+const orderType = z.enum(['limit', 'market', 'stop_limit', 'stop_market', 'trailing_stop']);
 const level = z.tuple([decimal, decimal]).meta({ description: '[price, qty]' });
 
 export const ErrorCodeSchema = z.enum(Object.keys(HTTP_STATUS) as [keyof typeof HTTP_STATUS]);

@@ -37,6 +37,14 @@ const MALFORMATIONS = [
   'postOnlyOnOther',
   'expireMissing',
   'expireExtra',
+  'displayZero',
+  'displayAboveQty',
+  'displayOnOther',
+  'trailNone',
+  'trailBoth',
+  'trailOnOther',
+  'trailBpsAbove',
+  'limitOffsetNegative',
 ] as const;
 type Malformation = (typeof MALFORMATIONS)[number] | 'none';
 
@@ -58,6 +66,12 @@ interface PlaceIntent {
   readonly budgetOnly: boolean;
   /** GTD: expires this many clock steps after the current time. */
   readonly expireIn: number;
+  /** Iceberg slice, used when the order can rest (GTC/GTD limit or stop_limit). */
+  readonly displayQty: number | undefined;
+  /** trailing_stop: a distance in ticks (or, when trailInBps, in bps of prices around 10), and a limit offset. */
+  readonly trail: number;
+  readonly trailInBps: boolean;
+  readonly limitOffset: number | undefined;
   readonly malformed: Malformation;
 }
 
@@ -135,6 +149,8 @@ interface Mix {
   readonly budgetFreq: number;
   /** Weight of `expire` commands beside 14 placements (0: none). */
   readonly expireWeight: number;
+  /** fc.option's freq for an iceberg slice on orders that can rest (0: never an iceberg). */
+  readonly icebergFreq: number;
 }
 
 const weighted = <T>(pairs: readonly [T, number][]): fc.Arbitrary<T> =>
@@ -155,6 +171,7 @@ const PLAIN_MIX: Mix = {
   stps: ['cancel_taker', 'cancel_maker', 'cancel_both'],
   budgetFreq: 5,
   expireWeight: 0,
+  icebergFreq: 0,
 };
 
 /**
@@ -178,6 +195,19 @@ const NEW_TYPES_MIX: Mix = {
   stps: ['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement', 'decrement'],
   budgetFreq: 8,
   expireWeight: 3,
+  icebergFreq: 2,
+};
+
+/** Issue 14: trailing stops among the new types (their moves need many trades, so many limits). */
+const TRAILING_MIX: Mix = {
+  ...NEW_TYPES_MIX,
+  types: [
+    ['limit', 8],
+    ['market', 3],
+    ['stop_limit', 1],
+    ['stop_market', 1],
+    ['trailing_stop', 4],
+  ],
 };
 
 const placeArbWith = (magnitudes: Magnitudes, mix: Mix): fc.Arbitrary<PlaceIntent> =>
@@ -196,6 +226,13 @@ const placeArbWith = (magnitudes: Magnitudes, mix: Mix): fc.Arbitrary<PlaceInten
     quoteBudget: fc.option(magnitudes.quoteBudget, { nil: undefined, freq: mix.budgetFreq }),
     budgetOnly: fc.boolean(),
     expireIn: fc.integer({ min: 1, max: 8 }),
+    displayQty:
+      mix.icebergFreq === 0
+        ? fc.constant(undefined)
+        : fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined, freq: mix.icebergFreq }),
+    trail: fc.integer({ min: 1, max: 3 }),
+    trailInBps: fc.boolean(),
+    limitOffset: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined, freq: 2 }),
     malformed: fc.oneof(
       { arbitrary: fc.constant<Malformation>('none'), weight: 30 },
       { arbitrary: fc.constantFrom(...MALFORMATIONS), weight: 1 },
@@ -262,6 +299,12 @@ export const configArb: fc.Arbitrary<BookConfig> = fc.record({
 
 /** size 'max': lengths spread over the whole range, not fast-check's default of mostly short arrays. */
 export const intentsArb = fc.array(intentArbWith(SMALL), { minLength: 1, maxLength: 50, size: 'max' });
+/** Issue 14: sequences with trailing stops among the new order types (TRAILING_MIX). */
+export const trailingIntentsArb = fc.array(intentArbWith(SMALL, TRAILING_MIX), {
+  minLength: 1,
+  maxLength: 50,
+  size: 'max',
+});
 /** Issue 14: sequences where the new order types are common (NEW_TYPES_MIX). */
 export const newTypesIntentsArb = fc.array(intentArbWith(SMALL, NEW_TYPES_MIX), {
   minLength: 1,
@@ -343,9 +386,15 @@ function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig, clock
   const { type, side, malformed } = intent;
   const hasPrice = type === 'limit' || type === 'stop_limit';
   const hasStop = type === 'stop_limit' || type === 'stop_market';
-  const takesBudget = (type === 'market' || type === 'stop_market') && side === 'buy';
+  const trailing = type === 'trailing_stop';
+  const limitOffset = trailing ? intent.limitOffset : undefined;
+  const takesBudget =
+    (type === 'market' || type === 'stop_market' || (trailing && limitOffset === undefined)) &&
+    side === 'buy';
   const quoteBudget = takesBudget ? intent.quoteBudget : undefined;
   const price = side === 'buy' ? 12 - intent.priceOffset : 8 + intent.priceOffset;
+  const rests = intent.tif === 'GTC' || intent.tif === 'GTD';
+  const qty = quoteBudget !== undefined && intent.budgetOnly ? config.maxQty : intent.qty;
   const command: PlaceCommand = {
     kind: 'place',
     orderId,
@@ -353,14 +402,20 @@ function toPlace(intent: PlaceIntent, orderId: number, config: BookConfig, clock
     clientOrderId: intent.clientOrderId,
     side,
     type,
-    qty: quoteBudget !== undefined && intent.budgetOnly ? config.maxQty : intent.qty,
+    qty,
     price: hasPrice ? price : undefined,
     stopPrice: hasStop ? intent.stopPrice : undefined,
     tif: intent.tif,
-    postOnly: intent.postOnly && hasPrice && (intent.tif === 'GTC' || intent.tif === 'GTD'),
+    postOnly: intent.postOnly && (hasPrice || limitOffset !== undefined) && rests,
     stp: intent.stp,
     quoteBudget,
     expireAt: intent.tif === 'GTD' ? clock + intent.expireIn : undefined,
+    trailingOffset: trailing && !intent.trailInBps ? intent.trail : undefined,
+    // Around price 10, 1000 bps is one tick.
+    trailingBps: trailing && intent.trailInBps ? intent.trail * 1000 : undefined,
+    limitOffset,
+    displayQty:
+      hasPrice && rests && intent.displayQty !== undefined ? Math.min(intent.displayQty, qty) : undefined,
   };
   return malform(command, malformed, price, config);
 }
@@ -397,5 +452,21 @@ function malform(command: PlaceCommand, how: Malformation, price: number, config
       return { ...command, expireAt: undefined };
     case 'expireExtra':
       return { ...command, expireAt: 5_000 };
+    case 'displayZero':
+      return { ...command, displayQty: command.displayQty === undefined ? undefined : 0 };
+    case 'displayAboveQty':
+      return { ...command, displayQty: command.displayQty === undefined ? undefined : command.qty + 1 };
+    case 'trailNone':
+      return { ...command, trailingOffset: undefined, trailingBps: undefined };
+    case 'trailBoth':
+      return { ...command, trailingOffset: 1, trailingBps: 100 };
+    case 'trailOnOther':
+      return command.type === 'trailing_stop' ? { ...command, price } : { ...command, trailingOffset: 1 };
+    case 'trailBpsAbove':
+      return { ...command, trailingOffset: undefined, trailingBps: 10_001 };
+    case 'limitOffsetNegative':
+      return { ...command, limitOffset: -1 };
+    case 'displayOnOther':
+      return { ...command, displayQty: 1, tif: command.type === 'limit' ? 'IOC' : command.tif };
   }
 }

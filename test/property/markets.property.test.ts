@@ -68,7 +68,7 @@ const DEPOSIT_MAX: Readonly<Record<string, bigint>> = {
 interface PlaceOp {
   readonly op: 'place';
   readonly side: 'buy' | 'sell';
-  readonly type: 'limit' | 'market' | 'stop_limit' | 'stop_market';
+  readonly type: 'limit' | 'market' | 'stop_limit' | 'stop_market' | 'trailing_stop';
   readonly offset: number;
   readonly stopOffset: number;
   readonly qtyFrac: number;
@@ -80,6 +80,8 @@ interface PlaceOp {
   /** -1: no clientOrderId; 99: `boom`, which faults the market. */
   readonly cid: number;
   readonly budgetFrac: number | null;
+  /** Issue 14, iceberg: a slice of this fraction of qty on orders that can rest. */
+  readonly displayFrac: number | null;
 }
 
 /**
@@ -122,6 +124,7 @@ const placeOp: fc.Arbitrary<Op> = fc.record({
       'market',
       'stop_limit',
       'stop_market',
+      'trailing_stop',
     ] as const),
   ),
   offset,
@@ -142,6 +145,7 @@ const placeOp: fc.Arbitrary<Op> = fc.record({
     { weight: 1, arbitrary: fc.constant(99) },
   ),
   budgetFrac: fc.option(frac, { nil: null }),
+  displayFrac: fc.option(frac, { nil: null, freq: 3 }),
 });
 
 const refOp: fc.Arbitrary<Op> = fc.record({
@@ -234,14 +238,21 @@ function placeCommand(
   const hasLimit = op.type === 'limit' || op.type === 'stop_limit';
   const isStop = op.type === 'stop_limit' || op.type === 'stop_market';
   // Issue 14: stop_market buys and FOK market buys lock a budget (without one: bad_request, kept rare).
-  const marketBuy = (op.type === 'market' || op.type === 'stop_market') && side === 'buy';
+  // Issue 14: a trailing stop trails by |stopOffset| + 1 ticks, executing as a limit when offset >= 0.
+  const trailing = op.type === 'trailing_stop';
+  const limitOffset = trailing && op.offset >= 0 ? op.offset : undefined;
+  const marketBuy =
+    (op.type === 'market' || op.type === 'stop_market' || (trailing && limitOffset === undefined)) &&
+    side === 'buy';
   const tif = op.tif;
+  const qty = lots(shape, op.qtyFrac);
+  const iceberg = hasLimit && (tif === 'GTC' || tif === 'GTD') && op.displayFrac !== null;
   return {
     kind: 'place',
     userId,
     side,
     type: op.type,
-    qty: lots(shape, op.qtyFrac),
+    qty,
     price: hasLimit ? price(shape, op.offset) : undefined,
     stopPrice: isStop ? price(shape, op.stopOffset) : undefined,
     tif,
@@ -253,6 +264,11 @@ function placeCommand(
         ? 1 + Math.floor(op.budgetFrac * shape.mid * shape.maxLots)
         : undefined,
     expireAt: tif === 'GTD' ? ts + op.expireIn : undefined,
+    trailingOffset: trailing ? Math.abs(op.stopOffset) + 1 : undefined,
+    limitOffset,
+    displayQty: iceberg
+      ? Math.min(qty, Math.max(Math.ceil(qty / 1000), 1 + Math.floor(op.displayFrac * qty)))
+      : undefined,
   };
 }
 

@@ -21,6 +21,7 @@ import {
   largeIntentsArb,
   newTypesIntentsArb,
   toCommands,
+  trailingIntentsArb,
 } from './bookCommands.ts';
 
 /**
@@ -150,11 +151,14 @@ function runBoth({ config, commands }: { config: BookConfig; commands: BookComma
   checkLevelEventsMatchDepth(stream, engine);
   for (const event of stream) {
     if (event.type === 'canceled' && event.reason === 'compliance') refusedAtTrigger++;
+    if (event.type === 'trailed') trailedEvents++;
   }
 }
 
 /** How many stops the gate canceled over all runs: the rule must actually be exercised. */
 let refusedAtTrigger = 0;
+/** How many trailing stop moves were compared: the trailing rules must be exercised. */
+let trailedEvents = 0;
 
 describe('OrderBook against the reference model', () => {
   it('emits the same events and holds the same state after every command', () => {
@@ -162,8 +166,13 @@ describe('OrderBook against the reference model', () => {
     expect(refusedAtTrigger).toBeGreaterThan(20);
   });
 
-  it('issue 14: agrees on budgeted stop_market and FOK market buys, STP decrement and GTD expiries mixed with the old types', () => {
+  it('issue 14: agrees on budgeted stop_market and FOK market buys, STP decrement, GTD expiries and icebergs mixed with the old types', () => {
     fc.assert(fc.property(scenarioOf(configArb, newTypesIntentsArb), runBoth), { numRuns: NUM_RUNS });
+  });
+
+  it('issue 14: agrees on trailing stops (by ticks and bps, market and limit) mixed with the other types', () => {
+    fc.assert(fc.property(scenarioOf(configArb, trailingIntentsArb), runBoth), { numRuns: NUM_RUNS });
+    expect(trailedEvents).toBeGreaterThan(200);
   });
 
   it('stays exact with quantities and budgets near 2^53', () => {
@@ -178,6 +187,10 @@ describe('OrderBook against the reference model', () => {
 
   it('issue 14: behaves identically after snapshot and restore with GTD orders, expiries and the new types', () => {
     checkRestore(scenarioOf(configArb, newTypesIntentsArb));
+  });
+
+  it('issue 14: behaves identically after snapshot and restore with trailing stops', () => {
+    checkRestore(scenarioOf(configArb, trailingIntentsArb));
   });
 });
 

@@ -12,6 +12,10 @@ export function checkInvariants(book: BookView): void {
   checkNotCrossed(book);
   checkRestingPriorityOrder(resting);
   for (const order of [...resting, ...stops]) checkRemaining(order);
+  for (const order of resting) checkIceberg(order);
+  for (const stop of stops) {
+    if (stop.shownQty !== undefined) fail(`pending stop ${stop.orderId} shows a slice`);
+  }
   for (const stop of stops) checkStopStillPending(stop, book.lastPrice);
   checkUniqueIds([...resting, ...stops]);
 }
@@ -26,7 +30,8 @@ function checkDepthSide(book: BookView, side: Side, resting: readonly OpenOrder[
   for (const order of resting) {
     if (order.side !== side) continue;
     if (order.price === undefined) fail(`resting ${side} order ${order.orderId} has no price`);
-    expected.set(order.price, (expected.get(order.price) ?? 0) + order.remaining);
+    // Only what an order shows counts: an iceberg's hidden lots are never on a level.
+    expected.set(order.price, (expected.get(order.price) ?? 0) + (order.shownQty ?? order.remaining));
   }
   levels.forEach(([price, total], i) => {
     if (!(total > 0)) fail(`${side} level ${price} has total ${total}`);
@@ -68,6 +73,18 @@ function checkRestingPriorityOrder(resting: readonly OpenOrder[]): void {
 function checkRemaining(order: OpenOrder): void {
   if (!Number.isSafeInteger(order.remaining) || order.remaining <= 0 || order.remaining > order.qty) {
     fail(`order ${order.orderId} has remaining ${order.remaining} of qty ${order.qty}`);
+  }
+}
+
+/** A resting iceberg shows a slice of 1..displayQty lots, some of its remaining; others show none. */
+function checkIceberg(order: OpenOrder): void {
+  const { orderId, displayQty, shownQty, remaining } = order;
+  if ((displayQty === undefined) !== (shownQty === undefined)) {
+    fail(`resting order ${orderId} has displayQty ${displayQty} but shownQty ${shownQty}`);
+  }
+  if (displayQty === undefined || shownQty === undefined) return;
+  if (!Number.isSafeInteger(shownQty) || shownQty <= 0 || shownQty > displayQty || shownQty > remaining) {
+    fail(`iceberg ${orderId} shows ${shownQty} of remaining ${remaining} (displayQty ${displayQty})`);
   }
 }
 

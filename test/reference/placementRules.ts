@@ -18,9 +18,15 @@ export function isStopType(type: OrderType): boolean {
 }
 
 export function isBadPlacement(command: PlaceCommand, config: BookConfig): boolean {
-  const { type, side, qty, price, stopPrice, quoteBudget, tif, postOnly, expireAt } = command;
+  const { type, side, qty, price, stopPrice, quoteBudget, tif, postOnly, expireAt, displayQty } = command;
+  const { trailingOffset, trailingBps, limitOffset } = command;
   const rests = tif === 'GTC' || tif === 'GTD';
-  const takesBudget = (type === 'market' || type === 'stop_market') && side === 'buy';
+  const trailing = type === 'trailing_stop';
+  // A trailing stop with a limitOffset executes as a limit, one without it as a market order.
+  const limitLike = hasLimitPrice(type) || (trailing && limitOffset !== undefined);
+  const takesBudget =
+    (type === 'market' || type === 'stop_market' || (trailing && limitOffset === undefined)) &&
+    side === 'buy';
   const problems = [
     !isPositiveSafeInteger(qty) || qty > config.maxQty,
     hasLimitPrice(type) !== (price !== undefined),
@@ -28,10 +34,19 @@ export function isBadPlacement(command: PlaceCommand, config: BookConfig): boole
     price !== undefined && !isPositiveSafeInteger(price),
     stopPrice !== undefined && !isPositiveSafeInteger(stopPrice),
     quoteBudget !== undefined && !isPositiveSafeInteger(quoteBudget),
-    postOnly && (!hasLimitPrice(type) || !rests),
+    postOnly && (!limitLike || !rests),
     (tif === 'GTD') !== (expireAt !== undefined),
     expireAt !== undefined && !isPositiveSafeInteger(expireAt),
     quoteBudget !== undefined && !takesBudget,
+    displayQty !== undefined && (!hasLimitPrice(type) || !rests),
+    displayQty !== undefined && (!isPositiveSafeInteger(displayQty) || displayQty > qty),
+    // At most 1,000 slices (ceil(qty / displayQty)).
+    displayQty !== undefined && displayQty * 1000 < qty,
+    !trailing && (trailingOffset !== undefined || trailingBps !== undefined || limitOffset !== undefined),
+    trailing && (trailingOffset === undefined) === (trailingBps === undefined),
+    trailingOffset !== undefined && !isPositiveSafeInteger(trailingOffset),
+    trailingBps !== undefined && (!isPositiveSafeInteger(trailingBps) || trailingBps > 10_000),
+    limitOffset !== undefined && !(Number.isSafeInteger(limitOffset) && limitOffset >= 0),
   ];
   return problems.includes(true);
 }

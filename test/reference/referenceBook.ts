@@ -47,6 +47,8 @@ export class ReferenceBook implements MatchingEngine {
   private stops: Order[] = [];
   /** Stops triggered during the current command, executed after the current order finishes. */
   private triggerQueue: Order[] = [];
+  /** Trailing stops moved during the current command (their `trailed` events). */
+  private moved = new Set<Order>();
 
   constructor(private readonly config: BookConfig) {
     if (!isPositiveSafeInteger(config.maxOrders) || !isPositiveSafeInteger(config.maxQty)) {
@@ -85,7 +87,7 @@ export class ReferenceBook implements MatchingEngine {
   depth(side: Side, n: number): [number, number][] {
     const totals = new Map<number, number>();
     for (const order of this.resting) {
-      if (order.side === side) totals.set(order.price!, (totals.get(order.price!) ?? 0) + order.remaining);
+      if (order.side === side) totals.set(order.price!, (totals.get(order.price!) ?? 0) + shown(order));
     }
     const levels = [...totals].sort(([a], [b]) => bestFirst(side)(a, b));
     return n === 0 ? levels : levels.slice(0, n);
@@ -102,6 +104,7 @@ export class ReferenceBook implements MatchingEngine {
   execute(command: BookCommand): BookEvent[] {
     const levelsBefore = this.levelTotals();
     const events: BookEvent[] = [];
+    this.moved.clear();
     switch (command.kind) {
       case 'place':
         this.place(command, events);
@@ -119,7 +122,16 @@ export class ReferenceBook implements MatchingEngine {
         this.expire(command.now, events);
         break;
     }
-    return [...events, ...levelChanges(levelsBefore, this.levelTotals())];
+    const trailed = [...this.moved]
+      .filter((o) => this.stops.includes(o))
+      .sort((a, b) => a.orderId - b.orderId)
+      .map((o): BookEvent => ({
+        type: 'trailed',
+        orderId: o.orderId,
+        stopPrice: o.stopPrice!,
+        price: o.price,
+      }));
+    return [...events, ...trailed, ...levelChanges(levelsBefore, this.levelTotals())];
   }
 
   private place(command: PlaceCommand, events: BookEvent[]): void {
@@ -128,6 +140,7 @@ export class ReferenceBook implements MatchingEngine {
       events.push(rejected('place', command.orderId, problem));
       return;
     }
+    const trail = trailAt(command, this.lastPrice);
     events.push({
       type: 'accepted',
       orderId: command.orderId,
@@ -137,8 +150,8 @@ export class ReferenceBook implements MatchingEngine {
       orderType: command.type,
       tif: command.tif,
       qty: command.qty,
-      price: command.price,
-      stopPrice: command.stopPrice,
+      price: trail?.price ?? command.price,
+      stopPrice: trail?.stopPrice ?? command.stopPrice,
       quoteBudget: command.quoteBudget,
     });
     const order: Order = {
@@ -150,14 +163,19 @@ export class ReferenceBook implements MatchingEngine {
       tif: command.tif,
       postOnly: command.postOnly,
       stp: command.stp,
-      price: command.price,
-      stopPrice: command.stopPrice,
+      price: trail?.price ?? command.price,
+      stopPrice: trail?.stopPrice ?? command.stopPrice,
       qty: command.qty,
       remaining: command.qty,
       quoteBudget: command.quoteBudget,
       expireAt: command.expireAt,
+      displayQty: command.displayQty,
+      trailingOffset: command.trailingOffset,
+      trailingBps: command.trailingBps,
+      limitOffset: command.limitOffset,
+      trailAnchor: trail === undefined ? undefined : this.lastPrice!,
     };
-    if (!isStopType(order.type)) {
+    if (!isStopType(order.type) && order.type !== 'trailing_stop') {
       this.executeOrder(order, command.quoteBudget, events);
     } else if (this.lastPrice !== null && stopConditionHolds(order, this.lastPrice)) {
       events.push({
@@ -185,9 +203,12 @@ export class ReferenceBook implements MatchingEngine {
     if (command.type === 'limit' && command.postOnly && this.crossesOpposite(command.side, command.price!)) {
       return 'would_match';
     }
-    if (command.type !== 'stop_limit' && command.type !== 'stop_market' && command.tif === 'FOK') {
+    const stop =
+      command.type === 'stop_limit' || command.type === 'stop_market' || command.type === 'trailing_stop';
+    if (!stop && command.tif === 'FOK') {
       if (!this.canFillCompletely({ ...command, remaining: command.qty })) return 'fok_unfilled';
     }
+    if (command.type === 'trailing_stop' && this.lastPrice === null) return 'bad_request';
     return undefined;
   }
 
@@ -242,7 +263,8 @@ export class ReferenceBook implements MatchingEngine {
     const filled = order.qty - order.remaining;
     const newQty = qty ?? order.qty;
     const newPrice = price ?? order.price!;
-    if (this.stops.includes(order) || newQty <= filled) {
+    const tooManySlices = order.displayQty !== undefined && order.displayQty * 1000 < newQty;
+    if (this.stops.includes(order) || newQty <= filled || tooManySlices) {
       reject('bad_request');
       return;
     }
@@ -250,6 +272,8 @@ export class ReferenceBook implements MatchingEngine {
     if (newPrice === order.price && newQty <= order.qty) {
       order.qty = newQty;
       order.remaining = newQty - filled;
+      // An iceberg keeps its slice unless the new remaining is smaller (hidden lots go first).
+      if (order.shownQty !== undefined) order.shownQty = Math.min(order.shownQty, order.remaining);
       events.push(amended(order, true));
       return;
     }
@@ -261,6 +285,7 @@ export class ReferenceBook implements MatchingEngine {
     order.price = newPrice;
     order.qty = newQty;
     order.remaining = newQty - filled;
+    order.shownQty = undefined;
     events.push(amended(order, false));
     // Re-enters as an aggressive limit: resting orders are GTC or GTD, so tif needs no change.
     this.executeOrder(order, undefined, events);
@@ -286,6 +311,7 @@ export class ReferenceBook implements MatchingEngine {
     if (this.match(order, quoteBudget, events) === 'finished') return;
     // A market order (or a triggered stop_market) has no price and never rests, whatever its tif.
     if (order.price !== undefined && (order.tif === 'GTC' || order.tif === 'GTD')) {
+      if (order.displayQty !== undefined) order.shownQty = Math.min(order.displayQty, order.remaining);
       this.resting.push(order);
       events.push({
         type: 'rested',
@@ -325,11 +351,10 @@ export class ReferenceBook implements MatchingEngine {
         continue;
       }
 
-      const qty = Math.min(taker.remaining, maker.remaining, affordableLots);
+      const qty = Math.min(taker.remaining, shown(maker), affordableLots);
       if (budget !== undefined) budget -= BigInt(price) * BigInt(qty);
       taker.remaining -= qty;
-      maker.remaining -= qty;
-      if (maker.remaining === 0) this.removeOpenOrder(maker);
+      this.takeFromMaker(maker, qty);
       events.push({
         type: 'fill',
         takerOrderId: taker.orderId,
@@ -344,13 +369,35 @@ export class ReferenceBook implements MatchingEngine {
       });
       this.lastPrice = price;
       this.triggerStopsAt(price, events);
+      this.trailAt(price);
     }
     return 'finished';
   }
 
-  /** STP decrement: both lose the smaller remaining, maker first; an order left with none is canceled. */
+  /**
+   * A maker loses `qty` of what it shows: gone when that was all it had; an iceberg whose slice is
+   * used up shows the next one at the back of its level (the end of the arrival-order array).
+   */
+  private takeFromMaker(maker: Order, qty: number): void {
+    maker.remaining -= qty;
+    if (maker.remaining === 0) {
+      this.removeOpenOrder(maker);
+      return;
+    }
+    if (maker.shownQty === undefined) return;
+    maker.shownQty -= qty;
+    if (maker.shownQty > 0) return;
+    maker.shownQty = Math.min(maker.displayQty!, maker.remaining);
+    this.removeOpenOrder(maker);
+    this.resting.push(maker);
+  }
+
+  /**
+   * STP decrement: both lose the smaller of the taker's remaining and what the maker shows, maker
+   * first; an order left with none is canceled.
+   */
   private decrementBoth(taker: Order, maker: Order, events: BookEvent[]): MatchOutcome {
-    const d = Math.min(taker.remaining, maker.remaining);
+    const d = Math.min(taker.remaining, shown(maker));
     const takerDone = taker.remaining === d;
     for (const order of [maker, taker]) {
       if (order.remaining === d) {
@@ -359,7 +406,8 @@ export class ReferenceBook implements MatchingEngine {
         continue;
       }
       order.qty -= d;
-      order.remaining -= d;
+      if (order === maker) this.takeFromMaker(maker, d);
+      else order.remaining -= d;
       const { orderId, userId, remaining } = order;
       events.push({ type: 'decremented', orderId, userId, qty: d, remaining });
     }
@@ -378,7 +426,7 @@ export class ReferenceBook implements MatchingEngine {
     let available = 0;
     let budget = taker.quoteBudget === undefined ? undefined : BigInt(taker.quoteBudget);
     let lastTaken: number | undefined;
-    for (const maker of this.restingInPriority(opposite(taker.side))) {
+    for (const [maker, slice] of this.slicesInMatchOrder(opposite(taker.side))) {
       if (isWorseThanLimit(taker, maker.price!)) break;
       const affordable = budget === undefined ? Infinity : Number(budget / BigInt(maker.price!));
       if (affordable < 1) return taker.remaining === this.config.maxQty;
@@ -386,8 +434,8 @@ export class ReferenceBook implements MatchingEngine {
         if (taker.stp === 'cancel_maker') continue;
         break;
       }
-      const lots = Math.min(maker.remaining, affordable, taker.remaining - available);
-      const spentHere = affordable < maker.remaining && affordable < taker.remaining - available;
+      const lots = Math.min(slice, affordable, taker.remaining - available);
+      const spentHere = affordable < slice && affordable < taker.remaining - available;
       if (spentHere) return taker.remaining === this.config.maxQty;
       available += lots;
       if (budget !== undefined) budget -= BigInt(lots) * BigInt(maker.price!);
@@ -417,6 +465,26 @@ export class ReferenceBook implements MatchingEngine {
     }
   }
 
+  /**
+   * A fill at `price` moves the pending trailing stops it betters (buys anchored above it, sells
+   * below it): each takes the anchor, its new stop (and limit) and goes to the back of the stops'
+   * arrival order, those of one fill by orderId.
+   */
+  private trailAt(price: number): void {
+    const moving = this.stops
+      .filter((o) => o.type === 'trailing_stop')
+      .filter((o) => (o.side === 'buy' ? o.trailAnchor! > price : o.trailAnchor! < price))
+      .sort((a, b) => a.orderId - b.orderId);
+    for (const order of moving) {
+      const moved = trailAt(order, price)!;
+      order.trailAnchor = price;
+      order.stopPrice = moved.stopPrice;
+      if (order.limitOffset !== undefined) order.price = moved.price;
+      this.stops = [...this.stops.filter((o) => o !== order), order];
+      this.moved.add(order);
+    }
+  }
+
   private runTriggerQueue(events: BookEvent[]): void {
     for (let next = this.triggerQueue.shift(); next !== undefined; next = this.triggerQueue.shift()) {
       this.executeTriggered(next, events);
@@ -439,6 +507,26 @@ export class ReferenceBook implements MatchingEngine {
   private restingInPriority(side: Side): Order[] {
     // Array.prototype.sort is stable, so orders on one level stay in arrival order.
     return this.resting.filter((o) => o.side === side).sort((a, b) => bestFirst(side)(a.price!, b.price!));
+  }
+
+  /**
+   * What a taker meets on `side`, in order, without changing anything: each level's queue is run
+   * as matching runs it, an iceberg's used-up slice bringing its next one to the back of the queue.
+   */
+  private slicesInMatchOrder(side: Side): [Order, number][] {
+    const out: [Order, number][] = [];
+    const prices = [...new Set(this.restingInPriority(side).map((o) => o.price!))];
+    for (const price of prices) {
+      const queue = this.restingInPriority(side)
+        .filter((o) => o.price === price)
+        .map((o) => ({ order: o, shown: shown(o), left: o.remaining }));
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        out.push([next.order, next.shown]);
+        next.left -= next.shown;
+        if (next.left > 0) queue.push({ ...next, shown: Math.min(next.order.displayQty!, next.left) });
+      }
+    }
+    return out;
   }
 
   private stopsInTriggerOrder(side: Side): Order[] {
@@ -475,6 +563,37 @@ export class ReferenceBook implements MatchingEngine {
       this.depth(side, 0).map(([price, qty]): LevelEvent => ({ type: 'level', side, price, qty }));
     return [...levels('buy'), ...levels('sell')];
   }
+}
+
+/**
+ * A trailing stop's stopPrice and limit price at `anchor` (types.ts, Trailing stops); undefined for
+ * other orders or without an anchor.
+ */
+function trailAt(
+  order: Pick<Order, 'type' | 'side' | 'trailingOffset' | 'trailingBps' | 'limitOffset'>,
+  anchor: number | null,
+): { stopPrice: number; price: number | undefined } | undefined {
+  if (order.type !== 'trailing_stop' || anchor === null) return undefined;
+  const bpsDistance =
+    order.trailingBps === undefined
+      ? undefined
+      : Math.max(1, Number((BigInt(anchor) * BigInt(order.trailingBps)) / 10_000n));
+  const distance = order.trailingOffset ?? bpsDistance!;
+  const buy = order.side === 'buy';
+  const stopPrice = buy ? anchor + distance : Math.max(1, anchor - distance);
+  const { limitOffset } = order;
+  const price =
+    limitOffset === undefined
+      ? undefined
+      : buy
+        ? stopPrice + limitOffset
+        : Math.max(1, stopPrice - limitOffset);
+  return { stopPrice, price };
+}
+
+/** What an order shows on its level: a resting iceberg its slice, any other its whole remaining. */
+function shown(order: Order): number {
+  return order.shownQty ?? order.remaining;
 }
 
 function stopConditionHolds(stop: Order, lastPrice: number): boolean {

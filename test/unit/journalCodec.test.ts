@@ -28,7 +28,7 @@ const id = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
 const small = fc.integer({ min: 1, max: 1_000_000 });
 const text = fc.string({ unit: 'grapheme', maxLength: 12 });
 const side = fc.constantFrom('buy', 'sell' as const);
-const orderType = fc.constantFrom('limit', 'market', 'stop_limit', 'stop_market' as const);
+const orderType = fc.constantFrom('limit', 'market', 'stop_limit', 'stop_market', 'trailing_stop' as const);
 const tif = fc.constantFrom('GTC', 'IOC', 'FOK', 'GTD' as const);
 const stp = fc.constantFrom('cancel_taker', 'cancel_maker', 'cancel_both', 'decrement' as const);
 /** Epoch milliseconds, occasionally fractional or far apart (the codec writes deltas). */
@@ -65,6 +65,10 @@ const placeCommand: fc.Arbitrary<MarketCommand> = withOptional(
     stp,
     quoteBudget: id,
     expireAt: id,
+    displayQty: small,
+    trailingOffset: small,
+    trailingBps: small,
+    limitOffset: small,
   },
   ['kind', 'userId', 'side', 'type', 'qty', 'tif', 'postOnly', 'stp'],
 );
@@ -204,6 +208,11 @@ const bookEvent: fc.Arbitrary<BookEvent> = fc.oneof(
     qty: small,
     remaining: small,
   }),
+  withOptional({ type: fc.constant('trailed' as const), orderId: id, stopPrice: small, price: small }, [
+    'type',
+    'orderId',
+    'stopPrice',
+  ]),
 );
 
 const state = fc.constantFrom(...LIFECYCLE_STATES);

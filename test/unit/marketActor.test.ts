@@ -3,7 +3,10 @@ import { LIFECYCLE_EVENT_TYPES, LIFECYCLE_STATES } from '../../machines/marketLi
 import type { LifecycleEventType, LifecycleState } from '../../machines/marketLifecycle.ts';
 import { FEE_ACCOUNT, Ledger } from '../../src/actors/ledger/index.ts';
 import { MarketActor } from '../../src/actors/market/marketActor.ts';
+import type { PlaceCommand } from '../../src/actors/book/types.ts';
 import type { CommandResult, MarketCommand } from '../../src/actors/market/types.ts';
+import { decodeBatch, encodeBatch } from '../../src/persistence/journalCodec.ts';
+import { marketEntries } from '../../src/persistence/recovery.ts';
 import { decodeMarketState, encodeMarketState } from '../../src/persistence/snapshots.ts';
 import {
   balancesOf,
@@ -726,5 +729,113 @@ describe('issue 14: GTD expiry', () => {
     expect(expireCommands().map((e) => [e.command, e.ts])).toEqual([[{ kind: 'expire', now: 1_020 }, 1_020]]);
     expect(bal(h.ledger, 'alice', 'USDC')).toEqual({ available: 10_000_000n, locked: 0n });
     h.supervisor.stopExpiries();
+  });
+});
+
+describe('issue 14: iceberg in the actor', () => {
+  it('issue 14: an iceberg locks its whole qty, fills release per fill, a cancel releases the hidden rest; replay from the encoded journal, and from an encoded snapshot plus it, with GTD expiries inside, ends in the same state', async () => {
+    const h = createHarness({ now: () => 1 });
+    await listMarket(h, BTC_USDC);
+    const { ledger, supervisor, sink } = h;
+    const send = (c: MarketCommand) => supervisor.submit(SYMBOL, c, 1);
+    ledger.deposit('alice', 'BTC', 100_000_000n);
+    ledger.deposit('bob', 'USDC', 100_000_000n);
+    const iceberg = expectOk(await send(limit('alice', 'sell', 100_00, 100, { displayQty: 30 }))).orderId!;
+    expect(bal(ledger, 'alice', 'BTC').locked).toBe(100n * SAT_PER_LOT);
+    const actor = supervisor.actor(SYMBOL)!;
+    expect(actor.orderBook.depth('sell', 0)).toEqual([[100_00, 30]]);
+    const snapshot = decodeMarketState(encodeMarketState(actor.currentState()));
+    const batchesAtSnapshot = sink.batches.length;
+    expectOk(await send(limit('bob', 'buy', 100_00, 45, { tif: 'GTD', expireAt: 5_000 })));
+    expectOk(await send(limit('bob', 'buy', 99_00, 10, { tif: 'GTD', expireAt: 5_000 })));
+    expect(actor.orderBook.depth('sell', 0)).toEqual([[100_00, 15]]);
+    expect(bal(ledger, 'alice', 'BTC').locked).toBe(55n * SAT_PER_LOT);
+    expectOk(await send({ kind: 'expire', now: 5_000 }));
+    expect(bal(ledger, 'bob', 'USDC').locked).toBe(0n);
+    expectOk(await send({ kind: 'cancel', userId: 'alice', orderId: iceberg }));
+    expect(bal(ledger, 'alice', 'BTC')).toEqual({ available: 100_000_000n - 45n * SAT_PER_LOT, locked: 0n });
+    expectOk(await send(limit('alice', 'sell', 101_00, 50, { displayQty: 7 })));
+
+    const journal = sink.batches.map((b) => marketEntries(decodeBatch(encodeBatch(b)).entries, 'test'));
+    const fromJournal = freshActor();
+    for (const entries of journal) fromJournal.replayBatch(entries);
+    fromJournal.finishRecovery();
+    expect(fromJournal.currentState()).toEqual(actor.currentState());
+    const fromSnapshot = freshActor();
+    fromSnapshot.restoreState(snapshot);
+    // The snapshot keeps the slice: the hidden 70 lots stay off the book.
+    expect(fromSnapshot.orderBook.depth('sell', 0)).toEqual([[100_00, 30]]);
+    for (const entries of journal.slice(batchesAtSnapshot)) fromSnapshot.replayBatch(entries);
+    fromSnapshot.finishRecovery();
+    expect(fromSnapshot.currentState()).toEqual(actor.currentState());
+    expect(fromSnapshot.orderBook.openOrders().resting).toMatchObject([
+      { displayQty: 7, shownQty: 7, remaining: 50 },
+    ]);
+    supervisor.stopExpiries();
+  });
+});
+
+describe('issue 14: trailing stops in the actor', () => {
+  it('issue 14: a trailing limit buy locks qty × its limit and gives back the difference as it trails down; replay from the encoded journal and from an encoded snapshot plus it ends in the same state', async () => {
+    const h = createHarness({ now: () => 1 });
+    await listMarket(h, BTC_USDC);
+    const { ledger, supervisor, sink } = h;
+    const send = (c: MarketCommand) => supervisor.submit(SYMBOL, c, 1);
+    ledger.deposit('alice', 'BTC', 100_000_000n);
+    ledger.deposit('bob', 'USDC', 100_000_000n);
+    ledger.deposit('carol', 'USDC', 100_000_000n);
+    const trade = async (price: number) => {
+      expectOk(await send(limit('alice', 'sell', price, 1)));
+      expectOk(await send(limit('carol', 'buy', price, 1, { tif: 'IOC' })));
+    };
+    await trade(100_00);
+    const actor = supervisor.actor(SYMBOL)!;
+    const snapshot = decodeMarketState(encodeMarketState(actor.currentState()));
+    const batchesAtSnapshot = sink.batches.length;
+    const trailing = (userId: string, side: 'buy' | 'sell', extra: Partial<PlaceCommand>): MarketCommand => ({
+      kind: 'place',
+      userId,
+      side,
+      type: 'trailing_stop',
+      qty: 10,
+      tif: 'GTC',
+      postOnly: false,
+      stp: 'cancel_taker',
+      ...extra,
+    });
+    // Stop 100_50, limit 100_60: qty × 100_60 locked.
+    const buy = expectOk(
+      await send(trailing('bob', 'buy', { trailingOffset: 50, limitOffset: 10 })),
+    ).orderId!;
+    expect(bal(ledger, 'bob', 'USDC').locked).toBe(buyNeed(100_60, 10));
+    expectOk(await send(trailing('alice', 'sell', { trailingBps: 100 })));
+    await trade(99_50);
+    expect(actor.orderBook.findOrder({ userId: 'bob', orderId: buy })).toMatchObject({
+      stopPrice: 100_00,
+      price: 100_10,
+      trailAnchor: 99_50,
+    });
+    expect(bal(ledger, 'bob', 'USDC').locked).toBe(buyNeed(100_10, 10));
+    // Up 1.50: bob's buy triggers and rests at its limit; alice's sell trails up to 101_00 − 1_01.
+    await trade(101_00);
+    expect(actor.orderBook.openOrders().stops).toMatchObject([{ userId: 'alice', stopPrice: 99_99 }]);
+    expect(actor.orderBook.openOrders().resting).toMatchObject([{ orderId: buy, price: 100_10 }]);
+    expect(bal(ledger, 'bob', 'USDC').locked).toBe(buyNeed(100_10, 10));
+
+    const journal = sink.batches.map((b) => marketEntries(decodeBatch(encodeBatch(b)).entries, 'test'));
+    const fromJournal = freshActor();
+    for (const entries of journal) fromJournal.replayBatch(entries);
+    fromJournal.finishRecovery();
+    expect(fromJournal.currentState()).toEqual(actor.currentState());
+    const fromSnapshot = freshActor();
+    fromSnapshot.restoreState(snapshot);
+    for (const entries of journal.slice(batchesAtSnapshot)) fromSnapshot.replayBatch(entries);
+    fromSnapshot.finishRecovery();
+    expect(fromSnapshot.currentState()).toEqual(actor.currentState());
+    // And from a snapshot taken with the trailing stops inside.
+    const later = freshActor();
+    later.restoreState(decodeMarketState(encodeMarketState(actor.currentState())));
+    expect(later.orderBook.snapshot()).toEqual(actor.orderBook.snapshot());
+    supervisor.stopExpiries();
   });
 });

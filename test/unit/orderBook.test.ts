@@ -711,3 +711,180 @@ describe('issue 14: GTD', () => {
     ).toHaveLength(1);
   });
 });
+
+describe('issue 14: iceberg (displayQty)', () => {
+  it('issue 14: a resting iceberg shows only its slice on its level; its own events report its whole remaining', () => {
+    const { book, place } = harness();
+    const events = place({ orderId: 1, userId: 'a', side: 'sell', qty: 10, price: 100, displayQty: 3 });
+    expect(events.filter((e) => e.type !== 'accepted')).toEqual([
+      { type: 'rested', orderId: 1, side: 'sell', price: 100, remaining: 10 },
+      { type: 'level', side: 'sell', price: 100, qty: 3 },
+    ]);
+    expect(book.depth('sell', 0)).toEqual([[100, 3]]);
+    expect(book.openOrders().resting).toMatchObject([
+      { orderId: 1, remaining: 10, displayQty: 3, shownQty: 3 },
+    ]);
+  });
+
+  it('issue 14: a used-up slice refills at the back of its level, within the same match', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'sell', qty: 7, price: 100, displayQty: 3 });
+    place({ orderId: 2, userId: 'b', side: 'sell', qty: 2, price: 100 });
+    const events = place({ orderId: 3, userId: 'c', side: 'buy', qty: 6, price: 100 });
+    expect(ofType(events, 'fill').map((f) => [f.makerOrderId, f.qty, f.makerRemaining])).toEqual([
+      [1, 3, 4],
+      [2, 2, 0],
+      [1, 1, 3],
+    ]);
+    // 7 - 3 - 1 = 3 left: a slice of 2 shown (3 - 1 taken from the second one), 1 hidden.
+    expect(ofType(events, 'level')).toEqual([{ type: 'level', side: 'sell', price: 100, qty: 2 }]);
+    expect(book.openOrders().resting).toMatchObject([{ orderId: 1, remaining: 3, shownQty: 2 }]);
+    // Behind an order that arrived after it: the refill lost time priority.
+    place({ orderId: 4, userId: 'b', side: 'sell', qty: 1, price: 100 });
+    place({ orderId: 5, userId: 'c', side: 'buy', qty: 2, price: 100 });
+    const next = place({ orderId: 6, userId: 'c', side: 'buy', qty: 2, price: 100 });
+    expect(ofType(next, 'fill').map((f) => [f.makerOrderId, f.qty])).toEqual([
+      [4, 1],
+      [1, 1],
+    ]);
+  });
+
+  it('issue 14: FOK counts hidden lots; cancel and amend report and keep them; snapshots restore the slice', () => {
+    const { book, place } = harness();
+    place({ orderId: 1, userId: 'a', side: 'sell', qty: 9, price: 100, displayQty: 2 });
+    expect(rejection(place({ orderId: 2, userId: 'b', side: 'buy', qty: 10, price: 100, tif: 'FOK' }))).toBe(
+      'fok_unfilled',
+    );
+    const fok = place({ orderId: 3, userId: 'b', side: 'buy', qty: 5, price: 100, tif: 'FOK' });
+    expect(ofType(fok, 'fill').map((f) => f.qty)).toEqual([2, 2, 1]);
+    expect(book.depth('sell', 0)).toEqual([[100, 1]]);
+    // Amend keeping priority gives up hidden lots first: 4 left, slice 1 of 2 shown stays.
+    const amended = book.amend({ kind: 'amend', userId: 'a', orderId: 1, qty: 7 });
+    expect(ofType(amended, 'amended')).toMatchObject([{ qty: 7, remaining: 2, priorityKept: true }]);
+    expect(book.openOrders().resting).toMatchObject([{ orderId: 1, remaining: 2, shownQty: 1 }]);
+    const snapshot = JSON.parse(JSON.stringify(book.snapshot())) as BookSnapshot;
+    const restored = OrderBook.restore(snapshot);
+    expect(restored.snapshot()).toEqual(snapshot);
+    expect(restored.depth('sell', 0)).toEqual([[100, 1]]);
+    const canceled = restored.cancel({ kind: 'cancel', userId: 'a', orderId: 1 });
+    expect(ofType(canceled, 'canceled')).toMatchObject([{ orderId: 1, remaining: 2 }]);
+  });
+
+  it('issue 14: displayQty only on GTC/GTD limit and stop_limit orders, 1..qty lots, at most 1000 slices', () => {
+    const { place } = harness();
+    expect(rejection(place({ side: 'buy', qty: 5, price: 1, displayQty: 0 }))).toBe('bad_request');
+    expect(rejection(place({ side: 'buy', qty: 5, price: 1, displayQty: 6 }))).toBe('bad_request');
+    expect(rejection(place({ side: 'buy', qty: 5, price: 1, displayQty: 2, tif: 'IOC' }))).toBe(
+      'bad_request',
+    );
+    expect(rejection(place({ side: 'buy', qty: 5, type: 'market', tif: 'IOC', displayQty: 2 }))).toBe(
+      'bad_request',
+    );
+    expect(rejection(place({ side: 'buy', qty: 1001, price: 1, displayQty: 1 }))).toBe('bad_request');
+    expect(ofType(place({ side: 'buy', qty: 1000, price: 1, displayQty: 1 }), 'rested')).toHaveLength(1);
+  });
+});
+
+describe('issue 14: trailing stops', () => {
+  const trade = (place: ReturnType<typeof harness>['place'], price: number) => {
+    place({ userId: 'mm', side: 'sell', qty: 1, price });
+    place({ userId: 'tk', side: 'buy', qty: 1, price });
+  };
+
+  it('issue 14: a trailing sell stop follows the best trade price up, not down, and triggers on a fall by its offset', () => {
+    const { book, place } = harness();
+    trade(place, 100);
+    const placed = place({
+      orderId: 50,
+      userId: 'a',
+      side: 'sell',
+      type: 'trailing_stop',
+      qty: 2,
+      trailingOffset: 5,
+    });
+    expect(placed).toContainEqual({ type: 'pending', orderId: 50, side: 'sell', stopPrice: 95 });
+    place({ userId: 'mm', side: 'sell', qty: 1, price: 104 });
+    const up = place({ userId: 'tk', side: 'buy', qty: 1, price: 104 });
+    expect(up).toContainEqual({ type: 'trailed', orderId: 50, stopPrice: 99, price: undefined });
+    // A fall that is less than the offset does not move it back, nor trigger it.
+    trade(place, 100);
+    expect(book.openOrders().stops).toMatchObject([{ orderId: 50, stopPrice: 99, trailAnchor: 104 }]);
+    place({ userId: 'mm', side: 'buy', qty: 5, price: 99 });
+    const down = place({ userId: 'tk', side: 'sell', qty: 1, price: 99 });
+    expect(down).toContainEqual({ type: 'triggered', orderId: 50, stopPrice: 99, lastPrice: 99 });
+    expect(ofType(down, 'fill').filter((f) => f.takerOrderId === 50)).toMatchObject([{ qty: 2, price: 99 }]);
+  });
+
+  it('issue 14: a trailing buy stop in bps with a limit offset: stop and limit follow the lowest trade; it needs a last price', () => {
+    const { book, place } = harness();
+    expect(rejection(place({ side: 'buy', type: 'trailing_stop', qty: 1, trailingBps: 100 }))).toBe(
+      'bad_request',
+    );
+    trade(place, 1000);
+    // 100 bps of 1000 = 10 ticks: stop 1010, limit 1012.
+    const placed = place({
+      orderId: 60,
+      userId: 'b',
+      side: 'buy',
+      type: 'trailing_stop',
+      qty: 1,
+      trailingBps: 100,
+      limitOffset: 2,
+    });
+    expect(placed[0]).toMatchObject({
+      type: 'accepted',
+      orderType: 'trailing_stop',
+      stopPrice: 1010,
+      price: 1012,
+    });
+    trade(place, 900);
+    expect(book.openOrders().stops).toMatchObject([
+      { orderId: 60, stopPrice: 909, price: 911, trailAnchor: 900 },
+    ]);
+    const restored = OrderBook.restore(JSON.parse(JSON.stringify(book.snapshot())) as BookSnapshot);
+    expect(restored.snapshot()).toEqual(book.snapshot());
+    for (const b of [book, restored]) {
+      b.place({
+        kind: 'place',
+        orderId: 70,
+        userId: 'mm',
+        side: 'sell',
+        type: 'limit',
+        qty: 3,
+        price: 909,
+        tif: 'GTC',
+        postOnly: false,
+        stp: 'cancel_taker',
+      });
+      const up = b.place({
+        kind: 'place',
+        orderId: 71,
+        userId: 'tk',
+        side: 'buy',
+        type: 'limit',
+        qty: 1,
+        price: 909,
+        tif: 'GTC',
+        postOnly: false,
+        stp: 'cancel_taker',
+      });
+      expect(up).toContainEqual({ type: 'triggered', orderId: 60, stopPrice: 909, lastPrice: 909 });
+      expect(ofType(up, 'fill').filter((f) => f.takerOrderId === 60)).toMatchObject([{ qty: 1, price: 909 }]);
+    }
+  });
+
+  it('issue 14: trailing fields are bad_request on other types, and one of trailingOffset and trailingBps is required', () => {
+    const { place } = harness();
+    expect(rejection(place({ side: 'sell', qty: 1, price: 5, trailingOffset: 1 }))).toBe('bad_request');
+    expect(rejection(place({ side: 'sell', type: 'trailing_stop', qty: 1 }))).toBe('bad_request');
+    expect(
+      rejection(place({ side: 'sell', type: 'trailing_stop', qty: 1, trailingOffset: 1, trailingBps: 5 })),
+    ).toBe('bad_request');
+    expect(rejection(place({ side: 'sell', type: 'trailing_stop', qty: 1, trailingBps: 10_001 }))).toBe(
+      'bad_request',
+    );
+    expect(
+      rejection(place({ side: 'sell', type: 'trailing_stop', qty: 1, trailingOffset: 1, stopPrice: 5 })),
+    ).toBe('bad_request');
+  });
+});

@@ -295,3 +295,134 @@ describe('issue 14: GTD over the wire', () => {
     );
   });
 });
+
+describe('issue 14: iceberg over the wire', () => {
+  let running: RunningExchange;
+  let rid = 100;
+
+  beforeAll(async () => {
+    running = await runExchange(ORDER_RATES);
+    await listMarkets(running);
+  });
+
+  afterAll(async () => {
+    await running.stop();
+  });
+
+  const bookOf = async () =>
+    (await running.request('GET', `/api/v1/markets/${market}/book?depth=0`)).body as {
+      bids: string[][];
+      asks: string[][];
+    };
+
+  it('issue 14: an iceberg shows only its slice in the book channel and GET /book, refills as it fills, and locks its whole qty', async () => {
+    await running.credit('ivy', 'BTC', '1');
+    await running.credit('jon', 'USDC', '1000');
+    const ivy = await traderSocket(running, 'ivy');
+    const jon = await traderSocket(running, 'jon');
+    const watcher = await RawSocket.open(running.ws);
+    expect(await watcher.request({ op: 'sub', ch: 'book', market, depth: 0 }, rid++)).toMatchObject({
+      op: 'subbed',
+    });
+    await watcher.next((m) => m.op === 'book' && m.kind === 'snapshot');
+    // Refused: displayQty above qty, on an IOC, on a market order (WebSocket and HTTP).
+    const token = await running.token('ivy', ['trader']);
+    for (const bad of [
+      { type: 'limit', price: '300.00', qty: '0.0010', displayQty: '0.0020' },
+      { type: 'limit', price: '300.00', qty: '0.0010', displayQty: '0.0005', tif: 'IOC' },
+      { type: 'market', qty: '0.0010', displayQty: '0.0005' },
+      { type: 'limit', price: '300.00', qty: '0.0010', displayQty: 'lots' },
+    ]) {
+      expect(await ivy.request({ op: 'place', market, side: 'sell', ...bad }, rid++)).toMatchObject({
+        op: 'error',
+        code: 'bad_request',
+      });
+      const http = await running.request('POST', '/api/v1/orders', {
+        token,
+        body: { market, side: 'sell', ...bad },
+      });
+      expect(http).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+    }
+    // 0.0100 BTC showing 0.0030 at a time: the whole 0.0100 is locked, 0.0030 is on the book.
+    const placed = await ivy.request(
+      {
+        op: 'place',
+        market,
+        side: 'sell',
+        type: 'limit',
+        price: '300.00',
+        qty: '0.0100',
+        displayQty: '0.0030',
+      },
+      rid++,
+    );
+    expect(placed).toMatchObject({ op: 'accepted', status: 'open', remainingQty: '0.0100' });
+    expect((await balancesOf(running, 'ivy')).get('BTC')).toMatchObject({ locked: '0.01000000' });
+    const shown = await watcher.next((m) => m.op === 'book' && m.kind === 'delta');
+    expect(shown.asks).toEqual([['300.00', '0.0030']]);
+    expect((await bookOf()).asks).toEqual([['300.00', '0.0030']]);
+    // 0.0050 taken over HTTP: one slice of 0.0030, then 0.0020 of the next; 0.0010 shown, 0.0040 hidden.
+    const taken = await running.request('POST', '/api/v1/orders', {
+      token: await running.token('jon', ['trader']),
+      body: { market, side: 'buy', type: 'limit', price: '300.00', qty: '0.0050', tif: 'IOC' },
+    });
+    expect(taken).toMatchObject({ status: 201, body: { status: 'filled', filledQty: '0.0050' } });
+    const after = await watcher.next((m) => m.op === 'book' && m.kind === 'delta');
+    expect(after.asks).toEqual([['300.00', '0.0010']]);
+    expect((await bookOf()).asks).toEqual([['300.00', '0.0010']]);
+    expect((await balancesOf(running, 'ivy')).get('BTC')).toMatchObject({ locked: '0.00500000' });
+    // A cancel releases the hidden part too.
+    expect(await ivy.request({ op: 'cancel', market, orderId: placed.orderId }, rid++)).toMatchObject({
+      op: 'canceled',
+    });
+    expect((await balancesOf(running, 'ivy')).get('BTC')).toMatchObject({ locked: '0.00000000' });
+    ivy.close();
+    jon.close();
+    watcher.close();
+  });
+
+  it('issue 14: a trailing stop over WebSocket: its order pushes carry the stop as it trails the best price, then it triggers and fills', async () => {
+    await running.credit('kim', 'BTC', '1');
+    await running.credit('lee', 'BTC', '1');
+    await running.credit('jon', 'USDC', '1000');
+    const kim = await traderSocket(running, 'kim');
+    const lee = await traderSocket(running, 'lee');
+    const jon = await traderSocket(running, 'jon');
+    await kim.request({ op: 'sub', ch: 'orders' }, rid++);
+    const trade = async (price: string) => {
+      await lee.request({ op: 'place', market, side: 'sell', type: 'limit', price, qty: '0.0001' }, rid++);
+      await jon.request(
+        { op: 'place', market, side: 'buy', type: 'limit', price, qty: '0.0001', tif: 'IOC' },
+        rid++,
+      );
+    };
+    await trade('300.00');
+    expect(
+      await kim.request({ op: 'place', market, side: 'sell', type: 'trailing_stop', qty: '0.0010' }, rid++),
+    ).toMatchObject({ op: 'error', code: 'bad_request' });
+    const placed = await kim.request(
+      { op: 'place', market, side: 'sell', type: 'trailing_stop', qty: '0.0010', trailingOffset: '5.00' },
+      rid++,
+    );
+    expect(placed).toMatchObject({ op: 'accepted', status: 'open' });
+    expect((await balancesOf(running, 'kim')).get('BTC')).toMatchObject({ locked: '0.00100000' });
+    await trade('310.00');
+    expect(
+      await kim.next((m) => m.op === 'order' && m.orderId === placed.orderId && m.stopPrice === '305.00'),
+    ).toMatchObject({ status: 'pending_trigger', type: 'trailing_stop' });
+    await jon.request(
+      { op: 'place', market, side: 'buy', type: 'limit', price: '305.00', qty: '0.0020' },
+      rid++,
+    );
+    await lee.request(
+      { op: 'place', market, side: 'sell', type: 'limit', price: '305.00', qty: '0.0001' },
+      rid++,
+    );
+    expect(
+      await kim.next((m) => m.op === 'order' && m.orderId === placed.orderId && m.status === 'filled'),
+    ).toMatchObject({ filledQty: '0.0010' });
+    kim.close();
+    lee.close();
+    jon.close();
+  });
+});

@@ -9,6 +9,16 @@ const TYPE_SHIFT = 1;
 const TIF_SHIFT = 3;
 const POST_ONLY = 1 << 5;
 const STP_SHIFT = 6;
+/**
+ * Set by the order store, not by packFlags: the slot has entries in the store's sparse maps (a
+ * budget, an expiry, an iceberg's hidden part), so freeing a slot without one touches no Map.
+ */
+export const HAS_SPARSE = 1 << 8;
+/**
+ * A trailing stop: its type bits say how it executes once triggered (stop_limit with a limitOffset,
+ * stop_market without), this bit that it trails (typeOf answers `trailing_stop`).
+ */
+export const TRAILING = 1 << 9;
 
 const TYPES: readonly OrderType[] = ['limit', 'market', 'stop_limit', 'stop_market'];
 const TIFS: readonly TimeInForce[] = ['GTC', 'IOC', 'FOK', 'GTD'];
@@ -20,10 +30,15 @@ export function packFlags(
   tif: TimeInForce,
   postOnly: boolean,
   stp: SelfTradePrevention,
+  /** A trailing_stop's limitOffset is given (it executes as a limit). */
+  trailingLimit = false,
 ): number {
+  const trailing = type === 'trailing_stop';
+  const executesAs = trailing ? (trailingLimit ? 2 : 3) : TYPES.indexOf(type);
   return (
+    (trailing ? TRAILING : 0) |
     (side === 'sell' ? SIDE_SELL : 0) |
-    (TYPES.indexOf(type) << TYPE_SHIFT) |
+    (executesAs << TYPE_SHIFT) |
     (TIFS.indexOf(tif) << TIF_SHIFT) |
     (postOnly ? POST_ONLY : 0) |
     (STPS.indexOf(stp) << STP_SHIFT)
@@ -32,7 +47,9 @@ export function packFlags(
 
 export const isSell = (flags: number): boolean => (flags & SIDE_SELL) !== 0;
 export const sideOf = (flags: number): Side => (isSell(flags) ? 'sell' : 'buy');
-export const typeOf = (flags: number): OrderType => TYPES[(flags >> TYPE_SHIFT) & 3]!;
+export const typeOf = (flags: number): OrderType =>
+  (flags & TRAILING) !== 0 ? 'trailing_stop' : TYPES[(flags >> TYPE_SHIFT) & 3]!;
+export const isTrailing = (flags: number): boolean => (flags & TRAILING) !== 0;
 export const tifOf = (flags: number): TimeInForce => TIFS[(flags >> TIF_SHIFT) & 3]!;
 export const isPostOnly = (flags: number): boolean => (flags & POST_ONLY) !== 0;
 export const stpOf = (flags: number): SelfTradePrevention => STPS[(flags >> STP_SHIFT) & 3]!;

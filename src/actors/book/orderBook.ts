@@ -2,12 +2,25 @@
 // ladders, stop ladders, event buffer) under the book's rules; the parts that stand alone (store,
 // ladders, level changes, flags, validation, expiries) are already files of their own beside it.
 import { Expiries } from './expiries.ts';
-import { isMarketLike, isPostOnly, isSell, isStop, packFlags, rests, sideOf, stpOf, tifOf } from './flags.ts';
+import {
+  HAS_SPARSE,
+  isMarketLike,
+  isPostOnly,
+  isSell,
+  isStop,
+  isTrailing,
+  packFlags,
+  rests,
+  sideOf,
+  stpOf,
+  tifOf,
+} from './flags.ts';
 import { LevelChanges } from './levelChanges.ts';
 import { OpenOrders } from './openOrders.ts';
-import { NONE, OrderStore } from './orderStore.ts';
+import { NONE, OrderStore, type Trail } from './orderStore.ts';
+import { TrailGroups, trailLimit, trailStop } from './trails.ts';
 import { LevelTable, PriceLadder } from './priceLadder.ts';
-import { amendProblem, checkConfig, placeProblem, refProblem } from './validate.ts';
+import { amendProblem, checkConfig, MAX_ICEBERG_SLICES, placeProblem, refProblem } from './validate.ts';
 import type {
   AmendCommand,
   BookCommand,
@@ -44,6 +57,11 @@ export class OrderBook implements MatchingEngine {
   private readonly open: OpenOrders;
   private readonly levels = new LevelTable();
   private readonly expiries = new Expiries();
+  /** Pending trailing stops by anchor, per side. */
+  private readonly buyTrails = new TrailGroups(true);
+  private readonly sellTrails = new TrailGroups(false);
+  /** Ids of trailing stops moved in this command (its `trailed` events, types.ts). */
+  private moved: number[] = [];
   /** Slots of stops triggered in this command, executed in order once the current order is done. */
   private triggered: number[] = [];
   private events: BookEvent[] = [];
@@ -88,8 +106,33 @@ export class OrderBook implements MatchingEngine {
     if (this.open.size >= this.config.maxOrders) {
       return this.reject('place', cmd.orderId, 'overloaded', 'the book holds its maximum number of orders');
     }
-    const flags = packFlags(cmd.side, cmd.type, cmd.tif, cmd.postOnly, cmd.stp);
-    const price = cmd.price ?? 0;
+    const trailing = cmd.type === 'trailing_stop';
+    const flags = packFlags(
+      cmd.side,
+      cmd.type,
+      cmd.tif,
+      cmd.postOnly,
+      cmd.stp,
+      cmd.limitOffset !== undefined,
+    );
+    let price = cmd.price ?? 0;
+    let stopPrice = cmd.stopPrice ?? 0;
+    let trail: Trail | undefined;
+    if (trailing) {
+      if (this.lastPrice === null) {
+        return this.reject(
+          'place',
+          cmd.orderId,
+          'bad_request',
+          'no last trade price for a trailing stop to trail',
+        );
+      }
+      const bps = cmd.trailingBps !== undefined;
+      const offset = cmd.trailingBps ?? cmd.trailingOffset!;
+      trail = { offset, bps, limitOffset: cmd.limitOffset, anchor: this.lastPrice, active: false };
+      stopPrice = trailStop(trail, cmd.side === 'buy');
+      if (cmd.limitOffset !== undefined) price = trailLimit(stopPrice, cmd.limitOffset, cmd.side === 'buy');
+    }
     if (!isStop(flags)) {
       if (cmd.postOnly && this.crosses(flags, price)) {
         return this.reject('place', cmd.orderId, 'would_match', 'a post-only order would take liquidity');
@@ -107,11 +150,10 @@ export class OrderBook implements MatchingEngine {
       orderType: cmd.type,
       tif: cmd.tif,
       qty: cmd.qty,
-      price: cmd.price,
-      stopPrice: cmd.stopPrice,
+      price: trail?.limitOffset === undefined ? cmd.price : price,
+      stopPrice: trailing ? stopPrice : cmd.stopPrice,
       quoteBudget: cmd.quoteBudget,
     });
-    const stopPrice = cmd.stopPrice ?? 0;
     const slot = this.store.allocate(
       cmd.orderId,
       cmd.userId,
@@ -124,9 +166,14 @@ export class OrderBook implements MatchingEngine {
       // A market buy spends its budget at once (settle below); a stop keeps it until it triggers.
       isStop(flags) ? (cmd.quoteBudget ?? 0) : 0,
       cmd.expireAt ?? 0,
+      cmd.displayQty ?? 0,
     );
     // Pushed whether or not it will rest: an entry whose order is gone by then is skipped.
     if (cmd.expireAt !== undefined) this.expiries.push(cmd.expireAt, cmd.orderId);
+    if (trail !== undefined) {
+      this.store.trail.set(slot, trail);
+      this.store.flags[slot]! |= HAS_SPARSE;
+    }
     if (!isStop(flags)) {
       this.settle(slot, false, cmd.quoteBudget);
     } else if (this.lastPrice !== null && this.stopsOf(flags).reaches(stopPrice, this.lastPrice)) {
@@ -135,6 +182,7 @@ export class OrderBook implements MatchingEngine {
     } else {
       this.open.add(slot);
       this.stopsOf(flags).append(slot, stopPrice);
+      if (trail !== undefined) this.trailsOf(flags).join(slot, trail);
       this.events.push({ type: 'pending', orderId: cmd.orderId, side: cmd.side, stopPrice });
     }
     this.drainTriggered();
@@ -202,14 +250,32 @@ export class OrderBook implements MatchingEngine {
     if (book !== this.bids && book !== this.asks) {
       return this.reject('amend', cmd.orderId, 'bad_request', 'a pending stop order cannot be amended');
     }
-    const filled = s.qty[slot]! - s.remaining[slot]!;
+    const filled = s.qty[slot]! - s.remainingOf(slot);
     const qty = cmd.qty ?? s.qty[slot]!;
     const price = cmd.price ?? s.price[slot]!;
     if (qty <= filled) {
       return this.reject('amend', cmd.orderId, 'bad_request', `qty must exceed the filled ${filled} lots`);
     }
+    const display = (flags & HAS_SPARSE) === 0 ? undefined : s.display.get(slot);
+    if (display !== undefined && display * MAX_ICEBERG_SLICES < qty) {
+      return this.reject(
+        'amend',
+        cmd.orderId,
+        'bad_request',
+        `an iceberg's qty is at most ${MAX_ICEBERG_SLICES} slices`,
+      );
+    }
     if (price === s.price[slot] && qty <= s.qty[slot]!) {
-      if (qty < s.qty[slot]!) book.reduce(slot, s.qty[slot]! - qty);
+      const hidden = s.hidden.get(slot);
+      if (hidden === undefined) {
+        if (qty < s.qty[slot]!) book.reduce(slot, s.qty[slot]! - qty);
+      } else {
+        // An iceberg gives up hidden lots first: its slice shrinks only below the new remaining.
+        const remaining = qty - filled;
+        const shown = Math.min(s.remaining[slot]!, remaining);
+        if (shown < s.remaining[slot]!) book.reduce(slot, s.remaining[slot]! - shown);
+        s.hidden.set(slot, remaining - shown);
+      }
       s.qty[slot] = qty;
       this.pushAmended(slot, true);
       return this.end();
@@ -218,6 +284,7 @@ export class OrderBook implements MatchingEngine {
       return this.reject('amend', cmd.orderId, 'would_match', 'a post-only order would take liquidity');
     }
     book.unlink(slot);
+    s.hidden.delete(slot);
     s.price[slot] = price;
     s.qty[slot] = qty;
     s.remaining[slot] = qty - filled;
@@ -292,13 +359,16 @@ export class OrderBook implements MatchingEngine {
     }
     for (const o of snapshot.stops) {
       const slot = book.allocateFrom(o);
-      book.stopsOf(book.store.flags[slot]!).append(slot, o.stopPrice ?? 0);
+      const flags = book.store.flags[slot]!;
+      book.stopsOf(flags).append(slot, o.stopPrice ?? 0);
+      const trail = book.store.trail.get(slot);
+      if (trail !== undefined) book.trailsOf(flags).join(slot, trail);
     }
     return book;
   }
 
   private allocateFrom(o: OpenOrder): number {
-    const flags = packFlags(o.side, o.type, o.tif, o.postOnly, o.stp);
+    const flags = packFlags(o.side, o.type, o.tif, o.postOnly, o.stp, o.limitOffset !== undefined);
     const s = this.store;
     const slot = s.allocate(
       o.orderId,
@@ -311,7 +381,18 @@ export class OrderBook implements MatchingEngine {
       o.remaining,
       o.quoteBudget ?? 0,
       o.expireAt ?? 0,
+      o.displayQty ?? 0,
     );
+    if (o.shownQty !== undefined) {
+      s.remaining[slot] = o.shownQty;
+      s.hidden.set(slot, o.remaining - o.shownQty);
+    }
+    if (o.type === 'trailing_stop') {
+      const bps = o.trailingBps !== undefined;
+      const offset = o.trailingBps ?? o.trailingOffset!;
+      s.trail.set(slot, { offset, bps, limitOffset: o.limitOffset, anchor: o.trailAnchor!, active: false });
+      s.flags[slot]! |= HAS_SPARSE;
+    }
     if (o.expireAt !== undefined) this.expiries.push(o.expireAt, o.orderId);
     this.open.add(slot);
     return slot;
@@ -320,11 +401,54 @@ export class OrderBook implements MatchingEngine {
   private begin(): void {
     this.events = [];
     this.changes.begin();
+    if (this.moved.length !== 0) this.moved = [];
   }
 
   private end(): BookEvent[] {
+    if (this.moved.length !== 0) this.pushTrailed();
     this.changes.flush(this.events);
     return this.events;
+  }
+
+  /** One `trailed` event per trailing stop moved in this command and still pending, by orderId. */
+  private pushTrailed(): void {
+    const s = this.store;
+    const ids = [...new Set(this.moved)].sort((a, b) => a - b);
+    this.moved = [];
+    for (const orderId of ids) {
+      const slot = this.open.slotOf(orderId);
+      if (slot === undefined || s.trail.get(slot)?.active !== true) continue;
+      const stopPrice = s.stopPrice[slot]!;
+      const price = isMarketLike(s.flags[slot]!) ? undefined : s.price[slot]!;
+      this.events.push({ type: 'trailed', orderId, stopPrice, price });
+    }
+  }
+
+  private trailsOf(flags: number): TrailGroups {
+    return isSell(flags) ? this.sellTrails : this.buyTrails;
+  }
+
+  /** After a fill at `price`: pending trailing stops it moves in their favour rejoin their stop ladder. */
+  private trail(price: number): void {
+    if (this.buyTrails.movesAt(price)) this.moveTrails(this.buyTrails, this.buyStops, price);
+    if (this.sellTrails.movesAt(price)) this.moveTrails(this.sellTrails, this.sellStops, price);
+  }
+
+  private moveTrails(groups: TrailGroups, stops: PriceLadder, price: number): void {
+    const s = this.store;
+    const slots = groups.takeBeyond(price).sort((a, b) => s.orderId[a]! - s.orderId[b]!);
+    for (const slot of slots) {
+      const trail = s.trail.get(slot)!;
+      trail.anchor = price;
+      const stopPrice = trailStop(trail, groups.buys);
+      stops.unlink(slot);
+      s.stopPrice[slot] = stopPrice;
+      if (trail.limitOffset !== undefined)
+        s.price[slot] = trailLimit(stopPrice, trail.limitOffset, groups.buys);
+      stops.append(slot, stopPrice);
+      this.moved.push(s.orderId[slot]!);
+    }
+    groups.joinAll(slots, s.trail, price);
   }
 
   private reject(
@@ -379,15 +503,35 @@ export class OrderBook implements MatchingEngine {
     } else {
       if (!isOpen) this.open.add(slot);
       const price = s.price[slot]!;
+      const remaining = s.remaining[slot]!;
+      if ((flags & HAS_SPARSE) !== 0) this.hide(slot);
       (isSell(flags) ? this.asks : this.bids).append(slot, price);
-      this.events.push({
-        type: 'rested',
-        orderId: s.orderId[slot]!,
-        side: sideOf(flags),
-        price,
-        remaining: s.remaining[slot]!,
-      });
+      this.events.push({ type: 'rested', orderId: s.orderId[slot]!, side: sideOf(flags), price, remaining });
     }
+  }
+
+  /** An iceberg about to rest shows its first slice and hides the rest (no-op for other orders). */
+  private hide(slot: number): void {
+    const s = this.store;
+    const display = s.display.get(slot);
+    if (display === undefined) return;
+    const remaining = s.remaining[slot]!;
+    const shown = display < remaining ? display : remaining;
+    s.remaining[slot] = shown;
+    s.hidden.set(slot, remaining - shown);
+  }
+
+  /** A resting iceberg's hidden lots (0 for any other order). */
+  private hiddenOf(slot: number): number {
+    return (this.store.flags[slot]! & HAS_SPARSE) === 0 ? 0 : (this.store.hidden.get(slot) ?? 0);
+  }
+
+  /** An iceberg whose shown slice is used up shows its next one at the back of its level. */
+  private refill(book: PriceLadder, slot: number, hidden: number): void {
+    const display = this.store.display.get(slot)!;
+    const shown = display < hidden ? display : hidden;
+    this.store.hidden.set(slot, hidden - shown);
+    book.requeue(slot, shown);
   }
 
   /** Matches the taker against the opposite side; true when self-trade prevention canceled it. */
@@ -424,6 +568,7 @@ export class OrderBook implements MatchingEngine {
       }
       const makerRemaining = s.remaining[maker]!;
       if (makerRemaining < qty) qty = makerRemaining;
+      const hidden = this.hiddenOf(maker);
       book.reduce(maker, qty);
       s.remaining[taker]! -= qty;
       if (budget !== undefined) budget -= qty * price;
@@ -437,16 +582,21 @@ export class OrderBook implements MatchingEngine {
         price,
         qty,
         takerRemaining: s.remaining[taker]!,
-        makerRemaining: makerRemaining - qty,
+        makerRemaining: makerRemaining - qty + hidden,
       });
       if (makerRemaining === qty) {
-        book.unlink(maker);
-        this.open.remove(maker);
-        s.release(maker);
+        if (hidden > 0) {
+          this.refill(book, maker, hidden);
+        } else {
+          book.unlink(maker);
+          this.open.remove(maker);
+          s.release(maker);
+        }
       }
       this.lastPrice = price;
       this.triggerStops(this.buyStops, price);
       this.triggerStops(this.sellStops, price);
+      if (this.buyTrails.size + this.sellTrails.size !== 0) this.trail(price);
     }
     return false;
   }
@@ -458,13 +608,16 @@ export class OrderBook implements MatchingEngine {
   private decrement(book: PriceLadder, taker: number, maker: number): boolean {
     const s = this.store;
     const takerRemaining = s.remaining[taker]!;
+    // An iceberg maker meets the taker with its shown slice.
     const makerRemaining = s.remaining[maker]!;
+    const hidden = this.hiddenOf(maker);
     const d = takerRemaining < makerRemaining ? takerRemaining : makerRemaining;
-    if (makerRemaining === d) {
+    if (makerRemaining === d && hidden === 0) {
       this.cancelOpen(maker, 'self_trade');
     } else {
       book.reduce(maker, d);
       s.qty[maker]! -= d;
+      if (makerRemaining === d) this.refill(book, maker, hidden);
       this.pushDecremented(maker, d);
     }
     if (takerRemaining === d) {
@@ -484,7 +637,7 @@ export class OrderBook implements MatchingEngine {
       orderId: s.orderId[slot]!,
       userId: s.userId[slot]!,
       qty,
-      remaining: s.remaining[slot]!,
+      remaining: s.remainingOf(slot),
     });
   }
 
@@ -493,6 +646,8 @@ export class OrderBook implements MatchingEngine {
     while (level !== undefined && stops.reaches(level.price, lastPrice)) {
       const slot = level.head;
       stops.unlink(slot);
+      const flags = this.store.flags[slot]!;
+      if (isTrailing(flags)) this.trailsOf(flags).leave(slot, this.store.trail.get(slot)!);
       this.triggered.push(slot);
       const orderId = this.store.orderId[slot]!;
       this.events.push({ type: 'triggered', orderId, stopPrice: this.store.stopPrice[slot]!, lastPrice });
@@ -519,19 +674,25 @@ export class OrderBook implements MatchingEngine {
     let budget = quoteBudget;
     let needed = qty;
     let lastPrice = 0;
-    for (const level of book.levels()) {
+    for (let level = book.front; level !== undefined; level = level.worse) {
       if (!anyPrice && !book.reaches(level.price, limit)) return false;
-      for (let maker = level.head; maker !== NONE; maker = s.next[maker]!) {
+      // Icebergs' hidden lots come after the level's makers (their refills join its back): once
+      // the makers are walked, they are one more maker of the same price (NONE below).
+      let hiddenHere = 0;
+      for (let maker = level.head; ; maker = s.next[maker]!) {
+        const isHidden = maker === NONE;
+        if (isHidden && hiddenHere === 0) break;
         let take = needed;
         if (budget !== undefined) {
           take = lotsAffordable(budget, level.price);
           if (take === 0) return budgetOnly;
         }
-        if (s.userId[maker] === userId) {
+        if (!isHidden && s.userId[maker] === userId) {
           if (skipOwn) continue;
           return false;
         }
-        const makerRemaining = s.remaining[maker]!;
+        if (!isHidden) hiddenHere += this.hiddenOf(maker);
+        const makerRemaining = isHidden ? hiddenHere : s.remaining[maker]!;
         if (needed < take) take = needed;
         // The budget runs out on this maker: less than one lot at its price is left.
         if (take < makerRemaining && take < needed) return budgetOnly;
@@ -540,6 +701,7 @@ export class OrderBook implements MatchingEngine {
         if (needed === 0) return true;
         if (budget !== undefined) budget -= take * level.price;
         lastPrice = level.price;
+        if (isHidden) break;
       }
     }
     // The side ran out: a budget-only order is complete when what is left of its budget cannot buy
@@ -565,6 +727,8 @@ export class OrderBook implements MatchingEngine {
   /** Cancels an open order resting on a level or waiting as a stop. */
   private cancelOpen(slot: number, reason: CancelReason): void {
     this.ladderOf(slot).unlink(slot);
+    const flags = this.store.flags[slot]!;
+    if (isTrailing(flags)) this.trailsOf(flags).leave(slot, this.store.trail.get(slot)!);
     this.finish(slot, true, reason);
   }
 
@@ -581,7 +745,7 @@ export class OrderBook implements MatchingEngine {
       type: 'canceled',
       orderId: s.orderId[slot]!,
       userId: s.userId[slot]!,
-      remaining: s.remaining[slot]!,
+      remaining: s.remainingOf(slot),
       reason,
     });
   }
@@ -593,7 +757,7 @@ export class OrderBook implements MatchingEngine {
       orderId: s.orderId[slot]!,
       price: s.price[slot]!,
       qty: s.qty[slot]!,
-      remaining: s.remaining[slot]!,
+      remaining: s.remainingOf(slot),
       priorityKept,
     });
   }
@@ -603,7 +767,18 @@ export class OrderBook implements MatchingEngine {
   }
 }
 
-/** floor(budget / price), exact for any safe integers (a float quotient can round up across an integer). */
+/** Below this, q × price (q the float quotient, at most budget / price + 1) is exact in a double. */
+const EXACT_PRODUCTS = 2 ** 52;
+
+/**
+ * floor(budget / price), exact for any safe integers. The rounded float quotient is the true one or
+ * one more (it can round up across an integer, never down past one), which q × price > budget
+ * detects while that product is exact; above that, BigInt (a microsecond an allocation, so only there).
+ */
 function lotsAffordable(budget: number, price: number): number {
+  if (budget < EXACT_PRODUCTS) {
+    const q = Math.floor(budget / price);
+    return q * price > budget ? q - 1 : q;
+  }
   return Number(BigInt(budget) / BigInt(price));
 }

@@ -1,5 +1,26 @@
-import { isMarketLike, isPostOnly, isStop, sideOf, stpOf, tifOf, typeOf } from './flags.ts';
+import {
+  HAS_SPARSE,
+  isMarketLike,
+  isTrailing,
+  isPostOnly,
+  isStop,
+  sideOf,
+  stpOf,
+  tifOf,
+  typeOf,
+} from './flags.ts';
 import type { OpenOrder } from './types.ts';
+
+/** A trailing stop's rule (types.ts, Trailing stops) and its anchor. */
+export interface Trail {
+  /** Ticks, or basis points of the anchor when `bps`. */
+  readonly offset: number;
+  readonly bps: boolean;
+  readonly limitOffset: number | undefined;
+  anchor: number;
+  /** Pending and trailing (false once triggered). */
+  active: boolean;
+}
 
 /** "No slot": the end of a list, or an order that is on no level. */
 export const NONE = -1;
@@ -40,6 +61,14 @@ export class OrderStore {
    */
   readonly budget = new Map<number, number>();
   readonly expireAt = new Map<number, number>();
+  /**
+   * An iceberg's largest slice, and while it rests its hidden part: for a resting iceberg
+   * `remaining` is the shown slice (what its level counts), remaining + hidden its whole remaining.
+   */
+  readonly display = new Map<number, number>();
+  readonly hidden = new Map<number, number>();
+  /** A trailing stop's rule and anchor (set by the book, which also sets HAS_SPARSE for it). */
+  readonly trail = new Map<number, Trail>();
 
   private capacity = INITIAL_CAPACITY;
   private used = 0;
@@ -60,6 +89,7 @@ export class OrderStore {
     remaining: number,
     budget: number,
     expireAt: number,
+    display = 0,
   ): number {
     let slot = this.freeHead;
     if (slot !== NONE) this.freeHead = this.next[slot]!;
@@ -70,13 +100,14 @@ export class OrderStore {
     this.orderId[slot] = orderId;
     this.userId[slot] = userId;
     this.clientOrderId[slot] = clientOrderId;
-    this.flags[slot] = flags;
+    this.flags[slot] = budget > 0 || expireAt > 0 || display > 0 ? flags | HAS_SPARSE : flags;
     this.price[slot] = price;
     this.stopPrice[slot] = stopPrice;
     this.qty[slot] = qty;
     this.remaining[slot] = remaining;
     if (budget > 0) this.budget.set(slot, budget);
     if (expireAt > 0) this.expireAt.set(slot, expireAt);
+    if (display > 0) this.display.set(slot, display);
     this.level[slot] = NONE;
     this.prev[slot] = this.next[slot] = this.userPrev[slot] = this.userNext[slot] = NONE;
     return slot;
@@ -85,10 +116,21 @@ export class OrderStore {
   release(slot: number): void {
     this.userId[slot] = '';
     this.clientOrderId[slot] = undefined;
-    if (this.budget.size !== 0) this.budget.delete(slot);
-    if (this.expireAt.size !== 0) this.expireAt.delete(slot);
+    if ((this.flags[slot]! & HAS_SPARSE) !== 0) {
+      this.budget.delete(slot);
+      this.expireAt.delete(slot);
+      this.display.delete(slot);
+      this.hidden.delete(slot);
+      this.trail.delete(slot);
+    }
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
+  }
+
+  /** The order's whole remaining: for a resting iceberg its shown slice plus its hidden part. */
+  remainingOf(slot: number): number {
+    const remaining = this.remaining[slot]!;
+    return (this.flags[slot]! & HAS_SPARSE) === 0 ? remaining : remaining + (this.hidden.get(slot) ?? 0);
   }
 
   toOpenOrder(slot: number): OpenOrder {
@@ -102,7 +144,7 @@ export class OrderStore {
       postOnly: isPostOnly(flags),
       stp: stpOf(flags),
       qty: this.qty[slot]!,
-      remaining: this.remaining[slot]!,
+      remaining: this.remainingOf(slot),
     };
     const clientOrderId = this.clientOrderId[slot];
     if (clientOrderId !== undefined) open.clientOrderId = clientOrderId;
@@ -112,6 +154,16 @@ export class OrderStore {
     if (budget !== undefined) open.quoteBudget = budget;
     const expireAt = this.expireAt.get(slot);
     if (expireAt !== undefined) open.expireAt = expireAt;
+    const display = this.display.get(slot);
+    if (display !== undefined) open.displayQty = display;
+    if (this.hidden.has(slot)) open.shownQty = this.remaining[slot]!;
+    if (isTrailing(flags)) {
+      const trail = this.trail.get(slot)!;
+      if (trail.bps) open.trailingBps = trail.offset;
+      else open.trailingOffset = trail.offset;
+      if (trail.limitOffset !== undefined) open.limitOffset = trail.limitOffset;
+      open.trailAnchor = trail.anchor;
+    }
     return open;
   }
 

@@ -20,6 +20,9 @@ export class Level {
   /** Batch in which this level was first noted, and its total then (LevelChanges.beginBatch). */
   batchNotedIn = -1;
   batchBefore = 0;
+  /** Neighbours in its ladder's priority order: walking and dropping the front cost no tree search. */
+  better: Level | undefined = undefined;
+  worse: Level | undefined = undefined;
 
   constructor(
     /** Its index in the book's level table: what an order's `level` column holds. */
@@ -91,7 +94,7 @@ export class PriceLadder {
       level = this.table.create(price, this);
       this.byPrice.set(price, level);
       this.sorted.set(price, level);
-      if (this.front === undefined || this.reaches(price, this.front.price)) this.front = level;
+      this.linkLevel(level);
     }
     this.changes?.note(level);
     s.level[slot] = level.index;
@@ -127,18 +130,61 @@ export class PriceLadder {
     level.total -= qty;
   }
 
+  /** Links a new level between its neighbours in priority order (the tree already holds it). */
+  private linkLevel(level: Level): void {
+    const front = this.front;
+    if (front === undefined || this.reaches(level.price, front.price)) {
+      level.worse = front;
+      if (front !== undefined) front.better = level;
+      this.front = level;
+      return;
+    }
+    // The tree's order is priority order: its "lower" neighbour is the better level.
+    const better = this.sorted.nextLowerPair(level.price)![1];
+    level.better = better;
+    level.worse = better.worse;
+    if (better.worse !== undefined) better.worse.better = level;
+    better.worse = level;
+  }
+
+  /**
+   * Moves the order to the back of its level with `qty` more remaining (an iceberg's next slice,
+   * after its shown one reached 0): the level stays, its total grows by qty.
+   */
+  requeue(slot: number, qty: number): void {
+    const s = this.store;
+    const level = this.table.get(s.level[slot]!);
+    this.changes?.note(level);
+    const next = s.next[slot]!;
+    if (next !== NONE) {
+      const prev = s.prev[slot]!;
+      if (prev === NONE) level.head = next;
+      else s.next[prev] = next;
+      s.prev[next] = prev;
+      s.prev[slot] = level.tail;
+      s.next[slot] = NONE;
+      s.next[level.tail] = slot;
+      level.tail = slot;
+    }
+    s.remaining[slot]! += qty;
+    level.total += qty;
+  }
+
   private dropLevel(level: Level): void {
     this.byPrice.delete(level.price);
     this.sorted.delete(level.price);
-    if (this.front === level) this.front = this.sorted.nextHigherPair(level.price)?.[1];
+    const { better, worse } = level;
+    if (better === undefined) this.front = worse;
+    else better.worse = worse;
+    if (worse !== undefined) worse.better = better;
+    level.better = level.worse = undefined;
     this.table.release(level);
   }
 
   /** Levels in priority order from the front; stops after `limit` levels when limit > 0. */
   *levels(limit = 0): Generator<Level> {
-    if (this.front === undefined) return;
     let n = 0;
-    for (const [, level] of this.sorted.entries(this.front.price)) {
+    for (let level = this.front; level !== undefined; level = level.worse) {
       yield level;
       if (++n === limit) return;
     }
@@ -147,7 +193,11 @@ export class PriceLadder {
   /** Best `n` levels as [price, total]; n = 0 gives all. */
   depth(n: number): [number, number][] {
     const out: [number, number][] = [];
-    for (const level of this.levels(n)) out.push([level.price, level.total]);
+    let count = 0;
+    for (let level = this.front; level !== undefined && (n === 0 || count < n); level = level.worse) {
+      out.push([level.price, level.total]);
+      count++;
+    }
     return out;
   }
 

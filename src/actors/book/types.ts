@@ -15,13 +15,19 @@
  *      market/stop_market; `stopPrice` missing on stop types or present on others; a non-positive or
  *      unsafe price/stopPrice/quoteBudget; `postOnly` on a type other than limit/stop_limit or with a
  *      tif other than GTC/GTD; `quoteBudget` on anything but a `market` or `stop_market` buy;
- *      tif GTD without a positive safe integer `expireAt`, or `expireAt` with another tif.
+ *      tif GTD without a positive safe integer `expireAt`, or `expireAt` with another tif;
+ *      `displayQty` not a positive safe integer, above qty, below qty / 1000 (MAX_ICEBERG_SLICES), or
+ *      on anything but a GTC/GTD limit or stop_limit; a `trailing_stop` without exactly one of
+ *      `trailingOffset` (ticks) and `trailingBps` (1..10000), with a price or stopPrice of its own,
+ *      or a negative or unsafe `limitOffset`; any of these three on another type; `postOnly` on a
+ *      trailing_stop without limitOffset; a quoteBudget on one with limitOffset.
  *   2. `duplicate_client_order_id`: the user already has an open order (resting or pending stop) in
  *      this book with the same clientOrderId.
  *   3. `overloaded`: the book already holds `maxOrders` open orders (resting + pending stops).
  *   4. `would_match`: a post-only limit whose price would match: buy >= best ask, sell <= best bid (any
  *      owner).
  *   5. `fok_unfilled`: a FOK limit or market order that could not fill completely (see FOK below).
+ *   6. `bad_request`: a trailing_stop while the book has no last trade price (nothing to trail).
  *   Rules 3–5 apply whether or not the order would rest. A stop that triggers at once is accepted
  *   and then follows the triggered-order rules below.
  * Otherwise `accepted`, then execution:
@@ -85,7 +91,7 @@
  * Amend (a resting order of the user, by orderId or clientOrderId). Checked in this order: `bad_request`
  * when neither qty nor price is given, or a given one is not a positive safe integer, or qty is above
  * maxQty; `not_found` as for cancel; `bad_request` when the order is a pending stop or qty (the new
- * total quantity) does not exceed the filled quantity. Same price (or none) and qty not higher: priority kept, remaining
+ * total quantity) does not exceed the filled quantity, or (an iceberg) exceeds 1000 × displayQty. Same price (or none) and qty not higher: priority kept, remaining
  * reduced in place (`amended` with priorityKept true). A new price or a higher qty loses priority:
  * if post-only and the new price crosses, `rejected` `would_match` and nothing changes; otherwise
  * `amended` (priorityKept false), the order leaves its level and re-enters as an aggressive GTC
@@ -93,13 +99,42 @@
  *
  * A triggered stop_limit that rests keeps type `stop_limit` and its stopPrice in OpenOrder.
  *
+ * Iceberg (`displayQty`). An iceberg takes liquidity like any limit, with all it has. When it rests
+ * it shows a slice of min(displayQty, remaining) on its level and hides the rest: level totals (and
+ * so every `level` event, depth and snapshot level) count only the shown slice; the order's own
+ * events (rested, fill, canceled, amended, decremented) report its whole remaining. When a fill
+ * takes the last of the shown slice and some is hidden, the next slice of min(displayQty, hidden)
+ * joins the back of the same level (time priority lost per slice), within the same match: a taker
+ * that goes on meets the level's other makers first, then the new slice. FOK counts the hidden parts
+ * of a level's icebergs after its other makers (where matching would meet them). STP decrement
+ * against an iceberg maker takes d = min(taker remaining, shown slice); the maker is canceled when
+ * that was all it had, else reduced (a shown slice brought to 0 refills as above). Amend keeping
+ * priority reduces the hidden part first (shown = min(shown, new remaining)); an amend that loses
+ * priority re-enters with its whole remaining and rests a fresh slice. OpenOrder carries
+ * `displayQty`, and `shownQty` (the current slice) while it rests.
+ *
+ * Trailing stops (`trailing_stop`). The stop trails an anchor: the last trade price at placement,
+ * then the best trade price in the order's favour since (lowest for a buy, highest for a sell).
+ * The trailing distance is trailingOffset, or max(1, floor(anchor × trailingBps / 10000)); the
+ * stopPrice is anchor + distance (buy) or max(1, anchor − distance) (sell); with limitOffset it
+ * executes as a limit at stopPrice + limitOffset (buy) or max(1, stopPrice − limitOffset) (sell),
+ * else as a market order (a buy with its quote budget). It waits among the pending stops at its
+ * current stopPrice and triggers under the stop rules above (a move against it by the distance).
+ * Moves happen on fills only (the book's trades, so replay moves it the same way): after each fill
+ * at p, and after the stops p triggers, every pending buy trailing stop with anchor > p (sell:
+ * anchor < p) takes anchor p, its new stopPrice (and price) and rejoins the back of its new stop
+ * level, those moved by one fill in orderId order. At the end of a command each order moved in it
+ * and still pending gets one `trailed` event with its current stopPrice (and price), in orderId
+ * order, before the level events. A triggered trailing stop keeps type `trailing_stop`; OpenOrder
+ * carries trailingOffset or trailingBps, limitOffset and `trailAnchor`.
+ *
  * Level changes. At the end of every command, one `level` event per price level whose total differs
  * from its total before the command (0 when it disappeared), sorted buys first (price descending)
  * then sells (price ascending). Pending stops are not on levels.
  */
 
 export type Side = 'buy' | 'sell';
-export type OrderType = 'limit' | 'market' | 'stop_limit' | 'stop_market';
+export type OrderType = 'limit' | 'market' | 'stop_limit' | 'stop_market' | 'trailing_stop';
 export type TimeInForce = 'GTC' | 'IOC' | 'FOK' | 'GTD';
 export type SelfTradePrevention = 'cancel_taker' | 'cancel_maker' | 'cancel_both' | 'decrement';
 
@@ -138,6 +173,13 @@ export interface PlaceCommand {
   readonly quoteBudget?: number | undefined;
   /** GTD only (required there): the time (ms since epoch) from which an `expire` command cancels it. */
   readonly expireAt?: number | undefined;
+  /** Iceberg: show at most this many lots on the book while resting (limit and stop_limit, GTC/GTD). */
+  readonly displayQty?: number | undefined;
+  /** trailing_stop: the trailing distance in ticks, or in basis points of the anchor (one of them). */
+  readonly trailingOffset?: number | undefined;
+  readonly trailingBps?: number | undefined;
+  /** trailing_stop: once triggered, a limit this many ticks beyond the stopPrice (none: market). */
+  readonly limitOffset?: number | undefined;
 }
 
 /** Names an order by id, or by the user's clientOrderId when orderId is absent. */
@@ -240,6 +282,14 @@ export interface CanceledEvent {
   readonly reason: CancelReason;
 }
 
+/** A pending trailing stop moved in this command: its stopPrice now (and its limit price, with limitOffset). */
+export interface TrailedEvent {
+  readonly type: 'trailed';
+  readonly orderId: number;
+  readonly stopPrice: number;
+  readonly price?: number | undefined;
+}
+
 /** STP `decrement` reduced this order by `qty` (qty and remaining alike); nothing traded. */
 export interface DecrementedEvent {
   readonly type: 'decremented';
@@ -277,6 +327,7 @@ export type BookEvent =
   | CanceledEvent
   | AmendedEvent
   | DecrementedEvent
+  | TrailedEvent
   | LevelEvent;
 
 /** An open order as the book holds it: resting on a level, or a pending stop. */
@@ -299,6 +350,15 @@ export interface OpenOrder {
   readonly quoteBudget?: number | undefined;
   /** A GTD order's expiry, ms since epoch. */
   readonly expireAt?: number | undefined;
+  /** An iceberg's largest shown slice. */
+  readonly displayQty?: number | undefined;
+  /** A resting iceberg's shown slice (what its level counts of it); the rest of `remaining` is hidden. */
+  readonly shownQty?: number | undefined;
+  readonly trailingOffset?: number | undefined;
+  readonly trailingBps?: number | undefined;
+  readonly limitOffset?: number | undefined;
+  /** A trailing stop's anchor: the best trade price in its favour since placement (frozen once triggered). */
+  readonly trailAnchor?: number | undefined;
 }
 
 export interface BookConfig {

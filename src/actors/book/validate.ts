@@ -1,18 +1,28 @@
 import type { AmendCommand, BookConfig, OrderRef, PlaceCommand } from './types.ts';
 
+/**
+ * Most slices an iceberg may need (ceil(qty / displayQty)): every slice is a fill and a requeue for
+ * the taker that meets it, so a tiny slice of a huge order would make one match unbounded.
+ */
+export const MAX_ICEBERG_SLICES = 1000;
+
 const isPositiveInt = (n: number | undefined): n is number => Number.isSafeInteger(n) && n! > 0;
 
 /** Why a placement is malformed (`bad_request`), or undefined when it is well formed. */
 export function placeProblem(cmd: Omit<PlaceCommand, 'orderId'>, config: BookConfig): string | undefined {
   if (!isPositiveInt(cmd.qty)) return 'qty must be a positive whole number of lots';
   if (cmd.qty > config.maxQty) return `qty exceeds the maximum of ${config.maxQty} lots`;
+  const trailing = cmd.type === 'trailing_stop';
   const hasLimit = cmd.type === 'limit' || cmd.type === 'stop_limit';
   const isStopType = cmd.type === 'stop_limit' || cmd.type === 'stop_market';
   if (hasLimit && !isPositiveInt(cmd.price)) return `${cmd.type} orders need a positive price`;
   if (!hasLimit && cmd.price !== undefined) return `${cmd.type} orders take no price`;
   if (isStopType && !isPositiveInt(cmd.stopPrice)) return `${cmd.type} orders need a positive stopPrice`;
   if (!isStopType && cmd.stopPrice !== undefined) return `${cmd.type} orders take no stopPrice`;
-  if (cmd.postOnly && !hasLimit) return 'postOnly applies to limit orders only';
+  const trailProblem = trailingProblem(cmd);
+  if (trailProblem !== undefined) return trailProblem;
+  const limited = hasLimit || (trailing && cmd.limitOffset !== undefined);
+  if (cmd.postOnly && !limited) return 'postOnly applies to limit orders only';
   if (cmd.postOnly && cmd.tif !== 'GTC' && cmd.tif !== 'GTD') return 'postOnly orders must be GTC or GTD';
   if ((cmd.tif === 'GTD') !== (cmd.expireAt !== undefined)) {
     return cmd.tif === 'GTD' ? 'GTD orders need expireAt' : 'expireAt applies to GTD orders only';
@@ -20,11 +30,46 @@ export function placeProblem(cmd: Omit<PlaceCommand, 'orderId'>, config: BookCon
   if (cmd.expireAt !== undefined && !isPositiveInt(cmd.expireAt)) {
     return 'expireAt must be a positive whole number of milliseconds';
   }
+  if (cmd.displayQty !== undefined) {
+    if (!hasLimit || (cmd.tif !== 'GTC' && cmd.tif !== 'GTD')) {
+      return 'displayQty applies to GTC and GTD limit and stop_limit orders only';
+    }
+    if (!isPositiveInt(cmd.displayQty)) return 'displayQty must be a positive whole number of lots';
+    if (cmd.displayQty > cmd.qty) return 'displayQty cannot exceed qty';
+    if (cmd.displayQty * MAX_ICEBERG_SLICES < cmd.qty) {
+      return `displayQty must be at least 1/${MAX_ICEBERG_SLICES} of qty`;
+    }
+  }
   if (cmd.quoteBudget !== undefined) {
-    if ((cmd.type !== 'market' && cmd.type !== 'stop_market') || cmd.side !== 'buy') {
+    const spends = cmd.type === 'market' || cmd.type === 'stop_market' || (trailing && !limited);
+    if (!spends || cmd.side !== 'buy') {
       return 'a quote budget applies to market and stop_market buys only';
     }
     if (!isPositiveInt(cmd.quoteBudget)) return 'quoteBudget must be a positive whole number';
+  }
+  return undefined;
+}
+
+/** The trailing_stop rules of placement rule 1 (types.ts). */
+function trailingProblem(cmd: Omit<PlaceCommand, 'orderId'>): string | undefined {
+  const { trailingOffset, trailingBps, limitOffset } = cmd;
+  if (cmd.type !== 'trailing_stop') {
+    const given = trailingOffset !== undefined || trailingBps !== undefined || limitOffset !== undefined;
+    return given
+      ? 'trailingOffset, trailingBps and limitOffset apply to trailing_stop orders only'
+      : undefined;
+  }
+  if ((trailingOffset === undefined) === (trailingBps === undefined)) {
+    return 'a trailing_stop needs one of trailingOffset and trailingBps';
+  }
+  if (trailingOffset !== undefined && !isPositiveInt(trailingOffset)) {
+    return 'trailingOffset must be a positive whole number of ticks';
+  }
+  if (trailingBps !== undefined && (!isPositiveInt(trailingBps) || trailingBps > 10_000)) {
+    return 'trailingBps must be a whole number from 1 to 10000';
+  }
+  if (limitOffset !== undefined && (!Number.isSafeInteger(limitOffset) || limitOffset < 0)) {
+    return 'limitOffset must be a whole number of ticks, 0 or more';
   }
   return undefined;
 }

@@ -13,6 +13,7 @@ import {
 } from '../../../machines/marketLifecycle.ts';
 import { acceptsOrder, type OrderAction } from '../../../machines/marketLifecyclePolicy.ts';
 import { OrderBook } from '../book/orderBook.ts';
+import { trailLimit, trailStop } from '../book/trails.ts';
 import type {
   AmendCommand,
   BookCommand,
@@ -492,6 +493,9 @@ export class MarketActor {
         // PROTOCOL v1.1 "More order types": the budget of these two is what they lock.
         if (command.side === 'buy' && command.quoteBudget === undefined) {
           if (command.type === 'stop_market') return 'a stop_market buy needs quoteQty (its budget)';
+          if (command.type === 'trailing_stop' && command.limitOffset === undefined) {
+            return 'a trailing_stop buy without a limit offset needs quoteQty (its budget)';
+          }
           if (command.type === 'market' && command.tif === 'FOK') {
             return 'a FOK market buy needs quoteQty (its budget)';
           }
@@ -556,7 +560,7 @@ export class MarketActor {
       budget ??= funds.budgetFor(this.options.ledger.balance(command.userId, asset).available);
       need = funds.budgetNeed(budget);
     } else {
-      need = settlement.need(command.side, command.price ?? 0, command.qty);
+      need = settlement.need(command.side, this.initialPrice(command) ?? 0, command.qty);
     }
     if (need === 0n || !settlement.lock(command.userId, asset, need, postings)) {
       return fail('insufficient_funds', `not enough ${asset} available for this order`);
@@ -566,8 +570,9 @@ export class MarketActor {
     settlement.terms.set(orderId, {
       userId: command.userId,
       side: command.side,
-      price: command.price ?? 0,
+      price: this.initialPrice(command) ?? 0,
       locked: marketBuy ? need : 0n,
+      ...(command.type === 'trailing_stop' ? { qty: command.qty } : {}),
     });
     const events = this.book.place(bookCommand);
     this.pushReplay(bookCommand, events);
@@ -579,6 +584,25 @@ export class MarketActor {
     }
     settlement.apply(events, postings);
     return { ok: true, seq: this.seq, orderId, events };
+  }
+
+  /**
+   * The limit price an order locks for: its own, or a trailing stop's first limit (from the book's
+   * last price, as the book will compute it; none without a last price, which the book refuses).
+   */
+  private initialPrice(command: Extract<MarketCommand, { kind: 'place' }>): number | undefined {
+    if (command.type !== 'trailing_stop') return command.price;
+    const anchor = this.book.lastPrice;
+    if (command.limitOffset === undefined || anchor === null) return undefined;
+    const buy = command.side === 'buy';
+    const trail = {
+      offset: command.trailingBps ?? command.trailingOffset ?? 1,
+      bps: command.trailingBps !== undefined,
+      limitOffset: command.limitOffset,
+      anchor,
+      active: false,
+    };
+    return trailLimit(trailStop(trail, buy), command.limitOffset, buy);
   }
 
   private amend(command: Extract<MarketCommand, { kind: 'amend' }>, postings: Posting[]): CommandResult {
@@ -667,8 +691,11 @@ export class MarketActor {
  * Market and stop_market buys lock a quote budget (a market buy without one gets the available
  * balance as its budget; a stop_market buy must bring one) instead of price × qty.
  */
-function isBudgeted(command: Pick<PlaceCommand, 'type' | 'side'>): boolean {
-  return command.side === 'buy' && (command.type === 'market' || command.type === 'stop_market');
+function isBudgeted(command: Pick<PlaceCommand, 'type' | 'side' | 'limitOffset'>): boolean {
+  const trailingMarket = command.type === 'trailing_stop' && command.limitOffset === undefined;
+  return (
+    command.side === 'buy' && (command.type === 'market' || command.type === 'stop_market' || trailingMarket)
+  );
 }
 
 /** Commands a user sends about orders (the lifecycle's and the scheduler's `expire` aside). */
@@ -712,6 +739,10 @@ function toBookPlace(
     stp: command.stp,
     quoteBudget,
     expireAt: command.expireAt,
+    displayQty: command.displayQty,
+    trailingOffset: command.trailingOffset,
+    trailingBps: command.trailingBps,
+    limitOffset: command.limitOffset,
   };
 }
 

@@ -10,6 +10,8 @@ export interface OrderTerms {
   price: number;
   /** Market and stop_market buys only: quote still locked for it (what is left of its budget). */
   locked: bigint;
+  /** Trailing stops: their qty (a pending stop's remaining), for the lock a move releases. */
+  readonly qty?: number;
 }
 
 /**
@@ -41,7 +43,8 @@ export class Settlement {
     for (const o of open) {
       // A pending stop_market buy holds its whole budget: it spends nothing before it triggers.
       const locked = o.quoteBudget === undefined ? 0n : this.funds.budgetNeed(o.quoteBudget);
-      this.terms.set(o.orderId, { userId: o.userId, side: o.side, price: o.price ?? 0, locked });
+      const trailing = o.type === 'trailing_stop' ? { qty: o.qty } : {};
+      this.terms.set(o.orderId, { userId: o.userId, side: o.side, price: o.price ?? 0, locked, ...trailing });
     }
   }
 
@@ -50,7 +53,20 @@ export class Settlement {
       if (event.type === 'fill') this.fill(event, postings);
       else if (event.type === 'canceled') this.release(event.orderId, event.remaining, postings);
       else if (event.type === 'decremented') this.releasePart(event.orderId, event.qty, postings);
+      else if (event.type === 'trailed') this.retrail(event.orderId, event.price, postings);
     }
+  }
+
+  /**
+   * A pending trailing buy with a limit moved down: it now needs qty at the lower limit locked,
+   * and gives back the rest. (Sells lock lots, unchanged; market ones their budget, unchanged.)
+   */
+  private retrail(orderId: number, price: number | undefined, postings: Posting[]): void {
+    const terms = this.terms.get(orderId)!;
+    if (terms.side !== 'buy' || price === undefined || terms.qty === undefined || terms.price === 0) return;
+    const freed = this.funds.buyNeed(terms.price, terms.qty) - this.funds.buyNeed(price, terms.qty);
+    terms.price = price;
+    this.unlock(terms.userId, this.quoteAsset, freed, postings);
   }
 
   lock(userId: string, asset: string, amount: bigint, postings: Posting[]): boolean {

@@ -29,6 +29,7 @@ const OrderRow = z.object({
   qty: z.string(),
   remaining: z.string(),
   price: z.string().nullable(),
+  stop_price: z.string().nullable(),
   status: z.string(),
 });
 
@@ -281,7 +282,8 @@ export class PageState {
     }
     if (ids.length === 0) return;
     const rows = await pool.any(sql.type(OrderRow)`
-      SELECT id, qty::text AS qty, remaining::text AS remaining, price::text AS price, status
+      SELECT id, qty::text AS qty, remaining::text AS remaining, price::text AS price,
+        stop_price::text AS stop_price, status
       FROM orders WHERE id = ANY(${sql.array(ids, 'text')})`);
     for (const row of rows) {
       this.orders.set(row.id, {
@@ -296,7 +298,8 @@ export class PageState {
         type: 'limit',
         tif: 'GTC',
         price: row.price === null ? null : safeInteger(row.price, 'price'),
-        stopPrice: null,
+        // Written back too: a trailing stop's moves change it.
+        stopPrice: row.stop_price === null ? null : safeInteger(row.stop_price, 'stop_price'),
         qty: safeInteger(row.qty, 'qty'),
         remaining: safeInteger(row.remaining, 'remaining'),
         pending: row.status === 'pending_trigger',

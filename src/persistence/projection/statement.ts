@@ -106,7 +106,7 @@ export async function writePage(
         ) AS u WHERE EXISTS (SELECT FROM cur)
       ),
       changed_orders AS (
-        UPDATE orders SET price = u.price, qty = u.qty, filled_qty = u.qty - u.remaining,
+        UPDATE orders SET price = u.price, stop_price = u.stop_price, qty = u.qty, filled_qty = u.qty - u.remaining,
           remaining = u.remaining, status = u.status, updated_global_seq = u.g, updated_at = u.at
         FROM unnest(
           ${pgArray(
@@ -114,6 +114,10 @@ export async function writePage(
             'text',
           )}, ${pgArray(
             o(changed, (x) => x.price),
+            'int8',
+          )},
+          ${pgArray(
+            o(changed, (x) => x.stopPrice),
             'int8',
           )},
           ${pgArray(
@@ -132,7 +136,7 @@ export async function writePage(
             o(changed, (x) => x.updatedAt),
             'timestamptz',
           )}
-        ) AS u(id, price, qty, remaining, status, g, at)
+        ) AS u(id, price, stop_price, qty, remaining, status, g, at)
         WHERE orders.id = u.id AND EXISTS (SELECT FROM cur)
       ),
       new_trades AS (
