@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod/v4';
+import { ANALYTICS_ENV } from './analytics/config.ts';
 import { INTEGRATIONS_ENV } from './integrations/config.ts';
 import { MARKETDATA_ENV } from './marketdata/config.ts';
 import { REPO_ROOT } from './repoRoot.ts';
@@ -87,6 +88,8 @@ const schema = z.object({
   ...INTEGRATIONS_ENV,
   // Candles, tickers and reference prices (src/marketdata/config.ts).
   ...MARKETDATA_ENV,
+  // Back-testing and analytics (src/analytics/config.ts).
+  ...ANALYTICS_ENV,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

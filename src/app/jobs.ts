@@ -7,6 +7,7 @@ import { saveReferencePrices } from '../persistence/marketDataStore.ts';
 import { SyncAllowlistPayload } from '../services/complianceAdmin.ts';
 import { DeployTokenPayload } from '../services/issuance.ts';
 import { observe, type JobQueueSource } from '../transport/http/metrics.ts';
+import { openAnalyticsJobs, type BacktestQueue } from './analytics.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Storage } from './storage.ts';
@@ -20,6 +21,7 @@ import type { Storage } from './storage.ts';
 export interface Jobs {
   readonly deploy?: OpenedJobQueue<typeof DeployTokenPayload>;
   readonly allowlist?: OpenedJobQueue<typeof SyncAllowlistPayload>;
+  readonly backtests?: BacktestQueue;
   /** Every queue (/metrics counts their jobs at scrape time). */
   readonly queues: readonly (JobQueueSource & { close(): Promise<void> })[];
 }
@@ -55,7 +57,8 @@ export async function openJobs(
     backoffMs: config.DEPLOY_BACKOFF_MS,
     log,
   });
-  queues.push(deploy, allowlist);
+  const backtests = await openAnalyticsJobs(config, log, redisUrl, prefix);
+  queues.push(deploy, allowlist, backtests);
   const priceSource = priceSourceOf(config);
   if (priceSource !== undefined) {
     const { pool } = storage;
@@ -80,5 +83,5 @@ export async function openJobs(
       }),
     );
   }
-  return { deploy, allowlist, queues };
+  return { deploy, allowlist, backtests, queues };
 }

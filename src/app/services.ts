@@ -19,6 +19,7 @@ import { Issuance, type Authorize } from '../services/issuance.ts';
 import { OrderEntry } from '../services/orderEntry.ts';
 import { countOrder, countRejection } from '../transport/http/metrics.ts';
 import { RateLimiter } from '../transport/rateLimit.ts';
+import { startAnalytics, type Analytics } from './analytics.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Jobs } from './jobs.ts';
@@ -38,6 +39,7 @@ export interface Services {
   readonly history: History;
   readonly integration: EntityPermissionsIntegration;
   readonly chain: ChainRuntime;
+  readonly analytics: Analytics;
 }
 
 export async function buildServices(
@@ -142,5 +144,6 @@ export async function buildServices(
     log,
     decide: (decision) => issuance.decideDelivered(decision),
   });
-  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain };
+  const analytics = await startAnalytics(config, storage, core, consumers, jobs.backtests);
+  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain, analytics };
 }

@@ -1,0 +1,75 @@
+import { z } from 'zod/v4';
+import { BacktestConfig } from '../../analytics/backtest/config.ts';
+
+/*
+ * The descriptions of the analytics routes (src/transport/http/backtests.ts and the portfolio and
+ * analytics routes beside it), spread into OPERATIONS (http/operations.ts), which types them.
+ */
+
+const BASE = '/api/v1';
+
+const Performance = z.object({
+  totalReturn: z.number(),
+  cagr: z.number().nullable(),
+  sharpe: z.number(),
+  sortino: z.number(),
+  maxDrawdown: z.number(),
+  winRate: z.number(),
+  profitFactor: z.number().nullable(),
+  exposure: z.number(),
+  totalTrades: z.number().int(),
+});
+const Backtest = z.object({
+  id: z.string(),
+  status: z.enum(['queued', 'running', 'done', 'failed']),
+  config: z.record(z.string(), z.unknown()),
+  createdAt: z.number().int(),
+  params: z.record(z.string(), z.unknown()).optional(),
+  performance: Performance.optional(),
+  trades: z
+    .array(
+      z.object({
+        t: z.number().int(),
+        side: z.enum(['buy', 'sell']),
+        price: z.string(),
+        qty: z.string(),
+        fee: z.string(),
+      }),
+    )
+    .optional(),
+  equity: z.array(z.object({ t: z.number().int(), equity: z.string() })).optional(),
+  sweep: z
+    .array(z.object({ params: z.record(z.string(), z.unknown()), performance: Performance }))
+    .optional(),
+  error: z.string().optional(),
+});
+
+/** (Typed where it is spread: OPERATIONS checks each entry is an OperationDoc.) */
+export const ANALYTICS_OPERATIONS = {
+  [`post ${BASE}/backtests`]: {
+    summary: 'Queue a back-test (a sweep when params hold arrays); poll GET /backtests/:id',
+    tag: 'analytics',
+    body: { schema: BacktestConfig },
+    ok: { status: 202, shape: z.object({ id: z.string(), status: z.literal('queued') }) },
+    errors: ['bad_request', 'unknown_market', 'rate_limited', 'unavailable'],
+  },
+  [`get ${BASE}/backtests/:id`]: {
+    summary: "One of the caller's back-tests, with its result once done",
+    tag: 'analytics',
+    ok: { status: 200, shape: Backtest },
+    errors: ['not_found'],
+  },
+  [`get ${BASE}/backtests`]: {
+    summary: "The caller's back-tests, newest first (without their results)",
+    tag: 'analytics',
+    query: [
+      {
+        name: 'limit',
+        schema: z.number().int().min(1).max(1000).default(100),
+        description: 'items per page (default 100, at most 1000)',
+      },
+      { name: 'cursor', schema: z.string(), description: 'the X-Next-Cursor of the previous page (opaque)' },
+    ],
+    ok: { status: 200, shape: { list: Backtest }, paged: true },
+  },
+} as const;
