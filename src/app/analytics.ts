@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
 import { Backtests, RunBacktestPayload } from '../analytics/backtests.ts';
+import { PortfolioConsumer } from '../analytics/portfolio/consumer.ts';
+import { Portfolio } from '../analytics/portfolio/portfolio.ts';
+import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import type { Config } from '../config.ts';
 import { openJobQueue, type OpenedJobQueue } from '../jobs/queue.ts';
 import type { Consumers } from './consumers.ts';
@@ -8,7 +11,8 @@ import type { Storage } from './storage.ts';
 
 /*
  * Back-testing and analytics in the composition root (src/analytics): the `run-backtest` queue
- * (stage 6, openAnalyticsJobs) and the service with its worker (stage 7, startAnalytics).
+ * (stage 6, openAnalyticsJobs) and the services with the queue's worker and the durable consumer
+ * `portfolio` (stage 7, startAnalytics); `stop` at shutdown, before the pool closes.
  */
 
 export type BacktestQueue = OpenedJobQueue<typeof RunBacktestPayload>;
@@ -32,10 +36,17 @@ export function openAnalyticsJobs(
 
 export interface Analytics {
   readonly backtests: Backtests;
+  readonly portfolio: Portfolio;
+  /** Stops the portfolio consumer (a round in flight finishes). */
+  stop(): Promise<void>;
 }
+
+/** How often the portfolio consumer looks for new journal records, ms. */
+const PORTFOLIO_INTERVAL_MS = 100;
 
 export async function startAnalytics(
   config: Config,
+  log: Logger,
   storage: Storage,
   core: Core,
   consumers: Consumers,
@@ -58,5 +69,28 @@ export async function startAnalytics(
     historyCaughtUp: () => projector.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS),
   });
   await queue?.work(({ id }) => backtests.run(id));
-  return { backtests };
+
+  const { catalog } = core;
+  const runner = new DurableConsumerRunner(
+    storage.pool,
+    new PortfolioConsumer((marketId) => catalog.market(marketId)),
+    {
+      onError: (error) => {
+        log.warn({ err: error }, 'portfolio consumer round failed; retrying');
+      },
+    },
+  );
+  runner.start(PORTFOLIO_INTERVAL_MS);
+  const portfolio = new Portfolio({
+    pool: storage.pool,
+    assetDecimals: (asset) => catalog.asset(asset)?.decimals,
+    markets: () =>
+      catalog.listMarkets().map(({ definition }) => ({
+        baseAsset: definition.baseAsset,
+        quoteAsset: definition.quoteAsset,
+        last: consumers.marketData.tickerSnapshot(definition.symbol)?.last,
+      })),
+    balances: (userId) => consumers.publisher.balances(userId),
+  });
+  return { backtests, portfolio, stop: () => runner.stop() };
 }

@@ -144,6 +144,6 @@ export async function buildServices(
     log,
     decide: (decision) => issuance.decideDelivered(decision),
   });
-  const analytics = await startAnalytics(config, storage, core, consumers, jobs.backtests);
+  const analytics = await startAnalytics(config, log, storage, core, consumers, jobs.backtests);
   return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain, analytics };
 }

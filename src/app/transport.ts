@@ -9,6 +9,7 @@ import { registerComplianceRoutes } from '../transport/http/issuance.ts';
 import type { RegisteredRoute } from '../transport/http/router.ts';
 import { registerWebhookRoutes } from '../transport/http/webhooks.ts';
 import { registerBacktestRoutes } from '../transport/http/backtests.ts';
+import { registerPortfolioRoutes } from '../transport/http/portfolio.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -118,6 +119,7 @@ export function buildTransport(
       },
       (route) => {
         registerBacktestRoutes(route, services.analytics.backtests);
+        registerPortfolioRoutes(route, services.analytics.portfolio);
       },
     ],
     health: async () => ({

@@ -45,7 +45,38 @@ const Backtest = z.object({
 });
 
 /** (Typed where it is spread: OPERATIONS checks each entry is an OperationDoc.) */
+const Money = z.string().nullable();
+const Portfolio = z.object({
+  in: z.string(),
+  equity: z.string(),
+  positions: z.array(
+    z.object({
+      asset: z.string(),
+      quoteAsset: z.string(),
+      qty: z.string(),
+      avgPrice: Money,
+      lastPrice: Money,
+      value: Money,
+      unrealizedPnl: Money,
+      realizedPnl: Money,
+    }),
+  ),
+  cash: z.array(z.object({ asset: z.string(), available: z.string(), locked: z.string() })),
+  realizedPnl: z.string(),
+  unrealizedPnl: z.string(),
+  unpriced: z.array(z.string()),
+});
+
 export const ANALYTICS_OPERATIONS = {
+  [`get ${BASE}/portfolio`]: {
+    summary: "The caller's positions from fills, cash and equity, valued in `in` at the last prices",
+    tag: 'analytics',
+    query: [
+      { name: 'in', schema: z.string().regex(/^[A-Z0-9]{1,16}$/), description: 'the asset to value in' },
+    ],
+    ok: { status: 200, shape: Portfolio },
+    errors: ['bad_request'],
+  },
   [`post ${BASE}/backtests`]: {
     summary: 'Queue a back-test (a sweep when params hold arrays); poll GET /backtests/:id',
     tag: 'analytics',
