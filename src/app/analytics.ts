@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Backtests, RunBacktestPayload } from '../analytics/backtests.ts';
+import { MarketAnalytics } from '../analytics/marketAnalytics.ts';
 import { PortfolioConsumer } from '../analytics/portfolio/consumer.ts';
 import { Portfolio } from '../analytics/portfolio/portfolio.ts';
 import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
@@ -37,6 +38,7 @@ export function openAnalyticsJobs(
 export interface Analytics {
   readonly backtests: Backtests;
   readonly portfolio: Portfolio;
+  readonly markets: MarketAnalytics;
   /** Stops the portfolio consumer (a round in flight finishes). */
   stop(): Promise<void>;
 }
@@ -92,5 +94,6 @@ export async function startAnalytics(
       })),
     balances: (userId) => consumers.publisher.balances(userId),
   });
-  return { backtests, portfolio, stop: () => runner.stop() };
+  const markets = new MarketAnalytics(storage.pool, (idOrSymbol) => catalog.market(idOrSymbol));
+  return { backtests, portfolio, markets, stop: () => runner.stop() };
 }

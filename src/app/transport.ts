@@ -10,6 +10,7 @@ import type { RegisteredRoute } from '../transport/http/router.ts';
 import { registerWebhookRoutes } from '../transport/http/webhooks.ts';
 import { registerBacktestRoutes } from '../transport/http/backtests.ts';
 import { registerPortfolioRoutes } from '../transport/http/portfolio.ts';
+import { registerMarketAnalyticsRoutes } from '../transport/http/marketAnalytics.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -120,6 +121,7 @@ export function buildTransport(
       (route) => {
         registerBacktestRoutes(route, services.analytics.backtests);
         registerPortfolioRoutes(route, services.analytics.portfolio);
+        registerMarketAnalyticsRoutes(route, services.analytics.markets);
       },
     ],
     health: async () => ({

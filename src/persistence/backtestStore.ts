@@ -96,7 +96,7 @@ export async function listBacktests(
 
 /** queued → running (false when it is not queued: another attempt took it, or it ended). */
 export async function startBacktest(pool: CommonQueryMethods, id: string): Promise<boolean> {
-  const started = await pool.maybeOne(sql.unsafe`
+  const started = await pool.maybeOne(sql.type(z.object({ id: z.string() }))`
     UPDATE backtests SET status = 'running', started_at = now()
     WHERE id = ${id} AND status IN ('queued', 'running') RETURNING id`);
   return started !== null;
@@ -171,4 +171,22 @@ export async function tradeBars(
     c: Number(r.c),
     v: Number(r.v),
   }));
+}
+
+const WindowRow = z.object({ trades: z.string(), lots: z.string(), notional: z.string() });
+
+/** A market's trades in [from, to): how many, their lots, and Σ price × qty (ticks × lots). */
+export async function tradeWindow(
+  pool: CommonQueryMethods,
+  marketId: string,
+  from: number,
+  to: number,
+): Promise<{ trades: number; lots: bigint; notional: bigint }> {
+  const row = await pool.one(sql.type(WindowRow)`
+    SELECT count(*)::text AS trades, coalesce(sum(qty), 0)::text AS lots,
+      coalesce(sum(price::numeric * qty), 0)::text AS notional
+    FROM trades
+    WHERE market_id = ${marketId}
+      AND ts >= to_timestamp(${from} / 1000.0) AND ts < to_timestamp(${to} / 1000.0)`);
+  return { trades: Number(row.trades), lots: BigInt(row.lots), notional: BigInt(row.notional) };
 }

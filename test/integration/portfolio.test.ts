@@ -18,6 +18,7 @@ let x: RunningExchange;
 let pool: DatabasePool;
 let alice: string;
 let bob: string;
+const started = Date.now();
 
 interface View {
   readonly equity: string;
@@ -151,6 +152,26 @@ describe('portfolio', () => {
         SELECT global_seq::text AS g FROM projection_cursors WHERE projection = 'portfolio'`,
     );
     expect(Number(cursor)).toBeGreaterThan(0);
+  });
+
+  it('reports the market over a window: vwap, volume, trades, candles', async () => {
+    const r = await x.request('GET', `/api/v1/analytics/markets/BTC-USDC?interval=1h&from=${started}`);
+    expect(r.status).toBe(200);
+    // (100 × 2 + 110 × 1 + 120 × 1.5 + 90 × 0.5) / 5 = 107
+    expect(r.body).toMatchObject({
+      market: 'BTC-USDC',
+      interval: '1h',
+      vwap: '107.00',
+      volume: '5.0000',
+      trades: 4,
+    });
+    const { candles } = r.body as { candles: { o: string; c: string; v: string }[] };
+    expect(candles[0]!.o).toBe('100.00');
+    expect(candles.at(-1)!.c).toBe('90.00');
+    expect(candles.reduce((a, c) => a + Number(c.v), 0)).toBeCloseTo(5, 8);
+    expect((await x.request('GET', '/api/v1/analytics/markets/NOPE-USDC')).status).toBe(404);
+    const bad = await x.request('GET', '/api/v1/analytics/markets/BTC-USDC?interval=2m');
+    expect(bad.status).toBe(400);
   });
 
   it('answers 400 for a missing or unknown `in`', async () => {

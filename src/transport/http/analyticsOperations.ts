@@ -1,5 +1,5 @@
 import { z } from 'zod/v4';
-import { BacktestConfig } from '../../analytics/backtest/config.ts';
+import { BacktestConfig, INTERVALS as ANALYTICS_INTERVALS } from '../../analytics/backtest/config.ts';
 
 /*
  * The descriptions of the analytics routes (src/transport/http/backtests.ts and the portfolio and
@@ -67,7 +67,49 @@ const Portfolio = z.object({
   unpriced: z.array(z.string()),
 });
 
+const MarketReport = z.object({
+  market: z.string(),
+  interval: z.enum(ANALYTICS_INTERVALS),
+  from: z.number().int(),
+  to: z.number().int(),
+  candles: z.array(
+    z.object({
+      t: z.number().int(),
+      o: z.string(),
+      h: z.string(),
+      l: z.string(),
+      c: z.string(),
+      v: z.string(),
+    }),
+  ),
+  vwap: z.string().nullable(),
+  returns: z.object({ mean: z.number(), stdev: z.number() }),
+  volatility: z.number(),
+  volume: z.string(),
+  trades: z.number().int(),
+});
+const millis = (name: string, description: string) => ({
+  name,
+  schema: z.number().int().min(0),
+  description,
+});
+
 export const ANALYTICS_OPERATIONS = {
+  [`get ${BASE}/analytics/markets/:id`]: {
+    summary: "A market's candles, VWAP, returns, realized volatility, volume and trade count over a window",
+    tag: 'analytics',
+    query: [
+      {
+        name: 'interval',
+        schema: z.enum(ANALYTICS_INTERVALS).default('1h'),
+        description: 'candle interval (default 1h)',
+      },
+      millis('from', 'window start, ms (default: 24 h before to)'),
+      millis('to', 'window end, ms, exclusive (default: now)'),
+    ],
+    ok: { status: 200, shape: MarketReport },
+    errors: ['bad_request', 'unknown_market'],
+  },
   [`get ${BASE}/portfolio`]: {
     summary: "The caller's positions from fills, cash and equity, valued in `in` at the last prices",
     tag: 'analytics',

@@ -1,0 +1,94 @@
+import type { CommonQueryMethods } from 'slonik';
+import type { ListedMarket } from '../actors/catalog.ts';
+import { formatUnits } from '../actors/money/decimal.ts';
+import { tradeBars, tradeWindow } from '../persistence/backtestStore.ts';
+import { failure, type Outcome } from '../protocol/errors.ts';
+import { INTERVAL_MS, type Interval } from './backtest/config.ts';
+import { YEAR_MS } from './backtest/metrics.ts';
+
+/*
+ * GET /analytics/markets/:id?interval&from&to (PROTOCOL v1.1): a market's trades in [from, to) as
+ * candles of the interval (intervals with a trade; prices and volume as decimal strings), and
+ *   vwap       = Σ price × qty / Σ qty over the window's trades (rounded down to the price decimals)
+ *   returns    = mean and sample stdev of the close-to-close simple returns of those candles
+ *   volatility = returns.stdev × √(candles per 365-day year) (annualized realized volatility)
+ *   volume     = Σ qty; trades = their count.
+ * Ratios are doubles; no candle pair gives returns of 0. At most MAX_CANDLES candles per window.
+ */
+
+export const MAX_CANDLES = 10_000;
+const DAY_MS = 86_400_000;
+
+export interface MarketReport {
+  readonly market: string;
+  readonly interval: Interval;
+  readonly from: number;
+  readonly to: number;
+  readonly candles: readonly { t: number; o: string; h: string; l: string; c: string; v: string }[];
+  readonly vwap: string | null;
+  readonly returns: { readonly mean: number; readonly stdev: number };
+  readonly volatility: number;
+  readonly volume: string;
+  readonly trades: number;
+}
+
+export class MarketAnalytics {
+  constructor(
+    private readonly pool: CommonQueryMethods,
+    private readonly market: (idOrSymbol: string) => ListedMarket | undefined,
+  ) {}
+
+  async report(
+    idOrSymbol: string,
+    interval: Interval,
+    range: { from?: number; to?: number },
+    now: number,
+  ): Promise<Outcome<MarketReport>> {
+    const listed = this.market(idOrSymbol);
+    if (listed === undefined) return failure('unknown_market', `no market ${idOrSymbol}`);
+    const to = range.to ?? now;
+    const from = range.from ?? to - DAY_MS;
+    if (from >= to) return failure('bad_request', 'to: must be after from');
+    const step = INTERVAL_MS[interval];
+    if ((to - from) / step > MAX_CANDLES)
+      return failure('bad_request', `from: at most ${MAX_CANDLES} candles of ${interval} per window`);
+    const { id, symbol, money } = listed.definition;
+    const [bars, window] = await Promise.all([
+      tradeBars(this.pool, id, from, to, step, MAX_CANDLES),
+      tradeWindow(this.pool, id, from, to),
+    ]);
+    const tick = listed.money.tickUnits;
+    const lot = listed.money.lotUnits;
+    const price = (ticks: number | bigint) => formatUnits(BigInt(ticks) * tick, money.priceDecimals);
+    const qty = (lots: number | bigint) => formatUnits(BigInt(lots) * lot, money.qtyDecimals);
+    const returns: number[] = [];
+    for (let i = 1; i < bars.length; i++) returns.push(bars[i]!.c / bars[i - 1]!.c - 1);
+    const mean = returns.length === 0 ? 0 : returns.reduce((a, b) => a + b, 0) / returns.length;
+    const stdev =
+      returns.length < 2
+        ? 0
+        : Math.sqrt(returns.reduce((a, r) => a + (r - mean) ** 2, 0) / (returns.length - 1));
+    return {
+      ok: true,
+      value: {
+        market: symbol,
+        interval,
+        from,
+        to,
+        candles: bars.map((b) => ({
+          t: b.t,
+          o: price(b.o),
+          h: price(b.h),
+          l: price(b.l),
+          c: price(b.c),
+          v: qty(b.v),
+        })),
+        vwap: window.lots === 0n ? null : price(window.notional / window.lots),
+        returns: { mean, stdev },
+        volatility: stdev * Math.sqrt(YEAR_MS / step),
+        volume: qty(window.lots),
+        trades: window.trades,
+      },
+    };
+  }
+}
