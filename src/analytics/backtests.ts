@@ -23,6 +23,7 @@ import {
   type Plan,
 } from './backtest/config.ts';
 import { MAX_PRICE_SUM, type Series } from './backtest/series.ts';
+import { equityCsv, renderReport, tradesCsv } from './report.ts';
 import { runInThread } from './threads.ts';
 
 /*
@@ -35,6 +36,24 @@ import { runInThread } from './threads.ts';
  */
 
 export const RunBacktestPayload = z.object({ id: z.string().min(1).max(64) });
+
+/** A stored result as the reports read it. */
+const StoredResult = z.object({
+  params: z.record(z.string(), z.unknown()).optional(),
+  performance: z.record(z.string(), z.number().nullable()),
+  trades: z.array(
+    z.object({ t: z.number(), side: z.string(), price: z.string(), qty: z.string(), fee: z.string() }),
+  ),
+  equity: z.array(z.object({ t: z.number(), equity: z.string() })),
+});
+
+export type ExportKind = 'report.html' | 'trades.csv' | 'equity.csv';
+
+export interface BacktestExport {
+  readonly text: string;
+  readonly contentType: string;
+  readonly filename: string;
+}
 
 export interface BacktestLimits extends Limits {
   readonly maxActivePerUser: number;
@@ -106,6 +125,29 @@ export class Backtests {
       next:
         rows.length === limit && last !== undefined ? { createdAt: last.createdAt, id: last.id } : undefined,
     };
+  }
+
+  /** The HTML report or a CSV export of a run that is done (409 `conflict` before). */
+  async export(userId: string, id: string, kind: ExportKind): Promise<Outcome<BacktestExport>> {
+    const row = await getBacktest(this.deps.pool, id);
+    if (row === undefined || row.userId !== userId) return failure('not_found', `no back-test ${id}`);
+    if (row.status !== 'done') return failure('conflict', `back-test ${id} is ${row.status}: no result yet`);
+    const parsed = StoredResult.safeParse(row.result);
+    if (!parsed.success) return failure('unavailable', `back-test ${id}: its stored result does not read`);
+    const result = parsed.data;
+    const filename = `${id}-${kind}`;
+    if (kind === 'trades.csv')
+      return {
+        ok: true,
+        value: { text: tradesCsv(result.trades), contentType: 'text/csv; charset=utf-8', filename },
+      };
+    if (kind === 'equity.csv')
+      return {
+        ok: true,
+        value: { text: equityCsv(result.equity), contentType: 'text/csv; charset=utf-8', filename },
+      };
+    const html = renderReport({ id, config: row.config, ...result });
+    return { ok: true, value: { text: html, contentType: 'text/html; charset=utf-8', filename } };
   }
 
   /** The `run-backtest` job: idempotent (a run already ended is left as it is). */

@@ -104,6 +104,38 @@ describe('POST /backtests', () => {
     });
     expect((result.trades as unknown[]).length).toBeGreaterThan(0);
 
+    // The downloads: the HTML report (SVG curves, the metrics, the trades) and the CSVs.
+    const report = await fetch(`${x.http}/api/v1/backtests/${id}/report.html`, {
+      headers: { authorization: `Bearer ${alice}` },
+    });
+    expect(report.status).toBe(200);
+    expect(report.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(report.headers.get('content-disposition')).toBe(`attachment; filename="${id}-report.html"`);
+    const html = await report.text();
+    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect(html).toContain(`<th>sharpe</th><td>${expected.value.performance.sharpe}</td>`);
+    expect(html.match(/<tr><td>20/g)).toHaveLength(expected.value.trades.length);
+    const csv = await (
+      await fetch(`${x.http}/api/v1/backtests/${id}/trades.csv`, {
+        headers: { authorization: `Bearer ${alice}` },
+      })
+    ).text();
+    const t0 = expected.value.trades[0]!;
+    expect(csv.split('\n').slice(0, 2)).toEqual([
+      't,side,price,qty,fee',
+      `${t0.t},${t0.side},${t0.price},${t0.qty},${t0.fee}`,
+    ]);
+    const equityCsv = await (
+      await fetch(`${x.http}/api/v1/backtests/${id}/equity.csv`, {
+        headers: { authorization: `Bearer ${alice}` },
+      })
+    ).text();
+    expect(equityCsv.trim().split('\n')).toHaveLength(CANDLES.length + 1);
+    const strangerReport = await fetch(`${x.http}/api/v1/backtests/${id}/report.html`, {
+      headers: { authorization: `Bearer ${bob}` },
+    });
+    expect(strangerReport.status).toBe(404);
+
     const stranger = await call('GET', `/api/v1/backtests/${id}`, { token: bob });
     expect(stranger.status).toBe(404);
     expect(stranger.body.error.code).toBe('not_found');
@@ -170,6 +202,10 @@ describe('POST /backtests', () => {
     const carol = await x.token('carol', ['trader']);
     const r = await call('POST', '/api/v1/backtests', { token: carol, body: CONFIG });
     expect(r.status).toBe(429);
+    // A run still going has no report yet.
+    const early = await call('GET', '/api/v1/backtests/bt_busy_1/trades.csv', { token: carol });
+    expect(early.status).toBe(409);
+    expect(early.body.error.code).toBe('conflict');
     expect(r.body.error.code).toBe('rate_limited');
     const other = await call('POST', '/api/v1/backtests', { token: bob, body: CONFIG });
     expect(other.status).toBe(202);

@@ -132,6 +132,24 @@ export const ANALYTICS_OPERATIONS = {
     ok: { status: 200, shape: Backtest },
     errors: ['not_found'],
   },
+  [`get ${BASE}/backtests/:id/report.html`]: {
+    summary: 'The HTML report of a done back-test: equity and drawdown as SVG, metrics, trades (a download)',
+    tag: 'analytics',
+    ok: { status: 200, shape: 'html' },
+    errors: ['not_found', 'conflict'],
+  },
+  [`get ${BASE}/backtests/:id/trades.csv`]: {
+    summary: "A done back-test's trades as CSV (t,side,price,qty,fee)",
+    tag: 'analytics',
+    ok: { status: 200, shape: 'text' },
+    errors: ['not_found', 'conflict'],
+  },
+  [`get ${BASE}/backtests/:id/equity.csv`]: {
+    summary: "A done back-test's equity curve as CSV (t,equity)",
+    tag: 'analytics',
+    ok: { status: 200, shape: 'text' },
+    errors: ['not_found', 'conflict'],
+  },
   [`get ${BASE}/backtests`]: {
     summary: "The caller's back-tests, newest first (without their results)",
     tag: 'analytics',

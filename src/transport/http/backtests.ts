@@ -14,6 +14,11 @@ import { errorReply, json, outcomeReply } from './router.ts';
 export interface BacktestRoutesService {
   submit(userId: string, body: unknown): Promise<Outcome<{ id: string; status: 'queued' }>>;
   get(userId: string, id: string): Promise<Outcome<object>>;
+  export(
+    userId: string,
+    id: string,
+    kind: 'report.html' | 'trades.csv' | 'equity.csv',
+  ): Promise<Outcome<{ text: string; contentType: string; filename: string }>>;
   list(
     userId: string,
     limit: number,
@@ -35,6 +40,19 @@ export function registerBacktestRoutes(route: Route, backtests: BacktestRoutesSe
   route('get', `${BASE}/backtests/:id`, { role: 'trader' }, async ({ params, principal }) =>
     outcomeReply(await backtests.get(principal!.userId, params[0]!)),
   );
+
+  for (const kind of ['report.html', 'trades.csv', 'equity.csv'] as const)
+    route('get', `${BASE}/backtests/:id/${kind}`, { role: 'trader' }, async ({ params, principal }) => {
+      const exported = await backtests.export(principal!.userId, params[0]!, kind);
+      if (!exported.ok) return errorReply(exported.code, exported.message);
+      const { text, contentType, filename } = exported.value;
+      return {
+        status: 200,
+        text,
+        contentType,
+        headers: { 'content-disposition': `attachment; filename="${filename}"` },
+      };
+    });
 
   route('get', `${BASE}/backtests`, { role: 'trader' }, async ({ query, principal }) => {
     const limit = Limit.safeParse(query.get('limit') ?? undefined);
