@@ -18,4 +18,21 @@ export const ANALYTICS_ENV = {
   BACKTEST_MAX_ACTIVE_PER_USER: positiveInt(3),
   /** Back-tests run at once by this exchange (each on a worker thread of its own). */
   BACKTEST_CONCURRENCY: positiveInt(2),
+  /** How often each user's equity is recorded for GET /portfolio/history, ms. */
+  PORTFOLIO_HISTORY_INTERVAL_MS: positiveInt(3_600_000),
+  /** The assets equity is recorded in (comma-separated symbols). */
+  PORTFOLIO_HISTORY_IN: z
+    .string()
+    .default('USDC')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^[A-Z0-9]{1,16}$/)).min(1)),
+  /** Equity points older than this are dropped (whole monthly partitions). */
+  PORTFOLIO_HISTORY_RETENTION_DAYS: positiveInt(365),
+  /** Most users one recording values. */
+  PORTFOLIO_HISTORY_MAX_USERS: positiveInt(10_000),
 };

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Backtests, RunBacktestPayload } from '../analytics/backtests.ts';
 import { MarketAnalytics } from '../analytics/marketAnalytics.ts';
 import { PortfolioConsumer } from '../analytics/portfolio/consumer.ts';
+import { EquityHistory } from '../analytics/portfolio/history.ts';
 import { Portfolio } from '../analytics/portfolio/portfolio.ts';
 import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import type { Config } from '../config.ts';
@@ -39,6 +40,7 @@ export interface Analytics {
   readonly backtests: Backtests;
   readonly portfolio: Portfolio;
   readonly markets: MarketAnalytics;
+  readonly history: EquityHistory;
   /** Stops the portfolio consumer (a round in flight finishes). */
   stop(): Promise<void>;
 }
@@ -95,5 +97,39 @@ export async function startAnalytics(
     balances: (userId) => consumers.publisher.balances(userId),
   });
   const markets = new MarketAnalytics(storage.pool, (idOrSymbol) => catalog.market(idOrSymbol));
-  return { backtests, portfolio, markets, stop: () => runner.stop() };
+  const history = new EquityHistory({
+    pool: storage.pool,
+    portfolio,
+    assets: config.PORTFOLIO_HISTORY_IN,
+    everyMs: config.PORTFOLIO_HISTORY_INTERVAL_MS,
+    retentionDays: config.PORTFOLIO_HISTORY_RETENTION_DAYS,
+    maxUsers: config.PORTFOLIO_HISTORY_MAX_USERS,
+    assetDecimals: (asset) => catalog.asset(asset)?.decimals,
+  });
+  // One recording at a time; a tick that finds one in flight is skipped.
+  let recording: Promise<unknown> | undefined;
+  const record = () => {
+    recording ??= history
+      .record(Date.now())
+      .catch((error: unknown) => {
+        log.warn({ err: error }, 'equity history recording failed; the next tick retries');
+      })
+      .finally(() => {
+        recording = undefined;
+      });
+  };
+  const timer = setInterval(record, config.PORTFOLIO_HISTORY_INTERVAL_MS);
+  timer.unref();
+  record();
+  return {
+    backtests,
+    portfolio,
+    markets,
+    history,
+    stop: async () => {
+      clearInterval(timer);
+      await recording;
+      await runner.stop();
+    },
+  };
 }

@@ -120,7 +120,7 @@ export function buildTransport(
       },
       (route) => {
         registerBacktestRoutes(route, services.analytics.backtests);
-        registerPortfolioRoutes(route, services.analytics.portfolio);
+        registerPortfolioRoutes(route, services.analytics.portfolio, services.analytics.history);
         registerMarketAnalyticsRoutes(route, services.analytics.markets);
       },
     ],

@@ -2,6 +2,7 @@ import { createPool, sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyLeg, emptyPosition, type Leg } from '../../src/analytics/portfolio/positions.ts';
+import { dropEquityPartitionsBefore, ensureEquityPartitions } from '../../src/persistence/equityStore.ts';
 import { resetPortfolio, userPositions } from '../../src/persistence/portfolioStore.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
@@ -33,7 +34,7 @@ async function get(path: string, token: string): Promise<{ status: number; body:
 }
 
 beforeAll(async () => {
-  x = await runExchange(ORDER_RATES);
+  x = await runExchange({ ...ORDER_RATES, PORTFOLIO_HISTORY_INTERVAL_MS: '200' });
   pool = await createPool(x.database.url, { maximumPoolSize: 2 });
   alice = await x.token('alice', ['trader']);
   bob = await x.token('bob', ['trader']);
@@ -171,6 +172,37 @@ describe('portfolio', () => {
     expect(candles.reduce((a, c) => a + Number(c.v), 0)).toBeCloseTo(5, 8);
     expect((await x.request('GET', '/api/v1/analytics/markets/NOPE-USDC')).status).toBe(404);
     const bad = await x.request('GET', '/api/v1/analytics/markets/BTC-USDC?interval=2m');
+    expect(bad.status).toBe(400);
+  });
+
+  it('records equity at the interval into monthly partitions and serves /portfolio/history', async () => {
+    const now = await get('/api/v1/portfolio?in=USDC', alice);
+    const points = await eventually(async () => {
+      const r = await x.request('GET', `/api/v1/portfolio/history?in=USDC&interval=1m&from=${started}`, {
+        token: alice,
+      });
+      const list = r.body as { t: number; equity: string }[];
+      return list.at(-1)?.equity === now.body.equity ? list : undefined;
+    });
+    for (const point of points) expect(point.t % 60_000).toBe(0);
+    const partitions = await pool.anyFirst(
+      sql.type(z.object({ name: z.string() }))`
+        SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'equity_points' ORDER BY 1`,
+    );
+    const month = (add: number) => {
+      const d = new Date();
+      const m = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + add, 1));
+      return `equity_points_${m.getUTCFullYear()}${String(m.getUTCMonth() + 1).padStart(2, '0')}`;
+    };
+    expect(partitions).toEqual([month(0), month(1)]);
+    // Retention drops whole months that ended before the cutoff, none younger.
+    expect(await dropEquityPartitionsBefore(pool, Date.now() - 400 * 86_400_000)).toBe(0);
+    const inTwoMonths = new Date();
+    inTwoMonths.setUTCMonth(inTwoMonths.getUTCMonth() + 2, 15);
+    expect(await dropEquityPartitionsBefore(pool, inTwoMonths.getTime())).toBe(2);
+    await ensureEquityPartitions(pool, Date.now());
+    const bad = await x.request('GET', '/api/v1/portfolio/history?in=BTC', { token: alice });
     expect(bad.status).toBe(400);
   });
 

@@ -98,14 +98,7 @@ export class Portfolio {
     }
 
     const cash = deps.balances(userId).map(({ asset, available, locked }) => ({ asset, available, locked }));
-    let equity = 0n;
-    for (const balance of cash) {
-      const price = priceOf(balance.asset);
-      if (price === undefined) continue;
-      const decimals = decimalsOf(balance.asset);
-      const held = minorOf(balance.available, decimals) + minorOf(balance.locked, decimals);
-      equity += convert(held, decimals, price, inDecimals);
-    }
+    const equity = this.equityOf(cash, target, inDecimals, graph, unpriced);
     return {
       ok: true,
       value: {
@@ -119,6 +112,59 @@ export class Portfolio {
       },
     };
   }
+
+  /** The users' equity in each of `targets` (minor units), at the current last prices: the history's points. */
+  equities(
+    userIds: readonly string[],
+    targets: readonly string[],
+  ): { userId: string; asset: string; equity: bigint }[] {
+    const graph = new PriceGraph(this.deps.markets());
+    const points: { userId: string; asset: string; equity: bigint }[] = [];
+    for (const target of targets) {
+      const inDecimals = this.deps.assetDecimals(target);
+      if (inDecimals === undefined) continue;
+      for (const userId of userIds)
+        points.push({
+          userId,
+          asset: target,
+          equity: this.equityOf(this.deps.balances(userId), target, inDecimals, graph, new Set()),
+        });
+    }
+    return points;
+  }
+
+  private equityOf(
+    balances: readonly { readonly asset: string; readonly available: string; readonly locked: string }[],
+    target: string,
+    inDecimals: number,
+    graph: PriceGraph,
+    unpriced: Set<string>,
+  ): bigint {
+    return equityIn(balances, target, inDecimals, graph, (a) => this.deps.assetDecimals(a) ?? 0, unpriced);
+  }
+}
+
+/** Every balance (available + locked) valued in `target`; assets without a price are added to `unpriced`. */
+function equityIn(
+  balances: readonly { readonly asset: string; readonly available: string; readonly locked: string }[],
+  target: string,
+  inDecimals: number,
+  graph: PriceGraph,
+  decimalsOf: (asset: string) => number,
+  unpriced: Set<string>,
+): bigint {
+  let equity = 0n;
+  for (const balance of balances) {
+    const price = graph.price(balance.asset, target);
+    if (price === undefined) {
+      unpriced.add(balance.asset);
+      continue;
+    }
+    const decimals = decimalsOf(balance.asset);
+    const held = minorOf(balance.available, decimals) + minorOf(balance.locked, decimals);
+    equity += convert(held, decimals, price, inDecimals);
+  }
+  return equity;
 }
 
 function minorOf(text: string, decimals: number): bigint {

@@ -95,6 +95,26 @@ const millis = (name: string, description: string) => ({
 });
 
 export const ANALYTICS_OPERATIONS = {
+  [`get ${BASE}/portfolio/history`]: {
+    summary: "The caller's equity over time in `in`: the last recorded point of each interval",
+    tag: 'analytics',
+    query: [
+      {
+        name: 'in',
+        schema: z.string().regex(/^[A-Z0-9]{1,16}$/),
+        description: 'an asset of PORTFOLIO_HISTORY_IN',
+      },
+      {
+        name: 'interval',
+        schema: z.enum(ANALYTICS_INTERVALS).default('1h'),
+        description: 'bucket (default 1h)',
+      },
+      millis('from', 'start, ms (default: 30 days before to)'),
+      millis('to', 'end, ms, exclusive (default: now)'),
+    ],
+    ok: { status: 200, shape: z.array(z.object({ t: z.number().int(), equity: z.string() })) },
+    errors: ['bad_request'],
+  },
   [`get ${BASE}/analytics/markets/:id`]: {
     summary: "A market's candles, VWAP, returns, realized volatility, volume and trade count over a window",
     tag: 'analytics',
