@@ -30,6 +30,7 @@ const ENTRY_POINTS = [
   'bench/marketdata.ts',
   'bench/persistence.ts',
   'bench/ws.ts',
+  'bench/backtest.ts',
 ];
 
 interface Ran {
