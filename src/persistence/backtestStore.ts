@@ -125,6 +125,9 @@ export interface TradeBar {
   readonly l: number;
   readonly c: number;
   readonly v: number;
+  /** Trades in the bar, and their Σ price × qty (ticks × lots, exact). */
+  readonly n: number;
+  readonly notional: bigint;
 }
 
 const BarRow = z.object({
@@ -134,6 +137,8 @@ const BarRow = z.object({
   l: z.string(),
   c: z.string(),
   v: z.string(),
+  n: z.string(),
+  notional: z.string(),
 });
 
 /**
@@ -150,13 +155,14 @@ export async function tradeBars(
   limit: number,
 ): Promise<TradeBar[]> {
   const rows = await pool.any(sql.type(BarRow)`
-    SELECT (extract(epoch FROM b) * 1000)::int8::text AS t, o::text, h::text, l::text, c::text, v::text
+    SELECT (extract(epoch FROM b) * 1000)::int8::text AS t, o::text, h::text, l::text, c::text, v::text,
+      n::text, notional::text
     FROM (
       SELECT date_bin(make_interval(secs => ${intervalMs / 1000}), ts, 'epoch') AS b,
         (array_agg(price ORDER BY global_seq, length(id), id))[1] AS o,
         max(price) AS h, min(price) AS l,
         (array_agg(price ORDER BY global_seq DESC, length(id) DESC, id DESC))[1] AS c,
-        sum(qty) AS v
+        sum(qty) AS v, count(*) AS n, sum(price::numeric * qty) AS notional
       FROM trades
       WHERE market_id = ${marketId}
         AND ts >= to_timestamp(${from} / 1000.0) AND ts < to_timestamp(${to} / 1000.0)
@@ -170,23 +176,7 @@ export async function tradeBars(
     l: Number(r.l),
     c: Number(r.c),
     v: Number(r.v),
+    n: Number(r.n),
+    notional: BigInt(r.notional),
   }));
-}
-
-const WindowRow = z.object({ trades: z.string(), lots: z.string(), notional: z.string() });
-
-/** A market's trades in [from, to): how many, their lots, and Σ price × qty (ticks × lots). */
-export async function tradeWindow(
-  pool: CommonQueryMethods,
-  marketId: string,
-  from: number,
-  to: number,
-): Promise<{ trades: number; lots: bigint; notional: bigint }> {
-  const row = await pool.one(sql.type(WindowRow)`
-    SELECT count(*)::text AS trades, coalesce(sum(qty), 0)::text AS lots,
-      coalesce(sum(price::numeric * qty), 0)::text AS notional
-    FROM trades
-    WHERE market_id = ${marketId}
-      AND ts >= to_timestamp(${from} / 1000.0) AND ts < to_timestamp(${to} / 1000.0)`);
-  return { trades: Number(row.trades), lots: BigInt(row.lots), notional: BigInt(row.notional) };
 }
