@@ -1,7 +1,7 @@
 import type { CommonQueryMethods } from 'slonik';
 import type { ListedMarket } from '../actors/catalog.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
-import { tradeBars } from '../persistence/backtestStore.ts';
+import { marketWindows, tradeBars } from '../persistence/backtestStore.ts';
 import { failure, type Outcome } from '../protocol/errors.ts';
 import { INTERVAL_MS, type Interval } from './backtest/config.ts';
 import { YEAR_MS } from './backtest/metrics.ts';
@@ -32,11 +32,58 @@ export interface MarketReport {
   readonly trades: number;
 }
 
+/** One market in the operators' report. */
+export interface MarketSummary {
+  readonly market: string;
+  readonly trades: number;
+  readonly volume: string;
+  readonly first: string;
+  readonly last: string;
+  /** last / first − 1 over the window (a ratio). */
+  readonly change: number;
+}
+
 export class MarketAnalytics {
   constructor(
     private readonly pool: CommonQueryMethods,
     private readonly market: (idOrSymbol: string) => ListedMarket | undefined,
   ) {}
+
+  /**
+   * The operators' market report over [from, to) (default the last 24 h): every market that traded,
+   * by trade count (`byVolume`: volumes are in different base assets, so they rank by trades, then
+   * symbol), and the top movers by |change| (at most `top`).
+   */
+  async operatorsReport(
+    range: { from?: number; to?: number },
+    now: number,
+    top = 10,
+  ): Promise<Outcome<{ from: number; to: number; byVolume: MarketSummary[]; topMovers: MarketSummary[] }>> {
+    const to = range.to ?? now;
+    const from = range.from ?? to - DAY_MS;
+    if (from >= to) return failure('bad_request', 'to: must be after from');
+    const summaries: MarketSummary[] = [];
+    for (const row of await marketWindows(this.pool, from, to)) {
+      const listed = this.market(row.marketId);
+      if (listed === undefined) continue;
+      const { money } = listed.definition;
+      const price = (ticks: number) =>
+        formatUnits(BigInt(ticks) * listed.money.tickUnits, money.priceDecimals);
+      summaries.push({
+        market: listed.definition.symbol,
+        trades: row.trades,
+        volume: formatUnits(row.lots * listed.money.lotUnits, money.qtyDecimals),
+        first: price(row.first),
+        last: price(row.last),
+        change: row.last / row.first - 1,
+      });
+    }
+    const byVolume = [...summaries].sort((a, b) => b.trades - a.trades || a.market.localeCompare(b.market));
+    const topMovers = [...summaries]
+      .sort((a, b) => Math.abs(b.change) - Math.abs(a.change) || a.market.localeCompare(b.market))
+      .slice(0, top);
+    return { ok: true, value: { from, to, byVolume, topMovers } };
+  }
 
   async report(
     idOrSymbol: string,

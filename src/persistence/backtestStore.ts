@@ -180,3 +180,41 @@ export async function tradeBars(
     notional: BigInt(r.notional),
   }));
 }
+
+/** Per market with trades in [from, to): count, lots, and the first and last price (ticks). */
+export interface MarketWindowRow {
+  readonly marketId: string;
+  readonly trades: number;
+  readonly lots: bigint;
+  readonly first: number;
+  readonly last: number;
+}
+
+const MarketWindow = z.object({
+  market_id: z.string(),
+  trades: z.string(),
+  lots: z.string(),
+  first: z.string(),
+  last: z.string(),
+});
+
+export async function marketWindows(
+  pool: CommonQueryMethods,
+  from: number,
+  to: number,
+): Promise<MarketWindowRow[]> {
+  const rows = await pool.any(sql.type(MarketWindow)`
+    SELECT market_id, count(*)::text AS trades, sum(qty)::text AS lots,
+      (array_agg(price ORDER BY global_seq, length(id), id))[1]::text AS first,
+      (array_agg(price ORDER BY global_seq DESC, length(id) DESC, id DESC))[1]::text AS last
+    FROM trades
+    WHERE ts >= to_timestamp(${from} / 1000.0) AND ts < to_timestamp(${to} / 1000.0)
+    GROUP BY market_id`);
+  return rows.map((r) => ({
+    marketId: r.market_id,
+    trades: Number(r.trades),
+    lots: BigInt(r.lots),
+    first: Number(r.first),
+    last: Number(r.last),
+  }));
+}

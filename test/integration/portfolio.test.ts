@@ -171,6 +171,28 @@ describe('portfolio', () => {
     expect(candles.at(-1)!.c).toBe('90.00');
     expect(candles.reduce((a, c) => a + Number(c.v), 0)).toBeCloseTo(5, 8);
     expect((await x.request('GET', '/api/v1/analytics/markets/NOPE-USDC')).status).toBe(404);
+
+    // The operators' report: admin only.
+    const admin = await x.token('root', ['admin']);
+    const report = await x.request('GET', `/api/v1/admin/analytics/markets?from=${started}`, {
+      token: admin,
+    });
+    expect(report.status).toBe(200);
+    const { byVolume, topMovers } = report.body as { byVolume: { change: number }[]; topMovers: unknown[] };
+    expect(byVolume).toEqual([
+      {
+        market: 'BTC-USDC',
+        trades: 4,
+        volume: '5.0000',
+        first: '100.00',
+        last: '90.00',
+        change: expect.any(Number) as unknown,
+      },
+    ]);
+    expect(byVolume[0]!.change).toBeCloseTo(-0.1, 12);
+    expect(topMovers).toEqual(byVolume);
+    const forbidden = await x.request('GET', '/api/v1/admin/analytics/markets', { token: alice });
+    expect(forbidden.status).toBe(403);
     const bad = await x.request('GET', '/api/v1/analytics/markets/BTC-USDC?interval=2m');
     expect(bad.status).toBe(400);
   });

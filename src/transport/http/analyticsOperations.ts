@@ -88,6 +88,14 @@ const MarketReport = z.object({
   volume: z.string(),
   trades: z.number().int(),
 });
+const MarketSummary = z.object({
+  market: z.string(),
+  trades: z.number().int(),
+  volume: z.string(),
+  first: z.string(),
+  last: z.string(),
+  change: z.number(),
+});
 const millis = (name: string, description: string) => ({
   name,
   schema: z.number().int().min(0),
@@ -113,6 +121,24 @@ export const ANALYTICS_OPERATIONS = {
       millis('to', 'end, ms, exclusive (default: now)'),
     ],
     ok: { status: 200, shape: z.array(z.object({ t: z.number().int(), equity: z.string() })) },
+    errors: ['bad_request'],
+  },
+  [`get ${BASE}/admin/analytics/markets`]: {
+    summary: "Operators' market report over a window: markets by trades, top movers by |change|",
+    tag: 'analytics',
+    query: [
+      millis('from', 'window start, ms (default: 24 h before to)'),
+      millis('to', 'window end, ms (default: now)'),
+    ],
+    ok: {
+      status: 200,
+      shape: z.object({
+        from: z.number().int(),
+        to: z.number().int(),
+        byVolume: z.array(MarketSummary),
+        topMovers: z.array(MarketSummary),
+      }),
+    },
     errors: ['bad_request'],
   },
   [`get ${BASE}/analytics/markets/:id`]: {

@@ -13,6 +13,7 @@ export interface MarketAnalyticsRoutesService {
     range: { from?: number; to?: number },
     now: number,
   ): Promise<Outcome<object>>;
+  operatorsReport(range: { from?: number; to?: number }, now: number): Promise<Outcome<object>>;
 }
 
 const Query = z.object({
@@ -21,7 +22,23 @@ const Query = z.object({
   to: z.coerce.number().int().min(0).max(8.64e15).optional(),
 });
 
+const Window = z.object({
+  from: z.coerce.number().int().min(0).max(8.64e15).optional(),
+  to: z.coerce.number().int().min(0).max(8.64e15).optional(),
+});
+
 export function registerMarketAnalyticsRoutes(route: Route, analytics: MarketAnalyticsRoutesService): void {
+  route('get', '/api/v1/admin/analytics/markets', { role: 'admin' }, async ({ query }) => {
+    const parsed = Window.safeParse({
+      from: query.get('from') ?? undefined,
+      to: query.get('to') ?? undefined,
+    });
+    if (!parsed.success) return errorReply('bad_request', 'from and to are integers (ms since the epoch)');
+    const { from, to } = parsed.data;
+    const range = { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
+    return outcomeReply(await analytics.operatorsReport(range, Date.now()));
+  });
+
   route('get', '/api/v1/analytics/markets/:id', {}, async ({ params, query }) => {
     const parsed = Query.safeParse({
       interval: query.get('interval') ?? undefined,
