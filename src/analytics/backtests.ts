@@ -150,7 +150,23 @@ export class Backtests {
     return { ok: true, value: { text: html, contentType: 'text/html; charset=utf-8', filename } };
   }
 
-  /** The `run-backtest` job: idempotent (a run already ended is left as it is). */
+  /**
+   * The `run-backtest` job: idempotent (a run already ended is left as it is). An attempt that
+   * throws (Postgres away) is retried by the queue; the last one marks the run failed, so it stops
+   * counting against its owner's bound.
+   */
+  async runAttempt(id: string, final: boolean): Promise<void> {
+    try {
+      await this.run(id);
+    } catch (error) {
+      if (final)
+        await finishBacktest(this.deps.pool, id, { error: 'the run failed after its retries' }).catch(
+          () => undefined,
+        );
+      throw error;
+    }
+  }
+
   async run(id: string): Promise<void> {
     const { pool, limits } = this.deps;
     if (!(await startBacktest(pool, id))) return;

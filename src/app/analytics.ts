@@ -72,7 +72,7 @@ export async function startAnalytics(
         : queue.enqueue(`backtest-${id}`, { id }),
     historyCaughtUp: () => projector.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS),
   });
-  await queue?.work(({ id }) => backtests.run(id));
+  await queue?.work(({ id }, attempt) => backtests.runAttempt(id, attempt.final));
 
   const { catalog } = core;
   const runner = new DurableConsumerRunner(

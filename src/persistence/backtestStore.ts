@@ -75,7 +75,10 @@ export async function getBacktest(pool: CommonQueryMethods, id: string): Promise
   return row === null ? undefined : rowOf(row);
 }
 
-/** The user's runs newest first, `limit` after `after`; results left out (the list is a summary). */
+/**
+ * The user's runs newest first, `limit` after `after`; results and the config's candles left out
+ * (the list is a summary: a page of a thousand runs never carries their series).
+ */
 export async function listBacktests(
   pool: CommonQueryMethods,
   userId: string,
@@ -87,7 +90,7 @@ export async function listBacktests(
       ? sql.fragment``
       : sql.fragment`AND (created_at, id) < (to_timestamp(${after.createdAt} / 1000.0), ${after.id})`;
   const rows = await pool.any(sql.type(Row)`
-    SELECT id, user_id, status, config, NULL AS result, error,
+    SELECT id, user_id, status, config - 'candles' AS config, NULL AS result, error,
       (extract(epoch FROM created_at) * 1000)::int8::text AS created_at
     FROM backtests WHERE user_id = ${userId} ${before}
     ORDER BY created_at DESC, id DESC LIMIT ${limit}`);

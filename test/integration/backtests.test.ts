@@ -220,9 +220,14 @@ describe('POST /backtests', () => {
         `${x.http}/api/v1/backtests?limit=1${cursor === undefined ? '' : `&cursor=${cursor}`}`,
         { headers: { authorization: `Bearer ${alice}` } },
       );
-      const page = (await r.json()) as { id: string; performance?: unknown }[];
+      const page = (await r.json()) as {
+        id: string;
+        performance?: unknown;
+        config: Record<string, unknown>;
+      }[];
       all.push(...page.map((b) => b.id));
       for (const b of page) expect(b.performance).toBeUndefined();
+      for (const b of page) expect(b.config.candles).toBeUndefined();
       cursor = r.headers.get('x-next-cursor') ?? undefined;
       if (cursor === undefined) break;
     }
