@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Backtests, RunBacktestPayload } from '../analytics/backtests.ts';
+import { Leaderboards } from '../analytics/leaderboards.ts';
 import { MarketAnalytics } from '../analytics/marketAnalytics.ts';
 import { PortfolioConsumer } from '../analytics/portfolio/consumer.ts';
 import { EquityHistory } from '../analytics/portfolio/history.ts';
@@ -41,6 +42,7 @@ export interface Analytics {
   readonly portfolio: Portfolio;
   readonly markets: MarketAnalytics;
   readonly history: EquityHistory;
+  readonly leaderboards: Leaderboards;
   /** Stops the portfolio consumer (a round in flight finishes). */
   stop(): Promise<void>;
 }
@@ -126,6 +128,7 @@ export async function startAnalytics(
     portfolio,
     markets,
     history,
+    leaderboards: new Leaderboards(storage.pool, (idOrSymbol) => catalog.market(idOrSymbol)),
     stop: async () => {
       clearInterval(timer);
       await recording;

@@ -11,6 +11,7 @@ import { registerWebhookRoutes } from '../transport/http/webhooks.ts';
 import { registerBacktestRoutes } from '../transport/http/backtests.ts';
 import { registerPortfolioRoutes } from '../transport/http/portfolio.ts';
 import { registerMarketAnalyticsRoutes } from '../transport/http/marketAnalytics.ts';
+import { registerLeaderboardRoutes } from '../transport/http/leaderboards.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -122,6 +123,7 @@ export function buildTransport(
         registerBacktestRoutes(route, services.analytics.backtests);
         registerPortfolioRoutes(route, services.analytics.portfolio, services.analytics.history);
         registerMarketAnalyticsRoutes(route, services.analytics.markets);
+        registerLeaderboardRoutes(route, services.analytics.leaderboards);
       },
     ],
     health: async () => ({

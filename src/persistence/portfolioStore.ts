@@ -113,12 +113,56 @@ export async function upsertPositions(
       global_seq = EXCLUDED.global_seq, updated_at = now()`);
 }
 
+/** What one sell leg realized (quote minor units), keyed by its place in the journal. */
+export interface RealizedRow {
+  readonly userId: string;
+  readonly marketId: string;
+  readonly globalSeq: number;
+  /** The leg's index among its record's legs. */
+  readonly n: number;
+  readonly t: number;
+  readonly pnl: bigint;
+}
+
+export async function insertRealized(tx: CommonQueryMethods, rows: readonly RealizedRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(sql.unsafe`
+    INSERT INTO realized_pnl (user_id, market_id, global_seq, n, t, pnl)
+    SELECT u, m, g, n, to_timestamp(t / 1000.0), p::numeric
+    FROM unnest(${sql.array(
+      rows.map((r) => r.userId),
+      'text',
+    )}::text[],
+                ${sql.array(
+                  rows.map((r) => r.marketId),
+                  'text',
+                )}::text[],
+                ${sql.array(
+                  rows.map((r) => r.globalSeq),
+                  'int8',
+                )}::int8[],
+                ${sql.array(
+                  rows.map((r) => r.n),
+                  'int4',
+                )}::int4[],
+                ${sql.array(
+                  rows.map((r) => r.t),
+                  'float8',
+                )}::float8[],
+                ${sql.array(
+                  rows.map((r) => r.pnl.toString()),
+                  'text',
+                )}::text[]) AS x(u, m, g, n, t, p)
+    ON CONFLICT DO NOTHING`);
+}
+
 /** Forgets every position and the consumer's cursor: the next round rebuilds them from the journal. */
 export async function resetPortfolio(pool: DatabasePool): Promise<void> {
   await pool.transaction(async (tx) => {
     await tx.query(sql.unsafe`
       SELECT 1 FROM projection_cursors WHERE projection = ${PORTFOLIO_CONSUMER} FOR UPDATE`);
     await tx.query(sql.unsafe`DELETE FROM positions`);
+    await tx.query(sql.unsafe`DELETE FROM realized_pnl`);
     await tx.query(sql.unsafe`DELETE FROM projection_cursors WHERE projection = ${PORTFOLIO_CONSUMER}`);
   });
 }

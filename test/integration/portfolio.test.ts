@@ -138,6 +138,55 @@ describe('portfolio', () => {
     expect(bobView.body.positions[0]).toMatchObject({ asset: 'BTC', qty: '0.99850000' });
   });
 
+  it('leaderboards show opted-in display names only, by volume and by realized PnL', async () => {
+    const optIn = await x.request('POST', '/api/v1/leaderboard/profile', {
+      token: alice,
+      body: { displayName: 'Alice_A', optIn: true },
+    });
+    expect(optIn.status).toBe(200);
+    const taken = await x.request('POST', '/api/v1/leaderboard/profile', {
+      token: bob,
+      body: { displayName: 'Alice_A', optIn: true },
+    });
+    expect(taken.status).toBe(409);
+    const badName = await x.request('POST', '/api/v1/leaderboard/profile', {
+      token: bob,
+      body: { displayName: 'x', optIn: true },
+    });
+    expect(badName.body).toMatchObject({ error: { code: 'bad_request' } });
+    expect((badName.body as { error: { message: string } }).error.message).toMatch(/^displayName: /);
+
+    const volume = await x.request('GET', '/api/v1/leaderboards?market=BTC-USDC&by=volume');
+    expect(volume.body).toEqual({
+      market: 'BTC-USDC',
+      period: '24h',
+      by: 'volume',
+      entries: [{ rank: 1, displayName: 'Alice_A', value: '5.0000' }],
+    });
+    const [position] = await userPositions(pool, 'alice');
+    const pnl = await x.request('GET', '/api/v1/leaderboards?market=BTC-USDC&by=realizedPnl&period=7d');
+    expect(pnl.body).toMatchObject({
+      entries: [{ rank: 1, displayName: 'Alice_A', value: (Number(position!.realized) / 1e6).toFixed(6) }],
+    });
+    expect(JSON.stringify([volume.body, pnl.body])).not.toContain('alice');
+
+    // bob opts in: both on the board; then opts out: gone.
+    await x.request('POST', '/api/v1/leaderboard/profile', {
+      token: bob,
+      body: { displayName: 'bobby', optIn: true },
+    });
+    const both = await x.request('GET', '/api/v1/leaderboards?market=BTC-USDC');
+    expect(
+      (both.body as { entries: { displayName: string }[] }).entries.map((e) => e.displayName).sort(),
+    ).toEqual(['Alice_A', 'bobby']);
+    await x.request('POST', '/api/v1/leaderboard/profile', {
+      token: bob,
+      body: { displayName: 'bobby', optIn: false },
+    });
+    const after = await x.request('GET', '/api/v1/leaderboards?market=BTC-USDC');
+    expect((after.body as { entries: unknown[] }).entries).toHaveLength(1);
+  });
+
   it('rebuilds the same positions from the journal after a reset', async () => {
     const before = await userPositions(pool, 'alice');
     const bobBefore = await userPositions(pool, 'bob');
@@ -147,6 +196,12 @@ describe('portfolio', () => {
       return read[0]?.fills === before[0]!.fills ? read : undefined;
     });
     expect(rebuilt).toEqual(before);
+    const realizedRows = await pool.oneFirst(
+      sql.type(
+        z.object({ n: z.number() }),
+      )`SELECT count(*)::int4 AS n FROM realized_pnl WHERE user_id = 'alice'`,
+    );
+    expect(realizedRows).toBe(1);
     expect(await userPositions(pool, 'bob')).toEqual(bobBefore);
     const cursor = await pool.oneFirst(
       sql.type(z.object({ g: z.string() }))`

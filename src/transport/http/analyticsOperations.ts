@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { ProfileBody } from '../../analytics/leaderboards.ts';
 import { BacktestConfig, INTERVALS as ANALYTICS_INTERVALS } from '../../analytics/backtest/config.ts';
 
 /*
@@ -140,6 +141,36 @@ export const ANALYTICS_OPERATIONS = {
       }),
     },
     errors: ['bad_request'],
+  },
+  [`post ${BASE}/leaderboard/profile`]: {
+    summary: 'Opt in to (or out of) the leaderboards under a display name',
+    tag: 'analytics',
+    body: { schema: ProfileBody },
+    ok: { status: 200, shape: ProfileBody },
+    errors: ['bad_request', 'conflict'],
+  },
+  [`get ${BASE}/leaderboards`]: {
+    summary: "A market's top traders over a period by volume or realized PnL (opted-in display names only)",
+    tag: 'analytics',
+    query: [
+      { name: 'market', schema: z.string(), description: 'market id or symbol' },
+      { name: 'period', schema: z.enum(['24h', '7d', '30d']).default('24h'), description: 'default 24h' },
+      {
+        name: 'by',
+        schema: z.enum(['volume', 'realizedPnl']).default('volume'),
+        description: 'default volume',
+      },
+    ],
+    ok: {
+      status: 200,
+      shape: z.object({
+        market: z.string(),
+        period: z.string(),
+        by: z.string(),
+        entries: z.array(z.object({ rank: z.number().int(), displayName: z.string(), value: z.string() })),
+      }),
+    },
+    errors: ['bad_request', 'unknown_market'],
   },
   [`get ${BASE}/analytics/markets/:id`]: {
     summary: "A market's candles, VWAP, returns, realized volatility, volume and trade count over a window",
