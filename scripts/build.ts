@@ -10,7 +10,7 @@
  * contracts/, .data/contracts and dist/web, so it runs from dist/ in the checkout it was built in.
  */
 import { rename, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { buildWeb, REPO_ROOT } from './build-web.ts';
@@ -18,12 +18,20 @@ import { parseCommandLine } from './lib/cli.ts';
 
 export const SERVER_ENTRY = join(REPO_ROOT, 'src', 'main.ts');
 export const SERVER_OUT = join(REPO_ROOT, 'dist', 'src', 'main.js');
+/** Worker-thread entries bundled beside main.js (each runs in a thread of its own). */
+const THREAD_ENTRIES = [join(REPO_ROOT, 'src', 'analytics', 'backtestThread.ts')];
 
 /** Bundles the exchange into `outfile`; each file is written aside and renamed into place. */
 export async function buildServer(outfile = SERVER_OUT): Promise<void> {
+  await bundle(SERVER_ENTRY, outfile);
+  for (const entry of THREAD_ENTRIES)
+    await bundle(entry, join(dirname(outfile), `${basename(entry, '.ts')}.js`));
+}
+
+async function bundle(entry: string, outfile: string): Promise<void> {
   const result = await esbuild.build({
     absWorkingDir: REPO_ROOT,
-    entryPoints: [SERVER_ENTRY],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     packages: 'external',

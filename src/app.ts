@@ -151,6 +151,7 @@ async function startOwned(
     }
     await services.integration.close();
     await services.funding.close();
+    await services.analytics.stop();
     for (const queue of jobs.queues) await queue.close();
     await services.chain.close();
     await pool.end();

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod/v4';
 import { FUNDING_ENV } from './funding/config.ts';
+import { ANALYTICS_ENV } from './analytics/config.ts';
 import { INTEGRATIONS_ENV } from './integrations/config.ts';
 import { MARKETDATA_ENV } from './marketdata/config.ts';
 import { REPO_ROOT } from './repoRoot.ts';
@@ -93,6 +94,8 @@ const schema = z.object({
   ...TRENDS_ENV,
   // Fiat funding: Paystack, PayFast, Ozow, withdrawals (src/funding/config.ts).
   ...FUNDING_ENV,
+  // Back-testing and analytics (src/analytics/config.ts).
+  ...ANALYTICS_ENV,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

@@ -8,6 +8,7 @@ import { SyncAllowlistPayload } from '../services/complianceAdmin.ts';
 import { aggregateSourceName, fetchAggregatedPrices } from '../trends/priceSources.ts';
 import { DeployTokenPayload } from '../services/issuance.ts';
 import { observe, type JobQueueSource } from '../transport/http/metrics.ts';
+import { openAnalyticsJobs, type BacktestQueue } from './analytics.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Storage } from './storage.ts';
@@ -23,6 +24,7 @@ export interface Jobs {
   readonly allowlist?: OpenedJobQueue<typeof SyncAllowlistPayload>;
   /** The queues' key prefix (for queues opened in later stages: pull-trends). */
   readonly prefix: string;
+  readonly backtests?: BacktestQueue;
   /** Every queue (/metrics counts their jobs at scrape time). */
   readonly queues: readonly (JobQueueSource & { close(): Promise<void> })[];
 }
@@ -58,7 +60,8 @@ export async function openJobs(
     backoffMs: config.DEPLOY_BACKOFF_MS,
     log,
   });
-  queues.push(deploy, allowlist);
+  const backtests = await openAnalyticsJobs(config, log, redisUrl, prefix);
+  queues.push(deploy, allowlist, backtests);
   const sources = config.PRICE_SOURCES;
   // Issue 19: several sources, aggregated (src/trends/priceSources.ts), replace the single one.
   const priceSource =
@@ -104,5 +107,5 @@ export async function openJobs(
       }),
     );
   }
-  return { deploy, allowlist, prefix, queues };
+  return { deploy, allowlist, backtests, prefix, queues };
 }

@@ -24,6 +24,7 @@ import { startTrends } from '../trends/start.ts';
 import { startTrendPullJob } from '../trends/trendPull.ts';
 import { RwaValuations, startValuationJob } from '../trends/valuations.ts';
 import type { TrendService } from '../trends/trendService.ts';
+import { startAnalytics, type Analytics } from './analytics.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Jobs } from './jobs.ts';
@@ -49,6 +50,7 @@ export interface Services {
   readonly trendJobs: readonly { close(): Promise<void> }[];
   /** Fiat deposits, provider webhooks, withdrawals (src/funding, issue 15). */
   readonly funding: Funding;
+  readonly analytics: Analytics;
 }
 
 export async function buildServices(
@@ -207,6 +209,7 @@ export async function buildServices(
       }),
     );
   }
+  const analytics = await startAnalytics(config, log, storage, core, consumers, jobs.backtests);
   const funding = await startFunding({
     config,
     log,
@@ -229,5 +232,6 @@ export async function buildServices(
     valuations,
     trendJobs,
     funding,
+    analytics,
   };
 }

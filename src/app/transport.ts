@@ -10,6 +10,10 @@ import { registerComplianceRoutes } from '../transport/http/issuance.ts';
 import type { RegisteredRoute } from '../transport/http/router.ts';
 import { registerTrendRoutes } from '../transport/http/trends.ts';
 import { registerWebhookRoutes } from '../transport/http/webhooks.ts';
+import { registerBacktestRoutes } from '../transport/http/backtests.ts';
+import { registerPortfolioRoutes } from '../transport/http/portfolio.ts';
+import { registerMarketAnalyticsRoutes } from '../transport/http/marketAnalytics.ts';
+import { registerLeaderboardRoutes } from '../transport/http/leaderboards.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -120,6 +124,10 @@ export function buildTransport(
       (route) => {
         registerTrendRoutes(route, services.trends, services.valuations);
         registerFundingRoutes(route, services.funding);
+        registerBacktestRoutes(route, services.analytics.backtests);
+        registerPortfolioRoutes(route, services.analytics.portfolio, services.analytics.history);
+        registerMarketAnalyticsRoutes(route, services.analytics.markets);
+        registerLeaderboardRoutes(route, services.analytics.leaderboards);
       },
     ],
     health: async () => ({

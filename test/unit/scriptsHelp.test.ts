@@ -32,6 +32,7 @@ const ENTRY_POINTS = [
   'bench/persistence.ts',
   'bench/ws.ts',
   'bench/funding.ts',
+  'bench/backtest.ts',
 ];
 
 interface Ran {

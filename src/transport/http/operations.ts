@@ -2,6 +2,7 @@ import { z } from 'zod/v4';
 import { ORDER_STATUSES } from '../../protocol/messages.ts';
 import * as api from '../apiSchemas.ts';
 import { FUNDING_OPERATIONS } from './fundingOperations.ts';
+import { ANALYTICS_OPERATIONS } from './analyticsOperations.ts';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import {
   AssetBody,
@@ -33,7 +34,16 @@ export interface QueryParam {
 
 export interface OperationDoc {
   readonly summary: string;
-  readonly tag: 'operations' | 'admin' | 'markets' | 'orders' | 'issuance' | 'webhooks' | 'docs' | 'funding';
+  readonly tag:
+    | 'operations'
+    | 'admin'
+    | 'markets'
+    | 'orders'
+    | 'issuance'
+    | 'webhooks'
+    | 'docs'
+    | 'funding'
+    | 'analytics';
   /** The body the handler parses; `optional` when it may be empty. */
   readonly body?: { readonly schema: z.ZodType; readonly optional?: boolean };
   readonly query?: readonly QueryParam[];
@@ -269,6 +279,7 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     tag: 'orders',
     ok: { status: 200, shape: { list: api.Balance } },
   },
+  ...ANALYTICS_OPERATIONS,
 };
 
 /** The request bodies, published by name under components/schemas. */
