@@ -73,8 +73,14 @@ export async function startConsumers(
     publish: pushes.emit,
     symbolOf: (marketId) => catalog.market(marketId)?.definition.symbol,
     markets: () => supervisor.list(),
+    decimalsOf: (asset) => catalog.asset(asset)?.decimals,
   });
   core.inspections.subscribe(inspection.inspect);
+  // Withdrawals as actors (issue 15): the open ones now, their changes from the committed stream.
+  inspection.seedWithdrawals(
+    supervisor.funding.openWithdrawals().map(([withdrawalId, w]) => ({ withdrawalId, ...w })),
+  );
+  committed.subscribe(inspection.withdrawals);
 
   // The projections catch up before the gateway opens: trade seqs continue from them.
   const projector = new Projector(pool, {

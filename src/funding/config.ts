@@ -55,6 +55,12 @@ export const FUNDING_ENV = {
   FUNDING_PUBLIC_URL: z.url().optional(),
   /** One provider API call (confirmations, initialize, transfers), ms. */
   FUNDING_PROVIDER_TIMEOUT_MS: positiveInt(5_000),
+  /**
+   * Provider notifications (POST /webhooks/paystack|payfast|ozow) per second and burst, per source
+   * address (an IPv6 /64): beyond, 429 before any work (PayFast and Ozow retry on non-200).
+   */
+  FUNDING_WEBHOOK_RATE_PER_S: positiveInt(100),
+  FUNDING_WEBHOOK_RATE_BURST: positiveInt(500),
   /** The process-withdrawal job: attempts, first retry delay in ms (doubling). */
   WITHDRAWAL_ATTEMPTS: positiveInt(5),
   WITHDRAWAL_BACKOFF_MS: positiveInt(2_000),

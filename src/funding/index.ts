@@ -25,6 +25,8 @@ export interface Funding {
   readonly deposits: Deposits;
   readonly webhooks: FundingWebhooks;
   readonly withdrawals: Withdrawals;
+  /** Provider notifications per source address (the webhook routes' rate limit). */
+  readonly webhookRate: { readonly perSecond: number; readonly burst: number };
   /** Stops the worker and closes the queue (shutdown). */
   close(): Promise<void>;
 }
@@ -98,6 +100,7 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
     deposits,
     webhooks,
     withdrawals,
+    webhookRate: { perSecond: config.FUNDING_WEBHOOK_RATE_PER_S, burst: config.FUNDING_WEBHOOK_RATE_BURST },
     close: async () => {
       await queue?.close();
     },

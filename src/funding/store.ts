@@ -121,8 +121,31 @@ const Count = z.object({ n: z.number() });
 const REFUSALS_KEPT = 100_000;
 const PRUNE_EVERY = 1_000;
 
+/** Pending deposits kept in memory for their notifications (beyond, they are read from the table). */
+export const PENDING_CACHED_MAX = 100_000;
+
+interface Settlement {
+  readonly id: string;
+  readonly status: 'completed' | 'failed';
+  readonly ts: number;
+  readonly reason: string | null;
+  readonly done: () => void;
+  readonly failed: (error: unknown) => void;
+}
+
 export class FundingStore {
   #refusalsSincePrune = 0;
+  /**
+   * Pending deposits by provider and reference, as this process inserted or listed them: a
+   * notification finds its deposit without a round trip. What a notification reads of the row
+   * (id, user, asset, amount, provider, reference) never changes; its status is the funding
+   * register's, not the row's. Dropped when settled.
+   */
+  readonly #pending = new Map<string, DepositRow>();
+  readonly #pendingKeyById = new Map<string, string>();
+  /** Row updates waiting for the one in flight: written together in one statement. */
+  #settlements: Settlement[] = [];
+  #settling = false;
 
   constructor(private readonly pool: DatabasePool) {}
 
@@ -131,6 +154,21 @@ export class FundingStore {
       INSERT INTO deposits (id, user_id, provider, reference, asset, amount, redirect_url, form_fields, created_at)
       VALUES (${d.id}, ${d.userId}, ${d.provider}, ${d.reference}, ${d.asset}, ${d.amount.toString()}::numeric,
               ${d.redirectUrl}, ${d.formFields === undefined ? null : sql.jsonb(d.formFields)}, ${at(d.createdAt)})`);
+    this.#remember({ ...d, status: 'pending', failureReason: undefined, completedAt: undefined });
+  }
+
+  #remember(row: DepositRow): void {
+    if (row.status !== 'pending' || this.#pending.size >= PENDING_CACHED_MAX) return;
+    const key = `${row.provider}\u0000${row.reference}`;
+    this.#pending.set(key, row);
+    this.#pendingKeyById.set(row.id, key);
+  }
+
+  #forget(id: string): void {
+    const key = this.#pendingKeyById.get(id);
+    if (key === undefined) return;
+    this.#pendingKeyById.delete(id);
+    this.#pending.delete(key);
   }
 
   async pendingDepositCount(userId: string): Promise<number> {
@@ -140,6 +178,8 @@ export class FundingStore {
   }
 
   async depositByReference(provider: Provider, reference: string): Promise<DepositRow | undefined> {
+    const cached = this.#pending.get(`${provider}\u0000${reference}`);
+    if (cached !== undefined) return cached;
     const row = await this.pool.maybeOne(sql.type(DepositSql)`
       SELECT ${DEPOSIT_COLUMNS} FROM deposits WHERE provider = ${provider} AND reference = ${reference}`);
     return row === null ? undefined : depositOf(row);
@@ -166,7 +206,9 @@ export class FundingStore {
   async pendingDeposits(): Promise<DepositRow[]> {
     const rows = await this.pool.any(sql.type(DepositSql)`
       SELECT ${DEPOSIT_COLUMNS} FROM deposits WHERE status = 'pending' ORDER BY created_at`);
-    return rows.map(depositOf);
+    const deposits = rows.map(depositOf);
+    for (const row of deposits) this.#remember(row);
+    return deposits;
   }
 
   /** A journaled outcome, on the row (only from pending: the journal decided it once). */
@@ -176,10 +218,49 @@ export class FundingStore {
     ts: number,
     reason?: string,
   ): Promise<void> {
-    await this.pool.query(sql.unsafe`
-      UPDATE deposits SET status = ${status}, completed_at = ${at(ts)},
-        failure_reason = coalesce(${reason ?? null}::text, failure_reason)
-      WHERE id = ${id}::uuid AND status = 'pending'`);
+    this.#forget(id);
+    // Group commit: one statement for every update that arrived while the previous one ran (under
+    // load, one round trip for many deposits; alone, one for one, at once).
+    await new Promise<void>((done, failed) => {
+      this.#settlements.push({ id, status, ts, reason: reason ?? null, done, failed });
+      if (!this.#settling) void this.#writeSettlements();
+    });
+  }
+
+  async #writeSettlements(): Promise<void> {
+    this.#settling = true;
+    while (this.#settlements.length > 0) {
+      const batch = this.#settlements;
+      this.#settlements = [];
+      try {
+        await this.pool.query(sql.unsafe`
+          UPDATE deposits d SET status = v.status, completed_at = to_timestamp(v.ms / 1000),
+            failure_reason = coalesce(v.reason, d.failure_reason)
+          FROM unnest(
+            ${sql.array(
+              batch.map((s) => s.id),
+              'uuid',
+            )},
+            ${sql.array(
+              batch.map((s) => s.status),
+              'text',
+            )},
+            ${sql.array(
+              batch.map((s) => s.ts),
+              'float8',
+            )},
+            ${sql.array(
+              batch.map((s) => s.reason),
+              'text',
+            )}
+          ) AS v(id, status, ms, reason)
+          WHERE d.id = v.id AND d.status = 'pending'`);
+        for (const s of batch) s.done();
+      } catch (error) {
+        for (const s of batch) s.failed(error);
+      }
+    }
+    this.#settling = false;
   }
 
   /** A refused notification: its row (the newest REFUSALS_KEPT are kept), and the reason on the deposit it named. */

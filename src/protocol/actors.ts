@@ -55,6 +55,29 @@ export interface SupervisorFigures {
   readonly recoveries: number;
 }
 
+/**
+ * A withdrawal as an actor (issue 15): its machine (`withdrawal`, machines/withdrawal.ts) and the
+ * state its last journaled change left it in, from the committed event stream's
+ * `withdrawal.changed`.
+ */
+export interface WithdrawalActorUpdate {
+  readonly withdrawalId: string;
+  /** The machine's id (its definition is bundled into the page): `withdrawal`. */
+  readonly machine: string;
+  readonly state: string;
+  /** In a final state (confirmed, rejected, failed): shown for a while, then dropped. */
+  readonly final: boolean;
+  readonly userId: string;
+  readonly asset: string;
+  /** A decimal string in the asset's units. */
+  readonly amount: string;
+  readonly reason?: string;
+  /** The last change's time, ms since epoch. */
+  readonly ts: number;
+  /** In an update: the transitions since the previous message; in a snapshot: those seen so far. */
+  readonly transitions: readonly ActorTransition[];
+}
+
 export interface ActorsMessage {
   readonly op: 'actors';
   /** `snapshot`: every market (sent after `sub`); `update`: the markets that changed. */
@@ -62,4 +85,11 @@ export interface ActorsMessage {
   readonly ts: number;
   readonly supervisor: SupervisorFigures;
   readonly markets: readonly MarketUpdate[];
+  /**
+   * Withdrawals: in a snapshot the open ones and the recently finished; in an update those that
+   * changed (absent when none did).
+   */
+  readonly withdrawals?: readonly WithdrawalActorUpdate[];
+  /** Open withdrawals a snapshot left out (it carries at most a bounded number). */
+  readonly withdrawalsOmitted?: number;
 }

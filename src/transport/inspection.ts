@@ -1,5 +1,6 @@
 import type { InspectionEvent } from 'xstate';
 import type { ActorInspection } from '../actors/supervisor.ts';
+import type { InProcessConsumer } from '../events/stream.ts';
 import type { Publication } from '../protocol/topics.ts';
 import {
   ACTORS_TOPIC,
@@ -10,6 +11,7 @@ import {
   type MarketUpdate,
   type SupervisorFigures,
 } from './actorsChannel.ts';
+import { WithdrawalActors, type ListedWithdrawal } from './withdrawalActors.ts';
 
 /*
  * The server side of the admin-only `actors` channel (the actor-state visualizer, web/actors).
@@ -28,6 +30,7 @@ import {
  */
 
 export * from './actorsChannel.ts';
+export type { ListedWithdrawal } from './withdrawalActors.ts';
 
 /** Transitions kept per market for a new subscriber's snapshot. */
 export const HISTORY_LIMIT = 20;
@@ -45,6 +48,8 @@ export interface InspectionFeedOptions {
   readonly markets?: () => readonly ListedActor[];
   /** Default Date.now. */
   readonly now?: () => number;
+  /** An asset's decimals, for withdrawals' amounts (default 2). */
+  readonly decimalsOf?: (asset: string) => number | undefined;
 }
 
 export interface InspectionFeed {
@@ -60,6 +65,13 @@ export interface InspectionFeed {
   seedHistory(marketId: string, transitions: readonly ActorTransition[]): void;
   /** Transitions kept per market (HISTORY_LIMIT). */
   readonly historyLimit: number;
+  /**
+   * Withdrawals as actors (withdrawalActors.ts): subscribe this to the committed event stream; it
+   * folds each `withdrawal.changed` and publishes with the markets' throttled messages.
+   */
+  readonly withdrawals: InProcessConsumer;
+  /** The open withdrawals at start (the funding register's, after recovery). */
+  seedWithdrawals(listed: readonly ListedWithdrawal[]): void;
   /** Publishes what is pending now (tests, shutdown). */
   flush(): void;
   /** Cancels the pending publication. */
@@ -106,6 +118,7 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
   let supervisorDirty = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let lastPublished = -Infinity;
+  const withdrawals = new WithdrawalActors(options.decimalsOf ?? (() => undefined), now);
 
   const record = (marketId: string, symbol?: string): MarketRecord => {
     let market = markets.get(marketId);
@@ -285,7 +298,8 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
       m.dirty = m.processedPerSec > 0 || peakAboveDepth;
       busy ||= m.dirty;
     }
-    if (updates.length === 0 && !supervisorDirty) return;
+    const changedWithdrawals = withdrawals.drain();
+    if (updates.length === 0 && !supervisorDirty && changedWithdrawals.length === 0) return;
     supervisorDirty = false;
     lastPublished = t;
     const message: ActorsMessage = {
@@ -294,6 +308,7 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
       ts: t,
       supervisor: supervisorFigures(),
       markets: updates,
+      ...(changedWithdrawals.length === 0 ? {} : { withdrawals: changedWithdrawals }),
     };
     options.publish?.([{ topic: ACTORS_TOPIC, message }]);
     if (busy) schedule();
@@ -317,7 +332,30 @@ export function createInspectionFeed(options: InspectionFeedOptions = {}): Inspe
         ...figures(m),
         transitions: [...m.history],
       }));
-      return { op: 'actors', kind: 'snapshot', ts: now(), supervisor: supervisorFigures(), markets: list };
+      const shown = withdrawals.snapshot();
+      return {
+        op: 'actors',
+        kind: 'snapshot',
+        ts: now(),
+        supervisor: supervisorFigures(),
+        markets: list,
+        withdrawals: shown.withdrawals,
+        ...(shown.omitted > 0 ? { withdrawalsOmitted: shown.omitted } : {}),
+      };
+    },
+    withdrawals: {
+      name: 'actors.withdrawals',
+      onCommitted({ events }) {
+        let any = false;
+        for (const event of events) {
+          if (event.type === 'withdrawal.changed') any = withdrawals.note(event) || any;
+        }
+        if (any) schedule();
+      },
+    },
+    seedWithdrawals(listed: readonly ListedWithdrawal[]): void {
+      withdrawals.seed(listed);
+      schedule();
     },
     historyLimit: HISTORY_LIMIT,
     seedHistory(marketId: string, transitions: readonly ActorTransition[]): void {

@@ -26,7 +26,8 @@ export type Bound =
   | 'ws_pending_requests'
   | 'ws_connections'
   | 'ws_connections_per_ip'
-  | 'http_pending_requests';
+  | 'http_pending_requests'
+  | 'http_rate';
 
 export function refused(bound: Bound): void {
   boundRefusals.inc({ bound });

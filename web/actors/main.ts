@@ -1,16 +1,17 @@
 import { marketLifecycleMachine } from '../../machines/marketLifecycle.ts';
+import { withdrawalMachine } from '../../machines/withdrawal.ts';
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import { byId, byIdOf, setText, webSocketUrl } from '../shared/dom.ts';
 import { diagramOf, type Diagram } from './diagram.ts';
-import type { ActorsMessage, MarketUpdate } from './messages.ts';
-import { MarketCard, SupervisorCard } from './view.ts';
+import type { ActorsMessage, MarketUpdate, WithdrawalActorUpdate } from './messages.ts';
+import { MarketCard, SupervisorCard, WithdrawalCard } from './view.ts';
 
 /*
- * The actor-state visualizer (served at `/dev/actors`). Every live actor drawn as its machine's
- * state diagram, computed in the page from the machine definitions bundled into it, fed by the
- * admin-only `actors` channel: `auth` with an admin token (from `?token=`, kept for the tab in
- * sessionStorage and removed from the address bar, or typed into the form), then
- * `{op:"sub", ch:"actors"}`. The server throttles the channel, so each message is rendered as it
+ * The actor-state visualizer (served at `/dev/actors`). Every live actor (each market, and each
+ * open or recently finished withdrawal) drawn as its machine's state diagram, computed in the page
+ * from the machine definitions bundled into it, fed by the admin-only `actors` channel: `auth` with
+ * an admin token (from `?token=`, kept for the tab in sessionStorage and removed from the address
+ * bar, or typed into the form), then `{op:"sub", ch:"actors"}`. The server throttles the channel, so each message is rendered as it
  * comes. The SDK's codec frames the messages; the SDK client itself knows only the public
  * protocol's channels.
  *
@@ -20,7 +21,12 @@ import { MarketCard, SupervisorCard } from './view.ts';
 const TOKEN_KEY = 'rwa.actors.token';
 const RECONNECT_MAX_MS = 10_000;
 
-const DIAGRAMS = new Map<string, Diagram>([[marketLifecycleMachine.id, diagramOf(marketLifecycleMachine)]]);
+const DIAGRAMS = new Map<string, Diagram>([
+  [marketLifecycleMachine.id, diagramOf(marketLifecycleMachine)],
+  [withdrawalMachine.id, diagramOf(withdrawalMachine)],
+]);
+/** Finished withdrawals kept on the page (the server keeps as many, src/transport/withdrawalActors.ts). */
+const FINISHED_WITHDRAWALS_SHOWN = 20;
 
 interface ActorsHooks {
   readonly status: string;
@@ -30,6 +36,14 @@ interface ActorsHooks {
   market(
     symbol: string,
   ): (MarketUpdate & { readonly recent: readonly MarketUpdate['transitions'][number][] }) | undefined;
+  /** The withdrawals shown, by id. */
+  readonly withdrawals: readonly string[];
+  /** A withdrawal as the page shows it, with its recent transitions. */
+  withdrawal(
+    id: string,
+  ):
+    | (WithdrawalActorUpdate & { readonly recent: readonly WithdrawalActorUpdate['transitions'][number][] })
+    | undefined;
 }
 
 declare global {
@@ -45,6 +59,7 @@ const container = byId('actors');
 const supervisorCard = new SupervisorCard();
 container.append(supervisorCard.element);
 const cards = new Map<string, MarketCard>();
+const withdrawalCards = new Map<string, WithdrawalCard>();
 
 let status = 'idle';
 let messages = 0;
@@ -65,6 +80,13 @@ window.__actors = {
   market(symbol) {
     const card = [...cards.values()].find((c) => c.market.symbol === symbol);
     return card === undefined ? undefined : { ...card.market, recent: [...card.transitions] };
+  },
+  get withdrawals() {
+    return [...withdrawalCards.keys()];
+  },
+  withdrawal(id) {
+    const card = withdrawalCards.get(id);
+    return card === undefined ? undefined : { ...card.withdrawal, recent: [...card.transitions] };
   },
 };
 
@@ -93,6 +115,8 @@ function apply(message: ActorsMessage): void {
   if (message.kind === 'snapshot') {
     for (const card of cards.values()) card.element.remove();
     cards.clear();
+    for (const card of withdrawalCards.values()) card.element.remove();
+    withdrawalCards.clear();
   }
   for (const market of message.markets) {
     const card = cards.get(market.marketId);
@@ -103,6 +127,22 @@ function apply(message: ActorsMessage): void {
     } else {
       card.update(market, market.transitions, message.kind === 'update');
     }
+  }
+  for (const withdrawal of message.withdrawals ?? []) {
+    const card = withdrawalCards.get(withdrawal.withdrawalId);
+    if (card === undefined) {
+      const created = new WithdrawalCard(withdrawal, DIAGRAMS.get(withdrawal.machine));
+      withdrawalCards.set(withdrawal.withdrawalId, created);
+      container.append(created.element);
+    } else {
+      card.update(withdrawal, message.kind === 'update');
+    }
+  }
+  // Finished withdrawals beyond the last few leave the page, oldest first (Map order: first seen).
+  const finished = [...withdrawalCards.values()].filter((c) => c.withdrawal.final);
+  for (const card of finished.slice(0, Math.max(0, finished.length - FINISHED_WITHDRAWALS_SHOWN))) {
+    card.element.remove();
+    withdrawalCards.delete(card.withdrawal.withdrawalId);
   }
 }
 

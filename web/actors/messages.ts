@@ -8,4 +8,5 @@ export type {
   ActorsMessage,
   MarketUpdate,
   SupervisorFigures,
+  WithdrawalActorUpdate,
 } from '../../src/protocol/actors.ts';

@@ -1,7 +1,7 @@
 import { el, setText, svg } from '../shared/dom.ts';
 import { formatCount, formatTime } from '../shared/format.ts';
 import type { Diagram } from './diagram.ts';
-import type { ActorTransition, MarketUpdate, SupervisorFigures } from './messages.ts';
+import type { ActorTransition, MarketUpdate, SupervisorFigures, WithdrawalActorUpdate } from './messages.ts';
 
 /*
  * One card per actor: the supervisor's figures, and for each market its machine's diagram with
@@ -65,8 +65,7 @@ export class MarketCard {
   readonly element: HTMLElement;
   readonly transitions: ActorTransition[] = [];
   #market: MarketUpdate;
-  readonly #nodes = new Map<string, SVGGElement>();
-  readonly #edges: { readonly key: string; readonly path: SVGPathElement }[] = [];
+  readonly #diagram: DiagramView | undefined;
   readonly #title: HTMLElement;
   readonly #status: HTMLElement;
   readonly #depth: HTMLElement;
@@ -80,6 +79,7 @@ export class MarketCard {
 
   constructor(market: MarketUpdate, diagram: Diagram | undefined) {
     this.#market = market;
+    this.#diagram = diagram === undefined ? undefined : new DiagramView(diagram);
     const figure = (label: string, testid: string) => {
       const value = el('b', { 'data-testid': testid }, ['0']);
       return { value, node: el('div', { class: 'figure' }, [el('span', {}, [label]), value]) };
@@ -119,9 +119,7 @@ export class MarketCard {
         ]),
         el('div', { class: 'figures' }, [depth.node, rate.node, batch.node, processed.node, spark]),
         this.#fault,
-        diagram === undefined
-          ? el('p', { class: 'muted' }, [`no diagram for machine ${market.machine}`])
-          : this.#drawDiagram(diagram),
+        this.#diagram?.element ?? el('p', { class: 'muted' }, [`no diagram for machine ${market.machine}`]),
         el('h4', {}, ['last transitions']),
         this.#list,
       ],
@@ -150,11 +148,7 @@ export class MarketCard {
       this.#fault,
       market.lastFault === undefined ? '' : `last fault (${market.faults}): ${market.lastFault}`,
     );
-    for (const [key, node] of this.#nodes) {
-      const current = key === market.state;
-      node.classList.toggle('current', current);
-      node.dataset.current = String(current);
-    }
+    this.#diagram?.setCurrent(market.state);
     this.#depths.push(market.peakMailboxDepth);
     if (this.#depths.length > SPARK_POINTS) this.#depths.shift();
     const top = Math.max(1, ...this.#depths);
@@ -175,28 +169,115 @@ export class MarketCard {
   #addTransitions(transitions: readonly ActorTransition[], live: boolean): void {
     this.transitions.push(...transitions);
     this.transitions.splice(0, Math.max(0, this.transitions.length - TRANSITIONS_SHOWN));
-    const rows = [...transitions].reverse().map((t) =>
-      el(
-        'li',
-        {
-          class: t.replayed === true ? 'replayed' : '',
-          'data-testid': 'actor-transition',
-          'data-from': t.from,
-          'data-to': t.to,
-          'data-event': t.event,
-        },
-        [
-          el('span', { class: 'time' }, [formatTime(t.ts)]),
-          el('span', { class: 'edge' }, [`${t.from} → ${t.to}`]),
-          el('span', { class: 'event' }, [t.event + (t.replayed === true ? ' (replayed)' : '')]),
-        ],
-      ),
+    prependTransitions(this.#list, transitions);
+    if (live) this.#diagram?.fire(transitions.at(-1)!);
+  }
+}
+
+/** A withdrawal (issue 15) on the `withdrawal` machine's diagram, with its amount and last transitions. */
+export class WithdrawalCard {
+  readonly element: HTMLElement;
+  readonly transitions: ActorTransition[] = [];
+  #withdrawal: WithdrawalActorUpdate;
+  readonly #diagram: DiagramView | undefined;
+  readonly #state: HTMLElement;
+  readonly #reason: HTMLElement;
+  readonly #list: HTMLOListElement;
+
+  constructor(withdrawal: WithdrawalActorUpdate, diagram: Diagram | undefined) {
+    this.#withdrawal = withdrawal;
+    this.#diagram = diagram === undefined ? undefined : new DiagramView(diagram);
+    this.#state = el('span', { class: 'status', 'data-testid': 'withdrawal-state' }, [withdrawal.state]);
+    this.#reason = el('p', { class: 'fault', hidden: true });
+    this.#list = el('ol', { class: 'transitions' });
+    this.element = el(
+      'article',
+      {
+        class: 'actor-card withdrawal',
+        'data-testid': 'withdrawal-card',
+        'data-withdrawal-id': withdrawal.withdrawalId,
+      },
+      [
+        el('header', {}, [
+          el('h3', {}, [`${withdrawal.amount} ${withdrawal.asset}`]),
+          el('span', { class: 'muted' }, [
+            `${withdrawal.machine} · ${withdrawal.withdrawalId} · ${withdrawal.userId}`,
+          ]),
+          this.#state,
+        ]),
+        this.#reason,
+        this.#diagram?.element ??
+          el('p', { class: 'muted' }, [`no diagram for machine ${withdrawal.machine}`]),
+        el('h4', {}, ['last transitions']),
+        this.#list,
+      ],
     );
-    this.#list.prepend(...rows);
-    while (this.#list.childElementCount > TRANSITIONS_SHOWN) this.#list.lastElementChild!.remove();
-    if (!live) return;
-    const last = transitions.at(-1)!;
-    const key = edgeKey(last.from, last.to, last.event);
+    this.update(withdrawal, false);
+  }
+
+  get withdrawal(): WithdrawalActorUpdate {
+    return this.#withdrawal;
+  }
+
+  update(withdrawal: WithdrawalActorUpdate, live: boolean): void {
+    this.#withdrawal = withdrawal;
+    this.element.dataset.state = withdrawal.state;
+    this.element.classList.toggle('final', withdrawal.final);
+    setText(this.#state, withdrawal.state);
+    this.#reason.hidden = withdrawal.reason === undefined;
+    setText(this.#reason, withdrawal.reason ?? '');
+    this.#diagram?.setCurrent(withdrawal.state);
+    if (withdrawal.transitions.length === 0) return;
+    this.transitions.push(...withdrawal.transitions);
+    this.transitions.splice(0, Math.max(0, this.transitions.length - TRANSITIONS_SHOWN));
+    prependTransitions(this.#list, withdrawal.transitions);
+    if (live) this.#diagram?.fire(withdrawal.transitions.at(-1)!);
+  }
+}
+
+/** Rows for `transitions` at the top of `list`, newest first, at most TRANSITIONS_SHOWN kept. */
+function prependTransitions(list: HTMLOListElement, transitions: readonly ActorTransition[]): void {
+  const rows = [...transitions].reverse().map((t) =>
+    el(
+      'li',
+      {
+        class: t.replayed === true ? 'replayed' : '',
+        'data-testid': 'actor-transition',
+        'data-from': t.from,
+        'data-to': t.to,
+        'data-event': t.event,
+      },
+      [
+        el('span', { class: 'time' }, [formatTime(t.ts)]),
+        el('span', { class: 'edge' }, [`${t.from} → ${t.to}`]),
+        el('span', { class: 'event' }, [t.event + (t.replayed === true ? ' (replayed)' : '')]),
+      ],
+    ),
+  );
+  list.prepend(...rows);
+  while (list.childElementCount > TRANSITIONS_SHOWN) list.lastElementChild!.remove();
+}
+
+/** A machine's state diagram: the current state highlighted, a transition just taken lit for a moment. */
+export class DiagramView {
+  readonly element: SVGSVGElement;
+  readonly #nodes = new Map<string, SVGGElement>();
+  readonly #edges: { readonly key: string; readonly path: SVGPathElement }[] = [];
+
+  constructor(diagram: Diagram) {
+    this.element = this.#draw(diagram);
+  }
+
+  setCurrent(state: string): void {
+    for (const [key, node] of this.#nodes) {
+      const current = key === state;
+      node.classList.toggle('current', current);
+      node.dataset.current = String(current);
+    }
+  }
+
+  fire(transition: ActorTransition): void {
+    const key = edgeKey(transition.from, transition.to, transition.event);
     for (const edge of this.#edges) {
       if (edge.key !== key) continue;
       edge.path.classList.add('fired');
@@ -206,7 +287,7 @@ export class MarketCard {
     }
   }
 
-  #drawDiagram(diagram: Diagram): SVGSVGElement {
+  #draw(diagram: Diagram): SVGSVGElement {
     const markerId = `arrow-${++markerCount}`;
     const root = svg('svg', {
       class: 'diagram',

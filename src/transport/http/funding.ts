@@ -2,7 +2,7 @@ import { z } from 'zod/v4';
 import type { Deposits } from '../../funding/deposits.ts';
 import type { FundingWebhooks, ProviderAnswer, ProviderNotification } from '../../funding/webhooks.ts';
 import type { Withdrawals } from '../../funding/withdrawals.ts';
-import { sourceKey } from '../rateLimit.ts';
+import { RateLimiter, sourceKey } from '../rateLimit.ts';
 import type { Route } from '../http.ts';
 import { decodeCursor, pageHeaders } from './cursor.ts';
 import {
@@ -22,6 +22,11 @@ export interface FundingRoutes {
   readonly deposits: Deposits;
   readonly webhooks: FundingWebhooks;
   readonly withdrawals: Withdrawals;
+  /**
+   * Provider notifications per source address (one budget for the three webhook routes): beyond,
+   * 429 before the body is read or anything checked. Unset: unlimited.
+   */
+  readonly webhookRate?: { readonly perSecond: number; readonly burst: number };
 }
 
 const BASE = '/api/v1';
@@ -64,7 +69,10 @@ function notification(request: HttpRequest, signatureHeader?: string): ProviderN
 }
 
 export function registerFundingRoutes(route: Route, funding: FundingRoutes): void {
-  const { deposits, webhooks, withdrawals } = funding;
+  const { deposits, webhooks, withdrawals, webhookRate } = funding;
+  const limiter =
+    webhookRate === undefined ? undefined : new RateLimiter(webhookRate.perSecond, webhookRate.burst);
+  const admit = limiter === undefined ? undefined : (source: string) => limiter.take(source);
 
   route('post', `${BASE}/deposits`, { role: 'trader', body: true, headers: ['host'] }, async (request) => {
     const parsed = DepositBody.safeParse(request.body);
@@ -88,13 +96,13 @@ export function registerFundingRoutes(route: Route, funding: FundingRoutes): voi
   route(
     'post',
     `${BASE}/webhooks/paystack`,
-    { body: 'raw', headers: ['x-paystack-signature'] },
+    { body: 'raw', headers: ['x-paystack-signature'], admit },
     async (request) => providerReply(await webhooks.paystack(notification(request, 'x-paystack-signature'))),
   );
-  route('post', `${BASE}/webhooks/payfast`, { body: 'raw' }, async (request) =>
+  route('post', `${BASE}/webhooks/payfast`, { body: 'raw', admit }, async (request) =>
     providerReply(await webhooks.payfast(notification(request))),
   );
-  route('post', `${BASE}/webhooks/ozow`, { body: 'raw' }, async (request) =>
+  route('post', `${BASE}/webhooks/ozow`, { body: 'raw', admit }, async (request) =>
     providerReply(await webhooks.ozow(notification(request))),
   );
 

@@ -58,6 +58,12 @@ export interface RouteOptions {
   readonly body?: boolean | 'raw';
   /** Headers to read for the handler. */
   readonly headers?: readonly string[];
+  /**
+   * A rate limit per source address (sourceKey), checked before the body is read, the token
+   * verified or the handler called: false answers 429 `rate_limited` and closes the connection
+   * (its unread body).
+   */
+  readonly admit?: (source: string) => boolean;
 }
 
 export interface RouterOptions {
@@ -220,6 +226,13 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
         if (counted) pending.leave(source);
         counted = false;
       };
+      if (routeOptions.admit?.(source) === false) {
+        done();
+        refused('http_rate');
+        const limited = errorReply('rate_limited', 'too many requests from this address; try again later');
+        reply.send({ ...limited, headers: { 'retry-after': '1' }, close: true });
+        return;
+      }
       reply.onAborted(done);
 
       const body =
