@@ -1,0 +1,206 @@
+/**
+ * The notifier: a durable consumer of the committed event stream (src/persistence/durableConsumers.ts).
+ * Per page of journal records, in the transaction that moves its cursor: the records' drafts
+ * (mapping.ts) and the price alerts their trades cross, each draft's audience resolved, rendered,
+ * written as notification rows, and an outbox row per delivery channel the user's preferences
+ * name (held until quiet hours end). A restart, or a kill at any instant, neither loses nor
+ * repeats a notification: rows and cursor commit together. Once a page committed, its rows go to
+ * `onCommitted` (the in-app push on the `notifications` channel, the dispatcher's wake-up).
+ */
+
+import type { DatabaseTransactionConnection } from 'slonik';
+import type { DurableConsumer, EventPage } from '../persistence/durableConsumers.ts';
+import { crossings, draftsOf, tradesOf, type MappingContext, type RecordTrade } from './mapping.ts';
+import { deliveryChannels, digestWindowS, optedIn, quietUntil, type Preferences } from './preferences.ts';
+import {
+  armedAlerts,
+  fireAlert,
+  insertDeliveries,
+  insertNotifications,
+  marketAudience,
+  preferencesOf,
+  usersNaming,
+  watchers,
+  type DeliveryRow,
+  type NotificationRow,
+  type StoredNotification,
+} from './store.ts';
+import type { Templates } from './templates.ts';
+import type { Audience, Draft, NotificationType } from './types.ts';
+
+export const NOTIFIER_CURSOR = 'notifier';
+
+export interface NotifierOptions {
+  readonly context: MappingContext;
+  readonly templates: Templates;
+  /** Rows of a committed page, with the preferences they were written under. */
+  readonly onCommitted?: (
+    rows: readonly StoredNotification[],
+    preferences: ReadonlyMap<string, Preferences>,
+  ) => void;
+  readonly now?: () => number;
+}
+
+interface Addressed {
+  readonly draft: Draft;
+  readonly userId: string;
+  readonly source: string;
+}
+
+export class Notifier implements DurableConsumer {
+  readonly name = NOTIFIER_CURSOR;
+  readonly #options: NotifierOptions;
+  /** What the page being applied wrote: handed on only once its transaction committed. */
+  #written: { rows: StoredNotification[]; preferences: Map<string, Preferences> } | undefined;
+
+  constructor(options: NotifierOptions) {
+    this.#options = options;
+  }
+
+  async apply(tx: DatabaseTransactionConnection, page: EventPage): Promise<void> {
+    this.#written = undefined;
+    const { context } = this.#options;
+    const drafts: { draft: Draft; prefix: string }[] = [];
+    const trades: (RecordTrade & { globalSeq: number })[] = [];
+    for (const record of page.records) {
+      const events = { marketId: record.batch.marketId, symbol: record.batch.symbol, events: record.events };
+      for (const draft of draftsOf(events, context)) drafts.push({ draft, prefix: `j:${record.globalSeq}:` });
+      for (const trade of tradesOf(events)) trades.push({ ...trade, globalSeq: record.globalSeq });
+    }
+    await this.#alerts(tx, trades, drafts);
+    if (drafts.length === 0) return;
+
+    const addressed = await this.#address(tx, drafts);
+    const preferences = await preferencesOf(tx, [...new Set(addressed.map((a) => a.userId))]);
+    const rows: NotificationRow[] = [];
+    const kept: Addressed[] = [];
+    for (const a of addressed) {
+      const prefs = preferences.get(a.userId)!;
+      if (a.draft.audience.kind === 'opted_in' && !optedIn(prefs, a.draft.type)) continue;
+      const rendered = this.#options.templates.render(a.draft.type, a.draft.data, { locale: prefs.locale });
+      rows.push({
+        userId: a.userId,
+        type: a.draft.type,
+        title: rendered.title,
+        body: rendered.body,
+        data: { ...a.draft.data },
+        source: a.source,
+        ts: a.draft.ts,
+      });
+      kept.push(a);
+    }
+    const written = await insertNotifications(tx, rows);
+    const now = this.#options.now?.() ?? Date.now();
+    await insertDeliveries(tx, deliveriesOf(written, preferences, now));
+    this.#written = { rows: written, preferences };
+  }
+
+  committed(): void {
+    const written = this.#written;
+    this.#written = undefined;
+    if (written !== undefined && written.rows.length > 0) {
+      this.#options.onCommitted?.(written.rows, written.preferences);
+    }
+  }
+
+  /** Fires each armed alert the page's trades cross (once: its row is marked in this transaction). */
+  async #alerts(
+    tx: DatabaseTransactionConnection,
+    trades: readonly (RecordTrade & { globalSeq: number })[],
+    drafts: { draft: Draft; prefix: string }[],
+  ): Promise<void> {
+    if (trades.length === 0) return;
+    const alerts = await armedAlerts(tx, [...new Set(trades.map((t) => t.marketId))]);
+    if (alerts.length === 0) return;
+    const { context } = this.#options;
+    for (const { alert, trade } of crossings(alerts, trades)) {
+      const globalSeq = (trade as RecordTrade & { globalSeq: number }).globalSeq;
+      await fireAlert(tx, alert.id, globalSeq);
+      const terms = context.market(alert.marketId);
+      const stored = alerts.find((a) => a.id === alert.id)!;
+      drafts.push({
+        prefix: '',
+        draft: {
+          type: 'price_alert',
+          audience: { kind: 'user', userId: alert.userId },
+          source: `alert:${alert.id}`,
+          ts: trade.ts,
+          data: {
+            alertId: alert.id,
+            market: terms?.symbol ?? alert.marketId,
+            direction: alert.direction,
+            threshold: stored.price,
+            price: terms?.formatPrice(trade.price) ?? String(trade.price),
+            tradeId: trade.tradeId,
+          },
+        },
+      });
+    }
+  }
+
+  /** One entry per draft and recipient; audiences of a market resolved once per page. */
+  async #address(
+    tx: DatabaseTransactionConnection,
+    drafts: readonly { draft: Draft; prefix: string }[],
+  ): Promise<Addressed[]> {
+    const resolved = new Map<string, Promise<string[]>>();
+    const resolve = (audience: Audience, type: NotificationType): Promise<string[]> => {
+      switch (audience.kind) {
+        case 'user':
+          return Promise.resolve([audience.userId]);
+        case 'market': {
+          const key = `m|${audience.marketId}`;
+          let found = resolved.get(key);
+          if (found === undefined)
+            resolved.set(key, (found = marketAudience(tx, audience.marketId, audience.asset)));
+          return found;
+        }
+        case 'watchers': {
+          const key = `w|${audience.marketId}`;
+          let found = resolved.get(key);
+          if (found === undefined)
+            resolved.set(key, (found = watchers(tx, audience.marketId, audience.asset)));
+          return found;
+        }
+        case 'opted_in': {
+          const key = `o|${type}`;
+          let found = resolved.get(key);
+          if (found === undefined) resolved.set(key, (found = usersNaming(tx, type)));
+          return found;
+        }
+      }
+    };
+    const out: Addressed[] = [];
+    // Sequential: one transaction's connection runs one query at a time.
+    for (const { draft, prefix } of drafts) {
+      const users = await resolve(draft.audience, draft.type);
+      for (const userId of users) out.push({ draft, userId, source: `${prefix}${draft.source}` });
+    }
+    return out;
+  }
+}
+
+/**
+ * The outbox rows of written notifications: one per delivery channel the user's preferences name
+ * for the type, released at once, when quiet hours end, or at the end of the type's digest window.
+ */
+export function deliveriesOf(
+  rows: readonly StoredNotification[],
+  preferences: ReadonlyMap<string, Preferences>,
+  now: number,
+): DeliveryRow[] {
+  const out: DeliveryRow[] = [];
+  for (const row of rows) {
+    const prefs = preferences.get(row.userId);
+    if (prefs === undefined) continue;
+    const type = row.type as NotificationType;
+    const windowS = digestWindowS(prefs, type);
+    for (const channel of deliveryChannels(prefs, type)) {
+      // A digest's window is aligned, so every notification of it is released at the same instant.
+      const digestAt = windowS === undefined ? now : Math.ceil(now / (windowS * 1000)) * windowS * 1000;
+      const quiet = quietUntil(prefs, type, channel, digestAt);
+      out.push({ notificationId: row.id, channel, releaseAt: quiet ?? digestAt });
+    }
+  }
+  return out;
+}
