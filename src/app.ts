@@ -147,6 +147,7 @@ async function startOwned(
           log.warn({ err: error }, 'projections not caught up at shutdown; the next start catches up');
         });
     }
+    await services.notifications.close();
     await services.integration.close();
     for (const queue of jobs.queues) await queue.close();
     await services.chain.close();

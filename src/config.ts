@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod/v4';
 import { INTEGRATIONS_ENV } from './integrations/config.ts';
 import { MARKETDATA_ENV } from './marketdata/config.ts';
+import { NOTIFY_ENV } from './notifications/config.ts';
 import { REPO_ROOT } from './repoRoot.ts';
 
 const DEV_JWT_SECRET = 'development-only-jwt-secret-change-me';
@@ -87,6 +88,8 @@ const schema = z.object({
   ...INTEGRATIONS_ENV,
   // Candles, tickers and reference prices (src/marketdata/config.ts).
   ...MARKETDATA_ENV,
+  // Notifications: email, SMS, push, webhooks (src/notifications/config.ts).
+  ...NOTIFY_ENV,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

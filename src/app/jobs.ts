@@ -20,6 +20,8 @@ import type { Storage } from './storage.ts';
 export interface Jobs {
   readonly deploy?: OpenedJobQueue<typeof DeployTokenPayload>;
   readonly allowlist?: OpenedJobQueue<typeof SyncAllowlistPayload>;
+  /** The BullMQ key prefix of this exchange's queues (undefined without Redis). */
+  readonly prefix?: string;
   /** Every queue (/metrics counts their jobs at scrape time). */
   readonly queues: readonly (JobQueueSource & { close(): Promise<void> })[];
 }
@@ -80,5 +82,5 @@ export async function openJobs(
       }),
     );
   }
-  return { deploy, allowlist, queues };
+  return { deploy, allowlist, queues, prefix };
 }

@@ -19,6 +19,7 @@ import { Issuance, type Authorize } from '../services/issuance.ts';
 import { OrderEntry } from '../services/orderEntry.ts';
 import { countOrder, countRejection } from '../transport/http/metrics.ts';
 import { RateLimiter } from '../transport/rateLimit.ts';
+import { startNotifications, type Notifications } from '../notifications/index.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Jobs } from './jobs.ts';
@@ -38,6 +39,7 @@ export interface Services {
   readonly history: History;
   readonly integration: EntityPermissionsIntegration;
   readonly chain: ChainRuntime;
+  readonly notifications: Notifications;
 }
 
 export async function buildServices(
@@ -142,5 +144,15 @@ export async function buildServices(
     log,
     decide: (decision) => issuance.decideDelivered(decision),
   });
-  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain };
+  // Notifications: the notifier (a durable consumer), in-app pushes, the channels' queues.
+  const notifications = await startNotifications({
+    config,
+    log,
+    pool,
+    catalog,
+    publish: consumers.pushes.emit,
+    flushed: storage.flushed,
+    prefix: jobs.prefix ?? 'rwa:exchange',
+  });
+  return { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain, notifications };
 }

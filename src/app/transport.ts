@@ -8,6 +8,7 @@ import { registerHttp } from '../transport/http.ts';
 import { registerComplianceRoutes } from '../transport/http/issuance.ts';
 import type { RegisteredRoute } from '../transport/http/router.ts';
 import { registerWebhookRoutes } from '../transport/http/webhooks.ts';
+import { registerNotificationRoutes } from '../transport/http/notifications.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -114,6 +115,9 @@ export function buildTransport(
       },
       (route) => {
         registerWebhookRoutes(route, integration);
+      },
+      (route) => {
+        registerNotificationRoutes(route, services.notifications.service);
       },
     ],
     health: async () => ({

@@ -19,6 +19,7 @@ import {
   insertNotifications,
   marketAudience,
   preferencesOf,
+  projectedTo,
   usersNaming,
   watchers,
   type DeliveryRow,
@@ -26,9 +27,17 @@ import {
   type StoredNotification,
 } from './store.ts';
 import type { Templates } from './templates.ts';
-import type { Audience, Draft, NotificationType } from './types.ts';
+import { QUIET_CHANNELS, type Audience, type Draft, type NotificationType } from './types.ts';
 
 export const NOTIFIER_CURSOR = 'notifier';
+
+/**
+ * The page names holders of an asset (a lifecycle transition, a breakout) before the relational
+ * projection (balances) holds the records before it: the page is retried on the next round.
+ */
+export class NotifierBehind extends Error {
+  override readonly name = 'NotifierBehind';
+}
 
 export interface NotifierOptions {
   readonly context: MappingContext;
@@ -62,11 +71,18 @@ export class Notifier implements DurableConsumer {
     const { context } = this.#options;
     const drafts: { draft: Draft; prefix: string }[] = [];
     const trades: (RecordTrade & { globalSeq: number })[] = [];
+    let holdersAt = 0;
     for (const record of page.records) {
       const events = { marketId: record.batch.marketId, symbol: record.batch.symbol, events: record.events };
-      for (const draft of draftsOf(events, context)) drafts.push({ draft, prefix: `j:${record.globalSeq}:` });
+      for (const draft of draftsOf(events, context)) {
+        drafts.push({ draft, prefix: `j:${record.globalSeq}:` });
+        const kind = draft.audience.kind;
+        if (kind === 'market' || kind === 'watchers') holdersAt = record.globalSeq;
+      }
       for (const trade of tradesOf(events)) trades.push({ ...trade, globalSeq: record.globalSeq });
     }
+    if (holdersAt > 0 && (await projectedTo(tx)) < holdersAt)
+      throw new NotifierBehind('balances trail the page');
     await this.#alerts(tx, trades, drafts);
     if (drafts.length === 0) return;
 
@@ -197,7 +213,11 @@ export function deliveriesOf(
     const windowS = digestWindowS(prefs, type);
     for (const channel of deliveryChannels(prefs, type)) {
       // A digest's window is aligned, so every notification of it is released at the same instant.
-      const digestAt = windowS === undefined ? now : Math.ceil(now / (windowS * 1000)) * windowS * 1000;
+      // Digests gather people's channels (email, SMS, push); machines' hooks get every event.
+      const digestAt =
+        windowS === undefined || !QUIET_CHANNELS.has(channel)
+          ? now
+          : Math.ceil(now / (windowS * 1000)) * windowS * 1000;
       const quiet = quietUntil(prefs, type, channel, digestAt);
       out.push({ notificationId: row.id, channel, releaseAt: quiet ?? digestAt });
     }

@@ -237,6 +237,13 @@ export async function marketAudience(db: Db, marketId: string, asset: string | u
   return rows.map((r) => r.user_id);
 }
 
+/** The relational projection's cursor (balances hold every record up to it). */
+export async function projectedTo(db: Db): Promise<number> {
+  const row = await db.maybeOne(sql.type(z.object({ global_seq: z.string() }))`
+    SELECT global_seq::text AS global_seq FROM projection_cursors WHERE projection = 'relational'`);
+  return row === null ? 0 : Number(row.global_seq);
+}
+
 /** Holders of the market's base asset and owners of an armed alert on it. */
 export async function watchers(db: Db, marketId: string, asset: string | undefined): Promise<string[]> {
   const rows = await db.any(sql.type(UserRow)`
@@ -384,6 +391,13 @@ export async function keepSetting(db: Db, key: string, value: string): Promise<s
   await db.query(sql.unsafe`
     INSERT INTO notification_settings (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO NOTHING`);
   return (await setting(db, key)) ?? value;
+}
+
+export async function saveTemplate(db: Db, type: string, locale: string, template: object): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO notification_templates (type, channel, locale, template, updated_at)
+    VALUES (${type}, 'all', ${locale}, ${sql.jsonb(template as never)}, now())
+    ON CONFLICT (type, channel, locale) DO UPDATE SET template = EXCLUDED.template, updated_at = now()`);
 }
 
 export { stored as storedNotification, StoredRow, COLUMNS as NOTIFICATION_COLUMNS };

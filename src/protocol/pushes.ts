@@ -123,6 +123,18 @@ export interface BalanceMessage {
   readonly locked: Decimal;
 }
 
+/** An in-app notification (PROTOCOL v1.1, Notifications): `data` holds the type's figures. */
+export interface NotificationMessage {
+  readonly op: 'notification';
+  readonly id: string;
+  readonly type: string;
+  readonly title: string;
+  readonly body: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly ts: Timestamp;
+  readonly read: boolean;
+}
+
 /** The push each channel carries. */
 export interface ChannelPushes {
   readonly book: BookMessage;
@@ -133,6 +145,7 @@ export interface ChannelPushes {
   readonly orders: OrderMessage;
   readonly fills: FillMessage;
   readonly balances: BalanceMessage;
+  readonly notifications: NotificationMessage;
 }
 
 export type PushMessage = ChannelPushes[Channel];
@@ -149,4 +162,5 @@ export const CHANNEL_OF_PUSH = {
   order: 'orders',
   fill: 'fills',
   balance: 'balances',
+  notification: 'notifications',
 } as const satisfies { readonly [Op in PushOp]: Channel };

@@ -60,11 +60,18 @@ export const CHANNELS = [
   'orders',
   'fills',
   'balances',
+  // In-app notifications (PROTOCOL v1.1, Notifications).
+  'notifications',
   // The admin-only actor-state stream of the visualizer (src/transport/inspection.ts).
   'actors',
 ] as const;
 export type Channel = (typeof CHANNELS)[number];
-export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set(['orders', 'fills', 'balances']);
+export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set([
+  'orders',
+  'fills',
+  'balances',
+  'notifications',
+]);
 
 export const SubRequest = z.object({
   ch: z.enum(CHANNELS),

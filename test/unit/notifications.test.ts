@@ -272,9 +272,9 @@ describe('preferences', () => {
     const out = deliveriesOf(rows, new Map([['ann', p]]), 61_000);
     expect(out.map((d) => [d.notificationId, d.channel, d.releaseAt])).toEqual([
       ['1', 'email', 120_000],
-      ['1', 'webhook', 120_000],
+      ['1', 'webhook', 61_000],
       ['2', 'email', 120_000],
-      ['2', 'webhook', 120_000],
+      ['2', 'webhook', 61_000],
     ]);
   });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod/v4';
 import { ORDER_STATUSES } from '../../protocol/messages.ts';
 import * as api from '../apiSchemas.ts';
+import { NOTIFICATION_OPERATIONS } from './notificationOperations.ts';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import {
   AssetBody,
@@ -31,7 +32,8 @@ export interface QueryParam {
 
 export interface OperationDoc {
   readonly summary: string;
-  readonly tag: 'operations' | 'admin' | 'markets' | 'orders' | 'issuance' | 'webhooks' | 'docs';
+  readonly tag:
+    'operations' | 'admin' | 'markets' | 'orders' | 'issuance' | 'webhooks' | 'docs' | 'notifications';
   /** The body the handler parses; `optional` when it may be empty. */
   readonly body?: { readonly schema: z.ZodType; readonly optional?: boolean };
   readonly query?: readonly QueryParam[];
@@ -264,6 +266,8 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     tag: 'orders',
     ok: { status: 200, shape: { list: api.Balance } },
   },
+  // Notifications (PROTOCOL v1.1): http/notificationOperations.ts.
+  ...NOTIFICATION_OPERATIONS,
 };
 
 /** The request bodies, published by name under components/schemas. */
