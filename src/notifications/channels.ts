@@ -227,7 +227,7 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
     await recordOutcome(pool, ids, channel, 'failed', detail);
     notificationsFailed.inc({ channel }, group.length);
     const type = group[0]!.notification.type as NotificationType;
-    const wanted = deliveryChannels(prefs, type);
+    const wanted = deliveryChannels(prefs, type, 'fallback');
     let added = false;
     for (const next of FALLBACK[channel]) {
       if (!wanted.includes(next)) continue;
@@ -247,7 +247,7 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
     if (delivery === undefined || (delivery.status !== 'queued' && delivery.status !== 'pending')) return;
     const prefs = preferencesOf(delivery);
     const type = delivery.notification.type as NotificationType;
-    if (!deliveryChannels(prefs, type).includes(channel)) {
+    if (![...deliveryChannels(prefs, type), ...deliveryChannels(prefs, type, 'fallback')].includes(channel)) {
       await recordOutcome(
         pool,
         [delivery.notification.id],
@@ -294,7 +294,8 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
 
   const runWebhook = async (job: z.output<typeof DeliveryJob>) => {
     const delivery = await loadDelivery(pool, job.notificationId, 'webhook');
-    if (delivery === undefined || delivery.status !== 'queued') return;
+    // `pending` too: a job can run before the dispatcher has marked its row queued.
+    if (delivery === undefined || (delivery.status !== 'queued' && delivery.status !== 'pending')) return;
     const prefs = preferencesOf(delivery);
     const n = delivery.notification;
     const hook = prefs.channels.webhook;

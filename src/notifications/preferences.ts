@@ -39,22 +39,25 @@ export const PushSubscription = z.object({
 export type PushSubscription = z.infer<typeof PushSubscription>;
 
 const enabled = z.boolean();
+/** A fallback channel is used only for a notification another channel failed to deliver. */
+const fallback = z.boolean().optional();
 export const Preferences = z
   .object({
     channels: z
       .object({
         email: z
-          .object({ address: z.email().max(320), enabled })
+          .object({ address: z.email().max(320), enabled, fallback })
           .strict()
           .optional(),
         sms: z
           .object({
             phone: z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'phone is E.164 (+15551234567)'),
             enabled,
+            fallback,
           })
           .strict()
           .optional(),
-        push: z.object({ subscription: PushSubscription, enabled }).strict().optional(),
+        push: z.object({ subscription: PushSubscription, enabled, fallback }).strict().optional(),
         webhook: z.object({ url, enabled }).strict().optional(),
         slack: z.object({ url, enabled }).strict().optional(),
         discord: z.object({ url, enabled }).strict().optional(),
@@ -89,14 +92,23 @@ export type Preferences = z.infer<typeof Preferences>;
 
 export const DEFAULT_PREFERENCES: Preferences = { channels: { in_app: { enabled: true } } };
 
-/** The delivery channels a notification of `type` goes out on (in-app is the row itself). */
-export function deliveryChannels(preferences: Preferences, type: NotificationType): DeliveryChannel[] {
+/**
+ * The delivery channels a notification of `type` goes out on (in-app is the row itself); with
+ * `fallback`, the channels kept for a delivery another channel failed (`fallback: true`).
+ */
+export function deliveryChannels(
+  preferences: Preferences,
+  type: NotificationType,
+  which: 'primary' | 'fallback' = 'primary',
+): DeliveryChannel[] {
   const switches = preferences.types?.[type] ?? {};
   const out: DeliveryChannel[] = [];
   for (const channel of DELIVERY_CHANNELS) {
     const settings = preferences.channels[channel];
     if (settings === undefined || !settings.enabled) continue;
     if (switches[channel] === false) continue;
+    const isFallback = 'fallback' in settings && settings.fallback === true;
+    if (isFallback !== (which === 'fallback')) continue;
     out.push(channel);
   }
   return out;
