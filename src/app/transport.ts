@@ -76,6 +76,13 @@ export function buildTransport(
       maxTrackedOrders: config.MAX_OPEN_ORDERS_PER_USER,
     },
     orderIsOpen: (userId, orderId) => userOrders.isOpen(userId, orderId),
+    onAuthenticated: (principal, origin) => {
+      services.notifications.service
+        .noteSession(principal.userId, origin.address, origin.device)
+        .catch((error: unknown) => {
+          log.warn({ err: error }, 'session origin not checked');
+        });
+    },
     log,
     actors: inspection,
     cancelOnDisconnect: (principal: Principal, placed) => {

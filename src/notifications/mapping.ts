@@ -8,6 +8,7 @@
  * prefixes the record's global_seq, so a row per user and source is written at most once.
  */
 
+import type { BatchEntry, JournalCommand } from '../actors/market/types.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
 import type { DomainEvent } from '../events/domain.ts';
 import { tradeId, wireOrderId } from '../events/ids.ts';
@@ -171,6 +172,37 @@ export function draftsOf(record: RecordEvents, context: MappingContext): Draft[]
     }
   }
   return drafts;
+}
+
+/**
+ * `kyc_required` for each place the compliance gate refused (src/services/admission.ts; the market
+ * journals refused commands with their code): one per user, market and UTC day (`source`), so a
+ * bot retrying a refused order is told once, not per attempt.
+ */
+export function kycDraftsOf(
+  record: {
+    readonly marketId: string;
+    readonly symbol: string;
+    readonly entries: readonly BatchEntry<JournalCommand>[];
+  },
+  context: MappingContext,
+): Draft[] {
+  const drafts = new Map<string, Draft>();
+  for (const { command, result, ts } of record.entries) {
+    if (command.kind !== 'place' || result.ok || result.code !== 'compliance') continue;
+    const day = new Date(ts).toISOString().slice(0, 10);
+    const source = `kyc:${record.marketId}:${day}`;
+    const key = `${command.userId}|${source}`;
+    if (drafts.has(key)) continue;
+    drafts.set(key, {
+      type: 'kyc_required',
+      audience: { kind: 'user', userId: command.userId },
+      source,
+      ts,
+      data: { market: context.market(record.marketId)?.symbol ?? record.symbol, reason: result.message },
+    });
+  }
+  return [...drafts.values()];
 }
 
 /** The record's trades in order (one per fill). */

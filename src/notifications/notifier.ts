@@ -10,7 +10,14 @@
 
 import type { DatabaseTransactionConnection } from 'slonik';
 import type { DurableConsumer, EventPage } from '../persistence/durableConsumers.ts';
-import { crossings, draftsOf, tradesOf, type MappingContext, type RecordTrade } from './mapping.ts';
+import {
+  crossings,
+  draftsOf,
+  kycDraftsOf,
+  tradesOf,
+  type MappingContext,
+  type RecordTrade,
+} from './mapping.ts';
 import { deliveryChannels, digestWindowS, optedIn, quietUntil, type Preferences } from './preferences.ts';
 import {
   armedAlerts,
@@ -70,6 +77,8 @@ export class Notifier implements DurableConsumer {
     this.#written = undefined;
     const { context } = this.#options;
     const drafts: { draft: Draft; prefix: string }[] = [];
+    /** Keyed by day, not by record: written with ON CONFLICT DO NOTHING (told once a day). */
+    const kyc: Draft[] = [];
     const trades: (RecordTrade & { globalSeq: number })[] = [];
     let holdersAt = 0;
     for (const record of page.records) {
@@ -80,21 +89,26 @@ export class Notifier implements DurableConsumer {
         if (kind === 'market' || kind === 'watchers') holdersAt = record.globalSeq;
       }
       for (const trade of tradesOf(events)) trades.push({ ...trade, globalSeq: record.globalSeq });
+      kyc.push(...kycDraftsOf({ ...events, entries: record.batch.entries }, context));
     }
     if (holdersAt > 0 && (await projectedTo(tx)) < holdersAt)
       throw new NotifierBehind('balances trail the page');
     await this.#alerts(tx, trades, drafts);
-    if (drafts.length === 0) return;
+    if (drafts.length === 0 && kyc.length === 0) return;
 
     const addressed = await this.#address(tx, drafts);
-    const preferences = await preferencesOf(tx, [...new Set(addressed.map((a) => a.userId))]);
-    const rows: NotificationRow[] = [];
-    const kept: Addressed[] = [];
-    for (const a of addressed) {
+    const kycAddressed = kyc.map((draft) => ({
+      draft,
+      userId: (draft.audience as { userId: string }).userId,
+      source: draft.source,
+    }));
+    const preferences = await preferencesOf(tx, [
+      ...new Set([...addressed, ...kycAddressed].map((a) => a.userId)),
+    ]);
+    const render = (a: Addressed): NotificationRow => {
       const prefs = preferences.get(a.userId)!;
-      if (a.draft.audience.kind === 'opted_in' && !optedIn(prefs, a.draft.type)) continue;
       const rendered = this.#options.templates.render(a.draft.type, a.draft.data, { locale: prefs.locale });
-      rows.push({
+      return {
         userId: a.userId,
         type: a.draft.type,
         title: rendered.title,
@@ -102,10 +116,18 @@ export class Notifier implements DurableConsumer {
         data: { ...a.draft.data },
         source: a.source,
         ts: a.draft.ts,
-      });
-      kept.push(a);
+      };
+    };
+    const rows: NotificationRow[] = [];
+    for (const a of addressed) {
+      const prefs = preferences.get(a.userId)!;
+      if (a.draft.audience.kind === 'opted_in' && !optedIn(prefs, a.draft.type)) continue;
+      rows.push(render(a));
     }
-    const written = await insertNotifications(tx, rows);
+    const written = [
+      ...(await insertNotifications(tx, rows)),
+      ...(await insertNotifications(tx, kycAddressed.map(render), 'skip')),
+    ];
     const now = this.#options.now?.() ?? Date.now();
     await insertDeliveries(tx, deliveriesOf(written, preferences, now));
     this.#written = { rows: written, preferences };

@@ -24,6 +24,7 @@ import {
   listNotifications,
   markAllRead,
   markRead,
+  noteSessionOrigin,
   preferencesOf,
   savePreferences,
   saveTemplate,
@@ -104,6 +105,7 @@ export function unsubscribeKey(pool: DatabasePool): Promise<string> {
 export class NotificationService {
   readonly #o: NotificationServiceOptions;
   #stats: (() => Promise<object>) | undefined;
+  readonly #recentOrigins = new Set<string>();
 
   constructor(options: NotificationServiceOptions) {
     this.#o = options;
@@ -282,6 +284,27 @@ export class NotificationService {
     this.#o.push(written.filter((r) => inAppEnabled(preferences.get(r.userId)!, type)));
     if (written.length > 0) this.#o.wake?.();
     return written;
+  }
+
+  /**
+   * A session authenticated from `address` with `device` (its user agent): a `security_alert` when
+   * either is new for a user seen before. Checked off the request's path; a recent origin is
+   * remembered in memory (bounded) so reconnects cost nothing.
+   */
+  async noteSession(userId: string, address: string, device: string): Promise<void> {
+    const key = `${userId}\n${address}\n${device}`;
+    if (this.#recentOrigins.has(key)) return;
+    if (this.#recentOrigins.size >= 10_000) this.#recentOrigins.clear();
+    this.#recentOrigins.add(key);
+    const clipped = device.slice(0, 200) || 'unknown device';
+    const { seenBefore, fresh } = await noteSessionOrigin(this.#o.pool, userId, { address, device: clipped });
+    if (!seenBefore || fresh.length === 0) return;
+    await this.notify(
+      [userId],
+      'security_alert',
+      { address, device: clipped, new: fresh.join(' and ') },
+      `security:${fresh.join('+')}:${address}:${clipped}`,
+    );
   }
 
   /** The link in an email that turns its type off for the email channel. */

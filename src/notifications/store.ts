@@ -393,6 +393,40 @@ export async function keepSetting(db: Db, key: string, value: string): Promise<s
   return (await setting(db, key)) ?? value;
 }
 
+const OriginRow = z.object({ kind: z.string(), value: z.string() });
+
+/** Most origins kept per user and kind: a stranger's rotating addresses cannot grow the table without bound. */
+const MAX_ORIGINS = 200;
+
+/**
+ * Records a session's address and device; answers which of them are new for a user seen before
+ * (none for a user's first session, and none past MAX_ORIGINS).
+ */
+export async function noteSessionOrigin(
+  db: Db,
+  userId: string,
+  origin: { address: string; device: string },
+): Promise<{ seenBefore: boolean; fresh: ('address' | 'device')[] }> {
+  return db.transaction(async (tx) => {
+    // One session check per user at a time: two first sessions at once must not both be "first".
+    await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtext(${`origins:${userId}`}))`);
+    const known = await tx.any(sql.type(OriginRow)`
+      SELECT kind, value FROM notification_session_origins WHERE user_id = ${userId} FOR UPDATE`);
+    const seenBefore = known.length > 0;
+    const fresh: ('address' | 'device')[] = [];
+    for (const kind of ['address', 'device'] as const) {
+      const value = origin[kind];
+      const ofKind = known.filter((k) => k.kind === kind);
+      if (ofKind.some((k) => k.value === value) || ofKind.length >= MAX_ORIGINS) continue;
+      await tx.query(sql.unsafe`
+        INSERT INTO notification_session_origins (user_id, kind, value) VALUES (${userId}, ${kind}, ${value})
+        ON CONFLICT DO NOTHING`);
+      fresh.push(kind);
+    }
+    return { seenBefore, fresh };
+  });
+}
+
 export async function saveTemplate(db: Db, type: string, locale: string, template: object): Promise<void> {
   await db.query(sql.unsafe`
     INSERT INTO notification_templates (type, channel, locale, template, updated_at)

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExchangeClient } from '../../src/client/index.ts';
 import type { NotificationMessage } from '../../src/protocol/messages.ts';
+import WebSocket from 'ws';
+import { encodeMessage } from '../../src/protocol/codec.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { listMarkets, ORDER_RATES } from '../wire/fixtures.ts';
@@ -188,6 +190,87 @@ describe('in-app notifications', () => {
     expect((sent.body as { recipients: number }).recipients).toBeGreaterThanOrEqual(5);
     const notice = await eventually(() => eve.pushes.find((p) => p.type === 'system_maintenance'));
     expect(notice).toMatchObject({ title: 'Maintenance at 02:00', body: 'Trading pauses for 10 minutes.' });
+  });
+});
+
+describe('kyc_required', () => {
+  it('tells a user whose RWA order the compliance gate refused, once a day per market', async () => {
+    await running.asset('LUXAPT', 2, 'rwa');
+    await running.market({
+      symbol: 'LUXAPT-USDC',
+      baseAsset: 'LUXAPT',
+      quoteAsset: 'USDC',
+      priceDecimals: 2,
+      qtyDecimals: 0,
+      tickSize: '0.01',
+      lotSize: '1',
+      minQty: '1',
+      maxQty: '1000',
+    });
+    await running.credit('gus', 'USDC', '100000');
+    const gus = await listener('gus');
+    for (let i = 0; i < 2; i++) {
+      const refused = await running.request('POST', '/api/v1/orders', {
+        token: gus.token,
+        body: { market: 'LUXAPT-USDC', side: 'buy', type: 'limit', price: '10.00', qty: '1' },
+      });
+      expect(refused.status).toBe(422);
+      expect(refused.body).toMatchObject({ error: { code: 'compliance' } });
+    }
+    const told = await eventually(() => gus.pushes.find((p) => p.type === 'kyc_required'));
+    expect(told).toMatchObject({
+      title: 'Verification needed for LUXAPT-USDC',
+      data: { market: 'LUXAPT-USDC' },
+    });
+    // The second refusal is in the journal too: the notifier has passed it and wrote no second row.
+    await running.request('POST', '/api/v1/admin/notifications/broadcast', {
+      token: await running.token('root', ['admin']),
+      body: { type: 'system_maintenance', title: 'after', body: 'after' },
+    });
+    await eventually(() => gus.pushes.some((p) => p.type === 'system_maintenance' && p.title === 'after'));
+    await eventually(async () => {
+      const list = await running.request('GET', '/api/v1/notifications', { token: gus.token });
+      return (list.body as { type: string }[]).filter((n) => n.type === 'kyc_required').length === 1;
+    });
+    expect(gus.pushes.filter((p) => p.type === 'kyc_required')).toHaveLength(1);
+  });
+});
+
+describe('security_alert', () => {
+  it('tells a user of a session from a new device, not of their first session or a known one', async () => {
+    const token = await running.token('ike', ['trader']);
+    const connect = async (agent: string, how: 'upgrade' | 'auth') => {
+      const socket = new WebSocket(how === 'upgrade' ? `${running.ws}?token=${token}` : running.ws, {
+        headers: { 'user-agent': agent },
+      });
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      if (how === 'auth') {
+        const authed = new Promise((resolve) => socket.once('message', resolve));
+        socket.send(encodeMessage({ op: 'auth', token, rid: 1 }));
+        await authed;
+      }
+      return socket;
+    };
+    const alerts = async () =>
+      (
+        (await running.request('GET', '/api/v1/notifications', { token })).body as {
+          type: string;
+          data: object;
+        }[]
+      ).filter((n) => n.type === 'security_alert');
+    (await connect('Firefox/1', 'upgrade')).close();
+    await eventually(
+      async () => (await running.request('GET', '/api/v1/notifications', { token })).status === 200,
+    );
+    (await connect('Firefox/1', 'auth')).close();
+    const second = await connect('Safari/2', 'auth');
+    const [alert] = await eventually(async () => {
+      const found = await alerts();
+      return found.length > 0 && found;
+    });
+    second.close();
+    expect(alert).toMatchObject({ type: 'security_alert', data: { device: 'Safari/2', new: 'device' } });
+    expect(await alerts()).toHaveLength(1);
   });
 });
 
