@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { z } from 'zod/v4';
+import { REPO_ROOT } from '../repoRoot.ts';
 
 /*
  * The environment of notifications (PROTOCOL v1.1, Notifications; docs/notifications.md), as a zod
@@ -50,6 +52,11 @@ export const NOTIFY_ENV = {
       }
       return steps;
     }),
+  /** Where the development SMTP catcher keeps messages (SMTP_URL unset, NODE_ENV=development). */
+  NOTIFY_DEV_MAIL_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(REPO_ROOT, '.data', 'mail')),
   /** Price alerts a user may keep armed. */
   NOTIFY_MAX_ALERTS_PER_USER: positiveInt(100),
 };

@@ -14,6 +14,7 @@ import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import type { NotificationMessage } from '../protocol/messages.ts';
 import { topics, type Publication } from '../protocol/topics.ts';
 import { startChannels, type Channels } from './channels.ts';
+import { startMailCatcher, type MailCatcher } from './devMail.ts';
 import { notificationsSent, notificationLatency } from './metrics.ts';
 import { Notifier, NotifierBehind } from './notifier.ts';
 import { inAppEnabled } from './preferences.ts';
@@ -130,8 +131,15 @@ export async function startNotifications(options: NotificationsOptions): Promise
     },
   });
 
+  // `npm start` without SMTP_URL: emails go to a local catcher, readable at GET /dev/mail.
+  let catcher: MailCatcher | undefined;
+  if (config.SMTP_URL === undefined && config.NODE_ENV === 'development' && config.REDIS_URL !== undefined) {
+    catcher = await startMailCatcher(config.NOTIFY_DEV_MAIL_DIR, log);
+    service.attachDevMail(() => catcher!.list());
+  }
   if (config.REDIS_URL !== undefined) {
     const started = await startChannels({
+      ...(catcher === undefined ? {} : { smtpUrl: catcher.url }),
       config,
       log,
       pool,
@@ -183,6 +191,7 @@ export async function startNotifications(options: NotificationsOptions): Promise
       closed = true;
       await runner.stop();
       await channels?.close();
+      await catcher?.close();
     },
   };
 }

@@ -106,6 +106,7 @@ export class NotificationService {
   readonly #o: NotificationServiceOptions;
   #stats: (() => Promise<object>) | undefined;
   readonly #recentOrigins = new Set<string>();
+  #devMail: (() => Promise<object[]>) | undefined;
 
   constructor(options: NotificationServiceOptions) {
     this.#o = options;
@@ -114,6 +115,15 @@ export class NotificationService {
   /** The channels' queue view, once they run (startChannels comes after the service). */
   attachStats(stats: () => Promise<object>): void {
     this.#stats = stats;
+  }
+
+  /** The development mail catcher's messages (GET /dev/mail), when it runs. */
+  attachDevMail(list: () => Promise<object[]>): void {
+    this.#devMail = list;
+  }
+
+  devMail(): Promise<object[] | undefined> {
+    return this.#devMail?.() ?? Promise.resolve(undefined);
   }
 
   /** Queue depths, deliveries per status and recent failures; undefined without Redis. */

@@ -83,6 +83,12 @@ export const NOTIFICATION_OPERATIONS = {
     tag: 'notifications',
     ok: { status: 200, shape: 'text' },
   },
+  'get /dev/mail': {
+    summary: 'Development: the emails the local SMTP catcher received, newest first',
+    tag: 'notifications',
+    ok: { status: 200, shape: { list: z.record(z.string(), z.unknown()) } },
+    errors: ['not_found'],
+  },
   [`post ${BASE}/alerts`]: {
     summary: 'Arm a price alert (fired once, as price_alert, by the first trade that crosses)',
     tag: 'notifications',

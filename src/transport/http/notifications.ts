@@ -71,6 +71,14 @@ export function registerNotificationRoutes(
     },
   );
 
+  // Development only: what the local SMTP catcher received (404 when it does not run).
+  route('get', '/dev/mail', {}, async () => {
+    const mail = await notifications.devMail();
+    return mail === undefined
+      ? errorReply('not_found', 'the local mail catcher runs under npm start when SMTP_URL is unset')
+      : json(200, mail);
+  });
+
   route('get', `${BASE}/notifications/vapid-public-key`, {}, () =>
     json(200, { publicKey: notifications.vapidPublicKey }),
   );
