@@ -33,6 +33,8 @@ function errorOutcome(error: unknown, what: string): SendResult {
 }
 
 export interface EmailMessage {
+  /** The notification's id (header X-Notification-Id: a receiver can tell a resend from a new one). */
+  readonly id: string;
   readonly to: string;
   readonly subject: string;
   readonly text: string;
@@ -45,7 +47,11 @@ export class EmailProvider {
   readonly #from: string;
 
   constructor(smtpUrl: string, from: string) {
-    this.#transport = nodemailer.createTransport(smtpUrl);
+    // Pooled: a connection per message held email near 60/s in bench:notify (bench/RESULTS.md).
+    const url = new URL(smtpUrl);
+    if (!url.searchParams.has('pool')) url.searchParams.set('pool', 'true');
+    if (!url.searchParams.has('maxConnections')) url.searchParams.set('maxConnections', '8');
+    this.#transport = nodemailer.createTransport(url.toString());
     this.#from = from;
   }
 
@@ -58,6 +64,7 @@ export class EmailProvider {
         text: message.text,
         html: message.html,
         list: { unsubscribe: { url: message.unsubscribeUrl, comment: 'Unsubscribe' } },
+        headers: { 'X-Notification-Id': message.id },
       });
       return { outcome: 'sent', detail: info.messageId };
     } catch (error) {
