@@ -123,6 +123,9 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 export async function sendToTarget(request: TargetRequest, options: SendOptions): Promise<TargetResponse> {
   let url = new URL(request.url);
   for (let hop = 0; ; hop++) {
+    // An IP literal is connected to without a lookup: checked here; a name in the lookup below.
+    const bare = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    if (net.isIP(bare) !== 0) await resolve(bare, options.allowPrivate);
     const response = await once(url, request, options);
     if (response.status >= 300 && response.status < 400 && response.location !== undefined) {
       if (hop >= (options.maxRedirects ?? 3)) throw new TargetRefused(`more than ${hop} redirects`);
