@@ -15,7 +15,8 @@ import type { NotificationMessage } from '../protocol/messages.ts';
 import { topics, type Publication } from '../protocol/topics.ts';
 import { startChannels, type Channels } from './channels.ts';
 import { startMailCatcher, type MailCatcher } from './devMail.ts';
-import { notificationsSent, notificationLatency } from './metrics.ts';
+import { initNotificationMetrics, notificationsSent, notificationLatency } from './metrics.ts';
+import { CHANNELS } from './types.ts';
 import { Notifier, NotifierBehind } from './notifier.ts';
 import { inAppEnabled } from './preferences.ts';
 import { NotificationService, unsubscribeKey, vapidKeys } from './service.ts';
@@ -59,6 +60,7 @@ const TemplateRow = z.object({ type: z.string(), locale: z.string(), template: z
 
 export async function startNotifications(options: NotificationsOptions): Promise<Notifications> {
   const { config, log, pool, catalog } = options;
+  initNotificationMetrics(CHANNELS);
   const overrides = await pool.any(
     sql.type(TemplateRow)`SELECT type, locale, template FROM notification_templates`,
   );

@@ -35,3 +35,13 @@ export const notificationLatency =
     labelNames: ['channel'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600],
   });
+
+/** Every channel's series exists from the start (a scrape's shape does not change as traffic comes). */
+export function initNotificationMetrics(channels: readonly string[]): void {
+  for (const channel of channels) {
+    notificationsSent.inc({ channel }, 0);
+    notificationsFailed.inc({ channel }, 0);
+    notificationsRetried.inc({ channel }, 0);
+    notificationLatency.zero({ channel });
+  }
+}
