@@ -76,7 +76,7 @@ export class Notifier implements DurableConsumer {
   async apply(tx: DatabaseTransactionConnection, page: EventPage): Promise<void> {
     this.#written = undefined;
     const { context } = this.#options;
-    const drafts: { draft: Draft; prefix: string }[] = [];
+    const drafts: { draft: Draft; prefix: string; globalSeq: number }[] = [];
     /** Keyed by day, not by record: written with ON CONFLICT DO NOTHING (told once a day). */
     const kyc: Draft[] = [];
     const trades: (RecordTrade & { globalSeq: number })[] = [];
@@ -84,7 +84,7 @@ export class Notifier implements DurableConsumer {
     for (const record of page.records) {
       const events = { marketId: record.batch.marketId, symbol: record.batch.symbol, events: record.events };
       for (const draft of draftsOf(events, context)) {
-        drafts.push({ draft, prefix: `j:${record.globalSeq}:` });
+        drafts.push({ draft, prefix: `j:${record.globalSeq}:`, globalSeq: record.globalSeq });
         const kind = draft.audience.kind;
         if (kind === 'market' || kind === 'watchers') holdersAt = record.globalSeq;
       }
@@ -145,7 +145,7 @@ export class Notifier implements DurableConsumer {
   async #alerts(
     tx: DatabaseTransactionConnection,
     trades: readonly (RecordTrade & { globalSeq: number })[],
-    drafts: { draft: Draft; prefix: string }[],
+    drafts: { draft: Draft; prefix: string; globalSeq: number }[],
   ): Promise<void> {
     if (trades.length === 0) return;
     const alerts = await armedAlerts(tx, [...new Set(trades.map((t) => t.marketId))]);
@@ -158,6 +158,7 @@ export class Notifier implements DurableConsumer {
       const stored = alerts.find((a) => a.id === alert.id)!;
       drafts.push({
         prefix: '',
+        globalSeq,
         draft: {
           type: 'price_alert',
           audience: { kind: 'user', userId: alert.userId },
@@ -179,25 +180,25 @@ export class Notifier implements DurableConsumer {
   /** One entry per draft and recipient; audiences of a market resolved once per page. */
   async #address(
     tx: DatabaseTransactionConnection,
-    drafts: readonly { draft: Draft; prefix: string }[],
+    drafts: readonly { draft: Draft; prefix: string; globalSeq: number }[],
   ): Promise<Addressed[]> {
     const resolved = new Map<string, Promise<string[]>>();
-    const resolve = (audience: Audience, type: NotificationType): Promise<string[]> => {
+    const resolve = (audience: Audience, type: NotificationType, at: number): Promise<string[]> => {
       switch (audience.kind) {
         case 'user':
           return Promise.resolve([audience.userId]);
         case 'market': {
-          const key = `m|${audience.marketId}`;
+          const key = `m|${audience.marketId}|${at}`;
           let found = resolved.get(key);
           if (found === undefined)
-            resolved.set(key, (found = marketAudience(tx, audience.marketId, audience.asset)));
+            resolved.set(key, (found = marketAudience(tx, audience.marketId, audience.asset, at)));
           return found;
         }
         case 'watchers': {
-          const key = `w|${audience.marketId}`;
+          const key = `w|${audience.marketId}|${at}`;
           let found = resolved.get(key);
           if (found === undefined)
-            resolved.set(key, (found = watchers(tx, audience.marketId, audience.asset)));
+            resolved.set(key, (found = watchers(tx, audience.marketId, audience.asset, at)));
           return found;
         }
         case 'opted_in': {
@@ -210,8 +211,8 @@ export class Notifier implements DurableConsumer {
     };
     const out: Addressed[] = [];
     // Sequential: one transaction's connection runs one query at a time.
-    for (const { draft, prefix } of drafts) {
-      const users = await resolve(draft.audience, draft.type);
+    for (const { draft, prefix, globalSeq } of drafts) {
+      const users = await resolve(draft.audience, draft.type, globalSeq);
       for (const userId of users) out.push({ draft, userId, source: `${prefix}${draft.source}` });
     }
     return out;

@@ -227,16 +227,6 @@ export async function setTypeChannel(
 
 const UserRow = z.object({ user_id: z.string() });
 
-/** The issuer of an issued market and the holders of its base asset (available or locked). */
-export async function marketAudience(db: Db, marketId: string, asset: string | undefined): Promise<string[]> {
-  const rows = await db.any(sql.type(UserRow)`
-    SELECT issuer_id AS user_id FROM market_assets WHERE market_id = ${marketId}
-    UNION
-    SELECT account AS user_id FROM balances
-    WHERE asset = ${asset ?? ''} AND (available > 0 OR locked > 0) AND account NOT LIKE '@%'`);
-  return rows.map((r) => r.user_id);
-}
-
 /** The relational projection's cursor (balances hold every record up to it). */
 export async function projectedTo(db: Db): Promise<number> {
   const row = await db.maybeOne(sql.type(z.object({ global_seq: z.string() }))`
@@ -244,13 +234,42 @@ export async function projectedTo(db: Db): Promise<number> {
   return row === null ? 0 : Number(row.global_seq);
 }
 
-/** Holders of the market's base asset and owners of an armed alert on it. */
-export async function watchers(db: Db, marketId: string, asset: string | undefined): Promise<string[]> {
+/**
+ * Holders of `asset` as of journal record `atGlobalSeq`: each account's balance now less its
+ * postings after that record (the relational projection must have passed it: NotifierBehind).
+ */
+function holdersAt(asset: string | undefined, atGlobalSeq: number) {
+  return sql.fragment`
+    SELECT b.account AS user_id FROM balances b
+    WHERE b.asset = ${asset ?? ''} AND b.account NOT LIKE '@%'
+      AND b.available + b.locked - coalesce((
+        SELECT sum(p.amount) FROM ledger_postings p
+        WHERE p.account = b.account AND p.asset = b.asset AND p.global_seq > ${atGlobalSeq}), 0) > 0`;
+}
+
+/** The issuer of an issued market and the holders of its base asset (available or locked) at the record. */
+export async function marketAudience(
+  db: Db,
+  marketId: string,
+  asset: string | undefined,
+  atGlobalSeq: number,
+): Promise<string[]> {
+  const rows = await db.any(sql.type(UserRow)`
+    SELECT issuer_id AS user_id FROM market_assets WHERE market_id = ${marketId}
+    UNION ${holdersAt(asset, atGlobalSeq)}`);
+  return rows.map((r) => r.user_id);
+}
+
+/** Holders of the market's base asset at the record and owners of an armed alert on it. */
+export async function watchers(
+  db: Db,
+  marketId: string,
+  asset: string | undefined,
+  atGlobalSeq: number,
+): Promise<string[]> {
   const rows = await db.any(sql.type(UserRow)`
     SELECT user_id FROM price_alerts WHERE market_id = ${marketId} AND fired_seq IS NULL
-    UNION
-    SELECT account AS user_id FROM balances
-    WHERE asset = ${asset ?? ''} AND (available > 0 OR locked > 0) AND account NOT LIKE '@%'`);
+    UNION ${holdersAt(asset, atGlobalSeq)}`);
   return rows.map((r) => r.user_id);
 }
 

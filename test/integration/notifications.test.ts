@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExchangeClient } from '../../src/client/index.ts';
 import type { NotificationMessage } from '../../src/protocol/messages.ts';
+import { createPool, sql } from 'slonik';
 import WebSocket from 'ws';
+import { z } from 'zod';
 import { encodeMessage } from '../../src/protocol/codec.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
@@ -222,16 +224,20 @@ describe('kyc_required', () => {
       title: 'Verification needed for LUXAPT-USDC',
       data: { market: 'LUXAPT-USDC' },
     });
-    // The second refusal is in the journal too: the notifier has passed it and wrote no second row.
-    await running.request('POST', '/api/v1/admin/notifications/broadcast', {
-      token: await running.token('root', ['admin']),
-      body: { type: 'system_maintenance', title: 'after', body: 'after' },
-    });
-    await eventually(() => gus.pushes.some((p) => p.type === 'system_maintenance' && p.title === 'after'));
-    await eventually(async () => {
-      const list = await running.request('GET', '/api/v1/notifications', { token: gus.token });
-      return (list.body as { type: string }[]).filter((n) => n.type === 'kyc_required').length === 1;
-    });
+    // The second refusal is in the journal too: once the notifier's cursor has passed it, still one row.
+    const pool = await createPool(running.database.url, { maximumPoolSize: 1 });
+    try {
+      await eventually(async () => {
+        const behind = await pool.oneFirst(sql.type(z.object({ behind: z.boolean() }))`
+          SELECT (SELECT global_seq FROM projection_cursors WHERE projection = 'notifier') <
+                 (SELECT max(global_seq) FROM journal) AS behind`);
+        return !behind;
+      });
+    } finally {
+      await pool.end();
+    }
+    const list = await running.request('GET', '/api/v1/notifications', { token: gus.token });
+    expect((list.body as { type: string }[]).filter((n) => n.type === 'kyc_required')).toHaveLength(1);
     expect(gus.pushes.filter((p) => p.type === 'kyc_required')).toHaveLength(1);
   });
 });
