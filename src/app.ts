@@ -149,6 +149,7 @@ async function startOwned(
           log.warn({ err: error }, 'projections not caught up at shutdown; the next start catches up');
         });
     }
+    await services.notifications.close();
     await services.integration.close();
     await services.funding.close();
     await services.analytics.stop();

@@ -4,6 +4,7 @@ import { FUNDING_ENV } from './funding/config.ts';
 import { ANALYTICS_ENV } from './analytics/config.ts';
 import { INTEGRATIONS_ENV } from './integrations/config.ts';
 import { MARKETDATA_ENV } from './marketdata/config.ts';
+import { NOTIFY_ENV } from './notifications/config.ts';
 import { REPO_ROOT } from './repoRoot.ts';
 import { TRENDS_ENV } from './trends/config.ts';
 
@@ -96,6 +97,8 @@ const schema = z.object({
   ...FUNDING_ENV,
   // Back-testing and analytics (src/analytics/config.ts).
   ...ANALYTICS_ENV,
+  // Notifications: email, SMS, push, webhooks (src/notifications/config.ts).
+  ...NOTIFY_ENV,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;

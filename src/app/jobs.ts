@@ -22,7 +22,7 @@ import type { Storage } from './storage.ts';
 export interface Jobs {
   readonly deploy?: OpenedJobQueue<typeof DeployTokenPayload>;
   readonly allowlist?: OpenedJobQueue<typeof SyncAllowlistPayload>;
-  /** The queues' key prefix (for queues opened in later stages: pull-trends). */
+  /** The queues' key prefix (for queues opened in later stages: pull-trends, notifications). */
   readonly prefix: string;
   readonly backtests?: BacktestQueue;
   /** Every queue (/metrics counts their jobs at scrape time). */

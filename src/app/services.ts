@@ -25,6 +25,7 @@ import { startTrendPullJob } from '../trends/trendPull.ts';
 import { RwaValuations, startValuationJob } from '../trends/valuations.ts';
 import type { TrendService } from '../trends/trendService.ts';
 import { startAnalytics, type Analytics } from './analytics.ts';
+import { startNotifications, type Notifications } from '../notifications/index.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Jobs } from './jobs.ts';
@@ -51,6 +52,7 @@ export interface Services {
   /** Fiat deposits, provider webhooks, withdrawals (src/funding, issue 15). */
   readonly funding: Funding;
   readonly analytics: Analytics;
+  readonly notifications: Notifications;
 }
 
 export async function buildServices(
@@ -210,6 +212,16 @@ export async function buildServices(
     );
   }
   const analytics = await startAnalytics(config, log, storage, core, consumers, jobs.backtests);
+  // Notifications: the notifier (a durable consumer), in-app pushes, the channels' queues.
+  const notifications = await startNotifications({
+    config,
+    log,
+    pool,
+    catalog,
+    publish: consumers.pushes.emit,
+    flushed: storage.flushed,
+    prefix: jobs.prefix,
+  });
   const funding = await startFunding({
     config,
     log,
@@ -233,5 +245,6 @@ export async function buildServices(
     trendJobs,
     funding,
     analytics,
+    notifications,
   };
 }

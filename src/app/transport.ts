@@ -14,6 +14,7 @@ import { registerBacktestRoutes } from '../transport/http/backtests.ts';
 import { registerPortfolioRoutes } from '../transport/http/portfolio.ts';
 import { registerMarketAnalyticsRoutes } from '../transport/http/marketAnalytics.ts';
 import { registerLeaderboardRoutes } from '../transport/http/leaderboards.ts';
+import { registerNotificationRoutes } from '../transport/http/notifications.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -81,6 +82,13 @@ export function buildTransport(
       maxTrackedOrders: config.MAX_OPEN_ORDERS_PER_USER,
     },
     orderIsOpen: (userId, orderId) => userOrders.isOpen(userId, orderId),
+    onAuthenticated: (principal, origin) => {
+      services.notifications.service
+        .noteSession(principal.userId, origin.address, origin.device)
+        .catch((error: unknown) => {
+          log.warn({ err: error }, 'session origin not checked');
+        });
+    },
     log,
     actors: inspection,
     cancelOnDisconnect: (principal: Principal, placed) => {
@@ -128,6 +136,7 @@ export function buildTransport(
         registerPortfolioRoutes(route, services.analytics.portfolio, services.analytics.history);
         registerMarketAnalyticsRoutes(route, services.analytics.markets);
         registerLeaderboardRoutes(route, services.analytics.leaderboards);
+        registerNotificationRoutes(route, services.notifications.service);
       },
     ],
     health: async () => ({

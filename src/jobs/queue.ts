@@ -33,6 +33,8 @@ export interface JobQueueOptions<S extends PayloadSchema> {
   /** First retry delay; doubles each attempt (default 1 s). */
   readonly backoffMs?: number;
   readonly concurrency?: number;
+  /** At most `max` jobs started per `durationMs` by all workers of the queue (a provider's rate limit). */
+  readonly limiter?: { readonly max: number; readonly durationMs: number };
   /** Ended jobs kept per outcome (completed, failed) for inspection (default 1,000). */
   readonly keepEnded?: number;
   /**
@@ -55,8 +57,8 @@ export type JobRun<S extends PayloadSchema> = (
 
 export interface JobQueue<S extends PayloadSchema> {
   readonly name: string;
-  /** Adds a job unless one with this id exists. */
-  enqueue(jobId: string, data: z.input<S>): Promise<void>;
+  /** Adds a job unless one with this id exists; `delayMs`: not run before then. */
+  enqueue(jobId: string, data: z.input<S>, options?: { readonly delayMs?: number }): Promise<void>;
   /** Jobs waiting, delayed or running. */
   pending(): Promise<number>;
   /** Jobs per state (metrics). */
@@ -116,9 +118,14 @@ export async function openJobQueue<S extends PayloadSchema>(
       worker = startWorker(options, run, workerConnection);
       await worker.waitUntilReady();
     },
-    async enqueue(jobId, data) {
+    async enqueue(jobId, data, more = {}) {
       const reqId = currentRequestId();
-      await queue.add(name, reqId === undefined ? data : { ...data, reqId }, { jobId, ...jobOptions });
+      const delay = more.delayMs !== undefined && more.delayMs > 0 ? { delay: Math.ceil(more.delayMs) } : {};
+      await queue.add(name, reqId === undefined ? data : { ...data, reqId }, {
+        jobId,
+        ...jobOptions,
+        ...delay,
+      });
     },
     async pending() {
       const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
@@ -158,7 +165,14 @@ function startWorker<S extends PayloadSchema>(
       await withRequest(context, () => run(parsed.data, { number, final: number >= attempts }));
       jobLog[options.logDone ?? 'info']('job done');
     },
-    { connection, prefix, concurrency: options.concurrency ?? 4 },
+    {
+      connection,
+      prefix,
+      concurrency: options.concurrency ?? 4,
+      ...(options.limiter === undefined
+        ? {}
+        : { limiter: { max: options.limiter.max, duration: options.limiter.durationMs } }),
+    },
   );
   worker.on('failed', (job, error) => {
     const made = job?.attemptsMade ?? 0;

@@ -31,6 +31,8 @@ export interface DurableConsumer {
   readonly name: string;
   /** Applies a page's effects in `tx`; throwing rolls them back with the cursor (the page is retried). */
   apply(tx: DatabaseTransactionConnection, page: EventPage): Promise<void>;
+  /** Called once a page's transaction committed (what its effects mean outside Postgres: pushes). */
+  committed?(page: EventPage): void;
 }
 
 export interface DurableConsumerOptions {
@@ -120,7 +122,7 @@ export class DurableConsumerRunner {
   /** One page in one transaction: lock the cursor, read after it, apply, move it. */
   async #page(): Promise<number> {
     const name = this.#consumer.name;
-    return this.#pool.transaction(async (tx) => {
+    const page = await this.#pool.transaction(async (tx): Promise<EventPage | undefined> => {
       await tx.query(sql.unsafe`
         INSERT INTO projection_cursors (projection, global_seq) VALUES (${name}, 0)
         ON CONFLICT (projection) DO NOTHING`);
@@ -143,12 +145,16 @@ export class DurableConsumerRunner {
         records.push({ globalSeq, batch, events: foldBatch(batch) });
         expected++;
       }
-      if (records.length === 0) return 0;
+      if (records.length === 0) return undefined;
       const to = expected - 1;
-      await this.#consumer.apply(tx, { from: cursor, to, records });
+      const applied: EventPage = { from: cursor, to, records };
+      await this.#consumer.apply(tx, applied);
       await tx.query(sql.unsafe`
         UPDATE projection_cursors SET global_seq = ${to}, updated_at = now() WHERE projection = ${name}`);
-      return records.length;
+      return applied;
     });
+    if (page === undefined) return 0;
+    this.#consumer.committed?.(page);
+    return page.records.length;
   }
 }

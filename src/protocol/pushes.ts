@@ -135,6 +135,18 @@ export interface FundingMessage {
   readonly reason?: string;
 }
 
+/** An in-app notification (PROTOCOL v1.1, Notifications): `data` holds the type's figures. */
+export interface NotificationMessage {
+  readonly op: 'notification';
+  readonly id: string;
+  readonly type: string;
+  readonly title: string;
+  readonly body: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly ts: Timestamp;
+  readonly read: boolean;
+}
+
 /** The push each channel carries. */
 export interface ChannelPushes {
   readonly book: BookMessage;
@@ -146,6 +158,7 @@ export interface ChannelPushes {
   readonly fills: FillMessage;
   readonly balances: BalanceMessage;
   readonly funding: FundingMessage;
+  readonly notifications: NotificationMessage;
 }
 
 export type PushMessage = ChannelPushes[Channel];
@@ -164,4 +177,5 @@ export const CHANNEL_OF_PUSH = {
   balance: 'balances',
   deposit: 'funding',
   withdrawal: 'funding',
+  notification: 'notifications',
 } as const satisfies { readonly [Op in PushOp]: Channel };

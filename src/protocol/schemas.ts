@@ -69,11 +69,19 @@ export const CHANNELS = [
   'balances',
   // PROTOCOL v1.1, Funding: deposits' and withdrawals' status changes (issue 15).
   'funding',
+  // In-app notifications (PROTOCOL v1.1, Notifications).
+  'notifications',
   // The admin-only actor-state stream of the visualizer (src/transport/inspection.ts).
   'actors',
 ] as const;
 export type Channel = (typeof CHANNELS)[number];
-export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set(['orders', 'fills', 'balances', 'funding']);
+export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set([
+  'orders',
+  'fills',
+  'balances',
+  'funding',
+  'notifications',
+]);
 
 export const SubRequest = z.object({
   ch: z.enum(CHANNELS),

@@ -132,6 +132,18 @@ const PUSHES: Readonly<Record<string, { readonly channel: string; readonly schem
   balance: { channel: 'balances', schema: push('balance', api.Balance.shape) },
   deposit: { channel: 'funding', schema: push('deposit', FUNDING_PUSH) },
   withdrawal: { channel: 'funding', schema: push('withdrawal', FUNDING_PUSH) },
+  notification: {
+    channel: 'notifications',
+    schema: push('notification', {
+      id: z.string(),
+      type: z.string(),
+      title: z.string(),
+      body: z.string(),
+      data: z.record(z.string(), z.unknown()),
+      ts: z.number().int(),
+      read: z.boolean(),
+    }),
+  },
   error: { channel: 'any', schema: REPLIES.error! },
 };
 

@@ -63,6 +63,8 @@ export interface WebSocketOptions {
   readonly orderIsOpen?: (userId: string, orderId: string) => boolean;
   /** The admin-only `actors` channel (src/transport/inspection.ts). */
   readonly actors?: { snapshot(): object };
+  /** A connection authenticated (at upgrade or by `auth`): its address and user agent (security alerts). */
+  readonly onAuthenticated?: (principal: Principal, origin: { address: string; device: string }) => void;
 }
 
 /** RFC 6455 close code: a message too big to process. */
@@ -106,6 +108,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
       const token = req.getQuery('token');
       const id = requestIdFrom(req.getHeader('x-request-id'));
       const address = sourceKey(Buffer.from(res.getRemoteAddressAsText()).toString());
+      const device = req.getHeader('user-agent');
       const refuse = (status: string, code: ErrorCode, message: string): void => {
         countErrorAnswer('http', code);
         res
@@ -133,7 +136,9 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
         );
       }
       if (token === undefined || token === '') {
-        res.upgrade(newConnection(id, undefined, address, limits), key, protocol, extensions, context);
+        const conn = newConnection(id, undefined, address, limits);
+        conn.device = device;
+        res.upgrade(conn, key, protocol, extensions, context);
         return;
       }
       /*
@@ -145,7 +150,10 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
        */
       const verified = auth.verifyNow(token);
       if (verified.ok) {
-        res.upgrade(newConnection(id, verified.value, address, limits), key, protocol, extensions, context);
+        const conn = newConnection(id, verified.value, address, limits);
+        conn.device = device;
+        res.upgrade(conn, key, protocol, extensions, context);
+        options.onAuthenticated?.(verified.value, { address, device });
         return;
       }
       places.leave(address);
@@ -237,6 +245,7 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
             return out.sendLater(ws, out.errorMessage(ws, rid, verified.code, verified.message));
           const principal = verified.value;
           sessions.reauthenticate(ws, conn, principal);
+          options.onAuthenticated?.(principal, { address: conn.address, device: conn.device ?? '' });
           conn.cancelOnDisconnect = request.cancelOnDisconnect ?? false;
           out.sendLater(ws, withRid({ op: 'authed', userId: principal.userId, roles: principal.roles }, rid));
         });

@@ -47,6 +47,8 @@ export interface Connection {
   closed: boolean;
   /** The remote address, as counted against maxConnectionsPerIp. */
   readonly address: string;
+  /** The client's user agent at upgrade (security alerts name the device); set by the gateway. */
+  device?: string;
   readonly frames: TokenBucket;
   readonly subBucket: TokenBucket;
   readonly snapshotBytes: TokenBucket;

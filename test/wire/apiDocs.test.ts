@@ -15,7 +15,7 @@ import { ETH_USDC, listMarkets, RawSocket } from './fixtures.ts';
  */
 
 type Json = Record<string, unknown>;
-const METHOD = { get: 'get', post: 'post', del: 'delete' } as const;
+const METHOD = { get: 'get', post: 'post', put: 'put', del: 'delete' } as const;
 
 let running: RunningExchange;
 let openapi: Json;

@@ -29,6 +29,7 @@ const PATH_PARAMS: Readonly<Record<string, string>> = {
 const OPENAPI_METHOD: Readonly<Record<Exclude<Method, 'any'>, string>> = {
   get: 'get',
   post: 'post',
+  put: 'put',
   del: 'delete',
 };
 

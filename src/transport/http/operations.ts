@@ -3,6 +3,7 @@ import { ORDER_STATUSES } from '../../protocol/messages.ts';
 import * as api from '../apiSchemas.ts';
 import { FUNDING_OPERATIONS } from './fundingOperations.ts';
 import { ANALYTICS_OPERATIONS } from './analyticsOperations.ts';
+import { NOTIFICATION_OPERATIONS } from './notificationOperations.ts';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import {
   AssetBody,
@@ -43,7 +44,8 @@ export interface OperationDoc {
     | 'webhooks'
     | 'docs'
     | 'funding'
-    | 'analytics';
+    | 'analytics'
+    | 'notifications';
   /** The body the handler parses; `optional` when it may be empty. */
   readonly body?: { readonly schema: z.ZodType; readonly optional?: boolean };
   readonly query?: readonly QueryParam[];
@@ -280,6 +282,8 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
     ok: { status: 200, shape: { list: api.Balance } },
   },
   ...ANALYTICS_OPERATIONS,
+  // Notifications (PROTOCOL v1.1): http/notificationOperations.ts.
+  ...NOTIFICATION_OPERATIONS,
 };
 
 /** The request bodies, published by name under components/schemas. */

@@ -51,9 +51,12 @@ export type HttpReply = (
 
 export type Handler = (request: HttpRequest) => Promise<HttpReply> | HttpReply;
 
+/** `user`: any verified token, whatever its roles (a user's own notifications). */
+export type RouteRole = Role | 'user';
+
 export interface RouteOptions {
-  /** The role the caller's bearer token must carry (a list: any one of them). */
-  readonly role?: Role | readonly Role[];
+  /** The role the caller's bearer token must carry (a list: any one of them; `user`: any verified token). */
+  readonly role?: RouteRole | readonly RouteRole[];
   /** Read a JSON body before calling the handler; 'raw' hands over the bytes unparsed. */
   readonly body?: boolean | 'raw';
   /** Headers to read for the handler. */
@@ -77,19 +80,20 @@ export interface RouterOptions {
   readonly log: Logger;
 }
 
-export type Method = 'get' | 'post' | 'del' | 'any';
+export type Method = 'get' | 'post' | 'put' | 'del' | 'any';
 
 /** A route as registered, for the published API document (http/openapi.ts) and its test. */
 export interface RegisteredRoute {
   readonly method: Method;
   readonly pattern: string;
-  readonly role: Role | undefined;
+  readonly role: RouteRole | undefined;
   readonly body: boolean | 'raw';
 }
 /** uWS methods each route is registered for: a GET route answers HEAD too (RFC 9110 §9.3.2). */
-const UWS_METHODS: Record<Method, readonly ('get' | 'head' | 'post' | 'del' | 'any')[]> = {
+const UWS_METHODS: Record<Method, readonly ('get' | 'head' | 'post' | 'put' | 'del' | 'any')[]> = {
   get: ['get', 'head'],
   post: ['post'],
+  put: ['put'],
   del: ['del'],
   any: ['any'],
 };
@@ -313,7 +317,7 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
 
   async function authenticate(
     authorization: string,
-    role: Role | readonly Role[],
+    role: RouteRole | readonly RouteRole[],
   ): Promise<Outcome<Principal>> {
     if (authorization === '') {
       return { ok: false, code: 'unauthorized', message: 'missing Authorization: Bearer token' };
@@ -324,7 +328,9 @@ export function createRouter(app: uWS.TemplatedApp, options: RouterOptions) {
     }
     const verified = await auth.verify(bearer[1]);
     if (!verified.ok) return verified;
-    return requireRole(verified.value, role) ?? verified;
+    const roles: readonly RouteRole[] = typeof role === 'string' ? [role] : role;
+    if (roles.includes('user')) return verified;
+    return requireRole(verified.value, roles as readonly Role[]) ?? verified;
   }
 }
 

@@ -1,0 +1,199 @@
+/**
+ * Notifications, started as one part of the exchange (the composition root calls startNotifications
+ * once): the notifier (a durable consumer, woken by every flush and by its interval), the in-app
+ * pushes on the private `notifications` channel, the service behind the routes, and, with Redis,
+ * the dispatcher and the channels' queues and workers (channels.ts). docs/notifications.md.
+ */
+
+import type { Logger } from 'pino';
+import type { DatabasePool } from 'slonik';
+import { z } from 'zod';
+import type { Catalog } from '../actors/catalog.ts';
+import type { Config } from '../config.ts';
+import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
+import type { NotificationMessage } from '../protocol/messages.ts';
+import { topics, type Publication } from '../protocol/topics.ts';
+import { startChannels, type Channels } from './channels.ts';
+import { startMailCatcher, type MailCatcher } from './devMail.ts';
+import { initNotificationMetrics, notificationsSent, notificationLatency } from './metrics.ts';
+import { CHANNELS } from './types.ts';
+import { Notifier, NotifierBehind } from './notifier.ts';
+import { inAppEnabled } from './preferences.ts';
+import { NotificationService, unsubscribeKey, vapidKeys } from './service.ts';
+import { viewOf, type StoredNotification } from './store.ts';
+import { TemplateOverride, Templates } from './templates.ts';
+import { sql } from 'slonik';
+
+export { NotificationService } from './service.ts';
+
+export interface Notifications {
+  readonly service: NotificationService;
+  readonly runner: DurableConsumerRunner;
+  readonly channels: Channels | undefined;
+  readonly templates: Templates;
+  /** Stops the notifier and the channels' workers. */
+  close(): Promise<void>;
+}
+
+export interface NotificationsOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly pool: DatabasePool;
+  readonly catalog: Catalog;
+  /** Where in-app pushes go (the consumers' fanout, which the gateway subscribes to). */
+  readonly publish: (publications: readonly Publication[]) => void;
+  /** Every journal flush (global_seq): wakes the notifier. */
+  readonly flushed: { subscribe(listener: (globalSeq: number) => void): void };
+  /** BullMQ key prefix (the exchange's). */
+  readonly prefix: string;
+}
+
+/** The in-app push of a stored row (PROTOCOL v1.1: `{op:"notification", id, type, title, body, data, ts, read}`). */
+export function notificationPush(row: StoredNotification): Publication<NotificationMessage> {
+  return {
+    topic: topics.private('notifications', row.userId),
+    message: { op: 'notification', ...viewOf(row) },
+  };
+}
+
+const TemplateRow = z.object({ type: z.string(), locale: z.string(), template: z.unknown() });
+
+export async function startNotifications(options: NotificationsOptions): Promise<Notifications> {
+  const { config, log, pool, catalog } = options;
+  initNotificationMetrics(CHANNELS);
+  const overrides = await pool.any(
+    sql.type(TemplateRow)`SELECT type, locale, template FROM notification_templates`,
+  );
+  const templates = new Templates(
+    overrides.flatMap((o) => {
+      const parsed = TemplateOverride.safeParse(o.template);
+      return parsed.success ? [{ type: o.type, locale: o.locale, template: parsed.data }] : [];
+    }),
+  );
+  const vapid = await vapidKeys(pool, {
+    publicKey: config.VAPID_PUBLIC_KEY,
+    privateKey: config.VAPID_PRIVATE_KEY,
+  });
+  const publicUrl = config.NOTIFY_PUBLIC_URL ?? `http://${config.HOST}:${config.PORT}`;
+  const pushRows = (rows: readonly StoredNotification[]) => {
+    if (rows.length === 0) return;
+    options.publish(rows.map(notificationPush));
+    const now = Date.now();
+    for (const row of rows) {
+      notificationsSent.inc({ channel: 'in_app' });
+      notificationLatency.observe({ channel: 'in_app' }, Math.max(0, now - row.ts) / 1000);
+    }
+  };
+  let channels: Channels | undefined;
+  const service = new NotificationService({
+    pool,
+    templates,
+    market: (idOrSymbol) => {
+      const listed = catalog.market(idOrSymbol);
+      if (listed === undefined) return undefined;
+      return {
+        id: listed.definition.id,
+        symbol: listed.definition.symbol,
+        parsePrice: (input, field) => listed.money.parsePrice(input, field),
+      };
+    },
+    push: pushRows,
+    wake: () => channels?.wake(),
+    allowPrivateTargets: config.NOTIFY_ALLOW_PRIVATE_TARGETS,
+    vapid: { ...vapid, subject: config.VAPID_SUBJECT },
+    unsubscribeKey: await unsubscribeKey(pool),
+    publicUrl,
+    maxAlertsPerUser: config.NOTIFY_MAX_ALERTS_PER_USER,
+  });
+
+  const notifier = new Notifier({
+    templates,
+    context: {
+      market: (marketId) => {
+        const listed = catalog.market(marketId);
+        if (listed === undefined) return undefined;
+        return {
+          symbol: listed.definition.symbol,
+          baseAsset: listed.definition.baseAsset,
+          formatPrice: (ticks) => listed.money.formatPrice(ticks),
+          formatQty: (lots) => listed.money.formatQty(lots),
+        };
+      },
+      assetDecimals: (asset) => catalog.asset(asset)?.decimals,
+    },
+    onCommitted: (rows, preferences) => {
+      pushRows(rows.filter((r) => inAppEnabled(preferences.get(r.userId)!, r.type as never)));
+      channels?.wake();
+    },
+  });
+  const runner = new DurableConsumerRunner(pool, notifier, {
+    pageSize: 200,
+    onError: (error) => {
+      if (!(error instanceof NotifierBehind)) log.warn({ err: error }, 'notifier round failed');
+    },
+  });
+
+  // `npm start` without SMTP_URL: emails go to a local catcher, readable at GET /dev/mail.
+  let catcher: MailCatcher | undefined;
+  if (config.SMTP_URL === undefined && config.NODE_ENV === 'development' && config.REDIS_URL !== undefined) {
+    catcher = await startMailCatcher(config.NOTIFY_DEV_MAIL_DIR, log);
+    service.attachDevMail(() => catcher!.list());
+  }
+  if (config.REDIS_URL !== undefined) {
+    const started = await startChannels({
+      ...(catcher === undefined ? {} : { smtpUrl: catcher.url }),
+      config,
+      log,
+      pool,
+      service,
+      templates,
+      redisUrl: config.REDIS_URL,
+      prefix: options.prefix,
+      vapid,
+    });
+    service.attachStats(() => started.stats());
+    channels = started;
+  } else {
+    log.info('REDIS_URL is not set: notifications are in-app only (email, SMS, push and webhooks wait)');
+  }
+
+  // A flush wakes the notifier; one round in flight at a time, one more if a flush came meanwhile.
+  let inFlight = false;
+  let again = false;
+  let closed = false;
+  const wake = () => {
+    if (closed) return;
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    inFlight = true;
+    runner
+      .runOnce()
+      .catch((error: unknown) => {
+        if (!(error instanceof NotifierBehind)) log.warn({ err: error }, 'notifier round failed');
+      })
+      .finally(() => {
+        inFlight = false;
+        if (again) {
+          again = false;
+          wake();
+        }
+      });
+  };
+  options.flushed.subscribe(wake);
+  runner.start(config.NOTIFY_INTERVAL_MS);
+
+  return {
+    service,
+    runner,
+    channels,
+    templates,
+    async close() {
+      closed = true;
+      await runner.stop();
+      await channels?.close();
+      await catcher?.close();
+    },
+  };
+}
