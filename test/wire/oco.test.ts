@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oco } from '../../src/client/orderTypes.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { balancesOf, BTC_USDC, listMarkets, ORDER_RATES, traderSocket } from './fixtures.ts';
@@ -103,5 +104,44 @@ describe('issue 14: OCO over the wire', () => {
       expect(await balance('ocy', 'USDC')).toMatchObject({ available: '1000.000000', locked: '0.000000' }),
     );
     ocy.close();
+  });
+
+  it('issue 14: the SDK places a sell OCO with oco() over its WebSocket; a trade at the stop triggers it, cancels the limit leg and sells', async () => {
+    await running.credit('osd', 'BTC', '2');
+    await running.credit('obu', 'USDC', '10000');
+    const seller = await running.client(await running.token('osd', ['trader']));
+    const buyer = await traderSocket(running, 'obu');
+    // The last trade was at 90.00 (the first test), and oan still bids 0.6 at 90.00: a stop at
+    // 80.00 waits, and a limit at 100.00 does not cross.
+    const reply = await seller.placeOco(oco(market, 'sell', '1.0000', '100.00', '80.00'));
+    expect(reply).toMatchObject({
+      op: 'accepted_oco',
+      orders: [
+        { type: 'limit', status: 'open' },
+        { type: 'stop_market', status: 'open' },
+      ],
+    });
+    expect(reply.listId).toBe(reply.orders[0]!.orderId);
+    expect(await balance('osd', 'BTC')).toMatchObject({ available: '1.00000000', locked: '1.00000000' });
+    // Bids for the triggered stop to sell into; then osd sells 0.6001 at 80.00: 0.6 to oan at
+    // 90.00, 0.0001 to obu at 80.00, which triggers the stop: it sells 1.0000 into 79.00.
+    await buyer.request(
+      { op: 'place', market, side: 'buy', type: 'limit', price: '79.00', qty: '5.0000' },
+      rid++,
+    );
+    await buyer.request(
+      { op: 'place', market, side: 'buy', type: 'limit', price: '80.00', qty: '0.0001' },
+      rid++,
+    );
+    await seller.place({ market, side: 'sell', type: 'limit', price: '80.00', qty: '0.6001' });
+    await eventually(async () =>
+      expect(await balance('osd', 'BTC')).toMatchObject({ available: '0.39990000', locked: '0.00000000' }),
+    );
+    // obu got 1.0001 BTC as maker, less its 10 bps fee (0.0010001).
+    await eventually(async () =>
+      expect(await balance('obu', 'BTC')).toMatchObject({ available: '0.99909990' }),
+    );
+    seller.close();
+    buyer.close();
   });
 });
