@@ -119,21 +119,22 @@ export function placeCommand(
   });
 }
 
-/** An OCO in the market's units; bad decimals or below minNotional: bad_request. */
+/** What makes an OCO bad whatever its market: decimals' grammar (answered before unknown_market). */
+export function ocoDecimalProblem(r: PlaceOcoRequest): string | undefined {
+  return (
+    decimalProblem('qty', r.qty) ??
+    decimalProblem('price', r.price) ??
+    decimalProblem('stopPrice', r.stopPrice) ??
+    decimalProblem('stopLimitPrice', r.stopLimitPrice)
+  );
+}
+
+/** An OCO in the market's units (ocoDecimalProblem checked first); a value off the market's grid: bad_request. */
 export function ocoCommand(
   userId: string,
   market: ListedMarket,
   r: PlaceOcoRequest,
 ): Outcome<Extract<MarketCommand, { kind: 'place_oco' }>> {
-  for (const [field, text] of [
-    ['qty', r.qty],
-    ['price', r.price],
-    ['stopPrice', r.stopPrice],
-    ['stopLimitPrice', r.stopLimitPrice],
-  ] as const) {
-    const problem = decimalProblem(field, text);
-    if (problem !== undefined) return failure('bad_request', problem);
-  }
   const { money } = market;
   const qty = money.parseQty(r.qty);
   const price = money.parsePrice(r.price);

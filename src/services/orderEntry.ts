@@ -9,7 +9,14 @@ import { failure, success, type ErrorCode, type Failure, type Outcome } from '..
 import type { AcceptedStatus } from '../protocol/messages.ts';
 import type { AmendRequest, CancelRequest, PlaceOcoRequest, PlaceRequest } from '../protocol/schemas.ts';
 import type { UserOrders } from './userOrders.ts';
-import { decimalProblem, ocoCommand, orderRef, placeCommand, placeProblem } from './orderCommands.ts';
+import {
+  decimalProblem,
+  ocoCommand,
+  ocoDecimalProblem,
+  orderRef,
+  placeCommand,
+  placeProblem,
+} from './orderCommands.ts';
 
 /*
  * Order entry, shared by the WebSocket and HTTP surfaces: wire requests (decimal strings, ids as
@@ -182,7 +189,7 @@ export class OrderEntry {
     answer: (outcome: Outcome<AcceptedOco>) => void,
   ): void {
     const respond = countedRejections(this.options.observe, 'place', answer);
-    const found = this.marketFor(principal, request.market);
+    const found = this.marketFor(principal, request.market, ocoDecimalProblem(request));
     if (!found.ok) return respond(found);
     const market = found.value;
     const command = ocoCommand(principal.userId, market, request);

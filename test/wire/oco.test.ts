@@ -92,6 +92,10 @@ describe('issue 14: OCO over the wire', () => {
     ]) {
       expect(await ocy.request(bad, rid++)).toMatchObject({ op: 'error', code: 'bad_request' });
     }
+    // bad_request comes before unknown_market (PROTOCOL.md).
+    expect(
+      await ocy.request({ ...base, market: 'NOPE-USDC', stopPrice: 'ten', stopLimitPrice: '111.00' }, rid++),
+    ).toMatchObject({ op: 'error', code: 'bad_request' });
     expect(await balance('ocy', 'USDC')).toMatchObject({ available: '1000.000000', locked: '0.000000' });
     const accepted = await ocy.request({ ...base, stopPrice: '110.00', stopLimitPrice: '111.00' }, rid++);
     expect(accepted).toMatchObject({ op: 'accepted_oco' });
