@@ -50,6 +50,18 @@ export function toMarketCommand(cmd: BookCommand): MarketCommand {
       return { kind: 'cancel_all', userId: cmd.userId };
     case 'expire':
       return { kind: 'expire', now: cmd.now };
+    case 'place_oco':
+      return {
+        kind: 'place_oco',
+        userId: cmd.userId,
+        clientOrderId: cmd.clientOrderId,
+        side: cmd.side,
+        qty: cmd.qty,
+        price: cmd.price,
+        stopPrice: cmd.stopPrice,
+        stopLimitPrice: cmd.stopLimitPrice,
+        stp: cmd.stp,
+      };
   }
 }
 

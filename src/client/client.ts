@@ -16,6 +16,7 @@ import type {
 import {
   CHANNEL_OF_PUSH,
   isPrivateChannel,
+  type AcceptedOcoReply,
   type AcceptedReply,
   type AmendedReply,
   type AmendOrder,
@@ -25,6 +26,7 @@ import {
   type CanceledAllReply,
   type CanceledReply,
   type CancelOrder,
+  type PlaceOcoOrder,
   type Channel,
   type ChannelPushes,
   type ErrorCode,
@@ -190,6 +192,11 @@ export class ExchangeClient {
   /** Resolves once the order and its immediate fills are durably committed. */
   place(order: PlaceOrder): Promise<AcceptedReply> {
     return this.request('place', order);
+  }
+
+  /** An OCO (PROTOCOL v1.1; build it with `oco()` from orderTypes.ts): resolves with both legs. */
+  placeOco(order: PlaceOcoOrder): Promise<AcceptedOcoReply> {
+    return this.request('place_oco', order);
   }
 
   amend(amendment: AmendOrder): Promise<AmendedReply> {

@@ -1,4 +1,4 @@
-import type { PlaceOrder } from '../protocol/requests.ts';
+import type { PlaceOcoOrder, PlaceOrder } from '../protocol/requests.ts';
 import type { Decimal, SelfTradePrevention, Side } from '../protocol/messages.ts';
 
 /*
@@ -94,4 +94,21 @@ export function trailingStop(
     ...(expireAt === undefined ? {} : { tif: 'GTD' as const, expireAt }),
     ...rest,
   };
+}
+
+/**
+ * An OCO (`client.placeOco(oco(...))`, WebSocket only in the contract): a limit leg at `price` and
+ * a stop leg at `stopPrice` sharing one lock; either filling (any part) or triggering cancels the
+ * other. The stop lies beyond the limit (above for a buy, below for a sell); with `stopLimitPrice`
+ * the stop leg executes as a limit there, else as a market order (a buy needs `stopLimitPrice`).
+ */
+export function oco(
+  market: string,
+  side: Side,
+  qty: Decimal,
+  price: Decimal,
+  stopPrice: Decimal,
+  options: Common & { readonly stopLimitPrice?: Decimal } = {},
+): PlaceOcoOrder {
+  return { market, side, qty, price, stopPrice, ...options };
 }

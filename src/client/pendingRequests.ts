@@ -9,6 +9,7 @@ const REPLY_OP = {
   sub: 'subbed',
   unsub: 'unsubbed',
   place: 'accepted',
+  place_oco: 'accepted_oco',
   amend: 'amended',
   cancel: 'canceled',
   cancel_all: 'canceled_all',

@@ -92,6 +92,28 @@ const TREND_COMMAND_SHAPES: readonly Shape[] = [
 ];
 const TREND_TAGS = indexTags(TREND_COMMAND_SHAPES);
 
+/**
+ * OCO placements (issue 14): tags OCO_TAG_BASE + index, 17 (18 and 19 kept for the next); clear of
+ * the tags above as EXPIRE_TAG is. The legs' ids are not journaled: the result's orderId is the
+ * limit leg's, the stop leg's the next (MarketActor).
+ */
+const OCO_TAG_BASE = 17;
+type OcoCommand = Extract<MarketCommand, { kind: 'place_oco' }>;
+const ocoCommand = shapeOf<OcoCommand, 'kind'>();
+const OCO_COMMAND_SHAPES: readonly Shape[] = [
+  ocoCommand('place_oco', [
+    ['userId', STRING],
+    ['clientOrderId', STRING],
+    ['side', SIDES],
+    'qty',
+    'price',
+    'stopPrice',
+    'stopLimitPrice',
+    ['stp', STPS],
+  ]),
+];
+const OCO_TAGS = indexTags(OCO_COMMAND_SHAPES);
+
 const COMMAND_TAGS = indexTags(COMMAND_SHAPES);
 
 export function packCommand(cmd: JournalCommand, strings: StringTable): Packed[] {
@@ -101,6 +123,10 @@ export function packCommand(cmd: JournalCommand, strings: StringTable): Packed[]
     return packShape(LEDGER_TAG_BASE, LEDGER_COMMAND_SHAPES[0]!, fields, strings);
   }
   if (cmd.kind === 'expire') return [EXPIRE_TAG, cmd.now];
+  const ocoTag = OCO_TAGS.get(cmd.kind);
+  if (ocoTag !== undefined) {
+    return packShape(OCO_TAG_BASE + ocoTag, OCO_COMMAND_SHAPES[ocoTag]!, cmd as unknown as Fields, strings);
+  }
   const trendTag = TREND_TAGS.get(cmd.kind);
   if (trendTag !== undefined) {
     return packShape(
@@ -136,6 +162,11 @@ export function unpackCommand(packed: Packed, strings: readonly string[] | undef
   if (trendTag >= 0 && trendTag < TREND_COMMAND_SHAPES.length) {
     const shifted = [trendTag, ...(packed as Packed[]).slice(1)];
     return unpackShape(TREND_COMMAND_SHAPES, shifted, strings, 'command') as unknown as TrendSignalCommand;
+  }
+  const ocoTag = Array.isArray(packed) && typeof packed[0] === 'number' ? packed[0] - OCO_TAG_BASE : -1;
+  if (ocoTag >= 0 && ocoTag < OCO_COMMAND_SHAPES.length) {
+    const shifted = [ocoTag, ...(packed as Packed[]).slice(1)];
+    return unpackShape(OCO_COMMAND_SHAPES, shifted, strings, 'command') as unknown as MarketCommand;
   }
   if (Array.isArray(packed) && packed[0] === EXPIRE_TAG) {
     if (typeof packed[1] !== 'number') throw new JournalDecodeError('expire command without its time');

@@ -98,6 +98,8 @@ const OpenOrderShape = z.object({
   trailingBps: z.number().int().positive().optional(),
   limitOffset: z.number().int().nonnegative().optional(),
   trailAnchor: z.number().int().positive().optional(),
+  // Issue 14 (OCO): a linked leg's list (the limit leg's orderId).
+  listId: z.number().int().optional(),
 });
 
 const ActivityShape = z.object({

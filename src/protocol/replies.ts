@@ -42,6 +42,15 @@ export interface AcceptedReply extends ReplyBase {
   readonly remainingQty: Decimal;
 }
 
+/** PROTOCOL v1.1 OCO: the list (its id is the limit leg's orderId) and both legs as accepted. */
+export interface AcceptedOcoReply extends ReplyBase {
+  readonly op: 'accepted_oco';
+  readonly listId: string;
+  readonly orders: readonly (Omit<AcceptedReply, 'op' | 'rid'> & {
+    readonly type: 'limit' | 'stop_limit' | 'stop_market';
+  })[];
+}
+
 export interface AmendedReply extends ReplyBase {
   readonly op: 'amended';
   readonly orderId: string;
@@ -80,6 +89,7 @@ export type ServerReply =
   | SubbedReply
   | UnsubbedReply
   | AcceptedReply
+  | AcceptedOcoReply
   | AmendedReply
   | CanceledReply
   | CanceledAllReply;
@@ -91,6 +101,7 @@ export interface ReplyOf {
   readonly sub: SubbedReply;
   readonly unsub: UnsubbedReply;
   readonly place: AcceptedReply;
+  readonly place_oco: AcceptedOcoReply;
   readonly amend: AmendedReply;
   readonly cancel: CanceledReply;
   readonly cancel_all: CanceledAllReply;

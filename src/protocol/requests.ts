@@ -107,6 +107,25 @@ export type PlaceOrder = PlaceFields &
 
 export type PlaceRequest = RequestBase & { readonly op: 'place' } & PlaceOrder;
 
+/**
+ * PROTOCOL v1.1 OCO: a GTC limit leg at `price` and a GTC stop leg at `stopPrice` (a stop_limit at
+ * `stopLimitPrice`, else a stop_market; a buy needs stopLimitPrice), one lock for both; when either
+ * fills (any part) or triggers, the other is canceled in the same batch. The stop lies beyond the
+ * limit: above it for a buy, below it for a sell. `clientOrderId` names the limit leg.
+ */
+export interface PlaceOcoOrder {
+  readonly market: string;
+  readonly side: Side;
+  readonly qty: Decimal;
+  readonly price: Decimal;
+  readonly stopPrice: Decimal;
+  readonly stopLimitPrice?: Decimal;
+  readonly stp?: SelfTradePrevention;
+  readonly clientOrderId?: string;
+}
+
+export type PlaceOcoRequest = RequestBase & { readonly op: 'place_oco' } & PlaceOcoOrder;
+
 /** Names an order by the exchange's id or by the user's `clientOrderId` (at least one of them). */
 export type OrderRef =
   | { readonly orderId: string; readonly clientOrderId?: string }
@@ -137,6 +156,7 @@ export type ClientRequest =
   | SubRequest
   | UnsubRequest
   | PlaceRequest
+  | PlaceOcoRequest
   | AmendRequest
   | CancelRequest
   | CancelAllRequest;

@@ -37,6 +37,19 @@ export const PlaceRequest = z.object({
 });
 export type PlaceRequest = z.infer<typeof PlaceRequest>;
 
+/** PROTOCOL v1.1 "More order types": OCO, a limit leg and a stop leg sharing one lock. */
+export const PlaceOcoRequest = z.object({
+  market: marketName,
+  side: z.enum(['buy', 'sell']),
+  qty: decimal,
+  price: decimal,
+  stopPrice: decimal,
+  stopLimitPrice: decimal.optional(),
+  stp: z.enum(['cancel_taker', 'cancel_maker', 'cancel_both', 'decrement']).optional(),
+  clientOrderId: clientOrderId.optional(),
+});
+export type PlaceOcoRequest = z.infer<typeof PlaceOcoRequest>;
+
 const orderRef = { market: marketName, orderId: orderId.optional(), clientOrderId: clientOrderId.optional() };
 const named = (r: { orderId?: string | undefined; clientOrderId?: string | undefined }) =>
   r.orderId !== undefined || r.clientOrderId !== undefined;

@@ -5,7 +5,7 @@ import type { MoneyResult } from '../actors/money.ts';
 import { explainNotDecimal, scanDecimal } from '../actors/money/decimal.ts';
 import { marketOrderNumber } from '../events/ids.ts';
 import { failure, success, type Failure, type Outcome } from '../protocol/errors.ts';
-import type { PlaceRequest } from '../protocol/schemas.ts';
+import type { PlaceOcoRequest, PlaceRequest } from '../protocol/schemas.ts';
 
 /*
  * Order entry's translations of wire requests (decimal strings, wire ids) into the market's
@@ -116,6 +116,48 @@ export function placeCommand(
     trailingOffset: trailingOffset?.ok ? trailingOffset.value : undefined,
     trailingBps: r.trailingBps,
     limitOffset: limitOffset?.ok ? limitOffset.value : undefined,
+  });
+}
+
+/** What makes an OCO bad whatever its market: decimals' grammar (answered before unknown_market). */
+export function ocoDecimalProblem(r: PlaceOcoRequest): string | undefined {
+  return (
+    decimalProblem('qty', r.qty) ??
+    decimalProblem('price', r.price) ??
+    decimalProblem('stopPrice', r.stopPrice) ??
+    decimalProblem('stopLimitPrice', r.stopLimitPrice)
+  );
+}
+
+/** An OCO in the market's units (ocoDecimalProblem checked first); a value off the market's grid: bad_request. */
+export function ocoCommand(
+  userId: string,
+  market: ListedMarket,
+  r: PlaceOcoRequest,
+): Outcome<Extract<MarketCommand, { kind: 'place_oco' }>> {
+  const { money } = market;
+  const qty = money.parseQty(r.qty);
+  const price = money.parsePrice(r.price);
+  const stopPrice = money.parsePrice(r.stopPrice, 'stopPrice');
+  const stopLimitPrice =
+    r.stopLimitPrice === undefined ? undefined : money.parsePrice(r.stopLimitPrice, 'stopLimitPrice');
+  for (const parsed of [qty, price, stopPrice, stopLimitPrice]) {
+    const bad = parsed === undefined ? undefined : badMoney(parsed);
+    if (bad !== undefined) return bad;
+  }
+  if (!qty.ok || !price.ok || !stopPrice.ok || stopLimitPrice?.ok === false) {
+    return failure('bad_request', 'qty, price and stopPrice must be valid for this market');
+  }
+  return success({
+    kind: 'place_oco',
+    userId,
+    clientOrderId: r.clientOrderId,
+    side: r.side,
+    qty: qty.value,
+    price: price.value,
+    stopPrice: stopPrice.value,
+    stopLimitPrice: stopLimitPrice?.ok ? stopLimitPrice.value : undefined,
+    stp: r.stp ?? 'cancel_taker',
   });
 }
 

@@ -7,9 +7,16 @@ import { placementSummary } from '../events/orders.ts';
 import type { Principal } from './principal.ts';
 import { failure, success, type ErrorCode, type Failure, type Outcome } from '../protocol/errors.ts';
 import type { AcceptedStatus } from '../protocol/messages.ts';
-import type { AmendRequest, CancelRequest, PlaceRequest } from '../protocol/schemas.ts';
+import type { AmendRequest, CancelRequest, PlaceOcoRequest, PlaceRequest } from '../protocol/schemas.ts';
 import type { UserOrders } from './userOrders.ts';
-import { decimalProblem, orderRef, placeCommand, placeProblem } from './orderCommands.ts';
+import {
+  decimalProblem,
+  ocoCommand,
+  ocoDecimalProblem,
+  orderRef,
+  placeCommand,
+  placeProblem,
+} from './orderCommands.ts';
 
 /*
  * Order entry, shared by the WebSocket and HTTP surfaces: wire requests (decimal strings, ids as
@@ -26,6 +33,12 @@ export interface Accepted {
   readonly status: AcceptedStatus;
   readonly filledQty: string;
   readonly remainingQty: string;
+}
+
+/** PROTOCOL v1.1 `accepted_oco`: the list (its id is the limit leg's) and both legs as accepted. */
+export interface AcceptedOco {
+  readonly listId: string;
+  readonly orders: readonly (Accepted & { readonly type: 'limit' | 'stop_limit' | 'stop_market' })[];
 }
 
 export interface Canceled {
@@ -84,7 +97,7 @@ function countedPlace(
 /** `respond`, telling the observer its failures. */
 function countedRejections<T>(
   observe: OrderEntryObserver | undefined,
-  op: 'cancel' | 'amend',
+  op: 'cancel' | 'amend' | 'place',
   respond: (outcome: Outcome<T>) => void,
 ): (outcome: Outcome<T>) => void {
   if (observe === undefined) return respond;
@@ -163,6 +176,70 @@ export class OrderEntry {
           remainingQty: money.formatQty(summary.remainingQty),
         }),
       );
+    });
+  }
+
+  /**
+   * OCO (PROTOCOL v1.1): as place, for a list of two legs; the clientOrderId is the limit leg's, and
+   * both legs count among the user's open orders while open.
+   */
+  placeOco(
+    principal: Principal,
+    request: PlaceOcoRequest,
+    answer: (outcome: Outcome<AcceptedOco>) => void,
+  ): void {
+    const respond = countedRejections(this.options.observe, 'place', answer);
+    const found = this.marketFor(principal, request.market, ocoDecimalProblem(request));
+    if (!found.ok) return respond(found);
+    const market = found.value;
+    const command = ocoCommand(principal.userId, market, request);
+    if (!command.ok) return respond(command);
+    const refused = this.notActive(market, 'place') ?? this.options.admission?.();
+    if (refused !== undefined) return respond(refused);
+    const { userOrders } = this.options;
+    const { clientOrderId } = request;
+    const reserved = userOrders.reserve(principal.userId, clientOrderId);
+    if (reserved !== 'ok') {
+      return respond(
+        reserved === 'duplicate'
+          ? failure(
+              'duplicate_client_order_id',
+              `you already have an open order with clientOrderId ${clientOrderId}`,
+            )
+          : failure('too_many_open_orders', 'you have as many open orders as allowed; cancel some first'),
+      );
+    }
+    this.submit(market, command.value, (result) => {
+      const legs = result.ok && result.orderId !== undefined ? [result.orderId, result.orderId + 1] : [];
+      const summaries = result.ok ? legs.map((id) => placementSummary(result.events, id)) : [];
+      if (!result.ok || summaries.length !== 2 || summaries.some((s) => s === undefined)) {
+        userOrders.settle(principal.userId, clientOrderId, undefined);
+        respond(
+          result.ok
+            ? failure('unavailable', 'the market did not accept both legs')
+            : failure(result.code, result.message),
+        );
+        return;
+      }
+      const { money } = market;
+      const stopType: 'stop_limit' | 'stop_market' =
+        request.stopLimitPrice === undefined ? 'stop_market' : 'stop_limit';
+      const orders = legs.map((id, i): AcceptedOco['orders'][number] => {
+        const summary = summaries[i]!;
+        const orderId = wireOrderId(market.definition.id, id);
+        const open = summary.status === 'open' || summary.status === 'partially_filled';
+        if (i === 0) userOrders.settle(principal.userId, clientOrderId, open ? orderId : undefined);
+        else if (open) userOrders.add(principal.userId, orderId, undefined);
+        return {
+          orderId,
+          ...(i === 0 && clientOrderId !== undefined ? { clientOrderId } : {}),
+          type: i === 0 ? ('limit' as const) : stopType,
+          status: summary.status,
+          filledQty: money.formatQty(summary.filledQty),
+          remainingQty: money.formatQty(summary.remainingQty),
+        };
+      });
+      respond(success({ listId: orders[0]!.orderId, orders }));
     });
   }
 

@@ -8,6 +8,7 @@ import {
   CancelAllRequest,
   CancelRequest,
   CHANNELS,
+  PlaceOcoRequest,
   PlaceRequest,
   rid,
   SubRequest,
@@ -40,6 +41,11 @@ const REQUESTS: Readonly<
     replies: ['accepted'],
     summary: 'Place an order (trader); answered once it and its immediate fills are committed',
   },
+  place_oco: {
+    fields: PlaceOcoRequest,
+    replies: ['accepted_oco'],
+    summary: 'Place an OCO (trader): a limit leg and a stop leg sharing one lock; one cancels the other',
+  },
   amend: { fields: AmendRequest, replies: ['amended'], summary: 'Amend qty or price of an open order' },
   cancel: { fields: CancelRequest, replies: ['canceled'], summary: 'Cancel one open order' },
   cancel_all: { fields: CancelAllRequest, replies: ['canceled_all'], summary: 'Cancel all open orders' },
@@ -57,6 +63,12 @@ const REPLIES: Readonly<Record<string, z.ZodType>> = {
   unsubbed: reply('unsubbed', { ch: z.enum(CHANNELS), market: z.string().optional() }),
   accepted: reply('accepted', api.Accepted.shape),
   amended: reply('amended', { orderId: z.string(), price: decimal, qty: decimal, remainingQty: decimal }),
+  accepted_oco: reply('accepted_oco', {
+    listId: z.string().meta({ description: "the list's id: its limit leg's orderId" }),
+    orders: z.array(
+      z.object({ ...api.Accepted.shape, type: z.enum(['limit', 'stop_limit', 'stop_market']) }),
+    ),
+  }),
   canceled: reply('canceled', api.Canceled.shape),
   canceled_all: reply('canceled_all', api.CanceledAll.shape),
   error: push('error', {

@@ -19,6 +19,7 @@ import {
   CancelAllRequest,
   CancelRequest,
   describeIssues,
+  PlaceOcoRequest,
   PlaceRequest,
   rid as Rid,
   SubRequest,
@@ -75,7 +76,14 @@ const CLOSE_MESSAGE_TOO_BIG = 1009;
  */
 export const RECEIVE_ROOM = 64;
 /** Ops whose answer comes later: they count against maxPendingRequests until it is sent. */
-const ASYNC_OPS: ReadonlySet<unknown> = new Set(['auth', 'place', 'amend', 'cancel', 'cancel_all']);
+const ASYNC_OPS: ReadonlySet<unknown> = new Set([
+  'auth',
+  'place',
+  'place_oco',
+  'amend',
+  'cancel',
+  'cancel_all',
+]);
 
 /** Registers `/ws` on the app. Returns the publish function the supervisor's publish hook feeds. */
 export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptions) {
@@ -281,6 +289,23 @@ export function registerWebSocket(app: UWS.TemplatedApp, options: WebSocketOptio
               sessions.track(conn, outcome.value.orderId, request.market);
           }
           out.reply(ws, rid, 'accepted', outcome);
+        });
+        return;
+      }
+      case 'place_oco': {
+        const request = parseRequest(ws, rid, PlaceOcoRequest, message);
+        const principal = request && sessions.traderOf(ws, conn, rid);
+        if (request === undefined || principal === undefined) return;
+        conn.pending++;
+        options.orders.placeOco(principal, request, (outcome) => {
+          conn.pending--;
+          if (outcome.ok && conn.owner?.userId === principal.userId) {
+            for (const leg of outcome.value.orders) {
+              if (leg.status === 'open' || leg.status === 'partially_filled')
+                sessions.track(conn, leg.orderId, request.market);
+            }
+          }
+          out.reply(ws, rid, 'accepted_oco', outcome);
         });
         return;
       }

@@ -4,6 +4,7 @@ import type {
   BookConfig,
   OrderType,
   PlaceCommand,
+  PlaceOcoCommand,
   SelfTradePrevention,
   Side,
   TimeInForce,
@@ -105,7 +106,22 @@ interface ExpireIntent {
   readonly advance: number;
 }
 
-export type Intent = PlaceIntent | CancelIntent | AmendIntent | CancelAllIntent | ExpireIntent;
+/** Issue 14, OCO: a limit leg priceOffset from the middle, its stop `stopDistance` beyond it. */
+interface OcoIntent {
+  readonly kind: 'oco';
+  readonly userId: string;
+  readonly clientOrderId: string | undefined;
+  readonly side: Side;
+  readonly qty: number;
+  readonly priceOffset: number;
+  /** Ticks beyond the limit (0 or negative: a bad_request). */
+  readonly stopDistance: number;
+  /** With a stop limit: this many ticks beyond the stop (absent: a stop_market leg). */
+  readonly stopLimitOffset: number | undefined;
+  readonly stp: SelfTradePrevention;
+}
+
+export type Intent = PlaceIntent | CancelIntent | AmendIntent | CancelAllIntent | ExpireIntent | OcoIntent;
 
 const userArb = fc.constantFrom(...USERS);
 
@@ -151,6 +167,8 @@ interface Mix {
   readonly expireWeight: number;
   /** fc.option's freq for an iceberg slice on orders that can rest (0: never an iceberg). */
   readonly icebergFreq: number;
+  /** Weight of OCO placements beside 14 placements (0: none). */
+  readonly ocoWeight?: number;
 }
 
 const weighted = <T>(pairs: readonly [T, number][]): fc.Arbitrary<T> =>
@@ -209,6 +227,35 @@ const TRAILING_MIX: Mix = {
     ['trailing_stop', 4],
   ],
 };
+
+/**
+ * Issue 14: OCO lists among every other type. Their legs sit near the middle (limits at 8..12,
+ * stops a few ticks beyond), so trades reach both the limit leg and the stop leg often.
+ */
+const OCO_MIX: Mix = {
+  ...TRAILING_MIX,
+  types: [
+    ['limit', 8],
+    ['market', 3],
+    ['stop_limit', 1],
+    ['stop_market', 1],
+    ['trailing_stop', 1],
+  ],
+  ocoWeight: 6,
+};
+
+const ocoArbWith = (magnitudes: Magnitudes, mix: Mix): fc.Arbitrary<OcoIntent> =>
+  fc.record({
+    kind: fc.constant('oco' as const),
+    userId: userArb,
+    clientOrderId: fc.option(fc.constantFrom(...CLIENT_IDS), { nil: undefined, freq: 2 }),
+    side: fc.constantFrom<Side>('buy', 'sell'),
+    qty: magnitudes.qty,
+    priceOffset: fc.integer({ min: -2, max: 3 }),
+    stopDistance: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 4 }), weight: 12 }, fc.constant(0)),
+    stopLimitOffset: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined, freq: 2 }),
+    stp: fc.constantFrom<SelfTradePrevention>(...mix.stps),
+  });
 
 const placeArbWith = (magnitudes: Magnitudes, mix: Mix): fc.Arbitrary<PlaceIntent> =>
   fc.record({
@@ -278,6 +325,9 @@ const intentArbWith = (magnitudes: Magnitudes, mix: Mix = PLAIN_MIX): fc.Arbitra
       weight: 3,
     },
     { arbitrary: fc.record({ kind: fc.constant('cancel_all' as const), userId: userArb }), weight: 1 },
+    ...(mix.ocoWeight === undefined
+      ? []
+      : [{ arbitrary: ocoArbWith(magnitudes, mix), weight: mix.ocoWeight }]),
     ...(mix.expireWeight === 0
       ? []
       : [
@@ -301,6 +351,12 @@ export const configArb: fc.Arbitrary<BookConfig> = fc.record({
 export const intentsArb = fc.array(intentArbWith(SMALL), { minLength: 1, maxLength: 50, size: 'max' });
 /** Issue 14: sequences with trailing stops among the new order types (TRAILING_MIX). */
 export const trailingIntentsArb = fc.array(intentArbWith(SMALL, TRAILING_MIX), {
+  minLength: 1,
+  maxLength: 50,
+  size: 'max',
+});
+/** Issue 14: sequences with OCO lists among all the other types (OCO_MIX). */
+export const ocoIntentsArb = fc.array(intentArbWith(SMALL, OCO_MIX), {
   minLength: 1,
   maxLength: 50,
   size: 'max',
@@ -354,8 +410,36 @@ export function toCommands(intents: readonly Intent[], config: BookConfig): Book
         };
       case 'cancel_all':
         return { kind: 'cancel_all', userId: intent.userId };
+      case 'oco': {
+        const command = toOco(intent, placed.length + 1);
+        placed.push(command, { orderId: command.stopOrderId, userId: command.userId });
+        return command;
+      }
     }
   });
+}
+
+function toOco(intent: OcoIntent, orderId: number): PlaceOcoCommand {
+  const buy = intent.side === 'buy';
+  const price = buy ? 10 - intent.priceOffset : 10 + intent.priceOffset;
+  const stopPrice = buy ? price + intent.stopDistance : price - intent.stopDistance;
+  const { stopLimitOffset } = intent;
+  return {
+    kind: 'place_oco',
+    orderId,
+    stopOrderId: orderId + 1,
+    userId: intent.userId,
+    clientOrderId: intent.clientOrderId,
+    side: intent.side,
+    qty: intent.qty,
+    price,
+    stopPrice,
+    stopLimitPrice:
+      stopLimitOffset === undefined
+        ? undefined
+        : Math.max(1, buy ? stopPrice + stopLimitOffset : stopPrice - stopLimitOffset),
+    stp: intent.stp,
+  };
 }
 
 function resolveTarget(

@@ -20,6 +20,7 @@ import {
   largeConfigArb,
   largeIntentsArb,
   newTypesIntentsArb,
+  ocoIntentsArb,
   toCommands,
   trailingIntentsArb,
 } from './bookCommands.ts';
@@ -149,12 +150,18 @@ function runBoth({ config, commands }: { config: BookConfig; commands: BookComma
   });
   checkQuantityConservation(stream, engine);
   checkLevelEventsMatchDepth(stream, engine);
+  const stopLegs = new Set(commands.map((c) => (c.kind === 'place_oco' ? c.stopOrderId : 0)));
   for (const event of stream) {
+    if (event.type === 'canceled' && event.reason === 'oco') ocoCanceled++;
+    if (event.type === 'triggered' && stopLegs.has(event.orderId)) ocoTriggered++;
     if (event.type === 'canceled' && event.reason === 'compliance') refusedAtTrigger++;
     if (event.type === 'trailed') trailedEvents++;
   }
 }
 
+/** OCO partners canceled, and OCO stop legs triggered, over all runs (the rules must be exercised). */
+let ocoCanceled = 0;
+let ocoTriggered = 0;
 /** How many stops the gate canceled over all runs: the rule must actually be exercised. */
 let refusedAtTrigger = 0;
 /** How many trailing stop moves were compared: the trailing rules must be exercised. */
@@ -175,6 +182,14 @@ describe('OrderBook against the reference model', () => {
     expect(trailedEvents).toBeGreaterThan(200);
   });
 
+  it('issue 14: agrees on OCO lists (limit and stop legs, one canceling the other) mixed with every other type', () => {
+    const before = { ocoCancels: ocoCanceled, triggered: ocoTriggered };
+    fc.assert(fc.property(scenarioOf(configArb, ocoIntentsArb), runBoth), { numRuns: NUM_RUNS });
+    // Both ways of ending a list must be exercised, not just placements.
+    expect(ocoCanceled - before.ocoCancels).toBeGreaterThan(500);
+    expect(ocoTriggered - before.triggered).toBeGreaterThan(50);
+  });
+
   it('stays exact with quantities and budgets near 2^53', () => {
     fc.assert(fc.property(scenarioOf(largeConfigArb, largeIntentsArb), runBoth), {
       numRuns: Math.round(NUM_RUNS / 4),
@@ -191,6 +206,10 @@ describe('OrderBook against the reference model', () => {
 
   it('issue 14: behaves identically after snapshot and restore with trailing stops', () => {
     checkRestore(scenarioOf(configArb, trailingIntentsArb));
+  });
+
+  it('issue 14: behaves identically after snapshot and restore with linked OCO legs', () => {
+    checkRestore(scenarioOf(configArb, ocoIntentsArb));
   });
 });
 

@@ -18,6 +18,35 @@ export function checkInvariants(book: BookView): void {
   }
   for (const stop of stops) checkStopStillPending(stop, book.lastPrice);
   checkUniqueIds([...resting, ...stops]);
+  checkOcoLists(resting, stops);
+}
+
+/**
+ * Issue 14, OCO: a linked list is exactly an untouched limit leg resting (orderId = listId) and its
+ * stop leg pending, one user, one side, one qty: either leg filling, triggering or ending unlinks
+ * both, so a list with one leg, or a leg that traded, is a broken rule.
+ */
+function checkOcoLists(resting: readonly OpenOrder[], stops: readonly OpenOrder[]): void {
+  const lists = new Map<number, { limit?: OpenOrder; stop?: OpenOrder }>();
+  for (const order of resting) {
+    if (order.listId === undefined) continue;
+    if (order.orderId !== order.listId || order.type !== 'limit')
+      fail(`resting OCO leg ${order.orderId} is not its list's limit`);
+    lists.set(order.listId, { ...lists.get(order.listId), limit: order });
+  }
+  for (const order of stops) {
+    if (order.listId === undefined) continue;
+    lists.set(order.listId, { ...lists.get(order.listId), stop: order });
+  }
+  for (const [listId, { limit, stop }] of lists) {
+    if (limit === undefined || stop === undefined) fail(`OCO list ${listId} has one linked leg`);
+    for (const leg of [limit, stop]) {
+      if (leg.remaining !== leg.qty) fail(`OCO leg ${leg.orderId} traded but is still linked`);
+    }
+    if (limit.userId !== stop.userId || limit.side !== stop.side || limit.qty !== stop.qty) {
+      fail(`OCO list ${listId}: legs differ in user, side or qty`);
+    }
+  }
 }
 
 function fail(message: string): never {

@@ -1,4 +1,4 @@
-import type { BookConfig, OrderType, PlaceCommand } from '../../src/actors/book/types.ts';
+import type { BookConfig, OrderType, PlaceCommand, PlaceOcoCommand } from '../../src/actors/book/types.ts';
 
 /**
  * The stateless `bad_request` rules of the spec (types.ts, "Placement" rule 1), written as one
@@ -49,4 +49,14 @@ export function isBadPlacement(command: PlaceCommand, config: BookConfig): boole
     limitOffset !== undefined && !(Number.isSafeInteger(limitOffset) && limitOffset >= 0),
   ];
   return problems.includes(true);
+}
+
+/** The OCO `bad_request` rules (types.ts, OCO), one per line. */
+export function isBadOco(command: PlaceOcoCommand, config: BookConfig): boolean {
+  const { qty, price, stopPrice, stopLimitPrice } = command;
+  if (!isPositiveSafeInteger(qty) || qty > config.maxQty) return true;
+  if (!isPositiveSafeInteger(price) || !isPositiveSafeInteger(stopPrice)) return true;
+  if (stopLimitPrice !== undefined && !isPositiveSafeInteger(stopLimitPrice)) return true;
+  if (!Number.isSafeInteger(command.stopOrderId) || command.stopOrderId === command.orderId) return true;
+  return command.side === 'buy' ? stopPrice <= price : stopPrice >= price;
 }

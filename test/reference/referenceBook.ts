@@ -12,11 +12,12 @@ import type {
   OpenOrder,
   OrderRef,
   PlaceCommand,
+  PlaceOcoCommand,
   RejectCode,
   Side,
   TriggerGate,
 } from '../../src/actors/book/types.ts';
-import { isBadPlacement, isPositiveSafeInteger, isStopType } from './placementRules.ts';
+import { isBadOco, isBadPlacement, isPositiveSafeInteger, isStopType } from './placementRules.ts';
 
 /**
  * A deliberately slow, obviously correct model of the spec in src/actors/book/types.ts.
@@ -121,6 +122,9 @@ export class ReferenceBook implements MatchingEngine {
       case 'expire':
         this.expire(command.now, events);
         break;
+      case 'place_oco':
+        this.placeOco(command, events);
+        break;
     }
     const trailed = [...this.moved]
       .filter((o) => this.stops.includes(o))
@@ -192,6 +196,93 @@ export class ReferenceBook implements MatchingEngine {
     this.runTriggerQueue(events);
   }
 
+  /** OCO: both legs accepted, the stop leg waits (silently) while the limit leg executes, then its turn. */
+  private placeOco(command: PlaceOcoCommand, events: BookEvent[]): void {
+    const open = [...this.resting, ...this.stops];
+    let problem: RejectCode | undefined;
+    if (isBadOco(command, this.config)) problem = 'bad_request';
+    else if (
+      command.clientOrderId !== undefined &&
+      open.some((o) => o.userId === command.userId && o.clientOrderId === command.clientOrderId)
+    ) {
+      problem = 'duplicate_client_order_id';
+    } else if (open.length + 2 > this.config.maxOrders) problem = 'overloaded';
+    if (problem !== undefined) {
+      events.push(rejected('place_oco', command.orderId, problem));
+      return;
+    }
+    const { userId, side, qty, stp } = command;
+    const stopType = command.stopLimitPrice === undefined ? 'stop_market' : 'stop_limit';
+    const common = { userId, side, tif: 'GTC' as const, postOnly: false, stp, qty, remaining: qty };
+    const limit: Order = {
+      ...common,
+      orderId: command.orderId,
+      clientOrderId: command.clientOrderId,
+      type: 'limit',
+      price: command.price,
+      listId: command.orderId,
+    };
+    const stop: Order = {
+      ...common,
+      orderId: command.stopOrderId,
+      type: stopType,
+      price: command.stopLimitPrice,
+      stopPrice: command.stopPrice,
+      listId: command.orderId,
+    };
+    for (const leg of [limit, stop]) {
+      events.push({
+        type: 'accepted',
+        orderId: leg.orderId,
+        userId,
+        clientOrderId: leg.clientOrderId,
+        side,
+        orderType: leg.type,
+        tif: 'GTC',
+        qty,
+        price: leg.price,
+        stopPrice: leg.stopPrice,
+        quoteBudget: undefined,
+      });
+    }
+    this.stops.push(stop);
+    this.executeOrder(limit, undefined, events);
+    if (stop.listId !== undefined) {
+      if (this.lastPrice !== null && stopConditionHolds(stop, this.lastPrice)) {
+        this.removeOpenOrder(stop);
+        events.push({
+          type: 'triggered',
+          orderId: stop.orderId,
+          stopPrice: stop.stopPrice!,
+          lastPrice: this.lastPrice,
+        });
+        this.breakLink(stop, events);
+        this.executeTriggered(stop, events);
+      } else {
+        events.push({ type: 'pending', orderId: stop.orderId, side, stopPrice: stop.stopPrice! });
+      }
+    }
+    this.runTriggerQueue(events);
+  }
+
+  /** An OCO leg filled, was decremented, triggered or ended: its partner, if linked, is canceled `oco`. */
+  private breakLink(order: Order, events: BookEvent[]): void {
+    const { listId } = order;
+    if (listId === undefined) return;
+    order.listId = undefined;
+    const partner = [...this.resting, ...this.stops].find((o) => o.listId === listId);
+    if (partner === undefined) return;
+    partner.listId = undefined;
+    this.removeOpenOrder(partner);
+    events.push(canceled(partner, 'oco'));
+  }
+
+  /** Pushes a `canceled` event for an order, then cancels its OCO partner if it has one. */
+  private cancelWith(order: Order, reason: CancelReason, events: BookEvent[]): void {
+    events.push(canceled(order, reason));
+    this.breakLink(order, events);
+  }
+
   /** Placement rejections, in the order the spec lists them. */
   private placementProblem(command: PlaceCommand): RejectCode | undefined {
     if (isBadPlacement(command, this.config)) return 'bad_request';
@@ -219,7 +310,7 @@ export class ReferenceBook implements MatchingEngine {
       return;
     }
     this.removeOpenOrder(target);
-    events.push(canceled(target, 'user'));
+    this.cancelWith(target, 'user', events);
   }
 
   /** GTD: every open order whose expireAt has come, earliest first (ties: lower id first). */
@@ -232,15 +323,16 @@ export class ReferenceBook implements MatchingEngine {
     due.sort((a, b) => a.expireAt! - b.expireAt! || a.orderId - b.orderId);
     for (const order of due) {
       this.removeOpenOrder(order);
-      events.push(canceled(order, 'expired'));
+      this.cancelWith(order, 'expired', events);
     }
   }
 
   private cancelAll(command: CancelAllCommand, events: BookEvent[]): void {
     const mine = [...this.resting, ...this.stops].filter((o) => o.userId === command.userId);
     for (const order of mine.sort((a, b) => a.orderId - b.orderId)) {
+      if (!this.resting.includes(order) && !this.stops.includes(order)) continue;
       this.removeOpenOrder(order);
-      events.push(canceled(order, 'user'));
+      this.cancelWith(order, 'user', events);
     }
   }
 
@@ -264,7 +356,8 @@ export class ReferenceBook implements MatchingEngine {
     const newQty = qty ?? order.qty;
     const newPrice = price ?? order.price!;
     const tooManySlices = order.displayQty !== undefined && order.displayQty * 1000 < newQty;
-    if (this.stops.includes(order) || newQty <= filled || tooManySlices) {
+    const ocoLeg = order.listId !== undefined;
+    if (this.stops.includes(order) || ocoLeg || newQty <= filled || tooManySlices) {
       reject('bad_request');
       return;
     }
@@ -301,11 +394,11 @@ export class ReferenceBook implements MatchingEngine {
    */
   private executeOrder(order: Order, quoteBudget: number | undefined, events: BookEvent[]): void {
     if (order.postOnly && this.crossesOpposite(order.side, order.price!)) {
-      events.push(canceled(order, 'would_match'));
+      this.cancelWith(order, 'would_match', events);
       return;
     }
     if (order.tif === 'FOK' && !this.canFillCompletely({ ...order, quoteBudget })) {
-      events.push(canceled(order, 'fok_unfilled'));
+      this.cancelWith(order, 'fok_unfilled', events);
       return;
     }
     if (this.match(order, quoteBudget, events) === 'finished') return;
@@ -321,7 +414,7 @@ export class ReferenceBook implements MatchingEngine {
         remaining: order.remaining,
       });
     } else {
-      events.push(canceled(order, 'unfilled'));
+      this.cancelWith(order, 'unfilled', events);
     }
   }
 
@@ -342,10 +435,10 @@ export class ReferenceBook implements MatchingEngine {
       if (maker.userId === taker.userId) {
         if (taker.stp === 'cancel_maker' || taker.stp === 'cancel_both') {
           this.removeOpenOrder(maker);
-          events.push(canceled(maker, 'self_trade'));
+          this.cancelWith(maker, 'self_trade', events);
         }
         if (taker.stp === 'cancel_taker' || taker.stp === 'cancel_both') {
-          events.push(canceled(taker, 'self_trade'));
+          this.cancelWith(taker, 'self_trade', events);
           return 'finished';
         }
         continue;
@@ -367,6 +460,8 @@ export class ReferenceBook implements MatchingEngine {
         takerRemaining: taker.remaining,
         makerRemaining: maker.remaining,
       });
+      this.breakLink(maker, events);
+      this.breakLink(taker, events);
       this.lastPrice = price;
       this.triggerStopsAt(price, events);
       this.trailAt(price);
@@ -402,7 +497,7 @@ export class ReferenceBook implements MatchingEngine {
     for (const order of [maker, taker]) {
       if (order.remaining === d) {
         if (order === maker) this.removeOpenOrder(maker);
-        events.push(canceled(order, 'self_trade'));
+        this.cancelWith(order, 'self_trade', events);
         continue;
       }
       order.qty -= d;
@@ -410,6 +505,7 @@ export class ReferenceBook implements MatchingEngine {
       else order.remaining -= d;
       const { orderId, userId, remaining } = order;
       events.push({ type: 'decremented', orderId, userId, qty: d, remaining });
+      this.breakLink(order, events);
     }
     return takerDone ? 'finished' : 'open';
   }
@@ -461,6 +557,7 @@ export class ReferenceBook implements MatchingEngine {
     for (const stop of [...buys, ...sells]) {
       this.removeOpenOrder(stop);
       events.push({ type: 'triggered', orderId: stop.orderId, stopPrice: stop.stopPrice!, lastPrice: price });
+      this.breakLink(stop, events);
       this.triggerQueue.push(stop);
     }
   }
@@ -494,7 +591,7 @@ export class ReferenceBook implements MatchingEngine {
   /** A triggered stop: the gate first (refused: canceled `compliance`), then it executes. */
   private executeTriggered(stop: Order, events: BookEvent[]): void {
     if (this.triggerGate !== undefined && !this.triggerGate(stop.userId, stop.orderId)) {
-      events.push(canceled(stop, 'compliance'));
+      this.cancelWith(stop, 'compliance', events);
       return;
     }
     // The stop's own price/tif/postOnly/stp decide; a stop_market has no price, so it runs as market

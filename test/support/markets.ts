@@ -326,11 +326,25 @@ export function expectedLocks(supervisor: Supervisor): Map<string, bigint> {
   for (const { symbol } of supervisor.list()) {
     const actor = supervisor.actor(symbol)!;
     const { resting, stops } = actor.orderBook.openOrders();
+    // Issue 14, OCO: a linked list's two legs share one lock, the larger of their needs.
+    const lists = new Map<number, { key: string; amount: bigint }>();
     for (const order of [...resting, ...stops]) {
       const { asset, amount } = orderNeed(actor.definition, order);
       const key = `${order.userId}/${asset}`;
+      if (order.listId !== undefined) {
+        const other = lists.get(order.listId);
+        if (other === undefined) {
+          lists.set(order.listId, { key, amount });
+          continue;
+        }
+        lists.delete(order.listId);
+        if (other.key !== key) throw new Error(`OCO list ${order.listId}: legs lock different assets`);
+        locks.set(key, (locks.get(key) ?? 0n) + (amount > other.amount ? amount : other.amount));
+        continue;
+      }
       locks.set(key, (locks.get(key) ?? 0n) + amount);
     }
+    if (lists.size > 0) throw new Error(`OCO lists with one linked leg: ${[...lists.keys()].join(', ')}`);
   }
   return locks;
 }

@@ -3,10 +3,11 @@ import {
   fokMarketBuy,
   goodTillDate,
   iceberg,
+  oco,
   stopMarketBuy,
   trailingStop,
 } from '../../src/client/orderTypes.ts';
-import { PlaceRequest } from '../../src/protocol/schemas.ts';
+import { PlaceOcoRequest, PlaceRequest } from '../../src/protocol/schemas.ts';
 import { placeProblem } from '../../src/services/orderCommands.ts';
 
 /** Issue 14: the SDK's builders give bodies the server's own boundary takes as they are. */
@@ -35,5 +36,19 @@ describe('issue 14: SDK builders for the new order types', () => {
     const parsed = PlaceRequest.parse(both);
     expect(placeProblem(parsed)).toMatch(/one of trailingOffset and trailingBps/);
     expect(placeProblem(PlaceRequest.parse({ ...bodies.iceberg, tif: 'IOC' }))).toMatch(/displayQty/);
+  });
+});
+
+describe('issue 14: the SDK builder for OCO', () => {
+  it('issue 14: oco() gives a place_oco body the server parses as it is', () => {
+    const sell = oco('BTC-USDC', 'sell', '1.0000', '110.00', '90.00');
+    const buy = oco('BTC-USDC', 'buy', '1.0000', '90.00', '110.00', {
+      stopLimitPrice: '111.00',
+      clientOrderId: 'list-1',
+      stp: 'cancel_both',
+    });
+    expect(PlaceOcoRequest.parse(sell)).toEqual(sell);
+    expect(PlaceOcoRequest.parse(buy)).toEqual(buy);
+    expect(PlaceOcoRequest.safeParse({ ...sell, stopPrice: undefined }).success).toBe(false);
   });
 });

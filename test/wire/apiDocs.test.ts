@@ -289,6 +289,7 @@ describe('issue 13: the published API', () => {
       'cancel_all',
       'ping',
       'place',
+      'place_oco',
       'sub',
       'unsub',
     ]);
@@ -338,6 +339,19 @@ describe('issue 13: the published API', () => {
     );
     await ask({ op: 'amend', market: ETH_USDC.symbol, orderId: placed.orderId, price: '51.00' }, 'amended');
     await ask({ op: 'cancel', market: ETH_USDC.symbol, orderId: placed.orderId }, 'canceled');
+    // Issue 14: an OCO, canceled (both legs) by the cancel_all below.
+    await ask(
+      {
+        op: 'place_oco',
+        market: ETH_USDC.symbol,
+        side: 'buy',
+        qty: '0.01',
+        price: '50.00',
+        stopPrice: '60.00',
+        stopLimitPrice: '61.00',
+      },
+      'accepted_oco',
+    );
     await ask({ op: 'cancel_all', market: ETH_USDC.symbol }, 'canceled_all');
     // A trade, for the trade and fill pushes.
     const seller = await running.token('docs-seller', ['trader']);

@@ -20,7 +20,14 @@ import { OpenOrders } from './openOrders.ts';
 import { NONE, OrderStore, type Trail } from './orderStore.ts';
 import { TrailGroups, trailLimit, trailStop } from './trails.ts';
 import { LevelTable, PriceLadder } from './priceLadder.ts';
-import { amendProblem, checkConfig, MAX_ICEBERG_SLICES, placeProblem, refProblem } from './validate.ts';
+import {
+  amendProblem,
+  checkConfig,
+  MAX_ICEBERG_SLICES,
+  ocoProblem,
+  placeProblem,
+  refProblem,
+} from './validate.ts';
 import type {
   AmendCommand,
   BookCommand,
@@ -33,6 +40,7 @@ import type {
   OpenOrder,
   OrderRef,
   PlaceCommand,
+  PlaceOcoCommand,
   RejectCode,
   Side,
   TriggerGate,
@@ -89,6 +97,8 @@ export class OrderBook implements MatchingEngine {
         return this.cancelAll(command.userId);
       case 'expire':
         return this.expire(command.now);
+      case 'place_oco':
+        return this.placeOco(command);
     }
   }
 
@@ -189,6 +199,99 @@ export class OrderBook implements MatchingEngine {
     return this.end();
   }
 
+  /** OCO (types.ts): the limit leg executes, then the stop leg waits or triggers, linked while both live. */
+  placeOco(cmd: PlaceOcoCommand): BookEvent[] {
+    this.begin();
+    const problem = ocoProblem(cmd, this.config);
+    if (problem !== undefined) return this.reject('place_oco', cmd.orderId, 'bad_request', problem);
+    if (
+      cmd.clientOrderId !== undefined &&
+      this.open.byClientId(cmd.userId, cmd.clientOrderId) !== undefined
+    ) {
+      const message = `clientOrderId ${cmd.clientOrderId} is already used by an open order`;
+      return this.reject('place_oco', cmd.orderId, 'duplicate_client_order_id', message);
+    }
+    if (this.open.size + 2 > this.config.maxOrders) {
+      return this.reject('place_oco', cmd.orderId, 'overloaded', 'the book has no room for both legs');
+    }
+    const { orderId, stopOrderId, userId, side, qty, price, stopPrice, stopLimitPrice, stp } = cmd;
+    const stopType = stopLimitPrice === undefined ? 'stop_market' : 'stop_limit';
+    this.events.push(
+      {
+        type: 'accepted',
+        orderId,
+        userId,
+        clientOrderId: cmd.clientOrderId,
+        side,
+        orderType: 'limit',
+        tif: 'GTC',
+        qty,
+        price,
+        stopPrice: undefined,
+        quoteBudget: undefined,
+      },
+      {
+        type: 'accepted',
+        orderId: stopOrderId,
+        userId,
+        clientOrderId: undefined,
+        side,
+        orderType: stopType,
+        tif: 'GTC',
+        qty,
+        price: stopLimitPrice,
+        stopPrice,
+        quoteBudget: undefined,
+      },
+    );
+    const s = this.store;
+    const limitFlags = packFlags(side, 'limit', 'GTC', false, stp, false) | HAS_SPARSE;
+    const stopFlags = packFlags(side, stopType, 'GTC', false, stp, false) | HAS_SPARSE;
+    const limit = s.allocate(orderId, userId, cmd.clientOrderId, limitFlags, price, 0, qty, qty, 0, 0);
+    const stop = s.allocate(
+      stopOrderId,
+      userId,
+      undefined,
+      stopFlags,
+      stopLimitPrice ?? 0,
+      stopPrice,
+      qty,
+      qty,
+      0,
+      0,
+    );
+    s.link.set(limit, { partner: stop, listId: orderId });
+    s.link.set(stop, { partner: limit, listId: orderId });
+    const stops = this.stopsOf(stopFlags);
+    this.open.add(stop);
+    stops.append(stop, stopPrice);
+    this.settle(limit, false, undefined);
+    // Still linked: the limit leg rests untouched, and the stop leg waits or triggers now.
+    if (s.link.has(stop)) {
+      if (this.lastPrice !== null && stops.reaches(stopPrice, this.lastPrice)) {
+        stops.unlink(stop);
+        this.events.push({ type: 'triggered', orderId: stopOrderId, stopPrice, lastPrice: this.lastPrice });
+        this.breakLink(stop);
+        this.activate(stop, true);
+      } else {
+        this.events.push({ type: 'pending', orderId: stopOrderId, side, stopPrice });
+      }
+    }
+    this.drainTriggered();
+    return this.end();
+  }
+
+  /** A linked OCO leg filled, was decremented, triggered or ended: its partner is canceled (`oco`). */
+  private breakLink(slot: number): void {
+    const s = this.store;
+    if ((s.flags[slot]! & HAS_SPARSE) === 0) return;
+    const link = s.link.get(slot);
+    if (link === undefined) return;
+    s.link.delete(slot);
+    s.link.delete(link.partner);
+    this.cancelOpen(link.partner, 'oco');
+  }
+
   cancel(cmd: CancelCommand): BookEvent[] {
     this.begin();
     const problem = refProblem(cmd);
@@ -202,8 +305,12 @@ export class OrderBook implements MatchingEngine {
   cancelAll(userId: string): BookEvent[] {
     this.begin();
     const s = this.store;
-    const slots = this.open.ofUser(userId).sort((a, b) => s.orderId[a]! - s.orderId[b]!);
-    for (const slot of slots) this.cancelOpen(slot, 'user');
+    const ids = this.open.ofUser(userId).map((slot) => s.orderId[slot]!);
+    for (const id of ids.sort((a, b) => a - b)) {
+      // An OCO leg is gone already when its partner went first.
+      const slot = this.open.slotOf(id);
+      if (slot !== undefined) this.cancelOpen(slot, 'user');
+    }
     return this.end();
   }
 
@@ -249,6 +356,9 @@ export class OrderBook implements MatchingEngine {
     const book = this.ladderOf(slot);
     if (book !== this.bids && book !== this.asks) {
       return this.reject('amend', cmd.orderId, 'bad_request', 'a pending stop order cannot be amended');
+    }
+    if ((flags & HAS_SPARSE) !== 0 && s.link.has(slot)) {
+      return this.reject('amend', cmd.orderId, 'bad_request', 'an OCO leg cannot be amended');
     }
     const filled = s.qty[slot]! - s.remainingOf(slot);
     const qty = cmd.qty ?? s.qty[slot]!;
@@ -353,12 +463,28 @@ export class OrderBook implements MatchingEngine {
   static restore(snapshot: BookSnapshot): OrderBook {
     const book = new OrderBook(snapshot.config);
     book.lastPrice = snapshot.lastPrice;
+    const s = book.store;
+    const firstLegs = new Map<number, number>();
+    const relink = (o: OpenOrder, slot: number): void => {
+      if (o.listId === undefined) return;
+      const other = firstLegs.get(o.listId);
+      if (other === undefined) {
+        firstLegs.set(o.listId, slot);
+        return;
+      }
+      s.link.set(slot, { partner: other, listId: o.listId });
+      s.link.set(other, { partner: slot, listId: o.listId });
+      s.flags[slot]! |= HAS_SPARSE;
+      s.flags[other]! |= HAS_SPARSE;
+    };
     for (const o of snapshot.resting) {
       const slot = book.allocateFrom(o);
+      relink(o, slot);
       (o.side === 'sell' ? book.asks : book.bids).append(slot, o.price ?? 0);
     }
     for (const o of snapshot.stops) {
       const slot = book.allocateFrom(o);
+      relink(o, slot);
       const flags = book.store.flags[slot]!;
       book.stopsOf(flags).append(slot, o.stopPrice ?? 0);
       const trail = book.store.trail.get(slot);
@@ -584,6 +710,8 @@ export class OrderBook implements MatchingEngine {
         takerRemaining: s.remaining[taker]!,
         makerRemaining: makerRemaining - qty + hidden,
       });
+      if ((s.flags[maker]! & HAS_SPARSE) !== 0) this.breakLink(maker);
+      if ((flags & HAS_SPARSE) !== 0) this.breakLink(taker);
       if (makerRemaining === qty) {
         if (hidden > 0) {
           this.refill(book, maker, hidden);
@@ -619,6 +747,7 @@ export class OrderBook implements MatchingEngine {
       s.qty[maker]! -= d;
       if (makerRemaining === d) this.refill(book, maker, hidden);
       this.pushDecremented(maker, d);
+      this.breakLink(maker);
     }
     if (takerRemaining === d) {
       this.pushCanceled(taker, 'self_trade');
@@ -627,6 +756,7 @@ export class OrderBook implements MatchingEngine {
     s.remaining[taker]! -= d;
     s.qty[taker]! -= d;
     this.pushDecremented(taker, d);
+    this.breakLink(taker);
     return false;
   }
 
@@ -651,6 +781,7 @@ export class OrderBook implements MatchingEngine {
       this.triggered.push(slot);
       const orderId = this.store.orderId[slot]!;
       this.events.push({ type: 'triggered', orderId, stopPrice: this.store.stopPrice[slot]!, lastPrice });
+      if ((flags & HAS_SPARSE) !== 0) this.breakLink(slot);
       level = stops.front;
     }
   }
@@ -735,6 +866,7 @@ export class OrderBook implements MatchingEngine {
   /** The order is done: canceled with `reason` (undefined when filled or already reported), slot freed. */
   private finish(slot: number, isOpen: boolean, reason: CancelReason | undefined): void {
     if (reason !== undefined) this.pushCanceled(slot, reason);
+    this.breakLink(slot);
     if (isOpen) this.open.remove(slot);
     this.store.release(slot);
   }

@@ -69,6 +69,8 @@ export class OrderStore {
   readonly hidden = new Map<number, number>();
   /** A trailing stop's rule and anchor (set by the book, which also sets HAS_SPARSE for it). */
   readonly trail = new Map<number, Trail>();
+  /** A linked OCO leg: its partner's slot and the list's id (set with HAS_SPARSE by the book). */
+  readonly link = new Map<number, { readonly partner: number; readonly listId: number }>();
 
   private capacity = INITIAL_CAPACITY;
   private used = 0;
@@ -122,6 +124,7 @@ export class OrderStore {
       this.display.delete(slot);
       this.hidden.delete(slot);
       this.trail.delete(slot);
+      this.link.delete(slot);
     }
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
@@ -164,6 +167,8 @@ export class OrderStore {
       if (trail.limitOffset !== undefined) open.limitOffset = trail.limitOffset;
       open.trailAnchor = trail.anchor;
     }
+    const link = this.link.get(slot);
+    if (link !== undefined) open.listId = link.listId;
     return open;
   }
 

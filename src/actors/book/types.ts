@@ -128,6 +128,25 @@
  * order, before the level events. A triggered trailing stop keeps type `trailing_stop`; OpenOrder
  * carries trailingOffset or trailingBps, limitOffset and `trailAnchor`.
  *
+ * OCO (`place_oco`, one-cancels-the-other). Two legs of one user: a GTC limit (orderId, price, the
+ * clientOrderId if any) and a GTC stop (stopOrderId; a stop_limit at stopLimitPrice, else a
+ * stop_market), both of side and qty, linked as a list whose listId is the limit leg's orderId.
+ * Rejections, in this order: `bad_request` when qty is not a positive safe integer or above maxQty,
+ * price, stopPrice or a given stopLimitPrice is not a positive safe integer, stopOrderId is not a
+ * safe integer or equals orderId, or the stop is not beyond the limit (buy: stopPrice > price; sell:
+ * stopPrice < price); `duplicate_client_order_id` as for place; `overloaded` when the book has no
+ * room for two more open orders. Otherwise `accepted` for the limit leg, then for the stop leg
+ * (orderType stop_limit or stop_market, tif GTC), then the limit leg executes as a GTC limit; then,
+ * if the stop leg is still open, it is `triggered` at once when the stop condition holds (and
+ * executes), else `pending`; then the trigger queue runs.
+ * While linked, both legs carry `listId` in OpenOrder. A linked leg that fills (taker or maker, any
+ * part), is `decremented`, is `triggered`, or ends (canceled for any reason) breaks the link and its
+ * partner is `canceled` with reason `oco` right after that event (after a fill: the maker's partner,
+ * then the taker's, before the stops that fill triggers). Canceling either leg therefore cancels both
+ * (cancel-all: ascending orderId, a leg already canceled as a partner is skipped). A linked leg
+ * cannot be amended (`bad_request`, checked with the pending-stop rule). Once unlinked, a leg is an
+ * ordinary order.
+ *
  * Level changes. At the end of every command, one `level` event per price level whose total differs
  * from its total before the command (0 when it disappeared), sorted buys first (price descending)
  * then sells (price ascending). Pending stops are not on levels.
@@ -142,7 +161,7 @@ export type RejectCode =
   'bad_request' | 'duplicate_client_order_id' | 'overloaded' | 'would_match' | 'fok_unfilled' | 'not_found';
 
 export type CancelReason =
-  'user' | 'unfilled' | 'self_trade' | 'would_match' | 'fok_unfilled' | 'compliance' | 'expired';
+  'user' | 'unfilled' | 'self_trade' | 'would_match' | 'fok_unfilled' | 'compliance' | 'expired' | 'oco';
 
 /**
  * Asked when a triggered stop is about to execute (in trigger-queue order, or at once when it
@@ -214,7 +233,27 @@ export interface ExpireCommand {
   readonly now: number;
 }
 
-export type BookCommand = PlaceCommand | CancelCommand | AmendCommand | CancelAllCommand | ExpireCommand;
+/** Issue 14, OCO: a limit leg and a stop leg linked as one list (the rules above). */
+export interface PlaceOcoCommand {
+  readonly kind: 'place_oco';
+  /** The limit leg's id, and the list's. */
+  readonly orderId: number;
+  /** The stop leg's id. */
+  readonly stopOrderId: number;
+  readonly userId: string;
+  /** The limit leg's (the stop leg has none). */
+  readonly clientOrderId?: string | undefined;
+  readonly side: Side;
+  readonly qty: number;
+  readonly price: number;
+  readonly stopPrice: number;
+  /** The stop leg's limit once triggered; none: it executes as a stop_market. */
+  readonly stopLimitPrice?: number | undefined;
+  readonly stp: SelfTradePrevention;
+}
+
+export type BookCommand =
+  PlaceCommand | CancelCommand | AmendCommand | CancelAllCommand | ExpireCommand | PlaceOcoCommand;
 
 export interface AcceptedEvent {
   readonly type: 'accepted';
@@ -359,6 +398,8 @@ export interface OpenOrder {
   readonly limitOffset?: number | undefined;
   /** A trailing stop's anchor: the best trade price in its favour since placement (frozen once triggered). */
   readonly trailAnchor?: number | undefined;
+  /** An OCO leg while linked to its partner: the list's id (the limit leg's orderId). */
+  readonly listId?: number | undefined;
 }
 
 export interface BookConfig {

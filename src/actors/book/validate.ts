@@ -1,4 +1,4 @@
-import type { AmendCommand, BookConfig, OrderRef, PlaceCommand } from './types.ts';
+import type { AmendCommand, BookConfig, OrderRef, PlaceCommand, PlaceOcoCommand } from './types.ts';
 
 /**
  * Most slices an iceberg may need (ceil(qty / displayQty)): every slice is a fill and a requeue for
@@ -46,6 +46,33 @@ export function placeProblem(cmd: Omit<PlaceCommand, 'orderId'>, config: BookCon
       return 'a quote budget applies to market and stop_market buys only';
     }
     if (!isPositiveInt(cmd.quoteBudget)) return 'quoteBudget must be a positive whole number';
+  }
+  return undefined;
+}
+
+/** Why an OCO placement is malformed (`bad_request`, types.ts OCO), or undefined. */
+export function ocoProblem(
+  cmd: Omit<PlaceOcoCommand, 'orderId' | 'stopOrderId'> & { orderId?: number; stopOrderId?: number },
+  config: BookConfig,
+): string | undefined {
+  if (!isPositiveInt(cmd.qty)) return 'qty must be a positive whole number of lots';
+  if (cmd.qty > config.maxQty) return `qty exceeds the maximum of ${config.maxQty} lots`;
+  if (!isPositiveInt(cmd.price)) return 'an OCO needs a positive price';
+  if (!isPositiveInt(cmd.stopPrice)) return 'an OCO needs a positive stopPrice';
+  if (cmd.stopLimitPrice !== undefined && !isPositiveInt(cmd.stopLimitPrice)) {
+    return 'stopLimitPrice must be a positive price';
+  }
+  if (
+    cmd.stopOrderId !== undefined &&
+    (!Number.isSafeInteger(cmd.stopOrderId) || cmd.stopOrderId === cmd.orderId)
+  ) {
+    return 'the stop leg needs an id of its own';
+  }
+  const beyond = cmd.side === 'buy' ? cmd.stopPrice > cmd.price : cmd.stopPrice < cmd.price;
+  if (!beyond) {
+    return cmd.side === 'buy'
+      ? 'a buy OCO needs stopPrice above price'
+      : 'a sell OCO needs stopPrice below price';
   }
   return undefined;
 }

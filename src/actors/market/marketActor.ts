@@ -20,9 +20,10 @@ import type {
   BookEvent,
   BookSnapshot,
   PlaceCommand,
+  PlaceOcoCommand,
   TriggerGate,
 } from '../book/types.ts';
-import { amendProblem, placeProblem, refProblem } from '../book/validate.ts';
+import { amendProblem, ocoProblem, placeProblem, refProblem } from '../book/validate.ts';
 import type { Ledger, Posting } from '../ledger/index.ts';
 import { Mailbox } from '../mailbox.ts';
 import { createMarketMoney, type MarketMoney } from '../money.ts';
@@ -373,6 +374,20 @@ export class MarketActor {
         // changed nothing else (a refusal before the book locks nothing).
         this.nextOrderId++;
       }
+    } else if (command.kind === 'place_oco') {
+      if (result.ok) {
+        const { orderId } = result;
+        if (orderId !== this.nextOrderId + 1) {
+          throw new Error(
+            `market ${symbol}: journaled OCO id ${String(orderId)} at seq ${seq}, expected ${this.nextOrderId + 1}`,
+          );
+        }
+        this.nextOrderId = orderId + 1;
+        this.book.execute(toBookOco(command, orderId));
+      } else if (postings.length > 0) {
+        // Locked and refused by the book: both legs' ids were used.
+        this.nextOrderId += 2;
+      }
     } else if (result.ok) {
       // A refused cancel or amend changed nothing in the book.
       this.book.execute(command);
@@ -453,7 +468,7 @@ export class MarketActor {
     // PROTOCOL: bad_request is answered before market_not_active when both apply.
     const problem = this.commandProblem(command);
     if (problem !== undefined) return fail('bad_request', problem);
-    const action: OrderAction = command.kind;
+    const action: OrderAction = command.kind === 'place_oco' ? 'place' : command.kind;
     const state = this.state;
     if (!acceptsOrder(state, action)) {
       return fail(
@@ -466,6 +481,8 @@ export class MarketActor {
     switch (command.kind) {
       case 'place':
         return this.place(command, postings);
+      case 'place_oco':
+        return this.placeOco(command, postings);
       case 'cancel': {
         const open = this.book.findOrder(command);
         const result = this.bookResult(this.runBook(command, postings), command.orderId);
@@ -522,6 +539,17 @@ export class MarketActor {
         return refProblem(command);
       case 'cancel_all':
         return undefined;
+      case 'place_oco': {
+        // Its stop leg would be a stop_market buy, which needs a budget an OCO does not carry.
+        if (command.side === 'buy' && command.stopLimitPrice === undefined) {
+          return 'a buy OCO needs stopLimitPrice (a stop_market buy needs a budget)';
+        }
+        return (
+          ocoProblem(command, this.book.config) ??
+          minNotionalProblem(this.money, command.price, command.qty, undefined) ??
+          minNotionalProblem(this.money, command.stopLimitPrice, command.qty, undefined)
+        );
+      }
     }
   }
 
@@ -534,7 +562,7 @@ export class MarketActor {
   private exposureRefusal(command: OrderCommand): string | undefined {
     const { admit } = this.options;
     if (admit === undefined) return undefined;
-    if (command.kind === 'place') return admit(command.userId);
+    if (command.kind === 'place' || command.kind === 'place_oco') return admit(command.userId);
     if (command.kind === 'amend' && this.amendAddsExposure(command)) return admit(command.userId);
     return undefined;
   }
@@ -580,6 +608,58 @@ export class MarketActor {
     if (rejected !== undefined) {
       settlement.terms.delete(orderId);
       settlement.unlock(command.userId, asset, need, postings);
+      return fail(rejected.code, rejected.message);
+    }
+    settlement.apply(events, postings);
+    return { ok: true, seq: this.seq, orderId, events };
+  }
+
+  /**
+   * OCO (issue 14): one lock for the list, the larger of the legs' needs (the limit leg's price ×
+   * qty or the stop leg's limit × qty for a buy; qty for a sell). The limit leg's terms hold its
+   * own need, the stop leg's the rest (Settlement, OrderTerms.link); the list's id is the limit
+   * leg's, the stop leg's the next.
+   */
+  private placeOco(
+    command: Extract<MarketCommand, { kind: 'place_oco' }>,
+    postings: Posting[],
+  ): CommandResult {
+    const { settlement } = this;
+    const { userId, side, qty } = command;
+    if (command.clientOrderId !== undefined && this.book.findOrder(command) !== undefined) {
+      return fail('duplicate_client_order_id', `clientOrderId ${command.clientOrderId} is already in use`);
+    }
+    const asset = settlement.assetOf(side);
+    const limitNeed = settlement.need(side, command.price, qty);
+    const stopNeed = settlement.need(side, command.stopLimitPrice ?? 0, qty);
+    const need = limitNeed > stopNeed ? limitNeed : stopNeed;
+    if (need === 0n || !settlement.lock(userId, asset, need, postings)) {
+      return fail('insufficient_funds', `not enough ${asset} available for this order`);
+    }
+    const orderId = ++this.nextOrderId;
+    const stopOrderId = ++this.nextOrderId;
+    const bookCommand = toBookOco(command, orderId);
+    settlement.terms.set(orderId, {
+      userId,
+      side,
+      price: command.price,
+      locked: 0n,
+      link: { partner: stopOrderId, stopLeg: false, extra: 0n, qty },
+    });
+    settlement.terms.set(stopOrderId, {
+      userId,
+      side,
+      price: command.stopLimitPrice ?? 0,
+      locked: 0n,
+      link: { partner: orderId, stopLeg: true, extra: need - limitNeed, qty },
+    });
+    const events = this.book.placeOco(bookCommand);
+    this.pushReplay(bookCommand, events);
+    const rejected = events[0]?.type === 'rejected' ? events[0] : undefined;
+    if (rejected !== undefined) {
+      settlement.terms.delete(orderId);
+      settlement.terms.delete(stopOrderId);
+      settlement.unlock(userId, asset, need, postings);
       return fail(rejected.code, rejected.message);
     }
     settlement.apply(events, postings);
@@ -743,6 +823,26 @@ function toBookPlace(
     trailingOffset: command.trailingOffset,
     trailingBps: command.trailingBps,
     limitOffset: command.limitOffset,
+  };
+}
+
+/** The engine's OCO for a market's command: the limit leg (and list) `orderId`, the stop leg the next. */
+function toBookOco(
+  command: Omit<PlaceOcoCommand, 'orderId' | 'stopOrderId'>,
+  orderId: number,
+): PlaceOcoCommand {
+  return {
+    kind: 'place_oco',
+    orderId,
+    stopOrderId: orderId + 1,
+    userId: command.userId,
+    clientOrderId: command.clientOrderId,
+    side: command.side,
+    qty: command.qty,
+    price: command.price,
+    stopPrice: command.stopPrice,
+    stopLimitPrice: command.stopLimitPrice,
+    stp: command.stp,
   };
 }
 

@@ -12,6 +12,16 @@ export interface OrderTerms {
   locked: bigint;
   /** Trailing stops: their qty (a pending stop's remaining), for the lock a move releases. */
   readonly qty?: number;
+  /**
+   * An OCO leg while linked (issue 14): the list holds one lock, the larger of the legs' needs. The
+   * limit leg holds its own need (price × remaining, or its lots); the stop leg (`stopLeg`) holds
+   * `extra`, the rest of the list's lock, for `qty` lots. A fill or decrement of the limit leg
+   * unlinks it (the stop leg, canceled next, gives back its extra); the limit leg canceled while the
+   * stop leg lives (it triggered) hands the stop leg what the stop leg needs and frees the rest.
+   */
+  link?:
+    | { readonly partner: number; readonly stopLeg: boolean; readonly extra: bigint; readonly qty: number }
+    | undefined;
 }
 
 /**
@@ -40,11 +50,22 @@ export class Settlement {
   /** Rebuilds the terms of every open order from the book (after a restore). */
   rebuild(open: readonly OpenOrder[]): void {
     this.terms.clear();
+    const stopLegs = new Map<number, OpenOrder>();
+    for (const o of open) if (o.listId !== undefined && o.orderId !== o.listId) stopLegs.set(o.listId, o);
     for (const o of open) {
       // A pending stop_market buy holds its whole budget: it spends nothing before it triggers.
       const locked = o.quoteBudget === undefined ? 0n : this.funds.budgetNeed(o.quoteBudget);
       const trailing = o.type === 'trailing_stop' ? { qty: o.qty } : {};
       this.terms.set(o.orderId, { userId: o.userId, side: o.side, price: o.price ?? 0, locked, ...trailing });
+    }
+    // Linked OCO legs are untouched (types.ts): the list holds the larger need for qty lots.
+    for (const [listId, stop] of stopLegs) {
+      const limit = this.terms.get(listId)!;
+      const limitNeed = this.need(limit.side, limit.price, stop.qty);
+      const stopNeed = this.need(stop.side, stop.price ?? 0, stop.qty);
+      const extra = stopNeed > limitNeed ? stopNeed - limitNeed : 0n;
+      limit.link = { partner: stop.orderId, stopLeg: false, extra: 0n, qty: stop.qty };
+      this.terms.get(stop.orderId)!.link = { partner: listId, stopLeg: true, extra, qty: stop.qty };
     }
   }
 
@@ -104,6 +125,10 @@ export class Settlement {
     const buyerLeft = takerBuys ? event.takerRemaining : event.makerRemaining;
     const sellerLeft = takerBuys ? event.makerRemaining : event.takerRemaining;
     const buyer = this.terms.get(buyerOrder)!;
+    const seller = this.terms.get(sellerOrder)!;
+    // A filled OCO limit leg goes on alone; its stop leg, canceled next, gives back its extra.
+    buyer.link = undefined;
+    seller.link = undefined;
     if (buyer.price === 0) {
       buyer.locked -= quoteAmount;
     } else {
@@ -120,6 +145,7 @@ export class Settlement {
    */
   private releasePart(orderId: number, qty: number, postings: Posting[]): void {
     const terms = this.terms.get(orderId)!;
+    terms.link = undefined;
     if (terms.price === 0 && terms.side === 'buy') return;
     this.unlock(terms.userId, this.assetOf(terms.side), this.need(terms.side, terms.price, qty), postings);
   }
@@ -128,10 +154,22 @@ export class Settlement {
   private release(orderId: number, remaining: number, postings: Posting[]): void {
     const terms = this.terms.get(orderId)!;
     this.terms.delete(orderId);
-    const held =
+    let held =
       terms.price === 0 && terms.side === 'buy'
         ? terms.locked
         : this.need(terms.side, terms.price, remaining);
+    const { link } = terms;
+    if (link !== undefined) {
+      const partner = this.terms.get(link.partner);
+      if (link.stopLeg) {
+        held = link.extra;
+        if (partner !== undefined) partner.link = undefined;
+      } else if (partner?.link !== undefined) {
+        // The stop leg goes on alone: it now holds its own need, the rest of the list's lock is freed.
+        held += partner.link.extra - this.need(partner.side, partner.price, partner.link.qty);
+        partner.link = undefined;
+      }
+    }
     this.unlock(terms.userId, this.assetOf(terms.side), held, postings);
   }
 }

@@ -6,6 +6,7 @@ import type {
   CancelCommand,
   ExpireCommand,
   PlaceCommand,
+  PlaceOcoCommand,
 } from '../book/types.ts';
 import type { FundingCommand } from '../funding/commands.ts';
 import type { Posting } from '../ledger/index.ts';
@@ -34,6 +35,8 @@ export type MarketCommand =
   | AmendCommand
   | CancelAllCommand
   | ExpireCommand
+  /** Issue 14: the actor assigns both legs' ids (the stop leg's is the limit leg's + 1). */
+  | Omit<PlaceOcoCommand, 'orderId' | 'stopOrderId'>
   | { readonly kind: 'lifecycle'; readonly event: LifecycleEvent };
 
 export type MarketErrorCode =
