@@ -55,8 +55,8 @@ const CLOCK_EVERY = 65_536;
 export interface RecordedCommand {
   readonly ts: number;
   readonly command: BookCommand;
-  /** The stops the compliance gate refused in this command (journaled), refused again. */
-  readonly refused?: readonly number[];
+  /** The stops the compliance gate refused in this command (journaled), refused again; usually none. */
+  readonly refused: readonly number[] | undefined;
 }
 
 /** Money of the market: how ticks and lots map to the series' price and quantity units. */
@@ -80,7 +80,6 @@ export function recordedCommands(entries: readonly BatchEntry<JournalCommand>[])
   for (const { ts, command, result } of entries) {
     if (!result.ok) continue;
     const refused = refusedStops(result.events);
-    const withRefused = refused === undefined ? {} : { refused };
     switch (command.kind) {
       case 'place': {
         const orderId = result.orderId;
@@ -92,15 +91,62 @@ export function recordedCommands(entries: readonly BatchEntry<JournalCommand>[])
             command.type === 'stop_market' ||
             (command.type === 'trailing_stop' && command.limitOffset === undefined));
         const quoteBudget = budgeted && accepted?.type === 'accepted' ? accepted.quoteBudget : undefined;
-        const place: PlaceCommand = { ...command, kind: 'place', orderId, quoteBudget };
-        out.push({ ts, command: place, ...withRefused });
+        // Field by field, as the market actor's toBookPlace: every placement then has one shape
+        // (decoded commands leave absent fields out, and a spread is slow on Node 20).
+        const place: PlaceCommand = {
+          kind: 'place',
+          orderId,
+          userId: command.userId,
+          clientOrderId: command.clientOrderId,
+          side: command.side,
+          type: command.type,
+          qty: command.qty,
+          price: command.price,
+          stopPrice: command.stopPrice,
+          tif: command.tif,
+          postOnly: command.postOnly,
+          stp: command.stp,
+          quoteBudget,
+          expireAt: command.expireAt,
+          displayQty: command.displayQty,
+          trailingOffset: command.trailingOffset,
+          trailingBps: command.trailingBps,
+          limitOffset: command.limitOffset,
+        };
+        out.push({ ts, command: place, refused });
         break;
       }
       case 'cancel':
+        out.push({
+          ts,
+          command: {
+            kind: 'cancel',
+            userId: command.userId,
+            orderId: command.orderId,
+            clientOrderId: command.clientOrderId,
+          },
+          refused,
+        });
+        break;
       case 'amend':
+        out.push({
+          ts,
+          command: {
+            kind: 'amend',
+            userId: command.userId,
+            orderId: command.orderId,
+            clientOrderId: command.clientOrderId,
+            qty: command.qty,
+            price: command.price,
+          },
+          refused,
+        });
+        break;
       case 'cancel_all':
+        out.push({ ts, command: { kind: 'cancel_all', userId: command.userId }, refused });
+        break;
       case 'expire':
-        out.push({ ts, command, ...withRefused });
+        out.push({ ts, command: { kind: 'expire', now: command.now }, refused });
         break;
       default:
         break;
