@@ -197,7 +197,10 @@ export function recordedBars(
     if (recorded.ts >= to) break;
     const events = replay(book, recorded);
     if (recorded.ts < from) continue;
-    const bucket = Math.floor(recorded.ts / intervalMs) * intervalMs;
+    // Entry times are the market's clock, non-decreasing in practice; one that steps back joins
+    // the latest bar, so bar times stay strictly increasing (as a Series needs).
+    const latest = t.length === 0 ? Number.NEGATIVE_INFINITY : t[t.length - 1]!;
+    const bucket = Math.max(Math.floor(recorded.ts / intervalMs) * intervalMs, latest);
     for (const e of events) {
       if (e.type !== 'fill') continue;
       const last = t.length - 1;
