@@ -195,9 +195,20 @@ progress(
   `book: ${records.length} journal records, ${flow.length} recorded commands, ${bookSeries.length} bars; ` +
     `decode ${round(decodeRate)}/s, pass 1 (bars) ${round(barsRate)}/s`,
 );
+// The same recorded commands through a bare OrderBook, alternated with the model's rounds: what
+// the model adds to the engine's own loop, on the same machine at the same moment.
+const bareRates: number[] = [];
+const bare = () => {
+  const book = new OrderBook(BOOK_CONFIG);
+  fullGc();
+  const start = performance.now();
+  for (const recorded of flow) sink += book.execute(recorded.command).length;
+  bareRates.push((flow.length * 1000) / (performance.now() - start));
+};
 const replayRates: number[] = [];
 let strategyFills = 0;
 for (let round_ = 0; round_ < ROUNDS; round_++) {
+  bare();
   fullGc();
   const start = performance.now();
   const simulation = simulateBook(
@@ -212,7 +223,8 @@ for (let round_ = 0; round_ < ROUNDS; round_++) {
   strategyFills = simulation.fills.length;
   sink += simulation.fills.length;
   progress(
-    `book replay round ${round_ + 1}: ${round(replayRates.at(-1)!)} orders/s (${strategyFills} strategy fills)`,
+    `book replay round ${round_ + 1}: ${round(replayRates.at(-1)!)} orders/s (${strategyFills} strategy fills); ` +
+      `bare engine ${round(bareRates.at(-1)!)} orders/s`,
   );
 }
 
@@ -222,6 +234,7 @@ console.log(
     bars_per_s_with_output: round(withOutput),
     book_replay_orders_per_s: round(median(replayRates)),
     sweep_100x100k_s: round(sweepSeconds, 2),
+    book_engine_bare_orders_per_s: round(median(bareRates)),
     book_decode_orders_per_s: round(decodeRate),
     book_bars_orders_per_s: round(barsRate),
     book_recorded_commands: flow.length,
