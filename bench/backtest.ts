@@ -6,9 +6,10 @@
  *                            bars_per_s_with_output adds the decimal strings of every equity point
  *   sweep_100x100k_s         100 parameter sets over 100,000 bars, split over two worker threads
  *                            (src/analytics/threads.ts, as the job runs them), wall time incl. threads
- *   book_replay_orders_per_s a seeded order flow (bench/lib/stream.ts, the engine bench's mixed
- *                            stream) replayed through src/actors/book's OrderBook: the loop a `book`
- *                            fill model replays; the `book` fill model itself is not built (issue 18)
+ *   book_replay_orders_per_s the `book` fill model's replay: a seeded order flow (the engine bench's
+ *                            mixed stream) written as a market's journal, decoded, and replayed
+ *                            through src/actors/book's OrderBook with sma_cross's orders between the
+ *                            recorded commands (recorded commands per second, median of 5)
  */
 import { loadavg } from 'node:os';
 import { planOf } from '../src/analytics/backtest/config.ts';
@@ -17,12 +18,20 @@ import { simulateNextOpen } from '../src/analytics/backtest/nextOpen.ts';
 import { runPlan, type BacktestResult } from '../src/analytics/backtest/run.ts';
 import { smaCross } from '../src/analytics/backtest/strategies/smaCross.ts';
 import { runInThread } from '../src/analytics/threads.ts';
-import type { OrderBook } from '../src/actors/book/orderBook.ts';
-import type { BookCommand } from '../src/actors/book/types.ts';
+import { OrderBook } from '../src/actors/book/orderBook.ts';
+import type { PlaceCommand } from '../src/actors/book/types.ts';
+import type { BatchEntry } from '../src/actors/market/types.ts';
+import {
+  flowOfBatches,
+  recordedBars,
+  simulateBook,
+  type BookMarket,
+} from '../src/analytics/backtest/book.ts';
+import { decodeBatch, encodeBatch } from '../src/persistence/journalCodec.ts';
 import { parseCommandLine } from '../scripts/lib/cli.ts';
 import { randomWalk } from './lib/bars.ts';
 import { fullGc, median, progress, round } from './lib/stats.ts';
-import { mixedStream, prefilledBook } from './lib/stream.ts';
+import { BOOK_CONFIG, mixedStream } from './lib/stream.ts';
 
 parseCommandLine({
   name: 'npm run bench:backtest --',
@@ -123,7 +132,16 @@ const runs = halves.flatMap((half) => {
 if (runs.length !== 100) throw new Error(`the sweep ran ${runs.length} parameter sets, not 100`);
 progress(`sweep 100 x ${SWEEP_BARS} bars on 2 threads: ${round(sweepSeconds, 2)} s`);
 
-// --- orders replayed through the engine ----------------------------------------------------------
+// --- the book fill model: a recorded journal replayed with a strategy's orders ------------------
+/*
+ * The engine bench's seeded mixed stream (20k prefill + 200k ops) as a market's journal: each
+ * command run once through the engine for its events (what the market actor journals), packed in
+ * batches of 512 with the journal codec. Timed: the `book` model's replay (book.ts simulateBook:
+ * every recorded command through a fresh OrderBook, sma_cross(5, 20)'s market orders between them
+ * at each one-minute bar's close), orders/s = recorded commands / wall time; median of 5. Decoding
+ * the records (journalCodec.decodeBatch + recordedCommands) and pass 1 (the bars) are reported
+ * beside it.
+ */
 const stream = mixedStream({
   seed: 20240611,
   shape: { deepPercent: 50, deepTicks: 10, wideTicks: 290 },
@@ -131,19 +149,83 @@ const stream = mixedStream({
   prefill: 20_000,
   ops: 200_000,
 });
-const replayRates: number[] = [];
-const replay = (book: OrderBook, ops: readonly BookCommand[]) => {
-  let n = 0;
-  for (const cmd of ops) n += book.execute(cmd).length;
-  return n;
-};
-for (let round_ = 0; round_ < ROUNDS; round_++) {
-  const book = prefilledBook(stream);
+const JOURNAL_T0 = 1_700_000_000_000 - (1_700_000_000_000 % 60_000);
+/** Recorded commands per one-minute bar: 200k ops make ~200 bars. */
+const PER_MINUTE = 1_000;
+const records: Uint8Array[] = [];
+{
+  const recorder = new OrderBook(BOOK_CONFIG);
+  const all = [...stream.prefill, ...stream.ops];
+  let entries: BatchEntry[] = [];
+  all.forEach((command, i) => {
+    const events = recorder.execute(command);
+    const refused = events.some((e) => e.type === 'rejected');
+    const minute = i < stream.prefill.length ? 0 : 1 + Math.floor((i - stream.prefill.length) / PER_MINUTE);
+    const { orderId, ...withoutId } = command as PlaceCommand;
+    entries.push({
+      seq: i + 1,
+      ts: JOURNAL_T0 + minute * 60_000,
+      command: command.kind === 'place' ? withoutId : command,
+      result: refused
+        ? { ok: false, code: 'bad_request', message: 'refused' }
+        : { ok: true, seq: i + 1, orderId: command.kind === 'place' ? orderId : undefined, events },
+      postings: [],
+    });
+    if (entries.length === 512 || i === all.length - 1) {
+      records.push(encodeBatch({ marketId: 'm-bench', symbol: 'BENCH-USDC', state: 'active', entries }));
+      entries = [];
+    }
+  });
+}
+/** ~100 lots at the stream's mid price (1,000,000 ticks): a trader, not a sweep of the whole book. */
+const CASH_BOOK = 100n * 1_000_000n;
+const bookMarket: BookMarket = { book: BOOK_CONFIG, tickUnits: 1, lotUnits: 1 };
+const bookWindow = { from: JOURNAL_T0 + 60_000, to: JOURNAL_T0 + 10_000 * 60_000, intervalMs: 60_000 };
+fullGc();
+const decodeStart = performance.now();
+const flow = flowOfBatches(
+  'm-bench',
+  records.map((record) => decodeBatch(record)),
+);
+const decodeRate = (flow.length * 1000) / (performance.now() - decodeStart);
+const barsStart = performance.now();
+const bookSeries = recordedBars(flow, bookMarket, bookWindow, 0, 0);
+const barsRate = (flow.length * 1000) / (performance.now() - barsStart);
+progress(
+  `book: ${records.length} journal records, ${flow.length} recorded commands, ${bookSeries.length} bars; ` +
+    `decode ${round(decodeRate)}/s, pass 1 (bars) ${round(barsRate)}/s`,
+);
+// The same recorded commands through a bare OrderBook, alternated with the model's rounds: what
+// the model adds to the engine's own loop, on the same machine at the same moment.
+const bareRates: number[] = [];
+const bare = () => {
+  const book = new OrderBook(BOOK_CONFIG);
   fullGc();
   const start = performance.now();
-  sink += replay(book, stream.ops);
-  replayRates.push((stream.ops.length * 1000) / (performance.now() - start));
-  progress(`book replay round ${round_ + 1}: ${round(replayRates.at(-1)!)} orders/s`);
+  for (const recorded of flow) sink += book.execute(recorded.command).length;
+  bareRates.push((flow.length * 1000) / (performance.now() - start));
+};
+const replayRates: number[] = [];
+let strategyFills = 0;
+for (let round_ = 0; round_ < ROUNDS; round_++) {
+  bare();
+  fullGc();
+  const start = performance.now();
+  const simulation = simulateBook(
+    flow,
+    bookMarket,
+    bookWindow,
+    bookSeries,
+    smaCross.create({ fast: 5, slow: 20 }, bookSeries),
+    { initialCash: CASH_BOOK, feeBps: 10, slippageBps: 0 },
+  );
+  replayRates.push((flow.length * 1000) / (performance.now() - start));
+  strategyFills = simulation.fills.length;
+  sink += simulation.fills.length;
+  progress(
+    `book replay round ${round_ + 1}: ${round(replayRates.at(-1)!)} orders/s (${strategyFills} strategy fills); ` +
+      `bare engine ${round(bareRates.at(-1)!)} orders/s`,
+  );
 }
 
 console.log(
@@ -152,7 +234,12 @@ console.log(
     bars_per_s_with_output: round(withOutput),
     book_replay_orders_per_s: round(median(replayRates)),
     sweep_100x100k_s: round(sweepSeconds, 2),
-    book_fill_model: 'not built: book_replay_orders_per_s is the engine replaying a recorded stream',
+    book_engine_bare_orders_per_s: round(median(bareRates)),
+    book_decode_orders_per_s: round(decodeRate),
+    book_bars_orders_per_s: round(barsRate),
+    book_recorded_commands: flow.length,
+    book_bars: bookSeries.length,
+    book_strategy_fills: strategyFills,
     load_before: round(loadBefore, 2),
     load_after: round(loadavg()[0]!, 2),
     sink: sink % 7,

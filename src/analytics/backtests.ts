@@ -7,6 +7,7 @@ import {
   getBacktest,
   insertBacktest,
   listBacktests,
+  marketJournalRecords,
   startBacktest,
   tradeBars,
   type BacktestPosition,
@@ -22,6 +23,7 @@ import {
   type Limits,
   type Plan,
 } from './backtest/config.ts';
+import type { BookInput } from './backtest/book.ts';
 import { MAX_PRICE_SUM, type Series } from './backtest/series.ts';
 import { equityCsv, renderReport, tradesCsv } from './report.ts';
 import { runInThread } from './threads.ts';
@@ -34,6 +36,12 @@ import { runInThread } from './threads.ts';
  * and stores the result or the reason it failed. A run is visible to its owner only: anyone else
  * gets `not_found`, as for a run that does not exist.
  */
+
+/**
+ * Most journal records a `book` run reads (each a batch of up to a few hundred commands): the
+ * replay starts at the market's first record, so the book at `from` is the book as it was.
+ */
+export const BOOK_MAX_RECORDS = 200_000;
 
 export const RunBacktestPayload = z.object({ id: z.string().min(1).max(64) });
 
@@ -177,6 +185,20 @@ export class Backtests {
       await finishBacktest(pool, id, { error: planned.message });
       return;
     }
+    if (planned.value.config.fill === 'book') {
+      const input = await this.bookInput(planned.value);
+      const outcome = input.ok
+        ? await runInThread({
+            config: row.config,
+            qtyScale: input.value.qtyScale,
+            limits,
+            runMs: limits.runMs,
+            journal: input.value,
+          })
+        : input;
+      await finishBacktest(pool, id, outcome.ok ? { result: outcome.value } : { error: outcome.message });
+      return;
+    }
     const data = await this.seriesOf(planned.value);
     if (!data.ok) {
       await finishBacktest(pool, id, { error: data.message });
@@ -196,10 +218,10 @@ export class Backtests {
     const planned = planOf(body, this.deps.limits);
     if (!planned.ok) return planned;
     const { config } = planned.value;
-    if (config.fill === 'book')
+    if (config.fill === 'book' && planned.value.strategy.needs !== undefined)
       return failure(
         'bad_request',
-        'fill: the book fill model is not available on this exchange yet (use next_open)',
+        `strategy.id: ${planned.value.strategy.id} needs trend data, which a book replay has not (use candles with next_open)`,
       );
     if (config.candles !== undefined) {
       const series = seriesFromCandles(config.candles, planned.value);
@@ -207,6 +229,35 @@ export class Backtests {
     } else if (this.deps.market(config.market!) === undefined)
       return failure('unknown_market', `market: no market ${config.market!}`);
     return planned;
+  }
+
+  /** The `book` fill model's input: the market's journal records (bounded) and its money. */
+  private async bookInput(plan: Plan): Promise<Outcome<BookInput & { records: Buffer[] }>> {
+    const { config } = plan;
+    const market = this.deps.market(config.market!);
+    if (market === undefined) return failure('unknown_market', `market: no market ${config.market!}`);
+    const records = await marketJournalRecords(this.deps.pool, market.definition.id, BOOK_MAX_RECORDS + 1);
+    if (records.length > BOOK_MAX_RECORDS)
+      return failure(
+        'bad_request',
+        `market: its journal holds more than ${BOOK_MAX_RECORDS} records, more than a book replay reads`,
+      );
+    const { definition, money } = market;
+    return {
+      ok: true,
+      value: {
+        marketId: definition.id,
+        market: {
+          book: { maxOrders: definition.maxOrders, maxQty: money.maxLots },
+          tickUnits: Number(money.tickUnits),
+          lotUnits: Number(money.lotUnits),
+        },
+        priceScale: definition.money.priceDecimals,
+        qtyScale: definition.money.qtyDecimals,
+        window: { from: config.from!, to: config.to!, intervalMs: INTERVAL_MS[config.interval] },
+        records,
+      },
+    };
   }
 
   private async seriesOf(plan: Plan): Promise<Outcome<{ series: Series; qtyScale: number }>> {

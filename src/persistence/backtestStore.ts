@@ -221,3 +221,19 @@ export async function marketWindows(
     last: Number(r.last),
   }));
 }
+
+const JournalRecordRow = z.object({ record: z.instanceof(Buffer) });
+
+/**
+ * The journal records of one market in seq order (the `book` fill model replays them), at most
+ * `limit` (a caller asks for one more than its bound to know it was passed).
+ */
+export async function marketJournalRecords(
+  pool: CommonQueryMethods,
+  marketId: string,
+  limit: number,
+): Promise<Buffer[]> {
+  const rows = await pool.any(sql.type(JournalRecordRow)`
+    SELECT record FROM journal WHERE market_id = ${marketId} ORDER BY seq_to LIMIT ${limit}`);
+  return rows.map((row) => row.record);
+}

@@ -287,5 +287,25 @@ describe('history replay', () => {
       status: 'failed',
       error: expect.stringMatching(/^from: 1 bars are fewer/) as unknown,
     });
+
+    // fill "book" reads the market's journal as the exchange wrote it and replays it: the same one
+    // bar (the fills in the replayed book), the same refusal.
+    const book = await call('POST', '/api/v1/backtests', {
+      token: alice,
+      body: {
+        ...CONFIG,
+        candles: undefined,
+        fill: 'book',
+        market: 'ETH-USDC',
+        from: started - 1,
+        to: Date.now() + 1,
+        interval: '1d',
+      },
+    });
+    expect(book.status).toBe(202);
+    expect(await done(book.body.id)).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/^from: 1 bars are fewer/) as unknown,
+    });
   });
 });

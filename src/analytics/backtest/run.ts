@@ -2,11 +2,12 @@ import { formatUnits } from '../../actors/money/decimal.ts';
 import { failure, type Outcome } from '../../protocol/errors.ts';
 import { INTERVAL_MS, initialCashOf, type MetricName, type Plan } from './config.ts';
 import { performanceOf, YEAR_MS, type Performance } from './metrics.ts';
+import { simulateBook, type BookMarket, type RecordedCommand } from './book.ts';
 import { BacktestTimeout, simulateNextOpen, type Simulation } from './nextOpen.ts';
 import type { Series } from './series.ts';
 
 /*
- * Runs a plan over a series with the `next_open` fill model: one simulation per parameter set,
+ * Runs a plan over a series with its fill model (`next_open`, or `book` over the recorded flow): one simulation per parameter set,
  * ranked by the chosen metric when there are several (a sweep); the best one's trades and equity
  * curve are kept, with decimal strings for every money value. Pure and synchronous: the worker
  * (src/analytics/worker.ts) calls it on a worker thread.
@@ -39,6 +40,12 @@ export interface RunOptions {
   readonly qtyScale: number;
   /** performance.now() past which the run fails. */
   readonly deadline?: number;
+  /** The `book` fill model's input: the recorded flow (the series is its bars, book.ts recordedBars). */
+  readonly book?: {
+    readonly flow: readonly RecordedCommand[];
+    readonly market: BookMarket;
+    readonly window: { readonly from: number; readonly to: number; readonly intervalMs: number };
+  };
 }
 
 export function runPlan(plan: Plan, series: Series, options: RunOptions): Outcome<BacktestResult> {
@@ -50,12 +57,21 @@ export function runPlan(plan: Plan, series: Series, options: RunOptions): Outcom
   const runs: { params: Record<string, unknown>; simulation: Simulation; performance: Performance }[] = [];
   try {
     for (const params of plan.paramSets) {
-      const simulation = simulateNextOpen(series, strategy.create(params, series), {
+      const settings = {
         initialCash: cash.value,
         feeBps: config.feeBps,
         slippageBps: config.slippageBps,
         ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
-      });
+      };
+      const decider = strategy.create(params, series);
+      const { book } = options;
+      if (config.fill === 'book' && book === undefined)
+        return failure('bad_request', "fill: book needs the market's recorded flow");
+      // The same metrics below whichever fill model made the simulation.
+      const simulation =
+        config.fill === 'book' && book !== undefined
+          ? simulateBook(book.flow, book.market, book.window, series, decider, settings)
+          : simulateNextOpen(series, decider, settings);
       const performance = performanceOf({
         equity: simulation.equityRatio,
         t: series.t,
