@@ -5,6 +5,7 @@ import { MarketAnalytics } from '../analytics/marketAnalytics.ts';
 import { PortfolioConsumer } from '../analytics/portfolio/consumer.ts';
 import { EquityHistory } from '../analytics/portfolio/history.ts';
 import { Portfolio } from '../analytics/portfolio/portfolio.ts';
+import { positionPublications } from '../analytics/portfolio/pushes.ts';
 import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import type { Config } from '../config.ts';
 import { openJobQueue, type OpenedJobQueue } from '../jobs/queue.ts';
@@ -79,7 +80,12 @@ export async function startAnalytics(
   const { catalog } = core;
   const runner = new DurableConsumerRunner(
     storage.pool,
-    new PortfolioConsumer((marketId) => catalog.market(marketId)),
+    new PortfolioConsumer(
+      (marketId) => catalog.market(marketId),
+      (rows, seq) => {
+        consumers.pushes.emit(positionPublications(rows, seq, (asset) => catalog.asset(asset)?.decimals));
+      },
+    ),
     {
       onError: (error) => {
         log.warn({ err: error }, 'portfolio consumer round failed; retrying');

@@ -135,6 +135,23 @@ export interface FundingMessage {
   readonly reason?: string;
 }
 
+/**
+ * A position's new state after a round of the durable consumer `portfolio` committed it (PROTOCOL
+ * v1.1, Portfolio; channel `positions`): per (asset bought, quote asset paid), amounts in the
+ * quote asset with its decimals; `avgPrice` is null when nothing is held.
+ */
+export interface PositionMessage {
+  readonly op: 'position';
+  readonly asset: string;
+  readonly quoteAsset: string;
+  readonly qty: Decimal;
+  readonly avgPrice: Decimal | null;
+  readonly realizedPnl: Decimal;
+  readonly fills: number;
+  /** The journal position (global_seq) the position is as of. */
+  readonly seq: number;
+}
+
 /** The push each channel carries. */
 export interface ChannelPushes {
   readonly book: BookMessage;
@@ -146,6 +163,7 @@ export interface ChannelPushes {
   readonly fills: FillMessage;
   readonly balances: BalanceMessage;
   readonly funding: FundingMessage;
+  readonly positions: PositionMessage;
 }
 
 export type PushMessage = ChannelPushes[Channel];
@@ -164,4 +182,5 @@ export const CHANNEL_OF_PUSH = {
   balance: 'balances',
   deposit: 'funding',
   withdrawal: 'funding',
+  position: 'positions',
 } as const satisfies { readonly [Op in PushOp]: Channel };

@@ -69,11 +69,19 @@ export const CHANNELS = [
   'balances',
   // PROTOCOL v1.1, Funding: deposits' and withdrawals' status changes (issue 15).
   'funding',
+  // PROTOCOL v1.1, Portfolio: a position's new qty, average price and realized PnL (issue 18).
+  'positions',
   // The admin-only actor-state stream of the visualizer (src/transport/inspection.ts).
   'actors',
 ] as const;
 export type Channel = (typeof CHANNELS)[number];
-export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set(['orders', 'fills', 'balances', 'funding']);
+export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set([
+  'orders',
+  'fills',
+  'balances',
+  'funding',
+  'positions',
+]);
 
 export const SubRequest = z.object({
   ch: z.enum(CHANNELS),
