@@ -48,6 +48,8 @@ export interface RollupRow {
   oId: string;
   cSeq: number;
   cId: string;
+  tMin: number;
+  tMax: number;
 }
 
 /** The order of `trades` (global_seq, then length(id), then id): negative when a is first. */
@@ -71,6 +73,8 @@ function merge(into: RollupRow, piece: RollupRow): void {
   into.v += piece.v;
   into.notional += piece.notional;
   into.n += piece.n;
+  into.tMin = Math.min(into.tMin, piece.tMin);
+  into.tMax = Math.max(into.tMax, piece.tMax);
 }
 
 function rollUp(pieces: readonly RollupRow[], bucket: RollupBucket): RollupRow[] {
@@ -104,6 +108,8 @@ export function rollupDeltas(trades: readonly RollupTrade[]): RollupRow[] {
       oId: trade.id,
       cSeq: trade.globalSeq,
       cId: trade.id,
+      tMin: trade.ts,
+      tMax: trade.ts,
     })),
     '1m',
   );
@@ -121,8 +127,44 @@ export class RollupConsumer implements DurableConsumer {
   /** Months whose partition is known to exist (added once a page that made one committed). */
   readonly #months = new Set<number>();
   #pendingMonths: number[] = [];
+  /** The last global_seq whose page committed (as far as this process saw), and who waits for it. */
+  #at = 0;
+  #waiters: { readonly seq: number; readonly wake: (reached: boolean) => void }[] = [];
 
   constructor(private readonly keepFrom: () => number = () => 0) {}
+
+  /** The consumer's cursor as read at start (a round that finds nothing new calls no hook). */
+  seen(globalSeq: number): void {
+    this.#advance(globalSeq);
+  }
+
+  /** Resolves true once the rollups hold every record up to globalSeq, false after timeoutMs. */
+  waitFor(globalSeq: number, timeoutMs: number): Promise<boolean> {
+    if (this.#at >= globalSeq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        seq: globalSeq,
+        wake: (reached: boolean) => {
+          clearTimeout(timer);
+          resolve(reached);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #advance(globalSeq: number): void {
+    if (globalSeq <= this.#at) return;
+    this.#at = globalSeq;
+    const ready = this.#waiters.filter((w) => w.seq <= globalSeq);
+    if (ready.length === 0) return;
+    this.#waiters = this.#waiters.filter((w) => w.seq > globalSeq);
+    for (const waiter of ready) waiter.wake(true);
+  }
 
   async apply(tx: DatabaseTransactionConnection, page: EventPage): Promise<void> {
     const cutoff = this.keepFrom();
@@ -149,9 +191,10 @@ export class RollupConsumer implements DurableConsumer {
     await upsertRollups(tx, rollupDeltas(trades));
   }
 
-  committed(): void {
+  committed(page: EventPage): void {
     for (const month of this.#pendingMonths) this.#months.add(month);
     this.#pendingMonths = [];
+    this.#advance(page.to);
   }
 
   /** Forgets the months it made (after partitions were dropped). */

@@ -5,6 +5,7 @@ import { MarketAnalytics } from '../analytics/marketAnalytics.ts';
 import { PortfolioConsumer } from '../analytics/portfolio/consumer.ts';
 import { EquityHistory } from '../analytics/portfolio/history.ts';
 import { Portfolio } from '../analytics/portfolio/portfolio.ts';
+import { startRollups } from '../analytics/rollupRuntime.ts';
 import { positionPublications } from '../analytics/portfolio/pushes.ts';
 import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import type { Config } from '../config.ts';
@@ -104,7 +105,16 @@ export async function startAnalytics(
       })),
     balances: (userId) => consumers.publisher.balances(userId),
   });
-  const markets = new MarketAnalytics(storage.pool, (idOrSymbol) => catalog.market(idOrSymbol));
+  const { rollups, stopRollups } = await startRollups({
+    pool: storage.pool,
+    log,
+    retentionDays: config.ANALYTICS_ROLLUP_RETENTION_DAYS,
+  });
+  const markets = new MarketAnalytics(
+    storage.pool,
+    (idOrSymbol) => catalog.market(idOrSymbol),
+    () => rollups.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS),
+  );
   const history = new EquityHistory({
     pool: storage.pool,
     portfolio,
@@ -139,6 +149,7 @@ export async function startAnalytics(
       clearInterval(timer);
       await recording;
       await runner.stop();
+      await stopRollups();
     },
   };
 }

@@ -74,6 +74,8 @@ export interface RollupDelta {
   readonly oId: string;
   readonly cSeq: number;
   readonly cId: string;
+  readonly tMin: number;
+  readonly tMax: number;
 }
 
 /** Adds deltas of later trades onto their rows (the open stays, the close is the delta's). */
@@ -81,7 +83,8 @@ export async function upsertRollups(tx: CommonQueryMethods, rows: readonly Rollu
   if (rows.length === 0) return;
   const col = <T>(f: (row: RollupDelta) => T) => rows.map(f);
   await tx.query(sql.unsafe`
-    INSERT INTO trade_rollups (market_id, bucket, t, o, h, l, c, v, notional, n, o_seq, o_id, c_seq, c_id)
+    INSERT INTO trade_rollups (market_id, bucket, t, o, h, l, c, v, notional, n, o_seq, o_id, c_seq, c_id,
+      t_min, t_max)
     SELECT * FROM unnest(
       ${sql.array(
         col((r) => r.marketId),
@@ -131,12 +134,21 @@ export async function upsertRollups(tx: CommonQueryMethods, rows: readonly Rollu
       )}::int8[], ${sql.array(
         col((r) => r.cId),
         'text',
-      )}::text[])
+      )}::text[],
+      ${sql.array(
+        col((r) => new Date(r.tMin).toISOString()),
+        'timestamptz',
+      )}::timestamptz[],
+      ${sql.array(
+        col((r) => new Date(r.tMax).toISOString()),
+        'timestamptz',
+      )}::timestamptz[])
     ON CONFLICT (market_id, bucket, t) DO UPDATE SET
       h = greatest(trade_rollups.h, EXCLUDED.h), l = least(trade_rollups.l, EXCLUDED.l),
       c = EXCLUDED.c, c_seq = EXCLUDED.c_seq, c_id = EXCLUDED.c_id,
       v = trade_rollups.v + EXCLUDED.v, notional = trade_rollups.notional + EXCLUDED.notional,
-      n = trade_rollups.n + EXCLUDED.n`);
+      n = trade_rollups.n + EXCLUDED.n,
+      t_min = least(trade_rollups.t_min, EXCLUDED.t_min), t_max = greatest(trade_rollups.t_max, EXCLUDED.t_max)`);
 }
 
 /** A piece of a range: a bucket's rows over [from, to) (aligned to it), or the raw trades. */
@@ -171,17 +183,28 @@ const ms = (value: number) => sql.fragment`to_timestamp(${value} / 1000.0)`;
 
 /** The pieces as rows of (market_id, t, o, h, l, c, v, notional, n, o_seq, o_id, c_seq, c_id). */
 function piecesQuery(pieces: readonly Piece[], marketId: string | undefined): FragmentSqlToken {
+  const market = (column: FragmentSqlToken) =>
+    marketId === undefined ? sql.fragment`TRUE` : sql.fragment`${column} = ${marketId}`;
   const parts = pieces.map((p) => {
-    if (p.source === 'raw')
+    if (p.source === 'raw') {
+      // A sub-minute piece (inside one minute): a market's 1m row whose trades all lie inside the
+      // piece stands for them; the raw trades otherwise.
+      const minute = Math.floor(p.from / ROLLUP_STEPS['1m']) * ROLLUP_STEPS['1m'];
+      const usable = sql.fragment`bucket = '1m' AND t = ${ms(minute)} AND t_min >= ${ms(p.from)} AND t_max < ${ms(p.to)}`;
       return sql.fragment`
+        SELECT market_id, t, o, h, l, c, v, notional, n, o_seq, o_id, c_seq, c_id
+        FROM trade_rollups WHERE ${market(sql.fragment`market_id`)} AND ${usable}
+        UNION ALL
         SELECT market_id, ts AS t, price AS o, price AS h, price AS l, price AS c, qty::numeric AS v,
           price::numeric * qty AS notional, 1::int8 AS n, global_seq AS o_seq, id AS o_id,
           global_seq AS c_seq, id AS c_id
-        FROM trades WHERE ${marketId === undefined ? sql.fragment`TRUE` : sql.fragment`market_id = ${marketId}`}
-          AND ts >= ${ms(p.from)} AND ts < ${ms(p.to)}`;
+        FROM trades WHERE ${market(sql.fragment`market_id`)}
+          AND ts >= ${ms(p.from)} AND ts < ${ms(p.to)}
+          AND NOT EXISTS (SELECT FROM trade_rollups r WHERE r.market_id = trades.market_id AND ${usable})`;
+    }
     return sql.fragment`
       SELECT market_id, t, o, h, l, c, v, notional, n, o_seq, o_id, c_seq, c_id
-      FROM trade_rollups WHERE ${marketId === undefined ? sql.fragment`TRUE` : sql.fragment`market_id = ${marketId}`}
+      FROM trade_rollups WHERE ${market(sql.fragment`market_id`)}
         AND bucket = ${p.source} AND t >= ${ms(p.from)} AND t < ${ms(p.to)}`;
   });
   return parts.length === 0

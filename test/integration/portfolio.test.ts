@@ -226,6 +226,14 @@ describe('portfolio', () => {
     expect(candles.at(-1)!.c).toBe('90.00');
     expect(candles.reduce((a, c) => a + Number(c.v), 0)).toBeCloseTo(5, 8);
     expect((await x.request('GET', '/api/v1/analytics/markets/NOPE-USDC')).status).toBe(404);
+    // The durable consumer `rollups` holds them at every level (the route reads those rows).
+    const levels = await pool.any(
+      sql.type(z.object({ bucket: z.string(), n: z.string(), v: z.string() }))`
+        SELECT bucket, sum(n)::text AS n, sum(v)::text AS v FROM trade_rollups GROUP BY bucket ORDER BY bucket`,
+    );
+    expect(levels.map((r) => [r.bucket, r.n, r.v])).toEqual(
+      ['1d', '1h', '1m', '5m'].map((bucket) => [bucket, '4', '50000']),
+    );
 
     // The operators' report: admin only.
     const admin = await x.token('root', ['admin']);

@@ -23,6 +23,10 @@ CREATE TABLE trade_rollups (
   o_id      text NOT NULL,
   c_seq     int8 NOT NULL,
   c_id      text NOT NULL,
+  -- The earliest and latest trade time in the bucket: a read's sub-minute end uses the 1m row
+  -- instead of the raw trades when the row's trades all lie inside it.
+  t_min     timestamptz NOT NULL,
+  t_max     timestamptz NOT NULL,
   PRIMARY KEY (market_id, bucket, t)
 ) PARTITION BY RANGE (t);
 CREATE INDEX trade_rollups_t_brin ON trade_rollups USING brin (t);
