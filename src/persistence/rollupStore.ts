@@ -200,7 +200,12 @@ function piecesQuery(pieces: readonly Piece[], marketId: string | undefined): Fr
           global_seq AS c_seq, id AS c_id
         FROM trades WHERE ${market(sql.fragment`market_id`)}
           AND ts >= ${ms(p.from)} AND ts < ${ms(p.to)}
-          AND NOT EXISTS (SELECT FROM trade_rollups r WHERE r.market_id = trades.market_id AND ${usable})`;
+          AND NOT EXISTS (SELECT FROM trade_rollups r WHERE ${
+            // One market: uncorrelated, a one-time filter (the trades are not scanned when the row stands).
+            marketId === undefined
+              ? sql.fragment`r.market_id = trades.market_id`
+              : sql.fragment`r.market_id = ${marketId}`
+          } AND ${usable})`;
     }
     return sql.fragment`
       SELECT market_id, t, o, h, l, c, v, notional, n, o_seq, o_id, c_seq, c_id
