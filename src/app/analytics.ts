@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Backtests, RunBacktestPayload } from '../analytics/backtests.ts';
-import { Leaderboards } from '../analytics/leaderboards.ts';
+import { Leaderboards, startMarketStats } from '../analytics/leaderboards.ts';
 import { MarketAnalytics } from '../analytics/marketAnalytics.ts';
 import { PortfolioConsumer } from '../analytics/portfolio/consumer.ts';
 import { EquityHistory } from '../analytics/portfolio/history.ts';
@@ -124,6 +124,12 @@ export async function startAnalytics(
     maxUsers: config.PORTFOLIO_HISTORY_MAX_USERS,
     assetDecimals: (asset) => catalog.asset(asset)?.decimals,
   });
+  const leaderboards = new Leaderboards(
+    storage.pool,
+    (idOrSymbol) => catalog.market(idOrSymbol),
+    () => catalog.listMarkets(),
+  );
+  const stats = await startMarketStats(config, log, leaderboards);
   // One recording at a time; a tick that finds one in flight is skipped.
   let recording: Promise<unknown> | undefined;
   const record = () => {
@@ -144,12 +150,13 @@ export async function startAnalytics(
     portfolio,
     markets,
     history,
-    leaderboards: new Leaderboards(storage.pool, (idOrSymbol) => catalog.market(idOrSymbol)),
+    leaderboards,
     stop: async () => {
       clearInterval(timer);
       await recording;
       await runner.stop();
       await stopRollups();
+      await stats?.close();
     },
   };
 }
