@@ -33,6 +33,10 @@ export const ANALYTICS_ENV = {
     .pipe(z.array(z.string().regex(/^[A-Z0-9]{1,16}$/)).min(1)),
   /** Equity points older than this are dropped (whole monthly partitions). */
   PORTFOLIO_HISTORY_RETENTION_DAYS: positiveInt(365),
+  /** Trade rollups (1m … 1d) older than this are dropped (whole monthly partitions). */
+  ANALYTICS_ROLLUP_RETENTION_DAYS: positiveInt(730),
+  /** How often the `update-market-stats` job recomputes the leaderboards, ms. */
+  LEADERBOARD_REFRESH_MS: positiveInt(60_000),
   /** Most users one recording values. */
   PORTFOLIO_HISTORY_MAX_USERS: positiveInt(10_000),
 };

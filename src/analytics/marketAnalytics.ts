@@ -1,12 +1,15 @@
 import type { CommonQueryMethods } from 'slonik';
 import type { ListedMarket } from '../actors/catalog.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
-import { marketWindows, tradeBars } from '../persistence/backtestStore.ts';
+import { rollupBars, rollupWindows } from '../persistence/rollupStore.ts';
 import { failure, type Outcome } from '../protocol/errors.ts';
 import { INTERVAL_MS, type Interval } from './backtest/config.ts';
 import { YEAR_MS } from './backtest/metrics.ts';
 
 /*
+ * Both reads are of the trade rollups (rollups.ts, persistence/rollupStore.ts: the widest buckets
+ * that fit, the raw trades only at sub-minute ends), equal to aggregating the trades.
+ *
  * GET /analytics/markets/:id?interval&from&to (PROTOCOL v1.1): a market's trades in [from, to) as
  * candles of the interval (intervals with a trade; prices and volume as decimal strings), and
  *   vwap       = Σ price × qty / Σ qty over the window's trades (rounded down to the price decimals)
@@ -47,6 +50,11 @@ export class MarketAnalytics {
   constructor(
     private readonly pool: CommonQueryMethods,
     private readonly market: (idOrSymbol: string) => ListedMarket | undefined,
+    /**
+     * Resolves once the rollups hold what was committed before the request (the durable consumer
+     * `rollups`, bounded by HISTORY_WAIT_MS); without it the read is of the rollups as they are.
+     */
+    private readonly caughtUp: () => Promise<unknown> = () => Promise.resolve(),
   ) {}
 
   /**
@@ -63,7 +71,8 @@ export class MarketAnalytics {
     const from = range.from ?? to - DAY_MS;
     if (from >= to) return failure('bad_request', 'to: must be after from');
     const summaries: MarketSummary[] = [];
-    for (const row of await marketWindows(this.pool, from, to)) {
+    await this.caughtUp();
+    for (const row of await rollupWindows(this.pool, from, to)) {
       const listed = this.market(row.marketId);
       if (listed === undefined) continue;
       const { money } = listed.definition;
@@ -101,7 +110,8 @@ export class MarketAnalytics {
       return failure('bad_request', `from: at most ${MAX_CANDLES} candles of ${interval} per window`);
     const { id, symbol, money } = listed.definition;
     // One scan: the window's totals are the sums over its candles (the window is at most MAX_CANDLES).
-    const bars = await tradeBars(this.pool, id, from, to, step, MAX_CANDLES);
+    await this.caughtUp();
+    const bars = await rollupBars(this.pool, id, from, to, step, MAX_CANDLES);
     const window = { trades: 0, lots: 0n, notional: 0n };
     for (const bar of bars) {
       window.trades += bar.n;

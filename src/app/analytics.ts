@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import { Backtests, RunBacktestPayload } from '../analytics/backtests.ts';
-import { Leaderboards } from '../analytics/leaderboards.ts';
+import { Leaderboards, startMarketStats } from '../analytics/leaderboards.ts';
 import { MarketAnalytics } from '../analytics/marketAnalytics.ts';
 import { PortfolioConsumer } from '../analytics/portfolio/consumer.ts';
 import { EquityHistory } from '../analytics/portfolio/history.ts';
 import { Portfolio } from '../analytics/portfolio/portfolio.ts';
+import { startRollups } from '../analytics/rollupRuntime.ts';
+import { positionPublications } from '../analytics/portfolio/pushes.ts';
 import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import type { Config } from '../config.ts';
 import { openJobQueue, type OpenedJobQueue } from '../jobs/queue.ts';
@@ -79,7 +81,12 @@ export async function startAnalytics(
   const { catalog } = core;
   const runner = new DurableConsumerRunner(
     storage.pool,
-    new PortfolioConsumer((marketId) => catalog.market(marketId)),
+    new PortfolioConsumer(
+      (marketId) => catalog.market(marketId),
+      (rows, seq) => {
+        consumers.pushes.emit(positionPublications(rows, seq, (asset) => catalog.asset(asset)?.decimals));
+      },
+    ),
     {
       onError: (error) => {
         log.warn({ err: error }, 'portfolio consumer round failed; retrying');
@@ -98,7 +105,16 @@ export async function startAnalytics(
       })),
     balances: (userId) => consumers.publisher.balances(userId),
   });
-  const markets = new MarketAnalytics(storage.pool, (idOrSymbol) => catalog.market(idOrSymbol));
+  const { rollups, stopRollups } = await startRollups({
+    pool: storage.pool,
+    log,
+    retentionDays: config.ANALYTICS_ROLLUP_RETENTION_DAYS,
+  });
+  const markets = new MarketAnalytics(
+    storage.pool,
+    (idOrSymbol) => catalog.market(idOrSymbol),
+    () => rollups.waitFor(projector.committedGlobalSeq, config.HISTORY_WAIT_MS),
+  );
   const history = new EquityHistory({
     pool: storage.pool,
     portfolio,
@@ -108,6 +124,12 @@ export async function startAnalytics(
     maxUsers: config.PORTFOLIO_HISTORY_MAX_USERS,
     assetDecimals: (asset) => catalog.asset(asset)?.decimals,
   });
+  const leaderboards = new Leaderboards(
+    storage.pool,
+    (idOrSymbol) => catalog.market(idOrSymbol),
+    () => catalog.listMarkets(),
+  );
+  const stats = await startMarketStats(config, log, leaderboards);
   // One recording at a time; a tick that finds one in flight is skipped.
   let recording: Promise<unknown> | undefined;
   const record = () => {
@@ -128,11 +150,13 @@ export async function startAnalytics(
     portfolio,
     markets,
     history,
-    leaderboards: new Leaderboards(storage.pool, (idOrSymbol) => catalog.market(idOrSymbol)),
+    leaderboards,
     stop: async () => {
       clearInterval(timer);
       await recording;
       await runner.stop();
+      await stopRollups();
+      await stats?.close();
     },
   };
 }

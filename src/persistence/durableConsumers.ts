@@ -31,7 +31,11 @@ export interface DurableConsumer {
   readonly name: string;
   /** Applies a page's effects in `tx`; throwing rolls them back with the cursor (the page is retried). */
   apply(tx: DatabaseTransactionConnection, page: EventPage): Promise<void>;
-  /** Called once a page's transaction committed (what its effects mean outside Postgres: pushes). */
+  /**
+   * Called once the page's transaction committed (its effects are durable and visible), in page
+   * order; for what may follow only a commit, such as pushes. Not called for a page rolled back.
+   * A throw is reported to onError; the cursor has moved regardless.
+   */
   committed?(page: EventPage): void;
 }
 
@@ -122,7 +126,8 @@ export class DurableConsumerRunner {
   /** One page in one transaction: lock the cursor, read after it, apply, move it. */
   async #page(): Promise<number> {
     const name = this.#consumer.name;
-    const page = await this.#pool.transaction(async (tx): Promise<EventPage | undefined> => {
+    let committed: EventPage | undefined;
+    const applied = await this.#pool.transaction(async (tx) => {
       await tx.query(sql.unsafe`
         INSERT INTO projection_cursors (projection, global_seq) VALUES (${name}, 0)
         ON CONFLICT (projection) DO NOTHING`);
@@ -145,16 +150,22 @@ export class DurableConsumerRunner {
         records.push({ globalSeq, batch, events: foldBatch(batch) });
         expected++;
       }
-      if (records.length === 0) return undefined;
+      if (records.length === 0) return 0;
       const to = expected - 1;
-      const applied: EventPage = { from: cursor, to, records };
-      await this.#consumer.apply(tx, applied);
+      const page: EventPage = { from: cursor, to, records };
+      await this.#consumer.apply(tx, page);
       await tx.query(sql.unsafe`
         UPDATE projection_cursors SET global_seq = ${to}, updated_at = now() WHERE projection = ${name}`);
-      return applied;
+      committed = page;
+      return records.length;
     });
-    if (page === undefined) return 0;
-    this.#consumer.committed?.(page);
-    return page.records.length;
+    if (committed !== undefined && this.#consumer.committed !== undefined) {
+      try {
+        this.#consumer.committed(committed);
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
+    return applied;
   }
 }

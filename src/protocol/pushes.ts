@@ -147,6 +147,23 @@ export interface NotificationMessage {
   readonly read: boolean;
 }
 
+/**
+ * A position's new state after a round of the durable consumer `portfolio` committed it (PROTOCOL
+ * v1.1, Portfolio; channel `positions`): per (asset bought, quote asset paid), amounts in the
+ * quote asset with its decimals; `avgPrice` is null when nothing is held.
+ */
+export interface PositionMessage {
+  readonly op: 'position';
+  readonly asset: string;
+  readonly quoteAsset: string;
+  readonly qty: Decimal;
+  readonly avgPrice: Decimal | null;
+  readonly realizedPnl: Decimal;
+  readonly fills: number;
+  /** The journal position (global_seq) the position is as of. */
+  readonly seq: number;
+}
+
 /** The push each channel carries. */
 export interface ChannelPushes {
   readonly book: BookMessage;
@@ -159,6 +176,7 @@ export interface ChannelPushes {
   readonly balances: BalanceMessage;
   readonly funding: FundingMessage;
   readonly notifications: NotificationMessage;
+  readonly positions: PositionMessage;
 }
 
 export type PushMessage = ChannelPushes[Channel];
@@ -178,4 +196,5 @@ export const CHANNEL_OF_PUSH = {
   deposit: 'funding',
   withdrawal: 'funding',
   notification: 'notifications',
+  position: 'positions',
 } as const satisfies { readonly [Op in PushOp]: Channel };

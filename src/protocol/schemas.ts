@@ -84,6 +84,8 @@ export const CHANNELS = [
   'funding',
   // In-app notifications (PROTOCOL v1.1, Notifications).
   'notifications',
+  // PROTOCOL v1.1, Portfolio: a position's new qty, average price and realized PnL (issue 18).
+  'positions',
   // The admin-only actor-state stream of the visualizer (src/transport/inspection.ts).
   'actors',
 ] as const;
@@ -94,6 +96,7 @@ export const PRIVATE_CHANNELS: ReadonlySet<Channel> = new Set([
   'balances',
   'funding',
   'notifications',
+  'positions',
 ]);
 
 export const SubRequest = z.object({

@@ -10,7 +10,14 @@ export const PUBLIC_CHANNELS = ['book', 'trades', 'lifecycle', 'candles', 'ticke
 export type PublicChannel = (typeof PUBLIC_CHANNELS)[number];
 
 /** Need an authenticated connection; `market` is omitted in their `sub`, `subbed` and `unsubbed`. */
-export const PRIVATE_CHANNELS = ['orders', 'fills', 'balances', 'funding', 'notifications'] as const;
+export const PRIVATE_CHANNELS = [
+  'orders',
+  'fills',
+  'balances',
+  'funding',
+  'notifications',
+  'positions',
+] as const;
 export type PrivateChannel = (typeof PRIVATE_CHANNELS)[number];
 
 export type Channel = PublicChannel | PrivateChannel;

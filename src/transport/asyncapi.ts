@@ -93,6 +93,17 @@ const FUNDING_PUSH = {
   reason: z.string().optional(),
 };
 
+/** PROTOCOL v1.1, Portfolio: a position's new state (amounts in its quote asset). */
+const POSITION_PUSH = {
+  asset: z.string(),
+  quoteAsset: z.string(),
+  qty: decimal,
+  avgPrice: decimal.nullable(),
+  realizedPnl: decimal,
+  fills: z.number().int().nonnegative(),
+  seq: z.number().int().nonnegative(),
+};
+
 const PUSHES: Readonly<Record<string, { readonly channel: string; readonly schema: z.ZodType }>> = {
   book: { channel: 'book', schema: push('book', { ...api.Book.shape, kind: z.enum(['snapshot', 'delta']) }) },
   trade: { channel: 'trades', schema: push('trade', api.Trade.shape) },
@@ -156,6 +167,7 @@ const PUSHES: Readonly<Record<string, { readonly channel: string; readonly schem
       read: z.boolean(),
     }),
   },
+  position: { channel: 'positions', schema: push('position', POSITION_PUSH) },
   error: { channel: 'any', schema: REPLIES.error! },
 };
 
@@ -224,7 +236,7 @@ export function asyncApiDocument(): Record<string, unknown> {
       description:
         'Binary frames, one plain MessagePack map each (PROTOCOL.md, WebSocket). Requests carry op and an ' +
         'optional rid that the reply echoes. Public channels: book, trades, lifecycle, candles, ticker; ' +
-        'private (after auth): orders, fills, balances, funding. The HTTP API is at /api/v1/openapi.json.',
+        'private (after auth): orders, fills, balances, funding, positions. The HTTP API is at /api/v1/openapi.json.',
     },
     defaultContentType: 'application/msgpack',
     servers: {

@@ -34,7 +34,11 @@ async function get(path: string, token: string): Promise<{ status: number; body:
 }
 
 beforeAll(async () => {
-  x = await runExchange({ ...ORDER_RATES, PORTFOLIO_HISTORY_INTERVAL_MS: '200' });
+  x = await runExchange({
+    ...ORDER_RATES,
+    PORTFOLIO_HISTORY_INTERVAL_MS: '200',
+    LEADERBOARD_REFRESH_MS: '200',
+  });
   pool = await createPool(x.database.url, { maximumPoolSize: 2 });
   alice = await x.token('alice', ['trader']);
   bob = await x.token('bob', ['trader']);
@@ -156,34 +160,46 @@ describe('portfolio', () => {
     expect(badName.body).toMatchObject({ error: { code: 'bad_request' } });
     expect((badName.body as { error: { message: string } }).error.message).toMatch(/^displayName: /);
 
-    const volume = await x.request('GET', '/api/v1/leaderboards?market=BTC-USDC&by=volume');
-    expect(volume.body).toEqual({
+    // The boards are the `update-market-stats` job's (every 200 ms here): alice shows after a run.
+    const board = async (query: string, ready: (entries: { displayName: string }[]) => boolean) =>
+      eventually(async () => {
+        const r = await x.request('GET', `/api/v1/leaderboards?${query}`);
+        const body = r.body as { entries: { displayName: string }[]; computedAt?: number };
+        return body.computedAt !== undefined && ready(body.entries) ? body : undefined;
+      });
+    const volume = await board('market=BTC-USDC&by=volume', (e) => e.length === 1);
+    expect(volume).toEqual({
       market: 'BTC-USDC',
       period: '24h',
       by: 'volume',
       entries: [{ rank: 1, displayName: 'Alice_A', value: '5.0000' }],
+      computedAt: expect.any(Number) as unknown,
     });
+    const stored = await pool.oneFirst(
+      sql.type(z.object({ n: z.string() }))`SELECT count(*)::text AS n FROM leaderboard_runs`,
+    );
+    expect(Number(stored)).toBeGreaterThanOrEqual(6); // 3 periods × 2 measures per market
     const [position] = await userPositions(pool, 'alice');
-    const pnl = await x.request('GET', '/api/v1/leaderboards?market=BTC-USDC&by=realizedPnl&period=7d');
+    const pnl = { body: await board('market=BTC-USDC&by=realizedPnl&period=7d', (e) => e.length === 1) };
     expect(pnl.body).toMatchObject({
       entries: [{ rank: 1, displayName: 'Alice_A', value: (Number(position!.realized) / 1e6).toFixed(6) }],
     });
-    expect(JSON.stringify([volume.body, pnl.body])).not.toContain('alice');
+    expect(JSON.stringify([volume, pnl.body])).not.toContain('alice');
 
     // bob opts in: both on the board; then opts out: gone.
     await x.request('POST', '/api/v1/leaderboard/profile', {
       token: bob,
       body: { displayName: 'bobby', optIn: true },
     });
-    const both = await x.request('GET', '/api/v1/leaderboards?market=BTC-USDC');
-    expect(
-      (both.body as { entries: { displayName: string }[] }).entries.map((e) => e.displayName).sort(),
-    ).toEqual(['Alice_A', 'bobby']);
+    const both = await board('market=BTC-USDC', (e) => e.length === 2);
+    expect(both.entries.map((e) => e.displayName).sort()).toEqual(['Alice_A', 'bobby']);
     await x.request('POST', '/api/v1/leaderboard/profile', {
       token: bob,
       body: { displayName: 'bobby', optIn: false },
     });
+    // Opting out removes at once (the stored board is joined with the profiles on read).
     const after = await x.request('GET', '/api/v1/leaderboards?market=BTC-USDC');
+    expect((after.body as { entries: unknown[]; computedAt?: number }).computedAt).toBeDefined();
     expect((after.body as { entries: unknown[] }).entries).toHaveLength(1);
   });
 
@@ -226,6 +242,14 @@ describe('portfolio', () => {
     expect(candles.at(-1)!.c).toBe('90.00');
     expect(candles.reduce((a, c) => a + Number(c.v), 0)).toBeCloseTo(5, 8);
     expect((await x.request('GET', '/api/v1/analytics/markets/NOPE-USDC')).status).toBe(404);
+    // The durable consumer `rollups` holds them at every level (the route reads those rows).
+    const levels = await pool.any(
+      sql.type(z.object({ bucket: z.string(), n: z.string(), v: z.string() }))`
+        SELECT bucket, sum(n)::text AS n, sum(v)::text AS v FROM trade_rollups GROUP BY bucket ORDER BY bucket`,
+    );
+    expect(levels.map((r) => [r.bucket, r.n, r.v])).toEqual(
+      ['1d', '1h', '1m', '5m'].map((bucket) => [bucket, '4', '50000']),
+    );
 
     // The operators' report: admin only.
     const admin = await x.token('root', ['admin']);

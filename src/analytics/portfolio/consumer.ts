@@ -23,15 +23,22 @@ import {
  * The durable consumer `portfolio`: each page's fills become legs (positions.ts), applied to the
  * positions they touch, read once per page and written back in the page's transaction, with the
  * cursor (DurableConsumerRunner), with what each sell realized (realized_pnl, the leaderboards'
- * source). Exactly once, in journal order, rebuildable by resetting it.
+ * source). Exactly once, in journal order, rebuildable by resetting it. Once a page committed,
+ * the positions it changed go to `changed` (the private `positions` channel's pushes).
  */
 export class PortfolioConsumer implements DurableConsumer {
   readonly name = PORTFOLIO_CONSUMER;
   readonly #terms = new Map<string, LegTerms>();
+  /** The positions the page being applied changed, until it commits (or the next page replaces it). */
+  #pending: { readonly to: number; readonly rows: readonly PositionRow[] } | undefined;
 
-  constructor(private readonly market: (marketId: string) => ListedMarket | undefined) {}
+  constructor(
+    private readonly market: (marketId: string) => ListedMarket | undefined,
+    private readonly changed?: (rows: readonly PositionRow[], seq: number) => void,
+  ) {}
 
   async apply(tx: DatabaseTransactionConnection, page: EventPage): Promise<void> {
+    this.#pending = undefined;
     const legs = page.records.flatMap((record) => {
       const terms = this.termsOf(record.batch.marketId);
       if (terms === undefined) return [];
@@ -68,6 +75,14 @@ export class PortfolioConsumer implements DurableConsumer {
     const changed: PositionRow[] = [...touched.keys()].map((key) => positions.get(key)!);
     await upsertPositions(tx, changed, page.to);
     await insertRealized(tx, realized);
+    this.#pending = { to: page.to, rows: changed };
+  }
+
+  committed(page: EventPage): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending === undefined || pending.to !== page.to || this.changed === undefined) return;
+    this.changed(pending.rows, page.to);
   }
 
   private termsOf(marketId: string): LegTerms | undefined {

@@ -168,6 +168,9 @@ export const ANALYTICS_OPERATIONS = {
         period: z.string(),
         by: z.string(),
         entries: z.array(z.object({ rank: z.number().int(), displayName: z.string(), value: z.string() })),
+        computedAt: z.number().int().optional().meta({
+          description: 'when the update-market-stats job computed the board (absent: computed on this read)',
+        }),
       }),
     },
     errors: ['bad_request', 'unknown_market'],
