@@ -42,6 +42,7 @@ import {
   type VapidDetails,
 } from './providers.ts';
 import type { NotificationService } from './service.ts';
+import { isDevOrigin } from './targets.ts';
 import { setChannelEnabled } from './store.ts';
 import type { Templates } from './templates.ts';
 import { DELIVERY_CHANNELS, QUIET_CHANNELS, type DeliveryChannel, type NotificationType } from './types.ts';
@@ -83,6 +84,10 @@ export interface ChannelsOptions {
   readonly vapid: { readonly publicKey: string; readonly privateKey: string };
   /** The SMTP server when SMTP_URL is unset (the local catcher of `npm start`). */
   readonly smtpUrl?: string;
+  /** The SMS API when SMS_API_URL is unset (the loopback stand-in of `npm start`, devChannels.ts). */
+  readonly smsApiUrl?: string;
+  /** The development webhook receiver's loopback origin, which webhooks may reach in development. */
+  readonly devWebhookOrigin?: string;
 }
 
 interface Composed {
@@ -98,6 +103,7 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
   const { config, log, pool, service, templates } = options;
   const allowPrivate = config.NOTIFY_ALLOW_PRIVATE_TARGETS;
   const smtpUrl = config.SMTP_URL ?? options.smtpUrl;
+  const smsApiUrl = config.SMS_API_URL ?? options.smsApiUrl;
   const email = smtpUrl === undefined ? undefined : new EmailProvider(smtpUrl, config.NOTIFY_FROM);
   const vapid: VapidDetails = { ...options.vapid, subject: config.VAPID_SUBJECT };
   const schedule = config.NOTIFY_WEBHOOK_SCHEDULE_S;
@@ -181,10 +187,10 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
           ),
         });
       case 'sms':
-        if (config.SMS_API_URL === undefined) return { outcome: 'refused', detail: 'SMS_API_URL is not set' };
+        if (smsApiUrl === undefined) return { outcome: 'refused', detail: 'SMS_API_URL is not set' };
         return sendSms(
           {
-            apiUrl: config.SMS_API_URL,
+            apiUrl: smsApiUrl,
             accountSid: config.SMS_ACCOUNT_SID,
             authToken: config.SMS_AUTH_TOKEN,
             from: config.SMS_FROM,
@@ -310,7 +316,13 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
       timestamp: new Date(n.ts).toISOString(),
       data: { id: n.id, type: n.type, title: n.title, body: n.body, data: n.data, ts: n.ts },
     });
-    const result = await sendWebhook(hook.url, delivery.webhookSecret, webhookId, payload, allowPrivate);
+    const result = await sendWebhook(
+      hook.url,
+      delivery.webhookSecret,
+      webhookId,
+      payload,
+      allowPrivate || isDevOrigin(hook.url, options.devWebhookOrigin),
+    );
     if (result.outcome === 'sent') {
       await recordOutcome(pool, [n.id], 'webhook', 'sent');
       succeeded('webhook', [delivery]);

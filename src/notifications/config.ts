@@ -57,6 +57,11 @@ export const NOTIFY_ENV = {
     .string()
     .min(1)
     .default(path.join(REPO_ROOT, '.data', 'mail')),
+  /** Where the development SMS and webhook stand-ins keep what they receive (SMS_API_URL unset, development). */
+  NOTIFY_DEV_CHANNELS_DIR: z
+    .string()
+    .min(1)
+    .default(path.join(REPO_ROOT, '.data', 'notify-dev')),
   /** Price alerts a user may keep armed. */
   NOTIFY_MAX_ALERTS_PER_USER: positiveInt(100),
 };

@@ -14,6 +14,7 @@ import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import type { NotificationMessage } from '../protocol/messages.ts';
 import { topics, type Publication } from '../protocol/topics.ts';
 import { startChannels, type Channels } from './channels.ts';
+import { startDevChannels, type DevChannels } from './devChannels.ts';
 import { startMailCatcher, type MailCatcher } from './devMail.ts';
 import { initNotificationMetrics, notificationsSent, notificationLatency } from './metrics.ts';
 import { CHANNELS } from './types.ts';
@@ -84,6 +85,26 @@ export async function startNotifications(options: NotificationsOptions): Promise
       notificationLatency.observe({ channel: 'in_app' }, Math.max(0, now - row.ts) / 1000);
     }
   };
+  // `npm start` without SMS_API_URL: SMS (and webhooks, if a user points theirs at it) go to a
+  // loopback stand-in, listed at GET /dev/notifications.
+  let standIns: DevChannels | undefined;
+  if (
+    config.SMS_API_URL === undefined &&
+    config.NODE_ENV === 'development' &&
+    config.REDIS_URL !== undefined
+  ) {
+    standIns = await startDevChannels({
+      dir: config.NOTIFY_DEV_CHANNELS_DIR,
+      log,
+      accountSid: config.SMS_ACCOUNT_SID,
+      authToken: config.SMS_AUTH_TOKEN,
+      secretsFor: async (url) =>
+        pool.anyFirst(sql.type(z.object({ webhook_secret: z.string() }))`
+          SELECT webhook_secret FROM notification_preferences
+          WHERE preferences->'channels'->'webhook'->>'url' = ${url} AND webhook_secret IS NOT NULL
+          LIMIT 20`),
+    });
+  }
   let channels: Channels | undefined;
   const service = new NotificationService({
     pool,
@@ -100,6 +121,7 @@ export async function startNotifications(options: NotificationsOptions): Promise
     push: pushRows,
     wake: () => channels?.wake(),
     allowPrivateTargets: config.NOTIFY_ALLOW_PRIVATE_TARGETS,
+    devWebhookOrigin: standIns?.origin,
     vapid: { ...vapid, subject: config.VAPID_SUBJECT },
     unsubscribeKey: await unsubscribeKey(pool),
     publicUrl,
@@ -139,9 +161,19 @@ export async function startNotifications(options: NotificationsOptions): Promise
     catcher = await startMailCatcher(config.NOTIFY_DEV_MAIL_DIR, log);
     service.attachDevMail(() => catcher!.list());
   }
+  if (standIns !== undefined) {
+    const running = standIns;
+    service.attachDevChannels(async () => ({
+      webhookUrl: running.webhookUrl,
+      sms: await running.sms(),
+      webhooks: await running.webhooks(),
+      mail: (await catcher?.list()) ?? [],
+    }));
+  }
   if (config.REDIS_URL !== undefined) {
     const started = await startChannels({
       ...(catcher === undefined ? {} : { smtpUrl: catcher.url }),
+      ...(standIns === undefined ? {} : { smsApiUrl: standIns.smsApiUrl, devWebhookOrigin: standIns.origin }),
       config,
       log,
       pool,
@@ -194,6 +226,7 @@ export async function startNotifications(options: NotificationsOptions): Promise
       await runner.stop();
       await channels?.close();
       await catcher?.close();
+      await standIns?.close();
     },
   };
 }

@@ -33,7 +33,7 @@ import {
   type StoredAlert,
   type StoredNotification,
 } from './store.ts';
-import { refusalOf } from './targets.ts';
+import { isDevOrigin, refusalOf } from './targets.ts';
 import { Templates, type Rendered, type TemplateOverride } from './templates.ts';
 import {
   NOTIFICATION_TYPES,
@@ -58,6 +58,8 @@ export interface NotificationServiceOptions {
   /** Wakes the dispatcher of the other channels (new outbox rows). */
   readonly wake?: () => void;
   readonly allowPrivateTargets: boolean;
+  /** A loopback origin a webhook URL may point at anyway (the development receiver of `npm start`). */
+  readonly devWebhookOrigin?: string | undefined;
   readonly vapid: { readonly publicKey: string; readonly privateKey: string; readonly subject: string };
   readonly unsubscribeKey: string;
   /** The exchange's public base URL (links in messages). */
@@ -107,6 +109,7 @@ export class NotificationService {
   #stats: (() => Promise<object>) | undefined;
   readonly #recentOrigins = new Set<string>();
   #devMail: (() => Promise<object[]>) | undefined;
+  #devChannels: (() => Promise<object>) | undefined;
 
   constructor(options: NotificationServiceOptions) {
     this.#o = options;
@@ -124,6 +127,15 @@ export class NotificationService {
 
   devMail(): Promise<object[] | undefined> {
     return this.#devMail?.() ?? Promise.resolve(undefined);
+  }
+
+  /** The development SMS and webhook stand-ins' records (GET /dev/notifications), when they run. */
+  attachDevChannels(list: () => Promise<object>): void {
+    this.#devChannels = list;
+  }
+
+  devChannels(): Promise<object | undefined> {
+    return this.#devChannels?.() ?? Promise.resolve(undefined);
   }
 
   /** Queue depths, deliveries per status and recent failures; undefined without Redis. */
@@ -211,7 +223,8 @@ export class NotificationService {
     ];
     for (const [field, url] of urls) {
       if (url === undefined) continue;
-      const refused = await refusalOf(url, this.#o.allowPrivateTargets);
+      const devReceiver = field === 'channels.webhook.url' && isDevOrigin(url, this.#o.devWebhookOrigin);
+      const refused = await refusalOf(url, this.#o.allowPrivateTargets || devReceiver);
       if (refused !== undefined) return failure('bad_request', `${field}: ${refused}`);
     }
     const secret = `whsec_${randomBytes(24).toString('base64')}`;

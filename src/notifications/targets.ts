@@ -56,6 +56,16 @@ export function isPublicAddress(ip: string): boolean {
   return !blocked.check(ip, 'ipv4');
 }
 
+/** Whether `url` is on `origin` exactly (the development webhook receiver of `npm start`, allowed though on loopback). */
+export function isDevOrigin(url: string, origin: string | undefined): boolean {
+  if (origin === undefined) return false;
+  try {
+    return new URL(url).origin === origin;
+  } catch {
+    return false;
+  }
+}
+
 export class TargetRefused extends Error {
   override readonly name = 'TargetRefused';
 }

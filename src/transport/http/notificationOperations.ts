@@ -89,6 +89,21 @@ export const NOTIFICATION_OPERATIONS = {
     ok: { status: 200, shape: { list: z.record(z.string(), z.unknown()) } },
     errors: ['not_found'],
   },
+  'get /dev/notifications': {
+    summary:
+      'Development: what the local SMS and webhook stand-ins received (and the mail), newest first, with the dev webhook URL',
+    tag: 'notifications',
+    ok: {
+      status: 200,
+      shape: z.object({
+        webhookUrl: z.string(),
+        sms: z.array(z.record(z.string(), z.unknown())),
+        webhooks: z.array(z.record(z.string(), z.unknown())),
+        mail: z.array(z.record(z.string(), z.unknown())),
+      }),
+    },
+    errors: ['not_found'],
+  },
   [`post ${BASE}/alerts`]: {
     summary: 'Arm a price alert (fired once, as price_alert, by the first trade that crosses)',
     tag: 'notifications',

@@ -79,6 +79,17 @@ export function registerNotificationRoutes(
       : json(200, mail);
   });
 
+  // Development only: the SMS and webhook stand-ins' records, and the mail (404 when they do not run).
+  route('get', '/dev/notifications', {}, async () => {
+    const caught = await notifications.devChannels();
+    return caught === undefined
+      ? errorReply(
+          'not_found',
+          'the local SMS and webhook stand-ins run under npm start when SMS_API_URL is unset',
+        )
+      : json(200, caught);
+  });
+
   route('get', `${BASE}/notifications/vapid-public-key`, {}, () =>
     json(200, { publicKey: notifications.vapidPublicKey }),
   );
