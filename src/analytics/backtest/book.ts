@@ -274,8 +274,14 @@ export function simulateBook(
     const orderId = ++nextId;
     let command: PlaceCommand;
     if (target === LONG) {
-      // Notional + fee ≤ cash for any fills within the budget (fees round up by < one unit).
-      const budget = (cash * BPS) / ((BPS + feeBps) * cashPerTickLot);
+      // Notional + fee ≤ cash for any fills within the budget. Each fill's fee rounds up by less
+      // than one cash unit, and there are at most as many fills as lots bought, which is at most
+      // budget / best ask (every fill is at the best ask or above): that many units are reserved.
+      const ask = BigInt(book.bestAsk() ?? 1);
+      const budget =
+        feeBps === 0n
+          ? cash / cashPerTickLot
+          : (cash * BPS * ask) / ((BPS + feeBps) * cashPerTickLot * ask + BPS);
       if (budget <= 0n) return;
       if (slippage === 0n) {
         const quoteBudget = Number(
