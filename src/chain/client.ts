@@ -17,6 +17,7 @@ import {
   type TransactionReceipt,
   type TransactionRequest,
 } from 'ethers';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadRwaTokenArtifact } from './artifact.ts';
 import { ChainError, toChainError } from './errors.ts';
 import { isSapphireChain, signerForChain } from './sapphire.ts';
@@ -191,10 +192,20 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
   const address = wallet.address;
   const exclusive = serial();
 
+  /**
+   * Polls for the receipt itself, from 50 ms up to the polling interval. ethers' waitForTransaction
+   * checks for the receipt and then waits for the next block: a transaction mined between the two
+   * (anvil's automine mines it at once) waited for a block that a quiet chain never makes.
+   */
   async function waitForReceipt(operation: string, txHash: string): Promise<TransactionReceipt> {
-    const receipt = await provider.waitForTransaction(txHash, 1, confirmTimeoutMs);
-    if (receipt === null) throw new ChainError('timeout', `${operation}: ${txHash} not confirmed`);
-    return receipt;
+    const deadline = Date.now() + confirmTimeoutMs;
+    const maxPollMs = options.pollingIntervalMs ?? 1_000;
+    for (let pollMs = 50; ; pollMs = Math.min(pollMs * 2, maxPollMs)) {
+      const receipt = await provider.getTransactionReceipt(txHash);
+      if (receipt !== null) return receipt;
+      if (Date.now() >= deadline) throw new ChainError('timeout', `${operation}: ${txHash} not confirmed`);
+      await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())));
+    }
   }
 
   /**
