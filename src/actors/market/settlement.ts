@@ -75,7 +75,21 @@ export class Settlement {
       else if (event.type === 'canceled') this.release(event.orderId, event.remaining, postings);
       else if (event.type === 'decremented') this.releasePart(event.orderId, event.qty, postings);
       else if (event.type === 'trailed') this.retrail(event.orderId, event.price, postings);
+      else if (event.type === 'rested')
+        this.restedTrailing(event.orderId, event.price, event.remaining, postings);
     }
+  }
+
+  /**
+   * A trailing buy with a limit that moved and triggered in one command (no `trailed` event) rests
+   * at a limit below the one it locked for: the rest of the lock at the old limit is given back.
+   */
+  private restedTrailing(orderId: number, price: number, remaining: number, postings: Posting[]): void {
+    const terms = this.terms.get(orderId);
+    if (terms?.qty === undefined || terms.side !== 'buy' || terms.price === 0 || price >= terms.price) return;
+    const freed = this.funds.buyNeed(terms.price, remaining) - this.funds.buyNeed(price, remaining);
+    terms.price = price;
+    this.unlock(terms.userId, this.quoteAsset, freed, postings);
   }
 
   /**
