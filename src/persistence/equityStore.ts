@@ -1,5 +1,10 @@
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
+import {
+  dropMonthlyPartitionsBefore,
+  ensureMonthsAhead,
+  type MonthlyPartitioned,
+} from './monthlyPartitions.ts';
 
 /*
  * equity_points (migration 1763800000112): monthly range partitions made ahead and dropped past
@@ -7,41 +12,16 @@ import { z } from 'zod';
  * and the history read as the last point of each bucket of the asked interval.
  */
 
-const PREFIX = 'equity_points_';
+const EQUITY_POINTS: MonthlyPartitioned = { table: 'equity_points' };
 
-function monthStart(ms: number, add = 0): Date {
-  const d = new Date(ms);
-  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + add, 1));
-}
-
-const partitionName = (month: Date) =>
-  `${PREFIX}${month.getUTCFullYear()}${String(month.getUTCMonth() + 1).padStart(2, '0')}`;
-
-/** The partitions of this month and the next exist afterwards (DDL takes no bind parameters: literals of our own dates). */
-export async function ensureEquityPartitions(pool: CommonQueryMethods, now: number): Promise<void> {
-  for (const add of [0, 1]) {
-    const from = monthStart(now, add);
-    const to = monthStart(now, add + 1);
-    await pool.query(sql.unsafe`
-      CREATE TABLE IF NOT EXISTS ${sql.identifier([partitionName(from)])} PARTITION OF equity_points
-      FOR VALUES FROM (${sql.literalValue(from.toISOString())}) TO (${sql.literalValue(to.toISOString())})`);
-  }
+/** The partitions of this month and the next exist afterwards. */
+export function ensureEquityPartitions(pool: CommonQueryMethods, now: number): Promise<void> {
+  return ensureMonthsAhead(pool, EQUITY_POINTS, now);
 }
 
 /** Drops the monthly partitions that end before `cutoff` (whole months only). */
-export async function dropEquityPartitionsBefore(pool: CommonQueryMethods, cutoff: number): Promise<number> {
-  const names = await pool.anyFirst(sql.type(z.object({ name: z.string() }))`
-    SELECT c.relname AS name FROM pg_inherits i
-    JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-    WHERE p.relname = 'equity_points'`);
-  const last = partitionName(monthStart(cutoff, -1));
-  let dropped = 0;
-  for (const name of names) {
-    if (!name.startsWith(PREFIX) || name > last) continue;
-    await pool.query(sql.unsafe`DROP TABLE IF EXISTS ${sql.identifier([name])}`);
-    dropped++;
-  }
-  return dropped;
+export function dropEquityPartitionsBefore(pool: CommonQueryMethods, cutoff: number): Promise<number> {
+  return dropMonthlyPartitionsBefore(pool, EQUITY_POINTS, cutoff);
 }
 
 export interface EquityPoint {

@@ -1,6 +1,13 @@
 import { sql, type CommonQueryMethods, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import type { MarketWindowRow, TradeBar } from './backtestStore.ts';
+import {
+  dropMonthlyPartitionsBefore,
+  ensureMonthlyPartitions,
+  ensureMonthsAhead,
+  monthStart,
+  type MonthlyPartitioned,
+} from './monthlyPartitions.ts';
 
 /*
  * trade_rollups (migration 1763800000114): monthly partitions made ahead and dropped past
@@ -14,49 +21,26 @@ export const ROLLUP_STEPS = { '1m': 60_000, '5m': 300_000, '1h': 3_600_000, '1d'
 export type RollupStep = keyof typeof ROLLUP_STEPS;
 const STEPS_ASCENDING: readonly RollupStep[] = ['1m', '5m', '1h', '1d'];
 
-const PREFIX = 'trade_rollups_';
+const TRADE_ROLLUPS: MonthlyPartitioned = { table: 'trade_rollups' };
 
 /** The month's start (UTC), as ms. */
 export function monthOf(ms: number, add = 0): number {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + add, 1);
+  return monthStart(ms, add).getTime();
 }
 
-const partitionName = (month: number) => {
-  const d = new Date(month);
-  return `${PREFIX}${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
-};
-
-/** The partitions of these months exist afterwards (DDL takes no bind parameters: our own dates). */
-export async function ensureRollupMonths(pool: CommonQueryMethods, months: readonly number[]): Promise<void> {
-  for (const month of months) {
-    const from = new Date(monthOf(month)).toISOString();
-    const to = new Date(monthOf(month, 1)).toISOString();
-    await pool.query(sql.unsafe`
-      CREATE TABLE IF NOT EXISTS ${sql.identifier([partitionName(monthOf(month))])} PARTITION OF trade_rollups
-      FOR VALUES FROM (${sql.literalValue(from)}) TO (${sql.literalValue(to)})`);
-  }
+/** The partitions of these months exist afterwards. */
+export function ensureRollupMonths(pool: CommonQueryMethods, months: readonly number[]): Promise<void> {
+  return ensureMonthlyPartitions(pool, TRADE_ROLLUPS, months);
 }
 
 /** This month's and the next's partitions, made ahead. */
 export function ensureRollupPartitions(pool: CommonQueryMethods, now: number): Promise<void> {
-  return ensureRollupMonths(pool, [monthOf(now), monthOf(now, 1)]);
+  return ensureMonthsAhead(pool, TRADE_ROLLUPS, now);
 }
 
 /** Drops the monthly partitions that end at or before `cutoff` (whole months only); how many. */
-export async function dropRollupPartitionsBefore(pool: CommonQueryMethods, cutoff: number): Promise<number> {
-  const names = await pool.anyFirst(sql.type(z.object({ name: z.string() }))`
-    SELECT c.relname AS name FROM pg_inherits i
-    JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-    WHERE p.relname = 'trade_rollups'`);
-  const last = partitionName(monthOf(cutoff, -1));
-  let dropped = 0;
-  for (const name of names) {
-    if (!name.startsWith(PREFIX) || name > last) continue;
-    await pool.query(sql.unsafe`DROP TABLE IF EXISTS ${sql.identifier([name])}`);
-    dropped++;
-  }
-  return dropped;
+export function dropRollupPartitionsBefore(pool: CommonQueryMethods, cutoff: number): Promise<number> {
+  return dropMonthlyPartitionsBefore(pool, TRADE_ROLLUPS, cutoff);
 }
 
 export interface RollupDelta {

@@ -1,7 +1,20 @@
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { TRENDS_JOURNAL_ID } from '../actors/market/types.ts';
+import {
+  ensureMonthlyPartitions,
+  monthStart,
+  type MonthlyPartitioned,
+} from '../persistence/monthlyPartitions.ts';
 import type { RegisteredTopic } from './symbols.ts';
+
+/** trend_metrics' monthly partitions, named trend_metrics_yYYYYmMM since migration 1763800000120. */
+const TREND_METRICS: MonthlyPartitioned = {
+  table: 'trend_metrics',
+  prefix: 'trend_metrics_y',
+  name: (month) =>
+    `trend_metrics_y${month.getUTCFullYear()}m${String(month.getUTCMonth() + 1).padStart(2, '0')}`,
+};
 
 /*
  * The trend tables (migration 1763800000120_trends.sql). Metrics rows are written in groups: each
@@ -97,7 +110,7 @@ interface Queued {
 
 export class TrendStore {
   readonly #pool: DatabasePool;
-  readonly #partitions = new Set<string>();
+  readonly #partitions = new Set<number>();
   readonly #maxGroup: number;
   #queue: Queued[] = [];
   #flushing = false;
@@ -204,7 +217,10 @@ export class TrendStore {
   }
 
   async #write(rows: readonly MetricsRow[]): Promise<void> {
-    for (const row of rows) await this.#ensurePartition(this.#pool, row.ts);
+    await this.#ensurePartitions(
+      this.#pool,
+      rows.map((row) => row.ts),
+    );
     const column = <T>(f: (r: MetricsRow) => T) => rows.map(f);
     await this.#pool.query(sql.unsafe`
       INSERT INTO trend_metrics (symbol, ts, virality_centi, sentiment_bp, velocity_centi, engagement_bp,
@@ -249,19 +265,14 @@ export class TrendStore {
       )`);
   }
 
-  /** The month's partition of trend_metrics, created the first time a row of that month comes. */
-  async #ensurePartition(db: CommonQueryMethods, ts: number): Promise<void> {
-    const start = new Date(ts);
-    const year = start.getUTCFullYear();
-    const month = start.getUTCMonth();
-    const name = `trend_metrics_y${year}m${String(month + 1).padStart(2, '0')}`;
-    if (this.#partitions.has(name)) return;
-    const from = new Date(Date.UTC(year, month, 1)).toISOString();
-    const to = new Date(Date.UTC(year, month + 1, 1)).toISOString();
-    await db.query(sql.unsafe`
-      CREATE TABLE IF NOT EXISTS ${sql.identifier([name])} PARTITION OF trend_metrics
-      FOR VALUES FROM (${sql.literalValue(from)}) TO (${sql.literalValue(to)})`);
-    this.#partitions.add(name);
+  /** The months' partitions of trend_metrics, created the first time a row of that month comes. */
+  async #ensurePartitions(db: CommonQueryMethods, times: readonly number[]): Promise<void> {
+    const months = [...new Set(times.map((t) => monthStart(t).getTime()))].filter(
+      (m) => !this.#partitions.has(m),
+    );
+    if (months.length === 0) return;
+    await ensureMonthlyPartitions(db, TREND_METRICS, months);
+    for (const m of months) this.#partitions.add(m);
   }
 }
 

@@ -1,0 +1,99 @@
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+
+/*
+ * Monthly range partitions of a time-partitioned table (equity_points, trade_rollups,
+ * trend_metrics, ...), made ahead by the exchange and dropped past retention: pg_partman is not on
+ * these machines and the design does not need it.
+ *
+ * Several sessions make partitions (the recorder, a consumer, a retention job, a second process):
+ * `CREATE TABLE IF NOT EXISTS ... PARTITION OF` is not safe against a concurrent creator of the same
+ * name (one of them fails with "already exists" or a pg_type unique violation), so creation takes a
+ * transaction-scoped advisory lock per table first. The common case, every partition there, takes
+ * no lock: one catalog read.
+ */
+
+/**
+ * Monthly partitions of one parent table. A partition is `${table}_YYYYMM` unless `name` spells it
+ * otherwise; then `prefix` is what every one of its names starts with (fixed width after it, so the
+ * names sort as their months do).
+ */
+export interface MonthlyPartitioned {
+  readonly table: string;
+  readonly name?: (month: Date) => string;
+  readonly prefix?: string;
+}
+
+/** The UTC month start of `ms`, `add` months on. */
+export function monthStart(ms: number, add = 0): Date {
+  const d = new Date(ms);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + add, 1));
+}
+
+const yyyymm = (month: Date) =>
+  `${month.getUTCFullYear()}${String(month.getUTCMonth() + 1).padStart(2, '0')}`;
+
+function partitionName(spec: MonthlyPartitioned, month: Date): string {
+  return spec.name ? spec.name(month) : `${spec.table}_${yyyymm(month)}`;
+}
+
+async function childNames(db: CommonQueryMethods, table: string): Promise<readonly string[]> {
+  return db.anyFirst(sql.type(z.object({ name: z.string() }))`
+    SELECT c.relname AS name FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+    WHERE p.relname = ${table}`);
+}
+
+/** The partitions of the months holding `times` exist afterwards (DDL takes no bind parameters: literals of our own dates). */
+export async function ensureMonthlyPartitions(
+  db: CommonQueryMethods,
+  spec: MonthlyPartitioned,
+  times: readonly number[],
+): Promise<void> {
+  const months = new Map<string, Date>();
+  for (const t of times) {
+    const month = monthStart(t);
+    months.set(partitionName(spec, month), month);
+  }
+  const present = new Set(await childNames(db, spec.table));
+  const missing = [...months].filter(([name]) => !present.has(name));
+  if (missing.length === 0) return;
+  await db.transaction(async (tx) => {
+    await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtext(${'partitions:' + spec.table}))`);
+    for (const [name, month] of missing) {
+      const to = monthStart(month.getTime(), 1);
+      await tx.query(sql.unsafe`
+        CREATE TABLE IF NOT EXISTS ${sql.identifier([name])} PARTITION OF ${sql.identifier([spec.table])}
+        FOR VALUES FROM (${sql.literalValue(month.toISOString())}) TO (${sql.literalValue(to.toISOString())})`);
+    }
+  });
+}
+
+/** This month's and the next's partitions, made ahead. */
+export function ensureMonthsAhead(
+  db: CommonQueryMethods,
+  spec: MonthlyPartitioned,
+  now: number,
+): Promise<void> {
+  return ensureMonthlyPartitions(db, spec, [monthStart(now).getTime(), monthStart(now, 1).getTime()]);
+}
+
+/** Drops the monthly partitions that end at or before the month of `cutoff` starts (whole months only); how many. */
+export async function dropMonthlyPartitionsBefore(
+  db: CommonQueryMethods,
+  spec: MonthlyPartitioned,
+  cutoff: number,
+): Promise<number> {
+  const last = partitionName(spec, monthStart(cutoff, -1));
+  const prefix = spec.prefix ?? `${spec.table}_`;
+  return db.transaction(async (tx) => {
+    await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtext(${'partitions:' + spec.table}))`);
+    let dropped = 0;
+    for (const name of await childNames(tx, spec.table)) {
+      if (!name.startsWith(prefix) || name > last) continue;
+      await tx.query(sql.unsafe`DROP TABLE IF EXISTS ${sql.identifier([name])}`);
+      dropped++;
+    }
+    return dropped;
+  });
+}
