@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { commaList } from '../envShapes.ts';
 
 /*
  * The environment of fiat funding (PROTOCOL v1.1, Funding: the providers' names), as a zod shape
@@ -9,16 +10,7 @@ import { z } from 'zod/v4';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const secret = z.string().min(1).optional();
-const list = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text) =>
-      text
-        .split(',')
-        .map((entry) => entry.trim())
-        .filter((entry) => entry !== ''),
-    );
+const list = commaList;
 
 export const FUNDING_ENV = {
   PAYSTACK_SECRET_KEY: secret,

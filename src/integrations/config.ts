@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { commaList } from '../envShapes.ts';
 import { EntityPermissionsClient, LocalPolicy, type EntityPermissions } from './entityPermissions.ts';
 import { SnsVerifier } from './snsSignature.ts';
 import type { RefusalLimits } from './webhookRefusals.ts';
@@ -10,16 +11,7 @@ import type { RefusalLimits } from './webhookRefusals.ts';
  */
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const list = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text) =>
-      text
-        .split(',')
-        .map((entry) => entry.trim())
-        .filter((entry) => entry !== ''),
-    );
+const list = commaList;
 const flag = z
   .enum(['true', 'false', '1', '0'])
   .default('false')

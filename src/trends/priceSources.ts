@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { jsonArrayEnv } from '../envShapes.ts';
 import type { ListedMarket } from '../actors/catalog.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
 import {
@@ -33,17 +34,7 @@ export const PriceSourceConfig = z.object({
 export type PriceSourceConfig = z.infer<typeof PriceSourceConfig>;
 
 /** PRICE_SOURCES: a JSON array of PriceSourceConfig (at most 16). */
-export const PriceSourcesEnv = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of price sources' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.array(PriceSourceConfig).min(1).max(16));
+export const PriceSourcesEnv = jsonArrayEnv(PriceSourceConfig, 'price sources');
 
 const MAX_BODY_BYTES = 1 << 20;
 const Document = z.record(z.string(), z.unknown());

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod/v4';
+import { jsonArrayEnv } from '../envShapes.ts';
 import { startJobQueue } from '../jobs/queue.ts';
 import type { Principal } from '../services/principal.ts';
 import { countTrendGarbage, sourceObserved } from './metrics.ts';
@@ -23,17 +24,7 @@ export const TrendSourceConfig = z.object({
 });
 export type TrendSourceConfig = z.infer<typeof TrendSourceConfig>;
 
-export const TrendSourcesEnv = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {name, url}' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.array(TrendSourceConfig).min(1).max(16));
+export const TrendSourcesEnv = jsonArrayEnv(TrendSourceConfig, '{name, url}');
 
 export const MAX_PULLED_ITEMS = 1_000;
 const MAX_BODY_BYTES = 4 << 20;
