@@ -133,12 +133,20 @@ describe('migration 1763800000170 on a database with rows', () => {
     });
     const trades = await rows(pool, 'trades');
     const candles = await rows(pool, 'price_candles');
+    // Constraints keep their names (a test or an operator's script may name one), the key aside.
+    const constraints = () =>
+      pool.anyFirst(sql.type(Name)`
+        SELECT conname AS name FROM pg_constraint
+        WHERE conrelid IN ('trades'::regclass, 'price_candles'::regclass) ORDER BY 1`);
+    const named = await constraints();
+    expect(named).toContain('trades_maker_order_id_fkey');
 
     await step('up', 1);
     expect(await kind('trades')).toBe('p');
     expect(await kind('price_candles')).toBe('p');
     expect(await rows(pool, 'trades')).toEqual(trades);
     expect(await rows(pool, 'price_candles')).toEqual(candles);
+    expect(await constraints()).toEqual(named);
     const now = Date.now();
     const ahead = [
       month(now),
@@ -193,6 +201,7 @@ describe('migration 1763800000170 on a database with rows', () => {
     expect(await kind('trades')).toBe('r');
     expect(await rows(pool, 'trades')).toEqual(trades2);
     expect(await rows(pool, 'price_candles')).toEqual(candles2);
+    expect(await constraints()).toEqual(named);
     await migrate(database.url);
     expect(await rows(pool, 'trades')).toEqual(trades2);
   });

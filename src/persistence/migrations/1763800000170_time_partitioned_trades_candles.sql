@@ -24,8 +24,18 @@
 -- Month arithmetic in UTC, whatever the session's zone.
 SET LOCAL TimeZone = 'UTC';
 
+-- The old tables lose their constraints first, so the new ones get the same names
+-- (trades_maker_order_id_fkey, trades_price_check, ...; Postgres would number them otherwise).
+
 ALTER TABLE trades RENAME TO trades_unpartitioned;
-ALTER TABLE trades_unpartitioned DROP CONSTRAINT trades_pkey;
+DO $$
+DECLARE c text;
+BEGIN
+  FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'trades_unpartitioned'::regclass LOOP
+    EXECUTE format('ALTER TABLE trades_unpartitioned DROP CONSTRAINT %I', c);
+  END LOOP;
+END
+$$;
 DROP INDEX trades_by_market_ts, trades_by_maker_order, trades_by_taker_order;
 
 CREATE TABLE trades (
@@ -49,7 +59,14 @@ CREATE INDEX trades_ts_brin ON trades USING brin (ts);
 CREATE TABLE trades_default PARTITION OF trades DEFAULT;
 
 ALTER TABLE price_candles RENAME TO price_candles_unpartitioned;
-ALTER TABLE price_candles_unpartitioned DROP CONSTRAINT price_candles_pkey;
+DO $$
+DECLARE c text;
+BEGIN
+  FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'price_candles_unpartitioned'::regclass LOOP
+    EXECUTE format('ALTER TABLE price_candles_unpartitioned DROP CONSTRAINT %I', c);
+  END LOOP;
+END
+$$;
 
 CREATE TABLE price_candles (
   market_id  text NOT NULL,
@@ -115,10 +132,15 @@ DROP TABLE price_candles_unpartitioned;
 SET LOCAL TimeZone = 'UTC';
 
 ALTER TABLE trades RENAME TO trades_partitioned;
-ALTER INDEX trades_pkey RENAME TO trades_partitioned_pkey;
-ALTER INDEX trades_by_market_ts RENAME TO trades_partitioned_by_market_ts;
-ALTER INDEX trades_by_maker_order RENAME TO trades_partitioned_by_maker_order;
-ALTER INDEX trades_by_taker_order RENAME TO trades_partitioned_by_taker_order;
+DO $$
+DECLARE c text;
+BEGIN
+  FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'trades_partitioned'::regclass LOOP
+    EXECUTE format('ALTER TABLE trades_partitioned DROP CONSTRAINT %I', c);
+  END LOOP;
+END
+$$;
+DROP INDEX trades_by_market_ts, trades_by_maker_order, trades_by_taker_order;
 CREATE TABLE trades (
   id             text PRIMARY KEY,
   market_id      text NOT NULL,
@@ -140,7 +162,14 @@ CREATE INDEX trades_by_maker_order ON trades (maker_order_id);
 CREATE INDEX trades_by_taker_order ON trades (taker_order_id);
 
 ALTER TABLE price_candles RENAME TO price_candles_partitioned;
-ALTER INDEX price_candles_pkey RENAME TO price_candles_partitioned_pkey;
+DO $$
+DECLARE c text;
+BEGIN
+  FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = 'price_candles_partitioned'::regclass LOOP
+    EXECUTE format('ALTER TABLE price_candles_partitioned DROP CONSTRAINT %I', c);
+  END LOOP;
+END
+$$;
 CREATE TABLE price_candles (
   market_id  text NOT NULL,
   interval   text NOT NULL CHECK (interval IN ('1m', '5m', '1h')),
