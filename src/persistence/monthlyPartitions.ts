@@ -30,6 +30,21 @@ export interface MonthlyPartitioned {
   readonly prefix?: string;
   /** The table's DEFAULT partition and its partition key column (see above). */
   readonly fallback?: { readonly name: string; readonly column: string };
+  /**
+   * The tables its foreign keys reference, in the order its writers lock them before it: making or
+   * dropping a partition adds or removes triggers on them (a SHARE ROW EXCLUSIVE lock), so they are
+   * locked first, then the table, and a writer holding one of them while waiting for the table
+   * cannot deadlock with the creator.
+   */
+  readonly lockFirst?: readonly string[];
+}
+
+/** Locks `lockFirst` then the table itself (ACCESS EXCLUSIVE, its partitions with it), when needed. */
+async function lockForDdl(tx: CommonQueryMethods, spec: MonthlyPartitioned): Promise<void> {
+  if (spec.fallback === undefined && spec.lockFirst === undefined) return;
+  for (const referenced of spec.lockFirst ?? [])
+    await tx.query(sql.unsafe`LOCK TABLE ${sql.identifier([referenced])} IN SHARE ROW EXCLUSIVE MODE`);
+  await tx.query(sql.unsafe`LOCK TABLE ${sql.identifier([spec.table])} IN ACCESS EXCLUSIVE MODE`);
 }
 
 /** The UTC month start of `ms`, `add` months on. */
@@ -71,8 +86,7 @@ export async function ensureMonthlyPartitions(
     const { fallback } = spec;
     // The whole table (its partitions with it) before the default is read: no insert routes a row
     // into the default between the move and the partition, and no lock is upgraded later.
-    if (fallback !== undefined)
-      await tx.query(sql.unsafe`LOCK TABLE ${sql.identifier([spec.table])} IN ACCESS EXCLUSIVE MODE`);
+    await lockForDdl(tx, spec);
     for (const [name, month] of missing) {
       const to = monthStart(month.getTime(), 1);
       const from = sql.literalValue(month.toISOString());
@@ -158,8 +172,11 @@ export async function dropMonthlyPartitionsBefore(
   return db.transaction(async (tx) => {
     await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtext(${'partitions:' + spec.table}))`);
     let dropped = 0;
+    let locked = false;
     for (const name of await childNames(tx, spec.table)) {
       if (!name.startsWith(prefix) || name > last || name === spec.fallback?.name) continue;
+      if (!locked) await lockForDdl(tx, spec);
+      locked = true;
       await tx.query(sql.unsafe`DROP TABLE IF EXISTS ${sql.identifier([name])}`);
       dropped++;
     }

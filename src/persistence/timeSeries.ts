@@ -19,6 +19,9 @@ const DAY_MS = 86_400_000;
 export const TRADES_SERIES: MonthlyPartitioned = {
   table: 'trades',
   fallback: { name: 'trades_default', column: 'ts' },
+  // The projector's statement writes orders before trades; a partition's foreign keys put
+  // triggers on orders.
+  lockFirst: ['orders'],
 };
 
 export const CANDLES_SERIES: MonthlyPartitioned = {

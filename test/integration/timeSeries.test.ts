@@ -12,7 +12,8 @@ import { JournalWriter } from '../../src/persistence/journalWriter.ts';
 import { saveMarketData } from '../../src/persistence/marketDataStore.ts';
 import { migrate } from '../../src/persistence/migrate.ts';
 import { Projector, resetProjections } from '../../src/persistence/projector.ts';
-import { timeSeriesHousekeeping } from '../../src/persistence/timeSeries.ts';
+import { ensureMonthlyPartitions } from '../../src/persistence/monthlyPartitions.ts';
+import { TRADES_SERIES, timeSeriesHousekeeping } from '../../src/persistence/timeSeries.ts';
 import { REPO_ROOT } from '../../src/repoRoot.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { ASSET_DECIMALS, BTC_USDC, expectOk, lifecycle, limit, PATH_TO } from '../support/markets.ts';
@@ -278,6 +279,45 @@ describe('trades written by the projector', () => {
     expect(kept).toMatchObject({ trades_default: 0, trades_202403: 5, trades_202404: 7 });
     expect(await rows(pool, 'trades')).toEqual(
       all.filter((t) => !(t as { ts: string }).ts.startsWith('2024-02')),
+    );
+  });
+
+  it('make a month while the projector writes orders then trades, without a deadlock', async () => {
+    // The projector's statement locks orders, then trades. Making a partition of trades puts its
+    // foreign keys' triggers on orders: were trades locked first, the maker would wait for orders
+    // while holding trades, the projector for trades while holding orders (a deadlock, one of them
+    // failed by Postgres). The maker locks orders first, so it just waits.
+    let making: Promise<void> | undefined;
+    // The writer's transaction by hand on one connection (slonik refuses other queries of the pool
+    // inside its transaction callback); the maker and the poll on a second pool.
+    const other = await createPool(database.url, { maximumPoolSize: 3 });
+    await pool.connect(async (tx) => {
+      await tx.query(sql.unsafe`BEGIN`);
+      await tx.query(sql.unsafe`
+        INSERT INTO orders (id, market_id, order_id, user_id, side, type, tif, price, qty, filled_qty,
+          remaining, status, created_global_seq, updated_global_seq, created_at, updated_at)
+        VALUES ('dl:1', 'dl', 1, 'alice', 'sell', 'limit', 'GTC', 100, 10, 10, 0, 'filled', 1, 1, now(), now())`);
+      making = ensureMonthlyPartitions(other, TRADES_SERIES, [Date.UTC(2031, 4, 5)]);
+      const deadline = Date.now() + 10_000;
+      while (
+        (await other.oneFirst(sql.type(z.object({ n: z.number() }))`
+          SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'relation'
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)) === 0
+      ) {
+        if (Date.now() > deadline) throw new Error('the partition maker never waited for a lock');
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      await tx.query(sql.unsafe`
+        INSERT INTO trades (id, market_id, maker_order_id, taker_order_id, maker_user_id, taker_user_id,
+          taker_side, price, qty, ts, global_seq)
+        VALUES ('dl:1:1', 'dl', 'dl:1', 'dl:1', 'alice', 'alice', 'buy', 100, 1, '2024-04-02T00:00:00Z', 1)`);
+      await tx.query(sql.unsafe`COMMIT`);
+    });
+    await making;
+    await other.end();
+    expect(Object.keys(await partitions(pool, 'trades'))).toContain('trades_203105');
+    expect(await pool.anyFirst(sql.type(Name)`SELECT id AS name FROM trades WHERE market_id = 'dl'`)).toEqual(
+      ['dl:1:1'],
     );
   });
 });
