@@ -2,6 +2,8 @@ import { createDatabasePool } from '../src/persistence/pool.ts';
 import { migrate } from '../src/persistence/migrate.ts';
 import { DatabaseOwnedError, Ownership } from '../src/persistence/owner.ts';
 import { Projector, resetProjections } from '../src/persistence/projector.ts';
+import { TRADES_SERIES } from '../src/persistence/timeSeries.ts';
+import { ensureFallbackMonths } from '../src/persistence/monthlyPartitions.ts';
 import { helpOnly } from './lib/cli.ts';
 
 /**
@@ -36,6 +38,9 @@ try {
   const started = performance.now();
   await resetProjections(pool);
   const records = await new Projector(pool, { pageSize: 2_000, pageBytes: 2_000_000 }).runOnce();
+  // Trades of months without a partition (dropped past retention, or never made) landed in
+  // trades_default: each month gets its own (the exchange's housekeeping drops those past retention).
+  await ensureFallbackMonths(pool, TRADES_SERIES);
   const seconds = (performance.now() - started) / 1000;
   console.log(
     `rebuild-projections: ${records} journal records projected in ${seconds.toFixed(2)} s ` +

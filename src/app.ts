@@ -138,6 +138,7 @@ async function startOwned(
     }
     await writer.close();
     await consumers.stopSaver();
+    await consumers.stopHousekeeping();
     await projector.stop();
     // The last round is a courtesy (the next start catches up anyway): a pooled connection whose
     // backend Postgres ended (an outage just past) fails its first query, so one retry, then a warning.

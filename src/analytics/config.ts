@@ -39,4 +39,14 @@ export const ANALYTICS_ENV = {
   LEADERBOARD_REFRESH_MS: positiveInt(60_000),
   /** Most users one recording values. */
   PORTFOLIO_HISTORY_MAX_USERS: positiveInt(10_000),
+  /**
+   * Trades (the projector's `trades`, history reads) older than this are dropped, whole monthly
+   * partitions; 0 (the default) keeps every month. A rebuild of the projections makes them again
+   * until the next housekeeping.
+   */
+  TRADES_RETENTION_DAYS: z.coerce.number().int().nonnegative().default(0),
+  /** Stored candles (`price_candles`) older than this are dropped, likewise; 0 keeps them. */
+  CANDLES_RETENTION_DAYS: z.coerce.number().int().nonnegative().default(0),
+  /** How often the time-series partitions of trades and candles are made ahead and dropped, ms. */
+  TIME_SERIES_HOUSEKEEPING_MS: positiveInt(3_600_000),
 };

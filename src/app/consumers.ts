@@ -9,6 +9,7 @@ import { recentTransitions } from '../persistence/lifecycleHistory.ts';
 import { loadMarketData, loadReferencePrices, saveMarketData } from '../persistence/marketDataStore.ts';
 import { Projector } from '../persistence/projector.ts';
 import { scheduleSnapshots, type SnapshotResult, type SnapshotSchedule } from '../persistence/snapshots.ts';
+import { startTimeSeriesHousekeeping } from '../persistence/timeSeries.ts';
 import { wireOrderId } from '../services/orderEntry.ts';
 import { UserOrders } from '../services/userOrders.ts';
 import { countTrades } from '../transport/http/metrics.ts';
@@ -41,6 +42,8 @@ export interface Consumers {
   stopTimers(): void;
   /** Saves the last market-data changes and stops the saver (after the writer closed). */
   stopSaver(): Promise<void>;
+  /** Stops the time-series housekeeping of trades and candles (a round in flight finishes). */
+  stopHousekeeping(): Promise<void>;
 }
 
 export interface ConsumerHooks {
@@ -82,6 +85,19 @@ export async function startConsumers(
   );
   committed.subscribe(inspection.withdrawals);
 
+  // Trades' and candles' monthly partitions, made ahead before the projector writes (and hourly).
+  const stopHousekeeping = await startTimeSeriesHousekeeping({
+    pool,
+    retention: { tradesDays: config.TRADES_RETENTION_DAYS, candlesDays: config.CANDLES_RETENTION_DAYS },
+    everyMs: config.TIME_SERIES_HOUSEKEEPING_MS,
+    onRound: ({ moved, dropped }) => {
+      if ([...Object.values(moved), ...Object.values(dropped)].some((n) => n > 0))
+        log.info({ moved, dropped }, 'time-series partitions: months moved out of the defaults, or dropped');
+    },
+    onError: (error) => {
+      log.warn({ err: error }, 'time-series housekeeping failed; the next tick retries');
+    },
+  });
   // The projections catch up before the gateway opens: trade seqs continue from them.
   const projector = new Projector(pool, {
     onError: (error) => {
@@ -190,5 +206,6 @@ export async function startConsumers(
       clearInterval(candleTimer);
     },
     stopSaver: () => marketDataSaver.stop(),
+    stopHousekeeping,
   };
 }
