@@ -15,6 +15,7 @@ import { registerPortfolioRoutes } from '../transport/http/portfolio.ts';
 import { registerMarketAnalyticsRoutes } from '../transport/http/marketAnalytics.ts';
 import { registerLeaderboardRoutes } from '../transport/http/leaderboards.ts';
 import { registerNotificationRoutes } from '../transport/http/notifications.ts';
+import { registerDevSignIn } from '../transport/http/devSignIn.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -138,6 +139,9 @@ export function buildTransport(
         registerLeaderboardRoutes(route, services.analytics.leaderboards);
         registerNotificationRoutes(route, services.notifications.service);
       },
+      (route) => {
+        registerDevSignIn(route, auth, config.NODE_ENV === 'development');
+      },
     ],
     health: async () => ({
       redis: deployQueue === undefined ? 'not_configured' : await redisHealth(deployQueue),
@@ -149,7 +153,13 @@ export function buildTransport(
   // first; npm test and npm run demo run `npm run build:web`); the exchange serves what is there.
   registerStatic(app, {
     root: config.WEB_DIR,
-    routes: { '/': 'dashboard/index.html', '/dev/actors': 'actors/index.html' },
+    routes: {
+      '/': 'dashboard/index.html',
+      '/dev/actors': 'actors/index.html',
+      // Issue 20: the issuer's and the operator's pages (their data needs the roles, not the page).
+      '/issuer': 'issuer/index.html',
+      '/admin': 'admin/index.html',
+    },
     devOnly: { paths: ['/dev/actors'], enabled: devPagesEnabled(config.NODE_ENV) },
   });
 

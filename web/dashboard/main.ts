@@ -1,13 +1,19 @@
 import {
   bookChecksum,
   ExchangeClient,
+  ExchangeHttp,
   type BookLevel,
   type CandleInterval,
   type LocalBook,
   type TradeMessage,
   type Unsubscribe,
 } from '../../src/client/index.ts';
-import { byId, el, getJson, setText, webSocketUrl } from '../shared/dom.ts';
+import { byId, byIdOf, el, setText, webSocketUrl } from '../shared/dom.ts';
+import { booksStore, marketsStore } from '../shared/stores.ts';
+import { groupLevels } from './orderForm.ts';
+import { Trading } from './trading.ts';
+import { DepthChart } from './depth.ts';
+import { AssetPanel } from './asset.ts';
 import { TrendView } from './trends.ts';
 import { CandleChart, type Candle } from './chart.ts';
 import {
@@ -16,7 +22,6 @@ import {
   MarketListView,
   TapeView,
   TickerView,
-  type LifecycleRecord,
   type MarketInfo,
   type Ticker,
 } from './views.ts';
@@ -34,6 +39,8 @@ import {
  */
 
 const API = '/api/v1';
+const http = new ExchangeHttp();
+const GROUPINGS = [1, 10, 100] as const;
 const BOOK_DEPTH = 50;
 const LADDER_ROWS = 16;
 const TAPE_ROWS = 60;
@@ -73,9 +80,14 @@ declare global {
   }
 }
 
-const marketList = new MarketListView(byId('markets'), (symbol) => {
-  location.hash = encodeURIComponent(symbol);
-});
+const marketList = new MarketListView(
+  byId('markets'),
+  (symbol) => {
+    location.hash = encodeURIComponent(symbol);
+  },
+  byIdOf('market-search', HTMLInputElement),
+);
+const trading = new Trading();
 const ladderView = new LadderView(byId('ladder'), LADDER_ROWS);
 const tape = new TapeView(byId('tape'), TAPE_ROWS);
 const tickerView = new TickerView(byId('ticker'));
@@ -83,6 +95,8 @@ const tickerView = new TickerView(byId('ticker'));
 const trendView = new TrendView(byId('ticker'), API);
 const lifecycle = new LifecycleView(byId('lifecycle-state'), byId('lifecycle-history'));
 const chart = new CandleChart(byId('chart'));
+const depth = new DepthChart(byId('depth'));
+const assetPanel = new AssetPanel(byId('asset'), http);
 const footer = {
   connection: byId('connection-status'),
   seq: byId('book-seq'),
@@ -164,7 +178,20 @@ function renderFrame(): void {
     bookDirty = false;
     const bids = book.bids(LADDER_ROWS);
     const asks = book.asks(LADDER_ROWS);
-    ladderView.render(bids, asks, { price: selected.priceDecimals, qty: selected.qtyDecimals });
+    const decimals = { price: selected.priceDecimals, qty: selected.qtyDecimals };
+    const { grouping } = booksStore.getSnapshot().context;
+    if (grouping === 1) ladderView.render(bids, asks, decimals);
+    else {
+      // Grouped from every level the subscription holds, so a bucket's size is whole.
+      const all = { bids: book.bids(BOOK_DEPTH), asks: book.asks(BOOK_DEPTH) };
+      ladderView.render(
+        groupLevels(all.bids, 'bid', selected.tickSize, grouping, decimals),
+        groupLevels(all.asks, 'ask', selected.tickSize, grouping, decimals),
+        decimals,
+      );
+    }
+    depth.render(book.bids(BOOK_DEPTH), book.asks(BOOK_DEPTH));
+    trading.setBest(bids[0]?.[0], asks[0]?.[0]);
     rendered = { bids, asks };
     renderedBookUpdates++;
     setText(footer.seq, String(book.seq ?? '—'));
@@ -202,7 +229,9 @@ function parseMarkets(body: unknown): MarketInfo[] {
 }
 
 async function refreshMarkets(): Promise<void> {
-  const fresh = parseMarkets(await getJson(`${API}/markets`));
+  const listed = await http.markets();
+  const fresh = parseMarkets(listed);
+  marketsStore.trigger.listed({ list: listed });
   const key = (list: readonly MarketInfo[]) => list.map((m) => `${m.symbol}:${m.status}`).join(',');
   if (key(fresh) !== key(markets)) {
     markets = fresh;
@@ -225,6 +254,7 @@ function selectFromHash(): void {
     markets[0];
   if (market === undefined || market.symbol === selected?.symbol) return;
   selected = market;
+  marketsStore.trigger.selected({ symbol: market.symbol });
   marketList.select(market.symbol);
   setText(
     byId('market-title'),
@@ -237,6 +267,7 @@ function selectFromHash(): void {
 // --- Subscriptions -------------------------------------------------------------------------------
 
 function onTicker(ticker: Ticker): void {
+  marketsStore.trigger.ticker({ ticker });
   marketList.setTicker(ticker);
   if (ticker.market === selected?.symbol) {
     tickerSeen = true;
@@ -273,9 +304,12 @@ function openMarket(): void {
   tickerSeen = false;
   lifecycleState = undefined;
   ladderView.clear();
+  depth.clear();
+  booksStore.trigger.opened({ market: market.symbol });
   tape.clear();
   tickerView.clear();
   trendView.select(market.symbol);
+  assetPanel.show(market.symbol);
   chart.clear();
   chart.setPriceFormat(market.priceDecimals, market.tickSize);
   lifecycle.setState(undefined);
@@ -303,11 +337,11 @@ function openMarket(): void {
             if (!current()) return;
             book = updated;
             bookMessages++;
-            bookDirty = true;
-            requestFrame();
+            booksStore.trigger.applied({ seq: updated.seq });
           },
           {
             onResync: () => {
+              booksStore.trigger.resynced();
               resyncs++;
               setText(footer.resyncs, String(resyncs));
             },
@@ -328,6 +362,7 @@ function openMarket(): void {
       c.subscribe('lifecycle', { market: symbol }, (message) => {
         if (!current()) return;
         lifecycleState = message.to;
+        marketsStore.trigger.lifecycle({ market: symbol, state: message.to });
         lifecycle.setState(message);
         if (message.from !== null) {
           // The audit rows are written by the projections just after the push: read them a bit later.
@@ -348,19 +383,18 @@ function openMarket(): void {
     );
   }
 
-  const encoded = encodeURIComponent(symbol);
   background(
-    getJson(`${API}/markets/${encoded}/trades?limit=${TAPE_ROWS}`).then((body) => {
-      if (!current() || !Array.isArray(body)) return;
-      pendingTrades.push(...(body as TradeMessage[]));
+    http.trades(symbol, { limit: TAPE_ROWS }).then(({ items }) => {
+      if (!current()) return;
+      pendingTrades.push(...items.map((t) => ({ op: 'trade' as const, ...t })));
       requestFrame();
     }),
     `trades of ${symbol}`,
   );
   background(
-    getJson(`${API}/markets/${encoded}/candles?interval=${interval}`).then((body) => {
+    http.candles(symbol, interval).then((body) => {
       if (!current()) return;
-      chart.setHistory(Array.isArray(body) ? (body as Candle[]) : []);
+      chart.setHistory(body);
       candlesLoaded = true;
       for (const candle of [...liveCandles.values()].sort((a, b) => a.t - b.t)) chart.update(candle);
     }),
@@ -371,8 +405,8 @@ function openMarket(): void {
 
 function loadEvents(symbol: string, current: () => boolean): void {
   background(
-    getJson(`${API}/markets/${encodeURIComponent(symbol)}/events`).then((body) => {
-      if (current()) lifecycle.setHistory(Array.isArray(body) ? (body as LifecycleRecord[]) : []);
+    http.events(symbol).then((body) => {
+      if (current()) lifecycle.setHistory(body);
     }),
     `lifecycle events of ${symbol}`,
   );
@@ -392,6 +426,7 @@ async function connect(): Promise<void> {
     onClose: () => {
       if (client !== c) return;
       client = undefined;
+      trading.detach();
       generation++;
       setConnection('disconnected');
       reconnectLater();
@@ -411,6 +446,7 @@ async function connect(): Promise<void> {
   reconnectDelay = 500;
   tickerSubscribed = new Set();
   setConnection('connected');
+  trading.attach(c);
   subscribeTickers(c);
   openMarket();
 }
@@ -418,6 +454,44 @@ async function connect(): Promise<void> {
 function reconnectLater(): void {
   setTimeout(() => void connect(), reconnectDelay);
   reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+}
+
+function groupingButtons(): void {
+  const container = byId('grouping');
+  const buttons = GROUPINGS.map((factor) => {
+    const button = el(
+      'button',
+      {
+        type: 'button',
+        'data-grouping': factor,
+        'data-testid': 'grouping',
+        'aria-pressed': factor === 1 ? 'true' : 'false',
+      },
+      [`×${factor}`],
+    );
+    button.title = `group prices by ${factor} ticks`;
+    button.addEventListener('click', () => {
+      booksStore.trigger.grouped({ grouping: factor });
+      for (const b of buttons) b.setAttribute('aria-pressed', String(b === button));
+    });
+    return button;
+  });
+  container.replaceChildren(...buttons);
+}
+
+/** Debug figures (seq, checksum, resyncs, renders) stay in the DOM, shown on demand. */
+function debugToggle(): void {
+  const button = byId('debug-toggle');
+  const bar = byId('debug-bar');
+  const apply = (on: boolean) => {
+    bar.hidden = !on;
+    button.setAttribute('aria-pressed', String(on));
+    sessionStorage.setItem('rwa.debug', on ? '1' : '0');
+  };
+  apply(sessionStorage.getItem('rwa.debug') === '1');
+  button.addEventListener('click', () => {
+    apply(bar.hidden);
+  });
 }
 
 // --- Start -----------------------------------------------------------------------------------------
@@ -441,6 +515,26 @@ function intervalButtons(): void {
 }
 
 intervalButtons();
+groupingButtons();
+debugToggle();
+// The ladder re-renders on its own slice of the books store: one frame per burst of deltas.
+booksStore
+  .select((s) => s.version)
+  .subscribe(() => {
+    bookDirty = true;
+    requestFrame();
+  });
+booksStore
+  .select((s) => s.grouping)
+  .subscribe(() => {
+    bookDirty = true;
+    requestFrame();
+  });
+byId('ladder').addEventListener('click', (event) => {
+  const row = (event.target as HTMLElement).closest<HTMLElement>('.ladder-row');
+  const price = row?.dataset.price;
+  if (price !== undefined) trading.fillPrice(price);
+});
 window.addEventListener('hashchange', selectFromHash);
 background(
   refreshMarkets().finally(() => void connect()),

@@ -187,19 +187,50 @@ export class TapeView {
   }
 }
 
+const FAVOURITES_KEY = 'rwa.favourites';
+
+/**
+ * The market list: a search box, favourites first (a star per row, kept in localStorage), each
+ * row's last price, 24h change and 24h volume.
+ */
 export class MarketListView {
-  readonly #rows = new Map<string, { row: HTMLElement; last: HTMLElement; change: HTMLElement }>();
+  readonly #rows = new Map<
+    string,
+    {
+      wrap: HTMLElement;
+      row: HTMLElement;
+      last: HTMLElement;
+      change: HTMLElement;
+      volume: HTMLElement;
+      star: HTMLButtonElement;
+      market: MarketInfo;
+    }
+  >();
+  #search = '';
+  #favourites: Set<string>;
 
   constructor(
     private readonly container: HTMLElement,
     private readonly onSelect: (symbol: string) => void,
-  ) {}
+    search?: HTMLInputElement,
+  ) {
+    this.#favourites = new Set(readFavourites());
+    search?.addEventListener('input', () => {
+      this.#search = search.value.trim().toLowerCase();
+      this.#arrange();
+    });
+  }
+
+  get favourites(): readonly string[] {
+    return [...this.#favourites];
+  }
 
   setMarkets(markets: readonly MarketInfo[]): void {
     this.#rows.clear();
-    const rows = markets.map((m) => {
+    for (const m of markets) {
       const last = el('span', { class: 'last', 'data-testid': 'market-last' }, ['—']);
       const change = el('span', { class: 'change', 'data-testid': 'market-change' }, ['—']);
+      const volume = el('span', { class: 'volume', 'data-testid': 'market-volume' }, ['—']);
       const row = el(
         'button',
         {
@@ -209,16 +240,51 @@ export class MarketListView {
           'data-symbol': m.symbol,
           'data-status': m.status,
         },
-        [el('span', { class: 'symbol' }, [m.symbol]), last, change],
+        [el('span', { class: 'symbol' }, [m.symbol]), last, change, volume],
       );
       row.title = `${m.name ?? m.symbol} (${m.status})`;
       row.addEventListener('click', () => {
         this.onSelect(m.symbol);
       });
-      this.#rows.set(m.symbol, { row, last, change });
-      return row;
-    });
-    this.container.replaceChildren(...rows);
+      const star = el(
+        'button',
+        {
+          type: 'button',
+          class: 'star',
+          'data-testid': 'favourite',
+          'aria-label': `favourite ${m.symbol}`,
+          'aria-pressed': String(this.#favourites.has(m.symbol)),
+        },
+        [this.#favourites.has(m.symbol) ? '★' : '☆'],
+      );
+      star.addEventListener('click', () => {
+        if (this.#favourites.has(m.symbol)) this.#favourites.delete(m.symbol);
+        else this.#favourites.add(m.symbol);
+        localStorage.setItem(FAVOURITES_KEY, JSON.stringify([...this.#favourites]));
+        this.#arrange();
+      });
+      const wrap = el('div', { class: 'market-item', 'data-symbol': m.symbol }, [star, row]);
+      this.#rows.set(m.symbol, { wrap, row, last, change, volume, star, market: m });
+    }
+    this.#arrange();
+  }
+
+  /** Favourites first, then the server's order; rows not matching the search hidden. */
+  #arrange(): void {
+    const entries = [...this.#rows.values()];
+    const favourite = (symbol: string) => (this.#favourites.has(symbol) ? 0 : 1);
+    const ordered = entries
+      .map((e, i) => ({ e, i }))
+      .sort((a, b) => favourite(a.e.market.symbol) - favourite(b.e.market.symbol) || a.i - b.i)
+      .map(({ e }) => e);
+    for (const e of ordered) {
+      const on = this.#favourites.has(e.market.symbol);
+      setText(e.star, on ? '★' : '☆');
+      e.star.setAttribute('aria-pressed', String(on));
+      const text = `${e.market.symbol} ${e.market.name ?? ''}`.toLowerCase();
+      e.wrap.hidden = this.#search !== '' && !text.includes(this.#search);
+    }
+    this.container.replaceChildren(...ordered.map((e) => e.wrap));
   }
 
   select(symbol: string): void {
@@ -232,11 +298,21 @@ export class MarketListView {
     const percent = tickerPercent(ticker);
     setText(entry.change, formatPercent(percent));
     entry.change.className = `change ${direction(percent)}`;
+    if (ticker.volume24h !== undefined) setText(entry.volume, ticker.volume24h);
   }
 
   setLast(symbol: string, price: string): void {
     const entry = this.#rows.get(symbol);
     if (entry !== undefined) setText(entry.last, price);
+  }
+}
+
+function readFavourites(): string[] {
+  try {
+    const value: unknown = JSON.parse(localStorage.getItem(FAVOURITES_KEY) ?? '[]');
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
   }
 }
 
