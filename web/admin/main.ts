@@ -13,6 +13,7 @@ import { isMissing, messageOf, signInBar, storedToken } from '../shared/signin.t
 const http = new ExchangeHttp();
 let client: ExchangeClient | undefined;
 const followed = new Set<string>();
+let signedIn = false;
 
 const ACTIONS: Readonly<Record<string, readonly ('pause' | 'resume' | 'archive' | 'activate')[]>> = {
   active: ['pause', 'archive'],
@@ -232,13 +233,19 @@ async function start(token: string | undefined): Promise<void> {
       byId('session').append(el('span', { class: 'field-error' }, [messageOf(e)]));
     }
   }
-  await Promise.all([loadMarkets(), loadWithdrawals(), loadFigures()]);
+  signedIn = token !== undefined;
+  if (!signedIn) {
+    for (const id of ['withdrawals', 'queues', 'reconciliation'])
+      byId(id).textContent = 'sign in as an admin';
+  }
+  await Promise.all([loadMarkets(), ...(signedIn ? [loadWithdrawals(), loadFigures()] : [])]);
 }
 
 complianceLookup();
 signInBar(byId('session'), http, ['admin'], (token) => void start(token));
 void start(storedToken());
 setInterval(() => {
+  if (!signedIn) return;
   void loadWithdrawals();
   void loadFigures();
 }, 10_000);
