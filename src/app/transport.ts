@@ -16,6 +16,8 @@ import { registerMarketAnalyticsRoutes } from '../transport/http/marketAnalytics
 import { registerLeaderboardRoutes } from '../transport/http/leaderboards.ts';
 import { registerNotificationRoutes } from '../transport/http/notifications.ts';
 import { registerDevSignIn } from '../transport/http/devSignIn.ts';
+import { registerSystemRoute } from '../transport/http/system.ts';
+import { systemSnapshot } from './system.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -23,6 +25,7 @@ import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Jobs } from './jobs.ts';
 import type { Services } from './services.ts';
+import type { Storage } from './storage.ts';
 
 /**
  * Stage 8 of the composition root: the uWS app with the WebSocket gateway (subscribed to the
@@ -45,6 +48,7 @@ export function buildTransport(
   consumers: Consumers,
   services: Services,
   jobs: Jobs,
+  storage: Storage,
 ): Transport {
   const { catalog, supervisor, ledger } = core;
   const { publisher, marketData, userOrders, inspection } = consumers;
@@ -141,6 +145,17 @@ export function buildTransport(
       },
       (route) => {
         registerDevSignIn(route, auth, config.NODE_ENV === 'development');
+        registerSystemRoute(
+          route,
+          systemSnapshot({
+            supervisor,
+            writer: storage.writer,
+            pool: storage.pool,
+            queues: jobs.queues,
+            chain,
+            log,
+          }),
+        );
       },
     ],
     health: async () => ({

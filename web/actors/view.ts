@@ -281,6 +281,8 @@ export class DiagramView {
     for (const edge of this.#edges) {
       if (edge.key !== key) continue;
       edge.path.classList.add('fired');
+      // When the page drew it (test hook: how soon after the change the highlight showed).
+      edge.path.dataset.firedAt = String(Date.now());
       setTimeout(() => {
         edge.path.classList.remove('fired');
       }, FIRED_MS);

@@ -1,5 +1,6 @@
 import { z } from 'zod/v4';
 import { DevTokenBody } from './devSignIn.ts';
+import { SystemSnapshotShape } from './system.ts';
 
 /**
  * The descriptions of the web pages' routes (issue 20: http/devSignIn.ts, http/system.ts), spread
@@ -18,5 +19,11 @@ export const WEB_OPERATIONS = {
       shape: z.object({ token: z.string(), userId: z.string(), roles: z.array(z.string()) }),
     },
     errors: ['not_found'],
+  },
+  [`get ${BASE}/admin/system`]: {
+    summary:
+      "Every actor's figures for the visualizer: supervisor and markets, journal writer, durable consumers' cursors and lag, job queues, chain client",
+    tag: 'admin',
+    ok: { status: 200, shape: SystemSnapshotShape },
   },
 } as const;
