@@ -127,6 +127,13 @@ describe('issue 20: the trading page', () => {
     await expect.poll(() => page().getByTestId('ticket-notice').textContent()).toContain('filled');
     await page().getByTestId('tab-fills').click();
     await page().locator('[data-testid="fill"]').first().waitFor({ timeout: PAGE_WAIT.timeoutMs });
+    // The user's own trade is marked on the tape.
+    const tradeId = await page().locator('[data-testid="fill"]').first().getAttribute('data-trade-id');
+    await expect
+      .poll(() =>
+        page().locator(`[data-testid="tape-row"][data-trade-id="${tradeId}"]`).getAttribute('class'),
+      )
+      .toContain('own');
     await page().getByTestId('tab-balances').click();
     await expect.poll(async () => (await balance('BTC')).available).not.toBe('2.00000000');
     await expect.poll(async () => (await balance('USDC')).available).not.toBe('100000.000000');

@@ -9,7 +9,7 @@ import {
   type Unsubscribe,
 } from '../../src/client/index.ts';
 import { byId, byIdOf, el, setText, webSocketUrl } from '../shared/dom.ts';
-import { booksStore, marketsStore } from '../shared/stores.ts';
+import { booksStore, marketsStore, ordersStore } from '../shared/stores.ts';
 import { groupLevels } from './orderForm.ts';
 import { Trading } from './trading.ts';
 import { DepthChart } from './depth.ts';
@@ -530,6 +530,19 @@ booksStore
     bookDirty = true;
     requestFrame();
   });
+// Own trades on the tape: from the user's fills.
+ordersStore
+  .select((s) => s.fills)
+  .subscribe((fills) => {
+    for (const fill of fills.slice(0, 20)) tape.markOwn(fill.tradeId);
+  });
+byId('ladder').addEventListener('keydown', (event) => {
+  if (event.key !== 'Enter' && event.key !== ' ') return;
+  const price = (event.target as HTMLElement).closest<HTMLElement>('.ladder-row')?.dataset.price;
+  if (price === undefined) return;
+  event.preventDefault();
+  trading.fillPrice(price);
+});
 byId('ladder').addEventListener('click', (event) => {
   const row = (event.target as HTMLElement).closest<HTMLElement>('.ladder-row');
   const price = row?.dataset.price;

@@ -108,6 +108,8 @@ export class LadderView {
         class: `ladder-row ${side}`,
         'data-testid': `ladder-${side}`,
         'data-side': side,
+        // Reachable by keyboard: Enter puts the price into the order ticket.
+        tabindex: 0,
       });
       row.bar = el('span', { class: 'bar' });
       row.priceCell = el('span', { class: 'price' });
@@ -135,6 +137,8 @@ export class TapeView {
   readonly #order: string[] = [];
   /** Trades placed on the tape since the page loaded (HTTP history included). */
   added = 0;
+  /** The signed-in user's trades (from their fills): marked on the tape. */
+  readonly #own = new Set<string>();
 
   constructor(
     container: HTMLElement,
@@ -151,7 +155,7 @@ export class TapeView {
       el(
         'div',
         {
-          class: `tape-row ${t.side}`,
+          class: `tape-row ${t.side}${this.#own.has(t.tradeId) ? ' own' : ''}`,
           'data-testid': 'tape-row',
           'data-trade-id': t.tradeId,
           'data-side': t.side,
@@ -173,6 +177,16 @@ export class TapeView {
     this.#container.prepend(...rows.reverse());
     while (this.#container.childElementCount > this.limit) this.#container.lastElementChild!.remove();
     while (this.#order.length > this.limit * 4) this.#shown.delete(this.#order.shift()!);
+  }
+
+  /** Marks a trade as the user's own, whether it is on the tape yet or comes later. */
+  markOwn(tradeId: string): void {
+    if (this.#own.has(tradeId)) return;
+    this.#own.add(tradeId);
+    if (this.#own.size > this.limit * 8) this.#own.delete(this.#own.values().next().value!);
+    for (const row of this.#container.children) {
+      if ((row as HTMLElement).dataset.tradeId === tradeId) row.classList.add('own');
+    }
   }
 
   clear(): void {
