@@ -194,7 +194,14 @@ async function loadFigures(): Promise<void> {
     }
   };
   await Promise.all([
-    show('queues', () => http.notificationQueues()),
+    show('queues', async () => {
+      // The BullMQ queues of the exchange (GET /admin/system) and the notifier's.
+      const [system, notifications] = await Promise.allSettled([http.system(), http.notificationQueues()]);
+      return {
+        jobs: system.status === 'fulfilled' ? (system.value as { queues: unknown }).queues : 'not available',
+        notifications: notifications.status === 'fulfilled' ? notifications.value : 'not available',
+      };
+    }),
     show('reconciliation', () => http.reconciliation()),
   ]);
 }

@@ -43,6 +43,10 @@ const http = new ExchangeHttp();
 const GROUPINGS = [1, 10, 100] as const;
 const BOOK_DEPTH = 50;
 const LADDER_ROWS = 16;
+/** A ladder row's height in px (style.css `.ladder-row`) and the rows kept at least per side. */
+const LADDER_ROW_PX = 20;
+const LADDER_ROWS_MIN = 10;
+let ladderRows = LADDER_ROWS;
 const TAPE_ROWS = 60;
 /** Markets whose ticker the list follows (a subscription each; the server allows 100). */
 const TICKER_MARKETS_MAX = 40;
@@ -176,8 +180,8 @@ function renderFrame(): void {
   frameRequested = false;
   if (bookDirty && book !== undefined && selected !== undefined) {
     bookDirty = false;
-    const bids = book.bids(LADDER_ROWS);
-    const asks = book.asks(LADDER_ROWS);
+    const bids = book.bids(ladderRows);
+    const asks = book.asks(ladderRows);
     const decimals = { price: selected.priceDecimals, qty: selected.qtyDecimals };
     const { grouping } = booksStore.getSnapshot().context;
     if (grouping === 1) ladderView.render(bids, asks, decimals);
@@ -308,6 +312,7 @@ function openMarket(): void {
   booksStore.trigger.opened({ market: market.symbol });
   tape.clear();
   tickerView.clear();
+  tickerView.setUnits(market.baseAsset, market.quoteAsset);
   trendView.select(market.symbol);
   assetPanel.show(market.symbol);
   chart.clear();
@@ -530,6 +535,18 @@ booksStore
     bookDirty = true;
     requestFrame();
   });
+// The ladder fills its panel: as many rows per side as its height holds.
+new ResizeObserver(([entry]) => {
+  if (entry === undefined) return;
+  // The head and the spread take about two rows' height.
+  const fit = Math.floor((entry.contentRect.height - 2 * LADDER_ROW_PX - 8) / 2 / LADDER_ROW_PX);
+  const rows = Math.min(BOOK_DEPTH, Math.max(LADDER_ROWS_MIN, fit));
+  if (rows === ladderRows) return;
+  ladderRows = rows;
+  ladderView.setRows(rows);
+  bookDirty = true;
+  requestFrame();
+}).observe(byId('ladder'));
 // Own trades on the tape: from the user's fills.
 ordersStore
   .select((s) => s.fills)

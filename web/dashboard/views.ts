@@ -67,7 +67,7 @@ export class LadderView {
 
   constructor(
     container: HTMLElement,
-    private readonly rows: number,
+    private rows: number,
   ) {
     this.#asks = el('div', { class: 'ladder-side ladder-asks' });
     this.#bids = el('div', { class: 'ladder-side ladder-bids' });
@@ -82,6 +82,11 @@ export class LadderView {
       this.#spread,
       this.#bids,
     );
+  }
+
+  /** Rows per side: the panel's height decides (the ladder fills its panel). */
+  setRows(rows: number): void {
+    this.rows = rows;
   }
 
   render(bids: readonly Level[], asks: readonly Level[], decimals: { price: number; qty: number }): void {
@@ -340,10 +345,19 @@ export class TickerView {
     HTMLElement
   >;
 
+  /** Each label with the unit its value is in: quote for prices, base for volume. */
+  readonly #labels: { node: HTMLElement; text: string; unit: 'quote' | 'base' | 'none' }[] = [];
+
   constructor(container: HTMLElement) {
     const field = (label: string, testid: string) => {
       const value = el('span', { class: 'value', 'data-testid': testid }, ['—']);
-      container.append(el('div', { class: 'stat' }, [el('span', { class: 'label' }, [label]), value]));
+      const labelNode = el('span', { class: 'label' }, [label]);
+      this.#labels.push({
+        node: labelNode,
+        text: label,
+        unit: testid === 'ticker-volume' ? 'base' : testid === 'ticker-change' ? 'none' : 'quote',
+      });
+      container.append(el('div', { class: 'stat' }, [labelNode, value]));
       return value;
     };
     this.#fields = {
@@ -376,6 +390,13 @@ export class TickerView {
     show(f.bid, ticker.bid);
     show(f.ask, ticker.ask);
     show(f.index, ticker.indexPrice);
+  }
+
+  /** Shows the market's assets beside the figures (`Last (USDC)`, `24h volume (BTC)`). */
+  setUnits(base: string, quote: string): void {
+    for (const { node, text, unit } of this.#labels) {
+      setText(node, unit === 'none' ? text : `${text} (${unit === 'base' ? base : quote})`);
+    }
   }
 
   /** Without a ticker: the last trade and the book's best levels, so the bar is never blank. */
