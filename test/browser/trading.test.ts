@@ -145,6 +145,22 @@ describe('issue 20: the trading page', () => {
     noErrors();
   });
 
+  it('counts unread notifications (of the fill) and marks them read', async () => {
+    const unread = async () => Number(await page().getByTestId('unread-count').textContent());
+    await expect.poll(unread, { timeout: PAGE_WAIT.timeoutMs }).toBeGreaterThan(0);
+    const before = await unread();
+    await page().getByTestId('tab-notifications').click();
+    await page()
+      .locator('[data-testid="notification"][data-read="false"]')
+      .first()
+      .getByTestId('mark-read')
+      .click();
+    await expect.poll(unread).toBe(before - 1);
+    await page().getByTestId('read-all').click();
+    await expect.poll(unread).toBe(0);
+    noErrors();
+  });
+
   it('shows contract errors next to the field they concern', async () => {
     await page().getByTestId('order-type').selectOption('limit');
     await page().getByTestId('order-price').fill('30000.005');

@@ -698,18 +698,34 @@ export class Trading {
         return;
       }
       list.replaceChildren(
-        ...context.items.map((n) =>
-          el(
+        ...context.items.map((n) => {
+          const item = el(
             'li',
-            { class: n.read ? 'read' : 'unread', 'data-testid': 'notification', 'data-type': n.type },
+            {
+              class: n.read ? 'read' : 'unread',
+              'data-testid': 'notification',
+              'data-type': n.type,
+              'data-read': String(n.read),
+            },
             [
               el('span', { class: 'time' }, [formatTime(n.ts)]),
               el('strong', {}, [n.title]),
               ' ',
               el('span', {}, [n.body]),
             ],
-          ),
-        ),
+          );
+          if (!n.read) {
+            const mark = el('button', { type: 'button', 'data-testid': 'mark-read' }, ['Mark read']);
+            mark.addEventListener('click', () => {
+              this.#http.markRead(n.id).then(
+                () => notificationsStore.trigger.read({ id: n.id }),
+                (e: unknown) => console.warn('trading: read:', messageOf(e)),
+              );
+            });
+            item.append(mark);
+          }
+          return item;
+        }),
       );
       if (context.items.length === 0) list.append(el('li', { class: 'empty' }, ['no notifications']));
     });

@@ -244,6 +244,10 @@ export const notificationsStore = createStore({
       };
     },
     allRead: (context) => ({ ...context, items: context.items.map((n) => ({ ...n, read: true })) }),
+    read: (context, event: { id: string }) => ({
+      ...context,
+      items: context.items.map((n) => (n.id === event.id ? { ...n, read: true } : n)),
+    }),
     unavailable: (context) => ({ ...context, available: false }),
     reset: () => ({ items: [], available: true }),
   },
