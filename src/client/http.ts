@@ -415,3 +415,14 @@ function search(query: object): string {
   const text = params.toString();
   return text === '' ? '' : `?${text}`;
 }
+
+/**
+ * Whether the server lacks the route itself (its catch-all `not_found`, "no route METHOD PATH"),
+ * as opposed to a `not_found` for a resource the route did not find: pages show the first as "not
+ * available" (a surface another release adds) and the second as the error it is.
+ */
+export function isRouteMissing(error: unknown): boolean {
+  return (
+    error instanceof ExchangeError && error.code === 'not_found' && error.message.startsWith('no route ')
+  );
+}

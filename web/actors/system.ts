@@ -1,4 +1,4 @@
-import { ExchangeError, type ExchangeHttp } from '../../src/client/index.ts';
+import { isRouteMissing, type ExchangeHttp } from '../../src/client/index.ts';
 import { el, setText } from '../shared/dom.ts';
 import { formatTime } from '../shared/format.ts';
 
@@ -77,7 +77,7 @@ export class SystemPanel {
     } catch (error) {
       setText(
         this.#status,
-        error instanceof ExchangeError && error.code === 'not_found'
+        isRouteMissing(error)
           ? 'system figures not available on this server'
           : `system figures: ${error instanceof Error ? error.message : String(error)}`,
       );

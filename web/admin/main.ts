@@ -1,6 +1,12 @@
-import { ExchangeClient, ExchangeHttp, type MarketView, type Withdrawal } from '../../src/client/index.ts';
+import {
+  ExchangeClient,
+  ExchangeHttp,
+  isRouteMissing,
+  type MarketView,
+  type Withdrawal,
+} from '../../src/client/index.ts';
 import { byId, el, webSocketUrl } from '../shared/dom.ts';
-import { isMissing, messageOf, signInBar, storedToken } from '../shared/signin.ts';
+import { messageOf, signInBar, storedToken } from '../shared/signin.ts';
 
 /*
  * The operator's page (`/admin`, issue 20), through the same HTTP routes outside clients use:
@@ -136,7 +142,7 @@ async function loadWithdrawals(): Promise<void> {
   try {
     items = (await http.withdrawalQueue('pending_approval')).items;
   } catch (e) {
-    container.textContent = isMissing(e) ? 'not available' : messageOf(e);
+    container.textContent = isRouteMissing(e) ? 'not available' : messageOf(e);
     return;
   }
   if (items.length === 0) {
@@ -190,7 +196,7 @@ async function loadFigures(): Promise<void> {
     try {
       node.textContent = JSON.stringify(await read(), null, 2);
     } catch (e) {
-      node.textContent = isMissing(e) ? 'not available' : messageOf(e);
+      node.textContent = isRouteMissing(e) ? 'not available' : messageOf(e);
     }
   };
   await Promise.all([

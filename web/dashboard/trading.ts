@@ -1,6 +1,7 @@
 import {
   ExchangeError,
   ExchangeHttp,
+  isRouteMissing,
   type ExchangeClient,
   type MarketView,
   type OrderView,
@@ -222,7 +223,7 @@ export class Trading {
       const page = await this.#http.notifications({ limit: 50 });
       notificationsStore.trigger.loaded({ items: page.items });
     } catch (error) {
-      if (isMissing(error)) notificationsStore.trigger.unavailable();
+      if (isRouteMissing(error)) notificationsStore.trigger.unavailable();
     }
   }
 
@@ -599,7 +600,9 @@ export class Trading {
             }
           },
           (e: unknown) => {
-            depResult.textContent = isMissing(e) ? 'deposits are not available on this server' : messageOf(e);
+            depResult.textContent = isRouteMissing(e)
+              ? 'deposits are not available on this server'
+              : messageOf(e);
           },
         );
     });
@@ -652,7 +655,7 @@ export class Trading {
             });
           },
           (e: unknown) => {
-            wResult.textContent = isMissing(e)
+            wResult.textContent = isRouteMissing(e)
               ? 'withdrawals are not available on this server'
               : messageOf(e);
           },

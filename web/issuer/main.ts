@@ -1,6 +1,7 @@
 import {
   ExchangeClient,
   ExchangeHttp,
+  isRouteMissing,
   type LifecycleMessage,
   type MarketView,
   type RegisterMarket,
@@ -8,7 +9,7 @@ import {
 } from '../../src/client/index.ts';
 import { byId, el, webSocketUrl } from '../shared/dom.ts';
 import { formatTime } from '../shared/format.ts';
-import { isMissing, messageOf, signInBar, storedToken } from '../shared/signin.ts';
+import { messageOf, signInBar, storedToken } from '../shared/signin.ts';
 
 /*
  * The issuer's page (`/issuer`, issue 20): register an RWA market with every field of the
@@ -253,7 +254,7 @@ async function loadMine(): Promise<void> {
           result.textContent = 'minting: the credit follows the chain receipt';
         },
         (e: unknown) => {
-          result.textContent = isMissing(e) ? 'minting is not available on this server' : messageOf(e);
+          result.textContent = isRouteMissing(e) ? 'minting is not available on this server' : messageOf(e);
         },
       );
     });
