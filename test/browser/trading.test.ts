@@ -142,6 +142,17 @@ describe('issue 20: the trading page', () => {
     await expect
       .poll(() => page().locator('[data-testid="history-order"][data-status="filled"]').count())
       .toBeGreaterThan(0);
+    // A day's candle, built in the page from the served hourly ones, holds the trade.
+    await page().locator('[data-testid="interval"][data-interval="1d"]').click();
+    await expect
+      .poll(() =>
+        page().evaluate(
+          () => (globalThis as unknown as { __dashboard: { candles: number } }).__dashboard.candles,
+        ),
+      )
+      .toBeGreaterThan(0);
+    expect(await page().getByTestId('ohlc-legend').textContent()).toContain('C 30000.00');
+    await page().locator('[data-testid="interval"][data-interval="1m"]').click();
     await screenshot(page(), 'trading-filled');
     noErrors();
   });

@@ -9,6 +9,12 @@ import {
   validate,
   type Ticket,
 } from '../../web/dashboard/orderForm.ts';
+import {
+  aggregate,
+  CHART_INTERVALS,
+  sourceOf,
+  type ChartInterval,
+} from '../../web/dashboard/candleIntervals.ts';
 import { scaled, unscaled } from '../../web/shared/format.ts';
 import { balancesStore, ordersStore, unreadCount } from '../../web/shared/stores.ts';
 
@@ -223,5 +229,76 @@ describe('the stores', () => {
         { id: 'b', type: 't', title: '', body: '', ts: 1, read: true },
       ]),
     ).toBe(1);
+  });
+});
+
+describe('chart intervals built from the served ones', () => {
+  /** Reference: candles of `width` ms straight from trades (price in cents, qty in lots). */
+  function candlesOf(
+    trades: readonly { t: number; p: number; q: number }[],
+    width: number,
+    closedUntil: number,
+  ) {
+    const bars = new Map<number, { t: number; p: number; q: number }[]>();
+    for (const trade of [...trades].sort((a, b) => a.t - b.t)) {
+      const t = Math.floor(trade.t / width) * width;
+      bars.set(t, [...(bars.get(t) ?? []), trade]);
+    }
+    return [...bars.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([t, ts]) => ({
+        market: 'X-Y',
+        interval: '5m' as const,
+        t,
+        o: unscaled(BigInt(ts[0]!.p), 2),
+        h: unscaled(BigInt(Math.max(...ts.map((x) => x.p))), 2),
+        l: unscaled(BigInt(Math.min(...ts.map((x) => x.p))), 2),
+        c: unscaled(BigInt(ts.at(-1)!.p), 2),
+        v: unscaled(BigInt(ts.reduce((s, x) => s + x.q, 0)), 3),
+        closed: t + width <= closedUntil,
+      }));
+  }
+
+  it('maps each chart interval to a served one', () => {
+    expect(CHART_INTERVALS.map(sourceOf)).toEqual(['1m', '5m', '5m', '1h', '1h', '1h']);
+  });
+
+  it('15m from 5m and 1d from 1h equal the candles made from the trades directly (property)', () => {
+    const MIN = 60_000;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            t: fc.integer({ min: 0, max: 3 * 24 * 60 * MIN }),
+            p: fc.integer({ min: 1, max: 1_000_000 }),
+            q: fc.integer({ min: 1, max: 10_000 }),
+          }),
+          { minLength: 1, maxLength: 80 },
+        ),
+        fc.integer({ min: 0, max: 4 * 24 * 60 * MIN }),
+        (raw, now) => {
+          // Distinct times, so "first" and "last" are well defined in both computations.
+          const trades = [...new Map(raw.map((t) => [t.t, t])).values()];
+          const pairs: [ChartInterval, number, number][] = [
+            ['15m', 5 * MIN, 15 * MIN],
+            ['1d', 60 * MIN, 24 * 60 * MIN],
+          ];
+          for (const [interval, sourceWidth, width] of pairs) {
+            // Prices and volumes, bar by bar (closed-ness needs the clock the reference lacks).
+            const strip = (c: { t: number; o: string; h: string; l: string; c: string; v: string }) => ({
+              t: c.t,
+              o: c.o,
+              h: c.h,
+              l: c.l,
+              c: c.c,
+              v: c.v,
+            });
+            expect(aggregate(candlesOf(trades, sourceWidth, now), interval).map(strip)).toEqual(
+              candlesOf(trades, width, now).map(strip),
+            );
+          }
+        },
+      ),
+    );
   });
 });

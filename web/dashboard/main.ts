@@ -3,7 +3,6 @@ import {
   ExchangeClient,
   ExchangeHttp,
   type BookLevel,
-  type CandleInterval,
   type LocalBook,
   type TradeMessage,
   type Unsubscribe,
@@ -14,6 +13,14 @@ import { groupLevels } from './orderForm.ts';
 import { Trading } from './trading.ts';
 import { DepthChart } from './depth.ts';
 import { AssetPanel } from './asset.ts';
+import {
+  aggregate,
+  barStart,
+  CHART_INTERVALS,
+  sourceOf,
+  sourceLimit,
+  type ChartInterval,
+} from './candleIntervals.ts';
 import { TrendView } from './trends.ts';
 import { CandleChart, type Candle } from './chart.ts';
 import {
@@ -52,7 +59,6 @@ const TAPE_ROWS = 60;
 const TICKER_MARKETS_MAX = 40;
 const MARKETS_REFRESH_MS = 10_000;
 const RECONNECT_MAX_MS = 10_000;
-const INTERVALS: readonly CandleInterval[] = ['1m', '5m', '1h'];
 
 interface DashboardHooks {
   /** The symbol shown. */
@@ -113,7 +119,7 @@ let markets: MarketInfo[] = [];
 let selected: MarketInfo | undefined;
 let client: ExchangeClient | undefined;
 let tickerSubscribed = new Set<string>();
-let interval: CandleInterval = '1m';
+let interval: ChartInterval = '1m';
 /** Bumped whenever the market, the interval or the connection changes: older callbacks stop. */
 let generation = 0;
 let marketSubscriptions: Promise<Unsubscribe | undefined>[] = [];
@@ -323,6 +329,24 @@ function openMarket(): void {
 
   const c = client;
   const liveCandles = new Map<number, Candle>();
+  // The served candles of each bar shown, by bar: a push re-aggregates its bar alone.
+  const shownInterval = interval;
+  const byBar = new Map<number, Map<number, Candle>>();
+  const keep = (candle: Candle): Map<number, Candle> => {
+    const start = barStart(candle.t, shownInterval);
+    let bar = byBar.get(start);
+    if (bar === undefined) {
+      bar = new Map();
+      byBar.set(start, bar);
+    }
+    bar.set(candle.t, candle);
+    return bar;
+  };
+  const showCandle = (candle: Candle) => {
+    const bar = keep(candle);
+    const [aggregated] = aggregate([...bar.values()], shownInterval);
+    if (aggregated !== undefined) chart.update(aggregated);
+  };
   let candlesLoaded = false;
   if (c !== undefined) {
     if (!tickerSubscribed.has(symbol)) subscribeTickers(c);
@@ -379,9 +403,9 @@ function openMarket(): void {
       `lifecycle ${symbol}`,
     );
     track(
-      c.subscribe('candles', { market: symbol, interval }, (candle) => {
+      c.subscribe('candles', { market: symbol, interval: sourceOf(interval) }, (candle) => {
         if (!current()) return;
-        if (candlesLoaded) chart.update(candle);
+        if (candlesLoaded) showCandle(candle);
         else liveCandles.set(candle.t, candle);
       }),
       `candles ${symbol}`,
@@ -397,11 +421,12 @@ function openMarket(): void {
     `trades of ${symbol}`,
   );
   background(
-    http.candles(symbol, interval).then((body) => {
+    http.candles(symbol, sourceOf(interval), { limit: sourceLimit(interval) }).then((body) => {
       if (!current()) return;
-      chart.setHistory(body);
+      for (const candle of body) keep(candle);
+      chart.setHistory(aggregate(body, interval));
       candlesLoaded = true;
-      for (const candle of [...liveCandles.values()].sort((a, b) => a.t - b.t)) chart.update(candle);
+      for (const candle of [...liveCandles.values()].sort((a, b) => a.t - b.t)) showCandle(candle);
     }),
     `candles of ${symbol}`,
   );
@@ -503,7 +528,7 @@ function debugToggle(): void {
 
 function intervalButtons(): void {
   const container = byId('intervals');
-  const buttons = INTERVALS.map((value) => {
+  const buttons = CHART_INTERVALS.map((value) => {
     const button = el('button', { type: 'button', 'data-interval': value, 'data-testid': 'interval' }, [
       value,
     ]);
