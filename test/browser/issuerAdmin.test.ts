@@ -52,6 +52,7 @@ describe('issue 20: issuer and admin pages', () => {
 
     await admin.page.goto(`${running.http}/admin`);
     await admin.page.getByTestId('dev-sign-in').click();
+    await expect.poll(() => admin.page.getByTestId('session-user').textContent()).toContain('admin');
     const row = admin.page.locator('[data-testid="admin-market"][data-symbol="SEAPT-USDC"]');
     await row.waitFor({ timeout: PAGE_WAIT.timeoutMs });
     expect(await row.getAttribute('data-status')).toBe('pending_approval');

@@ -20,6 +20,8 @@ const http = new ExchangeHttp();
 let client: ExchangeClient | undefined;
 const followed = new Set<string>();
 let signedIn = false;
+/** Reasons typed per market, kept across redraws. */
+const reasons = new Map<string, string>();
 
 const ACTIONS: Readonly<Record<string, readonly ('pause' | 'resume' | 'archive' | 'activate')[]>> = {
   active: ['pause', 'archive'],
@@ -27,7 +29,11 @@ const ACTIONS: Readonly<Record<string, readonly ('pause' | 'resume' | 'archive' 
   approved: ['activate'],
 };
 
+let marketsGeneration = 0;
+
 async function loadMarkets(): Promise<void> {
+  // Loads overlap (a sign-in, lifecycle pushes): only the latest one draws.
+  const generation = ++marketsGeneration;
   const container = byId('markets');
   let markets: MarketView[];
   try {
@@ -38,6 +44,7 @@ async function loadMarkets(): Promise<void> {
   }
   for (const m of markets) followLifecycle(m.symbol);
   const rows = await Promise.all(markets.map((m) => marketRow(m)));
+  if (generation !== marketsGeneration) return;
   container.replaceChildren(
     el('div', { class: 'table-wrap' }, [
       el('table', {}, [
@@ -63,12 +70,18 @@ async function marketRow(m: MarketView): Promise<HTMLElement> {
     'aria-label': `reason for ${m.symbol}`,
     'data-testid': 'reason',
   });
+  // The table is drawn again on every lifecycle push: a reason being typed survives it.
+  reason.value = reasons.get(m.symbol) ?? '';
+  reason.addEventListener('input', () => {
+    reasons.set(m.symbol, reason.value);
+  });
   const result = el('span', { class: 'notice', 'data-testid': 'action-result' });
   const run = (work: () => Promise<unknown>) => {
     result.textContent = '…';
     work().then(
       () => {
         result.textContent = 'done';
+        reasons.delete(m.symbol);
         void loadMarkets();
       },
       (e: unknown) => {

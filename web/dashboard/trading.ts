@@ -361,6 +361,7 @@ export class Trading {
 
   #openOrdersPane(): HTMLElement {
     const body = el('tbody', { 'data-testid': 'open-orders' });
+    let shown = new Map<string, { order: OrderView; row: HTMLElement }>();
     const cancelAll = el('button', { type: 'button', 'data-testid': 'cancel-all' }, ['Cancel all']);
     const status = el('span', { class: 'notice', role: 'status', 'data-testid': 'open-orders-status' });
     cancelAll.addEventListener('click', () => {
@@ -378,9 +379,20 @@ export class Trading {
     ordersStore
       .select((s) => s.open)
       .subscribe((open) => {
+        // Rows are kept by order: an unchanged order keeps its row, and a row being amended keeps
+        // what is typed in it until the amend is saved (its order's next push redraws it).
+        const next = new Map<string, { order: OrderView; row: HTMLElement }>();
         const rows = Object.values(open)
           .sort((a, b) => b.ts - a.ts)
-          .map((order) => this.#openOrderRow(order, status));
+          .map((order) => {
+            const known = shown.get(order.orderId);
+            const keep =
+              known !== undefined && (known.order === order || known.row.dataset.editing === 'true');
+            const row = keep ? known.row : this.#openOrderRow(order, status);
+            next.set(order.orderId, { order: keep ? known.order : order, row });
+            return row;
+          });
+        shown = next;
         body.replaceChildren(...rows);
         if (rows.length === 0) body.append(emptyRow(8, 'no open orders'));
       });
@@ -438,7 +450,10 @@ export class Trading {
       if (order.price !== undefined) priceCell.replaceChildren(price);
       qtyCell.replaceChildren(qty);
       amend.replaceWith(save);
+      row.dataset.editing = 'true';
       save.addEventListener('click', () => {
+        // The order's push after the amend draws the row anew.
+        row.dataset.editing = 'false';
         const changes: { price?: string; qty?: string } = {};
         if (order.price !== undefined && price.value.trim() !== order.price)
           changes.price = price.value.trim();
