@@ -224,6 +224,11 @@ export class ExchangeHttp {
     return this.#json('GET', `/markets/${enc(idOrSymbol)}/candles${search({ interval, ...range })}`);
   }
 
+  /** The trend markets' listings (virality score, sentiment), issue 19. */
+  trendMarkets(): Promise<unknown[]> {
+    return this.#json('GET', '/trends/markets');
+  }
+
   // --- Trading -------------------------------------------------------------------------------
 
   placeOrder(order: PlaceOrder): Promise<Accepted> {

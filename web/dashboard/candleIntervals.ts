@@ -1,6 +1,5 @@
-import type { CandleInterval } from '../../src/client/index.ts';
+import type { CandleInterval, CandleMessage } from '../../src/client/index.ts';
 import { decimalsOf, scaled, unscaled } from '../shared/format.ts';
-import type { Candle } from './chart.ts';
 
 /*
  * The chart's intervals, 1m to 1d. The exchange serves 1m, 5m and 1h candles (PROTOCOL.md); the
@@ -8,6 +7,9 @@ import type { Candle } from './chart.ts';
  * server's: open of the first, close of the last, highest high, lowest low, exact sum of volumes.
  * DOM-free, so unit tests import it.
  */
+
+/** A candle as the HTTP route answers it (chart.ts's `Candle`). */
+export type Candle = Omit<CandleMessage, 'op'>;
 
 export const CHART_INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'] as const;
 export type ChartInterval = (typeof CHART_INTERVALS)[number];

@@ -45,7 +45,6 @@ import {
  * `data-testid`s of views.ts.
  */
 
-const API = '/api/v1';
 const http = new ExchangeHttp();
 const GROUPINGS = [1, 10, 100] as const;
 const BOOK_DEPTH = 50;
@@ -102,7 +101,7 @@ const ladderView = new LadderView(byId('ladder'), LADDER_ROWS);
 const tape = new TapeView(byId('tape'), TAPE_ROWS);
 const tickerView = new TickerView(byId('ticker'));
 // Trend markets: virality score and sentiment beside the price (issue 19).
-const trendView = new TrendView(byId('ticker'), API);
+const trendView = new TrendView(byId('ticker'), () => http.trendMarkets());
 const lifecycle = new LifecycleView(byId('lifecycle-state'), byId('lifecycle-history'));
 const chart = new CandleChart(byId('chart'));
 const depth = new DepthChart(byId('depth'));
