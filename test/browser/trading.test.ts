@@ -81,6 +81,25 @@ describe('issue 20: the trading page', () => {
     noErrors();
   });
 
+  it('finds markets by search and lists favourites first', async () => {
+    const symbols = async () => {
+      const shown: (string | null)[] = [];
+      for (const item of await page().locator('.market-item:not([hidden])').all()) {
+        shown.push(await item.getAttribute('data-symbol'));
+      }
+      return shown;
+    };
+    await expect.poll(symbols).toEqual(['BTC-USDC', 'ETH-USDC']);
+    await page().locator('.market-item[data-symbol="ETH-USDC"]').getByTestId('favourite').click();
+    await expect.poll(symbols).toEqual(['ETH-USDC', 'BTC-USDC']);
+    await page().getByTestId('market-search').fill('btc');
+    await expect.poll(symbols).toEqual(['BTC-USDC']);
+    await page().getByTestId('market-search').fill('');
+    await page().locator('.market-item[data-symbol="ETH-USDC"]').getByTestId('favourite').click();
+    await expect.poll(symbols).toEqual(['BTC-USDC', 'ETH-USDC']);
+    noErrors();
+  });
+
   it('places a limit order from the ticket, amends it inline and cancels it', async () => {
     await page().getByTestId('side-buy').check();
     await page().getByTestId('order-type').selectOption('limit');

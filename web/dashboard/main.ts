@@ -94,7 +94,9 @@ const marketList = new MarketListView(
   (symbol) => {
     location.hash = encodeURIComponent(symbol);
   },
-  byIdOf('market-search', HTMLInputElement),
+  (symbol) => {
+    marketsStore.trigger.favouriteToggled({ symbol });
+  },
 );
 const trading = new Trading();
 const ladderView = new LadderView(byId('ladder'), LADDER_ROWS);
@@ -545,6 +547,35 @@ function intervalButtons(): void {
 
 intervalButtons();
 groupingButtons();
+// The market list's search and favourites live in the markets store; favourites persist.
+const FAVOURITES_KEY = 'rwa.favourites';
+marketsStore.trigger.favouritesLoaded({ favourites: readFavourites() });
+marketList.setFavourites(marketsStore.getSnapshot().context.favourites);
+marketsStore
+  .select((s) => s.favourites)
+  .subscribe((favourites) => {
+    localStorage.setItem(FAVOURITES_KEY, JSON.stringify(favourites));
+    marketList.setFavourites(favourites);
+  });
+marketsStore
+  .select((s) => s.search)
+  .subscribe((text) => {
+    marketList.setSearch(text);
+  });
+const search = byIdOf('market-search', HTMLInputElement);
+search.addEventListener('input', () => {
+  marketsStore.trigger.searched({ text: search.value });
+});
+
+function readFavourites(): string[] {
+  try {
+    const value: unknown = JSON.parse(localStorage.getItem(FAVOURITES_KEY) ?? '[]');
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
 debugToggle();
 // The ladder re-renders on its own slice of the books store: one frame per burst of deltas.
 booksStore

@@ -206,8 +206,6 @@ export class TapeView {
   }
 }
 
-const FAVOURITES_KEY = 'rwa.favourites';
-
 /**
  * The market list: a search box, favourites first (a star per row, kept in localStorage), each
  * row's last price, 24h change and 24h volume.
@@ -226,22 +224,25 @@ export class MarketListView {
     }
   >();
   #search = '';
-  #favourites: Set<string>;
+  #favourites = new Set<string>();
 
   constructor(
     private readonly container: HTMLElement,
     private readonly onSelect: (symbol: string) => void,
-    search?: HTMLInputElement,
-  ) {
-    this.#favourites = new Set(readFavourites());
-    search?.addEventListener('input', () => {
-      this.#search = search.value.trim().toLowerCase();
-      this.#arrange();
-    });
+    /** A star clicked: the markets store decides, then setFavourites() shows it. */
+    private readonly onFavourite: (symbol: string) => void = () => undefined,
+  ) {}
+
+  /** Favourites first, the others after (marketsStore.favourites). */
+  setFavourites(favourites: readonly string[]): void {
+    this.#favourites = new Set(favourites);
+    this.#arrange();
   }
 
-  get favourites(): readonly string[] {
-    return [...this.#favourites];
+  /** Rows matching `text` (symbol or name, any case) only (marketsStore.search). */
+  setSearch(text: string): void {
+    this.#search = text.trim().toLowerCase();
+    this.#arrange();
   }
 
   setMarkets(markets: readonly MarketInfo[]): void {
@@ -277,10 +278,7 @@ export class MarketListView {
         [this.#favourites.has(m.symbol) ? '★' : '☆'],
       );
       star.addEventListener('click', () => {
-        if (this.#favourites.has(m.symbol)) this.#favourites.delete(m.symbol);
-        else this.#favourites.add(m.symbol);
-        localStorage.setItem(FAVOURITES_KEY, JSON.stringify([...this.#favourites]));
-        this.#arrange();
+        this.onFavourite(m.symbol);
       });
       const wrap = el('div', { class: 'market-item', 'data-symbol': m.symbol }, [star, row]);
       this.#rows.set(m.symbol, { wrap, row, last, change, volume, star, market: m });
@@ -323,15 +321,6 @@ export class MarketListView {
   setLast(symbol: string, price: string): void {
     const entry = this.#rows.get(symbol);
     if (entry !== undefined) setText(entry.last, price);
-  }
-}
-
-function readFavourites(): string[] {
-  try {
-    const value: unknown = JSON.parse(localStorage.getItem(FAVOURITES_KEY) ?? '[]');
-    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-  } catch {
-    return [];
   }
 }
 
