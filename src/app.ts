@@ -104,7 +104,7 @@ async function startOwned(
   const consumers = await startConsumers(config, log, storage, core, hooks);
   const jobs = await openJobs(config, log, storage, core, consumers);
   const services = await buildServices(config, log, storage, core, consumers, jobs);
-  const transport = buildTransport(config, log, core, consumers, services, jobs);
+  const transport = buildTransport(config, log, core, consumers, services, jobs, storage);
   const { pool, writer } = storage;
   const { supervisor } = core;
   const { projector, snapshots } = consumers;

@@ -15,6 +15,9 @@ import { registerPortfolioRoutes } from '../transport/http/portfolio.ts';
 import { registerMarketAnalyticsRoutes } from '../transport/http/marketAnalytics.ts';
 import { registerLeaderboardRoutes } from '../transport/http/leaderboards.ts';
 import { registerNotificationRoutes } from '../transport/http/notifications.ts';
+import { registerDevSignIn } from '../transport/http/devSignIn.ts';
+import { registerSystemRoute } from '../transport/http/system.ts';
+import { systemSnapshot } from './system.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -22,6 +25,7 @@ import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Jobs } from './jobs.ts';
 import type { Services } from './services.ts';
+import type { Storage } from './storage.ts';
 
 /**
  * Stage 8 of the composition root: the uWS app with the WebSocket gateway (subscribed to the
@@ -44,6 +48,7 @@ export function buildTransport(
   consumers: Consumers,
   services: Services,
   jobs: Jobs,
+  storage: Storage,
 ): Transport {
   const { catalog, supervisor, ledger } = core;
   const { publisher, marketData, userOrders, inspection } = consumers;
@@ -138,6 +143,20 @@ export function buildTransport(
         registerLeaderboardRoutes(route, services.analytics.leaderboards);
         registerNotificationRoutes(route, services.notifications.service);
       },
+      (route) => {
+        registerDevSignIn(route, auth, config.NODE_ENV === 'development');
+        registerSystemRoute(
+          route,
+          systemSnapshot({
+            supervisor,
+            writer: storage.writer,
+            pool: storage.pool,
+            queues: jobs.queues,
+            chain,
+            log,
+          }),
+        );
+      },
     ],
     health: async () => ({
       redis: deployQueue === undefined ? 'not_configured' : await redisHealth(deployQueue),
@@ -149,7 +168,13 @@ export function buildTransport(
   // first; npm test and npm run demo run `npm run build:web`); the exchange serves what is there.
   registerStatic(app, {
     root: config.WEB_DIR,
-    routes: { '/': 'dashboard/index.html', '/dev/actors': 'actors/index.html' },
+    routes: {
+      '/': 'dashboard/index.html',
+      '/dev/actors': 'actors/index.html',
+      // Issue 20: the issuer's and the operator's pages (their data needs the roles, not the page).
+      '/issuer': 'issuer/index.html',
+      '/admin': 'admin/index.html',
+    },
     devOnly: { paths: ['/dev/actors'], enabled: devPagesEnabled(config.NODE_ENV) },
   });
 

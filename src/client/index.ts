@@ -4,3 +4,4 @@ export * from '../protocol/checksum.ts';
 export * from './localBook.ts';
 export * from './client.ts';
 export * from './orderTypes.ts';
+export * from './http.ts';

@@ -22,6 +22,7 @@ const ENTRY_POINTS = [
   'scripts/rebuild-projections.ts',
   'scripts/build.ts',
   'scripts/build-web.ts',
+  'scripts/screenshots.ts',
   'scripts/build-contracts.ts',
   'scripts/contract.ts',
   'scripts/services.ts',

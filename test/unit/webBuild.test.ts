@@ -22,8 +22,13 @@ afterAll(async () => {
 describe('web build', () => {
   it('bundles every page with content-hashed assets and fills them into its HTML', async () => {
     expect(first.built).toBe(true);
-    expect(first.manifest.pages).toEqual({ actors: 'actors/index.html', dashboard: 'dashboard/index.html' });
-    for (const page of ['dashboard', 'actors']) {
+    expect(first.manifest.pages).toEqual({
+      actors: 'actors/index.html',
+      admin: 'admin/index.html',
+      dashboard: 'dashboard/index.html',
+      issuer: 'issuer/index.html',
+    });
+    for (const page of ['dashboard', 'actors', 'issuer', 'admin']) {
       const html = await readFile(join(first.outDir, page, 'index.html'), 'utf8');
       const script = /<script type="module" src="\/(assets\/[^"]+\.js)"><\/script>/.exec(html)?.[1];
       const style = /<link rel="stylesheet" href="\/(assets\/[^"]+\.css)">/.exec(html)?.[1];

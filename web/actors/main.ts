@@ -5,6 +5,9 @@ import { byId, byIdOf, setText, webSocketUrl } from '../shared/dom.ts';
 import { diagramOf, type Diagram } from './diagram.ts';
 import type { ActorsMessage, MarketUpdate, WithdrawalActorUpdate } from './messages.ts';
 import { MarketCard, SupervisorCard, WithdrawalCard } from './view.ts';
+import { ExchangeClient, ExchangeHttp, type Unsubscribe } from '../../src/client/index.ts';
+import { el } from '../shared/dom.ts';
+import { EventLog, SystemPanel } from './system.ts';
 
 /*
  * The actor-state visualizer (served at `/dev/actors`). Every live actor (each market, and each
@@ -38,6 +41,8 @@ interface ActorsHooks {
   ): (MarketUpdate & { readonly recent: readonly MarketUpdate['transitions'][number][] }) | undefined;
   /** The withdrawals shown, by id. */
   readonly withdrawals: readonly string[];
+  /** Entries in the event log. */
+  readonly logEntries: number;
   /** A withdrawal as the page shows it, with its recent transitions. */
   withdrawal(
     id: string,
@@ -58,6 +63,17 @@ const tokenInput = byIdOf('token-input', HTMLInputElement);
 const container = byId('actors');
 const supervisorCard = new SupervisorCard();
 container.append(supervisorCard.element);
+const http = new ExchangeHttp();
+const systemPanel = new SystemPanel(http);
+const eventLog = new EventLog();
+container.append(systemPanel.element, eventLog.element);
+/** The public lifecycle pushes (actor and reason of each change) for the event log, by symbol. */
+let lifecycleClient: ExchangeClient | undefined;
+const lifecycleFollowed = new Map<string, Promise<Unsubscribe | undefined>>();
+const controls = new Map<
+  string,
+  { pause: HTMLButtonElement; resume: HTMLButtonElement; note: HTMLElement }
+>();
 const cards = new Map<string, MarketCard>();
 const withdrawalCards = new Map<string, WithdrawalCard>();
 
@@ -83,6 +99,9 @@ window.__actors = {
   },
   get withdrawals() {
     return [...withdrawalCards.keys()];
+  },
+  get logEntries() {
+    return eventLog.size;
   },
   withdrawal(id) {
     const card = withdrawalCards.get(id);
@@ -123,9 +142,28 @@ function apply(message: ActorsMessage): void {
     if (card === undefined) {
       const created = new MarketCard(market, DIAGRAMS.get(market.machine));
       cards.set(market.marketId, created);
+      created.element.append(controlsFor(market.symbol));
       container.append(created.element);
+      followLifecycle(market.symbol);
     } else {
       card.update(market, market.transitions, message.kind === 'update');
+    }
+    const c = controls.get(market.symbol);
+    if (c !== undefined) {
+      c.pause.disabled = market.state !== 'active';
+      c.resume.disabled = market.state !== 'paused';
+    }
+    if (message.kind === 'update') {
+      for (const t of market.transitions) {
+        eventLog.add({
+          ts: t.ts,
+          actor: `market ${market.symbol}`,
+          event: t.event,
+          from: t.from,
+          to: t.to,
+          payload: t,
+        });
+      }
     }
   }
   for (const withdrawal of message.withdrawals ?? []) {
@@ -136,6 +174,18 @@ function apply(message: ActorsMessage): void {
       container.append(created.element);
     } else {
       card.update(withdrawal, message.kind === 'update');
+      if (message.kind === 'update') {
+        for (const t of withdrawal.transitions) {
+          eventLog.add({
+            ts: t.ts,
+            actor: `withdrawal ${withdrawal.withdrawalId}`,
+            event: t.event,
+            from: t.from,
+            to: t.to,
+            payload: t,
+          });
+        }
+      }
     }
   }
   // Finished withdrawals beyond the last few leave the page, oldest first (Map order: first seen).
@@ -146,8 +196,81 @@ function apply(message: ActorsMessage): void {
   }
 }
 
+/** Pause and resume from the diagram, through the same admin routes outside clients use. */
+function controlsFor(symbol: string): HTMLElement {
+  const note = el('span', { class: 'muted', 'data-testid': 'control-result' });
+  const button = (action: 'pause' | 'resume') => {
+    const b = el('button', { type: 'button', 'data-testid': `control-${action}` }, [action]);
+    b.addEventListener('click', () => {
+      note.textContent = '…';
+      http.lifecycle(symbol, action, 'from the actor visualizer').then(
+        () => {
+          note.textContent = `${action} sent`;
+        },
+        (error: unknown) => {
+          note.textContent = error instanceof Error ? error.message : String(error);
+        },
+      );
+    });
+    return b;
+  };
+  const pause = button('pause');
+  const resume = button('resume');
+  controls.set(symbol, { pause, resume, note });
+  return el('div', { class: 'controls' }, [pause, resume, note]);
+}
+
+function followLifecycle(symbol: string): void {
+  const c = lifecycleClient;
+  if (c === undefined || lifecycleFollowed.has(symbol)) return;
+  lifecycleFollowed.set(
+    symbol,
+    c
+      .subscribe('lifecycle', { market: symbol }, (m) => {
+        if (m.from === null) return;
+        eventLog.add({
+          ts: m.ts,
+          actor: `lifecycle ${m.market}`,
+          event: m.event,
+          from: m.from,
+          to: m.to,
+          ...(m.actor === undefined ? {} : { by: m.actor }),
+          ...(m.reason === undefined ? {} : { reason: m.reason }),
+          payload: m,
+        });
+      })
+      .catch(() => {
+        lifecycleFollowed.delete(symbol);
+        return undefined;
+      }),
+  );
+}
+
+async function openLifecycleClient(): Promise<void> {
+  const c = new ExchangeClient({
+    url: webSocketUrl(),
+    onClose: () => {
+      if (lifecycleClient === c) lifecycleClient = undefined;
+      lifecycleFollowed.clear();
+    },
+    onError: (error) => {
+      console.warn('actors: lifecycle:', error.message);
+    },
+  });
+  await c.connect();
+  lifecycleClient = c;
+  for (const card of cards.values()) followLifecycle(card.market.symbol);
+}
+
 function connect(token: string): void {
   clearTimeout(reconnectTimer);
+  http.setToken(token);
+  systemPanel.start();
+  if (lifecycleClient === undefined) {
+    openLifecycleClient().catch((error: unknown) => {
+      console.warn('actors: lifecycle client:', error instanceof Error ? error.message : error);
+    });
+  }
   socket?.close();
   setStatus('connecting');
   const ws = new WebSocket(webSocketUrl());

@@ -266,6 +266,7 @@ export class DiagramView {
 
   constructor(diagram: Diagram) {
     this.element = this.#draw(diagram);
+    zoomAndPan(this.element, diagram.width, diagram.height);
   }
 
   setCurrent(state: string): void {
@@ -281,6 +282,8 @@ export class DiagramView {
     for (const edge of this.#edges) {
       if (edge.key !== key) continue;
       edge.path.classList.add('fired');
+      // When the page drew it (test hook: how soon after the change the highlight showed).
+      edge.path.dataset.firedAt = String(Date.now());
       setTimeout(() => {
         edge.path.classList.remove('fired');
       }, FIRED_MS);
@@ -360,4 +363,58 @@ export class DiagramView {
 
 function edgeKey(from: string, to: string, event: string): string {
   return `${from}\u0000${to}\u0000${event}`;
+}
+
+/**
+ * Zoom (Ctrl/⌘ + wheel, or a trackpad pinch, which browsers send as such) and pan (drag) by moving
+ * the diagram's viewBox; a double click restores it. A plain wheel still scrolls the page.
+ */
+function zoomAndPan(root: SVGSVGElement, width: number, height: number): void {
+  let box = { x: 0, y: 0, w: width, h: height };
+  const apply = () => {
+    root.setAttribute('viewBox', `${box.x} ${box.y} ${box.w} ${box.h}`);
+  };
+  const toDiagram = (clientX: number, clientY: number) => {
+    const rect = root.getBoundingClientRect();
+    return {
+      x: box.x + ((clientX - rect.left) / Math.max(1, rect.width)) * box.w,
+      y: box.y + ((clientY - rect.top) / Math.max(1, rect.height)) * box.h,
+    };
+  };
+  root.addEventListener(
+    'wheel',
+    (event) => {
+      if (!event.ctrlKey && !event.metaKey) return;
+      event.preventDefault();
+      const factor = Math.exp(event.deltaY * 0.002);
+      const w = Math.min(width * 4, Math.max(width / 8, box.w * factor));
+      const scale = w / box.w;
+      const at = toDiagram(event.clientX, event.clientY);
+      box = { x: at.x - (at.x - box.x) * scale, y: at.y - (at.y - box.y) * scale, w, h: box.h * scale };
+      apply();
+    },
+    { passive: false },
+  );
+  let drag: { x: number; y: number; box: typeof box } | undefined;
+  root.addEventListener('pointerdown', (event) => {
+    drag = { x: event.clientX, y: event.clientY, box };
+    root.setPointerCapture(event.pointerId);
+  });
+  root.addEventListener('pointermove', (event) => {
+    if (drag === undefined) return;
+    const rect = root.getBoundingClientRect();
+    const dx = ((event.clientX - drag.x) / Math.max(1, rect.width)) * drag.box.w;
+    const dy = ((event.clientY - drag.y) / Math.max(1, rect.height)) * drag.box.h;
+    box = { ...drag.box, x: drag.box.x - dx, y: drag.box.y - dy };
+    apply();
+  });
+  const end = () => {
+    drag = undefined;
+  };
+  root.addEventListener('pointerup', end);
+  root.addEventListener('pointercancel', end);
+  root.addEventListener('dblclick', () => {
+    box = { x: 0, y: 0, w: width, h: height };
+    apply();
+  });
 }

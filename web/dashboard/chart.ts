@@ -9,6 +9,7 @@ import {
   type UTCTimestamp,
 } from 'lightweight-charts';
 import type { CandleMessage } from '../../src/client/index.ts';
+import { el, setText } from '../shared/dom.ts';
 
 /*
  * The candle chart (TradingView's lightweight-charts, v5 API): candles plus a volume histogram
@@ -28,8 +29,12 @@ export class CandleChart {
   /** Open time (ms) → candle, for rewrites; the chart shows these. */
   readonly #bars = new Map<number, Candle>();
   #lastT = -Infinity;
+  /** O H L C V of the candle under the crosshair, else of the newest. */
+  readonly #legend: HTMLElement;
+  #hovered: number | undefined;
 
   constructor(container: HTMLElement) {
+    this.#legend = el('div', { class: 'ohlc-legend', 'data-testid': 'ohlc-legend', 'aria-live': 'off' });
     this.#chart = createChart(container, {
       autoSize: true,
       layout: {
@@ -57,6 +62,21 @@ export class CandleChart {
       priceLineVisible: false,
     });
     this.#volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    container.append(this.#legend);
+    this.#chart.subscribeCrosshairMove((param) => {
+      this.#hovered = typeof param.time === 'number' ? param.time * 1000 : undefined;
+      this.#showLegend();
+    });
+  }
+
+  #showLegend(): void {
+    const candle =
+      (this.#hovered === undefined ? undefined : this.#bars.get(this.#hovered)) ??
+      this.#bars.get(this.#lastT);
+    setText(
+      this.#legend,
+      candle === undefined ? '' : `O ${candle.o}  H ${candle.h}  L ${candle.l}  C ${candle.c}  V ${candle.v}`,
+    );
   }
 
   /** Candles shown. */
@@ -91,6 +111,7 @@ export class CandleChart {
     } else {
       this.#redraw();
     }
+    this.#showLegend();
   }
 
   clear(): void {
@@ -103,6 +124,7 @@ export class CandleChart {
     this.#lastT = sorted.at(-1)?.t ?? -Infinity;
     this.#candles.setData(sorted.map(bar));
     this.#volume.setData(sorted.map(volumeBar));
+    this.#showLegend();
   }
 }
 

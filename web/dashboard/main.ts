@@ -1,13 +1,26 @@
 import {
   bookChecksum,
   ExchangeClient,
+  ExchangeHttp,
   type BookLevel,
-  type CandleInterval,
   type LocalBook,
   type TradeMessage,
   type Unsubscribe,
 } from '../../src/client/index.ts';
-import { byId, el, getJson, setText, webSocketUrl } from '../shared/dom.ts';
+import { byId, byIdOf, el, setText, webSocketUrl } from '../shared/dom.ts';
+import { booksStore, marketsStore, ordersStore } from '../shared/stores.ts';
+import { groupLevels } from './orderForm.ts';
+import { Trading } from './trading.ts';
+import { DepthChart } from './depth.ts';
+import { AssetPanel } from './asset.ts';
+import {
+  aggregate,
+  barStart,
+  CHART_INTERVALS,
+  sourceOf,
+  sourceLimit,
+  type ChartInterval,
+} from './candleIntervals.ts';
 import { TrendView } from './trends.ts';
 import { CandleChart, type Candle } from './chart.ts';
 import {
@@ -16,7 +29,6 @@ import {
   MarketListView,
   TapeView,
   TickerView,
-  type LifecycleRecord,
   type MarketInfo,
   type Ticker,
 } from './views.ts';
@@ -33,15 +45,19 @@ import {
  * `data-testid`s of views.ts.
  */
 
-const API = '/api/v1';
+const http = new ExchangeHttp();
+const GROUPINGS = [1, 10, 100] as const;
 const BOOK_DEPTH = 50;
 const LADDER_ROWS = 16;
+/** A ladder row's height in px (style.css `.ladder-row`) and the rows kept at least per side. */
+const LADDER_ROW_PX = 20;
+const LADDER_ROWS_MIN = 10;
+let ladderRows = LADDER_ROWS;
 const TAPE_ROWS = 60;
 /** Markets whose ticker the list follows (a subscription each; the server allows 100). */
 const TICKER_MARKETS_MAX = 40;
 const MARKETS_REFRESH_MS = 10_000;
 const RECONNECT_MAX_MS = 10_000;
-const INTERVALS: readonly CandleInterval[] = ['1m', '5m', '1h'];
 
 interface DashboardHooks {
   /** The symbol shown. */
@@ -73,16 +89,25 @@ declare global {
   }
 }
 
-const marketList = new MarketListView(byId('markets'), (symbol) => {
-  location.hash = encodeURIComponent(symbol);
-});
+const marketList = new MarketListView(
+  byId('markets'),
+  (symbol) => {
+    location.hash = encodeURIComponent(symbol);
+  },
+  (symbol) => {
+    marketsStore.trigger.favouriteToggled({ symbol });
+  },
+);
+const trading = new Trading();
 const ladderView = new LadderView(byId('ladder'), LADDER_ROWS);
 const tape = new TapeView(byId('tape'), TAPE_ROWS);
 const tickerView = new TickerView(byId('ticker'));
 // Trend markets: virality score and sentiment beside the price (issue 19).
-const trendView = new TrendView(byId('ticker'), API);
+const trendView = new TrendView(byId('ticker'), () => http.trendMarkets());
 const lifecycle = new LifecycleView(byId('lifecycle-state'), byId('lifecycle-history'));
 const chart = new CandleChart(byId('chart'));
+const depth = new DepthChart(byId('depth'));
+const assetPanel = new AssetPanel(byId('asset'), http);
 const footer = {
   connection: byId('connection-status'),
   seq: byId('book-seq'),
@@ -95,7 +120,7 @@ let markets: MarketInfo[] = [];
 let selected: MarketInfo | undefined;
 let client: ExchangeClient | undefined;
 let tickerSubscribed = new Set<string>();
-let interval: CandleInterval = '1m';
+let interval: ChartInterval = '1m';
 /** Bumped whenever the market, the interval or the connection changes: older callbacks stop. */
 let generation = 0;
 let marketSubscriptions: Promise<Unsubscribe | undefined>[] = [];
@@ -162,9 +187,22 @@ function renderFrame(): void {
   frameRequested = false;
   if (bookDirty && book !== undefined && selected !== undefined) {
     bookDirty = false;
-    const bids = book.bids(LADDER_ROWS);
-    const asks = book.asks(LADDER_ROWS);
-    ladderView.render(bids, asks, { price: selected.priceDecimals, qty: selected.qtyDecimals });
+    const bids = book.bids(ladderRows);
+    const asks = book.asks(ladderRows);
+    const decimals = { price: selected.priceDecimals, qty: selected.qtyDecimals };
+    const { grouping } = booksStore.getSnapshot().context;
+    if (grouping === 1) ladderView.render(bids, asks, decimals);
+    else {
+      // Grouped from every level the subscription holds, so a bucket's size is whole.
+      const all = { bids: book.bids(BOOK_DEPTH), asks: book.asks(BOOK_DEPTH) };
+      ladderView.render(
+        groupLevels(all.bids, 'bid', selected.tickSize, grouping, decimals),
+        groupLevels(all.asks, 'ask', selected.tickSize, grouping, decimals),
+        decimals,
+      );
+    }
+    depth.render(book.bids(BOOK_DEPTH), book.asks(BOOK_DEPTH));
+    trading.setBest(bids[0]?.[0], asks[0]?.[0]);
     rendered = { bids, asks };
     renderedBookUpdates++;
     setText(footer.seq, String(book.seq ?? '—'));
@@ -202,7 +240,9 @@ function parseMarkets(body: unknown): MarketInfo[] {
 }
 
 async function refreshMarkets(): Promise<void> {
-  const fresh = parseMarkets(await getJson(`${API}/markets`));
+  const listed = await http.markets();
+  const fresh = parseMarkets(listed);
+  marketsStore.trigger.listed({ list: listed });
   const key = (list: readonly MarketInfo[]) => list.map((m) => `${m.symbol}:${m.status}`).join(',');
   if (key(fresh) !== key(markets)) {
     markets = fresh;
@@ -225,6 +265,7 @@ function selectFromHash(): void {
     markets[0];
   if (market === undefined || market.symbol === selected?.symbol) return;
   selected = market;
+  marketsStore.trigger.selected({ symbol: market.symbol });
   marketList.select(market.symbol);
   setText(
     byId('market-title'),
@@ -237,6 +278,7 @@ function selectFromHash(): void {
 // --- Subscriptions -------------------------------------------------------------------------------
 
 function onTicker(ticker: Ticker): void {
+  marketsStore.trigger.ticker({ ticker });
   marketList.setTicker(ticker);
   if (ticker.market === selected?.symbol) {
     tickerSeen = true;
@@ -273,9 +315,13 @@ function openMarket(): void {
   tickerSeen = false;
   lifecycleState = undefined;
   ladderView.clear();
+  depth.clear();
+  booksStore.trigger.opened({ market: market.symbol });
   tape.clear();
   tickerView.clear();
+  tickerView.setUnits(market.baseAsset, market.quoteAsset);
   trendView.select(market.symbol);
+  assetPanel.show(market.symbol);
   chart.clear();
   chart.setPriceFormat(market.priceDecimals, market.tickSize);
   lifecycle.setState(undefined);
@@ -284,6 +330,24 @@ function openMarket(): void {
 
   const c = client;
   const liveCandles = new Map<number, Candle>();
+  // The served candles of each bar shown, by bar: a push re-aggregates its bar alone.
+  const shownInterval = interval;
+  const byBar = new Map<number, Map<number, Candle>>();
+  const keep = (candle: Candle): Map<number, Candle> => {
+    const start = barStart(candle.t, shownInterval);
+    let bar = byBar.get(start);
+    if (bar === undefined) {
+      bar = new Map();
+      byBar.set(start, bar);
+    }
+    bar.set(candle.t, candle);
+    return bar;
+  };
+  const showCandle = (candle: Candle) => {
+    const bar = keep(candle);
+    const [aggregated] = aggregate([...bar.values()], shownInterval);
+    if (aggregated !== undefined) chart.update(aggregated);
+  };
   let candlesLoaded = false;
   if (c !== undefined) {
     if (!tickerSubscribed.has(symbol)) subscribeTickers(c);
@@ -303,11 +367,11 @@ function openMarket(): void {
             if (!current()) return;
             book = updated;
             bookMessages++;
-            bookDirty = true;
-            requestFrame();
+            booksStore.trigger.applied({ seq: updated.seq });
           },
           {
             onResync: () => {
+              booksStore.trigger.resynced();
               resyncs++;
               setText(footer.resyncs, String(resyncs));
             },
@@ -328,6 +392,7 @@ function openMarket(): void {
       c.subscribe('lifecycle', { market: symbol }, (message) => {
         if (!current()) return;
         lifecycleState = message.to;
+        marketsStore.trigger.lifecycle({ market: symbol, state: message.to });
         lifecycle.setState(message);
         if (message.from !== null) {
           // The audit rows are written by the projections just after the push: read them a bit later.
@@ -339,30 +404,30 @@ function openMarket(): void {
       `lifecycle ${symbol}`,
     );
     track(
-      c.subscribe('candles', { market: symbol, interval }, (candle) => {
+      c.subscribe('candles', { market: symbol, interval: sourceOf(interval) }, (candle) => {
         if (!current()) return;
-        if (candlesLoaded) chart.update(candle);
+        if (candlesLoaded) showCandle(candle);
         else liveCandles.set(candle.t, candle);
       }),
       `candles ${symbol}`,
     );
   }
 
-  const encoded = encodeURIComponent(symbol);
   background(
-    getJson(`${API}/markets/${encoded}/trades?limit=${TAPE_ROWS}`).then((body) => {
-      if (!current() || !Array.isArray(body)) return;
-      pendingTrades.push(...(body as TradeMessage[]));
+    http.trades(symbol, { limit: TAPE_ROWS }).then(({ items }) => {
+      if (!current()) return;
+      pendingTrades.push(...items.map((t) => ({ op: 'trade' as const, ...t })));
       requestFrame();
     }),
     `trades of ${symbol}`,
   );
   background(
-    getJson(`${API}/markets/${encoded}/candles?interval=${interval}`).then((body) => {
+    http.candles(symbol, sourceOf(interval), { limit: sourceLimit(interval) }).then((body) => {
       if (!current()) return;
-      chart.setHistory(Array.isArray(body) ? (body as Candle[]) : []);
+      for (const candle of body) keep(candle);
+      chart.setHistory(aggregate(body, interval));
       candlesLoaded = true;
-      for (const candle of [...liveCandles.values()].sort((a, b) => a.t - b.t)) chart.update(candle);
+      for (const candle of [...liveCandles.values()].sort((a, b) => a.t - b.t)) showCandle(candle);
     }),
     `candles of ${symbol}`,
   );
@@ -371,8 +436,8 @@ function openMarket(): void {
 
 function loadEvents(symbol: string, current: () => boolean): void {
   background(
-    getJson(`${API}/markets/${encodeURIComponent(symbol)}/events`).then((body) => {
-      if (current()) lifecycle.setHistory(Array.isArray(body) ? (body as LifecycleRecord[]) : []);
+    http.events(symbol).then((body) => {
+      if (current()) lifecycle.setHistory(body);
     }),
     `lifecycle events of ${symbol}`,
   );
@@ -392,6 +457,7 @@ async function connect(): Promise<void> {
     onClose: () => {
       if (client !== c) return;
       client = undefined;
+      trading.detach();
       generation++;
       setConnection('disconnected');
       reconnectLater();
@@ -411,6 +477,7 @@ async function connect(): Promise<void> {
   reconnectDelay = 500;
   tickerSubscribed = new Set();
   setConnection('connected');
+  trading.attach(c);
   subscribeTickers(c);
   openMarket();
 }
@@ -420,11 +487,49 @@ function reconnectLater(): void {
   reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
 }
 
+function groupingButtons(): void {
+  const container = byId('grouping');
+  const buttons = GROUPINGS.map((factor) => {
+    const button = el(
+      'button',
+      {
+        type: 'button',
+        'data-grouping': factor,
+        'data-testid': 'grouping',
+        'aria-pressed': factor === 1 ? 'true' : 'false',
+      },
+      [`×${factor}`],
+    );
+    button.title = `group prices by ${factor} ticks`;
+    button.addEventListener('click', () => {
+      booksStore.trigger.grouped({ grouping: factor });
+      for (const b of buttons) b.setAttribute('aria-pressed', String(b === button));
+    });
+    return button;
+  });
+  container.replaceChildren(...buttons);
+}
+
+/** Debug figures (seq, checksum, resyncs, renders) stay in the DOM, shown on demand. */
+function debugToggle(): void {
+  const button = byId('debug-toggle');
+  const bar = byId('debug-bar');
+  const apply = (on: boolean) => {
+    bar.hidden = !on;
+    button.setAttribute('aria-pressed', String(on));
+    sessionStorage.setItem('rwa.debug', on ? '1' : '0');
+  };
+  apply(sessionStorage.getItem('rwa.debug') === '1');
+  button.addEventListener('click', () => {
+    apply(bar.hidden);
+  });
+}
+
 // --- Start -----------------------------------------------------------------------------------------
 
 function intervalButtons(): void {
   const container = byId('intervals');
-  const buttons = INTERVALS.map((value) => {
+  const buttons = CHART_INTERVALS.map((value) => {
     const button = el('button', { type: 'button', 'data-interval': value, 'data-testid': 'interval' }, [
       value,
     ]);
@@ -441,6 +546,80 @@ function intervalButtons(): void {
 }
 
 intervalButtons();
+groupingButtons();
+// The market list's search and favourites live in the markets store; favourites persist.
+const FAVOURITES_KEY = 'rwa.favourites';
+marketsStore.trigger.favouritesLoaded({ favourites: readFavourites() });
+marketList.setFavourites(marketsStore.getSnapshot().context.favourites);
+marketsStore
+  .select((s) => s.favourites)
+  .subscribe((favourites) => {
+    localStorage.setItem(FAVOURITES_KEY, JSON.stringify(favourites));
+    marketList.setFavourites(favourites);
+  });
+marketsStore
+  .select((s) => s.search)
+  .subscribe((text) => {
+    marketList.setSearch(text);
+  });
+const search = byIdOf('market-search', HTMLInputElement);
+search.addEventListener('input', () => {
+  marketsStore.trigger.searched({ text: search.value });
+});
+
+function readFavourites(): string[] {
+  try {
+    const value: unknown = JSON.parse(localStorage.getItem(FAVOURITES_KEY) ?? '[]');
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+debugToggle();
+// The ladder re-renders on its own slice of the books store: one frame per burst of deltas.
+booksStore
+  .select((s) => s.version)
+  .subscribe(() => {
+    bookDirty = true;
+    requestFrame();
+  });
+booksStore
+  .select((s) => s.grouping)
+  .subscribe(() => {
+    bookDirty = true;
+    requestFrame();
+  });
+// The ladder fills its panel: as many rows per side as its height holds.
+new ResizeObserver(([entry]) => {
+  if (entry === undefined) return;
+  // The head and the spread take about two rows' height.
+  const fit = Math.floor((entry.contentRect.height - 2 * LADDER_ROW_PX - 8) / 2 / LADDER_ROW_PX);
+  const rows = Math.min(BOOK_DEPTH, Math.max(LADDER_ROWS_MIN, fit));
+  if (rows === ladderRows) return;
+  ladderRows = rows;
+  ladderView.setRows(rows);
+  bookDirty = true;
+  requestFrame();
+}).observe(byId('ladder'));
+// Own trades on the tape: from the user's fills.
+ordersStore
+  .select((s) => s.fills)
+  .subscribe((fills) => {
+    for (const fill of fills.slice(0, 20)) tape.markOwn(fill.tradeId);
+  });
+byId('ladder').addEventListener('keydown', (event) => {
+  if (event.key !== 'Enter' && event.key !== ' ') return;
+  const price = (event.target as HTMLElement).closest<HTMLElement>('.ladder-row')?.dataset.price;
+  if (price === undefined) return;
+  event.preventDefault();
+  trading.fillPrice(price);
+});
+byId('ladder').addEventListener('click', (event) => {
+  const row = (event.target as HTMLElement).closest<HTMLElement>('.ladder-row');
+  const price = row?.dataset.price;
+  if (price !== undefined) trading.fillPrice(price);
+});
 window.addEventListener('hashchange', selectFromHash);
 background(
   refreshMarkets().finally(() => void connect()),

@@ -1,4 +1,4 @@
-import { el, getJson, setText } from '../shared/dom.ts';
+import { el, setText } from '../shared/dom.ts';
 import { direction } from './views.ts';
 
 /*
@@ -35,7 +35,8 @@ export class TrendView {
   #byMarket = new Map<string, TrendListing>();
   #selected: string | undefined;
 
-  constructor(container: HTMLElement, api: string, everyMs = 3_000) {
+  /** `read` answers GET /trends/markets (the SDK's `ExchangeHttp.trendMarkets`). */
+  constructor(container: HTMLElement, read: () => Promise<unknown>, everyMs = 3_000) {
     const field = (label: string, testid: string) => {
       const value = el('span', { class: 'value', 'data-testid': testid }, ['—']);
       const stat = el('div', { class: 'stat', hidden: '' }, [el('span', { class: 'label' }, [label]), value]);
@@ -50,7 +51,7 @@ export class TrendView {
     this.#score = score.value;
     this.#sentiment = sentiment.value;
     const refresh = () => {
-      getJson(`${api}/trends/markets`).then(
+      read().then(
         (body) => {
           this.#byMarket = new Map(parseListings(body).map((t) => [t.market, t]));
           this.#render();

@@ -67,7 +67,7 @@ export class LadderView {
 
   constructor(
     container: HTMLElement,
-    private readonly rows: number,
+    private rows: number,
   ) {
     this.#asks = el('div', { class: 'ladder-side ladder-asks' });
     this.#bids = el('div', { class: 'ladder-side ladder-bids' });
@@ -82,6 +82,11 @@ export class LadderView {
       this.#spread,
       this.#bids,
     );
+  }
+
+  /** Rows per side: the panel's height decides (the ladder fills its panel). */
+  setRows(rows: number): void {
+    this.rows = rows;
   }
 
   render(bids: readonly Level[], asks: readonly Level[], decimals: { price: number; qty: number }): void {
@@ -108,6 +113,8 @@ export class LadderView {
         class: `ladder-row ${side}`,
         'data-testid': `ladder-${side}`,
         'data-side': side,
+        // Reachable by keyboard: Enter puts the price into the order ticket.
+        tabindex: 0,
       });
       row.bar = el('span', { class: 'bar' });
       row.priceCell = el('span', { class: 'price' });
@@ -135,6 +142,8 @@ export class TapeView {
   readonly #order: string[] = [];
   /** Trades placed on the tape since the page loaded (HTTP history included). */
   added = 0;
+  /** The signed-in user's trades (from their fills): marked on the tape. */
+  readonly #own = new Set<string>();
 
   constructor(
     container: HTMLElement,
@@ -151,7 +160,7 @@ export class TapeView {
       el(
         'div',
         {
-          class: `tape-row ${t.side}`,
+          class: `tape-row ${t.side}${this.#own.has(t.tradeId) ? ' own' : ''}`,
           'data-testid': 'tape-row',
           'data-trade-id': t.tradeId,
           'data-side': t.side,
@@ -175,6 +184,16 @@ export class TapeView {
     while (this.#order.length > this.limit * 4) this.#shown.delete(this.#order.shift()!);
   }
 
+  /** Marks a trade as the user's own, whether it is on the tape yet or comes later. */
+  markOwn(tradeId: string): void {
+    if (this.#own.has(tradeId)) return;
+    this.#own.add(tradeId);
+    if (this.#own.size > this.limit * 8) this.#own.delete(this.#own.values().next().value!);
+    for (const row of this.#container.children) {
+      if ((row as HTMLElement).dataset.tradeId === tradeId) row.classList.add('own');
+    }
+  }
+
   clear(): void {
     this.#container.replaceChildren();
     this.#shown.clear();
@@ -187,19 +206,51 @@ export class TapeView {
   }
 }
 
+/**
+ * The market list: a search box, favourites first (a star per row, kept in localStorage), each
+ * row's last price, 24h change and 24h volume.
+ */
 export class MarketListView {
-  readonly #rows = new Map<string, { row: HTMLElement; last: HTMLElement; change: HTMLElement }>();
+  readonly #rows = new Map<
+    string,
+    {
+      wrap: HTMLElement;
+      row: HTMLElement;
+      last: HTMLElement;
+      change: HTMLElement;
+      volume: HTMLElement;
+      star: HTMLButtonElement;
+      market: MarketInfo;
+    }
+  >();
+  #search = '';
+  #favourites = new Set<string>();
 
   constructor(
     private readonly container: HTMLElement,
     private readonly onSelect: (symbol: string) => void,
+    /** A star clicked: the markets store decides, then setFavourites() shows it. */
+    private readonly onFavourite: (symbol: string) => void = () => undefined,
   ) {}
+
+  /** Favourites first, the others after (marketsStore.favourites). */
+  setFavourites(favourites: readonly string[]): void {
+    this.#favourites = new Set(favourites);
+    this.#arrange();
+  }
+
+  /** Rows matching `text` (symbol or name, any case) only (marketsStore.search). */
+  setSearch(text: string): void {
+    this.#search = text.trim().toLowerCase();
+    this.#arrange();
+  }
 
   setMarkets(markets: readonly MarketInfo[]): void {
     this.#rows.clear();
-    const rows = markets.map((m) => {
+    for (const m of markets) {
       const last = el('span', { class: 'last', 'data-testid': 'market-last' }, ['—']);
       const change = el('span', { class: 'change', 'data-testid': 'market-change' }, ['—']);
+      const volume = el('span', { class: 'volume', 'data-testid': 'market-volume' }, ['—']);
       const row = el(
         'button',
         {
@@ -209,16 +260,48 @@ export class MarketListView {
           'data-symbol': m.symbol,
           'data-status': m.status,
         },
-        [el('span', { class: 'symbol' }, [m.symbol]), last, change],
+        [el('span', { class: 'symbol' }, [m.symbol]), last, change, volume],
       );
       row.title = `${m.name ?? m.symbol} (${m.status})`;
       row.addEventListener('click', () => {
         this.onSelect(m.symbol);
       });
-      this.#rows.set(m.symbol, { row, last, change });
-      return row;
-    });
-    this.container.replaceChildren(...rows);
+      const star = el(
+        'button',
+        {
+          type: 'button',
+          class: 'star',
+          'data-testid': 'favourite',
+          'aria-label': `favourite ${m.symbol}`,
+          'aria-pressed': String(this.#favourites.has(m.symbol)),
+        },
+        [this.#favourites.has(m.symbol) ? '★' : '☆'],
+      );
+      star.addEventListener('click', () => {
+        this.onFavourite(m.symbol);
+      });
+      const wrap = el('div', { class: 'market-item', 'data-symbol': m.symbol }, [star, row]);
+      this.#rows.set(m.symbol, { wrap, row, last, change, volume, star, market: m });
+    }
+    this.#arrange();
+  }
+
+  /** Favourites first, then the server's order; rows not matching the search hidden. */
+  #arrange(): void {
+    const entries = [...this.#rows.values()];
+    const favourite = (symbol: string) => (this.#favourites.has(symbol) ? 0 : 1);
+    const ordered = entries
+      .map((e, i) => ({ e, i }))
+      .sort((a, b) => favourite(a.e.market.symbol) - favourite(b.e.market.symbol) || a.i - b.i)
+      .map(({ e }) => e);
+    for (const e of ordered) {
+      const on = this.#favourites.has(e.market.symbol);
+      setText(e.star, on ? '★' : '☆');
+      e.star.setAttribute('aria-pressed', String(on));
+      const text = `${e.market.symbol} ${e.market.name ?? ''}`.toLowerCase();
+      e.wrap.hidden = this.#search !== '' && !text.includes(this.#search);
+    }
+    this.container.replaceChildren(...ordered.map((e) => e.wrap));
   }
 
   select(symbol: string): void {
@@ -232,6 +315,7 @@ export class MarketListView {
     const percent = tickerPercent(ticker);
     setText(entry.change, formatPercent(percent));
     entry.change.className = `change ${direction(percent)}`;
+    if (ticker.volume24h !== undefined) setText(entry.volume, ticker.volume24h);
   }
 
   setLast(symbol: string, price: string): void {
@@ -250,10 +334,19 @@ export class TickerView {
     HTMLElement
   >;
 
+  /** Each label with the unit its value is in: quote for prices, base for volume. */
+  readonly #labels: { node: HTMLElement; text: string; unit: 'quote' | 'base' | 'none' }[] = [];
+
   constructor(container: HTMLElement) {
     const field = (label: string, testid: string) => {
       const value = el('span', { class: 'value', 'data-testid': testid }, ['—']);
-      container.append(el('div', { class: 'stat' }, [el('span', { class: 'label' }, [label]), value]));
+      const labelNode = el('span', { class: 'label' }, [label]);
+      this.#labels.push({
+        node: labelNode,
+        text: label,
+        unit: testid === 'ticker-volume' ? 'base' : testid === 'ticker-change' ? 'none' : 'quote',
+      });
+      container.append(el('div', { class: 'stat' }, [labelNode, value]));
       return value;
     };
     this.#fields = {
@@ -286,6 +379,13 @@ export class TickerView {
     show(f.bid, ticker.bid);
     show(f.ask, ticker.ask);
     show(f.index, ticker.indexPrice);
+  }
+
+  /** Shows the market's assets beside the figures (`Last (USDC)`, `24h volume (BTC)`). */
+  setUnits(base: string, quote: string): void {
+    for (const { node, text, unit } of this.#labels) {
+      setText(node, unit === 'none' ? text : `${text} (${unit === 'base' ? base : quote})`);
+    }
   }
 
   /** Without a ticker: the last trade and the book's best levels, so the bar is never blank. */

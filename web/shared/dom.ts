@@ -60,10 +60,3 @@ export function setText(node: Node, text: string): void {
 export function webSocketUrl(): string {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
 }
-
-/** GET a JSON resource of the exchange's HTTP API. */
-export async function getJson(path: string, signal?: AbortSignal): Promise<unknown> {
-  const response = await fetch(path, { headers: { accept: 'application/json' }, signal: signal ?? null });
-  if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status}`);
-  return response.json();
-}

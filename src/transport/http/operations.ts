@@ -4,6 +4,7 @@ import * as api from '../apiSchemas.ts';
 import { FUNDING_OPERATIONS } from './fundingOperations.ts';
 import { ANALYTICS_OPERATIONS } from './analyticsOperations.ts';
 import { NOTIFICATION_OPERATIONS } from './notificationOperations.ts';
+import { WEB_OPERATIONS } from './webOperations.ts';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import {
   AssetBody,
@@ -284,6 +285,8 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
   ...ANALYTICS_OPERATIONS,
   // Notifications (PROTOCOL v1.1): http/notificationOperations.ts.
   ...NOTIFICATION_OPERATIONS,
+  // The web pages' routes (issue 20): http/webOperations.ts.
+  ...WEB_OPERATIONS,
 };
 
 /** The request bodies, published by name under components/schemas. */

@@ -1,0 +1,1014 @@
+import {
+  ExchangeError,
+  ExchangeHttp,
+  isRouteMissing,
+  type ExchangeClient,
+  type MarketView,
+  type OrderView,
+  type Role,
+} from '../../src/client/index.ts';
+import { byId, el, setText } from '../shared/dom.ts';
+import { formatTime } from '../shared/format.ts';
+import {
+  balancesStore,
+  fundingStore,
+  marketsStore,
+  notificationsStore,
+  ordersStore,
+  sessionStore,
+  unreadCount,
+} from '../shared/stores.ts';
+import {
+  errorField,
+  needsPrice,
+  needsStop,
+  preview,
+  takesBudget,
+  toPlace,
+  validate,
+  type FieldErrors,
+  type Ticket,
+  type TicketField,
+  type TicketType,
+} from './orderForm.ts';
+
+/*
+ * The trading half of the page at `/` (issue 20): sign-in, the order ticket, the user's orders,
+ * fills, balances, funding and notifications. Signed out, none of it shows but the sign-in and the
+ * page stays a market-data page. Everything goes through the SDK: orders, amends and cancels over
+ * the WebSocket client the dashboard opened (authenticated with the session's token), history and
+ * funding over ExchangeHttp. State lives in the stores (web/shared/stores.ts); each table
+ * subscribes to its own slice.
+ */
+
+const TOKEN_KEY = 'rwa.session.token';
+const HISTORY_PAGE = 20;
+
+export class Trading {
+  readonly #http = new ExchangeHttp();
+  #client: ExchangeClient | undefined;
+  #authedOn: ExchangeClient | undefined;
+  #bestBid: string | undefined;
+  #bestAsk: string | undefined;
+  readonly #form: TicketForm;
+
+  constructor() {
+    this.#form = new TicketForm(
+      byId('ticket'),
+      (ticket, market) => this.#place(ticket, market),
+      () => ({
+        bid: this.#bestBid,
+        ask: this.#bestAsk,
+      }),
+    );
+    this.#renderSignIn();
+    this.#renderAccount();
+    const stored = sessionStorage.getItem(TOKEN_KEY);
+    if (stored !== null) sessionStore.trigger.signingIn({ token: stored });
+    sessionStore
+      .select((s) => s.status)
+      .subscribe((status) => {
+        document.body.dataset.session = status;
+      });
+    document.body.dataset.session = sessionStore.getSnapshot().context.status;
+  }
+
+  /** The book's best prices: market orders' lock is estimated at them. */
+  setBest(bid: string | undefined, ask: string | undefined): void {
+    this.#bestBid = bid;
+    this.#bestAsk = ask;
+    this.#form.refresh();
+  }
+
+  /** A click on a ladder price. */
+  fillPrice(price: string): void {
+    this.#form.setPrice(price);
+  }
+
+  /** The dashboard connected a fresh client: authenticate it when there is a session. */
+  attach(client: ExchangeClient): void {
+    this.#client = client;
+    this.#authedOn = undefined;
+    void this.#authenticate();
+  }
+
+  detach(): void {
+    this.#client = undefined;
+    this.#authedOn = undefined;
+  }
+
+  async #authenticate(): Promise<void> {
+    const client = this.#client;
+    const { token } = sessionStore.getSnapshot().context;
+    if (client === undefined || token === undefined || this.#authedOn === client) return;
+    try {
+      const session = await client.auth(token);
+      this.#authedOn = client;
+      this.#http.setToken(token);
+      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStore.trigger.signedIn({ userId: session.userId, roles: session.roles });
+      ordersStore.trigger.reset();
+      balancesStore.trigger.reset();
+      fundingStore.trigger.reset();
+      notificationsStore.trigger.reset();
+      await this.#subscribePrivate(client);
+      void this.#loadHistory(false);
+      void this.#loadFunding();
+      void this.#loadNotifications();
+    } catch (error) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      this.#http.setToken(undefined);
+      sessionStore.trigger.failed({ message: messageOf(error) });
+    }
+  }
+
+  async #subscribePrivate(client: ExchangeClient): Promise<void> {
+    const { roles } = sessionStore.getSnapshot().context;
+    const subs: Promise<unknown>[] = [
+      client.subscribe('notifications', {}, (n) => {
+        notificationsStore.trigger.notification({ item: n });
+      }),
+    ];
+    if (roles.includes('trader')) {
+      subs.push(
+        client.subscribe('orders', {}, (order) => {
+          ordersStore.trigger.order({ order });
+        }),
+        client.subscribe('fills', {}, (fill) => {
+          ordersStore.trigger.fill({ fill });
+        }),
+        client.subscribe('balances', {}, (balance) => {
+          balancesStore.trigger.balance({ balance });
+        }),
+        client.subscribe('funding', {}, (item) => {
+          fundingStore.trigger.item({ item });
+        }),
+      );
+    }
+    const results = await Promise.allSettled(subs);
+    for (const r of results)
+      if (r.status === 'rejected') console.warn('trading: subscribe:', messageOf(r.reason));
+    if (results[0]?.status === 'rejected') notificationsStore.trigger.unavailable();
+  }
+
+  async #place(ticket: Ticket, market: MarketView): Promise<FieldErrors> {
+    const client = this.#client;
+    if (client === undefined || this.#authedOn !== client) return { form: 'not connected: sign in first' };
+    try {
+      const accepted = await client.place(toPlace(ticket, market));
+      this.#form.notice(`order ${accepted.orderId}: ${accepted.status} (filled ${accepted.filledQty})`);
+      return {};
+    } catch (error) {
+      if (error instanceof ExchangeError) {
+        return { [errorField(error.code, error.message)]: `${error.code}: ${error.message}` };
+      }
+      return { form: messageOf(error) };
+    }
+  }
+
+  async #loadHistory(append: boolean): Promise<void> {
+    const cursor = append ? ordersStore.getSnapshot().context.historyNext : undefined;
+    if (append && cursor === undefined) return;
+    try {
+      const page = await this.#http.orders({
+        limit: HISTORY_PAGE,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      ordersStore.trigger.historyPage({ items: page.items, next: page.next, append });
+    } catch (error) {
+      console.warn('trading: order history:', messageOf(error));
+    }
+  }
+
+  async #loadFunding(): Promise<void> {
+    try {
+      const { address } = await this.#http.fundingAddress();
+      fundingStore.trigger.address({ address, available: true });
+    } catch (error) {
+      fundingStore.trigger.address({ address: undefined, available: !isMissing(error) });
+    }
+    try {
+      const [deposits, withdrawals] = await Promise.all([this.#http.deposits(), this.#http.withdrawals()]);
+      for (const d of [...deposits.items].reverse()) {
+        fundingStore.trigger.item({
+          item: {
+            op: 'deposit',
+            id: d.id,
+            status: d.status,
+            asset: d.asset,
+            amount: d.amount,
+            ts: d.createdAt ?? 0,
+          },
+        });
+      }
+      for (const w of [...withdrawals.items].reverse()) {
+        fundingStore.trigger.item({
+          item: {
+            op: 'withdrawal',
+            id: w.id,
+            status: w.status,
+            asset: w.asset,
+            amount: w.amount,
+            ts: w.createdAt ?? 0,
+          },
+        });
+      }
+    } catch (error) {
+      console.warn('trading: funding:', messageOf(error));
+    }
+  }
+
+  async #loadNotifications(): Promise<void> {
+    try {
+      const page = await this.#http.notifications({ limit: 50 });
+      notificationsStore.trigger.loaded({ items: page.items });
+    } catch (error) {
+      if (isRouteMissing(error)) notificationsStore.trigger.unavailable();
+    }
+  }
+
+  // --- Sign-in ---------------------------------------------------------------------------------
+
+  #renderSignIn(): void {
+    const box = byId('session');
+    const token = el('input', {
+      type: 'password',
+      placeholder: 'paste a token',
+      autocomplete: 'off',
+      'aria-label': 'token',
+      'data-testid': 'token-input',
+    });
+    const signIn = el('button', { type: 'submit', 'data-testid': 'sign-in' }, ['Sign in']);
+    const devUser = el('input', {
+      type: 'text',
+      placeholder: 'user id',
+      value: 'alice',
+      'aria-label': 'development user id',
+      'data-testid': 'dev-user',
+    });
+    const devRoles = el('select', { 'aria-label': 'development roles', 'data-testid': 'dev-roles' }, [
+      el('option', { value: 'trader' }, ['trader']),
+      el('option', { value: 'trader,issuer' }, ['trader + issuer']),
+      el('option', { value: 'trader,issuer,admin' }, ['all roles']),
+    ]);
+    const devButton = el('button', { type: 'button', 'data-testid': 'dev-sign-in' }, ['Dev sign-in']);
+    const error = el('span', { class: 'field-error', 'data-testid': 'session-error', role: 'alert' });
+    const who = el('span', { class: 'who', 'data-testid': 'session-user' });
+    const signOut = el('button', { type: 'button', 'data-testid': 'sign-out' }, ['Sign out']);
+    const form = el('form', { class: 'signin-form' }, [token, signIn, devUser, devRoles, devButton]);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const value = token.value.trim();
+      if (value === '') {
+        error.textContent = 'paste a token first';
+        return;
+      }
+      token.value = '';
+      this.#signIn(value);
+    });
+    devButton.addEventListener('click', () => {
+      error.textContent = '';
+      const roles = devRoles.value.split(',') as Role[];
+      this.#http.devToken(devUser.value.trim(), roles).then(
+        (minted) => {
+          this.#signIn(minted.token);
+        },
+        (e: unknown) => {
+          error.textContent = isMissing(e)
+            ? 'development sign-in is not available (the server is not in development)'
+            : messageOf(e);
+        },
+      );
+    });
+    signOut.addEventListener('click', () => {
+      sessionStorage.removeItem(TOKEN_KEY);
+      sessionStore.trigger.signedOut();
+      location.reload();
+    });
+    const signedIn = el('span', { class: 'signed-in' }, [who, signOut]);
+    box.replaceChildren(form, signedIn, error);
+    sessionStore.subscribe(({ context }) => {
+      form.hidden = context.status === 'signed_in';
+      signedIn.hidden = context.status !== 'signed_in';
+      setText(who, context.userId === undefined ? '' : `${context.userId} (${context.roles.join(', ')})`);
+      setText(error, context.error ?? '');
+    });
+    signedIn.hidden = true;
+  }
+
+  #signIn(token: string): void {
+    sessionStore.trigger.signingIn({ token });
+    this.#authedOn = undefined;
+    void this.#authenticate();
+  }
+
+  // --- Account tables --------------------------------------------------------------------------
+
+  #renderAccount(): void {
+    const tabs = byId('account-tabs');
+    const panes = byId('account-panes');
+    const names = ['open', 'history', 'fills', 'balances', 'funding', 'notifications'] as const;
+    const labels: Record<(typeof names)[number], string> = {
+      open: 'Open orders',
+      history: 'Order history',
+      fills: 'Fills',
+      balances: 'Balances',
+      funding: 'Funding',
+      notifications: 'Notifications',
+    };
+    const paneOf = new Map<string, HTMLElement>();
+    const buttons = names.map((name) => {
+      const badge =
+        name === 'notifications'
+          ? el('span', { class: 'badge', 'data-testid': 'unread-count' }, ['0'])
+          : undefined;
+      const button = el(
+        'button',
+        {
+          type: 'button',
+          role: 'tab',
+          'data-tab': name,
+          'data-testid': `tab-${name}`,
+          'aria-selected': 'false',
+        },
+        badge === undefined ? [labels[name]] : [labels[name], ' ', badge],
+      );
+      if (badge !== undefined) {
+        notificationsStore
+          .select((s) => unreadCount(s.items))
+          .subscribe((n) => {
+            setText(badge, String(n));
+            badge.dataset.count = String(n);
+          });
+      }
+      return button;
+    });
+    const show = (name: string) => {
+      for (const b of buttons) b.setAttribute('aria-selected', String(b.dataset.tab === name));
+      for (const [n, pane] of paneOf) pane.hidden = n !== name;
+    };
+    for (const b of buttons) b.addEventListener('click', () => show(b.dataset.tab!));
+    tabs.replaceChildren(...buttons);
+    paneOf.set('open', this.#openOrdersPane());
+    paneOf.set('history', this.#historyPane());
+    paneOf.set('fills', this.#fillsPane());
+    paneOf.set('balances', this.#balancesPane());
+    paneOf.set('funding', this.#fundingPane());
+    paneOf.set('notifications', this.#notificationsPane());
+    panes.replaceChildren(...paneOf.values());
+    show('open');
+  }
+
+  #openOrdersPane(): HTMLElement {
+    const body = el('tbody', { 'data-testid': 'open-orders' });
+    let shown = new Map<string, { order: OrderView; row: HTMLElement }>();
+    const cancelAll = el('button', { type: 'button', 'data-testid': 'cancel-all' }, ['Cancel all']);
+    const status = el('span', { class: 'notice', role: 'status', 'data-testid': 'open-orders-status' });
+    cancelAll.addEventListener('click', () => {
+      const client = this.#client;
+      if (client === undefined) return;
+      client.cancelAll().then(
+        (r) => {
+          status.textContent = `canceled ${r.count}`;
+        },
+        (e: unknown) => {
+          status.textContent = messageOf(e);
+        },
+      );
+    });
+    ordersStore
+      .select((s) => s.open)
+      .subscribe((open) => {
+        // Rows are kept by order: an unchanged order keeps its row, and a row being amended keeps
+        // what is typed in it until the amend is saved (its order's next push redraws it).
+        const next = new Map<string, { order: OrderView; row: HTMLElement }>();
+        const rows = Object.values(open)
+          .sort((a, b) => b.ts - a.ts)
+          .map((order) => {
+            const known = shown.get(order.orderId);
+            const keep =
+              known !== undefined && (known.order === order || known.row.dataset.editing === 'true');
+            const row = keep ? known.row : this.#openOrderRow(order, status);
+            next.set(order.orderId, { order: keep ? known.order : order, row });
+            return row;
+          });
+        shown = next;
+        body.replaceChildren(...rows);
+        if (rows.length === 0) body.append(emptyRow(8, 'no open orders'));
+      });
+    body.append(emptyRow(8, 'no open orders'));
+    return el('div', { class: 'pane' }, [
+      el('div', { class: 'pane-actions' }, [cancelAll, status]),
+      table(['Market', 'Side', 'Type', 'Price', 'Qty', 'Filled', 'Status', ''], body),
+    ]);
+  }
+
+  #openOrderRow(order: OrderView, status: HTMLElement): HTMLElement {
+    const amend = el('button', { type: 'button', 'data-testid': 'amend' }, ['Amend']);
+    const cancel = el('button', { type: 'button', 'data-testid': 'cancel' }, ['Cancel']);
+    const priceCell = el('td', { class: 'num' }, [order.price ?? order.stopPrice ?? 'market']);
+    const qtyCell = el('td', { class: 'num' }, [order.qty]);
+    const row = el(
+      'tr',
+      {
+        'data-testid': 'open-order',
+        'data-order-id': order.orderId,
+        'data-status': order.status,
+        'data-price': order.price ?? '',
+        'data-qty': order.qty,
+      },
+      [
+        el('td', {}, [order.market]),
+        el('td', { class: order.side }, [order.side]),
+        el('td', {}, [order.type]),
+        priceCell,
+        qtyCell,
+        el('td', { class: 'num' }, [order.filledQty]),
+        el('td', {}, [order.status]),
+        el('td', { class: 'actions' }, [amend, cancel]),
+      ],
+    );
+    cancel.addEventListener('click', () => {
+      this.#client?.cancel({ market: order.market, orderId: order.orderId }).catch((e: unknown) => {
+        status.textContent = messageOf(e);
+      });
+    });
+    amend.addEventListener('click', () => {
+      const price = el('input', {
+        value: order.price ?? '',
+        'aria-label': 'new price',
+        'data-testid': 'amend-price',
+        size: 8,
+      });
+      const qty = el('input', {
+        value: order.qty,
+        'aria-label': 'new quantity',
+        'data-testid': 'amend-qty',
+        size: 8,
+      });
+      const save = el('button', { type: 'button', 'data-testid': 'amend-save' }, ['Save']);
+      if (order.price !== undefined) priceCell.replaceChildren(price);
+      qtyCell.replaceChildren(qty);
+      amend.replaceWith(save);
+      row.dataset.editing = 'true';
+      save.addEventListener('click', () => {
+        // The order's push after the amend draws the row anew.
+        row.dataset.editing = 'false';
+        const changes: { price?: string; qty?: string } = {};
+        if (order.price !== undefined && price.value.trim() !== order.price)
+          changes.price = price.value.trim();
+        if (qty.value.trim() !== order.qty) changes.qty = qty.value.trim();
+        this.#client?.amend({ market: order.market, orderId: order.orderId, ...changes }).then(
+          () => {
+            status.textContent = `amended ${order.orderId}`;
+          },
+          (e: unknown) => {
+            status.textContent = messageOf(e);
+          },
+        );
+      });
+    });
+    return row;
+  }
+
+  #historyPane(): HTMLElement {
+    const body = el('tbody', { 'data-testid': 'order-history' });
+    const more = el('button', { type: 'button', 'data-testid': 'history-more' }, ['More']);
+    more.addEventListener('click', () => void this.#loadHistory(true));
+    ordersStore
+      .select((s) => s.history)
+      .subscribe((history) => {
+        body.replaceChildren(
+          ...history.map((o) =>
+            el(
+              'tr',
+              { 'data-testid': 'history-order', 'data-order-id': o.orderId, 'data-status': o.status },
+              [
+                el('td', {}, [formatTime(o.ts)]),
+                el('td', {}, [o.market]),
+                el('td', { class: o.side }, [o.side]),
+                el('td', {}, [o.type]),
+                el('td', { class: 'num' }, [o.price ?? o.stopPrice ?? '—']),
+                el('td', { class: 'num' }, [o.qty]),
+                el('td', { class: 'num' }, [o.filledQty]),
+                el('td', { class: 'num' }, [o.avgPrice ?? '—']),
+                el('td', {}, [o.status]),
+              ],
+            ),
+          ),
+        );
+      });
+    ordersStore
+      .select((s) => s.historyNext)
+      .subscribe((next) => {
+        more.hidden = next === undefined;
+      });
+    more.hidden = true;
+    return el('div', { class: 'pane' }, [
+      table(['Time', 'Market', 'Side', 'Type', 'Price', 'Qty', 'Filled', 'Avg', 'Status'], body),
+      more,
+    ]);
+  }
+
+  #fillsPane(): HTMLElement {
+    const body = el('tbody', { 'data-testid': 'fills' });
+    ordersStore
+      .select((s) => s.fills)
+      .subscribe((fills) => {
+        body.replaceChildren(
+          ...fills.map((f) =>
+            el('tr', { 'data-testid': 'fill', 'data-trade-id': f.tradeId, 'data-order-id': f.orderId }, [
+              el('td', {}, [formatTime(f.ts)]),
+              el('td', {}, [f.market]),
+              el('td', { class: f.side }, [f.side]),
+              el('td', { class: 'num' }, [f.price]),
+              el('td', { class: 'num' }, [f.qty]),
+              el('td', { class: 'num' }, [`${f.fee} ${f.feeAsset}`]),
+              el('td', {}, [f.liquidity]),
+            ]),
+          ),
+        );
+        if (fills.length === 0) body.append(emptyRow(7, 'no fills since sign-in'));
+      });
+    body.append(emptyRow(7, 'no fills since sign-in'));
+    return el('div', { class: 'pane' }, [
+      table(['Time', 'Market', 'Side', 'Price', 'Qty', 'Fee', 'Role'], body),
+    ]);
+  }
+
+  #balancesPane(): HTMLElement {
+    const body = el('tbody', { 'data-testid': 'balances' });
+    balancesStore
+      .select((s) => s.byAsset)
+      .subscribe((byAsset) => {
+        const rows = Object.values(byAsset)
+          .sort((a, b) => a.asset.localeCompare(b.asset))
+          .map((b) =>
+            el(
+              'tr',
+              {
+                'data-testid': 'balance',
+                'data-asset': b.asset,
+                'data-available': b.available,
+                'data-locked': b.locked,
+              },
+              [
+                el('td', {}, [b.asset]),
+                el('td', { class: 'num' }, [b.available]),
+                el('td', { class: 'num' }, [b.locked]),
+              ],
+            ),
+          );
+        body.replaceChildren(...rows);
+        if (rows.length === 0) body.append(emptyRow(3, 'no balances'));
+      });
+    body.append(emptyRow(3, 'no balances'));
+    return el('div', { class: 'pane' }, [table(['Asset', 'Available', 'Locked'], body)]);
+  }
+
+  #fundingPane(): HTMLElement {
+    const address = el('code', { 'data-testid': 'deposit-address' }, ['—']);
+    const depAsset = el('input', {
+      placeholder: 'asset (e.g. ZAR)',
+      'aria-label': 'deposit asset',
+      'data-testid': 'deposit-asset',
+    });
+    const depAmount = el('input', {
+      placeholder: 'amount',
+      inputmode: 'decimal',
+      'aria-label': 'deposit amount',
+      'data-testid': 'deposit-amount',
+    });
+    const depProvider = el('select', { 'aria-label': 'provider', 'data-testid': 'deposit-provider' }, [
+      el('option', { value: 'paystack' }, ['Paystack']),
+      el('option', { value: 'payfast' }, ['PayFast']),
+      el('option', { value: 'ozow' }, ['Ozow']),
+    ]);
+    const depResult = el('span', { class: 'notice', role: 'status', 'data-testid': 'deposit-result' });
+    const depForm = el('form', { class: 'inline-form', 'aria-label': 'deposit' }, [
+      el('strong', {}, ['Deposit (fiat)']),
+      depAsset,
+      depAmount,
+      depProvider,
+      el('button', { type: 'submit', 'data-testid': 'deposit-submit' }, ['Deposit']),
+      depResult,
+    ]);
+    depForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      depResult.textContent = '…';
+      this.#http
+        .deposit({
+          asset: depAsset.value.trim(),
+          amount: depAmount.value.trim(),
+          provider: depProvider.value,
+          returnUrl: location.href,
+        })
+        .then(
+          (d) => {
+            depResult.replaceChildren(`deposit ${d.id} ${d.status} `);
+            if (d.redirectUrl !== undefined) {
+              depResult.append(
+                el('a', { href: d.redirectUrl, target: '_blank', rel: 'noopener' }, [
+                  'pay with the provider',
+                ]),
+              );
+            }
+          },
+          (e: unknown) => {
+            depResult.textContent = isRouteMissing(e)
+              ? 'deposits are not available on this server'
+              : messageOf(e);
+          },
+        );
+    });
+    const wAsset = el('input', {
+      placeholder: 'asset',
+      'aria-label': 'withdrawal asset',
+      'data-testid': 'withdraw-asset',
+    });
+    const wAmount = el('input', {
+      placeholder: 'amount',
+      inputmode: 'decimal',
+      'aria-label': 'withdrawal amount',
+      'data-testid': 'withdraw-amount',
+    });
+    const wDest = el('input', {
+      placeholder: 'address or recipient code',
+      'aria-label': 'destination',
+      'data-testid': 'withdraw-destination',
+    });
+    const wResult = el('span', { class: 'notice', role: 'status', 'data-testid': 'withdraw-result' });
+    const wForm = el('form', { class: 'inline-form', 'aria-label': 'withdraw' }, [
+      el('strong', {}, ['Withdraw']),
+      wAsset,
+      wAmount,
+      wDest,
+      el('button', { type: 'submit', 'data-testid': 'withdraw-submit' }, ['Withdraw']),
+      wResult,
+    ]);
+    wForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      wResult.textContent = '…';
+      this.#http
+        .withdraw({
+          asset: wAsset.value.trim(),
+          amount: wAmount.value.trim(),
+          destination: wDest.value.trim(),
+        })
+        .then(
+          (w) => {
+            wResult.textContent = `withdrawal ${w.id} ${w.status}`;
+            fundingStore.trigger.item({
+              item: {
+                op: 'withdrawal',
+                id: w.id,
+                status: w.status,
+                asset: w.asset,
+                amount: w.amount,
+                ts: Date.now(),
+              },
+            });
+          },
+          (e: unknown) => {
+            wResult.textContent = isRouteMissing(e)
+              ? 'withdrawals are not available on this server'
+              : messageOf(e);
+          },
+        );
+    });
+    const body = el('tbody', { 'data-testid': 'funding-items' });
+    fundingStore.subscribe(({ context }) => {
+      setText(address, context.available ? (context.address ?? '—') : 'not available');
+      body.replaceChildren(
+        ...context.items.map((i) =>
+          el('tr', { 'data-testid': 'funding-item', 'data-id': i.id, 'data-status': i.status }, [
+            el('td', {}, [i.op]),
+            el('td', {}, [i.asset]),
+            el('td', { class: 'num' }, [i.amount]),
+            el('td', {}, [i.status]),
+            el('td', {}, [i.reason ?? i.txHash ?? '']),
+          ]),
+        ),
+      );
+    });
+    return el('div', { class: 'pane' }, [
+      el('p', {}, ['On-chain deposit address: ', address]),
+      depForm,
+      wForm,
+      table(['Kind', 'Asset', 'Amount', 'Status', ''], body),
+    ]);
+  }
+
+  #notificationsPane(): HTMLElement {
+    const list = el('ul', { class: 'notifications', 'data-testid': 'notifications' });
+    const readAll = el('button', { type: 'button', 'data-testid': 'read-all' }, ['Mark all read']);
+    readAll.addEventListener('click', () => {
+      this.#http.markAllRead().then(
+        () => notificationsStore.trigger.allRead(),
+        (e: unknown) => console.warn('trading: read-all:', messageOf(e)),
+      );
+    });
+    notificationsStore.subscribe(({ context }) => {
+      if (!context.available) {
+        list.replaceChildren(
+          el('li', { class: 'empty' }, ['notifications are not available on this server']),
+        );
+        return;
+      }
+      list.replaceChildren(
+        ...context.items.map((n) => {
+          const item = el(
+            'li',
+            {
+              class: n.read ? 'read' : 'unread',
+              'data-testid': 'notification',
+              'data-type': n.type,
+              'data-read': String(n.read),
+            },
+            [
+              el('span', { class: 'time' }, [formatTime(n.ts)]),
+              el('strong', {}, [n.title]),
+              ' ',
+              el('span', {}, [n.body]),
+            ],
+          );
+          if (!n.read) {
+            const mark = el('button', { type: 'button', 'data-testid': 'mark-read' }, ['Mark read']);
+            mark.addEventListener('click', () => {
+              this.#http.markRead(n.id).then(
+                () => notificationsStore.trigger.read({ id: n.id }),
+                (e: unknown) => console.warn('trading: read:', messageOf(e)),
+              );
+            });
+            item.append(mark);
+          }
+          return item;
+        }),
+      );
+      if (context.items.length === 0) list.append(el('li', { class: 'empty' }, ['no notifications']));
+    });
+    return el('div', { class: 'pane' }, [el('div', { class: 'pane-actions' }, [readAll]), list]);
+  }
+}
+
+// --- The order ticket --------------------------------------------------------------------------
+
+class TicketForm {
+  readonly #fields: {
+    side: HTMLInputElement[];
+    type: HTMLSelectElement;
+    price: HTMLInputElement;
+    stopPrice: HTMLInputElement;
+    qty: HTMLInputElement;
+    quoteQty: HTMLInputElement;
+    tif: HTMLSelectElement;
+    postOnly: HTMLInputElement;
+  };
+  readonly #errors = new Map<TicketField, HTMLElement>();
+  readonly #rows = new Map<TicketField, HTMLElement>();
+  readonly #fieldset: HTMLFieldSetElement;
+  readonly #submit: HTMLButtonElement;
+  readonly #lock: HTMLElement;
+  readonly #fee: HTMLElement;
+  readonly #notice: HTMLElement;
+  readonly #banner: HTMLElement;
+  readonly #signedOut: HTMLElement;
+
+  constructor(
+    container: HTMLElement,
+    private readonly send: (ticket: Ticket, market: MarketView) => Promise<FieldErrors>,
+    private readonly best: () => { bid: string | undefined; ask: string | undefined },
+  ) {
+    const sideInput = (value: 'buy' | 'sell') =>
+      el('input', {
+        type: 'radio',
+        name: 'side',
+        value,
+        checked: value === 'buy',
+        'data-testid': `side-${value}`,
+      });
+    const side = [sideInput('buy'), sideInput('sell')];
+    const type = el('select', { name: 'type', 'data-testid': 'order-type', 'aria-label': 'order type' }, [
+      el('option', { value: 'limit' }, ['Limit']),
+      el('option', { value: 'market' }, ['Market']),
+      el('option', { value: 'stop_limit' }, ['Stop-limit']),
+      el('option', { value: 'stop_market' }, ['Stop-market']),
+    ]);
+    const input = (name: string, label: string) =>
+      el('input', {
+        name,
+        inputmode: 'decimal',
+        autocomplete: 'off',
+        'aria-label': label,
+        'data-testid': `order-${name}`,
+      });
+    const price = input('price', 'price');
+    const stopPrice = input('stopPrice', 'stop price');
+    const qty = input('qty', 'quantity');
+    const quoteQty = input('quoteQty', 'quote budget');
+    const tif = el('select', { name: 'tif', 'data-testid': 'order-tif', 'aria-label': 'time in force' }, [
+      el('option', { value: 'GTC' }, ['GTC']),
+      el('option', { value: 'IOC' }, ['IOC']),
+      el('option', { value: 'FOK' }, ['FOK']),
+    ]);
+    const postOnly = el('input', { type: 'checkbox', name: 'postOnly', 'data-testid': 'order-postonly' });
+    this.#fields = { side, type, price, stopPrice, qty, quoteQty, tif, postOnly };
+
+    const row = (field: TicketField, label: string, control: HTMLElement) => {
+      const error = el('span', { class: 'field-error', 'data-testid': `error-${field}`, role: 'alert' });
+      this.#errors.set(field, error);
+      const r = el('label', { class: 'ticket-row' }, [
+        el('span', { class: 'label' }, [label]),
+        control,
+        error,
+      ]);
+      this.#rows.set(field, r);
+      return r;
+    };
+    this.#banner = el('div', {
+      class: 'market-banner',
+      role: 'status',
+      'data-testid': 'market-banner',
+      hidden: true,
+    });
+    this.#signedOut = el('p', { class: 'signed-out-note' }, ['Sign in to trade.']);
+    this.#lock = el('b', { 'data-testid': 'preview-lock' }, ['—']);
+    this.#fee = el('b', { 'data-testid': 'preview-fee' }, ['—']);
+    this.#notice = el('span', { class: 'notice', role: 'status', 'data-testid': 'ticket-notice' });
+    this.#submit = el('button', { type: 'submit', class: 'submit', 'data-testid': 'order-submit' }, ['Buy']);
+    const formError = el('span', { class: 'field-error', 'data-testid': 'error-form', role: 'alert' });
+    this.#errors.set('form', formError);
+    this.#fieldset = el('fieldset', { 'data-testid': 'ticket-fieldset' }, [
+      el('legend', {}, ['Order']),
+      el('div', { class: 'sides', role: 'radiogroup', 'aria-label': 'side' }, [
+        el('label', { class: 'side buy' }, [side[0]!, ' Buy']),
+        el('label', { class: 'side sell' }, [side[1]!, ' Sell']),
+      ]),
+      row('form', 'Type', type),
+      row('stopPrice', 'Stop', stopPrice),
+      row('price', 'Price', price),
+      row('qty', 'Quantity', qty),
+      row('quoteQty', 'Budget', quoteQty),
+      row('tif', 'Time in force', tif),
+      row('postOnly', 'Post-only', postOnly),
+      el('div', { class: 'preview' }, [
+        el('span', {}, ['Locks ', this.#lock]),
+        el('span', {}, ['Max fee ', this.#fee]),
+      ]),
+      this.#submit,
+      formError,
+      this.#notice,
+    ]);
+    // The type row holds the form-level error too: move it below the button.
+    this.#rows.get('form')!.querySelector('.field-error')?.remove();
+    const form = el('form', { class: 'ticket-form', novalidate: true, 'data-testid': 'ticket-form' }, [
+      this.#fieldset,
+    ]);
+    container.replaceChildren(this.#banner, this.#signedOut, form);
+    form.addEventListener('input', () => {
+      this.#clearErrors();
+      this.refresh();
+    });
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.#onSubmit();
+    });
+    marketsStore.subscribe(() => {
+      this.refresh();
+    });
+    sessionStore
+      .select((s) => s.status)
+      .subscribe(() => {
+        this.refresh();
+      });
+    this.refresh();
+  }
+
+  setPrice(price: string): void {
+    const { type, price: priceInput, stopPrice } = this.#fields;
+    if (!needsPrice(type.value as TicketType) && needsStop(type.value as TicketType)) stopPrice.value = price;
+    else {
+      if (!needsPrice(type.value as TicketType)) type.value = 'limit';
+      priceInput.value = price;
+    }
+    this.#clearErrors();
+    this.refresh();
+  }
+
+  notice(text: string): void {
+    this.#notice.textContent = text;
+  }
+
+  #market(): MarketView | undefined {
+    const { list, selected } = marketsStore.getSnapshot().context;
+    return list.find((m) => m.symbol === selected);
+  }
+
+  #ticket(): Ticket {
+    const f = this.#fields;
+    return {
+      side: f.side[1]!.checked ? 'sell' : 'buy',
+      type: f.type.value as TicketType,
+      price: f.price.value,
+      stopPrice: f.stopPrice.value,
+      qty: f.qty.value,
+      quoteQty: f.quoteQty.value,
+      tif: f.tif.value as Ticket['tif'],
+      postOnly: f.postOnly.checked,
+    };
+  }
+
+  /** Shows the rows the type needs, the banner, and the lock and fee preview. */
+  refresh(): void {
+    const market = this.#market();
+    const ticket = this.#ticket();
+    const { lifecycle } = marketsStore.getSnapshot().context;
+    const signedIn = sessionStore.getSnapshot().context.status === 'signed_in';
+    const state = lifecycle ?? market?.status;
+    const inactive = market !== undefined && state !== undefined && state !== 'active';
+    this.#banner.hidden = !inactive;
+    if (inactive) {
+      setText(this.#banner, `${market.symbol} is ${state}: order entry is disabled`);
+      this.#banner.dataset.state = state;
+    }
+    this.#signedOut.hidden = signedIn;
+    this.#fieldset.disabled = !signedIn || inactive || market === undefined;
+    this.#rows.get('price')!.hidden = !needsPrice(ticket.type);
+    this.#rows.get('stopPrice')!.hidden = !needsStop(ticket.type);
+    this.#rows.get('quoteQty')!.hidden = !takesBudget(ticket);
+    this.#rows.get('postOnly')!.hidden = ticket.type !== 'limit';
+    this.#rows.get('tif')!.hidden = ticket.type === 'stop_market';
+    setText(
+      this.#submit,
+      `${ticket.side === 'buy' ? 'Buy' : 'Sell'}${market === undefined ? '' : ` ${market.baseAsset}`}`,
+    );
+    this.#submit.className = `submit ${ticket.side}`;
+    if (market === undefined) return;
+    const best = this.best();
+    const p = preview(ticket, market, ticket.side === 'buy' ? best.ask : best.bid);
+    setText(this.#lock, p.lock === undefined ? '—' : `${p.lock.amount} ${p.lock.asset}`);
+    setText(this.#fee, p.fee === undefined ? '—' : `${p.fee.amount} ${p.fee.asset}`);
+  }
+
+  #clearErrors(): void {
+    for (const node of this.#errors.values()) node.textContent = '';
+  }
+
+  #showErrors(errors: FieldErrors): void {
+    this.#clearErrors();
+    for (const [field, message] of Object.entries(errors) as [TicketField, string][]) {
+      const node = this.#errors.get(field) ?? this.#errors.get('form')!;
+      node.textContent = message;
+    }
+  }
+
+  async #onSubmit(): Promise<void> {
+    const market = this.#market();
+    if (market === undefined) return;
+    const ticket = this.#ticket();
+    const local = validate(ticket, market);
+    if (Object.keys(local).length > 0) {
+      this.#showErrors(local);
+      return;
+    }
+    this.#submit.disabled = true;
+    this.#notice.textContent = '';
+    try {
+      const errors = await this.send(ticket, market);
+      this.#showErrors(errors);
+    } finally {
+      this.#submit.disabled = false;
+    }
+  }
+}
+
+// --- Helpers -------------------------------------------------------------------------------------
+
+function table(headers: readonly string[], body: HTMLElement): HTMLElement {
+  return el('div', { class: 'table-wrap' }, [
+    el('table', {}, [
+      el('thead', {}, [
+        el(
+          'tr',
+          {},
+          headers.map((h) => el('th', { scope: 'col' }, [h])),
+        ),
+      ]),
+      body,
+    ]),
+  ]);
+}
+
+function emptyRow(columns: number, text: string): HTMLElement {
+  return el('tr', { class: 'empty' }, [el('td', { colspan: columns }, [text])]);
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof ExchangeError) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A route the server lacks (or a development route off): shown as "not available". */
+function isMissing(error: unknown): boolean {
+  return error instanceof ExchangeError && error.code === 'not_found';
+}
