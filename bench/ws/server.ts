@@ -13,10 +13,13 @@ import { benchAdminUrl, withBenchAdmin } from '../lib/database.ts';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { sql } from 'slonik';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import { JournalWriter } from '../../src/persistence/journalWriter.ts';
+import { topSelfTime, type CpuProfile } from '../lib/cpuProfile.ts';
 import {
   BASE,
   FLOOD_BASE,
@@ -25,13 +28,15 @@ import {
   QTY_DECIMALS,
   QUOTE,
   ticks,
+  type ServerLoop,
+  type ServerProfile,
   type ServerMemory,
   type ServerReady,
   type ServerRequest,
 } from './common.ts';
 
 const traders = Number(process.argv[2] ?? '16');
-const send = (message: ServerReady | ServerMemory): void => {
+const send = (message: ServerReady | ServerMemory | ServerLoop | ServerProfile): void => {
   process.send?.(message);
 };
 
@@ -42,6 +47,80 @@ const admin = (run: (pool: DatabasePool) => Promise<unknown>): Promise<void> =>
 
 function expectOk(what: string, outcome: { ok: boolean; message?: string; code?: string }): void {
   if (!outcome.ok) throw new Error(`${what}: ${outcome.code ?? ''} ${outcome.message ?? ''}`);
+}
+
+/**
+ * BENCH_WS_SINK=memory (issue 21's `memory_sink_orders_per_s`): the same exchange with the journal
+ * writer's database write replaced by nothing (records are still encoded, sequenced, grouped and
+ * acknowledged after their "flush"): what the order path costs without durability. Benchmark only.
+ */
+const MEMORY_SINK = process.env.BENCH_WS_SINK === 'memory';
+if (MEMORY_SINK) {
+  (JournalWriter.prototype as unknown as { write: () => Promise<void> }).write = () => Promise.resolve();
+}
+
+/** The event-loop trace (a `loop` request reads and resets it). */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+let gcPauses: Record<string, { count: number; total_ms: number; max_ms: number }> = {};
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = GC_KINDS[(entry as unknown as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other';
+    const g = (gcPauses[kind] ??= { count: 0, total_ms: 0, max_ms: 0 });
+    g.count++;
+    g.total_ms += entry.duration;
+    g.max_ms = Math.max(g.max_ms, entry.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
+
+/**
+ * `cpu_profile_top`: the V8 CPU profiler (what --cpu-prof runs) from `start` to `stop`, over the
+ * measured window only (a whole-process --cpu-prof is mostly start-up: module loading, migrations).
+ */
+let profileSession: Session | undefined;
+async function profileStep(action: 'start' | 'stop'): Promise<ServerProfile> {
+  if (action === 'start') {
+    profileSession = new Session();
+    profileSession.connect();
+    await post(profileSession, 'Profiler.enable');
+    await post(profileSession, 'Profiler.setSamplingInterval', { interval: 500 });
+    await post(profileSession, 'Profiler.start');
+    return { type: 'profile', top: [] };
+  }
+  if (profileSession === undefined) return { type: 'profile', top: [] };
+  const { profile } = await post<{ profile: CpuProfile }>(profileSession, 'Profiler.stop');
+  profileSession.disconnect();
+  profileSession = undefined;
+  if (process.env.BENCH_WS_PROFILE_FILE !== undefined)
+    writeFileSync(process.env.BENCH_WS_PROFILE_FILE, JSON.stringify(profile));
+  return { type: 'profile', top: topSelfTime(profile, 10) };
+}
+
+function loopReport(): ServerLoop {
+  const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+  const round2 = (x: number): number => Math.round(x * 100) / 100;
+  const report: ServerLoop = {
+    type: 'loop',
+    delay_p50_ms: ms(loopDelay.percentile(50)),
+    delay_p99_ms: ms(loopDelay.percentile(99)),
+    delay_p999_ms: ms(loopDelay.percentile(99.9)),
+    delay_max_ms: ms(loopDelay.max),
+    gc: Object.fromEntries(
+      Object.entries(gcPauses).map(([k, g]) => [
+        k,
+        { count: g.count, total_ms: round2(g.total_ms), max_ms: round2(g.max_ms) },
+      ]),
+    ),
+  };
+  loopDelay.reset();
+  gcPauses = {};
+  return report;
 }
 
 const name = `exchange_bench_ws_${randomBytes(4).toString('hex')}`;
@@ -115,6 +194,8 @@ try {
     WS_MAX_CONNECTIONS_PER_IP: '100000',
     WS_RATE_FRAMES_PER_S: '1000000',
     WS_RATE_FRAMES_BURST: '1000000',
+    // The memory sink commits nothing, so the projector never catches up: do not let its lag refuse places.
+    ...(MEMORY_SINK ? { PROJECTION_MAX_LAG_RECORDS: '1000000000' } : {}),
   });
   // Logs to stderr, so the parent's stdout keeps only its own lines.
   exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }, pino.destination(2)));
@@ -159,6 +240,13 @@ try {
         heapUsed: m.heapUsed,
         external: m.external,
         arrayBuffers: m.arrayBuffers,
+      });
+    } else if (message.type === 'loop') {
+      send(loopReport());
+    } else if (message.type === 'profile') {
+      void profileStep(message.action).then(send, (error: unknown) => {
+        process.stderr.write(`[server] profile ${message.action} failed: ${String(error)}\n`);
+        send({ type: 'profile', top: [] });
       });
     } else {
       void stop().finally(() => process.exit(0));
