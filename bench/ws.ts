@@ -292,9 +292,11 @@ interface Window {
   readonly machine: CpuTimes;
 }
 let benchDatabase = '';
+/** Each exchange process's database (an A/B run or the memory sink has several). */
+const databaseOf = new Map<number, string>();
 const sample = (pid: number): Window => ({
   serverCpu: processCpuMicros(pid),
-  dbCpu: postgresCpu(benchDatabase),
+  dbCpu: postgresCpu(databaseOf.get(pid) ?? benchDatabase),
   machine: machineCpu(),
 });
 
@@ -864,6 +866,7 @@ async function connectTraders(wsUrl: string, ready: ServerReady): Promise<Child<
 async function startServer(label: string, execArgv: readonly string[], env: NodeJS.ProcessEnv) {
   const server: ServerChild = child('./ws/server.ts', [String(P.traders)], label, execArgv, env);
   const ready = await server.next<ServerReady>('ready', 180_000);
+  databaseOf.set(server.pid, ready.database);
   progress(`${label}: pid ${server.pid} on port ${ready.port}, database ${ready.database}`);
   return { server, ready, wsUrl: `ws://127.0.0.1:${ready.port}/ws` };
 }
@@ -1129,6 +1132,8 @@ async function abFigures(a: {
         loop_delay_max_ms_at_1k: m(o[1_000], (x) => x.loop.delay_max_ms),
         gc_minor_max_ms_at_1k: m(o[1_000], (x) => x.loop.gc.minor?.max_ms ?? 0),
         gc_minor_max_ms_at_10k: m(o[10_000], (x) => x.loop.gc.minor?.max_ms ?? 0),
+        flush_commit_p99_ms_at_1k: m(o[1_000], (x) => x.loop.flushes.commit_latency_ms.p99),
+        flush_commit_max_ms_at_1k: m(o[1_000], (x) => x.loop.flushes.commit_latency_ms.max),
         gc_total_ms_at_10k: m(o[10_000], (x) => Object.values(x.loop.gc).reduce((n, g) => n + g.total_ms, 0)),
         steal_pct: m(c, (x) => x.steal_pct),
       };

@@ -167,6 +167,13 @@ export interface ServerLoop {
   readonly delay_p99_ms: number;
   readonly delay_p999_ms: number;
   readonly delay_max_ms: number;
+  /** Journal flushes: count, records, and ms from the oldest record queued to COMMIT (and the transaction alone). */
+  readonly flushes: {
+    readonly count: number;
+    readonly records: number;
+    readonly commit_latency_ms: { readonly p50: number; readonly p99: number; readonly max: number };
+    readonly transaction_ms: { readonly p50: number; readonly p99: number; readonly max: number };
+  };
   /** GC pauses by kind (minor = scavenge, major = mark-compact, incremental, weakcb): count, total and longest ms. */
   readonly gc: Record<string, { readonly count: number; readonly total_ms: number; readonly max_ms: number }>;
 }

@@ -19,6 +19,7 @@ import { sql } from 'slonik';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { JournalWriter } from '../../src/persistence/journalWriter.ts';
+import { journalObserver } from '../../src/persistence/metrics.ts';
 import { topSelfTime, type CpuProfile } from '../lib/cpuProfile.ts';
 import {
   BASE,
@@ -102,6 +103,31 @@ async function profileStep(action: 'start' | 'stop'): Promise<ServerProfile> {
   return { type: 'profile', top: topSelfTime(profile, 10) };
 }
 
+/** Every journal flush's commit latency and transaction time, ms (the writer's observer, wrapped). */
+let flushes: { latency: number[]; transaction: number[]; records: number } = {
+  latency: [],
+  transaction: [],
+  records: 0,
+};
+{
+  const flushed = journalObserver.flushed.bind(journalObserver);
+  journalObserver.flushed = (flush) => {
+    flushed(flush);
+    flushes.latency.push(flush.latencySeconds * 1000);
+    flushes.transaction.push(flush.transactionSeconds * 1000);
+    flushes.records += flush.records;
+  };
+}
+
+function quantiles(values: number[]): { p50: number; p99: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const q = (p: number): number =>
+    sorted.length === 0
+      ? 0
+      : Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 100) / 100;
+  return { p50: q(0.5), p99: q(0.99), max: q(1) };
+}
+
 function loopReport(): ServerLoop {
   const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
   const round2 = (x: number): number => Math.round(x * 100) / 100;
@@ -111,6 +137,12 @@ function loopReport(): ServerLoop {
     delay_p99_ms: ms(loopDelay.percentile(99)),
     delay_p999_ms: ms(loopDelay.percentile(99.9)),
     delay_max_ms: ms(loopDelay.max),
+    flushes: {
+      count: flushes.latency.length,
+      records: flushes.records,
+      commit_latency_ms: quantiles(flushes.latency),
+      transaction_ms: quantiles(flushes.transaction),
+    },
     gc: Object.fromEntries(
       Object.entries(gcPauses).map(([k, g]) => [
         k,
@@ -120,6 +152,7 @@ function loopReport(): ServerLoop {
   };
   loopDelay.reset();
   gcPauses = {};
+  flushes = { latency: [], transaction: [], records: 0 };
   return report;
 }
 
