@@ -1134,6 +1134,13 @@ async function abFigures(a: {
         gc_minor_max_ms_at_10k: m(o[10_000], (x) => x.loop.gc.minor?.max_ms ?? 0),
         flush_commit_p99_ms_at_1k: m(o[1_000], (x) => x.loop.flushes.commit_latency_ms.p99),
         flush_commit_max_ms_at_1k: m(o[1_000], (x) => x.loop.flushes.commit_latency_ms.max),
+        gc_us_per_order_at_1k: m(o[1_000], (x) =>
+          round(
+            (Object.values(x.loop.gc).reduce((n, g) => n + g.total_ms, 0) * 1000) / Math.max(1, x.count),
+            1,
+          ),
+        ),
+        server_cpu_pct_at_1k: m(o[1_000], (x) => x.server_cpu_pct),
         gc_total_ms_at_10k: m(o[10_000], (x) => Object.values(x.loop.gc).reduce((n, g) => n + g.total_ms, 0)),
         steal_pct: m(c, (x) => x.steal_pct),
       };

@@ -19,6 +19,7 @@ import { sql } from 'slonik';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { JournalWriter } from '../../src/persistence/journalWriter.ts';
+import { DurableConsumerRunner } from '../../src/persistence/durableConsumers.ts';
 import { journalObserver } from '../../src/persistence/metrics.ts';
 import { topSelfTime, type CpuProfile } from '../lib/cpuProfile.ts';
 import {
@@ -58,6 +59,15 @@ function expectOk(what: string, outcome: { ok: boolean; message?: string; code?:
 const MEMORY_SINK = process.env.BENCH_WS_SINK === 'memory';
 if (MEMORY_SINK) {
   (JournalWriter.prototype as unknown as { write: () => Promise<void> }).write = () => Promise.resolve();
+}
+
+/**
+ * BENCH_WS_DURABLE_CONSUMERS=off (a diagnostic A/B, issue 21): the journal's durable consumers
+ * other than the relational projector (portfolio positions, trade rollups, notifications; each
+ * reads, decodes and folds every journal record) never start their rounds. Benchmark only.
+ */
+if (process.env.BENCH_WS_DURABLE_CONSUMERS === 'off') {
+  DurableConsumerRunner.prototype.start = () => undefined;
 }
 
 /** The event-loop trace (a `loop` request reads and resets it). */
