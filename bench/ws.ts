@@ -897,6 +897,8 @@ interface SustainedRound {
   readonly server_cpu_us_per_order: number;
   readonly db_cpu_us_per_order: number;
   readonly steal_pct: number;
+  /** The exchange's event loop, GC, flushes and snapshots over the round. */
+  readonly loop: ServerLoop;
 }
 
 /**
@@ -920,6 +922,7 @@ async function sustainedRound(
   for (const t of traders)
     t.send({ type: 'open', rate: rate / traders.length, startAt, warmupMs, durationMs });
   await at(from);
+  await loopOf(server);
   const a = sample(server.pid);
   const lags: [number, number][] = [];
   while (Date.now() < to) {
@@ -928,6 +931,7 @@ async function sustainedRound(
     await sleep(500 - (Date.now() - t));
   }
   const b = sample(server.pid);
+  const loop = await loopOf(server);
   const results = await Promise.all(replies);
   const accepted = results.reduce((n, r) => n + r.accepted, 0);
   const latency = percentiles(mergeHistograms(results.map((r) => r.latency)));
@@ -959,6 +963,7 @@ async function sustainedRound(
     server_cpu_us_per_order: round((b.serverCpu - a.serverCpu) / Math.max(1, accepted), 1),
     db_cpu_us_per_order: round(postgresDelta(a.dbCpu, b.dbCpu) / Math.max(1, accepted), 1),
     steal_pct: round(machineDelta(a.machine, b.machine).stealPct, 2),
+    loop,
   };
 }
 

@@ -167,6 +167,13 @@ export interface ServerLoop {
   readonly delay_p99_ms: number;
   readonly delay_p999_ms: number;
   readonly delay_max_ms: number;
+  /** Periodic snapshots taken (SNAPSHOT_INTERVAL_MS, _EVERY_RECORDS): count, ms from start to commit, bytes. */
+  readonly snapshots: {
+    readonly count: number;
+    readonly total_ms: number;
+    readonly max_ms: number;
+    readonly bytes: number;
+  };
   /** Journal flushes: count, records, and ms from the oldest record queued to COMMIT (and the transaction alone). */
   readonly flushes: {
     readonly count: number;

@@ -129,6 +129,10 @@ let flushes: { latency: number[]; transaction: number[]; records: number } = {
   };
 }
 
+/** Periodic snapshots (the exchange's hooks): from their start to their commit. */
+let snapshotStartedAt: number | undefined;
+let snapshots = { count: 0, total_ms: 0, max_ms: 0, bytes: 0 };
+
 function quantiles(values: number[]): { p50: number; p99: number; max: number } {
   const sorted = [...values].sort((a, b) => a - b);
   const q = (p: number): number =>
@@ -147,6 +151,12 @@ function loopReport(): ServerLoop {
     delay_p99_ms: ms(loopDelay.percentile(99)),
     delay_p999_ms: ms(loopDelay.percentile(99.9)),
     delay_max_ms: ms(loopDelay.max),
+    snapshots: {
+      count: snapshots.count,
+      total_ms: round2(snapshots.total_ms),
+      max_ms: round2(snapshots.max_ms),
+      bytes: snapshots.bytes,
+    },
     flushes: {
       count: flushes.latency.length,
       records: flushes.records,
@@ -163,6 +173,7 @@ function loopReport(): ServerLoop {
   loopDelay.reset();
   gcPauses = {};
   flushes = { latency: [], transaction: [], records: 0 };
+  snapshots = { count: 0, total_ms: 0, max_ms: 0, bytes: 0 };
   return report;
 }
 
@@ -241,7 +252,20 @@ try {
     ...(MEMORY_SINK ? { PROJECTION_MAX_LAG_RECORDS: '1000000000' } : {}),
   });
   // Logs to stderr, so the parent's stdout keeps only its own lines.
-  exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }, pino.destination(2)));
+  exchange = await startExchange(config, pino({ level: config.LOG_LEVEL }, pino.destination(2)), {
+    snapshotStarting: () => {
+      snapshotStartedAt = performance.now();
+    },
+    snapshotTaken: (result) => {
+      if (snapshotStartedAt === undefined) return;
+      const ms = performance.now() - snapshotStartedAt;
+      snapshotStartedAt = undefined;
+      snapshots.count++;
+      snapshots.total_ms += ms;
+      snapshots.max_ms = Math.max(snapshots.max_ms, ms);
+      snapshots.bytes += result.bytes;
+    },
+  });
   const ex = exchange;
   expectOk('asset USDC', await ex.admin.createAsset({ symbol: QUOTE, decimals: 6, kind: 'stable' }));
   // The benchmark's market, and the sub-flood round's deep book on a market of its own.
