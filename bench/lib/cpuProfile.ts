@@ -1,5 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 
 /*
  * `cpu_profile_top` (issue 21): the functions with the most self time of a V8 CPU profile (a
@@ -71,16 +70,6 @@ export function topSelfTime(profile: CpuProfile, top = 10): SelfTime[] {
       self_ms: Math.round(us / 100) / 10,
       pct: total === 0 ? 0 : Math.round((us * 1000) / total) / 10,
     }));
-}
-
-/** The newest `.cpuprofile` in `dir` (what `--cpu-prof --cpu-prof-dir=dir` wrote), parsed. */
-export function newestProfile(dir: string): CpuProfile | undefined {
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => join(dir, f))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  const file = files[0];
-  return file === undefined ? undefined : (JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
 }
 
 /**
