@@ -13,6 +13,7 @@ import type { CommandResult, MarketCommand } from '../src/actors/market/types.ts
 import { Supervisor, type ActorInspection } from '../src/actors/supervisor.ts';
 import type { OrderBook } from '../src/actors/book/orderBook.ts';
 import { actorCommands, BENCH_QUOTE, benchMarket, type ActorCommands } from './lib/actorStream.ts';
+import { profiled } from './lib/cpuProfile.ts';
 import { fullGc, measure, median, progress, round, type Rate } from './lib/stats.ts';
 import { mixedStream, prefilledBook, users, type BookShape, type Stream } from './lib/stream.ts';
 import { parseCommandLine } from '../scripts/lib/cli.ts';
@@ -345,11 +346,16 @@ const multi = await phase(
   MULTI_ROUNDS,
 );
 
+// cpu_profile_top (issue 21): one more single-market actor run under the CPU profiler (its
+// stream generated before the profiler starts).
+const profiledPlans = plans(SINGLE.markets, SINGLE.prefill, SINGLE.ops, SEED);
+const { top: cpuProfileTop } = await profiled(() => runActors(profiledPlans));
 const actorWall = wall(single.actor);
 const engineWall = wall(single.engine);
 const stream = single.markets[0]!.stream;
 const result = {
   actor_orders_per_s: round(actorWall),
+  cpu_profile_top: cpuProfileTop,
   engine_orders_per_s: round(engineWall),
   overhead_ratio: round(engineWall / actorWall, 2),
   actor_orders_per_cpu_s: round(cpu(single.actor)),

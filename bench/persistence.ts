@@ -38,6 +38,7 @@ import { takeSnapshot } from '../src/persistence/snapshots.ts';
 import { actorCommands, BENCH_QUOTE, benchMarket } from './lib/actorStream.ts';
 import { fullGc, progress, round } from './lib/stats.ts';
 import { mixedStream, users, type BookShape } from './lib/stream.ts';
+import { profiled } from './lib/cpuProfile.ts';
 import { parseCommandLine } from '../scripts/lib/cli.ts';
 
 parseCommandLine({
@@ -563,6 +564,10 @@ try {
   const memoryRate = await memoryRun(durableMarkets);
   progress(`same streams, in-memory sink (no I/O, no encoding): ${round(memoryRate)} orders/s`);
   const best = runs.reduce((a, b) => (b.ordersPerS > a.ordersPerS ? b : a));
+  // cpu_profile_top (issue 21): the durable run with the projector once more, under the CPU profiler.
+  const { top: cpuProfileTop } = await profiled(() =>
+    durableRun(pool, durableMarkets, PROJECTION.flushIntervalMs, true),
+  );
 
   progress(
     `recovery, one market: generating stream (prefill ${RECOVERY_ONE.prefill}, ops ${RECOVERY_ONE.ops}, seed ${SEED + 500})`,
@@ -601,6 +606,7 @@ try {
   const measured1m = one.commands >= 1_000_000;
   result = {
     durable_orders_per_s: round(best.ordersPerS),
+    cpu_profile_top: cpuProfileTop,
     commit_p50_ms: round(best.commitP50Ms, 2),
     commit_p99_ms: round(best.commitP99Ms, 2),
     projection_orders_per_s: round(catchUp.ordersPerS),

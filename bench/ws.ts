@@ -42,6 +42,9 @@ import {
   type PairsResult,
   type StepResult,
   type Percentiles,
+  type ServerLoop,
+  type ServerProfile,
+  type ServerRequest,
   type ServerMemory,
   type ServerReady,
   type SocketIoReady,
@@ -60,7 +63,7 @@ import { parseCommandLine } from '../scripts/lib/cli.ts';
 
 const { values: flags } = parseCommandLine({
   name: 'npm run bench:ws --',
-  usage: `usage: npm run bench:ws -- [--quick] [--peer-only] [--orders-only] [--sub-flood-only] [--profile-server=DIR]
+  usage: `usage: npm run bench:ws -- [--quick] [--peer-only] [--orders-only] [--sub-flood-only] [--realtime] [--profile-server=DIR]
                           [--server-flag=FLAG ...]
 
 The gateway under load over loopback: durable orders/s and latency, fan-out to 1,000 subscribers
@@ -72,6 +75,13 @@ line is one JSON object (bench/RESULTS.md).
   --orders-only           only the closed-loop order rounds (CPU per order), then stop
   --sub-flood-only        only round (d): three unauthenticated connections flooding sub while a
                           trader places on another market
+  --realtime              only issue 21's figures: closed rounds, open loops at 1,000 and 10,000/s
+                          (with the server's event-loop delay and GC pauses), the sustained round
+                          (BENCH_WS_SUSTAINED_MS, default 60,000), the memory sink, cpu_profile_top
+  --ab-flag=FLAG, --ab-env=K=V
+                          a lever's before/after in one run: exchange A as usual, exchange B with
+                          these Node flags (replacing the default ones) and env, both up at once;
+                          closed rounds and open loops at 1,000 and 10,000/s alternate A, B
   --profile-server=DIR    write a V8 CPU profile of the exchange process into DIR
   --server-flag=FLAG      add a Node flag to the exchange process (repeatable)
   -h, --help              this text`,
@@ -80,6 +90,9 @@ line is one JSON object (bench/RESULTS.md).
     'peer-only': { type: 'boolean', default: false },
     'orders-only': { type: 'boolean', default: false },
     'sub-flood-only': { type: 'boolean', default: false },
+    realtime: { type: 'boolean', default: false },
+    'ab-flag': { type: 'string', multiple: true, default: [] },
+    'ab-env': { type: 'string', multiple: true, default: [] },
     'profile-server': { type: 'string' },
     'server-flag': { type: 'string', multiple: true, default: [] },
   },
@@ -92,6 +105,22 @@ const PROFILE_DIR = flags['profile-server'];
 const ORDERS_ONLY = flags['orders-only'];
 /** `--sub-flood-only` runs only round (d), the sub flood. */
 const SUB_FLOOD_ONLY = flags['sub-flood-only'];
+/** `--realtime`: issue 21's figures alone (see realtimeFigures). */
+const REALTIME_ONLY = flags.realtime;
+/** `--ab-flag` / `--ab-env`: exchange B of an A/B comparison (see abFigures). */
+const AB_FLAGS: readonly string[] = flags['ab-flag'];
+const AB_ENV: Record<string, string> = Object.fromEntries(
+  flags['ab-env'].map((kv) => {
+    const i = kv.indexOf('=');
+    if (i < 1) throw new Error(`--ab-env=${kv}: expected KEY=VALUE`);
+    return [kv.slice(0, i), kv.slice(i + 1)];
+  }),
+);
+const AB = AB_FLAGS.length > 0 || Object.keys(AB_ENV).length > 0;
+/** The sustained round's length (the recorded figure uses 60 s; shorter only for a smoke run). */
+const SUSTAINED_MS = Number(process.env.BENCH_WS_SUSTAINED_MS ?? (flags.quick ? 10_000 : 60_000));
+/** Each probe of the sustained rate search. */
+const PROBE_MS = Number(process.env.BENCH_WS_PROBE_MS ?? (flags.quick ? 4_000 : 10_000));
 /** Development aid: `--server-flag=--trace-gc` (repeatable) adds a Node flag to the exchange process. */
 // The exchange runs as `npm start` runs it: a larger young generation (orders live ~100 ms in the
 // pipeline, so the default semi-space promotes half of them).
@@ -174,8 +203,10 @@ function child<Req>(
   args: readonly string[],
   name: string,
   extraExecArgv: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
 ): Child<Req> {
   const proc = fork(new URL(script, import.meta.url), args, {
+    env,
     execArgv: ['--expose-gc', '--import', 'tsx', ...extraExecArgv],
     serialization: 'advanced',
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -261,9 +292,11 @@ interface Window {
   readonly machine: CpuTimes;
 }
 let benchDatabase = '';
+/** Each exchange process's database (an A/B run or the memory sink has several). */
+const databaseOf = new Map<number, string>();
 const sample = (pid: number): Window => ({
   serverCpu: processCpuMicros(pid),
-  dbCpu: postgresCpu(benchDatabase),
+  dbCpu: postgresCpu(databaseOf.get(pid) ?? benchDatabase),
   machine: machineCpu(),
 });
 
@@ -773,6 +806,362 @@ async function subFloodRound(
   return figures;
 }
 
+// ---------------------------------------------------------------- issue 21: the realtime path
+
+type ServerChild = Child<ServerRequest>;
+
+async function profileOf(server: ServerChild, action: 'start' | 'stop'): Promise<ServerProfile> {
+  const r = server.next<ServerProfile>('profile');
+  server.send({ type: 'profile', action });
+  return r;
+}
+
+/** The exchange's own gauge (src/persistence/metrics.ts): journal records not yet projected. */
+async function projectionLagRecords(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const m = /^exchange_projection_lag_records(?:\{[^}]*\})?\s+(\S+)/m.exec(text);
+  return m === null ? Number.NaN : Number(m[1]);
+}
+
+/** Least-squares slope of (epoch ms, value) points, per second. */
+function slopePerS(points: readonly (readonly [number, number])[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mt = points.reduce((a, p) => a + p[0], 0) / n;
+  const mv = points.reduce((a, p) => a + p[1], 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [t, v] of points) {
+    num += (t - mt) * (v - mv);
+    den += (t - mt) ** 2;
+  }
+  return den === 0 ? 0 : (num / den) * 1000;
+}
+
+async function loopOf(server: ServerChild): Promise<ServerLoop> {
+  const r = server.next<ServerLoop>('loop');
+  server.send({ type: 'loop' });
+  return r;
+}
+
+async function connectTraders(wsUrl: string, ready: ServerReady): Promise<Child<TraderRequest>[]> {
+  const perProc = Math.ceil(P.traders / P.traderProcs);
+  const traders = Array.from({ length: P.traderProcs }, (_, i) =>
+    child<TraderRequest>('./ws/trader.ts', [String(1000 + i)], `trader ${i}`),
+  );
+  await Promise.all(
+    traders.map((t, i) => {
+      const c = t.next('connected');
+      t.send({
+        type: 'connect',
+        url: wsUrl,
+        tokens: ready.traderTokens.slice(i * perProc, (i + 1) * perProc),
+      });
+      return c;
+    }),
+  );
+  return traders;
+}
+
+async function startServer(label: string, execArgv: readonly string[], env: NodeJS.ProcessEnv) {
+  const server: ServerChild = child('./ws/server.ts', [String(P.traders)], label, execArgv, env);
+  const ready = await server.next<ServerReady>('ready', 180_000);
+  databaseOf.set(server.pid, ready.database);
+  progress(`${label}: pid ${server.pid} on port ${ready.port}, database ${ready.database}`);
+  return { server, ready, wsUrl: `ws://127.0.0.1:${ready.port}/ws` };
+}
+
+async function stopServer(server: ServerChild): Promise<void> {
+  if (server.proc.exitCode !== null || !server.proc.connected) return;
+  const exited = new Promise((resolve) => server.proc.once('exit', resolve));
+  server.send({ type: 'stop' });
+  await Promise.race([exited, sleep(30_000)]);
+}
+
+interface SustainedRound {
+  readonly offered_per_s: number;
+  readonly accepted_per_s: number;
+  readonly seconds: number;
+  readonly projection_lag_slope_per_s: number;
+  readonly lag_records: {
+    readonly first: number;
+    readonly max: number;
+    readonly last: number;
+    readonly samples: number;
+  };
+  readonly flat: boolean;
+  readonly errors: Record<string, number>;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly p999_ms: number;
+  readonly server_cpu_us_per_order: number;
+  readonly db_cpu_us_per_order: number;
+  readonly steal_pct: number;
+  /** The exchange's event loop, GC, flushes and snapshots over the round. */
+  readonly loop: ServerLoop;
+}
+
+/**
+ * A paced round at `rate` for `durationMs` (after a 1 s warm-up), the projection lag read from
+ * /metrics every 500 ms. Flat: every place accepted (no `overloaded`, nothing lost), at least 97%
+ * of the offered rate committed in the window, and the lag's fitted growth over the round below
+ * max(200 records, the largest lag seen in its first quarter): the projector keeps up.
+ */
+async function sustainedRound(
+  server: ServerChild,
+  port: number,
+  traders: readonly Child<TraderRequest>[],
+  rate: number,
+  durationMs: number,
+): Promise<SustainedRound> {
+  const warmupMs = 1_000;
+  const startAt = Date.now() + 300;
+  const from = startAt + warmupMs;
+  const to = from + durationMs;
+  const replies = traders.map((t) => t.next<TraderResult>('result', 120_000 + durationMs));
+  for (const t of traders)
+    t.send({ type: 'open', rate: rate / traders.length, startAt, warmupMs, durationMs });
+  await at(from);
+  await loopOf(server);
+  const a = sample(server.pid);
+  const lags: [number, number][] = [];
+  while (Date.now() < to) {
+    const t = Date.now();
+    lags.push([t, await projectionLagRecords(port)]);
+    await sleep(500 - (Date.now() - t));
+  }
+  const b = sample(server.pid);
+  const loop = await loopOf(server);
+  const results = await Promise.all(replies);
+  const accepted = results.reduce((n, r) => n + r.accepted, 0);
+  const latency = percentiles(mergeHistograms(results.map((r) => r.latency)));
+  const errors = mergeErrors(results);
+  const slope = slopePerS(lags);
+  const firstQuarter = lags.slice(0, Math.max(1, Math.floor(lags.length / 4)));
+  const acceptedPerS = (accepted * 1000) / durationMs;
+  const growth = slope * (durationMs / 1000);
+  const flat =
+    Object.keys(errors).length === 0 &&
+    acceptedPerS >= rate * 0.97 &&
+    growth <= Math.max(200, ...firstQuarter.map((p) => p[1]));
+  return {
+    offered_per_s: rate,
+    accepted_per_s: round(acceptedPerS),
+    seconds: durationMs / 1000,
+    projection_lag_slope_per_s: round(slope, 2),
+    lag_records: {
+      first: lags[0]?.[1] ?? Number.NaN,
+      max: Math.max(...lags.map((p) => p[1])),
+      last: lags.at(-1)?.[1] ?? Number.NaN,
+      samples: lags.length,
+    },
+    flat,
+    errors,
+    p50_ms: latency.p50_ms,
+    p99_ms: latency.p99_ms,
+    p999_ms: latency.p999_ms,
+    server_cpu_us_per_order: round((b.serverCpu - a.serverCpu) / Math.max(1, accepted), 1),
+    db_cpu_us_per_order: round(postgresDelta(a.dbCpu, b.dbCpu) / Math.max(1, accepted), 1),
+    steal_pct: round(machineDelta(a.machine, b.machine).stealPct, 2),
+    loop,
+  };
+}
+
+/**
+ * Issue 21's figures, in one run: (1) closed rounds on the durable exchange (capacity, server and
+ * Postgres CPU per order); (2) open loops at 1,000 and 10,000/s, each with the server's event-loop
+ * delay and GC pauses over the round (the tail trace); (3) the sustained round: probes of
+ * PROBE_MS stepping down from 95% of the closed-loop capacity until one is flat, then SUSTAINED_MS
+ * at that rate (once more, 10% lower, if that is not flat); (4) the same closed rounds on a second
+ * exchange whose journal writer writes nothing (BENCH_WS_SINK=memory); (5) one more closed round on
+ * the durable exchange under the V8 CPU profiler: its ten functions with the most self time.
+ */
+async function realtimeFigures(durable: {
+  server: ServerChild;
+  ready: ServerReady;
+  wsUrl: string;
+}): Promise<Record<string, unknown>> {
+  const loadAtStart = loadavg();
+  const m0 = machineCpu();
+  const traders = await connectTraders(durable.wsUrl, durable.ready);
+  const closed: ClosedRound[] = [];
+  for (let r = 0; r < P.closedRounds; r++) {
+    closed.push(await closedRound(durable.server.pid, traders));
+    progress(`  [realtime] closed round ${r + 1}: ${JSON.stringify(closed.at(-1))}`);
+  }
+  const capacity = median(closed.map((c) => c.orders_per_s));
+  const open: Record<number, (OpenRound & { loop: ServerLoop })[]> = {};
+  for (const rate of P.openRates) {
+    open[rate] = [];
+    for (let r = 0; r < P.openRounds; r++) {
+      await loopOf(durable.server);
+      const o = await openRound(durable.server.pid, traders, rate);
+      const loop = await loopOf(durable.server);
+      open[rate].push({ ...o, loop });
+      progress(`  [realtime] open ${rate}/s round ${r + 1}: ${JSON.stringify(open[rate].at(-1))}`);
+    }
+  }
+  // The sustained rate: probes down from 95% of capacity.
+  const probes: SustainedRound[] = [];
+  let rate = Math.max(500, Math.floor((capacity * 0.95) / 500) * 500);
+  for (;;) {
+    const p = await sustainedRound(durable.server, durable.ready.port, traders, rate, PROBE_MS);
+    probes.push(p);
+    progress(`  [realtime] probe ${rate}/s: ${JSON.stringify(p)}`);
+    if (p.flat || rate <= 1_000) break;
+    rate = Math.max(1_000, Math.floor((rate * 0.9) / 500) * 500);
+  }
+  const finals: SustainedRound[] = [];
+  for (let tries = 0; tries < 2; tries++) {
+    const f = await sustainedRound(durable.server, durable.ready.port, traders, rate, SUSTAINED_MS);
+    finals.push(f);
+    progress(`  [realtime] sustained ${rate}/s for ${SUSTAINED_MS / 1000} s: ${JSON.stringify(f)}`);
+    if (f.flat) break;
+    rate = Math.max(1_000, Math.floor((rate * 0.9) / 500) * 500);
+  }
+  for (const t of traders) t.send({ type: 'close' });
+  const sustained = finals.find((f) => f.flat);
+
+  // The same closed rounds through the memory sink.
+  const mem = await startServer('exchange (memory sink)', SERVER_FLAGS, {
+    ...process.env,
+    BENCH_WS_SINK: 'memory',
+  });
+  const memClosed: ClosedRound[] = [];
+  try {
+    const memTraders = await connectTraders(mem.wsUrl, mem.ready);
+    for (let r = 0; r < P.closedRounds; r++) {
+      memClosed.push(await closedRound(mem.server.pid, memTraders));
+      progress(`  [realtime] memory sink closed round ${r + 1}: ${JSON.stringify(memClosed.at(-1))}`);
+    }
+    for (const t of memTraders) t.send({ type: 'close' });
+  } finally {
+    await stopServer(mem.server);
+  }
+
+  // cpu_profile_top: one more closed round on the durable exchange, under the V8 CPU profiler.
+  const profTraders = await connectTraders(durable.wsUrl, durable.ready);
+  await profileOf(durable.server, 'start');
+  const profiled = await closedRound(durable.server.pid, profTraders);
+  const cpuTop = (await profileOf(durable.server, 'stop')).top;
+  progress(`  [realtime] profiled closed round: ${JSON.stringify(profiled)}`);
+  for (const t of profTraders) t.send({ type: 'close' });
+
+  const med = <T>(rows: readonly T[], key: (row: T) => number): number => median(rows.map(key));
+  const at1k = open[1_000] ?? [];
+  const at10k = open[10_000] ?? [];
+  const memoryRate = med(memClosed, (c) => c.orders_per_s);
+  return {
+    sustained_orders_per_s: sustained?.accepted_per_s ?? null,
+    projection_lag_slope_per_s: (sustained ?? finals.at(-1))?.projection_lag_slope_per_s ?? null,
+    durable_orders_per_s: capacity,
+    server_cpu_us_per_order: med(closed, (c) => c.server_cpu_us_per_order),
+    db_cpu_us_per_order: med(closed, (c) => c.db_cpu_us_per_order),
+    machine_cpu_us_per_order: med(closed, (c) => c.machine_cpu_us_per_order),
+    p50_ms_at_1k: med(at1k, (o) => o.p50_ms),
+    p99_ms_at_1k: med(at1k, (o) => o.p99_ms),
+    p999_ms_at_1k: med(at1k, (o) => o.p999_ms),
+    p50_ms_at_10k: med(at10k, (o) => o.p50_ms),
+    p99_ms_at_10k: med(at10k, (o) => o.p99_ms),
+    p999_ms_at_10k: med(at10k, (o) => o.p999_ms),
+    steal_pct: round(machineDelta(m0, machineCpu()).stealPct, 2),
+    memory_sink_orders_per_s: memoryRate,
+    durable_vs_memory_sink: round(capacity / Math.max(1, memoryRate), 2),
+    memory_sink_server_cpu_us_per_order: med(memClosed, (c) => c.server_cpu_us_per_order),
+    cpu_profile_top: cpuTop,
+    profiled_closed_round: profiled,
+    loop_at_1k: at1k.map((o) => o.loop),
+    loop_at_10k: at10k.map((o) => o.loop),
+    sustained_rounds: finals,
+    sustained_probes: probes,
+    realtime_closed_rounds: closed,
+    realtime_open_rounds: open,
+    memory_sink_closed_rounds: memClosed,
+    realtime_load_avg: {
+      before: loadAtStart.map((x) => round(x, 2)),
+      after: loadavg().map((x) => round(x, 2)),
+    },
+    realtime_params: { sustained_ms: SUSTAINED_MS, probe_ms: PROBE_MS, server_flags: SERVER_FLAGS },
+  };
+}
+
+/**
+ * A lever's before/after in one run: exchange A (the default flags and env) and exchange B
+ * (--ab-flag / --ab-env) both up, each with its own traders; P.closedRounds closed rounds, then
+ * P.openRounds open rounds at each rate, alternating A, B (so both see the same machine load).
+ */
+async function abFigures(a: {
+  server: ServerChild;
+  ready: ServerReady;
+  wsUrl: string;
+}): Promise<Record<string, unknown>> {
+  const b = await startServer('exchange B', AB_FLAGS, { ...process.env, ...AB_ENV });
+  try {
+    const sides = [
+      { name: 'A', ...a, traders: await connectTraders(a.wsUrl, a.ready) },
+      { name: 'B', ...b, traders: await connectTraders(b.wsUrl, b.ready) },
+    ];
+    const closed: Record<string, ClosedRound[]> = { A: [], B: [] };
+    const open: Record<string, Record<number, (OpenRound & { loop: ServerLoop })[]>> = { A: {}, B: {} };
+    for (let r = 0; r < P.closedRounds; r++)
+      for (const side of sides) {
+        const c = await closedRound(side.server.pid, side.traders);
+        closed[side.name]!.push(c);
+        progress(`  [ab] ${side.name} closed round ${r + 1}: ${JSON.stringify(c)}`);
+      }
+    for (const rate of P.openRates)
+      for (let r = 0; r < P.openRounds; r++)
+        for (const side of sides) {
+          await loopOf(side.server);
+          const o = await openRound(side.server.pid, side.traders, rate);
+          const loop = await loopOf(side.server);
+          (open[side.name]![rate] ??= []).push({ ...o, loop });
+          progress(`  [ab] ${side.name} open ${rate}/s round ${r + 1}: ${JSON.stringify({ ...o, loop })}`);
+        }
+    for (const side of sides) for (const t of side.traders) t.send({ type: 'close' });
+    const figures = (name: string) => {
+      const c = closed[name]!;
+      const o = open[name]!;
+      const m = <T>(rows: readonly T[] | undefined, key: (row: T) => number): number =>
+        median((rows ?? []).map(key));
+      return {
+        durable_orders_per_s: m(c, (x) => x.orders_per_s),
+        server_cpu_us_per_order: m(c, (x) => x.server_cpu_us_per_order),
+        db_cpu_us_per_order: m(c, (x) => x.db_cpu_us_per_order),
+        p50_ms_at_1k: m(o[1_000], (x) => x.p50_ms),
+        p99_ms_at_1k: m(o[1_000], (x) => x.p99_ms),
+        p999_ms_at_1k: m(o[1_000], (x) => x.p999_ms),
+        p50_ms_at_10k: m(o[10_000], (x) => x.p50_ms),
+        p99_ms_at_10k: m(o[10_000], (x) => x.p99_ms),
+        p999_ms_at_10k: m(o[10_000], (x) => x.p999_ms),
+        loop_delay_max_ms_at_1k: m(o[1_000], (x) => x.loop.delay_max_ms),
+        gc_minor_max_ms_at_1k: m(o[1_000], (x) => x.loop.gc.minor?.max_ms ?? 0),
+        gc_minor_max_ms_at_10k: m(o[10_000], (x) => x.loop.gc.minor?.max_ms ?? 0),
+        flush_commit_p99_ms_at_1k: m(o[1_000], (x) => x.loop.flushes.commit_latency_ms.p99),
+        flush_commit_max_ms_at_1k: m(o[1_000], (x) => x.loop.flushes.commit_latency_ms.max),
+        gc_us_per_order_at_1k: m(o[1_000], (x) =>
+          round(
+            (Object.values(x.loop.gc).reduce((n, g) => n + g.total_ms, 0) * 1000) / Math.max(1, x.count),
+            1,
+          ),
+        ),
+        server_cpu_pct_at_1k: m(o[1_000], (x) => x.server_cpu_pct),
+        gc_total_ms_at_10k: m(o[10_000], (x) => Object.values(x.loop.gc).reduce((n, g) => n + g.total_ms, 0)),
+        steal_pct: m(c, (x) => x.steal_pct),
+      };
+    };
+    return {
+      ab: { A: { flags: SERVER_FLAGS, env: {} }, B: { flags: AB_FLAGS, env: AB_ENV } },
+      A: figures('A'),
+      B: figures('B'),
+      ab_closed_rounds: closed,
+      ab_open_rounds: open,
+    };
+  } finally {
+    await stopServer(b.server);
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 const peerMessages = (n: number): Record<string, unknown>[] =>
@@ -849,12 +1238,10 @@ async function main(): Promise<Record<string, unknown>> {
   }
 
   progress('starting the exchange (fresh database, migrations, market, credits)');
-  const server = child<{ type: 'memory' } | { type: 'stop' }>(
-    './ws/server.ts',
-    [String(P.traders)],
-    'exchange',
-    [...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]), ...SERVER_FLAGS],
-  );
+  const server: ServerChild = child('./ws/server.ts', [String(P.traders)], 'exchange', [
+    ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]),
+    ...SERVER_FLAGS,
+  ]);
   const ready = await server.next<ServerReady>('ready', 180_000);
   const wsUrl = `ws://127.0.0.1:${ready.port}/ws`;
   progress(`exchange pid ${server.pid} on port ${ready.port}, database ${ready.database}`);
@@ -862,6 +1249,8 @@ async function main(): Promise<Record<string, unknown>> {
 
   try {
     if (ORDERS_ONLY) return await ordersOnly(server.pid, wsUrl, ready);
+    if (AB) return await abFigures({ server, ready, wsUrl });
+    if (REALTIME_ONLY) return await realtimeFigures({ server, ready, wsUrl });
     if (SUB_FLOOD_ONLY) {
       return { ...(await subFloodRound(server.pid, wsUrl, ready)), params: { ...P, quick: QUICK } };
     }
@@ -998,6 +1387,9 @@ async function main(): Promise<Record<string, unknown>> {
     // -------- (d)
     const subFlood = await subFloodRound(server.pid, wsUrl, ready);
 
+    // -------- issue 21's figures (the same names at the top level: these rounds are the later ones)
+    const realtime = await realtimeFigures({ server, ready, wsUrl });
+
     // -------- figures
     const med = <T>(rows: readonly T[], key: (row: T) => number): number => median(rows.map(key));
     const at10k = open[10_000] ?? [];
@@ -1065,6 +1457,7 @@ async function main(): Promise<Record<string, unknown>> {
         fanout_ratio: { target: TARGETS.fanoutRatio, met: fanoutRatio >= TARGETS.fanoutRatio },
       },
       params: { ...P, take_window: TAKE_WINDOW, http_connections: HTTP_CONNECTIONS, quick: QUICK },
+      ...realtime,
     };
   } finally {
     // The server closes the exchange and drops its database before it exits.

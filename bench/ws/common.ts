@@ -145,7 +145,45 @@ export interface ServerMemory {
 }
 
 /** Parent → server child. */
-export type ServerRequest = { readonly type: 'memory' } | { readonly type: 'stop' };
+export type ServerRequest =
+  | { readonly type: 'memory' }
+  | { readonly type: 'loop' }
+  | { readonly type: 'profile'; readonly action: 'start' | 'stop' }
+  | { readonly type: 'stop' };
+
+/** The CPU profile's top self times between `profile` start and stop (empty for start). */
+export interface ServerProfile {
+  readonly type: 'profile';
+  readonly top: readonly { readonly fn: string; readonly self_ms: number; readonly pct: number }[];
+}
+
+/**
+ * The server's event loop since the previous `loop` request (issue 21's tail trace):
+ * perf_hooks.monitorEventLoopDelay (1 ms resolution) and the GC pauses a PerformanceObserver saw.
+ */
+export interface ServerLoop {
+  readonly type: 'loop';
+  readonly delay_p50_ms: number;
+  readonly delay_p99_ms: number;
+  readonly delay_p999_ms: number;
+  readonly delay_max_ms: number;
+  /** Periodic snapshots taken (SNAPSHOT_INTERVAL_MS, _EVERY_RECORDS): count, ms from start to commit, bytes. */
+  readonly snapshots: {
+    readonly count: number;
+    readonly total_ms: number;
+    readonly max_ms: number;
+    readonly bytes: number;
+  };
+  /** Journal flushes: count, records, and ms from the oldest record queued to COMMIT (and the transaction alone). */
+  readonly flushes: {
+    readonly count: number;
+    readonly records: number;
+    readonly commit_latency_ms: { readonly p50: number; readonly p99: number; readonly max: number };
+    readonly transaction_ms: { readonly p50: number; readonly p99: number; readonly max: number };
+  };
+  /** GC pauses by kind (minor = scavenge, major = mark-compact, incremental, weakcb): count, total and longest ms. */
+  readonly gc: Record<string, { readonly count: number; readonly total_ms: number; readonly max_ms: number }>;
+}
 
 /** Parent → trader child (bench/ws/trader.ts). */
 export type TraderRequest =
