@@ -76,7 +76,8 @@ export interface RunningNats {
 
 /** `nats-server` on PATH, else Debian's /usr/sbin/nats-server, else undefined. */
 function findBinary(): string | undefined {
-  if (spawnSync('sh', ['-c', 'command -v nats-server'], { stdio: 'ignore' }).status === 0) return 'nats-server';
+  if (spawnSync('sh', ['-c', 'command -v nats-server'], { stdio: 'ignore' }).status === 0)
+    return 'nats-server';
   return fs.existsSync(DEBIAN_NATS_SERVER) ? DEBIAN_NATS_SERVER : undefined;
 }
 
@@ -95,11 +96,15 @@ export async function startNatsServer(options: {
   fs.mkdirSync(dir, { recursive: true });
   const logFile = path.join(dir, 'nats.log');
   const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, '-l', logFile];
-  const child = spawn(process.execPath, ['--import', 'tsx', guardPath, users, `nats:${port}`, binary, ...args], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', guardPath, users, `nats:${port}`, binary, ...args],
+    {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
   let exitInfo: string | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {

@@ -259,7 +259,10 @@ export class Lease {
   private checkValidity(lastError?: string): void {
     if (this.lostWith !== undefined || performance.now() <= this.validUntil) return;
     const why = lastError === undefined ? '' : ` (last error: ${lastError})`;
-    this.lose('expired', `no renewal succeeded within ${this.options.ttlMs - this.options.safetyMs} ms${why}`);
+    this.lose(
+      'expired',
+      `no renewal succeeded within ${this.options.ttlMs - this.options.safetyMs} ms${why}`,
+    );
   }
 
   private lose(reason: LeaseLoss, detail: string): void {
