@@ -149,6 +149,18 @@ export class MarketLeases {
     }
   }
 
+  /** The keys held now (lapsed and released ones are gone or deleted), sorted. */
+  async liveKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys()) keys.push(key);
+    const live: string[] = [];
+    for (const key of keys) {
+      const entry = await this.kv.get(key);
+      if (entry !== null && entry.operation === 'PUT') live.push(key);
+    }
+    return live.sort();
+  }
+
   /** Who holds a market now and with which epoch (undefined: nobody, or the lease lapsed). */
   async holderOf(marketId: string): Promise<{ holder: string; epoch: number; revision: number } | undefined> {
     const entry = await this.kv.get(MarketKey.parse(marketId));

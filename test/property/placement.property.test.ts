@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ownershipPlan } from '../../src/cluster/engines.ts';
 import { ownerOf, placeMarkets } from '../../src/cluster/placement.ts';
 
 /**
@@ -80,5 +81,35 @@ describe('rendezvous placement', () => {
     const es = Array.from({ length: 10 }, (_, i) => `engine-${i}`);
     const counts = [...placeMarkets(ms, es).values()].map((owned) => owned.length);
     expect(counts).toEqual([11, 8, 20, 12, 8, 11, 6, 6, 8, 10]);
+  });
+});
+
+describe('ownershipPlan', () => {
+  it('brings any holding to the placement: each market ends with exactly its placed owner', () => {
+    fc.assert(
+      fc.property(markets, engines, fc.array(fc.nat()), (ms, es, picks) => {
+        // An arbitrary current holding: each market with some engine, or with none.
+        const held = new Map(es.map((e) => [e, new Set<string>()]));
+        ms.forEach((m, i) => {
+          const pick = picks[i];
+          if (pick !== undefined && pick % (es.length + 1) < es.length)
+            held.get(es[pick % (es.length + 1)]!)!.add(m);
+        });
+        const after = new Map<string, string[]>();
+        for (const e of es) {
+          const plan = ownershipPlan(e, es, ms, held.get(e)!);
+          const mine = new Set(held.get(e));
+          for (const m of plan.release) mine.delete(m);
+          for (const m of plan.acquire) mine.add(m);
+          for (const m of mine) after.set(m, [...(after.get(m) ?? []), e]);
+        }
+        for (const m of ms) expect(after.get(m)).toEqual([ownerOf(m, es)]);
+      }),
+    );
+  });
+
+  it('counts the engine itself live when the listing missed it', () => {
+    const plan = ownershipPlan('engine-a', [], ['m1', 'm2'], new Set());
+    expect(plan).toEqual({ acquire: ['m1', 'm2'], release: [] });
   });
 });
