@@ -43,3 +43,36 @@ export function placeMarkets(
   }
   return placed;
 }
+
+/**
+ * Rendezvous with bounded loads: no engine owns more than ⌈loadFactor × markets / engines⌉; a
+ * market whose first choice is full goes to its next-highest-scoring engine. Markets are taken in
+ * id order and engines ranked by score (ties by id), so the answer depends only on the two sets.
+ * It evens out plain rendezvous's binomial spread (100 markets over 10 engines: 20 on the busiest,
+ * 13 at most here) at the price of more movement when an engine joins or leaves (a market can be
+ * displaced by another's overflow), which the property test bounds but does not make minimal.
+ * Returns market id → engine id (empty when there is no engine).
+ */
+export function placeMarketsBounded(
+  marketIds: readonly string[],
+  engines: readonly string[],
+  loadFactor = 1.25,
+): Map<string, string> {
+  if (!(loadFactor >= 1)) throw new Error(`loadFactor must be at least 1, got ${loadFactor}`);
+  const placed = new Map<string, string>();
+  const unique = [...new Set(engines)].sort();
+  if (unique.length === 0) return placed;
+  const markets = [...new Set(marketIds)].sort();
+  const cap = Math.ceil((loadFactor * markets.length) / unique.length);
+  const load = new Map(unique.map((e) => [e, 0]));
+  for (const market of markets) {
+    const ranked = unique
+      .map((engine) => ({ engine, score: rendezvousScore(market, engine) }))
+      .sort((a, b) => (a.score === b.score ? (a.engine < b.engine ? -1 : 1) : a.score > b.score ? -1 : 1));
+    // cap × engines ≥ markets, so some engine always has room.
+    const chosen = ranked.find((r) => load.get(r.engine)! < cap)!.engine;
+    load.set(chosen, load.get(chosen)! + 1);
+    placed.set(market, chosen);
+  }
+  return placed;
+}

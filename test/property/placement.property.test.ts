@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ownershipPlan } from '../../src/cluster/engines.ts';
-import { ownerOf, placeMarkets } from '../../src/cluster/placement.ts';
+import { ownerOf, placeMarkets, placeMarketsBounded } from '../../src/cluster/placement.ts';
 
 /**
  * Rendezvous placement (src/cluster/placement.ts) against what it promises: the same answer
@@ -111,5 +111,42 @@ describe('ownershipPlan', () => {
   it('counts the engine itself live when the listing missed it', () => {
     const plan = ownershipPlan('engine-a', [], ['m1', 'm2'], new Set());
     expect(plan).toEqual({ acquire: ['m1', 'm2'], release: [] });
+  });
+});
+
+describe('rendezvous with bounded loads', () => {
+  it('places every market, within the cap, as a function of the two sets', () => {
+    fc.assert(
+      fc.property(markets, engines, (ms, es) => {
+        const placed = placeMarketsBounded(ms, es);
+        const again = placeMarketsBounded([...ms].reverse(), [...es].reverse());
+        expect([...placed.entries()].sort()).toEqual([...again.entries()].sort());
+        expect(placed.size).toBe(ms.length);
+        const cap = Math.ceil((1.25 * ms.length) / es.length);
+        const load = new Map<string, number>();
+        for (const e of placed.values()) load.set(e, (load.get(e) ?? 0) + 1);
+        for (const n of load.values()) expect(n).toBeLessThanOrEqual(cap);
+        for (const e of placed.values()) expect(es).toContain(e);
+      }),
+    );
+  });
+
+  it('agrees with plain rendezvous when no engine is over the cap', () => {
+    fc.assert(
+      fc.property(markets, engines, (ms, es) => {
+        // cap = ⌈n·k·n / k⌉ = n²: no engine reaches it.
+        const placed = placeMarketsBounded(ms, es, ms.length * es.length);
+        for (const m of ms) expect(placed.get(m)).toBe(ownerOf(m, es));
+      }),
+    );
+  });
+
+  it('evens out 100 markets over 10 engines to at most 13 each', () => {
+    const ms = Array.from({ length: 100 }, (_, i) => `market-${i}`);
+    const es = Array.from({ length: 10 }, (_, i) => `engine-${i}`);
+    const load = new Map<string, number>();
+    for (const e of placeMarketsBounded(ms, es).values()) load.set(e, (load.get(e) ?? 0) + 1);
+    expect(Math.max(...load.values())).toBeLessThanOrEqual(13);
+    expect([...load.values()].reduce((a, b) => a + b, 0)).toBe(100);
   });
 });
