@@ -9,6 +9,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { claimMarketEpoch, marketEpochFence, marketEpochs } from '../../src/cluster/epochs.ts';
 import { MarketLeases } from '../../src/cluster/lease.ts';
+import type { BatchOutput } from '../../src/actors/market/types.ts';
+import { JournalWriteError, JournalWriter } from '../../src/persistence/journalWriter.ts';
+import { limit } from '../support/markets.ts';
 import { eventually } from '../support/eventually.ts';
 import { useTestDatabase } from '../support/database.ts';
 
@@ -287,3 +290,48 @@ describe('the epoch fence in one Postgres transaction', () => {
     ).toThrow(/two epochs/);
   });
 });
+
+describe('the journal writer with the per-market fence (JournalWriterOptions.marketFence)', () => {
+  it('commits while the epoch is current and nothing of a flush once a newer owner claimed the market', async () => {
+    const m = market();
+    await claimMarketEpoch(pool, { marketId: m, epoch: 3, holder: 'old' });
+    const fatal: Error[] = [];
+    const writer = await JournalWriter.open(pool, {
+      marketFence: (ids) => ids.map((marketId) => ({ marketId, epoch: 3 })),
+      onFatal: (error) => fatal.push(error),
+    });
+    const journaled = () =>
+      pool.oneFirst(
+        sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM journal WHERE market_id = ${m}`,
+      );
+    await writer.commit(batchOf(m, 1));
+    expect(await journaled()).toBe(1);
+
+    expect(await claimMarketEpoch(pool, { marketId: m, epoch: 9, holder: 'new' })).toEqual({
+      claimed: true,
+      epoch: 9,
+    });
+    await expect(writer.commit(batchOf(m, 2))).rejects.toThrow(JournalWriteError);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.message).toMatch(/newer owner/);
+    expect(await journaled()).toBe(1);
+    await writer.close().catch(() => undefined);
+  });
+});
+
+function batchOf(marketId: string, seq: number): BatchOutput {
+  return {
+    marketId,
+    symbol: `${marketId}-USDC`,
+    state: 'active',
+    entries: [
+      {
+        seq,
+        ts: 1_763_800_000_000 + seq,
+        command: limit('u-1', 'buy', 100, 1),
+        result: { ok: true, seq, orderId: seq, events: [] },
+        postings: [],
+      },
+    ],
+  };
+}
