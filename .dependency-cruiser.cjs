@@ -100,6 +100,14 @@ module.exports = {
       from: { path: '^src/', pathNot: '^src/client/' },
       to: { path: '^src/client/' },
     },
+    {
+      name: 'cluster-is-infrastructure',
+      severity: 'error',
+      comment:
+        'src/cluster (leases, epochs, placement: docs/scale-out.md) is handed to the roles by the composition root, like persistence: it imports no transport, services or actors.',
+      from: { path: '^src/cluster/' },
+      to: { path: '^src/(transport|services|actors)/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

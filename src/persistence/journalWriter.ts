@@ -6,6 +6,9 @@ import { z } from 'zod';
 import type { BatchSink, JournalBatch } from '../actors/market/types.ts';
 import { encodeBatch } from './journalCodec.ts';
 import type { OwnershipFence } from './owner.ts';
+import { marketEpochFence, type MarketEpoch } from '../cluster/epochs.ts';
+
+const FenceHolds = z.object({ holds: z.boolean() });
 
 export interface JournalWriterOptions {
   /** Most records in one flush (one transaction); a flush starts as soon as this many are pending. */
@@ -39,6 +42,13 @@ export interface JournalWriterOptions {
    * 32k–64k against 35k–47k records/s); the row lock rides in the INSERT, no extra round trip.
    */
   readonly fence?: OwnershipFence;
+  /**
+   * The per-market fence of an engine (src/cluster/epochs.ts, docs/scale-out.md): the epoch this
+   * writer holds for each market of a flush. With it, each flush first reads those markets'
+   * `market_epochs` rows FOR SHARE in its transaction and writes only if every one still holds
+   * our epoch (an extra statement per flush; ROLE=all does not set it). A refusal is fatal.
+   */
+  readonly marketFence?: (marketIds: readonly string[]) => readonly MarketEpoch[];
 }
 
 /** One committed flush, as the metrics see it. */
@@ -375,6 +385,18 @@ export class JournalWriter implements BatchSink {
       throw this.fatal;
     }
     await this.pool.transaction(async (tx) => {
+      const marketFence = this.options.marketFence;
+      if (marketFence !== undefined) {
+        const epochs = marketFence([...new Set(records.map((r) => r.marketId))]);
+        const fenced = marketEpochFence(epochs);
+        if (!(await tx.oneFirst(sql.type(FenceHolds)`WITH ${fenced.cte} SELECT ${fenced.holds} AS holds`))) {
+          this.fatal = new JournalWriteError(
+            `the journal writer refuses to write: a market of this flush has a newer owner than epochs ` +
+              epochs.map((e) => `${e.marketId}@${e.epoch}`).join(', '),
+          );
+          throw this.fatal;
+        }
+      }
       if (expectedTail !== undefined) {
         const tail = await tx.one(
           sql.type(MaxGlobalSeq)`SELECT coalesce(max(global_seq), 0)::text AS global_seq FROM journal`,

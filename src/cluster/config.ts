@@ -1,0 +1,50 @@
+import { z } from 'zod/v4';
+
+/*
+ * The environment of the cluster (docs/scale-out.md), as a zod shape for src/config.ts to spread
+ * into its schema. ROLE chooses what this process runs; one binary serves every role:
+ *
+ * - `all` (the default, what `npm start` runs): today's single process, every market, the
+ *   gateway, the ledger, the jobs. No NATS needed.
+ * - `gateway` (not built yet): WebSocket + HTTP, stateless; routes each market's commands to its
+ *   owner over NATS and serves market data from the engines' published events.
+ * - `engine` (not built yet): takes the leases of the markets placement gives it (ENGINE_ID,
+ *   src/cluster/placement.ts), recovers them from snapshot + journal, runs their actors and their
+ *   journal writes, fenced per market (src/cluster/epochs.ts).
+ * - `worker` (not built yet): BullMQ jobs and the durable event consumers.
+ */
+
+export const PROCESS_ROLES = ['all', 'gateway', 'engine', 'worker'] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const CLUSTER_ENV = {
+  ROLE: z.enum(PROCESS_ROLES).default('all'),
+  /** The JetStream server of the leases and command streams (`npm start` sets it). */
+  NATS_URL: z.url().optional(),
+  /** This engine's name in placement and on the leases (default: host and pid). */
+  ENGINE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
+  /** A market lease not renewed for this long is gone (the lease bucket's max age), ms. */
+  LEASE_TTL_MS: positiveInt(3_000),
+  /** Between lease renewals, and between a contender's attempts, ms. */
+  LEASE_RENEW_MS: positiveInt(1_000),
+};
+
+/** Why a parsed cluster config cannot run (undefined: it can). Called by loadConfig. */
+export function clusterConfigProblem(config: {
+  readonly ROLE: ProcessRole;
+  readonly LEASE_TTL_MS: number;
+  readonly LEASE_RENEW_MS: number;
+}): string | undefined {
+  if (config.ROLE !== 'all') {
+    return `ROLE=${config.ROLE} is not built yet (docs/scale-out.md, "What is built"); use ROLE=all`;
+  }
+  if (config.LEASE_RENEW_MS * 2 > config.LEASE_TTL_MS - 500) {
+    return 'LEASE_RENEW_MS must leave room for a missed renewal: 2 × LEASE_RENEW_MS ≤ LEASE_TTL_MS - 500';
+  }
+  return undefined;
+}

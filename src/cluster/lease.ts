@@ -1,0 +1,286 @@
+import { performance } from 'node:perf_hooks';
+import { StorageType, type KV, type NatsConnection } from 'nats';
+import { z } from 'zod';
+
+/*
+ * One owner per market (docs/scale-out.md, "Leases and fencing"): a key per market in a JetStream
+ * key-value bucket. Acquire is `create` (fails while someone holds the key), renew is `update`
+ * with the revision we last wrote (fails once anyone else wrote it), release is a `delete` at our
+ * revision.
+ *
+ * Expiry is the bucket's max age (`ttl`), not an expiry stored in the value: every renewal writes
+ * a new message, the server drops a message `ttlMs` after it was written, and a key whose last
+ * message is gone can be `create`d again. So nobody has to compare clocks: the server alone decides
+ * that a lease lapsed, by its own clock, and an owner that stopped renewing (killed, paused,
+ * partitioned) loses the key `ttlMs` after its last successful renewal. The price: an expiry
+ * by max age notifies no watcher, so a contender polls `create` (every `renewEveryMs`) instead of
+ * waiting for a delete.
+ *
+ * The fencing token is the revision of our `create`, the epoch: a revision is the bucket stream's
+ * sequence, which only grows, so every later owner of any market has a larger epoch than every
+ * earlier one. The token is checked where writes land, in Postgres (epochs.ts): the lease tells an
+ * owner promptly that it should stop, the fence makes sure a stale owner cannot write even when it
+ * does not know yet (a process resumed after SIGSTOP runs its pending write before its timers).
+ * The bucket must therefore never be deleted and recreated (its sequence would restart and every
+ * claim below the old epochs would be refused: safe, but no market could be owned until the
+ * epochs are reset); it lives on file storage so the sequence survives a NATS restart.
+ *
+ * Locally a lease counts as held only until `ttlMs - safetyMs` after the start of its last
+ * successful renewal (monotonic clock): past that the server may already have dropped it, so
+ * `held()` says no and the loss is reported even while NATS cannot be reached to confirm it.
+ */
+
+export const DEFAULT_LEASE_BUCKET = 'market_leases';
+
+/** A KV key is a subject token: market ids of the catalog fit; anything else is refused. */
+const MarketKey = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'a market id of letters, digits, - and _');
+
+/** What a lease key holds; `epoch` is absent in the first write (its revision is the epoch). */
+const LeaseValue = z.object({
+  holder: z.string(),
+  marketId: z.string(),
+  epoch: z.number().int().positive().optional(),
+});
+
+/** JetStream's "wrong last sequence": the key was written by someone else since our revision. */
+const WRONG_LAST_SEQUENCE = 10071;
+
+export interface LeaseOptions {
+  /** Who we are in the lease value and on /admin/cluster (engine id, host, pid). */
+  readonly holder: string;
+  readonly bucket?: string;
+  /** The bucket's max age: a lease not renewed for this long is gone (default 3 s). */
+  readonly ttlMs?: number;
+  /** Between renewals, and between a contender's attempts (default 1 s). */
+  readonly renewEveryMs?: number;
+  /** Taken off the local validity for clock-rate differences and the renewal's flight (default 500 ms). */
+  readonly safetyMs?: number;
+}
+
+export type LeaseLoss =
+  /** Someone else wrote the key (it expired and another holder created it). */
+  | 'taken'
+  /** No renewal succeeded for the local validity (NATS unreachable, or we were paused). */
+  | 'expired'
+  /** release() ran. */
+  | 'released';
+
+export class LeaseLostError extends Error {
+  constructor(
+    readonly marketId: string,
+    readonly epoch: number,
+    readonly reason: LeaseLoss,
+    detail: string,
+  ) {
+    super(`lost the lease of market ${marketId} (epoch ${epoch}, ${reason}): ${detail}`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+function errorCode(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null || !('api_error' in error)) return undefined;
+  const apiError = (error as { api_error?: { err_code?: number } }).api_error;
+  return apiError?.err_code;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The bucket of market leases on one NATS connection; `acquire` per market. */
+export class MarketLeases {
+  private constructor(
+    private readonly kv: KV,
+    readonly options: Required<LeaseOptions>,
+  ) {}
+
+  /** Binds to the bucket, creating it (file storage, history 1, max age ttlMs) when missing. */
+  static async open(nc: NatsConnection, options: LeaseOptions): Promise<MarketLeases> {
+    const resolved: Required<LeaseOptions> = {
+      bucket: DEFAULT_LEASE_BUCKET,
+      ttlMs: 3_000,
+      renewEveryMs: 1_000,
+      safetyMs: 500,
+      ...options,
+    };
+    if (resolved.renewEveryMs * 2 > resolved.ttlMs - resolved.safetyMs) {
+      throw new Error(
+        `lease renewEveryMs (${resolved.renewEveryMs}) must leave room for a missed renewal within ` +
+          `ttlMs - safetyMs (${resolved.ttlMs - resolved.safetyMs})`,
+      );
+    }
+    const kv = await nc.jetstream().views.kv(resolved.bucket, {
+      history: 1,
+      ttl: resolved.ttlMs,
+      storage: StorageType.File,
+    });
+    return new MarketLeases(kv, resolved);
+  }
+
+  /** The lease, or undefined while another holder has it. Throws only when NATS cannot answer. */
+  async acquire(marketId: string): Promise<Lease | undefined> {
+    const key = MarketKey.parse(marketId);
+    const startedAt = performance.now();
+    // The epoch is the create's revision, which we only learn from its answer: the value names
+    // the holder; /admin/cluster reads the revision next to it.
+    let revision: number;
+    try {
+      revision = await this.kv.create(key, JSON.stringify({ holder: this.options.holder, marketId }));
+    } catch (error) {
+      if (errorCode(error) === WRONG_LAST_SEQUENCE) return undefined;
+      throw error;
+    }
+    return new Lease(this.kv, key, revision, startedAt, this.options);
+  }
+
+  /** Tries `acquire` every renewEveryMs until it succeeds or `signal` aborts (undefined then). */
+  async acquireWhenFree(marketId: string, signal?: AbortSignal): Promise<Lease | undefined> {
+    for (;;) {
+      if (signal?.aborted === true) return undefined;
+      const lease = await this.acquire(marketId).catch(() => undefined); // NATS away: try again
+      if (lease !== undefined) return lease;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.renewEveryMs);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The keys held now (lapsed and released ones are gone or deleted), sorted. */
+  async liveKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys()) keys.push(key);
+    const live: string[] = [];
+    for (const key of keys) {
+      const entry = await this.kv.get(key);
+      if (entry !== null && entry.operation === 'PUT') live.push(key);
+    }
+    return live.sort();
+  }
+
+  /** Who holds a market now and with which epoch (undefined: nobody, or the lease lapsed). */
+  async holderOf(marketId: string): Promise<{ holder: string; epoch: number; revision: number } | undefined> {
+    const entry = await this.kv.get(MarketKey.parse(marketId));
+    if (entry === null || entry.operation !== 'PUT') return undefined;
+    let json: unknown;
+    try {
+      json = JSON.parse(entry.string());
+    } catch {
+      return undefined;
+    }
+    const value = LeaseValue.safeParse(json);
+    if (!value.success) return undefined;
+    return { holder: value.data.holder, epoch: value.data.epoch ?? entry.revision, revision: entry.revision };
+  }
+}
+
+/**
+ * A held lease: renews itself every renewEveryMs until it is lost or released. `epoch` is the
+ * fencing token to claim and write with (epochs.ts); `held()` is the prompt local answer.
+ */
+export class Lease {
+  private revision: number;
+  /** performance.now() past which the server may have dropped our last write. */
+  private validUntil: number;
+  private lostWith: LeaseLostError | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
+  private readonly listeners: ((error: LeaseLostError) => void)[] = [];
+  private renewals = 0;
+
+  constructor(
+    private readonly kv: KV,
+    readonly marketId: string,
+    readonly epoch: number,
+    startedAt: number,
+    private readonly options: Required<LeaseOptions>,
+  ) {
+    this.revision = epoch;
+    this.validUntil = startedAt + options.ttlMs - options.safetyMs;
+    this.schedule();
+  }
+
+  /** Renewals that succeeded (for /metrics). */
+  get renewed(): number {
+    return this.renewals;
+  }
+
+  /** Whether we may still act as the owner: not lost, and within the local validity. */
+  held(): boolean {
+    this.checkValidity();
+    return this.lostWith === undefined;
+  }
+
+  lost(): LeaseLostError | undefined {
+    this.checkValidity();
+    return this.lostWith;
+  }
+
+  /** Called once when the lease is lost (taken, expired), not after release(). */
+  onLost(listener: (error: LeaseLostError) => void): void {
+    if (this.lostWith !== undefined) {
+      if (this.lostWith.reason !== 'released') listener(this.lostWith);
+    } else {
+      this.listeners.push(listener);
+    }
+  }
+
+  /** Deletes the key at our revision, so a contender takes over at once instead of after ttlMs. */
+  async release(): Promise<void> {
+    if (this.lostWith !== undefined) return;
+    this.lostWith = new LeaseLostError(this.marketId, this.epoch, 'released', 'released by its holder');
+    clearTimeout(this.timer);
+    await this.renewing;
+    await this.kv.delete(this.marketId, { previousSeq: this.revision }).catch(() => undefined);
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.renewing = this.renew().finally(() => {
+        this.renewing = undefined;
+        if (this.lostWith === undefined) this.schedule();
+      });
+    }, this.options.renewEveryMs);
+  }
+
+  private async renew(): Promise<void> {
+    if (!this.held()) return;
+    const startedAt = performance.now();
+    try {
+      this.revision = await this.kv.update(
+        this.marketId,
+        JSON.stringify({ holder: this.options.holder, marketId: this.marketId, epoch: this.epoch }),
+        this.revision,
+      );
+    } catch (error) {
+      if (errorCode(error) === WRONG_LAST_SEQUENCE) {
+        this.lose('taken', `the key was written by someone else since revision ${this.revision}`);
+      }
+      // Anything else (a timeout, NATS away): try again next time, until the validity runs out.
+      this.checkValidity(describe(error));
+      return;
+    }
+    if (this.lostWith !== undefined) return;
+    this.validUntil = startedAt + this.options.ttlMs - this.options.safetyMs;
+    this.renewals += 1;
+  }
+
+  private checkValidity(lastError?: string): void {
+    if (this.lostWith !== undefined || performance.now() <= this.validUntil) return;
+    const why = lastError === undefined ? '' : ` (last error: ${lastError})`;
+    this.lose(
+      'expired',
+      `no renewal succeeded within ${this.options.ttlMs - this.options.safetyMs} ms${why}`,
+    );
+  }
+
+  private lose(reason: LeaseLoss, detail: string): void {
+    if (this.lostWith !== undefined) return;
+    clearTimeout(this.timer);
+    this.lostWith = new LeaseLostError(this.marketId, this.epoch, reason, detail);
+    for (const listener of this.listeners.splice(0)) listener(this.lostWith);
+  }
+}
