@@ -46,12 +46,16 @@ export class EmailProvider {
   readonly #transport: Transporter;
   readonly #from: string;
 
-  constructor(smtpUrl: string, from: string) {
-    // Pooled: a connection per message held email near 60/s in bench:notify (bench/RESULTS.md).
-    const url = new URL(smtpUrl);
-    if (!url.searchParams.has('pool')) url.searchParams.set('pool', 'true');
-    if (!url.searchParams.has('maxConnections')) url.searchParams.set('maxConnections', '8');
-    this.#transport = nodemailer.createTransport(url.toString());
+  constructor(smtpUrl: string, from: string, pool: { connections: number; messagesPerConnection: number }) {
+    // Pooled and kept: a connection per message held email near 60/s in bench:notify, and
+    // nodemailer's default of 100 messages per connection reconnects often (bench/RESULTS.md).
+    // Parameters in SMTP_URL (pool, maxConnections, maxMessages) win over these.
+    this.#transport = nodemailer.createTransport({
+      url: smtpUrl,
+      pool: true,
+      maxConnections: pool.connections,
+      maxMessages: pool.messagesPerConnection,
+    });
     this.#from = from;
   }
 
