@@ -168,6 +168,7 @@ describe('the development push stand-in', () => {
       },
     });
     expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('channels.push.subscription.endpoint: 127.0.0.1 resolves');
     const made = await running.request('POST', '/dev/notifications/push-subscription', { token: quinToken });
     expect(made.status).toBe(201);
     const { subscription } = made.body as { subscription: { endpoint: string; keys: { p256dh: string } } };

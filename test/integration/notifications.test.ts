@@ -409,3 +409,30 @@ describe('templates (admin)', () => {
     expect(english.body).toMatchObject({ title: 'BTC-USDC broke out up' });
   });
 });
+
+describe('development stand-ins outside development', () => {
+  it('are not there: no push subscription, no /dev/notifications, and a loopback push endpoint is refused', async () => {
+    const token = await running.token('uma', ['trader']);
+    expect((await running.request('POST', '/dev/notifications/push-subscription', { token })).status).toBe(
+      404,
+    );
+    expect((await running.request('GET', '/dev/notifications')).status).toBe(404);
+    const put = await running.request('PUT', '/api/v1/notifications/preferences', {
+      token,
+      body: {
+        channels: {
+          in_app: { enabled: true },
+          push: {
+            subscription: {
+              endpoint: 'http://127.0.0.1:9/push/abc',
+              keys: { p256dh: 'a'.repeat(87), auth: 'b'.repeat(22) },
+            },
+            enabled: true,
+          },
+        },
+      },
+    });
+    expect(put.status).toBe(400);
+    expect(JSON.stringify(put.body)).toContain('channels.push.subscription.endpoint: 127.0.0.1 resolves');
+  });
+});
