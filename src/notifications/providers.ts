@@ -8,6 +8,7 @@
  */
 
 import nodemailer, { type Transporter } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import { Webhook } from 'standardwebhooks';
 import webpush from 'web-push';
 import type { PushSubscription } from './preferences.ts';
@@ -61,16 +62,27 @@ export class EmailProvider {
 
   async send(message: EmailMessage): Promise<SendResult> {
     try {
-      const info = await this.#transport.sendMail({
+      // Built whole, then sent as one buffer: nodemailer's streamed build wrote each MIME piece to
+      // the socket as a write of its own (the largest CPU item of bench:notify after batching).
+      const node = new MailComposer({
         from: this.#from,
         to: message.to,
         subject: message.subject,
         text: message.text,
         html: message.html,
-        list: { unsubscribe: { url: message.unsubscribeUrl, comment: 'Unsubscribe' } },
-        headers: { 'X-Notification-Id': message.id },
-      });
-      return { outcome: 'sent', detail: info.messageId };
+        headers: {
+          'X-Notification-Id': message.id,
+          // What nodemailer's `list` option writes (the composer alone does not): our own signed
+          // URL, no CR/LF in it (service.unsubscribeUrl).
+          'List-Unsubscribe': {
+            prepared: true,
+            value: `<${message.unsubscribeUrl.replace(/[\r\n<>]/g, '')}> (Unsubscribe)`,
+          },
+        },
+      }).compile();
+      const raw = await node.build();
+      await this.#transport.sendMail({ envelope: node.getEnvelope(), raw });
+      return { outcome: 'sent', detail: node.messageId() };
     } catch (error) {
       // 5xx SMTP answers are permanent (a refused recipient); others (4xx, network) are retried.
       const code = (error as { responseCode?: number }).responseCode;
