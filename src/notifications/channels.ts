@@ -17,11 +17,12 @@ import {
   addDelivery,
   deliveryStats,
   digestGroup,
-  loadDelivery,
+  loadDeliveries,
   markQueued,
   pendingDeliveries,
   recordAttempt,
   recordOutcome,
+  recordSent,
   removePushSubscription,
   type Delivery,
 } from './deliveries.ts';
@@ -41,6 +42,7 @@ import {
   type SendResult,
   type VapidDetails,
 } from './providers.ts';
+import { Coalescer } from './coalesce.ts';
 import type { NotificationService } from './service.ts';
 import { isDevOrigin } from './targets.ts';
 import { setChannelEnabled } from './store.ts';
@@ -88,6 +90,8 @@ export interface ChannelsOptions {
   readonly smsApiUrl?: string;
   /** The development webhook receiver's loopback origin, which webhooks may reach in development. */
   readonly devWebhookOrigin?: string;
+  /** Whether a push endpoint is the development push stand-in's, which push may reach in development. */
+  readonly isDevPushEndpoint?: (url: string) => boolean;
 }
 
 interface Composed {
@@ -104,7 +108,13 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
   const allowPrivate = config.NOTIFY_ALLOW_PRIVATE_TARGETS;
   const smtpUrl = config.SMTP_URL ?? options.smtpUrl;
   const smsApiUrl = config.SMS_API_URL ?? options.smsApiUrl;
-  const email = smtpUrl === undefined ? undefined : new EmailProvider(smtpUrl, config.NOTIFY_FROM);
+  const email =
+    smtpUrl === undefined
+      ? undefined
+      : new EmailProvider(smtpUrl, config.NOTIFY_FROM, {
+          connections: config.NOTIFY_SMTP_CONNECTIONS,
+          messagesPerConnection: config.NOTIFY_SMTP_MESSAGES_PER_CONNECTION,
+        });
   const vapid: VapidDetails = { ...options.vapid, subject: config.VAPID_SUBJECT };
   const schedule = config.NOTIFY_WEBHOOK_SCHEDULE_S;
   const queues = new Map<DeliveryChannel, OpenedJobQueue<typeof DeliveryJob>>();
@@ -119,7 +129,7 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
         // Webhooks retry on their own schedule, as new delayed jobs (attempts of days do not fit backoff).
         attempts: channel === 'webhook' ? 1 : config.NOTIFY_ATTEMPTS,
         backoffMs: config.NOTIFY_BACKOFF_MS,
-        concurrency: 32,
+        concurrency: config.NOTIFY_CONCURRENCY,
         limiter: { max: config.NOTIFY_RATE_PER_S, durationMs: 1_000 },
         log,
         logDone: 'debug',
@@ -128,6 +138,19 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
   }
   const enqueue = (channel: DeliveryChannel, jobId: string, data: z.input<typeof DeliveryJob>, delayMs = 0) =>
     queues.get(channel)!.enqueue(jobId, data, { delayMs });
+
+  // Every job's read of its delivery and write of its success go in batches (coalesce.ts): a round
+  // trip and a pool checkout per job held email near 250/s (bench:notify, bench/RESULTS.md).
+  type Key = { readonly notificationId: string; readonly channel: DeliveryChannel };
+  const reads = new Coalescer<Key, Delivery | undefined>((keys) => loadDeliveries(pool, keys));
+  const sentWrites = new Coalescer<Key, undefined>(async (keys) => {
+    await recordSent(pool, keys);
+    return keys.map(() => undefined);
+  });
+  const loadDelivery = (notificationId: string, channel: DeliveryChannel) =>
+    reads.call({ notificationId, channel });
+  const markSent = (ids: readonly string[], channel: DeliveryChannel) =>
+    Promise.all(ids.map((notificationId) => sentWrites.call({ notificationId, channel })));
 
   const preferencesOf = (delivery: Delivery): Preferences => {
     const parsed = Preferences.safeParse(delivery.preferences);
@@ -207,7 +230,9 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
           body: message.body,
           data: n.data,
         });
-        return sendPush(channels.push!.subscription, payload, vapid, allowPrivate);
+        const subscription = channels.push!.subscription;
+        const devPush = options.isDevPushEndpoint?.(subscription.endpoint) === true;
+        return sendPush(subscription, payload, vapid, allowPrivate || devPush);
       }
       case 'slack':
       case 'discord':
@@ -250,7 +275,7 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
     job: z.output<typeof DeliveryJob>,
     attempt: { number: number; final: boolean },
   ) => {
-    const delivery = await loadDelivery(pool, job.notificationId, channel);
+    const delivery = await loadDelivery(job.notificationId, channel);
     if (delivery === undefined || (delivery.status !== 'queued' && delivery.status !== 'pending')) return;
     const prefs = preferencesOf(delivery);
     const type = delivery.notification.type as NotificationType;
@@ -274,7 +299,7 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
     const ids = group.map((d) => d.notification.id);
     switch (result.outcome) {
       case 'sent':
-        await recordOutcome(pool, ids, channel, 'sent');
+        await markSent(ids, channel);
         succeeded(channel, group);
         return;
       case 'gone':
@@ -300,7 +325,7 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
   };
 
   const runWebhook = async (job: z.output<typeof DeliveryJob>) => {
-    const delivery = await loadDelivery(pool, job.notificationId, 'webhook');
+    const delivery = await loadDelivery(job.notificationId, 'webhook');
     // `pending` too: a job can run before the dispatcher has marked its row queued.
     if (delivery === undefined || (delivery.status !== 'queued' && delivery.status !== 'pending')) return;
     const prefs = preferencesOf(delivery);
@@ -324,7 +349,7 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
       allowPrivate || isDevOrigin(hook.url, options.devWebhookOrigin),
     );
     if (result.outcome === 'sent') {
-      await recordOutcome(pool, [n.id], 'webhook', 'sent');
+      await markSent([n.id], 'webhook');
       succeeded('webhook', [delivery]);
       return;
     }

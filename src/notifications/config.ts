@@ -36,6 +36,11 @@ export const NOTIFY_ENV = {
   NOTIFY_RATE_PER_S: positiveInt(200),
   /** Attempts of an email, SMS or push delivery (exponential backoff from NOTIFY_BACKOFF_MS). */
   NOTIFY_ATTEMPTS: positiveInt(5),
+  /** Jobs each channel's worker runs at once (their database reads and writes go in batches). */
+  NOTIFY_CONCURRENCY: positiveInt(64),
+  /** Pooled SMTP connections of email (each reused for up to NOTIFY_SMTP_MESSAGES_PER_CONNECTION). */
+  NOTIFY_SMTP_CONNECTIONS: positiveInt(8),
+  NOTIFY_SMTP_MESSAGES_PER_CONNECTION: positiveInt(1_000),
   NOTIFY_BACKOFF_MS: positiveInt(1_000),
   /**
    * Webhook retry schedule, seconds after the first attempt (Standard Webhooks / Svix-like:

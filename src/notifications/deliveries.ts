@@ -102,17 +102,50 @@ function deliveryOf(row: z.infer<typeof DeliveryRow>): Delivery {
   };
 }
 
-export async function loadDelivery(
+const KeyedDeliveryRow = DeliveryRow.extend({ channel: z.string() });
+
+/**
+ * Many deliveries in one statement (the channels' workers batch their reads, coalesce.ts): one
+ * answer per key, in order, undefined for a key with no row.
+ */
+export async function loadDeliveries(
   db: Db,
-  notificationId: string,
-  channel: DeliveryChannel,
-): Promise<Delivery | undefined> {
-  const row = await db.maybeOne(sql.type(DeliveryRow)`
-    SELECT ${DELIVERY_COLUMNS}
-    FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id
-    LEFT JOIN notification_preferences p ON p.user_id = n.user_id
-    WHERE d.notification_id = ${notificationId} AND d.channel = ${channel}`);
-  return row === null ? undefined : deliveryOf(row);
+  keys: readonly { notificationId: string; channel: DeliveryChannel }[],
+): Promise<(Delivery | undefined)[]> {
+  if (keys.length === 0) return [];
+  const rows = await db.any(sql.type(KeyedDeliveryRow)`
+    SELECT ${DELIVERY_COLUMNS}, d.channel
+    FROM unnest(${sql.array(
+      keys.map((k) => k.notificationId),
+      'int8',
+    )}::int8[], ${sql.array(
+      keys.map((k) => k.channel),
+      'text',
+    )}::text[]) AS x(n, c)
+    JOIN notification_deliveries d ON d.notification_id = x.n AND d.channel = x.c
+    JOIN notifications n ON n.id = d.notification_id
+    LEFT JOIN notification_preferences p ON p.user_id = n.user_id`);
+  const found = new Map(rows.map((row) => [`${row.id}-${row.channel}`, deliveryOf(row)]));
+  return keys.map((k) => found.get(`${k.notificationId}-${k.channel}`));
+}
+
+/** Marks many deliveries sent in one statement (only rows still open change). */
+export async function recordSent(
+  db: Db,
+  keys: readonly { notificationId: string; channel: DeliveryChannel }[],
+): Promise<void> {
+  if (keys.length === 0) return;
+  await db.query(sql.unsafe`
+    UPDATE notification_deliveries d
+    SET status = 'sent', attempts = d.attempts + 1, last_error = NULL, sent_at = now()
+    FROM (SELECT DISTINCT n, c FROM unnest(${sql.array(
+      keys.map((k) => k.notificationId),
+      'int8',
+    )}::int8[], ${sql.array(
+      keys.map((k) => k.channel),
+      'text',
+    )}::text[]) AS u(n, c)) AS x
+    WHERE d.notification_id = x.n AND d.channel = x.c AND d.status IN ('pending', 'queued')`);
 }
 
 /** The deliveries of one digest window (same user, type, channel and release instant), oldest first. */

@@ -85,19 +85,17 @@ export async function startNotifications(options: NotificationsOptions): Promise
       notificationLatency.observe({ channel: 'in_app' }, Math.max(0, now - row.ts) / 1000);
     }
   };
-  // `npm start` without SMS_API_URL: SMS (and webhooks, if a user points theirs at it) go to a
-  // loopback stand-in, listed at GET /dev/notifications.
+  // `npm start` (development, Redis): loopback stand-ins listed at GET /dev/notifications. SMS go
+  // to it when SMS_API_URL is unset; webhooks and push reach it when a user points theirs at it
+  // (its webhook URL, a subscription from POST /dev/notifications/push-subscription).
   let standIns: DevChannels | undefined;
-  if (
-    config.SMS_API_URL === undefined &&
-    config.NODE_ENV === 'development' &&
-    config.REDIS_URL !== undefined
-  ) {
+  if (config.NODE_ENV === 'development' && config.REDIS_URL !== undefined) {
     standIns = await startDevChannels({
       dir: config.NOTIFY_DEV_CHANNELS_DIR,
       log,
       accountSid: config.SMS_ACCOUNT_SID,
       authToken: config.SMS_AUTH_TOKEN,
+      vapidPublicKey: vapid.publicKey,
       secretsFor: async (url) =>
         pool.anyFirst(sql.type(z.object({ webhook_secret: z.string() }))`
           SELECT webhook_secret FROM notification_preferences
@@ -122,6 +120,7 @@ export async function startNotifications(options: NotificationsOptions): Promise
     wake: () => channels?.wake(),
     allowPrivateTargets: config.NOTIFY_ALLOW_PRIVATE_TARGETS,
     devWebhookOrigin: standIns?.origin,
+    isDevPushEndpoint: standIns === undefined ? undefined : (url) => standIns.isPushEndpoint(url),
     vapid: { ...vapid, subject: config.VAPID_SUBJECT },
     unsubscribeKey: await unsubscribeKey(pool),
     publicUrl,
@@ -163,17 +162,26 @@ export async function startNotifications(options: NotificationsOptions): Promise
   }
   if (standIns !== undefined) {
     const running = standIns;
+    service.attachDevPush(() => running.subscribePush());
     service.attachDevChannels(async () => ({
       webhookUrl: running.webhookUrl,
+      smsApiUrl: config.SMS_API_URL ?? running.smsApiUrl,
       sms: await running.sms(),
       webhooks: await running.webhooks(),
+      push: await running.push(),
       mail: (await catcher?.list()) ?? [],
     }));
   }
   if (config.REDIS_URL !== undefined) {
     const started = await startChannels({
       ...(catcher === undefined ? {} : { smtpUrl: catcher.url }),
-      ...(standIns === undefined ? {} : { smsApiUrl: standIns.smsApiUrl, devWebhookOrigin: standIns.origin }),
+      ...(standIns === undefined
+        ? {}
+        : {
+            smsApiUrl: standIns.smsApiUrl,
+            devWebhookOrigin: standIns.origin,
+            isDevPushEndpoint: (url: string) => standIns.isPushEndpoint(url),
+          }),
       config,
       log,
       pool,

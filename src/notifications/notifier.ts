@@ -21,7 +21,7 @@ import {
 import { deliveryChannels, digestWindowS, optedIn, quietUntil, type Preferences } from './preferences.ts';
 import {
   armedAlerts,
-  fireAlert,
+  fireAlerts,
   insertDeliveries,
   insertNotifications,
   marketAudience,
@@ -151,9 +151,17 @@ export class Notifier implements DurableConsumer {
     const alerts = await armedAlerts(tx, [...new Set(trades.map((t) => t.marketId))]);
     if (alerts.length === 0) return;
     const { context } = this.#options;
-    for (const { alert, trade } of crossings(alerts, trades)) {
+    const crossed = crossings(alerts, trades);
+    // One statement for the page's fired alerts (each marked with the record that crossed it).
+    await fireAlerts(
+      tx,
+      crossed.map(({ alert, trade }) => ({
+        id: alert.id,
+        globalSeq: (trade as RecordTrade & { globalSeq: number }).globalSeq,
+      })),
+    );
+    for (const { alert, trade } of crossed) {
       const globalSeq = (trade as RecordTrade & { globalSeq: number }).globalSeq;
-      await fireAlert(tx, alert.id, globalSeq);
       const terms = context.market(alert.marketId);
       const stored = alerts.find((a) => a.id === alert.id)!;
       drafts.push({

@@ -8,6 +8,7 @@
  */
 
 import nodemailer, { type Transporter } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import { Webhook } from 'standardwebhooks';
 import webpush from 'web-push';
 import type { PushSubscription } from './preferences.ts';
@@ -46,27 +47,42 @@ export class EmailProvider {
   readonly #transport: Transporter;
   readonly #from: string;
 
-  constructor(smtpUrl: string, from: string) {
-    // Pooled: a connection per message held email near 60/s in bench:notify (bench/RESULTS.md).
-    const url = new URL(smtpUrl);
-    if (!url.searchParams.has('pool')) url.searchParams.set('pool', 'true');
-    if (!url.searchParams.has('maxConnections')) url.searchParams.set('maxConnections', '8');
-    this.#transport = nodemailer.createTransport(url.toString());
+  constructor(smtpUrl: string, from: string, pool: { connections: number; messagesPerConnection: number }) {
+    // Pooled and kept: a connection per message held email near 60/s in bench:notify, and
+    // nodemailer's default of 100 messages per connection reconnects often (bench/RESULTS.md).
+    // Parameters in SMTP_URL (pool, maxConnections, maxMessages) win over these.
+    this.#transport = nodemailer.createTransport({
+      url: smtpUrl,
+      pool: true,
+      maxConnections: pool.connections,
+      maxMessages: pool.messagesPerConnection,
+    });
     this.#from = from;
   }
 
   async send(message: EmailMessage): Promise<SendResult> {
     try {
-      const info = await this.#transport.sendMail({
+      // Built whole, then sent as one buffer: nodemailer's streamed build wrote each MIME piece to
+      // the socket as a write of its own (the largest CPU item of bench:notify after batching).
+      const node = new MailComposer({
         from: this.#from,
         to: message.to,
         subject: message.subject,
         text: message.text,
         html: message.html,
-        list: { unsubscribe: { url: message.unsubscribeUrl, comment: 'Unsubscribe' } },
-        headers: { 'X-Notification-Id': message.id },
-      });
-      return { outcome: 'sent', detail: info.messageId };
+        headers: {
+          'X-Notification-Id': message.id,
+          // What nodemailer's `list` option writes (the composer alone does not): our own signed
+          // URL, no CR/LF in it (service.unsubscribeUrl).
+          'List-Unsubscribe': {
+            prepared: true,
+            value: `<${message.unsubscribeUrl.replace(/[\r\n<>]/g, '')}> (Unsubscribe)`,
+          },
+        },
+      }).compile();
+      const raw = await node.build();
+      await this.#transport.sendMail({ envelope: node.getEnvelope(), raw });
+      return { outcome: 'sent', detail: node.messageId() };
     } catch (error) {
       // 5xx SMTP answers are permanent (a refused recipient); others (4xx, network) are retried.
       const code = (error as { responseCode?: number }).responseCode;

@@ -11,7 +11,7 @@ import type { DatabasePool } from 'slonik';
 import webpush from 'web-push';
 import { failure, type Outcome } from '../protocol/errors.ts';
 import { deliveriesOf } from './notifier.ts';
-import { DEFAULT_PREFERENCES, inAppEnabled, Preferences } from './preferences.ts';
+import { DEFAULT_PREFERENCES, inAppEnabled, Preferences, type PushSubscription } from './preferences.ts';
 import {
   countArmedAlerts,
   deleteAlert,
@@ -60,6 +60,8 @@ export interface NotificationServiceOptions {
   readonly allowPrivateTargets: boolean;
   /** A loopback origin a webhook URL may point at anyway (the development receiver of `npm start`). */
   readonly devWebhookOrigin?: string | undefined;
+  /** Whether a push endpoint is the development push stand-in's (`npm start`), allowed though on loopback. */
+  readonly isDevPushEndpoint?: ((url: string) => boolean) | undefined;
   readonly vapid: { readonly publicKey: string; readonly privateKey: string; readonly subject: string };
   readonly unsubscribeKey: string;
   /** The exchange's public base URL (links in messages). */
@@ -110,6 +112,7 @@ export class NotificationService {
   readonly #recentOrigins = new Set<string>();
   #devMail: (() => Promise<object[]>) | undefined;
   #devChannels: (() => Promise<object>) | undefined;
+  #devPush: (() => Promise<PushSubscription>) | undefined;
 
   constructor(options: NotificationServiceOptions) {
     this.#o = options;
@@ -132,6 +135,27 @@ export class NotificationService {
   /** The development SMS and webhook stand-ins' records (GET /dev/notifications), when they run. */
   attachDevChannels(list: () => Promise<object>): void {
     this.#devChannels = list;
+  }
+
+  /** The development push stand-in's subscriptions (POST /dev/notifications/push-subscription), when it runs. */
+  attachDevPush(subscribe: () => Promise<PushSubscription>): void {
+    this.#devPush = subscribe;
+  }
+
+  /**
+   * Development: a new subscription at the push stand-in, set as the user's push channel (their
+   * other preferences kept); undefined when the stand-in does not run.
+   */
+  async devPushSubscribe(userId: string): Promise<Outcome<{ subscription: PushSubscription }> | undefined> {
+    if (this.#devPush === undefined) return undefined;
+    const subscription = await this.#devPush();
+    const current = await this.preferences(userId);
+    const next = Preferences.parse({
+      ...current,
+      channels: { ...current.channels, push: { subscription, enabled: true } },
+    });
+    const saved = await this.setPreferences(userId, next);
+    return saved.ok ? { ok: true, value: { subscription } } : saved;
   }
 
   devChannels(): Promise<object | undefined> {
@@ -223,7 +247,9 @@ export class NotificationService {
     ];
     for (const [field, url] of urls) {
       if (url === undefined) continue;
-      const devReceiver = field === 'channels.webhook.url' && isDevOrigin(url, this.#o.devWebhookOrigin);
+      const devReceiver =
+        (field === 'channels.webhook.url' && isDevOrigin(url, this.#o.devWebhookOrigin)) ||
+        (field === 'channels.push.subscription.endpoint' && this.#o.isDevPushEndpoint?.(url) === true);
       const refused = await refusalOf(url, this.#o.allowPrivateTargets || devReceiver);
       if (refused !== undefined) return failure('bad_request', `${field}: ${refused}`);
     }

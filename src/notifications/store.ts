@@ -331,9 +331,22 @@ export async function armedAlerts(db: Db, marketIds: readonly string[]): Promise
   return rows.map(alertOf);
 }
 
-export async function fireAlert(db: Db, id: string, globalSeq: number): Promise<void> {
+/** Marks the alerts fired, each by its record, in one statement (the alerts a page crossed). */
+export async function fireAlerts(
+  db: Db,
+  fired: readonly { readonly id: string; readonly globalSeq: number }[],
+): Promise<void> {
+  if (fired.length === 0) return;
   await db.query(sql.unsafe`
-    UPDATE price_alerts SET fired_seq = ${globalSeq}, fired_at = now() WHERE id = ${id}`);
+    UPDATE price_alerts a SET fired_seq = x.g, fired_at = now()
+    FROM unnest(${sql.array(
+      fired.map((f) => f.id),
+      'int8',
+    )}::int8[], ${sql.array(
+      fired.map((f) => String(f.globalSeq)),
+      'int8',
+    )}::int8[]) AS x(id, g)
+    WHERE a.id = x.id`);
 }
 
 export async function insertAlert(

@@ -9,12 +9,21 @@ import { listMarkets, ORDER_RATES } from '../wire/fixtures.ts';
 /**
  * `npm start` without SMS_API_URL (NODE_ENV=development): the exchange's embedded loopback stand-in
  * takes its SMS (the Twilio Messages request) and receives webhooks at its dev URL, verifying their
- * Standard Webhooks signature; both are kept under their directory and listed at GET /dev/notifications.
- * NOTIFY_ALLOW_PRIVATE_TARGETS stays false: the dev receiver is the one loopback target allowed.
+ * Standard Webhooks signature; it is also a Web Push service for subscriptions it made
+ * (POST /dev/notifications/push-subscription), checking VAPID and decrypting aes128gcm. All are kept
+ * under their directory and listed at GET /dev/notifications. NOTIFY_ALLOW_PRIVATE_TARGETS stays
+ * false: the dev receiver and the dev push endpoints are the only loopback targets allowed.
  */
 
 interface DevNotifications {
   webhookUrl: string;
+  push: {
+    endpoint: string;
+    verified: boolean;
+    error?: string;
+    payload?: { id: string; type: string; title: string; body: string };
+    claims?: { aud: string; sub: string };
+  }[];
   sms: { to: string; from: string; body: string }[];
   webhooks: {
     url: string;
@@ -134,5 +143,74 @@ describe('the development SMS and webhook stand-ins', () => {
     );
     expect(response.status).toBe(401);
     expect((await devNotifications()).sms).toHaveLength(1);
+  });
+});
+
+describe('the development push stand-in', () => {
+  it('makes a subscription for the caller, and shows the exchange’s pushes VAPID-checked and decrypted', async () => {
+    await running.credit('ora', 'BTC', '1');
+    await running.credit('quin', 'USDC', '100000');
+    const quinToken = await running.token('quin', ['trader']);
+    // Another loopback push endpoint is refused: only the stand-in's are let through.
+    const refused = await running.request('PUT', '/api/v1/notifications/preferences', {
+      token: quinToken,
+      body: {
+        channels: {
+          in_app: { enabled: true },
+          push: {
+            subscription: {
+              endpoint: 'http://127.0.0.1:1/push/x',
+              keys: { p256dh: 'a'.repeat(87), auth: 'b'.repeat(22) },
+            },
+            enabled: true,
+          },
+        },
+      },
+    });
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.body)).toContain('channels.push.subscription.endpoint: 127.0.0.1 resolves');
+    const made = await running.request('POST', '/dev/notifications/push-subscription', { token: quinToken });
+    expect(made.status).toBe(201);
+    const { subscription } = made.body as { subscription: { endpoint: string; keys: { p256dh: string } } };
+    const origin = new URL((await devNotifications()).webhookUrl).origin;
+    expect(subscription.endpoint.startsWith(`${origin}/push/`)).toBe(true);
+    const prefs = await running.request('GET', '/api/v1/notifications/preferences', { token: quinToken });
+    expect(prefs.body).toMatchObject({ channels: { push: { subscription, enabled: true } } });
+
+    const ora = await running.client(await running.token('ora', ['trader']));
+    const quin = await running.client(quinToken);
+    await ora.place({ market: 'BTC-USDC', side: 'sell', type: 'limit', price: '101.00', qty: '0.1' });
+    await quin.place({ market: 'BTC-USDC', side: 'buy', type: 'limit', price: '101.00', qty: '0.1' });
+    const pushed = await eventually(async () =>
+      (await devNotifications()).push.find((p) => p.endpoint === subscription.endpoint && p.verified),
+    );
+    expect(pushed.payload).toMatchObject({ type: 'order_filled', title: 'Order filled on BTC-USDC' });
+    expect(pushed.claims).toMatchObject({ aud: origin, sub: 'mailto:notifications@localhost' });
+    expect(await readdir(path.join(dir, 'push'))).toHaveLength(1);
+  });
+
+  it('answers 403 to a push without the exchange’s VAPID signature, and 404 for a subscription it did not make', async () => {
+    const made = await running.request('POST', '/dev/notifications/push-subscription', {
+      token: await running.token('rey', ['trader']),
+    });
+    const { endpoint } = (made.body as { subscription: { endpoint: string } }).subscription;
+    const forged = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-encoding': 'aes128gcm', authorization: 'vapid t=a.b.c, k=notthekey', ttl: '60' },
+      body: Buffer.alloc(120),
+    });
+    expect(forged.status).toBe(403);
+    const [latest] = (await devNotifications()).push;
+    expect(latest).toMatchObject({ endpoint, verified: false });
+    const unknown = await fetch(`${new URL(endpoint).origin}/push/nosuchsubscription`, {
+      method: 'POST',
+      body: Buffer.alloc(120),
+    });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('makes no subscription without a signed-in user', async () => {
+    const anonymous = await running.request('POST', '/dev/notifications/push-subscription');
+    expect(anonymous.status).toBe(401);
   });
 });

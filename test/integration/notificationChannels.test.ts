@@ -83,7 +83,7 @@ async function buyer(userId: string, preferences: object) {
 const inApp = { in_app: { enabled: true } };
 
 describe('notification channels', () => {
-  it('delivers one order_filled on each of email, SMS, push, webhook and Slack, once', async () => {
+  it('delivers one order_filled on each of email, SMS, push, webhook, Slack and Discord, once', async () => {
     const endpoint = '/push/ivy';
     const subscription = push.subscribe(endpoint);
     const ivy = await buyer('ivy', {
@@ -94,6 +94,7 @@ describe('notification channels', () => {
         push: { subscription, enabled: true },
         webhook: { url: `${hook.url}/ivy`, enabled: true },
         slack: { url: `${slack.url}/slack/ivy`, enabled: true },
+        discord: { url: `${slack.url}/discord/ivy`, enabled: true },
       },
     });
     hook.state.secret = ivy.preferences.channels.webhook!.secret!;
@@ -140,6 +141,12 @@ describe('notification channels', () => {
     expect(JSON.parse(slack.received.find((r) => r.path === '/slack/ivy')!.body.toString())).toEqual({
       text: expect.stringContaining('*Order filled on BTC-USDC*') as string,
     });
+    await eventually(() => slack.received.some((r) => r.path === '/discord/ivy'), {
+      what: 'the Discord message',
+    });
+    expect(JSON.parse(slack.received.find((r) => r.path === '/discord/ivy')!.body.toString())).toEqual({
+      content: expect.stringContaining('**Order filled on BTC-USDC**') as string,
+    });
 
     // Once each: the dispatcher's later passes and a re-enqueue change nothing.
     const stats = await eventually(async () => {
@@ -148,7 +155,7 @@ describe('notification channels', () => {
       });
       const counts = (answer.body as { counts: Record<string, Record<string, number>> }).counts;
       return (
-        ['email', 'sms', 'push', 'webhook', 'slack'].every((c) => counts[c]?.sent === 1) &&
+        ['email', 'sms', 'push', 'webhook', 'slack', 'discord'].every((c) => counts[c]?.sent === 1) &&
         (answer.body as object)
       );
     });
@@ -157,6 +164,19 @@ describe('notification channels', () => {
     expect(sms.state.messages.filter((m) => m.to === '+27821234567')).toHaveLength(1);
     expect(push.messages).toHaveLength(1);
     expect(hook.state.deliveries).toHaveLength(1);
+
+    // Prometheus: sent and latency per channel (in-app too).
+    const metrics = await (await fetch(`${running.http}/metrics`)).text();
+    for (const channel of ['in_app', 'email', 'sms', 'push', 'webhook', 'slack', 'discord']) {
+      expect(metrics).toMatch(
+        new RegExp(`exchange_notifications_sent_total\\{channel="${channel}"\\} [1-9]`),
+      );
+      expect(metrics).toMatch(
+        new RegExp(`exchange_notification_latency_seconds_count\\{channel="${channel}"\\} [1-9]`),
+      );
+    }
+    expect(metrics).toContain('exchange_notifications_failed_total{channel="email"}');
+    expect(metrics).toContain('exchange_notifications_retried_total{channel="webhook"}');
 
     // The email's unsubscribe link turns order_filled off for email, and only that.
     const link = /Stop these emails: (\S+)/

@@ -339,3 +339,100 @@ describe('preferences', () => {
     expect(b.body).toEqual(a.body);
   });
 });
+
+describe('templates (admin)', () => {
+  it('previews a type with an override, stores one that compiles, refuses one that does not', async () => {
+    const admin = await running.token('root', ['admin']);
+    const data = { market: 'BTC-USDC', direction: 'up', price: '<b>101</b>' };
+    const tried = await running.request(
+      'POST',
+      '/api/v1/admin/notifications/templates/market_breakout/preview',
+      {
+        token: admin,
+        body: { data, template: { title: '{{market}} {{direction}}!', html: '<p>{{price}}</p>' } },
+      },
+    );
+    expect(tried.status, JSON.stringify(tried.body)).toBe(200);
+    expect(tried.body).toMatchObject({ title: 'BTC-USDC up!', html: '<p>&lt;b&gt;101&lt;/b&gt;</p>' });
+    // Without an override, the stored templates (the defaults here): text is not escaped.
+    const stock = await running.request(
+      'POST',
+      '/api/v1/admin/notifications/templates/market_breakout/preview',
+      {
+        token: admin,
+        body: { data },
+      },
+    );
+    expect(stock.body).toMatchObject({
+      title: 'BTC-USDC broke out up',
+      body: 'BTC-USDC broke out up at <b>101</b>',
+    });
+
+    const bad = await running.request('PUT', '/api/v1/admin/notifications/templates/market_breakout', {
+      token: admin,
+      body: { template: { title: '{{#if market}}unclosed' } },
+    });
+    expect(bad.status).toBe(400);
+    const notAdmin = await running.request('PUT', '/api/v1/admin/notifications/templates/market_breakout', {
+      token: await running.token('mallory', ['trader']),
+      body: { template: { title: 'x' } },
+    });
+    expect(notAdmin.status).toBe(403);
+    const unknown = await running.request('PUT', '/api/v1/admin/notifications/templates/no_such_type', {
+      token: admin,
+      body: { template: { title: 'x' } },
+    });
+    expect(unknown.status).toBe(404);
+
+    const stored = await running.request('PUT', '/api/v1/admin/notifications/templates/market_breakout', {
+      token: admin,
+      body: { locale: 'de', template: { title: '{{market}}: Ausbruch {{direction}}' } },
+    });
+    expect(stored.status, JSON.stringify(stored.body)).toBe(200);
+    const german = await running.request(
+      'POST',
+      '/api/v1/admin/notifications/templates/market_breakout/preview',
+      {
+        token: admin,
+        body: { data, locale: 'de' },
+      },
+    );
+    expect(german.body).toMatchObject({ title: 'BTC-USDC: Ausbruch up' });
+    const english = await running.request(
+      'POST',
+      '/api/v1/admin/notifications/templates/market_breakout/preview',
+      {
+        token: admin,
+        body: { data },
+      },
+    );
+    expect(english.body).toMatchObject({ title: 'BTC-USDC broke out up' });
+  });
+});
+
+describe('development stand-ins outside development', () => {
+  it('are not there: no push subscription, no /dev/notifications, and a loopback push endpoint is refused', async () => {
+    const token = await running.token('uma', ['trader']);
+    expect((await running.request('POST', '/dev/notifications/push-subscription', { token })).status).toBe(
+      404,
+    );
+    expect((await running.request('GET', '/dev/notifications')).status).toBe(404);
+    const put = await running.request('PUT', '/api/v1/notifications/preferences', {
+      token,
+      body: {
+        channels: {
+          in_app: { enabled: true },
+          push: {
+            subscription: {
+              endpoint: 'http://127.0.0.1:9/push/abc',
+              keys: { p256dh: 'a'.repeat(87), auth: 'b'.repeat(22) },
+            },
+            enabled: true,
+          },
+        },
+      },
+    });
+    expect(put.status).toBe(400);
+    expect(JSON.stringify(put.body)).toContain('channels.push.subscription.endpoint: 127.0.0.1 resolves');
+  });
+});

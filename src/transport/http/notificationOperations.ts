@@ -91,15 +91,32 @@ export const NOTIFICATION_OPERATIONS = {
   },
   'get /dev/notifications': {
     summary:
-      'Development: what the local SMS and webhook stand-ins received (and the mail), newest first, with the dev webhook URL',
+      'Development: what the local SMS, webhook and push stand-ins received (push decrypted; and the mail), newest first, with the dev webhook URL',
     tag: 'notifications',
     ok: {
       status: 200,
       shape: z.object({
         webhookUrl: z.string(),
+        smsApiUrl: z.string(),
         sms: z.array(z.record(z.string(), z.unknown())),
         webhooks: z.array(z.record(z.string(), z.unknown())),
+        push: z.array(z.record(z.string(), z.unknown())),
         mail: z.array(z.record(z.string(), z.unknown())),
+      }),
+    },
+    errors: ['not_found'],
+  },
+  'post /dev/notifications/push-subscription': {
+    summary:
+      "Development: a push subscription at the local push stand-in, set as the caller's push channel (pushes then show, decrypted, at GET /dev/notifications)",
+    tag: 'notifications',
+    ok: {
+      status: 201,
+      shape: z.object({
+        subscription: z.object({
+          endpoint: z.string(),
+          keys: z.object({ p256dh: z.string(), auth: z.string() }),
+        }),
       }),
     },
     errors: ['not_found'],

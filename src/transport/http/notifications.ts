@@ -79,15 +79,23 @@ export function registerNotificationRoutes(
       : json(200, mail);
   });
 
-  // Development only: the SMS and webhook stand-ins' records, and the mail (404 when they do not run).
+  // Development only: the SMS, webhook and push stand-ins' records, and the mail (404 when they do not run).
   route('get', '/dev/notifications', {}, async () => {
     const caught = await notifications.devChannels();
     return caught === undefined
       ? errorReply(
           'not_found',
-          'the local SMS and webhook stand-ins run under npm start when SMS_API_URL is unset',
+          'the local SMS, webhook and push stand-ins run under npm start (NODE_ENV=development, Redis)',
         )
       : json(200, caught);
+  });
+
+  // Development only: a subscription at the local push stand-in, set as the caller's push channel.
+  route('post', '/dev/notifications/push-subscription', { role: 'user' }, async ({ principal }) => {
+    const made = await notifications.devPushSubscribe(principal!.userId);
+    return made === undefined
+      ? errorReply('not_found', 'the local push stand-in runs under npm start (NODE_ENV=development, Redis)')
+      : outcomeReply(made, 201);
   });
 
   route('get', `${BASE}/notifications/vapid-public-key`, {}, () =>
