@@ -8,7 +8,9 @@ import {
   type EntityPermissionsIntegration,
 } from '../integrations/index.ts';
 import { insertAsset, insertMarket } from '../persistence/catalogStore.ts';
+import { ChainStore } from '../persistence/chainStore.ts';
 import { saveComplianceRecord } from '../persistence/complianceStore.ts';
+import { knownTokens } from '../funding/chainDeposits.ts';
 import { insertRegistration, updateMarketAsset } from '../persistence/issuanceStore.ts';
 import { listMarketEvents } from '../persistence/lifecycleHistory.ts';
 import { failure } from '../protocol/errors.ts';
@@ -134,19 +136,22 @@ export async function buildServices(
     },
     onMarketAdded: follow,
   });
+  const custody = new ChainStore(pool, config.CHAIN_ID);
+  const syncAllowlist = (asset: string, wallet: string, allowed: boolean) =>
+    allowlist === undefined
+      ? noRedis()
+      : allowlist.enqueue(`allowlist-${asset}-${wallet}-${allowed}-${Date.now()}`, {
+          asset,
+          wallet,
+          allowed,
+        });
   const complianceAdmin = new ComplianceAdmin({
     catalog,
     registry: compliance,
     save: (record, actorId) => saveComplianceRecord(pool, record, actorId),
-    syncAllowlist: (asset, wallet, allowed) =>
-      allowlist === undefined
-        ? noRedis()
-        : allowlist.enqueue(`allowlist-${asset}-${wallet}-${allowed}-${Date.now()}`, {
-            asset,
-            wallet,
-            allowed,
-          }),
+    syncAllowlist,
     cancelOpenOrders: (userId, asset) => orders.cancelHolding(userId, asset),
+    custodyAddress: async (userId) => (await custody.custody(userId))?.address,
   });
 
   await deploy?.work(({ marketId }, attempt) => issuance.runDeployment(marketId, attempt));
@@ -230,6 +235,15 @@ export async function buildServices(
     supervisor,
     committed: core.committed,
     pushes: consumers.pushes.emit,
+    chain: {
+      client: () => chain.client(),
+      tokens: () => knownTokens(catalog.listAssets(), core.records.all()),
+      // A new deposit address joins the allowlists its owner's compliance records grant.
+      onAddressAssigned: async (userId, address) => {
+        for (const record of compliance.forUser(userId))
+          if (record.allowlisted) await syncAllowlist(record.asset, address, true);
+      },
+    },
   });
   return {
     orders,

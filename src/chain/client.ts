@@ -4,6 +4,7 @@
  */
 import {
   concat,
+  dataSlice,
   FetchRequest,
   getAddress,
   Interface,
@@ -12,13 +13,14 @@ import {
   Network,
   NonceManager,
   Wallet,
+  toUtf8Bytes,
   type JsonFragment,
   type Provider,
   type TransactionReceipt,
   type TransactionRequest,
 } from 'ethers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadRwaTokenArtifact } from './artifact.ts';
+import { loadArtifact, loadRwaTokenArtifact } from './artifact.ts';
 import { ChainError, toChainError } from './errors.ts';
 import { isSapphireChain, signerForChain } from './sapphire.ts';
 
@@ -91,6 +93,21 @@ export interface HolderStatus {
   balance: bigint;
 }
 
+/** An ERC-20 Transfer log, as eth_getLogs reported it. */
+export interface TransferLog {
+  /** The token contract (checksummed). */
+  readonly token: string;
+  readonly from: string;
+  readonly to: string;
+  readonly amount: bigint;
+  readonly txHash: string;
+  readonly logIndex: number;
+  readonly blockNumber: number;
+  readonly blockHash: string;
+}
+
+export const TRANSFER_TOPIC = keccak256(toUtf8Bytes('Transfer(address,address,uint256)'));
+
 export interface ChainClient {
   /** The platform's address (the key's). */
   readonly address: string;
@@ -104,6 +121,14 @@ export interface ChainClient {
   setPaused(contractAddress: string, paused: boolean): Promise<TxResult>;
   forcedTransfer(contractAddress: string, from: string, to: string, amount: bigint): Promise<TxResult>;
   tokenInfo(contractAddress: string): Promise<TokenInfo>;
+  /** ERC-20 balanceOf (any token). */
+  balanceOf(contractAddress: string, holder: string): Promise<bigint>;
+  /** The latest block's number. */
+  blockNumber(): Promise<number>;
+  /** Transfer logs of `tokens` in blocks from..to (inclusive), in chain order. */
+  transferLogs(tokens: readonly string[], fromBlock: number, toBlock: number): Promise<TransferLog[]>;
+  /** Development chains: deploys a plain ERC-20 (contracts/TestUsdc.sol) that `mint` mints. */
+  deployTestToken(params: { name: string; symbol: string; decimals: number }): Promise<Deployment>;
   holderStatus(contractAddress: string, holder: string): Promise<HolderStatus>;
   /** Health: the node answers with the configured chain id. Never throws. */
   isReachable(): Promise<boolean>;
@@ -350,6 +375,65 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     };
   }
 
+  async function blockNumber(): Promise<number> {
+    try {
+      return await provider.getBlockNumber();
+    } catch (err) {
+      throw toChainError('blockNumber', err);
+    }
+  }
+
+  async function transferLogs(
+    tokens: readonly string[],
+    fromBlock: number,
+    toBlock: number,
+  ): Promise<TransferLog[]> {
+    if (tokens.length === 0 || toBlock < fromBlock) return [];
+    const address = tokens.map((token) => checkedAddress('token', token));
+    let logs;
+    try {
+      logs = await provider.getLogs({ address, topics: [TRANSFER_TOPIC], fromBlock, toBlock });
+    } catch (err) {
+      throw toChainError(`transfer logs ${fromBlock}..${toBlock}`, err);
+    }
+    // A Transfer with fewer than three topics (an ERC-721-less oddity, or another event signature
+    // hash collision) is not an ERC-20 transfer: skipped.
+    return logs
+      .filter((log) => log.topics.length === 3 && log.data.length === 66 && !log.removed)
+      .map((log) => ({
+        token: getAddress(log.address),
+        from: getAddress(dataSlice(log.topics[1]!, 12)),
+        to: getAddress(dataSlice(log.topics[2]!, 12)),
+        amount: BigInt(log.data),
+        txHash: log.transactionHash,
+        logIndex: log.index,
+        blockNumber: log.blockNumber,
+        blockHash: log.blockHash,
+      }))
+      .sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+  }
+
+  async function deployTestToken(params: {
+    name: string;
+    symbol: string;
+    decimals: number;
+  }): Promise<Deployment> {
+    const artifact = await loadArtifact('TestUsdc');
+    const iface = new Interface(artifact.abi);
+    const data = concat([
+      artifact.bytecode,
+      iface.encodeDeploy([params.name, params.symbol, params.decimals]),
+    ]);
+    const receipt = await submit(`deployTestToken ${params.symbol}`, { data }, iface);
+    if (receipt.contractAddress === null)
+      throw new ChainError('failed', `deployTestToken ${params.symbol}: no contract address`);
+    return {
+      contractAddress: receipt.contractAddress,
+      txHash: receipt.hash,
+      blockNumber: receipt.blockNumber,
+    };
+  }
+
   async function isReachable(): Promise<boolean> {
     try {
       const answered = BigInt((await provider.send('eth_chainId', [])) as string);
@@ -375,6 +459,11 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     forcedTransfer: (contract, from, to, amount) =>
       call(contract, 'forcedTransfer', [checkedAddress('from', from), checkedAddress('to', to), amount]),
     tokenInfo,
+    balanceOf: async (contract, holder) =>
+      typed('bigint', await read(contract, 'balanceOf', [checkedAddress('holder', holder)])),
+    blockNumber,
+    transferLogs,
+    deployTestToken,
     holderStatus,
     isReachable,
     close: () => provider.destroy(),

@@ -6,6 +6,10 @@ import type { Config } from '../config.ts';
 import { openJobQueue, type OpenedJobQueue } from '../jobs/queue.ts';
 import type { CommittedEventStream } from '../events/stream.ts';
 import type { Publication } from '../protocol/topics.ts';
+import type { ChainClient } from '../chain/client.ts';
+import { custodyKeys } from '../chain/custody.ts';
+import { ChainStore } from '../persistence/chainStore.ts';
+import { ChainDeposits, SyncBlockchainPayload, type ChainToken } from './chainDeposits.ts';
 import { Deposits } from './deposits.ts';
 import { fundingPushes } from './pushes.ts';
 import { PaystackPayouts, type PayoutRail } from './payouts.ts';
@@ -25,6 +29,8 @@ export interface Funding {
   readonly deposits: Deposits;
   readonly webhooks: FundingWebhooks;
   readonly withdrawals: Withdrawals;
+  /** Custody addresses and chain deposits (issue 16). */
+  readonly chain: ChainDeposits;
   /** Provider notifications per source address (the webhook routes' rate limit). */
   readonly webhookRate: { readonly perSecond: number; readonly burst: number };
   /** Stops the worker and closes the queue (shutdown). */
@@ -43,6 +49,14 @@ export interface FundingDeps {
   readonly pushes: (publications: readonly Publication[]) => void;
   /** More payout rails (the on-chain issue's); the fiat rail (Paystack) is added when configured. */
   readonly rails?: readonly PayoutRail[];
+  /** The exchange's chain (custody addresses, the sync-blockchain job). */
+  readonly chain: {
+    readonly client: () => Promise<ChainClient>;
+    /** The tokens to follow (bound assets and deployed RWA tokens). */
+    readonly tokens: () => readonly ChainToken[];
+    /** A user got a deposit address: allowlist it where their compliance says so. */
+    readonly onAddressAssigned?: (userId: string, address: string) => Promise<void>;
+  };
 }
 
 export async function startFunding(deps: FundingDeps): Promise<Funding> {
@@ -63,14 +77,32 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
     log,
   });
   const webhooks = new FundingWebhooks(deposits, providers);
+  const chain = new ChainDeposits({
+    chain: deps.chain.client,
+    chainId: config.CHAIN_ID,
+    store: new ChainStore(pool, config.CHAIN_ID),
+    keys: custodyKeys(config.CHAIN_CUSTODY_MNEMONIC),
+    deposits,
+    tokens: deps.chain.tokens,
+    confirmations: config.CHAIN_CONFIRMATIONS,
+    pageBlocks: config.CHAIN_SYNC_PAGE_BLOCKS,
+    maxPages: config.CHAIN_SYNC_MAX_PAGES,
+    startBlock: config.CHAIN_SYNC_START_BLOCK,
+    ...(deps.chain.onAddressAssigned === undefined
+      ? {}
+      : { onAddressAssigned: deps.chain.onAddressAssigned }),
+    log: log.child({ job: 'sync-blockchain' }),
+  });
   deps.committed.subscribe(fundingPushes((symbol) => catalog.asset(symbol)?.decimals, deps.pushes));
 
   let queue: OpenedJobQueue<typeof ProcessWithdrawalPayload> | undefined;
+  let syncQueue: OpenedJobQueue<typeof SyncBlockchainPayload> | undefined;
+  const prefix = `rwa:${new URL(config.DATABASE_URL).pathname.slice(1) || 'exchange'}`;
   if (config.REDIS_URL !== undefined) {
     queue = await openJobQueue({
       name: 'process-withdrawal',
       redisUrl: config.REDIS_URL,
-      prefix: `rwa:${new URL(config.DATABASE_URL).pathname.slice(1) || 'exchange'}`,
+      prefix,
       payload: ProcessWithdrawalPayload,
       attempts: config.WITHDRAWAL_ATTEMPTS,
       backoffMs: config.WITHDRAWAL_BACKOFF_MS,
@@ -95,13 +127,37 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
   const repaired = await deposits.reconcile();
   await withdrawals.resume(supervisor.funding.openWithdrawals());
   await queue?.work(({ withdrawalId }, attempt) => withdrawals.process(withdrawalId, attempt));
+  // sync-blockchain: only against a configured chain (a local anvil is started on first use, which
+  // an exchange that never touches the chain should not pay for).
+  if (
+    config.REDIS_URL !== undefined &&
+    config.CHAIN_RPC_URL !== undefined &&
+    config.CHAIN_SYNC_INTERVAL_MS > 0
+  ) {
+    syncQueue = await openJobQueue({
+      name: 'sync-blockchain',
+      redisUrl: config.REDIS_URL,
+      prefix,
+      payload: SyncBlockchainPayload,
+      attempts: 1,
+      schedule: { everyMs: config.CHAIN_SYNC_INTERVAL_MS, data: {} },
+      concurrency: 1,
+      logDone: 'debug',
+      log,
+    });
+    await syncQueue.work(async () => {
+      await chain.sync();
+    });
+  }
   log.info({ providers: configured(providers), rails: rails.map((r) => r.name), repaired }, 'funding ready');
   return {
     deposits,
     webhooks,
     withdrawals,
+    chain,
     webhookRate: { perSecond: config.FUNDING_WEBHOOK_RATE_PER_S, burst: config.FUNDING_WEBHOOK_RATE_BURST },
     close: async () => {
+      await syncQueue?.close();
       await queue?.close();
     },
   };

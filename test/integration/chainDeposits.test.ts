@@ -1,0 +1,197 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Contract, Interface, JsonRpcProvider, Wallet, type JsonFragment } from 'ethers';
+import { createPool, sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { startAnvil, type Anvil } from '../../src/chain/anvil.ts';
+import { loadArtifact } from '../../src/chain/artifact.ts';
+import { createChainClient, type ChainClient } from '../../src/chain/client.ts';
+import { custodyKeys } from '../../src/chain/custody.ts';
+import { ANVIL_MNEMONIC } from '../../src/chain/anvil.ts';
+import { runExchange, type RunningExchange } from '../support/exchange.ts';
+import { eventually } from '../support/eventually.ts';
+import { expectLedgerSound } from '../support/payments.ts';
+
+/*
+ * Custody addresses and chain deposits end to end (issue 16): a real anvil, the real compiled test
+ * USDC, the exchange on its own Postgres with the sync-blockchain job on Redis. A deposit inside
+ * the confirmation window is reorganised away (anvil snapshot/revert) and never credited; a final
+ * one is credited exactly once, however often the sync runs or when it died before noting it.
+ */
+
+let anvil: Anvil;
+let running: RunningExchange;
+let pool: DatabasePool;
+let faucet: ChainClient;
+let provider: JsonRpcProvider;
+let usdc: string;
+let outside: Contract;
+let aliceToken: string;
+let bobToken: string;
+
+const USDC = (units: number) => BigInt(units) * 1_000_000n;
+
+async function rpc<T>(method: string, params: unknown[] = []): Promise<T> {
+  return (await provider.send(method, params)) as T;
+}
+
+/** The outside wallet pays `to`; resolves once the transfer is mined (anvil mines at once). */
+async function pay(to: string, amount: bigint): Promise<string> {
+  const sent = (await outside.getFunction('transfer')(to, amount)) as { hash: string };
+  await eventually(async () => (await provider.getTransactionReceipt(sent.hash)) ?? undefined, {
+    what: `receipt of ${sent.hash}`,
+  });
+  return sent.hash;
+}
+
+async function available(token: string, asset: string): Promise<string | undefined> {
+  const { body } = await running.request('GET', '/api/v1/balances', { token });
+  return (body as { asset: string; available: string }[]).find((b) => b.asset === asset)?.available;
+}
+
+const EventRow = z.object({ status: z.string(), deposit_id: z.string().nullable() });
+async function events(txHash: string) {
+  return pool.any(sql.type(EventRow)`
+    SELECT status, deposit_id::text FROM blockchain_events WHERE tx_hash = ${txHash} ORDER BY log_index`);
+}
+
+beforeAll(async () => {
+  anvil = await startAnvil();
+  const [platform, holder, minter] = anvil.accounts;
+  faucet = createChainClient({
+    rpcUrl: anvil.rpcUrl,
+    chainId: anvil.chainId,
+    privateKey: minter!.privateKey,
+    pollingIntervalMs: 50,
+  });
+  usdc = (await faucet.deployTestToken({ name: 'Test USD Coin', symbol: 'USDC', decimals: 6 }))
+    .contractAddress;
+  await faucet.mint(usdc, holder!.address, USDC(1_000));
+  provider = new JsonRpcProvider(anvil.rpcUrl, undefined, { cacheTimeout: -1, pollingInterval: 50 });
+  const abi = (await loadArtifact('TestUsdc')).abi as JsonFragment[];
+  outside = new Contract(usdc, new Interface(abi), new Wallet(holder!.privateKey, provider));
+  running = await runExchange({
+    CHAIN_RPC_URL: anvil.rpcUrl,
+    CHAIN_ID: String(anvil.chainId),
+    CHAIN_PRIVATE_KEY: platform!.privateKey,
+    CHAIN_CONFIRMATIONS: '2',
+    CHAIN_SYNC_INTERVAL_MS: '250',
+  });
+  pool = await createPool(running.database.url, { maximumPoolSize: 2 });
+  aliceToken = await running.token('alice', ['trader']);
+  bobToken = await running.token('bob', ['trader']);
+}, 90_000);
+
+afterAll(async () => {
+  await pool.end();
+  await running.stop();
+  faucet.close();
+  provider.destroy();
+  await anvil.stop();
+});
+
+describe('POST /assets contractAddress', () => {
+  it('binds a stable asset to its ERC-20 and refuses what cannot be bound', async () => {
+    const admin = await running.token('ops', ['admin']);
+    const post = (body: Record<string, unknown>) =>
+      running.request('POST', '/api/v1/assets', { token: admin, body });
+    expect((await post({ symbol: 'ZAR', decimals: 2, kind: 'fiat', contractAddress: usdc })).status).toBe(
+      400,
+    );
+    expect(
+      (await post({ symbol: 'EURC', decimals: 6, kind: 'stable', contractAddress: '0x12' })).status,
+    ).toBe(400);
+    const bound = await post({ symbol: 'USDC', decimals: 6, kind: 'stable', contractAddress: usdc });
+    expect(bound.status).toBe(201);
+    expect(bound.body).toMatchObject({ symbol: 'USDC', contractAddress: usdc });
+    const twice = await post({
+      symbol: 'USDT',
+      decimals: 6,
+      kind: 'stable',
+      contractAddress: usdc.toLowerCase(),
+    });
+    expect(twice.status).toBe(409);
+  });
+});
+
+describe('GET /funding/address', () => {
+  it('gives each user one stable address derived from the custody seed', async () => {
+    const keys = custodyKeys(ANVIL_MNEMONIC);
+    const first = await running.request('GET', '/api/v1/funding/address', { token: aliceToken });
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ address: keys.address(0), chainId: anvil.chainId });
+    const again = await running.request('GET', '/api/v1/funding/address', { token: aliceToken });
+    expect(again.body).toEqual(first.body);
+    const bob = await running.request('GET', '/api/v1/funding/address', { token: bobToken });
+    expect(bob.body).toEqual({ address: keys.address(1), chainId: anvil.chainId });
+    expect(anvil.accounts.map((a) => a.address)).not.toContain(keys.address(0));
+    expect((await running.request('GET', '/api/v1/funding/address')).status).toBe(401);
+  });
+});
+
+describe('sync-blockchain', () => {
+  it('forgets a deposit reorganised away inside the window, credits a final one exactly once', async () => {
+    const alice = (await running.request('GET', '/api/v1/funding/address', { token: aliceToken })).body
+      .address as string;
+    const chain = running.exchange.chainFunding;
+
+    // A deposit in the last block: one confirmation of two. Then the chain forgets that block.
+    const snapshot = await rpc<string>('evm_snapshot');
+    const lost = await pay(alice, USDC(5));
+    await chain.sync();
+    expect(await events(lost)).toEqual([{ status: 'pending', deposit_id: null }]);
+    expect(await rpc<boolean>('evm_revert', [snapshot])).toBe(true);
+    await rpc('anvil_mine', ['0x3']);
+    await chain.sync();
+    expect(await events(lost)).toEqual([{ status: 'orphaned', deposit_id: null }]);
+    expect(await available(aliceToken, 'USDC')).toBeUndefined();
+
+    // A deposit that gets its second confirmation: the scheduled job credits it.
+    const paid = await pay(alice, USDC(7));
+    await chain.sync();
+    expect(await events(paid)).toEqual([{ status: 'pending', deposit_id: null }]);
+    expect(await available(aliceToken, 'USDC')).toBeUndefined();
+    await rpc('anvil_mine', ['0x1']);
+    await eventually(async () => (await available(aliceToken, 'USDC')) === '7.000000', {
+      what: 'the job credits the final deposit',
+      timeoutMs: 15_000,
+    });
+    // The log is noted credited right after the credit's commit.
+    const row = await eventually(async () => (await events(paid)).find((r) => r.deposit_id !== null), {
+      what: 'the log noted credited',
+    });
+    expect(row.status).toBe('final');
+
+    // Runs at once, and a run after a crash between the credit and its note: never credited twice.
+    await Promise.all([chain.sync(), chain.sync(), chain.sync()]);
+    await pool.query(sql.unsafe`UPDATE blockchain_events SET deposit_id = NULL WHERE tx_hash = ${paid}`);
+    await chain.sync();
+    expect((await events(paid))[0]!.deposit_id).toBe(row.deposit_id);
+    expect(await available(aliceToken, 'USDC')).toBe('7.000000');
+
+    const deposits = await running.request('GET', '/api/v1/deposits', { token: aliceToken });
+    expect(deposits.body).toEqual([
+      expect.objectContaining({
+        id: row.deposit_id,
+        status: 'completed',
+        provider: 'chain',
+        txHash: paid,
+        asset: 'USDC',
+        amount: '7.000000',
+      }),
+    ]);
+    expectLedgerSound(running, 'USDC', USDC(7));
+  }, 60_000);
+
+  it('credits nothing for a transfer between deposit addresses or a mint', async () => {
+    const bob = (await running.request('GET', '/api/v1/funding/address', { token: bobToken })).body
+      .address as string;
+    await faucet.mint(usdc, bob, USDC(3));
+    await rpc('anvil_mine', ['0x2']);
+    const chain = running.exchange.chainFunding;
+    const report = await chain.sync();
+    expect(report.nextBlock).toBe((await provider.getBlockNumber()) + 0);
+    expect(await available(bobToken, 'USDC')).toBeUndefined();
+    expectLedgerSound(running, 'USDC', USDC(7));
+  });
+});
