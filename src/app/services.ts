@@ -238,6 +238,7 @@ export async function buildServices(
     chain: {
       client: () => chain.client(),
       tokens: () => knownTokens(catalog.listAssets(), core.records.all()),
+      refusal: (userId, asset) => compliance.refusal(userId, asset, false, Date.now()),
       // A new deposit address joins the allowlists its owner's compliance records grant.
       onAddressAssigned: async (userId, address) => {
         for (const record of compliance.forUser(userId))

@@ -34,6 +34,8 @@ export interface ChainToken {
   readonly address: string;
   /** The ledger asset's decimals: the token's must be the same (checked once per token). */
   readonly decimals: number;
+  /** `rwa`: an RwaToken (allowlist, agent role); `erc20`: a plain token bound to an asset. */
+  readonly kind: 'rwa' | 'erc20';
 }
 
 /**
@@ -48,11 +50,11 @@ export function knownTokens(
   const tokens: ChainToken[] = [];
   for (const a of assets)
     if (a.contractAddress !== undefined)
-      tokens.push({ asset: a.symbol, address: a.contractAddress, decimals: a.decimals });
+      tokens.push({ asset: a.symbol, address: a.contractAddress, decimals: a.decimals, kind: 'erc20' });
   for (const r of rwa) {
     const d = decimals.get(r.tokenSymbol);
     if (r.contractAddress !== undefined && d !== undefined && r.contractAddress.startsWith('0x'))
-      tokens.push({ asset: r.tokenSymbol, address: r.contractAddress, decimals: d });
+      tokens.push({ asset: r.tokenSymbol, address: r.contractAddress, decimals: d, kind: 'rwa' });
   }
   return tokens;
 }

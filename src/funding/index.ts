@@ -10,6 +10,7 @@ import type { ChainClient } from '../chain/client.ts';
 import { custodyKeys } from '../chain/custody.ts';
 import { ChainStore } from '../persistence/chainStore.ts';
 import { ChainDeposits, SyncBlockchainPayload, type ChainToken } from './chainDeposits.ts';
+import { ChainPayouts } from './chainPayouts.ts';
 import { Deposits } from './deposits.ts';
 import { fundingPushes } from './pushes.ts';
 import { PaystackPayouts, type PayoutRail } from './payouts.ts';
@@ -54,6 +55,8 @@ export interface FundingDeps {
     readonly client: () => Promise<ChainClient>;
     /** The tokens to follow (bound assets and deployed RWA tokens). */
     readonly tokens: () => readonly ChainToken[];
+    /** Why the user may not move this RWA now (compliance), or undefined. */
+    readonly refusal: (userId: string, asset: string) => string | undefined;
     /** A user got a deposit address: allowlist it where their compliance says so. */
     readonly onAddressAssigned?: (userId: string, address: string) => Promise<void>;
   };
@@ -77,11 +80,13 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
     log,
   });
   const webhooks = new FundingWebhooks(deposits, providers);
+  const chainStore = new ChainStore(pool, config.CHAIN_ID);
+  const keys = custodyKeys(config.CHAIN_CUSTODY_MNEMONIC);
   const chain = new ChainDeposits({
     chain: deps.chain.client,
     chainId: config.CHAIN_ID,
-    store: new ChainStore(pool, config.CHAIN_ID),
-    keys: custodyKeys(config.CHAIN_CUSTODY_MNEMONIC),
+    store: chainStore,
+    keys,
     deposits,
     tokens: deps.chain.tokens,
     confirmations: config.CHAIN_CONFIRMATIONS,
@@ -109,7 +114,17 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
       log,
     });
   }
-  const rails: PayoutRail[] = [...(deps.rails ?? [])];
+  const rails: PayoutRail[] = [
+    ...(deps.rails ?? []),
+    new ChainPayouts({
+      chain: deps.chain.client,
+      store: chainStore,
+      keys,
+      token: (asset) => deps.chain.tokens().find((t) => t.asset === asset.symbol),
+      refusal: deps.chain.refusal,
+      confirmations: config.CHAIN_CONFIRMATIONS,
+    }),
+  ];
   if (providers.paystack !== undefined) rails.push(new PaystackPayouts(providers.paystack.client));
   const withdrawals = new Withdrawals({
     store,

@@ -65,6 +65,20 @@ const transferOf = (r: z.infer<typeof Transfer>): TransferRow => ({
   depositUser: r.deposit_user ?? undefined,
 });
 
+export interface RecordedPayout {
+  readonly txHash: string;
+  readonly raw: string;
+  readonly from: string;
+  readonly nonce: number;
+}
+
+const Payout = z.object({
+  tx_hash: z.string(),
+  raw_tx: z.string(),
+  from_address: z.string(),
+  nonce: z.string(),
+});
+
 export class ChainStore {
   constructor(
     private readonly pool: DatabasePool,
@@ -172,6 +186,33 @@ export class ChainStore {
     await this.pool.query(sql.unsafe`
       UPDATE blockchain_events SET deposit_id = ${depositId}::uuid
       WHERE chain_id = ${this.chainId} AND tx_hash = ${txHash} AND log_index = ${logIndex}`);
+  }
+
+  async payout(reference: string): Promise<RecordedPayout | undefined> {
+    const row = await this.pool.maybeOne(sql.type(Payout)`
+      SELECT tx_hash, raw_tx, from_address, nonce::text FROM chain_payouts WHERE reference = ${reference}`);
+    return row === null
+      ? undefined
+      : { txHash: row.tx_hash, raw: row.raw_tx, from: row.from_address, nonce: Number(row.nonce) };
+  }
+
+  /**
+   * The payout's signed transaction, before its broadcast: the first for the reference, or the one
+   * replacing `replacing` (a recorded transaction that can never be mined). Compare and set: throws
+   * when another record got there first, so nothing is broadcast beside it.
+   */
+  async recordPayout(reference: string, tx: RecordedPayout, replacing: string | undefined): Promise<void> {
+    const written =
+      replacing === undefined
+        ? await this.pool.query(sql.unsafe`
+            INSERT INTO chain_payouts (reference, tx_hash, raw_tx, from_address, nonce)
+            VALUES (${reference}, ${tx.txHash}, ${tx.raw}, ${tx.from}, ${tx.nonce})
+            ON CONFLICT (reference) DO NOTHING`)
+        : await this.pool.query(sql.unsafe`
+            UPDATE chain_payouts SET tx_hash = ${tx.txHash}, raw_tx = ${tx.raw}, from_address = ${tx.from},
+              nonce = ${tx.nonce}, updated_at = now()
+            WHERE reference = ${reference} AND tx_hash = ${replacing}`);
+    if (written.rowCount !== 1) throw new Error(`payout ${reference} was recorded by another run`);
   }
 
   /** Recorded logs of a transaction (tests, operators). */

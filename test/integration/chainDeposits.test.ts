@@ -7,6 +7,8 @@ import { startAnvil, type Anvil } from '../../src/chain/anvil.ts';
 import { loadArtifact } from '../../src/chain/artifact.ts';
 import { createChainClient, type ChainClient } from '../../src/chain/client.ts';
 import { custodyKeys } from '../../src/chain/custody.ts';
+import { ChainPayouts } from '../../src/funding/chainPayouts.ts';
+import { ChainStore } from '../../src/persistence/chainStore.ts';
 import { ANVIL_MNEMONIC } from '../../src/chain/anvil.ts';
 import { runExchange, type RunningExchange } from '../support/exchange.ts';
 import { eventually } from '../support/eventually.ts';
@@ -76,6 +78,8 @@ beforeAll(async () => {
     CHAIN_PRIVATE_KEY: platform!.privateKey,
     CHAIN_CONFIRMATIONS: '2',
     CHAIN_SYNC_INTERVAL_MS: '250',
+    WITHDRAWAL_BACKOFF_MS: '100',
+    WITHDRAWAL_ATTEMPTS: '12',
   });
   pool = await createPool(running.database.url, { maximumPoolSize: 2 });
   aliceToken = await running.token('alice', ['trader']);
@@ -194,4 +198,148 @@ describe('sync-blockchain', () => {
     expect(await available(bobToken, 'USDC')).toBeUndefined();
     expectLedgerSound(running, 'USDC', USDC(7));
   });
+});
+
+describe('chain payouts', () => {
+  const keys = custodyKeys(ANVIL_MNEMONIC);
+  const usdcBalance = async (holder: string) => (await outside.getFunction('balanceOf')(holder)) as bigint;
+
+  async function withdrawal(id: string) {
+    return (await running.request('GET', `/api/v1/withdrawals/${id}`, { token: aliceToken })).body as {
+      status: string;
+      txHash?: string;
+      reason?: string;
+    };
+  }
+
+  it('pays an approved withdrawal from the deposit address once, confirmed after confirmations', async () => {
+    const destination = anvil.accounts[3]!.address;
+    const before = await usdcBalance(destination);
+    const admin = await running.token('ops', ['admin']);
+    const requested = await running.request('POST', '/api/v1/withdrawals', {
+      token: aliceToken,
+      body: { asset: 'USDC', amount: '2', destination },
+    });
+    expect(requested.status).toBe(201);
+    const id = requested.body.id as string;
+    expect(await available(aliceToken, 'USDC')).toBe('5.000000');
+    const approved = await running.request('POST', `/api/v1/admin/withdrawals/${id}/approve`, {
+      token: admin,
+      body: {},
+    });
+    expect(approved.status).toBe(200);
+    // Blocks keep coming (anvil mines on demand): the payout reaches its confirmations.
+    const done = await eventually(
+      async () => {
+        const seen = await withdrawal(id);
+        if (seen.status === 'confirmed' || seen.status === 'failed') return seen;
+        if (seen.status === 'submitted') await rpc('anvil_mine', ['0x1']);
+        return undefined;
+      },
+      { what: 'the payout confirmed', timeoutMs: 30_000, everyMs: 100 },
+    );
+    expect(done.status).toBe('confirmed');
+    expect(done.txHash).toMatch(/^0x[0-9a-f]{64}$/);
+    expect((await usdcBalance(destination)) - before).toBe(USDC(2));
+    const receipt = await provider.getTransactionReceipt(done.txHash!);
+    expect(receipt?.from).toBe(keys.address(0));
+    expectLedgerSound(running, 'USDC', USDC(5));
+  }, 40_000);
+
+  it('fails a payout the chain refuses and gives the lock back', async () => {
+    const alice = keys.address(0);
+    // The chain holds less than the ledger says (a drift planted with the custody key).
+    const custodyWallet = new Wallet(keys.privateKey(0), provider);
+    const drained = (await new Contract(usdc, outside.interface, custodyWallet).getFunction('transfer')(
+      anvil.accounts[4]!.address,
+      USDC(4),
+    )) as { hash: string };
+    await eventually(async () => (await provider.getTransactionReceipt(drained.hash)) ?? undefined);
+    expect(await usdcBalance(alice)).toBe(USDC(1));
+    const admin = await running.token('ops', ['admin']);
+    const requested = await running.request('POST', '/api/v1/withdrawals', {
+      token: aliceToken,
+      body: { asset: 'USDC', amount: '3', destination: anvil.accounts[3]!.address },
+    });
+    const id = requested.body.id as string;
+    await running.request('POST', `/api/v1/admin/withdrawals/${id}/approve`, { token: admin, body: {} });
+    const done = await eventually(
+      async () => {
+        const seen = await withdrawal(id);
+        return seen.status === 'failed' || seen.status === 'confirmed' ? seen : undefined;
+      },
+      { what: 'the payout failed', timeoutMs: 20_000 },
+    );
+    expect(done.status).toBe('failed');
+    expect(done.reason).toMatch(/ERC20InsufficientBalance|revert/i);
+    expect(await available(aliceToken, 'USDC')).toBe('5.000000');
+    expect(await usdcBalance(alice)).toBe(USDC(1));
+    expectLedgerSound(running, 'USDC', USDC(5));
+  }, 30_000);
+
+  it('pays at most once when the worker dies after recording, or its transaction is dropped', async () => {
+    const bob = keys.address(1);
+    const destination = anvil.accounts[5]!.address;
+    const store = new ChainStore(pool, anvil.chainId);
+    let killAfterRecord = true;
+    const dying = Object.create(store) as ChainStore;
+    dying.recordPayout = async (...args) => {
+      await store.recordPayout(...args);
+      if (killAfterRecord) throw new Error('worker killed after recording');
+    };
+    const platform = createChainClient({
+      rpcUrl: anvil.rpcUrl,
+      chainId: anvil.chainId,
+      privateKey: anvil.accounts[6]!.privateKey,
+      pollingIntervalMs: 50,
+    });
+    const rail = new ChainPayouts({
+      chain: () => Promise.resolve(platform),
+      store: dying,
+      keys,
+      token: () => ({ address: usdc, kind: 'erc20' }),
+      refusal: () => undefined,
+      confirmations: 2,
+    });
+    const asset = { symbol: 'USDC', decimals: 6, kind: 'stable' as const };
+    const payout = { reference: 'Wtest1', userId: 'bob', asset, amount: USDC(1), destination };
+    try {
+      await expect(rail.pay(payout)).rejects.toThrow(/killed/);
+      const recorded = await store.payout('Wtest1');
+      expect(recorded?.from).toBe(bob);
+      expect(await provider.getTransaction(recorded!.txHash)).toBeNull();
+      expect(await usdcBalance(destination)).toBe(0n);
+
+      // The next run sends the recorded bytes; later runs find them mined.
+      killAfterRecord = false;
+      expect(await rail.pay(payout)).toEqual({ status: 'pending', txHash: recorded!.txHash });
+      await eventually(async () => (await provider.getTransactionReceipt(recorded!.txHash)) ?? undefined);
+      await rpc('anvil_mine', ['0x1']);
+      expect(await rail.pay(payout)).toEqual({ status: 'confirmed', txHash: recorded!.txHash });
+      expect(await rail.pay(payout)).toEqual({ status: 'confirmed', txHash: recorded!.txHash });
+      expect(await usdcBalance(destination)).toBe(USDC(1));
+
+      // Recorded, killed, and the nonce spent by another transaction: a new one is signed, once.
+      killAfterRecord = true;
+      const second = { ...payout, reference: 'Wtest2' };
+      await expect(rail.pay(second)).rejects.toThrow(/killed/);
+      const dropped = await store.payout('Wtest2');
+      const other = (await new Contract(
+        usdc,
+        outside.interface,
+        new Wallet(keys.privateKey(1), provider),
+      ).getFunction('transfer')(anvil.accounts[7]!.address, 1n)) as { hash: string; nonce: number };
+      expect(other.nonce).toBe(dropped!.nonce);
+      await eventually(async () => (await provider.getTransactionReceipt(other.hash)) ?? undefined);
+      killAfterRecord = false;
+      const resent = await rail.pay(second);
+      expect(resent.status).toBe('pending');
+      expect(resent.status === 'pending' && resent.txHash).not.toBe(dropped!.txHash);
+      await rpc('anvil_mine', ['0x2']);
+      expect((await rail.pay(second)).status).toBe('confirmed');
+      expect(await usdcBalance(destination)).toBe(USDC(2));
+    } finally {
+      platform.close();
+    }
+  }, 40_000);
 });
