@@ -239,6 +239,10 @@ export async function buildServices(
       client: () => chain.client(),
       tokens: () => knownTokens(catalog.listAssets(), core.records.all()),
       refusal: (userId, asset) => compliance.refusal(userId, asset, false, Date.now()),
+      ledgerBalance: (userId, asset) => {
+        const { available, locked } = ledger.balance(userId, asset);
+        return available + locked;
+      },
       // A new deposit address joins the allowlists its owner's compliance records grant.
       onAddressAssigned: async (userId, address) => {
         for (const record of compliance.forUser(userId))

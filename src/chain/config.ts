@@ -23,6 +23,8 @@ export const CHAIN_ENV = {
   CHAIN_SYNC_PAGE_BLOCKS: positiveInt(2_000),
   /** Most pages one sync run reads before it yields to the next run. */
   CHAIN_SYNC_MAX_PAGES: positiveInt(10),
+  /** How often the reconcile-chain job compares balanceOf with the ledger, ms (with CHAIN_RPC_URL). */
+  CHAIN_RECONCILE_INTERVAL_MS: positiveInt(60_000),
   /** First block the cursor starts from on a fresh database. */
   CHAIN_SYNC_START_BLOCK: nonNegativeInt(0),
 };

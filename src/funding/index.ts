@@ -11,6 +11,7 @@ import { custodyKeys } from '../chain/custody.ts';
 import { ChainStore } from '../persistence/chainStore.ts';
 import { ChainDeposits, SyncBlockchainPayload, type ChainToken } from './chainDeposits.ts';
 import { ChainPayouts } from './chainPayouts.ts';
+import { ReconcileChainPayload, Reconciliation } from './reconciliation.ts';
 import { Deposits } from './deposits.ts';
 import { fundingPushes } from './pushes.ts';
 import { PaystackPayouts, type PayoutRail } from './payouts.ts';
@@ -32,6 +33,8 @@ export interface Funding {
   readonly withdrawals: Withdrawals;
   /** Custody addresses and chain deposits (issue 16). */
   readonly chain: ChainDeposits;
+  /** On-chain balances of the deposit addresses against the ledger (GET /admin/reconciliation). */
+  readonly reconciliation: Reconciliation;
   /** Provider notifications per source address (the webhook routes' rate limit). */
   readonly webhookRate: { readonly perSecond: number; readonly burst: number };
   /** Stops the worker and closes the queue (shutdown). */
@@ -55,6 +58,8 @@ export interface FundingDeps {
     readonly client: () => Promise<ChainClient>;
     /** The tokens to follow (bound assets and deployed RWA tokens). */
     readonly tokens: () => readonly ChainToken[];
+    /** The ledger's balance of a user in an asset, available + locked (reconciliation). */
+    readonly ledgerBalance: (userId: string, asset: string) => bigint;
     /** Why the user may not move this RWA now (compliance), or undefined. */
     readonly refusal: (userId: string, asset: string) => string | undefined;
     /** A user got a deposit address: allowlist it where their compliance says so. */
@@ -102,6 +107,14 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
 
   let queue: OpenedJobQueue<typeof ProcessWithdrawalPayload> | undefined;
   let syncQueue: OpenedJobQueue<typeof SyncBlockchainPayload> | undefined;
+  let reconcileQueue: OpenedJobQueue<typeof ReconcileChainPayload> | undefined;
+  const reconciliation = new Reconciliation({
+    chain: deps.chain.client,
+    store: chainStore,
+    tokens: deps.chain.tokens,
+    ledgerBalance: deps.chain.ledgerBalance,
+    log: log.child({ job: 'reconcile-chain' }),
+  });
   const prefix = `rwa:${new URL(config.DATABASE_URL).pathname.slice(1) || 'exchange'}`;
   if (config.REDIS_URL !== undefined) {
     queue = await openJobQueue({
@@ -163,6 +176,20 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
     await syncQueue.work(async () => {
       await chain.sync();
     });
+    reconcileQueue = await openJobQueue({
+      name: 'reconcile-chain',
+      redisUrl: config.REDIS_URL,
+      prefix,
+      payload: ReconcileChainPayload,
+      attempts: 1,
+      schedule: { everyMs: config.CHAIN_RECONCILE_INTERVAL_MS, data: {} },
+      concurrency: 1,
+      logDone: 'debug',
+      log,
+    });
+    await reconcileQueue.work(async () => {
+      await reconciliation.run();
+    });
   }
   log.info({ providers: configured(providers), rails: rails.map((r) => r.name), repaired }, 'funding ready');
   return {
@@ -170,8 +197,10 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
     webhooks,
     withdrawals,
     chain,
+    reconciliation,
     webhookRate: { perSecond: config.FUNDING_WEBHOOK_RATE_PER_S, burst: config.FUNDING_WEBHOOK_RATE_BURST },
     close: async () => {
+      await reconcileQueue?.close();
       await syncQueue?.close();
       await queue?.close();
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod/v4';
 import type { ChainDeposits } from '../../funding/chainDeposits.ts';
 import type { Deposits } from '../../funding/deposits.ts';
+import type { Reconciliation } from '../../funding/reconciliation.ts';
 import type { FundingWebhooks, ProviderAnswer, ProviderNotification } from '../../funding/webhooks.ts';
 import type { Withdrawals } from '../../funding/withdrawals.ts';
 import { RateLimiter, sourceKey } from '../rateLimit.ts';
@@ -25,6 +26,8 @@ export interface FundingRoutes {
   readonly withdrawals: Withdrawals;
   /** Custody addresses (GET /funding/address); absent: the route answers 503. */
   readonly chain?: Pick<ChainDeposits, 'address'>;
+  /** GET /admin/reconciliation; absent: the route answers 503. */
+  readonly reconciliation?: Pick<Reconciliation, 'run'>;
   /**
    * Provider notifications per source address (one budget for the three webhook routes): beyond,
    * 429 before the body is read or anything checked. Unset: unlimited.
@@ -85,6 +88,18 @@ export function registerFundingRoutes(route: Route, funding: FundingRoutes): voi
       return errorReply(
         'unavailable',
         `no deposit address: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  });
+
+  route('get', `${BASE}/admin/reconciliation`, { role: 'admin' }, async () => {
+    if (funding.reconciliation === undefined) return errorReply('unavailable', 'no chain on this exchange');
+    try {
+      return json(200, await funding.reconciliation.run());
+    } catch (error) {
+      return errorReply(
+        'unavailable',
+        `the chain could not be read: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
   });

@@ -94,6 +94,29 @@ const retried = {
 
 /** Typed where they are spread (OPERATIONS, operations.ts): importing OperationDoc here would be a cycle. */
 export const FUNDING_OPERATIONS = {
+  [`get ${BASE}/admin/reconciliation`]: {
+    summary: 'Per token and deposit address: balanceOf on chain against the ledger, and the drift',
+    tag: 'funding',
+    ok: {
+      status: 200,
+      shape: z.object({
+        checkedAt: z.number().int(),
+        drifted: z.number().int(),
+        rows: z.array(
+          z.object({
+            asset: z.string(),
+            token: z.string(),
+            userId: z.string(),
+            address: z.string(),
+            onChain: decimal,
+            ledger: decimal,
+            drift: z.string(),
+          }),
+        ),
+      }),
+    },
+    errors: ['unavailable'],
+  },
   [`get ${BASE}/funding/address`]: {
     summary: "The user's custodial deposit address on the exchange's chain (assigned on first ask)",
     tag: 'funding',
