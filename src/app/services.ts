@@ -11,6 +11,7 @@ import { insertAsset, insertMarket } from '../persistence/catalogStore.ts';
 import { ChainStore } from '../persistence/chainStore.ts';
 import { saveComplianceRecord } from '../persistence/complianceStore.ts';
 import { knownTokens } from '../funding/chainDeposits.ts';
+import { ensureTestUsdc } from '../funding/testUsdc.ts';
 import { insertRegistration, updateMarketAsset } from '../persistence/issuanceStore.ts';
 import { listMarketEvents } from '../persistence/lifecycleHistory.ts';
 import { failure } from '../protocol/errors.ts';
@@ -227,6 +228,13 @@ export async function buildServices(
     flushed: storage.flushed,
     prefix: jobs.prefix,
   });
+  if (config.CHAIN_TEST_USDC)
+    await ensureTestUsdc({
+      chain: () => chain.client(),
+      asset: (symbol) => catalog.asset(symbol),
+      createAsset: (asset) => admin.createAsset(asset),
+      log,
+    });
   const funding = await startFunding({
     config,
     log,

@@ -25,6 +25,15 @@ export const CHAIN_ENV = {
   CHAIN_SYNC_MAX_PAGES: positiveInt(10),
   /** How often the reconcile-chain job compares balanceOf with the ledger, ms (with CHAIN_RPC_URL). */
   CHAIN_RECONCILE_INTERVAL_MS: positiveInt(60_000),
+  /**
+   * Development: at start, deploy the test USDC (contracts/TestUsdc.sol, 6 decimals) and define the
+   * asset USDC bound to it, when no asset USDC exists yet. Turns sync-blockchain on also when the
+   * exchange runs its own anvil (no CHAIN_RPC_URL).
+   */
+  CHAIN_TEST_USDC: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** First block the cursor starts from on a fresh database. */
   CHAIN_SYNC_START_BLOCK: nonNegativeInt(0),
 };

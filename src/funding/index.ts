@@ -157,11 +157,8 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
   await queue?.work(({ withdrawalId }, attempt) => withdrawals.process(withdrawalId, attempt));
   // sync-blockchain: only against a configured chain (a local anvil is started on first use, which
   // an exchange that never touches the chain should not pay for).
-  if (
-    config.REDIS_URL !== undefined &&
-    config.CHAIN_RPC_URL !== undefined &&
-    config.CHAIN_SYNC_INTERVAL_MS > 0
-  ) {
+  const onChain = config.CHAIN_RPC_URL !== undefined || config.CHAIN_TEST_USDC;
+  if (config.REDIS_URL !== undefined && onChain && config.CHAIN_SYNC_INTERVAL_MS > 0) {
     syncQueue = await openJobQueue({
       name: 'sync-blockchain',
       redisUrl: config.REDIS_URL,
