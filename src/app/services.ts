@@ -10,6 +10,7 @@ import {
 import { insertAsset, insertMarket } from '../persistence/catalogStore.ts';
 import { ChainStore } from '../persistence/chainStore.ts';
 import { saveComplianceRecord } from '../persistence/complianceStore.ts';
+import { custodyKeys } from '../chain/custody.ts';
 import { knownTokens } from '../funding/chainDeposits.ts';
 import { ensureTestUsdc } from '../funding/testUsdc.ts';
 import { insertRegistration, updateMarketAsset } from '../persistence/issuanceStore.ts';
@@ -109,6 +110,8 @@ export async function buildServices(
   const chain = chainRuntime(config, log);
   const authorize = authorizeWith(createEntityPermissions(config).permissions);
   const { deploy, allowlist } = jobs;
+  const custody = new ChainStore(pool, config.CHAIN_ID);
+  const custodyKeyring = custodyKeys(config.CHAIN_CUSTODY_MNEMONIC);
   const issuance = new Issuance({
     catalog,
     supervisor,
@@ -136,8 +139,10 @@ export async function buildServices(
       },
     },
     onMarketAdded: follow,
+    // Primary issuance (issue 16): the supply goes to the issuer's deposit address and account.
+    issuerAddress: async (issuerId) =>
+      (await custody.allocateCustody(issuerId, (index) => custodyKeyring.address(index))).address,
   });
-  const custody = new ChainStore(pool, config.CHAIN_ID);
   const syncAllowlist = (asset: string, wallet: string, allowed: boolean) =>
     allowlist === undefined
       ? noRedis()

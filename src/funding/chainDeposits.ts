@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { getAddress, ZeroAddress } from 'ethers';
@@ -7,6 +6,7 @@ import type { Asset } from '../actors/catalog.ts';
 import type { ChainClient, TransferLog } from '../chain/client.ts';
 import type { CustodyKeys } from '../chain/custody.ts';
 import type { ChainStore, TransferRow } from '../persistence/chainStore.ts';
+import { derivedUuid } from './derivedId.ts';
 import type { Deposits } from './deposits.ts';
 
 /*
@@ -242,11 +242,9 @@ export class ChainDeposits {
   }
 }
 
-/** The deposit id of a log: a UUID from (chain, tx, log index), the same in every process and run. */
+/** The deposit id of a log: the same in every process and run. */
 export function chainDepositId(chainId: number, txHash: string, logIndex: number): string {
-  const hex = createHash('sha256').update(`${chainId}:${txHash.toLowerCase()}:${logIndex}`).digest('hex');
-  // Version 8 (custom) and the RFC 4122 variant, so it is a well-formed UUID.
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return derivedUuid(`${chainId}:${txHash.toLowerCase()}:${logIndex}`);
 }
 
 const chainDeposits = new Counter({
