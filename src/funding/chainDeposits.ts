@@ -103,7 +103,11 @@ export class ChainDeposits {
     if (known !== undefined) return { address: known.address, chainId };
     const row = await store.allocateCustody(userId, (index) => keys.address(index));
     this.#owners.set(row.address.toLowerCase(), userId);
-    await this.options.onAddressAssigned?.(userId, row.address);
+    // The address is assigned either way; an allowlist sync that could not be queued is logged
+    // (an operator re-saves the record to queue it again).
+    await this.options.onAddressAssigned?.(userId, row.address).catch((error: unknown) => {
+      this.options.log.error({ err: error, userId }, 'deposit address not queued for its allowlists');
+    });
     return { address: row.address, chainId };
   }
 
