@@ -1,3 +1,4 @@
+import type { ChainDeposits } from './funding/chainDeposits.ts';
 import type { Logger } from 'pino';
 import type { Catalog } from './actors/catalog.ts';
 import type { Ledger } from './actors/ledger/index.ts';
@@ -43,6 +44,8 @@ export interface Exchange {
   readonly auth: Authenticator;
   readonly chain: ChainRuntime;
   readonly issuance: Issuance;
+  /** Custody addresses and chain deposits (sync-blockchain runs `sync`; tests call it directly). */
+  readonly chainFunding: ChainDeposits;
   /** What recovery replayed at this start (the crash test reports it). */
   readonly recovered: RecoveryStats;
   /** The HTTP routes as registered (each described in /api/v1/openapi.json). */
@@ -182,6 +185,7 @@ async function startOwned(
     auth: transport.auth,
     chain: services.chain,
     issuance: services.issuance,
+    chainFunding: services.funding.chain,
     recovered: core.recovered,
     httpRoutes: transport.httpRoutes,
     close: () => {

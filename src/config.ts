@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod/v4';
 import { FUNDING_ENV } from './funding/config.ts';
+import { CHAIN_ENV } from './chain/config.ts';
 import { ANALYTICS_ENV } from './analytics/config.ts';
 import { INTEGRATIONS_ENV } from './integrations/config.ts';
 import { MARKETDATA_ENV } from './marketdata/config.ts';
@@ -98,6 +99,8 @@ const schema = z.object({
   ...FUNDING_ENV,
   // Back-testing and analytics (src/analytics/config.ts).
   ...ANALYTICS_ENV,
+  // Custody addresses and chain funding (src/chain/config.ts, issue 16).
+  ...CHAIN_ENV,
   // Notifications: email, SMS, push, webhooks (src/notifications/config.ts).
   ...NOTIFY_ENV,
   // Roles, NATS and market leases (src/cluster/config.ts, docs/scale-out.md).

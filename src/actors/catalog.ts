@@ -14,6 +14,8 @@ export interface Asset {
   readonly symbol: string;
   readonly decimals: number;
   readonly kind: AssetKind;
+  /** The ERC-20 a stable or crypto asset is bound to on the exchange's chain (issue 16). */
+  readonly contractAddress?: string;
 }
 
 /** A market as the catalog holds it: its definition with the money of its assets' decimals. */
@@ -65,6 +67,17 @@ export class Catalog {
       return fail('bad_request', `asset decimals must be an integer from 0 to ${MAX_ASSET_DECIMALS}`);
     }
     if (this.assets.has(asset.symbol)) return fail('conflict', `asset ${asset.symbol} already exists`);
+    if (asset.contractAddress !== undefined) {
+      if (asset.kind !== 'stable' && asset.kind !== 'crypto')
+        return fail(
+          'bad_request',
+          'only a stable or crypto asset is bound to a contract (an RWA gets its own)',
+        );
+      const bound = asset.contractAddress.toLowerCase();
+      const taken = [...this.assets.values()].find((a) => a.contractAddress?.toLowerCase() === bound);
+      if (taken !== undefined)
+        return fail('conflict', `contract ${asset.contractAddress} is bound to ${taken.symbol} already`);
+    }
     return { ok: true, value: asset };
   }
 

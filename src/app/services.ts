@@ -8,7 +8,11 @@ import {
   type EntityPermissionsIntegration,
 } from '../integrations/index.ts';
 import { insertAsset, insertMarket } from '../persistence/catalogStore.ts';
+import { ChainStore } from '../persistence/chainStore.ts';
 import { saveComplianceRecord } from '../persistence/complianceStore.ts';
+import { custodyKeys } from '../chain/custody.ts';
+import { knownTokens } from '../funding/chainDeposits.ts';
+import { ensureTestUsdc } from '../funding/testUsdc.ts';
 import { insertRegistration, updateMarketAsset } from '../persistence/issuanceStore.ts';
 import { listMarketEvents } from '../persistence/lifecycleHistory.ts';
 import { failure } from '../protocol/errors.ts';
@@ -106,6 +110,8 @@ export async function buildServices(
   const chain = chainRuntime(config, log);
   const authorize = authorizeWith(createEntityPermissions(config).permissions);
   const { deploy, allowlist } = jobs;
+  const custody = new ChainStore(pool, config.CHAIN_ID);
+  const custodyKeyring = custodyKeys(config.CHAIN_CUSTODY_MNEMONIC);
   const issuance = new Issuance({
     catalog,
     supervisor,
@@ -133,20 +139,25 @@ export async function buildServices(
       },
     },
     onMarketAdded: follow,
+    // Primary issuance (issue 16): the supply goes to the issuer's deposit address and account.
+    issuerAddress: async (issuerId) =>
+      (await custody.allocateCustody(issuerId, (index) => custodyKeyring.address(index))).address,
   });
+  const syncAllowlist = (asset: string, wallet: string, allowed: boolean) =>
+    allowlist === undefined
+      ? noRedis()
+      : allowlist.enqueue(`allowlist-${asset}-${wallet}-${allowed}-${Date.now()}`, {
+          asset,
+          wallet,
+          allowed,
+        });
   const complianceAdmin = new ComplianceAdmin({
     catalog,
     registry: compliance,
     save: (record, actorId) => saveComplianceRecord(pool, record, actorId),
-    syncAllowlist: (asset, wallet, allowed) =>
-      allowlist === undefined
-        ? noRedis()
-        : allowlist.enqueue(`allowlist-${asset}-${wallet}-${allowed}-${Date.now()}`, {
-            asset,
-            wallet,
-            allowed,
-          }),
+    syncAllowlist,
     cancelOpenOrders: (userId, asset) => orders.cancelHolding(userId, asset),
+    custodyAddress: async (userId) => (await custody.custody(userId))?.address,
   });
 
   await deploy?.work(({ marketId }, attempt) => issuance.runDeployment(marketId, attempt));
@@ -222,6 +233,13 @@ export async function buildServices(
     flushed: storage.flushed,
     prefix: jobs.prefix,
   });
+  if (config.CHAIN_TEST_USDC)
+    await ensureTestUsdc({
+      chain: () => chain.client(),
+      asset: (symbol) => catalog.asset(symbol),
+      createAsset: (asset) => admin.createAsset(asset),
+      log,
+    });
   const funding = await startFunding({
     config,
     log,
@@ -230,6 +248,20 @@ export async function buildServices(
     supervisor,
     committed: core.committed,
     pushes: consumers.pushes.emit,
+    chain: {
+      client: () => chain.client(),
+      tokens: () => knownTokens(catalog.listAssets(), core.records.all()),
+      refusal: (userId, asset) => compliance.refusal(userId, asset, false, Date.now()),
+      ledgerBalance: (userId, asset) => {
+        const { available, locked } = ledger.balance(userId, asset);
+        return available + locked;
+      },
+      // A new deposit address joins the allowlists its owner's compliance records grant.
+      onAddressAssigned: async (userId, address) => {
+        for (const record of compliance.forUser(userId))
+          if (record.allowlisted) await syncAllowlist(record.asset, address, true);
+      },
+    },
   });
   return {
     orders,

@@ -4,6 +4,7 @@
  */
 import {
   concat,
+  dataSlice,
   FetchRequest,
   getAddress,
   Interface,
@@ -12,13 +13,14 @@ import {
   Network,
   NonceManager,
   Wallet,
+  toUtf8Bytes,
   type JsonFragment,
   type Provider,
   type TransactionReceipt,
   type TransactionRequest,
 } from 'ethers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadRwaTokenArtifact } from './artifact.ts';
+import { loadArtifact, loadRwaTokenArtifact } from './artifact.ts';
 import { ChainError, toChainError } from './errors.ts';
 import { isSapphireChain, signerForChain } from './sapphire.ts';
 
@@ -91,6 +93,51 @@ export interface HolderStatus {
   balance: bigint;
 }
 
+/** An ERC-20 Transfer log, as eth_getLogs reported it. */
+export interface TransferLog {
+  /** The token contract (checksummed). */
+  readonly token: string;
+  readonly from: string;
+  readonly to: string;
+  readonly amount: bigint;
+  readonly txHash: string;
+  readonly logIndex: number;
+  readonly blockNumber: number;
+  readonly blockHash: string;
+}
+
+/**
+ * A signed transaction as recorded before its broadcast: re-sending `raw` can only ever mine this
+ * one transaction (one hash, one nonce), so a payout retried from its record pays at most once.
+ */
+export interface RecordedTransaction {
+  readonly txHash: string;
+  readonly raw: string;
+  readonly from: string;
+  readonly nonce: number;
+}
+
+/** What became of a recorded transaction. */
+export type RecordedOutcome =
+  | { readonly state: 'mined'; readonly success: boolean; readonly blockNumber: number }
+  | { readonly state: 'pending' }
+  /** Not on chain, and its nonce is taken by another transaction: it can never be mined. */
+  | { readonly state: 'dropped' };
+
+export interface TokenTransfer {
+  readonly token: string;
+  readonly from: string;
+  readonly to: string;
+  readonly amount: bigint;
+  /**
+   * `forced`: the platform's agent moves it (RwaToken.forcedTransfer); otherwise the key of `from`
+   * signs an ERC-20 transfer, its gas topped up by the platform first.
+   */
+  readonly signer: { readonly kind: 'forced' } | { readonly kind: 'holder'; readonly privateKey: string };
+}
+
+export const TRANSFER_TOPIC = keccak256(toUtf8Bytes('Transfer(address,address,uint256)'));
+
 export interface ChainClient {
   /** The platform's address (the key's). */
   readonly address: string;
@@ -104,6 +151,25 @@ export interface ChainClient {
   setPaused(contractAddress: string, paused: boolean): Promise<TxResult>;
   forcedTransfer(contractAddress: string, from: string, to: string, amount: bigint): Promise<TxResult>;
   tokenInfo(contractAddress: string): Promise<TokenInfo>;
+  /** ERC-20 balanceOf (any token). */
+  balanceOf(contractAddress: string, holder: string): Promise<bigint>;
+  /** The latest block's number. */
+  blockNumber(): Promise<number>;
+  /** Transfer logs of `tokens` in blocks from..to (inclusive), in chain order. */
+  transferLogs(tokens: readonly string[], fromBlock: number, toBlock: number): Promise<TransferLog[]>;
+  /**
+   * Signs the transfer, hands it to `record` (durably, before anything is sent), then broadcasts
+   * it; answers without waiting for a receipt. A contract refusal at estimation throws 'reverted'
+   * before anything is signed.
+   */
+  sendTransfer(
+    transfer: TokenTransfer,
+    record: (tx: RecordedTransaction) => Promise<void>,
+  ): Promise<RecordedTransaction>;
+  /** Where a recorded transaction is; a pending one is broadcast again (the same bytes). */
+  recordedOutcome(tx: RecordedTransaction): Promise<RecordedOutcome>;
+  /** Development chains: deploys a plain ERC-20 (contracts/TestUsdc.sol) that `mint` mints. */
+  deployTestToken(params: { name: string; symbol: string; decimals: number }): Promise<Deployment>;
   holderStatus(contractAddress: string, holder: string): Promise<HolderStatus>;
   /** Health: the node answers with the configured chain id. Never throws. */
   isReachable(): Promise<boolean>;
@@ -350,6 +416,163 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     };
   }
 
+  async function blockNumber(): Promise<number> {
+    try {
+      return await provider.getBlockNumber();
+    } catch (err) {
+      throw toChainError('blockNumber', err);
+    }
+  }
+
+  async function transferLogs(
+    tokens: readonly string[],
+    fromBlock: number,
+    toBlock: number,
+  ): Promise<TransferLog[]> {
+    if (tokens.length === 0 || toBlock < fromBlock) return [];
+    const address = tokens.map((token) => checkedAddress('token', token));
+    let logs;
+    try {
+      logs = await provider.getLogs({ address, topics: [TRANSFER_TOPIC], fromBlock, toBlock });
+    } catch (err) {
+      throw toChainError(`transfer logs ${fromBlock}..${toBlock}`, err);
+    }
+    // A Transfer with fewer than three topics (an ERC-721-less oddity, or another event signature
+    // hash collision) is not an ERC-20 transfer: skipped.
+    return logs
+      .filter((log) => log.topics.length === 3 && log.data.length === 66 && !log.removed)
+      .map((log) => ({
+        token: getAddress(log.address),
+        from: getAddress(dataSlice(log.topics[1]!, 12)),
+        to: getAddress(dataSlice(log.topics[2]!, 12)),
+        amount: BigInt(log.data),
+        txHash: log.transactionHash,
+        logIndex: log.index,
+        blockNumber: log.blockNumber,
+        blockHash: log.blockHash,
+      }))
+      .sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
+  }
+
+  async function deployTestToken(params: {
+    name: string;
+    symbol: string;
+    decimals: number;
+  }): Promise<Deployment> {
+    const artifact = await loadArtifact('TestUsdc');
+    const iface = new Interface(artifact.abi);
+    const data = concat([
+      artifact.bytecode,
+      iface.encodeDeploy([params.name, params.symbol, params.decimals]),
+    ]);
+    const receipt = await submit(`deployTestToken ${params.symbol}`, { data }, iface);
+    if (receipt.contractAddress === null)
+      throw new ChainError('failed', `deployTestToken ${params.symbol}: no contract address`);
+    return {
+      contractAddress: receipt.contractAddress,
+      txHash: receipt.hash,
+      blockNumber: receipt.blockNumber,
+    };
+  }
+
+  /** Per holder address: one holder-signed transaction at a time takes a nonce. */
+  const holderQueues = new Map<string, <T>(task: () => Promise<T>) => Promise<T>>();
+  const GAS_FLOOR = 5_000_000_000_000_000n; // 0.005 ETH: many ERC-20 transfers on any testnet fee
+  const GAS_TOP_UP = 10_000_000_000_000_000n;
+
+  async function sendTransfer(
+    transfer: TokenTransfer,
+    record: (tx: RecordedTransaction) => Promise<void>,
+  ): Promise<RecordedTransaction> {
+    const { iface } = await loadTokenContract();
+    const token = checkedAddress('token', transfer.token);
+    const from = checkedAddress('from', transfer.from);
+    const to = checkedAddress('to', transfer.to);
+    const operation = `transfer ${transfer.amount} of ${token} from ${from}`;
+    const signAndSend = async (signer: Wallet, nonce: () => Promise<number>, onFail: () => void) => {
+      try {
+        const data =
+          transfer.signer.kind === 'forced'
+            ? iface.encodeFunctionData('forcedTransfer', [from, to, transfer.amount])
+            : iface.encodeFunctionData('transfer', [to, transfer.amount]);
+        const n = await nonce();
+        const populated = await signer.populateTransaction({
+          to: token,
+          data,
+          from: signer.address,
+          nonce: n,
+          chainId,
+        });
+        const raw = await signer.signTransaction(populated);
+        const recorded = { txHash: keccak256(raw), raw, from: signer.address, nonce: n };
+        await record(recorded);
+        await provider.broadcastTransaction(raw);
+        log.info({ operation, txHash: recorded.txHash }, 'chain transfer sent');
+        return recorded;
+      } catch (err) {
+        onFail();
+        throw toChainError(operation, err, iface);
+      }
+    };
+    if (transfer.signer.kind === 'forced') {
+      return exclusive(() =>
+        signAndSend(
+          wallet,
+          async () => {
+            const n = await nonces.getNonce('pending');
+            nonces.increment();
+            return n;
+          },
+          () => nonces.reset(),
+        ),
+      );
+    }
+    const holder = signerForChain(new Wallet(transfer.signer.privateKey, provider), chainId);
+    if (holder.address !== from) throw new ChainError('invalid', `the key given does not sign for ${from}`);
+    let queue = holderQueues.get(from);
+    if (queue === undefined) {
+      queue = serial();
+      holderQueues.set(from, queue);
+    }
+    return queue(async () => {
+      const balance = await provider.getBalance(from).catch((err: unknown) => {
+        throw toChainError(`balance of ${from}`, err);
+      });
+      if (balance < GAS_FLOOR) await submit(`gas for ${from}`, { to: from, value: GAS_TOP_UP }, iface);
+      return signAndSend(
+        holder,
+        () => provider.getTransactionCount(from, 'pending'),
+        () => undefined,
+      );
+    });
+  }
+
+  async function recordedOutcome(tx: RecordedTransaction): Promise<RecordedOutcome> {
+    const operation = `outcome of ${tx.txHash}`;
+    try {
+      const receipt = await provider.getTransactionReceipt(tx.txHash);
+      if (receipt !== null)
+        return { state: 'mined', success: receipt.status === 1, blockNumber: receipt.blockNumber };
+      const mined = await provider.getTransactionCount(tx.from, 'latest');
+      if (mined > tx.nonce) {
+        // The nonce is used. Asked again: it may be this very transaction, mined since the first ask.
+        const late = await provider.getTransactionReceipt(tx.txHash);
+        if (late !== null)
+          return { state: 'mined', success: late.status === 1, blockNumber: late.blockNumber };
+        // Used by another transaction: this one can never be mined.
+        return { state: 'dropped' };
+      }
+      if ((await provider.getTransaction(tx.txHash)) === null) {
+        await provider.broadcastTransaction(tx.raw).catch((err: unknown) => {
+          log.warn({ txHash: tx.txHash, err: toChainError(operation, err).message }, 'rebroadcast refused');
+        });
+      }
+      return { state: 'pending' };
+    } catch (err) {
+      throw toChainError(operation, err);
+    }
+  }
+
   async function isReachable(): Promise<boolean> {
     try {
       const answered = BigInt((await provider.send('eth_chainId', [])) as string);
@@ -375,6 +598,13 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     forcedTransfer: (contract, from, to, amount) =>
       call(contract, 'forcedTransfer', [checkedAddress('from', from), checkedAddress('to', to), amount]),
     tokenInfo,
+    balanceOf: async (contract, holder) =>
+      typed('bigint', await read(contract, 'balanceOf', [checkedAddress('holder', holder)])),
+    blockNumber,
+    transferLogs,
+    deployTestToken,
+    sendTransfer,
+    recordedOutcome,
     holderStatus,
     isReachable,
     close: () => provider.destroy(),

@@ -11,7 +11,7 @@ import type { Providers } from './providers/index.ts';
 import { ozowRedirectUrl } from './providers/ozow.ts';
 import { payfastFormFields } from './providers/payfast.ts';
 import { KeyedSerializer } from './serialize.ts';
-import type { DepositRow, FundingStore, PagePosition, Provider } from './store.ts';
+import type { DepositProvider, DepositRow, FundingStore, PagePosition, Provider } from './store.ts';
 
 /*
  * Fiat deposits (PROTOCOL v1.1, Funding). POST /deposits opens a pending deposit with the chosen
@@ -69,8 +69,10 @@ export interface DepositCreated {
 export interface DepositView {
   readonly id: string;
   readonly status: DepositRow['status'];
-  readonly provider: Provider;
-  readonly reference: string;
+  readonly provider: DepositProvider;
+  /** A provider's reference; a chain deposit has `txHash` instead. */
+  readonly reference?: string;
+  readonly txHash?: string;
   readonly asset: string;
   readonly amount: string;
   readonly createdAt: number;
@@ -278,7 +280,8 @@ export class Deposits {
       id: row.id,
       status: row.status,
       provider: row.provider,
-      reference: row.reference,
+      // A chain deposit's reference is `<txHash>:<logIndex>` (one transaction can pay several).
+      ...(row.provider === 'chain' ? { txHash: row.reference.split(':')[0]! } : { reference: row.reference }),
       asset: row.asset,
       amount: formatAssetAmount(row.amount, decimals),
       createdAt: row.createdAt,
@@ -446,6 +449,29 @@ export class Deposits {
     await store.settleDeposit(deposit.id, 'failed', ts, reason);
     log.warn({ depositId: deposit.id, provider: deposit.provider, reason }, 'deposit failed');
     return { kind: 'refused', depositId: deposit.id, reason, final: true };
+  }
+
+  /**
+   * A chain deposit that sync-blockchain saw final (issue 16): its row, then the credit, keyed by
+   * `depositId` (derived from the log), which the funding register refuses a second time. Answers
+   * `retry` when the journal could not take it (nothing credited; the next sync run tries again).
+   */
+  async creditChain(d: {
+    readonly depositId: string;
+    readonly userId: string;
+    readonly asset: string;
+    readonly amount: bigint;
+    readonly reference: string;
+  }): Promise<'credited' | 'duplicate' | { readonly retry: string }> {
+    const { store, log } = this.options;
+    const ts = this.#clock();
+    await store.insertChainDeposit({ id: d.depositId, createdAt: ts, ...d });
+    const credited = await this.options.fund({ kind: 'deposit_credit', provider: 'chain', ...d }, ts);
+    if (!credited.ok && credited.code !== 'duplicate') return { retry: credited.message };
+    await store.settleDeposit(d.depositId, 'completed', ts);
+    if (credited.ok)
+      log.info({ depositId: d.depositId, userId: d.userId, asset: d.asset }, 'chain deposit credited');
+    return credited.ok ? 'credited' : 'duplicate';
   }
 
   /** At start: rows still pending whose outcome the journal holds (the process died in between). */

@@ -11,6 +11,8 @@ import type { PaystackClient } from './providers/paystack.ts';
 export interface Payout {
   /** Recorded before the first call: the rail must never make two payouts under one reference. */
   readonly reference: string;
+  /** Whose withdrawal it is (a chain payout leaves from that user's deposit address). */
+  readonly userId: string;
   readonly asset: Asset;
   readonly amount: bigint;
   readonly destination: string;
@@ -27,6 +29,11 @@ export interface PayoutRail {
   handles(asset: Asset): boolean;
   /** A refusal message when `destination` cannot receive the asset (at request); undefined when it can. */
   checkDestination(asset: Asset, destination: string): string | undefined;
+  /**
+   * Checks that need I/O, at request before anything is locked (the chain rail: an RWA's
+   * destination allowlisted on its token, the user compliant); a refusal message, or undefined.
+   */
+  admit?(userId: string, asset: Asset, destination: string): Promise<string | undefined>;
   /**
    * Makes the payout named by `payout.reference`, or reports the one made under it before (a
    * retry after a crash): at most one payout per reference, however often it is called. Throws

@@ -9,12 +9,14 @@ import type { WithdrawalState } from '../../machines/withdrawal.ts';
  */
 
 export type Provider = 'paystack' | 'payfast' | 'ozow';
+/** Who a deposit came through: a payment provider, or the exchange's chain (issue 16). */
+export type DepositProvider = Provider | 'chain';
 export type DepositStatus = 'pending' | 'completed' | 'failed';
 
 export interface DepositRow {
   readonly id: string;
   readonly userId: string;
-  readonly provider: Provider;
+  readonly provider: DepositProvider;
   readonly reference: string;
   readonly asset: string;
   readonly amount: bigint;
@@ -49,7 +51,7 @@ export interface PagePosition {
 const DepositSql = z.object({
   id: z.string(),
   user_id: z.string(),
-  provider: z.enum(['paystack', 'payfast', 'ozow']),
+  provider: z.enum(['paystack', 'payfast', 'ozow', 'chain']),
   reference: z.string(),
   asset: z.string(),
   amount: z.string(),
@@ -171,6 +173,25 @@ export class FundingStore {
     this.#pending.delete(key);
   }
 
+  /**
+   * A chain deposit's row, keyed by its id (derived from the log): a second insert of it (a sync
+   * run after a crash) does nothing. It is inserted pending and settled after the credit's commit.
+   */
+  async insertChainDeposit(d: {
+    readonly id: string;
+    readonly userId: string;
+    readonly reference: string;
+    readonly asset: string;
+    readonly amount: bigint;
+    readonly createdAt: number;
+  }): Promise<void> {
+    await this.pool.query(sql.unsafe`
+      INSERT INTO deposits (id, user_id, provider, reference, asset, amount, redirect_url, created_at)
+      VALUES (${d.id}, ${d.userId}, 'chain', ${d.reference}, ${d.asset}, ${d.amount.toString()}::numeric, '',
+              ${at(d.createdAt)})
+      ON CONFLICT (id) DO NOTHING`);
+  }
+
   async pendingDepositCount(userId: string): Promise<number> {
     const row = await this.pool.one(sql.type(Count)`
       SELECT count(*)::int AS n FROM deposits WHERE user_id = ${userId} AND status = 'pending'`);
@@ -266,7 +287,7 @@ export class FundingStore {
   /** A refused notification: its row (the newest REFUSALS_KEPT are kept), and the reason on the deposit it named. */
   async recordRefusal(r: {
     depositId: string | undefined;
-    provider: Provider;
+    provider: DepositProvider;
     reference: string | undefined;
     reason: string;
     sourceAddress: string;

@@ -82,6 +82,13 @@ export class Withdrawals {
     if (!amount.ok) return failure('bad_request', amount.message);
     const refused = rail.checkDestination(asset, body.destination);
     if (refused !== undefined) return failure('bad_request', refused);
+    let denied: string | undefined;
+    try {
+      denied = await rail.admit?.(userId, asset, body.destination);
+    } catch (error) {
+      return failure('unavailable', `the destination could not be checked: ${errorText(error)}`);
+    }
+    if (denied !== undefined) return failure('compliance', denied);
     const id = randomUUID();
     const ts = this.#clock();
     // The row first: a start finds a row the journal never locked for (and rejects it), never a
@@ -250,7 +257,13 @@ export class Withdrawals {
     }
     let result;
     try {
-      result = await rail.pay({ reference, asset, amount: known.amount, destination: known.destination });
+      result = await rail.pay({
+        reference,
+        userId: known.userId,
+        asset,
+        amount: known.amount,
+        destination: known.destination,
+      });
     } catch (error) {
       if (!(error instanceof ProviderUnavailable) || !attempt.final) throw error;
       this.options.log.error(

@@ -8,7 +8,12 @@ import type { MarketDefinition } from '../actors/market/types.ts';
  * read at start, written at listing.
  */
 
-const AssetRow = z.object({ symbol: z.string(), decimals: z.number().int(), kind: z.enum(ASSET_KINDS) });
+const AssetRow = z.object({
+  symbol: z.string(),
+  decimals: z.number().int(),
+  kind: z.enum(ASSET_KINDS),
+  contract_address: z.string().nullable(),
+});
 const MarketRow = z.object({
   id: z.string(),
   symbol: z.string(),
@@ -34,14 +39,21 @@ export interface StoredCatalog {
 
 export async function loadCatalog(pool: DatabasePool): Promise<StoredCatalog> {
   const assets = await pool.any(
-    sql.type(AssetRow)`SELECT symbol, decimals, kind FROM assets ORDER BY created_at, symbol`,
+    sql.type(
+      AssetRow,
+    )`SELECT symbol, decimals, kind, contract_address FROM assets ORDER BY created_at, symbol`,
   );
   const markets = await pool.any(sql.type(MarketRow)`
     SELECT id, symbol, base_asset, quote_asset, price_decimals, qty_decimals, tick_size, lot_size,
            min_qty, max_qty, min_notional, maker_fee_bps, taker_fee_bps, max_orders
     FROM markets ORDER BY created_at, id`);
   return {
-    assets: assets.map((a) => ({ symbol: a.symbol, decimals: a.decimals, kind: a.kind })),
+    assets: assets.map((a) => ({
+      symbol: a.symbol,
+      decimals: a.decimals,
+      kind: a.kind,
+      ...(a.contract_address === null ? {} : { contractAddress: a.contract_address }),
+    })),
     markets: markets.map((m) => ({
       id: m.id,
       symbol: m.symbol,
@@ -65,7 +77,8 @@ export async function loadCatalog(pool: DatabasePool): Promise<StoredCatalog> {
 
 export async function insertAsset(pool: CommonQueryMethods, asset: Asset): Promise<void> {
   await pool.query(sql.unsafe`
-    INSERT INTO assets (symbol, decimals, kind) VALUES (${asset.symbol}, ${asset.decimals}, ${asset.kind})`);
+    INSERT INTO assets (symbol, decimals, kind, contract_address)
+    VALUES (${asset.symbol}, ${asset.decimals}, ${asset.kind}, ${asset.contractAddress ?? null})`);
 }
 
 export async function insertMarket(pool: CommonQueryMethods, market: MarketDefinition): Promise<void> {

@@ -118,6 +118,11 @@ export const AssetBody = z.object({
   symbol: z.string().min(1).max(16),
   decimals: z.number().int().min(0).max(36),
   kind: z.enum(['crypto', 'stable', 'rwa', 'fiat']),
+  /** The ERC-20 of a stable or crypto asset on the exchange's chain (issue 16). */
+  contractAddress: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{40}$/, 'an address: 0x and 40 hex digits')
+    .optional(),
 });
 
 /** A market's money and fees, as POST /markets and POST /markets/register take them. */

@@ -26,6 +26,11 @@ export class AssetRecords {
     return this.#byToken.get(tokenSymbol);
   }
 
+  /** Every registration, in no particular order (the deployed tokens the chain sync follows). */
+  all(): IterableIterator<MarketAssetRecord> {
+    return this.#byMarket.values();
+  }
+
   keep(record: MarketAssetRecord): void {
     this.#byMarket.set(record.marketId, record);
     this.#byToken.set(record.tokenSymbol, record);

@@ -29,6 +29,11 @@ export interface ComplianceAdminOptions {
    * a maker: the gate covers what adds exposure, this removes what was already there.
    */
   readonly cancelOpenOrders?: (userId: string, asset: string) => Promise<number>;
+  /**
+   * The user's custodial deposit address when one was assigned (issue 16): allowlisted on the
+   * token with the record, and removed from it when the record stops allowlisting.
+   */
+  readonly custodyAddress?: (userId: string) => Promise<string | undefined>;
 }
 
 /** A stored record, and how many open orders its refusal canceled (absent when none were). */
@@ -65,15 +70,22 @@ export class ComplianceAdmin {
     }
     const wallet = record.walletAddress;
     const changed = before?.allowlisted !== record.allowlisted || before.walletAddress !== wallet;
-    if (wallet !== undefined && changed) {
-      try {
+    try {
+      if (wallet !== undefined && changed) {
         await this.options.syncAllowlist(record.asset, wallet, record.allowlisted);
-      } catch (error) {
-        return failure(
-          'unavailable',
-          `stored, but the on-chain allowlist sync was not queued: ${errorText(error)}`,
-        );
       }
+      const custody =
+        before?.allowlisted === record.allowlisted
+          ? undefined
+          : await this.options.custodyAddress?.(record.userId);
+      if (custody !== undefined && custody.toLowerCase() !== wallet?.toLowerCase()) {
+        await this.options.syncAllowlist(record.asset, custody, record.allowlisted);
+      }
+    } catch (error) {
+      return failure(
+        'unavailable',
+        `stored, but the on-chain allowlist sync was not queued: ${errorText(error)}`,
+      );
     }
     return success(canceledOrders > 0 ? { ...record, canceledOrders } : record);
   }

@@ -1,3 +1,4 @@
+import { derivedUuid } from '../funding/derivedId.ts';
 import { randomUUID } from 'node:crypto';
 import type { LifecycleActor, LifecycleEvent, LifecycleState } from '../../machines/marketLifecycle.ts';
 import type { Asset, ListedMarket } from '../actors/catalog.ts';
@@ -230,8 +231,14 @@ export class Issuance {
     try {
       const supply = parseAssetAmount(record.totalSupply, RWA_TOKEN_DECIMALS, 'totalSupply');
       if (!supply.ok) throw new Error(supply.message);
+      const treasury = await this.options.issuerAddress?.(record.issuerId);
       deployed = await this.options.deployer.deploy(
-        { name: record.tokenName, symbol: record.tokenSymbol, totalSupply: supply.value },
+        {
+          name: record.tokenName,
+          symbol: record.tokenSymbol,
+          totalSupply: supply.value,
+          ...(treasury === undefined ? {} : { treasury }),
+        },
         {
           knownTxHash: record.deploymentTxHash,
           // Recorded before waiting for confirmation: a retry after a crash finds it first.
@@ -253,6 +260,7 @@ export class Issuance {
     }
     // Another run of the job (a retry after a crash) may have finished this deployment meanwhile.
     if (this.stateOf(market) !== 'activating') return;
+    if (this.options.issuerAddress !== undefined) await this.creditIssuance(record, deployed.txHash);
     const ts = this.clock();
     // The record first, so whoever sees `active` also sees the contract and no stale error.
     await this.remember(marketId, {
@@ -270,6 +278,30 @@ export class Issuance {
     });
     // Lost a race with another run that activated it first: the same deployment, nothing to do.
     if (!done.ok && this.stateOf(market) !== 'active') throw new Error(done.message);
+  }
+
+  /**
+   * Primary issuance: the supply minted to the issuer's deposit address is credited to the issuer,
+   * once (a deposit_credit keyed by the market, which the funding register refuses a second time).
+   */
+  private async creditIssuance(record: MarketAssetRecord, txHash: string): Promise<void> {
+    const supply = parseAssetAmount(record.totalSupply, RWA_TOKEN_DECIMALS, 'totalSupply');
+    if (!supply.ok) throw new Error(supply.message);
+    if (supply.value === 0n) return;
+    const credited = await this.options.supervisor.fund(
+      {
+        kind: 'deposit_credit',
+        depositId: derivedUuid(`issuance:${record.marketId}`),
+        userId: record.issuerId,
+        asset: record.tokenSymbol,
+        amount: supply.value,
+        provider: 'issuance',
+        reference: txHash,
+      },
+      this.clock(),
+    );
+    if (!credited.ok && credited.code !== 'duplicate')
+      throw new Error(`primary issuance of ${record.tokenSymbol} not credited: ${credited.message}`);
   }
 
   private async startDeployment(

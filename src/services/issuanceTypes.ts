@@ -50,7 +50,13 @@ export interface DeployQueue {
 /** Deploys a market's token; idempotent given the tx hash recorded by `onSubmitted`. */
 export interface TokenDeployer {
   deploy(
-    token: { readonly name: string; readonly symbol: string; readonly totalSupply: bigint },
+    token: {
+      readonly name: string;
+      readonly symbol: string;
+      readonly totalSupply: bigint;
+      /** Receives the supply (the issuer's deposit address); the platform's address when absent. */
+      readonly treasury?: string;
+    },
     options: {
       readonly knownTxHash?: string | undefined;
       readonly onSubmitted: (txHash: string) => Promise<void>;
@@ -74,6 +80,11 @@ export interface IssuanceOptions {
   readonly records?: AssetRecords;
   readonly clock?: () => number;
   readonly maxOrdersPerMarket?: number;
+  /**
+   * The issuer's deposit address (assigned on first ask; issue 16): when given, activation mints the
+   * supply there and credits the issuer's account with it (primary issuance).
+   */
+  readonly issuerAddress?: (issuerId: string) => Promise<string>;
 }
 
 /** What a delivered decision comes to, as the integration records it. */

@@ -16,7 +16,7 @@ describe('contract build', () => {
 
     const first = await buildContracts({ contractsDir, outDir });
     expect(first.cacheHit).toBe(false);
-    expect(first.artifacts.map((a) => a.contractName)).toEqual(['RwaToken']);
+    expect(first.artifacts.map((a) => a.contractName)).toEqual(['RwaToken', 'TestUsdc']);
     const stored = JSON.parse(await readFile(path.join(outDir, 'RwaToken.json'), 'utf8')) as {
       bytecode: string;
     };

@@ -164,12 +164,21 @@ describe('RWA issuance to a live market', () => {
       privateKey: anvilAccounts(2)[1]!.privateKey,
     });
     const info = await reader.tokenInfo(String(active.body.contractAddress));
+    // Primary issuance (issue 16): the supply sits at the issuer's deposit address, and the
+    // issuer's account holds the same amount in the ledger.
+    const asTrader = await running.token('issuer-1', ['trader']);
+    const issuerAddress = (await running.request('GET', '/api/v1/funding/address', { token: asTrader })).body
+      .address as string;
+    const minted = await reader.balanceOf(String(active.body.contractAddress), issuerAddress);
     reader.close();
     expect(info).toMatchObject({
       name: 'LUXA Property Token',
       symbol: 'LUXA',
       totalSupply: 1_000_000n * 10n ** 18n,
     });
+    expect(minted).toBe(1_000_000n * 10n ** 18n);
+    expect(running.exchange.ledger.balance('issuer-1', 'LUXA')).toEqual({ available: minted, locked: 0n });
+    expect(running.exchange.ledger.checkInvariants()).toEqual([]);
 
     // Compliance: alice and bob are compliant, carol is not.
     for (const user of ['alice', 'bob']) {

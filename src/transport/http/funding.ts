@@ -1,5 +1,7 @@
 import { z } from 'zod/v4';
+import type { ChainDeposits } from '../../funding/chainDeposits.ts';
 import type { Deposits } from '../../funding/deposits.ts';
+import type { Reconciliation } from '../../funding/reconciliation.ts';
 import type { FundingWebhooks, ProviderAnswer, ProviderNotification } from '../../funding/webhooks.ts';
 import type { Withdrawals } from '../../funding/withdrawals.ts';
 import { RateLimiter, sourceKey } from '../rateLimit.ts';
@@ -22,6 +24,10 @@ export interface FundingRoutes {
   readonly deposits: Deposits;
   readonly webhooks: FundingWebhooks;
   readonly withdrawals: Withdrawals;
+  /** Custody addresses (GET /funding/address); absent: the route answers 503. */
+  readonly chain?: Pick<ChainDeposits, 'address'>;
+  /** GET /admin/reconciliation; absent: the route answers 503. */
+  readonly reconciliation?: Pick<Reconciliation, 'run'>;
   /**
    * Provider notifications per source address (one budget for the three webhook routes): beyond,
    * 429 before the body is read or anything checked. Unset: unlimited.
@@ -73,6 +79,30 @@ export function registerFundingRoutes(route: Route, funding: FundingRoutes): voi
   const limiter =
     webhookRate === undefined ? undefined : new RateLimiter(webhookRate.perSecond, webhookRate.burst);
   const admit = limiter === undefined ? undefined : (source: string) => limiter.take(source);
+
+  route('get', `${BASE}/funding/address`, { role: 'trader' }, async ({ principal }) => {
+    if (funding.chain === undefined) return errorReply('unavailable', 'no chain custody on this exchange');
+    try {
+      return json(200, await funding.chain.address(principal!.userId));
+    } catch (error) {
+      return errorReply(
+        'unavailable',
+        `no deposit address: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  });
+
+  route('get', `${BASE}/admin/reconciliation`, { role: 'admin' }, async () => {
+    if (funding.reconciliation === undefined) return errorReply('unavailable', 'no chain on this exchange');
+    try {
+      return json(200, await funding.reconciliation.run());
+    } catch (error) {
+      return errorReply(
+        'unavailable',
+        `the chain could not be read: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  });
 
   route('post', `${BASE}/deposits`, { role: 'trader', body: true, headers: ['host'] }, async (request) => {
     const parsed = DepositBody.safeParse(request.body);

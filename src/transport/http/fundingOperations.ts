@@ -52,8 +52,9 @@ const DepositCreated = z.object({
 const Deposit = z.object({
   id: z.uuid(),
   status: z.enum(['pending', 'completed', 'failed']),
-  provider: z.enum(['paystack', 'payfast', 'ozow']),
-  reference: z.string(),
+  provider: z.enum(['paystack', 'payfast', 'ozow', 'chain']),
+  reference: z.string().optional().describe("a provider's reference (absent for a chain deposit)"),
+  txHash: z.string().optional().describe('a chain deposit: the transaction that paid it'),
   asset: z.string(),
   amount: decimal,
   createdAt: z.number().int(),
@@ -93,6 +94,35 @@ const retried = {
 
 /** Typed where they are spread (OPERATIONS, operations.ts): importing OperationDoc here would be a cycle. */
 export const FUNDING_OPERATIONS = {
+  [`get ${BASE}/admin/reconciliation`]: {
+    summary: 'Per token and deposit address: balanceOf on chain against the ledger, and the drift',
+    tag: 'funding',
+    ok: {
+      status: 200,
+      shape: z.object({
+        checkedAt: z.number().int(),
+        drifted: z.number().int(),
+        rows: z.array(
+          z.object({
+            asset: z.string(),
+            token: z.string(),
+            userId: z.string(),
+            address: z.string(),
+            onChain: decimal,
+            ledger: decimal,
+            drift: z.string(),
+          }),
+        ),
+      }),
+    },
+    errors: ['unavailable'],
+  },
+  [`get ${BASE}/funding/address`]: {
+    summary: "The user's custodial deposit address on the exchange's chain (assigned on first ask)",
+    tag: 'funding',
+    ok: { status: 200, shape: z.object({ address: z.string(), chainId: z.number().int() }) },
+    errors: ['unavailable'],
+  },
   [`post ${BASE}/deposits`]: {
     summary: 'Open a fiat deposit with a payment provider (Paystack, PayFast form, Ozow redirect)',
     tag: 'funding',
