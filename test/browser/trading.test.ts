@@ -208,8 +208,13 @@ describe('issue 20: the trading page', () => {
 
   it('sends the funding forms through the SDK and shows what the server answers', async () => {
     await page().getByTestId('tab-funding').click();
-    // This exchange has no custody address route yet: the pane says so.
-    await expect.poll(() => page().getByTestId('deposit-address').textContent()).toBe('not available');
+    // The custody address the server assigned to alice (GET /funding/address, issue 16).
+    const answer = await running.request('GET', '/api/v1/funding/address', {
+      token: await running.token('alice', ['trader']),
+    });
+    const { address } = answer.body as { address: string };
+    expect(address).toMatch(/^0x[0-9a-fA-F]{40}$/);
+    await expect.poll(() => page().getByTestId('deposit-address').textContent()).toBe(address);
     await page().getByTestId('withdraw-asset').fill('NOPE');
     await page().getByTestId('withdraw-amount').fill('1.00');
     await page().getByTestId('withdraw-destination').fill('0x0000000000000000000000000000000000000001');
