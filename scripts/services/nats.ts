@@ -1,10 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { errorMessage, log } from './log.ts';
-import { sleep } from './net.ts';
+import { aptInstall, startGuarded } from './guarded.ts';
 import { usersDir } from './users.ts';
 
 /*
@@ -13,10 +12,6 @@ import { usersDir } from './users.ts';
  * `nats-server -js` on OWN_NATS_PORT (store under .data/nats), installed with apt-get first when
  * we are root on Debian, else an error saying what to install.
  */
-
-/** The guard is not Redis-specific: it runs a binary and stops it when its launchers are gone. */
-const guardPath = fileURLToPath(new URL('./redis-guard.ts', import.meta.url));
-const repoRoot = path.resolve(path.dirname(guardPath), '..', '..');
 
 export const SYSTEM_NATS_PORT = 4222;
 export const OWN_NATS_PORT = 42220;
@@ -96,66 +91,17 @@ export async function startNatsServer(options: {
   fs.mkdirSync(dir, { recursive: true });
   const logFile = path.join(dir, 'nats.log');
   const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, '-l', logFile];
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', guardPath, users, `nats:${port}`, binary, ...args],
-    {
-      cwd: repoRoot,
-      detached: true,
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    },
-  );
-  let exitInfo: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = signal ?? `code ${code ?? '?'}`;
-      resolve();
-    });
-    child.once('error', (err) => {
-      exitInfo = errorMessage(err);
-      resolve();
-    });
-  });
-
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exitInfo !== undefined) throw new Error(`nats-server exited (${exitInfo}); log: ${logFile}`);
-    if ((await probeNats('127.0.0.1', port, 300)).ok) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGTERM'); // the guard stops nats-server
-      throw new Error(`nats-server did not answer within ${timeoutMs / 1000}s; log: ${logFile}`);
-    }
-    await sleep(50);
-  }
-
-  let stopping: Promise<void> | undefined;
-  return {
+  return startGuarded({
+    name: 'nats-server',
+    key: `nats:${port}`,
+    users,
+    binary,
+    args,
+    logFile,
     url: `nats://127.0.0.1:${port}`,
-    stop: (): Promise<void> => {
-      stopping ??= (async () => {
-        if (exitInfo !== undefined) return;
-        if (child.connected) child.send('stop');
-        else child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      })();
-      return stopping;
-    },
-  };
-}
-
-function aptInstallNats(): boolean {
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = (): boolean =>
-    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'nats-server'], {
-      env,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    }).status === 0;
-  if (install()) return true;
-  log('nats: apt-get install failed; running apt-get update and retrying');
-  spawnSync('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  return install();
+    ready: async () => (await probeNats('127.0.0.1', port, 300)).ok,
+    timeoutMs,
+  });
 }
 
 export interface NatsOptions {
@@ -202,7 +148,7 @@ export async function ensureNats(options: NatsOptions): Promise<RunningNats> {
       );
     }
     log('nats: nats-server not found; installing it with apt-get (Debian, root)');
-    binary = aptInstallNats() ? findBinary() : undefined;
+    binary = aptInstall('nats-server', 'nats') ? findBinary() : undefined;
     if (binary === undefined) {
       throw new Error('nats: `apt-get install -y nats-server` failed; install nats-server or set NATS_URL');
     }

@@ -1,14 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { errorMessage, log } from './log.ts';
-import { sleep } from './net.ts';
+import { aptInstall, startGuarded } from './guarded.ts';
 import { usersDir } from './users.ts';
-
-const guardPath = fileURLToPath(new URL('./redis-guard.ts', import.meta.url));
-const repoRoot = path.resolve(path.dirname(guardPath), '..', '..');
 
 export const SYSTEM_REDIS_PORT = 6379;
 export const OWN_REDIS_PORT = 63790;
@@ -74,67 +70,17 @@ export async function startRedisServer(options: {
   const logFile = path.join(dir, 'redis.log');
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   args.push('--dir', dir, '--logfile', logFile);
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', guardPath, users, `redis:${port}`, binary, ...args],
-    {
-      cwd: repoRoot,
-      detached: true,
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    },
-  );
-  let exitInfo: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitInfo = signal ?? `code ${code ?? '?'}`;
-      resolve();
-    });
-    child.once('error', (err) => {
-      exitInfo = errorMessage(err);
-      resolve();
-    });
-  });
-
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exitInfo !== undefined) throw new Error(`redis-server exited (${exitInfo}); log: ${logFile}`);
-    if ((await ping('127.0.0.1', port, 300)).ok) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGTERM'); // the guard stops redis-server
-      throw new Error(`redis-server did not answer PING within ${timeoutMs / 1000}s; log: ${logFile}`);
-    }
-    await sleep(50);
-  }
-
-  let stopping: Promise<void> | undefined;
-  return {
+  return startGuarded({
+    name: 'redis-server',
+    key: `redis:${port}`,
+    users,
+    binary,
+    args,
+    logFile,
     url: `redis://127.0.0.1:${port}`,
-    stop: (): Promise<void> => {
-      stopping ??= (async () => {
-        if (exitInfo !== undefined) return;
-        if (child.connected) child.send('stop');
-        else child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      })();
-      return stopping;
-    },
-  };
-}
-
-function aptInstallRedis(): boolean {
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = (): boolean =>
-    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], {
-      env,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    }).status === 0;
-  if (install()) return true;
-  // A fresh container has empty package lists: refresh them once and try again.
-  log('redis: apt-get install failed; running apt-get update and retrying');
-  spawnSync('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  return install();
+    ready: async () => (await ping('127.0.0.1', port, 300)).ok,
+    timeoutMs,
+  });
 }
 
 export interface RedisOptions {
@@ -180,7 +126,7 @@ export async function ensureRedis(options: RedisOptions): Promise<RunningRedis> 
       );
     }
     log('redis: redis-server not found; installing it with apt-get (Debian, root)');
-    if (!aptInstallRedis() || !onPath('redis-server')) {
+    if (!aptInstall('redis-server', 'redis') || !onPath('redis-server')) {
       throw new Error('redis: `apt-get install -y redis-server` failed; install Redis or set REDIS_URL');
     }
   }
