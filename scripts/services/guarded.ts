@@ -5,12 +5,12 @@ import { errorMessage, log } from './log.ts';
 import { sleep } from './net.ts';
 
 /*
- * A server binary of our own (redis-server, nats-server) run under the guard (redis-guard.ts: not
+ * A server binary of our own (redis-server, nats-server) run under the guard (server-guard.ts: not
  * Redis-specific, it runs a binary and stops it when its launchers are gone), in a session of its
  * own so a terminal Ctrl-C reaches only the app; and its apt-get install on Debian.
  */
 
-const guardPath = fileURLToPath(new URL('./redis-guard.ts', import.meta.url));
+const guardPath = fileURLToPath(new URL('./server-guard.ts', import.meta.url));
 const repoRoot = path.resolve(path.dirname(guardPath), '..', '..');
 
 export interface GuardedServer {

@@ -78,7 +78,7 @@ function findBinary(): string | undefined {
 
 /**
  * Starts `nats-server -js` on 127.0.0.1:port with its JetStream store and log under dir, under the
- * guard (redis-guard.ts) in a session of its own; resolves once it greets with JetStream on.
+ * guard (server-guard.ts) in a session of its own; resolves once it greets with JetStream on.
  */
 export async function startNatsServer(options: {
   port: number;

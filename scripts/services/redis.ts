@@ -54,7 +54,7 @@ function onPath(binary: string): boolean {
 
 /**
  * Starts `redis-server` on 127.0.0.1:port with no persistence (`--save "" --appendonly no`), working
- * directory and log under dir, under its guard (redis-guard.ts) in a session of its own so a
+ * directory and log under dir, under its guard (server-guard.ts) in a session of its own so a
  * terminal Ctrl-C reaches only the app; the guard stops it when we do, or when we are gone and no
  * other launcher in `users` uses it. Resolves once it answers PING.
  */

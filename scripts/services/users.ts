@@ -8,7 +8,7 @@ import { isAlive } from '../../src/processAlive.ts';
  * launcher, named by its pid, holding its start time (so a pid reused after a crash does not
  * count) and the servers it uses, as `postgres:<port>` / `redis:<port>`. A launcher that started a
  * server stops it only when no other launcher uses it; otherwise the server's guard keeps it for
- * them and stops it once the last one is gone (postgres-daemon.ts, redis-guard.ts).
+ * them and stops it once the last one is gone (postgres-daemon.ts, server-guard.ts).
  */
 
 export function usersDir(dataRoot: string): string {
