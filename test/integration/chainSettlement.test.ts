@@ -268,7 +268,10 @@ describe('execute-blockchain-settlement', () => {
       SELECT status, tx_hash FROM settlement_rounds WHERE id = ${round!.id}`);
     expect(after.status).toBe('settled');
     expect(last.settlementTx).toBe(after.tx_hash);
-    // Once: the round id is settled on the contract, and balances still equal the ledger.
+    // Once: the round id is settled on the contract (which refuses it a second time), and
+    // balances still equal the ledger.
+    const contract = await running.exchange.chainSettlement.settlement!.contractAddress();
+    expect(await faucet.isRoundSettled(contract, BigInt(round!.id))).toBe(true);
     const report = await running.request('GET', '/api/v1/admin/reconciliation', { token: admin });
     expect(report.body.drifted).toBe(0);
     expectLedgerSound();
