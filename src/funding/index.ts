@@ -254,6 +254,11 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
       log,
     });
     await mintQueue.work(({ mintId }, attempt) => mints.run(mintId, attempt));
+    // Mints a dead worker (or a job out of attempts) left unfinished: queued again, under a new id.
+    const queued = mintQueue;
+    const resumedAt = Date.now();
+    for (const mintId of await settlementStore.openMints(1_000))
+      await queued.enqueue(`mint-${mintId}-resumed-${resumedAt}`, { mintId });
   }
   // execute-blockchain-settlement: where sync-blockchain runs (a configured chain).
   let settlement: ChainSettlement | undefined;

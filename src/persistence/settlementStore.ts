@@ -329,6 +329,13 @@ export class SettlementStore {
     if (updated.rowCount !== 1) throw new Error(`mint ${id} was recorded by another runner`);
   }
 
+  /** Mints not credited or failed yet (resumed at start). */
+  async openMints(limit: number): Promise<string[]> {
+    const rows = await this.pool.any(sql.type(z.object({ id: z.string() }))`
+      SELECT id::text FROM chain_mints WHERE status IN ('pending', 'submitted') ORDER BY created_at LIMIT ${limit}`);
+    return rows.map((r) => r.id);
+  }
+
   async mintDone(id: string, status: 'credited' | 'failed', error?: string): Promise<void> {
     await this.pool.query(sql.unsafe`
       UPDATE chain_mints SET status = ${status}, error = ${error?.slice(0, 500) ?? null}, updated_at = now()
