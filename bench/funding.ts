@@ -11,6 +11,9 @@
  *      window; deposit_p99_ms the nearest-rank p99. Every deposit must be credited once.
  *  (b) withdrawals: W withdrawals requested and approved; timed from the first approval to the
  *      last `confirmed` (Paystack transfer through the process-withdrawal job), as a rate per minute.
+ *  (c) settlement on chain (issue 16, bench/chainSettlement.ts, after the exchange above stopped):
+ *      an exchange with anvil, trades at 100/s settling in DvP rounds: settlement_lag_p50/p99_ms,
+ *      gas_per_trade, and settled_trades_per_s for a burst.
  *
  * Load average and CPU steal (/proc/stat) are recorded. Progress on stderr; the last stdout line is
  * one JSON object. See bench/RESULTS.md (bench:funding).
@@ -26,13 +29,15 @@ import {
 import { Authenticator } from '../src/transport/auth.ts';
 import { loadAvg, machineCpu, machineDelta, nearestRank, processCpuMicros } from './lifecycle/common.ts';
 import { progress, round } from './lib/stats.ts';
+import { settlementBench } from './chainSettlement.ts';
 
 const { values: flags } = parseCommandLine({
   name: 'npm run bench:funding --',
   usage: `usage: npm run bench:funding -- [--quick]
 
 Fiat deposit notifications per second (signature, provider confirmation, journaled credit) and
-their p99 notification → credited, then withdrawals paid per minute, against loopback stand-ins.
+their p99 notification → credited, then withdrawals paid per minute, against loopback stand-ins;
+then settlement on anvil: lag p50/p99 at 100 trades/s, gas per trade, settled trades/s (a burst).
 Progress on stderr; the last stdout line is one JSON object (bench/RESULTS.md).
 
   --quick       fewer deposits and withdrawals (a smoke run, not a figure)
@@ -205,7 +210,7 @@ try {
   const withdrawalsS = (performance.now() - approveStart) / 1000;
   const transfers = standIn.transfers.size;
 
-  const result = {
+  const fiat = {
     deposits_per_s: round(depositsPerS),
     deposit_p50_ms: round(nearestRank(latencies, 50), 2),
     deposit_p99_ms: round(nearestRank(latencies, 99), 2),
@@ -227,11 +232,25 @@ try {
     cpus: cpus().length,
     load_avg: { before: loadBefore, after: loadAvg() },
     quick: flags.quick,
+  };
+  child.send({ type: 'stop' });
+  await new Promise((resolve) => child.once('exit', resolve));
+  progress('settlement on chain');
+  const settlement = await settlementBench(flags.quick);
+  const { target: settlementTarget, ...settled } = settlement;
+  const result = {
+    ...fiat,
+    ...settled,
+    settlement_target: settlementTarget,
+    load_avg: { before: loadBefore, after: loadAvg() },
+    steal_pct_whole_run: round(machineDelta(cpuAtStart, machineCpu()).stealPct, 2),
     runtime_s: Math.round((Date.now() - started) / 1000),
   };
   console.log(JSON.stringify(result));
 } finally {
-  child.send({ type: 'stop' });
-  await new Promise((resolve) => child.once('exit', resolve));
+  if (child.exitCode === null && child.signalCode === null) {
+    child.send({ type: 'stop' });
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
   await standIn.close();
 }

@@ -1,4 +1,5 @@
 import type { ChainDeposits } from './funding/chainDeposits.ts';
+import type { Funding } from './funding/index.ts';
 import type { Logger } from 'pino';
 import type { Catalog } from './actors/catalog.ts';
 import type { Ledger } from './actors/ledger/index.ts';
@@ -46,6 +47,8 @@ export interface Exchange {
   readonly issuance: Issuance;
   /** Custody addresses and chain deposits (sync-blockchain runs `sync`; tests call it directly). */
   readonly chainFunding: ChainDeposits;
+  /** Settlement on chain and mints (issue 16; tests run `settlement.run` directly). */
+  readonly chainSettlement: Pick<Funding, 'settlement' | 'settlementStore' | 'mints'>;
   /** What recovery replayed at this start (the crash test reports it). */
   readonly recovered: RecoveryStats;
   /** The HTTP routes as registered (each described in /api/v1/openapi.json). */
@@ -186,6 +189,7 @@ async function startOwned(
     chain: services.chain,
     issuance: services.issuance,
     chainFunding: services.funding.chain,
+    chainSettlement: services.funding,
     recovered: core.recovered,
     httpRoutes: transport.httpRoutes,
     close: () => {

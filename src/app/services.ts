@@ -261,6 +261,22 @@ export async function buildServices(
         for (const record of compliance.forUser(userId))
           if (record.allowlisted) await syncAllowlist(record.asset, address, true);
       },
+      market: (marketId) => catalog.market(marketId)?.definition,
+      // Minting (issue 16): an RWA market's issuer and token; active once its token is deployed.
+      mintMarket: (marketId) => {
+        const market = catalog.market(marketId);
+        const record = market === undefined ? undefined : records.get(market.definition.id);
+        if (market === undefined || record === undefined) return undefined;
+        return {
+          marketId: market.definition.id,
+          issuerId: record.issuerId,
+          tokenSymbol: record.tokenSymbol,
+          decimals: catalog.asset(record.tokenSymbol)?.decimals ?? 18,
+          contractAddress: record.contractAddress,
+          active: supervisor.actor(market.definition.symbol)?.state === 'active',
+        };
+      },
+      onSupply: (marketId, totalSupply) => issuance.supplyRaised(marketId, totalSupply),
     },
   });
   return {

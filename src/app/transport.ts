@@ -6,6 +6,7 @@ import { Authenticator } from '../transport/auth.ts';
 import { registerWebSocket } from '../transport/gateway.ts';
 import { registerHttp } from '../transport/http.ts';
 import { registerFundingRoutes } from '../transport/http/funding.ts';
+import { registerSettlementRoutes } from '../transport/http/settlement.ts';
 import { registerComplianceRoutes } from '../transport/http/issuance.ts';
 import type { RegisteredRoute } from '../transport/http/router.ts';
 import { registerTrendRoutes } from '../transport/http/trends.ts';
@@ -137,6 +138,11 @@ export function buildTransport(
       (route) => {
         registerTrendRoutes(route, services.trends, services.valuations);
         registerFundingRoutes(route, services.funding);
+        registerSettlementRoutes(route, {
+          mints: services.funding.mints,
+          settlements: services.funding.settlementStore,
+          marketId: (idOrSymbol) => catalog.market(idOrSymbol)?.definition.id,
+        });
         registerBacktestRoutes(route, services.analytics.backtests);
         registerPortfolioRoutes(route, services.analytics.portfolio, services.analytics.history);
         registerMarketAnalyticsRoutes(route, services.analytics.markets);
@@ -158,6 +164,7 @@ export function buildTransport(
         );
       },
     ],
+    tradeSettlement: (marketId, tradeIds) => services.funding.tradeSettlement(marketId, tradeIds),
     health: async () => ({
       redis: deployQueue === undefined ? 'not_configured' : await redisHealth(deployQueue),
       chain: await chain.health(),

@@ -119,7 +119,13 @@ export interface RecordedTransaction {
 
 /** What became of a recorded transaction. */
 export type RecordedOutcome =
-  | { readonly state: 'mined'; readonly success: boolean; readonly blockNumber: number }
+  | {
+      readonly state: 'mined';
+      readonly success: boolean;
+      readonly blockNumber: number;
+      /** Gas the transaction used (settlement figures). */
+      readonly gasUsed: bigint;
+    }
   | { readonly state: 'pending' }
   /** Not on chain, and its nonce is taken by another transaction: it can never be mined. */
   | { readonly state: 'dropped' };
@@ -134,6 +140,16 @@ export interface TokenTransfer {
    * signs an ERC-20 transfer, its gas topped up by the platform first.
    */
   readonly signer: { readonly kind: 'forced' } | { readonly kind: 'holder'; readonly privateKey: string };
+}
+
+/** One leg of a settlement round (contracts/Settlement.sol): `forced` through the agent role. */
+export interface SettlementLeg {
+  readonly token: string;
+  readonly from: string;
+  readonly to: string;
+  readonly amount: bigint;
+  /** true: RwaToken.forcedTransfer (the contract is an agent); false: ERC-20 transferFrom (allowance). */
+  readonly forced: boolean;
 }
 
 export const TRANSFER_TOPIC = keccak256(toUtf8Bytes('Transfer(address,address,uint256)'));
@@ -171,6 +187,44 @@ export interface ChainClient {
   /** Development chains: deploys a plain ERC-20 (contracts/TestUsdc.sol) that `mint` mints. */
   deployTestToken(params: { name: string; symbol: string; decimals: number }): Promise<Deployment>;
   holderStatus(contractAddress: string, holder: string): Promise<HolderStatus>;
+  /** Deploys contracts/Settlement.sol with the platform as its admin and operator. */
+  deploySettlement(options?: DeployOptions): Promise<Deployment>;
+  /** Grants `agent` the AGENT_ROLE of an RwaToken unless it holds it; true when it granted. */
+  grantAgent(token: string, agent: string): Promise<boolean>;
+  /**
+   * The holder (its key) approves `spender` for every unit of an ERC-20 unless its allowance is at
+   * least `atLeast` already; the holder's gas is topped up by the platform first. Waits for the
+   * approval's receipt; true when it approved.
+   */
+  ensureAllowance(
+    token: string,
+    holderPrivateKey: string,
+    spender: string,
+    atLeast: bigint,
+  ): Promise<boolean>;
+  /**
+   * Signs Settlement.settle(roundId, legs) from the platform, hands it to `record` (durably, before
+   * anything is sent), then broadcasts it; answers without waiting for a receipt. A refusal at
+   * estimation throws 'reverted' before anything is signed.
+   */
+  sendSettlement(
+    settlement: string,
+    roundId: bigint,
+    legs: readonly SettlementLeg[],
+    record: (tx: RecordedTransaction) => Promise<void>,
+  ): Promise<RecordedTransaction>;
+  /**
+   * Signs RwaToken.mint(to, amount) from the platform (the issuer role), hands it to `record`
+   * before broadcasting it; answers without waiting for a receipt (the payout rail's pattern).
+   */
+  sendMint(
+    contractAddress: string,
+    to: string,
+    amount: bigint,
+    record: (tx: RecordedTransaction) => Promise<void>,
+  ): Promise<RecordedTransaction>;
+  /** Whether the Settlement contract recorded round `roundId` as settled. */
+  isRoundSettled(settlement: string, roundId: bigint): Promise<boolean>;
   /** Health: the node answers with the configured chain id. Never throws. */
   isReachable(): Promise<boolean>;
   /** Stops the provider's timers; the client is unusable afterwards. */
@@ -477,6 +531,14 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
 
   /** Per holder address: one holder-signed transaction at a time takes a nonce. */
   const holderQueues = new Map<string, <T>(task: () => Promise<T>) => Promise<T>>();
+  const holderQueue = (holder: string) => {
+    let queue = holderQueues.get(holder);
+    if (queue === undefined) {
+      queue = serial();
+      holderQueues.set(holder, queue);
+    }
+    return queue;
+  };
   const GAS_FLOOR = 5_000_000_000_000_000n; // 0.005 ETH: many ERC-20 transfers on any testnet fee
   const GAS_TOP_UP = 10_000_000_000_000_000n;
 
@@ -529,12 +591,7 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     }
     const holder = signerForChain(new Wallet(transfer.signer.privateKey, provider), chainId);
     if (holder.address !== from) throw new ChainError('invalid', `the key given does not sign for ${from}`);
-    let queue = holderQueues.get(from);
-    if (queue === undefined) {
-      queue = serial();
-      holderQueues.set(from, queue);
-    }
-    return queue(async () => {
+    return holderQueue(from)(async () => {
       const balance = await provider.getBalance(from).catch((err: unknown) => {
         throw toChainError(`balance of ${from}`, err);
       });
@@ -547,18 +604,178 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     });
   }
 
+  let settlementContract: Promise<Interface> | undefined;
+  const settlementIface = (): Promise<Interface> => {
+    settlementContract ??= loadArtifact('Settlement').then((a) => new Interface(a.abi as JsonFragment[]));
+    settlementContract.catch(() => {
+      settlementContract = undefined;
+    });
+    return settlementContract;
+  };
+
+  async function deploySettlement(deploy: DeployOptions = {}): Promise<Deployment> {
+    if (deploy.knownTxHash !== undefined) {
+      const existing = await recordedDeployment(deploy.knownTxHash);
+      if (existing !== undefined) return existing;
+    }
+    const artifact = await loadArtifact('Settlement');
+    const iface = new Interface(artifact.abi);
+    const data = concat([artifact.bytecode, iface.encodeDeploy([address])]);
+    const receipt = await submit('deploySettlement', { data }, iface, deploy.onSubmitted);
+    if (receipt.contractAddress === null)
+      throw new ChainError('failed', 'deploySettlement: receipt without a contract address');
+    log.info({ contractAddress: receipt.contractAddress, txHash: receipt.hash }, 'Settlement deployed');
+    return {
+      contractAddress: receipt.contractAddress,
+      txHash: receipt.hash,
+      blockNumber: receipt.blockNumber,
+    };
+  }
+
+  async function grantAgent(token: string, agent: string): Promise<boolean> {
+    const who = checkedAddress('agent', agent);
+    const role = typed('string', await read(token, 'AGENT_ROLE'));
+    if (typed('boolean', await read(token, 'hasRole', [role, who]))) return false;
+    await call(token, 'grantRole', [role, who]);
+    return true;
+  }
+
+  async function ensureAllowance(
+    token: string,
+    holderPrivateKey: string,
+    spender: string,
+    atLeast: bigint,
+  ): Promise<boolean> {
+    const { iface } = await loadTokenContract();
+    const holder = signerForChain(new Wallet(holderPrivateKey, provider), chainId);
+    const owner = holder.address;
+    const to = checkedAddress('spender', spender);
+    const allowance = typed('bigint', await read(token, 'allowance', [owner, to]));
+    if (allowance >= atLeast) return false;
+    const operation = `approve ${to} on ${token} for ${owner}`;
+    const queue = holderQueue(owner);
+    const txHash = await queue(async () => {
+      const balance = await provider.getBalance(owner).catch((err: unknown) => {
+        throw toChainError(`balance of ${owner}`, err);
+      });
+      if (balance < GAS_FLOOR) await submit(`gas for ${owner}`, { to: owner, value: GAS_TOP_UP }, iface);
+      try {
+        const populated = await holder.populateTransaction({
+          to: checkedAddress('token', token),
+          data: iface.encodeFunctionData('approve', [to, (1n << 256n) - 1n]),
+          from: owner,
+          nonce: await provider.getTransactionCount(owner, 'pending'),
+          chainId,
+        });
+        const raw = await holder.signTransaction(populated);
+        await provider.broadcastTransaction(raw);
+        return keccak256(raw);
+      } catch (err) {
+        throw toChainError(operation, err, iface);
+      }
+    });
+    const receipt = await waitForReceipt(operation, txHash);
+    if (receipt.status !== 1) throw new ChainError('reverted', `${operation} reverted in ${txHash}`);
+    log.info({ operation, txHash }, 'settlement allowance approved');
+    return true;
+  }
+
+  async function sendSettlement(
+    settlement: string,
+    roundId: bigint,
+    legs: readonly SettlementLeg[],
+    record: (tx: RecordedTransaction) => Promise<void>,
+  ): Promise<RecordedTransaction> {
+    const iface = await settlementIface();
+    const to = checkedAddress('settlement', settlement);
+    const operation = `settle round ${roundId}`;
+    const data = iface.encodeFunctionData('settle', [
+      roundId,
+      legs.map((leg) => [
+        checkedAddress('token', leg.token),
+        checkedAddress('from', leg.from),
+        checkedAddress('to', leg.to),
+        leg.amount,
+        leg.forced,
+      ]),
+    ]);
+    return sendRecorded(operation, to, data, iface, record, { legs: legs.length });
+  }
+
+  /** Signs a platform call, hands it to `record` before broadcasting it; no receipt awaited. */
+  function sendRecorded(
+    operation: string,
+    to: string,
+    data: string,
+    iface: Interface,
+    record: (tx: RecordedTransaction) => Promise<void>,
+    fields: Record<string, unknown> = {},
+  ): Promise<RecordedTransaction> {
+    return exclusive(async () => {
+      try {
+        const nonce = await nonces.getNonce('pending');
+        nonces.increment();
+        const populated = await wallet.populateTransaction({ to, data, from: address, nonce, chainId });
+        const raw = await wallet.signTransaction(populated);
+        const recorded = { txHash: keccak256(raw), raw, from: address, nonce };
+        await record(recorded);
+        await provider.broadcastTransaction(raw);
+        log.info({ operation, txHash: recorded.txHash, ...fields }, 'chain transaction sent');
+        return recorded;
+      } catch (err) {
+        nonces.reset();
+        throw toChainError(operation, err, iface);
+      }
+    });
+  }
+
+  async function sendMint(
+    contractAddress: string,
+    to: string,
+    amount: bigint,
+    record: (tx: RecordedTransaction) => Promise<void>,
+  ): Promise<RecordedTransaction> {
+    const { iface } = await loadTokenContract();
+    const contract = checkedAddress('contract address', contractAddress);
+    const data = iface.encodeFunctionData('mint', [checkedAddress('to', to), amount]);
+    return sendRecorded(`mint ${amount} on ${contract}`, contract, data, iface, record);
+  }
+
+  async function isRoundSettled(settlement: string, roundId: bigint): Promise<boolean> {
+    const iface = await settlementIface();
+    const to = checkedAddress('settlement', settlement);
+    try {
+      const data = await reader.call({ to, data: iface.encodeFunctionData('isSettled', [roundId]) });
+      if (data === '0x') throw new ChainError('invalid', `no Settlement at ${to}`);
+      const [value] = iface.decodeFunctionResult('isSettled', data) as Iterable<unknown>;
+      return typed('boolean', value);
+    } catch (err) {
+      throw toChainError(`isSettled on ${to}`, err, iface);
+    }
+  }
+
   async function recordedOutcome(tx: RecordedTransaction): Promise<RecordedOutcome> {
     const operation = `outcome of ${tx.txHash}`;
     try {
       const receipt = await provider.getTransactionReceipt(tx.txHash);
       if (receipt !== null)
-        return { state: 'mined', success: receipt.status === 1, blockNumber: receipt.blockNumber };
+        return {
+          state: 'mined',
+          success: receipt.status === 1,
+          blockNumber: receipt.blockNumber,
+          gasUsed: receipt.gasUsed,
+        };
       const mined = await provider.getTransactionCount(tx.from, 'latest');
       if (mined > tx.nonce) {
         // The nonce is used. Asked again: it may be this very transaction, mined since the first ask.
         const late = await provider.getTransactionReceipt(tx.txHash);
         if (late !== null)
-          return { state: 'mined', success: late.status === 1, blockNumber: late.blockNumber };
+          return {
+            state: 'mined',
+            success: late.status === 1,
+            blockNumber: late.blockNumber,
+            gasUsed: late.gasUsed,
+          };
         // Used by another transaction: this one can never be mined.
         return { state: 'dropped' };
       }
@@ -606,6 +823,12 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     sendTransfer,
     recordedOutcome,
     holderStatus,
+    deploySettlement,
+    grantAgent,
+    ensureAllowance,
+    sendSettlement,
+    sendMint,
+    isRoundSettled,
     isReachable,
     close: () => provider.destroy(),
   };

@@ -36,6 +36,21 @@ export const CHAIN_ENV = {
     .transform((v) => v === 'true'),
   /** First block the cursor starts from on a fresh database. */
   CHAIN_SYNC_START_BLOCK: nonNegativeInt(0),
+  /**
+   * How often execute-blockchain-settlement runs, ms (forms rounds of the trades committed since,
+   * sends them, confirms them); 0 turns it off. Runs where sync-blockchain runs.
+   */
+  SETTLEMENT_INTERVAL_MS: nonNegativeInt(250),
+  /** Most trades in one settlement round (one transaction). */
+  SETTLEMENT_ROUND_MAX_TRADES: positiveInt(500),
+  /** Refusals (at estimation or on chain) before a round is failed and listed for an operator. */
+  SETTLEMENT_ATTEMPTS: positiveInt(5),
+  /** First delay after a refused round; doubles each attempt. */
+  SETTLEMENT_BACKOFF_MS: positiveInt(1_000),
+  /** Attempts of a mint-token job (each one checks the recorded mint; it waits for confirmations). */
+  MINT_ATTEMPTS: positiveInt(12),
+  /** First delay between mint-token attempts; doubles each attempt. */
+  MINT_BACKOFF_MS: positiveInt(500),
 };
 
 export type ChainConfig = Readonly<z.infer<z.ZodObject<typeof CHAIN_ENV>>>;

@@ -12,6 +12,15 @@ import { ChainStore } from '../persistence/chainStore.ts';
 import { ChainDeposits, SyncBlockchainPayload, type ChainToken } from './chainDeposits.ts';
 import { ChainPayouts } from './chainPayouts.ts';
 import { ReconcileChainPayload, Reconciliation } from './reconciliation.ts';
+import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
+import { SettlementStore } from '../persistence/settlementStore.ts';
+import { MintTokenPayload, Mints, type MintMarket } from './mints.ts';
+import {
+  ChainSettlement,
+  ExecuteSettlementPayload,
+  SettlementConsumer,
+  type SettledMarket,
+} from './settlement.ts';
 import { Deposits } from './deposits.ts';
 import { fundingPushes } from './pushes.ts';
 import { PaystackPayouts, type PayoutRail } from './payouts.ts';
@@ -35,6 +44,19 @@ export interface Funding {
   readonly chain: ChainDeposits;
   /** On-chain balances of the deposit addresses against the ledger (GET /admin/reconciliation). */
   readonly reconciliation: Reconciliation;
+  /** Settlement rounds and mints in Postgres (GET /admin/settlements, the trades' `settlement`). */
+  readonly settlementStore: SettlementStore;
+  /** execute-blockchain-settlement (when the chain is configured; tests call `run` directly). */
+  readonly settlement: ChainSettlement | undefined;
+  /** POST /markets/:id/mint and the mint-token job. */
+  readonly mints: Mints;
+  /** The trades' `settlement` (GET /markets/:id/trades); undefined for a market without tokens. */
+  tradeSettlement(
+    marketId: string,
+    tradeIds: readonly string[],
+  ): Promise<
+    Map<string, { settlement: 'pending' | 'settled' | 'failed'; settlementTx?: string }> | undefined
+  >;
   /** Provider notifications per source address (the webhook routes' rate limit). */
   readonly webhookRate: { readonly perSecond: number; readonly burst: number };
   /** Stops the worker and closes the queue (shutdown). */
@@ -64,6 +86,12 @@ export interface FundingDeps {
     readonly refusal: (userId: string, asset: string) => string | undefined;
     /** A user got a deposit address: allowlist it where their compliance says so. */
     readonly onAddressAssigned?: (userId: string, address: string) => Promise<void>;
+    /** A market's assets (settlement rounds take the trades of markets with tokens). */
+    readonly market: (marketId: string) => SettledMarket | undefined;
+    /** An RWA market's issuer and token (POST /markets/:id/mint). */
+    readonly mintMarket: (marketId: string) => MintMarket | undefined;
+    /** A mint raised the token's totalSupply on chain to this. */
+    readonly onSupply?: (marketId: string, totalSupply: bigint) => Promise<void>;
   };
 }
 
@@ -108,12 +136,39 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
   let queue: OpenedJobQueue<typeof ProcessWithdrawalPayload> | undefined;
   let syncQueue: OpenedJobQueue<typeof SyncBlockchainPayload> | undefined;
   let reconcileQueue: OpenedJobQueue<typeof ReconcileChainPayload> | undefined;
+  let settlementQueue: OpenedJobQueue<typeof ExecuteSettlementPayload> | undefined;
+  let mintQueue: OpenedJobQueue<typeof MintTokenPayload> | undefined;
+  const settlementStore = new SettlementStore(pool, config.CHAIN_ID);
+  const address = async (userId: string) =>
+    (await chainStore.allocateCustody(userId, (index) => keys.address(index))).address;
+  const mints = new Mints({
+    chain: deps.chain.client,
+    store: settlementStore,
+    market: deps.chain.mintMarket,
+    address,
+    fund,
+    enqueue: (mintId) =>
+      mintQueue === undefined
+        ? Promise.reject(new Error('REDIS_URL is not set: mints cannot run'))
+        : mintQueue.enqueue(`mint-${mintId}`, { mintId }),
+    ...(deps.chain.onSupply === undefined ? {} : { onSupply: deps.chain.onSupply }),
+    confirmations: config.CHAIN_CONFIRMATIONS,
+    log: log.child({ job: 'mint-token' }),
+  });
+  let formRounds: (() => Promise<unknown>) | undefined;
   const reconciliation = new Reconciliation({
     chain: deps.chain.client,
     store: chainStore,
     tokens: deps.chain.tokens,
     ledgerBalance: deps.chain.ledgerBalance,
     log: log.child({ job: 'reconcile-chain' }),
+    // With settlement on: the rounds of what is committed first, then their unsettled movements.
+    unsettled: async () => {
+      if (formRounds === undefined) return new Map();
+      await formRounds();
+      const deltas = await settlementStore.unsettledDeltas();
+      return new Map(deltas.map((d) => [`${d.account}\u0000${d.asset}`, d.amount]));
+    },
   });
   const prefix = `rwa:${new URL(config.DATABASE_URL).pathname.slice(1) || 'exchange'}`;
   if (config.REDIS_URL !== undefined) {
@@ -188,6 +243,68 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
       await reconciliation.run();
     });
   }
+  if (config.REDIS_URL !== undefined) {
+    mintQueue = await openJobQueue({
+      name: 'mint-token',
+      redisUrl: config.REDIS_URL,
+      prefix,
+      payload: MintTokenPayload,
+      attempts: config.MINT_ATTEMPTS,
+      backoffMs: config.MINT_BACKOFF_MS,
+      log,
+    });
+    await mintQueue.work(({ mintId }, attempt) => mints.run(mintId, attempt));
+    // Mints a dead worker (or a job out of attempts) left unfinished: queued again, under a new id.
+    const queued = mintQueue;
+    const resumedAt = Date.now();
+    for (const mintId of await settlementStore.openMints(1_000))
+      await queued.enqueue(`mint-${mintId}-resumed-${resumedAt}`, { mintId });
+  }
+  // execute-blockchain-settlement: where sync-blockchain runs (a configured chain).
+  let settlement: ChainSettlement | undefined;
+  if (config.REDIS_URL !== undefined && onChain && config.SETTLEMENT_INTERVAL_MS > 0) {
+    const consumer = new SettlementConsumer({
+      store: settlementStore,
+      market: deps.chain.market,
+      tokens: deps.chain.tokens,
+      maxTradesPerRound: config.SETTLEMENT_ROUND_MAX_TRADES,
+    });
+    const runner = new DurableConsumerRunner(pool, consumer, {
+      pageSize: config.SETTLEMENT_ROUND_MAX_TRADES,
+      onError: (error) => log.error({ err: error }, 'settlement rounds not formed'),
+    });
+    formRounds = () => runner.runOnce();
+    settlement = new ChainSettlement({
+      chain: deps.chain.client,
+      store: settlementStore,
+      custody: chainStore,
+      keys,
+      tokens: deps.chain.tokens,
+      formRounds: () => runner.runOnce(),
+      refusal: deps.chain.refusal,
+      confirmations: config.CHAIN_CONFIRMATIONS,
+      attempts: config.SETTLEMENT_ATTEMPTS,
+      backoffMs: config.SETTLEMENT_BACKOFF_MS,
+      maxRoundsPerRun: 20,
+      log: log.child({ job: 'execute-blockchain-settlement' }),
+    });
+    const executor = settlement;
+    settlementQueue = await openJobQueue({
+      name: 'execute-blockchain-settlement',
+      redisUrl: config.REDIS_URL,
+      prefix,
+      payload: ExecuteSettlementPayload,
+      attempts: 1,
+      schedule: { everyMs: config.SETTLEMENT_INTERVAL_MS, data: {} },
+      concurrency: 1,
+      logDone: 'debug',
+      keepEnded: 100,
+      log,
+    });
+    await settlementQueue.work(async () => {
+      await executor.run();
+    });
+  }
   log.info({ providers: configured(providers), rails: rails.map((r) => r.name), repaired }, 'funding ready');
   return {
     deposits,
@@ -195,8 +312,32 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
     withdrawals,
     chain,
     reconciliation,
+    settlementStore,
+    settlement,
+    mints,
+    async tradeSettlement(marketId, tradeIds) {
+      const market = deps.chain.market(marketId);
+      if (settlement === undefined || market === undefined) return undefined;
+      const tokens = new Set(deps.chain.tokens().map((t) => t.asset));
+      if (!tokens.has(market.baseAsset) && !tokens.has(market.quoteAsset)) return undefined;
+      const known = await settlementStore.ofTrades(pool, tradeIds);
+      type Shown = { settlement: 'pending' | 'settled' | 'failed'; settlementTx?: string };
+      return new Map(
+        tradeIds.map((id): [string, Shown] => {
+          const row = known.get(id);
+          if (row?.status === 'settled')
+            return [
+              id,
+              { settlement: 'settled', ...(row.txHash === undefined ? {} : { settlementTx: row.txHash }) },
+            ];
+          return [id, { settlement: row?.status === 'failed' ? 'failed' : 'pending' }];
+        }),
+      );
+    },
     webhookRate: { perSecond: config.FUNDING_WEBHOOK_RATE_PER_S, burst: config.FUNDING_WEBHOOK_RATE_BURST },
     close: async () => {
+      await settlementQueue?.close();
+      await mintQueue?.close();
       await reconcileQueue?.close();
       await syncQueue?.close();
       await queue?.close();

@@ -40,6 +40,12 @@ export interface ReconciliationOptions {
   readonly ledgerBalance: (userId: string, asset: string) => bigint;
   readonly log: Logger;
   readonly clock?: () => number;
+  /**
+   * The ledger movements of trades not settled on chain yet (their rounds pending, submitted or
+   * failed), keyed `userId\u0000asset`: taken out of the ledger's side, which is then its settled
+   * balance. Absent: no settlement runs, and the ledger's balance is the settled one.
+   */
+  readonly unsettled?: () => Promise<ReadonlyMap<string, bigint>>;
 }
 
 /** balanceOf calls in flight at once (one node; the pairs are users × tokens). */
@@ -53,6 +59,7 @@ export class Reconciliation {
   async run(): Promise<ReconciliationReport> {
     const { store, log } = this.options;
     const chain = await this.options.chain();
+    const unsettled = (await this.options.unsettled?.()) ?? new Map<string, bigint>();
     const custody = await store.custodyAddresses();
     const tokens = this.options.tokens();
     const pairs = tokens.flatMap((token) => custody.map((holder) => ({ token, holder })));
@@ -65,7 +72,9 @@ export class Reconciliation {
       );
       slice.forEach(({ token, holder }, j) => {
         const onChain = balances[j]!;
-        const ledger = this.options.ledgerBalance(holder.userId, token.asset);
+        const ledger =
+          this.options.ledgerBalance(holder.userId, token.asset) -
+          (unsettled.get(`${holder.userId}\u0000${token.asset}`) ?? 0n);
         if (onChain === 0n && ledger === 0n) return;
         const drift = onChain - ledger;
         if (drift !== 0n) driftByAsset.set(token.asset, (driftByAsset.get(token.asset) ?? 0) + 1);

@@ -11,7 +11,7 @@ export interface MarketAssetRecord {
   readonly assetType: string;
   readonly tokenSymbol: string;
   readonly tokenName: string;
-  readonly totalSupply: string;
+  totalSupply: string;
   readonly issuerId: string;
   readonly details: Record<string, unknown>;
   contractAddress?: string | undefined;
@@ -107,6 +107,8 @@ export interface AssetRecordChange {
   rejectedReason?: string;
   approvedAt?: number;
   activatedAt?: number;
+  /** The token's supply after a mint (POST /markets/:id/mint), a decimal string. */
+  totalSupply?: string;
 }
 
 export async function updateMarketAsset(
@@ -129,6 +131,7 @@ export async function updateMarketAsset(
   if (change.activatedAt !== undefined) {
     sets.push(sql.fragment`activated_at = to_timestamp(${change.activatedAt / 1000})`);
   }
+  if (change.totalSupply !== undefined) sets.push(sql.fragment`total_supply = ${change.totalSupply}`);
   if (sets.length === 0) return;
   await pool.query(
     sql.unsafe`UPDATE market_assets SET ${sql.join(sets, sql.fragment`, `)} WHERE market_id = ${marketId}`,

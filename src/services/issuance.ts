@@ -2,7 +2,7 @@ import { derivedUuid } from '../funding/derivedId.ts';
 import { randomUUID } from 'node:crypto';
 import type { LifecycleActor, LifecycleEvent, LifecycleState } from '../../machines/marketLifecycle.ts';
 import type { Asset, ListedMarket } from '../actors/catalog.ts';
-import { parseAssetAmount } from '../actors/money.ts';
+import { formatAssetAmount, parseAssetAmount } from '../actors/money.ts';
 import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../persistence/issuanceStore.ts';
 export type { MarketAssetRecord };
 import { AssetRecords } from './assetRecords.ts';
@@ -369,6 +369,12 @@ export class Issuance {
     if (change.rejectedReason !== undefined) record.rejectedReason = change.rejectedReason;
     if (change.approvedAt !== undefined) record.approvedAt = change.approvedAt;
     if (change.activatedAt !== undefined) record.activatedAt = change.activatedAt;
+    if (change.totalSupply !== undefined) record.totalSupply = change.totalSupply;
+  }
+
+  /** A mint-token job raised the token's supply on chain (issue 16): the record shows it. */
+  async supplyRaised(marketId: string, totalSupply: bigint): Promise<void> {
+    await this.remember(marketId, { totalSupply: formatAssetAmount(totalSupply, RWA_TOKEN_DECIMALS) });
   }
 
   private stateOf(market: ListedMarket): LifecycleState {

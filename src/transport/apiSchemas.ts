@@ -98,6 +98,11 @@ export const Trade = z.object({
   qty: decimal,
   side: side.meta({ description: "the taker's side" }),
   ts: timestamp,
+  settlement: z
+    .enum(['pending', 'settled', 'failed'])
+    .optional()
+    .meta({ description: 'on chain, in markets whose assets have tokens (PROTOCOL v1.1 Chain)' }),
+  settlementTx: z.string().optional().meta({ description: 'the settlement transaction, once settled' }),
 });
 
 export const Candle = z.object({

@@ -83,6 +83,20 @@ export interface HttpOptions {
   readonly extraRoutes?: readonly ((route: Route) => void)[];
   /** Health of Redis and the chain, when the exchange has them. */
   readonly health?: () => Promise<{ redis: string; chain: string }>;
+  /**
+   * The on-chain settlement of trades (PROTOCOL v1.1 Chain), per trade id; undefined for a market
+   * whose assets have no tokens (its trades carry no `settlement`).
+   */
+  readonly tradeSettlement?: (
+    marketId: string,
+    tradeIds: readonly string[],
+  ) => Promise<
+    | ReadonlyMap<
+        string,
+        { readonly settlement: 'pending' | 'settled' | 'failed'; readonly settlementTx?: string }
+      >
+    | undefined
+  >;
 }
 
 export type Route = ReturnType<typeof createRouter>;
@@ -188,10 +202,14 @@ export function registerHttp(app: uWS.TemplatedApp, options: HttpOptions): reado
     if (!cursor.ok) return errorReply(cursor.code, cursor.message);
     const read = await history.trades(market.value, limit.value, cursor.value);
     if (!read.ok) return errorReply(read.code, read.message);
+    const settled = await options.tradeSettlement?.(
+      market.value.definition.id,
+      read.value.trades.map((t) => t.id),
+    );
     return {
       ...json(
         200,
-        read.value.trades.map((t) => tradeView(market.value, t)),
+        read.value.trades.map((t) => tradeView(market.value, t, settled?.get(t.id))),
       ),
       headers: pageHeaders(read.value.next),
     };

@@ -2,6 +2,7 @@ import { z } from 'zod/v4';
 import { ORDER_STATUSES } from '../../protocol/messages.ts';
 import * as api from '../apiSchemas.ts';
 import { FUNDING_OPERATIONS } from './fundingOperations.ts';
+import { SETTLEMENT_OPERATIONS } from './settlementOperations.ts';
 import { ANALYTICS_OPERATIONS } from './analyticsOperations.ts';
 import { NOTIFICATION_OPERATIONS } from './notificationOperations.ts';
 import { WEB_OPERATIONS } from './webOperations.ts';
@@ -82,6 +83,8 @@ export const OPERATIONS: Readonly<Record<string, OperationDoc>> = {
   ...TREND_OPERATIONS,
   // PROTOCOL v1.1, Funding (issue 15).
   ...FUNDING_OPERATIONS,
+  // PROTOCOL v1.1, Chain: minting and settlement (issue 16).
+  ...SETTLEMENT_OPERATIONS,
   'get /health': {
     summary: 'Health of the exchange and its dependencies (503 when Postgres is unreachable)',
     tag: 'operations',

@@ -57,7 +57,11 @@ export function marketView(
   };
 }
 
-export function tradeView(market: ListedMarket, trade: TradeRecord): z.output<typeof Trade> {
+export function tradeView(
+  market: ListedMarket,
+  trade: TradeRecord,
+  settlement?: { readonly settlement: 'pending' | 'settled' | 'failed'; readonly settlementTx?: string },
+): z.output<typeof Trade> {
   return {
     market: market.definition.symbol,
     seq: trade.seq,
@@ -66,6 +70,7 @@ export function tradeView(market: ListedMarket, trade: TradeRecord): z.output<ty
     qty: market.money.formatQty(trade.qty),
     side: trade.takerSide,
     ts: trade.ts,
+    ...settlement,
   };
 }
 
