@@ -2,7 +2,7 @@ import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransacti
 import { z } from 'zod';
 
 /*
- * The settlement and mint tables (migration 1763800000142_chain_settlement.sql): the exchange's
+ * The settlement and mint tables (migration 1763800000210_chain_settlement.sql): the exchange's
  * contracts per chain, settlement rounds with their netted deltas and trades, and mints. Amounts
  * travel as text (numeric would be parsed to a float).
  */
