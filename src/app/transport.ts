@@ -17,6 +17,7 @@ import { registerLeaderboardRoutes } from '../transport/http/leaderboards.ts';
 import { registerNotificationRoutes } from '../transport/http/notifications.ts';
 import { registerDevSignIn } from '../transport/http/devSignIn.ts';
 import { registerSystemRoute } from '../transport/http/system.ts';
+import { registerFillRoutes } from '../transport/http/fills.ts';
 import { systemSnapshot } from './system.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
@@ -145,6 +146,7 @@ export function buildTransport(
       },
       (route) => {
         registerDevSignIn(route, auth, config.NODE_ENV === 'development');
+        registerFillRoutes(route, history, (idOrSymbol) => catalog.market(idOrSymbol));
         registerSystemRoute(
           route,
           systemSnapshot({

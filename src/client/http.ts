@@ -3,6 +3,7 @@ import type { PlaceOrder } from '../protocol/requests.ts';
 import type {
   BalanceMessage,
   CandleInterval,
+  FillMessage,
   CandleMessage,
   Decimal,
   MarketStatus,
@@ -25,6 +26,7 @@ type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export type OrderView = Without<OrderMessage, 'op'>;
 export type BalanceView = Without<BalanceMessage, 'op'>;
+export type FillView = Without<FillMessage, 'op'>;
 export type TradeView = Without<TradeMessage, 'op'> & {
   readonly settlement?: 'pending' | 'settled' | 'failed';
   readonly settlementTx?: string;
@@ -245,6 +247,11 @@ export class ExchangeHttp {
 
   orders(query: PageQuery & { market?: string; status?: string } = {}): Promise<Page<OrderView>> {
     return this.#page('/orders', query);
+  }
+
+  /** The caller's fills, newest first, with fees (GET /fills, issue 20). */
+  fills(query: PageQuery & { market?: string } = {}): Promise<Page<FillView>> {
+    return this.#page('/fills', query);
   }
 
   balances(): Promise<BalanceView[]> {

@@ -101,6 +101,7 @@ export class Trading {
       notificationsStore.trigger.reset();
       await this.#subscribePrivate(client);
       void this.#loadHistory(false);
+      void this.#loadFills(false);
       void this.#loadFunding();
       void this.#loadNotifications();
     } catch (error) {
@@ -165,6 +166,22 @@ export class Trading {
       ordersStore.trigger.historyPage({ items: page.items, next: page.next, append });
     } catch (error) {
       console.warn('trading: order history:', messageOf(error));
+    }
+  }
+
+  /** A page of GET /fills (the first, or the next after what is shown). */
+  async #loadFills(append: boolean): Promise<void> {
+    const cursor = append ? ordersStore.getSnapshot().context.fillsNext : undefined;
+    if (append && cursor === undefined) return;
+    try {
+      const page = await this.#http.fills({
+        limit: HISTORY_PAGE,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      ordersStore.trigger.fillsPage({ items: page.items, next: page.next, append });
+    } catch (error) {
+      // A server without the route: the pane keeps the fills pushed since sign-in.
+      if (!isRouteMissing(error)) console.warn('trading: fills:', messageOf(error));
     }
   }
 
@@ -500,27 +517,45 @@ export class Trading {
 
   #fillsPane(): HTMLElement {
     const body = el('tbody', { 'data-testid': 'fills' });
+    const more = el('button', { type: 'button', 'data-testid': 'fills-more' }, ['More']);
+    more.addEventListener('click', () => void this.#loadFills(true));
+    ordersStore
+      .select((s) => s.fillsNext)
+      .subscribe((next) => {
+        more.hidden = next === undefined;
+      });
+    more.hidden = true;
     ordersStore
       .select((s) => s.fills)
       .subscribe((fills) => {
         body.replaceChildren(
           ...fills.map((f) =>
-            el('tr', { 'data-testid': 'fill', 'data-trade-id': f.tradeId, 'data-order-id': f.orderId }, [
-              el('td', {}, [formatTime(f.ts)]),
-              el('td', {}, [f.market]),
-              el('td', { class: f.side }, [f.side]),
-              el('td', { class: 'num' }, [f.price]),
-              el('td', { class: 'num' }, [f.qty]),
-              el('td', { class: 'num' }, [`${f.fee} ${f.feeAsset}`]),
-              el('td', {}, [f.liquidity]),
-            ]),
+            el(
+              'tr',
+              {
+                'data-testid': 'fill',
+                'data-trade-id': f.tradeId,
+                'data-order-id': f.orderId,
+                'data-liquidity': f.liquidity,
+              },
+              [
+                el('td', {}, [formatTime(f.ts)]),
+                el('td', {}, [f.market]),
+                el('td', { class: f.side }, [f.side]),
+                el('td', { class: 'num' }, [f.price]),
+                el('td', { class: 'num' }, [f.qty]),
+                el('td', { class: 'num' }, [`${f.fee} ${f.feeAsset}`]),
+                el('td', {}, [f.liquidity]),
+              ],
+            ),
           ),
         );
-        if (fills.length === 0) body.append(emptyRow(7, 'no fills since sign-in'));
+        if (fills.length === 0) body.append(emptyRow(7, 'no fills'));
       });
-    body.append(emptyRow(7, 'no fills since sign-in'));
+    body.append(emptyRow(7, 'no fills'));
     return el('div', { class: 'pane' }, [
       table(['Time', 'Market', 'Side', 'Price', 'Qty', 'Fee', 'Role'], body),
+      more,
     ]);
   }
 
