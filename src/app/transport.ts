@@ -19,6 +19,7 @@ import { registerDevSignIn } from '../transport/http/devSignIn.ts';
 import { registerSystemRoute } from '../transport/http/system.ts';
 import { registerFillRoutes } from '../transport/http/fills.ts';
 import { systemSnapshot } from './system.ts';
+import { createMarketStatusFeed } from '../transport/marketStatus.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -56,6 +57,11 @@ export function buildTransport(
   const { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain } = services;
   const app = uWS.App();
   const auth = new Authenticator(config.JWT_SECRET);
+  // Issue 20: halted markets as `market_status` on the lifecycle channel. It publishes on a fault,
+  // never before the gateway below exists.
+  const marketStatus = createMarketStatusFeed((publications) => {
+    ws.publish(publications);
+  });
   const ws = registerWebSocket(app, {
     auth,
     orders,
@@ -63,6 +69,7 @@ export function buildTransport(
     marketData: {
       bookSnapshot: (symbol, depth) => publisher.bookSnapshot(symbol, depth),
       lifecycleSnapshot: (symbol) => publisher.lifecycleSnapshot(symbol),
+      marketStatusSnapshot: (symbol) => marketStatus.snapshot(symbol),
       openOrders: (userId) => publisher.openOrders(userId),
       balances: (userId) => publisher.balances(userId),
       setAudience: (hasSubscribers) => {
@@ -111,6 +118,7 @@ export function buildTransport(
   consumers.pushes.subscribe((publications) => {
     ws.publish(publications);
   });
+  core.inspections.subscribe(marketStatus.inspect);
   const deployQueue = jobs.deploy;
   const httpRoutes = registerHttp(app, {
     auth,

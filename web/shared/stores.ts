@@ -79,8 +79,16 @@ export type Ticker = Pick<TickerMessage, 'market'> & Partial<Omit<TickerMessage,
 interface MarketsContext {
   readonly list: readonly MarketView[];
   readonly selected: string | undefined;
-  /** The selected market's lifecycle state as last pushed. */
+  /**
+   * The state order entry sees for the selected market: `halted` while the supervisor has halted
+   * it (a `market_status` push), else its lifecycle state as last pushed. The ticket disables
+   * itself and shows its banner for anything but `active`.
+   */
   readonly lifecycle: string | undefined;
+  /** The selected market's lifecycle state as last pushed. */
+  readonly lifecycleState: string | undefined;
+  /** Whether the supervisor has halted the selected market (market_status). */
+  readonly halted: boolean;
   readonly favourites: readonly string[];
   readonly search: string;
   readonly tickers: Readonly<Record<string, Ticker>>;
@@ -90,6 +98,8 @@ const noMarkets: MarketsContext = {
   list: [],
   selected: undefined,
   lifecycle: undefined,
+  lifecycleState: undefined,
+  halted: false,
   favourites: [],
   search: '',
   tickers: {},
@@ -99,13 +109,28 @@ export const marketsStore = createStore({
   context: noMarkets,
   on: {
     listed: (context, event: { list: readonly MarketView[] }) => ({ ...context, list: event.list }),
-    selected: (context, event: { symbol: string }) => ({
-      ...context,
-      selected: event.symbol,
-      lifecycle: context.selected === event.symbol ? context.lifecycle : undefined,
-    }),
+    selected: (context, event: { symbol: string }) =>
+      context.selected === event.symbol
+        ? context
+        : {
+            ...context,
+            selected: event.symbol,
+            lifecycle: undefined,
+            lifecycleState: undefined,
+            halted: false,
+          },
     lifecycle: (context, event: { market: string; state: string }) =>
-      event.market === context.selected ? { ...context, lifecycle: event.state } : context,
+      event.market === context.selected
+        ? { ...context, lifecycleState: event.state, lifecycle: context.halted ? 'halted' : event.state }
+        : context,
+    halted: (context, event: { market: string; halted: boolean }) =>
+      event.market === context.selected
+        ? {
+            ...context,
+            halted: event.halted,
+            lifecycle: event.halted ? 'halted' : context.lifecycleState,
+          }
+        : context,
     ticker: (context, event: { ticker: Ticker }) => ({
       ...context,
       tickers: { ...context.tickers, [event.ticker.market]: event.ticker },
