@@ -170,8 +170,9 @@ export class AccountExtras {
       el('button', { type: 'submit', 'data-testid': 'alert-submit' }, ['Add alert']),
       this.#alertResult,
     ]);
+    // Empty, the market field means the selected market.
     form.addEventListener('focusin', () => {
-      if (this.#alertMarket.value === '') this.#alertMarket.value = this.#host.market()?.symbol ?? '';
+      this.#alertMarket.placeholder = this.#host.market()?.symbol ?? 'market';
     });
     form.addEventListener('submit', (event) => {
       event.preventDefault();
