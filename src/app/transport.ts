@@ -20,6 +20,8 @@ import { registerSystemRoute } from '../transport/http/system.ts';
 import { registerFillRoutes } from '../transport/http/fills.ts';
 import { systemSnapshot } from './system.ts';
 import { createMarketStatusFeed } from '../transport/marketStatus.ts';
+import { startSystemPush } from '../transport/systemPush.ts';
+import { ACTORS_TOPIC } from '../protocol/actors.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -119,6 +121,24 @@ export function buildTransport(
     ws.publish(publications);
   });
   core.inspections.subscribe(marketStatus.inspect);
+  const readSystem = systemSnapshot({
+    supervisor,
+    writer: storage.writer,
+    pool: storage.pool,
+    queues: jobs.queues,
+    chain,
+    log,
+  });
+  // Issue 20: the same figures pushed to the visualizer while it listens (twice a second).
+  const systemPush = startSystemPush({
+    snapshot: readSystem,
+    publish: (publications) => {
+      ws.publish(publications);
+    },
+    listened: () => app.numSubscribers(ACTORS_TOPIC) > 0,
+    everyMs: 500,
+    log,
+  });
   const deployQueue = jobs.deploy;
   const httpRoutes = registerHttp(app, {
     auth,
@@ -155,17 +175,7 @@ export function buildTransport(
       (route) => {
         registerDevSignIn(route, auth, config.NODE_ENV === 'development');
         registerFillRoutes(route, history, (idOrSymbol) => catalog.market(idOrSymbol));
-        registerSystemRoute(
-          route,
-          systemSnapshot({
-            supervisor,
-            writer: storage.writer,
-            pool: storage.pool,
-            queues: jobs.queues,
-            chain,
-            log,
-          }),
-        );
+        registerSystemRoute(route, readSystem);
       },
     ],
     health: async () => ({
@@ -198,6 +208,7 @@ export function buildTransport(
       return uWS.us_socket_local_port(listenSocket);
     },
     close() {
+      systemPush.stop();
       if (listenSocket !== undefined) uWS.us_listen_socket_close(listenSocket);
       app.close();
     },
