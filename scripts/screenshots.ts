@@ -19,7 +19,8 @@ helpOnly(
   'npm run screenshots --',
   `usage: npm run screenshots
 
-Each web page (/, /issuer, /admin, /dev/actors) at 1440 and 390 px into docs/screenshots/, from a
+Each web page (/, with its positions and preferences panes, /issuer, /admin, /dev/actors) at 1440
+and 390 px into docs/screenshots/, from a
 whole exchange on a fresh database with a few markets, an RWA taken to active, and some trades.`,
 );
 
@@ -105,6 +106,18 @@ try {
   // Alice's own resting order and fills: the account tables have rows.
   await alice.place({ market: 'BTC-USDC', side: 'buy', type: 'limit', price: '29000.00', qty: '0.1000' });
   await alice.place({ market: 'BTC-USDC', side: 'buy', type: 'market', qty: '0.1000' });
+  // A price alert armed and preferences stored: their panes have something to show.
+  await running.request('POST', '/api/v1/alerts', {
+    token: await running.token('alice', ['trader']),
+    body: { market: 'BTC-USDC', above: '31000.00' },
+  });
+  await running.request('PUT', '/api/v1/notifications/preferences', {
+    token: await running.token('alice', ['trader']),
+    body: {
+      channels: { in_app: { enabled: true }, email: { address: 'alice@example.com', enabled: true } },
+      quietHours: { start: '22:00', end: '07:00', tz: 'Africa/Johannesburg' },
+    },
+  });
 
   await mkdir(OUT, { recursive: true });
   const aliceToken = await running.token('alice', ['trader']);
@@ -114,6 +127,36 @@ try {
       path: '/#BTC-USDC',
       token: aliceToken,
       ready: (page) => page.locator('[data-testid="open-order"]').first().waitFor(),
+    },
+    // Issue 20's account panes: positions (GET /portfolio) and the notification preferences.
+    {
+      name: 'trade-positions',
+      path: '/#BTC-USDC',
+      token: aliceToken,
+      ready: async (page) => {
+        await page.getByTestId('tab-positions').click();
+        await eventually(
+          async () => {
+            await page.getByTestId('tab-balances').click();
+            await page.getByTestId('tab-positions').click();
+            return (await page.locator('[data-testid="position"]').count()) > 0 || undefined;
+          },
+          { timeoutMs: 30_000, everyMs: 250, what: "alice's positions" },
+        );
+      },
+    },
+    {
+      name: 'trade-preferences',
+      path: '/#BTC-USDC',
+      token: aliceToken,
+      ready: async (page) => {
+        await page.getByTestId('tab-preferences').click();
+        await eventually(async () => (await page.getByTestId('pref-in-app').isChecked()) || undefined, {
+          timeoutMs: 30_000,
+          everyMs: 250,
+          what: "alice's preferences",
+        });
+      },
     },
     {
       name: 'issuer',

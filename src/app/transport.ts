@@ -18,7 +18,11 @@ import { registerLeaderboardRoutes } from '../transport/http/leaderboards.ts';
 import { registerNotificationRoutes } from '../transport/http/notifications.ts';
 import { registerDevSignIn } from '../transport/http/devSignIn.ts';
 import { registerSystemRoute } from '../transport/http/system.ts';
+import { registerFillRoutes } from '../transport/http/fills.ts';
 import { systemSnapshot } from './system.ts';
+import { createMarketStatusFeed } from '../transport/marketStatus.ts';
+import { startSystemPush } from '../transport/systemPush.ts';
+import { ACTORS_TOPIC } from '../protocol/actors.ts';
 import { listenExclusive } from '../transport/listen.ts';
 import { devPagesEnabled, registerStatic } from '../transport/static.ts';
 import uWS from '../transport/uws.ts';
@@ -56,6 +60,11 @@ export function buildTransport(
   const { orders, admin, issuance, authorize, complianceAdmin, history, integration, chain } = services;
   const app = uWS.App();
   const auth = new Authenticator(config.JWT_SECRET);
+  // Issue 20: halted markets as `market_status` on the lifecycle channel. It publishes on a fault,
+  // never before the gateway below exists.
+  const marketStatus = createMarketStatusFeed((publications) => {
+    ws.publish(publications);
+  });
   const ws = registerWebSocket(app, {
     auth,
     orders,
@@ -63,6 +72,7 @@ export function buildTransport(
     marketData: {
       bookSnapshot: (symbol, depth) => publisher.bookSnapshot(symbol, depth),
       lifecycleSnapshot: (symbol) => publisher.lifecycleSnapshot(symbol),
+      marketStatusSnapshot: (symbol) => marketStatus.snapshot(symbol),
       openOrders: (userId) => publisher.openOrders(userId),
       balances: (userId) => publisher.balances(userId),
       setAudience: (hasSubscribers) => {
@@ -111,6 +121,25 @@ export function buildTransport(
   consumers.pushes.subscribe((publications) => {
     ws.publish(publications);
   });
+  core.inspections.subscribe(marketStatus.inspect);
+  const readSystem = systemSnapshot({
+    supervisor,
+    writer: storage.writer,
+    pool: storage.pool,
+    queues: jobs.queues,
+    chain,
+    log,
+  });
+  // Issue 20: the same figures pushed to the visualizer while it listens (twice a second).
+  const systemPush = startSystemPush({
+    snapshot: readSystem,
+    publish: (publications) => {
+      ws.publish(publications);
+    },
+    listened: () => app.numSubscribers(ACTORS_TOPIC) > 0,
+    everyMs: 500,
+    log,
+  });
   const deployQueue = jobs.deploy;
   const httpRoutes = registerHttp(app, {
     auth,
@@ -151,17 +180,8 @@ export function buildTransport(
       },
       (route) => {
         registerDevSignIn(route, auth, config.NODE_ENV === 'development');
-        registerSystemRoute(
-          route,
-          systemSnapshot({
-            supervisor,
-            writer: storage.writer,
-            pool: storage.pool,
-            queues: jobs.queues,
-            chain,
-            log,
-          }),
-        );
+        registerFillRoutes(route, history, (idOrSymbol) => catalog.market(idOrSymbol));
+        registerSystemRoute(route, readSystem);
       },
     ],
     tradeSettlement: (marketId, tradeIds) => services.funding.tradeSettlement(marketId, tradeIds),
@@ -195,6 +215,7 @@ export function buildTransport(
       return uWS.us_socket_local_port(listenSocket);
     },
     close() {
+      systemPush.stop();
       if (listenSocket !== undefined) uWS.us_listen_socket_close(listenSocket);
       app.close();
     },

@@ -30,6 +30,7 @@ import {
   type Channel,
   type ChannelPushes,
   type ErrorCode,
+  type MarketStatusMessage,
   type PlaceOrder,
   type PongReply,
   type PushMessage,
@@ -82,6 +83,7 @@ export class ExchangeClient {
   readonly #subscriptions = new Map<string, Subscription>();
   #resyncs = 0;
   #session: Session | undefined;
+  readonly #statusListeners = new Set<(message: MarketStatusMessage) => void>();
 
   constructor(options: ExchangeClientOptions) {
     const WebSocketClass =
@@ -115,6 +117,18 @@ export class ExchangeClient {
   /** Book resubscriptions (gap or mismatch) over all book subscriptions of this client. */
   get resyncs(): number {
     return this.#resyncs;
+  }
+
+  /**
+   * Listens to `market_status` pushes (issue 20): whether a market whose `lifecycle` this client
+   * subscribed to is halted by the supervisor (its commands answer `unavailable`) or running. The
+   * server sends them on the `lifecycle` subscriptions; returns the function that stops listening.
+   */
+  onMarketStatus(listener: (message: MarketStatusMessage) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => {
+      this.#statusListeners.delete(listener);
+    };
   }
 
   /** Opens the socket (once; there is no reconnect), then authenticates when a token was given. */
@@ -354,6 +368,10 @@ export class ExchangeClient {
     }
     if (isReplyOp(op)) {
       if (typeof rid === 'number') this.#requests.settle(rid, message as unknown as ServerReply);
+      return;
+    }
+    if (op === 'market_status') {
+      for (const listener of this.#statusListeners) listener(message as unknown as MarketStatusMessage);
       return;
     }
     if (Object.hasOwn(CHANNEL_OF_PUSH, op)) this.#route(op as PushOp, message as unknown as PushMessage);

@@ -3,6 +3,7 @@ import type { PlaceOrder } from '../protocol/requests.ts';
 import type {
   BalanceMessage,
   CandleInterval,
+  FillMessage,
   CandleMessage,
   Decimal,
   MarketStatus,
@@ -25,6 +26,7 @@ type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export type OrderView = Without<OrderMessage, 'op'>;
 export type BalanceView = Without<BalanceMessage, 'op'>;
+export type FillView = Without<FillMessage, 'op'>;
 export type TradeView = Without<TradeMessage, 'op'> & {
   readonly settlement?: 'pending' | 'settled' | 'failed';
   readonly settlementTx?: string;
@@ -149,6 +151,54 @@ export interface NotificationView {
   readonly read: boolean;
 }
 
+/** PROTOCOL v1.1, Notifications: GET/PUT /notifications/preferences (fields the server adds kept as they are). */
+export interface NotificationPreferences {
+  readonly channels: {
+    readonly email?: { readonly address: string; readonly enabled: boolean; readonly fallback?: boolean };
+    readonly sms?: { readonly phone: string; readonly enabled: boolean; readonly fallback?: boolean };
+    readonly push?: {
+      readonly subscription: unknown;
+      readonly enabled: boolean;
+      readonly fallback?: boolean;
+    };
+    readonly webhook?: { readonly url: string; readonly enabled: boolean; readonly secret?: string };
+    readonly in_app: { readonly enabled: boolean };
+    readonly [channel: string]: unknown;
+  };
+  readonly types?: Readonly<Record<string, Readonly<Record<string, boolean>>>>;
+  readonly quietHours?: { readonly start: string; readonly end: string; readonly tz: string };
+  readonly digest?: Readonly<Record<string, { readonly windowS: number }>>;
+  readonly [field: string]: unknown;
+}
+
+/** A price alert (POST/GET /alerts). */
+export interface PriceAlert {
+  readonly id: string;
+  readonly market: string;
+  readonly above?: Decimal;
+  readonly below?: Decimal;
+  readonly fired: boolean;
+  readonly createdAt: number;
+}
+
+/** GET /portfolio?in=ASSET (PROTOCOL v1.1, Portfolio). */
+export interface Portfolio {
+  readonly in: string;
+  readonly equity: Decimal;
+  readonly positions: readonly {
+    readonly asset: string;
+    readonly qty: Decimal;
+    readonly avgPrice: Decimal | null;
+    readonly lastPrice: Decimal | null;
+    readonly value: Decimal | null;
+    readonly unrealizedPnl: Decimal | null;
+    readonly realizedPnl: Decimal;
+  }[];
+  readonly cash: readonly BalanceView[];
+  readonly realizedPnl: Decimal;
+  readonly unrealizedPnl: Decimal;
+}
+
 export interface Page<T> {
   readonly items: readonly T[];
   /** The cursor of the next page, when there is one. */
@@ -247,6 +297,11 @@ export class ExchangeHttp {
     return this.#page('/orders', query);
   }
 
+  /** The caller's fills, newest first, with fees (GET /fills, issue 20). */
+  fills(query: PageQuery & { market?: string } = {}): Promise<Page<FillView>> {
+    return this.#page('/fills', query);
+  }
+
   balances(): Promise<BalanceView[]> {
     return this.#json('GET', '/balances');
   }
@@ -291,6 +346,33 @@ export class ExchangeHttp {
 
   markAllRead(): Promise<unknown> {
     return this.#json('POST', '/notifications/read-all');
+  }
+
+  preferences(): Promise<NotificationPreferences> {
+    return this.#json('GET', '/notifications/preferences');
+  }
+
+  /** PUT answers the stored preferences; a new webhook channel carries its `secret` this once. */
+  setPreferences(preferences: NotificationPreferences): Promise<NotificationPreferences> {
+    return this.#json('PUT', '/notifications/preferences', preferences);
+  }
+
+  alerts(): Promise<PriceAlert[]> {
+    return this.#json('GET', '/alerts');
+  }
+
+  createAlert(alert: { market: string; above?: Decimal; below?: Decimal }): Promise<PriceAlert> {
+    return this.#json('POST', '/alerts', alert);
+  }
+
+  deleteAlert(id: string): Promise<unknown> {
+    return this.#json('DELETE', `/alerts/${enc(id)}`);
+  }
+
+  // --- Portfolio -----------------------------------------------------------------------------
+
+  portfolio(valuedIn: string): Promise<Portfolio> {
+    return this.#json('GET', `/portfolio${search({ in: valuedIn })}`);
   }
 
   // --- Issuers -------------------------------------------------------------------------------

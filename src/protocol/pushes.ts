@@ -52,6 +52,22 @@ export interface LifecycleMessage {
   readonly reason?: string;
 }
 
+/**
+ * Whether a market's actor is taking commands (issue 20; an op the server adds on the `lifecycle`
+ * channel, beside `lifecycle`): `halted` while the supervisor rebuilds it after a fault or a failed
+ * commit (its commands answer `unavailable`), `running` once it is back. Not a lifecycle state:
+ * the market's `status` does not change. Pushed on each change, and after the `lifecycle` snapshot
+ * of a `sub` while the market is halted. Not one of ChannelPushes (a `lifecycle` subscription's
+ * callback gets `lifecycle` pushes only): the SDK hands it to ExchangeClient.onMarketStatus.
+ */
+export interface MarketStatusMessage {
+  readonly op: 'market_status';
+  readonly market: string;
+  readonly status: 'running' | 'halted';
+  readonly ts: Timestamp;
+  readonly reason?: string;
+}
+
 /** `t` is the candle's open time. */
 export interface CandleMessage {
   readonly op: 'candle';

@@ -2,10 +2,11 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod/v4';
 import type { ListedMarket } from '../actors/catalog.ts';
 import { recentTrades, userOrders, type OrderRecord, type TradeRecord } from '../persistence/history.ts';
+import { userFills, type FillRecord } from '../persistence/userFills.ts';
 import { failure, type Failure, type Outcome } from '../protocol/errors.ts';
 import type { OrderMessage } from '../protocol/messages.ts';
 
-export type { OrderRecord, TradeRecord };
+export type { FillRecord, OrderRecord, TradeRecord };
 
 /*
  * History reads (PROTOCOL.md, HTTP: trades, orders): what is live comes from memory (open orders,
@@ -57,6 +58,25 @@ export type OrdersCursor = z.infer<typeof OrdersCursor>;
 /** A page's position in GET /markets/:id/trades: the last trade's `seq` (newest first). */
 export const TradesCursor = z.object({ seq: z.number().int().positive() });
 export type TradesCursor = z.infer<typeof TradesCursor>;
+
+/** A page's position in GET /fills: the last fill's FillPosition (src/persistence/userFills.ts). */
+export const FillsCursor = z.object({
+  fill: z.tuple([
+    z.number().int().nonnegative(),
+    z.number().int().nonnegative(),
+    z.number().int().nonnegative(),
+    z.number().int().nonnegative(),
+    z.enum(['maker', 'taker']),
+  ]),
+});
+export type FillsCursor = z.infer<typeof FillsCursor>;
+
+export interface FillsQuery {
+  readonly userId: string;
+  readonly market?: ListedMarket | undefined;
+  readonly limit: number;
+  readonly cursor?: FillsCursor | undefined;
+}
 
 export interface OrdersQuery {
   readonly userId: string;
@@ -128,6 +148,38 @@ export class History {
         next: trades.length > limit && last !== undefined ? { seq: last.seq } : undefined,
       },
     };
+  }
+
+  /**
+   * A page of the user's fills (issue 20), newest first, from the trades projection once it holds
+   * what was committed before the request; each with its market (a fill of a market no longer
+   * listed is left out).
+   */
+  async fills(
+    query: FillsQuery,
+  ): Promise<
+    Outcome<{ fills: { record: FillRecord; market: ListedMarket }[]; next: FillsCursor | undefined }>
+  > {
+    const behind = await this.behind();
+    if (behind !== undefined) return behind;
+    const at = query.cursor?.fill;
+    // One more than a page, to know whether another page follows.
+    const records = await userFills(this.#options.pool, {
+      userId: query.userId,
+      marketId: query.market?.definition.id,
+      limit: query.limit + 1,
+      after: at,
+    });
+    const page = records.slice(0, query.limit);
+    const fills: { record: FillRecord; market: ListedMarket }[] = [];
+    for (const record of page) {
+      const market = this.#options.market(record.marketId);
+      if (market !== undefined) fills.push({ record, market });
+    }
+    const last = page.at(-1);
+    const next: FillsCursor | undefined =
+      records.length > query.limit && last !== undefined ? { fill: [...last.position] } : undefined;
+    return { ok: true, value: { fills, next } };
   }
 
   /**

@@ -120,6 +120,16 @@ const PUSHES: Readonly<Record<string, { readonly channel: string; readonly schem
       reason: z.string().optional(),
     }),
   },
+  // Issue 20: the supervisor's halted markets, on the lifecycle channel (transport/marketStatus.ts).
+  market_status: {
+    channel: 'lifecycle',
+    schema: push('market_status', {
+      market: z.string(),
+      status: z.enum(['running', 'halted']),
+      ts: z.number().int(),
+      reason: z.string().optional(),
+    }),
+  },
   candle: { channel: 'candles', schema: push('candle', api.Candle.shape) },
   ticker: {
     channel: 'ticker',

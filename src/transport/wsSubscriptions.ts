@@ -16,6 +16,8 @@ const DEPTH_DEFAULT = 50;
 export interface MarketDataReads {
   bookSnapshot(symbol: string, depth: number): object | undefined;
   lifecycleSnapshot(symbol: string): object | undefined;
+  /** A halted market's `market_status`, sent after its lifecycle snapshot (transport/marketStatus.ts). */
+  marketStatusSnapshot?(symbol: string): object | undefined;
   tickerSnapshot?(symbol: string): object | undefined;
   candleSnapshot?(symbol: string, interval: string): object | undefined;
   openOrders(userId: string): readonly object[];
@@ -82,6 +84,8 @@ export class Subscriptions {
       const message = found.value.snapshot;
       if (ch === 'book' && message !== undefined) frame = out.snapshotFrame(message);
       snapshot = message === undefined || frame !== undefined ? [] : [message];
+      const status = ch === 'lifecycle' ? this.sources.marketData.marketStatusSnapshot?.(symbol) : undefined;
+      if (status !== undefined) snapshot = [...snapshot, status];
     }
     const key = isPrivate ? ch : `${ch}|${request.market ?? ''}`;
     const previous = conn.subs.get(key);

@@ -8,7 +8,7 @@ import { launchChromium, openPage, PAGE_WAIT, screenshot, type WatchedPage } fro
 /*
  * Issue 20: the visualizer shows every actor of the running system, not only markets: the
  * journal writer, the projector and the durable consumers with their lag, the job queues and the
- * chain client (GET /admin/system); an admin pauses and resumes a market from its diagram through
+ * chain client (GET /admin/system once, then `system` pushes of the actors channel); an admin pauses and resumes a market from its diagram through
  * the admin routes, the taken transition lights up on the diagram, and the event log records it
  * with its actor and reason.
  */
@@ -66,6 +66,24 @@ describe('issue 20: the visualizer of every actor', () => {
       .poll(async () => Number(await flushes()), { timeout: PAGE_WAIT.timeoutMs })
       .toBeGreaterThan(before);
     expect(await watched.page.getByTestId('chain').textContent()).toContain('status');
+    // The figures arrive as `system` pushes of the actors channel: the page stopped polling.
+    await expect
+      .poll(() =>
+        watched.page.evaluate(
+          () => (globalThis as unknown as { __actors: { systemStreamed: boolean } }).__actors.systemStreamed,
+        ),
+      )
+      .toBe(true);
+    const polled: string[] = [];
+    watched.page.on('request', (request) => {
+      if (request.url().includes('/admin/system')) polled.push(request.url());
+    });
+    const streamedFlushes = Number(await flushes());
+    await running.credit('alice', 'USDC', '1000');
+    await expect
+      .poll(async () => Number(await flushes()), { timeout: PAGE_WAIT.timeoutMs })
+      .toBeGreaterThan(streamedFlushes);
+    expect(polled).toEqual([]);
   });
 
   it('pauses and resumes a market from its diagram, lights the transition and logs it with its reason', async () => {

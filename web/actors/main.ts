@@ -7,7 +7,7 @@ import type { ActorsMessage, MarketUpdate, WithdrawalActorUpdate } from './messa
 import { MarketCard, SupervisorCard, WithdrawalCard } from './view.ts';
 import { ExchangeClient, ExchangeHttp, type Unsubscribe } from '../../src/client/index.ts';
 import { el } from '../shared/dom.ts';
-import { EventLog, SystemPanel } from './system.ts';
+import { EventLog, SystemPanel, type Snapshot as SystemSnapshot } from './system.ts';
 
 /*
  * The actor-state visualizer (served at `/dev/actors`). Every live actor (each market, and each
@@ -43,6 +43,8 @@ interface ActorsHooks {
   readonly withdrawals: readonly string[];
   /** Entries in the event log. */
   readonly logEntries: number;
+  /** Whether the system figures come from the channel's `system` pushes (not polling). */
+  readonly systemStreamed: boolean;
   /** A withdrawal as the page shows it, with its recent transitions. */
   withdrawal(
     id: string,
@@ -86,6 +88,9 @@ let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
 window.__actors = {
   get status() {
     return status;
+  },
+  get systemStreamed() {
+    return systemPanel.streamed;
   },
   get messages() {
     return messages;
@@ -319,6 +324,9 @@ function connect(token: string): void {
       }
       case 'actors':
         apply(message as unknown as ActorsMessage);
+        return;
+      case 'system':
+        systemPanel.push(message as unknown as SystemSnapshot);
         return;
       default:
         return;

@@ -5,12 +5,14 @@ import { formatTime } from '../shared/format.ts';
 /*
  * The rest of the system beside the markets (issue 20): the journal writer, the projector and
  * every durable consumer (cursor, lag), each BullMQ queue (waiting, active, failed) and the chain
- * client (nonce, pending transactions), read from GET /admin/system every second; and the event
+ * client (nonce, pending transactions): read once from GET /admin/system, then live from the
+ * `system` pushes of the actors channel (twice a second while the page listens; polled every second
+ * instead while the channel is down or the server does not push them); and the event
  * log: every transition and lifecycle push the page hears, with its actor, reason and payload,
  * filterable.
  */
 
-interface Snapshot {
+export interface Snapshot {
   readonly ts: number;
   readonly journal: Readonly<Record<string, number>>;
   readonly consumers: readonly { name: string; cursor: number; lag: number }[];
@@ -64,11 +66,23 @@ export class SystemPanel {
     ]);
   }
 
+  /** Reads the figures now, then every second until the channel pushes them (`push`). */
   start(): void {
     clearInterval(this.#timer);
     void this.#refresh();
     this.#timer = setInterval(() => void this.#refresh(), REFRESH_MS);
   }
+
+  /** A `system` push of the actors channel: polling stops, the push draws. */
+  push(snapshot: Snapshot): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.streamed = true;
+    this.#draw(snapshot);
+  }
+
+  /** Whether the figures come from pushes (test hook). */
+  streamed = false;
 
   async #refresh(): Promise<void> {
     let snapshot: Snapshot;
@@ -83,6 +97,10 @@ export class SystemPanel {
       );
       return;
     }
+    this.#draw(snapshot);
+  }
+
+  #draw(snapshot: Snapshot): void {
     this.last = snapshot;
     setText(this.#status, `figures as of ${formatTime(snapshot.ts)}`);
     const j = snapshot.journal;

@@ -11,7 +11,7 @@ import { messageOf, signInBar, storedToken } from '../shared/signin.ts';
 /*
  * The operator's page (`/admin`, issue 20), through the same HTTP routes outside clients use:
  * markets awaiting approval with their asset details (approve / reject with a reason), pause,
- * resume, archive and (re)activate, the withdrawal review queue, compliance records, job queues
+ * resume, archive and (re)activate, the withdrawal review queue, compliance records (read and set), job queues
  * and reconciliation drift ("not available" while the server lacks the route). Lifecycle pushes
  * of every market refresh the table live.
  */
@@ -242,6 +242,44 @@ function complianceLookup(): void {
   });
 }
 
+/** POST /admin/compliance from the form, then the user's records shown (the lookup's view). */
+function complianceSet(): void {
+  const form = byId('compliance-set');
+  const input = (id: string) => byId(id) as HTMLInputElement;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const result = byId('cs-result');
+    const userId = input('cs-user').value.trim();
+    const expires = input('cs-expires').value;
+    const wallet = input('cs-wallet').value.trim();
+    const record: Record<string, unknown> = {
+      userId,
+      asset: input('cs-asset').value.trim().toUpperCase(),
+      kycStatus: (byId('cs-kyc') as HTMLSelectElement).value,
+      allowlisted: input('cs-allowlisted').checked,
+      accredited: input('cs-accredited').checked,
+      cancelOpenOrders: input('cs-cancel').checked,
+      // The end of the chosen day, UTC.
+      ...(expires === '' ? {} : { expiresAt: Date.parse(`${expires}T23:59:59Z`) }),
+      ...(wallet === '' ? {} : { walletAddress: wallet }),
+    };
+    result.textContent = '…';
+    http.setCompliance(record).then(
+      (saved) => {
+        result.textContent = 'saved';
+        result.dataset.saved = JSON.stringify(saved);
+        (byId('compliance-user') as HTMLInputElement).value = userId;
+        return http.complianceRecords(userId).then((records) => {
+          byId('compliance-records').textContent = JSON.stringify(records, null, 2);
+        });
+      },
+      (e: unknown) => {
+        result.textContent = messageOf(e);
+      },
+    );
+  });
+}
+
 async function start(token: string | undefined): Promise<void> {
   http.setToken(token);
   client?.close();
@@ -268,6 +306,7 @@ async function start(token: string | undefined): Promise<void> {
 }
 
 complianceLookup();
+complianceSet();
 signInBar(byId('session'), http, ['admin'], (token) => void start(token));
 void start(storedToken());
 setInterval(() => {

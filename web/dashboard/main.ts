@@ -325,6 +325,8 @@ function openMarket(): void {
   chart.clear();
   chart.setPriceFormat(market.priceDecimals, market.tickSize);
   lifecycle.setState(undefined);
+  // A halt is heard again after the lifecycle snapshot if it still lasts (market_status).
+  marketsStore.trigger.halted({ market: market.symbol, halted: false });
   const current = () => gen === generation;
   const { symbol } = market;
 
@@ -474,6 +476,11 @@ async function connect(): Promise<void> {
     return;
   }
   client = c;
+  // The supervisor's halts of the market shown (market_status on its lifecycle subscription).
+  c.onMarketStatus((m) => {
+    if (m.market === selected?.symbol)
+      marketsStore.trigger.halted({ market: m.market, halted: m.status === 'halted' });
+  });
   reconnectDelay = 500;
   tickerSubscribed = new Set();
   setConnection('connected');

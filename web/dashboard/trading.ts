@@ -12,6 +12,7 @@ import { formatTime } from '../shared/format.ts';
 import {
   balancesStore,
   fundingStore,
+  marketsStore,
   notificationsStore,
   ordersStore,
   sessionStore,
@@ -19,6 +20,7 @@ import {
 } from '../shared/stores.ts';
 import { errorField, toPlace, type FieldErrors, type Ticket } from './orderForm.ts';
 import { TicketForm } from './ticketForm.ts';
+import { AccountExtras } from './accountExtras.ts';
 
 /*
  * The trading half of the page at `/` (issue 20): sign-in, the order ticket, the user's orders,
@@ -39,8 +41,17 @@ export class Trading {
   #bestBid: string | undefined;
   #bestAsk: string | undefined;
   readonly #form: TicketForm;
+  readonly #extras: AccountExtras;
 
   constructor() {
+    this.#extras = new AccountExtras({
+      http: this.#http,
+      market: () => {
+        const { list, selected } = marketsStore.getSnapshot().context;
+        const market = list.find((m) => m.symbol === selected);
+        return market === undefined ? undefined : { symbol: market.symbol, quoteAsset: market.quoteAsset };
+      },
+    });
     this.#form = new TicketForm(
       byId('ticket'),
       (ticket, market) => this.#place(ticket, market),
@@ -101,8 +112,10 @@ export class Trading {
       notificationsStore.trigger.reset();
       await this.#subscribePrivate(client);
       void this.#loadHistory(false);
+      void this.#loadFills(false);
       void this.#loadFunding();
       void this.#loadNotifications();
+      if (session.roles.includes('trader')) this.#extras.load();
     } catch (error) {
       sessionStorage.removeItem(TOKEN_KEY);
       this.#http.setToken(undefined);
@@ -130,6 +143,9 @@ export class Trading {
         }),
         client.subscribe('funding', {}, (item) => {
           fundingStore.trigger.item({ item });
+        }),
+        client.subscribe('positions', {}, () => {
+          this.#extras.positionChanged();
         }),
       );
     }
@@ -165,6 +181,22 @@ export class Trading {
       ordersStore.trigger.historyPage({ items: page.items, next: page.next, append });
     } catch (error) {
       console.warn('trading: order history:', messageOf(error));
+    }
+  }
+
+  /** A page of GET /fills (the first, or the next after what is shown). */
+  async #loadFills(append: boolean): Promise<void> {
+    const cursor = append ? ordersStore.getSnapshot().context.fillsNext : undefined;
+    if (append && cursor === undefined) return;
+    try {
+      const page = await this.#http.fills({
+        limit: HISTORY_PAGE,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      ordersStore.trigger.fillsPage({ items: page.items, next: page.next, append });
+    } catch (error) {
+      // A server without the route: the pane keeps the fills pushed since sign-in.
+      if (!isRouteMissing(error)) console.warn('trading: fills:', messageOf(error));
     }
   }
 
@@ -295,14 +327,27 @@ export class Trading {
   #renderAccount(): void {
     const tabs = byId('account-tabs');
     const panes = byId('account-panes');
-    const names = ['open', 'history', 'fills', 'balances', 'funding', 'notifications'] as const;
+    const names = [
+      'open',
+      'history',
+      'fills',
+      'balances',
+      'positions',
+      'funding',
+      'notifications',
+      'alerts',
+      'preferences',
+    ] as const;
     const labels: Record<(typeof names)[number], string> = {
       open: 'Open orders',
       history: 'Order history',
       fills: 'Fills',
       balances: 'Balances',
+      positions: 'Positions',
       funding: 'Funding',
       notifications: 'Notifications',
+      alerts: 'Alerts',
+      preferences: 'Preferences',
     };
     const paneOf = new Map<string, HTMLElement>();
     const buttons = names.map((name) => {
@@ -334,6 +379,9 @@ export class Trading {
     const show = (name: string) => {
       for (const b of buttons) b.setAttribute('aria-selected', String(b.dataset.tab === name));
       for (const [n, pane] of paneOf) pane.hidden = n !== name;
+      // Positions are valued in the selected market's quote asset: read when shown.
+      if (name === 'positions' && sessionStore.getSnapshot().context.status === 'signed_in')
+        void this.#extras.loadPortfolio();
     };
     for (const b of buttons) b.addEventListener('click', () => show(b.dataset.tab!));
     tabs.replaceChildren(...buttons);
@@ -341,8 +389,11 @@ export class Trading {
     paneOf.set('history', this.#historyPane());
     paneOf.set('fills', this.#fillsPane());
     paneOf.set('balances', this.#balancesPane());
+    paneOf.set('positions', this.#extras.positions);
     paneOf.set('funding', this.#fundingPane());
     paneOf.set('notifications', this.#notificationsPane());
+    paneOf.set('alerts', this.#extras.alerts);
+    paneOf.set('preferences', this.#extras.preferences);
     panes.replaceChildren(...paneOf.values());
     show('open');
   }
@@ -500,27 +551,45 @@ export class Trading {
 
   #fillsPane(): HTMLElement {
     const body = el('tbody', { 'data-testid': 'fills' });
+    const more = el('button', { type: 'button', 'data-testid': 'fills-more' }, ['More']);
+    more.addEventListener('click', () => void this.#loadFills(true));
+    ordersStore
+      .select((s) => s.fillsNext)
+      .subscribe((next) => {
+        more.hidden = next === undefined;
+      });
+    more.hidden = true;
     ordersStore
       .select((s) => s.fills)
       .subscribe((fills) => {
         body.replaceChildren(
           ...fills.map((f) =>
-            el('tr', { 'data-testid': 'fill', 'data-trade-id': f.tradeId, 'data-order-id': f.orderId }, [
-              el('td', {}, [formatTime(f.ts)]),
-              el('td', {}, [f.market]),
-              el('td', { class: f.side }, [f.side]),
-              el('td', { class: 'num' }, [f.price]),
-              el('td', { class: 'num' }, [f.qty]),
-              el('td', { class: 'num' }, [`${f.fee} ${f.feeAsset}`]),
-              el('td', {}, [f.liquidity]),
-            ]),
+            el(
+              'tr',
+              {
+                'data-testid': 'fill',
+                'data-trade-id': f.tradeId,
+                'data-order-id': f.orderId,
+                'data-liquidity': f.liquidity,
+              },
+              [
+                el('td', {}, [formatTime(f.ts)]),
+                el('td', {}, [f.market]),
+                el('td', { class: f.side }, [f.side]),
+                el('td', { class: 'num' }, [f.price]),
+                el('td', { class: 'num' }, [f.qty]),
+                el('td', { class: 'num' }, [`${f.fee} ${f.feeAsset}`]),
+                el('td', {}, [f.liquidity]),
+              ],
+            ),
           ),
         );
-        if (fills.length === 0) body.append(emptyRow(7, 'no fills since sign-in'));
+        if (fills.length === 0) body.append(emptyRow(7, 'no fills'));
       });
-    body.append(emptyRow(7, 'no fills since sign-in'));
+    body.append(emptyRow(7, 'no fills'));
     return el('div', { class: 'pane' }, [
       table(['Time', 'Market', 'Side', 'Price', 'Qty', 'Fee', 'Role'], body),
+      more,
     ]);
   }
 

@@ -7,6 +7,7 @@ import {
   type RegisterMarket,
   type Unsubscribe,
 } from '../../src/client/index.ts';
+import { LatestOnly } from '../shared/latest.ts';
 import { byId, el, webSocketUrl } from '../shared/dom.ts';
 import { formatTime } from '../shared/format.ts';
 import { messageOf, signInBar, storedToken } from '../shared/signin.ts';
@@ -226,13 +227,19 @@ function follow(symbol: string): void {
   };
 }
 
+/** loadMine's reads overlap (each lifecycle push starts one): only the newest answer draws. */
+const mineReads = new LatestOnly();
+
 async function loadMine(): Promise<void> {
+  const ticket = mineReads.take();
   const container = byId('mine');
   let markets: MarketView[];
   try {
-    markets = (await http.markets()).filter((m) => m.issuerId !== undefined && m.issuerId === userId);
+    const listed = await http.markets();
+    if (!mineReads.current(ticket)) return;
+    markets = listed.filter((m) => m.issuerId !== undefined && m.issuerId === userId);
   } catch (e) {
-    container.textContent = messageOf(e);
+    if (mineReads.current(ticket)) container.textContent = messageOf(e);
     return;
   }
   if (markets.length === 0) {

@@ -79,8 +79,16 @@ export type Ticker = Pick<TickerMessage, 'market'> & Partial<Omit<TickerMessage,
 interface MarketsContext {
   readonly list: readonly MarketView[];
   readonly selected: string | undefined;
-  /** The selected market's lifecycle state as last pushed. */
+  /**
+   * The state order entry sees for the selected market: `halted` while the supervisor has halted
+   * it (a `market_status` push), else its lifecycle state as last pushed. The ticket disables
+   * itself and shows its banner for anything but `active`.
+   */
   readonly lifecycle: string | undefined;
+  /** The selected market's lifecycle state as last pushed. */
+  readonly lifecycleState: string | undefined;
+  /** Whether the supervisor has halted the selected market (market_status). */
+  readonly halted: boolean;
   readonly favourites: readonly string[];
   readonly search: string;
   readonly tickers: Readonly<Record<string, Ticker>>;
@@ -90,6 +98,8 @@ const noMarkets: MarketsContext = {
   list: [],
   selected: undefined,
   lifecycle: undefined,
+  lifecycleState: undefined,
+  halted: false,
   favourites: [],
   search: '',
   tickers: {},
@@ -99,13 +109,28 @@ export const marketsStore = createStore({
   context: noMarkets,
   on: {
     listed: (context, event: { list: readonly MarketView[] }) => ({ ...context, list: event.list }),
-    selected: (context, event: { symbol: string }) => ({
-      ...context,
-      selected: event.symbol,
-      lifecycle: context.selected === event.symbol ? context.lifecycle : undefined,
-    }),
+    selected: (context, event: { symbol: string }) =>
+      context.selected === event.symbol
+        ? context
+        : {
+            ...context,
+            selected: event.symbol,
+            lifecycle: undefined,
+            lifecycleState: undefined,
+            halted: false,
+          },
     lifecycle: (context, event: { market: string; state: string }) =>
-      event.market === context.selected ? { ...context, lifecycle: event.state } : context,
+      event.market === context.selected
+        ? { ...context, lifecycleState: event.state, lifecycle: context.halted ? 'halted' : event.state }
+        : context,
+    halted: (context, event: { market: string; halted: boolean }) =>
+      event.market === context.selected
+        ? {
+            ...context,
+            halted: event.halted,
+            lifecycle: event.halted ? 'halted' : context.lifecycleState,
+          }
+        : context,
     ticker: (context, event: { ticker: Ticker }) => ({
       ...context,
       tickers: { ...context.tickers, [event.ticker.market]: event.ticker },
@@ -160,10 +185,25 @@ interface OrdersContext {
   /** Every order heard of since sign-in or loaded from history, newest first. */
   readonly history: readonly OrderView[];
   readonly historyNext: string | undefined;
-  readonly fills: readonly FillMessage[];
+  /** Fills heard since sign-in and loaded from GET /fills, newest first, each once. */
+  readonly fills: readonly FillView[];
+  /** The cursor of the next page of fills; undefined once the last page is in. */
+  readonly fillsNext: string | undefined;
 }
 
-const noOrders: OrdersContext = { open: {}, history: [], historyNext: undefined, fills: [] };
+/** A fill as the `fills` channel pushes it or GET /fills lists it. */
+export type FillView = Omit<FillMessage, 'op'>;
+
+/** One fill per trade and order (a user on both sides of a trade has two). */
+const fillKey = (f: FillView) => `${f.tradeId}\u0000${f.orderId}`;
+
+const noOrders: OrdersContext = {
+  open: {},
+  history: [],
+  historyNext: undefined,
+  fills: [],
+  fillsNext: undefined,
+};
 
 export const ordersStore = createStore({
   context: noOrders,
@@ -188,11 +228,26 @@ export const ordersStore = createStore({
         historyNext: event.next,
       };
     },
-    fill: (context, event: { fill: FillMessage }) => ({
-      ...context,
-      fills: [event.fill, ...context.fills].slice(0, KEEP),
-    }),
-    reset: () => ({ open: {}, history: [], historyNext: undefined, fills: [] }),
+    fill: (context, event: { fill: FillView }) => {
+      const key = fillKey(event.fill);
+      if (context.fills.some((f) => fillKey(f) === key)) return context;
+      return { ...context, fills: [event.fill, ...context.fills].slice(0, KEEP) };
+    },
+    /**
+     * A page of GET /fills: the first one (append false) goes under what was pushed since, a later
+     * one after what is shown; a fill already shown (pushed and listed) stays once. Paged fills are
+     * not cut to KEEP: the user asked for them.
+     */
+    fillsPage: (
+      context,
+      event: { items: readonly FillView[]; next: string | undefined; append: boolean },
+    ) => {
+      const kept = event.append ? context.fills : context.fills.slice(0, KEEP);
+      const known = new Set(kept.map(fillKey));
+      const fresh = event.items.filter((f) => !known.has(fillKey(f)));
+      return { ...context, fills: [...kept, ...fresh], fillsNext: event.next };
+    },
+    reset: () => noOrders,
   },
 });
 

@@ -3,11 +3,28 @@ import { DevTokenBody } from './devSignIn.ts';
 import { SystemSnapshotShape } from './system.ts';
 
 /**
- * The descriptions of the web pages' routes (issue 20: http/devSignIn.ts, http/system.ts), spread
+ * The descriptions of the web pages' routes (issue 20: http/devSignIn.ts, http/system.ts,
+ * http/fills.ts), spread
  * into OPERATIONS (operations.ts checks their shape).
  */
 
 const BASE = '/api/v1';
+
+const decimal = z.string().regex(/^-?[0-9]+(\.[0-9]+)?$/);
+
+/** An item of GET /fills: the `fill` push without `op` (PROTOCOL.md, fills). */
+export const FillShape = z.object({
+  orderId: z.string(),
+  tradeId: z.string(),
+  market: z.string(),
+  side: z.enum(['buy', 'sell']),
+  price: decimal,
+  qty: decimal,
+  fee: decimal.meta({ description: 'charged in feeAsset, the asset received (rounded up)' }),
+  feeAsset: z.string(),
+  liquidity: z.enum(['maker', 'taker']),
+  ts: z.number().int().nonnegative(),
+});
 
 export const WEB_OPERATIONS = {
   [`post ${BASE}/dev/token`]: {
@@ -25,5 +42,21 @@ export const WEB_OPERATIONS = {
       "Every actor's figures for the visualizer: supervisor and markets, journal writer, durable consumers' cursors and lag, job queues, chain client",
     tag: 'admin',
     ok: { status: 200, shape: SystemSnapshotShape },
+  },
+  [`get ${BASE}/fills`]: {
+    summary:
+      "The caller's fills, newest first, with their fees (each trade is a fill of its maker and of its taker)",
+    tag: 'orders',
+    query: [
+      { name: 'market', schema: z.string().min(1).max(64), description: 'only this market (id or symbol)' },
+      {
+        name: 'limit',
+        schema: z.number().int().min(1).max(1000).default(100),
+        description: 'items per page (default 100, at most 1000)',
+      },
+      { name: 'cursor', schema: z.string(), description: 'the X-Next-Cursor of the previous page (opaque)' },
+    ],
+    ok: { status: 200, shape: { list: FillShape }, paged: true },
+    errors: ['unknown_market', 'unavailable'],
   },
 } as const;
