@@ -221,7 +221,10 @@ export async function startNotifications(options: NotificationsOptions): Promise
         }
       });
   };
-  options.flushed.subscribe(wake);
+  options.flushed.subscribe((globalSeq) => {
+    runner.noteCommitted(globalSeq);
+    wake();
+  });
   runner.start(config.NOTIFY_INTERVAL_MS);
 
   return {
