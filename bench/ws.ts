@@ -378,6 +378,9 @@ interface OpenRound {
   readonly count: number;
   readonly send_lag_p99_ms: number;
   readonly server_cpu_pct: number;
+  /** At a fixed offered rate: what a committed order costs, polling and idle work included. */
+  readonly server_cpu_us_per_order: number;
+  readonly db_cpu_us_per_order: number;
   readonly steal_pct: number;
   readonly errors: Record<string, number>;
 }
@@ -417,6 +420,8 @@ async function openRound(
     count: latency.count,
     send_lag_p99_ms: lag.p99_ms,
     server_cpu_pct: round(((b.serverCpu - a.serverCpu) * 100) / (P.openMs * 1000), 1),
+    server_cpu_us_per_order: round((b.serverCpu - a.serverCpu) / Math.max(1, accepted), 1),
+    db_cpu_us_per_order: round(postgresDelta(a.dbCpu, b.dbCpu) / Math.max(1, accepted), 1),
     steal_pct: round(machineDelta(a.machine, b.machine).stealPct, 2),
     errors: mergeErrors(results),
   };
@@ -1157,6 +1162,8 @@ async function abFigures(a: {
           ),
         ),
         server_cpu_pct_at_1k: m(o[1_000], (x) => x.server_cpu_pct),
+        server_cpu_us_per_order_at_1k: m(o[1_000], (x) => x.server_cpu_us_per_order),
+        db_cpu_us_per_order_at_1k: m(o[1_000], (x) => x.db_cpu_us_per_order),
         gc_total_ms_at_10k: m(o[10_000], (x) => Object.values(x.loop.gc).reduce((n, g) => n + g.total_ms, 0)),
         steal_pct: m(c, (x) => x.steal_pct),
       };

@@ -245,7 +245,7 @@ function holdersAt(asset: string | undefined, atGlobalSeq: number) {
   return sql.fragment`
     SELECT b.account AS user_id FROM balances b
     LEFT JOIN (
-      SELECT p.account, sum(p.amount) AS after FROM ledger_postings p
+      SELECT p.account, sum(p.available + p.locked) AS after FROM ledger_postings p
       WHERE p.global_seq > ${atGlobalSeq} AND p.asset = ${asset ?? ''} GROUP BY p.account
     ) later ON later.account = b.account
     WHERE b.asset = ${asset ?? ''} AND b.account NOT LIKE '@%'
