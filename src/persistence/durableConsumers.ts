@@ -53,6 +53,40 @@ const PageRow = z.object({
   record: z.instanceof(Buffer).nullable(),
 });
 
+/**
+ * Decoded journal records shared by the runners of one pool (the portfolio, rollups and notifier
+ * consumers read the same records within milliseconds of each other): one decode and fold per
+ * record instead of one per consumer. An entry is used only for the same bytes (a journal row is
+ * never rewritten; the comparison also keeps two databases with the same global_seq apart). The
+ * events are shared: consumers only read them (readonly types).
+ */
+class DecodedRecords {
+  static readonly #byPool = new WeakMap<DatabasePool, DecodedRecords>();
+  static of(pool: DatabasePool): DecodedRecords {
+    let cache = DecodedRecords.#byPool.get(pool);
+    if (cache === undefined) DecodedRecords.#byPool.set(pool, (cache = new DecodedRecords()));
+    return cache;
+  }
+
+  /** Most records kept (oldest out first). */
+  static readonly SIZE = 512;
+  readonly #records = new Map<number, { readonly bytes: Buffer; readonly record: CommittedRecord }>();
+
+  get(globalSeq: number, bytes: Buffer): CommittedRecord {
+    const hit = this.#records.get(globalSeq);
+    if (hit !== undefined && hit.bytes.equals(bytes)) return hit.record;
+    const batch = decodeBatch(bytes);
+    const record: CommittedRecord = { globalSeq, batch, events: foldBatch(batch) };
+    this.#records.delete(globalSeq);
+    this.#records.set(globalSeq, { bytes, record });
+    if (this.#records.size > DecodedRecords.SIZE) {
+      const oldest = this.#records.keys().next().value as number;
+      this.#records.delete(oldest);
+    }
+    return record;
+  }
+}
+
 /** With a committed global_seq noted (noteCommitted), an idle tick still asks Postgres this often. */
 const IDLE_CHECK_MS = 1_000;
 
@@ -69,6 +103,7 @@ export class DurableConsumerRunner {
   readonly #pageSize: number;
   readonly #onError: (error: unknown) => void;
   readonly #rounds: Rounds;
+  readonly #decoded: DecodedRecords;
   /** Set by stop(): a round in progress ends after its current page. */
   #halting = false;
   /** The newest committed global_seq noted (noteCommitted); -1: never told, every tick asks Postgres. */
@@ -84,6 +119,7 @@ export class DurableConsumerRunner {
       throw new RangeError('pageSize must be a positive integer');
     }
     this.#pool = pool;
+    this.#decoded = DecodedRecords.of(pool);
     this.#consumer = consumer;
     this.#pageSize = pageSize;
     this.#onError =
@@ -187,8 +223,7 @@ export class DurableConsumerRunner {
         if (row.global_seq === null || row.record === null) break;
         const globalSeq = seqOf(row.global_seq);
         if (globalSeq !== expected) break; // not yet visible: the next round takes it
-        const batch = decodeBatch(row.record);
-        records.push({ globalSeq, batch, events: foldBatch(batch) });
+        records.push(this.#decoded.get(globalSeq, row.record));
         expected++;
       }
       this.#checkedAt = Date.now();
