@@ -30,6 +30,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   machineCpu,
   machineDelta,
@@ -82,6 +84,9 @@ line is one JSON object (bench/RESULTS.md).
                           a lever's before/after in one run: exchange A as usual, exchange B with
                           these Node flags (replacing the default ones) and env, both up at once;
                           closed rounds and open loops at 1,000 and 10,000/s alternate A, B
+  --ab-base=DIR           exchange A runs from the checkout in DIR (bench/ws/server.ts there: a
+                          code lever's before/after, e.g. DIR from \`git archive <base> | tar -x -C DIR\`
+                          with node_modules linked); B runs from this checkout
   --profile-server=DIR    write a V8 CPU profile of the exchange process into DIR
   --server-flag=FLAG      add a Node flag to the exchange process (repeatable)
   -h, --help              this text`,
@@ -93,6 +98,7 @@ line is one JSON object (bench/RESULTS.md).
     realtime: { type: 'boolean', default: false },
     'ab-flag': { type: 'string', multiple: true, default: [] },
     'ab-env': { type: 'string', multiple: true, default: [] },
+    'ab-base': { type: 'string' },
     'profile-server': { type: 'string' },
     'server-flag': { type: 'string', multiple: true, default: [] },
   },
@@ -108,7 +114,7 @@ const SUB_FLOOD_ONLY = flags['sub-flood-only'];
 /** `--realtime`: issue 21's figures alone (see realtimeFigures). */
 const REALTIME_ONLY = flags.realtime;
 /** `--ab-flag` / `--ab-env`: exchange B of an A/B comparison (see abFigures). */
-const AB_FLAGS: readonly string[] = flags['ab-flag'];
+const AB_FLAGS_GIVEN: readonly string[] = flags['ab-flag'];
 const AB_ENV: Record<string, string> = Object.fromEntries(
   flags['ab-env'].map((kv) => {
     const i = kv.indexOf('=');
@@ -116,7 +122,9 @@ const AB_ENV: Record<string, string> = Object.fromEntries(
     return [kv.slice(0, i), kv.slice(i + 1)];
   }),
 );
-const AB = AB_FLAGS.length > 0 || Object.keys(AB_ENV).length > 0;
+/** `--ab-base=DIR`: exchange A runs from another checkout (the code before a lever). */
+const AB_BASE = flags['ab-base'];
+const AB = AB_FLAGS_GIVEN.length > 0 || Object.keys(AB_ENV).length > 0 || AB_BASE !== undefined;
 /** The sustained round's length (the recorded figure uses 60 s; shorter only for a smoke run). */
 const SUSTAINED_MS = Number(process.env.BENCH_WS_SUSTAINED_MS ?? (flags.quick ? 10_000 : 60_000));
 /** Each probe of the sustained rate search. */
@@ -125,6 +133,8 @@ const PROBE_MS = Number(process.env.BENCH_WS_PROBE_MS ?? (flags.quick ? 4_000 : 
 // The exchange runs as `npm start` runs it: a larger young generation (orders live ~100 ms in the
 // pipeline, so the default semi-space promotes half of them).
 const SERVER_FLAGS = ['--max-semi-space-size=64', ...flags['server-flag']];
+/** B's Node flags: the given ones, or A's when none is given (an env or code lever alone). */
+const AB_FLAGS: readonly string[] = AB_FLAGS_GIVEN.length > 0 ? AB_FLAGS_GIVEN : SERVER_FLAGS;
 
 const P = QUICK
   ? {
@@ -205,7 +215,8 @@ function child<Req>(
   extraExecArgv: readonly string[] = [],
   env: NodeJS.ProcessEnv = process.env,
 ): Child<Req> {
-  const proc = fork(new URL(script, import.meta.url), args, {
+  const url = script.startsWith('/') ? pathToFileURL(script) : new URL(script, import.meta.url);
+  const proc = fork(url, args, {
     env,
     execArgv: ['--expose-gc', '--import', 'tsx', ...extraExecArgv],
     serialization: 'advanced',
@@ -367,6 +378,9 @@ interface OpenRound {
   readonly count: number;
   readonly send_lag_p99_ms: number;
   readonly server_cpu_pct: number;
+  /** At a fixed offered rate: what a committed order costs, polling and idle work included. */
+  readonly server_cpu_us_per_order: number;
+  readonly db_cpu_us_per_order: number;
   readonly steal_pct: number;
   readonly errors: Record<string, number>;
 }
@@ -406,6 +420,8 @@ async function openRound(
     count: latency.count,
     send_lag_p99_ms: lag.p99_ms,
     server_cpu_pct: round(((b.serverCpu - a.serverCpu) * 100) / (P.openMs * 1000), 1),
+    server_cpu_us_per_order: round((b.serverCpu - a.serverCpu) / Math.max(1, accepted), 1),
+    db_cpu_us_per_order: round(postgresDelta(a.dbCpu, b.dbCpu) / Math.max(1, accepted), 1),
     steal_pct: round(machineDelta(a.machine, b.machine).stealPct, 2),
     errors: mergeErrors(results),
   };
@@ -1146,12 +1162,17 @@ async function abFigures(a: {
           ),
         ),
         server_cpu_pct_at_1k: m(o[1_000], (x) => x.server_cpu_pct),
+        server_cpu_us_per_order_at_1k: m(o[1_000], (x) => x.server_cpu_us_per_order),
+        db_cpu_us_per_order_at_1k: m(o[1_000], (x) => x.db_cpu_us_per_order),
         gc_total_ms_at_10k: m(o[10_000], (x) => Object.values(x.loop.gc).reduce((n, g) => n + g.total_ms, 0)),
         steal_pct: m(c, (x) => x.steal_pct),
       };
     };
     return {
-      ab: { A: { flags: SERVER_FLAGS, env: {} }, B: { flags: AB_FLAGS, env: AB_ENV } },
+      ab: {
+        A: { flags: SERVER_FLAGS, env: {}, ...(AB_BASE === undefined ? {} : { dir: AB_BASE }) },
+        B: { flags: AB_FLAGS, env: AB_ENV },
+      },
       A: figures('A'),
       B: figures('B'),
       ab_closed_rounds: closed,
@@ -1238,7 +1259,8 @@ async function main(): Promise<Record<string, unknown>> {
   }
 
   progress('starting the exchange (fresh database, migrations, market, credits)');
-  const server: ServerChild = child('./ws/server.ts', [String(P.traders)], 'exchange', [
+  const serverScript = AB_BASE === undefined ? './ws/server.ts' : resolvePath(AB_BASE, 'bench/ws/server.ts');
+  const server: ServerChild = child(serverScript, [String(P.traders)], 'exchange', [
     ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]),
     ...SERVER_FLAGS,
   ]);

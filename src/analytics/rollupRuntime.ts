@@ -19,6 +19,8 @@ export interface RollupRuntimeDeps {
   readonly pool: DatabasePool;
   readonly log: Logger;
   readonly retentionDays: number;
+  /** The journal writer's flushes (committed global_seq): idle rounds then skip their transaction. */
+  readonly flushed?: { subscribe(listener: (globalSeq: number) => void): void };
   readonly now?: () => number;
 }
 
@@ -50,6 +52,9 @@ export async function startRollups(
     },
   });
   rollups.seen(await runner.cursor());
+  deps.flushed?.subscribe((globalSeq) => {
+    runner.noteCommitted(globalSeq);
+  });
   runner.start(ROUND_MS);
   return {
     rollups,

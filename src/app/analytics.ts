@@ -93,6 +93,9 @@ export async function startAnalytics(
       },
     },
   );
+  storage.flushed.subscribe((globalSeq) => {
+    runner.noteCommitted(globalSeq);
+  });
   runner.start(PORTFOLIO_INTERVAL_MS);
   const portfolio = new Portfolio({
     pool: storage.pool,
@@ -107,6 +110,7 @@ export async function startAnalytics(
   });
   const { rollups, stopRollups } = await startRollups({
     pool: storage.pool,
+    flushed: storage.flushed,
     log,
     retentionDays: config.ANALYTICS_ROLLUP_RETENTION_DAYS,
   });

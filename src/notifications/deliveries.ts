@@ -8,6 +8,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import type { DeliveryChannel } from './types.ts';
+import { pgArray } from '../persistence/projection/pgArray.ts';
 
 type Db = CommonQueryMethods;
 
@@ -36,13 +37,13 @@ export async function markQueued(
   if (rows.length === 0) return;
   await db.query(sql.unsafe`
     UPDATE notification_deliveries d SET status = 'queued'
-    FROM unnest(${sql.array(
+    FROM unnest(${pgArray(
       rows.map((r) => r.notificationId),
       'int8',
-    )}::int8[], ${sql.array(
+    )}, ${pgArray(
       rows.map((r) => r.channel),
       'text',
-    )}::text[]) AS x(n, c)
+    )}) AS x(n, c)
     WHERE d.notification_id = x.n AND d.channel = x.c AND d.status = 'pending'`);
 }
 
@@ -115,13 +116,13 @@ export async function loadDeliveries(
   if (keys.length === 0) return [];
   const rows = await db.any(sql.type(KeyedDeliveryRow)`
     SELECT ${DELIVERY_COLUMNS}, d.channel
-    FROM unnest(${sql.array(
+    FROM unnest(${pgArray(
       keys.map((k) => k.notificationId),
       'int8',
-    )}::int8[], ${sql.array(
+    )}, ${pgArray(
       keys.map((k) => k.channel),
       'text',
-    )}::text[]) AS x(n, c)
+    )}) AS x(n, c)
     JOIN notification_deliveries d ON d.notification_id = x.n AND d.channel = x.c
     JOIN notifications n ON n.id = d.notification_id
     LEFT JOIN notification_preferences p ON p.user_id = n.user_id`);
@@ -138,13 +139,13 @@ export async function recordSent(
   await db.query(sql.unsafe`
     UPDATE notification_deliveries d
     SET status = 'sent', attempts = d.attempts + 1, last_error = NULL, sent_at = now()
-    FROM (SELECT DISTINCT n, c FROM unnest(${sql.array(
+    FROM (SELECT DISTINCT n, c FROM unnest(${pgArray(
       keys.map((k) => k.notificationId),
       'int8',
-    )}::int8[], ${sql.array(
+    )}, ${pgArray(
       keys.map((k) => k.channel),
       'text',
-    )}::text[]) AS u(n, c)) AS x
+    )}) AS u(n, c)) AS x
     WHERE d.notification_id = x.n AND d.channel = x.c AND d.status IN ('pending', 'queued')`);
 }
 
@@ -173,7 +174,7 @@ export async function recordOutcome(
     UPDATE notification_deliveries
     SET status = ${status}, attempts = attempts + 1, last_error = ${error ?? null},
       sent_at = ${status === 'sent' ? sql.fragment`now()` : sql.fragment`NULL`}
-    WHERE notification_id = ANY(${sql.array([...notificationIds], 'int8')}) AND channel = ${channel}
+    WHERE notification_id = ANY(${pgArray([...notificationIds], 'int8')}) AND channel = ${channel}
       AND status IN ('pending', 'queued')`);
 }
 

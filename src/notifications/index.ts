@@ -25,6 +25,9 @@ import { viewOf, type StoredNotification } from './store.ts';
 import { TemplateOverride, Templates } from './templates.ts';
 import { sql } from 'slonik';
 
+/** Least time between the starts of two rounds woken by flushes, ms. */
+const WAKE_GAP_MS = 10;
+
 export { NotificationService } from './service.ts';
 
 export interface Notifications {
@@ -197,17 +200,22 @@ export async function startNotifications(options: NotificationsOptions): Promise
     log.info('REDIS_URL is not set: notifications are in-app only (email, SMS, push and webhooks wait)');
   }
 
-  // A flush wakes the notifier; one round in flight at a time, one more if a flush came meanwhile.
+  // A flush wakes the notifier; one round in flight at a time, one more if a flush came meanwhile,
+  // and woken rounds start at least WAKE_GAP_MS apart: a flush comes every few ms under load, and
+  // a round per flush was a transaction per flush (issue 21: Postgres CPU per order).
   let inFlight = false;
   let again = false;
   let closed = false;
-  const wake = () => {
+  let lastStart = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const run = () => {
     if (closed) return;
     if (inFlight) {
       again = true;
       return;
     }
     inFlight = true;
+    lastStart = Date.now();
     runner
       .runOnce()
       .catch((error: unknown) => {
@@ -221,7 +229,26 @@ export async function startNotifications(options: NotificationsOptions): Promise
         }
       });
   };
-  options.flushed.subscribe(wake);
+  const wake = () => {
+    if (closed || timer !== undefined) return;
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    const wait = lastStart + WAKE_GAP_MS - Date.now();
+    if (wait <= 0) {
+      run();
+      return;
+    }
+    timer = setTimeout(() => {
+      timer = undefined;
+      run();
+    }, wait);
+  };
+  options.flushed.subscribe((globalSeq) => {
+    runner.noteCommitted(globalSeq);
+    wake();
+  });
   runner.start(config.NOTIFY_INTERVAL_MS);
 
   return {
@@ -231,6 +258,7 @@ export async function startNotifications(options: NotificationsOptions): Promise
     templates,
     async close() {
       closed = true;
+      if (timer !== undefined) clearTimeout(timer);
       await runner.stop();
       await channels?.close();
       await catcher?.close();

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { ArmedAlert } from './mapping.ts';
 import { DEFAULT_PREFERENCES, Preferences } from './preferences.ts';
 import type { DeliveryChannel, NotificationView } from './types.ts';
+import { pgArray } from '../persistence/projection/pgArray.ts';
 
 type Db = CommonQueryMethods;
 
@@ -77,34 +78,34 @@ export async function insertNotifications(
   const result = await db.any(sql.type(StoredRow)`
     INSERT INTO notifications (user_id, type, title, body, data, source, ts)
     SELECT u, t, ti, b, d::jsonb, s, ts FROM unnest(
-      ${sql.array(
+      ${pgArray(
         rows.map((r) => r.userId),
         'text',
-      )}::text[],
-      ${sql.array(
+      )},
+      ${pgArray(
         rows.map((r) => r.type),
         'text',
-      )}::text[],
-      ${sql.array(
+      )},
+      ${pgArray(
         rows.map((r) => r.title),
         'text',
-      )}::text[],
-      ${sql.array(
+      )},
+      ${pgArray(
         rows.map((r) => r.body),
         'text',
-      )}::text[],
-      ${sql.array(
+      )},
+      ${pgArray(
         rows.map((r) => JSON.stringify(r.data)),
         'text',
-      )}::text[],
-      ${sql.array(
+      )},
+      ${pgArray(
         rows.map((r) => r.source),
         'text',
-      )}::text[],
-      ${sql.array(
+      )},
+      ${pgArray(
         rows.map((r) => String(r.ts)),
         'int8',
-      )}::int8[]
+      )}
     ) AS x(u, t, ti, b, d, s, ts)
     ${conflict}
     RETURNING ${COLUMNS}`);
@@ -151,7 +152,7 @@ export async function preferencesOf(db: Db, userIds: readonly string[]): Promise
   if (userIds.length > 0) {
     const rows = await db.any(sql.type(PreferencesRow)`
       SELECT user_id, preferences FROM notification_preferences
-      WHERE user_id = ANY(${sql.array([...userIds], 'text')})`);
+      WHERE user_id = ANY(${pgArray([...userIds], 'text')})`);
     for (const row of rows) {
       const parsed = Preferences.safeParse(row.preferences);
       if (parsed.success) found.set(row.user_id, parsed.data);
@@ -237,14 +238,18 @@ export async function projectedTo(db: Db): Promise<number> {
 /**
  * Holders of `asset` as of journal record `atGlobalSeq`: each account's balance now less its
  * postings after that record (the relational projection must have passed it: NotifierBehind).
+ * The postings after the record are read by their key's global_seq range (the notifier runs near
+ * the journal's head, so a short range); no index by account is kept for this one read.
  */
 function holdersAt(asset: string | undefined, atGlobalSeq: number) {
   return sql.fragment`
     SELECT b.account AS user_id FROM balances b
+    LEFT JOIN (
+      SELECT p.account, sum(p.available + p.locked) AS after FROM ledger_postings p
+      WHERE p.global_seq > ${atGlobalSeq} AND p.asset = ${asset ?? ''} GROUP BY p.account
+    ) later ON later.account = b.account
     WHERE b.asset = ${asset ?? ''} AND b.account NOT LIKE '@%'
-      AND b.available + b.locked - coalesce((
-        SELECT sum(p.amount) FROM ledger_postings p
-        WHERE p.account = b.account AND p.asset = b.asset AND p.global_seq > ${atGlobalSeq}), 0) > 0`;
+      AND b.available + b.locked - coalesce(later.after, 0) > 0`;
 }
 
 /** The issuer of an issued market and the holders of its base asset (available or locked) at the record. */
@@ -326,7 +331,7 @@ export async function armedAlerts(db: Db, marketIds: readonly string[]): Promise
   if (marketIds.length === 0) return [];
   const rows = await db.any(sql.type(AlertRow)`
     SELECT ${ALERT_COLUMNS} FROM price_alerts
-    WHERE market_id = ANY(${sql.array([...marketIds], 'text')}) AND fired_seq IS NULL
+    WHERE market_id = ANY(${pgArray([...marketIds], 'text')}) AND fired_seq IS NULL
     ORDER BY id FOR UPDATE`);
   return rows.map(alertOf);
 }
@@ -339,13 +344,13 @@ export async function fireAlerts(
   if (fired.length === 0) return;
   await db.query(sql.unsafe`
     UPDATE price_alerts a SET fired_seq = x.g, fired_at = now()
-    FROM unnest(${sql.array(
+    FROM unnest(${pgArray(
       fired.map((f) => f.id),
       'int8',
-    )}::int8[], ${sql.array(
+    )}, ${pgArray(
       fired.map((f) => String(f.globalSeq)),
       'int8',
-    )}::int8[]) AS x(id, g)
+    )}) AS x(id, g)
     WHERE a.id = x.id`);
 }
 
@@ -396,18 +401,18 @@ export async function insertDeliveries(db: Db, rows: readonly DeliveryRow[]): Pr
   await db.query(sql.unsafe`
     INSERT INTO notification_deliveries (notification_id, channel, status, release_at)
     SELECT n, c, 'pending', to_timestamp(r / 1000.0) FROM unnest(
-      ${sql.array(
+      ${pgArray(
         rows.map((r) => r.notificationId),
         'int8',
-      )}::int8[],
-      ${sql.array(
+      )},
+      ${pgArray(
         rows.map((r) => r.channel),
         'text',
-      )}::text[],
-      ${sql.array(
+      )},
+      ${pgArray(
         rows.map((r) => String(r.releaseAt)),
         'int8',
-      )}::int8[]
+      )}
     ) AS x(n, c, r)
     ON CONFLICT DO NOTHING`);
 }

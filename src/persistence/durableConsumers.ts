@@ -47,7 +47,48 @@ export interface DurableConsumerOptions {
 }
 
 const CursorRow = z.object({ global_seq: z.string() });
-const RecordRow = z.object({ global_seq: z.string(), record: z.instanceof(Buffer) });
+const PageRow = z.object({
+  cursor: z.string(),
+  global_seq: z.string().nullable(),
+  record: z.instanceof(Buffer).nullable(),
+});
+
+/**
+ * Decoded journal records shared by the runners of one pool (the portfolio, rollups and notifier
+ * consumers read the same records within milliseconds of each other): one decode and fold per
+ * record instead of one per consumer. An entry is used only for the same bytes (a journal row is
+ * never rewritten; the comparison also keeps two databases with the same global_seq apart). The
+ * events are shared: consumers only read them (readonly types).
+ */
+class DecodedRecords {
+  static readonly #byPool = new WeakMap<DatabasePool, DecodedRecords>();
+  static of(pool: DatabasePool): DecodedRecords {
+    let cache = DecodedRecords.#byPool.get(pool);
+    if (cache === undefined) DecodedRecords.#byPool.set(pool, (cache = new DecodedRecords()));
+    return cache;
+  }
+
+  /** Most records kept (oldest out first). */
+  static readonly SIZE = 512;
+  readonly #records = new Map<number, { readonly bytes: Buffer; readonly record: CommittedRecord }>();
+
+  get(globalSeq: number, bytes: Buffer): CommittedRecord {
+    const hit = this.#records.get(globalSeq);
+    if (hit !== undefined && hit.bytes.equals(bytes)) return hit.record;
+    const batch = decodeBatch(bytes);
+    const record: CommittedRecord = { globalSeq, batch, events: foldBatch(batch) };
+    this.#records.delete(globalSeq);
+    this.#records.set(globalSeq, { bytes, record });
+    if (this.#records.size > DecodedRecords.SIZE) {
+      const oldest = this.#records.keys().next().value as number;
+      this.#records.delete(oldest);
+    }
+    return record;
+  }
+}
+
+/** With a committed global_seq noted (noteCommitted), an idle tick still asks Postgres this often. */
+const IDLE_CHECK_MS = 1_000;
 
 function seqOf(text: string): number {
   const value = Number(text);
@@ -62,8 +103,15 @@ export class DurableConsumerRunner {
   readonly #pageSize: number;
   readonly #onError: (error: unknown) => void;
   readonly #rounds: Rounds;
+  readonly #decoded: DecodedRecords;
   /** Set by stop(): a round in progress ends after its current page. */
   #halting = false;
+  /** The newest committed global_seq noted (noteCommitted); -1: never told, every tick asks Postgres. */
+  #committed = -1;
+  /** The cursor as of this runner's last page (-1: none yet). */
+  #cursorSeen = -1;
+  /** Date.now() at this runner's last page. */
+  #checkedAt = 0;
 
   constructor(pool: DatabasePool, consumer: DurableConsumer, options: DurableConsumerOptions = {}) {
     const pageSize = options.pageSize ?? 500;
@@ -71,6 +119,7 @@ export class DurableConsumerRunner {
       throw new RangeError('pageSize must be a positive integer');
     }
     this.#pool = pool;
+    this.#decoded = DecodedRecords.of(pool);
     this.#consumer = consumer;
     this.#pageSize = pageSize;
     this.#onError =
@@ -103,9 +152,28 @@ export class DurableConsumerRunner {
     return this.#rounds.runOnce();
   }
 
+  /**
+   * Tells the runner that journal records up to globalSeq are committed (the journal writer's
+   * owner calls it after every flush). Once told, a tick of start() that knows of nothing after
+   * the cursor runs no transaction; it still asks Postgres at least every IDLE_CHECK_MS, for
+   * records committed by another process.
+   */
+  noteCommitted(globalSeq: number): void {
+    if (globalSeq > this.#committed) this.#committed = globalSeq;
+  }
+
   /** Catches up every intervalMs until stop(). */
   start(intervalMs = 50): void {
-    this.#rounds.start(intervalMs);
+    this.#rounds.start(intervalMs, () => this.#idle());
+  }
+
+  /** Nothing known after the cursor, and Postgres was asked less than IDLE_CHECK_MS ago. */
+  #idle(): boolean {
+    return (
+      this.#committed >= 0 &&
+      this.#cursorSeen >= this.#committed &&
+      Date.now() - this.#checkedAt < IDLE_CHECK_MS
+    );
   }
 
   /** Stops the continuous run; resolves once a round in flight has finished. */
@@ -123,34 +191,46 @@ export class DurableConsumerRunner {
     }
   }
 
-  /** One page in one transaction: lock the cursor, read after it, apply, move it. */
+  /**
+   * One page in one transaction: lock the cursor and read the records after it (one statement;
+   * the cursor row is made first if it does not exist), apply, move it.
+   */
   async #page(): Promise<number> {
     const name = this.#consumer.name;
     let committed: EventPage | undefined;
     const applied = await this.#pool.transaction(async (tx) => {
-      await tx.query(sql.unsafe`
-        INSERT INTO projection_cursors (projection, global_seq) VALUES (${name}, 0)
-        ON CONFLICT (projection) DO NOTHING`);
-      const cursor = seqOf(
-        (
-          await tx.one(sql.type(CursorRow)`
-            SELECT global_seq::text AS global_seq FROM projection_cursors
-            WHERE projection = ${name} FOR UPDATE`)
-        ).global_seq,
-      );
-      const rows = await tx.any(sql.type(RecordRow)`
-        SELECT global_seq::text AS global_seq, record FROM journal
-        WHERE journal.global_seq > ${cursor} ORDER BY journal.global_seq LIMIT ${this.#pageSize}`);
+      const read = () =>
+        tx.any(sql.type(PageRow)`
+          WITH c AS (
+            SELECT global_seq FROM projection_cursors WHERE projection = ${name} FOR UPDATE
+          )
+          SELECT c.global_seq::text AS cursor, j.global_seq::text AS global_seq, j.record
+          FROM c LEFT JOIN LATERAL (
+            SELECT global_seq, record FROM journal
+            WHERE journal.global_seq > c.global_seq ORDER BY journal.global_seq LIMIT ${this.#pageSize}
+          ) j ON true`);
+      let rows = await read();
+      if (rows.length === 0) {
+        await tx.query(sql.unsafe`
+          INSERT INTO projection_cursors (projection, global_seq) VALUES (${name}, 0)
+          ON CONFLICT (projection) DO NOTHING`);
+        rows = await read();
+      }
+      const cursor = seqOf(rows[0]!.cursor);
       const records: CommittedRecord[] = [];
       let expected = cursor + 1;
       for (const row of rows) {
+        if (row.global_seq === null || row.record === null) break;
         const globalSeq = seqOf(row.global_seq);
         if (globalSeq !== expected) break; // not yet visible: the next round takes it
-        const batch = decodeBatch(row.record);
-        records.push({ globalSeq, batch, events: foldBatch(batch) });
+        records.push(this.#decoded.get(globalSeq, row.record));
         expected++;
       }
-      if (records.length === 0) return 0;
+      this.#checkedAt = Date.now();
+      if (records.length === 0) {
+        this.#cursorSeen = cursor;
+        return 0;
+      }
       const to = expected - 1;
       const page: EventPage = { from: cursor, to, records };
       await this.#consumer.apply(tx, page);
@@ -159,7 +239,9 @@ export class DurableConsumerRunner {
       committed = page;
       return records.length;
     });
-    if (committed !== undefined && this.#consumer.committed !== undefined) {
+    if (committed === undefined) return applied;
+    this.#cursorSeen = committed.to;
+    if (this.#consumer.committed !== undefined) {
       try {
         this.#consumer.committed(committed);
       } catch (error) {

@@ -415,10 +415,15 @@ export class JournalWriter implements BatchSink {
           : sql.fragment`WITH owner AS (
               SELECT 1 FROM exchange_owner WHERE id = 1 AND token = ${fence.token}::int8 FOR SHARE
             )`;
+      // The records travel as one binary parameter, each row its slice (1-based offsets): a bytea
+      // array parameter is hex text, encoded here and parsed by Postgres (issue 21).
+      const blob = Buffer.concat(records.map((r) => r.record));
+      const offsets: number[] = new Array<number>(records.length);
+      for (let i = 0, at = 1; i < records.length; at += records[i]!.record.length, i++) offsets[i] = at;
       const inserted = await tx.query(sql.unsafe`
         ${owner}
         INSERT INTO journal (global_seq, market_id, seq_from, seq_to, flush_id, record)
-        SELECT g, m, f, t, ${flushId}::int8, r
+        SELECT g, m, f, t, ${flushId}::int8, substring(${sql.binary(blob)}::bytea FROM o FOR n)
         FROM unnest(
           ${sql.array(
             records.map((r) => r.globalSeq),
@@ -436,11 +441,12 @@ export class JournalWriter implements BatchSink {
             records.map((r) => r.seqTo),
             'int8',
           )},
+          ${sql.array(offsets, 'int4')},
           ${sql.array(
-            records.map((r) => r.record),
-            'bytea',
+            records.map((r) => r.record.length),
+            'int4',
           )}
-        ) AS u(g, m, f, t, r)
+        ) AS u(g, m, f, t, o, n)
         ${fence === undefined ? sql.fragment`` : sql.fragment`WHERE EXISTS (SELECT 1 FROM owner)`}`);
       if (inserted.rowCount !== records.length) {
         this.fatal = new JournalWriteError(

@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
+import { pgArray } from './projection/pgArray.ts';
 
 /*
  * The `positions` rows (migration 1763800000111) of the durable consumer `portfolio`
@@ -55,18 +56,18 @@ export async function positionsOf(
   const rows = await pool.any(sql.type(Row)`
     SELECT ${COLUMNS} FROM positions
     WHERE (user_id, asset, quote_asset) IN (
-      SELECT * FROM unnest(${sql.array(
+      SELECT * FROM unnest(${pgArray(
         keys.map((k) => k.userId),
         'text',
-      )}::text[],
-                           ${sql.array(
+      )},
+                           ${pgArray(
                              keys.map((k) => k.asset),
                              'text',
-                           )}::text[],
-                           ${sql.array(
+                           )},
+                           ${pgArray(
                              keys.map((k) => k.quoteAsset),
                              'text',
-                           )}::text[]))`);
+                           )}))`);
   return rows.map(rowOf);
 }
 
@@ -79,34 +80,34 @@ export async function upsertPositions(
   await tx.query(sql.unsafe`
     INSERT INTO positions (user_id, asset, quote_asset, qty, cost, realized, fills, global_seq)
     SELECT u, a, q, qty::numeric, cost::numeric, realized::numeric, fills, ${globalSeq}
-    FROM unnest(${sql.array(
+    FROM unnest(${pgArray(
       rows.map((r) => r.userId),
       'text',
-    )}::text[],
-                ${sql.array(
+    )},
+                ${pgArray(
                   rows.map((r) => r.asset),
                   'text',
-                )}::text[],
-                ${sql.array(
+                )},
+                ${pgArray(
                   rows.map((r) => r.quoteAsset),
                   'text',
-                )}::text[],
-                ${sql.array(
+                )},
+                ${pgArray(
                   rows.map((r) => r.qty.toString()),
                   'text',
-                )}::text[],
-                ${sql.array(
+                )},
+                ${pgArray(
                   rows.map((r) => r.cost.toString()),
                   'text',
-                )}::text[],
-                ${sql.array(
+                )},
+                ${pgArray(
                   rows.map((r) => r.realized.toString()),
                   'text',
-                )}::text[],
-                ${sql.array(
+                )},
+                ${pgArray(
                   rows.map((r) => r.fills),
                   'int8',
-                )}::int8[])
+                )})
       AS t(u, a, q, qty, cost, realized, fills)
     ON CONFLICT (user_id, asset, quote_asset) DO UPDATE SET
       qty = EXCLUDED.qty, cost = EXCLUDED.cost, realized = EXCLUDED.realized, fills = EXCLUDED.fills,
@@ -129,30 +130,30 @@ export async function insertRealized(tx: CommonQueryMethods, rows: readonly Real
   await tx.query(sql.unsafe`
     INSERT INTO realized_pnl (user_id, market_id, global_seq, n, t, pnl)
     SELECT u, m, g, n, to_timestamp(t / 1000.0), p::numeric
-    FROM unnest(${sql.array(
+    FROM unnest(${pgArray(
       rows.map((r) => r.userId),
       'text',
-    )}::text[],
-                ${sql.array(
+    )},
+                ${pgArray(
                   rows.map((r) => r.marketId),
                   'text',
-                )}::text[],
-                ${sql.array(
+                )},
+                ${pgArray(
                   rows.map((r) => r.globalSeq),
                   'int8',
-                )}::int8[],
-                ${sql.array(
+                )},
+                ${pgArray(
                   rows.map((r) => r.n),
                   'int4',
-                )}::int4[],
-                ${sql.array(
+                )},
+                ${pgArray(
                   rows.map((r) => r.t),
                   'float8',
-                )}::float8[],
-                ${sql.array(
+                )},
+                ${pgArray(
                   rows.map((r) => r.pnl.toString()),
                   'text',
-                )}::text[]) AS x(u, m, g, n, t, p)
+                )}) AS x(u, m, g, n, t, p)
     ON CONFLICT DO NOTHING`);
 }
 

@@ -8,6 +8,7 @@ import {
   monthStart,
   type MonthlyPartitioned,
 } from './monthlyPartitions.ts';
+import { pgArray } from './projection/pgArray.ts';
 
 /*
  * trade_rollups (migration 1763800000114): monthly partitions made ahead and dropped past
@@ -70,63 +71,63 @@ export async function upsertRollups(tx: CommonQueryMethods, rows: readonly Rollu
     INSERT INTO trade_rollups (market_id, bucket, t, o, h, l, c, v, notional, n, o_seq, o_id, c_seq, c_id,
       t_min, t_max)
     SELECT * FROM unnest(
-      ${sql.array(
+      ${pgArray(
         col((r) => r.marketId),
         'text',
-      )}::text[], ${sql.array(
+      )}, ${pgArray(
         col((r) => r.bucket),
         'text',
-      )}::text[],
-      ${sql.array(
+      )},
+      ${pgArray(
         col((r) => new Date(r.t).toISOString()),
         'timestamptz',
-      )}::timestamptz[],
-      ${sql.array(
+      )},
+      ${pgArray(
         col((r) => r.o),
         'int8',
-      )}::int8[], ${sql.array(
+      )}, ${pgArray(
         col((r) => r.h),
         'int8',
-      )}::int8[], ${sql.array(
+      )}, ${pgArray(
         col((r) => r.l),
         'int8',
-      )}::int8[],
-      ${sql.array(
+      )},
+      ${pgArray(
         col((r) => r.c),
         'int8',
-      )}::int8[], ${sql.array(
+      )}, ${pgArray(
         col((r) => r.v.toString()),
         'numeric',
-      )}::numeric[],
-      ${sql.array(
+      )},
+      ${pgArray(
         col((r) => r.notional.toString()),
         'numeric',
-      )}::numeric[], ${sql.array(
+      )}, ${pgArray(
         col((r) => r.n),
         'int8',
-      )}::int8[],
-      ${sql.array(
+      )},
+      ${pgArray(
         col((r) => r.oSeq),
         'int8',
-      )}::int8[], ${sql.array(
+      )}, ${pgArray(
         col((r) => r.oId),
         'text',
-      )}::text[],
-      ${sql.array(
+      )},
+      ${pgArray(
         col((r) => r.cSeq),
         'int8',
-      )}::int8[], ${sql.array(
+      )}, ${pgArray(
         col((r) => r.cId),
         'text',
-      )}::text[],
-      ${sql.array(
+      )},
+      ${pgArray(
         col((r) => new Date(r.tMin).toISOString()),
         'timestamptz',
-      )}::timestamptz[],
-      ${sql.array(
+      )},
+      ${pgArray(
         col((r) => new Date(r.tMax).toISOString()),
         'timestamptz',
-      )}::timestamptz[])
+      )})
     ON CONFLICT (market_id, bucket, t) DO UPDATE SET
       h = greatest(trade_rollups.h, EXCLUDED.h), l = least(trade_rollups.l, EXCLUDED.l),
       c = EXCLUDED.c, c_seq = EXCLUDED.c_seq, c_id = EXCLUDED.c_id,

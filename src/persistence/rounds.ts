@@ -40,13 +40,16 @@ export class Rounds {
     return run;
   }
 
-  /** Runs a round every intervalMs until stop(); false when started already. */
-  start(intervalMs: number): boolean {
+  /**
+   * Runs a round every intervalMs until stop(); false when started already. A tick for which
+   * `idle` answers true runs no round (a caller's runOnce always does).
+   */
+  start(intervalMs: number, idle?: () => boolean): boolean {
     if (!this.#stopped) return false;
     this.#stopped = false;
     const tick = () => {
       if (this.#stopped) return;
-      this.runOnce()
+      (idle?.() === true ? Promise.resolve(0) : this.runOnce())
         .catch((error: unknown) => {
           this.#onError(error);
         })

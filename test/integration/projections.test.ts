@@ -56,9 +56,8 @@ async function tables() {
         price::text, qty::text, ts::text, global_seq::text
       FROM trades ORDER BY id`),
     postings: await read(sql.type(Row)`
-      SELECT global_seq::text, entry_index::text, posting_index::text, market_id, account, asset, bucket,
-        amount::text, kind, ts::text
-      FROM ledger_postings ORDER BY global_seq, entry_index, posting_index`),
+      SELECT global_seq::text, account, asset, market_id, available::text, locked::text, postings, ts::text
+      FROM ledger_postings ORDER BY global_seq, account, asset`),
     balances: await read(sql.type(Row)`
       SELECT account, asset, available::text, locked::text FROM balances ORDER BY account, asset`),
     lifecycle: await read(sql.type(Row)`
@@ -244,8 +243,7 @@ describe('Projector', () => {
         z.object({ account: z.string(), asset: z.string(), available: z.string(), locked: z.string() }),
       )`
         SELECT account, asset,
-          coalesce(sum(amount) FILTER (WHERE bucket = 'available'), 0)::text AS available,
-          coalesce(sum(amount) FILTER (WHERE bucket = 'locked'), 0)::text AS locked
+          sum(available)::text AS available, sum(locked)::text AS locked
         FROM ledger_postings GROUP BY account, asset ORDER BY account, asset`,
     );
     expect(sums).toEqual(incremental.balances);

@@ -15,14 +15,7 @@ import { foldBatch } from '../../events/fold.ts';
 import { tradeId, wireOrderId } from '../../events/ids.ts';
 import { applyOrderChange, type OrderChange } from '../../events/orders.ts';
 import { ProjectionError, safeInteger } from './relational.ts';
-import {
-  PostingColumns,
-  PostingEntries,
-  type AuditRow,
-  type LifecycleRow,
-  type OrderState,
-  type TradeRow,
-} from './rows.ts';
+import { PostingColumns, type AuditRow, type LifecycleRow, type OrderState, type TradeRow } from './rows.ts';
 
 const OrderRow = z.object({
   id: z.string(),
@@ -75,7 +68,8 @@ export class PageState {
   readonly pendingChanges = new Map<string, PendingChange[]>();
   readonly trades: TradeRow[] = [];
   readonly postings = new PostingColumns();
-  readonly postingEntries = new PostingEntries();
+  /** The record being applied: its postings rows by account and asset (an index into postings). */
+  readonly #recordPostings = new Map<string, number>();
   readonly deltas = new Map<string, { account: string; asset: string; available: bigint; locked: bigint }>();
   readonly lifecycle: LifecycleRow[] = [];
   readonly audit: AuditRow[] = [];
@@ -88,12 +82,13 @@ export class PageState {
     this.entries += batch.entries.length;
     const events = this.#events;
     events.length = 0;
+    this.#recordPostings.clear();
     foldBatch(batch, events);
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       switch (event.type) {
         case 'balance.changed':
-          this.#postings(marketId, globalSeq, event.entry, this.#isoTime(event.ts), event.postings);
+          this.#postings(marketId, globalSeq, this.#isoTime(event.ts), event.postings);
           break;
         case 'lifecycle.transition':
         case 'lifecycle.refused':
@@ -155,37 +150,39 @@ export class PageState {
     events.length = 0;
   }
 
-  #postings(
-    marketId: string,
-    globalSeq: number,
-    entryIndex: number,
-    ts: string,
-    postings: readonly Posting[],
-  ): void {
+  #postings(marketId: string, globalSeq: number, ts: string, postings: readonly Posting[]): void {
     const ps = this.postings;
-    const es = this.postingEntries;
-    es.globalSeq.push(globalSeq);
-    es.index.push(entryIndex);
-    es.marketId.push(marketId);
-    es.ts.push(ts);
-    const entryRef = es.globalSeq.length;
+    const rows = this.#recordPostings;
     for (let postingIndex = 0; postingIndex < postings.length; postingIndex++) {
       const posting = postings[postingIndex]!;
-      ps.entry.push(entryRef);
-      ps.index.push(postingIndex);
-      ps.account.push(posting.account);
-      ps.asset.push(posting.asset);
-      ps.bucket.push(posting.bucket);
-      ps.amount.push(posting.amount.toString());
-      ps.kind.push(posting.kind);
       const key = `${posting.account}\u0000${posting.asset}`;
+      let row = rows.get(key);
+      if (row === undefined) {
+        row = ps.globalSeq.length;
+        ps.globalSeq.push(globalSeq);
+        ps.account.push(posting.account);
+        ps.asset.push(posting.asset);
+        ps.marketId.push(marketId);
+        ps.available.push(0n);
+        ps.locked.push(0n);
+        ps.count.push(0);
+        ps.ts.push(ts);
+        rows.set(key, row);
+      }
+      ps.count[row]!++;
+      ps.ts[row] = ts;
       let delta = this.deltas.get(key);
       if (delta === undefined) {
         delta = { account: posting.account, asset: posting.asset, available: 0n, locked: 0n };
         this.deltas.set(key, delta);
       }
-      if (posting.bucket === 'available') delta.available += posting.amount;
-      else delta.locked += posting.amount;
+      if (posting.bucket === 'available') {
+        ps.available[row]! += posting.amount;
+        delta.available += posting.amount;
+      } else {
+        ps.locked[row]! += posting.amount;
+        delta.locked += posting.amount;
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 import { sql } from 'slonik';
 
 /** Element types of the projector's array parameters. */
-export type ArrayType = 'text' | 'int4' | 'int8' | 'numeric' | 'timestamptz';
+export type ArrayType = 'text' | 'int4' | 'int8' | 'float8' | 'numeric' | 'timestamptz';
 
 /**
  * An array parameter as one Postgres array literal, built here: `sql.array` leaves the conversion

@@ -41,22 +41,18 @@ export interface TradeRow {
   globalSeq: number;
 }
 
-/** A page's postings as columns; `entry` is the 1-based position of the posting's entry in PostingEntries. */
+/**
+ * A page's ledger_postings rows as columns: per journal record and account's asset, the sums of
+ * the record's postings to each bucket (migration 1763800000201).
+ */
 export class PostingColumns {
-  readonly entry: number[] = [];
-  readonly index: number[] = [];
+  readonly globalSeq: number[] = [];
   readonly account: string[] = [];
   readonly asset: string[] = [];
-  readonly bucket: string[] = [];
-  readonly amount: string[] = [];
-  readonly kind: string[] = [];
-}
-
-/** The entries (with postings) of a page as columns. */
-export class PostingEntries {
-  readonly globalSeq: number[] = [];
-  readonly index: number[] = [];
   readonly marketId: string[] = [];
+  readonly available: bigint[] = [];
+  readonly locked: bigint[] = [];
+  readonly count: number[] = [];
   readonly ts: string[] = [];
 }
 

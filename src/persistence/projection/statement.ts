@@ -24,7 +24,6 @@ export async function writePage(
   const o = <T>(list: readonly OrderState[], f: (order: OrderState) => T) => list.map(f);
   const t = <T>(f: (trade: TradeRow) => T) => state.trades.map(f);
   const ps = state.postings;
-  const es = state.postingEntries;
   const l = <T>(f: (row: LifecycleRow) => T) => state.lifecycle.map(f);
   const a = <T>(f: (row: AuditRow) => T) => state.audit.map(f);
   const deltas = [...state.deltas.values()];
@@ -184,22 +183,20 @@ export async function writePage(
           )}
         ) AS u WHERE EXISTS (SELECT FROM cur)
       ),
-      -- Postings as columns, joined to their entry's columns (global_seq, index, market, ts): an
-      -- order makes ~6 postings, so per-posting copies of entry fields were most of the page's bytes.
+      -- Per journal record and account's asset, the sums of its postings (migration 1763800000201).
       new_postings AS (
-        INSERT INTO ledger_postings (global_seq, entry_index, posting_index, market_id, account, asset,
-          bucket, amount, kind, ts)
-        SELECT e.g, e.i, p.pi, e.m, p.account, p.asset, p.bucket, p.amount, p.kind, e.ts
-        FROM unnest(
-          ${pgArray(ps.entry, 'int4')}, ${pgArray(ps.index, 'int4')}, ${pgArray(ps.account, 'text')},
-          ${pgArray(ps.asset, 'text')}, ${pgArray(ps.bucket, 'text')}, ${pgArray(ps.amount, 'numeric')},
-          ${pgArray(ps.kind, 'text')}
-        ) AS p(e, pi, account, asset, bucket, amount, kind)
-        JOIN unnest(
-          ${pgArray(es.globalSeq, 'int8')}, ${pgArray(es.index, 'int4')}, ${pgArray(es.marketId, 'text')},
-          ${pgArray(es.ts, 'timestamptz')}
-        ) WITH ORDINALITY AS e(g, i, m, ts, n) ON e.n = p.e
-        WHERE EXISTS (SELECT FROM cur)
+        INSERT INTO ledger_postings (global_seq, account, asset, market_id, available, locked, postings, ts)
+        SELECT u.* FROM unnest(
+          ${pgArray(ps.globalSeq, 'int8')}, ${pgArray(ps.account, 'text')}, ${pgArray(ps.asset, 'text')},
+          ${pgArray(ps.marketId, 'text')}, ${pgArray(
+            ps.available.map((x) => x.toString()),
+            'numeric',
+          )},
+          ${pgArray(
+            ps.locked.map((x) => x.toString()),
+            'numeric',
+          )}, ${pgArray(ps.count, 'int4')}, ${pgArray(ps.ts, 'timestamptz')}
+        ) AS u WHERE EXISTS (SELECT FROM cur)
       ),
       -- The final balance is computed here and proposed as the row, so a CHECK sees the page's
       -- result, never a (possibly negative) delta.
