@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual, webcrypto } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod/v4';
 import { failure, success, type Outcome } from '../protocol/errors.ts';
@@ -15,6 +15,7 @@ const Claims = z.object({
 /** Verifies HS256 JWTs (claims `sub`, `roles`, `exp` honoured) and mints them for development. */
 export class Authenticator {
   private readonly key: Uint8Array;
+  private cryptoKey: Promise<webcrypto.CryptoKey> | undefined;
 
   constructor(secret: string) {
     this.key = new TextEncoder().encode(secret);
@@ -22,7 +23,15 @@ export class Authenticator {
 
   async verify(token: string): Promise<Outcome<Principal>> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
+      // The key imported once (jose imports a Uint8Array secret on every call otherwise).
+      this.cryptoKey ??= webcrypto.subtle.importKey(
+        'raw',
+        this.key,
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      );
+      const { payload } = await jwtVerify(token, await this.cryptoKey, { algorithms: ['HS256'] });
       return principalOf(payload);
     } catch (error) {
       if (error instanceof errors.JWTExpired) return failure('unauthorized', 'token expired');
