@@ -134,8 +134,8 @@ async function main(): Promise<void> {
       child.send({ type });
     });
   const serverCpu = async () => {
-    const { user, system } = await ask<{ user: number; system: number }>('cpu', 'cpu');
-    return user + system;
+    const { user, system, db } = await ask<{ user: number; system: number; db: number }>('cpu', 'cpu');
+    return { server: user + system, db };
   };
   const connections: Connection[] = [];
   try {
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
         }
       };
       const measured = new Promise<{
-        cpu: number;
+        cpu: { server: number; db: number };
         machine: ReturnType<typeof cpuTimes>;
         client: NodeJS.CpuUsage;
       }>((resolve) => {
@@ -257,7 +257,8 @@ async function main(): Promise<void> {
         acknowledged,
         failures,
         wall,
-        serverUs: cpuAfter - cpuBefore,
+        serverUs: cpuAfter.server - cpuBefore.server,
+        dbUs: cpuAfter.db - cpuBefore.db,
         clientUs: client.user + client.system,
         machineBefore,
         machineAfter,
@@ -278,6 +279,7 @@ async function main(): Promise<void> {
       trend_update_p50_ms: Math.round(histogram.getValueAtPercentile(50)) / 1000,
       server_cpu_us_per_update: Math.round((10 * r.serverUs) / r.acknowledged) / 10,
       client_cpu_us_per_update: Math.round((10 * r.clientUs) / r.acknowledged) / 10,
+      db_cpu_us_per_update: Math.round((10 * r.dbUs) / r.acknowledged) / 10,
       updates_per_post: 1,
       pushes_measured: histogram.totalCount,
       pushes_total: pushes,

@@ -8,10 +8,11 @@
  * `{type:"stop"}` closes it. Started by bench/trends.ts with `node --import tsx bench/trends/server.ts`.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { pino } from 'pino';
 import { sql } from 'slonik';
+import { z } from 'zod';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { topSelfTime, type CpuProfile } from '../lib/cpuProfile.ts';
@@ -22,6 +23,32 @@ const name = `bench_trends_${randomBytes(4).toString('hex')}`;
 await withBenchAdmin(COMMAND, (pool) => pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`));
 const dbUrl = new URL(benchAdminUrl(COMMAND));
 dbUrl.pathname = `/${name}`;
+
+/**
+ * CPU (µs, user + system) of the Postgres backends serving this database now, from /proc (the
+ * server runs on this host): the exchange's pool keeps its connections, so the difference over a
+ * window is what Postgres spent on the exchange's queries, apart from other databases' work.
+ */
+async function databaseCpuUs(): Promise<number> {
+  let pids: readonly number[] = [];
+  await withBenchAdmin(COMMAND, async (pool) => {
+    pids = await pool.anyFirst(
+      sql.type(z.object({ pid: z.number() }))`SELECT pid FROM pg_stat_activity WHERE datname = ${name}`,
+    );
+  });
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // A backend that ended meanwhile: its time is lost to the figure.
+    }
+  }
+  return (ticks * 1_000_000) / 100;
+}
 
 let exchange: Exchange | undefined;
 async function stop(): Promise<void> {
@@ -66,7 +93,9 @@ try {
     switch (message.type) {
       case 'cpu': {
         const usage = process.cpuUsage();
-        process.send?.({ type: 'cpu', user: usage.user, system: usage.system });
+        void databaseCpuUs().then((db) => {
+          process.send?.({ type: 'cpu', user: usage.user, system: usage.system, db });
+        });
         break;
       }
       case 'profile-start':
