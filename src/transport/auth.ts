@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual, webcrypto } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod/v4';
 import { failure, success, type Outcome } from '../protocol/errors.ts';
@@ -15,6 +15,9 @@ const Claims = z.object({
 /** Verifies HS256 JWTs (claims `sub`, `roles`, `exp` honoured) and mints them for development. */
 export class Authenticator {
   private readonly key: Uint8Array;
+  private cryptoKey: Promise<webcrypto.CryptoKey> | undefined;
+  /** Tokens verifyNow accepted (their principals), at most VERIFIED_CACHE_SIZE. */
+  private readonly verified = new Map<string, Principal>();
 
   constructor(secret: string) {
     this.key = new TextEncoder().encode(secret);
@@ -22,7 +25,15 @@ export class Authenticator {
 
   async verify(token: string): Promise<Outcome<Principal>> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] });
+      // The key imported once (jose imports a Uint8Array secret on every call otherwise).
+      this.cryptoKey ??= webcrypto.subtle.importKey(
+        'raw',
+        this.key,
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      );
+      const { payload } = await jwtVerify(token, await this.cryptoKey, { algorithms: ['HS256'] });
       return principalOf(payload);
     } catch (error) {
       if (error instanceof errors.JWTExpired) return failure('unauthorized', 'token expired');
@@ -37,6 +48,27 @@ export class Authenticator {
    * point: a `crit` header is refused. test/unit/auth.test.ts holds it to jose's answers.
    */
   verifyNow(token: string): Outcome<Principal> {
+    const cached = this.verified.get(token);
+    if (cached !== undefined) {
+      // Its signature and claims were checked already: only time can have changed the answer.
+      // The same comparison as #check's (exp against whole seconds).
+      if (cached.expiresAt !== undefined && cached.expiresAt / 1000 <= Math.floor(Date.now() / 1000)) {
+        this.verified.delete(token);
+        return failure('unauthorized', 'token expired');
+      }
+      return success(cached);
+    }
+    const answer = this.#check(token);
+    if (answer.ok) {
+      // Bounded: a full cache starts over (a service token posting thousands of times a second
+      // is verified once; a flood of distinct valid tokens costs what it did without the cache).
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+      this.verified.set(token, answer.value);
+    }
+    return answer;
+  }
+
+  #check(token: string): Outcome<Principal> {
     const parts = token.split('.');
     if (parts.length !== 3 || !parts.every((part) => BASE64URL.test(part))) return invalid('ERR_JWS_INVALID');
     const [head = '', body = '', signature = ''] = parts;
@@ -71,6 +103,9 @@ export class Authenticator {
       .sign(this.key);
   }
 }
+
+/** Most accepted tokens verifyNow remembers. */
+const VERIFIED_CACHE_SIZE = 1_024;
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 

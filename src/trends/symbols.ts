@@ -215,6 +215,11 @@ export class SymbolRegistry {
     return { ...normalized, number, symbol, topic, created: true };
   }
 
+  /** The stored topic of this text and region, if it has a symbol already (no folding). */
+  known(topic: string, region: string): RegisteredTopic | undefined {
+    return this.#byKey.get(topicKey(topic, region));
+  }
+
   bySymbol(symbol: string): RegisteredTopic | undefined {
     return this.#bySymbol.get(symbol);
   }

@@ -177,7 +177,9 @@ export class TrendService {
     }
     const now = this.#clock();
     const ts = body.ts ?? now;
-    const topic = await this.#topic(body);
+    // A known topic (every update after its first) is found without waiting on anything.
+    const known = this.#known(body);
+    const topic = known === undefined ? await this.#topic(body) : { ...success(known), created: false };
     if (!topic.ok) return topic;
     const state = topic.value;
     const scaled = scaleMetrics(body.metrics);
@@ -214,12 +216,14 @@ export class TrendService {
         velocityCenti: scaled.velocityCenti,
         priceTicks,
       });
-      await this.options.signals.record(signals, ts).catch((error: unknown) => {
-        this.options.log.error(
-          { err: error, symbol: state.topic.symbol, signals },
-          'trend signals not journaled',
-        );
-      });
+      if (signals.length > 0) {
+        await this.options.signals.record(signals, ts).catch((error: unknown) => {
+          this.options.log.error(
+            { err: error, symbol: state.topic.symbol, signals },
+            'trend signals not journaled',
+          );
+        });
+      }
     }
     return success({
       symbol: state.topic.symbol,
@@ -238,6 +242,12 @@ export class TrendService {
             indexPrice: market.listed.money.formatPrice(priceTicks),
           }),
     });
+  }
+
+  /** The state of a topic that has its symbol already, else undefined. */
+  #known(body: TrendBody): TrendState | undefined {
+    const assigned = this.#registry.known(body.topic, body.region);
+    return assigned === undefined ? undefined : this.#states.get(assigned.symbol);
   }
 
   /** The topic's state, its symbol given (and stored) first when it is new. */

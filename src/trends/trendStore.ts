@@ -18,10 +18,10 @@ const TREND_METRICS: MonthlyPartitioned = {
 
 /*
  * The trend tables (migration 1763800000120_trends.sql). Metrics rows are written in groups: each
- * `insertMetrics` call waits for the multi-row INSERT holding its row (one at a time, the next
- * group gathering meanwhile), so an ingestion answers only once its row is durable and a burst of
- * updates costs one round trip per group instead of one per update. Each month's partition is
- * created before its first row.
+ * `insertMetrics` call waits for the multi-row INSERT holding its row (at most `maxInFlight`, 2,
+ * at once, the next group gathering meanwhile; answers in the groups' order), so an ingestion
+ * answers only once its row is durable and a burst of updates costs one round trip per group
+ * instead of one per update. Each month's partition is created before its first row.
  */
 
 export interface MetricsRow {
@@ -112,12 +112,20 @@ export class TrendStore {
   readonly #pool: DatabasePool;
   readonly #partitions = new Set<number>();
   readonly #maxGroup: number;
+  readonly #maxInFlight: number;
   #queue: Queued[] = [];
-  #flushing = false;
+  #inFlight = 0;
+  #scheduled = false;
+  /** The answers of the last group written, given: the next group's are given after them. */
+  #delivered: Promise<void> = Promise.resolve();
 
-  constructor(pool: DatabasePool, options: { readonly maxGroup?: number } = {}) {
+  constructor(
+    pool: DatabasePool,
+    options: { readonly maxGroup?: number; readonly maxInFlight?: number } = {},
+  ) {
     this.#pool = pool;
     this.#maxGroup = options.maxGroup ?? 1_000;
+    this.#maxInFlight = options.maxInFlight ?? 2;
   }
 
   async loadTopics(): Promise<RegisteredTopic[]> {
@@ -189,30 +197,50 @@ export class TrendStore {
     return int(row.seq, 'seq');
   }
 
-  /** Resolves once the row is committed (in a group with whatever else was queued). */
+  /**
+   * Resolves once the row is committed (in a group with whatever else was queued). Up to
+   * `maxInFlight` groups are written at once (each its own INSERT and commit, on its own pooled
+   * connection), so the rate is not one group per round trip; their answers are given in the
+   * order the groups were formed, whichever commits first, so the updates' effects (the latest
+   * metrics, the index price pushed) follow the order of ingestion as with one group at a time.
+   */
   insertMetrics(row: MetricsRow): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ row, resolve, reject });
-      if (!this.#flushing) void this.#flush();
+      this.#schedule();
     });
   }
 
-  async #flush(): Promise<void> {
-    this.#flushing = true;
-    try {
-      while (this.#queue.length > 0) {
-        const group = this.#queue.slice(0, this.#maxGroup);
-        this.#queue = this.#queue.slice(group.length);
-        try {
-          await this.#write(group.map((q) => q.row));
-          for (const q of group) q.resolve();
-        } catch (error) {
-          const failure = error instanceof Error ? error : new Error(String(error));
-          for (const q of group) q.reject(failure);
+  /** Starts the next groups after this turn of the event loop (the requests it read join them). */
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= this.#maxInFlight || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#start();
+    });
+  }
+
+  #start(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
+      const group = this.#queue.splice(0, this.#maxGroup);
+      this.#inFlight++;
+      const written = this.#write(group.map((q) => q.row)).then(
+        () => undefined,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+      );
+      const previous = this.#delivered;
+      this.#delivered = written.then(async (failure) => {
+        await previous;
+        for (const q of group) {
+          if (failure === undefined) q.resolve();
+          else q.reject(failure);
         }
-      }
-    } finally {
-      this.#flushing = false;
+      });
+      void written.then(() => {
+        this.#inFlight--;
+        this.#schedule();
+      });
     }
   }
 

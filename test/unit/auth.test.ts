@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Authenticator } from '../../src/transport/auth.ts';
 
 /*
@@ -79,5 +79,44 @@ describe('Authenticator.verifyNow', () => {
   it('refuses a crit header, which jose would accept for b64 (stricter on purpose)', () => {
     const token = hand({ alg: 'HS256', crit: ['b64'], b64: true }, good);
     expect(auth.verifyNow(token)).toMatchObject({ ok: false, code: 'unauthorized' });
+  });
+});
+
+describe('Authenticator.verifyNow, remembered tokens', () => {
+  it('answers an accepted token alike the second time, and expired once its exp passes', () => {
+    const fresh = new Authenticator(SECRET);
+    const start = Date.UTC(2026, 0, 1, 12, 0, 0);
+    vi.useFakeTimers({ now: start });
+    try {
+      const token = hand(HS256, { ...good, exp: start / 1000 + 60 });
+      const first = fresh.verifyNow(token);
+      expect(first).toMatchObject({ ok: true, value: { userId: 'alice', roles: ['trader'] } });
+      expect(fresh.verifyNow(token)).toEqual(first);
+      vi.setSystemTime(start + 59_999);
+      expect(fresh.verifyNow(token).ok).toBe(true);
+      vi.setSystemTime(start + 60_000);
+      expect(fresh.verifyNow(token)).toMatchObject({
+        ok: false,
+        code: 'unauthorized',
+        message: 'token expired',
+      });
+      // Not remembered as good afterwards either.
+      expect(fresh.verifyNow(token)).toMatchObject({ ok: false, message: 'token expired' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('remembers only accepted tokens: a forged one is refused every time', () => {
+    const fresh = new Authenticator(SECRET);
+    const forged = hand(HS256, good, 'another-secret');
+    for (let i = 0; i < 3; i++) expect(fresh.verifyNow(forged).ok).toBe(false);
+    // Past the cache's bound every token is still answered (the cache starts over).
+    for (let i = 0; i < 1_100; i++)
+      expect(fresh.verifyNow(hand(HS256, { ...good, sub: `u${i}` })).ok).toBe(true);
+    expect(fresh.verifyNow(hand(HS256, { ...good, sub: 'u0' }))).toMatchObject({
+      ok: true,
+      value: { userId: 'u0' },
+    });
   });
 });
