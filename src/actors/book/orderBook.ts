@@ -70,6 +70,8 @@ export class OrderBook implements MatchingEngine {
   private readonly sellTrails = new TrailGroups(false);
   /** Ids of trailing stops moved in this command (its `trailed` events, types.ts). */
   private moved: number[] = [];
+  /** The slots one fill moves (moveTrails), reused. */
+  private readonly trailScratch: number[] = [];
   /** Slots of stops triggered in this command, executed in order once the current order is done. */
   private triggered: number[] = [];
   private events: BookEvent[] = [];
@@ -539,9 +541,11 @@ export class OrderBook implements MatchingEngine {
   /** One `trailed` event per trailing stop moved in this command and still pending, by orderId. */
   private pushTrailed(): void {
     const s = this.store;
-    const ids = [...new Set(this.moved)].sort((a, b) => a - b);
+    const ids = this.moved.sort((a, b) => a - b);
     this.moved = [];
-    for (const orderId of ids) {
+    for (let i = 0; i < ids.length; i++) {
+      const orderId = ids[i]!;
+      if (i > 0 && ids[i - 1] === orderId) continue;
       const slot = this.open.slotOf(orderId);
       if (slot === undefined || s.trail.get(slot)?.active !== true) continue;
       const stopPrice = s.stopPrice[slot]!;
@@ -562,8 +566,11 @@ export class OrderBook implements MatchingEngine {
 
   private moveTrails(groups: TrailGroups, stops: PriceLadder, price: number): void {
     const s = this.store;
-    const slots = groups.takeBeyond(price).sort((a, b) => s.orderId[a]! - s.orderId[b]!);
-    for (const slot of slots) {
+    const slots = this.trailScratch;
+    groups.moveBeyond(price, slots);
+    if (slots.length > 1) slots.sort((a, b) => s.orderId[a]! - s.orderId[b]!);
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
       const trail = s.trail.get(slot)!;
       trail.anchor = price;
       const stopPrice = trailStop(trail, groups.buys);
@@ -574,7 +581,7 @@ export class OrderBook implements MatchingEngine {
       stops.append(slot, stopPrice);
       this.moved.push(s.orderId[slot]!);
     }
-    groups.joinAll(slots, s.trail, price);
+    slots.length = 0;
   }
 
   private reject(
