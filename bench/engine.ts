@@ -288,6 +288,7 @@ const summary = (s: Stream) => ({
   deepest_level: s.deepestLevelAfterPrefill,
   trading_ops_pct: s.tradingOpsPercent,
   events_per_op: s.eventsPerOp,
+  fills_per_op: s.fillsPerOp,
 });
 const result = {
   engine_ops_per_s: round(engineOps),
@@ -314,6 +315,10 @@ const result = {
   // dropped levels, trailed and triggered events).
   mixed_with_new_types_vs_plain_per_event: round(
     (wall(newTypesRounds) * withNewTypes.eventsPerOp) / (engineOps * deep.stream.eventsPerOp),
+    2,
+  ),
+  mixed_with_new_types_vs_plain_per_fill: round(
+    (wall(newTypesRounds) * withNewTypes.fillsPerOp) / (engineOps * deep.stream.fillsPerOp),
     2,
   ),
   engine_ops_per_cpu_s: round(cpu(deep.engine)),
