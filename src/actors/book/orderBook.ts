@@ -4,6 +4,8 @@
 import { Expiries } from './expiries.ts';
 import {
   HAS_SPARSE,
+  SPARSE_ICEBERG,
+  SPARSE_LINK,
   isMarketLike,
   isPostOnly,
   isSell,
@@ -247,8 +249,8 @@ export class OrderBook implements MatchingEngine {
       },
     );
     const s = this.store;
-    const limitFlags = packFlags(side, 'limit', 'GTC', false, stp, false) | HAS_SPARSE;
-    const stopFlags = packFlags(side, stopType, 'GTC', false, stp, false) | HAS_SPARSE;
+    const limitFlags = packFlags(side, 'limit', 'GTC', false, stp, false) | HAS_SPARSE | SPARSE_LINK;
+    const stopFlags = packFlags(side, stopType, 'GTC', false, stp, false) | HAS_SPARSE | SPARSE_LINK;
     const limit = s.allocate(orderId, userId, cmd.clientOrderId, limitFlags, price, 0, qty, qty, 0, 0);
     const stop = s.allocate(
       stopOrderId,
@@ -286,11 +288,12 @@ export class OrderBook implements MatchingEngine {
   /** A linked OCO leg filled, was decremented, triggered or ended: its partner is canceled (`oco`). */
   private breakLink(slot: number): void {
     const s = this.store;
-    if ((s.flags[slot]! & HAS_SPARSE) === 0) return;
-    const link = s.link.get(slot);
-    if (link === undefined) return;
+    if ((s.flags[slot]! & SPARSE_LINK) === 0) return;
+    const link = s.link.get(slot)!;
     s.link.delete(slot);
     s.link.delete(link.partner);
+    s.flags[slot]! &= ~SPARSE_LINK;
+    s.flags[link.partner]! &= ~SPARSE_LINK;
     this.cancelOpen(link.partner, 'oco');
   }
 
@@ -359,7 +362,7 @@ export class OrderBook implements MatchingEngine {
     if (book !== this.bids && book !== this.asks) {
       return this.reject('amend', cmd.orderId, 'bad_request', 'a pending stop order cannot be amended');
     }
-    if ((flags & HAS_SPARSE) !== 0 && s.link.has(slot)) {
+    if ((flags & SPARSE_LINK) !== 0) {
       return this.reject('amend', cmd.orderId, 'bad_request', 'an OCO leg cannot be amended');
     }
     const filled = s.qty[slot]! - s.remainingOf(slot);
@@ -368,7 +371,7 @@ export class OrderBook implements MatchingEngine {
     if (qty <= filled) {
       return this.reject('amend', cmd.orderId, 'bad_request', `qty must exceed the filled ${filled} lots`);
     }
-    const display = (flags & HAS_SPARSE) === 0 ? undefined : s.display.get(slot);
+    const display = (flags & SPARSE_ICEBERG) === 0 ? undefined : s.display.get(slot);
     if (display !== undefined && display * MAX_ICEBERG_SLICES < qty) {
       return this.reject(
         'amend',
@@ -396,7 +399,7 @@ export class OrderBook implements MatchingEngine {
       return this.reject('amend', cmd.orderId, 'would_match', 'a post-only order would take liquidity');
     }
     book.unlink(slot);
-    s.hidden.delete(slot);
+    if ((flags & SPARSE_ICEBERG) !== 0) s.hidden.delete(slot);
     s.price[slot] = price;
     s.qty[slot] = qty;
     s.remaining[slot] = qty - filled;
@@ -476,8 +479,8 @@ export class OrderBook implements MatchingEngine {
       }
       s.link.set(slot, { partner: other, listId: o.listId });
       s.link.set(other, { partner: slot, listId: o.listId });
-      s.flags[slot]! |= HAS_SPARSE;
-      s.flags[other]! |= HAS_SPARSE;
+      s.flags[slot]! |= HAS_SPARSE | SPARSE_LINK;
+      s.flags[other]! |= HAS_SPARSE | SPARSE_LINK;
     };
     for (const o of snapshot.resting) {
       const slot = book.allocateFrom(o);
@@ -637,7 +640,7 @@ export class OrderBook implements MatchingEngine {
       if (!isOpen) this.open.add(slot);
       const price = s.price[slot]!;
       const remaining = s.remaining[slot]!;
-      if ((flags & HAS_SPARSE) !== 0) this.hide(slot);
+      if ((flags & SPARSE_ICEBERG) !== 0) this.hide(slot);
       (isSell(flags) ? this.asks : this.bids).append(slot, price);
       this.events.push({ type: 'rested', orderId: s.orderId[slot]!, side: sideOf(flags), price, remaining });
     }
@@ -656,7 +659,7 @@ export class OrderBook implements MatchingEngine {
 
   /** A resting iceberg's hidden lots (0 for any other order). */
   private hiddenOf(slot: number): number {
-    return (this.store.flags[slot]! & HAS_SPARSE) === 0 ? 0 : (this.store.hidden.get(slot) ?? 0);
+    return (this.store.flags[slot]! & SPARSE_ICEBERG) === 0 ? 0 : (this.store.hidden.get(slot) ?? 0);
   }
 
   /** An iceberg whose shown slice is used up shows its next one at the back of its level. */
@@ -717,8 +720,8 @@ export class OrderBook implements MatchingEngine {
         takerRemaining: s.remaining[taker]!,
         makerRemaining: makerRemaining - qty + hidden,
       });
-      if ((s.flags[maker]! & HAS_SPARSE) !== 0) this.breakLink(maker);
-      if ((flags & HAS_SPARSE) !== 0) this.breakLink(taker);
+      if ((s.flags[maker]! & SPARSE_LINK) !== 0) this.breakLink(maker);
+      if ((s.flags[taker]! & SPARSE_LINK) !== 0) this.breakLink(taker);
       if (makerRemaining === qty) {
         if (hidden > 0) {
           this.refill(book, maker, hidden);
@@ -788,7 +791,7 @@ export class OrderBook implements MatchingEngine {
       this.triggered.push(slot);
       const orderId = this.store.orderId[slot]!;
       this.events.push({ type: 'triggered', orderId, stopPrice: this.store.stopPrice[slot]!, lastPrice });
-      if ((flags & HAS_SPARSE) !== 0) this.breakLink(slot);
+      if ((flags & SPARSE_LINK) !== 0) this.breakLink(slot);
       level = stops.front;
     }
   }
