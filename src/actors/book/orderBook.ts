@@ -75,7 +75,7 @@ export class OrderBook implements MatchingEngine {
   /** The slots one fill moves (moveTrails), reused. */
   private readonly trailScratch: number[] = [];
   /** Slots of stops triggered in this command, executed in order once the current order is done. */
-  private triggered: number[] = [];
+  private readonly triggered: number[] = [];
   private events: BookEvent[] = [];
 
   constructor(readonly config: BookConfig) {
@@ -326,7 +326,8 @@ export class OrderBook implements MatchingEngine {
       return this.reject('expire', undefined, 'bad_request', 'now must be a non-negative whole number');
     }
     for (let slot = this.nextDue(); slot !== undefined; slot = this.nextDue()) {
-      if (this.store.expireAt.get(slot)! > now) break;
+      // The heap's entry of an open order holds its expireAt (it never changes): no Map lookup.
+      if (this.expiries.nextAt! > now) break;
       this.expiries.pop();
       this.cancelOpen(slot, 'expired');
     }
@@ -600,8 +601,9 @@ export class OrderBook implements MatchingEngine {
   private drainTriggered(): void {
     if (this.triggered.length === 0) return;
     // The queue grows while it runs: fills of triggered orders trigger further stops.
-    for (let i = 0; i < this.triggered.length; i++) this.activate(this.triggered[i]!, true);
-    this.triggered = [];
+    const triggered = this.triggered;
+    for (let i = 0; i < triggered.length; i++) this.activate(triggered[i]!, true);
+    triggered.length = 0;
   }
 
   /** Executes a triggered stop as the limit or market order it becomes (a stop_market buy with its budget). */
