@@ -73,7 +73,7 @@ export class TicketForm {
       el('option', { value: 'stop_limit' }, ['Stop-limit']),
       el('option', { value: 'stop_market' }, ['Stop-market']),
       el('option', { value: 'trailing_stop' }, ['Trailing stop']),
-      el('option', { value: 'oco' }, ['OCO (limit + stop)']),
+      el('option', { value: 'oco', title: 'one-cancels-the-other: a limit leg and a stop leg' }, ['OCO']),
     ]);
     const input = (name: string, label: string) =>
       el('input', {
