@@ -71,7 +71,7 @@ export class OrderBook implements MatchingEngine {
   private readonly buyTrails = new TrailGroups(true);
   private readonly sellTrails = new TrailGroups(false);
   /** Ids of trailing stops moved in this command (its `trailed` events, types.ts). */
-  private moved: number[] = [];
+  private readonly moved: number[] = [];
   /** The slots one fill moves (moveTrails), reused. */
   private readonly trailScratch: number[] = [];
   /** Slots of stops triggered in this command, executed in order once the current order is done. */
@@ -533,7 +533,7 @@ export class OrderBook implements MatchingEngine {
   private begin(): void {
     this.events = [];
     this.changes.begin();
-    if (this.moved.length !== 0) this.moved = [];
+    if (this.moved.length !== 0) this.moved.length = 0;
   }
 
   private end(): BookEvent[] {
@@ -546,7 +546,6 @@ export class OrderBook implements MatchingEngine {
   private pushTrailed(): void {
     const s = this.store;
     const ids = this.moved.sort((a, b) => a - b);
-    this.moved = [];
     for (let i = 0; i < ids.length; i++) {
       const orderId = ids[i]!;
       if (i > 0 && ids[i - 1] === orderId) continue;
@@ -556,6 +555,7 @@ export class OrderBook implements MatchingEngine {
       const price = isMarketLike(s.flags[slot]!) ? undefined : s.price[slot]!;
       this.events.push({ type: 'trailed', orderId, stopPrice, price });
     }
+    ids.length = 0;
   }
 
   private trailsOf(flags: number): TrailGroups {

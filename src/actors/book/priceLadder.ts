@@ -26,8 +26,9 @@ export class Level {
 
   constructor(
     /** Its index in the book's level table: what an order's `level` column holds. */
-    readonly index: number,
-    readonly price: number,
+    public index: number,
+    /** Fixed while the level lives (a stop ladder's spare level gets a new one when reused). */
+    public price: number,
     readonly ladder: PriceLadder,
   ) {}
 }
@@ -46,6 +47,15 @@ export class LevelTable {
 
   get(index: number): Level {
     return this.levels[index]!;
+  }
+
+  /** A dropped level of a ladder without level events (a stop ladder) back in use at `price`. */
+  reuse(level: Level, price: number): Level {
+    const index = this.free.pop() ?? this.levels.length;
+    level.index = index;
+    level.price = price;
+    this.levels[index] = level;
+    return level;
   }
 
   release(level: Level): void {
@@ -67,6 +77,12 @@ export class PriceLadder {
   private readonly byPrice = new Map<number, Level>();
   /** Only while the ladder holds more than SMALL_LADDER levels (see above). */
   private sorted: BTree<number, Level> | undefined = undefined;
+  /**
+   * Dropped levels kept for reuse, only in a ladder without level events (stop ladders, where a
+   * trailing stop's move drops one level and makes another): LevelChanges needs the book sides'
+   * levels never reused.
+   */
+  private readonly spare: Level[] = [];
 
   constructor(
     /** 1: ascending prices come first; -1: descending. */
@@ -92,7 +108,8 @@ export class PriceLadder {
     const s = this.store;
     let level = this.byPrice.get(price);
     if (level === undefined) {
-      level = this.table.create(price, this);
+      const spare = this.spare.pop();
+      level = spare === undefined ? this.table.create(price, this) : this.table.reuse(spare, price);
       this.byPrice.set(price, level);
       if (this.sorted !== undefined) this.sorted.set(price, level);
       else if (this.byPrice.size > SMALL_LADDER) this.buildTree(level);
@@ -199,6 +216,11 @@ export class PriceLadder {
     if (worse !== undefined) worse.better = better;
     level.better = level.worse = undefined;
     this.table.release(level);
+    if (this.changes === undefined && this.spare.length < MAX_SPARE_LEVELS) {
+      level.head = level.tail = NONE;
+      level.total = 0;
+      this.spare.push(level);
+    }
   }
 
   /** Levels in priority order from the front; stops after `limit` levels when limit > 0. */
@@ -234,6 +256,9 @@ export class PriceLadder {
  * keeps a tree: below it a walk is cheaper than a tree's insert and delete (bench/RESULTS.md).
  */
 const SMALL_LADDER = 32;
+
+/** Spare levels a stop ladder keeps (more would only hold memory a burst of cancels freed). */
+const MAX_SPARE_LEVELS = 64;
 
 const ascending = (a: number, b: number): number => a - b;
 const descending = (a: number, b: number): number => b - a;
