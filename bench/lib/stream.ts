@@ -28,6 +28,8 @@ export interface Stream {
   /** Share of timed ops that produced at least one fill, in percent. */
   readonly tradingOpsPercent: number;
   readonly eventsPerOp: number;
+  /** Fills per timed op (the trading work a stream does). */
+  readonly fillsPerOp: number;
 }
 
 export const BOOK_CONFIG = { maxOrders: 2_000_000, maxQty: 1_000_000 } as const;
@@ -121,6 +123,7 @@ class Recorder {
   nextId = 1;
   tradingOps = 0;
   events = 0;
+  fills = 0;
 
   constructor(maxOrderId: number) {
     this.live = new LiveOrders(maxOrderId);
@@ -145,7 +148,10 @@ class Recorder {
     this.ops.push(cmd);
     this.mix[label] = (this.mix[label] ?? 0) + 1;
     this.events += events.length;
-    if (events.some((e) => e.type === 'fill')) this.tradingOps++;
+    let fills = 0;
+    for (const e of events) if (e.type === 'fill') fills++;
+    this.fills += fills;
+    if (fills > 0) this.tradingOps++;
   }
 
   limit(
@@ -332,6 +338,7 @@ class Recorder {
       deepestLevelAfterPrefill: deepest,
       tradingOpsPercent: Math.round((1000 * this.tradingOps) / this.ops.length) / 10,
       eventsPerOp: Math.round((100 * this.events) / this.ops.length) / 100,
+      fillsPerOp: Math.round((1000 * this.fills) / this.ops.length) / 1000,
     };
   }
 }

@@ -13,7 +13,7 @@ describe('IdIndex', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 3000 }), (ops) => {
         const ids: number[] = [];
-        const index = new IdIndex((slot) => ids[slot]!);
+        const index = new IdIndex({ orderId: ids });
         const model = new Map<number, number>();
         for (const { add, id: orderId } of ops) {
           if (add) {

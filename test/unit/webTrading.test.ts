@@ -5,6 +5,8 @@ import {
   errorField,
   groupLevels,
   preview,
+  sendTicket,
+  toOco,
   toPlace,
   validate,
   type Ticket,
@@ -130,6 +132,155 @@ describe('the order ticket', () => {
         expect((units - 1n) * 10_000n).toBeLessThan(exact);
       }),
     );
+  });
+});
+
+describe('the order ticket, issue 14 types', () => {
+  const NOW = 1_800_000_000_000;
+
+  it('an iceberg: a limit with displayQty (the SDK builder), its slice checked against qty', () => {
+    const t = ticket({ displayQty: '0.1000' });
+    expect(validate(t, MARKET, NOW)).toEqual({});
+    expect(toPlace(t, MARKET)).toEqual({
+      market: 'BTC-USDC',
+      side: 'buy',
+      type: 'limit',
+      qty: '0.5000',
+      price: '30000.00',
+      displayQty: '0.1000',
+    });
+    expect(preview(t, MARKET).lock).toEqual({ amount: '15000.000000', asset: 'USDC' });
+    expect(validate(ticket({ displayQty: '0.6000' }), MARKET, NOW).displayQty).toBe('at most the quantity');
+    expect(validate(ticket({ qty: '10.0000', displayQty: '0.0010' }), MARKET, NOW).displayQty).toBe(
+      'at least 1/1000 of the quantity',
+    );
+    expect(validate(ticket({ displayQty: '0.1000', tif: 'IOC' }), MARKET, NOW).tif).toBe(
+      'an iceberg rests: GTC or GTD',
+    );
+    expect(validate(ticket({ displayQty: '0.00005' }), MARKET, NOW).displayQty).toBe('at most 4 decimals');
+  });
+
+  it('GTD: expireAt required and in the future, sent in ms', () => {
+    const at = String(NOW + 60_000);
+    expect(validate(ticket({ tif: 'GTD' }), MARKET, NOW).expireAt).toBe('required for GTD');
+    expect(validate(ticket({ tif: 'GTD', expireAt: String(NOW - 1) }), MARKET, NOW).expireAt).toBe(
+      'must be in the future',
+    );
+    expect(validate(ticket({ tif: 'GTD', expireAt: at }), MARKET, NOW)).toEqual({});
+    expect(toPlace(ticket({ tif: 'GTD', expireAt: at }), MARKET)).toMatchObject({
+      tif: 'GTD',
+      expireAt: NOW + 60_000,
+    });
+    expect(validate(ticket({ type: 'market', tif: 'GTD', expireAt: at }), MARKET, NOW).tif).toBeDefined();
+  });
+
+  it('trailing stops: distance or bps, optional limit offset, a market buy with its budget', () => {
+    const sell = ticket({ type: 'trailing_stop', side: 'sell', price: '', trailingOffset: '100.00' });
+    expect(validate(sell, MARKET, NOW)).toEqual({});
+    expect(toPlace(sell, MARKET)).toEqual({
+      market: 'BTC-USDC',
+      side: 'sell',
+      type: 'trailing_stop',
+      qty: '0.5000',
+      trailingOffset: '100.00',
+    });
+    expect(preview(sell, MARKET).lock).toEqual({ amount: '0.5000', asset: 'BTC' });
+    expect(validate({ ...sell, trailingOffset: '100.25' }, MARKET, NOW).trailingOffset).toBe(
+      'a multiple of the tick 0.50',
+    );
+    const bps = { ...sell, trailBy: 'bps' as const, trailingBps: '50', limitOffset: '10.00' };
+    expect(toPlace(bps, MARKET)).toMatchObject({ trailingBps: 50, limitOffset: '10.00' });
+    expect(validate({ ...bps, trailingBps: '0' }, MARKET, NOW).trailingBps).toBe('whole bps, 1 to 10000');
+    // A trailing market buy: a budget, locked whole.
+    const buy = { ...sell, side: 'buy' as const, qty: '', quoteQty: '2000.000000' };
+    expect(validate({ ...buy, quoteQty: '' }, MARKET, NOW).quoteQty).toBe(
+      'a trailing market buy needs a budget',
+    );
+    expect(validate(buy, MARKET, NOW)).toEqual({});
+    expect(toPlace(buy, MARKET)).toEqual({
+      market: 'BTC-USDC',
+      side: 'buy',
+      type: 'trailing_stop',
+      trailingOffset: '100.00',
+      quoteQty: '2000.000000',
+    });
+    expect(preview(buy, MARKET).lock).toEqual({ amount: '2000.000000', asset: 'USDC' });
+    // A trailing limit buy: qty × (reference + distance + limit offset), an estimate.
+    const limitBuy = { ...sell, side: 'buy' as const, limitOffset: '10.00' };
+    expect(preview(limitBuy, MARKET, '30000.00')).toMatchObject({
+      lock: { amount: '15055.000000', asset: 'USDC' },
+      estimate: true,
+    });
+  });
+
+  it('OCO: one lock, the larger leg; the stop beyond the limit; a buy needs a stop-limit price', () => {
+    const sell = ticket({ type: 'oco', side: 'sell', price: '32000.00', stopPrice: '28000.00' });
+    expect(validate(sell, MARKET, NOW)).toEqual({});
+    expect(preview(sell, MARKET).lock).toEqual({ amount: '0.5000', asset: 'BTC' });
+    expect(toOco(sell, MARKET)).toEqual({
+      market: 'BTC-USDC',
+      side: 'sell',
+      qty: '0.5000',
+      price: '32000.00',
+      stopPrice: '28000.00',
+    });
+    expect(validate({ ...sell, stopPrice: '33000.00' }, MARKET, NOW).stopPrice).toBe(
+      'a sell OCO stops below its limit',
+    );
+    const buy = ticket({ type: 'oco', price: '28000.00', stopPrice: '32000.00', stopLimitPrice: '32500.00' });
+    expect(validate({ ...buy, stopLimitPrice: '' }, MARKET, NOW).stopLimitPrice).toBe(
+      'a buy OCO needs a stop-limit price',
+    );
+    expect(validate(buy, MARKET, NOW)).toEqual({});
+    // qty × max(28000, 32500).
+    expect(preview(buy, MARKET).lock).toEqual({ amount: '16250.000000', asset: 'USDC' });
+    expect(toOco({ ...buy, stp: 'decrement' }, MARKET)).toMatchObject({
+      stopLimitPrice: '32500.00',
+      stp: 'decrement',
+    });
+  });
+
+  it('sends an OCO through placeOco and every other ticket through place', async () => {
+    const sent: string[] = [];
+    const client = {
+      place: (order: object) => {
+        sent.push(`place ${JSON.stringify(order)}`);
+        return Promise.resolve({
+          op: 'accepted',
+          rid: 1,
+          orderId: '7',
+          status: 'open',
+          filledQty: '0',
+          remainingQty: '1',
+        } as const);
+      },
+      placeOco: (order: object) => {
+        sent.push(`place_oco ${JSON.stringify(order)}`);
+        return Promise.resolve({
+          op: 'accepted_oco',
+          rid: 2,
+          listId: '8',
+          orders: [
+            { orderId: '8', type: 'limit', status: 'open', filledQty: '0', remainingQty: '1' },
+            { orderId: '9', type: 'stop_market', status: 'open', filledQty: '0', remainingQty: '1' },
+          ],
+        } as const);
+      },
+    };
+    const oco = ticket({ type: 'oco', side: 'sell', price: '32000.00', stopPrice: '28000.00' });
+    expect(await sendTicket(client, oco, MARKET)).toBe('OCO 8: limit 8 open, stop_market 9 open');
+    expect(await sendTicket(client, ticket({ stp: 'decrement' }), MARKET)).toBe('order 7: open (filled 0)');
+    expect(sent[0]).toMatch(/^place_oco /);
+    expect(sent[1]).toContain('"stp":"decrement"');
+  });
+
+  it('puts the server’s errors on the new fields', () => {
+    expect(errorField('bad_request', 'displayQty must be a plain decimal: x')).toBe('displayQty');
+    expect(errorField('bad_request', 'stopLimitPrice must be positive')).toBe('stopLimitPrice');
+    expect(errorField('bad_request', 'a trailing_stop needs one of trailingOffset and trailingBps')).toBe(
+      'trailingOffset',
+    );
+    expect(errorField('bad_request', 'expireAt is required for GTD')).toBe('expireAt');
   });
 });
 

@@ -6,16 +6,22 @@ import {
   needsStop,
   preview,
   takesBudget,
+  takesDisplay,
+  tifChoices,
   validate,
   type FieldErrors,
   type Ticket,
   type TicketField,
+  type TicketStp,
   type TicketType,
 } from './orderForm.ts';
 
 /*
  * The order ticket of the trading page (trading.ts): its fields, the lock and fee it will need shown
- * before sending (orderForm.ts computes them), and the contract's errors next to their field.
+ * before sending (orderForm.ts computes them), and the contract's errors next to their field. The
+ * issue 14 types: an iceberg's shown slice on limit and stop-limit orders, GTD with a date and
+ * time, trailing stops (distance or bps, optional limit offset), OCO (limit and stop legs, one
+ * lock) and the STP mode.
  */
 
 export class TicketForm {
@@ -28,6 +34,14 @@ export class TicketForm {
     quoteQty: HTMLInputElement;
     tif: HTMLSelectElement;
     postOnly: HTMLInputElement;
+    displayQty: HTMLInputElement;
+    expireAt: HTMLInputElement;
+    trailBy: HTMLSelectElement;
+    trailingOffset: HTMLInputElement;
+    trailingBps: HTMLInputElement;
+    limitOffset: HTMLInputElement;
+    stopLimitPrice: HTMLInputElement;
+    stp: HTMLSelectElement;
   };
   readonly #errors = new Map<TicketField, HTMLElement>();
   readonly #rows = new Map<TicketField, HTMLElement>();
@@ -58,6 +72,8 @@ export class TicketForm {
       el('option', { value: 'market' }, ['Market']),
       el('option', { value: 'stop_limit' }, ['Stop-limit']),
       el('option', { value: 'stop_market' }, ['Stop-market']),
+      el('option', { value: 'trailing_stop' }, ['Trailing stop']),
+      el('option', { value: 'oco', title: 'one-cancels-the-other: a limit leg and a stop leg' }, ['OCO']),
     ]);
     const input = (name: string, label: string) =>
       el('input', {
@@ -75,9 +91,57 @@ export class TicketForm {
       el('option', { value: 'GTC' }, ['GTC']),
       el('option', { value: 'IOC' }, ['IOC']),
       el('option', { value: 'FOK' }, ['FOK']),
+      el('option', { value: 'GTD' }, ['GTD']),
     ]);
     const postOnly = el('input', { type: 'checkbox', name: 'postOnly', 'data-testid': 'order-postonly' });
-    this.#fields = { side, type, price, stopPrice, qty, quoteQty, tif, postOnly };
+    const displayQty = input('displayQty', 'iceberg: quantity shown');
+    const expireAt = el('input', {
+      name: 'expireAt',
+      type: 'datetime-local',
+      'aria-label': 'expires at',
+      'data-testid': 'order-expireAt',
+    });
+    const trailBy = el(
+      'select',
+      { name: 'trailBy', 'data-testid': 'order-trailBy', 'aria-label': 'trail by' },
+      [
+        el('option', { value: 'offset' }, ['price distance']),
+        el('option', { value: 'bps' }, ['basis points']),
+      ],
+    );
+    const trailingOffset = input('trailingOffset', 'trailing distance');
+    const trailingBps = input('trailingBps', 'trailing basis points');
+    trailingBps.inputMode = 'numeric';
+    const limitOffset = input('limitOffset', 'limit offset');
+    const stopLimitPrice = input('stopLimitPrice', 'stop leg limit price');
+    const stp = el(
+      'select',
+      { name: 'stp', 'data-testid': 'order-stp', 'aria-label': 'self-trade prevention' },
+      [
+        el('option', { value: '' }, ['cancel taker (default)']),
+        el('option', { value: 'cancel_maker' }, ['cancel maker']),
+        el('option', { value: 'cancel_both' }, ['cancel both']),
+        el('option', { value: 'decrement' }, ['decrement']),
+      ],
+    );
+    this.#fields = {
+      side,
+      type,
+      price,
+      stopPrice,
+      qty,
+      quoteQty,
+      tif,
+      postOnly,
+      displayQty,
+      expireAt,
+      trailBy,
+      trailingOffset,
+      trailingBps,
+      limitOffset,
+      stopLimitPrice,
+      stp,
+    };
 
     const row = (field: TicketField, label: string, control: HTMLElement) => {
       const error = el('span', { class: 'field-error', 'data-testid': `error-${field}`, role: 'alert' });
@@ -112,12 +176,19 @@ export class TicketForm {
       row('form', 'Type', type),
       row('stopPrice', 'Stop', stopPrice),
       row('price', 'Price', price),
+      row('stopLimitPrice', 'Stop limit', stopLimitPrice),
+      row('trailingOffset', 'Trail by', el('span', { class: 'trail' }, [trailBy, trailingOffset])),
+      row('trailingBps', 'Trail bps', trailingBps),
+      row('limitOffset', 'Limit offset', limitOffset),
       row('qty', 'Quantity', qty),
+      row('displayQty', 'Show (iceberg)', displayQty),
       row('quoteQty', 'Budget', quoteQty),
       row('tif', 'Time in force', tif),
+      row('expireAt', 'Expires', expireAt),
       row('postOnly', 'Post-only', postOnly),
+      row('stp', 'Self-trade', stp),
       el('div', { class: 'preview' }, [
-        el('span', {}, ['Locks ', this.#lock]),
+        el('span', { 'data-testid': 'preview-lock-label' }, ['Locks ', this.#lock]),
         el('span', {}, ['Max fee ', this.#fee]),
       ]),
       this.#submit,
@@ -171,15 +242,26 @@ export class TicketForm {
 
   #ticket(): Ticket {
     const f = this.#fields;
+    const type = f.type.value as TicketType;
+    // The local date and time of the picker, in ms since epoch (what the contract's expireAt is).
+    const expireMs = f.expireAt.value === '' ? undefined : new Date(f.expireAt.value).getTime();
     return {
       side: f.side[1]!.checked ? 'sell' : 'buy',
-      type: f.type.value as TicketType,
+      type,
       price: f.price.value,
       stopPrice: f.stopPrice.value,
       qty: f.qty.value,
       quoteQty: f.quoteQty.value,
       tif: f.tif.value as Ticket['tif'],
       postOnly: f.postOnly.checked,
+      displayQty: takesDisplay(type) ? f.displayQty.value : '',
+      expireAt: expireMs === undefined ? '' : Number.isFinite(expireMs) ? String(expireMs) : f.expireAt.value,
+      trailBy: f.trailBy.value === 'bps' ? 'bps' : 'offset',
+      trailingOffset: f.trailingOffset.value,
+      trailingBps: f.trailingBps.value,
+      limitOffset: type === 'trailing_stop' ? f.limitOffset.value : '',
+      stopLimitPrice: type === 'oco' ? f.stopLimitPrice.value : '',
+      stp: f.stp.value as TicketStp,
     };
   }
 
@@ -202,7 +284,18 @@ export class TicketForm {
     this.#rows.get('stopPrice')!.hidden = !needsStop(ticket.type);
     this.#rows.get('quoteQty')!.hidden = !takesBudget(ticket);
     this.#rows.get('postOnly')!.hidden = ticket.type !== 'limit';
-    this.#rows.get('tif')!.hidden = ticket.type === 'stop_market';
+    const tifs = tifChoices(ticket.type);
+    this.#rows.get('tif')!.hidden = tifs.length === 0;
+    for (const option of this.#fields.tif.options)
+      option.hidden = !tifs.includes(option.value as Ticket['tif']);
+    this.#rows.get('expireAt')!.hidden = ticket.tif !== 'GTD' || tifs.length === 0;
+    this.#rows.get('displayQty')!.hidden = !takesDisplay(ticket.type);
+    const trailing = ticket.type === 'trailing_stop';
+    this.#rows.get('trailingOffset')!.hidden = !trailing;
+    this.#fields.trailingOffset.hidden = ticket.trailBy === 'bps';
+    this.#rows.get('trailingBps')!.hidden = !trailing || ticket.trailBy !== 'bps';
+    this.#rows.get('limitOffset')!.hidden = !trailing;
+    this.#rows.get('stopLimitPrice')!.hidden = ticket.type !== 'oco';
     setText(
       this.#submit,
       `${ticket.side === 'buy' ? 'Buy' : 'Sell'}${market === undefined ? '' : ` ${market.baseAsset}`}`,
@@ -211,7 +304,10 @@ export class TicketForm {
     if (market === undefined) return;
     const best = this.best();
     const p = preview(ticket, market, ticket.side === 'buy' ? best.ask : best.bid);
-    setText(this.#lock, p.lock === undefined ? '—' : `${p.lock.amount} ${p.lock.asset}`);
+    setText(
+      this.#lock,
+      p.lock === undefined ? '—' : `${p.estimate === true ? '≈ ' : ''}${p.lock.amount} ${p.lock.asset}`,
+    );
     setText(this.#fee, p.fee === undefined ? '—' : `${p.fee.amount} ${p.fee.asset}`);
   }
 
@@ -222,8 +318,10 @@ export class TicketForm {
   #showErrors(errors: FieldErrors): void {
     this.#clearErrors();
     for (const [field, message] of Object.entries(errors) as [TicketField, string][]) {
-      const node = this.#errors.get(field) ?? this.#errors.get('form')!;
-      node.textContent = message;
+      // A field the type does not show (a server message naming it): next to the button.
+      const shown = this.#rows.get(field)?.hidden !== true;
+      const node = (shown ? this.#errors.get(field) : undefined) ?? this.#errors.get('form')!;
+      node.textContent = node.textContent === '' ? message : `${node.textContent}; ${message}`;
     }
   }
 

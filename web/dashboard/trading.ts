@@ -18,7 +18,7 @@ import {
   sessionStore,
   unreadCount,
 } from '../shared/stores.ts';
-import { errorField, toPlace, type FieldErrors, type Ticket } from './orderForm.ts';
+import { errorField, sendTicket, type FieldErrors, type Ticket } from './orderForm.ts';
 import { TicketForm } from './ticketForm.ts';
 import { AccountExtras } from './accountExtras.ts';
 
@@ -159,8 +159,7 @@ export class Trading {
     const client = this.#client;
     if (client === undefined || this.#authedOn !== client) return { form: 'not connected: sign in first' };
     try {
-      const accepted = await client.place(toPlace(ticket, market));
-      this.#form.notice(`order ${accepted.orderId}: ${accepted.status} (filled ${accepted.filledQty})`);
+      this.#form.notice(await sendTicket(client, ticket, market));
       return {};
     } catch (error) {
       if (error instanceof ExchangeError) {

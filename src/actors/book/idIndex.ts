@@ -4,7 +4,9 @@ const EMPTY = 0;
 /**
  * Order id → store slot, as an open-addressing hash table (linear probing, backward-shift deletion)
  * over one Int32Array. It stores only slots: the key of a bucket is read from the store's orderId
- * column, so an entry costs 4–8 bytes instead of a Map entry's ~40. Kept at most half full.
+ * column, so an entry costs 4–8 bytes instead of a Map entry's ~40. Kept at most half full. The
+ * column is read through its holder (the store replaces it when it grows), not through a closure:
+ * one closure per book made every probe a call whose target changed from book to book.
  */
 export class IdIndex {
   private table = new Int32Array(1024);
@@ -13,7 +15,7 @@ export class IdIndex {
   private shift = 22;
   private count = 0;
 
-  constructor(private readonly idOf: (slot: number) => number) {}
+  constructor(private readonly ids: { readonly orderId: ArrayLike<number> }) {}
 
   get size(): number {
     return this.count;
@@ -24,7 +26,7 @@ export class IdIndex {
     for (let i = this.home(orderId); ; i = (i + 1) & this.mask) {
       const entry = table[i]!;
       if (entry === EMPTY) return undefined;
-      if (this.idOf(entry - 1) === orderId) return entry - 1;
+      if (this.ids.orderId[entry - 1] === orderId) return entry - 1;
     }
   }
 
@@ -34,7 +36,7 @@ export class IdIndex {
     const table = this.table;
     let i = this.home(orderId);
     for (; table[i] !== EMPTY; i = (i + 1) & this.mask) {
-      if (this.idOf(table[i]! - 1) === orderId) return false;
+      if (this.ids.orderId[table[i]! - 1] === orderId) return false;
     }
     table[i] = slot + 1;
     this.count++;
@@ -48,11 +50,11 @@ export class IdIndex {
     for (; ; i = (i + 1) & mask) {
       const entry = table[i]!;
       if (entry === EMPTY) return;
-      if (this.idOf(entry - 1) === orderId) break;
+      if (this.ids.orderId[entry - 1] === orderId) break;
     }
     // Backward shift: pull later entries of the probe run into the hole so lookups never stop early.
     for (let j = (i + 1) & mask; table[j] !== EMPTY; j = (j + 1) & mask) {
-      const home = this.home(this.idOf(table[j]! - 1));
+      const home = this.home(this.ids.orderId[table[j]! - 1]!);
       const movable = i <= j ? home <= i || home > j : home <= i && home > j;
       if (movable) {
         table[i] = table[j]!;
@@ -76,6 +78,6 @@ export class IdIndex {
     this.mask = length - 1;
     this.shift = 32 - (31 - Math.clz32(length));
     this.count = 0;
-    for (const entry of old) if (entry !== EMPTY) this.add(this.idOf(entry - 1), entry - 1);
+    for (const entry of old) if (entry !== EMPTY) this.add(this.ids.orderId[entry - 1]!, entry - 1);
   }
 }

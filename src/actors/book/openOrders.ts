@@ -18,7 +18,7 @@ export class OpenOrders {
   private readonly users = new Map<string, UserOrders>();
 
   constructor(private readonly store: OrderStore) {
-    this.byId = new IdIndex((slot) => store.orderId[slot]!);
+    this.byId = new IdIndex(store);
   }
 
   get size(): number {

@@ -4,6 +4,8 @@
 import { Expiries } from './expiries.ts';
 import {
   HAS_SPARSE,
+  SPARSE_ICEBERG,
+  SPARSE_LINK,
   isMarketLike,
   isPostOnly,
   isSell,
@@ -69,9 +71,11 @@ export class OrderBook implements MatchingEngine {
   private readonly buyTrails = new TrailGroups(true);
   private readonly sellTrails = new TrailGroups(false);
   /** Ids of trailing stops moved in this command (its `trailed` events, types.ts). */
-  private moved: number[] = [];
+  private readonly moved: number[] = [];
+  /** The slots one fill moves (moveTrails), reused. */
+  private readonly trailScratch: number[] = [];
   /** Slots of stops triggered in this command, executed in order once the current order is done. */
-  private triggered: number[] = [];
+  private readonly triggered: number[] = [];
   private events: BookEvent[] = [];
 
   constructor(readonly config: BookConfig) {
@@ -245,8 +249,8 @@ export class OrderBook implements MatchingEngine {
       },
     );
     const s = this.store;
-    const limitFlags = packFlags(side, 'limit', 'GTC', false, stp, false) | HAS_SPARSE;
-    const stopFlags = packFlags(side, stopType, 'GTC', false, stp, false) | HAS_SPARSE;
+    const limitFlags = packFlags(side, 'limit', 'GTC', false, stp, false) | HAS_SPARSE | SPARSE_LINK;
+    const stopFlags = packFlags(side, stopType, 'GTC', false, stp, false) | HAS_SPARSE | SPARSE_LINK;
     const limit = s.allocate(orderId, userId, cmd.clientOrderId, limitFlags, price, 0, qty, qty, 0, 0);
     const stop = s.allocate(
       stopOrderId,
@@ -284,11 +288,12 @@ export class OrderBook implements MatchingEngine {
   /** A linked OCO leg filled, was decremented, triggered or ended: its partner is canceled (`oco`). */
   private breakLink(slot: number): void {
     const s = this.store;
-    if ((s.flags[slot]! & HAS_SPARSE) === 0) return;
-    const link = s.link.get(slot);
-    if (link === undefined) return;
+    if ((s.flags[slot]! & SPARSE_LINK) === 0) return;
+    const link = s.link.get(slot)!;
     s.link.delete(slot);
     s.link.delete(link.partner);
+    s.flags[slot]! &= ~SPARSE_LINK;
+    s.flags[link.partner]! &= ~SPARSE_LINK;
     this.cancelOpen(link.partner, 'oco');
   }
 
@@ -321,7 +326,8 @@ export class OrderBook implements MatchingEngine {
       return this.reject('expire', undefined, 'bad_request', 'now must be a non-negative whole number');
     }
     for (let slot = this.nextDue(); slot !== undefined; slot = this.nextDue()) {
-      if (this.store.expireAt.get(slot)! > now) break;
+      // The heap's entry of an open order holds its expireAt (it never changes): no Map lookup.
+      if (this.expiries.nextAt! > now) break;
       this.expiries.pop();
       this.cancelOpen(slot, 'expired');
     }
@@ -357,7 +363,7 @@ export class OrderBook implements MatchingEngine {
     if (book !== this.bids && book !== this.asks) {
       return this.reject('amend', cmd.orderId, 'bad_request', 'a pending stop order cannot be amended');
     }
-    if ((flags & HAS_SPARSE) !== 0 && s.link.has(slot)) {
+    if ((flags & SPARSE_LINK) !== 0) {
       return this.reject('amend', cmd.orderId, 'bad_request', 'an OCO leg cannot be amended');
     }
     const filled = s.qty[slot]! - s.remainingOf(slot);
@@ -366,7 +372,7 @@ export class OrderBook implements MatchingEngine {
     if (qty <= filled) {
       return this.reject('amend', cmd.orderId, 'bad_request', `qty must exceed the filled ${filled} lots`);
     }
-    const display = (flags & HAS_SPARSE) === 0 ? undefined : s.display.get(slot);
+    const display = (flags & SPARSE_ICEBERG) === 0 ? undefined : s.display.get(slot);
     if (display !== undefined && display * MAX_ICEBERG_SLICES < qty) {
       return this.reject(
         'amend',
@@ -394,7 +400,7 @@ export class OrderBook implements MatchingEngine {
       return this.reject('amend', cmd.orderId, 'would_match', 'a post-only order would take liquidity');
     }
     book.unlink(slot);
-    s.hidden.delete(slot);
+    if ((flags & SPARSE_ICEBERG) !== 0) s.hidden.delete(slot);
     s.price[slot] = price;
     s.qty[slot] = qty;
     s.remaining[slot] = qty - filled;
@@ -474,8 +480,8 @@ export class OrderBook implements MatchingEngine {
       }
       s.link.set(slot, { partner: other, listId: o.listId });
       s.link.set(other, { partner: slot, listId: o.listId });
-      s.flags[slot]! |= HAS_SPARSE;
-      s.flags[other]! |= HAS_SPARSE;
+      s.flags[slot]! |= HAS_SPARSE | SPARSE_LINK;
+      s.flags[other]! |= HAS_SPARSE | SPARSE_LINK;
     };
     for (const o of snapshot.resting) {
       const slot = book.allocateFrom(o);
@@ -527,7 +533,7 @@ export class OrderBook implements MatchingEngine {
   private begin(): void {
     this.events = [];
     this.changes.begin();
-    if (this.moved.length !== 0) this.moved = [];
+    if (this.moved.length !== 0) this.moved.length = 0;
   }
 
   private end(): BookEvent[] {
@@ -539,15 +545,17 @@ export class OrderBook implements MatchingEngine {
   /** One `trailed` event per trailing stop moved in this command and still pending, by orderId. */
   private pushTrailed(): void {
     const s = this.store;
-    const ids = [...new Set(this.moved)].sort((a, b) => a - b);
-    this.moved = [];
-    for (const orderId of ids) {
+    const ids = this.moved.sort((a, b) => a - b);
+    for (let i = 0; i < ids.length; i++) {
+      const orderId = ids[i]!;
+      if (i > 0 && ids[i - 1] === orderId) continue;
       const slot = this.open.slotOf(orderId);
       if (slot === undefined || s.trail.get(slot)?.active !== true) continue;
       const stopPrice = s.stopPrice[slot]!;
       const price = isMarketLike(s.flags[slot]!) ? undefined : s.price[slot]!;
       this.events.push({ type: 'trailed', orderId, stopPrice, price });
     }
+    ids.length = 0;
   }
 
   private trailsOf(flags: number): TrailGroups {
@@ -562,8 +570,11 @@ export class OrderBook implements MatchingEngine {
 
   private moveTrails(groups: TrailGroups, stops: PriceLadder, price: number): void {
     const s = this.store;
-    const slots = groups.takeBeyond(price).sort((a, b) => s.orderId[a]! - s.orderId[b]!);
-    for (const slot of slots) {
+    const slots = this.trailScratch;
+    groups.moveBeyond(price, slots);
+    if (slots.length > 1) slots.sort((a, b) => s.orderId[a]! - s.orderId[b]!);
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
       const trail = s.trail.get(slot)!;
       trail.anchor = price;
       const stopPrice = trailStop(trail, groups.buys);
@@ -574,7 +585,7 @@ export class OrderBook implements MatchingEngine {
       stops.append(slot, stopPrice);
       this.moved.push(s.orderId[slot]!);
     }
-    groups.joinAll(slots, s.trail, price);
+    slots.length = 0;
   }
 
   private reject(
@@ -590,8 +601,9 @@ export class OrderBook implements MatchingEngine {
   private drainTriggered(): void {
     if (this.triggered.length === 0) return;
     // The queue grows while it runs: fills of triggered orders trigger further stops.
-    for (let i = 0; i < this.triggered.length; i++) this.activate(this.triggered[i]!, true);
-    this.triggered = [];
+    const triggered = this.triggered;
+    for (let i = 0; i < triggered.length; i++) this.activate(triggered[i]!, true);
+    triggered.length = 0;
   }
 
   /** Executes a triggered stop as the limit or market order it becomes (a stop_market buy with its budget). */
@@ -630,7 +642,7 @@ export class OrderBook implements MatchingEngine {
       if (!isOpen) this.open.add(slot);
       const price = s.price[slot]!;
       const remaining = s.remaining[slot]!;
-      if ((flags & HAS_SPARSE) !== 0) this.hide(slot);
+      if ((flags & SPARSE_ICEBERG) !== 0) this.hide(slot);
       (isSell(flags) ? this.asks : this.bids).append(slot, price);
       this.events.push({ type: 'rested', orderId: s.orderId[slot]!, side: sideOf(flags), price, remaining });
     }
@@ -649,7 +661,7 @@ export class OrderBook implements MatchingEngine {
 
   /** A resting iceberg's hidden lots (0 for any other order). */
   private hiddenOf(slot: number): number {
-    return (this.store.flags[slot]! & HAS_SPARSE) === 0 ? 0 : (this.store.hidden.get(slot) ?? 0);
+    return (this.store.flags[slot]! & SPARSE_ICEBERG) === 0 ? 0 : (this.store.hidden.get(slot) ?? 0);
   }
 
   /** An iceberg whose shown slice is used up shows its next one at the back of its level. */
@@ -710,8 +722,8 @@ export class OrderBook implements MatchingEngine {
         takerRemaining: s.remaining[taker]!,
         makerRemaining: makerRemaining - qty + hidden,
       });
-      if ((s.flags[maker]! & HAS_SPARSE) !== 0) this.breakLink(maker);
-      if ((flags & HAS_SPARSE) !== 0) this.breakLink(taker);
+      if ((s.flags[maker]! & SPARSE_LINK) !== 0) this.breakLink(maker);
+      if ((s.flags[taker]! & SPARSE_LINK) !== 0) this.breakLink(taker);
       if (makerRemaining === qty) {
         if (hidden > 0) {
           this.refill(book, maker, hidden);
@@ -781,7 +793,7 @@ export class OrderBook implements MatchingEngine {
       this.triggered.push(slot);
       const orderId = this.store.orderId[slot]!;
       this.events.push({ type: 'triggered', orderId, stopPrice: this.store.stopPrice[slot]!, lastPrice });
-      if ((flags & HAS_SPARSE) !== 0) this.breakLink(slot);
+      if ((flags & SPARSE_LINK) !== 0) this.breakLink(slot);
       level = stops.front;
     }
   }

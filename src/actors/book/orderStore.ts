@@ -1,5 +1,9 @@
 import {
   HAS_SPARSE,
+  SPARSE_BUDGET,
+  SPARSE_EXPIRY,
+  SPARSE_ICEBERG,
+  SPARSE_LINK,
   isMarketLike,
   isTrailing,
   isPostOnly,
@@ -67,9 +71,9 @@ export class OrderStore {
    */
   readonly display = new Map<number, number>();
   readonly hidden = new Map<number, number>();
-  /** A trailing stop's rule and anchor (set by the book, which also sets HAS_SPARSE for it). */
+  /** A trailing stop's rule and anchor (set by the book, which also sets HAS_SPARSE; TRAILING says it has one). */
   readonly trail = new Map<number, Trail>();
-  /** A linked OCO leg: its partner's slot and the list's id (set with HAS_SPARSE by the book). */
+  /** A linked OCO leg: its partner's slot and the list's id (set with HAS_SPARSE and SPARSE_LINK by the book). */
   readonly link = new Map<number, { readonly partner: number; readonly listId: number }>();
 
   private capacity = INITIAL_CAPACITY;
@@ -102,7 +106,11 @@ export class OrderStore {
     this.orderId[slot] = orderId;
     this.userId[slot] = userId;
     this.clientOrderId[slot] = clientOrderId;
-    this.flags[slot] = budget > 0 || expireAt > 0 || display > 0 ? flags | HAS_SPARSE : flags;
+    let sparse = 0;
+    if (budget > 0) sparse |= HAS_SPARSE | SPARSE_BUDGET;
+    if (expireAt > 0) sparse |= HAS_SPARSE | SPARSE_EXPIRY;
+    if (display > 0) sparse |= HAS_SPARSE | SPARSE_ICEBERG;
+    this.flags[slot] = flags | sparse;
     this.price[slot] = price;
     this.stopPrice[slot] = stopPrice;
     this.qty[slot] = qty;
@@ -118,13 +126,16 @@ export class OrderStore {
   release(slot: number): void {
     this.userId[slot] = '';
     this.clientOrderId[slot] = undefined;
-    if ((this.flags[slot]! & HAS_SPARSE) !== 0) {
-      this.budget.delete(slot);
-      this.expireAt.delete(slot);
-      this.display.delete(slot);
-      this.hidden.delete(slot);
-      this.trail.delete(slot);
-      this.link.delete(slot);
+    const flags = this.flags[slot]!;
+    if ((flags & HAS_SPARSE) !== 0) {
+      if ((flags & SPARSE_BUDGET) !== 0) this.budget.delete(slot);
+      if ((flags & SPARSE_EXPIRY) !== 0) this.expireAt.delete(slot);
+      if ((flags & SPARSE_ICEBERG) !== 0) {
+        this.display.delete(slot);
+        this.hidden.delete(slot);
+      }
+      if (isTrailing(flags)) this.trail.delete(slot);
+      if ((flags & SPARSE_LINK) !== 0) this.link.delete(slot);
     }
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
@@ -133,7 +144,7 @@ export class OrderStore {
   /** The order's whole remaining: for a resting iceberg its shown slice plus its hidden part. */
   remainingOf(slot: number): number {
     const remaining = this.remaining[slot]!;
-    return (this.flags[slot]! & HAS_SPARSE) === 0 ? remaining : remaining + (this.hidden.get(slot) ?? 0);
+    return (this.flags[slot]! & SPARSE_ICEBERG) === 0 ? remaining : remaining + (this.hidden.get(slot) ?? 0);
   }
 
   toOpenOrder(slot: number): OpenOrder {

@@ -26,8 +26,9 @@ export class Level {
 
   constructor(
     /** Its index in the book's level table: what an order's `level` column holds. */
-    readonly index: number,
-    readonly price: number,
+    public index: number,
+    /** Fixed while the level lives (a stop ladder's spare level gets a new one when reused). */
+    public price: number,
     readonly ladder: PriceLadder,
   ) {}
 }
@@ -48,6 +49,15 @@ export class LevelTable {
     return this.levels[index]!;
   }
 
+  /** A dropped level of a ladder without level events (a stop ladder) back in use at `price`. */
+  reuse(level: Level, price: number): Level {
+    const index = this.free.pop() ?? this.levels.length;
+    level.index = index;
+    level.price = price;
+    this.levels[index] = level;
+    return level;
+  }
+
   release(level: Level): void {
     this.levels[level.index] = undefined;
     this.free.push(level.index);
@@ -57,13 +67,22 @@ export class LevelTable {
 /**
  * The levels of one side, in priority order: ascending prices (asks, buy stops) or descending ones
  * (bids, sell stops). The front level is cached, so the best price is O(1); a price → level map makes
- * joining an existing level O(1); the B+ tree keeps order, so a new level costs O(log n) and top-N
- * depth walks only N levels.
+ * joining an existing level O(1); levels are linked in priority order, so top-N depth walks only N
+ * levels. A new level finds its place by walking that list while the ladder holds at most
+ * SMALL_LADDER levels (stop ladders, thin books: no tree to keep), and through a B+ tree in
+ * O(log n) once it holds more (the tree is built then, and dropped again below half of it).
  */
 export class PriceLadder {
   front: Level | undefined = undefined;
   private readonly byPrice = new Map<number, Level>();
-  private readonly sorted: BTree<number, Level>;
+  /** Only while the ladder holds more than SMALL_LADDER levels (see above). */
+  private sorted: BTree<number, Level> | undefined = undefined;
+  /**
+   * Dropped levels kept for reuse, only in a ladder without level events (stop ladders, where a
+   * trailing stop's move drops one level and makes another): LevelChanges needs the book sides'
+   * levels never reused.
+   */
+  private readonly spare: Level[] = [];
 
   constructor(
     /** 1: ascending prices come first; -1: descending. */
@@ -73,9 +92,7 @@ export class PriceLadder {
     private readonly table: LevelTable,
     /** Book sides report level changes; stop ladders have none. */
     private readonly changes?: LevelChanges,
-  ) {
-    this.sorted = new BTree<number, Level>(undefined, direction === 1 ? ascending : descending);
-  }
+  ) {}
 
   level(price: number): Level | undefined {
     return this.byPrice.get(price);
@@ -91,9 +108,11 @@ export class PriceLadder {
     const s = this.store;
     let level = this.byPrice.get(price);
     if (level === undefined) {
-      level = this.table.create(price, this);
+      const spare = this.spare.pop();
+      level = spare === undefined ? this.table.create(price, this) : this.table.reuse(spare, price);
       this.byPrice.set(price, level);
-      this.sorted.set(price, level);
+      if (this.sorted !== undefined) this.sorted.set(price, level);
+      else if (this.byPrice.size > SMALL_LADDER) this.buildTree(level);
       this.linkLevel(level);
     }
     this.changes?.note(level);
@@ -130,7 +149,7 @@ export class PriceLadder {
     level.total -= qty;
   }
 
-  /** Links a new level between its neighbours in priority order (the tree already holds it). */
+  /** Links a new level between its neighbours in priority order (the tree, if any, already holds it). */
   private linkLevel(level: Level): void {
     const front = this.front;
     if (front === undefined || this.reaches(level.price, front.price)) {
@@ -139,12 +158,27 @@ export class PriceLadder {
       this.front = level;
       return;
     }
-    // The tree's order is priority order: its "lower" neighbour is the better level.
-    const better = this.sorted.nextLowerPair(level.price)![1];
+    let better: Level;
+    if (this.sorted !== undefined) {
+      // The tree's order is priority order: its "lower" neighbour is the better level.
+      better = this.sorted.nextLowerPair(level.price)![1];
+    } else {
+      better = front;
+      while (better.worse !== undefined && this.reaches(better.worse.price, level.price))
+        better = better.worse;
+    }
     level.better = better;
     level.worse = better.worse;
     if (better.worse !== undefined) better.worse.better = level;
     better.worse = level;
+  }
+
+  /** The ladder outgrew SMALL_LADDER: a tree of its levels (the listed ones and the new one). */
+  private buildTree(added: Level): void {
+    const tree = new BTree<number, Level>(undefined, this.direction === 1 ? ascending : descending);
+    for (let level = this.front; level !== undefined; level = level.worse) tree.set(level.price, level);
+    tree.set(added.price, added);
+    this.sorted = tree;
   }
 
   /**
@@ -172,13 +206,21 @@ export class PriceLadder {
 
   private dropLevel(level: Level): void {
     this.byPrice.delete(level.price);
-    this.sorted.delete(level.price);
+    if (this.sorted !== undefined) {
+      if (this.byPrice.size > SMALL_LADDER / 2) this.sorted.delete(level.price);
+      else this.sorted = undefined;
+    }
     const { better, worse } = level;
     if (better === undefined) this.front = worse;
     else better.worse = worse;
     if (worse !== undefined) worse.better = better;
     level.better = level.worse = undefined;
     this.table.release(level);
+    if (this.changes === undefined && this.spare.length < MAX_SPARE_LEVELS) {
+      level.head = level.tail = NONE;
+      level.total = 0;
+      this.spare.push(level);
+    }
   }
 
   /** Levels in priority order from the front; stops after `limit` levels when limit > 0. */
@@ -208,6 +250,15 @@ export class PriceLadder {
     }
   }
 }
+
+/**
+ * Levels a ladder links by walking its list (at most this many steps per new level) before it
+ * keeps a tree: below it a walk is cheaper than a tree's insert and delete (bench/RESULTS.md).
+ */
+const SMALL_LADDER = 32;
+
+/** Spare levels a stop ladder keeps (more would only hold memory a burst of cancels freed). */
+const MAX_SPARE_LEVELS = 64;
 
 const ascending = (a: number, b: number): number => a - b;
 const descending = (a: number, b: number): number => b - a;
