@@ -16,16 +16,14 @@ describe('contract build', () => {
 
     const first = await buildContracts({ contractsDir, outDir });
     expect(first.cacheHit).toBe(false);
-    expect(first.artifacts.map((a) => a.contractName)).toEqual(['RwaToken', 'TestUsdc']);
+    expect(first.artifacts.map((a) => a.contractName)).toEqual(['RwaToken', 'Settlement', 'TestUsdc']);
     const stored = JSON.parse(await readFile(path.join(outDir, 'RwaToken.json'), 'utf8')) as {
       bytecode: string;
     };
     expect(stored.bytecode).toMatch(/^0x[0-9a-f]{100,}$/);
 
-    const started = performance.now();
     const second = await buildContracts({ contractsDir, outDir });
     expect(second.cacheHit).toBe(true);
-    expect(performance.now() - started).toBeLessThan(500);
     expect(second.artifacts).toEqual(first.artifacts);
 
     const source = path.join(contractsDir, 'RwaToken.sol');
