@@ -4,7 +4,7 @@ import {
   type NotificationPreferences,
   type PriceAlert,
 } from '../../src/client/index.ts';
-import { el, setText } from '../shared/dom.ts';
+import { el, emptyRow, setText, table } from '../shared/dom.ts';
 import { messageOf } from '../shared/signin.ts';
 import { formatTime } from '../shared/format.ts';
 
@@ -332,23 +332,4 @@ function buildPreferences(
 function pnlClass(value: string | null): string {
   if (value === null) return 'num';
   return value.startsWith('-') ? 'num sell' : /[1-9]/.test(value) ? 'num buy' : 'num';
-}
-
-function table(headers: readonly string[], body: HTMLElement): HTMLElement {
-  return el('div', { class: 'table-wrap' }, [
-    el('table', {}, [
-      el('thead', {}, [
-        el(
-          'tr',
-          {},
-          headers.map((h) => el('th', { scope: 'col' }, [h])),
-        ),
-      ]),
-      body,
-    ]),
-  ]);
-}
-
-function emptyRow(columns: number, text: string): HTMLElement {
-  return el('tr', { class: 'empty' }, [el('td', { colspan: columns }, [text])]);
 }

@@ -7,7 +7,7 @@ import {
   type OrderView,
   type Role,
 } from '../../src/client/index.ts';
-import { byId, el, setText } from '../shared/dom.ts';
+import { byId, el, emptyRow, setText, table } from '../shared/dom.ts';
 import { formatTime } from '../shared/format.ts';
 import {
   balancesStore,
@@ -808,25 +808,6 @@ export class Trading {
 }
 
 // --- Helpers -------------------------------------------------------------------------------------
-
-function table(headers: readonly string[], body: HTMLElement): HTMLElement {
-  return el('div', { class: 'table-wrap' }, [
-    el('table', {}, [
-      el('thead', {}, [
-        el(
-          'tr',
-          {},
-          headers.map((h) => el('th', { scope: 'col' }, [h])),
-        ),
-      ]),
-      body,
-    ]),
-  ]);
-}
-
-function emptyRow(columns: number, text: string): HTMLElement {
-  return el('tr', { class: 'empty' }, [el('td', { colspan: columns }, [text])]);
-}
 
 function messageOf(error: unknown): string {
   if (error instanceof ExchangeError) return `${error.code}: ${error.message}`;

@@ -60,3 +60,24 @@ export function setText(node: Node, text: string): void {
 export function webSocketUrl(): string {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
 }
+
+/** A table with a header row of these column names over `body` (a scrolling wrapper around it). */
+export function table(headers: readonly string[], body: HTMLElement): HTMLElement {
+  return el('div', { class: 'table-wrap' }, [
+    el('table', {}, [
+      el('thead', {}, [
+        el(
+          'tr',
+          {},
+          headers.map((h) => el('th', { scope: 'col' }, [h])),
+        ),
+      ]),
+      body,
+    ]),
+  ]);
+}
+
+/** The one row of an empty table, spanning its columns. */
+export function emptyRow(columns: number, text: string): HTMLElement {
+  return el('tr', { class: 'empty' }, [el('td', { colspan: columns }, [text])]);
+}
