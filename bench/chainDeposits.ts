@@ -7,7 +7,6 @@
  * final, journal each credit, note it). Load average and CPU steal are recorded. Progress on
  * stderr; the last stdout line is one JSON object (bench/RESULTS.md).
  */
-import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Contract, Interface, JsonRpcProvider, NonceManager, Wallet, type JsonFragment } from 'ethers';
 import { pino } from 'pino';
@@ -17,7 +16,7 @@ import { loadArtifact } from '../src/chain/artifact.ts';
 import { createChainClient } from '../src/chain/client.ts';
 import { startExchange } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { benchAdminUrl, withBenchAdmin } from './lib/database.ts';
+import { createBenchDatabase, withBenchAdmin } from './lib/database.ts';
 import { loadAvg, machineCpu, machineDelta } from './lifecycle/common.ts';
 import { progress, round } from './lib/stats.ts';
 
@@ -25,12 +24,7 @@ const N = process.argv.includes('--quick') ? 100 : 1_000;
 const started = Date.now();
 const loadBefore = loadAvg();
 const cpuAtStart = machineCpu();
-const name = `exchange_bench_chain_${randomBytes(4).toString('hex')}`;
-await withBenchAdmin('bench:chain', (pool) =>
-  pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`),
-);
-const dbUrl = new URL(benchAdminUrl('bench:chain'));
-dbUrl.pathname = `/${name}`;
+const { name, url: dbUrl } = await createBenchDatabase('bench:chain', 'exchange_bench_chain');
 const anvil = await startAnvil();
 const [platform, holder, minter] = anvil.accounts;
 const faucet = createChainClient({

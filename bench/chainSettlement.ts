@@ -19,7 +19,6 @@
  * block per second so that the last round of a window gets its confirmation. At the end the
  * reconciliation must find no drift.
  */
-import { randomBytes } from 'node:crypto';
 import { Contract, Interface, JsonRpcProvider, NonceManager, Wallet, type JsonFragment } from 'ethers';
 import { pino } from 'pino';
 import { createPool, sql } from 'slonik';
@@ -29,7 +28,7 @@ import { loadArtifact } from '../src/chain/artifact.ts';
 import { createChainClient } from '../src/chain/client.ts';
 import { startExchange } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { benchAdminUrl, withBenchAdmin } from './lib/database.ts';
+import { createBenchDatabase, withBenchAdmin } from './lib/database.ts';
 import { nearestRank } from './lifecycle/common.ts';
 import { progress, round } from './lib/stats.ts';
 
@@ -56,12 +55,7 @@ export async function settlementBench(quick: boolean): Promise<SettlementBenchRe
   const redisUrl = process.env.REDIS_URL;
   if (redisUrl === undefined || redisUrl === '')
     throw new Error('REDIS_URL is not set: run through `npm run bench:funding` (scripts/services.ts)');
-  const name = `exchange_bench_settle_${randomBytes(4).toString('hex')}`;
-  await withBenchAdmin('bench:funding', (pool) =>
-    pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`),
-  );
-  const dbUrl = new URL(benchAdminUrl('bench:funding'));
-  dbUrl.pathname = `/${name}`;
+  const { name, url: dbUrl } = await createBenchDatabase('bench:funding', 'exchange_bench_settle');
   const anvil = await startAnvil();
   const [platform, holder, minter] = anvil.accounts;
   const faucet = createChainClient({

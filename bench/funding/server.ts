@@ -5,24 +5,18 @@
  * the parent). Reports `{type:"ready", port, pid}` over IPC; `{type:"stop"}` closes it.
  * Started by bench/funding.ts with `node --import tsx bench/funding/server.ts`.
  */
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { sql } from 'slonik';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import { benchAdminUrl, withBenchAdmin } from '../lib/database.ts';
+import { createBenchDatabase, withBenchAdmin } from '../lib/database.ts';
 
 const redisUrl = process.env.REDIS_URL;
 if (redisUrl === undefined || redisUrl === '') {
   throw new Error('REDIS_URL is not set: run through `npm run bench:funding` (scripts/services.ts)');
 }
-const name = `exchange_bench_funding_${randomBytes(4).toString('hex')}`;
-await withBenchAdmin('bench:funding', (pool) =>
-  pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`),
-);
-const dbUrl = new URL(benchAdminUrl('bench:funding'));
-dbUrl.pathname = `/${name}`;
+const { name, url: dbUrl } = await createBenchDatabase('bench:funding', 'exchange_bench_funding');
 
 let exchange: Exchange | undefined;
 async function stop(): Promise<void> {

@@ -1,4 +1,5 @@
-import { createPool, type DatabasePool } from 'slonik';
+import { randomBytes } from 'node:crypto';
+import { createPool, sql, type DatabasePool } from 'slonik';
 
 /**
  * The admin connection the benchmarks create their own databases with: TEST_DATABASE_ADMIN_URL,
@@ -29,4 +30,19 @@ export async function withBenchAdmin(
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * Creates a database of its own for one benchmark run (`<prefix>_<8 hex>`) and gives its URL on
+ * the admin server, with its name (to drop it afterwards).
+ */
+export async function createBenchDatabase(
+  command: string,
+  prefix: string,
+): Promise<{ readonly name: string; readonly url: URL }> {
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  await withBenchAdmin(command, (pool) => pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`));
+  const url = new URL(benchAdminUrl(command));
+  url.pathname = `/${name}`;
+  return { name, url };
 }

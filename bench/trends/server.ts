@@ -7,7 +7,6 @@
  * `{type:"profile-start"}` / `{type:"profile-stop"}` with the V8 profile's top self times;
  * `{type:"stop"}` closes it. Started by bench/trends.ts with `node --import tsx bench/trends/server.ts`.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { pino } from 'pino';
@@ -16,13 +15,10 @@ import { z } from 'zod';
 import { startExchange, type Exchange } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { topSelfTime, type CpuProfile } from '../lib/cpuProfile.ts';
-import { benchAdminUrl, withBenchAdmin } from '../lib/database.ts';
+import { createBenchDatabase, withBenchAdmin } from '../lib/database.ts';
 
 const COMMAND = 'bench:trends';
-const name = `bench_trends_${randomBytes(4).toString('hex')}`;
-await withBenchAdmin(COMMAND, (pool) => pool.query(sql.unsafe`CREATE DATABASE ${sql.identifier([name])}`));
-const dbUrl = new URL(benchAdminUrl(COMMAND));
-dbUrl.pathname = `/${name}`;
+const { name, url: dbUrl } = await createBenchDatabase(COMMAND, 'bench_trends');
 
 /**
  * CPU (µs, user + system) of the Postgres backends serving this database now, from /proc (the
