@@ -18,7 +18,7 @@ import { startDevChannels, type DevChannels } from './devChannels.ts';
 import { startMailCatcher, type MailCatcher } from './devMail.ts';
 import { initNotificationMetrics, notificationsSent, notificationLatency } from './metrics.ts';
 import { CHANNELS } from './types.ts';
-import { Notifier, NotifierBehind } from './notifier.ts';
+import { Notifier } from './notifier.ts';
 import { inAppEnabled } from './preferences.ts';
 import { NotificationService, unsubscribeKey, vapidKeys } from './service.ts';
 import { viewOf, type StoredNotification } from './store.ts';
@@ -153,7 +153,7 @@ export async function startNotifications(options: NotificationsOptions): Promise
   const runner = new DurableConsumerRunner(pool, notifier, {
     pageSize: 200,
     onError: (error) => {
-      if (!(error instanceof NotifierBehind)) log.warn({ err: error }, 'notifier round failed');
+      log.warn({ err: error }, 'notifier round failed');
     },
   });
 
@@ -219,7 +219,7 @@ export async function startNotifications(options: NotificationsOptions): Promise
     runner
       .runOnce()
       .catch((error: unknown) => {
-        if (!(error instanceof NotifierBehind)) log.warn({ err: error }, 'notifier round failed');
+        log.warn({ err: error }, 'notifier round failed');
       })
       .finally(() => {
         inFlight = false;

@@ -9,7 +9,7 @@
  */
 
 import type { DatabaseTransactionConnection } from 'slonik';
-import type { DurableConsumer, EventPage } from '../persistence/durableConsumers.ts';
+import { PageNotReady, type DurableConsumer, type EventPage } from '../persistence/durableConsumers.ts';
 import {
   crossings,
   draftsOf,
@@ -42,7 +42,7 @@ export const NOTIFIER_CURSOR = 'notifier';
  * The page names holders of an asset (a lifecycle transition, a breakout) before the relational
  * projection (balances) holds the records before it: the page is retried on the next round.
  */
-export class NotifierBehind extends Error {
+export class NotifierBehind extends PageNotReady {
   override readonly name = 'NotifierBehind';
 }
 

@@ -39,6 +39,18 @@ export interface DurableConsumer {
   committed?(page: EventPage): void;
 }
 
+/**
+ * Thrown by a consumer's apply when it cannot apply the page yet (what it reads is not there yet,
+ * e.g. the notifier's holders before the relational projection passed the page). The page's
+ * transaction rolls back with the cursor and the page is taken again next round; the round ends
+ * without an error. The runner catches it outside the transaction but inside the connection's
+ * handler, so the connection goes back to the pool: slonik destroys a connection whose handler
+ * threw, and a new Postgres session for every retried page cost more than the page.
+ */
+export class PageNotReady extends Error {
+  override readonly name: string = 'PageNotReady';
+}
+
 export interface DurableConsumerOptions {
   /** Most records per page (one transaction); default 500. */
   readonly pageSize?: number;
@@ -196,48 +208,14 @@ export class DurableConsumerRunner {
    * the cursor row is made first if it does not exist), apply, move it.
    */
   async #page(): Promise<number> {
-    const name = this.#consumer.name;
     let committed: EventPage | undefined;
-    const applied = await this.#pool.transaction(async (tx) => {
-      const read = () =>
-        tx.any(sql.type(PageRow)`
-          WITH c AS (
-            SELECT global_seq FROM projection_cursors WHERE projection = ${name} FOR UPDATE
-          )
-          SELECT c.global_seq::text AS cursor, j.global_seq::text AS global_seq, j.record
-          FROM c LEFT JOIN LATERAL (
-            SELECT global_seq, record FROM journal
-            WHERE journal.global_seq > c.global_seq ORDER BY journal.global_seq LIMIT ${this.#pageSize}
-          ) j ON true`);
-      let rows = await read();
-      if (rows.length === 0) {
-        await tx.query(sql.unsafe`
-          INSERT INTO projection_cursors (projection, global_seq) VALUES (${name}, 0)
-          ON CONFLICT (projection) DO NOTHING`);
-        rows = await read();
+    const applied = await this.#pool.connect(async (connection) => {
+      try {
+        return await connection.transaction((tx) => this.#pageIn(tx, (page) => (committed = page)));
+      } catch (error) {
+        if (error instanceof PageNotReady) return 0;
+        throw error;
       }
-      const cursor = seqOf(rows[0]!.cursor);
-      const records: CommittedRecord[] = [];
-      let expected = cursor + 1;
-      for (const row of rows) {
-        if (row.global_seq === null || row.record === null) break;
-        const globalSeq = seqOf(row.global_seq);
-        if (globalSeq !== expected) break; // not yet visible: the next round takes it
-        records.push(this.#decoded.get(globalSeq, row.record));
-        expected++;
-      }
-      this.#checkedAt = Date.now();
-      if (records.length === 0) {
-        this.#cursorSeen = cursor;
-        return 0;
-      }
-      const to = expected - 1;
-      const page: EventPage = { from: cursor, to, records };
-      await this.#consumer.apply(tx, page);
-      await tx.query(sql.unsafe`
-        UPDATE projection_cursors SET global_seq = ${to}, updated_at = now() WHERE projection = ${name}`);
-      committed = page;
-      return records.length;
     });
     if (committed === undefined) return applied;
     this.#cursorSeen = committed.to;
@@ -249,5 +227,49 @@ export class DurableConsumerRunner {
       }
     }
     return applied;
+  }
+
+  /** The page's work inside its transaction; `applied` is told the page once it is applied. */
+  async #pageIn(tx: DatabaseTransactionConnection, applied: (page: EventPage) => void): Promise<number> {
+    const name = this.#consumer.name;
+    const read = () =>
+      tx.any(sql.type(PageRow)`
+        WITH c AS (
+          SELECT global_seq FROM projection_cursors WHERE projection = ${name} FOR UPDATE
+        )
+        SELECT c.global_seq::text AS cursor, j.global_seq::text AS global_seq, j.record
+        FROM c LEFT JOIN LATERAL (
+          SELECT global_seq, record FROM journal
+          WHERE journal.global_seq > c.global_seq ORDER BY journal.global_seq LIMIT ${this.#pageSize}
+        ) j ON true`);
+    let rows = await read();
+    if (rows.length === 0) {
+      await tx.query(sql.unsafe`
+        INSERT INTO projection_cursors (projection, global_seq) VALUES (${name}, 0)
+        ON CONFLICT (projection) DO NOTHING`);
+      rows = await read();
+    }
+    const cursor = seqOf(rows[0]!.cursor);
+    const records: CommittedRecord[] = [];
+    let expected = cursor + 1;
+    for (const row of rows) {
+      if (row.global_seq === null || row.record === null) break;
+      const globalSeq = seqOf(row.global_seq);
+      if (globalSeq !== expected) break; // not yet visible: the next round takes it
+      records.push(this.#decoded.get(globalSeq, row.record));
+      expected++;
+    }
+    this.#checkedAt = Date.now();
+    if (records.length === 0) {
+      this.#cursorSeen = cursor;
+      return 0;
+    }
+    const to = expected - 1;
+    const page: EventPage = { from: cursor, to, records };
+    await this.#consumer.apply(tx, page);
+    await tx.query(sql.unsafe`
+      UPDATE projection_cursors SET global_seq = ${to}, updated_at = now() WHERE projection = ${name}`);
+    applied(page);
+    return records.length;
   }
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { foldBatch } from '../../src/events/fold.ts';
 import {
   DurableConsumerRunner,
+  PageNotReady,
   type DurableConsumer,
   type EventPage,
 } from '../../src/persistence/durableConsumers.ts';
@@ -136,6 +137,38 @@ describe('DurableConsumerRunner', () => {
     } finally {
       await restartedPool.end();
       await writer.close();
+    }
+  });
+
+  it('a page not ready is rolled back, retried later, and keeps its connection', async () => {
+    // One connection, so a destroyed one would show as a new backend pid.
+    const single = await createPool(database.get().url, { maximumPoolSize: 1 });
+    try {
+      const backend = () =>
+        single.oneFirst(sql.type(z.object({ pid: z.number() }))`SELECT pg_backend_pid() AS pid`);
+      const before = await backend();
+      let notReady = 2;
+      const inner = recorder('waits');
+      const waits: DurableConsumer = {
+        name: 'waits',
+        async apply(tx, page) {
+          await inner.apply(tx, page);
+          if (notReady-- > 0) throw new PageNotReady('not yet');
+        },
+      };
+      const runner = new DurableConsumerRunner(single, waits, { pageSize: 1000 });
+      // Not ready twice: no error, nothing applied, the cursor where it was, the same backend.
+      expect(await runner.runOnce()).toBe(0);
+      expect(await runner.runOnce()).toBe(0);
+      expect(await runner.cursor()).toBe(0);
+      expect(await consumed('waits')).toEqual([]);
+      expect(await backend()).toBe(before);
+      // Then ready: the whole journal once.
+      expect(await runner.runOnce()).toBeGreaterThan(0);
+      expect(await consumed('waits')).toEqual(await expected());
+      expect(await backend()).toBe(before);
+    } finally {
+      await single.end();
     }
   });
 });
