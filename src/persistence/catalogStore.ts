@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { ASSET_KINDS, type Asset } from '../actors/catalog.ts';
 import type { MarketDefinition } from '../actors/market/types.ts';
@@ -76,19 +76,29 @@ export async function loadCatalog(pool: DatabasePool): Promise<StoredCatalog> {
 }
 
 export async function insertAsset(pool: CommonQueryMethods, asset: Asset): Promise<void> {
-  await pool.query(sql.unsafe`
+  await pool.query(sql.unsafe`${assetInsert(asset)}`);
+}
+
+/** The INSERT of an asset, as a fragment (also a data-modifying CTE of a registration). */
+export function assetInsert(asset: Asset): FragmentSqlToken {
+  return sql.fragment`
     INSERT INTO assets (symbol, decimals, kind, contract_address)
-    VALUES (${asset.symbol}, ${asset.decimals}, ${asset.kind}, ${asset.contractAddress ?? null})`);
+    VALUES (${asset.symbol}, ${asset.decimals}, ${asset.kind}, ${asset.contractAddress ?? null})`;
 }
 
 export async function insertMarket(pool: CommonQueryMethods, market: MarketDefinition): Promise<void> {
+  await pool.query(sql.unsafe`${marketInsert(market)}`);
+}
+
+/** The INSERT of a market, as a fragment (also a data-modifying CTE of a registration). */
+export function marketInsert(market: MarketDefinition): FragmentSqlToken {
   const { money } = market;
-  await pool.query(sql.unsafe`
+  return sql.fragment`
     INSERT INTO markets (id, symbol, base_asset, quote_asset, price_decimals, qty_decimals, tick_size,
                          lot_size, min_qty, max_qty, min_notional, maker_fee_bps, taker_fee_bps,
                          max_orders)
     VALUES (${market.id}, ${market.symbol}, ${market.baseAsset}, ${market.quoteAsset},
             ${money.priceDecimals}, ${money.qtyDecimals}, ${money.tickSize}, ${money.lotSize},
             ${money.minQty}, ${money.maxQty}, ${money.minNotional ?? null}, ${market.makerFeeBps}, ${market.takerFeeBps},
-            ${market.maxOrders})`);
+            ${market.maxOrders})`;
 }

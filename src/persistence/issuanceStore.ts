@@ -1,8 +1,8 @@
-import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import type { Asset } from '../actors/catalog.ts';
 import type { MarketDefinition } from '../actors/market/types.ts';
-import { insertAsset, insertMarket } from './catalogStore.ts';
+import { assetInsert, marketInsert } from './catalogStore.ts';
 
 /** The registered asset behind an RWA market (migration 1763800000040_issuance.sql). */
 export interface MarketAssetRecord {
@@ -78,7 +78,11 @@ export async function loadMarketAssets(pool: CommonQueryMethods): Promise<Market
   }));
 }
 
-/** Registration: the base asset, the market and its asset record, in one transaction. */
+/**
+ * Registration: the base asset, the market, its asset record and the registered event, in one
+ * statement of data-modifying CTEs (atomic without a transaction: one round trip instead of six;
+ * the foreign keys are checked at the statement's end, when every row is there).
+ */
 export async function insertRegistration(
   pool: DatabasePool,
   asset: Asset,
@@ -86,17 +90,18 @@ export async function insertRegistration(
   record: MarketAssetRecord,
   registered: ApprovalEvent,
 ): Promise<void> {
-  await pool.transaction(async (tx) => {
-    await insertAsset(tx, asset);
-    await insertMarket(tx, market);
-    await tx.query(sql.unsafe`
+  await pool.query(sql.unsafe`
+    WITH asset AS (${assetInsert(asset)}),
+    market AS (${marketInsert(market)}),
+    record AS (
       INSERT INTO market_assets (market_id, name, asset_type, token_symbol, token_name, total_supply,
                                  issuer_id, details)
       VALUES (${record.marketId}, ${record.name}, ${record.assetType}, ${record.tokenSymbol},
               ${record.tokenName}, ${record.totalSupply}, ${record.issuerId},
-              ${sql.jsonb(record.details as never)})`);
-    await insertApprovalEvent(tx, market.id, registered);
-  });
+              ${sql.jsonb(record.details as never)})
+    ),
+    registered AS (${approvalEventInsert(market.id, registered)})
+    SELECT 1`);
 }
 
 /** Stores what changed on the asset record (only the fields given). */
@@ -139,10 +144,15 @@ export async function updateMarketAsset(
 }
 
 export async function insertApprovalEvent(pool: CommonQueryMethods, marketId: string, event: ApprovalEvent) {
-  await pool.query(sql.unsafe`
+  await pool.query(sql.unsafe`${approvalEventInsert(marketId, event)}`);
+}
+
+/** The INSERT of an approval event, as a fragment (also a data-modifying CTE of a registration). */
+function approvalEventInsert(marketId: string, event: ApprovalEvent): FragmentSqlToken {
+  return sql.fragment`
     INSERT INTO market_approval_events (market_id, event_type, actor_id, actor_type, decision, reason, metadata, ts,
                                         lifecycle_seq)
     VALUES (${marketId}, ${event.eventType}, ${event.actorId}, ${event.actorType}, ${event.decision ?? null},
             ${event.reason ?? null}, ${event.metadata === undefined ? null : sql.jsonb(event.metadata as never)},
-            to_timestamp(${event.ts / 1000}), ${event.lifecycleSeq ?? null})`);
+            to_timestamp(${event.ts / 1000}), ${event.lifecycleSeq ?? null})`;
 }
