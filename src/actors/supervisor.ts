@@ -345,13 +345,23 @@ export class Supervisor {
   }
 
   /** Queues a command; `reply` is called once, after its batch is committed (or at once on refusal). */
-  send(symbol: string, command: MarketCommand, ts: number, reply: (result: CommandResult) => void): void {
+  send(
+    symbol: string,
+    command: MarketCommand,
+    ts: number,
+    reply: (result: CommandResult) => void,
+    commandId?: string,
+  ): void {
     const market = this.markets.get(symbol);
     if (market === undefined) {
       reply({ ok: false, code: 'unknown_market', message: `no market ${symbol}` });
     } else if (market.halted) {
       reply(unavailable(symbol));
-    } else if (!market.actor.mailbox.offer({ command, ts, reply })) {
+    } else if (
+      !market.actor.mailbox.offer(
+        commandId === undefined ? { command, ts, reply } : { command, ts, reply, commandId },
+      )
+    ) {
       reply({ ok: false, code: 'overloaded', message: `market ${symbol} is busy; try again` });
     } else {
       this.schedule(market);
@@ -435,6 +445,11 @@ export class Supervisor {
     }
     this.options.publish?.(record);
     return result;
+  }
+
+  /** The last `@ledger` sequence number used (a replica of the shared journal follows others'). */
+  get ledgerSequence(): number {
+    return this.ledgerSeq;
   }
 
   /** Recovery: the last `@ledger` sequence number in the journal, continued by the next credit. */

@@ -1,0 +1,395 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { connect, type NatsConnection, type Subscription } from 'nats';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { EXTERNAL_ACCOUNT } from '../actors/ledger/types.ts';
+import type { CommandResult, JournalBatch } from '../actors/market/types.ts';
+import { buildCore, type Core } from '../app/core.ts';
+import type { Config } from '../config.ts';
+import { JournalWriter } from '../persistence/journalWriter.ts';
+import { journalObserver } from '../persistence/metrics.ts';
+import { migrate } from '../persistence/migrate.ts';
+import { OWNER_LOCK_KEY } from '../persistence/owner.ts';
+import { createDatabasePool } from '../persistence/pool.ts';
+import {
+  clusterSubjects,
+  decodeCommandRequest,
+  encodeCommandReply,
+  type CommandRequest,
+} from './commands.ts';
+import { claimMarketEpoch } from './epochs.ts';
+import { EngineRegistry, ownershipPlan } from './engines.ts';
+import { JournalFollower } from './follower.ts';
+import { MarketLeases, type Lease } from './lease.ts';
+import { clusterMetrics } from './metrics.ts';
+
+/*
+ * ROLE=engine (docs/scale-out.md, "Engine role"): one process owning the markets placement gives
+ * it. Stages, in order:
+ *   1. the cluster lock (a shared advisory lock: no ROLE=all beside us), migrations, a pool whose
+ *      sessions end an idle transaction before a lease could lapse;
+ *   2. the whole exchange state recovered (every market and the whole ledger, src/app/core.ts) and
+ *      the shared journal writer, fenced per market with our epochs, debits fenced by cluster_funds;
+ *   3. the replica: the journal tail of the other engines applied as it commits (follower.ts);
+ *   4. NATS: the engine registry, the leases, the control loop (ownershipPlan every renewal);
+ *      a market we take is claimed (epoch), caught up from the journal, then served on
+ *      `<cluster>.cmd.<marketId>`.
+ * A lost lease or registration, or a refused write, stops the process (fail stop): a restart
+ * recovers from the journal. Nothing acknowledged is lost: replies follow commits.
+ */
+
+export interface EngineProcess {
+  readonly engineId: string;
+  /** This process's journal writer id: engine id and a per-start suffix. */
+  readonly writerId: string;
+  readonly core: Core;
+  /** Markets served now (leased, claimed, caught up). */
+  owned(): string[];
+  close(): Promise<void>;
+}
+
+export interface EngineHooks {
+  /** The engine cannot go on (lease lost, write refused, replica broken): exit without cleanup. */
+  readonly onFatal: (error: Error) => void;
+}
+
+const HeadRow = z.object({ seq: z.string(), funds_at: z.string().nullable(), unfunded: z.boolean() });
+
+interface Owned {
+  readonly lease: Lease;
+  readonly epoch: number;
+  serving: boolean;
+  subscription: Subscription | undefined;
+}
+
+/** Most command ids remembered for redeliveries (a few minutes of orders at bench rates). */
+const REMEMBERED_COMMANDS = 200_000;
+
+export async function startEngine(config: Config, log: Logger, hooks: EngineHooks): Promise<EngineProcess> {
+  const databaseUrl = config.DATABASE_URL;
+  const natsUrl = config.NATS_URL;
+  if (databaseUrl === undefined) throw new Error('ROLE=engine needs DATABASE_URL');
+  if (natsUrl === undefined) throw new Error('ROLE=engine needs NATS_URL');
+  const engineId = config.ENGINE_ID ?? `${os.hostname()}-${process.pid}`;
+  const writerId = `${engineId}:${randomBytes(3).toString('hex')}`;
+  const subjects = clusterSubjects(config.CLUSTER_NAME);
+  const metrics = clusterMetrics();
+
+  // 1. No ROLE=all on this database while we run (it takes the same lock exclusively).
+  const clusterLock = await holdClusterLock(databaseUrl);
+  await migrate(databaseUrl);
+  const pool = await createDatabasePool(withIdleTimeout(databaseUrl, config.LEASE_TTL_MS - 1_000));
+
+  // 2. State and the shared writer.
+  const owned = new Map<string, Owned>();
+  const nc = await connect({ servers: natsUrl, name: `engine ${engineId}` });
+  const fatal = (error: Error) => {
+    log.fatal({ err: error, engineId }, 'engine stops');
+    hooks.onFatal(error);
+  };
+  const writer = await JournalWriter.open(pool, {
+    shared: { writer: writerId, funds: true },
+    marketFence: (ids) =>
+      ids
+        .filter((id) => !id.startsWith('@'))
+        .map((marketId) => ({ marketId, epoch: owned.get(marketId)?.epoch ?? 0 })),
+    onCommitted: (seq) => {
+      nc.publish(subjects.journal, String(seq));
+    },
+    observe: journalObserver,
+    onFatal: fatal,
+  });
+  const core = await buildCore(config, log, { pool, writer });
+  const { supervisor, ledger } = core;
+  // Expiries are commands the owner of a market sends itself: not built for engines yet.
+  supervisor.stopExpiries();
+  const recovered = core.recovered.lastGlobalSeq;
+  await seedClusterFunds(pool, core, recovered, log);
+
+  // Command ids answered (ours and, from the journal tail, the other owners'): a redelivery after a
+  // failover gets the journaled result.
+  const answered = new Map<string, CommandResult>();
+  const remember = (id: string, result: CommandResult) => {
+    answered.set(id, result);
+    if (answered.size > REMEMBERED_COMMANDS) answered.delete(answered.keys().next().value!);
+  };
+
+  // 3. The replica of the other engines' rows.
+  const follower = new JournalFollower(pool, {
+    ledger,
+    supervisor,
+    self: writerId,
+    after: recovered,
+    publish: (batch: JournalBatch) => {
+      for (const entry of batch.entries)
+        if (entry.commandId !== undefined) remember(entry.commandId, entry.result);
+    },
+    settled: () => writerSettled(writer),
+    onFatal: fatal,
+  });
+  follower.start();
+
+  // 4. NATS, registry, leases, control loop.
+  const leaseOptions = { ttlMs: config.LEASE_TTL_MS, renewEveryMs: config.LEASE_RENEW_MS };
+  const registry = await joinWhenFree(nc, engineId, { ...leaseOptions, bucket: subjects.engineBucket });
+  registry.registration.onLost((error) => fatal(error));
+  const leases = await MarketLeases.open(nc, {
+    ...leaseOptions,
+    bucket: subjects.leaseBucket,
+    holder: engineId,
+  });
+  const journalNotices = nc.subscribe(subjects.journal, {
+    callback: () => {
+      follower.poke();
+    },
+  });
+
+  const inFlight = new Map<string, ((result: CommandResult) => void)[]>();
+  const serve = (marketId: string, symbol: string): Subscription =>
+    nc.subscribe(subjects.command(marketId), {
+      callback: (error, msg) => {
+        if (error !== null) return;
+        let request: CommandRequest;
+        try {
+          request = decodeCommandRequest(msg.data);
+        } catch (parseError) {
+          log.warn({ err: parseError, marketId }, 'a command request that does not parse');
+          return;
+        }
+        const respond = (result: CommandResult) => {
+          msg.respond(encodeCommandReply(result));
+        };
+        const market = owned.get(marketId);
+        if (market?.serving !== true || !market.lease.held() || request.symbol !== symbol) {
+          respond({
+            ok: false,
+            code: 'unavailable',
+            message: `market ${request.symbol} is moving; try again`,
+          });
+          return;
+        }
+        const done = answered.get(request.id);
+        if (done !== undefined) {
+          metrics.redeliveries.inc();
+          respond(done);
+          return;
+        }
+        const waiting = inFlight.get(request.id);
+        if (waiting !== undefined) {
+          metrics.redeliveries.inc();
+          waiting.push(respond);
+          return;
+        }
+        inFlight.set(request.id, [respond]);
+        supervisor.send(
+          symbol,
+          request.command,
+          request.ts,
+          (result) => {
+            // Refusals before the journal (busy, not committed) may be asked again and run then.
+            if (result.ok || (result.code !== 'overloaded' && result.code !== 'unavailable')) {
+              remember(request.id, result);
+            }
+            const replies = inFlight.get(request.id) ?? [];
+            inFlight.delete(request.id);
+            for (const reply of replies) reply(result);
+          },
+          request.id,
+        );
+      },
+    });
+
+  const markets = () => supervisor.list().map((m) => ({ id: m.id, symbol: m.symbol }));
+  const take = async (marketId: string, symbol: string) => {
+    const lease = await leases.acquire(marketId).catch(() => undefined);
+    if (lease === undefined) return;
+    const claim = await claimMarketEpoch(pool, { marketId, epoch: lease.epoch, holder: writerId });
+    if (!claim.claimed) {
+      log.warn({ marketId, epoch: lease.epoch, current: claim.current }, 'a newer owner claimed the market');
+      await lease.release();
+      return;
+    }
+    const market: Owned = { lease, epoch: lease.epoch, serving: false, subscription: undefined };
+    owned.set(marketId, market);
+    lease.onLost((error) => {
+      metrics.leaseLosses.inc();
+      fatal(error);
+    });
+    // Every batch of the previous owner is committed or fenced out now: the tail is final.
+    await follower.catchUp();
+    supervisor.actor(symbol)?.finishRecovery();
+    market.serving = true;
+    market.subscription = serve(marketId, symbol);
+    metrics.takeovers.inc();
+    log.info({ marketId, epoch: lease.epoch, engineId }, 'market taken');
+  };
+  const hand = async (marketId: string) => {
+    const market = owned.get(marketId);
+    if (market === undefined) return;
+    market.serving = false;
+    market.subscription?.unsubscribe();
+    await supervisor.idle();
+    owned.delete(marketId);
+    await market.lease.release();
+    log.info({ marketId, engineId }, 'market handed over');
+  };
+
+  let stopping = false;
+  let round: Promise<void> | undefined;
+  const control = async () => {
+    const live = await registry.live();
+    const all = markets();
+    const plan = ownershipPlan(
+      engineId,
+      live,
+      all.map((m) => m.id),
+      new Set(owned.keys()),
+    );
+    for (const marketId of plan.release) await hand(marketId);
+    for (const marketId of plan.acquire) {
+      const symbol = all.find((m) => m.id === marketId)?.symbol;
+      if (symbol !== undefined && !stopping) await take(marketId, symbol);
+    }
+    metrics.ownedMarkets.set(owned.size);
+  };
+  const tick = () => {
+    if (stopping || round !== undefined) return;
+    round = control()
+      .catch((error: unknown) => {
+        log.warn({ err: error }, 'control round failed; next round retries');
+      })
+      .finally(() => {
+        round = undefined;
+      });
+  };
+  tick();
+  const timer = setInterval(tick, config.LEASE_RENEW_MS);
+
+  log.info({ engineId, writerId, recovered: core.recovered }, 'engine started');
+  return {
+    engineId,
+    writerId,
+    core,
+    owned: () => [...owned.entries()].filter(([, m]) => m.serving).map(([id]) => id),
+    close: async () => {
+      stopping = true;
+      clearInterval(timer);
+      await round;
+      for (const marketId of [...owned.keys()]) await hand(marketId);
+      await registry.leave().catch(() => undefined);
+      journalNotices.unsubscribe();
+      await follower.stop();
+      await writer.close();
+      await nc.drain().catch(() => undefined);
+      await pool.end();
+      await clusterLock.end();
+    },
+  };
+}
+
+/**
+ * Joins the registry; an id still registered by a predecessor killed a moment ago lapses within the
+ * TTL, so a restart under the same ENGINE_ID waits up to twice that.
+ */
+async function joinWhenFree(
+  nc: NatsConnection,
+  engineId: string,
+  options: { ttlMs: number; renewEveryMs: number; bucket: string },
+): Promise<EngineRegistry> {
+  const deadline = Date.now() + 2 * options.ttlMs;
+  for (;;) {
+    try {
+      return await EngineRegistry.join(nc, engineId, options);
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.renewEveryMs));
+  }
+}
+
+/** A connection holding the cluster's shared advisory lock: ROLE=all (exclusive) cannot start. */
+export async function holdClusterLock(databaseUrl: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const locked = await client.query<{ locked: boolean }>(
+    'SELECT pg_try_advisory_lock_shared($1, $2) AS locked',
+    [...OWNER_LOCK_KEY],
+  );
+  if (locked.rows[0]?.locked !== true) {
+    await client.end();
+    throw new Error('a ROLE=all exchange owns this database: cluster roles cannot run beside it');
+  }
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** A Postgres session ends a transaction left idle this long: a paused owner's FOR SHARE lock goes. */
+export function withIdleTimeout(databaseUrl: string, timeoutMs: number): string {
+  const url = new URL(databaseUrl);
+  url.searchParams.set('options', `-c idle_in_transaction_session_timeout=${Math.max(500, timeoutMs)}`);
+  return url.toString();
+}
+
+/** Resolves once the writer holds nothing uncommitted (its failures settled, undone by the supervisor). */
+async function writerSettled(writer: JournalWriter): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (writer.stats().pending > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  // The rejection handlers (undo of postings) run on the turns after the failed flush.
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * cluster_funds equals the journal's available balances once seeded. The first engine on a
+ * database (or the first after a ROLE=all run wrote past the seeded point) seeds it from its
+ * recovered ledger, under the head's lock, only if nobody wrote since its recovery.
+ */
+async function seedClusterFunds(
+  pool: DatabasePool,
+  core: Core,
+  recovered: number,
+  log: Logger,
+): Promise<void> {
+  await pool.transaction(async (tx) => {
+    const head = await tx.one(sql.type(HeadRow)`
+      SELECT seq::text AS seq, funds_at::text AS funds_at,
+        EXISTS (SELECT 1 FROM journal WHERE writer IS NULL AND global_seq > coalesce(funds_at, -1)) AS unfunded
+      FROM journal_head WHERE id = 1 FOR UPDATE`);
+    if (head.funds_at !== null && !head.unfunded) return;
+    if (Number(head.seq) !== recovered) {
+      throw new Error(
+        `cluster_funds needs seeding at global_seq ${head.seq} but this engine recovered to ${recovered}: start again`,
+      );
+    }
+    const rows: { account: string; asset: string; available: string }[] = [];
+    for (const account of core.ledger.snapshot().accounts) {
+      if (account.account === EXTERNAL_ACCOUNT) continue;
+      for (const b of account.balances)
+        rows.push({ account: account.account, asset: b.asset, available: b.available });
+    }
+    await tx.query(sql.unsafe`DELETE FROM cluster_funds`);
+    if (rows.length > 0) {
+      await tx.query(sql.unsafe`
+        INSERT INTO cluster_funds (account, asset, available)
+        SELECT * FROM unnest(
+          ${sql.array(
+            rows.map((r) => r.account),
+            'text',
+          )},
+          ${sql.array(
+            rows.map((r) => r.asset),
+            'text',
+          )},
+          ${sql.array(
+            rows.map((r) => r.available),
+            'numeric',
+          )})`);
+    }
+    await tx.query(sql.unsafe`UPDATE journal_head SET funds_at = seq WHERE id = 1`);
+    log.info({ accounts: rows.length, at: head.seq }, 'cluster_funds seeded from the journal');
+  });
+}
