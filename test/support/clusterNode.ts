@@ -64,7 +64,7 @@ export function startClusterNode(
   const logs: LogLine[] = [];
   const listeners = new Set<() => void>();
   let partial = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     partial += chunk.toString('utf8');
     const lines = partial.split('\n');
     partial = lines.pop()!;
@@ -79,7 +79,7 @@ export function startClusterNode(
     for (const listener of listeners) listener();
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);
   });
   let code: number | null | undefined;
