@@ -351,12 +351,16 @@ describe('failover', () => {
           timeoutMs: 20_000,
           what: `an order accepted on ${victimMarket} after the kill`,
         });
+        const failoverMs = ackedAt.get(victimMarket)! - killedAt;
         running = false;
         await Promise.all(loops);
+        rounds.push({ acked: acked.length, failoverMs });
         await settledOwnership();
         await expectFencedHandovers();
         await expectJournalHolds(acked, USERS);
       }
+      expect(rounds).toHaveLength(KILL_ROUNDS);
+      process.stdout.write(`kill -9 rounds: ${JSON.stringify(rounds)}\n`);
     },
     120_000 + KILL_ROUNDS * 40_000,
   );
