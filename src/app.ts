@@ -9,8 +9,8 @@ import { buildCore } from './app/core.ts';
 import { openJobs } from './app/jobs.ts';
 import { buildServices } from './app/services.ts';
 import { openReplicaStorage, openStorage, type DatabaseHold, type Storage } from './app/storage.ts';
-import { holdClusterLock } from './cluster/engine.ts';
-import { startReplica, type Replica } from './cluster/replica.ts';
+import { holdClusterLock } from './app/cluster/engine.ts';
+import { startReplica, type Replica } from './app/cluster/replica.ts';
 import { buildTransport } from './app/transport.ts';
 import type { ChainRuntime } from './chainRuntime.ts';
 import type { Config } from './config.ts';
@@ -106,7 +106,7 @@ export async function startExchange(
 
 /**
  * ROLE=gateway (docs/scale-out.md): the same exchange minus the writing: a replica of the
- * engines' shared journal (src/cluster/replica.ts) feeds the consumers, commands go to the
+ * engines' shared journal (src/app/cluster/replica.ts) feeds the consumers, commands go to the
  * markets' owners over NATS, what would write locally (credits, listings) answers `unavailable`.
  * Holds the cluster lock (no ROLE=all beside it); `onOwnershipLost` hears of a broken replica.
  */

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startExchange, startGateway, type Exchange } from './app.ts';
-import { startEngine } from './cluster/engine.ts';
+import { startEngine } from './app/cluster/engine.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { DatabaseOwnedError } from './persistence/owner.ts';
@@ -39,7 +39,7 @@ const log = createLogger({
   base: { svc: config.ROLE === 'all' ? 'exchange' : config.ROLE },
 });
 if (config.ROLE === 'engine') {
-  // An engine serves no HTTP: it owns markets (src/cluster/engine.ts) until a signal or a fatal loss.
+  // An engine serves no HTTP: it owns markets (src/app/cluster/engine.ts) until a signal or a fatal loss.
   const engine = await startEngine(config, log, { onFatal: () => process.exit(1) });
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -51,7 +51,7 @@ export async function openStorage(
 
 /**
  * Stage 2 of ROLE=gateway: the migrated database, its pool and a writer that writes nothing (the
- * gateway is a replica of the engines' journal, src/cluster/follower.ts). `hold` is the cluster
+ * gateway is a replica of the engines' journal, src/persistence/journalFollower.ts). `hold` is the cluster
  * lock (no ROLE=all beside us).
  */
 export async function openReplicaStorage(

@@ -7,8 +7,8 @@ import { z } from 'zod/v4';
  * - `all` (the default, what `npm start` runs): today's single process, every market, the
  *   gateway, the ledger, the jobs. No NATS needed.
  * - `gateway`: WebSocket + HTTP, stateless; routes each market's commands to its owner over NATS
- *   and serves market data from a replica of the engines' shared journal (src/cluster/replica.ts).
- * - `engine` (src/cluster/engine.ts): takes the leases of the markets placement gives it (ENGINE_ID,
+ *   and serves market data from a replica of the engines' shared journal (src/app/cluster/replica.ts).
+ * - `engine` (src/app/cluster/engine.ts): takes the leases of the markets placement gives it (ENGINE_ID,
  *   src/cluster/placement.ts), recovers them from snapshot + journal, runs their actors and their
  *   journal writes, fenced per market (src/cluster/epochs.ts).
  * - `worker` (not built yet): BullMQ jobs and the durable event consumers.

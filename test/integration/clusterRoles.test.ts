@@ -243,13 +243,17 @@ interface Acked {
  */
 async function expectJournalHolds(acked: readonly Acked[], users: readonly string[]): Promise<void> {
   const placed = new Map<string, string[]>();
-  const commandIds = new Set<string>();
+  const commandIds = new Map<string, string>();
   for (const row of await journalRows()) {
     const batch = decodeBatch(row.record);
     for (const entry of batch.entries) {
+      const where = `global_seq ${row.global_seq} by ${row.writer ?? 'all'}: ${JSON.stringify(entry.result).slice(0, 200)}`;
       if (entry.commandId !== undefined) {
-        expect(commandIds.has(entry.commandId), `command ${entry.commandId} executed twice`).toBe(false);
-        commandIds.add(entry.commandId);
+        expect(
+          commandIds.get(entry.commandId),
+          `command ${entry.commandId} executed twice (${where})`,
+        ).toBeUndefined();
+        commandIds.set(entry.commandId, where);
       }
       const { command, result } = entry;
       if (command.kind !== 'place' || !result.ok || command.clientOrderId === undefined) continue;
@@ -313,11 +317,14 @@ describe('failover', () => {
         const victim = engines.get(victimId)!;
         let running = true;
         let n = 0;
+        /** Per market: when the first order sent after the kill was acknowledged. */
         const ackedAt = new Map<string, number>();
+        let killedAt = Infinity;
         const loop = async (c: ExchangeClient, user: string, side: 'buy' | 'sell', lane: number) => {
           while (running) {
             const market = symbolOf(MARKETS[n % MARKETS.length]!);
             const clientOrderId = `r${round}-${user}-${lane}-${n++}`;
+            const sentAt = Date.now();
             try {
               const reply = await c.place({
                 market,
@@ -328,7 +335,7 @@ describe('failover', () => {
                 clientOrderId,
               });
               acked.push({ market, clientOrderId: `${user}/${clientOrderId}`, orderId: reply.orderId });
-              ackedAt.set(market, Date.now());
+              if (sentAt > killedAt && !ackedAt.has(market)) ackedAt.set(market, Date.now());
             } catch (error) {
               // A refusal is an answer too; only unavailable would mean a failover took too long.
               expect((error as ExchangeError).code).not.toBe('unavailable');
@@ -343,7 +350,7 @@ describe('failover', () => {
         ];
         // The kill lands at a random moment of the load (and of the lease's renewal period): the window is the point.
         await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 1_200));
-        const killedAt = Date.now();
+        killedAt = Date.now();
         victim.kill('SIGKILL');
         await victim.exited;
         startEngine(victimId);

@@ -51,7 +51,7 @@ export function startClusterNode(
       LEASE_TTL_MS: String(env.ttlMs),
       LEASE_RENEW_MS: String(env.renewMs),
       LOG_FORMAT: 'json',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: process.env.CLUSTER_LOG_LEVEL ?? 'info',
       HOST: '127.0.0.1',
       PORT: '0',
       REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1',

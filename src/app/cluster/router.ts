@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import type { CommandResult, MarketCommand } from '../actors/market/types.ts';
-import type { CommandRoute } from '../services/orderEntry.ts';
+import type { CommandResult, MarketCommand } from '../../actors/market/types.ts';
+import type { CommandRoute } from '../../services/orderEntry.ts';
 import { clusterSubjects, decodeCommandReply, encodeCommandRequest } from './commands.ts';
-import { clusterMetrics } from './metrics.ts';
+import { clusterMetrics } from '../../cluster/metrics.ts';
 
 /*
  * ROLE=gateway's command route (docs/scale-out.md, "Commands"): each command goes to its market's

@@ -1,15 +1,15 @@
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
-import type { Core } from '../app/core.ts';
-import type { Storage } from '../app/storage.ts';
-import type { Config } from '../config.ts';
-import type { CommandRoute } from '../services/orderEntry.ts';
-import type { ClusterStatusBody } from '../transport/http/cluster.ts';
+import type { Core } from '../core.ts';
+import type { Storage } from '../storage.ts';
+import type { Config } from '../../config.ts';
+import type { CommandRoute } from '../../services/orderEntry.ts';
+import type { ClusterStatusBody } from '../../transport/http/cluster.ts';
 import { clusterSubjects } from './commands.ts';
-import { marketEpochs } from './epochs.ts';
-import { JournalFollower } from './follower.ts';
-import { MarketLeases } from './lease.ts';
+import { marketEpochs } from '../../cluster/epochs.ts';
+import { JournalFollower } from '../../persistence/journalFollower.ts';
+import { MarketLeases } from '../../cluster/lease.ts';
 import { commandRouter } from './router.ts';
 
 /*

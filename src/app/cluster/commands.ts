@@ -1,5 +1,5 @@
 import { z } from 'zod/v4';
-import type { CommandResult, MarketCommand } from '../actors/market/types.ts';
+import type { CommandResult, MarketCommand } from '../../actors/market/types.ts';
 
 /*
  * Commands between a gateway and a market's owner over core NATS request/reply

@@ -9,9 +9,9 @@ import {
   type JournalBatch,
 } from '../actors/market/types.ts';
 import type { Supervisor } from '../actors/supervisor.ts';
-import { decodeBatch } from '../persistence/journalCodec.ts';
+import { decodeBatch } from './journalCodec.ts';
 import type { Posting } from '../actors/ledger/index.ts';
-import { marketEntries, RecoveryError } from '../persistence/recovery.ts';
+import { marketEntries, RecoveryError } from './recovery.ts';
 
 /*
  * A replica of the shared journal (docs/scale-out.md, "Shared journal"): after recovery, every

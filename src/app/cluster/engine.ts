@@ -5,26 +5,27 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import { EXTERNAL_ACCOUNT } from '../actors/ledger/types.ts';
-import type { CommandResult, JournalBatch } from '../actors/market/types.ts';
-import { buildCore, type Core } from '../app/core.ts';
-import type { Config } from '../config.ts';
-import { JournalWriter } from '../persistence/journalWriter.ts';
-import { journalObserver } from '../persistence/metrics.ts';
-import { migrate } from '../persistence/migrate.ts';
-import { OWNER_LOCK_KEY } from '../persistence/owner.ts';
-import { createDatabasePool } from '../persistence/pool.ts';
+import { EXTERNAL_ACCOUNT } from '../../actors/ledger/types.ts';
+import type { CommandResult, JournalBatch } from '../../actors/market/types.ts';
+import { buildCore, type Core } from '../core.ts';
+import type { Config } from '../../config.ts';
+import { decodeBatch } from '../../persistence/journalCodec.ts';
+import { JournalWriter } from '../../persistence/journalWriter.ts';
+import { journalObserver } from '../../persistence/metrics.ts';
+import { migrate } from '../../persistence/migrate.ts';
+import { OWNER_LOCK_KEY } from '../../persistence/owner.ts';
+import { createDatabasePool } from '../../persistence/pool.ts';
 import {
   clusterSubjects,
   decodeCommandRequest,
   encodeCommandReply,
   type CommandRequest,
 } from './commands.ts';
-import { claimMarketEpoch } from './epochs.ts';
-import { EngineRegistry, ownershipPlan } from './engines.ts';
-import { JournalFollower } from './follower.ts';
-import { MarketLeases, type Lease } from './lease.ts';
-import { clusterMetrics } from './metrics.ts';
+import { claimMarketEpoch } from '../../cluster/epochs.ts';
+import { EngineRegistry, ownershipPlan } from '../../cluster/engines.ts';
+import { JournalFollower } from '../../persistence/journalFollower.ts';
+import { MarketLeases, type Lease } from '../../cluster/lease.ts';
+import { clusterMetrics } from '../../cluster/metrics.ts';
 
 /*
  * ROLE=engine (docs/scale-out.md, "Engine role"): one process owning the markets placement gives
@@ -81,7 +82,8 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
   // 1. No ROLE=all on this database while we run (it takes the same lock exclusively).
   const clusterLock = await holdClusterLock(databaseUrl);
   await migrate(databaseUrl);
-  const pool = await createDatabasePool(withIdleTimeout(databaseUrl, config.LEASE_TTL_MS - 1_000));
+  // A paused owner's open journal transaction (its FOR SHARE fence lock) ends before its lease lapses.
+  const pool = await createDatabasePool(databaseUrl, 10, Math.max(500, config.LEASE_TTL_MS - 1_000));
 
   // 2. State and the shared writer.
   const owned = new Map<string, Owned>();
@@ -116,6 +118,10 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
     answered.set(id, result);
     if (answered.size > REMEMBERED_COMMANDS) answered.delete(answered.keys().next().value!);
   };
+
+  // A command answered before this start (by a predecessor of ours, or another engine) may be asked
+  // again until the gateway's deadline: the ids of the recent journal are remembered too.
+  await rememberRecentCommands(pool, recovered, remember);
 
   // 3. The replica of the other engines' rows.
   const follower = new JournalFollower(pool, {
@@ -206,6 +212,7 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
   const take = async (marketId: string, symbol: string) => {
     const lease = await leases.acquire(marketId).catch(() => undefined);
     if (lease === undefined) return;
+    log.debug({ marketId, epoch: lease.epoch }, 'lease taken; claiming the epoch');
     const claim = await claimMarketEpoch(pool, { marketId, epoch: lease.epoch, holder: writerId });
     if (!claim.claimed) {
       log.warn({ marketId, epoch: lease.epoch, current: claim.current }, 'a newer owner claimed the market');
@@ -219,6 +226,7 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
       fatal(error);
     });
     // Every batch of the previous owner is committed or fenced out now: the tail is final.
+    log.debug({ marketId, epoch: lease.epoch }, 'epoch claimed; catching up the journal');
     await follower.catchUp();
     supervisor.actor(symbol)?.finishRecovery();
     market.serving = true;
@@ -241,6 +249,7 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
   let round: Promise<void> | undefined;
   const control = async () => {
     const live = await registry.live();
+    log.debug({ live, owned: [...owned.keys()] }, 'control round');
     const all = markets();
     const plan = ownershipPlan(
       engineId,
@@ -310,6 +319,26 @@ async function joinWhenFree(
   }
 }
 
+const RecentRow = z.object({ record: z.instanceof(Buffer) });
+
+/** The command ids (and results) of the journal's rows committed in the last minute, up to `upTo`. */
+async function rememberRecentCommands(
+  pool: DatabasePool,
+  upTo: number,
+  remember: (id: string, result: CommandResult) => void,
+): Promise<void> {
+  const rows = await pool.any(sql.type(RecentRow)`
+    SELECT record FROM journal
+    WHERE global_seq <= ${upTo} AND global_seq > ${upTo - REMEMBERED_COMMANDS}
+      AND committed_at > now() - interval '60 seconds' AND writer IS NOT NULL
+    ORDER BY journal.global_seq`);
+  for (const row of rows) {
+    for (const entry of decodeBatch(row.record).entries) {
+      if (entry.commandId !== undefined) remember(entry.commandId, entry.result);
+    }
+  }
+}
+
 /** A connection holding the cluster's shared advisory lock: ROLE=all (exclusive) cannot start. */
 export async function holdClusterLock(databaseUrl: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -324,13 +353,6 @@ export async function holdClusterLock(databaseUrl: string): Promise<pg.Client> {
   }
   client.on('error', () => undefined);
   return client;
-}
-
-/** A Postgres session ends a transaction left idle this long: a paused owner's FOR SHARE lock goes. */
-export function withIdleTimeout(databaseUrl: string, timeoutMs: number): string {
-  const url = new URL(databaseUrl);
-  url.searchParams.set('options', `-c idle_in_transaction_session_timeout=${Math.max(500, timeoutMs)}`);
-  return url.toString();
 }
 
 /** Resolves once the writer holds nothing uncommitted (its failures settled, undone by the supervisor). */
