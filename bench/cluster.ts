@@ -23,6 +23,7 @@ import { sql } from 'slonik';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { ExchangeClient } from '../src/client/index.ts';
+import { ownerOf } from '../src/cluster/placement.ts';
 import { decodeBatch } from '../src/persistence/journalCodec.ts';
 import { createDatabasePool } from '../src/persistence/pool.ts';
 import {
@@ -40,7 +41,7 @@ const COMMAND = 'bench:cluster';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const KILLS = Number(process.env.BENCH_KILLS ?? 10);
-const CLIENTS_PER_GATEWAY = Number(process.env.BENCH_CLIENTS ?? 4);
+const CLIENTS_PER_GATEWAY = Number(process.env.BENCH_CLIENTS ?? 16);
 const MARKETS = ['B0', 'B1', 'B2', 'B3'];
 const TTL_MS = 2_000;
 const RENEW_MS = 500;
@@ -87,7 +88,17 @@ try {
   for (const user of [...users, 'watcher', 'admin']) {
     tokens.set(user, await seed.token(user, user === 'admin' ? ['admin'] : ['trader']));
   }
+  const marketIds = seed.exchange.catalog.listMarkets().map((m) => m.definition.id);
   await seed.stop();
+  // Two engine ids that placement splits the markets 2 + 2 between (rendezvous on random market ids).
+  let engineIds: [string, string] = ['engine-a0', 'engine-b0'];
+  for (let k = 0; ; k++) {
+    const ids: [string, string] = [`engine-a${k}`, `engine-b${k}`];
+    if (marketIds.filter((id) => ownerOf(id, ids) === ids[0]).length === MARKETS.length / 2) {
+      engineIds = ids;
+      break;
+    }
+  }
 
   const env: ClusterEnv = {
     databaseUrl,
@@ -217,11 +228,11 @@ try {
   };
 
   progress('1 engine');
-  startEngine('engine-a');
+  startEngine(engineIds[0]);
   await settled(1);
   const one = await throughput('1 engine');
   progress('2 engines');
-  startEngine('engine-b');
+  startEngine(engineIds[1]);
   await settled(2);
   const two = await throughput('2 engines');
   const sameBooks = await (async () => {
