@@ -171,6 +171,7 @@ try {
   }
   const acked: Acked[] = [];
   let sequence = 0;
+  const refusals = new Map<string, number>();
   /** One closed-loop client: alternately sells and buys 1 lot at 10.00 in its market (pairs trade). */
   const trade = async (c: ExchangeClient, user: string, market: string, running: () => boolean) => {
     let side: 'buy' | 'sell' = 'sell';
@@ -181,8 +182,10 @@ try {
         const reply = await c.place({ market, side, type: 'limit', price: '10.00', qty: '1', clientOrderId });
         acked.push({ key: `${market}/${user}/${clientOrderId}`, orderId: reply.orderId });
         done++;
-      } catch {
-        // refused (e.g. overloaded): not acknowledged, not counted
+      } catch (error) {
+        // Refused (e.g. overloaded): not acknowledged, not counted as an order.
+        const code = error instanceof Error && 'code' in error ? String(error.code) : 'error';
+        refusals.set(code, (refusals.get(code) ?? 0) + 1);
       }
       side = side === 'sell' ? 'buy' : 'sell';
     }
@@ -222,7 +225,7 @@ try {
     const total = counts.reduce((a, b) => a + b, 0);
     const fanoutPerS = pushes.map((p, g) => Math.round((p - pushesBefore[g]!) / seconds));
     progress(
-      `${label}: ${total} orders in ${seconds.toFixed(1)} s = ${Math.round(total / seconds)}/s; book pushes/s per gateway ${fanoutPerS.join(', ')}`,
+      `${label}: refusals so far ${JSON.stringify(Object.fromEntries(refusals))}; ${total} orders in ${seconds.toFixed(1)} s = ${Math.round(total / seconds)}/s; book pushes/s per gateway ${fanoutPerS.join(', ')}`,
     );
     return { perS: Math.round(total / seconds), fanoutPerS };
   };
@@ -339,6 +342,7 @@ try {
       double_answers: doubleAnswers,
       orders_per_s_1_engine: one.perS,
       orders_per_s_2_engines: two.perS,
+      refusals: Object.fromEntries(refusals),
       fanout_book_pushes_per_s_per_gateway: two.fanoutPerS,
       gateways_same_books: sameBooks,
       acknowledged_orders: acked.length,
