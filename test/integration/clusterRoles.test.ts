@@ -414,4 +414,30 @@ describe('failover', () => {
     startEngine(victimId);
     await settledOwnership();
   }, 60_000);
+
+  it("shows takeovers and lease renewals on the engines' /metrics and retries on the gateways'", async () => {
+    await settledOwnership();
+    const live = [...engines.values()].filter((e) => e.exitCode() === undefined);
+    const figures = async () => {
+      let takeovers = 0;
+      let renewals = 0;
+      for (const engine of live) {
+        const started = await engine.waitFor((l) => l.msg === 'engine started');
+        const port = z.number().int().parse(started.port);
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        takeovers += Number(/^exchange_cluster_takeovers_total (\d+)/m.exec(text)?.[1] ?? 0);
+        renewals += Number(/^exchange_cluster_lease_renewals (\d+)/m.exec(text)?.[1] ?? 0);
+      }
+      return { takeovers, renewals };
+    };
+    // The gauge counts the renewals of the leases held now: a lease just taken has none yet.
+    const { takeovers, renewals } = await eventually(async () => {
+      const f = await figures();
+      return f.renewals > 0 ? f : undefined;
+    });
+    expect(takeovers).toBeGreaterThan(0);
+    expect(renewals).toBeGreaterThan(0);
+    const gateway = await (await fetch(`${gateways[0]!.http}/metrics`)).text();
+    expect(gateway).toMatch(/^exchange_cluster_command_retries_total \d+/m);
+  }, 30_000);
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import pg from 'pg';
@@ -15,6 +16,7 @@ import { journalObserver } from '../../persistence/metrics.ts';
 import { migrate } from '../../persistence/migrate.ts';
 import { OWNER_LOCK_KEY } from '../../persistence/owner.ts';
 import { createDatabasePool } from '../../persistence/pool.ts';
+import { metricsContentType, renderMetrics } from '../../transport/http/metrics.ts';
 import {
   clusterSubjects,
   decodeCommandRequest,
@@ -263,6 +265,9 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
       if (symbol !== undefined && !stopping) await take(marketId, symbol);
     }
     metrics.ownedMarkets.set(owned.size);
+    let renewals = 0;
+    for (const market of owned.values()) renewals += market.lease.renewed;
+    metrics.leaseRenewals.set(renewals);
   };
   const tick = () => {
     if (stopping || round !== undefined) return;
@@ -277,7 +282,17 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
   tick();
   const timer = setInterval(tick, config.LEASE_RENEW_MS);
 
-  log.info({ engineId, writerId, recovered: core.recovered }, 'engine started');
+  const metricsServer = await serveMetrics(config.HOST, config.PORT);
+  const address = metricsServer.address();
+  log.info(
+    {
+      engineId,
+      writerId,
+      recovered: core.recovered,
+      port: typeof address === 'object' ? address?.port : undefined,
+    },
+    'engine started',
+  );
   return {
     engineId,
     writerId,
@@ -288,6 +303,7 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
       clearInterval(timer);
       await round;
       for (const marketId of [...owned.keys()]) await hand(marketId);
+      metricsServer.close();
       await registry.leave().catch(() => undefined);
       journalNotices.unsubscribe();
       await follower.stop();
@@ -297,6 +313,26 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
       await clusterLock.end();
     },
   };
+}
+
+/** An engine's only HTTP: GET /metrics on HOST:PORT (lease renewals, takeovers, redeliveries, journal). */
+function serveMetrics(host: string, port: number): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url !== '/metrics') {
+      response.writeHead(404).end();
+      return;
+    }
+    renderMetrics().then(
+      (text) => response.writeHead(200, { 'content-type': metricsContentType }).end(text),
+      () => response.writeHead(500).end(),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      resolve(server);
+    });
+  });
 }
 
 /**

@@ -96,5 +96,7 @@ async function clusterStatus(
       };
     }),
   );
-  return { cluster, engines: await engines.liveKeys(), markets, replicaGlobalSeq };
+  // A listing that a lapsing key held up is asked once more (lease.ts, liveKeys).
+  const live = await engines.liveKeys().catch(() => engines.liveKeys());
+  return { cluster, engines: live, markets, replicaGlobalSeq };
 }
