@@ -134,6 +134,7 @@ try {
   const Cluster = z.object({
     markets: z.array(
       z.object({
+        marketId: z.string(),
         symbol: z.string(),
         owner: z.string().optional(),
         leaseEpoch: z.number().optional(),
@@ -154,7 +155,13 @@ try {
         if (
           m.owner !== undefined &&
           m.leaseEpoch === m.fencedEpoch &&
-          engines.get(m.owner)?.exitCode() === undefined
+          engines.get(m.owner)?.exitCode() === undefined &&
+          // where placement over the running engines puts it: no handover still to come
+          m.owner ===
+            ownerOf(
+              m.marketId,
+              [...engines.keys()].filter((id) => engines.get(id)?.exitCode() === undefined),
+            )
         ) {
           owners.set(m.symbol, m.owner);
         }

@@ -82,7 +82,7 @@ async function clusterStatus(gateway = 0): Promise<z.infer<typeof ClusterBody>> 
   return ClusterBody.parse(await response.json());
 }
 
-/** Every market owned by a live engine, fenced at its lease's epoch. */
+/** Every market owned by a live engine, fenced at its lease's epoch, where placement puts it. */
 async function settledOwnership(): Promise<Map<string, string>> {
   return eventually(
     async () => {
@@ -91,6 +91,9 @@ async function settledOwnership(): Promise<Map<string, string>> {
       for (const m of status.markets) {
         if (m.owner === undefined || m.leaseEpoch !== m.fencedEpoch) return undefined;
         if (engines.get(m.owner)?.exitCode() !== undefined) return undefined;
+        // Placed where placement over the live engines puts it: no handover still to come.
+        const live = engineIds.filter((id) => engines.get(id)?.exitCode() === undefined);
+        if (m.owner !== ownerOf(m.marketId, live)) return undefined;
         owners.set(m.symbol, m.owner);
       }
       return owners.size === MARKETS.length ? owners : undefined;
