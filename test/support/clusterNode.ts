@@ -38,8 +38,10 @@ export function startClusterNode(
   role: 'engine' | 'gateway',
   env: ClusterEnv,
   extra: Record<string, string> = {},
+  /** More node flags (a profile: `--cpu-prof`). */
+  nodeArgs: readonly string[] = [],
 ): ClusterNode {
-  const child = spawn(process.execPath, ['--enable-source-maps', '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', '--import', 'tsx', 'src/main.ts'], {
     cwd: repoRoot,
     env: {
       ...process.env,
