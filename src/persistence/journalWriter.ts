@@ -134,6 +134,12 @@ const JournalTail = z.object({ global_seq: z.string(), flush_id: z.string() });
 const MaxGlobalSeq = z.object({ global_seq: z.string() });
 const HeadSeq = z.object({ seq: z.string() });
 const CHECK_VIOLATION = '23514';
+const SharedFlushRow = z.object({
+  base: z.string().nullable(),
+  inserted: z.number(),
+  fenced: z.boolean(),
+  funds: z.number(),
+});
 
 const failStop = (error: Error): void => {
   setImmediate(() => {
@@ -426,6 +432,10 @@ export class JournalWriter implements BatchSink {
       throw this.fatal;
     }
     const shared = this.options.shared;
+    if (shared !== undefined && expectedTail === undefined) {
+      await this.writeShared(records, flushId, shared);
+      return;
+    }
     await this.pool.transaction(async (tx) => {
       if (expectedTail !== undefined) await this.verifyJournalTail(tx, expectedTail);
       if (shared !== undefined) {
@@ -499,6 +509,127 @@ export class JournalWriter implements BatchSink {
     });
   }
 
+  /**
+   * A shared-mode flush as ONE statement, outside any transaction (one round trip instead of six:
+   * BEGIN, head, INSERT, credits, debits, COMMIT). The head's UPDATE happens only if the market fence
+   * holds and every debited balance exists; the rows take their global_seq from it and the funds
+   * CTEs run only with it, so when it does not happen nothing is written and the head does not move
+   * (no gap). A debit below zero violates cluster_funds' CHECK and the whole statement fails. The head's
+   * row lock lasts only this statement: commit order is still global_seq order.
+   */
+  private async writeShared(
+    records: readonly Queued[],
+    flushId: number,
+    shared: { readonly writer: string; readonly funds: boolean },
+  ): Promise<void> {
+    const marketFence = this.options.marketFence;
+    const epochs =
+      marketFence === undefined ? undefined : marketFence([...new Set(records.map((r) => r.marketId))]);
+    const fenced = epochs === undefined || epochs.length === 0 ? undefined : marketEpochFence(epochs);
+    const total = new Map<string, bigint>();
+    if (shared.funds) {
+      for (const r of records) {
+        if (r.funds === undefined) continue;
+        for (const [key, delta] of r.funds) total.set(key, (total.get(key) ?? 0n) + delta);
+      }
+    }
+    const keys = [...total.keys()].filter((k) => total.get(k) !== 0n).sort();
+    const credits = keys.filter((k) => total.get(k)! > 0n);
+    const debits = keys.filter((k) => total.get(k)! < 0n);
+    const column = (pick: readonly string[], i: 0 | 1) =>
+      sql.array(
+        pick.map((k) => k.split('\u0000')[i]!),
+        'text',
+      );
+    const amounts = (pick: readonly string[]) =>
+      sql.array(
+        pick.map((k) => String(total.get(k))),
+        'numeric',
+      );
+    const blob = Buffer.concat(records.map((r) => r.record));
+    const offsets: number[] = new Array<number>(records.length);
+    for (let i = 0, at = 1; i < records.length; at += records[i]!.record.length, i++) offsets[i] = at;
+    const n = records.length;
+    const fenceHolds = fenced === undefined ? sql.fragment`true` : fenced.holds;
+    const debitsExist =
+      debits.length === 0
+        ? sql.fragment`true`
+        : sql.fragment`(SELECT count(*) FROM cluster_funds c
+            JOIN unnest(${column(debits, 0)}, ${column(debits, 1)}) AS k(a, s) ON c.account = k.a AND c.asset = k.s
+          ) = ${debits.length}`;
+    let row: z.infer<typeof SharedFlushRow>;
+    try {
+      row = await this.pool.one(sql.type(SharedFlushRow)`
+        WITH ${fenced === undefined ? sql.fragment`` : sql.fragment`${fenced.cte},`}
+        head AS (
+          UPDATE journal_head SET seq = seq + ${n} WHERE id = 1 AND ${fenceHolds} AND ${debitsExist}
+          RETURNING seq - ${n} AS base
+        ),
+        ins AS (
+          INSERT INTO journal (global_seq, market_id, seq_from, seq_to, flush_id, writer, record)
+          SELECT head.base + u.i, u.m, u.f, u.t, ${flushId}::int8, ${shared.writer}::text,
+            substring(${sql.binary(blob)}::bytea FROM u.o FOR u.len)
+          FROM head, unnest(
+            ${sql.array(
+              records.map((r) => r.marketId),
+              'text',
+            )},
+            ${sql.array(
+              records.map((r) => r.seqFrom),
+              'int8',
+            )},
+            ${sql.array(
+              records.map((r) => r.seqTo),
+              'int8',
+            )},
+            ${sql.array(offsets, 'int4')},
+            ${sql.array(
+              records.map((r) => r.record.length),
+              'int4',
+            )}
+          ) WITH ORDINALITY AS u(m, f, t, o, len, i)
+          RETURNING 1
+        ),
+        credits AS (
+          INSERT INTO cluster_funds (account, asset, available)
+          SELECT a, s, d FROM head, unnest(${column(credits, 0)}, ${column(credits, 1)}, ${amounts(credits)}) AS u(a, s, d)
+          ON CONFLICT (account, asset) DO UPDATE SET available = cluster_funds.available + excluded.available
+          RETURNING 1
+        ),
+        debits AS (
+          UPDATE cluster_funds c SET available = c.available + u.d
+          FROM head, unnest(${column(debits, 0)}, ${column(debits, 1)}, ${amounts(debits)}) AS u(a, s, d)
+          WHERE c.account = u.a AND c.asset = u.s
+          RETURNING 1
+        )
+        SELECT (SELECT base FROM head)::text AS base, (SELECT count(*) FROM ins)::int AS inserted,
+          ${fenceHolds} AS fenced, (SELECT count(*) FROM credits)::int + (SELECT count(*) FROM debits)::int AS funds`);
+    } catch (error) {
+      if (isCheckViolation(error)) {
+        throw new JournalFundsError('a batch of this flush spends funds the journal has spent already', {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    if (row.base === null) {
+      if (!row.fenced && epochs !== undefined) {
+        this.fatal = new JournalWriteError(
+          `the journal writer refuses to write: a market of this flush has a newer owner than epochs ` +
+            epochs.map((e) => `${e.marketId}@${e.epoch}`).join(', '),
+        );
+        throw this.fatal;
+      }
+      throw new JournalFundsError('a batch of this flush spends an available balance never credited');
+    }
+    if (row.inserted !== n) {
+      this.fatal = new JournalWriteError(`a shared flush inserted ${row.inserted} of ${n} rows`);
+      throw this.fatal;
+    }
+    let globalSeq = safeInteger(row.base);
+    for (const r of records) r.globalSeq = ++globalSeq;
+  }
+
   /** After a failed flush: the journal must not hold it (its COMMIT may have succeeded unseen). */
   private async verifyJournalTail(tx: CommonQueryMethods, expectedTail: number): Promise<void> {
     const shared = this.options.shared;
@@ -539,13 +670,15 @@ export class JournalWriter implements BatchSink {
     // A refusal of the debit fence is an answer of the database: nothing was committed.
     this.verifyTail = !(cause instanceof JournalFundsError);
     const fatal = this.fatal;
-    const error =
-      fatal ??
-      (cause instanceof JournalFundsError ? cause : undefined) ??
-      new JournalWriteError(
+    let error: Error;
+    if (fatal !== undefined) error = fatal;
+    else if (cause instanceof JournalFundsError) error = cause;
+    else {
+      error = new JournalWriteError(
         `journal flush ${flushId} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
         { cause },
       );
+    }
     const all = [...records, ...queued];
     // Newest first: the rejection handlers undo ledger postings, in reverse processing order.
     for (let i = all.length - 1; i >= 0; i--) all[i]!.reject(error);

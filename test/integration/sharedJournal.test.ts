@@ -77,6 +77,27 @@ describe('two shared writers on one journal', () => {
   });
 });
 
+describe('the per-market fence of a shared writer', () => {
+  it('refuses, fatally and with the head unmoved, the flush of a market another owner claimed since', async () => {
+    await claimMarketEpoch(pool, { marketId: 'sj-c', epoch: 1, holder: 'old' });
+    const fatal: Error[] = [];
+    const writer = await JournalWriter.open(pool, {
+      shared: { writer: 'old', funds: true },
+      marketFence: (ids) => ids.map((marketId) => ({ marketId, epoch: 1 })),
+      onFatal: (error) => fatal.push(error),
+    });
+    await writer.commit(batchOf('sj-c', 1));
+    const head = () =>
+      pool.oneFirst(sql.type(z.object({ seq: z.string() }))`SELECT seq::text AS seq FROM journal_head`);
+    const before = await head();
+    await claimMarketEpoch(pool, { marketId: 'sj-c', epoch: 2, holder: 'new' });
+    await expect(writer.commit(batchOf('sj-c', 2))).rejects.toThrow(/newer owner/);
+    expect(fatal).toHaveLength(1);
+    expect(await head()).toBe(before);
+    await writer.close().catch(() => undefined);
+  });
+});
+
 function deposit(account: string, amount: bigint): Posting[] {
   return [
     { account, asset: 'USDC', bucket: 'available', amount, kind: 'deposit' },
