@@ -41,28 +41,32 @@ export function startClusterNode(
   /** More node flags (a profile: `--cpu-prof`). */
   nodeArgs: readonly string[] = [],
 ): ClusterNode {
-  const child = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', '--import', 'tsx', 'src/main.ts'], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      ROLE: role,
-      DATABASE_URL: env.databaseUrl,
-      NATS_URL: env.natsUrl,
-      CLUSTER_NAME: env.cluster,
-      LEASE_TTL_MS: String(env.ttlMs),
-      LEASE_RENEW_MS: String(env.renewMs),
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: process.env.CLUSTER_LOG_LEVEL ?? 'info',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1',
-      SEED_MARKETS: 'false',
-      ...(role === 'engine' ? { ENGINE_ID: name } : {}),
-      ...extra,
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--enable-source-maps', '--import', 'tsx', 'src/main.ts'],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        ROLE: role,
+        DATABASE_URL: env.databaseUrl,
+        NATS_URL: env.natsUrl,
+        CLUSTER_NAME: env.cluster,
+        LEASE_TTL_MS: String(env.ttlMs),
+        LEASE_RENEW_MS: String(env.renewMs),
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: process.env.CLUSTER_LOG_LEVEL ?? 'info',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1',
+        SEED_MARKETS: 'false',
+        ...(role === 'engine' ? { ENGINE_ID: name } : {}),
+        ...extra,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   const logs: LogLine[] = [];
   const listeners = new Set<() => void>();
   let partial = '';
