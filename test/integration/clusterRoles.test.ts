@@ -466,4 +466,15 @@ describe('failover', () => {
     const gateway = await (await fetch(`${gateways[0]!.http}/metrics`)).text();
     expect(gateway).toMatch(/^exchange_cluster_command_retries_total \d+/m);
   }, 30_000);
+
+  it('answers unavailable, changing nothing, for what a gateway does not serve (an admin credit)', async () => {
+    const response = await fetch(`${gateways[1]!.http}/api/v1/admin/credit`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'taker', asset: 'USDC', amount: '5' }),
+    });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ error: { code: 'unavailable' } });
+    await expectJournalHolds([], USERS);
+  }, 30_000);
 });
