@@ -388,6 +388,8 @@ describe('failover', () => {
         await Promise.all(loops);
         rounds.push({ acked: acked.length, failoverMs });
         await settledOwnership();
+        // The restarted engine snapshots at the end of its recovery (the fresh recovery below starts from it).
+        await engines.get(victimId)!.waitFor((l) => l.msg === 'snapshot taken at the end of recovery');
         await expectFencedHandovers();
         await expectJournalHolds(acked, USERS);
       }
