@@ -514,6 +514,15 @@ export class Supervisor {
     for (const market of this.markets.values()) if (market.actor.mailbox.size > 0) this.schedule(market);
   }
 
+  /**
+   * Whether one market has nothing queued, scheduled or being committed (a cluster engine hands a
+   * market over once it is: its other markets may stay busy).
+   */
+  isMarketIdle(symbol: string): boolean {
+    const m = this.markets.get(symbol);
+    return m === undefined || (m.actor.mailbox.size === 0 && m.inFlight.length === 0 && !m.scheduled);
+  }
+
   private isIdle(): boolean {
     if (this.creditsCommitting > 0) return false;
     for (const m of this.markets.values()) {

@@ -259,7 +259,13 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
     if (market === undefined) return;
     market.serving = false;
     market.subscription?.unsubscribe();
-    await supervisor.idle();
+    // Its commands answered: the next owner's catch-up then sees all of them (a halted market's
+    // rebuild is not waited for: the fence refuses what it would write).
+    const symbol = supervisor.list().find((m) => m.id === marketId)?.symbol;
+    const deadline = Date.now() + 10 * config.LEASE_RENEW_MS;
+    while (symbol !== undefined && !supervisor.isMarketIdle(symbol) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     owned.delete(marketId);
     await market.lease.release();
     log.info({ marketId, engineId }, 'market handed over');
