@@ -8,7 +8,9 @@ import { startConsumers } from './app/consumers.ts';
 import { buildCore } from './app/core.ts';
 import { openJobs } from './app/jobs.ts';
 import { buildServices } from './app/services.ts';
-import { openStorage } from './app/storage.ts';
+import { openReplicaStorage, openStorage, type DatabaseHold, type Storage } from './app/storage.ts';
+import { holdClusterLock } from './app/cluster/engine.ts';
+import { startReplica, type Replica } from './app/cluster/replica.ts';
 import { buildTransport } from './app/transport.ts';
 import type { ChainRuntime } from './chainRuntime.ts';
 import type { Config } from './config.ts';
@@ -92,9 +94,41 @@ export async function startExchange(
   });
   try {
     await assertPortFree(config.HOST, config.PORT);
-    return await startOwned({ ...config, DATABASE_URL: databaseUrl }, log, hooks, ownership);
+    const owned = { ...config, DATABASE_URL: databaseUrl };
+    return await startOwned(owned, log, hooks, ownership, () =>
+      openStorage(owned, log, ownership, hooks.onOwnershipLost),
+    );
   } catch (error) {
     await ownership.release();
+    throw error;
+  }
+}
+
+/**
+ * ROLE=gateway (docs/scale-out.md): the same exchange minus the writing: a replica of the
+ * engines' shared journal (src/app/cluster/replica.ts) feeds the consumers, commands go to the
+ * markets' owners over NATS, what would write locally (credits, listings) answers `unavailable`.
+ * Holds the cluster lock (no ROLE=all beside it); `onOwnershipLost` hears of a broken replica.
+ */
+export async function startGateway(
+  config: Config,
+  log: Logger,
+  hooks: ExchangeHooks = {},
+): Promise<Exchange> {
+  const databaseUrl = config.DATABASE_URL;
+  if (databaseUrl === undefined) throw new Error('DATABASE_URL is required (npm start provides one)');
+  const lock = await holdClusterLock(databaseUrl);
+  const hold: DatabaseHold = {
+    lost: () => undefined,
+    recordPort: () => Promise.resolve(),
+    release: () => lock.end(),
+  };
+  try {
+    await assertPortFree(config.HOST, config.PORT);
+    const owned = { ...config, DATABASE_URL: databaseUrl };
+    return await startOwned(owned, log, hooks, hold, () => openReplicaStorage(owned, log, hold), 'gateway');
+  } catch (error) {
+    await lock.end();
     throw error;
   }
 }
@@ -103,14 +137,36 @@ async function startOwned(
   config: Config & { readonly DATABASE_URL: string },
   log: Logger,
   hooks: ExchangeHooks,
-  ownership: Ownership,
+  ownership: DatabaseHold,
+  open: () => Promise<Storage>,
+  role: 'all' | 'gateway' = 'all',
 ): Promise<Exchange> {
-  const storage = await openStorage(config, log, ownership, hooks.onOwnershipLost);
+  const storage = await open();
   const core = await buildCore(config, log, storage);
+  // A gateway's markets run on the engines: no local expiries (and nothing to snapshot).
+  if (role === 'gateway') core.supervisor.stopExpiries();
   const consumers = await startConsumers(config, log, storage, core, hooks);
+  const replica: Replica | undefined =
+    role === 'gateway'
+      ? await startReplica(config, log, storage, core, (error) => {
+          log.fatal({ err: error }, 'the replica of the journal broke: this gateway must restart');
+          hooks.onOwnershipLost?.(error);
+        })
+      : undefined;
   const jobs = await openJobs(config, log, storage, core, consumers);
-  const services = await buildServices(config, log, storage, core, consumers, jobs);
-  const transport = buildTransport(config, log, core, consumers, services, jobs, storage);
+  const services = await buildServices(config, log, storage, core, consumers, jobs, replica?.route);
+  const transport = buildTransport(
+    config,
+    log,
+    core,
+    consumers,
+    services,
+    jobs,
+    storage,
+    replica === undefined
+      ? undefined
+      : async () => ({ role: 'gateway' as const, ...(await replica.status()) }),
+  );
   const { pool, writer } = storage;
   const { supervisor } = core;
   const { projector, snapshots } = consumers;
@@ -120,13 +176,14 @@ async function startOwned(
   const shutdown = async (snapshot: boolean): Promise<void> => {
     consumers.stopTimers();
     transport.close();
+    await replica?.close();
     // Trend and valuation pulls write through the services: they end (a run in progress finishes) first.
     for (const job of services.trendJobs) await job.close();
     supervisor.stopExpiries();
     await supervisor.idle();
     await snapshots.stop();
     // Not once the ownership is lost: another exchange may own the database by now.
-    const owned = ownership.lost() === undefined;
+    const owned = ownership.lost() === undefined && role === 'all';
     if (snapshot && owned) {
       // Like the last projection round below: the journal holds everything, a snapshot only
       // shortens the next recovery, so a failure (after one retry) is a warning, not a failed stop.

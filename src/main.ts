@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { startExchange, type Exchange } from './app.ts';
+import { startExchange, startGateway, type Exchange } from './app.ts';
+import { startEngine } from './app/cluster/engine.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { DatabaseOwnedError } from './persistence/owner.ts';
@@ -32,62 +33,94 @@ try {
 }
 
 const config = loadConfig();
-const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, base: { svc: 'exchange' } });
-const exchange = await startExchange(config, log, {
-  // The writer refuses from now on and another exchange may own the database: no clean
-  // shutdown (it would snapshot), just leave; nothing acknowledged is lost.
-  onOwnershipLost: () => {
-    process.exit(1);
-  },
-}).catch((error: unknown) => {
-  // A second exchange on the same database or port: said in one line, exit 1, nothing changed.
-  if (error instanceof DatabaseOwnedError || error instanceof PortInUseError) {
-    log.fatal({ code: error.code }, error.message);
-    process.exit(1);
-  }
-  throw error;
+const log = createLogger({
+  level: config.LOG_LEVEL,
+  format: config.LOG_FORMAT,
+  base: { svc: config.ROLE === 'all' ? 'exchange' : config.ROLE },
 });
-
-if (process.env.SEED_MARKETS !== 'false' && exchange.catalog.listMarkets().length === 0) {
-  await seed(exchange);
+if (config.ROLE === 'engine') {
+  // An engine serves no HTTP: it owns markets (src/app/cluster/engine.ts) until a signal or a fatal loss.
+  const engine = await startEngine(config, log, { onFatal: () => process.exit(1) });
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      engine.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'engine shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+} else {
+  await runExchange();
 }
-log.info(
-  { markets: exchange.supervisor.list().map((m) => `${m.symbol} (${m.state})`), port: exchange.port },
-  `exchange ready: ws://${config.HOST}:${exchange.port}/ws, http://${config.HOST}:${exchange.port}/health`,
-);
 
-let stopping = false;
-function shutDown(why: Record<string, unknown>, code: number): void {
-  if (stopping) return;
-  stopping = true;
-  log.info(why, 'shutting down');
-  exchange.close().then(
-    () => {
-      log.info('stopped cleanly');
-      process.exit(code);
-    },
-    (error: unknown) => {
-      log.error({ err: error }, 'shutdown failed');
+async function runExchange(): Promise<void> {
+  const start = config.ROLE === 'gateway' ? startGateway : startExchange;
+  const exchange = await start(config, log, {
+    // The writer refuses from now on and another exchange may own the database: no clean
+    // shutdown (it would snapshot), just leave; nothing acknowledged is lost.
+    onOwnershipLost: () => {
       process.exit(1);
     },
-  );
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    shutDown({ signal }, 0);
+  }).catch((error: unknown) => {
+    // A second exchange on the same database or port: said in one line, exit 1, nothing changed.
+    if (error instanceof DatabaseOwnedError || error instanceof PortInUseError) {
+      log.fatal({ code: error.code }, error.message);
+      process.exit(1);
+    }
+    throw error;
   });
-}
 
-// Started by scripts/services.ts (npm start): we share its process group, so a SIGKILL of the
-// group takes us too; this covers a SIGKILL of the launcher alone, which would orphan us.
-const launcher = Number(process.env.EXCHANGE_LAUNCHER_PID);
-if (Number.isSafeInteger(launcher) && launcher > 1) {
-  const watch = setInterval(() => {
-    if (isAlive(launcher)) return;
-    clearInterval(watch);
-    shutDown({ launcher, reason: 'the launcher is gone' }, 1);
-  }, 1_000);
-  watch.unref();
+  if (
+    config.ROLE === 'all' &&
+    process.env.SEED_MARKETS !== 'false' &&
+    exchange.catalog.listMarkets().length === 0
+  ) {
+    await seed(exchange);
+  }
+  log.info(
+    { markets: exchange.supervisor.list().map((m) => `${m.symbol} (${m.state})`), port: exchange.port },
+    `exchange ready: ws://${config.HOST}:${exchange.port}/ws, http://${config.HOST}:${exchange.port}/health`,
+  );
+
+  let stopping = false;
+  function shutDown(why: Record<string, unknown>, code: number): void {
+    if (stopping) return;
+    stopping = true;
+    log.info(why, 'shutting down');
+    exchange.close().then(
+      () => {
+        log.info('stopped cleanly');
+        process.exit(code);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      shutDown({ signal }, 0);
+    });
+  }
+
+  // Started by scripts/services.ts (npm start): we share its process group, so a SIGKILL of the
+  // group takes us too; this covers a SIGKILL of the launcher alone, which would orphan us.
+  const launcher = Number(process.env.EXCHANGE_LAUNCHER_PID);
+  if (Number.isSafeInteger(launcher) && launcher > 1) {
+    const watch = setInterval(() => {
+      if (isAlive(launcher)) return;
+      clearInterval(watch);
+      shutDown({ launcher, reason: 'the launcher is gone' }, 1);
+    }, 1_000);
+    watch.unref();
+  }
 }
 
 async function seed({ admin }: Exchange): Promise<void> {

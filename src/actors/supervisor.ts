@@ -345,13 +345,23 @@ export class Supervisor {
   }
 
   /** Queues a command; `reply` is called once, after its batch is committed (or at once on refusal). */
-  send(symbol: string, command: MarketCommand, ts: number, reply: (result: CommandResult) => void): void {
+  send(
+    symbol: string,
+    command: MarketCommand,
+    ts: number,
+    reply: (result: CommandResult) => void,
+    commandId?: string,
+  ): void {
     const market = this.markets.get(symbol);
     if (market === undefined) {
       reply({ ok: false, code: 'unknown_market', message: `no market ${symbol}` });
     } else if (market.halted) {
       reply(unavailable(symbol));
-    } else if (!market.actor.mailbox.offer({ command, ts, reply })) {
+    } else if (
+      !market.actor.mailbox.offer(
+        commandId === undefined ? { command, ts, reply } : { command, ts, reply, commandId },
+      )
+    ) {
       reply({ ok: false, code: 'overloaded', message: `market ${symbol} is busy; try again` });
     } else {
       this.schedule(market);
@@ -437,6 +447,11 @@ export class Supervisor {
     return result;
   }
 
+  /** The last `@ledger` sequence number used (a replica of the shared journal follows others'). */
+  get ledgerSequence(): number {
+    return this.ledgerSeq;
+  }
+
   /** Recovery: the last `@ledger` sequence number in the journal, continued by the next credit. */
   resumeLedgerSeq(seq: number): void {
     if (!Number.isSafeInteger(seq) || seq < this.ledgerSeq) {
@@ -497,6 +512,15 @@ export class Supervisor {
     for (const waiter of waiters) waiter(state);
     // Markets held back for this instant (see atQuiescence) go on.
     for (const market of this.markets.values()) if (market.actor.mailbox.size > 0) this.schedule(market);
+  }
+
+  /**
+   * Whether one market has nothing queued, scheduled or being committed (a cluster engine hands a
+   * market over once it is: its other markets may stay busy).
+   */
+  isMarketIdle(symbol: string): boolean {
+    const m = this.markets.get(symbol);
+    return m === undefined || (m.actor.mailbox.size === 0 && m.inFlight.length === 0 && !m.scheduled);
   }
 
   private isIdle(): boolean {

@@ -34,7 +34,11 @@ export interface Core {
   readonly recovered: RecoveryStats;
 }
 
-export async function buildCore(config: Config, log: Logger, storage: Storage): Promise<Core> {
+export async function buildCore(
+  config: Config,
+  log: Logger,
+  storage: Pick<Storage, 'pool' | 'writer'>,
+): Promise<Core> {
   const { pool, writer } = storage;
   const ledger = new Ledger();
   const catalog = new Catalog();

@@ -21,7 +21,7 @@ import { authorizeWith } from '../services/authorization.ts';
 import { ComplianceAdmin } from '../services/complianceAdmin.ts';
 import { History } from '../services/history.ts';
 import { Issuance, type Authorize } from '../services/issuance.ts';
-import { OrderEntry } from '../services/orderEntry.ts';
+import { OrderEntry, type CommandRoute } from '../services/orderEntry.ts';
 import { countOrder, countRejection } from '../transport/http/metrics.ts';
 import { RateLimiter } from '../transport/rateLimit.ts';
 import { startTrends } from '../trends/start.ts';
@@ -66,6 +66,7 @@ export async function buildServices(
   core: Core,
   consumers: Consumers,
   jobs: Jobs,
+  route?: CommandRoute,
 ): Promise<Services> {
   const { pool } = storage;
   const { catalog, supervisor, ledger, compliance, records } = core;
@@ -74,6 +75,7 @@ export async function buildServices(
   const orders = new OrderEntry({
     catalog,
     supervisor,
+    route,
     userOrders,
     // History reads come from the projections: past the bound, new places wait for them.
     admission: () => {

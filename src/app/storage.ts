@@ -9,8 +9,15 @@ import type { Ownership } from '../persistence/owner.ts';
 import { createDatabasePool } from '../persistence/pool.ts';
 
 /** Stage 2 of the composition root (src/app.ts): the owned database, its pool and the journal writer. */
+/** What the composition root needs of its hold on the database (the ownership, or a cluster role's lock). */
+export interface DatabaseHold {
+  lost(): Error | undefined;
+  recordPort(port: number): Promise<void>;
+  release(): Promise<void>;
+}
+
 export interface Storage {
-  readonly ownership: Ownership;
+  readonly ownership: DatabaseHold;
   readonly pool: DatabasePool;
   readonly writer: JournalWriter;
   /** The journal's last global seq after each flush (the projector's lag follows it). */
@@ -40,4 +47,24 @@ export async function openStorage(
     observe: journalObserver,
   });
   return { ownership, pool, writer, flushed };
+}
+
+/**
+ * Stage 2 of ROLE=gateway: the migrated database, its pool and a writer that writes nothing (the
+ * gateway is a replica of the engines' journal, src/persistence/journalFollower.ts). `hold` is the cluster
+ * lock (no ROLE=all beside us).
+ */
+export async function openReplicaStorage(
+  config: Config & { readonly DATABASE_URL: string },
+  log: Logger,
+  hold: DatabaseHold,
+): Promise<Storage> {
+  const applied = await migrate(config.DATABASE_URL);
+  log.info({ applied }, applied.length === 0 ? 'database schema up to date' : 'migrations applied');
+  const pool = await createDatabasePool(config.DATABASE_URL);
+  const flushed = new Fanout<number>();
+  const writer = await JournalWriter.open(pool, {
+    readOnly: 'a gateway writes nothing to the journal: this route is served by ROLE=all or an engine',
+  });
+  return { ownership: hold, pool, writer, flushed };
 }

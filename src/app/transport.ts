@@ -19,6 +19,7 @@ import { registerNotificationRoutes } from '../transport/http/notifications.ts';
 import { registerDevSignIn } from '../transport/http/devSignIn.ts';
 import { registerSystemRoute } from '../transport/http/system.ts';
 import { registerFillRoutes } from '../transport/http/fills.ts';
+import { registerClusterRoute, type ClusterStatusBody } from '../transport/http/cluster.ts';
 import { systemSnapshot } from './system.ts';
 import { createMarketStatusFeed } from '../transport/marketStatus.ts';
 import { startSystemPush } from '../transport/systemPush.ts';
@@ -54,6 +55,7 @@ export function buildTransport(
   services: Services,
   jobs: Jobs,
   storage: Storage,
+  clusterStatus?: () => Promise<ClusterStatusBody>,
 ): Transport {
   const { catalog, supervisor, ledger } = core;
   const { publisher, marketData, userOrders, inspection } = consumers;
@@ -182,6 +184,17 @@ export function buildTransport(
         registerDevSignIn(route, auth, config.NODE_ENV === 'development');
         registerFillRoutes(route, history, (idOrSymbol) => catalog.market(idOrSymbol));
         registerSystemRoute(route, readSystem);
+        registerClusterRoute(
+          route,
+          clusterStatus ??
+            (() =>
+              Promise.resolve({
+                role: 'all' as const,
+                engines: [],
+                markets: supervisor.list().map((m) => ({ marketId: m.id, symbol: m.symbol, owner: 'all' })),
+                replicaGlobalSeq: storage.writer.stats().lastGlobalSeq,
+              })),
+        );
       },
     ],
     tradeSettlement: (marketId, tradeIds) => services.funding.tradeSettlement(marketId, tradeIds),

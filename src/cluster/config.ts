@@ -6,9 +6,9 @@ import { z } from 'zod/v4';
  *
  * - `all` (the default, what `npm start` runs): today's single process, every market, the
  *   gateway, the ledger, the jobs. No NATS needed.
- * - `gateway` (not built yet): WebSocket + HTTP, stateless; routes each market's commands to its
- *   owner over NATS and serves market data from the engines' published events.
- * - `engine` (not built yet): takes the leases of the markets placement gives it (ENGINE_ID,
+ * - `gateway`: WebSocket + HTTP, stateless; routes each market's commands to its owner over NATS
+ *   and serves market data from a replica of the engines' shared journal (src/app/cluster/replica.ts).
+ * - `engine` (src/app/cluster/engine.ts): takes the leases of the markets placement gives it (ENGINE_ID,
  *   src/cluster/placement.ts), recovers them from snapshot + journal, runs their actors and their
  *   journal writes, fenced per market (src/cluster/epochs.ts).
  * - `worker` (not built yet): BullMQ jobs and the durable event consumers.
@@ -28,6 +28,11 @@ export const CLUSTER_ENV = {
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/)
     .optional(),
+  /** Namespaces the cluster's NATS subjects and buckets (several clusters on one NATS server). */
+  CLUSTER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/)
+    .default('exchange'),
   /** A market lease not renewed for this long is gone (the lease bucket's max age), ms. */
   LEASE_TTL_MS: positiveInt(3_000),
   /** Between lease renewals, and between a contender's attempts, ms. */
@@ -37,11 +42,15 @@ export const CLUSTER_ENV = {
 /** Why a parsed cluster config cannot run (undefined: it can). Called by loadConfig. */
 export function clusterConfigProblem(config: {
   readonly ROLE: ProcessRole;
+  readonly NATS_URL?: string | undefined;
   readonly LEASE_TTL_MS: number;
   readonly LEASE_RENEW_MS: number;
 }): string | undefined {
-  if (config.ROLE !== 'all') {
-    return `ROLE=${config.ROLE} is not built yet (docs/scale-out.md, "What is built"); use ROLE=all`;
+  if (config.ROLE === 'worker') {
+    return 'ROLE=worker is not built yet (docs/scale-out.md, "What is built"); gateways run the jobs and projector';
+  }
+  if (config.ROLE !== 'all' && config.NATS_URL === undefined) {
+    return `ROLE=${config.ROLE} needs NATS_URL (the JetStream server of the leases and commands)`;
   }
   if (config.LEASE_RENEW_MS * 2 > config.LEASE_TTL_MS - 500) {
     return 'LEASE_RENEW_MS must leave room for a missed renewal: 2 × LEASE_RENEW_MS ≤ LEASE_TTL_MS - 500';

@@ -152,7 +152,22 @@ export class MarketLeases {
   /** The keys held now (lapsed and released ones are gone or deleted), sorted. */
   async liveKeys(): Promise<string[]> {
     const keys: string[] = [];
-    for await (const key of await this.kv.keys()) keys.push(key);
+    // The listing waits for as many keys as the bucket had when it began: a key that lapses (max
+    // age) meanwhile never arrives and the iteration would hang for good (seen under kill -9 and
+    // SIGSTOP tests). Bounded: past a renewal period it fails, and the caller's next round asks again.
+    const listing = await this.kv.keys();
+    const bound = { timedOut: false };
+    const timer = setTimeout(() => {
+      bound.timedOut = true;
+      listing.stop();
+    }, this.options.renewEveryMs);
+    try {
+      for await (const key of listing) keys.push(key);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (bound.timedOut)
+      throw new Error(`listing the keys of ${this.options.bucket} took over ${this.options.renewEveryMs} ms`);
     const live: string[] = [];
     for (const key of keys) {
       const entry = await this.kv.get(key);

@@ -92,6 +92,8 @@ export function packBatch(batch: JournalBatch): Packed[] {
       packResult(entry.result, entry.seq, strings),
       entry.postings.map((p) => packPosting(p, strings)),
     ];
+    // Optional sixth element (ROLE=engine): records of ROLE=all are unchanged.
+    if (entry.commandId !== undefined) packed.push(entry.commandId);
     seq = entry.seq;
     ts = entry.ts;
     return packed;
@@ -140,19 +142,23 @@ export function decodeBatch(bytes: Uint8Array): JournalBatch {
   for (let i = 0; i < entries.length; i++) {
     const e: unknown = entries[i];
     if (!Array.isArray(e)) throw new JournalDecodeError('entry is not an array');
-    const [seqDelta, tsDelta, cmd, result, packedPostings] = e as Packed[];
+    const [seqDelta, tsDelta, cmd, result, packedPostings, commandId] = e as Packed[];
+    if (commandId !== undefined && typeof commandId !== 'string') {
+      throw new JournalDecodeError('entry command id is not a string');
+    }
     if (!Array.isArray(packedPostings)) throw new JournalDecodeError('entry postings are not an array');
     seq = unpackDelta(seqDelta, seq, 'entry seq');
     ts = unpackDelta(tsDelta, ts, 'entry ts');
     const postings: Posting[] = new Array<Posting>(packedPostings.length);
     for (let p = 0; p < packedPostings.length; p++) postings[p] = unpackPosting(packedPostings[p], strings);
-    out[i] = {
+    const entry: BatchEntry<JournalCommand> = {
       seq,
       ts,
       command: unpackCommand(cmd, strings),
       result: unpackResult(result, seq, strings),
       postings,
     };
+    out[i] = commandId === undefined ? entry : { ...entry, commandId };
   }
   return {
     marketId,

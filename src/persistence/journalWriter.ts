@@ -1,14 +1,13 @@
 // Over ~400 lines as one concept: the group-commit writer. Its queue, flush and failure rewind share
 // one state (the global sequence, the flush in flight); the class comment keeps the measurements.
 import { performance } from 'node:perf_hooks';
-import { sql, type DatabasePool } from 'slonik';
+import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
+import { EXTERNAL_ACCOUNT } from '../actors/ledger/types.ts';
 import type { BatchSink, JournalBatch } from '../actors/market/types.ts';
 import { encodeBatch } from './journalCodec.ts';
 import type { OwnershipFence } from './owner.ts';
 import { marketEpochFence, type MarketEpoch } from '../cluster/epochs.ts';
-
-const FenceHolds = z.object({ holds: z.boolean() });
 
 export interface JournalWriterOptions {
   /** Most records in one flush (one transaction); a flush starts as soon as this many are pending. */
@@ -49,6 +48,21 @@ export interface JournalWriterOptions {
    * our epoch (an extra statement per flush; ROLE=all does not set it). A refusal is fatal.
    */
   readonly marketFence?: (marketIds: readonly string[]) => readonly MarketEpoch[];
+  /**
+   * Shared writer mode (an engine of ROLE=engine, docs/scale-out.md "Shared journal"): several
+   * writers on one journal. Each flush takes its global_seq range from the `journal_head` row in
+   * its transaction (the row lock serialises the writers' commits: commit order = global_seq
+   * order), marks its rows with `writer`, and, with `funds`, applies its batches' changes of
+   * available balances to `cluster_funds`, whose CHECK refuses a batch that would spend what
+   * another engine spent already (JournalFundsError: the flush commits nothing, the writer stays
+   * usable).
+   */
+  readonly shared?: { readonly writer: string; readonly funds: boolean };
+  /**
+   * A writer that writes nothing (ROLE=gateway: a replica of the journal): every commit is refused
+   * with this message, so what would change state answers `unavailable`.
+   */
+  readonly readOnly?: string;
 }
 
 /** One committed flush, as the metrics see it. */
@@ -82,6 +96,18 @@ export interface JournalWriterStats {
   readonly lastGlobalSeq: number;
 }
 
+/**
+ * A shared-mode flush refused by the debit fence (`cluster_funds`): one of its batches spends an
+ * available balance that the committed journal (another engine's batch) has spent already.
+ * Nothing of the flush is in the journal; not fatal.
+ */
+export class JournalFundsError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'JournalFundsError';
+  }
+}
+
 /** A commit refused: nothing of the batch is in the journal. */
 export class JournalWriteError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -91,11 +117,14 @@ export class JournalWriteError extends Error {
 }
 
 interface Queued {
-  readonly globalSeq: number;
+  /** Assigned at commit() by a single writer, at the flush by a shared one. */
+  globalSeq: number;
   readonly marketId: string;
   readonly seqFrom: number;
   readonly seqTo: number;
   readonly record: Buffer;
+  /** Shared mode with funds: the batch's changes of available balances, `account\u0000asset` → delta. */
+  readonly funds: ReadonlyMap<string, bigint> | undefined;
   readonly queuedAt: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -103,6 +132,14 @@ interface Queued {
 
 const JournalTail = z.object({ global_seq: z.string(), flush_id: z.string() });
 const MaxGlobalSeq = z.object({ global_seq: z.string() });
+const HeadSeq = z.object({ seq: z.string() });
+const CHECK_VIOLATION = '23514';
+const SharedFlushRow = z.object({
+  base: z.string().nullable(),
+  inserted: z.number(),
+  fenced: z.boolean(),
+  funds: z.number(),
+});
 
 const failStop = (error: Error): void => {
   setImmediate(() => {
@@ -203,6 +240,12 @@ export class JournalWriter implements BatchSink {
 
   /** A writer continuing the journal after its last record. */
   static async open(pool: DatabasePool, options: JournalWriterOptions = {}): Promise<JournalWriter> {
+    if (options.shared !== undefined) {
+      // ROLE=all writes without moving the head: after it ran on this database the head catches up.
+      await pool.query(sql.unsafe`
+        UPDATE journal_head SET seq = greatest(seq, (SELECT coalesce(max(global_seq), 0) FROM journal))
+        WHERE id = 1`);
+    }
     const tail = await pool.one(sql.type(JournalTail)`
       SELECT coalesce(max(global_seq), 0)::text AS global_seq, coalesce(max(flush_id), 0)::text AS flush_id
       FROM journal`);
@@ -220,6 +263,8 @@ export class JournalWriter implements BatchSink {
   commit(batch: JournalBatch): Promise<void> {
     if (this.fatal !== undefined) return Promise.reject(this.fatal);
     if (this.closing) return Promise.reject(new JournalWriteError('the journal writer is closed'));
+    if (this.options.readOnly !== undefined)
+      return Promise.reject(new JournalWriteError(this.options.readOnly));
     const first = batch.entries[0];
     const last = batch.entries.at(-1);
     // An empty batch changed nothing; there is nothing to make durable.
@@ -230,13 +275,15 @@ export class JournalWriter implements BatchSink {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+    const funds = this.options.shared?.funds === true ? availableChanges(batch) : undefined;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({
-        globalSeq: this.nextGlobalSeq++,
+        globalSeq: this.options.shared === undefined ? this.nextGlobalSeq++ : 0,
         marketId: batch.marketId,
         seqFrom: first.seq,
         seqTo: last.seq,
         record,
+        funds,
         queuedAt: performance.now(),
         resolve,
         reject,
@@ -384,46 +431,46 @@ export class JournalWriter implements BatchSink {
       });
       throw this.fatal;
     }
+    const shared = this.options.shared;
+    if (shared !== undefined && expectedTail === undefined) {
+      await this.writeShared(records, flushId, shared);
+      return;
+    }
     await this.pool.transaction(async (tx) => {
+      if (expectedTail !== undefined) await this.verifyJournalTail(tx, expectedTail);
+      if (shared !== undefined) {
+        // The head's row lock is held to COMMIT: writers commit one at a time, in global_seq order.
+        const head = await tx.one(sql.type(HeadSeq)`
+          UPDATE journal_head SET seq = seq + ${records.length} WHERE id = 1 RETURNING seq::text AS seq`);
+        let globalSeq = safeInteger(head.seq) - records.length;
+        for (const r of records) r.globalSeq = ++globalSeq;
+      }
       const marketFence = this.options.marketFence;
-      if (marketFence !== undefined) {
-        const epochs = marketFence([...new Set(records.map((r) => r.marketId))]);
-        const fenced = marketEpochFence(epochs);
-        if (!(await tx.oneFirst(sql.type(FenceHolds)`WITH ${fenced.cte} SELECT ${fenced.holds} AS holds`))) {
-          this.fatal = new JournalWriteError(
-            `the journal writer refuses to write: a market of this flush has a newer owner than epochs ` +
-              epochs.map((e) => `${e.marketId}@${e.epoch}`).join(', '),
-          );
-          throw this.fatal;
-        }
+      const epochs =
+        marketFence === undefined ? undefined : marketFence([...new Set(records.map((r) => r.marketId))]);
+      const fenced = epochs === undefined || epochs.length === 0 ? undefined : marketEpochFence(epochs);
+      const withs: FragmentSqlToken[] = [];
+      const conditions: FragmentSqlToken[] = [];
+      if (fence !== undefined) {
+        withs.push(sql.fragment`owner AS (
+          SELECT 1 FROM exchange_owner WHERE id = 1 AND token = ${fence.token}::int8 FOR SHARE
+        )`);
+        conditions.push(sql.fragment`EXISTS (SELECT 1 FROM owner)`);
       }
-      if (expectedTail !== undefined) {
-        const tail = await tx.one(
-          sql.type(MaxGlobalSeq)`SELECT coalesce(max(global_seq), 0)::text AS global_seq FROM journal`,
-        );
-        if (safeInteger(tail.global_seq) !== expectedTail) {
-          this.fatal = new JournalWriteError(
-            `the journal ends at global_seq ${tail.global_seq}, past the last commit this writer saw ` +
-              `(${expectedTail}): a flush reported as failed was committed`,
-          );
-          throw this.fatal;
-        }
+      if (fenced !== undefined) {
+        withs.push(fenced.cte);
+        conditions.push(fenced.holds);
       }
-      const owner =
-        fence === undefined
-          ? sql.fragment``
-          : sql.fragment`WITH owner AS (
-              SELECT 1 FROM exchange_owner WHERE id = 1 AND token = ${fence.token}::int8 FOR SHARE
-            )`;
       // The records travel as one binary parameter, each row its slice (1-based offsets): a bytea
       // array parameter is hex text, encoded here and parsed by Postgres (issue 21).
       const blob = Buffer.concat(records.map((r) => r.record));
       const offsets: number[] = new Array<number>(records.length);
       for (let i = 0, at = 1; i < records.length; at += records[i]!.record.length, i++) offsets[i] = at;
       const inserted = await tx.query(sql.unsafe`
-        ${owner}
-        INSERT INTO journal (global_seq, market_id, seq_from, seq_to, flush_id, record)
-        SELECT g, m, f, t, ${flushId}::int8, substring(${sql.binary(blob)}::bytea FROM o FOR n)
+        ${withs.length === 0 ? sql.fragment`` : sql.fragment`WITH ${sql.join(withs, sql.fragment`, `)}`}
+        INSERT INTO journal (global_seq, market_id, seq_from, seq_to, flush_id, writer, record)
+        SELECT g, m, f, t, ${flushId}::int8, ${shared?.writer ?? null}::text,
+          substring(${sql.binary(blob)}::bytea FROM o FOR n)
         FROM unnest(
           ${sql.array(
             records.map((r) => r.globalSeq),
@@ -447,15 +494,168 @@ export class JournalWriter implements BatchSink {
             'int4',
           )}
         ) AS u(g, m, f, t, o, n)
-        ${fence === undefined ? sql.fragment`` : sql.fragment`WHERE EXISTS (SELECT 1 FROM owner)`}`);
+        ${conditions.length === 0 ? sql.fragment`` : sql.fragment`WHERE ${sql.join(conditions, sql.fragment` AND `)}`}`);
       if (inserted.rowCount !== records.length) {
         this.fatal = new JournalWriteError(
-          `the journal writer refuses to write: this exchange's ownership (token ${String(fence?.token)}) was ` +
-            'taken over by another exchange',
+          fenced !== undefined && epochs !== undefined
+            ? `the journal writer refuses to write: a market of this flush has a newer owner than epochs ` +
+                epochs.map((e) => `${e.marketId}@${e.epoch}`).join(', ')
+            : `the journal writer refuses to write: this exchange's ownership (token ${String(fence?.token)}) was ` +
+                'taken over by another exchange',
         );
         throw this.fatal;
       }
+      if (shared?.funds === true) await applyFunds(tx, records);
     });
+  }
+
+  /**
+   * A shared-mode flush as ONE statement, outside any transaction (one round trip instead of six:
+   * BEGIN, head, INSERT, credits, debits, COMMIT). The head's UPDATE happens only if the market fence
+   * holds and every debited balance exists; the rows take their global_seq from it and the funds
+   * CTEs run only with it, so when it does not happen nothing is written and the head does not move
+   * (no gap). A debit below zero violates cluster_funds' CHECK and the whole statement fails. The head's
+   * row lock lasts only this statement: commit order is still global_seq order.
+   */
+  private async writeShared(
+    records: readonly Queued[],
+    flushId: number,
+    shared: { readonly writer: string; readonly funds: boolean },
+  ): Promise<void> {
+    const marketFence = this.options.marketFence;
+    const epochs =
+      marketFence === undefined ? undefined : marketFence([...new Set(records.map((r) => r.marketId))]);
+    const fenced = epochs === undefined || epochs.length === 0 ? undefined : marketEpochFence(epochs);
+    const total = new Map<string, bigint>();
+    if (shared.funds) {
+      for (const r of records) {
+        if (r.funds === undefined) continue;
+        for (const [key, delta] of r.funds) total.set(key, (total.get(key) ?? 0n) + delta);
+      }
+    }
+    const keys = [...total.keys()].filter((k) => total.get(k) !== 0n).sort();
+    const credits = keys.filter((k) => total.get(k)! > 0n);
+    const debits = keys.filter((k) => total.get(k)! < 0n);
+    const column = (pick: readonly string[], i: 0 | 1) =>
+      sql.array(
+        pick.map((k) => k.split('\u0000')[i]!),
+        'text',
+      );
+    const amounts = (pick: readonly string[]) =>
+      sql.array(
+        pick.map((k) => String(total.get(k))),
+        'numeric',
+      );
+    const blob = Buffer.concat(records.map((r) => r.record));
+    const offsets: number[] = new Array<number>(records.length);
+    for (let i = 0, at = 1; i < records.length; at += records[i]!.record.length, i++) offsets[i] = at;
+    const n = records.length;
+    const fenceHolds = fenced === undefined ? sql.fragment`true` : fenced.holds;
+    const debitsExist =
+      debits.length === 0
+        ? sql.fragment`true`
+        : sql.fragment`(SELECT count(*) FROM cluster_funds c
+            JOIN unnest(${column(debits, 0)}, ${column(debits, 1)}) AS k(a, s) ON c.account = k.a AND c.asset = k.s
+          ) = ${debits.length}`;
+    let row: z.infer<typeof SharedFlushRow>;
+    try {
+      row = await this.pool.one(sql.type(SharedFlushRow)`
+        WITH ${fenced === undefined ? sql.fragment`` : sql.fragment`${fenced.cte},`}
+        head AS (
+          UPDATE journal_head SET seq = seq + ${n} WHERE id = 1 AND ${fenceHolds} AND ${debitsExist}
+          RETURNING seq - ${n} AS base
+        ),
+        ins AS (
+          INSERT INTO journal (global_seq, market_id, seq_from, seq_to, flush_id, writer, record)
+          SELECT head.base + u.i, u.m, u.f, u.t, ${flushId}::int8, ${shared.writer}::text,
+            substring(${sql.binary(blob)}::bytea FROM u.o FOR u.len)
+          FROM head, unnest(
+            ${sql.array(
+              records.map((r) => r.marketId),
+              'text',
+            )},
+            ${sql.array(
+              records.map((r) => r.seqFrom),
+              'int8',
+            )},
+            ${sql.array(
+              records.map((r) => r.seqTo),
+              'int8',
+            )},
+            ${sql.array(offsets, 'int4')},
+            ${sql.array(
+              records.map((r) => r.record.length),
+              'int4',
+            )}
+          ) WITH ORDINALITY AS u(m, f, t, o, len, i)
+          RETURNING 1
+        ),
+        credits AS (
+          INSERT INTO cluster_funds (account, asset, available)
+          SELECT a, s, d FROM head, unnest(${column(credits, 0)}, ${column(credits, 1)}, ${amounts(credits)}) AS u(a, s, d)
+          ON CONFLICT (account, asset) DO UPDATE SET available = cluster_funds.available + excluded.available
+          RETURNING 1
+        ),
+        debits AS (
+          UPDATE cluster_funds c SET available = c.available + u.d
+          FROM head, unnest(${column(debits, 0)}, ${column(debits, 1)}, ${amounts(debits)}) AS u(a, s, d)
+          WHERE c.account = u.a AND c.asset = u.s
+          RETURNING 1
+        )
+        SELECT (SELECT base FROM head)::text AS base, (SELECT count(*) FROM ins)::int AS inserted,
+          ${fenceHolds} AS fenced, (SELECT count(*) FROM credits)::int + (SELECT count(*) FROM debits)::int AS funds`);
+    } catch (error) {
+      if (isCheckViolation(error)) {
+        throw new JournalFundsError('a batch of this flush spends funds the journal has spent already', {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    if (row.base === null) {
+      if (!row.fenced && epochs !== undefined) {
+        this.fatal = new JournalWriteError(
+          `the journal writer refuses to write: a market of this flush has a newer owner than epochs ` +
+            epochs.map((e) => `${e.marketId}@${e.epoch}`).join(', '),
+        );
+        throw this.fatal;
+      }
+      throw new JournalFundsError('a batch of this flush spends an available balance never credited');
+    }
+    if (row.inserted !== n) {
+      this.fatal = new JournalWriteError(`a shared flush inserted ${row.inserted} of ${n} rows`);
+      throw this.fatal;
+    }
+    let globalSeq = safeInteger(row.base);
+    for (const r of records) r.globalSeq = ++globalSeq;
+  }
+
+  /** After a failed flush: the journal must not hold it (its COMMIT may have succeeded unseen). */
+  private async verifyJournalTail(tx: CommonQueryMethods, expectedTail: number): Promise<void> {
+    const shared = this.options.shared;
+    if (shared !== undefined) {
+      const found = await tx.maybeOne(sql.type(MaxGlobalSeq)`
+        SELECT global_seq::text AS global_seq FROM journal
+        WHERE writer = ${shared.writer} AND global_seq > ${expectedTail} LIMIT 1`);
+      if (found !== null) {
+        this.fatal = new JournalWriteError(
+          `the journal holds global_seq ${found.global_seq} of this writer, past the last commit it saw ` +
+            `(${expectedTail}): a flush reported as failed was committed`,
+        );
+        throw this.fatal;
+      }
+      return;
+    }
+    const tail = await tx.one(
+      sql.type(MaxGlobalSeq)`SELECT coalesce(max(global_seq), 0)::text AS global_seq FROM journal`,
+    );
+    if (safeInteger(tail.global_seq) !== expectedTail) {
+      this.fatal = new JournalWriteError(
+        `the journal ends at global_seq ${tail.global_seq}, past the last commit this writer saw ` +
+          `(${expectedTail}): a flush reported as failed was committed`,
+      );
+      throw this.fatal;
+    }
   }
 
   private failed(records: readonly Queued[], flushId: number, cause: unknown): void {
@@ -467,19 +667,97 @@ export class JournalWriter implements BatchSink {
     this.queuedBytes = 0;
     this.failedFlushes++;
     this.nextGlobalSeq = this.lastCommitted + 1;
-    this.verifyTail = true;
+    // A refusal of the debit fence is an answer of the database: nothing was committed.
+    this.verifyTail = !(cause instanceof JournalFundsError);
     const fatal = this.fatal;
-    const error =
-      fatal ??
-      new JournalWriteError(
+    let error: Error;
+    if (fatal !== undefined) error = fatal;
+    else if (cause instanceof JournalFundsError) error = cause;
+    else {
+      error = new JournalWriteError(
         `journal flush ${flushId} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
         { cause },
       );
+    }
     const all = [...records, ...queued];
     // Newest first: the rejection handlers undo ledger postings, in reverse processing order.
     for (let i = all.length - 1; i >= 0; i--) all[i]!.reject(error);
     if (fatal !== undefined) (this.options.onFatal ?? failStop)(fatal);
   }
+}
+
+/** A batch's net changes of available balances per account and asset (the world's account excepted). */
+function availableChanges(batch: JournalBatch): ReadonlyMap<string, bigint> | undefined {
+  let changes: Map<string, bigint> | undefined;
+  for (const entry of batch.entries) {
+    for (const p of entry.postings) {
+      if (p.bucket !== 'available' || p.account === EXTERNAL_ACCOUNT || p.amount === 0n) continue;
+      changes ??= new Map();
+      const key = `${p.account}\u0000${p.asset}`;
+      changes.set(key, (changes.get(key) ?? 0n) + p.amount);
+    }
+  }
+  return changes;
+}
+
+/**
+ * The debit fence (shared mode): the flush's changes of available balances applied to
+ * `cluster_funds` in one statement; a balance going below zero violates its CHECK, and the whole
+ * transaction is undone (JournalFundsError).
+ */
+async function applyFunds(tx: CommonQueryMethods, records: readonly Queued[]): Promise<void> {
+  const total = new Map<string, bigint>();
+  for (const r of records) {
+    if (r.funds === undefined) continue;
+    for (const [key, delta] of r.funds) total.set(key, (total.get(key) ?? 0n) + delta);
+  }
+  const keys = [...total.keys()].filter((k) => total.get(k) !== 0n).sort();
+  if (keys.length === 0) return;
+  const column = (pick: readonly string[], i: 0 | 1) =>
+    sql.array(
+      pick.map((k) => k.split('\u0000')[i]!),
+      'text',
+    );
+  const amounts = (pick: readonly string[]) =>
+    sql.array(
+      pick.map((k) => String(total.get(k))),
+      'numeric',
+    );
+  // A CHECK is evaluated on the row INSERT proposes, before ON CONFLICT: credits upsert, debits
+  // update rows that must exist (a debit of a balance never credited is refused as well).
+  const credits = keys.filter((k) => total.get(k)! > 0n);
+  const debits = keys.filter((k) => total.get(k)! < 0n);
+  try {
+    if (credits.length > 0) {
+      await tx.query(sql.unsafe`
+        INSERT INTO cluster_funds (account, asset, available)
+        SELECT a, s, d FROM unnest(${column(credits, 0)}, ${column(credits, 1)}, ${amounts(credits)}) AS u(a, s, d)
+        ON CONFLICT (account, asset) DO UPDATE SET available = cluster_funds.available + excluded.available`);
+    }
+    if (debits.length > 0) {
+      const updated = await tx.query(sql.unsafe`
+        UPDATE cluster_funds c SET available = c.available + u.d
+        FROM unnest(${column(debits, 0)}, ${column(debits, 1)}, ${amounts(debits)}) AS u(a, s, d)
+        WHERE c.account = u.a AND c.asset = u.s`);
+      if (updated.rowCount !== debits.length) {
+        throw new JournalFundsError('a batch of this flush spends an available balance never credited');
+      }
+    }
+  } catch (error) {
+    if (isCheckViolation(error)) {
+      throw new JournalFundsError('a batch of this flush spends funds the journal has spent already', {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+function isCheckViolation(error: unknown): boolean {
+  for (let e: unknown = error; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === CHECK_VIOLATION) return true;
+  }
+  return false;
 }
 
 function positive(name: string, value: number): number {

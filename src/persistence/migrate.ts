@@ -16,6 +16,8 @@ export async function migrate(databaseUrl: string, log: (message: string) => voi
     direction: 'up',
     migrationsTable: 'schema_migrations',
     checkOrder: true,
+    // Cluster roles start together: the later ones wait for the first one's migrations.
+    advisoryLockMode: 'wait',
     log,
   });
   return applied.map((m) => m.name);

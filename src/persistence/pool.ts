@@ -11,6 +11,15 @@ import { createPool, type DatabasePool } from 'slonik';
  * when the backend was terminated between COMMIT and the reset, an unhandled rejection in the
  * outage test.
  */
-export async function createDatabasePool(databaseUrl: string, maximumPoolSize = 10): Promise<DatabasePool> {
-  return createPool(databaseUrl, { maximumPoolSize, resetConnection: async () => {} });
+export async function createDatabasePool(
+  databaseUrl: string,
+  maximumPoolSize = 10,
+  /** Postgres ends a session idle inside a transaction this long (slonik's default: 60 s). */
+  idleInTransactionSessionTimeout?: number,
+): Promise<DatabasePool> {
+  return createPool(databaseUrl, {
+    maximumPoolSize,
+    resetConnection: async () => {},
+    ...(idleInTransactionSessionTimeout === undefined ? {} : { idleInTransactionSessionTimeout }),
+  });
 }

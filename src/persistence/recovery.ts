@@ -156,7 +156,7 @@ function isMarketEntry(entry: BatchEntry<JournalCommand>): entry is BatchEntry {
   return !isLedgerCommand(entry.command) && !isTrendSignal(entry);
 }
 
-function isTrendSignal(entry: BatchEntry<JournalCommand>): boolean {
+export function isTrendSignal(entry: BatchEntry<JournalCommand>): boolean {
   return entry.command.kind === 'trend_detected' || entry.command.kind === 'market_breakout';
 }
 

@@ -59,6 +59,11 @@ export interface Amended {
 export interface OrderEntryOptions {
   readonly catalog: Catalog;
   readonly supervisor: Supervisor;
+  /**
+   * Where commands go (default: the local supervisor). ROLE=gateway sends each to its market's
+   * owner over NATS (src/cluster/router.ts); `reply` is called once, after the owner's commit.
+   */
+  readonly route?: CommandRoute;
   /** One token per place, amend or cancel of a user; false: refused `rate_limited`. */
   readonly limiter: { take(userId: string): boolean };
   /** Told each order's outcome and every refusal (/metrics counts them). */
@@ -68,6 +73,13 @@ export interface OrderEntryOptions {
   readonly admission?: () => Failure | undefined;
   readonly clock?: () => number;
 }
+
+export type CommandRoute = (
+  symbol: string,
+  command: MarketCommand,
+  ts: number,
+  reply: (result: CommandResult) => void,
+) => void;
 
 export interface OrderEntryObserver {
   /** A place's outcome: the status it was accepted with, or `rejected`. */
@@ -355,8 +367,11 @@ export class OrderEntry {
     }
     const { userId } = principal;
     const results = await Promise.all(
-      markets.map((m) =>
-        supervisor.submit(m.definition.symbol, { kind: 'cancel_all', userId }, this.clock()),
+      markets.map(
+        (m) =>
+          new Promise<CommandResult>((resolve) => {
+            this.submit(m, { kind: 'cancel_all', userId }, resolve);
+          }),
       ),
     );
     let count = 0;
@@ -371,7 +386,9 @@ export class OrderEntry {
   }
 
   private submit(market: ListedMarket, command: MarketCommand, then: (result: CommandResult) => void): void {
-    this.options.supervisor.send(market.definition.symbol, command, this.clock(), then);
+    const route = this.options.route;
+    if (route !== undefined) route(market.definition.symbol, command, this.clock(), then);
+    else this.options.supervisor.send(market.definition.symbol, command, this.clock(), then);
   }
 
   /**

@@ -45,6 +45,8 @@ export interface Envelope {
   /** Milliseconds since the epoch, stamped at the edge: the core never reads a clock. */
   readonly ts: number;
   readonly reply: (result: CommandResult) => void;
+  /** The edge's id of the command (a gateway's, ROLE=engine): journaled, so a retry is recognised. */
+  readonly commandId?: string | undefined;
 }
 
 /** Everything needed to rebuild a market exactly: a snapshot plus the book and lifecycle inputs since. */
@@ -221,7 +223,18 @@ export class MarketActor {
         this.commandTs = envelope.ts;
         const result = this.execute(envelope.command, postings);
         if (result.ok) this.activity.apply(result.events, envelope.ts);
-        entries.push({ seq: this.seq, ts: envelope.ts, command: envelope.command, result, postings });
+        entries.push(
+          envelope.commandId === undefined
+            ? { seq: this.seq, ts: envelope.ts, command: envelope.command, result, postings }
+            : {
+                seq: this.seq,
+                ts: envelope.ts,
+                command: envelope.command,
+                result,
+                postings,
+                commandId: envelope.commandId,
+              },
+        );
       }
       this.endBatch();
     } catch (error) {

@@ -128,6 +128,12 @@ export interface BatchEntry<C extends JournalCommand = MarketCommand> {
   readonly command: C;
   readonly result: CommandResult;
   readonly postings: readonly Posting[];
+  /**
+   * The id the edge gave the command (ROLE=gateway → engine, docs/scale-out.md "Commands"): a
+   * command redelivered to a new owner after a failover is recognised by it and answered with this
+   * entry's result. Absent for commands of ROLE=all.
+   */
+  readonly commandId?: string;
 }
 
 /** The ordered output of one drained mailbox batch: what persistence journals and publication sends. */

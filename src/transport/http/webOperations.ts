@@ -1,5 +1,6 @@
 import { z } from 'zod/v4';
 import { DevTokenBody } from './devSignIn.ts';
+import { ClusterStatusShape } from './cluster.ts';
 import { SystemSnapshotShape } from './system.ts';
 
 /**
@@ -42,6 +43,12 @@ export const WEB_OPERATIONS = {
       "Every actor's figures for the visualizer: supervisor and markets, journal writer, durable consumers' cursors and lag, job queues, chain client",
     tag: 'admin',
     ok: { status: 200, shape: SystemSnapshotShape },
+  },
+  [`get ${BASE}/admin/cluster`]: {
+    summary:
+      'Scale-out (issue 22): the live engines, and for each market the engine holding its lease, the lease epoch and the epoch fenced in Postgres',
+    tag: 'admin',
+    ok: { status: 200, shape: ClusterStatusShape },
   },
   [`get ${BASE}/fills`]: {
     summary:

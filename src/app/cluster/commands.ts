@@ -1,0 +1,71 @@
+import { z } from 'zod/v4';
+import type { CommandResult, MarketCommand } from '../../actors/market/types.ts';
+
+/*
+ * Commands between a gateway and a market's owner over core NATS request/reply
+ * (docs/scale-out.md, "Commands"): the gateway requests `<cluster>.cmd.<marketId>` with the
+ * command and an id of its own; only the owner subscribes that subject, and it replies once the
+ * command's batch is committed. No responders or a timeout during a failover: the gateway asks
+ * again, with the same id, until its deadline; the new owner recognises an id already journaled
+ * (entries carry it) and answers its journaled result, so a command runs once. Core request/reply
+ * rather than a JetStream work queue: the journal is already the durable log and the dedup index,
+ * a reply needs the requester alive anyway, and a JetStream publish costs ~41 µs of client CPU per
+ * message against a request's round trip of 0.09 ms p50 (bench:cluster-costs).
+ */
+
+/** `cluster` namespaces every subject and bucket, so clusters (tests) share one NATS server. */
+export function clusterSubjects(cluster: string) {
+  return {
+    command: (marketId: string) => `${cluster}.cmd.${marketId}`,
+    /** An engine committed a flush (payload: its last global_seq): replicas read the tail now. */
+    journal: `${cluster}.journal`,
+    leaseBucket: `${cluster}_market_leases`,
+    engineBucket: `${cluster}_engines`,
+  };
+}
+
+const MARKET_COMMAND_KINDS = [
+  'place',
+  'cancel',
+  'amend',
+  'cancel_all',
+  'expire',
+  'place_oco',
+  'lifecycle',
+] as const satisfies readonly MarketCommand['kind'][];
+
+const CommandRequest = z.object({
+  id: z.string().min(1).max(128),
+  symbol: z.string().min(1).max(64),
+  ts: z.number().int().nonnegative(),
+  // The gateway parsed and checked it (src/services/orderEntry.ts): the engine checks its shape.
+  command: z.looseObject({ kind: z.enum(MARKET_COMMAND_KINDS) }),
+});
+export type CommandRequest = { id: string; symbol: string; ts: number; command: MarketCommand };
+
+const CommandReply = z.object({
+  result: z.union([
+    z.looseObject({ ok: z.literal(true), seq: z.number().int(), events: z.array(z.unknown()) }),
+    z.object({ ok: z.literal(false), code: z.string(), message: z.string() }),
+  ]),
+});
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeCommandRequest(request: CommandRequest): Uint8Array {
+  return encoder.encode(JSON.stringify(request));
+}
+
+export function decodeCommandRequest(data: Uint8Array): CommandRequest {
+  // The command kinds are the engine's own; the rest of its fields the actor validates again.
+  return CommandRequest.parse(JSON.parse(decoder.decode(data))) as unknown as CommandRequest;
+}
+
+export function encodeCommandReply(result: CommandResult): Uint8Array {
+  return encoder.encode(JSON.stringify({ result }));
+}
+
+export function decodeCommandReply(data: Uint8Array): CommandResult {
+  return CommandReply.parse(JSON.parse(decoder.decode(data))).result as unknown as CommandResult;
+}
