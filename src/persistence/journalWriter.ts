@@ -1,7 +1,13 @@
 // Over ~400 lines as one concept: the group-commit writer. Its queue, flush and failure rewind share
 // one state (the global sequence, the flush in flight); the class comment keeps the measurements.
 import { performance } from 'node:perf_hooks';
-import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from 'slonik';
+import {
+  sql,
+  type CommonQueryMethods,
+  type DatabasePool,
+  type FragmentSqlToken,
+  type ListSqlToken,
+} from 'slonik';
 import { z } from 'zod';
 import { EXTERNAL_ACCOUNT } from '../actors/ledger/types.ts';
 import type { BatchSink, JournalBatch } from '../actors/market/types.ts';
@@ -464,8 +470,6 @@ export class JournalWriter implements BatchSink {
       // The records travel as one binary parameter, each row its slice (1-based offsets): a bytea
       // array parameter is hex text, encoded here and parsed by Postgres (issue 21).
       const blob = Buffer.concat(records.map((r) => r.record));
-      const offsets: number[] = new Array<number>(records.length);
-      for (let i = 0, at = 1; i < records.length; at += records[i]!.record.length, i++) offsets[i] = at;
       const inserted = await tx.query(sql.unsafe`
         ${withs.length === 0 ? sql.fragment`` : sql.fragment`WITH ${sql.join(withs, sql.fragment`, `)}`}
         INSERT INTO journal (global_seq, market_id, seq_from, seq_to, flush_id, writer, record)
@@ -476,23 +480,7 @@ export class JournalWriter implements BatchSink {
             records.map((r) => r.globalSeq),
             'int8',
           )},
-          ${sql.array(
-            records.map((r) => r.marketId),
-            'text',
-          )},
-          ${sql.array(
-            records.map((r) => r.seqFrom),
-            'int8',
-          )},
-          ${sql.array(
-            records.map((r) => r.seqTo),
-            'int8',
-          )},
-          ${sql.array(offsets, 'int4')},
-          ${sql.array(
-            records.map((r) => r.record.length),
-            'int4',
-          )}
+          ${recordColumns(records)}
         ) AS u(g, m, f, t, o, n)
         ${conditions.length === 0 ? sql.fragment`` : sql.fragment`WHERE ${sql.join(conditions, sql.fragment` AND `)}`}`);
       if (inserted.rowCount !== records.length) {
@@ -547,8 +535,6 @@ export class JournalWriter implements BatchSink {
         'numeric',
       );
     const blob = Buffer.concat(records.map((r) => r.record));
-    const offsets: number[] = new Array<number>(records.length);
-    for (let i = 0, at = 1; i < records.length; at += records[i]!.record.length, i++) offsets[i] = at;
     const n = records.length;
     const fenceHolds = fenced === undefined ? sql.fragment`true` : fenced.holds;
     const debitsExist =
@@ -570,23 +556,7 @@ export class JournalWriter implements BatchSink {
           SELECT head.base + u.i, u.m, u.f, u.t, ${flushId}::int8, ${shared.writer}::text,
             substring(${sql.binary(blob)}::bytea FROM u.o FOR u.len)
           FROM head, unnest(
-            ${sql.array(
-              records.map((r) => r.marketId),
-              'text',
-            )},
-            ${sql.array(
-              records.map((r) => r.seqFrom),
-              'int8',
-            )},
-            ${sql.array(
-              records.map((r) => r.seqTo),
-              'int8',
-            )},
-            ${sql.array(offsets, 'int4')},
-            ${sql.array(
-              records.map((r) => r.record.length),
-              'int4',
-            )}
+            ${recordColumns(records)}
           ) WITH ORDINALITY AS u(m, f, t, o, len, i)
           RETURNING 1
         ),
@@ -774,4 +744,36 @@ function safeInteger(text: string): number {
   const value = Number(text);
   if (!Number.isSafeInteger(value)) throw new RangeError(`journal sequence ${text} is not a safe integer`);
   return value;
+}
+
+/**
+ * The unnest columns of a flush's records, both INSERTs' (ROLE=all's and the shared writer's):
+ * market, seq_from, seq_to, and each record's offset (1-based) and length in the flush's one
+ * binary blob, the records concatenated in order.
+ */
+function recordColumns(records: readonly Queued[]): ListSqlToken {
+  const offsets: number[] = new Array<number>(records.length);
+  for (let i = 0, at = 1; i < records.length; at += records[i]!.record.length, i++) offsets[i] = at;
+  return sql.join(
+    [
+      sql.array(
+        records.map((r) => r.marketId),
+        'text',
+      ),
+      sql.array(
+        records.map((r) => r.seqFrom),
+        'int8',
+      ),
+      sql.array(
+        records.map((r) => r.seqTo),
+        'int8',
+      ),
+      sql.array(offsets, 'int4'),
+      sql.array(
+        records.map((r) => r.record.length),
+        'int4',
+      ),
+    ],
+    sql.fragment`, `,
+  );
 }
