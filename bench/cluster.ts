@@ -28,6 +28,7 @@ import { decodeBatch } from '../src/persistence/journalCodec.ts';
 import { createDatabasePool } from '../src/persistence/pool.ts';
 import {
   gatewayPort,
+  listLotMarkets,
   startClusterNode,
   type ClusterEnv,
   type ClusterNode,
@@ -60,23 +61,7 @@ try {
     { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/1' },
     { database: { name: dbName, url: databaseUrl, drop: () => Promise.resolve() } },
   );
-  await seed.asset('USDC', 6, 'stable');
-  for (const base of MARKETS) {
-    await seed.asset(base, 4);
-    await seed.market({
-      symbol: symbolOf(base),
-      baseAsset: base,
-      quoteAsset: 'USDC',
-      priceDecimals: 2,
-      qtyDecimals: 0,
-      tickSize: '0.01',
-      lotSize: '1',
-      minQty: '1',
-      maxQty: '1000000',
-      makerFeeBps: 0,
-      takerFeeBps: 0,
-    });
-  }
+  await listLotMarkets(seed, MARKETS, () => 4);
   const users: string[] = [];
   for (let i = 0; i < CLIENTS_PER_GATEWAY * 2; i++) {
     const user = `trader-${i}`;

@@ -14,7 +14,13 @@ import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { eventually } from '../support/eventually.ts';
 import { runExchange } from '../support/exchange.ts';
 import { actualLocks, ASSET_DECIMALS, expectedLocks } from '../support/markets.ts';
-import { gatewayPort, startClusterNode, type ClusterEnv, type ClusterNode } from '../support/clusterNode.ts';
+import {
+  gatewayPort,
+  listLotMarkets,
+  startClusterNode,
+  type ClusterEnv,
+  type ClusterNode,
+} from '../support/clusterNode.ts';
 
 /**
  * Issue 22 end to end (docs/scale-out.md): two engines (ROLE=engine) and two gateways
@@ -107,22 +113,8 @@ beforeAll(async () => {
   cleanups.push(() => database.drop());
   // The catalog and the money, by a ROLE=all exchange that then stops (it cannot run beside engines).
   const seed = await runExchange({}, { database });
-  await seed.asset('USDC', 6, 'stable');
+  await listLotMarkets(seed, MARKETS, (base) => ASSET_DECIMALS[base]!);
   for (const base of MARKETS) {
-    await seed.asset(base, ASSET_DECIMALS[base]!);
-    await seed.market({
-      symbol: `${base}-USDC`,
-      baseAsset: base,
-      quoteAsset: 'USDC',
-      priceDecimals: 2,
-      qtyDecimals: 0,
-      tickSize: '0.01',
-      lotSize: '1',
-      minQty: '1',
-      maxQty: '1000000',
-      makerFeeBps: 0,
-      takerFeeBps: 0,
-    });
     await seed.credit('maker', base, '100000000');
   }
   for (const user of ['maker', 'taker']) await seed.credit(user, 'USDC', '100000000');

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod/v4';
+import type { RunningExchange } from './exchange.ts';
 
 /**
  * One process of a cluster (ROLE=engine or ROLE=gateway, src/main.ts) for multi-process tests and
@@ -140,4 +141,33 @@ export function startClusterNode(
 export async function gatewayPort(node: ClusterNode): Promise<number> {
   const line = await node.waitFor((l) => l.msg === 'gateway listening', 60_000);
   return z.number().int().parse(line.port);
+}
+
+/**
+ * The cluster's catalog, listed by a ROLE=all exchange before the engines start: USDC and each
+ * base as `<base>-USDC`, whole lots at 0.01 ticks, no fees (what test/integration/clusterRoles and
+ * bench:cluster trade).
+ */
+export async function listLotMarkets(
+  seed: RunningExchange,
+  bases: readonly string[],
+  decimalsOf: (base: string) => number,
+): Promise<void> {
+  await seed.asset('USDC', 6, 'stable');
+  for (const base of bases) {
+    await seed.asset(base, decimalsOf(base));
+    await seed.market({
+      symbol: `${base}-USDC`,
+      baseAsset: base,
+      quoteAsset: 'USDC',
+      priceDecimals: 2,
+      qtyDecimals: 0,
+      tickSize: '0.01',
+      lotSize: '1',
+      minQty: '1',
+      maxQty: '1000000',
+      makerFeeBps: 0,
+      takerFeeBps: 0,
+    });
+  }
 }
