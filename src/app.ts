@@ -9,7 +9,7 @@ import { buildCore } from './app/core.ts';
 import { openJobs } from './app/jobs.ts';
 import { buildServices } from './app/services.ts';
 import { openReplicaStorage, openStorage, type DatabaseHold, type Storage } from './app/storage.ts';
-import { holdClusterLock } from './app/cluster/engine.ts';
+import { holdClusterLock } from './app/cluster/clusterLock.ts';
 import { startReplica, type Replica } from './app/cluster/replica.ts';
 import { buildTransport } from './app/transport.ts';
 import type { ChainRuntime } from './chainRuntime.ts';
