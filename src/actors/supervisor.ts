@@ -223,6 +223,8 @@ export class Supervisor {
   readonly funding = new FundingRegister();
   private creditsCommitting = 0;
   private expiriesStopped = false;
+  /** Which markets this process sends expiries to (an engine: the ones it owns); default all. */
+  private expiryGate: (marketId: string) => boolean = () => true;
 
   constructor(private readonly options: SupervisorOptions) {
     this.mailboxSize = options.mailboxSize ?? 10_000;
@@ -276,6 +278,16 @@ export class Supervisor {
     for (const market of this.markets.values()) this.armExpiry(market);
   }
 
+  /**
+   * Sends expiries only to the markets `gate` lets through (an engine: the markets it owns and
+   * serves, docs/scale-out.md); the others' timers are cleared. Call `armExpiries()` when what the
+   * gate answers changes (a market taken or handed over).
+   */
+  expireOnly(gate: (marketId: string) => boolean): void {
+    this.expiryGate = gate;
+    this.armExpiries();
+  }
+
   /** Stops the expiry timers for good (shutdown: nothing may reach a sink being closed). */
   stopExpiries(): void {
     this.expiriesStopped = true;
@@ -291,7 +303,9 @@ export class Supervisor {
    */
   private armExpiry(market: Supervised, retryAt?: number): void {
     if (this.expiriesStopped || market.expiring) return;
-    const at = retryAt ?? market.actor.nextExpiry();
+    const at = this.expiryGate(market.actor.definition.id)
+      ? (retryAt ?? market.actor.nextExpiry())
+      : undefined;
     if (at === market.expiryAt) return;
     clearTimeout(market.expiryTimer);
     market.expiryAt = at;
@@ -309,7 +323,7 @@ export class Supervisor {
     market.expiryTimer = market.expiryAt = undefined;
     const now = this.now();
     const due = market.actor.nextExpiry();
-    if (due === undefined) return;
+    if (due === undefined || !this.expiryGate(market.actor.definition.id)) return;
     if (market.halted) {
       this.armExpiry(market, now + EXPIRY_RETRY_MS);
     } else if (due > now) {

@@ -198,6 +198,43 @@ describe('two engines and two gateways', () => {
       expect(books[0]!.book.asks()).toEqual(books[1]!.book.asks());
     }
   }, 60_000);
+
+  it("expires a GTD order from the market's owner engine, at its time", async () => {
+    const owners = await settledOwnership();
+    const market = symbolOf('ETH');
+    const owner = engines.get(owners.get(market)!)!;
+    const maker = await client(1, 'maker');
+    const placed = await maker.place({
+      market,
+      side: 'sell',
+      type: 'limit',
+      price: '900.00',
+      qty: '1',
+      tif: 'GTD',
+      expireAt: Date.now() + 1_000,
+    });
+    expect(placed.status).toBe('open');
+    const [, orderId] = placed.orderId.split(':');
+    const expiry = await eventually(
+      async () => {
+        for (const row of await journalRows()) {
+          const batch = decodeBatch(row.record);
+          if (batch.symbol !== market) continue;
+          for (const { command, result } of batch.entries) {
+            if (command.kind !== 'expire' || !result.ok) continue;
+            const canceled = result.events.some(
+              (e) => e.type === 'canceled' && String(e.orderId) === orderId && e.reason === 'expired',
+            );
+            if (canceled) return row.writer;
+          }
+        }
+        return undefined;
+      },
+      { timeoutMs: 15_000, what: `the GTD order ${placed.orderId} expired` },
+    );
+    // Sent by the owner (the one writer of the market), not by the other engine or a gateway.
+    expect(expiry).toBe(await writerOf(owner));
+  }, 30_000);
 });
 
 const JournalRow = z.object({

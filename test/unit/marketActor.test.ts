@@ -730,6 +730,29 @@ describe('issue 14: GTD expiry', () => {
     expect(bal(h.ledger, 'alice', 'USDC')).toEqual({ available: 10_000_000n, locked: 0n });
     h.supervisor.stopExpiries();
   });
+
+  it("issue 22: expireOnly sends expiries only to the markets its gate lets through (an engine's owned ones)", async () => {
+    let clock = 1_000;
+    const h = createHarness({ now: () => clock });
+    await listMarket(h, BTC_USDC);
+    h.ledger.deposit('alice', 'USDC', 10_000_000n);
+    let owned = false;
+    h.supervisor.expireOnly((marketId) => owned && marketId === BTC_USDC.id);
+    expectOk(await h.supervisor.submit(SYMBOL, gtd('alice', 'buy', 99_00, 10, 1_020), 1_000));
+    // Due now: only the gate keeps it from expiring.
+    clock = 1_030;
+    const expireCommands = () =>
+      h.sink.batches.flatMap((b) => b.entries).filter((e) => e.command.kind === 'expire');
+    // The time window under test: a due order, a closed gate, nothing emitted within 100 ms.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(expireCommands()).toEqual([]);
+    owned = true;
+    h.supervisor.armExpiries();
+    await eventually(() => expireCommands().length > 0, { timeoutMs: 5_000, what: 'the expire command' });
+    await h.supervisor.idle();
+    expect(bal(h.ledger, 'alice', 'USDC')).toEqual({ available: 10_000_000n, locked: 0n });
+    h.supervisor.stopExpiries();
+  });
 });
 
 describe('issue 14: iceberg in the actor', () => {

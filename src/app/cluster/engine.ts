@@ -87,8 +87,8 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
   });
   const core = await buildCore(config, log, { pool, writer });
   const { supervisor, ledger } = core;
-  // Expiries are commands the owner of a market sends itself: not built for engines yet.
-  supervisor.stopExpiries();
+  // GTD expiries are commands the owner of a market sends itself: only to the markets it serves.
+  supervisor.expireOnly((marketId) => owned.serving(marketId));
   const recovered = core.recovered.lastGlobalSeq;
   await seedClusterFunds(pool, core, recovered, log);
   await snapshotRecovered(pool, core, log);
@@ -164,6 +164,7 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
     owned: () => owned.served(),
     close: async () => {
       await loop.stop();
+      supervisor.stopExpiries();
       metricsServer.close();
       await registry.leave().catch(() => undefined);
       journalNotices.unsubscribe();

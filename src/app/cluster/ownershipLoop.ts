@@ -167,6 +167,7 @@ export class OwnershipLoop {
     supervisor.actor(symbol)?.finishRecovery();
     market.serving = true;
     market.subscription = commands.serve(marketId, symbol);
+    supervisor.armExpiries();
     metrics.takeovers.inc();
     log.info({ marketId, epoch: lease.epoch, engineId }, 'market taken');
   }
@@ -177,6 +178,7 @@ export class OwnershipLoop {
     if (market === undefined) return;
     market.serving = false;
     market.subscription?.unsubscribe();
+    supervisor.armExpiries();
     // Its commands answered: the next owner's catch-up then sees all of them (a halted market's
     // rebuild is not waited for: the fence refuses what it would write).
     const symbol = supervisor.list().find((m) => m.id === marketId)?.symbol;
