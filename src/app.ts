@@ -154,7 +154,7 @@ async function startOwned(
         })
       : undefined;
   const jobs = await openJobs(config, log, storage, core, consumers);
-  const services = await buildServices(config, log, storage, core, consumers, jobs, replica?.route);
+  const services = await buildServices(config, log, storage, core, consumers, jobs, replica);
   const transport = buildTransport(
     config,
     log,

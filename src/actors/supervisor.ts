@@ -392,13 +392,22 @@ export class Supervisor {
    * Credits `amount` (minor units) of `asset` to the user's available balance, journaled as a
    * `@ledger` record through the sink: answers once that record is committed. A refused deposit
    * (unknown asset, non-positive amount) changes nothing; a failed commit reverses the postings and
-   * answers `unavailable`.
+   * answers `unavailable`. `commandId` (a cluster's request id) is journaled with the entry, so a
+   * redelivered request is answered from the journal instead of crediting twice.
    */
-  async credit(userId: string, asset: string, amount: bigint, ts: number): Promise<CommandResult> {
+  async credit(
+    userId: string,
+    asset: string,
+    amount: bigint,
+    ts: number,
+    commandId?: string,
+  ): Promise<CommandResult> {
     const applied = this.options.ledger.deposit(userId, asset, amount);
     if (!applied.ok) return { ok: false, code: applied.code, message: applied.message };
     const command: DepositCommand = { kind: 'deposit', userId, asset, amount };
-    return this.commitLedger(command, applied.postings, ts, `the credit of ${asset} to ${userId}`);
+    return this.commitLedger(command, applied.postings, ts, `the credit of ${asset} to ${userId}`, {
+      commandId,
+    });
   }
 
   /**
@@ -408,12 +417,15 @@ export class Supervisor {
    * was credited already, or the withdrawal is in that state; `invalid_transition`;
    * `insufficient_funds`) changes nothing; a failed commit undoes both and answers `unavailable`.
    */
-  async fund(command: FundingCommand, ts: number): Promise<FundingOutcome> {
+  async fund(command: FundingCommand, ts: number, commandId?: string): Promise<FundingOutcome> {
     const applied = this.funding.apply(command, this.options.ledger);
     if (!applied.ok) return applied;
     const id = command.kind === 'withdrawal' ? command.withdrawalId : command.depositId;
-    const result = await this.commitLedger(command, applied.postings, ts, `${command.kind} ${id}`, () => {
-      applied.undo();
+    const result = await this.commitLedger(command, applied.postings, ts, `${command.kind} ${id}`, {
+      commandId,
+      undo: () => {
+        applied.undo();
+      },
     });
     return result.ok
       ? { ok: true, seq: result.seq }
@@ -425,16 +437,17 @@ export class Supervisor {
     postings: readonly Posting[],
     ts: number,
     what: string,
-    undo?: () => void,
+    { commandId, undo }: { commandId?: string | undefined; undo?: () => void },
   ): Promise<CommandResult> {
     const { ledger, sink } = this.options;
     const seq = ++this.ledgerSeq;
     const result: CommandResult = { ok: true, seq, events: [] };
+    const entry = { seq, ts, command, result, postings };
     const record: JournalBatch = {
       marketId: LEDGER_JOURNAL_ID,
       symbol: LEDGER_JOURNAL_ID,
       state: 'active',
-      entries: [{ seq, ts, command, result, postings }],
+      entries: [commandId === undefined ? entry : { ...entry, commandId }],
     };
     this.creditsCommitting++;
     try {
@@ -533,6 +546,7 @@ export class Supervisor {
    * market over once it is: its other markets may stay busy).
    */
   isMarketIdle(symbol: string): boolean {
+    if (symbol === LEDGER_JOURNAL_ID) return this.creditsCommitting === 0;
     const m = this.markets.get(symbol);
     return m === undefined || (m.actor.mailbox.size === 0 && m.inFlight.length === 0 && !m.scheduled);
   }
@@ -790,3 +804,9 @@ export class Supervisor {
     for (const resolve of waiters) resolve();
   }
 }
+
+/**
+ * Where `@ledger` commands go: the supervisor itself (ROLE=all, the engine owning `@ledger`), or a
+ * gateway's route to that owner over NATS (src/app/cluster/router.ts, docs/scale-out.md).
+ */
+export type LedgerEntry = Pick<Supervisor, 'credit' | 'fund'>;

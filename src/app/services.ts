@@ -22,6 +22,7 @@ import { ComplianceAdmin } from '../services/complianceAdmin.ts';
 import { History } from '../services/history.ts';
 import { Issuance, type Authorize } from '../services/issuance.ts';
 import { OrderEntry, type CommandRoute } from '../services/orderEntry.ts';
+import type { LedgerEntry } from '../actors/supervisor.ts';
 import { countOrder, countRejection } from '../transport/http/metrics.ts';
 import { RateLimiter } from '../transport/rateLimit.ts';
 import { startTrends } from '../trends/start.ts';
@@ -66,7 +67,7 @@ export async function buildServices(
   core: Core,
   consumers: Consumers,
   jobs: Jobs,
-  route?: CommandRoute,
+  cluster?: { readonly route: CommandRoute; readonly ledger: LedgerEntry },
 ): Promise<Services> {
   const { pool } = storage;
   const { catalog, supervisor, ledger, compliance, records } = core;
@@ -75,7 +76,7 @@ export async function buildServices(
   const orders = new OrderEntry({
     catalog,
     supervisor,
-    route,
+    route: cluster?.route,
     userOrders,
     // History reads come from the projections: past the bound, new places wait for them.
     admission: () => {
@@ -90,6 +91,7 @@ export async function buildServices(
   const admin = new Admin({
     catalog,
     supervisor,
+    ledgerEntry: cluster?.ledger,
     ledger,
     store: {
       insertAsset: (asset) => insertAsset(pool, asset),
@@ -117,6 +119,7 @@ export async function buildServices(
   const issuance = new Issuance({
     catalog,
     supervisor,
+    ledgerEntry: cluster?.ledger,
     ledger,
     authorize,
     records,
@@ -248,6 +251,7 @@ export async function buildServices(
     pool,
     catalog,
     supervisor,
+    ledgerEntry: cluster?.ledger,
     committed: core.committed,
     pushes: consumers.pushes.emit,
     chain: {

@@ -32,8 +32,14 @@ import { z } from 'zod';
 
 export const DEFAULT_LEASE_BUCKET = 'market_leases';
 
-/** A KV key is a subject token: market ids of the catalog fit; anything else is refused. */
-const MarketKey = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'a market id of letters, digits, - and _');
+/**
+ * A KV key is a subject token: market ids of the catalog (UUIDs) fit; a journal pseudo-market
+ * (`@ledger`) is keyed `_ledger` (no catalog id starts with `_`); anything else is refused.
+ */
+const MarketKey = z
+  .string()
+  .transform((id) => (id.startsWith('@') ? `_${id.slice(1)}` : id))
+  .pipe(z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'a market id of letters, digits, - and _'));
 
 /** What a lease key holds; `epoch` is absent in the first write (its revision is the epoch). */
 const LeaseValue = z.object({

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
 import type { Catalog } from '../actors/catalog.ts';
-import type { Supervisor } from '../actors/supervisor.ts';
+import type { LedgerEntry, Supervisor } from '../actors/supervisor.ts';
 import type { Config } from '../config.ts';
 import { openJobQueue, type OpenedJobQueue } from '../jobs/queue.ts';
 import type { CommittedEventStream } from '../events/stream.ts';
@@ -69,6 +69,8 @@ export interface FundingDeps {
   readonly pool: DatabasePool;
   readonly catalog: Catalog;
   readonly supervisor: Supervisor;
+  /** Where funding commands go (default the supervisor; a gateway's: the `@ledger` owner engine). */
+  readonly ledgerEntry?: LedgerEntry;
   /** The committed event stream (the `funding` channel's pushes come from it). */
   readonly committed: CommittedEventStream;
   /** Where pushes go (the gateway subscribes to it). */
@@ -100,7 +102,8 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
   const log = deps.log.child({ area: 'funding' });
   const store = new FundingStore(pool);
   const providers = providersOf(config);
-  const fund = supervisor.fund.bind(supervisor);
+  const entry = deps.ledgerEntry ?? supervisor;
+  const fund = entry.fund.bind(entry);
   const asset = (symbol: string) => catalog.asset(symbol);
   const deposits = new Deposits({
     store,

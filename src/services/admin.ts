@@ -4,7 +4,7 @@ import type { Asset, Catalog, ListedMarket } from '../actors/catalog.ts';
 import type { Ledger } from '../actors/ledger/index.ts';
 import type { MarketDefinition } from '../actors/market/types.ts';
 import { formatAssetAmount, parseAssetAmount } from '../actors/money.ts';
-import type { Supervisor } from '../actors/supervisor.ts';
+import type { LedgerEntry, Supervisor } from '../actors/supervisor.ts';
 import { errorText, failure, success, type Outcome } from '../protocol/errors.ts';
 import type { MarketBody } from '../protocol/schemas.ts';
 import { marketDefinition } from './marketTerms.ts';
@@ -18,6 +18,8 @@ export interface CatalogWriter {
 export interface AdminOptions {
   readonly catalog: Catalog;
   readonly supervisor: Supervisor;
+  /** Where credits go (default the supervisor; a gateway's: the `@ledger` owner engine). */
+  readonly ledgerEntry?: LedgerEntry;
   readonly ledger: Ledger;
   readonly store: CatalogWriter;
   /** A market was added to the catalog and the supervisor (the publisher starts following it). */
@@ -131,7 +133,12 @@ export class Admin {
     if (asset === undefined) return failure('not_found', `unknown asset ${assetSymbol}`);
     const amount = parseAssetAmount(amountText, asset.decimals);
     if (!amount.ok) return failure('bad_request', amount.message);
-    const result = await supervisor.credit(userId, asset.symbol, amount.value, this.clock());
+    const result = await (this.options.ledgerEntry ?? supervisor).credit(
+      userId,
+      asset.symbol,
+      amount.value,
+      this.clock(),
+    );
     if (!result.ok) return failure(result.code, result.message);
     const balance = ledger.balance(userId, asset.symbol);
     return success({

@@ -288,7 +288,7 @@ export class Issuance {
     const supply = parseAssetAmount(record.totalSupply, RWA_TOKEN_DECIMALS, 'totalSupply');
     if (!supply.ok) throw new Error(supply.message);
     if (supply.value === 0n) return;
-    const credited = await this.options.supervisor.fund(
+    const credited = await (this.options.ledgerEntry ?? this.options.supervisor).fund(
       {
         kind: 'deposit_credit',
         depositId: derivedUuid(`issuance:${record.marketId}`),

@@ -3,7 +3,7 @@ import type { LifecycleActor } from '../../machines/marketLifecycle.ts';
 import type { Asset, Catalog, ListedMarket } from '../actors/catalog.ts';
 import type { Ledger } from '../actors/ledger/index.ts';
 import type { MarketDefinition } from '../actors/market/types.ts';
-import type { Supervisor } from '../actors/supervisor.ts';
+import type { LedgerEntry, Supervisor } from '../actors/supervisor.ts';
 import type { DecideResult } from '../integrations/decisionEvents.ts';
 import type { ApprovalEvent, AssetRecordChange, MarketAssetRecord } from '../persistence/issuanceStore.ts';
 import type { Outcome } from '../protocol/errors.ts';
@@ -69,6 +69,8 @@ export interface TokenDeployer {
 export interface IssuanceOptions {
   readonly catalog: Catalog;
   readonly supervisor: Supervisor;
+  /** Where funding commands go (default the supervisor; a gateway's: the `@ledger` owner engine). */
+  readonly ledgerEntry?: LedgerEntry;
   readonly ledger: Ledger;
   readonly store: IssuanceStore;
   readonly authorize: Authorize;

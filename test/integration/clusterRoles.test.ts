@@ -498,14 +498,40 @@ describe('failover', () => {
     expect(gateway).toMatch(/^exchange_cluster_command_retries_total \d+/m);
   }, 30_000);
 
-  it('answers unavailable, changing nothing, for what a gateway does not serve (an admin credit)', async () => {
+  it('credits through a gateway: the engine owning @ledger journals it once, and the gateway reads it at once', async () => {
+    const token = await mint('taker');
+    const available = async (gateway: number): Promise<string | undefined> => {
+      const response = await fetch(`${gateways[gateway]!.http}/api/v1/balances`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const body = z
+        .array(z.object({ asset: z.string(), available: z.string() }))
+        .parse(await response.json());
+      return body.find((b) => b.asset === 'USDC')?.available;
+    };
+    const before = await available(1);
     const response = await fetch(`${gateways[1]!.http}/api/v1/admin/credit`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ userId: 'taker', asset: 'USDC', amount: '5' }),
     });
-    expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ error: { code: 'unavailable' } });
+    expect(response.status).toBe(200);
+    const credited = z.object({ available: z.string() }).parse(await response.json());
+    // Read your writes: the answering gateway's replica holds the record before it answers.
+    expect(Number(credited.available)).toBe(Number(before) + 5);
+    expect(Number(await available(1))).toBe(Number(before) + 5);
+    await eventually(async () => Number(await available(0)) === Number(before) + 5, {
+      what: 'the credit on the other gateway',
+    });
+    const credits = (await journalRows()).flatMap((row) =>
+      decodeBatch(row.record)
+        .entries.filter((e) => e.command.kind === 'deposit' && e.command.userId === 'taker')
+        .map((e) => ({ writer: row.writer, marketId: row.market_id, commandId: e.commandId })),
+    );
+    // The seed's credit (ROLE=all, no writer) and this one, by an engine, with the gateway's id.
+    expect(credits.filter((c) => c.writer !== null)).toEqual([
+      { writer: expect.any(String) as string, marketId: '@ledger', commandId: expect.any(String) as string },
+    ]);
     await expectJournalHolds([], USERS);
   }, 30_000);
 });

@@ -2,7 +2,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import type { CommandResult } from '../../actors/market/types.ts';
+import { LEDGER_JOURNAL_ID, type CommandResult } from '../../actors/market/types.ts';
 import type { Supervisor } from '../../actors/supervisor.ts';
 import type { ClusterMetrics } from '../../cluster/metrics.ts';
 import { decodeBatch } from '../../persistence/journalCodec.ts';
@@ -12,6 +12,7 @@ import {
   encodeCommandReply,
   type CommandRequest,
 } from './commands.ts';
+import { decodeLedgerRequest, fundingResult, type LedgerRequest } from './ledgerCommands.ts';
 
 /** Most command ids remembered for redeliveries (a few minutes of orders at bench rates). */
 const REMEMBERED_COMMANDS = 200_000;
@@ -23,6 +24,8 @@ export interface CommandServerOptions {
   readonly log: Logger;
   /** Whether this engine serves the market now (leased, claimed, caught up). */
   readonly serving: (marketId: string) => boolean;
+  /** The journal's last global_seq this engine committed or followed (sent with `@ledger` replies). */
+  readonly committedSeq: () => number;
 }
 
 /**
@@ -91,35 +94,81 @@ export class CommandServer {
     });
   }
 
+  /**
+   * Serves `<cluster>.cmd.@ledger` (credits and funding commands) while this engine owns
+   * `@ledger`; each request id runs once, journaled with its entry.
+   */
+  serveLedger(): Subscription {
+    return this.nc.subscribe(this.options.subjects.command(LEDGER_JOURNAL_ID), {
+      callback: (error, msg) => {
+        if (error !== null) return;
+        let request: LedgerRequest;
+        try {
+          request = decodeLedgerRequest(msg.data);
+        } catch (parseError) {
+          this.options.log.warn({ err: parseError }, 'a ledger request that does not parse');
+          return;
+        }
+        // With the journal position it committed at: the gateway answers once its replica is there.
+        const respond = (result: CommandResult) => {
+          msg.respond(encodeCommandReply(result, this.options.committedSeq()));
+        };
+        if (!this.options.serving(LEDGER_JOURNAL_ID)) {
+          respond({ ok: false, code: 'unavailable', message: 'the ledger is moving; try again' });
+          return;
+        }
+        const { supervisor } = this.options;
+        const { id, ts, op } = request;
+        this.once(id, respond, (done) => {
+          const ran =
+            op.kind === 'credit'
+              ? supervisor.credit(op.userId, op.asset, op.amount, ts, id)
+              : supervisor.fund(op.command, ts, id).then(fundingResult);
+          ran.then(done, (runError: unknown) => {
+            done({ ok: false, code: 'unavailable', message: String(runError) });
+          });
+        });
+      },
+    });
+  }
+
   private answer(symbol: string, request: CommandRequest, respond: (result: CommandResult) => void): void {
-    const done = this.answered.get(request.id);
+    this.once(request.id, respond, (done) => {
+      this.options.supervisor.send(symbol, request.command, request.ts, done, request.id);
+    });
+  }
+
+  /**
+   * Runs a request id once: answered before → its result again; in flight → the same reply when it
+   * commits; else `run`, whose result is remembered unless it was refused before the journal.
+   */
+  private once(
+    id: string,
+    respond: (result: CommandResult) => void,
+    run: (done: (result: CommandResult) => void) => void,
+  ): void {
+    const done = this.answered.get(id);
     if (done !== undefined) {
       this.options.metrics.redeliveries.inc();
       respond(done);
       return;
     }
-    const waiting = this.inFlight.get(request.id);
+    const waiting = this.inFlight.get(id);
     if (waiting !== undefined) {
       this.options.metrics.redeliveries.inc();
       waiting.push(respond);
       return;
     }
-    this.inFlight.set(request.id, [respond]);
-    this.options.supervisor.send(
-      symbol,
-      request.command,
-      request.ts,
-      (result) => {
-        // Refusals before the journal (busy, not committed) may be asked again and run then.
-        if (result.ok || (result.code !== 'overloaded' && result.code !== 'unavailable')) {
-          this.remember(request.id, result);
-        }
-        const replies = this.inFlight.get(request.id) ?? [];
-        this.inFlight.delete(request.id);
-        for (const reply of replies) reply(result);
-      },
-      request.id,
-    );
+    this.inFlight.set(id, [respond]);
+    run((result) => {
+      // Refusals before the journal (busy, not committed) may be asked again and run then.
+      if (result.ok || (result.code !== 'overloaded' && result.code !== 'unavailable')) {
+        this.remember(id, result);
+      }
+      const replies = this.inFlight.get(id) ?? [];
+      this.inFlight.delete(id);
+      for (const reply of replies) reply(result);
+    });
   }
 }
 

@@ -44,6 +44,8 @@ const CommandRequest = z.object({
 export type CommandRequest = { id: string; symbol: string; ts: number; command: MarketCommand };
 
 const CommandReply = z.object({
+  /** The engine's journal position once the command committed (`@ledger` replies carry it). */
+  globalSeq: z.number().int().nonnegative().optional(),
   result: z.union([
     z.looseObject({ ok: z.literal(true), seq: z.number().int(), events: z.array(z.unknown()) }),
     z.object({ ok: z.literal(false), code: z.string(), message: z.string() }),
@@ -62,10 +64,14 @@ export function decodeCommandRequest(data: Uint8Array): CommandRequest {
   return CommandRequest.parse(JSON.parse(decoder.decode(data))) as unknown as CommandRequest;
 }
 
-export function encodeCommandReply(result: CommandResult): Uint8Array {
-  return encoder.encode(JSON.stringify({ result }));
+export function encodeCommandReply(result: CommandResult, globalSeq?: number): Uint8Array {
+  return encoder.encode(JSON.stringify({ result, globalSeq }));
 }
 
-export function decodeCommandReply(data: Uint8Array): CommandResult {
-  return CommandReply.parse(JSON.parse(decoder.decode(data))).result as unknown as CommandResult;
+export function decodeCommandReply(data: Uint8Array): {
+  result: CommandResult;
+  globalSeq: number | undefined;
+} {
+  const reply = CommandReply.parse(JSON.parse(decoder.decode(data)));
+  return { result: reply.result as unknown as CommandResult, globalSeq: reply.globalSeq };
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
-import type { JournalBatch } from '../../actors/market/types.ts';
+import { LEDGER_JOURNAL_ID, type JournalBatch } from '../../actors/market/types.ts';
 import { EngineRegistry } from '../../cluster/engines.ts';
 import { MarketLeases } from '../../cluster/lease.ts';
 import { clusterMetrics } from '../../cluster/metrics.ts';
@@ -78,7 +78,9 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
   const writer = await JournalWriter.open(pool, {
     shared: { writer: writerId, funds: true },
     marketFence: (ids) =>
-      ids.filter((id) => !id.startsWith('@')).map((marketId) => ({ marketId, epoch: owned.epoch(marketId) })),
+      ids
+        .filter((id) => id === LEDGER_JOURNAL_ID || !id.startsWith('@'))
+        .map((marketId) => ({ marketId, epoch: owned.epoch(marketId) })),
     onCommitted: (seq) => {
       nc.publish(subjects.journal, String(seq));
     },
@@ -98,6 +100,7 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
     metrics,
     log,
     serving: (marketId) => owned.serving(marketId),
+    committedSeq: () => writer.stats().lastGlobalSeq,
   });
   await commands.rememberRecent(pool, recovered);
 

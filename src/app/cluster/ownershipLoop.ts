@@ -1,6 +1,7 @@
 import type { Subscription } from 'nats';
 import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
+import { LEDGER_JOURNAL_ID } from '../../actors/market/types.ts';
 import type { Supervisor } from '../../actors/supervisor.ts';
 import { claimMarketEpoch } from '../../cluster/epochs.ts';
 import { ownershipPlan, type EngineRegistry } from '../../cluster/engines.ts';
@@ -128,7 +129,11 @@ export class OwnershipLoop {
     const { engineId, registry, supervisor, metrics, log } = this.options;
     const live = await registry.live();
     log.debug({ live, owned: this.owned.ids() }, 'control round');
-    const all = supervisor.list().map((m) => ({ id: m.id, symbol: m.symbol }));
+    // `@ledger` (credits, funding) is placed and leased like a market: one engine journals it.
+    const all = [
+      ...supervisor.list().map((m) => ({ id: m.id, symbol: m.symbol })),
+      { id: LEDGER_JOURNAL_ID, symbol: LEDGER_JOURNAL_ID },
+    ];
     const plan = ownershipPlan(
       engineId,
       live,
@@ -166,7 +171,8 @@ export class OwnershipLoop {
     await follower.catchUp();
     supervisor.actor(symbol)?.finishRecovery();
     market.serving = true;
-    market.subscription = commands.serve(marketId, symbol);
+    market.subscription =
+      marketId === LEDGER_JOURNAL_ID ? commands.serveLedger() : commands.serve(marketId, symbol);
     supervisor.armExpiries();
     metrics.takeovers.inc();
     log.info({ marketId, epoch: lease.epoch, engineId }, 'market taken');

@@ -5,12 +5,13 @@ import type { Core } from '../core.ts';
 import type { Storage } from '../storage.ts';
 import type { Config } from '../../config.ts';
 import type { CommandRoute } from '../../services/orderEntry.ts';
+import type { LedgerEntry } from '../../actors/supervisor.ts';
 import type { ClusterStatusBody } from '../../transport/http/cluster.ts';
 import { clusterSubjects } from './commands.ts';
 import { marketEpochs } from '../../cluster/epochs.ts';
 import { JournalFollower } from '../../persistence/journalFollower.ts';
 import { MarketLeases } from '../../cluster/lease.ts';
-import { commandRouter } from './router.ts';
+import { commandRouter, ledgerRoute } from './router.ts';
 
 /*
  * ROLE=gateway's view of the cluster: a replica of the shared journal (follower.ts) feeding the
@@ -24,6 +25,8 @@ export type ClusterStatus = Omit<ClusterStatusBody, 'role'>;
 
 export interface Replica {
   readonly route: CommandRoute;
+  /** Credits and funding commands, to the engine that owns `@ledger`. */
+  readonly ledger: LedgerEntry;
   status(): Promise<ClusterStatus>;
   close(): Promise<void>;
 }
@@ -66,6 +69,18 @@ export async function startReplica(
   const engines = await MarketLeases.open(nc, { ...leaseOptions, bucket: subjects.engineBucket });
   return {
     route,
+    ledger: ledgerRoute(nc, {
+      cluster: config.CLUSTER_NAME,
+      log,
+      applied: async (globalSeq) => {
+        // Bounded: past it the answer goes out anyway (the record is committed; reads catch up).
+        const deadline = Date.now() + 5_000;
+        while (follower.position < globalSeq && Date.now() < deadline) {
+          follower.poke();
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      },
+    }),
     status: () => clusterStatus(config.CLUSTER_NAME, storage.pool, core, leases, engines, follower.position),
     close: async () => {
       notices.unsubscribe();

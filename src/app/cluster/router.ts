@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import type { Logger } from 'pino';
-import type { CommandResult, MarketCommand } from '../../actors/market/types.ts';
+import { LEDGER_JOURNAL_ID, type CommandResult, type MarketCommand } from '../../actors/market/types.ts';
+import type { LedgerEntry } from '../../actors/supervisor.ts';
 import type { CommandRoute } from '../../services/orderEntry.ts';
 import { clusterSubjects, decodeCommandReply, encodeCommandRequest } from './commands.ts';
+import { encodeLedgerRequest, fundingOutcome, type LedgerOp } from './ledgerCommands.ts';
 import { clusterMetrics } from '../../cluster/metrics.ts';
 
 /*
@@ -12,7 +14,8 @@ import { clusterMetrics } from '../../cluster/metrics.ts';
  * No responder, a timeout, or `unavailable` (the owner is moving, or its flush was refused by the
  * debit fence) → asked again with the same id and ts after a short backoff, until the deadline;
  * an owner answers an id it journaled already with that result. The client is answered once: the
- * first reply that is not a retry.
+ * first reply that is not a retry. Credits and funding commands go the same way to the owner of
+ * `@ledger` (ledgerRoute).
  */
 
 export interface CommandRouterOptions {
@@ -28,45 +31,87 @@ export interface CommandRouterOptions {
 
 export function commandRouter(nc: NatsConnection, options: CommandRouterOptions): CommandRoute {
   const subjects = clusterSubjects(options.cluster);
-  const timeout = options.requestTimeoutMs ?? 2_000;
-  const deadlineMs = options.deadlineMs ?? 15_000;
-  const metrics = clusterMetrics();
+  const ask = asker(nc, options);
   return (symbol, command: MarketCommand, ts, reply) => {
     const marketId = options.marketIdOf(symbol);
     if (marketId === undefined) {
       reply({ ok: false, code: 'unknown_market', message: `no market ${symbol}` });
       return;
     }
-    const id = randomUUID();
-    const data = encodeCommandRequest({ id, symbol, ts, command });
-    const subject = subjects.command(marketId);
+    const data = encodeCommandRequest({ id: randomUUID(), symbol, ts, command });
+    ask(subjects.command(marketId), data, `market ${symbol}`).then(
+      ({ result }) => {
+        reply(result);
+      },
+      (error: unknown) => {
+        options.log.error({ err: error, symbol }, 'command route failed');
+        reply({ ok: false, code: 'unavailable', message: `market ${symbol}: ${String(error)}` });
+      },
+    );
+  };
+}
+
+export interface LedgerRouteOptions extends Omit<CommandRouterOptions, 'marketIdOf'> {
+  /** Resolves once this gateway's replica applied the journal up to `globalSeq` (read your writes). */
+  readonly applied: (globalSeq: number) => Promise<void>;
+}
+
+/**
+ * ROLE=gateway's `@ledger`: credits and funding commands answered by the engine that owns it,
+ * once this gateway's replica holds the record (a balance read here right after shows it).
+ */
+export function ledgerRoute(nc: NatsConnection, options: LedgerRouteOptions): LedgerEntry {
+  const subject = clusterSubjects(options.cluster).command(LEDGER_JOURNAL_ID);
+  const ask = asker(nc, options);
+  const request = async (op: LedgerOp, ts: number): Promise<CommandResult> => {
+    try {
+      const { result, globalSeq } = await ask(
+        subject,
+        encodeLedgerRequest({ id: randomUUID(), ts, op }),
+        'the ledger',
+      );
+      if (result.ok && globalSeq !== undefined) await options.applied(globalSeq);
+      return result;
+    } catch (error) {
+      options.log.error({ err: error, op: op.kind }, 'ledger route failed');
+      return { ok: false, code: 'unavailable', message: `the ledger: ${String(error)}` };
+    }
+  };
+  return {
+    credit: (userId, asset, amount, ts) => request({ kind: 'credit', userId, asset, amount }, ts),
+    fund: async (command, ts) => fundingOutcome(await request({ kind: 'fund', command }, ts)),
+  };
+}
+
+/** Asks `subject` with the same request until an answer that is not a retry, or the deadline. */
+function asker(nc: NatsConnection, options: Pick<CommandRouterOptions, 'requestTimeoutMs' | 'deadlineMs'>) {
+  const timeout = options.requestTimeoutMs ?? 2_000;
+  const deadlineMs = options.deadlineMs ?? 15_000;
+  const metrics = clusterMetrics();
+  return async (
+    subject: string,
+    data: Uint8Array,
+    what: string,
+  ): Promise<{ result: CommandResult; globalSeq?: number | undefined }> => {
     const deadline = Date.now() + deadlineMs;
-    const attempt = async (n: number): Promise<CommandResult> => {
-      for (let tries = n; ; tries++) {
-        let result: CommandResult | undefined;
-        try {
-          const msg = await nc.request(subject, data, { timeout });
-          result = decodeCommandReply(msg.data);
-        } catch {
-          result = undefined; // no responder (failover), timeout, a reply that does not parse
-        }
-        if (result !== undefined && (result.ok || result.code !== 'unavailable')) return result;
-        if (Date.now() >= deadline) {
-          return (
-            result ?? {
-              ok: false,
-              code: 'unavailable',
-              message: `market ${symbol} has no owner now; try again`,
-            }
-          );
-        }
-        metrics.retries.inc();
-        await new Promise((resolve) => setTimeout(resolve, Math.min(250, 25 * (tries + 1))));
+    for (let tries = 0; ; tries++) {
+      let reply: ReturnType<typeof decodeCommandReply> | undefined;
+      try {
+        const msg = await nc.request(subject, data, { timeout });
+        reply = decodeCommandReply(msg.data);
+      } catch {
+        reply = undefined; // no responder (failover), timeout, a reply that does not parse
       }
-    };
-    attempt(0).then(reply, (error: unknown) => {
-      options.log.error({ err: error, symbol }, 'command route failed');
-      reply({ ok: false, code: 'unavailable', message: `market ${symbol}: ${String(error)}` });
-    });
+      if (reply !== undefined && (reply.result.ok || reply.result.code !== 'unavailable')) return reply;
+      if (Date.now() >= deadline) {
+        return (
+          reply ?? {
+            result: { ok: false, code: 'unavailable', message: `${what} has no owner now; try again` },
+          }
+        );
+      }
+      metrics.retries.inc();
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, 25 * (tries + 1))));
+    }
   };
 }
