@@ -107,7 +107,8 @@ export async function startExchange(
 /**
  * ROLE=gateway (docs/scale-out.md): the same exchange minus the writing: a replica of the
  * engines' shared journal (src/app/cluster/replica.ts) feeds the consumers, commands go to the
- * markets' owners over NATS, what would write locally (credits, listings) answers `unavailable`.
+ * markets' owners over NATS, credits and funding to the owner of `@ledger`, listings are stored
+ * and announced (every engine and gateway loads them).
  * Holds the cluster lock (no ROLE=all beside it); `onOwnershipLost` hears of a broken replica.
  */
 export async function startGateway(
@@ -148,10 +149,17 @@ async function startOwned(
   const consumers = await startConsumers(config, log, storage, core, hooks);
   const replica: Replica | undefined =
     role === 'gateway'
-      ? await startReplica(config, log, storage, core, (error) => {
-          log.fatal({ err: error }, 'the replica of the journal broke: this gateway must restart');
-          hooks.onOwnershipLost?.(error);
-        })
+      ? await startReplica(
+          config,
+          log,
+          storage,
+          core,
+          (error) => {
+            log.fatal({ err: error }, 'the replica of the journal broke: this gateway must restart');
+            hooks.onOwnershipLost?.(error);
+          },
+          consumers.follow,
+        )
       : undefined;
   const jobs = await openJobs(config, log, storage, core, consumers);
   const services = await buildServices(config, log, storage, core, consumers, jobs, replica);

@@ -21,8 +21,8 @@ import { authorizeWith } from '../services/authorization.ts';
 import { ComplianceAdmin } from '../services/complianceAdmin.ts';
 import { History } from '../services/history.ts';
 import { Issuance, type Authorize } from '../services/issuance.ts';
-import { OrderEntry, type CommandRoute } from '../services/orderEntry.ts';
-import type { LedgerEntry } from '../actors/supervisor.ts';
+import { OrderEntry } from '../services/orderEntry.ts';
+import type { Replica } from './cluster/replica.ts';
 import { countOrder, countRejection } from '../transport/http/metrics.ts';
 import { RateLimiter } from '../transport/rateLimit.ts';
 import { startTrends } from '../trends/start.ts';
@@ -67,7 +67,7 @@ export async function buildServices(
   core: Core,
   consumers: Consumers,
   jobs: Jobs,
-  cluster?: { readonly route: CommandRoute; readonly ledger: LedgerEntry },
+  cluster?: Pick<Replica, 'route' | 'ledger' | 'submit' | 'catalogChanged'>,
 ): Promise<Services> {
   const { pool } = storage;
   const { catalog, supervisor, ledger, compliance, records } = core;
@@ -92,10 +92,18 @@ export async function buildServices(
     catalog,
     supervisor,
     ledgerEntry: cluster?.ledger,
+    submit: cluster?.submit,
     ledger,
+    // In a cluster, every engine and gateway loads the new rows (src/app/cluster/catalogSync.ts).
     store: {
-      insertAsset: (asset) => insertAsset(pool, asset),
-      insertMarket: (market) => insertMarket(pool, market),
+      insertAsset: async (asset) => {
+        await insertAsset(pool, asset);
+        cluster?.catalogChanged();
+      },
+      insertMarket: async (market) => {
+        await insertMarket(pool, market);
+        cluster?.catalogChanged();
+      },
     },
     onMarketAdded: follow,
   });
@@ -120,12 +128,15 @@ export async function buildServices(
     catalog,
     supervisor,
     ledgerEntry: cluster?.ledger,
+    submit: cluster?.submit,
     ledger,
     authorize,
     records,
     store: {
-      insertRegistration: (asset, market, record, registered) =>
-        insertRegistration(pool, asset, market, record, registered),
+      insertRegistration: async (asset, market, record, registered) => {
+        await insertRegistration(pool, asset, market, record, registered);
+        cluster?.catalogChanged();
+      },
       updateMarketAsset: (marketId, change) => updateMarketAsset(pool, marketId, change),
       // The transitions come from the journal through the projector: wait for what is committed.
       listMarketEvents: async (marketId) => {

@@ -42,6 +42,11 @@ export interface FollowerOptions {
   readonly settled?: () => Promise<void>;
   /** The replica cannot follow (a row that does not fit): the process must recover from scratch. */
   readonly onFatal: (error: Error) => void;
+  /**
+   * A row of a market this process does not know: listed since it started (cluster roles). Loads
+   * what the catalog gained; the row is applied if the market is known then, else the replica fails.
+   */
+  readonly unknownMarket?: (symbol: string) => Promise<void>;
   /** Fallback polling period when no one pokes (default 100 ms). */
   readonly everyMs?: number;
   readonly pageSize?: number;
@@ -99,7 +104,11 @@ export class JournalFollower {
     const head = await this.pool.oneFirst(
       sql.type(z.object({ seq: z.string() }))`SELECT seq::text AS seq FROM journal_head WHERE id = 1`,
     );
-    const upTo = Number(head);
+    return this.reach(Number(head));
+  }
+
+  /** Resolves once every row up to `upTo` has been applied. */
+  async reach(upTo: number): Promise<number> {
     if (this.failed !== undefined) throw this.failed;
     if (this.last >= upTo) return this.last;
     const reached = new Promise<void>((resolve, reject) => this.waiters.push({ upTo, resolve, reject }));
@@ -172,7 +181,11 @@ export class JournalFollower {
       }
       supervisor.resumeLedgerSeq(Math.max(seq, supervisor.ledgerSequence));
     } else {
-      const actor = supervisor.actor(batch.symbol);
+      let actor = supervisor.actor(batch.symbol);
+      if (actor === undefined && this.options.unknownMarket !== undefined) {
+        await this.options.unknownMarket(batch.symbol);
+        actor = supervisor.actor(batch.symbol);
+      }
       if (actor === undefined) {
         throw new RecoveryError(
           `${where}: market ${batch.symbol} is not known here (listed since this start)`,

@@ -18,6 +18,8 @@ export interface CatalogWriter {
 export interface AdminOptions {
   readonly catalog: Catalog;
   readonly supervisor: Supervisor;
+  /** Where a listing's lifecycle commands go (default the supervisor; a gateway's: the market's owner). */
+  readonly submit?: Supervisor['submit'];
   /** Where credits go (default the supervisor; a gateway's: the `@ledger` owner engine). */
   readonly ledgerEntry?: LedgerEntry;
   readonly ledger: Ledger;
@@ -116,7 +118,8 @@ export class Admin {
       { type: 'lifecycle.deployed', actor, ts, contractAddress: 'off-chain', txHash: 'none' },
     ];
     for (const event of events) {
-      const result = await this.options.supervisor.submit(
+      const { submit, supervisor } = this.options;
+      const result = await (submit ?? supervisor.submit.bind(supervisor))(
         market.definition.symbol,
         { kind: 'lifecycle', event },
         ts,

@@ -338,7 +338,8 @@ export class Issuance {
 
   /** Sends the event through the market's actor: the journal holds it, and its audit with it. */
   private async transition(market: ListedMarket, event: LifecycleEvent): Promise<Outcome<void>> {
-    const result = await this.options.supervisor.submit(
+    const { submit, supervisor } = this.options;
+    const result = await (submit ?? supervisor.submit.bind(supervisor))(
       market.definition.symbol,
       { kind: 'lifecycle', event },
       event.ts,

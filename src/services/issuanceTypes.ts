@@ -69,6 +69,8 @@ export interface TokenDeployer {
 export interface IssuanceOptions {
   readonly catalog: Catalog;
   readonly supervisor: Supervisor;
+  /** Where lifecycle commands go (default the supervisor; a gateway's: the market's owner). */
+  readonly submit?: Supervisor['submit'];
   /** Where funding commands go (default the supervisor; a gateway's: the `@ledger` owner engine). */
   readonly ledgerEntry?: LedgerEntry;
   readonly ledger: Ledger;

@@ -79,7 +79,7 @@ export class CommandServer {
           return;
         }
         const respond = (result: CommandResult) => {
-          msg.respond(encodeCommandReply(result));
+          msg.respond(encodeCommandReply(result, this.options.committedSeq()));
         };
         if (!this.options.serving(marketId) || request.symbol !== symbol) {
           respond({

@@ -17,6 +17,8 @@ import type { CommandResult, MarketCommand } from '../../actors/market/types.ts'
 export function clusterSubjects(cluster: string) {
   return {
     command: (marketId: string) => `${cluster}.cmd.${marketId}`,
+    /** A gateway stored a listing (an asset, a market): every process loads the catalog's new rows. */
+    catalog: `${cluster}.catalog`,
     /** An engine committed a flush (payload: its last global_seq): replicas read the tail now. */
     journal: `${cluster}.journal`,
     leaseBucket: `${cluster}_market_leases`,

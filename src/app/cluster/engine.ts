@@ -18,6 +18,7 @@ import { buildCore, type Core } from '../core.ts';
 import { holdClusterLock } from './clusterLock.ts';
 import { seedClusterFunds } from './clusterFunds.ts';
 import { clusterSubjects } from './commands.ts';
+import { CatalogSync } from './catalogSync.ts';
 import { CommandServer } from './commandServer.ts';
 import { serveMetrics } from './metricsServer.ts';
 import { OwnedMarkets, OwnershipLoop } from './ownershipLoop.ts';
@@ -104,8 +105,11 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
   });
   await commands.rememberRecent(pool, recovered);
 
-  // 3. The replica of the other engines' rows (their command ids remembered for redeliveries).
+  // 3. The replica of the other engines' rows (their command ids remembered for redeliveries),
+  // and of the listings stored since this start.
+  const catalog = new CatalogSync(pool, core, { log });
   const follower = new JournalFollower(pool, {
+    unknownMarket: () => catalog.sync(),
     ledger,
     supervisor,
     self: writerId,
@@ -131,6 +135,13 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
   const journalNotices = nc.subscribe(subjects.journal, {
     callback: () => {
       follower.poke();
+    },
+  });
+  const listings = nc.subscribe(subjects.catalog, {
+    callback: () => {
+      catalog.sync().catch((error: unknown) => {
+        log.warn({ err: error }, 'the catalog did not load; the next notice or row loads it');
+      });
     },
   });
   const loop = new OwnershipLoop(owned, {
@@ -171,6 +182,7 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
       metricsServer.close();
       await registry.leave().catch(() => undefined);
       journalNotices.unsubscribe();
+      listings.unsubscribe();
       await follower.stop();
       await writer.close();
       await nc.drain().catch(() => undefined);

@@ -11,7 +11,10 @@ import { clusterSubjects } from './commands.ts';
 import { marketEpochs } from '../../cluster/epochs.ts';
 import { JournalFollower } from '../../persistence/journalFollower.ts';
 import { MarketLeases } from '../../cluster/lease.ts';
-import { commandRouter, ledgerRoute } from './router.ts';
+import { awaitedRoute, commandRouter, ledgerRoute } from './router.ts';
+import { CatalogSync } from './catalogSync.ts';
+import type { ListedMarket } from '../../actors/catalog.ts';
+import type { CommandResult, MarketCommand } from '../../actors/market/types.ts';
 
 /*
  * ROLE=gateway's view of the cluster: a replica of the shared journal (follower.ts) feeding the
@@ -27,6 +30,10 @@ export interface Replica {
   readonly route: CommandRoute;
   /** Credits and funding commands, to the engine that owns `@ledger`. */
   readonly ledger: LedgerEntry;
+  /** A listing's lifecycle commands, answered once this replica holds their commit. */
+  readonly submit: (symbol: string, command: MarketCommand, ts: number) => Promise<CommandResult>;
+  /** Tells every engine and gateway that the catalog gained rows (after storing a listing). */
+  readonly catalogChanged: () => void;
   status(): Promise<ClusterStatus>;
   close(): Promise<void>;
 }
@@ -37,11 +44,14 @@ export async function startReplica(
   storage: Storage,
   core: Core,
   onFatal: (error: Error) => void,
+  onMarketAdded?: (market: ListedMarket) => void,
 ): Promise<Replica> {
   const natsUrl = config.NATS_URL;
   if (natsUrl === undefined) throw new Error('ROLE=gateway needs NATS_URL');
   const subjects = clusterSubjects(config.CLUSTER_NAME);
+  const catalog = new CatalogSync(storage.pool, core, { log, onMarketAdded });
   const follower = new JournalFollower(storage.pool, {
+    unknownMarket: () => catalog.sync(),
     ledger: core.ledger,
     supervisor: core.supervisor,
     after: core.recovered.lastGlobalSeq,
@@ -57,8 +67,21 @@ export async function startReplica(
       follower.poke();
     },
   });
+  const listings = nc.subscribe(subjects.catalog, {
+    callback: () => {
+      catalog.sync().catch((error: unknown) => {
+        log.warn({ err: error }, 'the catalog did not load; the next notice or row loads it');
+      });
+    },
+  });
   follower.start();
   await follower.catchUp();
+  // Answered once this replica holds the commit (bounded: past it the answer goes out anyway).
+  const applied = async (globalSeq: number) => {
+    const timeout = new Promise((resolve) => setTimeout(resolve, 5_000).unref());
+    // A broken replica is onFatal's to report: the command itself committed.
+    await Promise.race([follower.reach(globalSeq).catch(() => undefined), timeout]);
+  };
   const route = commandRouter(nc, {
     cluster: config.CLUSTER_NAME,
     marketIdOf: (symbol) => core.catalog.market(symbol)?.definition.id,
@@ -69,21 +92,20 @@ export async function startReplica(
   const engines = await MarketLeases.open(nc, { ...leaseOptions, bucket: subjects.engineBucket });
   return {
     route,
-    ledger: ledgerRoute(nc, {
+    ledger: ledgerRoute(nc, { cluster: config.CLUSTER_NAME, log, applied }),
+    submit: awaitedRoute(nc, {
       cluster: config.CLUSTER_NAME,
+      marketIdOf: (symbol) => core.catalog.market(symbol)?.definition.id,
       log,
-      applied: async (globalSeq) => {
-        // Bounded: past it the answer goes out anyway (the record is committed; reads catch up).
-        const deadline = Date.now() + 5_000;
-        while (follower.position < globalSeq && Date.now() < deadline) {
-          follower.poke();
-          await new Promise((resolve) => setTimeout(resolve, 2));
-        }
-      },
+      applied,
     }),
+    catalogChanged: () => {
+      nc.publish(subjects.catalog);
+    },
     status: () => clusterStatus(config.CLUSTER_NAME, storage.pool, core, leases, engines, follower.position),
     close: async () => {
       notices.unsubscribe();
+      listings.unsubscribe();
       await follower.stop();
       await nc.drain().catch(() => undefined);
     },

@@ -83,6 +83,31 @@ export function ledgerRoute(nc: NatsConnection, options: LedgerRouteOptions): Le
   };
 }
 
+/**
+ * ROLE=gateway's lifecycle commands of a listing (admin, issuance): routed like any command, and
+ * answered once this gateway's replica holds the commit (the listing's state read here after is it).
+ */
+export function awaitedRoute(
+  nc: NatsConnection,
+  options: CommandRouterOptions & Pick<LedgerRouteOptions, 'applied'>,
+): (symbol: string, command: MarketCommand, ts: number) => Promise<CommandResult> {
+  const subjects = clusterSubjects(options.cluster);
+  const ask = asker(nc, options);
+  return async (symbol, command, ts) => {
+    const marketId = options.marketIdOf(symbol);
+    if (marketId === undefined) return { ok: false, code: 'unknown_market', message: `no market ${symbol}` };
+    const data = encodeCommandRequest({ id: randomUUID(), symbol, ts, command });
+    try {
+      const { result, globalSeq } = await ask(subjects.command(marketId), data, `market ${symbol}`);
+      if (result.ok && globalSeq !== undefined) await options.applied(globalSeq);
+      return result;
+    } catch (error) {
+      options.log.error({ err: error, symbol }, 'command route failed');
+      return { ok: false, code: 'unavailable', message: `market ${symbol}: ${String(error)}` };
+    }
+  };
+}
+
 /** Asks `subject` with the same request until an answer that is not a retry, or the deadline. */
 function asker(nc: NatsConnection, options: Pick<CommandRouterOptions, 'requestTimeoutMs' | 'deadlineMs'>) {
   const timeout = options.requestTimeoutMs ?? 2_000;
