@@ -7,7 +7,7 @@ import type { Config } from '../../config.ts';
 import type { CommandRoute } from '../../services/orderEntry.ts';
 import type { ClusterStatusBody } from '../../transport/http/cluster.ts';
 import { clusterSubjects } from './commands.ts';
-import { marketEpochs } from '../../cluster/epochs.ts';
+import { marketClaims } from '../../cluster/epochs.ts';
 import { JournalFollower } from '../../persistence/journalFollower.ts';
 import { MarketLeases } from '../../cluster/lease.ts';
 import { commandRouter } from './router.ts';
@@ -83,7 +83,7 @@ async function clusterStatus(
   engines: MarketLeases,
   replicaGlobalSeq: number,
 ): Promise<ClusterStatus> {
-  const fenced = await marketEpochs(pool);
+  const fenced = await marketClaims(pool);
   const markets = await Promise.all(
     core.supervisor.list().map(async ({ id, symbol }) => {
       const holder = await leases.holderOf(id).catch(() => undefined);
@@ -92,7 +92,8 @@ async function clusterStatus(
         symbol,
         owner: holder?.holder,
         leaseEpoch: holder?.epoch,
-        fencedEpoch: fenced.get(id),
+        fencedEpoch: fenced.get(id)?.epoch,
+        ownedSince: fenced.get(id)?.claimedAt,
       };
     }),
   );
