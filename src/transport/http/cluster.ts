@@ -43,12 +43,13 @@ export const ClusterFiguresShape = z.discriminatedUnion('mode', [
   }),
 ]);
 
-// What the shapes accept is what the protocol's types (src/protocol/actors.ts) name.
-const conforms: [
-  (value: z.infer<typeof ClusterMarketShape>) => ClusterMarketFigures,
-  (value: z.infer<typeof ClusterFiguresShape>) => ClusterFigures,
-] = [(value) => value, (value) => value];
-void conforms;
+// What the shapes accept is what the protocol's types (src/protocol/actors.ts) name: a shape that
+// drifts from them stops this from compiling.
+type Conforms<Shape extends Protocol, Protocol> = [Shape, Protocol];
+export type ClusterShapesConform = [
+  Conforms<z.infer<typeof ClusterMarketShape>, ClusterMarketFigures>,
+  Conforms<z.infer<typeof ClusterFiguresShape>, ClusterFigures>,
+];
 
 /** The system figures' `cluster` field of a gateway, from its /admin/cluster status. */
 export function clusterFigures(status: ClusterStatusBody): z.infer<typeof ClusterFiguresShape> {
