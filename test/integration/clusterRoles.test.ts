@@ -17,6 +17,7 @@ import { actualLocks, ASSET_DECIMALS, expectedLocks } from '../support/markets.t
 import {
   gatewayPort,
   listLotMarkets,
+  splittingEngineIds,
   startClusterNode,
   type ClusterEnv,
   type ClusterNode,
@@ -124,16 +125,8 @@ beforeAll(async () => {
   adminToken = await seed.token('admin', ['admin']);
   await seed.stop();
 
-  // Two engine ids that split the four markets.
-  for (let k = 0; ; k++) {
-    const ids: [string, string] = [`ea${k}`, `eb${k}`];
-    const owners = MARKETS.map((s) => ownerOf(marketIds.get(`${s}-USDC`)!, ids));
-    const first = owners.filter((o) => o === ids[0]).length;
-    if (first > 0 && first < MARKETS.length) {
-      engineIds = ids;
-      break;
-    }
-  }
+  // Two engine ids that split the markets.
+  engineIds = splittingEngineIds(MARKETS.map((s) => marketIds.get(`${s}-USDC`)!));
   env = {
     databaseUrl: database.url,
     natsUrl,

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod/v4';
+import { ownerOf } from '../../src/cluster/placement.ts';
 import type { RunningExchange } from './exchange.ts';
 
 /**
@@ -169,5 +170,17 @@ export async function listLotMarkets(
       makerFeeBps: 0,
       takerFeeBps: 0,
     });
+  }
+}
+
+/**
+ * Two engine ids (`ea<k>`, `eb<k>`, the first k that works) between which placement splits
+ * `marketIds`: each engine gets at least one market.
+ */
+export function splittingEngineIds(marketIds: readonly string[]): [string, string] {
+  for (let k = 0; ; k++) {
+    const ids: [string, string] = [`ea${k}`, `eb${k}`];
+    const first = marketIds.filter((m) => ownerOf(m, ids) === ids[0]).length;
+    if (first > 0 && first < marketIds.length) return ids;
   }
 }
