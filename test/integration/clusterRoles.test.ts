@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createPool, sql, type DatabasePool } from 'slonik';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +18,7 @@ import {
   listLotMarkets,
   splittingEngineIds,
   startClusterNode,
+  testClusterEnv,
   type ClusterEnv,
   type ClusterNode,
 } from '../support/clusterNode.ts';
@@ -127,13 +127,7 @@ beforeAll(async () => {
 
   // Two engine ids that split the markets.
   engineIds = splittingEngineIds(MARKETS.map((s) => marketIds.get(`${s}-USDC`)!));
-  env = {
-    databaseUrl: database.url,
-    natsUrl,
-    cluster: `t${randomBytes(4).toString('hex')}`,
-    ttlMs: 2_000,
-    renewMs: 500,
-  };
+  env = testClusterEnv(database.url, natsUrl);
   pool = await createPool(database.url, { maximumPoolSize: 2 });
   cleanups.push(() => pool.end());
   for (const id of engineIds) startEngine(id);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod/v4';
@@ -14,6 +13,7 @@ import {
   listLotMarkets,
   splittingEngineIds,
   startClusterNode,
+  testClusterEnv,
   type ClusterEnv,
   type ClusterNode,
 } from '../support/clusterNode.ts';
@@ -116,13 +116,7 @@ beforeAll(async () => {
   adminToken = await seed.token('ops', ['admin']);
   await seed.stop();
   engineIds = splittingEngineIds(marketIds);
-  env = {
-    databaseUrl: database.url,
-    natsUrl,
-    cluster: `v${randomBytes(4).toString('hex')}`,
-    ttlMs: 2_000,
-    renewMs: 500,
-  };
+  env = testClusterEnv(database.url, natsUrl, 'v');
   for (const id of engineIds) {
     const node = startClusterNode(id, 'engine', env);
     nodes.push(node);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod/v4';
@@ -183,4 +184,15 @@ export function splittingEngineIds(marketIds: readonly string[]): [string, strin
     const first = marketIds.filter((m) => ownerOf(m, ids) === ids[0]).length;
     if (first > 0 && first < marketIds.length) return ids;
   }
+}
+
+/** A cluster of its own (a fresh CLUSTER_NAME) on `databaseUrl`, with the tests' short lease (2 s, renewed every 500 ms). */
+export function testClusterEnv(databaseUrl: string, natsUrl: string, prefix = 't'): ClusterEnv {
+  return {
+    databaseUrl,
+    natsUrl,
+    cluster: `${prefix}${randomBytes(4).toString('hex')}`,
+    ttlMs: 2_000,
+    renewMs: 500,
+  };
 }
