@@ -80,8 +80,8 @@ export function systemSnapshot(sources: SystemSources): () => Promise<SystemSnap
   };
 }
 
-/** ROLE=all is one process; a gateway reads the cluster, and says so when it cannot. */
-async function clusterState(
+/** The `cluster` figures: ROLE=all is one process; a gateway reads the cluster, and says so when it cannot. */
+export async function clusterState(
   cluster: SystemSources['cluster'],
   log: Logger,
 ): Promise<SystemSnapshot['cluster']> {
