@@ -12,7 +12,8 @@ import type { SystemSnapshot } from '../transport/http/system.ts';
  * /admin/system): the supervisor and its markets (lifecycle, mailbox, batches), the journal
  * writer (flushes, batch sizes, commit latency), every durable consumer of the committed stream
  * by its cursor row (the projector is `relational`) with its lag behind the journal, each BullMQ
- * queue's counts, and the chain client (its account's nonce and pending transactions). Read on
+ * queue's counts, the chain client (its account's nonce and pending transactions), and in cluster
+ * roles which engine owns which market (issue 22; ROLE=all says `single`). Read on
  * request, each part on its own: a part that fails says so and the others still answer.
  */
 
@@ -24,15 +25,17 @@ export interface SystemSources {
   readonly pool: DatabasePool;
   readonly queues: readonly JobQueueSource[];
   readonly chain: ChainRuntime;
+  /** A gateway's view of the cluster (/admin/cluster's); absent in ROLE=all. */
+  readonly cluster?: () => Promise<SystemSnapshot['cluster']>;
   readonly log: Logger;
 }
 
 export function systemSnapshot(sources: SystemSources): () => Promise<SystemSnapshot> {
-  const { supervisor, writer, pool, queues, chain, log } = sources;
+  const { supervisor, writer, pool, queues, chain, cluster, log } = sources;
   return async () => {
     const markets = supervisor.list();
     const journal = writer.stats();
-    const [consumers, jobQueues, chainFigures] = await Promise.all([
+    const [consumers, jobQueues, chainFigures, clusterView] = await Promise.all([
       pool
         .any(
           sql.type(CursorRow)`
@@ -58,6 +61,7 @@ export function systemSnapshot(sources: SystemSources): () => Promise<SystemSnap
         }),
       ),
       chainState(chain),
+      clusterState(cluster, log),
     ]);
     return {
       ts: Date.now(),
@@ -71,8 +75,23 @@ export function systemSnapshot(sources: SystemSources): () => Promise<SystemSnap
       consumers,
       queues: jobQueues,
       chain: chainFigures,
+      cluster: clusterView,
     };
   };
+}
+
+/** The `cluster` figures: ROLE=all is one process; a gateway reads the cluster, and says so when it cannot. */
+export async function clusterState(
+  cluster: SystemSources['cluster'],
+  log: Logger,
+): Promise<SystemSnapshot['cluster']> {
+  if (cluster === undefined) return { mode: 'single' };
+  try {
+    return await cluster();
+  } catch (error) {
+    log.warn({ err: error }, 'system snapshot: the cluster not read');
+    return { mode: 'cluster', name: '', engines: [], markets: [], replicaGlobalSeq: 0, error: 'unreachable' };
+  }
 }
 
 /** The chain client's account: nonce (mined) and pending transactions; never starts a chain. */

@@ -19,7 +19,7 @@ import { registerNotificationRoutes } from '../transport/http/notifications.ts';
 import { registerDevSignIn } from '../transport/http/devSignIn.ts';
 import { registerSystemRoute } from '../transport/http/system.ts';
 import { registerFillRoutes } from '../transport/http/fills.ts';
-import { registerClusterRoute, type ClusterStatusBody } from '../transport/http/cluster.ts';
+import { clusterFigures, registerClusterRoute, type ClusterStatusBody } from '../transport/http/cluster.ts';
 import { systemSnapshot } from './system.ts';
 import { createMarketStatusFeed } from '../transport/marketStatus.ts';
 import { startSystemPush } from '../transport/systemPush.ts';
@@ -130,6 +130,7 @@ export function buildTransport(
     pool: storage.pool,
     queues: jobs.queues,
     chain,
+    ...(clusterStatus === undefined ? {} : { cluster: async () => clusterFigures(await clusterStatus()) }),
     log,
   });
   // Issue 20: the same figures pushed to the visualizer while it listens (twice a second).

@@ -37,7 +37,10 @@ export async function claimMarketEpoch(
     INSERT INTO market_epochs (market_id, epoch, holder)
     VALUES (${claim.marketId}, ${claim.epoch}::int8, ${claim.holder})
     ON CONFLICT (market_id) DO UPDATE
-      SET epoch = excluded.epoch, holder = excluded.holder, claimed_at = now()
+      SET epoch = excluded.epoch, holder = excluded.holder,
+        -- The same epoch claimed again (a retry) keeps the time it was first claimed.
+        claimed_at = CASE WHEN market_epochs.epoch = excluded.epoch
+          THEN market_epochs.claimed_at ELSE now() END
       WHERE market_epochs.epoch <= excluded.epoch
     RETURNING epoch::text AS epoch`);
   if (claimed !== null) return { claimed: true, epoch: Number(claimed.epoch) };
@@ -49,11 +52,39 @@ export async function claimMarketEpoch(
 
 /** The epoch each market has now (for /admin/cluster and tests). */
 export async function marketEpochs(db: CommonQueryMethods): Promise<Map<string, number>> {
+  const claims = await marketClaims(db);
+  return new Map([...claims].map(([marketId, claim]) => [marketId, claim.epoch]));
+}
+
+export interface MarketClaim {
+  readonly epoch: number;
+  /** The claiming writer (engine id + a per-start suffix). */
+  readonly holder: string;
+  /** When this epoch was claimed, ms since the Unix epoch (the row's `claimed_at`). */
+  readonly claimedAt: number;
+}
+
+const ClaimRow = z.object({
+  market_id: z.string(),
+  epoch: z.string(),
+  holder: z.string(),
+  claimed_at: z.number(),
+});
+
+/** Each market's fence row: its epoch, who claimed it and when (for /admin/cluster). */
+export async function marketClaims(db: CommonQueryMethods): Promise<Map<string, MarketClaim>> {
   const rows = await db.any(
-    sql.type(z.object({ market_id: z.string(), epoch: z.string() }))`
-      SELECT market_id, epoch::text AS epoch FROM market_epochs`,
+    sql.type(ClaimRow)`
+      SELECT market_id, epoch::text AS epoch, holder,
+        floor(extract(epoch FROM claimed_at) * 1000)::float8 AS claimed_at
+      FROM market_epochs`,
   );
-  return new Map(rows.map((r) => [r.market_id, Number(r.epoch)]));
+  return new Map(
+    rows.map((r) => [
+      r.market_id,
+      { epoch: Number(r.epoch), holder: r.holder, claimedAt: Math.trunc(r.claimed_at) },
+    ]),
+  );
 }
 
 export interface EpochFence {

@@ -93,3 +93,40 @@ export interface ActorsMessage {
   /** Open withdrawals a snapshot left out (it carries at most a bounded number). */
   readonly withdrawalsOmitted?: number;
 }
+
+/**
+ * One market of a cluster (issue 22, docs/scale-out.md) as GET /admin/cluster and the `cluster`
+ * field of the system figures show it.
+ */
+export interface ClusterMarketFigures {
+  readonly marketId: string;
+  readonly symbol: string;
+  /** The engine holding the market's lease now (absent while nobody does: a takeover). */
+  readonly owner?: string;
+  /** The lease's epoch (the revision of its JetStream KV create). */
+  readonly leaseEpoch?: number;
+  /** The epoch fenced in Postgres (`market_epochs`); differs from leaseEpoch during a takeover. */
+  readonly fencedEpoch?: number;
+  /** When fencedEpoch was claimed, ms since the Unix epoch: the owner's since, once the epochs agree. */
+  readonly ownedSince?: number;
+}
+
+/**
+ * Which engine owns which market, in the `system` figures (GET /admin/system and the `system`
+ * pushes of the actors channel): `single` in ROLE=all (one process owns everything); on a
+ * gateway, the live engines and each market's owner. `error` says the cluster could not be read
+ * (NATS or Postgres): the lists are then empty.
+ */
+export type ClusterFigures =
+  | { readonly mode: 'single' }
+  | {
+      readonly mode: 'cluster';
+      /** CLUSTER_NAME. */
+      readonly name: string;
+      /** The live engines' ids, sorted. */
+      readonly engines: readonly string[];
+      readonly markets: readonly ClusterMarketFigures[];
+      /** The last journal row this gateway's replica applied. */
+      readonly replicaGlobalSeq: number;
+      readonly error?: string;
+    };

@@ -10,7 +10,7 @@ import { launchChromium, openPage, PAGE_WAIT, screenshot, type WatchedPage } fro
  * journal writer, the projector and the durable consumers with their lag, the job queues and the
  * chain client (GET /admin/system once, then `system` pushes of the actors channel); an admin pauses and resumes a market from its diagram through
  * the admin routes, the taken transition lights up on the diagram, and the event log records it
- * with its actor and reason.
+ * with its actor and reason. Issue 22: the cluster card says a ROLE=all exchange is a single process.
  */
 
 const SYMBOL = 'BTC-USDC';
@@ -43,6 +43,7 @@ describe('issue 20: the visualizer of every actor', () => {
     expect(answer.body).toMatchObject({
       supervisor: { markets: 2, running: 2, halted: 0 },
       journal: { failedFlushes: 0 },
+      cluster: { mode: 'single' },
     });
     const consumers = (answer.body as { consumers: { name: string }[] }).consumers.map((c) => c.name);
     expect(consumers).toContain('relational');
@@ -84,6 +85,21 @@ describe('issue 20: the visualizer of every actor', () => {
       .poll(async () => Number(await flushes()), { timeout: PAGE_WAIT.timeoutMs })
       .toBeGreaterThan(streamedFlushes);
     expect(polled).toEqual([]);
+  });
+
+  it('shows ROLE=all as a single process in the cluster card (issue 22)', async () => {
+    const cluster = watched.page.getByTestId('cluster');
+    await expect
+      .poll(() => cluster.getAttribute('data-mode'), { timeout: PAGE_WAIT.timeoutMs })
+      .toBe('single');
+    expect(await cluster.locator('[data-figure="mode"] b').textContent()).toBe('single process');
+    expect(await watched.page.getByTestId('cluster-note').textContent()).toContain('ROLE=all');
+    expect(await watched.page.locator('[data-testid="cluster-market"]').count()).toBe(0);
+    expect(
+      await watched.page.evaluate(
+        () => (globalThis as unknown as { __actors: { cluster: unknown } }).__actors.cluster,
+      ),
+    ).toEqual({ mode: 'single' });
   });
 
   it('pauses and resumes a market from its diagram, lights the transition and logs it with its reason', async () => {

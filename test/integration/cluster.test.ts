@@ -7,7 +7,7 @@ import { connect, type NatsConnection } from 'nats';
 import { createPool, sql, type DatabasePool } from 'slonik';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { claimMarketEpoch, marketEpochFence, marketEpochs } from '../../src/cluster/epochs.ts';
+import { claimMarketEpoch, marketClaims, marketEpochFence, marketEpochs } from '../../src/cluster/epochs.ts';
 import { MarketLeases } from '../../src/cluster/lease.ts';
 import type { BatchOutput } from '../../src/actors/market/types.ts';
 import { JournalWriteError, JournalWriter } from '../../src/persistence/journalWriter.ts';
@@ -288,6 +288,34 @@ describe('the epoch fence in one Postgres transaction', () => {
         { marketId: m1, epoch: 6 },
       ]),
     ).toThrow(/two epochs/);
+  });
+  it('records who claimed each epoch and since when (/admin/cluster ownedSince); a re-claim of the same epoch keeps the time', async () => {
+    const m = market();
+    const before = Date.now();
+    await claimMarketEpoch(pool, { marketId: m, epoch: 4, holder: 'a:1' });
+    const first = (await marketClaims(pool)).get(m)!;
+    expect(first).toMatchObject({ epoch: 4, holder: 'a:1' });
+    expect(first.claimedAt).toBeGreaterThanOrEqual(before - 1_000);
+    expect(first.claimedAt).toBeLessThanOrEqual(Date.now() + 1_000);
+    // An hour back, so that a time written again is told apart without waiting.
+    await pool.query(sql.unsafe`
+      UPDATE market_epochs SET claimed_at = claimed_at - interval '1 hour' WHERE market_id = ${m}`);
+    const anHourBack = (await marketClaims(pool)).get(m)!.claimedAt;
+    expect(await claimMarketEpoch(pool, { marketId: m, epoch: 4, holder: 'a:1' })).toEqual({
+      claimed: true,
+      epoch: 4,
+    });
+    expect((await marketClaims(pool)).get(m)).toEqual({ epoch: 4, holder: 'a:1', claimedAt: anHourBack });
+    // A stale claim changes nothing either; a newer one takes the row and the time.
+    expect(await claimMarketEpoch(pool, { marketId: m, epoch: 3, holder: 'c:3' })).toEqual({
+      claimed: false,
+      current: 4,
+    });
+    expect((await marketClaims(pool)).get(m)!.claimedAt).toBe(anHourBack);
+    await claimMarketEpoch(pool, { marketId: m, epoch: 9, holder: 'b:2' });
+    const taken = (await marketClaims(pool)).get(m)!;
+    expect(taken).toMatchObject({ epoch: 9, holder: 'b:2' });
+    expect(taken.claimedAt).toBeGreaterThan(anHourBack + 3_000_000);
   });
 });
 

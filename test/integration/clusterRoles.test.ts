@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createPool, sql, type DatabasePool } from 'slonik';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +16,9 @@ import { actualLocks, ASSET_DECIMALS, expectedLocks } from '../support/markets.t
 import {
   gatewayPort,
   listLotMarkets,
+  splittingEngineIds,
   startClusterNode,
+  testClusterEnv,
   type ClusterEnv,
   type ClusterNode,
 } from '../support/clusterNode.ts';
@@ -125,23 +126,9 @@ beforeAll(async () => {
   adminToken = await seed.token('admin', ['admin']);
   await seed.stop();
 
-  // Two engine ids that split the four markets.
-  for (let k = 0; ; k++) {
-    const ids: [string, string] = [`ea${k}`, `eb${k}`];
-    const owners = MARKETS.map((s) => ownerOf(marketIds.get(`${s}-USDC`)!, ids));
-    const first = owners.filter((o) => o === ids[0]).length;
-    if (first > 0 && first < MARKETS.length) {
-      engineIds = ids;
-      break;
-    }
-  }
-  env = {
-    databaseUrl: database.url,
-    natsUrl,
-    cluster: `t${randomBytes(4).toString('hex')}`,
-    ttlMs: 2_000,
-    renewMs: 500,
-  };
+  // Two engine ids that split the markets.
+  engineIds = splittingEngineIds(MARKETS.map((s) => marketIds.get(`${s}-USDC`)!));
+  env = testClusterEnv(database.url, natsUrl);
   pool = await createPool(database.url, { maximumPoolSize: 2 });
   cleanups.push(() => pool.end());
   for (const id of engineIds) startEngine(id);

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod/v4';
+import { ownerOf } from '../../src/cluster/placement.ts';
 import type { RunningExchange } from './exchange.ts';
 
 /**
@@ -170,4 +172,27 @@ export async function listLotMarkets(
       takerFeeBps: 0,
     });
   }
+}
+
+/**
+ * Two engine ids (`ea<k>`, `eb<k>`, the first k that works) between which placement splits
+ * `marketIds`: each engine gets at least one market.
+ */
+export function splittingEngineIds(marketIds: readonly string[]): [string, string] {
+  for (let k = 0; ; k++) {
+    const ids: [string, string] = [`ea${k}`, `eb${k}`];
+    const first = marketIds.filter((m) => ownerOf(m, ids) === ids[0]).length;
+    if (first > 0 && first < marketIds.length) return ids;
+  }
+}
+
+/** A cluster of its own (a fresh CLUSTER_NAME) on `databaseUrl`, with the tests' short lease (2 s, renewed every 500 ms). */
+export function testClusterEnv(databaseUrl: string, natsUrl: string, prefix = 't'): ClusterEnv {
+  return {
+    databaseUrl,
+    natsUrl,
+    cluster: `${prefix}${randomBytes(4).toString('hex')}`,
+    ttlMs: 2_000,
+    renewMs: 500,
+  };
 }

@@ -3,7 +3,7 @@ import { withdrawalMachine } from '../../machines/withdrawal.ts';
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.ts';
 import { byId, byIdOf, setText, webSocketUrl } from '../shared/dom.ts';
 import { diagramOf, type Diagram } from './diagram.ts';
-import type { ActorsMessage, MarketUpdate, WithdrawalActorUpdate } from './messages.ts';
+import type { ActorsMessage, ClusterFigures, MarketUpdate, WithdrawalActorUpdate } from './messages.ts';
 import { MarketCard, SupervisorCard, WithdrawalCard } from './view.ts';
 import { ExchangeClient, ExchangeHttp, type Unsubscribe } from '../../src/client/index.ts';
 import { el } from '../shared/dom.ts';
@@ -45,6 +45,8 @@ interface ActorsHooks {
   readonly logEntries: number;
   /** Whether the system figures come from the channel's `system` pushes (not polling). */
   readonly systemStreamed: boolean;
+  /** Which engine owns which market, as last drawn (issue 22; `single` in ROLE=all). */
+  readonly cluster: ClusterFigures | undefined;
   /** A withdrawal as the page shows it, with its recent transitions. */
   withdrawal(
     id: string,
@@ -91,6 +93,9 @@ window.__actors = {
   },
   get systemStreamed() {
     return systemPanel.streamed;
+  },
+  get cluster() {
+    return systemPanel.last?.cluster;
   },
   get messages() {
     return messages;

@@ -6,6 +6,8 @@
 export type {
   ActorTransition,
   ActorsMessage,
+  ClusterFigures,
+  ClusterMarketFigures,
   MarketUpdate,
   SupervisorFigures,
   WithdrawalActorUpdate,

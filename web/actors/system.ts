@@ -1,11 +1,14 @@
 import { isRouteMissing, type ExchangeHttp } from '../../src/client/index.ts';
 import { el, setText } from '../shared/dom.ts';
 import { formatTime } from '../shared/format.ts';
+import type { ClusterFigures } from './messages.ts';
+import { ClusterCard } from './cluster.ts';
+import { figures, rows } from './tables.ts';
 
 /*
  * The rest of the system beside the markets (issue 20): the journal writer, the projector and
  * every durable consumer (cursor, lag), each BullMQ queue (waiting, active, failed) and the chain
- * client (nonce, pending transactions): read once from GET /admin/system, then live from the
+ * client (nonce, pending transactions), and which engine owns which market (cluster.ts): read once from GET /admin/system, then live from the
  * `system` pushes of the actors channel (twice a second while the page listens; polled every second
  * instead while the channel is down or the server does not push them); and the event
  * log: every transition and lifecycle push the page hears, with its actor, reason and payload,
@@ -24,6 +27,8 @@ export interface Snapshot {
     nonce?: number;
     pendingTransactions?: number;
   };
+  /** Issue 22 (absent from a server that predates it). */
+  readonly cluster?: ClusterFigures;
 }
 
 const REFRESH_MS = 1_000;
@@ -34,6 +39,7 @@ export class SystemPanel {
   readonly #consumers: HTMLElement;
   readonly #queues: HTMLElement;
   readonly #chain: HTMLElement;
+  readonly #cluster = new ClusterCard();
   readonly #status: HTMLElement;
   #timer: ReturnType<typeof setInterval> | undefined;
   /** The last snapshot read (test hook). */
@@ -58,6 +64,7 @@ export class SystemPanel {
     this.#chain = chain.body;
     this.#status = el('span', { class: 'muted', 'data-testid': 'system-status' }, ['—']);
     this.element = el('section', { class: 'system-panel', 'data-testid': 'system-panel' }, [
+      this.#cluster.element,
       journal.article,
       consumers.article,
       queues.article,
@@ -144,51 +151,8 @@ export class SystemPanel {
       ['pending tx', c.pendingTransactions],
       ['account', c.address === undefined ? undefined : `${c.address.slice(0, 8)}…${c.address.slice(-4)}`],
     ]);
+    this.#cluster.draw(snapshot.cluster, snapshot.ts);
   }
-}
-
-function figures(container: HTMLElement, values: readonly [string, string | number | undefined][]): void {
-  container.replaceChildren(
-    ...values.map(([label, value]) =>
-      el('div', { class: 'figure', 'data-figure': label }, [
-        el('span', {}, [label]),
-        el('b', {}, [value === undefined ? '—' : String(value)]),
-      ]),
-    ),
-  );
-}
-
-function rows(
-  container: HTMLElement,
-  head: readonly string[],
-  body: readonly (readonly string[])[],
-  rowClass: (index: number) => string,
-  testid: string,
-): void {
-  container.replaceChildren(
-    el('table', { class: 'system-table' }, [
-      el('thead', {}, [
-        el(
-          'tr',
-          {},
-          head.map((h) => el('th', {}, [h])),
-        ),
-      ]),
-      el(
-        'tbody',
-        {},
-        body.length === 0
-          ? [el('tr', {}, [el('td', { colspan: head.length, class: 'muted' }, ['none'])])]
-          : body.map((cells, i) =>
-              el(
-                'tr',
-                { class: rowClass(i), 'data-testid': testid, 'data-name': cells[0] },
-                cells.map((c) => el('td', {}, [c])),
-              ),
-            ),
-      ),
-    ]),
-  );
 }
 
 export interface LogEntry {

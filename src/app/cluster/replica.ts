@@ -8,7 +8,7 @@ import type { CommandRoute } from '../../services/orderEntry.ts';
 import type { LedgerEntry } from '../../actors/supervisor.ts';
 import type { ClusterStatusBody } from '../../transport/http/cluster.ts';
 import { clusterSubjects } from './commands.ts';
-import { marketEpochs } from '../../cluster/epochs.ts';
+import { marketClaims } from '../../cluster/epochs.ts';
 import { JournalFollower } from '../../persistence/journalFollower.ts';
 import { MarketLeases } from '../../cluster/lease.ts';
 import { awaitedRoute, commandRouter, ledgerRoute } from './router.ts';
@@ -120,7 +120,7 @@ async function clusterStatus(
   engines: MarketLeases,
   replicaGlobalSeq: number,
 ): Promise<ClusterStatus> {
-  const fenced = await marketEpochs(pool);
+  const fenced = await marketClaims(pool);
   const markets = await Promise.all(
     core.supervisor.list().map(async ({ id, symbol }) => {
       const holder = await leases.holderOf(id).catch(() => undefined);
@@ -129,7 +129,8 @@ async function clusterStatus(
         symbol,
         owner: holder?.holder,
         leaseEpoch: holder?.epoch,
-        fencedEpoch: fenced.get(id),
+        fencedEpoch: fenced.get(id)?.epoch,
+        ownedSince: fenced.get(id)?.claimedAt,
       };
     }),
   );

@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { ClusterFiguresShape } from './cluster.ts';
 import { json, type createRouter } from './router.ts';
 
 /*
@@ -42,6 +43,8 @@ export const SystemSnapshotShape = z.object({
     nonce: z.number().int().optional(),
     pendingTransactions: z.number().int().optional(),
   }),
+  /** Issue 22: `{mode: "single"}` in ROLE=all; on a gateway, which engine owns which market. */
+  cluster: ClusterFiguresShape,
 });
 
 export type SystemSnapshot = z.infer<typeof SystemSnapshotShape>;
