@@ -170,7 +170,10 @@ export async function buildServices(
   const complianceAdmin = new ComplianceAdmin({
     catalog,
     registry: compliance,
-    save: (record, actorId) => saveComplianceRecord(pool, record, actorId),
+    save: async (record, actorId) => {
+      await saveComplianceRecord(pool, record, actorId);
+      cluster?.catalogChanged();
+    },
     syncAllowlist,
     cancelOpenOrders: (userId, asset) => orders.cancelHolding(userId, asset),
     custodyAddress: async (userId) => (await custody.custody(userId))?.address,

@@ -534,7 +534,7 @@ describe('listings while the cluster runs', () => {
       });
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     };
-    expect((await admin(0, '/assets', { symbol: 'SILVER', decimals: 2, kind: 'crypto' })).status).toBe(201);
+    expect((await admin(0, '/assets', { symbol: 'SILVER', decimals: 2, kind: 'rwa' })).status).toBe(201);
     const listed = await admin(0, '/markets', {
       symbol: 'SILVER-USDC',
       baseAsset: 'SILVER',
@@ -556,7 +556,26 @@ describe('listings while the cluster runs', () => {
     expect(engineIds).toContain(owners.get('SILVER-USDC'));
     const maker = await client(1, 'maker');
     const taker = await client(0, 'taker');
-    await maker.place({ market: 'SILVER-USDC', side: 'sell', type: 'limit', price: '20.00', qty: '2' });
+    // A real-world asset: the owner engine admits only users with a compliance record, which the
+    // gateways store and announce (src/app/cluster/catalogSync.ts).
+    const sell = { market: 'SILVER-USDC', side: 'sell', type: 'limit', price: '20.00', qty: '2' } as const;
+    await expect(maker.place(sell)).rejects.toThrow(/compliance/);
+    for (const userId of ['maker', 'taker']) {
+      const record = { userId, asset: 'SILVER', kycStatus: 'approved', allowlisted: true };
+      expect((await admin(1, '/admin/compliance', record)).status).toBe(200);
+    }
+    // The announcement reaches the owner engine within milliseconds, not before the reply.
+    await eventually(
+      async () =>
+        maker.place(sell).then(
+          () => true,
+          (error: unknown) => {
+            if (/compliance/.test(String(error))) return false;
+            throw error;
+          },
+        ),
+      { what: 'the compliance records on the owner engine' },
+    );
     const bought = await taker.place({
       market: 'SILVER-USDC',
       side: 'buy',

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
 import type { ListedMarket } from '../../actors/catalog.ts';
 import { loadCatalog } from '../../persistence/catalogStore.ts';
+import { loadComplianceRecords } from '../../persistence/complianceStore.ts';
 import { loadMarketAssets } from '../../persistence/issuanceStore.ts';
 import type { Core } from '../core.ts';
 
@@ -11,7 +12,9 @@ import type { Core } from '../core.ts';
  * `<cluster>.catalog`; every engine and gateway then loads what it does not know yet (`sync`), as
  * does a replica that meets a row of a market it does not know. A market added here starts in its
  * initial state and follows the journal like the others; the ownership loop places it at its next
- * round and its owner serves it.
+ * round and its owner serves it. Compliance records (KYC, allowlisting) travel the same way: a
+ * gateway that stores one announces it, and every process takes the stored records (an engine's
+ * admission of RWA orders reads them).
  */
 
 export class CatalogSync {
@@ -46,7 +49,9 @@ export class CatalogSync {
   }
 
   private async load(): Promise<void> {
-    const { catalog, ledger, supervisor, records } = this.core;
+    const { catalog, ledger, supervisor, records, compliance } = this.core;
+    // Stored after the in-memory change of the process that made it: the stored one is the latest.
+    for (const record of await loadComplianceRecords(this.pool)) compliance.set(record);
     const stored = await loadCatalog(this.pool);
     for (const record of await loadMarketAssets(this.pool))
       if (!records.has(record.marketId)) records.keep(record);
