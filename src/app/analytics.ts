@@ -11,6 +11,7 @@ import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import type { Config } from '../config.ts';
 import { openJobQueue, type OpenedJobQueue } from '../jobs/queue.ts';
 import type { Consumers } from './consumers.ts';
+import { jobPlacement } from './roles.ts';
 import type { Core } from './core.ts';
 import type { Storage } from './storage.ts';
 
@@ -32,6 +33,7 @@ export function openAnalyticsJobs(
     name: 'run-backtest',
     redisUrl,
     prefix,
+    placement: jobPlacement(config.ROLE),
     payload: RunBacktestPayload,
     attempts: 3,
     concurrency: config.BACKTEST_CONCURRENCY,
@@ -88,6 +90,7 @@ export async function startAnalytics(
       },
     ),
     {
+      gate: storage.consumerGate,
       onError: (error) => {
         log.warn({ err: error }, 'portfolio consumer round failed; retrying');
       },
@@ -111,6 +114,7 @@ export async function startAnalytics(
   const { rollups, stopRollups } = await startRollups({
     pool: storage.pool,
     flushed: storage.flushed,
+    gate: storage.consumerGate,
     log,
     retentionDays: config.ANALYTICS_ROLLUP_RETENTION_DAYS,
   });
@@ -133,7 +137,7 @@ export async function startAnalytics(
     (idOrSymbol) => catalog.market(idOrSymbol),
     () => catalog.listMarkets(),
   );
-  const stats = await startMarketStats(config, log, leaderboards);
+  const stats = await startMarketStats(config, log, leaderboards, jobPlacement(config.ROLE));
   // One recording at a time; a tick that finds one in flight is skipped.
   let recording: Promise<unknown> | undefined;
   const record = () => {

@@ -100,6 +100,7 @@ export async function startConsumers(
   });
   // The projections catch up before the gateway opens: trade seqs continue from them.
   const projector = new Projector(pool, {
+    gate: storage.consumerGate,
     onError: (error) => {
       log.warn({ err: error }, 'projection round failed');
     },
