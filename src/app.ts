@@ -176,7 +176,9 @@ export async function startWorker(
       }
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
-      log.info({ host: config.HOST, port }, 'worker started');
+      await locks.settled();
+      // `consumers`: those run here; the others stand by (a lock retried every second).
+      log.info({ host: config.HOST, port, consumers: locks.holding() }, 'worker started');
       let closing: Promise<void> | undefined;
       return {
         port,

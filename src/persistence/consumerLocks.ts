@@ -76,6 +76,11 @@ export class ConsumerLocks implements ConsumerGate {
     return [...this.#held].sort();
   }
 
+  /** One attempt at every wanted lock not held, now (after the one in flight); `holding` is then current. */
+  settled(): Promise<void> {
+    return this.#tryAll();
+  }
+
   /** Releases every lock (its session ends) and stops trying. */
   async close(): Promise<void> {
     this.#closed = true;

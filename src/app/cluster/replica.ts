@@ -13,10 +13,10 @@ import { MarketLeases } from '../../cluster/lease.ts';
 import { commandRouter } from './router.ts';
 
 /*
- * ROLE=gateway's view of the cluster: a replica of the shared journal (follower.ts) feeding the
- * committed event stream, so the gateway's market data, open orders and balances are those of the
- * journal the engines commit (same seq, same checksum as on any other gateway); the command route
- * to the owners; and what /admin/cluster shows.
+ * ROLE=gateway's (and ROLE=worker's) view of the cluster: a replica of the shared journal
+ * (follower.ts) feeding the committed event stream, so the gateway's market data, open orders and
+ * balances are those of the journal the engines commit (same seq, same checksum as on any other
+ * gateway); the command route to the owners (a gateway's); and what /admin/cluster shows.
  */
 
 /** What /admin/cluster shows of a gateway (src/transport/http/cluster.ts names the shape). */
@@ -36,7 +36,7 @@ export async function startReplica(
   onFatal: (error: Error) => void,
 ): Promise<Replica> {
   const natsUrl = config.NATS_URL;
-  if (natsUrl === undefined) throw new Error('ROLE=gateway needs NATS_URL');
+  if (natsUrl === undefined) throw new Error(`ROLE=${config.ROLE} needs NATS_URL`);
   const subjects = clusterSubjects(config.CLUSTER_NAME);
   const follower = new JournalFollower(storage.pool, {
     ledger: core.ledger,
@@ -48,7 +48,7 @@ export async function startReplica(
     },
     onFatal,
   });
-  const nc: NatsConnection = await connect({ servers: natsUrl, name: 'gateway' });
+  const nc: NatsConnection = await connect({ servers: natsUrl, name: config.ROLE });
   const notices = nc.subscribe(subjects.journal, {
     callback: () => {
       follower.poke();
