@@ -99,6 +99,9 @@ try {
     engines.set(id, node);
     return node;
   };
+  // The projector, notifier and other durable consumers run in a worker (gateways only enqueue).
+  const worker = startClusterNode('worker-0', 'worker', env, { LOG_LEVEL: 'warn' });
+  nodes.push(worker);
   const gateways: string[] = [];
   const gatewayHttp: string[] = [];
   for (let g = 0; g < 2; g++) {

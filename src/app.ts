@@ -243,10 +243,20 @@ async function compose(
   if (!plan.ownsMarkets) core.supervisor.stopExpiries();
   const consumers = await startConsumers(config, log, storage, core, hooks);
   const replica: Replica | undefined = plan.followsJournal
-    ? await startReplica(config, log, storage, core, (error) => {
-        log.fatal({ err: error }, `the replica of the journal broke: this ${config.ROLE} must restart`);
-        hooks.onOwnershipLost?.(error);
-      })
+    ? await startReplica(
+        config,
+        log,
+        storage,
+        core,
+        (error) => {
+          log.fatal({ err: error }, `the replica of the journal broke: this ${config.ROLE} must restart`);
+          hooks.onOwnershipLost?.(error);
+        },
+        // The consumers' pushes: from the worker that runs them to the gateways' clients.
+        plan.runsConsumers
+          ? { fanout: consumers.consumerPushes, relay: 'send' }
+          : { fanout: consumers.pushes, relay: 'receive' },
+      )
     : undefined;
   const jobs = await openJobs(config, log, storage, core, consumers);
   const services = await buildServices(

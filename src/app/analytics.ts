@@ -86,7 +86,9 @@ export async function startAnalytics(
     new PortfolioConsumer(
       (marketId) => catalog.market(marketId),
       (rows, seq) => {
-        consumers.pushes.emit(positionPublications(rows, seq, (asset) => catalog.asset(asset)?.decimals));
+        consumers.consumerPushes.emit(
+          positionPublications(rows, seq, (asset) => catalog.asset(asset)?.decimals),
+        );
       },
     ),
     {

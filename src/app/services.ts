@@ -234,7 +234,7 @@ export async function buildServices(
     log,
     pool,
     catalog,
-    publish: consumers.pushes.emit,
+    publish: consumers.consumerPushes.emit,
     flushed: storage.flushed,
     prefix: jobs.prefix,
     placement: jobPlacement(config.ROLE),

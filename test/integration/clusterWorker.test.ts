@@ -19,7 +19,8 @@ import {
 /**
  * ROLE=worker (issue 22, docs/scale-out.md "Roles") as real processes on loopback: an engine and a
  * gateway alone journal a trade but neither project nor notify it (the gateway's history route
- * answers `unavailable`); a worker projects it and writes its notifications; a second worker stands
+ * answers `unavailable`); a worker projects it and writes its notifications (pushed to the
+ * taker's socket on the gateway, relayed over NATS); a second worker stands
  * by (it holds no consumer lock) and, once the holder is killed with kill -9 while trades flow,
  * takes the locks over, and every trade is projected once and notified once per side.
  */
@@ -43,6 +44,8 @@ let maker: ExchangeClient;
 let taker: ExchangeClient;
 /** Trades placed so far (each a buy that fills one resting sell whole). */
 let traded = 0;
+/** The in-app notifications pushed to the taker's socket on the gateway (their types). */
+const pushed: { type: string; id: string }[] = [];
 
 function start(name: string, role: 'engine' | 'gateway' | 'worker'): ClusterNode {
   const node = startClusterNode(name, role, env);
@@ -128,6 +131,7 @@ beforeAll(async () => {
   );
   maker = await client('maker');
   taker = await client('taker');
+  await taker.subscribe('notifications', {}, (push: { type: string; id: string }) => pushed.push(push));
 }, 120_000);
 
 afterAll(async () => {
@@ -148,6 +152,7 @@ describe('ROLE=worker', () => {
     const after = await effects();
     expect(after.head).toBeGreaterThan(before.head);
     expect(after).toMatchObject({ trades: 0, filled: 0, cursor: before.cursor });
+    expect(pushed).toEqual([]);
   }, 60_000);
 
   let first: ClusterNode;
@@ -174,6 +179,11 @@ describe('ROLE=worker', () => {
       },
       { timeoutMs: 30_000, everyMs: 200, what: "the taker's order_filled notification" },
     );
+    // Made in the worker, relayed over NATS, pushed by the gateway to the taker's socket.
+    await eventually(() => pushed.some((p) => p.type === 'order_filled'), {
+      timeoutMs: 10_000,
+      what: 'the order_filled push on the gateway',
+    });
     await trade();
     await eventually(async () => (await effects()).trades === traded, {
       timeoutMs: 30_000,
@@ -228,5 +238,15 @@ describe('ROLE=worker', () => {
       { user_id: 'maker', n: traded },
       { user_id: 'taker', n: traded },
     ]);
+    // Pushed at most once per notification (a page is applied, and its pushes made, once; those
+    // of a page the killed holder committed but had not relayed yet are lost: core NATS).
+    const last = await pool.oneFirst(sql.type(z.object({ id: z.string() }))`
+      SELECT max(id)::text AS id FROM notifications WHERE user_id = 'taker'`);
+    await eventually(() => pushed.some((p) => p.id === last), {
+      timeoutMs: 10_000,
+      what: "the taker's last notification pushed",
+    });
+    const ids = pushed.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
   }, 180_000);
 });

@@ -1,7 +1,10 @@
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
+import { z } from 'zod/v4';
 import type { Core } from '../core.ts';
+import type { Fanout } from '../../events/fanout.ts';
+import type { Publication } from '../../protocol/topics.ts';
 import type { Storage } from '../storage.ts';
 import type { Config } from '../../config.ts';
 import type { CommandRoute } from '../../services/orderEntry.ts';
@@ -28,12 +31,22 @@ export interface Replica {
   close(): Promise<void>;
 }
 
+/** A relayed push batch, parsed at the boundary (the gateway only forwards it to its subscribers). */
+const RelayedPushes = z.array(
+  z.object({ topic: z.string().min(1), message: z.record(z.string(), z.unknown()) }),
+);
+
+/**
+ * `pushes`: the durable consumers' pushes; `relay` says which way they cross NATS: a worker
+ * (`send`) publishes those its consumers make, a gateway (`receive`) hands those to its clients.
+ */
 export async function startReplica(
   config: Config,
   log: Logger,
   storage: Storage,
   core: Core,
   onFatal: (error: Error) => void,
+  pushes: { readonly fanout: Fanout<readonly Publication[]>; readonly relay: 'send' | 'receive' },
 ): Promise<Replica> {
   const natsUrl = config.NATS_URL;
   if (natsUrl === undefined) throw new Error(`ROLE=${config.ROLE} needs NATS_URL`);
@@ -54,6 +67,7 @@ export async function startReplica(
       follower.poke();
     },
   });
+  const relay = relayPushes(nc, subjects.pushes, pushes, log);
   follower.start();
   await follower.catchUp();
   const route = commandRouter(nc, {
@@ -68,11 +82,48 @@ export async function startReplica(
     route,
     status: () => clusterStatus(config.CLUSTER_NAME, storage.pool, core, leases, engines, follower.position),
     close: async () => {
+      relay();
       notices.unsubscribe();
       await follower.stop();
       await nc.drain().catch(() => undefined);
     },
   };
+}
+
+/** Connects the consumers' pushes to NATS; returns the disconnect. Core NATS: at most once (a client reads the rest over HTTP). */
+function relayPushes(
+  nc: NatsConnection,
+  subject: string,
+  pushes: { readonly fanout: Fanout<readonly Publication[]>; readonly relay: 'send' | 'receive' },
+  log: Logger,
+): () => void {
+  if (pushes.relay === 'send') {
+    return pushes.fanout.subscribe((publications) => {
+      if (publications.length > 0) nc.publish(subject, JSON.stringify(publications));
+    });
+  }
+  const subscription = nc.subscribe(subject, {
+    callback: (error, message) => {
+      if (error !== null) return;
+      const parsed = RelayedPushes.safeParse(safeJson(message.string()));
+      if (!parsed.success) {
+        log.warn({ subject }, 'relayed pushes dropped: not a list of publications');
+        return;
+      }
+      pushes.fanout.emit(parsed.data);
+    },
+  });
+  return () => {
+    subscription.unsubscribe();
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 async function clusterStatus(
