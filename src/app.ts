@@ -184,10 +184,12 @@ export async function startWorker(
         port,
         holding: () => locks.holding(),
         close: () => {
-          closing ??= parts.shutdown(true, () => {
-            server.close();
-          });
-          return closing.finally(() => locks.close());
+          closing ??= parts
+            .shutdown(true, () => {
+              server.close();
+            })
+            .finally(() => locks.close());
+          return closing;
         },
       };
     } catch (error) {
