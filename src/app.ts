@@ -12,6 +12,7 @@ import { rolePlan, unlockedGate, type RolePlan } from './app/roles.ts';
 import { buildServices, type Services } from './app/services.ts';
 import { serveMetrics } from './app/cluster/metricsServer.ts';
 import { ConsumerLocks } from './persistence/consumerLocks.ts';
+import { setConsumerLockSource } from './persistence/metrics.ts';
 import { openReplicaStorage, openStorage, type DatabaseHold, type Storage } from './app/storage.ts';
 import { holdClusterLock } from './app/cluster/clusterLock.ts';
 import { startReplica, type Replica } from './app/cluster/replica.ts';
@@ -177,6 +178,7 @@ export async function startWorker(
       const address = server.address();
       const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
       await locks.settled();
+      setConsumerLockSource(locks);
       // `consumers`: those run here; the others stand by (a lock retried every second).
       log.info({ host: config.HOST, port, consumers: locks.holding() }, 'worker started');
       let closing: Promise<void> | undefined;

@@ -71,6 +71,11 @@ export class ConsumerLocks implements ConsumerGate {
     return this.#held.has(name);
   }
 
+  /** The consumers this process would run (held or standing by). */
+  wanted(): string[] {
+    return [...this.#wanted].sort();
+  }
+
   /** The consumers whose locks this process holds now. */
   holding(): string[] {
     return [...this.#held].sort();

@@ -161,6 +161,9 @@ describe('ROLE=worker', () => {
     first = start('worker-1', 'worker');
     const started = await first.waitFor(workerStarted, 60_000);
     expect(started.consumers).toEqual(CONSUMERS);
+    const metrics = await (await fetch(`http://127.0.0.1:${z.number().parse(started.port)}/metrics`)).text();
+    for (const consumer of CONSUMERS)
+      expect(metrics).toContain(`exchange_consumer_lock_held{consumer="${consumer}"} 1`);
     await eventually(
       async () => {
         const fills = await get(`/api/v1/fills?market=${MARKET}`, 'taker');
@@ -194,8 +197,11 @@ describe('ROLE=worker', () => {
   it('a second worker stands by, takes over when the holder is killed, and every effect happens once', async () => {
     const second = start('worker-2', 'worker');
     const started = await second.waitFor(workerStarted, 60_000);
-    // The first worker holds every lock: the second runs none of them.
+    // The first worker holds every lock: the second runs none of them (its /metrics says so too).
     expect(started.consumers).toEqual([]);
+    const metrics = await (await fetch(`http://127.0.0.1:${z.number().parse(started.port)}/metrics`)).text();
+    for (const consumer of CONSUMERS)
+      expect(metrics).toContain(`exchange_consumer_lock_held{consumer="${consumer}"} 0`);
     for (let i = 0; i < 3; i++) await trade();
     expect(second.logs.some(lockTaken)).toBe(false);
 
