@@ -1,7 +1,8 @@
 /**
  * `npm run bench:cluster` (issue 22, docs/scale-out.md): the scale-out roles as real processes on
- * this machine — engines (ROLE=engine) and two gateways (ROLE=gateway) on one Postgres journal and
- * the NATS server (NATS_URL) — measured end to end over the WebSocket SDK:
+ * this machine — engines (ROLE=engine), two gateways (ROLE=gateway) and a worker (ROLE=worker:
+ * the projector and the durable consumers) on one Postgres journal and the NATS server (NATS_URL)
+ * — measured end to end over the WebSocket SDK:
  *
  * 1. orders/s with 1 engine, then with 2 (the second joins, placement moves half the markets):
  *    closed-loop clients on both gateways, crossing buys and sells (every pair a trade), each
