@@ -7,6 +7,7 @@ import { EVERY_CONSUMER_HERE, NO_CONSUMER_HERE, type ConsumerGate } from '../per
  * (src/app.ts) instead of asking the role at each stage. In the cluster roles the background work
  * runs in workers only: a cluster needs at least one ROLE=worker, or nothing is projected, notified
  * or worked off the queues (gateways still enqueue, and their history reads wait for projections).
+ * ROLE=engine composes its own stages (src/app/cluster/engine.ts); its row describes what it runs.
  */
 export interface RolePlan {
   /** WebSocket + HTTP API (else only GET /metrics). */
