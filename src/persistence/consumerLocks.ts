@@ -91,7 +91,8 @@ export class ConsumerLocks implements ConsumerGate {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     await this.#attempt?.catch(() => undefined);
-    this.#dropAll();
+    // Released, not lost: the session's end hands them to the standbys.
+    this.#held.clear();
     const client = this.#client;
     this.#client = undefined;
     await client?.end().catch(() => undefined);
