@@ -1,7 +1,8 @@
 /**
  * `npm run bench:cluster` (issue 22, docs/scale-out.md): the scale-out roles as real processes on
- * this machine — engines (ROLE=engine) and two gateways (ROLE=gateway) on one Postgres journal and
- * the NATS server (NATS_URL) — measured end to end over the WebSocket SDK:
+ * this machine — engines (ROLE=engine), two gateways (ROLE=gateway) and a worker (ROLE=worker:
+ * the projector and the durable consumers) on one Postgres journal and the NATS server (NATS_URL)
+ * — measured end to end over the WebSocket SDK:
  *
  * 1. orders/s with 1 engine, then with 2 (the second joins, placement moves half the markets):
  *    closed-loop clients on both gateways, crossing buys and sells (every pair a trade), each
@@ -99,6 +100,9 @@ try {
     engines.set(id, node);
     return node;
   };
+  // The projector, notifier and other durable consumers run in a worker (gateways only enqueue).
+  const worker = startClusterNode('worker-0', 'worker', env, { LOG_LEVEL: 'warn' });
+  nodes.push(worker);
   const gateways: string[] = [];
   const gatewayHttp: string[] = [];
   for (let g = 0; g < 2; g++) {

@@ -4,10 +4,15 @@ import type { Logger } from 'pino';
 import type { Catalog } from './actors/catalog.ts';
 import type { Ledger } from './actors/ledger/index.ts';
 import type { Supervisor } from './actors/supervisor.ts';
-import { startConsumers } from './app/consumers.ts';
-import { buildCore } from './app/core.ts';
-import { openJobs } from './app/jobs.ts';
-import { buildServices } from './app/services.ts';
+import type { Server } from 'node:http';
+import { startConsumers, type Consumers } from './app/consumers.ts';
+import { buildCore, type Core } from './app/core.ts';
+import { openJobs, type Jobs } from './app/jobs.ts';
+import { rolePlan, unlockedGate, type RolePlan } from './app/roles.ts';
+import { buildServices, type Services } from './app/services.ts';
+import { serveMetrics } from './app/cluster/metricsServer.ts';
+import { ConsumerLocks } from './persistence/consumerLocks.ts';
+import { setConsumerLockSource } from './persistence/metrics.ts';
 import { openReplicaStorage, openStorage, type DatabaseHold, type Storage } from './app/storage.ts';
 import { holdClusterLock } from './app/cluster/clusterLock.ts';
 import { startReplica, type Replica } from './app/cluster/replica.ts';
@@ -95,9 +100,10 @@ export async function startExchange(
   try {
     await assertPortFree(config.HOST, config.PORT);
     const owned = { ...config, DATABASE_URL: databaseUrl };
-    return await startOwned(owned, log, hooks, ownership, () =>
+    const parts = await compose(owned, log, hooks, ownership, rolePlan('all'), () =>
       openStorage(owned, log, ownership, hooks.onOwnershipLost),
     );
+    return await serveApi(owned, log, parts, ownership);
   } catch (error) {
     await ownership.release();
     throw error;
@@ -105,10 +111,11 @@ export async function startExchange(
 }
 
 /**
- * ROLE=gateway (docs/scale-out.md): the same exchange minus the writing: a replica of the
- * engines' shared journal (src/app/cluster/replica.ts) feeds the consumers, commands go to the
- * markets' owners over NATS, credits and funding to the owner of `@ledger`, listings are stored
- * and announced (every engine and gateway loads them).
+ * ROLE=gateway (docs/scale-out.md): the same exchange minus the writing and the background work: a
+ * replica of the engines' shared journal (src/app/cluster/replica.ts) feeds the in-process
+ * consumers, commands go to the markets' owners over NATS, credits and funding to the owner of
+ * `@ledger`, listings are stored and announced (every engine and gateway loads them), jobs are
+ * only enqueued and the durable consumers and the projector run in the workers (src/app/roles.ts).
  * Holds the cluster lock (no ROLE=all beside it); `onOwnershipLost` hears of a broken replica.
  */
 export async function startGateway(
@@ -116,6 +123,89 @@ export async function startGateway(
   log: Logger,
   hooks: ExchangeHooks = {},
 ): Promise<Exchange> {
+  const plan = rolePlan('gateway');
+  return inCluster(config, async (owned, hold) => {
+    await assertPortFree(config.HOST, config.PORT);
+    const parts = await compose(owned, log, hooks, hold, plan, () =>
+      openReplicaStorage(owned, log, hold, unlockedGate(plan)),
+    );
+    return serveApi(owned, log, parts, hold);
+  });
+}
+
+/** ROLE=worker (src/app/roles.ts): what a worker runs, and GET /metrics on HOST:PORT. */
+export interface WorkerProcess {
+  /** The port of GET /metrics (PORT, or the one the OS chose for PORT=0). */
+  readonly port: number;
+  /** The consumers whose advisory locks this worker holds now (it runs those). */
+  holding(): string[];
+  close(): Promise<void>;
+}
+
+/**
+ * ROLE=worker (docs/scale-out.md, "Roles"): a replica of the shared journal feeding the committed
+ * event stream, the BullMQ workers, the durable consumers and the projector, each consumer only
+ * while this worker holds its advisory lock (src/persistence/consumerLocks.ts: with several
+ * workers one runs it, a standby takes over when it dies). Holds the cluster lock as gateways and
+ * engines do; its only HTTP is GET /metrics.
+ */
+export async function startWorker(
+  config: Config,
+  log: Logger,
+  hooks: ExchangeHooks = {},
+): Promise<WorkerProcess> {
+  const plan = rolePlan('worker');
+  return inCluster(config, async (owned, hold) => {
+    const locks = new ConsumerLocks(owned.DATABASE_URL, {
+      onChange: (consumer, held) => {
+        log.info({ consumer, held }, held ? 'consumer lock taken: running it here' : 'consumer lock lost');
+      },
+      onError: (error) => {
+        log.warn({ err: error }, 'consumer locks not tried; retrying');
+      },
+    });
+    try {
+      const parts = await compose(owned, log, hooks, hold, plan, () =>
+        openReplicaStorage(owned, log, hold, locks),
+      );
+      let server: Server;
+      try {
+        server = await serveMetrics(config.HOST, config.PORT);
+      } catch (error) {
+        await parts.shutdown(false, () => undefined);
+        throw error;
+      }
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
+      await locks.settled();
+      setConsumerLockSource(locks);
+      // `consumers`: those run here; the others stand by (a lock retried every second).
+      log.info({ host: config.HOST, port, consumers: locks.holding() }, 'worker started');
+      let closing: Promise<void> | undefined;
+      return {
+        port,
+        holding: () => locks.holding(),
+        close: () => {
+          closing ??= parts
+            .shutdown(true, () => {
+              server.close();
+            })
+            .finally(() => locks.close());
+          return closing;
+        },
+      };
+    } catch (error) {
+      await locks.close();
+      throw error;
+    }
+  });
+}
+
+/** A cluster role's start under the cluster lock (a shared advisory lock: no ROLE=all beside it). */
+async function inCluster<T>(
+  config: Config,
+  start: (owned: Config & { readonly DATABASE_URL: string }, hold: DatabaseHold) => Promise<T>,
+): Promise<T> {
   const databaseUrl = config.DATABASE_URL;
   if (databaseUrl === undefined) throw new Error('DATABASE_URL is required (npm start provides one)');
   const lock = await holdClusterLock(databaseUrl);
@@ -125,55 +215,64 @@ export async function startGateway(
     release: () => lock.end(),
   };
   try {
-    await assertPortFree(config.HOST, config.PORT);
-    const owned = { ...config, DATABASE_URL: databaseUrl };
-    return await startOwned(owned, log, hooks, hold, () => openReplicaStorage(owned, log, hold), 'gateway');
+    return await start({ ...config, DATABASE_URL: databaseUrl }, hold);
   } catch (error) {
     await lock.end();
     throw error;
   }
 }
 
-async function startOwned(
+/** Stages 2–7 of a role, and how to stop them (`stopServing` first: the transport or metrics). */
+interface Composed {
+  readonly core: Core;
+  readonly consumers: Consumers;
+  readonly services: Services;
+  readonly jobs: Jobs;
+  readonly storage: Storage;
+  readonly replica: Replica | undefined;
+  shutdown(snapshot: boolean, stopServing: () => void): Promise<void>;
+}
+
+async function compose(
   config: Config & { readonly DATABASE_URL: string },
   log: Logger,
   hooks: ExchangeHooks,
   ownership: DatabaseHold,
+  plan: RolePlan,
   open: () => Promise<Storage>,
-  role: 'all' | 'gateway' = 'all',
-): Promise<Exchange> {
+): Promise<Composed> {
   const storage = await open();
   const core = await buildCore(config, log, storage);
-  // A gateway's markets run on the engines: no local expiries (and nothing to snapshot).
-  if (role === 'gateway') core.supervisor.stopExpiries();
+  // A cluster's markets run on the engines: no local expiries (and nothing to snapshot).
+  if (!plan.ownsMarkets) core.supervisor.stopExpiries();
   const consumers = await startConsumers(config, log, storage, core, hooks);
-  const replica: Replica | undefined =
-    role === 'gateway'
-      ? await startReplica(
-          config,
-          log,
-          storage,
-          core,
-          (error) => {
-            log.fatal({ err: error }, 'the replica of the journal broke: this gateway must restart');
-            hooks.onOwnershipLost?.(error);
-          },
-          consumers.follow,
-        )
-      : undefined;
+  const replica: Replica | undefined = plan.followsJournal
+    ? await startReplica(
+        config,
+        log,
+        storage,
+        core,
+        (error) => {
+          log.fatal({ err: error }, `the replica of the journal broke: this ${config.ROLE} must restart`);
+          hooks.onOwnershipLost?.(error);
+        },
+        // The consumers' pushes: from the worker that runs them to the gateways' clients.
+        plan.runsConsumers
+          ? { fanout: consumers.consumerPushes, relay: 'send' }
+          : { fanout: consumers.pushes, relay: 'receive' },
+        consumers.follow,
+      )
+    : undefined;
   const jobs = await openJobs(config, log, storage, core, consumers);
-  const services = await buildServices(config, log, storage, core, consumers, jobs, replica);
-  const transport = buildTransport(
+  const services = await buildServices(
     config,
     log,
+    storage,
     core,
     consumers,
-    services,
     jobs,
-    storage,
-    replica === undefined
-      ? undefined
-      : async () => ({ role: 'gateway' as const, ...(await replica.status()) }),
+    // A worker's jobs reach the owners too (lifecycle, `@ledger`); it serves no orders itself.
+    replica,
   );
   const { pool, writer } = storage;
   const { supervisor } = core;
@@ -181,9 +280,9 @@ async function startOwned(
 
   // Everything this start opened, in reverse; the snapshot only after serving (a start that
   // could not listen leaves the database as recovery found it).
-  const shutdown = async (snapshot: boolean): Promise<void> => {
+  const shutdown = async (snapshot: boolean, stopServing: () => void): Promise<void> => {
     consumers.stopTimers();
-    transport.close();
+    stopServing();
     await replica?.close();
     // Trend and valuation pulls write through the services: they end (a run in progress finishes) first.
     for (const job of services.trendJobs) await job.close();
@@ -191,7 +290,7 @@ async function startOwned(
     await supervisor.idle();
     await snapshots.stop();
     // Not once the ownership is lost: another exchange may own the database by now.
-    const owned = ownership.lost() === undefined && role === 'all';
+    const owned = ownership.lost() === undefined && plan.writesJournal;
     if (snapshot && owned) {
       // Like the last projection round below: the journal holds everything, a snapshot only
       // shortens the next recovery, so a failure (after one retry) is a warning, not a failed stop.
@@ -230,11 +329,37 @@ async function startOwned(
     await pool.end();
     await ownership.release();
   };
+  return { core, consumers, services, jobs, storage, replica, shutdown };
+}
+
+/** Stage 8: the transport (WebSocket, HTTP, web pages) on the composed exchange, listening. */
+async function serveApi(
+  config: Config & { readonly DATABASE_URL: string },
+  log: Logger,
+  parts: Composed,
+  ownership: DatabaseHold,
+): Promise<Exchange> {
+  const { core, consumers, services, jobs, storage, replica } = parts;
+  const transport = buildTransport(
+    config,
+    log,
+    core,
+    consumers,
+    services,
+    jobs,
+    storage,
+    replica === undefined
+      ? undefined
+      : async () => ({ role: 'gateway' as const, ...(await replica.status()) }),
+  );
+  const stopServing = () => {
+    transport.close();
+  };
   let port: number;
   try {
     port = await transport.listen();
   } catch (error) {
-    await shutdown(false);
+    await parts.shutdown(false, stopServing);
     throw error;
   }
   // Only names us to a second exchange: a failure here is the lost ownership's to report.
@@ -247,7 +372,7 @@ async function startOwned(
   return {
     port,
     catalog: core.catalog,
-    supervisor,
+    supervisor: core.supervisor,
     ledger: core.ledger,
     admin: services.admin,
     auth: transport.auth,
@@ -258,7 +383,7 @@ async function startOwned(
     recovered: core.recovered,
     httpRoutes: transport.httpRoutes,
     close: () => {
-      closing ??= shutdown(true);
+      closing ??= parts.shutdown(true, stopServing);
       return closing;
     },
   };

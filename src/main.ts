@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startExchange, startGateway, type Exchange } from './app.ts';
+import { startExchange, startGateway, startWorker, type Exchange } from './app.ts';
 import { startEngine } from './app/cluster/engine.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
@@ -39,24 +39,31 @@ const log = createLogger({
   base: { svc: config.ROLE === 'all' ? 'exchange' : config.ROLE },
 });
 if (config.ROLE === 'engine') {
-  // An engine serves no HTTP: it owns markets (src/app/cluster/engine.ts) until a signal or a fatal loss.
-  const engine = await startEngine(config, log, { onFatal: () => process.exit(1) });
+  // An engine serves no API: it owns markets (src/app/cluster/engine.ts) until a signal or a fatal loss.
+  stopOnSignal('engine', await startEngine(config, log, { onFatal: () => process.exit(1) }));
+} else if (config.ROLE === 'worker') {
+  // A worker serves no API: jobs, durable consumers, the projector (src/app.ts, startWorker).
+  stopOnSignal('worker', await startWorker(config, log, { onOwnershipLost: () => process.exit(1) }));
+} else {
+  await runExchange();
+}
+
+/** SIGINT/SIGTERM: a clean stop, then exit (0, or 1 when the stop failed). */
+function stopOnSignal(role: string, running: { close(): Promise<void> }): void {
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
-      engine.close().then(
+      running.close().then(
         () => process.exit(0),
         (error: unknown) => {
-          log.error({ err: error }, 'engine shutdown failed');
+          log.error({ err: error }, `${role} shutdown failed`);
           process.exit(1);
         },
       );
     });
   }
-} else {
-  await runExchange();
 }
 
 async function runExchange(): Promise<void> {

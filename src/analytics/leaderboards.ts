@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { startJobQueue, type JobQueue } from '../jobs/queue.ts';
+import { startJobQueue, type JobPlacement, type JobQueue } from '../jobs/queue.ts';
 import { z } from 'zod/v4';
 import type { ListedMarket } from '../actors/catalog.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
@@ -109,12 +109,14 @@ export async function startMarketStats(
   },
   log: Logger,
   leaderboards: Leaderboards,
+  placement?: JobPlacement,
 ): Promise<JobQueue<typeof UpdateMarketStatsPayload> | undefined> {
   if (config.REDIS_URL === undefined) return undefined;
   return startJobQueue({
     name: 'update-market-stats',
     redisUrl: config.REDIS_URL,
     prefix: `rwa:${config.DATABASE_URL === undefined ? 'exchange' : new URL(config.DATABASE_URL).pathname.slice(1) || 'exchange'}`,
+    placement,
     payload: UpdateMarketStatsPayload,
     attempts: 1,
     schedule: { everyMs: config.LEADERBOARD_REFRESH_MS, data: {} },

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
+import type { ConsumerGate } from '../persistence/consumerLocks.ts';
 import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import { dropRollupPartitionsBefore, ensureRollupPartitions } from '../persistence/rollupStore.ts';
 import { RollupConsumer } from './rollups.ts';
@@ -21,6 +22,8 @@ export interface RollupRuntimeDeps {
   readonly retentionDays: number;
   /** The journal writer's flushes (committed global_seq): idle rounds then skip their transaction. */
   readonly flushed?: { subscribe(listener: (globalSeq: number) => void): void };
+  /** Where the consumer runs (consumerLocks.ts); default here. */
+  readonly gate?: ConsumerGate;
   readonly now?: () => number;
 }
 
@@ -47,6 +50,11 @@ export async function startRollups(
   }, HOUSEKEEPING_MS);
   timer.unref();
   const runner = new DurableConsumerRunner(pool, rollups, {
+    gate: deps.gate,
+    // Run elsewhere: the waiters (MarketAnalytics) follow the cursor as it moves there.
+    onCursor: (globalSeq) => {
+      rollups.seen(globalSeq);
+    },
     onError: (error) => {
       log.warn({ err: error }, 'rollups consumer round failed; retrying');
     },

@@ -11,6 +11,7 @@ import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import type { Config } from '../config.ts';
 import { openJobQueue, type OpenedJobQueue } from '../jobs/queue.ts';
 import type { Consumers } from './consumers.ts';
+import { jobPlacement } from './roles.ts';
 import type { Core } from './core.ts';
 import type { Storage } from './storage.ts';
 
@@ -32,6 +33,7 @@ export function openAnalyticsJobs(
     name: 'run-backtest',
     redisUrl,
     prefix,
+    placement: jobPlacement(config.ROLE),
     payload: RunBacktestPayload,
     attempts: 3,
     concurrency: config.BACKTEST_CONCURRENCY,
@@ -84,10 +86,13 @@ export async function startAnalytics(
     new PortfolioConsumer(
       (marketId) => catalog.market(marketId),
       (rows, seq) => {
-        consumers.pushes.emit(positionPublications(rows, seq, (asset) => catalog.asset(asset)?.decimals));
+        consumers.consumerPushes.emit(
+          positionPublications(rows, seq, (asset) => catalog.asset(asset)?.decimals),
+        );
       },
     ),
     {
+      gate: storage.consumerGate,
       onError: (error) => {
         log.warn({ err: error }, 'portfolio consumer round failed; retrying');
       },
@@ -111,6 +116,7 @@ export async function startAnalytics(
   const { rollups, stopRollups } = await startRollups({
     pool: storage.pool,
     flushed: storage.flushed,
+    gate: storage.consumerGate,
     log,
     retentionDays: config.ANALYTICS_ROLLUP_RETENTION_DAYS,
   });
@@ -133,7 +139,7 @@ export async function startAnalytics(
     (idOrSymbol) => catalog.market(idOrSymbol),
     () => catalog.listMarkets(),
   );
-  const stats = await startMarketStats(config, log, leaderboards);
+  const stats = await startMarketStats(config, log, leaderboards, jobPlacement(config.ROLE));
   // One recording at a time; a tick that finds one in flight is skipped.
   let recording: Promise<unknown> | undefined;
   const record = () => {

@@ -35,6 +35,12 @@ export interface Consumers {
   readonly inspection: InspectionFeed;
   /** What every consumer publishes to subscribers, in order. */
   readonly pushes: Fanout<readonly Publication[]>;
+  /**
+   * The durable consumers' pushes (in-app notifications, positions), each after its page
+   * committed; forwarded to `pushes`. In a cluster they are made where the consumer runs (a
+   * worker), which relays them to the gateways (src/app/cluster/replica.ts).
+   */
+  readonly consumerPushes: Fanout<readonly Publication[]>;
   /** Starts following a market listed after start (admin, issuance). */
   readonly follow: (listed: ListedMarket) => void;
   readonly snapshots: SnapshotSchedule;
@@ -61,6 +67,8 @@ export async function startConsumers(
   const { pool, writer } = storage;
   const { catalog, supervisor, ledger, committed } = core;
   const pushes = new Fanout<readonly Publication[]>();
+  const consumerPushes = new Fanout<readonly Publication[]>();
+  consumerPushes.subscribe(pushes.emit);
   const userOrders = new UserOrders(config.MAX_OPEN_ORDERS_PER_USER);
   const publisher = new MarketDataPublisher();
   const marketData = new MarketDataService({
@@ -100,6 +108,7 @@ export async function startConsumers(
   });
   // The projections catch up before the gateway opens: trade seqs continue from them.
   const projector = new Projector(pool, {
+    gate: storage.consumerGate,
     onError: (error) => {
       log.warn({ err: error }, 'projection round failed');
     },
@@ -199,6 +208,7 @@ export async function startConsumers(
     userOrders,
     inspection,
     pushes,
+    consumerPushes,
     follow,
     snapshots,
     stopTimers() {

@@ -8,6 +8,7 @@ import { SyncAllowlistPayload } from '../services/complianceAdmin.ts';
 import { aggregateSourceName, fetchAggregatedPrices } from '../trends/priceSources.ts';
 import { DeployTokenPayload } from '../services/issuance.ts';
 import { observe, type JobQueueSource } from '../transport/http/metrics.ts';
+import { jobPlacement } from './roles.ts';
 import { openAnalyticsJobs, type BacktestQueue } from './analytics.ts';
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
@@ -42,10 +43,12 @@ export async function openJobs(
   observe({ markets: () => core.supervisor.list(), jobQueues: queues });
   const prefix = `rwa:${new URL(config.DATABASE_URL).pathname.slice(1) || 'exchange'}`;
   if (redisUrl === undefined) return { prefix, queues };
+  const placement = jobPlacement(config.ROLE);
   const deploy = await openJobQueue({
     name: 'deploy-token',
     redisUrl,
     prefix,
+    placement,
     payload: DeployTokenPayload,
     attempts: config.DEPLOY_ATTEMPTS,
     backoffMs: config.DEPLOY_BACKOFF_MS,
@@ -55,6 +58,7 @@ export async function openJobs(
     name: 'sync-allowlist',
     redisUrl,
     prefix,
+    placement,
     payload: SyncAllowlistPayload,
     attempts: 8,
     backoffMs: config.DEPLOY_BACKOFF_MS,
@@ -79,6 +83,7 @@ export async function openJobs(
       await startReferencePriceJob({
         redisUrl,
         prefix,
+        placement,
         intervalMs: config.PRICE_FETCH_INTERVAL_MS,
         source: priceSource,
         ...(sources === undefined

@@ -34,6 +34,7 @@ import { startNotifications, type Notifications } from '../notifications/index.t
 import type { Consumers } from './consumers.ts';
 import type { Core } from './core.ts';
 import type { Jobs } from './jobs.ts';
+import { jobPlacement } from './roles.ts';
 import type { Storage } from './storage.ts';
 
 /**
@@ -222,6 +223,7 @@ export async function buildServices(
       await startTrendPullJob({
         redisUrl,
         prefix: jobs.prefix,
+        placement: jobPlacement(config.ROLE),
         intervalMs: config.TREND_PULL_INTERVAL_MS,
         sources: trendSources,
         trends,
@@ -234,6 +236,7 @@ export async function buildServices(
       await startValuationJob({
         redisUrl,
         prefix: jobs.prefix,
+        placement: jobPlacement(config.ROLE),
         intervalMs: config.RWA_VALUATION_INTERVAL_MS,
         url: valuationUrl,
         valuations,
@@ -248,9 +251,11 @@ export async function buildServices(
     log,
     pool,
     catalog,
-    publish: consumers.pushes.emit,
+    publish: consumers.consumerPushes.emit,
     flushed: storage.flushed,
     prefix: jobs.prefix,
+    placement: jobPlacement(config.ROLE),
+    gate: storage.consumerGate,
   });
   if (config.CHAIN_TEST_USDC)
     await ensureTestUsdc({
@@ -261,6 +266,7 @@ export async function buildServices(
     });
   const funding = await startFunding({
     config,
+    placement: jobPlacement(config.ROLE),
     log,
     pool,
     catalog,

@@ -11,7 +11,9 @@ import { z } from 'zod/v4';
  * - `engine` (src/app/cluster/engine.ts): takes the leases of the markets placement gives it (ENGINE_ID,
  *   src/cluster/placement.ts), recovers them from snapshot + journal, runs their actors and their
  *   journal writes, fenced per market (src/cluster/epochs.ts).
- * - `worker` (not built yet): BullMQ jobs and the durable event consumers.
+ * - `worker` (src/app.ts, startWorker): a replica of the shared journal, the BullMQ workers, the
+ *   durable event consumers and the projector, each consumer under its advisory lock
+ *   (src/persistence/consumerLocks.ts). A cluster needs at least one: gateways only enqueue.
  */
 
 export const PROCESS_ROLES = ['all', 'gateway', 'engine', 'worker'] as const;
@@ -46,9 +48,6 @@ export function clusterConfigProblem(config: {
   readonly LEASE_TTL_MS: number;
   readonly LEASE_RENEW_MS: number;
 }): string | undefined {
-  if (config.ROLE === 'worker') {
-    return 'ROLE=worker is not built yet (docs/scale-out.md, "What is built"); gateways run the jobs and projector';
-  }
   if (config.ROLE !== 'all' && config.NATS_URL === undefined) {
     return `ROLE=${config.ROLE} needs NATS_URL (the JetStream server of the leases and commands)`;
   }

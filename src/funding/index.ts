@@ -3,7 +3,7 @@ import type { DatabasePool } from 'slonik';
 import type { Catalog } from '../actors/catalog.ts';
 import type { LedgerEntry, Supervisor } from '../actors/supervisor.ts';
 import type { Config } from '../config.ts';
-import { openJobQueue, type OpenedJobQueue } from '../jobs/queue.ts';
+import { openJobQueue, type JobPlacement, type OpenedJobQueue } from '../jobs/queue.ts';
 import type { CommittedEventStream } from '../events/stream.ts';
 import type { Publication } from '../protocol/topics.ts';
 import type { ChainClient } from '../chain/client.ts';
@@ -65,6 +65,8 @@ export interface Funding {
 
 export interface FundingDeps {
   readonly config: Config & { readonly DATABASE_URL: string };
+  /** Where the queues' work runs (src/app/roles.ts); default here. */
+  readonly placement?: JobPlacement;
   readonly log: Logger;
   readonly pool: DatabasePool;
   readonly catalog: Catalog;
@@ -179,6 +181,7 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
       name: 'process-withdrawal',
       redisUrl: config.REDIS_URL,
       prefix,
+      placement: deps.placement,
       payload: ProcessWithdrawalPayload,
       attempts: config.WITHDRAWAL_ATTEMPTS,
       backoffMs: config.WITHDRAWAL_BACKOFF_MS,
@@ -221,6 +224,7 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
       name: 'sync-blockchain',
       redisUrl: config.REDIS_URL,
       prefix,
+      placement: deps.placement,
       payload: SyncBlockchainPayload,
       attempts: 1,
       schedule: { everyMs: config.CHAIN_SYNC_INTERVAL_MS, data: {} },
@@ -235,6 +239,7 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
       name: 'reconcile-chain',
       redisUrl: config.REDIS_URL,
       prefix,
+      placement: deps.placement,
       payload: ReconcileChainPayload,
       attempts: 1,
       schedule: { everyMs: config.CHAIN_RECONCILE_INTERVAL_MS, data: {} },
@@ -251,6 +256,7 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
       name: 'mint-token',
       redisUrl: config.REDIS_URL,
       prefix,
+      placement: deps.placement,
       payload: MintTokenPayload,
       attempts: config.MINT_ATTEMPTS,
       backoffMs: config.MINT_BACKOFF_MS,
@@ -296,6 +302,7 @@ export async function startFunding(deps: FundingDeps): Promise<Funding> {
       name: 'execute-blockchain-settlement',
       redisUrl: config.REDIS_URL,
       prefix,
+      placement: deps.placement,
       payload: ExecuteSettlementPayload,
       attempts: 1,
       schedule: { everyMs: config.SETTLEMENT_INTERVAL_MS, data: {} },

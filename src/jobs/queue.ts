@@ -43,11 +43,25 @@ export interface JobQueueOptions<S extends PayloadSchema> {
    */
   readonly schedule?: { readonly everyMs: number; readonly data: z.input<S> };
   readonly log: Logger;
+  /** Where the work runs (default: here, and the schedule is this process's own). */
+  readonly placement?: JobPlacement;
   /** The level of the line a done job writes (default info). */
   readonly logDone?: 'info' | 'debug';
   /** One attempt; `final` on the last one. Throws to have the queue retry. */
   readonly run: JobRun<S>;
 }
+
+/**
+ * Where a queue's work runs: in a cluster the gateways only enqueue (`runsWorkers` false: `work` is
+ * a no-op) and the workers work; the job schedulers are the cluster's (`sharedSchedules`: upserted
+ * at open, never removed at close, since the other processes rely on them).
+ */
+export interface JobPlacement {
+  readonly runsWorkers: boolean;
+  readonly sharedSchedules: boolean;
+}
+
+const HERE: JobPlacement = { runsWorkers: true, sharedSchedules: false };
 
 /** One attempt of a job; `final` on the last one. Throws to have the queue retry. */
 export type JobRun<S extends PayloadSchema> = (
@@ -91,6 +105,7 @@ export async function openJobQueue<S extends PayloadSchema>(
   options: Omit<JobQueueOptions<S>, 'run'>,
 ): Promise<OpenedJobQueue<S>> {
   const { name, prefix, attempts } = options;
+  const placement = options.placement ?? HERE;
   const keep = options.keepEnded ?? DEFAULT_KEEP_ENDED;
   const jobOptions = {
     attempts,
@@ -114,6 +129,7 @@ export async function openJobQueue<S extends PayloadSchema>(
     name,
     async work(run) {
       if (worker !== undefined) throw new Error(`queue ${name} has a worker already`);
+      if (!placement.runsWorkers) return;
       workerConnection = connect();
       worker = startWorker(options, run, workerConnection);
       await worker.waitUntilReady();
@@ -134,7 +150,7 @@ export async function openJobQueue<S extends PayloadSchema>(
     counts: () => queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'failed'),
     async close() {
       await worker?.close();
-      if (options.schedule !== undefined) await queue.removeJobScheduler(name);
+      if (options.schedule !== undefined && !placement.sharedSchedules) await queue.removeJobScheduler(name);
       await queue.close();
       queueConnection.disconnect();
       workerConnection?.disconnect();

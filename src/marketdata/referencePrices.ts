@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod/v4';
 import type { ListedMarket } from '../actors/catalog.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
-import { startJobQueue } from '../jobs/queue.ts';
+import { startJobQueue, type JobPlacement } from '../jobs/queue.ts';
 
 /*
  * External reference prices: the `fetch-external-prices` repeatable BullMQ job reads an HTTP price
@@ -240,6 +240,8 @@ export interface ReferencePriceJobOptions {
   readonly redisUrl: string;
   /** Key prefix, as the other queues of the exchange (src/jobs/queue.ts). */
   readonly prefix: string;
+  /** Where the work runs (src/app/roles.ts); default here. */
+  readonly placement?: JobPlacement;
   readonly intervalMs: number;
   readonly source: PriceSource;
   readonly log: Logger;
@@ -304,6 +306,7 @@ export async function startReferencePriceJob(options: ReferencePriceJobOptions):
     name: REFERENCE_PRICE_QUEUE,
     redisUrl: options.redisUrl,
     prefix,
+    placement: options.placement,
     payload: ReferencePricePayload,
     // One attempt: a run never throws (see above); the next repetition is the retry.
     attempts: 1,

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
 import { z } from 'zod/v4';
 import type { Config } from '../config.ts';
-import { openJobQueue, type OpenedJobQueue } from '../jobs/queue.ts';
+import { openJobQueue, type JobPlacement, type OpenedJobQueue } from '../jobs/queue.ts';
 import {
   addDelivery,
   deliveryStats,
@@ -83,6 +83,8 @@ export interface ChannelsOptions {
   readonly templates: Templates;
   readonly redisUrl: string;
   readonly prefix: string;
+  /** Where the channels' work runs (src/app/roles.ts); default here. */
+  readonly placement?: JobPlacement;
   readonly vapid: { readonly publicKey: string; readonly privateKey: string };
   /** The SMTP server when SMTP_URL is unset (the local catcher of `npm start`). */
   readonly smtpUrl?: string;
@@ -125,6 +127,7 @@ export async function startChannels(options: ChannelsOptions): Promise<Channels>
         name: `notify-${channel}`,
         redisUrl: options.redisUrl,
         prefix: options.prefix,
+        placement: options.placement,
         payload: DeliveryJob,
         // Webhooks retry on their own schedule, as new delayed jobs (attempts of days do not fit backoff).
         attempts: channel === 'webhook' ? 1 : config.NOTIFY_ATTEMPTS,

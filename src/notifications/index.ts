@@ -10,6 +10,8 @@ import type { DatabasePool } from 'slonik';
 import { z } from 'zod';
 import type { Catalog } from '../actors/catalog.ts';
 import type { Config } from '../config.ts';
+import type { JobPlacement } from '../jobs/queue.ts';
+import type { ConsumerGate } from '../persistence/consumerLocks.ts';
 import { DurableConsumerRunner } from '../persistence/durableConsumers.ts';
 import type { NotificationMessage } from '../protocol/messages.ts';
 import { topics, type Publication } from '../protocol/topics.ts';
@@ -50,6 +52,10 @@ export interface NotificationsOptions {
   readonly flushed: { subscribe(listener: (globalSeq: number) => void): void };
   /** BullMQ key prefix (the exchange's). */
   readonly prefix: string;
+  /** Where the channels' work runs (src/app/roles.ts); default here. */
+  readonly placement?: JobPlacement;
+  /** Where the notifier runs (consumerLocks.ts); default here. */
+  readonly gate?: ConsumerGate;
 }
 
 /** The in-app push of a stored row (PROTOCOL v1.1: `{op:"notification", id, type, title, body, data, ts, read}`). */
@@ -152,6 +158,7 @@ export async function startNotifications(options: NotificationsOptions): Promise
   });
   const runner = new DurableConsumerRunner(pool, notifier, {
     pageSize: 200,
+    gate: options.gate,
     onError: (error) => {
       log.warn({ err: error }, 'notifier round failed');
     },
@@ -192,6 +199,7 @@ export async function startNotifications(options: NotificationsOptions): Promise
       templates,
       redisUrl: config.REDIS_URL,
       prefix: options.prefix,
+      placement: options.placement,
       vapid,
     });
     service.attachStats(() => started.stats());

@@ -2,6 +2,7 @@ import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slon
 import { z } from 'zod';
 import { foldBatch } from '../events/fold.ts';
 import type { CommittedBatch } from '../events/stream.ts';
+import type { ConsumerGate } from './consumerLocks.ts';
 import { decodeBatch } from './journalCodec.ts';
 import { Rounds } from './rounds.ts';
 
@@ -56,6 +57,14 @@ export interface DurableConsumerOptions {
   readonly pageSize?: number;
   /** Called when a continuous run (start) fails a round; it retries on the next tick. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Where the consumer runs when several processes follow the journal (consumerLocks.ts): a round
+   * while the gate is closed applies nothing and only reads the cursor (at most every
+   * IDLE_CHECK_MS), for `onCursor`. Default: here, always.
+   */
+  readonly gate?: ConsumerGate;
+  /** The cursor as another process moved it (read while the gate is closed). */
+  readonly onCursor?: (globalSeq: number) => void;
 }
 
 const CursorRow = z.object({ global_seq: z.string() });
@@ -116,6 +125,8 @@ export class DurableConsumerRunner {
   readonly #onError: (error: unknown) => void;
   readonly #rounds: Rounds;
   readonly #decoded: DecodedRecords;
+  readonly #gate: ConsumerGate | undefined;
+  readonly #onCursor: ((globalSeq: number) => void) | undefined;
   /** Set by stop(): a round in progress ends after its current page. */
   #halting = false;
   /** The newest committed global_seq noted (noteCommitted); -1: never told, every tick asks Postgres. */
@@ -134,13 +145,16 @@ export class DurableConsumerRunner {
     this.#decoded = DecodedRecords.of(pool);
     this.#consumer = consumer;
     this.#pageSize = pageSize;
+    this.#gate = options.gate;
+    this.#onCursor = options.onCursor;
+    this.#gate?.want(consumer.name);
     this.#onError =
       options.onError ??
       ((error) => {
         console.error(error);
       });
     this.#rounds = new Rounds(
-      () => this.#catchUp(),
+      () => (this.#gate === undefined || this.#gate.held(consumer.name) ? this.#catchUp() : this.#standBy()),
       (error) => {
         this.#onError(error);
       },
@@ -191,6 +205,16 @@ export class DurableConsumerRunner {
   /** Stops the continuous run; resolves once a round in flight has finished. */
   stop(): Promise<void> {
     return this.#rounds.stop();
+  }
+
+  /** Another process runs the consumer: read its cursor now and then, apply nothing. */
+  async #standBy(): Promise<number> {
+    if (Date.now() - this.#checkedAt < IDLE_CHECK_MS) return 0;
+    this.#checkedAt = Date.now();
+    const cursor = await this.cursor();
+    this.#cursorSeen = cursor;
+    this.#onCursor?.(cursor);
+    return 0;
   }
 
   async #catchUp(): Promise<number> {

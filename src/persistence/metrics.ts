@@ -104,3 +104,30 @@ export const journalObserver = {
     journal.failures.inc();
   },
 };
+
+/** What the consumer-lock gauge reads at scrape time: a worker's locks (consumerLocks.ts). */
+export interface ConsumerLockSource {
+  wanted(): string[];
+  held(name: string): boolean;
+}
+
+let lockSource: ConsumerLockSource | undefined;
+
+/** The worker's locks that answer `exchange_consumer_lock_held` (undefined: none, ROLE=all and gateways). */
+export function setConsumerLockSource(source: ConsumerLockSource | undefined): void {
+  lockSource = source;
+}
+
+const lockHeldName = 'exchange_consumer_lock_held';
+const existingLockHeld = register.getSingleMetric(lockHeldName);
+if (!(existingLockHeld instanceof Gauge)) {
+  new Gauge({
+    name: lockHeldName,
+    help: 'Per durable consumer a worker runs: 1 while this worker holds its lock (runs it), 0 standing by',
+    labelNames: ['consumer'],
+    collect() {
+      if (lockSource === undefined) return;
+      for (const consumer of lockSource.wanted()) this.set({ consumer }, lockSource.held(consumer) ? 1 : 0);
+    },
+  });
+}

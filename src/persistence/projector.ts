@@ -1,5 +1,6 @@
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
+import type { ConsumerGate } from './consumerLocks.ts';
 import { clearProjectionLagSource, setProjectionLagSource, type ProjectionLagSource } from './metrics.ts';
 import { RELATIONAL_PROJECTION, safeInteger } from './projection/relational.ts';
 import { PageScheduler } from './projection/scheduler.ts';
@@ -19,6 +20,12 @@ export interface ProjectorOptions {
   readonly pageBytes?: number;
   /** Called when a continuous run (start) fails a round; it retries on the next tick. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Where the projections are built when several processes follow the journal (consumerLocks.ts,
+   * under the name RELATIONAL_PROJECTION): while the gate is closed a round applies nothing and
+   * only reads the cursor, so waitFor and the lag follow the process that projects. Default: here.
+   */
+  readonly gate?: ConsumerGate;
 }
 
 export interface ProjectionLag {
@@ -70,8 +77,10 @@ export class Projector implements ProjectionLagSource {
         console.error(error);
       });
     const pages = this.#pages;
+    const gate = options.gate;
+    gate?.want(RELATIONAL_PROJECTION);
     this.#rounds = new Rounds(
-      () => pages.run(),
+      () => (gate === undefined || gate.held(RELATIONAL_PROJECTION) ? pages.run() : pages.watch()),
       (error) => {
         this.#onError(error);
       },

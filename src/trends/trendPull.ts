@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod/v4';
 import { jsonArrayEnv } from '../envShapes.ts';
-import { startJobQueue } from '../jobs/queue.ts';
+import { startJobQueue, type JobPlacement } from '../jobs/queue.ts';
 import type { Principal } from '../services/principal.ts';
 import { countTrendGarbage, sourceObserved } from './metrics.ts';
 import { TrendBody } from './schemas.ts';
@@ -123,6 +123,8 @@ export interface TrendPullJob {
 export async function startTrendPullJob(options: {
   readonly redisUrl: string;
   readonly prefix: string;
+  /** Where the work runs (src/app/roles.ts); default here. */
+  readonly placement?: JobPlacement;
   readonly intervalMs: number;
   readonly sources: readonly TrendSourceConfig[];
   readonly trends: Pick<TrendService, 'ingest'>;
@@ -137,6 +139,7 @@ export async function startTrendPullJob(options: {
     name: TREND_PULL_QUEUE,
     redisUrl: options.redisUrl,
     prefix: options.prefix,
+    placement: options.placement,
     payload: TrendPullPayload,
     attempts: 1,
     concurrency: 1,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { z as z4 } from 'zod/v4';
 import type { Catalog } from '../actors/catalog.ts';
 import { formatUnits } from '../actors/money/decimal.ts';
-import { startJobQueue } from '../jobs/queue.ts';
+import { startJobQueue, type JobPlacement } from '../jobs/queue.ts';
 import { errorText, failure, success, type Outcome } from '../protocol/errors.ts';
 import type { AssetRecords } from '../services/assetRecords.ts';
 import { hasRole, type Principal } from '../services/principal.ts';
@@ -211,6 +211,8 @@ export const VALUATION_QUEUE = 'update-token-metadata';
 export async function startValuationJob(options: {
   readonly redisUrl: string;
   readonly prefix: string;
+  /** Where the work runs (src/app/roles.ts); default here. */
+  readonly placement?: JobPlacement;
   readonly intervalMs: number;
   readonly url: string;
   readonly valuations: RwaValuations;
@@ -220,6 +222,7 @@ export async function startValuationJob(options: {
     name: VALUATION_QUEUE,
     redisUrl: options.redisUrl,
     prefix: options.prefix,
+    placement: options.placement,
     payload: z4.strictObject({}),
     attempts: 1,
     concurrency: 1,

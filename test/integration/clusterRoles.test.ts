@@ -24,8 +24,8 @@ import {
 } from '../support/clusterNode.ts';
 
 /**
- * Issue 22 end to end (docs/scale-out.md): two engines (ROLE=engine) and two gateways
- * (ROLE=gateway) as real processes on loopback, on one Postgres journal and the real NATS server.
+ * Issue 22 end to end (docs/scale-out.md): two engines (ROLE=engine), two gateways
+ * (ROLE=gateway) and a worker (ROLE=worker) as real processes on loopback, on one Postgres journal and the real NATS server.
  * A client on each gateway sees the same books and trades; funds for one order sent to two markets
  * on two engines at once buy exactly one; an engine killed with kill -9 under load hands its
  * markets over and every acknowledged order is in the journal once, balances conserved, no batch of
@@ -138,6 +138,10 @@ beforeAll(async () => {
     const port = await gatewayPort(node);
     gateways.push({ node, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/ws` });
   }
+  // The projector and the durable consumers: a cluster runs them in a worker (gateways only enqueue).
+  const worker = startClusterNode('worker', 'worker', env);
+  nodes.push(worker);
+  await worker.waitFor((l) => l.msg === 'worker started', 60_000);
   await settledOwnership();
 }, 180_000);
 

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod/v4';
-import { startJobQueue } from '../../src/jobs/queue.ts';
+import { openJobQueue, startJobQueue } from '../../src/jobs/queue.ts';
 import { newRequestId, requestContext, withRequest } from '../../src/requestContext.ts';
 import { eventually } from '../support/eventually.ts';
 
@@ -148,6 +148,52 @@ describe('the job queue factory', () => {
       expect(typed).toBeDefined();
     } finally {
       await queue.close();
+    }
+  });
+
+  it('in a cluster: a gateway only enqueues, a worker works, and closing either leaves the shared schedule', async () => {
+    const name = 'test-cluster-schedule';
+    const Tick = z.object({ n: z.number().int() });
+    const options = {
+      name,
+      redisUrl: REDIS_URL,
+      prefix: PREFIX,
+      payload: Tick,
+      attempts: 1,
+      schedule: { everyMs: 60_000, data: { n: 0 } },
+      log,
+    };
+    const inspect = new Queue(name, { connection: connections[1]!, prefix: PREFIX });
+    const ran: number[] = [];
+    const run = ({ n }: { n: number }) => {
+      ran.push(n);
+      return Promise.resolve();
+    };
+    const gateway = await openJobQueue({
+      ...options,
+      placement: { runsWorkers: false, sharedSchedules: true },
+    });
+    const worker = await openJobQueue({
+      ...options,
+      placement: { runsWorkers: true, sharedSchedules: true },
+    });
+    try {
+      await gateway.work(run); // no worker here: a no-op
+      await gateway.enqueue('tick-1', { n: 1 });
+      // Nothing works it until a worker starts (the gateway's `work` started none).
+      expect(await (await inspect.getJob('tick-1'))!.getState()).toBe('waiting');
+      expect(ran).toEqual([]);
+      await worker.work(run);
+      await eventually(() => ran.includes(1), { timeoutMs: 10_000, what: 'the worker running the job' });
+      expect(lines.some((l) => l.msg === 'job done' && l.jobId === 'tick-1')).toBe(true);
+      await gateway.close();
+      // The schedule is the cluster's: the gateway's close leaves it to the worker.
+      expect(await inspect.getJobSchedulers()).toMatchObject([{ key: name, every: 60_000 }]);
+      await worker.close();
+      expect(await inspect.getJobSchedulers()).toMatchObject([{ key: name, every: 60_000 }]);
+    } finally {
+      await inspect.obliterate({ force: true });
+      await inspect.close();
     }
   });
 });

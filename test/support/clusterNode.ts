@@ -7,7 +7,7 @@ import { ownerOf } from '../../src/cluster/placement.ts';
 import type { RunningExchange } from './exchange.ts';
 
 /**
- * One process of a cluster (ROLE=engine or ROLE=gateway, src/main.ts) for multi-process tests and
+ * One process of a cluster (ROLE=engine, gateway or worker, src/main.ts) for multi-process tests and
  * bench:cluster: spawned with JSON logs on stdout, which are kept (parsed) so a test waits for
  * what the process said (`gateway listening`, `market taken`) instead of sleeping.
  */
@@ -38,7 +38,7 @@ export interface ClusterEnv {
 
 export function startClusterNode(
   name: string,
-  role: 'engine' | 'gateway',
+  role: 'engine' | 'gateway' | 'worker',
   env: ClusterEnv,
   extra: Record<string, string> = {},
   /** More node flags (a profile: `--cpu-prof`). */

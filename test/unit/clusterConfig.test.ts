@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 
-/** ROLE and the lease settings (src/cluster/config.ts): `all`, `engine` and `gateway` run; `worker` says it is not built. */
+/** ROLE and the lease settings (src/cluster/config.ts): `all` runs alone; `engine`, `gateway` and `worker` need NATS_URL. */
 describe('cluster config', () => {
   it('defaults to ROLE=all with a 3 s lease renewed every second', () => {
     const config = loadConfig({});
@@ -17,19 +17,18 @@ describe('cluster config', () => {
     expect(config.ENGINE_ID).toBe('engine-1');
   });
 
-  it('runs engine and gateway roles with NATS_URL, in a cluster named by CLUSTER_NAME', () => {
+  it('runs engine, gateway and worker roles with NATS_URL, in a cluster named by CLUSTER_NAME', () => {
     const engine = loadConfig({ ROLE: 'engine', NATS_URL: 'nats://127.0.0.1:4222', CLUSTER_NAME: 'c-1' });
     expect(engine.ROLE).toBe('engine');
     expect(engine.CLUSTER_NAME).toBe('c-1');
     expect(loadConfig({ ROLE: 'gateway', NATS_URL: 'nats://127.0.0.1:4222' }).CLUSTER_NAME).toBe('exchange');
+    expect(loadConfig({ ROLE: 'worker', NATS_URL: 'nats://127.0.0.1:4222' }).ROLE).toBe('worker');
   });
 
-  it('refuses an unknown role, a role not built yet, a cluster role without NATS, and a renewal too slow for its TTL', () => {
+  it('refuses an unknown role, a cluster role without NATS, and a renewal too slow for its TTL', () => {
     expect(() => loadConfig({ ROLE: 'router' })).toThrow(/ROLE/);
-    expect(() => loadConfig({ ROLE: 'worker', NATS_URL: 'nats://127.0.0.1:4222' })).toThrow(
-      /ROLE=worker is not built yet/,
-    );
     expect(() => loadConfig({ ROLE: 'engine' })).toThrow(/ROLE=engine needs NATS_URL/);
+    expect(() => loadConfig({ ROLE: 'worker' })).toThrow(/ROLE=worker needs NATS_URL/);
     expect(() => loadConfig({ CLUSTER_NAME: 'a.b' })).toThrow(/CLUSTER_NAME/);
     expect(() => loadConfig({ LEASE_TTL_MS: '3000', LEASE_RENEW_MS: '2000' })).toThrow(/LEASE_RENEW_MS/);
     expect(() => loadConfig({ ENGINE_ID: 'bad id' })).toThrow(/ENGINE_ID/);

@@ -21,6 +21,8 @@ export function clusterSubjects(cluster: string) {
     catalog: `${cluster}.catalog`,
     /** An engine committed a flush (payload: its last global_seq): replicas read the tail now. */
     journal: `${cluster}.journal`,
+    /** The durable consumers' pushes, from the worker that runs them to every gateway (JSON). */
+    pushes: `${cluster}.pushes`,
     leaseBucket: `${cluster}_market_leases`,
     engineBucket: `${cluster}_engines`,
   };

@@ -1,7 +1,10 @@
 import { connect, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
+import { z } from 'zod/v4';
 import type { Core } from '../core.ts';
+import type { Fanout } from '../../events/fanout.ts';
+import type { Publication } from '../../protocol/topics.ts';
 import type { Storage } from '../storage.ts';
 import type { Config } from '../../config.ts';
 import type { CommandRoute } from '../../services/orderEntry.ts';
@@ -17,10 +20,10 @@ import type { ListedMarket } from '../../actors/catalog.ts';
 import type { CommandResult, MarketCommand } from '../../actors/market/types.ts';
 
 /*
- * ROLE=gateway's view of the cluster: a replica of the shared journal (follower.ts) feeding the
- * committed event stream, so the gateway's market data, open orders and balances are those of the
- * journal the engines commit (same seq, same checksum as on any other gateway); the command route
- * to the owners; and what /admin/cluster shows.
+ * ROLE=gateway's (and ROLE=worker's) view of the cluster: a replica of the shared journal
+ * (follower.ts) feeding the committed event stream, so the gateway's market data, open orders and
+ * balances are those of the journal the engines commit (same seq, same checksum as on any other
+ * gateway); the command route to the owners (a gateway's); and what /admin/cluster shows.
  */
 
 /** What /admin/cluster shows of a gateway (src/transport/http/cluster.ts names the shape). */
@@ -38,16 +41,26 @@ export interface Replica {
   close(): Promise<void>;
 }
 
+/** A relayed push batch, parsed at the boundary (the gateway only forwards it to its subscribers). */
+const RelayedPushes = z.array(
+  z.object({ topic: z.string().min(1), message: z.record(z.string(), z.unknown()) }),
+);
+
+/**
+ * `pushes`: the durable consumers' pushes; `relay` says which way they cross NATS: a worker
+ * (`send`) publishes those its consumers make, a gateway (`receive`) hands those to its clients.
+ */
 export async function startReplica(
   config: Config,
   log: Logger,
   storage: Storage,
   core: Core,
   onFatal: (error: Error) => void,
+  pushes: { readonly fanout: Fanout<readonly Publication[]>; readonly relay: 'send' | 'receive' },
   onMarketAdded?: (market: ListedMarket) => void,
 ): Promise<Replica> {
   const natsUrl = config.NATS_URL;
-  if (natsUrl === undefined) throw new Error('ROLE=gateway needs NATS_URL');
+  if (natsUrl === undefined) throw new Error(`ROLE=${config.ROLE} needs NATS_URL`);
   const subjects = clusterSubjects(config.CLUSTER_NAME);
   const catalog = new CatalogSync(storage.pool, core, { log, onMarketAdded });
   const follower = new JournalFollower(storage.pool, {
@@ -61,7 +74,7 @@ export async function startReplica(
     },
     onFatal,
   });
-  const nc: NatsConnection = await connect({ servers: natsUrl, name: 'gateway' });
+  const nc: NatsConnection = await connect({ servers: natsUrl, name: config.ROLE });
   const notices = nc.subscribe(subjects.journal, {
     callback: () => {
       follower.poke();
@@ -74,6 +87,7 @@ export async function startReplica(
       });
     },
   });
+  const relay = relayPushes(nc, subjects.pushes, pushes, log);
   follower.start();
   await follower.catchUp();
   // Answered once this replica holds the commit (bounded: past it the answer goes out anyway).
@@ -104,12 +118,49 @@ export async function startReplica(
     },
     status: () => clusterStatus(config.CLUSTER_NAME, storage.pool, core, leases, engines, follower.position),
     close: async () => {
+      relay();
       notices.unsubscribe();
       listings.unsubscribe();
       await follower.stop();
       await nc.drain().catch(() => undefined);
     },
   };
+}
+
+/** Connects the consumers' pushes to NATS; returns the disconnect. Core NATS: at most once (a client reads the rest over HTTP). */
+function relayPushes(
+  nc: NatsConnection,
+  subject: string,
+  pushes: { readonly fanout: Fanout<readonly Publication[]>; readonly relay: 'send' | 'receive' },
+  log: Logger,
+): () => void {
+  if (pushes.relay === 'send') {
+    return pushes.fanout.subscribe((publications) => {
+      if (publications.length > 0) nc.publish(subject, JSON.stringify(publications));
+    });
+  }
+  const subscription = nc.subscribe(subject, {
+    callback: (error, message) => {
+      if (error !== null) return;
+      const parsed = RelayedPushes.safeParse(safeJson(message.string()));
+      if (!parsed.success) {
+        log.warn({ subject }, 'relayed pushes dropped: not a list of publications');
+        return;
+      }
+      pushes.fanout.emit(parsed.data);
+    },
+  });
+  return () => {
+    subscription.unsubscribe();
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 async function clusterStatus(

@@ -190,6 +190,21 @@ export class PageScheduler {
     }
   }
 
+  /**
+   * Another process projects (a cluster's worker, consumerLocks.ts): reads where its cursor and the
+   * journal are, applies nothing, resolves the readers waiting for what it reached.
+   */
+  async watch(): Promise<number> {
+    const page = await this.#read(undefined, 0);
+    this.#committed = Math.max(this.#committed, page.tail);
+    this.#projected = page.from;
+    for (const waiter of this.#waiters) if (waiter.globalSeq <= page.from) waiter.resolve(true);
+    // The age of the oldest record after the cursor is not read here: known from the gap only.
+    if (page.from >= this.#committed) this.#oldestAt = undefined;
+    else this.#oldestAt ??= Date.now();
+    return 0;
+  }
+
   /** Awaits a page's statement; updates the in-memory lag and the counters. False: the cursor had moved. */
   async #settle(page: InFlight, next: ReadPage | undefined): Promise<boolean> {
     const moved = await page.write;
