@@ -34,7 +34,8 @@ import {
  */
 
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const USERS = ['maker', 'taker', 'spender-0', 'spender-1', 'spender-2'];
+/** Every user with money (`fresh` is credited through a gateway by the credit test). */
+const USERS = ['maker', 'taker', 'spender-0', 'spender-1', 'spender-2', 'fresh'];
 const KILL_ROUNDS = Number(process.env.CLUSTER_KILL_ROUNDS ?? 2);
 /** Base assets test/support/markets.ts knows the decimals of (its expectedLocks reads them). */
 const MARKETS = ['BTC', 'ETH', 'GOLD'];
@@ -524,6 +525,24 @@ describe('failover', () => {
     expect(credits.filter((c) => c.writer !== null)).toEqual([
       { writer: expect.any(String) as string, marketId: '@ledger', commandId: expect.any(String) as string },
     ]);
+    // Spendable at once on every engine: a command carries the last `@ledger` row its gateway saw.
+    const fresh = await client(1, 'fresh');
+    for (const base of MARKETS) {
+      const credit = await fetch(`${gateways[1]!.http}/api/v1/admin/credit`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: 'fresh', asset: 'USDC', amount: '30' }),
+      });
+      expect(credit.status).toBe(200);
+      const placed = await fresh.place({
+        market: symbolOf(base),
+        side: 'buy',
+        type: 'limit',
+        price: '10.00',
+        qty: '3',
+      });
+      expect(placed.status).not.toBe('rejected');
+    }
     await expectJournalHolds([], USERS);
   }, 30_000);
 });

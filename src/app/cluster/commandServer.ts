@@ -26,6 +26,11 @@ export interface CommandServerOptions {
   readonly serving: (marketId: string) => boolean;
   /** The journal's last global_seq this engine committed or followed (sent with `@ledger` replies). */
   readonly committedSeq: () => number;
+  /**
+   * Resolves once this engine's replica applied the journal up to `globalSeq`; undefined when it
+   * already has (a request's `after`: what the client could have seen on its gateway).
+   */
+  readonly reach: (globalSeq: number) => Promise<void> | undefined;
 }
 
 /**
@@ -37,6 +42,8 @@ export interface CommandServerOptions {
 export class CommandServer {
   private readonly answered = new Map<string, CommandResult>();
   private readonly inFlight = new Map<string, ((result: CommandResult) => void)[]>();
+  /** Per market: the commands held until the replica reaches their `after`, in arrival order. */
+  private readonly held = new Map<string, Promise<void>>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -89,9 +96,37 @@ export class CommandServer {
           });
           return;
         }
-        this.answer(symbol, request, respond);
+        this.answerInOrder(symbol, request, respond);
       },
     });
+  }
+
+  /**
+   * Runs a command once the replica holds what its gateway had seen; a command behind a held one
+   * waits too, so a market's commands run in the order they arrived.
+   */
+  private answerInOrder(
+    symbol: string,
+    request: CommandRequest,
+    respond: (result: CommandResult) => void,
+  ): void {
+    const run = () => {
+      this.answer(symbol, request, respond);
+    };
+    const before = this.held.get(symbol);
+    const reached = request.after === undefined ? undefined : this.options.reach(request.after);
+    if (before === undefined && reached === undefined) {
+      run();
+      return;
+    }
+    // A replica that cannot get there fails the engine (onFatal); the command runs regardless.
+    const tail: Promise<void> = (before ?? Promise.resolve())
+      .then(() => reached)
+      .then(run, run)
+      .finally(() => {
+        if (this.held.get(symbol) === tail) this.held.delete(symbol);
+      });
+    this.held.set(symbol, tail);
   }
 
   /**

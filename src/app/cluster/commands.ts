@@ -44,8 +44,19 @@ const CommandRequest = z.object({
   ts: z.number().int().nonnegative(),
   // The gateway parsed and checked it (src/services/orderEntry.ts): the engine checks its shape.
   command: z.looseObject({ kind: z.enum(MARKET_COMMAND_KINDS) }),
+  /**
+   * The journal position the gateway's replica had reached when it sent the command: the owner
+   * runs it only once its own replica is there too (a credit the client saw is spendable).
+   */
+  after: z.number().int().nonnegative().optional(),
 });
-export type CommandRequest = { id: string; symbol: string; ts: number; command: MarketCommand };
+export type CommandRequest = {
+  id: string;
+  symbol: string;
+  ts: number;
+  command: MarketCommand;
+  after?: number;
+};
 
 const CommandReply = z.object({
   /** The engine's journal position once the command committed (`@ledger` replies carry it). */

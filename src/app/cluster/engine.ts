@@ -102,6 +102,7 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
     log,
     serving: (marketId) => owned.serving(marketId),
     committedSeq: () => writer.stats().lastGlobalSeq,
+    reach: (globalSeq) => (follower.position >= globalSeq ? undefined : reachBounded(follower, globalSeq)),
   });
   await commands.rememberRecent(pool, recovered);
 
@@ -231,6 +232,12 @@ async function joinWhenFree(
     }
     await new Promise((resolve) => setTimeout(resolve, options.renewEveryMs));
   }
+}
+
+/** The replica at `globalSeq`, or 2 s later (the command then runs on what the replica holds). */
+async function reachBounded(follower: JournalFollower, globalSeq: number): Promise<void> {
+  const bound = new Promise((resolve) => setTimeout(resolve, 2_000).unref());
+  await Promise.race([follower.reach(globalSeq).catch(() => undefined), bound]);
 }
 
 /** Resolves once the writer holds nothing uncommitted (its failures settled, undone by the supervisor). */

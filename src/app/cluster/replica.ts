@@ -17,7 +17,7 @@ import { MarketLeases } from '../../cluster/lease.ts';
 import { awaitedRoute, commandRouter, ledgerRoute } from './router.ts';
 import { CatalogSync } from './catalogSync.ts';
 import type { ListedMarket } from '../../actors/catalog.ts';
-import type { CommandResult, MarketCommand } from '../../actors/market/types.ts';
+import { LEDGER_JOURNAL_ID, type CommandResult, type MarketCommand } from '../../actors/market/types.ts';
 
 /*
  * ROLE=gateway's (and ROLE=worker's) view of the cluster: a replica of the shared journal
@@ -63,12 +63,20 @@ export async function startReplica(
   if (natsUrl === undefined) throw new Error(`ROLE=${config.ROLE} needs NATS_URL`);
   const subjects = clusterSubjects(config.CLUSTER_NAME);
   const catalog = new CatalogSync(storage.pool, core, { log, onMarketAdded });
+  /**
+   * The last `@ledger` row (a credit, a deposit, a withdrawal's change) this replica applied: sent
+   * with every command as its `after`, so funds a client saw credited here are spendable at the
+   * owner. Not the whole position: the owner would then wait for its replica on nearly every
+   * command of a busy market (its own rows among them).
+   */
+  let lastLedgerRow = 0;
   const follower = new JournalFollower(storage.pool, {
     unknownMarket: () => catalog.sync(),
     ledger: core.ledger,
     supervisor: core.supervisor,
     after: core.recovered.lastGlobalSeq,
     publish: (batch, globalSeq) => {
+      if (batch.marketId === LEDGER_JOURNAL_ID) lastLedgerRow = globalSeq;
       core.committed.publish(batch);
       storage.flushed.emit(globalSeq);
     },
@@ -99,6 +107,7 @@ export async function startReplica(
   const route = commandRouter(nc, {
     cluster: config.CLUSTER_NAME,
     marketIdOf: (symbol) => core.catalog.market(symbol)?.definition.id,
+    position: () => lastLedgerRow,
     log,
   });
   const leaseOptions = { ttlMs: config.LEASE_TTL_MS, renewEveryMs: config.LEASE_RENEW_MS, holder: 'gateway' };
@@ -110,6 +119,7 @@ export async function startReplica(
     submit: awaitedRoute(nc, {
       cluster: config.CLUSTER_NAME,
       marketIdOf: (symbol) => core.catalog.market(symbol)?.definition.id,
+      position: () => lastLedgerRow,
       log,
       applied,
     }),

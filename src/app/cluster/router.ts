@@ -22,6 +22,8 @@ export interface CommandRouterOptions {
   readonly cluster: string;
   /** The market id of a symbol (the catalog's). */
   readonly marketIdOf: (symbol: string) => string | undefined;
+  /** What the owner must have applied before the command runs: its `after` (commands.ts). */
+  readonly position?: () => number;
   /** One request's wait for the owner's reply (default 2 s: a commit under load, not a failover). */
   readonly requestTimeoutMs?: number;
   /** Give up (answer `unavailable`) this long after the first attempt (default 15 s: > TTL + recovery). */
@@ -38,7 +40,7 @@ export function commandRouter(nc: NatsConnection, options: CommandRouterOptions)
       reply({ ok: false, code: 'unknown_market', message: `no market ${symbol}` });
       return;
     }
-    const data = encodeCommandRequest({ id: randomUUID(), symbol, ts, command });
+    const data = encodeCommandRequest({ id: randomUUID(), symbol, ts, command, after: options.position?.() });
     ask(subjects.command(marketId), data, `market ${symbol}`).then(
       ({ result }) => {
         reply(result);
@@ -96,7 +98,7 @@ export function awaitedRoute(
   return async (symbol, command, ts) => {
     const marketId = options.marketIdOf(symbol);
     if (marketId === undefined) return { ok: false, code: 'unknown_market', message: `no market ${symbol}` };
-    const data = encodeCommandRequest({ id: randomUUID(), symbol, ts, command });
+    const data = encodeCommandRequest({ id: randomUUID(), symbol, ts, command, after: options.position?.() });
     try {
       const { result, globalSeq } = await ask(subjects.command(marketId), data, `market ${symbol}`);
       if (result.ok && globalSeq !== undefined) await options.applied(globalSeq);
