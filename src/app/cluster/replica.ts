@@ -4,6 +4,7 @@ import type { DatabasePool } from 'slonik';
 import type { Core } from '../core.ts';
 import type { Storage } from '../storage.ts';
 import type { Config } from '../../config.ts';
+import { natsConnectionOptions } from '../../cluster/config.ts';
 import type { CommandRoute } from '../../services/orderEntry.ts';
 import type { ClusterStatusBody } from '../../transport/http/cluster.ts';
 import { clusterSubjects } from './commands.ts';
@@ -48,7 +49,7 @@ export async function startReplica(
     },
     onFatal,
   });
-  const nc: NatsConnection = await connect({ servers: natsUrl, name: 'gateway' });
+  const nc: NatsConnection = await connect(natsConnectionOptions(natsUrl, 'gateway'));
   const notices = nc.subscribe(subjects.journal, {
     callback: () => {
       follower.poke();
@@ -61,7 +62,12 @@ export async function startReplica(
     marketIdOf: (symbol) => core.catalog.market(symbol)?.definition.id,
     log,
   });
-  const leaseOptions = { ttlMs: config.LEASE_TTL_MS, renewEveryMs: config.LEASE_RENEW_MS, holder: 'gateway' };
+  const leaseOptions = {
+    ttlMs: config.LEASE_TTL_MS,
+    renewEveryMs: config.LEASE_RENEW_MS,
+    replicas: config.NATS_KV_REPLICAS,
+    holder: 'gateway',
+  };
   const leases = await MarketLeases.open(nc, { ...leaseOptions, bucket: subjects.leaseBucket });
   const engines = await MarketLeases.open(nc, { ...leaseOptions, bucket: subjects.engineBucket });
   return {
