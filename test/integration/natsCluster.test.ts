@@ -145,7 +145,8 @@ describe('market lease on a 3-node NATS cluster, bucket R3', () => {
     await eventually(() => lease.renewed >= before.renewed + 2 || lost.length > 0, {
       timeoutMs: 25_000,
       everyMs: 100,
-      what: () => `two renewals after killing ${leader} (renewed ${lease.renewed}, on ${holderNc.getServer()})`,
+      what: () =>
+        `two renewals after killing ${leader} (renewed ${lease.renewed}, on ${holderNc.getServer()})`,
     });
     const outcomes = await contender.stop();
     const revisions = samples.stop();
