@@ -30,11 +30,13 @@ import { z } from 'zod';
  * `held()` says no and the loss is reported even while NATS cannot be reached to confirm it.
  *
  * On a NATS cluster (docs/scale-out.md, "A 3-node NATS cluster") the bucket has `replicas` copies
- * (R3: a write needs 2 of 3 nodes). Lease requests time out after `requestTimeoutMs` instead of
+ * (R3: a write needs 2 of 3 nodes). Renewals time out after `renewTimeoutMs` instead of
  * JetStream's 5 s, and a failed renewal is tried again after a quarter period, so a request lost
- * with a killed node costs one timeout, not the validity. A renewal whose reply was lost may still
- * have been written: the next one then finds a revision it did not know of, and reads the key
- * before calling the lease taken (a value with our holder and our epoch can only be ours).
+ * with a killed node costs one timeout, not the validity. A renewal whose reply was lost (or came
+ * after the timeout) may still have been written: the next one then finds a revision it did not
+ * know of, and reads the key before calling the lease taken (a value with our holder and our
+ * epoch can only be ours). Acquire keeps JetStream's timeout: its create carries no epoch, so a
+ * create whose reply we missed cannot be told from a predecessor's of the same holder name.
  */
 
 export const DEFAULT_LEASE_BUCKET = 'market_leases';
@@ -73,8 +75,8 @@ export interface LeaseOptions {
   readonly safetyMs?: number;
   /** Copies of the bucket on a NATS cluster (NATS_KV_REPLICAS; default 1, a single server). */
   readonly replicas?: number;
-  /** A lease request (create, update, get) not answered within this fails (default renewEveryMs). */
-  readonly requestTimeoutMs?: number;
+  /** A renewal (and its check of the key) not answered within this fails (default renewEveryMs). */
+  readonly renewTimeoutMs?: number;
 }
 
 export type LeaseLoss =
@@ -111,6 +113,8 @@ function describe(error: unknown): string {
 export class MarketLeases {
   private constructor(
     private readonly kv: KV,
+    /** The same bucket, bound with the renewal timeout. */
+    private readonly renewKv: KV,
     readonly options: Required<LeaseOptions>,
   ) {}
 
@@ -128,7 +132,7 @@ export class MarketLeases {
       renewEveryMs,
       safetyMs: options.safetyMs ?? 500,
       replicas: options.replicas ?? 1,
-      requestTimeoutMs: options.requestTimeoutMs ?? renewEveryMs,
+      renewTimeoutMs: options.renewTimeoutMs ?? renewEveryMs,
     };
     if (resolved.renewEveryMs * 2 > resolved.ttlMs - resolved.safetyMs) {
       throw new Error(
@@ -137,8 +141,9 @@ export class MarketLeases {
       );
     }
     // Created with JetStream's own timeout (an R3 stream takes its meta leader a while), then bound
-    // with the short one. Bound without direct get: reads go to the stream leader, so holderOf and
-    // a renewal's check of its own write never read a replica that is behind.
+    // twice: with that timeout, and with the renewal's. Bound without direct get: reads go to the
+    // stream leader, so holderOf and a renewal's check of its own write never read a replica that
+    // is behind.
     await nc.jetstream().views.kv(resolved.bucket, {
       history: 1,
       ttl: resolved.ttlMs,
@@ -151,10 +156,10 @@ export class MarketLeases {
     if (info.config.num_replicas < resolved.replicas) {
       await jsm.streams.update(stream, { ...info.config, num_replicas: resolved.replicas });
     }
-    const kv = await nc
-      .jetstream({ timeout: resolved.requestTimeoutMs })
-      .views.kv(resolved.bucket, { bindOnly: true, allow_direct: false });
-    return new MarketLeases(kv, resolved);
+    const bind = { bindOnly: true, allow_direct: false } as const;
+    const kv = await nc.jetstream().views.kv(resolved.bucket, bind);
+    const renewKv = await nc.jetstream({ timeout: resolved.renewTimeoutMs }).views.kv(resolved.bucket, bind);
+    return new MarketLeases(kv, renewKv, resolved);
   }
 
   /** The lease, or undefined while another holder has it. Throws only when NATS cannot answer. */
@@ -170,7 +175,7 @@ export class MarketLeases {
       if (errorCode(error) === WRONG_LAST_SEQUENCE) return undefined;
       throw error;
     }
-    return new Lease(this.kv, key, revision, startedAt, this.options);
+    return new Lease(this.renewKv, key, revision, startedAt, this.options);
   }
 
   /** Tries `acquire` every renewEveryMs until it succeeds or `signal` aborts (undefined then). */
