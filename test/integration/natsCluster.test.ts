@@ -127,6 +127,18 @@ afterAll(async () => {
 });
 
 describe('market lease on a 3-node NATS cluster, bucket R3', () => {
+  it('raises the replicas of a bucket that has fewer, and never lowers them', async () => {
+    const admin = await connect({ servers: cluster.servers });
+    connections.push(admin);
+    const bucket = 'leases_scaled';
+    await MarketLeases.open(admin, { holder: 'admin', bucket, replicas: 1 });
+    expect(await replicasOf(admin, bucket)).toBe(1);
+    await MarketLeases.open(admin, { holder: 'admin', bucket, replicas: 3 });
+    expect(await replicasOf(admin, bucket)).toBe(3);
+    await MarketLeases.open(admin, { holder: 'admin', bucket, replicas: 1 });
+    expect(await replicasOf(admin, bucket)).toBe(3);
+  });
+
   it('keeps renewing through the loss of the node its holder is connected to and that leads the bucket', async () => {
     const bucket = 'leases_one_down';
     const options = { bucket, ttlMs: 12_000, renewEveryMs: 2_000, replicas: 3 };
