@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'nats';
 import { z } from 'zod/v4';
 
 /*
@@ -21,10 +22,40 @@ export type ProcessRole = (typeof PROCESS_ROLES)[number];
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+/** One NATS URL, or several separated by commas (the servers of a NATS cluster). */
+const NatsUrls = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()))
+  .pipe(z.array(z.url()).min(1))
+  .transform((urls) => urls.join(','));
+
+/** The servers of NATS_URL for nats.js `connect({ servers })`. */
+export function natsServers(natsUrl: string): string[] {
+  return natsUrl.split(',').map((part) => part.trim());
+}
+
+/**
+ * How engines and gateways connect: every server of NATS_URL, and reconnecting for as long as the
+ * process lives (nats.js gives up after 10 attempts by default, which would leave a gateway
+ * without routing for good after a NATS outage; an engine stops anyway once its leases lapse).
+ */
+export function natsConnectionOptions(natsUrl: string, name: string): ConnectionOptions {
+  return { servers: natsServers(natsUrl), name, maxReconnectAttempts: -1 };
+}
+
 export const CLUSTER_ENV = {
   ROLE: z.enum(PROCESS_ROLES).default('all'),
-  /** The JetStream server of the leases and command streams (`npm start` sets it). */
-  NATS_URL: z.url().optional(),
+  /**
+   * The JetStream server of the leases and commands (`npm start` sets it), or several servers of
+   * one NATS cluster separated by commas (the client tries them in turn, and learns the others).
+   */
+  NATS_URL: NatsUrls.optional(),
+  /**
+   * Copies of the cluster's KV buckets (leases, engine registry) on a NATS cluster: 1 on a single
+   * server; 3 on a 3-node cluster survives one node (odd numbers: a write needs a majority).
+   * Applied when a bucket is created, and raised on a bucket that has fewer.
+   */
+  NATS_KV_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** This engine's name in placement and on the leases (default: host and pid). */
   ENGINE_ID: z
     .string()

@@ -28,6 +28,15 @@ import { z } from 'zod';
  * Locally a lease counts as held only until `ttlMs - safetyMs` after the start of its last
  * successful renewal (monotonic clock): past that the server may already have dropped it, so
  * `held()` says no and the loss is reported even while NATS cannot be reached to confirm it.
+ *
+ * On a NATS cluster (docs/scale-out.md, "A 3-node NATS cluster") the bucket has `replicas` copies
+ * (R3: a write needs 2 of 3 nodes). Renewals time out after `renewTimeoutMs` instead of
+ * JetStream's 5 s, and a failed renewal is tried again after a quarter period, so a request lost
+ * with a killed node costs one timeout, not the validity. A renewal whose reply was lost (or came
+ * after the timeout) may still have been written: the next one then finds a revision it did not
+ * know of, and reads the key before calling the lease taken (a value with our holder and our
+ * epoch can only be ours). Acquire keeps JetStream's timeout: its create carries no epoch, so a
+ * create whose reply we missed cannot be told from a predecessor's of the same holder name.
  */
 
 export const DEFAULT_LEASE_BUCKET = 'market_leases';
@@ -48,6 +57,15 @@ const LeaseValue = z.object({
   epoch: z.number().int().positive().optional(),
 });
 
+function parseLeaseValue(text: string): z.infer<typeof LeaseValue> | undefined {
+  try {
+    const value = LeaseValue.safeParse(JSON.parse(text));
+    return value.success ? value.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** JetStream's "wrong last sequence": the key was written by someone else since our revision. */
 const WRONG_LAST_SEQUENCE = 10071;
 
@@ -61,6 +79,10 @@ export interface LeaseOptions {
   readonly renewEveryMs?: number;
   /** Taken off the local validity for clock-rate differences and the renewal's flight (default 500 ms). */
   readonly safetyMs?: number;
+  /** Copies of the bucket on a NATS cluster (NATS_KV_REPLICAS; default 1, a single server). */
+  readonly replicas?: number;
+  /** A renewal (and its check of the key) not answered within this fails (default renewEveryMs). */
+  readonly renewTimeoutMs?: number;
 }
 
 export type LeaseLoss =
@@ -97,17 +119,26 @@ function describe(error: unknown): string {
 export class MarketLeases {
   private constructor(
     private readonly kv: KV,
+    /** The same bucket, bound with the renewal timeout. */
+    private readonly renewKv: KV,
     readonly options: Required<LeaseOptions>,
   ) {}
 
-  /** Binds to the bucket, creating it (file storage, history 1, max age ttlMs) when missing. */
+  /**
+   * Binds to the bucket, creating it (file storage, history 1, max age ttlMs, `replicas` copies)
+   * when missing, and raising its replicas when it has fewer (never lowering them: processes of one
+   * cluster that disagree must not scale the bucket down and up again).
+   */
   static async open(nc: NatsConnection, options: LeaseOptions): Promise<MarketLeases> {
+    const renewEveryMs = options.renewEveryMs ?? 1_000;
     const resolved: Required<LeaseOptions> = {
-      bucket: DEFAULT_LEASE_BUCKET,
-      ttlMs: 3_000,
-      renewEveryMs: 1_000,
-      safetyMs: 500,
-      ...options,
+      holder: options.holder,
+      bucket: options.bucket ?? DEFAULT_LEASE_BUCKET,
+      ttlMs: options.ttlMs ?? 3_000,
+      renewEveryMs,
+      safetyMs: options.safetyMs ?? 500,
+      replicas: options.replicas ?? 1,
+      renewTimeoutMs: options.renewTimeoutMs ?? renewEveryMs,
     };
     if (resolved.renewEveryMs * 2 > resolved.ttlMs - resolved.safetyMs) {
       throw new Error(
@@ -115,12 +146,26 @@ export class MarketLeases {
           `ttlMs - safetyMs (${resolved.ttlMs - resolved.safetyMs})`,
       );
     }
-    const kv = await nc.jetstream().views.kv(resolved.bucket, {
+    // Created with JetStream's own timeout (an R3 stream takes its meta leader a while), then bound
+    // twice: with that timeout, and with the renewal's. Bound without direct get: reads go to the
+    // stream leader, so holderOf and a renewal's check of its own write never read a replica that
+    // is behind.
+    await nc.jetstream().views.kv(resolved.bucket, {
       history: 1,
       ttl: resolved.ttlMs,
       storage: StorageType.File,
+      replicas: resolved.replicas,
     });
-    return new MarketLeases(kv, resolved);
+    const jsm = await nc.jetstreamManager();
+    const stream = `KV_${resolved.bucket}`;
+    const info = await jsm.streams.info(stream);
+    if (info.config.num_replicas < resolved.replicas) {
+      await jsm.streams.update(stream, { ...info.config, num_replicas: resolved.replicas });
+    }
+    const bind = { bindOnly: true, allow_direct: false } as const;
+    const kv = await nc.jetstream().views.kv(resolved.bucket, bind);
+    const renewKv = await nc.jetstream({ timeout: resolved.renewTimeoutMs }).views.kv(resolved.bucket, bind);
+    return new MarketLeases(kv, renewKv, resolved);
   }
 
   /** The lease, or undefined while another holder has it. Throws only when NATS cannot answer. */
@@ -136,7 +181,7 @@ export class MarketLeases {
       if (errorCode(error) === WRONG_LAST_SEQUENCE) return undefined;
       throw error;
     }
-    return new Lease(this.kv, key, revision, startedAt, this.options);
+    return new Lease(this.renewKv, key, revision, startedAt, this.options);
   }
 
   /** Tries `acquire` every renewEveryMs until it succeeds or `signal` aborts (undefined then). */
@@ -186,15 +231,9 @@ export class MarketLeases {
   async holderOf(marketId: string): Promise<{ holder: string; epoch: number; revision: number } | undefined> {
     const entry = await this.kv.get(MarketKey.parse(marketId));
     if (entry === null || entry.operation !== 'PUT') return undefined;
-    let json: unknown;
-    try {
-      json = JSON.parse(entry.string());
-    } catch {
-      return undefined;
-    }
-    const value = LeaseValue.safeParse(json);
-    if (!value.success) return undefined;
-    return { holder: value.data.holder, epoch: value.data.epoch ?? entry.revision, revision: entry.revision };
+    const value = parseLeaseValue(entry.string());
+    if (value === undefined) return undefined;
+    return { holder: value.holder, epoch: value.epoch ?? entry.revision, revision: entry.revision };
   }
 }
 
@@ -229,6 +268,11 @@ export class Lease {
     return this.renewals;
   }
 
+  /** The key's revision as we last wrote it: grows with every renewal, starts at `epoch`. */
+  get lastRevision(): number {
+    return this.revision;
+  }
+
   /** Whether we may still act as the owner: not lost, and within the local validity. */
   held(): boolean {
     this.checkValidity();
@@ -258,35 +302,56 @@ export class Lease {
     await this.kv.delete(this.marketId, { previousSeq: this.revision }).catch(() => undefined);
   }
 
-  private schedule(): void {
+  private schedule(afterMs = this.options.renewEveryMs): void {
     this.timer = setTimeout(() => {
-      this.renewing = this.renew().finally(() => {
-        this.renewing = undefined;
-        if (this.lostWith === undefined) this.schedule();
-      });
-    }, this.options.renewEveryMs);
+      this.renewing = this.renew()
+        .catch(() => false)
+        .then((renewed) => {
+          this.renewing = undefined;
+          // A failed renewal is tried again sooner: the validity left is less than a period.
+          if (this.lostWith === undefined) this.schedule(renewed ? undefined : this.options.renewEveryMs / 4);
+        });
+    }, afterMs);
   }
 
-  private async renew(): Promise<void> {
-    if (!this.held()) return;
+  /** Whether the key now holds a renewal of ours (false: failed, try again, or lost). */
+  private async renew(): Promise<boolean> {
+    if (!this.held()) return false;
     const startedAt = performance.now();
     try {
-      this.revision = await this.kv.update(
-        this.marketId,
-        JSON.stringify({ holder: this.options.holder, marketId: this.marketId, epoch: this.epoch }),
-        this.revision,
-      );
+      this.revision = await this.kv.update(this.marketId, this.value(), this.revision);
     } catch (error) {
-      if (errorCode(error) === WRONG_LAST_SEQUENCE) {
-        this.lose('taken', `the key was written by someone else since revision ${this.revision}`);
-      }
-      // Anything else (a timeout, NATS away): try again next time, until the validity runs out.
+      if (errorCode(error) === WRONG_LAST_SEQUENCE) await this.checkOwnWrite();
+      // Anything else (a timeout, no responders while NATS elects a leader or has no quorum): try
+      // again soon, until the validity runs out.
       this.checkValidity(describe(error));
-      return;
+      return false;
     }
-    if (this.lostWith !== undefined) return;
+    if (this.lostWith !== undefined) return false;
     this.validUntil = startedAt + this.options.ttlMs - this.options.safetyMs;
     this.renewals += 1;
+    return true;
+  }
+
+  private value(): string {
+    return JSON.stringify({ holder: this.options.holder, marketId: this.marketId, epoch: this.epoch });
+  }
+
+  /**
+   * The key moved past our revision: someone else's create after a lapse, or a renewal of ours
+   * whose reply was lost (the node we sent it through died after the stream stored it). Only the
+   * latter carries our holder and our epoch; we go on from its revision, without extending the
+   * validity (we do not know when it was written). A read that fails decides nothing: try again.
+   */
+  private async checkOwnWrite(): Promise<void> {
+    const entry = await this.kv.get(this.marketId).catch(() => undefined);
+    if (entry === undefined) return;
+    const stored = entry !== null && entry.operation === 'PUT' ? parseLeaseValue(entry.string()) : undefined;
+    if (entry !== null && stored?.holder === this.options.holder && stored.epoch === this.epoch) {
+      this.revision = entry.revision;
+      return;
+    }
+    this.lose('taken', `the key was written by someone else since revision ${this.revision}`);
   }
 
   private checkValidity(lastError?: string): void {

@@ -74,4 +74,28 @@ describe('market lease', () => {
     expect(lease!.held()).toBe(false);
     await expect(leases.acquire('bad market id')).rejects.toThrow();
   });
+
+  it('goes on from a renewal of its own whose reply it never got (a NATS node died after storing it)', async () => {
+    const leases = await MarketLeases.open(nc, { holder: 'h1', bucket: leaseBucket });
+    const lease = (await leases.acquire('m-own'))!;
+    const lost: string[] = [];
+    lease.onLost((error) => lost.push(error.reason));
+    await eventually(() => lease.renewed >= 1, { what: 'a first renewal' });
+    // The write a renewal makes, stored behind the holder's back: its next update finds a revision
+    // it did not know of, reads the key and recognises its holder and epoch.
+    const kv = await other.jetstream().views.kv(leaseBucket);
+    const unseen = await kv.put(
+      'm-own',
+      JSON.stringify({ holder: 'h1', marketId: 'm-own', epoch: lease.epoch }),
+    );
+    const renewed = lease.renewed;
+    await eventually(() => lease.renewed >= renewed + 2, { what: 'renewals after the unseen write' });
+    expect(lost).toEqual([]);
+    expect(lease.lastRevision).toBeGreaterThan(unseen);
+    expect(await leases.holderOf('m-own')).toMatchObject({ holder: 'h1', epoch: lease.epoch });
+    // The same holder name with another epoch (a restarted process of that engine) is someone else.
+    await kv.put('m-own', JSON.stringify({ holder: 'h1', marketId: 'm-own', epoch: lease.epoch + 1000 }));
+    await eventually(() => lost.length > 0, { what: 'the loss to be reported' });
+    expect(lost).toEqual(['taken']);
+  });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { natsConnectionOptions } from '../../src/cluster/config.ts';
 import { loadConfig } from '../../src/config.ts';
 
 /** ROLE and the lease settings (src/cluster/config.ts): `all` runs alone; `engine`, `gateway` and `worker` need NATS_URL. */
@@ -9,6 +10,27 @@ describe('cluster config', () => {
     expect(config.LEASE_TTL_MS).toBe(3_000);
     expect(config.LEASE_RENEW_MS).toBe(1_000);
     expect(config.NATS_URL).toBeUndefined();
+    expect(config.NATS_KV_REPLICAS).toBe(1);
+  });
+
+  it('takes the servers of a NATS cluster in NATS_URL and the KV replicas', () => {
+    const config = loadConfig({
+      ROLE: 'engine',
+      NATS_URL: 'nats://127.0.0.1:4222, nats://127.0.0.1:4223,nats://127.0.0.1:4224',
+      NATS_KV_REPLICAS: '3',
+    });
+    expect(config.NATS_URL).toBe('nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224');
+    expect(config.NATS_KV_REPLICAS).toBe(3);
+    expect(natsConnectionOptions(config.NATS_URL!, 'engine e1')).toEqual({
+      servers: ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223', 'nats://127.0.0.1:4224'],
+      name: 'engine e1',
+      maxReconnectAttempts: -1,
+    });
+    expect(() => loadConfig({ NATS_URL: 'nats://127.0.0.1:4222,not a url' })).toThrow(/NATS_URL/);
+    expect(() => loadConfig({ NATS_URL: '' })).toThrow(/NATS_URL/);
+    expect(() => loadConfig({ NATS_KV_REPLICAS: '0' })).toThrow(/NATS_KV_REPLICAS/);
+    expect(() => loadConfig({ NATS_KV_REPLICAS: '6' })).toThrow(/NATS_KV_REPLICAS/);
+    expect(() => loadConfig({ NATS_KV_REPLICAS: '2.5' })).toThrow(/NATS_KV_REPLICAS/);
   });
 
   it('takes NATS_URL and ENGINE_ID', () => {

@@ -8,6 +8,7 @@ import { EngineRegistry } from '../../cluster/engines.ts';
 import { MarketLeases } from '../../cluster/lease.ts';
 import { clusterMetrics } from '../../cluster/metrics.ts';
 import type { Config } from '../../config.ts';
+import { natsConnectionOptions } from '../../cluster/config.ts';
 import { JournalFollower } from '../../persistence/journalFollower.ts';
 import { JournalWriter } from '../../persistence/journalWriter.ts';
 import { journalObserver } from '../../persistence/metrics.ts';
@@ -71,7 +72,7 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
 
   // 2. State and the shared writer, its batches fenced with the epochs of the markets we hold.
   const owned = new OwnedMarkets();
-  const nc = await connect({ servers: natsUrl, name: `engine ${engineId}` });
+  const nc = await connect(natsConnectionOptions(natsUrl, `engine ${engineId}`));
   const fatal = (error: Error) => {
     log.fatal({ err: error, engineId }, 'engine stops');
     hooks.onFatal(error);
@@ -125,7 +126,11 @@ export async function startEngine(config: Config, log: Logger, hooks: EngineHook
   follower.start();
 
   // 4. NATS: the registry, the leases, the control loop.
-  const leaseOptions = { ttlMs: config.LEASE_TTL_MS, renewEveryMs: config.LEASE_RENEW_MS };
+  const leaseOptions = {
+    ttlMs: config.LEASE_TTL_MS,
+    renewEveryMs: config.LEASE_RENEW_MS,
+    replicas: config.NATS_KV_REPLICAS,
+  };
   const registry = await joinWhenFree(nc, engineId, { ...leaseOptions, bucket: subjects.engineBucket });
   registry.registration.onLost((error) => fatal(error));
   const leases = await MarketLeases.open(nc, {
@@ -221,7 +226,7 @@ async function snapshotRecovered(pool: DatabasePool, core: Core, log: Logger): P
 async function joinWhenFree(
   nc: NatsConnection,
   engineId: string,
-  options: { ttlMs: number; renewEveryMs: number; bucket: string },
+  options: { ttlMs: number; renewEveryMs: number; replicas: number; bucket: string },
 ): Promise<EngineRegistry> {
   const deadline = Date.now() + 2 * options.ttlMs;
   for (;;) {

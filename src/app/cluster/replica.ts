@@ -7,6 +7,7 @@ import type { Fanout } from '../../events/fanout.ts';
 import type { Publication } from '../../protocol/topics.ts';
 import type { Storage } from '../storage.ts';
 import type { Config } from '../../config.ts';
+import { natsConnectionOptions } from '../../cluster/config.ts';
 import type { CommandRoute } from '../../services/orderEntry.ts';
 import type { LedgerEntry } from '../../actors/supervisor.ts';
 import type { ClusterStatusBody } from '../../transport/http/cluster.ts';
@@ -82,7 +83,7 @@ export async function startReplica(
     },
     onFatal,
   });
-  const nc: NatsConnection = await connect({ servers: natsUrl, name: config.ROLE });
+  const nc: NatsConnection = await connect(natsConnectionOptions(natsUrl, config.ROLE));
   const notices = nc.subscribe(subjects.journal, {
     callback: () => {
       follower.poke();
@@ -110,7 +111,12 @@ export async function startReplica(
     position: () => lastLedgerRow,
     log,
   });
-  const leaseOptions = { ttlMs: config.LEASE_TTL_MS, renewEveryMs: config.LEASE_RENEW_MS, holder: 'gateway' };
+  const leaseOptions = {
+    ttlMs: config.LEASE_TTL_MS,
+    renewEveryMs: config.LEASE_RENEW_MS,
+    replicas: config.NATS_KV_REPLICAS,
+    holder: 'gateway',
+  };
   const leases = await MarketLeases.open(nc, { ...leaseOptions, bucket: subjects.leaseBucket });
   const engines = await MarketLeases.open(nc, { ...leaseOptions, bucket: subjects.engineBucket });
   return {
