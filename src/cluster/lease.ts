@@ -150,12 +150,15 @@ export class MarketLeases {
     // twice: with that timeout, and with the renewal's. Bound without direct get: reads go to the
     // stream leader, so holderOf and a renewal's check of its own write never read a replica that
     // is behind.
-    await nc.jetstream().views.kv(resolved.bucket, {
-      history: 1,
-      ttl: resolved.ttlMs,
-      storage: StorageType.File,
-      replicas: resolved.replicas,
-    });
+    // A cluster just formed (or electing) answers 503 "temporarily unavailable" for a while.
+    await whileUnavailable(() =>
+      nc.jetstream().views.kv(resolved.bucket, {
+        history: 1,
+        ttl: resolved.ttlMs,
+        storage: StorageType.File,
+        replicas: resolved.replicas,
+      }),
+    );
     const jsm = await nc.jetstreamManager();
     const stream = `KV_${resolved.bucket}`;
     const info = await jsm.streams.info(stream);
@@ -368,5 +371,21 @@ export class Lease {
     clearTimeout(this.timer);
     this.lostWith = new LeaseLostError(this.marketId, this.epoch, reason, detail);
     for (const listener of this.listeners.splice(0)) listener(this.lostWith);
+  }
+}
+
+/** Retries `attempt` while a forming or healing JetStream cluster refuses it, for up to `forMs`. */
+async function whileUnavailable<T>(attempt: () => Promise<T>, forMs = 15_000): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const code = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+      // 503: no meta leader yet; "no suitable peers": a restarted peer not yet seen as current.
+      const transient = code === '503' || String(error).includes('no suitable peers');
+      if (!transient || Date.now() > deadline) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

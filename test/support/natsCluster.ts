@@ -180,6 +180,8 @@ export class NatsCluster {
       everyMs: 100,
       what: `${name} to be healthy again (${this.logTail(node)})`,
     });
+    // And the cluster with it: every running node current, a meta leader.
+    await this.ready();
   }
 
   /** The meta leader's server_name, as a running node sees it (undefined: none now). */
@@ -233,7 +235,9 @@ export class NatsCluster {
   private async ready(): Promise<void> {
     await eventually(
       async () => {
-        for (const node of this.members) if (!(await this.healthy(node))) return false;
+        for (const node of this.members.filter((n) => n.running())) {
+          if (!(await this.healthy(node))) return false;
+        }
         return (await this.metaLeader()) !== undefined;
       },
       {
