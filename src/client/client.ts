@@ -55,6 +55,7 @@ export type {
 
 const OPEN = 1;
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_RECONNECT_ATTEMPTS = 20;
 
 /** One registered subscription; the map holds at most one per channel and market, as the server does. */
 interface Subscription {
@@ -67,7 +68,8 @@ interface Subscription {
 /**
  * A client of wire protocol v1 (PROTOCOL.md) over one WebSocket: requests answered by `rid` with
  * timeouts, pushes routed to subscriptions, book subscriptions kept as verified `LocalBook`s that
- * resubscribe by themselves on a gap or a checksum mismatch. It does not reconnect.
+ * resubscribe by themselves on a gap or a checksum mismatch. With `failover` it reconnects to the
+ * exchange's other gateways, re-authenticates and resubscribes.
  */
 export class ExchangeClient {
   readonly #url: string;
@@ -79,6 +81,14 @@ export class ExchangeClient {
 
   #socket: WebSocketLike | undefined;
   #closed = false;
+  /** `url` then the failover URLs; `#at` is the one in use. */
+  readonly #urls: readonly string[];
+  #at = 0;
+  readonly #reconnectAttempts: number;
+  readonly #onReconnect: ExchangeClientOptions['onReconnect'];
+  /** The last successful `auth`, sent again after a reconnection. */
+  #authed: { token: string; cancelOnDisconnect: boolean | undefined } | undefined;
+  #reconnecting = false;
   readonly #requests: PendingRequests;
   readonly #subscriptions = new Map<string, Subscription>();
   #resyncs = 0;
@@ -102,6 +112,9 @@ export class ExchangeClient {
     this.#requests = new PendingRequests(timeout);
     this.#onClose = options.onClose;
     this.#onError = options.onError;
+    this.#urls = [options.url, ...(options.failover ?? [])];
+    this.#reconnectAttempts = options.reconnectAttempts ?? DEFAULT_RECONNECT_ATTEMPTS;
+    this.#onReconnect = options.onReconnect;
   }
 
   /** Whether the socket is open. */
@@ -131,23 +144,30 @@ export class ExchangeClient {
     };
   }
 
-  /** Opens the socket (once; there is no reconnect), then authenticates when a token was given. */
+  /**
+   * Opens the socket (once; with `failover` it is opened again after a loss), then authenticates
+   * when a token was given.
+   */
   connect(): Promise<void> {
     if (this.#socket !== undefined || this.#closed) {
       return Promise.reject(new ClientError('closed', 'connect() can be called once per ExchangeClient'));
     }
+    return this.#open(this.#url, this.#token);
+  }
+
+  #open(url: string, token: string | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const socket = new this.#WebSocket(this.#url);
+      const socket = new this.#WebSocket(url);
       this.#socket = socket;
       socket.binaryType = 'arraybuffer';
       let opened = false;
       socket.onopen = () => {
         opened = true;
-        if (this.#token === undefined) {
+        if (token === undefined) {
           resolve();
           return;
         }
-        this.auth(this.#token, { cancelOnDisconnect: this.#cancelOnDisconnect }).then(
+        this.auth(token, { cancelOnDisconnect: this.#cancelOnDisconnect }).then(
           () => {
             resolve();
           },
@@ -160,18 +180,79 @@ export class ExchangeClient {
       socket.onerror = (event: { message?: unknown }) => {
         if (opened) return; // the close event that follows reports it
         const detail = typeof event.message === 'string' ? `: ${event.message}` : '';
-        reject(new ClientError('closed', `could not connect to ${this.#url}${detail}`));
+        reject(new ClientError('closed', `could not connect to ${url}${detail}`));
       };
       socket.onclose = (event: { code: number; reason: string }) => {
-        if (!opened)
-          reject(new ClientError('closed', `could not connect to ${this.#url} (close ${event.code})`));
-        this.#shutdown('the connection closed');
-        this.#onClose?.({ code: event.code, reason: event.reason });
+        if (!opened) {
+          reject(new ClientError('closed', `could not connect to ${url} (close ${event.code})`));
+          return;
+        }
+        if (this.#reconnecting) {
+          // The reconnection loop tries the next URL; what this socket was asked fails now.
+          this.#requests.rejectAll('the connection closed; reconnecting');
+          return;
+        }
+        if (this.#closed || this.#urls.length === 1 || this.#socket !== socket) {
+          this.#shutdown('the connection closed');
+          this.#onClose?.({ code: event.code, reason: event.reason });
+          return;
+        }
+        this.#requests.rejectAll('the connection closed; reconnecting');
+        void this.#reconnect(event);
       };
       socket.onmessage = (event: { data: unknown }) => {
         this.#receive(event.data);
       };
     });
+  }
+
+  /**
+   * After a loss (`failover`): the next URL in turn until one opens, then `auth` again with the
+   * last token and every subscription sent again. Gives up (onClose) after `reconnectAttempts`
+   * rounds over every URL.
+   */
+  async #reconnect(lost: { code: number; reason: string }): Promise<void> {
+    this.#reconnecting = true;
+    try {
+      if (await this.#reconnectOnce()) return;
+    } finally {
+      this.#reconnecting = false;
+    }
+    this.#shutdown('the connection closed and no gateway could be reached again');
+    this.#onClose?.(lost);
+  }
+
+  #isClosed(): boolean {
+    return this.#closed;
+  }
+
+  async #reconnectOnce(): Promise<boolean> {
+    for (let attempt = 0; attempt < this.#reconnectAttempts * this.#urls.length; attempt++) {
+      if (this.#isClosed()) return true;
+      this.#at = (this.#at + 1) % this.#urls.length;
+      const url = this.#urls[this.#at]!;
+      const round = Math.floor(attempt / this.#urls.length);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 100 * 2 ** round)));
+      if (this.#isClosed()) return true; // close() while waiting
+      try {
+        await this.#open(url, undefined);
+        if (this.#authed !== undefined) {
+          await this.auth(this.#authed.token, { cancelOnDisconnect: this.#authed.cancelOnDisconnect });
+        }
+        for (const subscription of [...this.#subscriptions.values()]) {
+          await this.#sendSub(subscription, false).catch((error: unknown) => {
+            this.#report(toReportable(error));
+          });
+        }
+        this.#onReconnect?.(url);
+        return true;
+      } catch {
+        // Not open, or it closed again at once: the next URL.
+        const socket = this.#socket;
+        if (socket !== undefined && socket.readyState <= OPEN) socket.close();
+      }
+    }
+    return false;
   }
 
   /** Closes the connection; pending requests reject at once with a `closed` ClientError. */
@@ -196,6 +277,7 @@ export class ExchangeClient {
   async auth(token: string, options: { cancelOnDisconnect?: boolean } = {}): Promise<AuthedReply> {
     const reply = await this.request('auth', { token, cancelOnDisconnect: options.cancelOnDisconnect });
     this.#session = { userId: reply.userId, roles: reply.roles };
+    this.#authed = { token, cancelOnDisconnect: options.cancelOnDisconnect };
     return reply;
   }
 

@@ -33,6 +33,18 @@ export interface ExchangeClientOptions {
   readonly requestTimeoutMs?: number;
   readonly onClose?: (event: { readonly code: number; readonly reason: string }) => void;
   /**
+   * Other gateways of the same exchange (`ws://…/ws`). When set, a connection that closes without
+   * `close()` is opened again, to the next URL in turn (`url` first, then these), re-authenticated
+   * with the last token and resubscribed (a book starts again from a fresh snapshot); requests in
+   * flight at the loss reject with a `closed` ClientError (an order may have been accepted: ask
+   * again with the same `clientOrderId`, or read open orders). `onClose` is called only once
+   * every URL failed `reconnectAttempts` times in a row (default 20, 100 ms..2 s apart).
+   */
+  readonly failover?: readonly string[];
+  readonly reconnectAttempts?: number;
+  /** After each reconnection (`failover`), with the URL it reached. */
+  readonly onReconnect?: (url: string) => void;
+  /**
    * Errors that answer no pending request: an `error` without `rid` (or for a request that timed
    * out), an undecodable frame, a failed book resubscription, a throwing subscription callback
    * (which is rethrown when this is not set).

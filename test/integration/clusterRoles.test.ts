@@ -616,3 +616,36 @@ describe('listings while the cluster runs', () => {
     await expectJournalHolds([], USERS);
   }, 60_000);
 });
+
+describe('a gateway dies', () => {
+  it('its clients reconnect to the other gateway, authenticate again and resubscribe (the SDK)', async () => {
+    const reconnected: string[] = [];
+    const c = new ExchangeClient({
+      url: gateways[1]!.ws,
+      failover: [gateways[0]!.ws],
+      WebSocket,
+      requestTimeoutMs: 30_000,
+      onReconnect: (url) => reconnected.push(url),
+    });
+    await c.connect();
+    clients.push(c);
+    await c.auth(await mint('maker'));
+    const market = symbolOf('BTC');
+    const sub = await c.subscribeBook(market, 0, () => undefined);
+    const orders: unknown[] = [];
+    await c.subscribe('orders', {}, (message) => orders.push(message));
+
+    gateways[1]!.node.kill('SIGKILL');
+    await gateways[1]!.node.exited;
+    await eventually(() => reconnected.length > 0, { timeoutMs: 15_000, what: 'the client reconnected' });
+    expect(reconnected).toEqual([gateways[0]!.ws]);
+    expect(c.connected).toBe(true);
+    // Authenticated again (a place needs it), and its book and orders follow the other gateway.
+    const placed = await c.place({ market, side: 'sell', type: 'limit', price: '77.00', qty: '1' });
+    expect(placed.status).toBe('open');
+    await eventually(() => sub.book.asks().some(([price]) => price === '77.00'), {
+      what: 'the order in the resubscribed book',
+    });
+    await eventually(() => orders.length > 0, { what: 'the order on the resubscribed orders channel' });
+  }, 60_000);
+});
