@@ -16,6 +16,7 @@ import { actualLocks, ASSET_DECIMALS, expectedLocks } from '../support/markets.t
 import {
   gatewayPort,
   listLotMarkets,
+  lotMarketBody,
   splittingEngineIds,
   startClusterNode,
   testClusterEnv,
@@ -558,19 +559,7 @@ describe('listings while the cluster runs', () => {
       return { status: response.status, body: (await response.json()) as Record<string, unknown> };
     };
     expect((await admin(0, '/assets', { symbol: 'SILVER', decimals: 2, kind: 'rwa' })).status).toBe(201);
-    const listed = await admin(0, '/markets', {
-      symbol: 'SILVER-USDC',
-      baseAsset: 'SILVER',
-      quoteAsset: 'USDC',
-      priceDecimals: 2,
-      qtyDecimals: 0,
-      tickSize: '0.01',
-      lotSize: '1',
-      minQty: '1',
-      maxQty: '1000000',
-      makerFeeBps: 0,
-      takerFeeBps: 0,
-    });
+    const listed = await admin(0, '/markets', lotMarketBody('SILVER'));
     expect(listed.status, JSON.stringify(listed.body)).toBe(201);
     // The other gateway credits the new asset (the engine owning @ledger knows it by now).
     const credit = await admin(1, '/admin/credit', { userId: 'maker', asset: 'SILVER', amount: '10' });

@@ -158,20 +158,25 @@ export async function listLotMarkets(
   await seed.asset('USDC', 6, 'stable');
   for (const base of bases) {
     await seed.asset(base, decimalsOf(base));
-    await seed.market({
-      symbol: `${base}-USDC`,
-      baseAsset: base,
-      quoteAsset: 'USDC',
-      priceDecimals: 2,
-      qtyDecimals: 0,
-      tickSize: '0.01',
-      lotSize: '1',
-      minQty: '1',
-      maxQty: '1000000',
-      makerFeeBps: 0,
-      takerFeeBps: 0,
-    });
+    await seed.market(lotMarketBody(base));
   }
+}
+
+/** The body of `POST /api/v1/markets` for `${base}-USDC`: ticks of 0.01, whole lots, no fees. */
+export function lotMarketBody(base: string): Record<string, unknown> {
+  return {
+    symbol: `${base}-USDC`,
+    baseAsset: base,
+    quoteAsset: 'USDC',
+    priceDecimals: 2,
+    qtyDecimals: 0,
+    tickSize: '0.01',
+    lotSize: '1',
+    minQty: '1',
+    maxQty: '1000000',
+    makerFeeBps: 0,
+    takerFeeBps: 0,
+  };
 }
 
 /**
